@@ -1,0 +1,31 @@
+# One image for all four Liên thông services (docs, signing, routing, audit).
+# docker-compose.yml picks the service via its `command:`.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Sources stay in /app too: `nameko run --config services/<name>/config.yml`
+# takes a path relative to the working directory.
+COPY pyproject.toml ./
+COPY shared ./shared
+COPY services ./services
+COPY infra ./infra
+
+RUN pip install . \
+ && rm -rf build *.egg-info
+
+# Non-root user; /var/lib/lienthong holds the signing key (a named volume in
+# compose, which inherits this ownership when first created).
+RUN groupadd --system --gid 10001 lienthong \
+ && useradd --system --uid 10001 --gid lienthong --home-dir /app --shell /usr/sbin/nologin lienthong \
+ && mkdir -p /var/lib/lienthong \
+ && chown lienthong:lienthong /var/lib/lienthong
+
+USER lienthong
+
+CMD ["nameko", "--help"]

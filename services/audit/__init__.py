@@ -1,0 +1,1 @@
+"""audit: one append-only, hash-chained log of every event of every service."""

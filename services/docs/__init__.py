@@ -1,0 +1,1 @@
+"""docs: registration of documents and their files (văn bản đi, văn bản đến)."""

@@ -1,0 +1,1 @@
+"""routing: delivery of signed documents to recipient agencies' inboxes."""

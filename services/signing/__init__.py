@@ -1,0 +1,1 @@
+"""signing: leaders' approval and digital signatures (chữ ký số)."""

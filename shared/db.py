@@ -1,0 +1,88 @@
+"""PostgreSQL access: a small connection pool, one schema per service.
+
+Each service owns one schema (``docs``, ``signing``, ...): its connections
+set ``search_path`` to it, so SQL names tables without a prefix and no
+service reads another's tables.
+"""
+
+import contextlib
+import queue
+import re
+import threading
+
+import psycopg
+
+from shared.green import make_psycopg_cooperative
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Database:
+    def __init__(self, dsn, schema, max_size=8, connect_timeout=5):
+        if not SCHEMA_NAME.match(schema):
+            raise ValueError(f"invalid schema name {schema!r}")
+        make_psycopg_cooperative()
+        self.dsn, self.schema = dsn, schema
+        self._connect_timeout = connect_timeout
+        self._idle = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(max_size)
+        self._closed = False
+
+    def _connect(self):
+        conn = psycopg.connect(
+            self.dsn, autocommit=True, connect_timeout=self._connect_timeout,
+            options=f"-c search_path={self.schema},public",
+        )
+        return conn
+
+    def ensure_schema(self, ddl):
+        """Create the schema and run idempotent DDL (``CREATE ... IF NOT EXISTS``)."""
+        with psycopg.connect(self.dsn, autocommit=True,
+                             connect_timeout=self._connect_timeout) as conn:
+            # Serialise concurrent first starts of the same service.
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                conn.execute(f'SET LOCAL search_path = "{self.schema}", public')
+                conn.execute(ddl)
+
+    @contextlib.contextmanager
+    def connection(self):
+        """Borrow a connection (autocommit); a broken one is discarded, not reused."""
+        self._slots.acquire()
+        conn = None
+        try:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            if conn.closed:
+                conn = self._connect()
+            yield conn
+        except BaseException:
+            if conn is not None:
+                conn.close()
+                conn = None
+            raise
+        finally:
+            if conn is not None:
+                if self._closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    conn.close()
+                else:
+                    self._idle.put(conn)
+            self._slots.release()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One database transaction: committed on exit, rolled back on error."""
+        with self.connection() as conn:
+            with conn.transaction():
+                yield conn
+
+    def close(self):
+        self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

@@ -1,0 +1,214 @@
+"""The event envelope every service writes and every consumer reads.
+
+An :class:`Event` is immutable and carries who did what, when, in which
+stream, and why (correlation and causation ids). :func:`canonical_bytes`
+gives one byte string per event, identical in every process and Python
+version, for hashing and signing: JSON with sorted keys, no whitespace,
+UTF-8, and no floats (their text form is not stable across languages).
+"""
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from types import MappingProxyType
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+from shared.errors import ValidationFailed
+
+ROLES = ("clerk", "leader", "auditor", "admin", "system")
+# Mã định danh: XXX.XX.XX.Ynn, read right to left (Ynn is the top level).
+AGENCY_CODE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}$")
+EVENT_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
+
+
+def utc_now():
+    return datetime.now(timezone.utc)
+
+
+def format_time(moment):
+    """UTC, microseconds, ``Z``: one text form per instant."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: every time in an event is time-zone aware")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    agency: str
+    role: str
+
+    def to_dict(self):
+        return {"user_id": self.user_id, "agency": self.agency, "role": self.role}
+
+
+SYSTEM_AGENCY = "000.00.00.G00"
+
+
+def system_actor(service):
+    """The actor for what a service does on its own (a delivery, a log append)."""
+    return Actor(user_id=f"service:{service}", agency=SYSTEM_AGENCY, role="system")
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    event_type: str
+    schema_version: int
+    stream_id: str
+    stream_version: int
+    occurred_at: datetime
+    producer: str
+    actor: Actor
+    correlation_id: str
+    causation_id: str | None
+    data: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # Assigned by the store: the event's place in its service's log, in commit
+    # order. Not part of the canonical bytes (it is where, not what).
+    position: int | None = None
+
+    def to_dict(self):
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "schema_version": self.schema_version,
+            "stream_id": self.stream_id,
+            "stream_version": self.stream_version,
+            "occurred_at": format_time(self.occurred_at),
+            "producer": self.producer,
+            "actor": self.actor.to_dict(),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "data": _thaw(self.data),
+        }
+
+    def to_wire(self):
+        """What travels on the broker: the envelope plus its log position."""
+        return {**self.to_dict(), "position": self.position}
+
+    def at(self, stream_version, position=None):
+        return replace(self, stream_version=stream_version, position=position)
+
+
+def new_event(event_type, data, *, actor, producer, stream_id, correlation_id=None,
+              causation=None, schema_version=1, occurred_at=None, event_id=None):
+    """A new event, not yet stored; the store gives it its stream version.
+
+    ``causation`` is the event that caused this one: its id becomes the
+    causation id and its correlation id is carried on.
+    """
+    event_id = event_id or str(uuid.uuid4())
+    if causation is not None:
+        correlation_id = causation.correlation_id
+    return Event(
+        event_id=event_id,
+        event_type=event_type,
+        schema_version=schema_version,
+        stream_id=stream_id,
+        stream_version=0,
+        occurred_at=occurred_at or utc_now(),
+        producer=producer,
+        actor=actor,
+        correlation_id=correlation_id or event_id,
+        causation_id=causation.event_id if causation is not None else None,
+        data=_freeze(data),
+    )
+
+
+def _freeze(value):
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value):
+    if isinstance(value, (dict, MappingProxyType)):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def canonical_json(value):
+    """Canonical bytes of a JSON value: sorted keys, no spaces, UTF-8, no floats."""
+    _reject_floats(value, "$")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def canonical_bytes(event):
+    return canonical_json(event.to_dict())
+
+
+def _reject_floats(value, path):
+    if isinstance(value, float):
+        raise ValueError(f"{path}: floats have no canonical form; use an integer or a string")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{path}: object keys must be strings")
+            _reject_floats(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _reject_floats(v, f"{path}[{i}]")
+
+
+class ActorSchema(Schema):
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    agency = fields.String(required=True, validate=validate.Regexp(
+        AGENCY_CODE, error="not an agency code of the form XXX.XX.XX.Ynn"))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+    @post_load
+    def make(self, data, **kwargs):
+        return Actor(**data)
+
+
+class EventSchema(Schema):
+    """Validates an envelope at every boundary (broker in, database out)."""
+
+    event_id = fields.UUID(required=True)
+    event_type = fields.String(required=True, validate=validate.Regexp(
+        EVENT_TYPE, error="event types are PastTense CamelCase names"))
+    schema_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    stream_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    stream_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    producer = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    actor = fields.Nested(ActorSchema, required=True)
+    correlation_id = fields.UUID(required=True)
+    causation_id = fields.UUID(required=True, allow_none=True)
+    data = fields.Dict(keys=fields.String(), required=True)
+    position = fields.Integer(strict=True, allow_none=True, load_default=None)
+
+    @post_load
+    def make(self, data, **kwargs):
+        data["event_id"] = str(data["event_id"])
+        data["correlation_id"] = str(data["correlation_id"])
+        if data["causation_id"] is not None:
+            data["causation_id"] = str(data["causation_id"])
+        data["occurred_at"] = data["occurred_at"].astimezone(timezone.utc)
+        data["data"] = _freeze(data["data"])
+        return Event(**data)
+
+
+_event_schema = EventSchema()
+
+
+def event_from_dict(payload):
+    """Load and validate an envelope; raises :class:`ValidationFailed` naming the field."""
+    try:
+        event = _event_schema.load(payload)
+    except ValidationError as err:
+        raise ValidationFailed.from_marshmallow(err) from None
+    try:
+        canonical_bytes(event)
+    except ValueError as err:
+        raise ValidationFailed(str(err), field="data") from None
+    return event

@@ -1,0 +1,228 @@
+"""The event store port and its two adapters (in memory, PostgreSQL).
+
+``append(stream_id, expected_version, events)`` is atomic: all events get
+consecutive stream versions and global positions, or none is stored and
+:class:`ConcurrencyConflict` says which version the stream was really at.
+
+Global positions are commit order. A bigserial is not (a writer that takes
+position 7 can commit after the writer that took 8, and a reader that saw 8
+would skip 7 forever). Here every append first increments a one-row log head
+and holds that row lock until commit, so positions are handed out one
+transaction at a time and a reader never sees a later position before an
+earlier one.
+"""
+
+import json
+import threading
+
+from shared.envelope import event_from_dict
+from shared.errors import ConcurrencyConflict
+
+EVENT_STORE_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+    position       bigint PRIMARY KEY,
+    event_id       uuid NOT NULL UNIQUE,
+    stream_id      text NOT NULL,
+    stream_version integer NOT NULL CHECK (stream_version > 0),
+    event_type     text NOT NULL,
+    occurred_at    timestamptz NOT NULL,
+    recorded_at    timestamptz NOT NULL DEFAULT now(),
+    envelope       jsonb NOT NULL,
+    UNIQUE (stream_id, stream_version)
+);
+CREATE TABLE IF NOT EXISTS log_head (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    position  bigint NOT NULL
+);
+INSERT INTO log_head VALUES (true, 0) ON CONFLICT DO NOTHING;
+-- How far each relay has published (confirmed by the broker).
+CREATE TABLE IF NOT EXISTS outbox_cursor (
+    name     text PRIMARY KEY,
+    position bigint NOT NULL
+);
+-- Events each consumer has handled, written in the consumer's own transaction.
+CREATE TABLE IF NOT EXISTS inbox (
+    consumer   text NOT NULL,
+    event_id   uuid NOT NULL,
+    handled_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+"""
+
+
+def _check_new(events):
+    for e in events:
+        if e.stream_version != 0 or e.position is not None:
+            raise ValueError(f"event {e.event_id} was already stored")
+
+
+class InMemoryEventStore:
+    """The reference adapter: same contract, no server. For unit tests."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._log = []
+        self._handled = set()
+
+    def append(self, stream_id, expected_version, events, conn=None):
+        _check_new(events)
+        with self._lock:
+            actual = self._version(stream_id)
+            if actual != expected_version:
+                raise ConcurrencyConflict(stream_id, expected_version, actual)
+            known = {e.event_id for e in self._log}
+            stored = []
+            for i, e in enumerate(events, start=1):
+                if e.stream_id != stream_id:
+                    raise ValueError(f"event {e.event_id} belongs to stream {e.stream_id}")
+                if e.event_id in known:
+                    raise ConcurrencyConflict(stream_id, expected_version, actual)
+                stored.append(e.at(expected_version + i, len(self._log) + i))
+            self._log.extend(stored)
+            return stored
+
+    def _version(self, stream_id):
+        return max((e.stream_version for e in self._log if e.stream_id == stream_id), default=0)
+
+    def stream_version(self, stream_id, conn=None):
+        with self._lock:
+            return self._version(stream_id)
+
+    def read_stream(self, stream_id, conn=None):
+        with self._lock:
+            return [e for e in self._log if e.stream_id == stream_id]
+
+    def read_all(self, after_position=0, limit=1000, conn=None):
+        with self._lock:
+            return self._log[after_position:after_position + limit]
+
+    def head(self, conn=None):
+        with self._lock:
+            return len(self._log)
+
+    def claim(self, consumer, event_id, conn=None):
+        with self._lock:
+            key = (consumer, str(event_id))
+            if key in self._handled:
+                return False
+            self._handled.add(key)
+            return True
+
+
+class PostgresEventStore:
+    """Events of one service, in that service's schema.
+
+    Every method takes an optional ``conn``: pass the connection of an open
+    transaction to make the call part of it (a consumer's inbox claim, its
+    projection updates and its own events commit or fail together).
+    """
+
+    def __init__(self, db):
+        self.db = db
+        self.channel = f"{db.schema}_events"
+
+    def create_schema(self):
+        self.db.ensure_schema(EVENT_STORE_DDL)
+
+    def _tx(self, conn):
+        if conn is not None:
+            return _Borrowed(conn)
+        return self.db.transaction()
+
+    def append(self, stream_id, expected_version, events, conn=None):
+        _check_new(events)
+        if not events:
+            return []
+        for e in events:
+            if e.stream_id != stream_id:
+                raise ValueError(f"event {e.event_id} belongs to stream {e.stream_id}")
+        with self._tx(conn) as c:
+            # The row lock taken here is held until commit: positions in commit order.
+            last = c.execute(
+                "UPDATE log_head SET position = position + %s RETURNING position",
+                (len(events),),
+            ).fetchone()[0]
+            actual = self.stream_version(stream_id, conn=c)
+            if actual != expected_version:
+                raise ConcurrencyConflict(stream_id, expected_version, actual)
+            first = last - len(events) + 1
+            stored = [e.at(expected_version + i + 1, first + i) for i, e in enumerate(events)]
+            with c.cursor() as cur:
+                try:
+                    cur.executemany(
+                        "INSERT INTO events (position, event_id, stream_id, stream_version,"
+                        " event_type, occurred_at, envelope) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                        [(e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
+                          e.occurred_at, json.dumps(e.to_dict(), ensure_ascii=False))
+                         for e in stored],
+                    )
+                except _unique_violation() as err:
+                    # Same event id appended twice (a retried command): a conflict.
+                    raise ConcurrencyConflict(stream_id, expected_version, actual) from err
+            c.execute("SELECT pg_notify(%s, %s)", (self.channel, str(last)))
+            return stored
+
+    def stream_version(self, stream_id, conn=None):
+        with self._tx(conn) as c:
+            row = c.execute(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s",
+                (stream_id,),
+            ).fetchone()
+            return row[0]
+
+    def read_stream(self, stream_id, conn=None):
+        with self._tx(conn) as c:
+            rows = c.execute(
+                "SELECT position, stream_version, envelope FROM events"
+                " WHERE stream_id = %s ORDER BY stream_version", (stream_id,),
+            ).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def read_all(self, after_position=0, limit=1000, conn=None):
+        with self._tx(conn) as c:
+            rows = c.execute(
+                "SELECT position, stream_version, envelope FROM events"
+                " WHERE position > %s ORDER BY position LIMIT %s", (after_position, limit),
+            ).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def head(self, conn=None):
+        with self._tx(conn) as c:
+            return c.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
+
+    def claim(self, consumer, event_id, conn=None):
+        """Record that ``consumer`` handles ``event_id``; False if it already did.
+
+        Call it first in the consumer's transaction: a concurrent redelivery
+        waits on the primary key until this transaction ends, then sees it.
+        """
+        with self._tx(conn) as c:
+            row = c.execute(
+                "INSERT INTO inbox (consumer, event_id) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING RETURNING 1", (consumer, event_id),
+            ).fetchone()
+            return row is not None
+
+
+def _row_to_event(row):
+    position, version, envelope = row
+    return event_from_dict({**envelope, "stream_version": version, "position": position})
+
+
+def _unique_violation():
+    from psycopg import errors
+
+    return errors.UniqueViolation
+
+
+class _Borrowed:
+    """Use a caller's open transaction as is."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        return self.conn
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,131 @@
+"""Streaming ``multipart/form-data``: fields in memory (bounded), files as streams.
+
+werkzeug's form parser spools uploads to temporary files; this reads the
+request body in chunks with werkzeug's sans-io decoder and hands the file
+part on as a readable stream, so an upload flows from the socket to object
+storage without being held whole anywhere. Fields must come before the file.
+"""
+
+from werkzeug.sansio.multipart import (
+    NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, Preamble,
+)
+
+from shared.errors import ValidationFailed
+
+CHUNK = 64 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+
+
+class MultipartStream:
+    def __init__(self, stream, boundary):
+        if not boundary:
+            raise ValidationFailed("request: multipart/form-data without a boundary",
+                                   field="content-type")
+        self._stream = stream
+        self._decoder = MultipartDecoder(boundary.encode("latin-1"),
+                                         max_form_memory_size=MAX_FIELD_BYTES)
+        self._pending = None
+        self._done = False
+
+    def _next(self):
+        if self._pending is not None:
+            event, self._pending = self._pending, None
+            return event
+        while True:
+            try:
+                event = self._decoder.next_event()
+            except ValueError as err:
+                raise ValidationFailed(f"request: malformed multipart body ({err})",
+                                       field="body") from None
+            if event is NEED_DATA:
+                data = self._stream.read(CHUNK)
+                self._decoder.receive_data(data or None)
+                if not data and self._done:
+                    raise ValidationFailed("request: multipart body ends early", field="body")
+                self._done = not data
+                continue
+            if isinstance(event, Preamble):
+                continue
+            return event
+
+    def next_part(self):
+        """``(kind, name, filename)`` of the next part, or None at the end."""
+        event = self._next()
+        if isinstance(event, Epilogue):
+            return None
+        if isinstance(event, File):
+            return "file", event.name, event.filename
+        if isinstance(event, Field):
+            return "field", event.name, None
+        raise ValidationFailed("request: malformed multipart body", field="body")
+
+    def read_field(self):
+        parts, size = [], 0
+        while True:
+            event = self._next()
+            if not isinstance(event, Data):
+                raise ValidationFailed("request: malformed multipart field", field="body")
+            size += len(event.data)
+            if size > MAX_FIELD_BYTES:
+                raise ValidationFailed(f"request: a form field is over {MAX_FIELD_BYTES} bytes",
+                                       field="body")
+            parts.append(event.data)
+            if not event.more_data:
+                return b"".join(parts)
+
+    def file_stream(self):
+        """The current file part as an object with ``read(n)``."""
+        return _PartReader(self)
+
+
+class _PartReader:
+    def __init__(self, multipart):
+        self._mp = multipart
+        self._buffer = b""
+        self._finished = False
+
+    def read(self, n=-1):
+        while not self._finished and (n < 0 or len(self._buffer) < n):
+            event = self._mp._next()
+            if not isinstance(event, Data):
+                raise ValidationFailed("request: malformed file part", field="file")
+            self._buffer += event.data
+            self._finished = not event.more_data
+            if n < 0 or len(self._buffer) >= CHUNK:
+                break
+        if n < 0:
+            n = len(self._buffer)
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+
+def encode(fields, file_name, file_obj, file_size, boundary="lienthong-boundary-7MA4YWxkTrZu0gW",
+           content_type="application/pdf", chunk=CHUNK):
+    """A client-side streaming body: ``(headers, iterable_with_len)``."""
+    head = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        + value.encode("utf-8") + b"\r\n"
+        for name, value in fields.items())
+    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+             f'filename="{file_name}"\r\nContent-Type: {content_type}\r\n\r\n').encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return ({"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            _Body(head, file_obj, file_size, tail, chunk))
+
+
+class _Body:
+    """A request body that ``requests`` streams with a Content-Length."""
+
+    def __init__(self, head, file_obj, file_size, tail, chunk):
+        self._parts = [head, file_obj, tail]
+        self._len = len(head) + file_size + len(tail)
+        self._chunk = chunk
+
+    def __len__(self):
+        return self._len
+
+    def __iter__(self):
+        yield self._parts[0]
+        while data := self._parts[1].read(self._chunk):
+            yield data
+        yield self._parts[2]

@@ -1,0 +1,219 @@
+"""nameko adapters: the only place the services meet the framework.
+
+- :class:`EventStoreProvider` gives a worker its service's event store and
+  runs the outbox relay in a managed thread for the container's lifetime.
+- :class:`Authenticator` checks the caller's token (RPC context data or the
+  HTTP ``Authorization`` header) on every request.
+- :func:`json_http` is an ``@http`` entrypoint whose errors are JSON in the
+  one error format ``{"code", "message", "field"}``.
+- Our errors are registered so that an RPC caller gets the same class back.
+"""
+
+import json
+import logging
+import time
+
+from nameko.exceptions import registry as remote_error_registry
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.wrappers import Response
+
+from shared import errors
+from shared.auth import verify_token
+from shared.db import Database
+from shared.envelope import event_from_dict
+from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
+from shared.failpoints import failpoint
+from shared.outbox import BrokerPublisher, OutboxRelay
+
+log = logging.getLogger(__name__)
+
+for _cls in (errors.ValidationFailed, errors.Unauthenticated, errors.Forbidden,
+             errors.NotFound, errors.Conflict, errors.PayloadTooLarge,
+             errors.UnsupportedMediaType, errors.StorageError):
+    remote_error_registry[f"{_cls.__module__}.{_cls.__name__}"] = _cls
+
+QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS quarantine (
+    id          bigserial PRIMARY KEY,
+    consumer    text NOT NULL,
+    reason      text NOT NULL,
+    payload     text NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class ServiceEvents:
+    """What a worker sees: its service's store, transactions, once-only handling."""
+
+    def __init__(self, store, service):
+        self.store, self.service = store, service
+        self.db = store.db
+
+    def transaction(self):
+        return self.db.transaction()
+
+    def append(self, stream_id, expected_version, events, conn=None):
+        return self.store.append(stream_id, expected_version, events, conn=conn)
+
+    def read_stream(self, stream_id):
+        return self.store.read_stream(stream_id)
+
+    def handle_once(self, consumer, payload, effects):
+        """Run ``effects(event, conn)`` once per event id for ``consumer``.
+
+        The inbox row and the effects commit in one transaction: a redelivered
+        or republished event finds its row and changes nothing. A payload that
+        is not a valid envelope is quarantined (kept, visible), not retried.
+        """
+        try:
+            event = event_from_dict(payload)
+        except errors.ValidationFailed as err:
+            self.quarantine(consumer, str(err), payload)
+            return None
+        with self.db.transaction() as conn:
+            if not self.store.claim(consumer, event.event_id, conn=conn):
+                log.info("%s: event %s already handled", consumer, event.event_id)
+                return None
+            result = effects(event, conn)
+        failpoint(f"inbox.after_commit.{consumer}")
+        return result
+
+    def quarantine(self, consumer, reason, payload):
+        log.error("%s: quarantined a malformed event: %s", consumer, reason)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO quarantine (consumer, reason, payload) VALUES (%s, %s, %s)",
+                (consumer, reason, json.dumps(payload, ensure_ascii=False, default=str)))
+
+
+class EventStoreProvider(DependencyProvider):
+    """The service's PostgreSQL schema, event store and outbox relay.
+
+    Config: ``POSTGRES_DSN``, ``AMQP_URI``. ``ddl`` holds the service's own
+    tables (projections), created idempotently at start-up.
+    """
+
+    def __init__(self, ddl="", relay=True):
+        self.ddl, self.relay_enabled = ddl, relay
+        self.relay = None
+        self._relay_thread = None
+
+    def setup(self):
+        config = self.container.config
+        service = self.container.service_name
+        self.db = Database(config["POSTGRES_DSN"], schema=service,
+                           max_size=int(config.get("DB_POOL_SIZE", 10)))
+        _retry(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),
+               what="PostgreSQL")
+        self.store = PostgresEventStore(self.db)
+        if self.relay_enabled:
+            self.relay = OutboxRelay(self.store, BrokerPublisher(config["AMQP_URI"], service),
+                                     poll_interval=float(config.get("RELAY_POLL_SECONDS", 1.0)))
+
+    def start(self):
+        if self.relay is not None:
+            self._relay_thread = self.container.spawn_managed_thread(self.relay.run)
+
+    def stop(self):
+        if self.relay is not None:
+            self.relay.stop()
+            self._relay_thread.wait()
+            self.relay.publisher.close()
+        self.db.close()
+
+    def kill(self):
+        if self.relay is not None:
+            self.relay.stop()
+        self.db.close()
+
+    def get_dependency(self, worker_ctx):
+        return ServiceEvents(self.store, self.container.service_name)
+
+
+def _retry(action, what, attempts=30, delay=1.0):
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as err:  # a server still starting: wait, then give up loudly
+            if attempt == attempts:
+                raise
+            log.warning("%s not ready (%s); retry %d/%d", what, err, attempt, attempts)
+            time.sleep(delay)
+
+
+class Authenticator(DependencyProvider):
+    """``self.auth.actor()`` in an RPC worker, ``self.auth.actor(request)`` over HTTP."""
+
+    def setup(self):
+        self.secret = self.container.config["AUTH_SECRET"]
+
+    def get_dependency(self, worker_ctx):
+        secret = self.secret
+        context = worker_ctx.context_data
+
+        class _Auth:
+            @staticmethod
+            def actor(request=None):
+                if request is not None:
+                    header = request.headers.get("Authorization", "")
+                    token = header[7:] if header.startswith("Bearer ") else None
+                else:
+                    token = context.get("authorization")
+                return verify_token(secret, token)
+
+        return _Auth()
+
+
+class JsonHttpHandler(HttpRequestHandler):
+    """``@http`` whose failures are JSON: ``{"error": {"code", "message", "field"}}``."""
+
+    def __init__(self, method, url, **kwargs):
+        # Our errors are answers, not crashes: nameko logs them as expected.
+        kwargs.setdefault("expected_exceptions", errors.LienThongError)
+        super().__init__(method, url, **kwargs)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, errors.LienThongError):
+            status, body = exc.http_status, exc.to_dict()
+        else:
+            log.exception("unexpected error in an HTTP entrypoint", exc_info=exc)
+            status, body = 500, {"code": "internal", "message": "internal error", "field": None}
+        return Response(json.dumps({"error": body}, ensure_ascii=False), status=status,
+                        mimetype="application/json")
+
+
+json_http = JsonHttpHandler.decorator
+
+
+def json_response(payload, status=200):
+    return Response(json.dumps(payload, ensure_ascii=False), status=status,
+                    mimetype="application/json")
+
+
+class ObjectStoreProvider(DependencyProvider):
+    """The S3 bucket (MinIO in production). Config keys ``S3_*``."""
+
+    def setup(self):
+        from shared.objectstore import S3ObjectStore
+
+        c = self.container.config
+        self.store = S3ObjectStore(
+            endpoint=c["S3_ENDPOINT"], access_key=c["S3_ACCESS_KEY"],
+            secret_key=c["S3_SECRET_KEY"], bucket=c["S3_BUCKET"],
+            secure=str(c.get("S3_SECURE", "false")).lower() == "true",
+            public_endpoint=c.get("S3_PUBLIC_ENDPOINT") or None)
+        _retry(self.store.ensure_bucket, what="object storage")
+
+    def get_dependency(self, worker_ctx):
+        return self.store
+
+
+class Health:
+    """Mixed into every service: an RPC that answers once the container runs."""
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "status": "ok"}

@@ -1,0 +1,205 @@
+"""Object storage port, with an S3 adapter (MinIO SDK) and an in-memory one.
+
+Files are streamed: :meth:`put_stream` reads the source in chunks, hashes and
+counts as it goes, enforces the size limit and the content check on the fly,
+and hands the S3 server a multipart upload for anything larger than one part.
+A file is never held whole in memory. A refused upload leaves no object.
+"""
+
+import hashlib
+import io
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shared.errors import NotFound, PayloadTooLarge, StorageError, UnsupportedMediaType
+from shared.green import run_cpu
+
+PART_SIZE = 8 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    sha256: str
+    size: int
+    content_type: str
+    version_id: str | None = None
+
+    def to_dict(self):
+        return {"key": self.key, "sha256": self.sha256, "size": self.size,
+                "content_type": self.content_type, "version_id": self.version_id}
+
+
+class PdfCheck:
+    """A PDF starts with ``%PDF-`` and ends with ``%%EOF`` (trailing whitespace allowed)."""
+
+    content_type = "application/pdf"
+
+    def check_head(self, head):
+        if not head.startswith(b"%PDF-"):
+            raise UnsupportedMediaType("file: not a PDF (it does not start with %PDF-)",
+                                       field="file")
+
+    def check_tail(self, tail):
+        if b"%%EOF" not in tail[-1024:]:
+            raise UnsupportedMediaType("file: not a complete PDF (no %%EOF at its end)",
+                                       field="file")
+
+
+class CheckedReader(io.RawIOBase):
+    """Wraps a byte source: hashes, counts, and refuses as soon as a rule breaks."""
+
+    def __init__(self, source, max_size, check):
+        self.source, self.max_size, self.check = source, max_size, check
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self._head = b""
+        self._tail = b""
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = CHUNK
+        chunk = self.source.read(n)
+        if not chunk:
+            if self.size < 5:
+                self.check.check_head(self._head)
+            self.check.check_tail(self._tail)
+            return b""
+        if len(self._head) < 5:
+            self._head += chunk[:5]
+            if len(self._head) >= 5:
+                self.check.check_head(self._head)
+        self.size += len(chunk)
+        if self.size > self.max_size:
+            raise PayloadTooLarge(
+                f"file: larger than the limit of {self.max_size} bytes", field="file")
+        if len(chunk) >= 1 << 20:
+            run_cpu(self.sha256.update, chunk)
+        else:
+            self.sha256.update(chunk)
+        self._tail = (self._tail + chunk)[-1024:]
+        return chunk
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class S3ObjectStore:
+    def __init__(self, endpoint, access_key, secret_key, bucket, secure=False,
+                 public_endpoint=None, region="us-east-1"):
+        from minio import Minio
+
+        self.bucket = bucket
+        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
+                            secure=secure, region=region)
+        # Pre-signed URLs name the host the user's browser reaches.
+        self.public = Minio(public_endpoint or endpoint, access_key=access_key,
+                            secret_key=secret_key, secure=secure, region=region)
+
+    def ensure_bucket(self):
+        from minio.error import S3Error
+
+        try:
+            if not self.client.bucket_exists(bucket_name=self.bucket):
+                self.client.make_bucket(bucket_name=self.bucket, object_lock=True)
+        except S3Error as err:
+            if err.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise StorageError(f"object storage: {err.code}") from err
+
+    def put_stream(self, key, source, max_size, check=None):
+        check = check or PdfCheck()
+        reader = CheckedReader(source, max_size, check)
+        try:
+            result = self.client.put_object(
+                bucket_name=self.bucket, object_name=key, data=reader, length=-1,
+                part_size=PART_SIZE, content_type=check.content_type)
+        except (PayloadTooLarge, UnsupportedMediaType):
+            # minio aborts its multipart upload; a single-part one never started.
+            raise
+        except Exception as err:
+            raise StorageError(f"object storage: upload of {key} failed: {err}") from err
+        return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
+                            content_type=check.content_type, version_id=result.version_id)
+
+    def delete(self, key, version_id=None):
+        self.client.remove_object(bucket_name=self.bucket, object_name=key,
+                                  version_id=version_id)
+
+    def exists(self, key):
+        from minio.error import S3Error
+
+        try:
+            self.client.stat_object(bucket_name=self.bucket, object_name=key)
+            return True
+        except S3Error as err:
+            if err.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return False
+            raise
+
+    def keys(self, prefix=""):
+        return [o.object_name for o in self.client.list_objects(
+            bucket_name=self.bucket, prefix=prefix, recursive=True)]
+
+    def open(self, key, version_id=None):
+        """A streaming response; the caller reads it in chunks and closes it."""
+        from minio.error import S3Error
+
+        try:
+            return self.client.get_object(bucket_name=self.bucket, object_name=key,
+                                          version_id=version_id)
+        except S3Error as err:
+            if err.code in ("NoSuchKey", "NoSuchVersion"):
+                raise NotFound(f"no stored file {key}", field="document_id") from err
+            raise StorageError(f"object storage: {err.code}") from err
+
+    def presigned_get(self, key, version_id=None, expires=timedelta(minutes=5)):
+        return self.public.presigned_get_object(
+            bucket_name=self.bucket, object_name=key, expires=expires,
+            version_id=version_id)
+
+
+class InMemoryObjectStore:
+    """Same contract, no server: for unit tests of the services' core."""
+
+    def __init__(self):
+        self._objects = {}
+        self._lock = threading.Lock()
+
+    def ensure_bucket(self):
+        pass
+
+    def put_stream(self, key, source, max_size, check=None):
+        check = check or PdfCheck()
+        reader = CheckedReader(source, max_size, check)
+        parts = []
+        while chunk := reader.read(CHUNK):
+            parts.append(chunk)
+        with self._lock:
+            self._objects[key] = b"".join(parts)
+        return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
+                            content_type=check.content_type)
+
+    def delete(self, key, version_id=None):
+        with self._lock:
+            self._objects.pop(key, None)
+
+    def exists(self, key):
+        return key in self._objects
+
+    def keys(self, prefix=""):
+        return sorted(k for k in self._objects if k.startswith(prefix))
+
+    def open(self, key, version_id=None):
+        if key not in self._objects:
+            raise NotFound(f"no stored file {key}", field="document_id")
+        return io.BytesIO(self._objects[key])
+
+    def presigned_get(self, key, version_id=None, expires=timedelta(minutes=5)):
+        return f"memory://{key}"

@@ -1,0 +1,43 @@
+"""Who listens to what: every subscription between the services.
+
+nameko names an event handler's queue ``evt-{source}-{type}--{service}.{method}``
+and binds it to the topic exchange ``{source}.events``. nameko publishes
+without ``mandatory``, so an event published before its consumer ever started
+would be dropped. The outbox relay therefore declares every queue listed here
+before it publishes, and the broker keeps events for consumers not yet up.
+"""
+
+from dataclasses import dataclass
+
+ALL = "#"  # topic wildcard: every event type of a source
+
+
+@dataclass(frozen=True)
+class Subscription:
+    source: str
+    event_type: str
+    consumer: str
+    method: str
+
+    @property
+    def queue(self):
+        return f"evt-{self.source}-{self.event_type}--{self.consumer}.{self.method}"
+
+
+SUBSCRIPTIONS = (
+    Subscription("docs", "DocumentRegistered", "signing", "on_document_registered"),
+    Subscription("docs", "DocumentRegistered", "routing", "on_document_registered"),
+    Subscription("signing", "DocumentSigned", "routing", "on_document_signed"),
+    Subscription("routing", "DocumentDelivered", "docs", "on_document_delivered"),
+    Subscription("docs", ALL, "audit", "on_docs_event"),
+    Subscription("signing", ALL, "audit", "on_signing_event"),
+    Subscription("routing", ALL, "audit", "on_routing_event"),
+)
+
+
+def subscriptions_of(source):
+    return [s for s in SUBSCRIPTIONS if s.source == source]
+
+
+def exchange_name(source):
+    return f"{source}.events"
