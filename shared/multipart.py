@@ -22,8 +22,10 @@ class MultipartStream:
             raise ValidationFailed("request: multipart/form-data without a boundary",
                                    field="content-type")
         self._stream = stream
-        self._decoder = MultipartDecoder(boundary.encode("latin-1"),
-                                         max_form_memory_size=MAX_FIELD_BYTES)
+        # No decoder limit: it would count file bytes too. The buffer stays
+        # small because data is fed only when the decoder asks for more, and
+        # read_field() bounds each field itself.
+        self._decoder = MultipartDecoder(boundary.encode("latin-1"), max_parts=16)
         self._pending = None
         self._done = False
 

@@ -1,0 +1,68 @@
+"""One document from clerk to leader to recipients to auditor, across four processes."""
+
+import hashlib
+
+import pytest
+import requests
+from shared.errors import NotFound
+
+from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, wait_for
+from tests.support.pdf import make_pdf
+
+pytestmark = pytest.mark.e2e
+
+
+def history_types(client, document_id):
+    with client.rpc(client.token("auditor", agency="000.00.00.G22")) as rpc:
+        return [(e["event_type"], e["data"].get("recipient")) for e in rpc.audit.history(document_id)]
+
+
+def sign_when_known(client, document_id):
+    """The signing service learns of the document from an event: retry until it has."""
+    def attempt():
+        with client.rpc(client.token("leader")) as rpc:
+            return rpc.signing.sign_document(document_id)
+    return wait_for(attempt, timeout=30, what="the signing service to know the document")
+
+
+def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged(stack, client):
+    stack.start()
+    pdf = make_pdf("Chi thi so 1", padding=300_000)
+
+    response = client.register(client.token("clerk"), pdf)
+    assert response.status_code == 201, response.text
+    registered = response.json()
+    document_id = registered["document_id"]
+    assert registered["file"]["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert registered["file"]["size"] == len(pdf)
+
+    signed = sign_when_known(client, document_id)
+    assert signed["document_id"] == document_id
+
+    expected = [("DocumentRegistered", None), ("DocumentSigned", None),
+                ("DocumentDelivered", DISTRICT_1), ("DocumentDelivered", DISTRICT_2)]
+
+    def logged():
+        types = history_types(client, document_id)
+        return sorted(types, key=str) == sorted(expected, key=str) and types
+    types = wait_for(logged, timeout=30, what="the audit log to show the whole flow")
+    assert types[:2] == expected[:2]  # registered, then signed, then deliveries
+
+    for agency in (DISTRICT_1, DISTRICT_2):
+        with client.rpc(client.token("clerk", agency=agency)) as rpc:
+            inbox = wait_for(rpc.routing.inbox, what=f"{agency}'s inbox")
+            assert [item["document_id"] for item in inbox] == [document_id]
+            url = wait_for(lambda: rpc.docs.file_url(document_id),
+                           what=f"docs to know of the delivery to {agency}")
+        body = requests.get(url, timeout=30).content
+        assert hashlib.sha256(body).hexdigest() == registered["file"]["sha256"]
+
+    with client.rpc(client.token("clerk", agency=OUTSIDER)) as rpc:
+        with pytest.raises(NotFound):
+            rpc.docs.file_url(document_id)
+        assert rpc.routing.inbox() == []
+
+    with client.rpc(client.token("auditor", agency="000.00.00.G22")) as rpc:
+        verdict = rpc.audit.verify()
+    assert verdict["ok"] and verdict["entries"] == 4, verdict
+    assert PROVINCE  # the sender, whose clerk registered it

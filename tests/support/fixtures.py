@@ -1,0 +1,102 @@
+"""pytest fixtures for tests that use real servers (see ``servers.py``)."""
+
+import os
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.support import servers
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    dsn, stop = servers.find_postgres_server()
+    yield dsn
+    if stop:
+        stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server):
+    """A fresh, empty database for one test."""
+    dsn, drop = servers.create_database(pg_server)
+    yield dsn
+    drop()
+
+
+@pytest.fixture
+def amqp_uri():
+    """A broker (a fresh vhost on the local one) for one test."""
+    rabbit = servers.find_rabbit()
+    yield rabbit.uri
+    if rabbit.cleanup:
+        rabbit.cleanup()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    s3 = servers.find_s3(str(tmp_path_factory.mktemp("s3")))
+    yield s3
+    if s3.cleanup:
+        s3.cleanup()
+
+
+@dataclass
+class Platform:
+    """Where one test's services find their servers, as env vars and nameko config."""
+
+    amqp_uri: str
+    pg_dsn: str
+    s3: servers.S3
+    log_dir: str
+    bucket: str = field(default_factory=lambda: f"lienthong-test-{uuid.uuid4().hex[:10]}")
+    auth_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    docs_port: int = field(default_factory=servers.free_port)
+
+    @property
+    def docs_url(self):
+        return f"http://127.0.0.1:{self.docs_port}"
+
+    def env(self):
+        return {
+            "LIENTHONG_AMQP_URI": self.amqp_uri,
+            "LIENTHONG_PG_DSN": self.pg_dsn,
+            "LIENTHONG_S3_ENDPOINT": self.s3.endpoint,
+            "LIENTHONG_S3_ACCESS_KEY": self.s3.access_key,
+            "LIENTHONG_S3_SECRET_KEY": self.s3.secret_key,
+            "LIENTHONG_S3_BUCKET": self.bucket,
+            "LIENTHONG_AUTH_SECRET": self.auth_secret,
+            "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{self.docs_port}",
+            "LIENTHONG_SIGNING_KEY_FILE": os.path.join(self.log_dir, "signing-key.pem"),
+            "LIENTHONG_SIGNING_KEY_PASSPHRASE": "test-passphrase",
+            "LIENTHONG_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
+        }
+
+    def config(self):
+        """nameko config for containers run inside the test process."""
+        return {
+            "AMQP_URI": self.amqp_uri, "POSTGRES_DSN": self.pg_dsn,
+            "AUTH_SECRET": self.auth_secret,
+            "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.docs_port}",
+            "S3_ENDPOINT": self.s3.endpoint, "S3_ACCESS_KEY": self.s3.access_key,
+            "S3_SECRET_KEY": self.s3.secret_key, "S3_BUCKET": self.bucket,
+            "SIGNING_KEY_FILE": os.path.join(self.log_dir, "signing-key.pem"),
+            "SIGNING_KEY_PASSPHRASE": "test-passphrase",
+            "MAX_UPLOAD_BYTES": 2 * 1024 * 1024,
+            "RELAY_POLL_SECONDS": 0.5,
+        }
+
+    def object_store(self):
+        from shared.objectstore import S3ObjectStore
+
+        store = S3ObjectStore(self.s3.endpoint, self.s3.access_key, self.s3.secret_key,
+                              self.bucket)
+        store.ensure_bucket()
+        return store
+
+
+@pytest.fixture
+def platform(amqp_uri, pg_dsn, s3_server, tmp_path):
+    return Platform(amqp_uri=amqp_uri, pg_dsn=pg_dsn, s3=s3_server, log_dir=str(tmp_path))

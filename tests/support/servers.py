@@ -1,0 +1,154 @@
+"""Finding the servers the integration and end-to-end tests talk to.
+
+For each of RabbitMQ, PostgreSQL and S3, in this order:
+1. environment variables (``LIENTHONG_TEST_AMQP_URI``, ``LIENTHONG_TEST_PG_DSN``,
+   ``LIENTHONG_TEST_S3_ENDPOINT`` with ``..._ACCESS_KEY`` / ``..._SECRET_KEY``);
+2. testcontainers, when a Docker engine answers;
+3. the local servers: RabbitMQ and PostgreSQL on 127.0.0.1, and an
+   S3-compatible server (moto) that the fixture starts itself.
+
+A server that cannot be reached is a test failure that says how to start it,
+never a skip: a skipped suite is a hidden red.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+HOW_TO_START = {
+    "RabbitMQ": "start it with `rabbitmq-server -detached` (or set LIENTHONG_TEST_AMQP_URI)",
+    "PostgreSQL": "start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql)"
+                  " main start` (or set LIENTHONG_TEST_PG_DSN)",
+}
+
+
+def port_open(host, port, timeout=1.0):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def docker_answers():
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+@dataclass
+class Rabbit:
+    uri: str
+    cleanup: callable = None
+
+
+@dataclass
+class S3:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    cleanup: callable = None
+
+
+def find_rabbit():
+    if uri := os.environ.get("LIENTHONG_TEST_AMQP_URI"):
+        return Rabbit(uri)
+    if docker_answers():
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        container = RabbitMqContainer("rabbitmq:3.13-management").start()
+        host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
+        return Rabbit(f"amqp://guest:guest@{host}:{port}//", container.stop)
+    if not port_open("127.0.0.1", 5672):
+        pytest.fail(f"RabbitMQ is not reachable on 127.0.0.1:5672: {HOW_TO_START['RabbitMQ']}",
+                    pytrace=False)
+    # A vhost of our own: no queue or message of another run leaks into this one.
+    vhost = f"lienthong-test-{uuid.uuid4().hex[:8]}"
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        return Rabbit("amqp://guest:guest@127.0.0.1:5672//")
+    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run([ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+    return Rabbit(f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+                  lambda: subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True))
+
+
+def find_postgres_server():
+    """A DSN of a server database from which test databases are created."""
+    if dsn := os.environ.get("LIENTHONG_TEST_PG_DSN"):
+        return dsn, None
+    if docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        container = PostgresContainer("postgres:15.8-bookworm", driver=None).start()
+        return container.get_connection_url(), container.stop
+    if not port_open("127.0.0.1", 5432):
+        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432: {HOW_TO_START['PostgreSQL']}",
+                    pytrace=False)
+    return "postgresql://postgres@127.0.0.1:5432/postgres", None
+
+
+def create_database(server_dsn):
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"lienthong_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(server_dsn)
+    params["dbname"] = name
+
+    def drop():
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return make_conninfo(**params), drop
+
+
+def find_s3(log_dir):
+    if endpoint := os.environ.get("LIENTHONG_TEST_S3_ENDPOINT"):
+        return S3(endpoint, os.environ.get("LIENTHONG_TEST_S3_ACCESS_KEY", "minioadmin"),
+                  os.environ.get("LIENTHONG_TEST_S3_SECRET_KEY", "minioadmin"))
+    if docker_answers():
+        from testcontainers.minio import MinioContainer
+
+        container = MinioContainer("quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z").start()
+        cfg = container.get_config()
+        return S3(cfg["endpoint"], cfg["access_key"], cfg["secret_key"], container.stop)
+    # No MinIO can be installed here: moto's standalone server speaks S3 over
+    # real HTTP (object lock and versioning included) to the same minio SDK.
+    port = free_port()
+    log = open(os.path.join(log_dir, "moto.log"), "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                             "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not port_open("127.0.0.1", port, 0.2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("could not start the S3 server (moto): see " + log.name, pytrace=False)
+        time.sleep(0.1)
+
+    def stop():
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+    return S3(f"127.0.0.1:{port}", "testing", "testing", stop)
