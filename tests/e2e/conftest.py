@@ -22,8 +22,7 @@ def stack(platform, client):
             for name in names or self:
                 self[name].start(failpoints=failpoints)
             for name in names or self:
-                if not failpoints:
-                    self[name].wait_ready(client)
+                self[name].wait_ready(client)
             return self
 
     s = Stack(processes)
