@@ -50,7 +50,7 @@ def verify_token(secret, token, now=None):
     if not hmac.compare_digest(mac, expected):
         raise Unauthenticated("token signature does not verify", field="authorization")
     claims = json.loads(body)
-    if claims.get("exp", 0) < (now or time.time()):
+    if claims.get("exp", 0) <= (now or time.time()):
         raise Unauthenticated("token expired", field="authorization")
     try:
         return _actor_schema.load({k: claims.get(k) for k in ("user_id", "agency", "role")})

@@ -77,6 +77,7 @@ class InMemoryEventStore:
                     raise ValueError(f"event {e.event_id} belongs to stream {e.stream_id}")
                 if e.event_id in known:
                     raise ConcurrencyConflict(stream_id, expected_version, actual)
+                known.add(e.event_id)
                 stored.append(e.at(expected_version + i, len(self._log) + i))
             self._log.extend(stored)
             return stored

@@ -6,6 +6,7 @@ part on as a readable stream, so an upload flows from the socket to object
 storage without being held whole anywhere. Fields must come before the file.
 """
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import (
     NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, Preamble,
 )
@@ -38,6 +39,9 @@ class MultipartStream:
                 event = self._decoder.next_event()
             except ValueError as err:
                 raise ValidationFailed(f"request: malformed multipart body ({err})",
+                                       field="body") from None
+            except RequestEntityTooLarge:
+                raise ValidationFailed("request: too many form parts (metadata, then file)",
                                        field="body") from None
             if event is NEED_DATA:
                 data = self._stream.read(CHUNK)

@@ -43,7 +43,7 @@ class PdfCheck:
                                        field="file")
 
     def check_tail(self, tail):
-        if b"%%EOF" not in tail[-1024:]:
+        if not tail.rstrip(b" \t\r\n\x00").endswith(b"%%EOF"):
             raise UnsupportedMediaType("file: not a complete PDF (no %%EOF at its end)",
                                        field="file")
 

@@ -43,8 +43,8 @@ def verify(rows):
     for seq, event, stored_entry, stored_chain in rows:
         count += 1
         if seq != count:
-            return Verdict(False, count - 1, previous.hex(), seq,
-                           f"sequence jumps to {seq} after {count - 1}")
+            return Verdict(False, count - 1, previous.hex(), count,
+                           f"entry {count} is missing or out of place (found seq {seq})")
         actual = entry_hash(event)
         if actual != bytes(stored_entry):
             return Verdict(False, count - 1, previous.hex(), seq,

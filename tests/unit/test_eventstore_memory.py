@@ -18,13 +18,6 @@ class TestInMemoryEventStore(EventStoreContract):
         assert store.head() == 0
         assert store.read_all(0, 10) == []
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "bug: InMemoryEventStore.append checks event ids only against the log, not within "
-        "the batch, so [e, e] is stored twice (versions 1 and 2); PostgreSQL refuses it "
-        "(UNIQUE event_id -> ConcurrencyConflict)"))
-    def test_a_batch_with_the_same_event_id_twice_is_refused_whole(self, store):
-        super().test_a_batch_with_the_same_event_id_twice_is_refused_whole(store)
-
     def test_concurrent_appends_at_the_same_version_let_exactly_one_win(self, store):
         stream = new_stream()
         barrier = threading.Barrier(8)

@@ -149,11 +149,6 @@ def test_trailing_whitespace_after_eof_is_allowed(store):
     assert store.put_stream(KEY, Source(pdf), max_size=LIMIT).size == len(pdf)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (code vs. its docstring): PdfCheck says a PDF 'ends with %%EOF (trailing "
-    "whitespace allowed)', but check_tail accepts %%EOF anywhere in the last 1024 bytes, "
-    "so a file with up to ~1 KiB of arbitrary bytes after %%EOF (or an incrementally "
-    "updated PDF cut off inside its last revision) is accepted as complete"))
 def test_bytes_other_than_whitespace_after_eof_are_refused(store):
     pdf = make_pdf() + b"1 0 obj\n<< /Type /Catalog >>\nendobj\n"
     with pytest.raises(UnsupportedMediaType):
