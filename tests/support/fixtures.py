@@ -26,6 +26,12 @@ def pg_dsn(pg_server):
     drop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_vhosts():
+    yield
+    servers.close_local_vhosts()
+
+
 @pytest.fixture
 def amqp_uri():
     """A broker (a fresh vhost on the local one) for one test."""
@@ -85,7 +91,7 @@ class Platform:
             "SIGNING_KEY_FILE": os.path.join(self.log_dir, "signing-key.pem"),
             "SIGNING_KEY_PASSPHRASE": "test-passphrase",
             "MAX_UPLOAD_BYTES": 2 * 1024 * 1024,
-            "RELAY_POLL_SECONDS": 0.5,
+            "RELAY_POLL_SECONDS": 0.2,
         }
 
     def object_store(self):

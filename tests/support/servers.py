@@ -79,16 +79,58 @@ def find_rabbit():
     if not port_open("127.0.0.1", 5672):
         pytest.fail(f"RabbitMQ is not reachable on 127.0.0.1:5672: {HOW_TO_START['RabbitMQ']}",
                     pytrace=False)
-    # A vhost of our own: no queue or message of another run leaks into this one.
-    vhost = f"lienthong-test-{uuid.uuid4().hex[:8]}"
+    # A vhost of our own per test: no queue or message of another test leaks
+    # into this one. rabbitmqctl takes about half a second per call, so the
+    # next vhost is made, and the last one removed, in the background.
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         return Rabbit("amqp://guest:guest@127.0.0.1:5672//")
-    subprocess.run([ctl, "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
-    return Rabbit(f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-                  lambda: subprocess.run([ctl, "-q", "delete_vhost", vhost], capture_output=True))
+    global _vhosts
+    if _vhosts is None:
+        _vhosts = _LocalVhosts(ctl)
+    vhost = _vhosts.take()
+    return Rabbit(f"amqp://guest:guest@127.0.0.1:5672/{vhost}", lambda: _vhosts.release(vhost))
+
+
+_vhosts = None
+
+
+class _LocalVhosts:
+    def __init__(self, ctl):
+        import eventlet
+
+        self._spawn = eventlet.spawn
+        self.ctl = ctl
+        self._pending = []
+        self._next = self._spawn(self._create)
+
+    def _run(self, *args):
+        subprocess.run([self.ctl, "-q", *args], check=True, capture_output=True)
+
+    def _create(self):
+        name = f"lienthong-test-{uuid.uuid4().hex[:8]}"
+        self._run("add_vhost", name)
+        self._run("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        return name
+
+    def take(self):
+        name = self._next.wait()
+        self._next = self._spawn(self._create)
+        return name
+
+    def release(self, name):
+        self._pending = [gt for gt in self._pending if not gt.dead]
+        self._pending.append(self._spawn(self._run, "delete_vhost", name))
+
+    def close(self):
+        self.release(self._next.wait())
+        for gt in self._pending:
+            gt.wait()
+
+
+def close_local_vhosts():
+    if _vhosts is not None:
+        _vhosts.close()
 
 
 def find_postgres_server():

@@ -1,0 +1,184 @@
+"""Bad input at each service entrypoint: a clear error, and nothing changed.
+
+Each refused request must leave no event, no projection row and no object.
+"""
+
+import json
+
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from services.audit.service import AuditService
+from services.docs.service import DocsService
+from services.signing.service import SigningService
+from shared.envelope import Actor, new_event
+from shared.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from tests.support.client import DISTRICT_1, PROVINCE, Client
+from tests.support.db import scalar
+from tests.support.pdf import make_pdf
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"subject": "Công văn về lịch họp", "document_type": "CV", "recipients": [DISTRICT_1]}
+
+
+@pytest.fixture
+def docs(run_container, platform):
+    run_container(DocsService)
+    client = Client(platform)
+    store = platform.object_store()
+
+    def nothing_stored():
+        return (scalar(platform.pg_dsn, "docs", "SELECT count(*) FROM events") == 0
+                and scalar(platform.pg_dsn, "docs", "SELECT count(*) FROM documents") == 0
+                and store.keys() == [])
+
+    return client, nothing_stored
+
+
+def error_of(response):
+    return response.status_code, response.json()["error"]["code"], response.json()["error"]["field"]
+
+
+@pytest.mark.parametrize("metadata, field", [
+    ({k: v for k, v in GOOD.items() if k != "subject"}, "subject"),
+    ({**GOOD, "subject": ""}, "subject"),
+    ({**GOOD, "subject": "x" * 501}, "subject"),
+    ({**GOOD, "document_type": "XYZ"}, "document_type"),
+    ({**GOOD, "recipients": []}, "recipients"),
+    ({**GOOD, "recipients": ["H41.01"]}, "recipients.0"),
+    ({**GOOD, "recipients": [DISTRICT_1, DISTRICT_1]}, "recipients"),
+    ({**GOOD, "recipients": [PROVINCE]}, "recipients"),
+    ({**GOOD, "urgency": 9}, "urgency"),
+    ({**GOOD, "surprise": 1}, "surprise"),
+])
+def test_register_refuses_bad_metadata_naming_the_field(docs, metadata, field):
+    client, nothing_stored = docs
+    response = client.register(client.token("clerk"), make_pdf(), metadata=metadata)
+    assert error_of(response) == (400, "validation_failed", field), response.text
+    assert nothing_stored()
+
+
+def test_register_refuses_a_file_that_is_not_a_pdf(docs):
+    client, nothing_stored = docs
+    response = client.register(client.token("clerk"), b"MZ\x90\x00 an executable" * 1000)
+    assert error_of(response) == (415, "unsupported_media_type", "file")
+    assert "not a PDF" in response.json()["error"]["message"]
+    assert nothing_stored()
+
+
+def test_register_refuses_a_truncated_pdf(docs):
+    client, nothing_stored = docs
+    response = client.register(client.token("clerk"), make_pdf(padding=200_000)[:150_000])
+    assert error_of(response) == (415, "unsupported_media_type", "file")
+    assert nothing_stored()
+
+
+def test_register_refuses_an_oversized_file_while_streaming(docs):
+    client, nothing_stored = docs
+    # The limit in tests is 2 MiB; this file is 3 MiB and spans several reads.
+    response = client.register(client.token("clerk"), make_pdf(padding=3 * 1024 * 1024))
+    assert error_of(response) == (413, "payload_too_large", "file")
+    assert nothing_stored()
+
+
+def test_register_refuses_without_a_file(docs):
+    client, nothing_stored = docs
+    response = client.register(client.token("clerk"), b"", fields={"metadata": json.dumps(GOOD)})
+    # An empty file part is not a PDF either.
+    assert error_of(response)[0] in (400, 415)
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("token_of, status, code", [
+    (lambda c: None, 401, "unauthenticated"),
+    (lambda c: c.token("clerk")[:-4] + "AAAA", 401, "unauthenticated"),
+    (lambda c: c.token("leader"), 403, "forbidden"),
+    (lambda c: c.token("auditor"), 403, "forbidden"),
+])
+def test_register_refuses_the_unauthenticated_and_the_wrong_role(docs, token_of, status, code):
+    client, nothing_stored = docs
+    response = client.register(token_of(client), make_pdf(), metadata=GOOD)
+    assert error_of(response)[:2] == (status, code)
+    assert nothing_stored()
+
+
+def test_a_good_registration_stores_one_event_and_one_object(docs, platform):
+    client, nothing_stored = docs
+    response = client.register(client.token("clerk"), make_pdf(), metadata=GOOD)
+    assert response.status_code == 201, response.text
+    assert scalar(platform.pg_dsn, "docs", "SELECT count(*) FROM events") == 1
+    assert platform.object_store().keys() == [response.json()["file"]["key"]]
+
+
+def registered_payload(document_id, agency=PROVINCE):
+    event = new_event("DocumentRegistered", {
+        "document_id": document_id, "issuing_agency": agency, "recipients": [DISTRICT_1],
+        "subject": "s", "document_type": "CV", "urgency": 0,
+        "file": {"key": "k", "sha256": "ab" * 32, "size": 1, "content_type": "application/pdf",
+                 "version_id": None}},
+        actor=Actor("c", agency, "clerk"), producer="docs", stream_id=f"document-{document_id}")
+    return event.at(1, 1).to_wire()
+
+
+@pytest.fixture
+def signing(run_container, platform):
+    container = run_container(SigningService)
+    return container, Client(platform)
+
+
+DOC = "6f1c2a7e-0000-4000-8000-000000000001"
+
+
+def signatures(platform):
+    return scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM events")
+
+
+def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
+    container, client = signing
+    with entrypoint_hook(container, "on_document_registered") as handle:
+        handle(registered_payload(DOC))
+
+    cases = [
+        (client.token("leader"), "not-a-uuid", ValidationFailed),
+        (client.token("leader"), "6f1c2a7e-0000-4000-8000-0000000000ff", NotFound),
+        (client.token("clerk"), DOC, Forbidden),
+        (client.token("leader", agency=DISTRICT_1), DOC, Forbidden),
+        ("forged.token", DOC, Unauthenticated),
+    ]
+    for token, document_id, error in cases:
+        with client.rpc(token) as rpc:
+            with pytest.raises(error):
+                rpc.signing.sign_document(document_id)
+    assert signatures(platform) == 0
+
+    with client.rpc(client.token("leader")) as rpc:
+        assert rpc.signing.sign_document(DOC)["document_id"] == DOC
+        with pytest.raises(Conflict):
+            rpc.signing.sign_document(DOC)  # a replayed request
+    assert signatures(platform) == 1
+
+
+def test_signing_quarantines_a_malformed_event(signing, platform):
+    container, _ = signing
+    bad = {**registered_payload(DOC), "event_id": "not-a-uuid"}
+    with entrypoint_hook(container, "on_document_registered") as handle:
+        handle(bad)
+    assert scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM documents") == 0
+    assert scalar(platform.pg_dsn, "signing", "SELECT reason FROM quarantine") == \
+        "event_id: Not a valid UUID."
+
+
+def test_audit_appends_an_event_once_and_quarantines_garbage(run_container, platform):
+    container = run_container(AuditService)
+    payload = registered_payload(DOC)
+    with entrypoint_hook(container, "on_docs_event") as handle:
+        handle(payload)
+        handle(payload)  # redelivered
+        handle({"hello": "world"})
+    assert scalar(platform.pg_dsn, "audit", "SELECT count(*) FROM log") == 1
+    assert scalar(platform.pg_dsn, "audit", "SELECT count(*) FROM quarantine") == 1
+    client = Client(platform)
+    with client.rpc(client.token("clerk")) as rpc:
+        with pytest.raises(Forbidden):
+            rpc.audit.history(DOC)  # auditors only

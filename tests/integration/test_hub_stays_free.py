@@ -1,0 +1,80 @@
+"""Database waits and CPU work must not freeze a service's other workers."""
+
+import hashlib
+import time
+
+import eventlet
+import pytest
+from nameko.rpc import rpc
+from nameko.testing.services import entrypoint_hook
+
+from shared.green import run_cpu
+from shared.nameko_ext import EventStoreProvider
+
+pytestmark = pytest.mark.integration
+
+
+class SlowService:
+    name = "slowpoke"
+    events = EventStoreProvider(relay=False)
+
+    @rpc
+    def slow_query(self, seconds):
+        with self.events.transaction() as conn:
+            conn.execute("SELECT pg_sleep(%s)", (seconds,))
+        return True
+
+
+def test_eight_slow_queries_inside_a_service_overlap(run_container):
+    container = run_container(SlowService)
+    pool = eventlet.GreenPool()
+
+    def call():
+        with entrypoint_hook(container, "slow_query") as slow_query:
+            return slow_query(0.5)
+
+    started = time.monotonic()
+    results = [pool.spawn(call) for _ in range(8)]
+    assert all(gt.wait() for gt in results)
+    elapsed = time.monotonic() - started
+    # One after another they would take 4 s; overlapping, about 0.5 s.
+    assert elapsed < 1.5, f"8 x pg_sleep(0.5) took {elapsed:.2f}s: the hub was blocked"
+
+
+def longest_pause_while(work):
+    """``(longest gap a 10 ms ticker sees, duration of work)``."""
+    gaps, running = [], True
+
+    def ticker():
+        last = time.monotonic()
+        while running:
+            eventlet.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    tick = eventlet.spawn(ticker)
+    eventlet.sleep(0.05)
+    started = time.monotonic()
+    work()
+    duration = time.monotonic() - started
+    running = False
+    tick.wait()
+    return max(gaps), duration
+
+
+def hash_a_lot():
+    data = b"x" * (64 * 1024 * 1024)
+    for _ in range(4):
+        hashlib.sha256(data).digest()
+
+
+def test_cpu_work_through_run_cpu_leaves_the_hub_free():
+    gap, duration = longest_pause_while(lambda: run_cpu(hash_a_lot))
+    assert gap < 0.1 and gap < duration / 3, (gap, duration)
+
+
+def test_the_same_cpu_work_on_the_hub_freezes_it():
+    # The control: proves the measurement above can fail.
+    gap, duration = longest_pause_while(hash_a_lot)
+    assert gap > duration * 0.8, (gap, duration)

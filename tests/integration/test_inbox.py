@@ -1,0 +1,82 @@
+"""Once-only handling: the inbox row and the effects commit together."""
+
+import eventlet
+import pytest
+
+from shared.db import Database
+from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
+from shared.nameko_ext import QUARANTINE_DDL, ServiceEvents
+from tests.unit.eventstore_contract import make_event, new_stream
+
+pytestmark = pytest.mark.integration
+
+EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS effects (event_id uuid, note text);"
+
+
+@pytest.fixture
+def events(pg_dsn):
+    db = Database(pg_dsn, "routing", max_size=10)
+    db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + EFFECTS_DDL)
+    yield ServiceEvents(PostgresEventStore(db), "routing")
+    db.close()
+
+
+def record(event, conn):
+    conn.execute("SELECT pg_sleep(0.05)")  # widen the race window
+    conn.execute("INSERT INTO effects VALUES (%s, 'applied')", (event.event_id,))
+
+
+def effect_count(events):
+    with events.transaction() as conn:
+        return conn.execute("SELECT count(*) FROM effects").fetchone()[0]
+
+
+def payload():
+    stream = new_stream()
+    return make_event(stream).at(1, 1).to_wire()
+
+
+def test_a_redelivered_event_changes_nothing_the_second_time(events):
+    message = payload()
+    events.handle_once("routing.test", message, record)
+    events.handle_once("routing.test", message, record)
+    assert effect_count(events) == 1
+
+
+def test_concurrent_deliveries_of_one_event_apply_it_once(events):
+    message = payload()
+    pool = eventlet.GreenPool()
+    for _ in range(6):
+        pool.spawn(events.handle_once, "routing.test", message, record)
+    pool.waitall()
+    assert effect_count(events) == 1
+
+
+def test_effects_that_fail_leave_the_event_unhandled_for_the_retry(events):
+    message = payload()
+
+    def failing(event, conn):
+        record(event, conn)
+        raise RuntimeError("database went away mid-handler")
+
+    with pytest.raises(RuntimeError):
+        events.handle_once("routing.test", message, failing)
+    assert effect_count(events) == 0
+    events.handle_once("routing.test", message, record)
+    assert effect_count(events) == 1
+
+
+def test_each_consumer_has_its_own_inbox(events):
+    message = payload()
+    events.handle_once("routing.a", message, record)
+    events.handle_once("routing.b", message, record)
+    assert effect_count(events) == 2
+
+
+def test_a_malformed_event_is_quarantined_not_applied(events):
+    message = {**payload(), "actor": {"user_id": "x", "agency": "nowhere", "role": "clerk"}}
+    events.handle_once("routing.test", message, record)
+    assert effect_count(events) == 0
+    with events.transaction() as conn:
+        rows = conn.execute("SELECT consumer, reason FROM quarantine").fetchall()
+    assert rows == [("routing.test", "actor.agency: not an agency code of the form XXX.XX.XX.Ynn")]
