@@ -1,7 +1,7 @@
 import pytest
 
 from tests.support.client import Client
-from tests.support.processes import ServiceProcess
+from infra.stack import SERVICES, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -14,15 +14,15 @@ def client(platform):
 @pytest.fixture
 def stack(platform, client):
     """The four services, each its own process; stopped (or killed) afterwards."""
-    processes = {name: ServiceProcess(name, platform)
-                 for name in ("docs", "signing", "routing", "audit")}
+    processes = {name: ServiceProcess(name, platform.env(), platform.log_dir)
+                 for name in SERVICES}
 
     class Stack(dict):
         def start(self, *names, failpoints=None):
             for name in names or self:
                 self[name].start(failpoints=failpoints)
             for name in names or self:
-                self[name].wait_ready(client)
+                self[name].wait_ready(client, client.token("auditor"))
             return self
 
     s = Stack(processes)

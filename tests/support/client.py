@@ -1,61 +1,25 @@
-"""What the tests use to act as clerks, leaders and auditors."""
+"""The test's client: the platform's own client, pointed at one test's servers."""
 
-import contextlib
-import io
-import json
-import time
-
-import requests
-from nameko.standalone.rpc import ClusterRpcProxy
-
-import shared.nameko_ext  # noqa: F401  (registers our errors, so RPC raises them as such)
-from shared.auth import issue_token
-from shared.envelope import Actor
-from shared.multipart import encode
+from infra.client import Client as _Client
+from infra.client import wait_for  # noqa: F401
 
 PROVINCE = "000.00.00.H41"
 DISTRICT_1 = "000.01.00.H41"
 DISTRICT_2 = "000.02.00.H41"
 OUTSIDER = "000.03.00.H41"
 
+DIRECTIVE = {"subject": "Chỉ thị về phòng, chống bão số 3", "document_type": "CT",
+             "recipients": [DISTRICT_1, DISTRICT_2]}
 
-class Client:
+
+class Client(_Client):
     def __init__(self, platform):
+        super().__init__(platform.amqp_uri, platform.docs_url, platform.auth_secret)
         self.platform = platform
 
     def token(self, role, agency=PROVINCE, user=None):
-        return issue_token(self.platform.auth_secret,
-                           Actor(user or f"{role}@{agency}", agency, role))
+        return super().token(role, agency, user)
 
     def register(self, token, pdf, metadata=None, fields=None):
-        metadata = metadata if metadata is not None else {
-            "subject": "Chỉ thị về phòng, chống bão số 3", "document_type": "CT",
-            "recipients": [DISTRICT_1, DISTRICT_2]}
-        form = fields if fields is not None else {"metadata": json.dumps(metadata)}
-        headers, body = encode(form, "document.pdf", io.BytesIO(pdf), len(pdf))
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return requests.post(f"{self.platform.docs_url}/v1/documents", data=body,
-                             headers=headers, timeout=30)
-
-    @contextlib.contextmanager
-    def rpc(self, token, timeout=15):
-        with ClusterRpcProxy({"AMQP_URI": self.platform.amqp_uri},
-                             context_data={"authorization": token}, timeout=timeout) as proxy:
-            yield proxy
-
-
-def wait_for(predicate, timeout=30, interval=0.2, what="condition"):
-    """Poll until ``predicate()`` returns a truthy value; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as err:  # not there yet: keep polling, report the last one
-            last_error = err
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}"
-                         + (f" (last error: {last_error!r})" if last_error else ""))
+        return super().register(token, pdf, metadata if metadata is not None else DIRECTIVE,
+                                fields)

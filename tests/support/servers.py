@@ -13,34 +13,19 @@ never a skip: a skipped suite is a hidden red.
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from dataclasses import dataclass
 
 import pytest
+
+from infra.stack import MotoServer, free_port, port_open  # noqa: F401
 
 HOW_TO_START = {
     "RabbitMQ": "start it with `rabbitmq-server -detached` (or set LIENTHONG_TEST_AMQP_URI)",
     "PostgreSQL": "start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql)"
                   " main start` (or set LIENTHONG_TEST_PG_DSN)",
 }
-
-
-def port_open(host, port, timeout=1.0):
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def docker_answers():
@@ -177,20 +162,8 @@ def find_s3(log_dir):
         return S3(cfg["endpoint"], cfg["access_key"], cfg["secret_key"], container.stop)
     # No MinIO can be installed here: moto's standalone server speaks S3 over
     # real HTTP (object lock and versioning included) to the same minio SDK.
-    port = free_port()
-    log = open(os.path.join(log_dir, "moto.log"), "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                             "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while not port_open("127.0.0.1", port, 0.2):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("could not start the S3 server (moto): see " + log.name, pytrace=False)
-        time.sleep(0.1)
-
-    def stop():
-        proc.terminate()
-        proc.wait(10)
-        log.close()
-
-    return S3(f"127.0.0.1:{port}", "testing", "testing", stop)
+    try:
+        moto = MotoServer(log_dir).start()
+    except RuntimeError as err:
+        pytest.fail(str(err), pytrace=False)
+    return S3(moto.endpoint, moto.access_key, moto.secret_key, moto.stop)

@@ -1,0 +1,1 @@
+"""Running the platform: the local stack, the demo, sample data."""

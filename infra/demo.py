@@ -1,0 +1,183 @@
+"""The platform's main job, end to end, on this machine's servers.
+
+Starts an S3 server (moto, unless LIENTHONG_S3_ENDPOINT names one), the four
+services as separate processes against a fresh database and RabbitMQ vhost,
+then plays the scenario: the province office's clerk registers a directive
+for two districts, its leader signs, routing delivers, each district clerk
+downloads the file and checks its SHA-256, and an auditor reads the history
+and verifies the log. Prints what happened, with timings.
+"""
+
+import argparse
+import logging
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+
+import psycopg
+import requests
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from infra.client import Client, wait_for
+from infra.samples import make_pdf
+from infra.stack import SERVICES, MotoServer, ServiceProcess, free_port
+
+PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
+DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
+AUDITOR_AGENCY = "000.00.00.G22"
+
+
+class Timer:
+    def __init__(self):
+        self.t0 = time.monotonic()
+
+    def say(self, text):
+        print(f"  [{time.monotonic() - self.t0:6.2f}s] {text}", flush=True)
+
+
+def fresh_database(server_dsn, name):
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(server_dsn)
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+def fresh_vhost(name):
+    """A vhost of the demo's own on the local broker, when rabbitmqctl is here."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        return "/"
+    subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True)
+    subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True)
+    subprocess.run([ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+    return name
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the stack running after the scenario (Ctrl-C stops it)")
+    parser.add_argument("--pdf-kb", type=int, default=512, help="size of the sample PDF")
+    args = parser.parse_args(argv)
+    # Confirms that arrive while a short-lived RPC proxy closes are harmless noise.
+    logging.getLogger("amqp").setLevel(logging.ERROR)
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    log_dir = os.path.join(root, "var", "demo")
+    os.makedirs(log_dir, exist_ok=True)
+    timer = Timer()
+    print("Liên thông: one document from clerk to leader to recipients to auditor\n")
+
+    server_dsn = os.environ.get("LIENTHONG_PG_SERVER_DSN",
+                                "postgresql://postgres@127.0.0.1:5432/postgres")
+    pg_dsn = fresh_database(server_dsn, "lienthong_demo")
+    vhost = fresh_vhost("lienthong-demo")
+    amqp_uri = os.environ.get("LIENTHONG_AMQP_URI",
+                              f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
+    moto = None
+    if os.environ.get("LIENTHONG_S3_ENDPOINT"):
+        s3 = (os.environ["LIENTHONG_S3_ENDPOINT"], os.environ["LIENTHONG_S3_ACCESS_KEY"],
+              os.environ["LIENTHONG_S3_SECRET_KEY"])
+    else:
+        moto = MotoServer(log_dir).start()
+        s3 = (moto.endpoint, moto.access_key, moto.secret_key)
+    docs_port = int(os.environ.get("LIENTHONG_DOCS_PORT", free_port()))
+    secret = secrets.token_hex(16)
+    env = {
+        "LIENTHONG_AMQP_URI": amqp_uri, "LIENTHONG_PG_DSN": pg_dsn,
+        "LIENTHONG_S3_ENDPOINT": s3[0], "LIENTHONG_S3_ACCESS_KEY": s3[1],
+        "LIENTHONG_S3_SECRET_KEY": s3[2], "LIENTHONG_S3_BUCKET": "lienthong-demo",
+        "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
+        "LIENTHONG_SIGNING_KEY_FILE": os.path.join(log_dir, "signing-key.pem"),
+        "LIENTHONG_SIGNING_KEY_PASSPHRASE": secrets.token_hex(16),
+    }
+    if os.path.exists(env["LIENTHONG_SIGNING_KEY_FILE"]):
+        os.remove(env["LIENTHONG_SIGNING_KEY_FILE"])  # its passphrase was the last run's
+    timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
+              f" S3 at {s3[0]}{' (moto)' if moto else ''}")
+
+    client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", secret)
+    processes = [ServiceProcess(name, env, log_dir) for name in SERVICES]
+    try:
+        for p in processes:
+            p.start()
+        for p in processes:
+            p.wait_ready(client, client.token("auditor", AUDITOR_AGENCY))
+        timer.say("services up, each its own process: " + ", ".join(SERVICES))
+        run_scenario(client, timer, args.pdf_kb)
+        if args.keep:
+            print(f"\nThe stack keeps running (logs in {log_dir}). docs HTTP:"
+                  f" http://127.0.0.1:{docs_port}/v1/documents; Ctrl-C stops it.")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in processes:
+            p.stop()
+        if moto:
+            moto.stop()
+    return 0
+
+
+def run_scenario(client, timer, pdf_kb):
+    clerk = client.token("clerk", PROVINCE, user="van.thu@ubnd-tinh")
+    leader = client.token("leader", PROVINCE, user="chu.tich@ubnd-tinh")
+    auditor = client.token("auditor", AUDITOR_AGENCY, user="thanh.tra@vpcp")
+
+    pdf = make_pdf("Chi thi ve phong, chong bao so 3", padding=pdf_kb * 1024)
+    response = client.register(clerk, pdf, metadata={
+        "subject": "Chỉ thị về việc chủ động ứng phó với bão số 3", "document_type": "CT",
+        "urgency": 2, "recipients": DISTRICTS})
+    if response.status_code != 201:
+        raise SystemExit(f"registration failed: {response.status_code} {response.text}")
+    document = response.json()
+    document_id, sha = document["document_id"], document["file"]["sha256"]
+    timer.say(f"clerk of {PROVINCE} registered a Chỉ thị (PDF {len(pdf) // 1024} KB,"
+              f" SHA-256 {sha[:16]}…) as document {document_id}")
+
+    def sign():
+        with client.rpc(leader) as rpc:
+            return rpc.signing.sign_document(document_id)
+    signed = wait_for(sign, what="the signing service to know the document")
+    timer.say(f"leader signed it (Ed25519 key {signed['key_id']})")
+
+    for agency in DISTRICTS:
+        with client.rpc(client.token("clerk", agency)) as rpc:
+            wait_for(lambda: any(i["document_id"] == document_id for i in rpc.routing.inbox()),
+                     what=f"delivery to {agency}")
+            url = wait_for(lambda: rpc.docs.file_url(document_id), what="the download URL")
+        digest = hashlib.sha256()
+        with requests.get(url, stream=True, timeout=60) as r:
+            for chunk in r.iter_content(64 * 1024):
+                digest.update(chunk)
+        ok = digest.hexdigest() == sha
+        timer.say(f"{agency} found it in its inbox and downloaded it:"
+                  f" SHA-256 {'matches' if ok else 'DOES NOT MATCH'}")
+        if not ok:
+            raise SystemExit("downloaded file differs from the registered one")
+
+    with client.rpc(auditor) as rpc:
+        history = wait_for(lambda: (h := rpc.audit.history(document_id)) and len(h) == 4 and h,
+                           what="the audit log to hold the whole flow")
+        verdict = rpc.audit.verify()
+    timer.say("auditor's history: " + " → ".join(
+        e["event_type"] + (f"({e['data']['recipient']})" if "recipient" in e["data"] else "")
+        for e in history))
+    timer.say(f"auditor verified the hash chain: {'OK' if verdict['ok'] else 'BROKEN'},"
+              f" {verdict['entries']} entries, head {verdict['head'][:16]}…")
+    if not verdict["ok"]:
+        raise SystemExit(f"audit chain broken: {verdict}")
+    print("\nDone: registered, signed, delivered to both districts, downloaded intact,"
+          " logged and verified.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

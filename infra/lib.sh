@@ -1,0 +1,58 @@
+# Shared set-up for infra/demo.sh and infra/test.sh (sourced, not run).
+# Makes the virtual environment, installs the project, and makes sure the
+# local RabbitMQ and PostgreSQL answer, starting them when they are installed
+# here but down.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${LIENTHONG_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+
+log() { printf '%s\n' "$*" >&2; }
+
+setup_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating the virtual environment in $VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.lienthong-installed"
+  local want
+  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing the project and its pinned dependencies"
+    "$VENV/bin/python" -m pip install -q --upgrade pip 'setuptools<81' wheel
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() {  # host port name seconds
+  local i
+  for ((i = 0; i < $4 * 2; i++)); do
+    port_open "$1" "$2" && return 0
+    sleep 0.5
+  done
+  log "$3 does not answer on $1:$2"
+  return 1
+}
+
+ensure_servers() {
+  # Servers named by environment variables are the caller's business.
+  if [ -z "${LIENTHONG_TEST_AMQP_URI:-}" ] && ! port_open 127.0.0.1 5672; then
+    if command -v rabbitmq-server >/dev/null; then
+      log "starting RabbitMQ"
+      rabbitmq-server -detached
+    fi
+    wait_port 127.0.0.1 5672 RabbitMQ 90 ||
+      { log "start it with: rabbitmq-server -detached"; return 1; }
+  fi
+  if [ -z "${LIENTHONG_TEST_PG_DSN:-}" ] && ! port_open 127.0.0.1 5432; then
+    if command -v pg_ctlcluster >/dev/null; then
+      log "starting PostgreSQL"
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    fi
+    wait_port 127.0.0.1 5432 PostgreSQL 60 ||
+      { log "start it with: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start"; return 1; }
+  fi
+}
