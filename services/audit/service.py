@@ -6,6 +6,7 @@ entries are chained one at a time in one total order.
 """
 
 import json
+import uuid
 
 from nameko.events import event_handler
 from nameko.rpc import rpc
@@ -66,6 +67,10 @@ class AuditService(Health):
     def history(self, document_id):
         """Every logged event about one document, in log order (auditors only)."""
         require_role(self.auth.actor(), "auditor")
+        try:
+            document_id = str(uuid.UUID(str(document_id)))
+        except ValueError:
+            raise ValidationFailed("document_id: not a UUID", field="document_id") from None
         with self.events.transaction() as conn:
             rows = conn.execute(
                 "SELECT seq, envelope FROM log WHERE document_id = %s ORDER BY seq",

@@ -63,15 +63,19 @@ def longest_pause_while(work):
     return max(gaps), duration
 
 
+DATA = b"x" * (64 * 1024 * 1024)
+
+
 def hash_a_lot():
-    data = b"x" * (64 * 1024 * 1024)
-    for _ in range(4):
-        hashlib.sha256(data).digest()
+    for _ in range(6):
+        hashlib.sha256(DATA).digest()
 
 
 def test_cpu_work_through_run_cpu_leaves_the_hub_free():
+    run_cpu(lambda: None)  # tpool starts its threads on first use: not what we measure
     gap, duration = longest_pause_while(lambda: run_cpu(hash_a_lot))
-    assert gap < 0.1 and gap < duration / 3, (gap, duration)
+    # The ticker keeps ticking: no pause near the length of the work.
+    assert gap < duration / 4, (gap, duration)
 
 
 def test_the_same_cpu_work_on_the_hub_freezes_it():

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): figures printed beside raw baselines. See bench/README.md."""
