@@ -84,10 +84,9 @@ class ConcurrencyConflict(Conflict):
     code = "concurrency_conflict"
 
     def __init__(self, stream_id, expected, actual):
-        super().__init__(
-            f"stream {stream_id!r} is at version {actual}, expected {expected}",
-            field="expected_version",
-        )
+        found = "moved on" if actual is None else f"is at version {actual}"
+        super().__init__(f"stream {stream_id!r} {found}, expected version {expected}",
+                         field="expected_version")
         self.stream_id, self.expected, self.actual = stream_id, expected, actual
 
 
