@@ -97,9 +97,18 @@ def main(argv=None):
         "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
         "LIENTHONG_SIGNING_KEY_FILE": os.path.join(log_dir, "signing-key.pem"),
         "LIENTHONG_SIGNING_KEY_PASSPHRASE": secrets.token_hex(16),
+        "LIENTHONG_EVENT_KEYS_DIR": os.path.join(log_dir, "event-keys"),
+        "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
+        "LIENTHONG_LOG_KEY_FILE": os.path.join(log_dir, "audit-log.key"),
+        "LIENTHONG_LOG_KEY_PASSPHRASE": secrets.token_hex(16),
+        "LIENTHONG_CHECKPOINT_SECONDS": "1",
+        "LIENTHONG_CHECKPOINT_RETENTION_DAYS": "1",
     }
-    if os.path.exists(env["LIENTHONG_SIGNING_KEY_FILE"]):
-        os.remove(env["LIENTHONG_SIGNING_KEY_FILE"])  # its passphrase was the last run's
+    # Keys of the last run were sealed with that run's passphrases.
+    for key_file in ("LIENTHONG_SIGNING_KEY_FILE", "LIENTHONG_LOG_KEY_FILE"):
+        if os.path.exists(env[key_file]):
+            os.remove(env[key_file])
+    shutil.rmtree(env["LIENTHONG_EVENT_KEYS_DIR"], ignore_errors=True)
     timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
               f" S3 at {s3[0]}{' (moto)' if moto else ''}")
 

@@ -18,9 +18,10 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class Database:
-    def __init__(self, dsn, schema, max_size=8, connect_timeout=5):
-        if not SCHEMA_NAME.match(schema):
-            raise ValueError(f"invalid schema name {schema!r}")
+    def __init__(self, dsn, schema, max_size=8, connect_timeout=5, role=None):
+        if not SCHEMA_NAME.match(schema) or (role and not SCHEMA_NAME.match(role)):
+            raise ValueError(f"invalid schema or role name {schema!r}, {role!r}")
+        self.role = role
         make_psycopg_cooperative()
         self.dsn, self.schema = dsn, schema
         self._connect_timeout = connect_timeout
@@ -29,11 +30,12 @@ class Database:
         self._closed = False
 
     def _connect(self):
-        conn = psycopg.connect(
+        # With a role, the connection acts with that role's privileges only.
+        role = f" -c role={self.role}" if self.role else ""
+        return psycopg.connect(
             self.dsn, autocommit=True, connect_timeout=self._connect_timeout,
-            options=f"-c search_path={self.schema},public",
+            options=f"-c search_path={self.schema},public{role}",
         )
-        return conn
 
     def ensure_schema(self, ddl):
         """Create the schema and run idempotent DDL (``CREATE ... IF NOT EXISTS``)."""

@@ -7,6 +7,7 @@ version, for hashing and signing: JSON with sorted keys, no whitespace,
 UTF-8, and no floats (their text form is not stable across languages).
 """
 
+import hashlib
 import json
 import re
 import uuid
@@ -66,6 +67,8 @@ class Event:
     correlation_id: str
     causation_id: str | None
     data: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # The producing service's signature over signing_bytes(): {"key_id", "value"}.
+    signature: MappingProxyType | None = None
     # Assigned by the store: the event's place in its service's log, in commit
     # order. Not part of the canonical bytes (it is where, not what).
     position: int | None = None
@@ -86,8 +89,9 @@ class Event:
         }
 
     def to_wire(self):
-        """What travels on the broker: the envelope plus its log position."""
-        return {**self.to_dict(), "position": self.position}
+        """What travels on the broker: the envelope, its signature and log position."""
+        return {**self.to_dict(), "signature": _thaw(self.signature),
+                "position": self.position}
 
     def at(self, stream_version, position=None):
         return replace(self, stream_version=stream_version, position=position)
@@ -146,6 +150,20 @@ def canonical_bytes(event):
     return canonical_json(event.to_dict())
 
 
+def data_digest(data):
+    """SHA-256 (hex) of the data's canonical bytes."""
+    return hashlib.sha256(canonical_json(_thaw(data))).hexdigest()
+
+
+def signing_bytes(event):
+    """What a producer signs and the audit log's leaf commits to: the envelope
+    with its data replaced by the data's SHA-256. Destroying a recalled
+    document's data later leaves every signature and proof checkable."""
+    content = event.to_dict()
+    content["data_sha256"] = data_digest(content.pop("data"))
+    return canonical_json(content)
+
+
 def _reject_floats(value, path):
     if isinstance(value, float):
         raise ValueError(f"{path}: floats have no canonical form; use an integer or a string")
@@ -170,6 +188,11 @@ class ActorSchema(Schema):
         return Actor(**data)
 
 
+class SignatureSchema(Schema):
+    key_id = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{16}$"))
+    value = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
 class EventSchema(Schema):
     """Validates an envelope at every boundary (broker in, database out)."""
 
@@ -185,6 +208,7 @@ class EventSchema(Schema):
     correlation_id = fields.UUID(required=True)
     causation_id = fields.UUID(required=True, allow_none=True)
     data = fields.Dict(keys=fields.String(), required=True)
+    signature = fields.Nested(SignatureSchema, allow_none=True, load_default=None)
     position = fields.Integer(strict=True, allow_none=True, load_default=None)
 
     @post_load
@@ -195,6 +219,7 @@ class EventSchema(Schema):
             data["causation_id"] = str(data["causation_id"])
         data["occurred_at"] = data["occurred_at"].astimezone(timezone.utc)
         data["data"] = _freeze(data["data"])
+        data["signature"] = _freeze(data["signature"])
         return Event(**data)
 
 

@@ -59,7 +59,8 @@ def _check_new(events):
 class InMemoryEventStore:
     """The reference adapter: same contract, no server. For unit tests."""
 
-    def __init__(self):
+    def __init__(self, signer=None):
+        self.signer = signer
         self._lock = threading.Lock()
         self._log = []
         self._handled = set()
@@ -78,7 +79,8 @@ class InMemoryEventStore:
                 if e.event_id in known:
                     raise ConcurrencyConflict(stream_id, expected_version, actual)
                 known.add(e.event_id)
-                stored.append(e.at(expected_version + i, len(self._log) + i))
+                stored.append(_signed(e.at(expected_version + i, len(self._log) + i),
+                                      self.signer))
             self._log.extend(stored)
             return stored
 
@@ -118,8 +120,9 @@ class PostgresEventStore:
     projection updates and its own events commit or fail together).
     """
 
-    def __init__(self, db):
+    def __init__(self, db, signer=None):
         self.db = db
+        self.signer = signer  # signs each event as it is stored (see shared.eventsig)
         self.channel = f"{db.schema}_events"
 
     def create_schema(self):
@@ -147,14 +150,15 @@ class PostgresEventStore:
             if actual != expected_version:
                 raise ConcurrencyConflict(stream_id, expected_version, actual)
             first = last - len(events) + 1
-            stored = [e.at(expected_version + i + 1, first + i) for i, e in enumerate(events)]
+            stored = [_signed(e.at(expected_version + i + 1, first + i), self.signer)
+                      for i, e in enumerate(events)]
             with c.cursor() as cur:
                 try:
                     cur.executemany(
                         "INSERT INTO events (position, event_id, stream_id, stream_version,"
                         " event_type, occurred_at, envelope) VALUES (%s,%s,%s,%s,%s,%s,%s)",
                         [(e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
-                          e.occurred_at, json.dumps(e.to_dict(), ensure_ascii=False))
+                          e.occurred_at, json.dumps(_stored_form(e), ensure_ascii=False))
                          for e in stored],
                     )
                 except _unique_violation() as err:
@@ -203,6 +207,14 @@ class PostgresEventStore:
                 " ON CONFLICT DO NOTHING RETURNING 1", (consumer, event_id),
             ).fetchone()
             return row is not None
+
+
+def _signed(event, signer):
+    return signer.sign(event) if signer is not None else event
+
+
+def _stored_form(event):
+    return {**event.to_dict(), "signature": event.to_wire()["signature"]}
 
 
 def _row_to_event(row):

@@ -23,6 +23,7 @@ from shared import errors
 from shared.auth import verify_token
 from shared.db import Database
 from shared.envelope import event_from_dict
+from shared.eventsig import EventSigner
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.failpoints import failpoint
 from shared.outbox import BrokerPublisher, OutboxRelay
@@ -92,7 +93,8 @@ class ServiceEvents:
 class EventStoreProvider(DependencyProvider):
     """The service's PostgreSQL schema, event store and outbox relay.
 
-    Config: ``POSTGRES_DSN``, ``AMQP_URI``. ``ddl`` holds the service's own
+    Config: ``POSTGRES_DSN``, ``AMQP_URI``, ``EVENT_KEYS_DIR`` and
+    ``EVENT_KEY_PASSPHRASE`` (the key that signs this service's events). ``ddl`` holds the service's own
     tables (projections), created idempotently at start-up.
     """
 
@@ -108,7 +110,8 @@ class EventStoreProvider(DependencyProvider):
                            max_size=int(config.get("DB_POOL_SIZE", 10)))
         _retry(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),
                what="PostgreSQL")
-        self.store = PostgresEventStore(self.db)
+        self.store = PostgresEventStore(self.db, signer=EventSigner.for_service(
+            config["EVENT_KEYS_DIR"], service, str(config["EVENT_KEY_PASSPHRASE"])))
         if self.relay_enabled:
             self.relay = OutboxRelay(self.store, BrokerPublisher(config["AMQP_URI"], service),
                                      poll_interval=float(config.get("RELAY_POLL_SECONDS", 1.0)))

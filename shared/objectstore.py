@@ -128,6 +128,35 @@ class S3ObjectStore:
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
                             content_type=check.content_type, version_id=result.version_id)
 
+    def put_locked(self, key, data, retain_until):
+        """Store small ``data`` and lock it (COMPLIANCE retention) until ``retain_until``.
+
+        The lock is set after the upload: S3 servers refuse retention headers on
+        a plain-HTTP PUT without a checksum header (see the platform notes).
+        """
+        from minio.commonconfig import COMPLIANCE
+        from minio.retention import Retention
+
+        try:
+            result = self.client.put_object(bucket_name=self.bucket, object_name=key,
+                                            data=io.BytesIO(data), length=len(data),
+                                            content_type="application/octet-stream")
+            self.client.set_object_retention(bucket_name=self.bucket, object_name=key,
+                                             config=Retention(COMPLIANCE, retain_until),
+                                             version_id=result.version_id)
+        except Exception as err:
+            raise StorageError(f"object storage: could not store {key}: {err}") from err
+        return result.version_id
+
+    def get_bytes(self, key):
+        response = self.open(key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            if hasattr(response, "release_conn"):
+                response.release_conn()
+
     def delete(self, key, version_id=None):
         self.client.remove_object(bucket_name=self.bucket, object_name=key,
                                   version_id=version_id)
@@ -185,6 +214,13 @@ class InMemoryObjectStore:
             self._objects[key] = b"".join(parts)
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
                             content_type=check.content_type)
+
+    def put_locked(self, key, data, retain_until):
+        with self._lock:
+            self._objects[key] = bytes(data)
+
+    def get_bytes(self, key):
+        return self.open(key).read()
 
     def delete(self, key, version_id=None):
         with self._lock:

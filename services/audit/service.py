@@ -1,112 +1,216 @@
-"""nameko entrypoints of the audit service.
+"""nameko entrypoints of the audit service: thin; the log lives in ``log.py``,
+the rules in the pure modules (merkle, note, leaves, verify, replay)."""
 
-The log table is its own inbox: an event id is unique in it, so an event
-delivered twice is appended once. Appends take the chain head's row lock, so
-entries are chained one at a time in one total order.
-"""
-
+import base64
 import json
 import uuid
+from datetime import datetime, timezone
 
 from nameko.events import event_handler
 from nameko.rpc import rpc
 
-from services.audit import chain
+from services.audit import checkpoints as cp
+from services.audit import merkle, note
+from services.audit.dependencies import AuditLog
+from services.audit.verify import Report, committed_leaves, verify_entries
 from shared.auth import require_role
-from shared.envelope import event_from_dict
-from shared.errors import ValidationFailed
-from shared.nameko_ext import Health, Authenticator, EventStoreProvider
+from shared.envelope import event_from_dict, format_time
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.eventsig import SignatureInvalid
+from shared.nameko_ext import Authenticator, Health
 from shared.topology import ALL
 
 SERVICE = "audit"
-
-DDL = """
-CREATE TABLE IF NOT EXISTS log (
-    seq         bigint PRIMARY KEY,
-    event_id    uuid NOT NULL UNIQUE,
-    producer    text NOT NULL,
-    event_type  text NOT NULL,
-    stream_id   text NOT NULL,
-    document_id text,
-    envelope    jsonb NOT NULL,
-    entry_hash  bytea NOT NULL,
-    chain_hash  bytea NOT NULL,
-    appended_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS log_document ON log (document_id, seq);
-CREATE TABLE IF NOT EXISTS chain_head (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    seq       bigint NOT NULL,
-    hash      bytea NOT NULL
-);
-INSERT INTO chain_head VALUES (true, 0, '\\x0000000000000000000000000000000000000000000000000000000000000000')
-    ON CONFLICT DO NOTHING;
-"""
 
 
 class AuditService(Health):
     name = SERVICE
 
-    # Audit stores no events of its own: no relay.
-    events = EventStoreProvider(ddl=DDL, relay=False)
+    audit = AuditLog()
     auth = Authenticator()
+
+    # -- intake: every event of every service --------------------------------
 
     @event_handler("docs", ALL, requeue_on_error=True)
     def on_docs_event(self, payload):
-        self._append(payload)
+        self._accept(payload)
 
     @event_handler("signing", ALL, requeue_on_error=True)
     def on_signing_event(self, payload):
-        self._append(payload)
+        self._accept(payload)
 
     @event_handler("routing", ALL, requeue_on_error=True)
     def on_routing_event(self, payload):
-        self._append(payload)
+        self._accept(payload)
+
+    def _accept(self, payload):
+        """Validate, check the producer's signature, append once. Never drop silently."""
+        try:
+            event = event_from_dict(payload)
+            self.audit.trusted.verify(event)
+        except (ValidationFailed, SignatureInvalid) as err:
+            self._quarantine(str(err), payload)
+            return
+        self.audit.writer.submit(event)
+
+    def _quarantine(self, reason, payload):
+        with self.audit.db.transaction() as conn:
+            conn.execute("INSERT INTO quarantine (consumer, reason, payload) VALUES (%s, %s, %s)",
+                         ("audit", reason, json.dumps(payload, ensure_ascii=False, default=str)))
+        self.audit.tlog.alert("event_quarantined", reason)
+
+    # -- reading (auditors only) ----------------------------------------------
+
+    def _auditor(self):
+        return require_role(self.auth.actor(), "auditor")
 
     @rpc
     def history(self, document_id):
-        """Every logged event about one document, in log order (auditors only)."""
-        require_role(self.auth.actor(), "auditor")
-        try:
-            document_id = str(uuid.UUID(str(document_id)))
-        except ValueError:
-            raise ValidationFailed("document_id: not a UUID", field="document_id") from None
-        with self.events.transaction() as conn:
+        """Every logged event about one document, in log order."""
+        self._auditor()
+        document_id = _uuid(document_id, "document_id")
+        with self.audit.db.connection() as conn:
             rows = conn.execute(
-                "SELECT seq, envelope FROM log WHERE document_id = %s ORDER BY seq",
-                (str(document_id),)).fetchall()
-        return [{"seq": seq, **envelope} for seq, envelope in rows]
+                "SELECT e.idx, e.leaf_entry, p.data FROM entries e"
+                " LEFT JOIN payloads p USING (event_id)"
+                " WHERE e.document_id = %s ORDER BY e.idx", (document_id,)).fetchall()
+        return [_entry_view(idx, bytes(entry), data) for idx, entry, data in rows]
+
+    @rpc
+    def status(self):
+        """Size, checkpoints, what is not yet covered, and the latest alerts."""
+        self._auditor()
+        tlog = self.audit.tlog
+        size, latest, uploaded = tlog.size(), tlog.latest_checkpoint(), tlog.last_upload()
+        with self.audit.db.connection() as conn:
+            alerts = conn.execute("SELECT kind, detail, raised_at FROM alerts"
+                                  " ORDER BY id DESC LIMIT 20").fetchall()
+            quarantined = conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        now = datetime.now(timezone.utc)
+        return {
+            "origin": self.audit.origin, "verifier_key": self.audit.verifier_key,
+            "size": size,
+            "checkpoint_size": latest[0] if latest else 0,
+            "checkpoint_age_seconds": (now - latest[3]).total_seconds() if latest else None,
+            "uploaded_size": uploaded,
+            "entries_not_checkpointed": size - (latest[0] if latest else 0),
+            "entries_not_in_worm": size - uploaded,
+            "quarantined": quarantined,
+            "alerts": [{"kind": k, "detail": d, "raised_at": format_time(t)}
+                       for k, d, t in alerts],
+        }
+
+    @rpc
+    def checkpoint(self, size=None):
+        """The latest (or a given) signed checkpoint, with any witness cosignatures."""
+        self._auditor()
+        row = self.audit.tlog.checkpoint(size) if size else self.audit.tlog.latest_checkpoint()
+        if row is None:
+            raise NotFound("no checkpoint yet" if size is None else
+                           f"no checkpoint at size {size}", field="size")
+        text = row[2]
+        for cosigned in self.audit.tlog.cosignatures(row[0]):
+            for line in cosigned.split("\n\n", 1)[1].splitlines(keepends=True):
+                if line not in text:
+                    text += line
+        return {"size": row[0], "root": base64.b64encode(bytes(row[1])).decode(),
+                "note": text, "verifier_key": self.audit.verifier_key}
+
+    @rpc
+    def inclusion_proof(self, event_id, size=None):
+        """The proof that an event is in the tree of a signed checkpoint."""
+        self._auditor()
+        found = self.audit.tlog.entry(_uuid(event_id, "event_id"))
+        if found is None:
+            raise NotFound(f"event {event_id} is not in the log", field="event_id")
+        index, entry = found
+        checkpoint = self.checkpoint(size)
+        if index >= checkpoint["size"]:
+            raise Conflict(f"event {event_id} is not yet covered by a checkpoint;"
+                           " ask again after the next one", field="event_id")
+        path = self.audit.tlog.inclusion(index, checkpoint["size"])
+        return {"event_id": str(event_id), "leaf_index": index,
+                "leaf_entry": base64.b64encode(entry).decode(),
+                "tree_size": checkpoint["size"], "path": [_b64(h) for h in path],
+                "checkpoint": checkpoint["note"]}
+
+    @rpc
+    def consistency_proof(self, old_size, new_size):
+        """The proof that the tree at ``new_size`` extends the one at ``old_size``."""
+        self._auditor()
+        size = self.audit.tlog.size()
+        if not (isinstance(old_size, int) and isinstance(new_size, int)
+                and 0 < old_size <= new_size <= size):
+            raise ValidationFailed(f"sizes: need 0 < old_size <= new_size <= {size}",
+                                   field="old_size")
+        return {"old_size": old_size, "new_size": new_size,
+                "path": [_b64(h) for h in self.audit.tlog.consistency(old_size, new_size)]}
+
+    @rpc
+    def add_cosignature(self, cosigned_note):
+        """A witness's cosignature on one of our checkpoints, kept beside it."""
+        self._auditor()
+        try:
+            body, _ = note.parse_note(cosigned_note)
+            _, size, root = note.parse_checkpoint(body)
+            self.audit.signer.verifier().verify(cosigned_note)
+        except note.NoteError as err:
+            raise ValidationFailed(f"note: {err}", field="note") from None
+        ours = self.audit.tlog.checkpoint(size)
+        if ours is None or bytes(ours[1]) != root:
+            raise ValidationFailed("note: not a checkpoint this log signed", field="note")
+        for witness in self.audit.witnesses:
+            try:
+                witness.verify(cosigned_note)
+            except note.NoteError:
+                continue
+            self.audit.tlog.add_cosignature(size, witness.name, cosigned_note)
+            return {"size": size, "witness": witness.name}
+        raise ValidationFailed("note: no cosignature from a known witness", field="note")
 
     @rpc
     def verify(self):
-        """Recompute the whole chain; say where it first breaks, if it does."""
-        require_role(self.auth.actor(), "auditor")
-        with self.events.db.connection() as conn:
-            with conn.transaction(), conn.cursor(name="verify") as cur:
-                cur.itersize = 2000
-                cur.execute("SELECT seq, envelope, entry_hash, chain_hash FROM log ORDER BY seq")
-                rows = ((seq, event_from_dict(env), eh, ch) for seq, env, eh, ch in cur)
-                return chain.verify(rows).to_dict()
-
-    def _append(self, payload):
+        """Recompute the whole log against the signed checkpoints in WORM storage."""
+        self._auditor()
+        report = Report()
+        objects = self.audit.objects
+        notes = {int(k.rsplit("/", 1)[-1].split(".")[0]): objects.get_bytes(k).decode()
+                 for k in objects.keys("audit/checkpoints/")}
+        ranges = {cp.parse_leaves_key(k): objects.get_bytes(k)
+                  for k in objects.keys("audit/leaves/")}
+        committed = committed_leaves(notes, ranges, self.audit.signer.verifier(), report)
+        size = self.audit.tlog.size()
         try:
-            event = event_from_dict(payload)
-        except ValidationFailed as err:
-            self.events.quarantine("audit", str(err), payload)
-            return
-        entry = chain.entry_hash(event)
-        with self.events.transaction() as conn:
-            seq, previous = conn.execute(
-                "SELECT seq, hash FROM chain_head FOR UPDATE").fetchone()
-            exists = conn.execute("SELECT 1 FROM log WHERE event_id = %s",
-                                  (event.event_id,)).fetchone()
-            if exists:
-                return
-            link = chain.chain_next(bytes(previous), entry)
-            conn.execute(
-                "INSERT INTO log (seq, event_id, producer, event_type, stream_id, document_id,"
-                " envelope, entry_hash, chain_hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (seq + 1, event.event_id, event.producer, event.event_type, event.stream_id,
-                 event.data.get("document_id"), json.dumps(event.to_dict(), ensure_ascii=False),
-                 entry, link))
-            conn.execute("UPDATE chain_head SET seq = %s, hash = %s", (seq + 1, link))
+            stored_root, missing = self.audit.tlog.root(size), None
+        except KeyError as err:
+            stored_root, missing = None, err
+        with self.audit.db.connection() as conn:
+            with conn.transaction(), conn.cursor(name="verify") as cur:
+                cur.itersize = 5000
+                cur.execute("SELECT idx, event_id, leaf_entry FROM entries ORDER BY idx")
+                verify_entries(cur, committed, self.audit.trusted, report,
+                               stored_root=stored_root)
+        if missing is not None:
+            report.fail(None, None, f"the stored Merkle nodes lack node {missing} of a tree"
+                                    f" of {size} entries")
+        return report.to_dict()
+
+
+def _entry_view(idx, entry, data):
+    content = json.loads(entry)
+    content.pop("signature")
+    return {"index": idx, **content, "data": data}
+
+
+def _b64(value):
+    return base64.b64encode(value).decode()
+
+
+def _uuid(value, field):
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValidationFailed(f"{field}: not a UUID", field=field) from None
+
+
+__all__ = ["AuditService", "merkle"]

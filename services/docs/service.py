@@ -9,6 +9,7 @@ from nameko.rpc import rpc
 
 from services.docs import domain
 from services.docs.schemas import load_register
+from shared.auth import require_role
 from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
@@ -101,6 +102,34 @@ class DocsService(Health):
     def file_url(self, document_id):
         """A short-lived pre-signed URL, for the sender, the recipients and auditors."""
         return self._file_url(document_id, self.auth.actor())
+
+    @rpc
+    def state_summary(self):
+        """Every document as this service knows it, sorted by id (auditors only).
+
+        For the audit's reconciliation with the log: issuing agency, recipients,
+        the stored file's SHA-256 and the agencies it was delivered to.
+        """
+        require_role(self.auth.actor(), "auditor")
+        with self.events.transaction() as conn:
+            documents = {str(r[0]): r for r in conn.execute(
+                "SELECT document_id, issuing_agency, recipients, file FROM documents")}
+            delivered = {}
+            for document_id, agency in conn.execute(
+                    "SELECT document_id, agency FROM deliveries"):
+                delivered.setdefault(str(document_id), []).append(agency)
+        summary = []
+        # A delivery of a document this service has no row for is shown too.
+        for document_id in sorted(set(documents) | set(delivered)):
+            row = documents.get(document_id)
+            summary.append({
+                "document_id": document_id,
+                "issuing_agency": row[1] if row else None,
+                "recipients": sorted(row[2]) if row else [],
+                "sha256": row[3].get("sha256") if row else None,
+                "delivered_to": sorted(delivered.get(document_id, [])),
+            })
+        return summary
 
     @event_handler("routing", "DocumentDelivered", requeue_on_error=True)
     def on_document_delivered(self, payload):

@@ -6,6 +6,7 @@ from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from services.routing import domain
+from shared.auth import require_role
 from shared.nameko_ext import Health, Authenticator, EventStoreProvider
 
 DDL = """
@@ -53,6 +54,30 @@ class RoutingService(Health):
                 " WHERE recipient = %s ORDER BY delivered_at DESC", (actor.agency,)).fetchall()
         return [{"document_id": str(r[0]), "sender": r[1], "sha256": r[2],
                  "delivered_at": r[3].isoformat()} for r in rows]
+
+    @rpc
+    def state_summary(self):
+        """Every document as this service knows it, sorted by id (auditors only).
+
+        The agencies it was delivered to (the inbox items) and, when delivery
+        was refused, the reason its ``DeliveryRefused`` event gives.
+        """
+        require_role(self.auth.actor(), "auditor")
+        with self.events.transaction() as conn:
+            known = {str(r[0]) for r in conn.execute("SELECT document_id FROM consignments")}
+            delivered = {}
+            for document_id, recipient in conn.execute(
+                    "SELECT document_id, recipient FROM inbox_items"):
+                delivered.setdefault(str(document_id), []).append(recipient)
+            refused = {}
+            for document_id, reason in conn.execute(
+                    "SELECT envelope->'data'->>'document_id', envelope->'data'->>'reason'"
+                    " FROM events WHERE event_type = 'DeliveryRefused' ORDER BY position"):
+                refused.setdefault(document_id, reason)
+        return [{"document_id": document_id,
+                 "delivered_to": sorted(delivered.get(document_id, [])),
+                 "refused": refused.get(document_id)}
+                for document_id in sorted(known | set(delivered) | set(refused))]
 
     def _record(self, event, half, conn):
         # The upsert locks the consignment row: two halves arriving at once are

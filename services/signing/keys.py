@@ -7,10 +7,10 @@ Issue 4 replaces it with the agency PKI behind a ``Signer`` interface.
 
 import base64
 import hashlib
-import os
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from shared.keys import load_or_create_ed25519, public_raw
 
 
 class DevSigner:
@@ -18,8 +18,7 @@ class DevSigner:
 
     def __init__(self, private_key):
         self._key = private_key
-        raw = private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        raw = public_raw(private_key)
         self.public_key_b64 = base64.b64encode(raw).decode()
         self.key_id = hashlib.sha256(raw).hexdigest()[:16]
 
@@ -31,20 +30,7 @@ class DevSigner:
 
     @classmethod
     def load_or_create(cls, path, passphrase):
-        if not passphrase:
-            raise ValueError("a signing key passphrase is required (LIENTHONG_SIGNING_KEY_PASSPHRASE)")
-        secret = passphrase.encode()
-        if os.path.exists(path):
-            with open(path, "rb") as fh:
-                return cls(serialization.load_pem_private_key(fh.read(), password=secret))
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.BestAvailableEncryption(secret))
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-        return cls(key)
+        return cls(load_or_create_ed25519(path, passphrase))
 
 
 def verify_signature(public_key_b64, signature_b64, message):

@@ -9,6 +9,7 @@ from nameko.rpc import rpc
 
 from services.signing import domain
 from services.signing.keys import DevSigner
+from shared.auth import require_role
 from shared.errors import ConcurrencyConflict, Conflict, NotFound, ValidationFailed
 from shared.green import run_cpu
 from shared.nameko_ext import Health, Authenticator, EventStoreProvider
@@ -72,6 +73,35 @@ class SigningService(Health):
         self.auth.actor()
         return {"algorithm": self.signer.algorithm, "key_id": self.signer.key_id,
                 "public_key": self.signer.public_key_b64}
+
+    @rpc
+    def state_summary(self):
+        """Every document as this service knows it, sorted by id (auditors only).
+
+        A document is signed when its ``signature-<id>`` stream exists; the
+        key id is the one its ``DocumentSigned`` event names.
+        """
+        require_role(self.auth.actor(), "auditor")
+        prefix = domain.stream_of("")
+        with self.events.transaction() as conn:
+            documents = {str(r[0]): r for r in conn.execute(
+                "SELECT document_id, issuing_agency, sha256 FROM documents")}
+            signatures = {}
+            for stream_id, key_id in conn.execute(
+                    "SELECT stream_id, envelope->'data'->>'key_id' FROM events"
+                    " WHERE starts_with(stream_id, %s) AND stream_version = 1", (prefix,)):
+                signatures[stream_id[len(prefix):]] = key_id
+        summary = []
+        for document_id in sorted(set(documents) | set(signatures)):
+            row = documents.get(document_id)
+            summary.append({
+                "document_id": document_id,
+                "issuing_agency": row[1] if row else None,
+                "sha256": row[2] if row else None,
+                "signed": document_id in signatures,
+                "key_id": signatures.get(document_id),
+            })
+        return summary
 
     def _document(self, document_id):
         try:

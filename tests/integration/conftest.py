@@ -17,6 +17,7 @@ def run_container(platform):
         started.append(container)
         return container
 
+    run.started = started
     yield run
     for container in reversed(started):
         with contextlib.suppress(Exception):

@@ -8,7 +8,6 @@ import json
 import pytest
 from nameko.testing.services import entrypoint_hook
 
-from services.audit.service import AuditService
 from services.docs.service import DocsService
 from services.signing.service import SigningService
 from shared.envelope import Actor, new_event
@@ -167,18 +166,3 @@ def test_signing_quarantines_a_malformed_event(signing, platform):
     assert scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM documents") == 0
     assert scalar(platform.pg_dsn, "signing", "SELECT reason FROM quarantine") == \
         "event_id: Not a valid UUID."
-
-
-def test_audit_appends_an_event_once_and_quarantines_garbage(run_container, platform):
-    container = run_container(AuditService)
-    payload = registered_payload(DOC)
-    with entrypoint_hook(container, "on_docs_event") as handle:
-        handle(payload)
-        handle(payload)  # redelivered
-        handle({"hello": "world"})
-    assert scalar(platform.pg_dsn, "audit", "SELECT count(*) FROM log") == 1
-    assert scalar(platform.pg_dsn, "audit", "SELECT count(*) FROM quarantine") == 1
-    client = Client(platform)
-    with client.rpc(client.token("clerk")) as rpc:
-        with pytest.raises(Forbidden):
-            rpc.audit.history(DOC)  # auditors only

@@ -62,6 +62,10 @@ class Platform:
     docs_port: int = field(default_factory=servers.free_port)
 
     @property
+    def event_keys_dir(self):
+        return os.path.join(self.log_dir, "event-keys")
+
+    @property
     def docs_url(self):
         return f"http://127.0.0.1:{self.docs_port}"
 
@@ -78,6 +82,12 @@ class Platform:
             "LIENTHONG_SIGNING_KEY_FILE": os.path.join(self.log_dir, "signing-key.pem"),
             "LIENTHONG_SIGNING_KEY_PASSPHRASE": "test-passphrase",
             "LIENTHONG_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
+            "LIENTHONG_EVENT_KEYS_DIR": self.event_keys_dir,
+            "LIENTHONG_EVENT_KEY_PASSPHRASE": "test-event-passphrase",
+            "LIENTHONG_LOG_KEY_FILE": os.path.join(self.log_dir, "audit-log.key"),
+            "LIENTHONG_LOG_KEY_PASSPHRASE": "test-log-passphrase",
+            "LIENTHONG_CHECKPOINT_SECONDS": "0.5",
+            "LIENTHONG_CHECKPOINT_RETENTION_DAYS": "1",
         }
 
     def config(self):
@@ -92,6 +102,12 @@ class Platform:
             "SIGNING_KEY_PASSPHRASE": "test-passphrase",
             "MAX_UPLOAD_BYTES": 2 * 1024 * 1024,
             "RELAY_POLL_SECONDS": 0.2,
+            "EVENT_KEYS_DIR": self.event_keys_dir,
+            "EVENT_KEY_PASSPHRASE": "test-event-passphrase",
+            "LOG_KEY_FILE": os.path.join(self.log_dir, "audit-log.key"),
+            "LOG_KEY_PASSPHRASE": "test-log-passphrase",
+            "CHECKPOINT_SECONDS": 0.5,
+            "CHECKPOINT_RETENTION_DAYS": 1,
         }
 
     def object_store(self):

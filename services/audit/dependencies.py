@@ -1,0 +1,94 @@
+"""The audit service's dependency: its log, checkpointer and keys, with their threads."""
+
+import logging
+import os
+import time
+
+from nameko.extensions import DependencyProvider
+
+from services.audit import checkpoints as cp
+from services.audit import note
+from services.audit.log import APP_ROLE, LOG_DDL, TransparencyLog
+from services.audit.writer import GroupCommit
+from shared.db import Database
+from shared.eventsig import TrustedKeys
+from shared.keys import load_or_create_ed25519
+from shared.nameko_ext import QUARANTINE_DDL, _retry
+
+log = logging.getLogger(__name__)
+
+
+class AuditLog(DependencyProvider):
+    """Config: ``POSTGRES_DSN``, ``EVENT_KEYS_DIR`` (trusted producer keys),
+    ``LOG_ORIGIN``, ``LOG_KEY_FILE``, ``LOG_KEY_PASSPHRASE``,
+    ``CHECKPOINT_SECONDS``, ``CHECKPOINT_RETENTION_DAYS``, ``WITNESS_KEYS``
+    (space-separated verifier keys) and the ``S3_*`` settings."""
+
+    def setup(self):
+        c = self.container.config
+        owner = Database(c["POSTGRES_DSN"], schema="audit")
+        _retry(lambda: owner.ensure_schema(QUARANTINE_DDL + LOG_DDL), what="PostgreSQL")
+        # The service itself works with the append-only role's privileges.
+        self.db = Database(c["POSTGRES_DSN"], schema="audit", role=APP_ROLE,
+                           max_size=int(c.get("DB_POOL_SIZE", 10)))
+        self.tlog = TransparencyLog(self.db)
+        self.trusted = TrustedKeys(directory=c["EVENT_KEYS_DIR"])
+        self.trusted.reload()
+        self.origin = str(c.get("LOG_ORIGIN", "lienthong.local/audit-log"))
+        self.signer = note.NoteSigner(self.origin, load_or_create_ed25519(
+            c["LOG_KEY_FILE"], str(c["LOG_KEY_PASSPHRASE"])))
+        self.verifier_key = self.signer.verifier().key_string()
+        os.makedirs(c["EVENT_KEYS_DIR"], exist_ok=True)
+        with open(os.path.join(c["EVENT_KEYS_DIR"], "audit-log.vkey"), "w") as fh:
+            fh.write(self.verifier_key + "\n")
+        self.witnesses = [note.parse_verifier_key(k)
+                          for k in str(c.get("WITNESS_KEYS") or "").split()]
+        from shared.objectstore import S3ObjectStore
+
+        self.objects = S3ObjectStore(
+            endpoint=c["S3_ENDPOINT"], access_key=c["S3_ACCESS_KEY"],
+            secret_key=c["S3_SECRET_KEY"], bucket=c["S3_BUCKET"],
+            secure=str(c.get("S3_SECURE", "false")).lower() == "true")
+        self.checkpointer = cp.Checkpointer(
+            self.tlog, self.signer, self.objects, self.origin,
+            retention_days=float(c.get("CHECKPOINT_RETENTION_DAYS", 3650)))
+        self.interval = float(c.get("CHECKPOINT_SECONDS", 10))
+        self.writer = GroupCommit(self.tlog.append, max_batch=int(c.get("APPEND_BATCH", 500)))
+        self._threads = []
+        self._running = False
+
+    def start(self):
+        self._running = True
+        self._threads = [self.container.spawn_managed_thread(self.writer.run),
+                         self.container.spawn_managed_thread(self._checkpoint_loop)]
+
+    def _checkpoint_loop(self):
+        bucket_ready = False
+        while self._running:
+            time.sleep(self.interval)
+            try:
+                if not bucket_ready:
+                    self.objects.ensure_bucket()
+                    bucket_ready = True
+                self.checkpointer.tick()
+            except Exception as err:  # storage down: alarm, keep logging, retry next tick
+                log.error("checkpoint tick failed: %s", err)
+                try:
+                    self.tlog.alert("checkpoint_failed", str(err))
+                except Exception:  # the database is down too: the log says so above
+                    pass
+
+    def stop(self):
+        self._running = False
+        self.writer.stop()
+        for thread in self._threads:
+            thread.wait()
+        self.db.close()
+
+    def kill(self):
+        self._running = False
+        self.writer.stop()
+        self.db.close()
+
+    def get_dependency(self, worker_ctx):
+        return self

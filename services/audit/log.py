@@ -1,0 +1,250 @@
+"""The audit log in PostgreSQL: an RFC 9162 Merkle tree of every event.
+
+Tables are append-only: the application's role may only SELECT and INSERT,
+and triggers refuse UPDATE, DELETE and TRUNCATE to everyone but a superuser
+who disables them. Appends are serialised by an advisory lock, so leaf
+indexes are one total order. Every completed perfect subtree is stored
+(``nodes``), so any root or proof needs O(log n) rows, fetched in one query.
+"""
+
+import json
+
+from services.audit import merkle
+from services.audit.leaves import leaf_entry
+
+APP_ROLE = "lienthong_audit_app"
+LOG_LOCK = 0x4C54_4155  # pg_advisory_xact_lock key of the log's append lock
+
+APPEND_ONLY = ("entries", "nodes", "checkpoints", "uploads", "cosignatures")
+
+LOG_DDL = """
+CREATE TABLE IF NOT EXISTS entries (
+    idx          bigint PRIMARY KEY CHECK (idx >= 0),
+    event_id     uuid NOT NULL UNIQUE,
+    producer     text NOT NULL,
+    event_type   text NOT NULL,
+    stream_id    text NOT NULL,
+    document_id  text,
+    occurred_at  timestamptz NOT NULL,
+    actor_user   text NOT NULL,
+    actor_agency text NOT NULL,
+    actor_role   text NOT NULL,
+    leaf_entry   bytea NOT NULL,
+    appended_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS entries_document ON entries (document_id, idx);
+CREATE INDEX IF NOT EXISTS entries_time ON entries (occurred_at);
+-- The events' data, apart from the leaves: destroyable after a recall.
+CREATE TABLE IF NOT EXISTS payloads (
+    event_id uuid PRIMARY KEY,
+    data     jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    level smallint NOT NULL,
+    idx   bigint NOT NULL,
+    hash  bytea NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size       bigint PRIMARY KEY,
+    root       bytea NOT NULL,
+    note       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+-- Which checkpoints (and the leaves they add) reached WORM object storage.
+CREATE TABLE IF NOT EXISTS uploads (
+    size        bigint PRIMARY KEY,
+    leaves_from bigint NOT NULL,
+    uploaded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS cosignatures (
+    size     bigint NOT NULL,
+    witness  text NOT NULL,
+    note     text NOT NULL,
+    added_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (size, witness)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id        bigserial PRIMARY KEY,
+    kind      text NOT NULL,
+    detail    text NOT NULL,
+    raised_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+""" + "".join(f"""
+CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
+    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+""" for t in APPEND_ONLY) + f"""
+DO $$ BEGIN
+    CREATE ROLE {APP_ROLE} NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+GRANT USAGE ON SCHEMA audit TO {APP_ROLE};
+GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA audit TO {APP_ROLE};
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA audit TO {APP_ROLE};
+"""
+
+
+def _row_get(nodes):
+    def get(level, idx):
+        return nodes[(level, idx)]
+    return get
+
+
+class TransparencyLog:
+    def __init__(self, db):
+        self.db = db
+
+    # -- writing --------------------------------------------------------------
+
+    def append(self, events):
+        """Append each event not yet in the log; returns its leaf index or None.
+
+        One transaction for the batch. Events are expected to be verified.
+        """
+        results = []
+        with self.db.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+            size = self.size(conn)
+            present = {str(r[0]) for r in conn.execute(
+                "SELECT event_id FROM entries WHERE event_id = ANY(%s)",
+                ([e.event_id for e in events],))}
+            cache = self._fetch(conn, _frontier(size))
+            get = _row_get(cache)
+            entries, nodes, payloads = [], [], []
+            for event in events:
+                if event.event_id in present:
+                    results.append(None)
+                    continue
+                present.add(event.event_id)
+                entry = leaf_entry(event)
+                for level, idx, value in merkle.completed_nodes(size, merkle.leaf_hash(entry), get):
+                    cache[(level, idx)] = value
+                    nodes.append((level, idx, value))
+                entries.append((size, event.event_id, event.producer, event.event_type,
+                                event.stream_id, _document_of(event), event.occurred_at,
+                                event.actor.user_id, event.actor.agency, event.actor.role,
+                                entry))
+                payloads.append((event.event_id,
+                                 json.dumps(event.to_dict()["data"], ensure_ascii=False)))
+                results.append(size)
+                size += 1
+            if entries:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO entries (idx, event_id, producer, event_type, stream_id,"
+                        " document_id, occurred_at, actor_user, actor_agency, actor_role,"
+                        " leaf_entry) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", entries)
+                    cur.executemany("INSERT INTO nodes VALUES (%s, %s, %s)", nodes)
+                    cur.executemany("INSERT INTO payloads VALUES (%s, %s)", payloads)
+        return results
+
+    def add_checkpoint(self, size, root, note):
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO checkpoints (size, root, note) VALUES (%s, %s, %s)"
+                         " ON CONFLICT DO NOTHING", (size, root, note))
+
+    def record_upload(self, size, leaves_from):
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO uploads (size, leaves_from) VALUES (%s, %s)"
+                         " ON CONFLICT DO NOTHING", (size, leaves_from))
+
+    def add_cosignature(self, size, witness, note):
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO cosignatures (size, witness, note) VALUES (%s, %s, %s)"
+                         " ON CONFLICT DO NOTHING", (size, witness, note))
+
+    def alert(self, kind, detail):
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO alerts (kind, detail) VALUES (%s, %s)", (kind, detail))
+
+    # -- reading --------------------------------------------------------------
+
+    def size(self, conn=None):
+        with self._conn(conn) as c:
+            return c.execute("SELECT coalesce(max(idx) + 1, 0) FROM entries").fetchone()[0]
+
+    def root(self, size):
+        return self._compute(merkle.root, size)
+
+    def inclusion(self, index, size):
+        return self._compute(merkle.inclusion_path, index, size)
+
+    def consistency(self, old, new):
+        return self._compute(merkle.consistency_path, old, new)
+
+    def _compute(self, fn, *args):
+        """Run a tree computation with every node it needs fetched in one query."""
+        keys = merkle.needed_nodes(fn, *args)
+        with self.db.connection() as conn:
+            nodes = self._fetch(conn, keys)
+        return fn(*args, get=_row_get(nodes))
+
+    def leaf_hashes(self, start, end):
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT idx, hash FROM nodes WHERE level = 0 AND idx >= %s"
+                                " AND idx < %s ORDER BY idx", (start, end)).fetchall()
+        if [r[0] for r in rows] != list(range(start, end)):
+            raise LookupError(f"leaf hashes {start}..{end} are not all stored")
+        return [bytes(r[1]) for r in rows]
+
+    def entry(self, event_id):
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT idx, leaf_entry FROM entries WHERE event_id = %s",
+                               (str(event_id),)).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    def latest_checkpoint(self):
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT size, root, note, created_at FROM checkpoints"
+                               " ORDER BY size DESC LIMIT 1").fetchone()
+        return row
+
+    def checkpoint(self, size):
+        with self.db.connection() as conn:
+            return conn.execute("SELECT size, root, note, created_at FROM checkpoints"
+                                " WHERE size = %s", (size,)).fetchone()
+
+    def cosignatures(self, size):
+        with self.db.connection() as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT note FROM cosignatures WHERE size = %s ORDER BY witness", (size,))]
+
+    def last_upload(self):
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT max(size) FROM uploads").fetchone()
+        return row[0] or 0
+
+    @staticmethod
+    def _fetch(conn, keys):
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = conn.execute(
+            "SELECT n.level, n.idx, n.hash FROM nodes n"
+            " JOIN unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
+            " ON n.level = k.level AND n.idx = k.idx",
+            ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+        return {(r[0], r[1]): bytes(r[2]) for r in rows}
+
+    def _conn(self, conn):
+        import contextlib
+
+        return contextlib.nullcontext(conn) if conn is not None else self.db.connection()
+
+
+def _frontier(size):
+    """The perfect subtrees that make up a tree of ``size`` leaves (left siblings to come)."""
+    return {(level, (size >> level) - 1) for level in range(size.bit_length())
+            if (size >> level) & 1}
+
+
+def _document_of(event):
+    value = event.data.get("document_id")
+    return str(value) if value is not None else None

@@ -1,0 +1,285 @@
+"""Replaying the audit log: a document's history, its state at any moment, and
+a reconciliation of that state with what the services themselves report.
+
+Pure: no framework, no database. The input is the log's events in log order,
+as ``(index, event)`` pairs (``index`` is the event's leaf index in the log;
+``event`` an :class:`~shared.envelope.Event` or its envelope as a dict).
+
+The fold knows the event types of today's flow (``DocumentRegistered``,
+``DocumentSigned``, ``DocumentDelivered``, ``DeliveryRefused``). Any other
+type is kept in the history, described generically, and ignored by the fold,
+so the log can grow new event types without breaking replay. Events may be
+logged in any order (the services publish independently): a document's state
+is created on the first event seen about it and completed as the others come.
+"""
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from shared.envelope import Event, event_from_dict, format_time
+
+REGISTERED = "DocumentRegistered"
+SIGNED = "DocumentSigned"
+DELIVERED = "DocumentDelivered"
+REFUSED = "DeliveryRefused"
+KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED)
+
+
+# -- input ----------------------------------------------------------------------
+
+
+def _pairs(events):
+    """``(index, Event)`` pairs from pairs of index and Event or envelope dict."""
+    for index, event in events:
+        if not isinstance(event, Event):
+            event = event_from_dict(dict(event))
+        yield index, event
+
+
+def _document_id(event):
+    value = event.data.get("document_id")
+    return _norm_id(value) if value is not None else None
+
+
+def _norm_id(value):
+    """One text form per document id (UUIDs lower-case, hyphenated)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return str(value)
+
+
+# -- history --------------------------------------------------------------------
+
+
+def history(events, document_id=None):
+    """The events of one document in log order, each as a plain dict.
+
+    Pass the document's events, or all events with ``document_id`` to pick
+    them out. Every event is kept, whatever its type.
+    """
+    wanted = _norm_id(document_id) if document_id is not None else None
+    entries = []
+    for index, event in _pairs(events):
+        if wanted is not None and _document_id(event) != wanted:
+            continue
+        entries.append({
+            "index": index,
+            "event_id": event.event_id,
+            "occurred_at": format_time(event.occurred_at),
+            "event_type": event.event_type,
+            "producer": event.producer,
+            "actor": event.actor.user_id,
+            "agency": event.actor.agency,
+            "role": event.actor.role,
+            "summary": summary(event),
+        })
+    return entries
+
+
+def summary(event):
+    """A short sentence saying what the event records."""
+    data, who = event.data, event.actor.user_id
+    if event.event_type == REGISTERED:
+        recipients = ", ".join(sorted(data.get("recipients") or ())) or "no recipient"
+        return f"registered by {who} for {recipients}"
+    if event.event_type == SIGNED:
+        key_id = data.get("key_id") or "?"
+        return f"signed by {who} (key {key_id[:8]}…)"
+    if event.event_type == DELIVERED:
+        return f"delivered to {data.get('recipient', '?')}"
+    if event.event_type == REFUSED:
+        return f"delivery refused: {data.get('reason', 'no reason given')}"
+    return f"{event.event_type} from {event.producer}, by {who}"
+
+
+# -- state ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """What the log says about one document."""
+
+    document_id: str
+    issuing_agency: str | None = None
+    subject: str | None = None
+    document_type: str | None = None
+    recipients: tuple = ()
+    sha256: str | None = None
+    registered: bool = False
+    registered_at: datetime | None = None
+    registered_by: str | None = None
+    signed: bool = False
+    signed_at: datetime | None = None
+    signed_by: str | None = None
+    key_id: str | None = None
+    delivered_to: tuple = ()
+    delivery_refused: str | None = None
+    last_event_at: datetime | None = None
+
+    def to_dict(self):
+        def plain(value):
+            if isinstance(value, datetime):
+                return format_time(value)
+            if isinstance(value, tuple):
+                return list(value)
+            return value
+
+        return {name: plain(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+def fold(events):
+    """``{document_id: DocumentState}`` from ``(index, event)`` pairs in log order."""
+    states = {}
+    for _, event in _pairs(events):
+        if event.event_type not in KNOWN_TYPES:
+            continue  # kept in the history, not interpreted
+        document_id = _document_id(event)
+        if document_id is None:
+            continue
+        state = states.get(document_id) or DocumentState(document_id=document_id)
+        states[document_id] = _apply(state, event)
+    return states
+
+
+def state_at(events, moment):
+    """The states as they were at ``moment``: only events that occurred by then."""
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise ValueError("moment: a time-zone aware datetime is required")
+    return fold((index, event) for index, event in _pairs(events)
+                if event.occurred_at <= moment)
+
+
+def _apply(state, event):
+    data, at = event.data, event.occurred_at
+    last = at if state.last_event_at is None or at > state.last_event_at else state.last_event_at
+    state = replace(state, last_event_at=last)
+
+    if event.event_type == REGISTERED:
+        if state.registered:
+            return state  # a document is registered once; the first one stands
+        file = data.get("file") or {}
+        return replace(
+            state,
+            registered=True,
+            issuing_agency=data.get("issuing_agency", state.issuing_agency),
+            subject=data.get("subject"),
+            document_type=data.get("document_type"),
+            recipients=tuple(sorted(data.get("recipients") or ())),
+            # The registered file's hash is the document's, whatever came before.
+            sha256=file.get("sha256", state.sha256),
+            registered_at=at,
+            registered_by=event.actor.user_id,
+        )
+    if event.event_type == SIGNED:
+        if state.signed:
+            return state
+        return replace(state, signed=True, signed_at=at, signed_by=event.actor.user_id,
+                       key_id=data.get("key_id"), sha256=state.sha256 or data.get("sha256"))
+    if event.event_type == DELIVERED:
+        recipient = data.get("recipient")
+        delivered = set(state.delivered_to)
+        if recipient is not None:
+            delivered.add(recipient)
+        return replace(
+            state, delivered_to=tuple(sorted(delivered)),
+            issuing_agency=state.issuing_agency or data.get("sender"),
+            sha256=state.sha256 or data.get("sha256"))
+    if event.event_type == REFUSED:
+        return replace(state, delivery_refused=data.get("reason") or "no reason given")
+    return state
+
+
+# -- reconciliation -------------------------------------------------------------
+
+ABSENT = "absent"
+PRESENT = "present"
+
+# Each field a service reports, and where the log's value for it comes from.
+FIELDS = {
+    "issuing_agency": lambda s: s.issuing_agency,
+    "recipients": lambda s: sorted(s.recipients),
+    "sha256": lambda s: s.sha256,
+    "delivered_to": lambda s: sorted(s.delivered_to),
+    "signed": lambda s: s.signed,
+    "key_id": lambda s: s.key_id,
+    "refused": lambda s: s.delivery_refused,
+}
+SERVICE_FIELDS = {
+    "docs": ("issuing_agency", "recipients", "sha256", "delivered_to"),
+    "signing": ("issuing_agency", "signed", "sha256", "key_id"),
+    "routing": ("delivered_to", "refused"),
+}
+_LISTS = ("recipients", "delivered_to")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way a service's view of a document differs from the log's.
+
+    ``field`` is ``"document"`` when one side does not know the document at
+    all; the values are then ``"present"`` and ``"absent"``.
+    """
+
+    document_id: str
+    service: str
+    field: str
+    log_value: object = None
+    service_value: object = None
+
+    def to_dict(self):
+        return {"document_id": self.document_id, "service": self.service,
+                "field": self.field, "log_value": self.log_value,
+                "service_value": self.service_value}
+
+
+def reconcile(replayed, reported):
+    """The differences between the log's states and each service's summary.
+
+    ``replayed``: ``{document_id: DocumentState}`` (from :func:`fold`).
+    ``reported``: ``{service: [row, ...]}``, each row a dict with a
+    ``document_id`` and the fields in :data:`SERVICE_FIELDS` (a service not
+    listed there is compared on whichever of :data:`FIELDS` its rows carry).
+    Returns ``[]`` when every service agrees with the log, else the
+    differences sorted by document, service and field.
+    """
+    logged = {_norm_id(k): v for k, v in replayed.items()}
+    differences = []
+    for service, rows in reported.items():
+        theirs = {}
+        for row in rows:
+            theirs[_norm_id(row["document_id"])] = row
+        for document_id in sorted(set(logged) | set(theirs)):
+            state, row = logged.get(document_id), theirs.get(document_id)
+            if row is None:
+                differences.append(Difference(document_id, service, "document", PRESENT, ABSENT))
+                continue
+            if state is None:
+                differences.append(Difference(document_id, service, "document", ABSENT, PRESENT))
+                continue
+            for name in _fields_of(service, row):
+                ours, theirs_value = _comparable(name, FIELDS[name](state)), \
+                    _comparable(name, row.get(name))
+                if ours != theirs_value:
+                    differences.append(Difference(document_id, service, name, ours,
+                                                  theirs_value))
+    return sorted(differences, key=lambda d: (d.document_id, d.service, d.field))
+
+
+def _fields_of(service, row):
+    names = list(SERVICE_FIELDS.get(service, ()))
+    names += [k for k in FIELDS if k in row and k not in names]
+    return names
+
+
+def _comparable(name, value):
+    if name in _LISTS:
+        return sorted(value or ())
+    if name == "signed":
+        return bool(value)
+    return value
+
+
+__all__ = ["FIELDS", "SERVICE_FIELDS", "Difference", "DocumentState", "fold", "history",
+           "reconcile", "state_at", "summary"]

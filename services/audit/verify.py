@@ -1,0 +1,142 @@
+"""Checking the stored log against what its signed checkpoints committed to (pure).
+
+Inputs: the entries as stored in the database, in index order; the notes
+and leaf hashes from WORM object storage; the log's public key; the
+producers' public keys. The WORM leaves are first proved by the signed roots;
+then each stored entry is recomputed and compared with them, so the report
+names the first entry that was edited, deleted, inserted or moved.
+"""
+
+from dataclasses import dataclass, field
+
+from services.audit import merkle, note
+from services.audit.leaves import parse_entry
+
+
+class CompactRange:
+    """Streaming root of a growing tree: O(log n) hashes (RFC 9162 shape)."""
+
+    def __init__(self):
+        self._stack = []  # (height, hash) of perfect subtrees, left to right
+        self.size = 0
+
+    def append(self, leaf):
+        height, value = 0, leaf
+        while self._stack and self._stack[-1][0] == height:
+            _, left = self._stack.pop()
+            value = merkle.node_hash(left, value)
+            height += 1
+        self._stack.append((height, value))
+        self.size += 1
+
+    def root(self):
+        if not self._stack:
+            return merkle.EMPTY_ROOT
+        value = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            value = merkle.node_hash(left, value)
+        return value
+
+
+@dataclass
+class Report:
+    ok: bool = True
+    entries: int = 0
+    checkpoints: int = 0
+    covered: int = 0
+    first_problem: dict | None = None
+    problems: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def fail(self, index, event_id, reason):
+        self.ok = False
+        problem = {"index": index, "event_id": event_id, "reason": reason}
+        if self.first_problem is None:
+            self.first_problem = problem
+        if len(self.problems) < 20:
+            self.problems.append(problem)
+
+    def to_dict(self):
+        return dict(self.__dict__)
+
+
+def committed_leaves(notes, leaf_ranges, verifier, report):
+    """The leaf hashes the signed checkpoints commit to, each range proved by a root.
+
+    ``notes``: {size: note text}; ``leaf_ranges``: {(start, end): bytes}.
+    """
+    leaves, tree = [], CompactRange()
+    for (start, end) in sorted(leaf_ranges):
+        blob = leaf_ranges[(start, end)]
+        if start != len(leaves) or len(blob) != 32 * (end - start):
+            report.fail(len(leaves), None, f"WORM leaf range {start}-{end} does not continue"
+                                           f" the committed leaves at {len(leaves)}")
+            break
+        for i in range(end - start):
+            leaf = blob[32 * i:32 * (i + 1)]
+            leaves.append(leaf)
+            tree.append(leaf)
+        text = notes.get(end)
+        if text is None:
+            report.fail(end, None, f"no signed checkpoint in WORM storage for size {end}")
+            break
+        try:
+            verifier.verify(text)
+            _, size, root = note.parse_checkpoint(note.parse_note(text)[0])
+        except note.NoteError as err:
+            report.fail(end, None, f"the checkpoint at size {end} is not validly signed: {err}")
+            break
+        if size != end or root != tree.root():
+            report.fail(end, None, f"the leaves stored for checkpoint {end} do not produce"
+                                   " its signed root")
+            break
+        report.checkpoints += 1
+    return leaves
+
+
+def verify_entries(rows, committed, trusted_keys, report, stored_root=None):
+    """Recompute every stored entry; ``rows`` yields (idx, event_id, leaf_entry)."""
+    tree = CompactRange()
+    expected = 0
+    for idx, event_id, entry in rows:
+        if idx != expected:
+            what = "missing" if idx > expected else "duplicated or out of order"
+            report.fail(expected, str(event_id), f"entry {expected} is {what}"
+                                                 f" (the next stored entry is {idx})")
+            expected = max(expected, idx)
+        leaf = merkle.leaf_hash(bytes(entry))
+        if idx < len(committed) and leaf != committed[idx]:
+            report.fail(idx, str(event_id), f"entry {idx} differs from what the signed"
+                                            " checkpoints committed to")
+        _check_producer(idx, event_id, bytes(entry), trusted_keys, report)
+        tree.append(leaf)
+        expected += 1
+        report.entries += 1
+    if report.entries < len(committed):
+        report.fail(report.entries, None, f"entries {report.entries}..{len(committed) - 1}"
+                                          " were committed by a checkpoint but are gone")
+    report.covered = min(report.entries, len(committed))
+    if report.entries > len(committed):
+        report.notes.append(f"{report.entries - len(committed)} newest entries are not yet"
+                            " covered by a checkpoint in WORM storage")
+    if stored_root is not None and stored_root != tree.root():
+        report.fail(None, None, "the stored Merkle nodes (used for proofs) do not match"
+                                " the entries")
+    return report
+
+
+def _check_producer(idx, event_id, entry, trusted_keys, report):
+    try:
+        signed, content, signature = parse_entry(entry)
+        key = trusted_keys.public_key(content["producer"], signature["key_id"])
+        if key is None:
+            raise ValueError(f"no trusted key for {content['producer']}")
+        import base64
+
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        Ed25519PublicKey.from_public_bytes(key).verify(base64.b64decode(signature["value"]),
+                                                       signed)
+    except Exception as err:  # any failure here is a finding about this entry
+        report.fail(idx, str(event_id), f"entry {idx}: producer signature not valid"
+                                        f" ({type(err).__name__}: {err})")

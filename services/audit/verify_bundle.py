@@ -1,0 +1,73 @@
+"""Verify an evidence bundle offline, from the command line.
+
+    python -m services.audit.verify_bundle BUNDLE.json [--log-key VKEY] [--witness-key VKEY ...]
+
+Prints what was checked and what it proves. Exit status: 0 if every check
+passes, 1 if any fails, 2 if the file cannot be read or is not JSON (or the
+arguments are wrong). Needs no server and no network: only the bundle and,
+ideally, the log's verifier key obtained apart from it (``--log-key``).
+"""
+
+import argparse
+import json
+import sys
+
+from services.audit.offline import verify_bundle
+
+ASCII_MARKS = ("OK  ", "FAIL")
+
+
+def _no_duplicate_keys(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}: the bundle is ambiguous")
+        result[key] = value
+    return result
+
+
+def _load(path):
+    if path == "-":
+        return json.load(sys.stdin, object_pairs_hook=_no_duplicate_keys)
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh, object_pairs_hook=_no_duplicate_keys)
+
+
+def _marks(stream):
+    """The check marks, or ASCII ones if the output cannot encode them."""
+    try:
+        "\u2713\u2717".encode(stream.encoding or "ascii")
+    except (LookupError, UnicodeEncodeError):
+        return ASCII_MARKS
+    return ("\u2713", "\u2717")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m services.audit.verify_bundle",
+        description="Verify a Liên thông evidence bundle (lienthong-evidence/1) offline.")
+    parser.add_argument("bundle", help="the bundle's JSON file, or - for standard input")
+    parser.add_argument("--log-key", metavar="VKEY",
+                        help="the audit log's verifier key, obtained apart from the bundle")
+    parser.add_argument("--witness-key", metavar="VKEY", action="append", default=[],
+                        help="a witness verifier key you trust (repeatable)")
+    args = parser.parse_args(argv)
+
+    try:
+        bundle = _load(args.bundle)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        print(f"cannot read {args.bundle}: {err}", file=sys.stderr)
+        return 2
+
+    report = verify_bundle(bundle, trusted_log_key=args.log_key,
+                           trusted_witness_keys=args.witness_key)
+    text = report.render(marks=_marks(sys.stdout))
+    if hasattr(sys.stdout, "reconfigure"):  # Vietnamese names on an ASCII terminal
+        sys.stdout.reconfigure(errors="backslashreplace")
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

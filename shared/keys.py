@@ -1,0 +1,50 @@
+"""Ed25519 keys kept encrypted at rest.
+
+A private key lives on disk only as a PKCS#8 PEM encrypted with a passphrase
+(file mode 0600), and in memory inside the process that uses it; it is never
+logged. The raw public key is written beside it (``.pub``, base64) so that
+others can be given it.
+"""
+
+import base64
+import os
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def public_raw(private_key):
+    return private_key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                 serialization.PublicFormat.Raw)
+
+
+def load_or_create_ed25519(path, passphrase):
+    """The key at ``path``, made on first use; raises ValueError without a passphrase."""
+    if not passphrase:
+        raise ValueError(f"a passphrase is required to open or create the key {path}")
+    secret = passphrase.encode()
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            key = serialization.load_pem_private_key(fh.read(), password=secret)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 key")
+        return key
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(secret))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return load_or_create_ed25519(path, passphrase)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return key
+
+
+def write_public(path, private_key):
+    """Write the raw public key (base64) atomically, for whoever must verify."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(base64.b64encode(public_raw(private_key)).decode() + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,246 @@
+"""The audit service as an auditor relies on it: real PostgreSQL, RabbitMQ, S3."""
+
+import base64
+import time
+
+import psycopg
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from services.audit import merkle, note
+from services.audit.service import AuditService
+from shared.envelope import Actor, new_event
+from shared.errors import Forbidden
+from shared.eventsig import EventSigner
+from tests.support.client import DISTRICT_1, PROVINCE, Client, wait_for
+from tests.support.db import scalar
+
+pytestmark = pytest.mark.integration
+
+
+def signer_for(platform, producer="docs"):
+    return EventSigner.for_service(platform.event_keys_dir, producer, "test-event-passphrase")
+
+
+def signed_events(platform, n, producer="docs"):
+    signer = signer_for(platform, producer)
+    events = []
+    for i in range(n):
+        document_id = f"6f1c2a7e-0000-4000-8000-{i:012d}"
+        event = new_event("DocumentRegistered", {"document_id": document_id, "n": i,
+                                                 "recipients": [DISTRICT_1]},
+                          actor=Actor(f"clerk{i}", PROVINCE, "clerk"), producer=producer,
+                          stream_id=f"document-{document_id}")
+        events.append(signer.sign(event.at(1, i + 1)))
+    return events
+
+
+@pytest.fixture
+def audit(run_container, platform):
+    signer_for(platform)  # the producers' keys exist before audit starts, as in production
+    container = run_container(AuditService)
+    client = Client(platform)
+    auditor = client.token("auditor", agency="000.00.00.G22")
+
+    class Audit:
+        def feed(self, *payloads, handler="on_docs_event"):
+            with entrypoint_hook(container, handler) as handle:
+                for payload in payloads:
+                    handle(payload)
+
+        def rpc(self):
+            return client.rpc(auditor)
+
+        def count(self, table):
+            return scalar(platform.pg_dsn, "audit", f"SELECT count(*) FROM {table}")
+
+        def wait_checkpoint(self, size):
+            def covered():
+                with self.rpc() as rpc:
+                    status = rpc.audit.status()
+                return status["uploaded_size"] >= size and status
+            return wait_for(covered, timeout=20, what=f"a checkpoint in WORM at size {size}")
+
+    return Audit()
+
+
+def test_each_signed_event_is_appended_once(audit, platform):
+    events = signed_events(platform, 3)
+    audit.feed(*(e.to_wire() for e in events))
+    audit.feed(events[0].to_wire(), events[2].to_wire())  # redelivered
+    assert audit.count("entries") == 3
+    with audit.rpc() as rpc:
+        [entry] = rpc.audit.history(events[1].data["document_id"])
+    assert entry["index"] == 1 and entry["event_id"] == events[1].event_id
+    assert entry["data"]["n"] == 1
+
+
+def tampered(event):
+    wire = event.to_wire()
+    wire["data"] = {**wire["data"], "n": 999}  # content changed after signing
+    return wire
+
+
+@pytest.mark.parametrize("make_payload, reason", [
+    (lambda e: {**e.to_wire(), "signature": None}, "is unsigned"),
+    (tampered, "does not verify"),
+    (lambda e: {**e.to_wire(), "producer": "routing"}, "no trusted key"),
+    (lambda e: {"hello": "world"}, "event_id"),
+])
+def test_bad_events_are_quarantined_with_an_alert_never_appended(audit, platform,
+                                                                  make_payload, reason):
+    [event] = signed_events(platform, 1)
+    audit.feed(make_payload(event))
+    assert audit.count("entries") == 0
+    assert audit.count("quarantine") == 1
+    with audit.rpc() as rpc:
+        status = rpc.audit.status()
+    assert status["quarantined"] == 1
+    assert status["alerts"][0]["kind"] == "event_quarantined"
+    assert reason in status["alerts"][0]["detail"]
+
+
+def test_checkpoints_are_signed_stored_under_worm_and_prove_inclusion(audit, platform):
+    events = signed_events(platform, 7)
+    audit.feed(*(e.to_wire() for e in events))
+    audit.wait_checkpoint(7)
+    with audit.rpc() as rpc:
+        checkpoint = rpc.audit.checkpoint()
+        proof = rpc.audit.inclusion_proof(events[4].event_id)
+    verifier = note.parse_verifier_key(checkpoint["verifier_key"])
+    verifier.verify(checkpoint["note"])
+    origin, size, root = note.parse_checkpoint(note.parse_note(checkpoint["note"])[0])
+    assert size == 7 and proof["tree_size"] == 7 and proof["leaf_index"] == 4
+    merkle.verify_inclusion(merkle.leaf_hash(base64.b64decode(proof["leaf_entry"])), 4, 7,
+                            [base64.b64decode(h) for h in proof["path"]], root)
+
+    store = platform.object_store()
+    keys = store.keys("audit/")
+    assert keys == ["audit/checkpoints/00000000000000000007.note",
+                    "audit/leaves/00000000000000000000-00000000000000000007.bin"]
+    assert store.get_bytes(keys[0]).decode() == checkpoint["note"]
+    version = store.client.stat_object(bucket_name=store.bucket, object_name=keys[0]).version_id
+    with pytest.raises(Exception, match="AccessDenied"):
+        store.delete(keys[0], version_id=version)  # the retention lock holds
+
+
+def test_consistency_between_two_checkpoints_verifies(audit, platform):
+    events = signed_events(platform, 10)
+    audit.feed(*(e.to_wire() for e in events[:4]))
+    audit.wait_checkpoint(4)
+    with audit.rpc() as rpc:
+        first = rpc.audit.checkpoint()
+    audit.feed(*(e.to_wire() for e in events[4:]))
+    audit.wait_checkpoint(10)
+    with audit.rpc() as rpc:
+        second = rpc.audit.checkpoint()
+        proof = rpc.audit.consistency_proof(4, 10)
+    roots = [note.parse_checkpoint(note.parse_note(c["note"])[0])[2] for c in (first, second)]
+    merkle.verify_consistency(4, 10, roots[0], roots[1],
+                              [base64.b64decode(h) for h in proof["path"]])
+
+
+def test_the_applications_role_cannot_change_or_remove_log_rows(audit, platform):
+    audit.feed(*(e.to_wire() for e in signed_events(platform, 2)))
+    role_dsn = platform.pg_dsn
+    with psycopg.connect(role_dsn, autocommit=True,
+                         options="-c search_path=audit -c role=lienthong_audit_app") as conn:
+        for sql in ("UPDATE entries SET actor_user = 'someone else'",
+                    "DELETE FROM entries", "TRUNCATE entries", "DELETE FROM nodes",
+                    "UPDATE checkpoints SET note = ''"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+    # Even the owner, acting normally, meets the append-only triggers.
+    with psycopg.connect(role_dsn, autocommit=True, options="-c search_path=audit") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            conn.execute("DELETE FROM entries")
+    assert audit.count("entries") == 2
+
+
+def superuser_tamper(platform, *statements):
+    """A database superuser bypassing the triggers: what the verifier must catch."""
+    with psycopg.connect(platform.pg_dsn, autocommit=True,
+                         options="-c search_path=audit") as conn:
+        with conn.transaction():
+            conn.execute("SET LOCAL session_replication_role = replica")
+            for sql in statements:
+                conn.execute(sql)
+
+
+EDIT = ("UPDATE entries SET leaf_entry = convert_to(replace(convert_from(leaf_entry, 'UTF8'),"
+        " 'clerk3', 'clerk9'), 'UTF8') WHERE idx = 3",)
+DELETE = ("DELETE FROM entries WHERE idx = 3",)
+DELETE_RENUMBER = ("DELETE FROM entries WHERE idx = 3",
+                   "UPDATE entries SET idx = idx - 1 WHERE idx > 3")
+INSERT = ("UPDATE entries SET idx = idx + 100 WHERE idx >= 3",
+          "UPDATE entries SET idx = idx - 99 WHERE idx >= 103",
+          "INSERT INTO entries SELECT 3, gen_random_uuid(), producer, event_type, stream_id,"
+          " document_id, occurred_at, actor_user, actor_agency, actor_role, leaf_entry,"
+          " appended_at FROM entries WHERE idx = 0")
+REORDER = ("UPDATE entries SET idx = 1000 WHERE idx = 3",
+           "UPDATE entries SET idx = 3 WHERE idx = 4",
+           "UPDATE entries SET idx = 4 WHERE idx = 1000")
+
+
+@pytest.mark.parametrize("statements, first_bad", [
+    (EDIT, 3), (DELETE, 3), (DELETE_RENUMBER, 3), (INSERT, 3), (REORDER, 3),
+])
+def test_the_verifier_names_the_first_tampered_entry(audit, platform, statements, first_bad):
+    audit.feed(*(e.to_wire() for e in signed_events(platform, 8)))
+    audit.wait_checkpoint(8)
+    with audit.rpc() as rpc:
+        clean = rpc.audit.verify()
+    assert clean["ok"] and clean["entries"] == 8 and clean["covered"] == 8, clean
+
+    superuser_tamper(platform, *statements)
+    with audit.rpc() as rpc:
+        report = rpc.audit.verify()
+    assert not report["ok"]
+    assert report["first_problem"]["index"] == first_bad, report
+
+
+def test_an_auditor_only_reads(audit, platform):
+    client = Client(platform)
+    with client.rpc(client.token("clerk")) as rpc:
+        for call in (lambda: rpc.audit.history("6f1c2a7e-0000-4000-8000-000000000001"),
+                     rpc.audit.verify, rpc.audit.status, rpc.audit.checkpoint):
+            with pytest.raises(Forbidden):
+                call()
+
+
+def test_when_checkpoints_cannot_be_stored_events_still_enter_and_the_gap_is_alarmed(
+        audit, platform, run_container):
+    dependency = _audit_dependency(run_container)
+    working_objects = dependency.objects
+    broken = _BrokenStore()
+    dependency.checkpointer.objects = broken
+    events = signed_events(platform, 5)
+    audit.feed(*(e.to_wire() for e in events[:3]))
+    time.sleep(1.5)  # a few checkpoint ticks fail
+    with audit.rpc() as rpc:
+        status = rpc.audit.status()
+    assert status["size"] == 3 and status["uploaded_size"] == 0
+    assert status["entries_not_in_worm"] == 3
+    assert any(a["kind"] == "checkpoint_upload_failed" for a in status["alerts"])
+
+    dependency.checkpointer.objects = working_objects  # storage is back
+    audit.feed(*(e.to_wire() for e in events[3:]))
+    status = audit.wait_checkpoint(5)
+    assert status["entries_not_in_worm"] == 0
+    with audit.rpc() as rpc:
+        assert rpc.audit.verify()["ok"]
+
+
+class _BrokenStore:
+    def put_locked(self, key, data, retain_until):
+        raise ConnectionError("object storage unreachable")
+
+
+def _audit_dependency(run_container):
+    from services.audit.dependencies import AuditLog
+
+    for container in run_container.started:
+        for dependency in container.dependencies:
+            if isinstance(dependency, AuditLog):
+                return dependency
+    raise LookupError("no running audit container")

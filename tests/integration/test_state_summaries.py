@@ -1,0 +1,166 @@
+"""state_summary: what docs, signing and routing each know, for the audit's replay.
+
+Each service runs in this process; events are fed to its consumers with
+``entrypoint_hook`` and the summaries are read over RPC, as an auditor.
+"""
+
+import base64
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nameko.testing.services import entrypoint_hook
+
+from services.audit.replay import fold, reconcile
+from services.docs.service import DocsService
+from services.routing.service import RoutingService
+from services.signing.domain import document_signed, signed_message
+from services.signing.keys import DevSigner
+from services.signing.service import SigningService
+from shared.envelope import Actor, new_event, system_actor
+from shared.errors import Forbidden
+from tests.support.client import DISTRICT_1, DISTRICT_2, PROVINCE, Client, wait_for
+from tests.support.db import query
+from tests.support.pdf import make_pdf
+
+pytestmark = pytest.mark.integration
+
+DOC_A = "6f1c2a7e-0000-4000-8000-00000000000a"
+DOC_B = "6f1c2a7e-0000-4000-8000-00000000000b"
+SHA = "ab" * 32
+CLERK = Actor(f"clerk@{PROVINCE}", PROVINCE, "clerk")
+LEADER = Actor(f"leader@{PROVINCE}", PROVINCE, "leader")
+
+
+def registered_event(document_id, recipients=(DISTRICT_2, DISTRICT_1), sha=SHA):
+    return new_event("DocumentRegistered", {
+        "document_id": document_id, "issuing_agency": PROVINCE,
+        "recipients": list(recipients), "subject": "Chỉ thị", "document_type": "CT",
+        "urgency": 1,
+        "file": {"key": f"documents/{document_id}/main.pdf", "sha256": sha, "size": 1,
+                 "content_type": "application/pdf", "version_id": None}},
+        actor=CLERK, producer="docs", stream_id=f"document-{document_id}").at(1, 1)
+
+
+def signed_event(signer, document_id, sha=SHA):
+    signature = base64.b64encode(signer.sign(signed_message(document_id, sha))).decode()
+    return document_signed({"document_id": document_id, "sha256": sha,
+                            "issuing_agency": PROVINCE}, signer, signature, LEADER).at(1, 1)
+
+
+def delivered_event(document_id, recipient, sha=SHA):
+    return new_event("DocumentDelivered", {
+        "document_id": document_id, "recipient": recipient, "sender": PROVINCE,
+        "sha256": sha, "urgency": 1},
+        actor=system_actor("routing"), producer="routing",
+        stream_id=f"delivery-{document_id}").at(1, 1)
+
+
+def summary_as(client, service, role):
+    with client.rpc(client.token(role)) as rpc:
+        return getattr(rpc, service).state_summary()
+
+
+def test_docs_state_summary(run_container, platform):
+    container = run_container(DocsService)
+    client = Client(platform)
+    ids = []
+    for _ in range(2):
+        response = client.register(client.token("clerk"), make_pdf())
+        assert response.status_code == 201, response.text
+        ids.append((response.json()["document_id"], response.json()["file"]["sha256"]))
+    (first, first_sha), (second, second_sha) = ids
+    with entrypoint_hook(container, "on_document_delivered") as handle:
+        handle(delivered_event(first, DISTRICT_2, first_sha).to_wire())
+        handle(delivered_event(first, DISTRICT_1, first_sha).to_wire())
+
+    summary = summary_as(client, "docs", "auditor")
+    assert summary == sorted([
+        {"document_id": first, "issuing_agency": PROVINCE,
+         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": first_sha,
+         "delivered_to": [DISTRICT_1, DISTRICT_2]},
+        {"document_id": second, "issuing_agency": PROVINCE,
+         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": second_sha, "delivered_to": []},
+    ], key=lambda row: row["document_id"])
+
+    with pytest.raises(Forbidden):
+        summary_as(client, "docs", "clerk")
+
+
+def test_signing_state_summary(run_container, platform):
+    container = run_container(SigningService)
+    client = Client(platform)
+    with entrypoint_hook(container, "on_document_registered") as handle:
+        handle(registered_event(DOC_B, sha="cd" * 32).to_wire())
+        handle(registered_event(DOC_A).to_wire())
+    with client.rpc(client.token("leader")) as rpc:
+        key_id = rpc.signing.sign_document(DOC_A)["key_id"]
+
+    assert summary_as(client, "signing", "auditor") == [
+        {"document_id": DOC_A, "issuing_agency": PROVINCE, "sha256": SHA,
+         "signed": True, "key_id": key_id},
+        {"document_id": DOC_B, "issuing_agency": PROVINCE, "sha256": "cd" * 32,
+         "signed": False, "key_id": None},
+    ]
+    with pytest.raises(Forbidden):
+        summary_as(client, "signing", "clerk")
+
+
+def test_routing_state_summary(run_container, platform):
+    container = run_container(RoutingService)
+    client = Client(platform)
+    signer = DevSigner(Ed25519PrivateKey.generate())
+    doc_c = "6f1c2a7e-0000-4000-8000-00000000000c"
+    with entrypoint_hook(container, "on_document_registered") as handle:
+        handle(registered_event(DOC_A).to_wire())
+        handle(registered_event(DOC_B).to_wire())
+        handle(registered_event(doc_c).to_wire())  # never signed
+    with entrypoint_hook(container, "on_document_signed") as handle:
+        handle(signed_event(signer, DOC_A).to_wire())
+        # Signed over another file than the one registered: refused.
+        handle(signed_event(signer, DOC_B, sha="cd" * 32).to_wire())
+
+    assert summary_as(client, "routing", "auditor") == [
+        {"document_id": DOC_A, "delivered_to": [DISTRICT_1, DISTRICT_2], "refused": None},
+        {"document_id": DOC_B, "delivered_to": [],
+         "refused": "the signature covers a different file than the one registered"},
+        {"document_id": doc_c, "delivered_to": [], "refused": None},
+    ]
+    with pytest.raises(Forbidden):
+        summary_as(client, "routing", "clerk")
+
+
+def test_summaries_of_a_real_flow_reconcile_with_a_replay_of_the_events(run_container,
+                                                                        platform):
+    """All three services over the broker; their events, replayed, agree with them."""
+    for service in (DocsService, SigningService, RoutingService):
+        run_container(service)
+    client = Client(platform)
+    response = client.register(client.token("clerk"), make_pdf())
+    assert response.status_code == 201, response.text
+    document_id = response.json()["document_id"]
+
+    def signing_knows_it():
+        return summary_as(client, "signing", "auditor")
+
+    wait_for(signing_knows_it, what="signing to learn of the registration")
+    with client.rpc(client.token("leader")) as rpc:
+        rpc.signing.sign_document(document_id)
+
+    def docs_has_both_deliveries():
+        [row] = summary_as(client, "docs", "auditor")
+        return row["delivered_to"] == [DISTRICT_1, DISTRICT_2]
+
+    wait_for(docs_has_both_deliveries, what="docs to record both deliveries")
+
+    # A stand-in for the audit log: every service's events, one after the other.
+    log = []
+    for schema in ("docs", "signing", "routing"):
+        log += [envelope for (envelope,) in query(
+            platform.pg_dsn, schema, "SELECT envelope FROM events ORDER BY position")]
+    replayed = fold(enumerate(log))
+    reported = {service: summary_as(client, service, "auditor")
+                for service in ("docs", "signing", "routing")}
+    assert reconcile(replayed, reported) == []
+    state = replayed[document_id]
+    assert state.signed and state.delivered_to == (DISTRICT_1, DISTRICT_2)
+    assert reported["signing"][0]["key_id"] == state.key_id
