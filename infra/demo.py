@@ -11,6 +11,7 @@ and verifies the log. Prints what happened, with timings.
 import argparse
 import logging
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -120,7 +121,7 @@ def main(argv=None):
         for p in processes:
             p.wait_ready(client, client.token("auditor", AUDITOR_AGENCY))
         timer.say("services up, each its own process: " + ", ".join(SERVICES))
-        run_scenario(client, timer, args.pdf_kb)
+        run_scenario(client, timer, args.pdf_kb, log_dir)
         if args.keep:
             print(f"\nThe stack keeps running (logs in {log_dir}). docs HTTP:"
                   f" http://127.0.0.1:{docs_port}/v1/documents; Ctrl-C stops it.")
@@ -136,7 +137,7 @@ def main(argv=None):
     return 0
 
 
-def run_scenario(client, timer, pdf_kb):
+def run_scenario(client, timer, pdf_kb, log_dir):
     clerk = client.token("clerk", PROVINCE, user="van.thu@ubnd-tinh")
     leader = client.token("leader", PROVINCE, user="chu.tich@ubnd-tinh")
     auditor = client.token("auditor", AUDITOR_AGENCY, user="thanh.tra@vpcp")
@@ -174,18 +175,41 @@ def run_scenario(client, timer, pdf_kb):
             raise SystemExit("downloaded file differs from the registered one")
 
     with client.rpc(auditor) as rpc:
-        history = wait_for(lambda: (h := rpc.audit.history(document_id)) and len(h) == 4 and h,
-                           what="the audit log to hold the whole flow")
+        bundle = wait_for(lambda: (b := rpc.audit.evidence_bundle(document_id))
+                          and len(b["entries"]) == 4 and b,
+                          what="a signed checkpoint covering the whole flow")
         verdict = rpc.audit.verify()
-    timer.say("auditor's history: " + " → ".join(
-        e["event_type"] + (f"({e['data']['recipient']})" if "recipient" in e["data"] else "")
-        for e in history))
-    timer.say(f"auditor verified the hash chain: {'OK' if verdict['ok'] else 'BROKEN'},"
-              f" {verdict['entries']} entries, head {verdict['head'][:16]}…")
-    if not verdict["ok"]:
-        raise SystemExit(f"audit chain broken: {verdict}")
+        status = rpc.audit.status()
+        reconciled = rpc.audit.reconcile()
+        history = rpc.audit.document_state(document_id)["history"]
+    timer.say("auditor's history: " + " → ".join(h["summary"] for h in history))
+    timer.say(f"auditor verified the log against its signed checkpoints in WORM storage:"
+              f" {'OK' if verdict['ok'] else 'BROKEN'}, {verdict['entries']} entries,"
+              f" {verdict['checkpoints']} checkpoint(s)")
+    timer.say(f"replaying the log matches what docs, signing and routing report:"
+              f" {len(reconciled['differences'])} difference(s)")
+    if not verdict["ok"] or reconciled["differences"]:
+        raise SystemExit(f"audit failed: {verdict} {reconciled}")
+
+    path = os.path.join(log_dir, f"evidence-{document_id}.json")
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(bundle, fh, ensure_ascii=False, indent=1)
+    key_path = os.path.join(log_dir, "audit-log.vkey")
+    with open(key_path, "w") as fh:
+        fh.write(status["verifier_key"] + "\n")
+    command = [sys.executable, "-m", "services.audit.verify_bundle", path,
+               "--log-key", status["verifier_key"]]
+    offline = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    first_line = (offline.stdout.strip().splitlines() or ["(no output)"])[0]
+    timer.say(f"offline verifier, no server, no network: {first_line}")
+    if offline.returncode != 0:
+        raise SystemExit(offline.stdout + offline.stderr)
+    rel = os.path.relpath(path)
     print("\nDone: registered, signed, delivered to both districts, downloaded intact,"
-          " logged and verified.")
+          " logged, checkpointed and verified.")
+    print(f"The evidence bundle is {rel}; check it yourself, offline:\n"
+          f"  .venv/bin/python -m services.audit.verify_bundle {rel}"
+          f" --log-key \"$(cat {os.path.relpath(key_path)})\"")
 
 
 if __name__ == "__main__":

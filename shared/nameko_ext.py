@@ -159,6 +159,11 @@ class Authenticator(DependencyProvider):
 
         class _Auth:
             @staticmethod
+            def token():
+                """The caller's own token, to act on its behalf towards other services."""
+                return context.get("authorization")
+
+            @staticmethod
             def actor(request=None):
                 if request is not None:
                     header = request.headers.get("Authorization", "")

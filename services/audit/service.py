@@ -6,11 +6,13 @@ import json
 import uuid
 from datetime import datetime, timezone
 
+from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.rpc import rpc
+from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.audit import checkpoints as cp
-from services.audit import merkle, note
+from services.audit import merkle, note, replay
 from services.audit.dependencies import AuditLog
 from services.audit.verify import Report, committed_leaves, verify_entries
 from shared.auth import require_role
@@ -28,6 +30,7 @@ class AuditService(Health):
 
     audit = AuditLog()
     auth = Authenticator()
+    config = Config()
 
     # -- intake: every event of every service --------------------------------
 
@@ -194,6 +197,94 @@ class AuditService(Health):
             report.fail(None, None, f"the stored Merkle nodes lack node {missing} of a tree"
                                     f" of {size} entries")
         return report.to_dict()
+
+    @rpc
+    def evidence_bundle(self, document_id):
+        """One document's events with their inclusion proofs to the latest
+        signed checkpoint and every key needed: checkable offline with
+        ``python -m services.audit.verify_bundle``."""
+        self._auditor()
+        document_id = _uuid(document_id, "document_id")
+        checkpoint = self.checkpoint()
+        size = checkpoint["size"]
+        with self.audit.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT e.idx, e.leaf_entry, p.data FROM entries e"
+                " LEFT JOIN payloads p USING (event_id)"
+                " WHERE e.document_id = %s ORDER BY e.idx", (document_id,)).fetchall()
+        covered = [r for r in rows if r[0] < size]
+        if not covered:
+            raise NotFound(f"no event about document {document_id} is covered by a"
+                           " checkpoint yet", field="document_id")
+        producers = {json.loads(bytes(r[1]))["producer"] for r in covered}
+        return {
+            "format": "lienthong-evidence/1",
+            "document_id": document_id,
+            "generated_at": format_time(datetime.now(timezone.utc)),
+            "log": {"origin": self.audit.origin, "verifier_key": self.audit.verifier_key},
+            "checkpoint": checkpoint["note"],
+            "witness_keys": [w.key_string() for w in self.audit.witnesses],
+            "producer_keys": {p: k for p, k in self.audit.trusted.to_dict().items()
+                              if p in producers},
+            "entries": [{"leaf_index": idx, "leaf_entry": _b64(bytes(entry)),
+                         "inclusion_path": [_b64(h) for h in
+                                            self.audit.tlog.inclusion(idx, size)],
+                         "data": data} for idx, entry, data in covered],
+            "not_yet_covered": len(rows) - len(covered),
+        }
+
+    @rpc
+    def document_state(self, document_id, at=None):
+        """What the log says about one document, now or as it was at ``at`` (ISO 8601)."""
+        self._auditor()
+        document_id = _uuid(document_id, "document_id")
+        events = self._replayable("WHERE e.document_id = %s", (document_id,))
+        states = replay.state_at(events, _moment(at)) if at else replay.fold(events)
+        state = states.get(document_id)
+        return {"document_id": document_id, "at": at,
+                "state": state.to_dict() if state else None,
+                "history": replay.history(events, document_id)}
+
+    @rpc
+    def reconcile(self):
+        """Replay the whole log and compare with what docs, signing and routing report."""
+        self._auditor()
+        replayed = replay.fold(self._replayable("", ()))
+        token = self.auth.token()
+        reported = {}
+        with ClusterRpcProxy({"AMQP_URI": self.config["AMQP_URI"]}, timeout=60,
+                             context_data={"authorization": token}) as services:
+            for name in ("docs", "signing", "routing"):
+                reported[name] = getattr(services, name).state_summary()
+        differences = replay.reconcile(replayed, reported)
+        return {"documents": len(replayed), "differences": [d.to_dict() for d in differences]}
+
+    def _replayable(self, where, params):
+        """``(index, envelope)`` pairs rebuilt from the leaves and the kept data."""
+        with self.audit.db.connection() as conn:
+            with conn.transaction(), conn.cursor(name="replay") as cur:
+                cur.itersize = 5000
+                cur.execute("SELECT e.idx, e.leaf_entry, p.data FROM entries e"
+                            f" LEFT JOIN payloads p USING (event_id) {where} ORDER BY e.idx",
+                            params)
+                return [(idx, _envelope(bytes(entry), data)) for idx, entry, data in cur]
+
+
+def _envelope(entry, data):
+    content = json.loads(entry)
+    content.pop("data_sha256")
+    content["data"] = data if data is not None else {}
+    return content
+
+
+def _moment(text):
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed("at: not an ISO 8601 time", field="at") from None
+    if moment.tzinfo is None:
+        raise ValidationFailed("at: give a time zone (Z or +07:00)", field="at")
+    return moment
 
 
 def _entry_view(idx, entry, data):

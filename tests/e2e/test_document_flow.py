@@ -66,3 +66,50 @@ def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged
         verdict = rpc.audit.verify()
     assert verdict["ok"] and verdict["entries"] == 4, verdict
     assert PROVINCE  # the sender, whose clerk registered it
+
+
+def test_an_auditor_replays_reconciles_and_verifies_a_bundle_offline(stack, client, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    stack.start()
+    response = client.register(client.token("clerk"), make_pdf("Chi thi so 2"))
+    document_id = response.json()["document_id"]
+    signed = sign_when_known(client, document_id)
+    auditor = client.token("auditor", agency="000.00.00.G22")
+
+    def bundle_ready():
+        with client.rpc(auditor) as rpc:
+            bundle = rpc.audit.evidence_bundle(document_id)
+        return len(bundle["entries"]) == 4 and bundle
+    bundle = wait_for(bundle_ready, timeout=30, what="a checkpoint covering the whole flow")
+
+    with client.rpc(auditor) as rpc:
+        status = rpc.audit.status()
+        verdict = rpc.audit.verify()
+        reconciled = rpc.audit.reconcile()
+        now = rpc.audit.document_state(document_id)
+        registered_at = now["history"][0]["occurred_at"]
+        before_signing = rpc.audit.document_state(document_id, at=registered_at)
+    assert verdict["ok"] and verdict["entries"] == 4, verdict
+    assert reconciled == {"documents": 1, "differences": []}
+    assert now["state"]["signed"] and now["state"]["delivered_to"] == [DISTRICT_1, DISTRICT_2]
+    assert not before_signing["state"]["signed"]
+    assert before_signing["state"]["delivered_to"] == []
+    assert now["state"]["signed_by"] == "leader@000.00.00.H41"
+    assert signed["key_id"] == now["state"]["key_id"]
+
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    offline = [sys.executable, "-m", "services.audit.verify_bundle", str(path),
+               "--log-key", status["verifier_key"]]
+    good = subprocess.run(offline, capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "DocumentSigned" in good.stdout
+
+    bundle["entries"][1]["data"]["signature"] = "forged"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    bad = subprocess.run(offline, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    assert "leaf 1: data" in bad.stdout

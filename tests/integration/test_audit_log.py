@@ -244,3 +244,47 @@ def _audit_dependency(run_container):
             if isinstance(dependency, AuditLog):
                 return dependency
     raise LookupError("no running audit container")
+
+
+def test_a_witness_cosigns_checkpoints_that_extend_the_last_it_saw(run_container, platform):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.audit.witness import Witness
+
+    witness_signer = note.NoteSigner("archive.test/witness", Ed25519PrivateKey.generate())
+    signer_for(platform)
+    run_container(AuditService, WITNESS_KEYS=witness_signer.verifier().key_string())
+    container = run_container.started[-1]
+    client = Client(platform)
+    events = signed_events(platform, 9)
+
+    def feed(batch):
+        with entrypoint_hook(container, "on_docs_event") as handle:
+            for e in batch:
+                handle(e.to_wire())
+
+    def checkpoint_at(size):
+        def ready():
+            with client.rpc(client.token("auditor")) as rpc:
+                c = rpc.audit.checkpoint()
+            return c["size"] == size and c
+        return wait_for(ready, what=f"checkpoint {size}")
+
+    feed(events[:3])
+    first = checkpoint_at(3)
+    witness = Witness(witness_signer, note.parse_verifier_key(first["verifier_key"]))
+    with client.rpc(client.token("auditor")) as rpc:
+        rpc.audit.add_cosignature(witness.cosign(first["note"], []))
+        feed(events[3:])
+        second = checkpoint_at(9)
+        path = [base64.b64decode(h) for h in rpc.audit.consistency_proof(3, 9)["path"]]
+        assert rpc.audit.add_cosignature(witness.cosign(second["note"], path)) == \
+            {"size": 9, "witness": "archive.test/witness"}
+        cosigned = rpc.audit.checkpoint()["note"]
+        witness_signer.verifier().verify(cosigned)
+        note.parse_verifier_key(first["verifier_key"]).verify(cosigned)
+        # A note signed by someone else is refused.
+        stranger = note.NoteSigner("stranger", Ed25519PrivateKey.generate())
+        from shared.errors import ValidationFailed
+        with pytest.raises(ValidationFailed):
+            rpc.audit.add_cosignature(note.add_signature(second["note"], stranger))
