@@ -19,12 +19,12 @@ COPY infra ./infra
 RUN pip install . \
  && rm -rf build *.egg-info
 
-# Non-root user; /var/lib/lienthong holds the signing key (a named volume in
-# compose, which inherits this ownership when first created).
+# Non-root user; /var/lib/lienthong/* hold the keys (named volumes in compose,
+# which inherit this ownership when first created).
 RUN groupadd --system --gid 10001 lienthong \
  && useradd --system --uid 10001 --gid lienthong --home-dir /app --shell /usr/sbin/nologin lienthong \
- && mkdir -p /var/lib/lienthong \
- && chown lienthong:lienthong /var/lib/lienthong
+ && mkdir -p /var/lib/lienthong/signing /var/lib/lienthong/event-keys /var/lib/lienthong/audit \
+ && chown -R lienthong:lienthong /var/lib/lienthong
 
 USER lienthong
 
