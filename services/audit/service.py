@@ -246,6 +246,14 @@ class AuditService(Health):
                 "history": replay.history(events, document_id)}
 
     @rpc
+    def replay(self, at=None):
+        """The state of every document, now or as it was at ``at`` (ISO 8601)."""
+        self._auditor()
+        events = self._replayable("", ())
+        states = replay.state_at(events, _moment(at)) if at else replay.fold(events)
+        return {"at": at, "documents": [s.to_dict() for _, s in sorted(states.items())]}
+
+    @rpc
     def reconcile(self):
         """Replay the whole log and compare with what docs, signing and routing report."""
         self._auditor()

@@ -66,7 +66,14 @@ def committed_leaves(notes, leaf_ranges, verifier, report):
     ``notes``: {size: note text}; ``leaf_ranges``: {(start, end): bytes}.
     """
     leaves, tree = [], CompactRange()
-    for (start, end) in sorted(leaf_ranges):
+    ranges = sorted(leaf_ranges)
+    # The checkpointer stores a range's leaves just before its note: a last
+    # range without its note is an upload in progress, not a finding.
+    if ranges and ranges[-1][1] not in notes:
+        report.notes.append(f"leaves {ranges[-1][0]}-{ranges[-1][1]} are stored but their"
+                            " checkpoint note is not yet: not counted")
+        ranges = ranges[:-1]
+    for (start, end) in ranges:
         blob = leaf_ranges[(start, end)]
         if start != len(leaves) or len(blob) != 32 * (end - start):
             report.fail(len(leaves), None, f"WORM leaf range {start}-{end} does not continue"

@@ -50,7 +50,7 @@ def assert_applied_exactly_once(platform, client, document_id):
     assert scalar(dsn, "docs", "SELECT count(*) FROM deliveries") == 2
     with client.rpc(client.token("auditor", agency="000.00.00.G22")) as rpc:
         verdict = rpc.audit.verify()
-    assert verdict == {**verdict, "ok": True, "entries": 4}
+    assert verdict["ok"] and verdict["entries"] == 4, verdict
 
 
 def test_docs_killed_after_storing_before_publishing_loses_nothing(stack, platform, client):

@@ -92,10 +92,12 @@ def test_an_auditor_replays_reconciles_and_verifies_a_bundle_offline(stack, clie
         now = rpc.audit.document_state(document_id)
         registered_at = now["history"][0]["occurred_at"]
         before_signing = rpc.audit.document_state(document_id, at=registered_at)
+        everything_then = rpc.audit.replay(at=registered_at)
     assert verdict["ok"] and verdict["entries"] == 4, verdict
     assert reconciled == {"documents": 1, "differences": []}
     assert now["state"]["signed"] and now["state"]["delivered_to"] == [DISTRICT_1, DISTRICT_2]
     assert not before_signing["state"]["signed"]
+    assert [d["signed"] for d in everything_then["documents"]] == [False]
     assert before_signing["state"]["delivered_to"] == []
     assert now["state"]["signed_by"] == "leader@000.00.00.H41"
     assert signed["key_id"] == now["state"]["key_id"]

@@ -288,3 +288,50 @@ def test_a_witness_cosigns_checkpoints_that_extend_the_last_it_saw(run_container
         from shared.errors import ValidationFailed
         with pytest.raises(ValidationFailed):
             rpc.audit.add_cosignature(note.add_signature(second["note"], stranger))
+
+
+def test_destroying_an_events_data_keeps_every_proof_and_signature_checkable(audit, platform):
+    from services.audit.offline import verify_bundle
+
+    events = signed_events(platform, 4)
+    audit.feed(*(e.to_wire() for e in events))
+    audit.wait_checkpoint(4)
+    document_id = events[2].data["document_id"]
+    # After a recall the content goes; the leaf, which holds only its hash, stays.
+    superuser_tamper(platform, f"DELETE FROM payloads WHERE event_id = '{events[2].event_id}'")
+    with audit.rpc() as rpc:
+        report = rpc.audit.verify()
+        bundle = rpc.audit.evidence_bundle(document_id)
+        status = rpc.audit.status()
+        [entry] = rpc.audit.history(document_id)
+    assert report["ok"], report
+    assert entry["data"] is None and entry["data_sha256"]
+    assert bundle["entries"][0]["data"] is None
+    offline = verify_bundle(bundle, trusted_log_key=status["verifier_key"])
+    assert offline.ok, offline.render()
+    assert offline.events[0]["data_status"] == "destroyed"
+
+
+def test_when_checkpoints_cannot_be_signed_events_still_enter_and_the_next_one_covers_them(
+        audit, platform, run_container):
+    dependency = _audit_dependency(run_container)
+    real_signer = dependency.checkpointer.signer
+
+    class SignerDown:
+        def sign(self, body):
+            raise ConnectionError("the signing token does not answer")
+
+    dependency.checkpointer.signer = SignerDown()
+    events = signed_events(platform, 4)
+    audit.feed(*(e.to_wire() for e in events[:2]))
+    time.sleep(1.5)
+    with audit.rpc() as rpc:
+        status = rpc.audit.status()
+    assert status["size"] == 2 and status["checkpoint_size"] == 0
+    assert status["entries_not_checkpointed"] == 2
+    assert any(a["kind"] == "checkpoint_signing_failed" for a in status["alerts"])
+
+    dependency.checkpointer.signer = real_signer
+    audit.feed(*(e.to_wire() for e in events[2:]))
+    status = audit.wait_checkpoint(4)
+    assert status["checkpoint_size"] == 4 and status["entries_not_checkpointed"] == 0
