@@ -43,15 +43,42 @@ CREATE TABLE IF NOT EXISTS quarantine (
     payload     text NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now()
 );
+-- Failed attempts per consumer and event; past the limit, the event is
+-- dead-lettered: kept for an operator to see and replay, and acked.
+CREATE TABLE IF NOT EXISTS attempts (
+    consumer   text NOT NULL,
+    event_id   uuid NOT NULL,
+    count      integer NOT NULL,
+    last_error text NOT NULL,
+    PRIMARY KEY (consumer, event_id)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id          bigserial PRIMARY KEY,
+    consumer    text NOT NULL,
+    event_id    uuid NOT NULL,
+    payload     jsonb NOT NULL,
+    error       text NOT NULL,
+    attempts    integer NOT NULL,
+    failed_at   timestamptz NOT NULL DEFAULT now(),
+    replayed_at timestamptz
+);
 """
+
+MAX_ATTEMPTS = 5
+
+
+def backoff_seconds(attempt):
+    """0.5 s, 1 s, 2 s, ... capped at 30 s before the broker redelivers."""
+    return min(0.5 * 2 ** (attempt - 1), 30.0)
 
 
 class ServiceEvents:
     """What a worker sees: its service's store, transactions, once-only handling."""
 
-    def __init__(self, store, service):
+    def __init__(self, store, service, max_attempts=MAX_ATTEMPTS):
         self.store, self.service = store, service
         self.db = store.db
+        self.max_attempts = max_attempts
 
     def transaction(self):
         return self.db.transaction()
@@ -74,13 +101,72 @@ class ServiceEvents:
         except errors.ValidationFailed as err:
             self.quarantine(consumer, str(err), payload)
             return None
-        with self.db.transaction() as conn:
-            if not self.store.claim(consumer, event.event_id, conn=conn):
-                log.info("%s: event %s already handled", consumer, event.event_id)
-                return None
-            result = effects(event, conn)
+        try:
+            with self.db.transaction() as conn:
+                if not self.store.claim(consumer, event.event_id, conn=conn):
+                    log.info("%s: event %s already handled", consumer, event.event_id)
+                    return None
+                result = effects(event, conn)
+        except Exception as err:
+            self._failed(consumer, event, payload, err)  # raises to requeue, or dead-letters
+            return None
         failpoint(f"inbox.after_commit.{consumer}")
         return result
+
+    def _failed(self, consumer, event, payload, err):
+        """Count the failure; requeue after a back-off, or dead-letter past the limit.
+
+        If the database itself is down, counting fails too and the message is
+        requeued: an outage is not a reason to give an event up.
+        """
+        with self.db.transaction() as conn:
+            attempt = conn.execute(
+                "INSERT INTO attempts VALUES (%s, %s, 1, %s) ON CONFLICT (consumer, event_id)"
+                " DO UPDATE SET count = attempts.count + 1, last_error = EXCLUDED.last_error"
+                " RETURNING count", (consumer, event.event_id, repr(err))).fetchone()[0]
+            if attempt >= self.max_attempts:
+                conn.execute(
+                    "INSERT INTO dead_letters (consumer, event_id, payload, error, attempts)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (consumer, event.event_id, json.dumps(payload, ensure_ascii=False,
+                                                          default=str), repr(err), attempt))
+                conn.execute("DELETE FROM attempts WHERE consumer = %s AND event_id = %s",
+                             (consumer, event.event_id))
+        if attempt >= self.max_attempts:
+            log.error("%s: event %s dead-lettered after %d attempts: %r", consumer,
+                      event.event_id, attempt, err)
+            return
+        log.warning("%s: event %s failed (attempt %d of %d): %r", consumer, event.event_id,
+                    attempt, self.max_attempts, err)
+        time.sleep(backoff_seconds(attempt))
+        raise err
+
+    def dead_letters(self, consumer_prefix=""):
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, consumer, event_id, error, attempts, failed_at, replayed_at"
+                " FROM dead_letters WHERE consumer LIKE %s ORDER BY id",
+                (consumer_prefix + "%",)).fetchall()
+        return [{"id": r[0], "consumer": r[1], "event_id": str(r[2]), "error": r[3],
+                 "attempts": r[4], "failed_at": r[5].isoformat(),
+                 "replayed_at": r[6].isoformat() if r[6] else None} for r in rows]
+
+    def replay_dead_letter(self, letter_id, effects_of):
+        """Run a dead-lettered event through its consumer again (an operator's call).
+
+        ``effects_of(consumer)`` gives the effects function; raises NotFound.
+        """
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT consumer, payload FROM dead_letters WHERE id = %s"
+                               " AND replayed_at IS NULL FOR UPDATE", (letter_id,)).fetchone()
+            if row is None:
+                raise errors.NotFound(f"no dead letter {letter_id} waiting for replay",
+                                      field="id")
+            conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = %s",
+                         (letter_id,))
+        consumer, payload = row
+        self.handle_once(consumer, payload, effects_of(consumer))
+        return {"id": letter_id, "consumer": consumer}
 
     def quarantine(self, consumer, reason, payload):
         log.error("%s: quarantined a malformed event: %s", consumer, reason)
@@ -133,7 +219,8 @@ class EventStoreProvider(DependencyProvider):
         self.db.close()
 
     def get_dependency(self, worker_ctx):
-        return ServiceEvents(self.store, self.container.service_name)
+        return ServiceEvents(self.store, self.container.service_name,
+                             int(self.container.config.get("MAX_ATTEMPTS", MAX_ATTEMPTS)))
 
 
 def _retry(action, what, attempts=30, delay=1.0):

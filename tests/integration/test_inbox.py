@@ -1,6 +1,7 @@
 """Once-only handling: the inbox row and the effects commit together."""
 
 import eventlet
+from shared.errors import NotFound
 import pytest
 
 from shared.db import Database
@@ -80,3 +81,28 @@ def test_a_malformed_event_is_quarantined_not_applied(events):
     with events.transaction() as conn:
         rows = conn.execute("SELECT consumer, reason FROM quarantine").fetchall()
     assert rows == [("routing.test", "actor.agency: not an agency code of the form XXX.XX.XX.Ynn")]
+
+
+def test_a_failing_event_is_retried_then_dead_lettered_and_can_be_replayed(events):
+    message = payload()
+    events.max_attempts = 3
+    calls = []
+
+    def broken(event, conn):
+        calls.append(event.event_id)
+        raise RuntimeError("a bug in the handler")
+
+    for _ in range(2):  # the broker would redeliver after each raise
+        with pytest.raises(RuntimeError):
+            events.handle_once("routing.test", message, broken)
+    assert events.handle_once("routing.test", message, broken) is None  # third: given up
+    assert len(calls) == 3
+    [letter] = events.dead_letters("routing.")
+    assert letter["attempts"] == 3 and "a bug in the handler" in letter["error"]
+    assert effect_count(events) == 0
+
+    events.replay_dead_letter(letter["id"], lambda consumer: record)  # fixed, replayed
+    assert effect_count(events) == 1
+    assert events.dead_letters()[0]["replayed_at"] is not None
+    with pytest.raises(NotFound):
+        events.replay_dead_letter(letter["id"], lambda consumer: record)
