@@ -176,7 +176,7 @@ def run_scenario(client, timer, pdf_kb, log_dir):
 
     with client.rpc(auditor) as rpc:
         bundle = wait_for(lambda: (b := rpc.audit.evidence_bundle(document_id))
-                          and len(b["entries"]) == 4 and b,
+                          and len(b["entries"]) == 5 and b,
                           what="a signed checkpoint covering the whole flow")
         verdict = rpc.audit.verify()
         status = rpc.audit.status()

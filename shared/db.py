@@ -18,10 +18,11 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class Database:
-    def __init__(self, dsn, schema, max_size=8, connect_timeout=5, role=None):
+    def __init__(self, dsn, schema, max_size=8, connect_timeout=5, role=None, settings=None):
         if not SCHEMA_NAME.match(schema) or (role and not SCHEMA_NAME.match(role)):
             raise ValueError(f"invalid schema or role name {schema!r}, {role!r}")
         self.role = role
+        self.settings = dict(settings or {})
         make_psycopg_cooperative()
         self.dsn, self.schema = dsn, schema
         self._connect_timeout = connect_timeout
@@ -31,10 +32,12 @@ class Database:
 
     def _connect(self):
         # With a role, the connection acts with that role's privileges only.
-        role = f" -c role={self.role}" if self.role else ""
+        extra = "".join(f" -c {k}={v}" for k, v in self.settings.items())
+        if self.role:
+            extra += f" -c role={self.role}"
         return psycopg.connect(
             self.dsn, autocommit=True, connect_timeout=self._connect_timeout,
-            options=f"-c search_path={self.schema},public{role}",
+            options=f"-c search_path={self.schema},public{extra}",
         )
 
     def ensure_schema(self, ddl):

@@ -1,49 +1,92 @@
-"""The routing service's pure core: when a document may be delivered, and to whom.
+"""The routing service's pure core: consignments, deliveries and their events.
 
 A document is delivered once both facts are known, in whichever order they
-arrive: it was registered (recipients, file hash) and it was signed (a
-signature over that same hash).
+arrive: it was registered (addressees, file hash) and it was signed (a
+signature over that same hash). Each sending is a consignment with an id:
+the recipients it resolved to are recorded in its event and never
+recomputed, and a recipient that already has the document is not sent it
+again, so resending (a retry after a crash) delivers nothing twice.
 """
+
+import re
 
 from services.signing.domain import signed_message
 from services.signing.keys import verify_signature
 from shared.envelope import new_event, system_actor
+from shared.errors import ValidationFailed
 
 SERVICE = "routing"
+CONSIGNMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{7,99}$")
 
 
 def stream_of(document_id):
     return f"delivery-{document_id}"
 
 
-def deliveries_for(registered, signed, causation):
-    """The events to record for a registered and signed document.
-
-    One ``DocumentDelivered`` per recipient, or a single ``DeliveryRefused``
-    when the signature does not cover the registered file.
-    """
-    document_id = registered["document_id"]
-    actor = system_actor(SERVICE)
-    reason = _signature_problem(registered, signed)
-    if reason:
-        return [new_event("DeliveryRefused", {"document_id": document_id, "reason": reason},
-                          actor=actor, producer=SERVICE, stream_id=stream_of(document_id),
-                          causation=causation)]
-    return [
-        new_event("DocumentDelivered",
-                  {"document_id": document_id, "recipient": agency,
-                   "sender": registered["issuing_agency"],
-                   "sha256": registered["file"]["sha256"], "urgency": registered["urgency"]},
-                  actor=actor, producer=SERVICE, stream_id=stream_of(document_id),
-                  causation=causation)
-        for agency in registered["recipients"]
-    ]
+def initial_consignment(document_id):
+    """The consignment of the addressees named at registration."""
+    return f"{document_id}:initial"
 
 
-def _signature_problem(registered, signed):
+def check_consignment_id(value):
+    if not isinstance(value, str) or not CONSIGNMENT_ID.match(value):
+        raise ValidationFailed("consignment_id: 8 to 100 letters, digits or :._- (choose one"
+                               " per sending and reuse it when you retry)",
+                               field="consignment_id")
+    return value
+
+
+def signature_problem(registered, signed):
+    """Why the signature does not cover the registered file, or None."""
     if signed["sha256"] != registered["file"]["sha256"]:
         return "the signature covers a different file than the one registered"
     message = signed_message(registered["document_id"], signed["sha256"])
     if not verify_signature(signed["public_key"], signed["signature"], message):
         return "the signature does not verify"
     return None
+
+
+def refused(document_id, reason, causation=None):
+    return new_event("DeliveryRefused", {"document_id": document_id, "reason": reason},
+                     actor=system_actor(SERVICE), producer=SERVICE,
+                     stream_id=stream_of(document_id), causation=causation)
+
+
+def consignment_events(registered, consignment_id, addressed, recipients, already,
+                       actor, now, causation=None):
+    """``ConsignmentSent`` with the resolved recipients, then one
+    ``DocumentDelivered`` per recipient that does not have the document yet.
+
+    Each delivery carries its trace (edXML's TraceHeaderList): the sender,
+    then the recipient, each with the time of that hop.
+    """
+    document_id, sender = registered["document_id"], registered["issuing_agency"]
+    new = [r for r in recipients if r not in already]
+    stream = stream_of(document_id)
+    events = [new_event("ConsignmentSent", {
+        "document_id": document_id, "consignment_id": consignment_id, "sender": sender,
+        "addressed": addressed, "recipients": list(recipients), "new_recipients": new,
+        "urgency": registered["urgency"]}, actor=actor, producer=SERVICE, stream_id=stream,
+        causation=causation)]
+    stamp = now.isoformat()
+    for agency in new:
+        events.append(new_event("DocumentDelivered", {
+            "document_id": document_id, "recipient": agency, "sender": sender,
+            "sha256": registered["file"]["sha256"], "urgency": registered["urgency"],
+            "consignment_id": consignment_id,
+            "trace": [{"agency": sender, "at": stamp}, {"agency": agency, "at": stamp}],
+        }, actor=system_actor(SERVICE), producer=SERVICE, stream_id=stream,
+            causation=causation))
+    return events
+
+
+def initial_delivery(registered, signed, recipients, already, now, causation=None):
+    """What to record once a document is both registered and signed: its first
+    consignment to ``recipients`` (the addressees as the directory resolves
+    them today), or a ``DeliveryRefused`` if the signature does not hold."""
+    problem = signature_problem(registered, signed)
+    if problem:
+        return [refused(registered["document_id"], problem, causation)]
+    return consignment_events(registered, initial_consignment(registered["document_id"]),
+                              {"agencies": list(registered["recipients"])}, recipients,
+                              already, system_actor(SERVICE), now, causation)

@@ -1,31 +1,229 @@
-"""nameko entrypoints of the routing service."""
+"""nameko entrypoints of the routing service: thin; the rules live in
+``domain`` (consignments), ``directory`` (agencies), ``statuses`` (status and
+recall negotiation), ``deadlines`` and ``edxml``."""
 
+import base64
 import json
+import logging
+import time
+import uuid
+from datetime import datetime, timezone
 
+from nameko.dependency_providers import Config
 from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from services.routing import domain
+from services.routing import codec, deadlines, domain, edxml
+from services.routing import statuses as st
+from services.routing.directory import Directory
+from services.routing.sample_data import apply_reform_2025, national, sample_province
 from shared.auth import require_role
-from shared.nameko_ext import Health, Authenticator, EventStoreProvider
+from shared.envelope import new_event, utc_now
+from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
+from shared.failpoints import failpoint
+from shared.nameko_ext import Authenticator, EventStoreProvider, Health
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_STREAM = "directory"
 
 DDL = """
--- Halves of a consignment, in whichever order they arrive.
+-- Halves of a document's first consignment, in whichever order they arrive.
 CREATE TABLE IF NOT EXISTS consignments (
     document_id uuid PRIMARY KEY,
     registered  jsonb,
     signed      jsonb,
     dispatched  boolean NOT NULL DEFAULT false
 );
+CREATE TABLE IF NOT EXISTS sends (
+    consignment_id text PRIMARY KEY,
+    document_id    uuid NOT NULL,
+    recipients     text[] NOT NULL,
+    new_recipients text[] NOT NULL,
+    sent_at        timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS inbox_items (
-    document_id  uuid NOT NULL,
-    recipient    text NOT NULL,
-    sender       text NOT NULL,
-    sha256       text NOT NULL,
-    delivered_at timestamptz NOT NULL,
+    document_id    uuid NOT NULL,
+    recipient      text NOT NULL,
+    sender         text NOT NULL,
+    sha256         text NOT NULL,
+    urgency        smallint NOT NULL,
+    consignment_id text NOT NULL,
+    delivered_at   timestamptz NOT NULL,
+    trace          jsonb NOT NULL,
     PRIMARY KEY (document_id, recipient)
 );
+CREATE INDEX IF NOT EXISTS inbox_by_recipient ON inbox_items (recipient, urgency DESC, delivered_at);
+-- Each recipient's copy: its processing status and history (statuses.DeliveryStatus).
+CREATE TABLE IF NOT EXISTS copies (
+    document_id uuid NOT NULL,
+    recipient   text NOT NULL,
+    sender      text NOT NULL,
+    state       jsonb NOT NULL,
+    PRIMARY KEY (document_id, recipient)
+);
+CREATE TABLE IF NOT EXISTS recalls (
+    document_id uuid NOT NULL,
+    recipient   text NOT NULL,
+    state       jsonb NOT NULL,
+    PRIMARY KEY (document_id, recipient)
+);
+CREATE TABLE IF NOT EXISTS overdue_reported (
+    document_id uuid NOT NULL,
+    recipient   text NOT NULL,
+    kind        text NOT NULL,
+    PRIMARY KEY (document_id, recipient, kind)
+);
 """
+
+
+def today():
+    return deadlines.vietnam_time(utc_now()).date()
+
+
+class AgencyDirectory(DependencyProvider):
+    """The agency directory, rebuilt from the ``directory`` stream and cached.
+
+    Config ``DIRECTORY_SEED``: ``sample`` (one province, three levels; the
+    default), ``sample+reform`` (the same after the 2025 reform), ``national:N``
+    (a generated directory of N provinces) or ``none``.
+    """
+
+    def setup(self):
+        self.seed = str(self.container.config.get("DIRECTORY_SEED", "sample"))
+        self._cached = (None, None)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def load(self, events):
+        version = events.store.stream_version(DIRECTORY_STREAM)
+        if version == 0 and self.seed != "none":
+            self._seed(events)
+            version = events.store.stream_version(DIRECTORY_STREAM)
+        cached_version, directory = self._cached
+        if cached_version != version:
+            changes = [c for e in events.read_stream(DIRECTORY_STREAM)
+                       for c in e.data["changes"]]
+            directory = Directory.from_changes(_thaw(changes))
+            self._cached = (version, directory)
+        return directory, version
+
+    def _seed(self, events):
+        if self.seed == "sample":
+            directory = sample_province()
+        elif self.seed == "sample+reform":
+            directory = apply_reform_2025(sample_province())
+        elif self.seed.startswith("national:"):
+            directory = national(provinces=int(self.seed.split(":")[1]))
+        else:
+            raise ValueError(f"DIRECTORY_SEED {self.seed!r}: use sample, sample+reform,"
+                             " national:N or none")
+        event = _directory_event(directory.changes, actor=None)
+        try:
+            events.append(DIRECTORY_STREAM, 0, [event])
+        except ConcurrencyConflict:
+            pass  # another instance seeded it first
+
+
+def _directory_event(changes, actor):
+    from shared.envelope import system_actor
+
+    return new_event("DirectoryChanged", {"changes": changes},
+                     actor=actor or system_actor(domain.SERVICE), producer=domain.SERVICE,
+                     stream_id=DIRECTORY_STREAM)
+
+
+def _thaw(value):
+    """Plain lists and dicts from an event's frozen data."""
+    return json.loads(json.dumps(value, default=lambda v: dict(v) if hasattr(v, "keys")
+                                 else list(v)))
+
+
+class OverdueWatch(DependencyProvider):
+    """Every ``OVERDUE_CHECK_SECONDS``, records each newly overdue copy once."""
+
+    def setup(self):
+        self.interval = float(self.container.config.get("OVERDUE_CHECK_SECONDS", 300))
+        self._running = False
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._loop)
+
+    def _loop(self):
+        events = next(d for d in self.container.dependencies
+                      if isinstance(d, EventStoreProvider)).get_dependency(None)
+        next_check = time.monotonic() + self.interval
+        while self._running:
+            time.sleep(0.2)  # short naps, so that stop() does not wait a whole interval
+            if time.monotonic() < next_check:
+                continue
+            next_check = time.monotonic() + self.interval
+            try:
+                record_overdue(events, utc_now())
+            except Exception as err:  # the database is down: try again next time
+                log.error("overdue check failed: %s", err)
+
+    def stop(self):
+        self._running = False
+        self._thread.wait()
+
+    def kill(self):
+        self._running = False
+
+
+def record_overdue(events, now):
+    """Append one ``DeliveryOverdue`` per copy and kind newly past its deadline."""
+    items = _copies_for_deadlines(events, None)
+    findings = deadlines.overdue(items, now, _calendar())
+    recorded = 0
+    for finding in findings:
+        with events.transaction() as conn:
+            fresh = conn.execute(
+                "INSERT INTO overdue_reported VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+                " RETURNING 1", (finding["document_id"], finding["recipient"],
+                                 finding["kind"])).fetchone()
+            if not fresh:
+                continue
+            stream = domain.stream_of(finding["document_id"])
+            data = {**_jsonable(finding),
+                    "overdue_by_seconds": int(finding["overdue_by_seconds"])}
+            event = new_event("DeliveryOverdue", data,
+                              actor=_system(), producer=domain.SERVICE, stream_id=stream)
+            events.append(stream, events.store.stream_version(stream, conn=conn), [event],
+                          conn=conn)
+            recorded += 1
+    return recorded
+
+
+def _system():
+    from shared.envelope import system_actor
+
+    return system_actor(domain.SERVICE)
+
+
+def _calendar():
+    return deadlines.WorkingCalendar()
+
+
+def _copies_for_deadlines(events, agency):
+    with events.transaction() as conn:
+        rows = conn.execute(
+            "SELECT c.document_id, c.recipient, c.state, i.delivered_at, i.urgency,"
+            " r.registered -> 'data' ->> 'due_date'"
+            " FROM copies c JOIN inbox_items i USING (document_id, recipient)"
+            " LEFT JOIN consignments r USING (document_id)"
+            " WHERE %s::text IS NULL OR c.recipient = %s", (agency, agency)).fetchall()
+    return [{"document_id": str(doc), "recipient": rcpt, "arrived_at": at,
+             "urgency": urgency, "status": state["code"], "due_date": due,
+             "recalled": state["recalled"]}
+            for doc, rcpt, state, at, urgency, due in rows]
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat()))
 
 
 class RoutingService(Health):
@@ -33,6 +231,11 @@ class RoutingService(Health):
 
     events = EventStoreProvider(ddl=DDL)
     auth = Authenticator()
+    directory = AgencyDirectory()
+    overdue_watch = OverdueWatch()
+    config = Config()
+
+    # -- the first consignment, from events ------------------------------------
 
     @event_handler("docs", "DocumentRegistered", requeue_on_error=True)
     def on_document_registered(self, payload):
@@ -44,16 +247,319 @@ class RoutingService(Health):
         self.events.handle_once("routing.on_document_signed", payload,
                                 lambda event, conn: self._record(event, "signed", conn))
 
+    def _record(self, event, half, conn):
+        # The upsert locks the consignment row: two halves arriving at once are
+        # applied one after the other, and the second sees the first.
+        row = conn.execute(
+            f"INSERT INTO consignments (document_id, {half}) VALUES (%s, %s)"
+            f" ON CONFLICT (document_id) DO UPDATE SET {half} = EXCLUDED.{half}"
+            " RETURNING registered, signed, dispatched",
+            (event.data["document_id"], json.dumps(event.to_dict(), ensure_ascii=False)),
+        ).fetchone()
+        registered, signed, dispatched = row
+        if registered is None or signed is None or dispatched:
+            return
+        document = registered["data"]
+        directory, _ = self.directory.load(self.events)
+        try:
+            recipients = directory.address({"agencies": list(document["recipients"])}, today())
+        except (ValidationFailed, NotFound) as err:
+            stored = self._append(conn, document["document_id"],
+                                  [domain.refused(document["document_id"], str(err), event)])
+        else:
+            stored = self._append(conn, document["document_id"], domain.initial_delivery(
+                document, signed["data"], recipients, set(), utc_now(), causation=event))
+        self._project(conn, stored)
+        conn.execute("UPDATE consignments SET dispatched = true WHERE document_id = %s",
+                     (document["document_id"],))
+
+    # -- sending to more agencies, idempotent on a consignment id --------------
+
+    @rpc
+    def send(self, document_id, addressing, consignment_id):
+        """Send a signed document to the agencies ``addressing`` stands for today.
+
+        ``addressing``: ``{"agencies": [...]}``, ``{"subtree": code, "level": ...}``
+        or ``{"parents_of": code}``. Retrying with the same ``consignment_id``
+        returns the first answer and delivers nothing twice.
+        """
+        actor = require_role(self.auth.actor(), "clerk")
+        document_id = _uuid(document_id)
+        domain.check_consignment_id(consignment_id)
+        if not isinstance(addressing, dict):
+            raise ValidationFailed("addressing: an object such as {\"agencies\": [...]}",
+                                   field="addressing")
+        directory, _ = self.directory.load(self.events)
+
+        def attempt(conn):
+            done = conn.execute("SELECT document_id, recipients, new_recipients FROM sends"
+                                " WHERE consignment_id = %s", (consignment_id,)).fetchone()
+            if done is not None:
+                if str(done[0]) != document_id:
+                    raise Conflict(f"consignment {consignment_id} was used for another"
+                                   " document", field="consignment_id")
+                return {"consignment_id": consignment_id, "recipients": done[1],
+                        "new_recipients": done[2], "repeated": True}
+            row = conn.execute("SELECT registered, signed FROM consignments"
+                               " WHERE document_id = %s", (document_id,)).fetchone()
+            if row is None or row[0] is None:
+                raise NotFound(f"document {document_id} is not known to routing",
+                               field="document_id")
+            document = row[0]["data"]
+            if actor.agency != document["issuing_agency"]:
+                raise Forbidden("only the issuing agency's clerk sends its documents",
+                                field="agency")
+            if row[1] is None:
+                raise Conflict("the document is not signed yet: it cannot be sent",
+                               field="document_id")
+            recipients = directory.address(addressing, today())
+            if document["issuing_agency"] in recipients:
+                recipients = [r for r in recipients if r != document["issuing_agency"]]
+            already = {r for (r,) in conn.execute(
+                "SELECT recipient FROM inbox_items WHERE document_id = %s", (document_id,))}
+            stored = self._append(conn, document_id, domain.consignment_events(
+                document, consignment_id, _thaw(addressing), recipients, already, actor,
+                utc_now()))
+            self._project(conn, stored)
+            failpoint("routing.send.before_commit")
+            return {"consignment_id": consignment_id, "recipients": recipients,
+                    "new_recipients": stored[0].data["new_recipients"], "repeated": False}
+
+        result = self._in_transaction(attempt)
+        failpoint("routing.send.after_commit")
+        return _jsonable(result)
+
+    @rpc
+    def resolve_addressing(self, addressing, on=None):
+        """Which agencies ``addressing`` stands for (today, or on ``on``)."""
+        self.auth.actor()
+        directory, _ = self.directory.load(self.events)
+        return {"recipients": directory.address(addressing, _date(on))}
+
+    # -- the recipient's side ----------------------------------------------------
+
     @rpc
     def inbox(self):
-        """Documents delivered to the caller's agency, newest first."""
+        """Documents delivered to the caller's agency: urgent first, then newest."""
         actor = self.auth.actor()
         with self.events.transaction() as conn:
             rows = conn.execute(
-                "SELECT document_id, sender, sha256, delivered_at FROM inbox_items"
-                " WHERE recipient = %s ORDER BY delivered_at DESC", (actor.agency,)).fetchall()
-        return [{"document_id": str(r[0]), "sender": r[1], "sha256": r[2],
-                 "delivered_at": r[3].isoformat()} for r in rows]
+                "SELECT i.document_id, i.sender, i.sha256, i.urgency, i.delivered_at,"
+                " i.trace, c.state FROM inbox_items i JOIN copies c USING (document_id,"
+                " recipient) WHERE i.recipient = %s"
+                " ORDER BY i.urgency DESC, i.delivered_at DESC", (actor.agency,)).fetchall()
+        return [{"document_id": str(r[0]), "sender": r[1], "sha256": r[2], "urgency": r[3],
+                 "delivered_at": r[4].isoformat(), "trace": r[5], "status": r[6]["code"],
+                 "recalled": r[6]["recalled"]} for r in rows]
+
+    @rpc
+    def report_status(self, document_id, code, reason=None):
+        """The recipient reports 02 returned, 03 accepted, 04 assigned, 05, 06."""
+        actor = require_role(self.auth.actor(), "clerk")
+        document_id = _uuid(document_id)
+
+        def attempt(conn):
+            state = self._copy(conn, document_id, actor.agency)
+            new, change = st.report(state, str(code), by_agency=actor.agency,
+                                    recipient=actor.agency, at=utc_now(),
+                                    user=actor.user_id, reason=reason)
+            self._append(conn, document_id, [self._change_event(
+                "StatusReported", change, actor)])
+            self._save_copy(conn, new)
+            return change.to_dict()
+
+        return self._in_transaction(attempt)
+
+    @rpc
+    def statuses(self, document_id):
+        """Per recipient, the current status and its history. The sender (and
+        auditors) see every recipient; a recipient sees its own copy."""
+        actor = self.auth.actor()
+        document_id = _uuid(document_id)
+        with self.events.transaction() as conn:
+            rows = conn.execute("SELECT recipient, sender, state FROM copies"
+                                " WHERE document_id = %s ORDER BY recipient",
+                                (document_id,)).fetchall()
+        visible = [r for r in rows if actor.role == "auditor" or actor.agency in (r[0], r[1])]
+        if not visible:
+            raise NotFound(f"no copy of document {document_id} concerns your agency",
+                           field="document_id")
+        return [{"recipient": r[0], "sender": r[1], "status": r[2]["code"],
+                 "recalled": r[2]["recalled"], "history": r[2]["history"]} for r in visible]
+
+    # -- recall, update, replace -------------------------------------------------
+
+    @rpc
+    def request_recall(self, document_id, business_type, reason=None,
+                       replacement_document_id=None):
+        """The sender asks every recipient (13) to agree to a revoke (1), update
+        (2) or replace (3)."""
+        actor = require_role(self.auth.actor(), "clerk")
+        document_id = _uuid(document_id)
+
+        def attempt(conn):
+            rows = conn.execute("SELECT recipient FROM copies WHERE document_id = %s"
+                                " ORDER BY recipient", (document_id,)).fetchall()
+            if not rows:
+                raise Conflict(f"document {document_id} was never sent: nothing to recall",
+                               field="document_id")
+            events, requests = [], []
+            for (recipient,) in rows:
+                copy = self._copy(conn, document_id, recipient)
+                current = self._recall(conn, document_id, recipient)
+                request, change = st.request_recall(
+                    copy, current, business_type=business_type, by_agency=actor.agency,
+                    at=utc_now(), user=actor.user_id, reason=reason,
+                    replacement_document_id=replacement_document_id)
+                events.append(self._change_event("RecallRequested", change, actor))
+                requests.append(request)
+            self._append(conn, document_id, events)
+            for request in requests:
+                self._save_recall(conn, request)
+            return {"document_id": document_id, "requested_from": [r.recipient for r in requests]}
+
+        return self._in_transaction(attempt)
+
+    @rpc
+    def answer_recall(self, document_id, agree, reason=None):
+        """The recipient agrees (15) or refuses (16, reason required)."""
+        actor = require_role(self.auth.actor(), "clerk")
+        document_id = _uuid(document_id)
+
+        def attempt(conn):
+            request = self._recall(conn, document_id, actor.agency)
+            if request is None:
+                raise NotFound("no recall request is addressed to your agency for this"
+                               " document", field="document_id")
+            copy = self._copy(conn, document_id, actor.agency)
+            request, copy, change = st.answer_recall(
+                request, copy, st.RECALL_AGREED if agree else st.RECALL_REFUSED,
+                by_agency=actor.agency, at=utc_now(), user=actor.user_id, reason=reason)
+            self._append(conn, document_id, [self._change_event("RecallAnswered", change,
+                                                                actor)])
+            self._save_recall(conn, request)
+            self._save_copy(conn, copy)
+            return change.to_dict()
+
+        return self._in_transaction(attempt)
+
+    @rpc
+    def recall_outcome(self, document_id):
+        actor = self.auth.actor()
+        document_id = _uuid(document_id)
+        with self.events.transaction() as conn:
+            rows = conn.execute("SELECT state FROM recalls WHERE document_id = %s",
+                                (document_id,)).fetchall()
+        requests = [codec.recall_from_json(r[0]) for r in rows]
+        if not requests or (actor.role != "auditor"
+                            and actor.agency not in {requests[0].sender}):
+            raise NotFound(f"no recall of document {document_id} by your agency",
+                           field="document_id")
+        outcome = st.recall_outcome(requests)
+        return {"document_id": document_id, "state": outcome.state,
+                "agreed": list(outcome.agreed), "refused": [list(r) for r in outcome.refused],
+                "pending": list(outcome.pending)}
+
+    # -- deadlines ---------------------------------------------------------------
+
+    @rpc
+    def overdue(self):
+        """Overdue copies: of the caller's agency, or of every agency for auditors."""
+        actor = self.auth.actor()
+        agency = None if actor.role == "auditor" else actor.agency
+        findings = deadlines.overdue(_copies_for_deadlines(self.events, agency), utc_now(),
+                                     _calendar())
+        return _jsonable(findings)
+
+    # -- the agency directory ----------------------------------------------------
+
+    @rpc
+    def agencies(self, on=None, under=None, level=None):
+        self.auth.actor()
+        directory, _ = self.directory.load(self.events)
+        on = _date(on)
+        found = directory.subtree(under, on, level=level) if under else directory.agencies(on)
+        if level and not under:
+            found = [a for a in found if a.level == level]
+        return _jsonable([a.to_dict() for a in found])
+
+    @rpc
+    def change_directory(self, changes):
+        """Apply dated changes (create, rename, move, merge, split, dissolve); admins only."""
+        actor = require_role(self.auth.actor(), "admin")
+        if not isinstance(changes, list) or not changes:
+            raise ValidationFailed("changes: a non-empty list of changes", field="changes")
+        directory, version = self.directory.load(self.events)
+        trial = Directory.from_changes(directory.changes)
+        for i, change in enumerate(changes):
+            try:
+                trial.apply(change)
+            except (ValidationFailed, NotFound, Conflict) as err:
+                raise type(err)(f"changes.{i}: {err}", field=f"changes.{i}") from None
+        applied = trial.changes[len(directory.changes):]
+        try:
+            self.events.append(DIRECTORY_STREAM, version, [_directory_event(applied, actor)])
+        except ConcurrencyConflict:
+            raise Conflict("the directory changed meanwhile; try again",
+                           field="changes") from None
+        return {"applied": len(applied)}
+
+    @rpc
+    def export_directory(self, on=None):
+        self.auth.actor()
+        directory, _ = self.directory.load(self.events)
+        return directory.export_csv(_date(on))
+
+    @rpc
+    def import_directory(self, csv_text, on):
+        """Create the agencies of a CSV export (as of ``on``); admins only."""
+        require_role(self.auth.actor(), "admin")
+        scratch = Directory()
+        scratch.import_csv(csv_text, _date(on))
+        return self.change_directory(scratch.changes)
+
+    # -- edXML (QCVN 102:2016) ---------------------------------------------------
+
+    @rpc
+    def export_edxml(self, document_id):
+        """The document as an edXML package (files by reference), base64."""
+        actor = self.auth.actor()
+        document_id = _uuid(document_id)
+        with self.events.transaction() as conn:
+            row = conn.execute("SELECT registered FROM consignments WHERE document_id = %s",
+                               (document_id,)).fetchone()
+            traces = conn.execute("SELECT recipient, trace FROM inbox_items"
+                                  " WHERE document_id = %s ORDER BY recipient",
+                                  (document_id,)).fetchall()
+        if row is None or row[0] is None:
+            raise NotFound(f"document {document_id} is not known to routing",
+                           field="document_id")
+        registered = row[0]
+        data = registered["data"]
+        if actor.role != "auditor" and actor.agency not in \
+                [data["issuing_agency"], *[t[0] for t in traces]]:
+            raise NotFound(f"document {document_id} is not known to routing",
+                           field="document_id")
+        return base64.b64encode(edxml.export_package(
+            _package(registered, traces))).decode()
+
+    @rpc
+    def import_edxml(self, package_b64):
+        """Validate an edXML package from the national axis and summarise it; admins only."""
+        require_role(self.auth.actor(), "admin")
+        try:
+            raw = base64.b64decode(package_b64, validate=True)
+        except (ValueError, TypeError):
+            raise ValidationFailed("package: not base64", field="package") from None
+        package = edxml.import_package(raw)
+        return _jsonable({"document_id": package.document_id, "subject": package.subject,
+                          "from": package.from_agency.id,
+                          "to": [a.id for a in package.to_agencies],
+                          "priority": package.priority,
+                          "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size,
+                                           "by_reference": a.by_reference}
+                                          for a in package.attachments],
+                          "notes": package.notes})
 
     @rpc
     def state_summary(self):
@@ -79,25 +585,126 @@ class RoutingService(Health):
                  "refused": refused.get(document_id)}
                 for document_id in sorted(known | set(delivered) | set(refused))]
 
-    def _record(self, event, half, conn):
-        # The upsert locks the consignment row: two halves arriving at once are
-        # applied one after the other, and the second sees the first.
-        row = conn.execute(
-            f"INSERT INTO consignments (document_id, {half}) VALUES (%s, %s)"
-            f" ON CONFLICT (document_id) DO UPDATE SET {half} = EXCLUDED.{half}"
-            " RETURNING registered, signed, dispatched",
-            (event.data["document_id"], json.dumps(event.to_dict(), ensure_ascii=False)),
-        ).fetchone()
-        registered, signed, dispatched = row
-        if registered is None or signed is None or dispatched:
-            return
-        events = domain.deliveries_for(registered["data"], signed["data"], causation=event)
-        stored = self.events.append(domain.stream_of(event.data["document_id"]), 0, events,
-                                    conn=conn)
+    # -- operators ---------------------------------------------------------------
+
+    @rpc
+    def dead_letters(self):
+        require_role(self.auth.actor(), "admin")
+        return self.events.dead_letters("routing.")
+
+    @rpc
+    def replay_dead_letter(self, letter_id):
+        require_role(self.auth.actor(), "admin")
+        handlers = {
+            "routing.on_document_registered": lambda e, c: self._record(e, "registered", c),
+            "routing.on_document_signed": lambda e, c: self._record(e, "signed", c),
+        }
+        return self.events.replay_dead_letter(letter_id, handlers.__getitem__)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _in_transaction(self, attempt, tries=3):
+        """Run ``attempt(conn)`` in a transaction; retry if the stream moved on."""
+        for n in range(tries):
+            try:
+                with self.events.transaction() as conn:
+                    return attempt(conn)
+            except ConcurrencyConflict:
+                if n == tries - 1:
+                    raise Conflict("the document changed meanwhile; try again",
+                                   field="document_id") from None
+
+    def _append(self, conn, document_id, events):
+        stream = domain.stream_of(document_id)
+        return self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
+                                  events, conn=conn)
+
+    def _project(self, conn, stored):
         for e in stored:
             if e.event_type == "DocumentDelivered":
-                conn.execute("INSERT INTO inbox_items VALUES (%s, %s, %s, %s, %s)",
-                             (e.data["document_id"], e.data["recipient"], e.data["sender"],
-                              e.data["sha256"], e.occurred_at))
-        conn.execute("UPDATE consignments SET dispatched = true WHERE document_id = %s",
-                     (event.data["document_id"],))
+                data = e.data
+                conn.execute("INSERT INTO inbox_items VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+                             (data["document_id"], data["recipient"], data["sender"],
+                              data["sha256"], data["urgency"], data["consignment_id"],
+                              e.occurred_at, json.dumps(_thaw(data["trace"]))))
+                state, _ = st.delivered(data["document_id"], data["recipient"],
+                                        sender=data["sender"], at=e.occurred_at)
+                self._save_copy(conn, state)
+            elif e.event_type == "ConsignmentSent":
+                conn.execute("INSERT INTO sends VALUES (%s, %s, %s, %s, %s)"
+                             " ON CONFLICT DO NOTHING",
+                             (e.data["consignment_id"], e.data["document_id"],
+                              list(e.data["recipients"]), list(e.data["new_recipients"]),
+                              e.occurred_at))
+
+    def _copy(self, conn, document_id, recipient):
+        row = conn.execute("SELECT state FROM copies WHERE document_id = %s AND recipient = %s"
+                           " FOR UPDATE", (document_id, recipient)).fetchone()
+        if row is None:
+            raise NotFound(f"document {document_id} was not delivered to {recipient}",
+                           field="document_id")
+        return codec.status_from_json(row[0])
+
+    def _save_copy(self, conn, state):
+        conn.execute("INSERT INTO copies VALUES (%s, %s, %s, %s) ON CONFLICT (document_id,"
+                     " recipient) DO UPDATE SET state = EXCLUDED.state",
+                     (state.document_id, state.recipient, state.sender,
+                      json.dumps(codec.to_json(state))))
+
+    def _recall(self, conn, document_id, recipient):
+        row = conn.execute("SELECT state FROM recalls WHERE document_id = %s AND recipient = %s"
+                           " FOR UPDATE", (document_id, recipient)).fetchone()
+        return codec.recall_from_json(row[0]) if row else None
+
+    def _save_recall(self, conn, request):
+        conn.execute("INSERT INTO recalls VALUES (%s, %s, %s) ON CONFLICT (document_id,"
+                     " recipient) DO UPDATE SET state = EXCLUDED.state",
+                     (request.document_id, request.recipient,
+                      json.dumps(codec.to_json(request))))
+
+    def _change_event(self, event_type, change, actor):
+        return new_event(event_type, _jsonable(change.to_dict()), actor=actor,
+                         producer=domain.SERVICE, stream_id=domain.stream_of(change.document_id))
+
+
+def _package(registered, traces):
+    data = registered["data"]
+    occurred = datetime.fromisoformat(registered["occurred_at"].replace("Z", "+00:00"))
+    hops = [edxml.Trace(data["issuing_agency"], occurred)]
+    for recipient, trace in traces:
+        hops.append(edxml.Trace(recipient, datetime.fromisoformat(trace[-1]["at"])))
+    return edxml.Package(
+        from_agency=edxml.Agency(id=data["issuing_agency"]),
+        to_agencies=[edxml.Agency(id=r) for r in data["recipients"]],
+        # Numbers and notations are assigned at issue by the docs service (its own
+        # issue); until then the package carries the document's type code and 0.
+        code_number="0", code_notation=data["document_type"],
+        promulgation_date=deadlines.vietnam_time(occurred).date(),
+        document_type=edxml.DocumentType(type=data["document_type"],
+                                         name=data["document_type"]),
+        subject=data["subject"], priority=int(data["urgency"]), traces=hops,
+        attachments=[edxml.Attachment(
+            content_id="main", name="main.pdf", content_type="application/pdf",
+            uri=f"lienthong:{data['file']['key']}", sha256=data["file"]["sha256"],
+            size=data["file"]["size"])],
+    )
+
+
+def _uuid(value):
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValidationFailed("document_id: not a UUID", field="document_id") from None
+
+
+def _date(value):
+    if value is None:
+        return today()
+    try:
+        return datetime.fromisoformat(str(value)).date() if "T" in str(value) \
+            else datetime.strptime(str(value), "%Y-%m-%d").date()
+    except ValueError:
+        raise ValidationFailed("on: a date as YYYY-MM-DD", field="on") from None
+
+
+__all__ = ["RoutingService", "timezone"]

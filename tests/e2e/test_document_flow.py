@@ -39,14 +39,14 @@ def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged
     signed = sign_when_known(client, document_id)
     assert signed["document_id"] == document_id
 
-    expected = [("DocumentRegistered", None), ("DocumentSigned", None),
+    expected = [("DocumentRegistered", None), ("DocumentSigned", None), ("ConsignmentSent", None),
                 ("DocumentDelivered", DISTRICT_1), ("DocumentDelivered", DISTRICT_2)]
 
     def logged():
         types = history_types(client, document_id)
         return sorted(types, key=str) == sorted(expected, key=str) and types
     types = wait_for(logged, timeout=30, what="the audit log to show the whole flow")
-    assert types[:2] == expected[:2]  # registered, then signed, then deliveries
+    assert types[:3] == expected[:3]  # registered, signed, sent, then the deliveries
 
     for agency in (DISTRICT_1, DISTRICT_2):
         with client.rpc(client.token("clerk", agency=agency)) as rpc:
@@ -64,7 +64,7 @@ def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged
 
     with client.rpc(client.token("auditor", agency="000.00.00.G22")) as rpc:
         verdict = rpc.audit.verify()
-    assert verdict["ok"] and verdict["entries"] == 4, verdict
+    assert verdict["ok"] and verdict["entries"] == 6, verdict  # and the seeded directory
     assert PROVINCE  # the sender, whose clerk registered it
 
 
@@ -82,7 +82,7 @@ def test_an_auditor_replays_reconciles_and_verifies_a_bundle_offline(stack, clie
     def bundle_ready():
         with client.rpc(auditor) as rpc:
             bundle = rpc.audit.evidence_bundle(document_id)
-        return len(bundle["entries"]) == 4 and bundle
+        return len(bundle["entries"]) == 5 and bundle
     bundle = wait_for(bundle_ready, timeout=30, what="a checkpoint covering the whole flow")
 
     with client.rpc(auditor) as rpc:
@@ -93,7 +93,7 @@ def test_an_auditor_replays_reconciles_and_verifies_a_bundle_offline(stack, clie
         registered_at = now["history"][0]["occurred_at"]
         before_signing = rpc.audit.document_state(document_id, at=registered_at)
         everything_then = rpc.audit.replay(at=registered_at)
-    assert verdict["ok"] and verdict["entries"] == 4, verdict
+    assert verdict["ok"] and verdict["entries"] == 6, verdict  # and the seeded directory
     assert reconciled == {"documents": 1, "differences": []}
     assert now["state"]["signed"] and now["state"]["delivered_to"] == [DISTRICT_1, DISTRICT_2]
     assert not before_signing["state"]["signed"]

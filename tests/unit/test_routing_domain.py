@@ -1,4 +1,4 @@
-"""services.routing.deliveries_for: deliver to every recipient, or refuse a bad signature."""
+"""services.routing.domain.initial_delivery: deliver to every recipient, or refuse a bad signature."""
 
 import base64
 
@@ -6,10 +6,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.docs.domain import document_registered
-from services.routing.domain import deliveries_for
+from services.routing.domain import initial_delivery
 from services.signing.domain import document_signed, signed_message
 from services.signing.keys import DevSigner
-from shared.envelope import Actor, canonical_bytes
+from shared.envelope import Actor, canonical_bytes, utc_now
 from shared.objectstore import StoredObject
 
 SENDER = "000.00.00.H41"
@@ -18,6 +18,18 @@ DOC = "5b7f2a1e-0c1d-4e5f-8a9b-0c1d2e3f4a5b"
 SHA = "ab" * 32
 CLERK = Actor("u1", SENDER, "clerk")
 LEADER = Actor("l1", SENDER, "leader")
+
+
+def deliveries_for(registered, signed, causation):
+    """The initial delivery's events, its ConsignmentSent checked and set aside."""
+    events = initial_delivery(registered, signed, sorted(registered["recipients"]), set(),
+                              utc_now(), causation)
+    if events[0].event_type == "ConsignmentSent":
+        sent = events.pop(0)
+        assert list(sent.data["recipients"]) == sorted(registered["recipients"])
+        assert list(sent.data["new_recipients"]) == [e.data["recipient"] for e in events]
+        assert sent.causation_id == causation.event_id
+    return events
 
 
 @pytest.fixture
@@ -125,3 +137,19 @@ def test_garbage_signatures_or_keys_are_refused_not_crashed_on(registered_event,
     signed = _signed_event(signer, signature=signature, public_key=public_key)
     events = deliveries_for(registered_event.data, signed.data, causation=signed)
     _assert_refused(events, signed, "does not verify")
+
+
+def test_a_recipient_that_already_has_the_document_is_not_sent_it_again(registered_event,
+                                                                         signer):
+    signed = _signed_event(signer)
+    events = initial_delivery(registered_event.data, signed.data, sorted(RECIPIENTS),
+                              {RECIPIENTS[0]}, utc_now(), signed)
+    assert list(events[0].data["new_recipients"]) == sorted(RECIPIENTS[1:])
+    assert sorted(e.data["recipient"] for e in events[1:]) == sorted(RECIPIENTS[1:])
+
+
+def test_each_delivery_traces_its_hops(registered_event, signer):
+    signed = _signed_event(signer)
+    [_, first, *_] = initial_delivery(registered_event.data, signed.data, RECIPIENTS, set(),
+                                      utc_now(), signed)
+    assert [hop["agency"] for hop in first.data["trace"]] == [SENDER, first.data["recipient"]]

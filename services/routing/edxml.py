@@ -1,0 +1,889 @@
+"""edXML packages (QCVN 102:2016/BTTTT) in and out: a pure codec, no I/O.
+
+The national document-exchange axis speaks edXML: an ``edXMLEnvelope`` with an
+``edXMLHeader`` (the ``MessageHeader`` describing the document, then a
+``TraceHeaderList`` of hops and the ``Bussiness`` block, spelled so) and an
+``edXMLBody`` carrying the attachments. Element names follow the standard as
+the public SDKs implement it (we did not read the official text).
+
+Where we differ from the SDKs, on purpose:
+
+* The SDKs inline every file base64-encoded (usually zipped). We move files by
+  reference: an ``Attachment`` carries EITHER an inline ``Content`` (base64,
+  kept for interoperability; the bytes are taken as they come, zipped or not)
+  OR a ``ContentReference`` (``Uri``, ``Sha256``, ``Size``) in our own
+  extension namespace ``urn:lienthong:edxml-ext:1``, which is not part of the
+  standard and which other implementations will ignore.
+* The SDKs put a manifest of xlink references in ``edXMLBody`` and the encoded
+  files in an ``AttachmentEncoded`` element after the envelope, inside an
+  ``edXML`` root. We write self-describing ``Attachment`` elements straight into
+  ``edXMLBody``; on import we also accept the SDK layout (root ``edXML``,
+  ``AttachmentEncoded/Attachment/ContentTransferEncoded``).
+* Dates in the wild carry no time zone. On import a zone-less timestamp is
+  Vietnam time (+07:00) and becomes an aware ``datetime``; on export every
+  timestamp is written ISO 8601 with ``+07:00`` and every date ``yyyy-MM-dd``.
+
+Parsing is hardened without defusedxml (not installed): any ``<!DOCTYPE`` or
+``<!ENTITY`` in the raw bytes is refused before parsing, and the expat parser
+itself refuses a DOCTYPE or entity declaration (which also catches them in
+UTF-16 input, where the byte check cannot see them). Without a DTD there are
+no entities to expand, internal or external.
+
+Every refusal is a :class:`ValidationFailed` whose message starts with the
+element path inside the envelope, e.g.
+``edXMLHeader/MessageHeader/From/OrganId: not an agency code ...``; repeated
+elements are numbered from 1 (``To[2]``). Unknown elements are ignored.
+"""
+
+import base64
+import binascii
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import NamedTuple
+from xml.parsers import expat
+
+from shared.envelope import AGENCY_CODE
+from shared.errors import ValidationFailed
+
+# The namespace URI is taken from the public edXML SDKs (Java, .NET, Go), which
+# all use it as the edXML namespace; the official text was not read.
+NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
+# Our extension for attachments moved by reference: not part of QCVN 102:2016.
+EXT_NS = "urn:lienthong:edxml-ext:1"
+EXT_PREFIX = "lienthong"
+ET.register_namespace(EXT_PREFIX, EXT_NS)
+
+VIETNAM = timezone(timedelta(hours=7))
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # 50 MiB, for the package and for one inline file
+
+ROOT = "edXMLEnvelope"  # the path named by errors about the document as a whole
+
+PRIORITIES = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tốc"}
+LEGACY_PRIORITY = 4  # Hỏa tốc hẹn giờ: read as 3 (Hỏa tốc), with a note
+BUSINESS_DOC_TYPES = {0: "new", 1: "revoke", 2: "update", 3: "replace"}
+STEERING_TYPES = {0: "not steering", 1: "steering", 2: "report on steering"}
+STATUS_CODES = {
+    "01": "đã đến (arrived, not yet handled)",
+    "02": "từ chối (rejected / returned; reason required)",
+    "03": "tiếp nhận (accepted, registered)",
+    "04": "phân công (assigned)",
+    "05": "đang xử lý (processing)",
+    "06": "hoàn thành (completed)",
+    "13": "lấy lại (the sender asks to recall)",
+    "15": "agrees to the recall / update",
+    "16": "refuses the recall / update",
+}
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_DOCUMENT_ID = re.compile(
+    r"^(?P<organ>[^,]*),(?P<date>[^,]*),(?P<number>[^,/]*)/(?P<notation>[^,]*)$")
+_NUMBER = re.compile(r"^[0-9A-Za-z.\-]+$")
+_NOTATION = re.compile(r"^\S(?:[^,]*\S)?$")
+_DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_SLASH_YMD = re.compile(r"^\d{4}/\d{2}/\d{2}$")
+_DATE_SLASH_DMY = re.compile(r"^\d{2}/\d{2}/\d{4}$")
+_WILD_TIMESTAMPS = ("%Y/%m/%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%Y/%m/%dT%H:%M:%S")
+# Characters XML 1.0 cannot carry, even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+# -- the model -----------------------------------------------------------------
+
+
+@dataclass
+class Agency:
+    """``From`` / ``To``: an agency by its electronic identifier (mã định danh)."""
+
+    id: str
+    name: str = ""
+    in_charge: str = ""  # OrganizationInCharge
+    address: str = ""  # OrganAdd
+    email: str = ""
+    telephone: str = ""
+    fax: str = ""
+    website: str = ""
+
+
+@dataclass
+class DocumentType:
+    """Kept as text: implementers disagree on edXML's numeric type codes."""
+
+    type: str = ""
+    detail: str = ""
+    name: str = ""
+
+
+@dataclass
+class Signer:
+    competence: str = ""  # signing authority, e.g. "KT. Chủ tịch"
+    position: str = ""
+    full_name: str = ""
+
+
+@dataclass
+class ResponseFor:
+    """A document this one answers (or, in a status package, reports on)."""
+
+    organ_id: str
+    code: str  # "number/notation", e.g. "12/QĐ-UBND"
+    promulgation_date: date
+    document_id: str
+
+
+class Trace(NamedTuple):
+    """One hop: who handled the package, and when (an aware datetime)."""
+
+    organ_id: str
+    timestamp: datetime
+
+
+@dataclass
+class StaffInfo:
+    department: str = ""
+    staff: str = ""
+    mobile: str = ""
+    email: str = ""
+
+
+@dataclass
+class Replacement:
+    """``ReplacementInfo``: the document replaced, and the agencies it went to."""
+
+    document_id: str
+    organ_ids: list = field(default_factory=list)
+
+
+@dataclass
+class Business:
+    """The ``Bussiness`` block: what this package does to a document."""
+
+    doc_type: int = 0  # see BUSINESS_DOC_TYPES
+    reason: str = ""
+    document_id: str | None = None  # the document revoked / updated / replaced
+    paper: int | None = None  # whether a paper copy follows (SDKs: 0 / 1)
+    staff_info: StaffInfo | None = None
+    replacements: list = field(default_factory=list)  # of Replacement
+
+
+@dataclass
+class Attachment:
+    """A file: inline (``content``) or by reference (``uri``, ``sha256``, ``size``)."""
+
+    content_id: str
+    name: str
+    content_type: str = ""
+    description: str = ""
+    content: bytes | None = None
+    uri: str | None = None
+    sha256: str | None = None  # lowercase hex
+    size: int | None = None
+
+    @property
+    def by_reference(self):
+        return self.uri is not None
+
+
+@dataclass
+class Package:
+    """An edXML document package, in pythonic names."""
+
+    from_agency: Agency
+    to_agencies: list  # of Agency, at least one
+    code_number: str
+    code_notation: str
+    promulgation_date: date
+    document_type: DocumentType
+    subject: str  # trích yếu
+    promulgation_place: str = ""
+    content: str = ""
+    signer: Signer | None = None
+    due_date: date | None = None
+    to_places: list = field(default_factory=list)  # of str
+    priority: int = 0  # see PRIORITIES
+    sphere: str = ""  # SphereOfPromulgation
+    typer_notation: str = ""
+    promulgation_amount: int | None = None
+    page_amount: int | None = None
+    appendixes: list = field(default_factory=list)  # of str
+    response_for: list = field(default_factory=list)  # of ResponseFor
+    steering_type: int | None = None  # see STEERING_TYPES
+    document_id: str | None = None  # "{OrganId},{yyyy/MM/dd},{number}/{notation}"
+    traces: list = field(default_factory=list)  # of Trace
+    business: Business | None = None
+    attachments: list = field(default_factory=list)  # of Attachment
+    # What import had to interpret (e.g. a legacy priority); not part of the package.
+    notes: list = field(default_factory=list, compare=False)
+
+
+@dataclass
+class StatusPackage:
+    """A status a receiver reports to the sender about one document."""
+
+    response_for: ResponseFor
+    from_agency: Agency
+    status_code: str  # see STATUS_CODES
+    description: str
+    timestamp: datetime
+    staff_info: StaffInfo | None = None
+
+
+class DocumentIdParts(NamedTuple):
+    organ_id: str
+    date: date
+    number: str
+    notation: str
+
+
+# -- document ids --------------------------------------------------------------
+
+
+def document_id(organ_id, on, number, notation):
+    """``{OrganId},{yyyy/MM/dd},{number}/{notation}``, e.g.
+    ``000.00.00.H41,2024/03/05,12/QĐ-UBND``."""
+    text = f"{organ_id},{on:%Y/%m/%d},{number}/{notation}"
+    parse_document_id(text)
+    return text
+
+
+def parse_document_id(text, path="DocumentId"):
+    """The parts of a document id; :class:`ValidationFailed` naming ``path`` if malformed."""
+    shape = "{OrganId},{yyyy/MM/dd},{number}/{notation}"
+    match = _DOCUMENT_ID.match(text or "")
+    if not match:
+        _fail(path, f"not a document id of the form {shape}: {text!r}")
+    organ, day, number, notation = match.group("organ", "date", "number", "notation")
+    if not AGENCY_CODE.match(organ):
+        _fail(path, f"not a document id of the form {shape}: {organ!r} is not an agency code")
+    if not _DATE_SLASH_YMD.match(day):
+        _fail(path, f"not a document id of the form {shape}: {day!r} is not yyyy/MM/dd")
+    try:
+        on = datetime.strptime(day, "%Y/%m/%d").date()
+    except ValueError:
+        _fail(path, f"not a document id of the form {shape}: {day!r} is not a date")
+    if not _NUMBER.match(number):
+        _fail(path, f"not a document id of the form {shape}: bad number {number!r}")
+    if not _NOTATION.match(notation):
+        _fail(path, f"not a document id of the form {shape}: bad notation {notation!r}")
+    return DocumentIdParts(organ, on, number, notation)
+
+
+# -- export --------------------------------------------------------------------
+
+
+def export_package(pkg):
+    """The package as UTF-8 edXML bytes; refuses what :func:`import_package` would."""
+    if pkg.priority not in PRIORITIES:
+        _fail("edXMLHeader/MessageHeader/OtherInfo/Priority",
+              f"must be one of 0..3, got {pkg.priority!r}")
+    root = _element(None, "edXMLEnvelope")
+    header = _element(root, "edXMLHeader")
+    _write_message_header(_element(header, "MessageHeader"), pkg)
+    if pkg.traces or pkg.business is not None:
+        _write_trace_list(_element(header, "TraceHeaderList"), pkg)
+    body = _element(root, "edXMLBody")
+    for attachment in pkg.attachments:
+        _write_attachment(_element(body, "Attachment"), attachment)
+    _check_characters(root, "")
+    _read_package(root, _Limits(None, None))  # never send what we would refuse
+    return _serialize(root)
+
+
+def export_status(status):
+    """The status package as UTF-8 edXML bytes."""
+    root = _element(None, "edXMLEnvelope")
+    node = _element(_element(root, "edXMLHeader"), "Status")
+    _write_response_for(_element(node, "ResponseFor"), status.response_for)
+    _write_agency(_element(node, "From"), status.from_agency)
+    _element(node, "StatusCode", status.status_code)
+    _optional(node, "Description", status.description)
+    _element(node, "Timestamp",
+             _timestamp_text(status.timestamp, "edXMLHeader/Status/Timestamp"))
+    if status.staff_info is not None:
+        _write_staff(_element(node, "StaffInfo"), status.staff_info)
+    _element(root, "edXMLBody")
+    _check_characters(root, "")
+    _read_status(root)
+    return _serialize(root)
+
+
+def _write_message_header(node, pkg):
+    _write_agency(_element(node, "From"), pkg.from_agency)
+    for agency in pkg.to_agencies:
+        _write_agency(_element(node, "To"), agency)
+    code = _element(node, "Code")
+    _element(code, "CodeNumber", pkg.code_number)
+    _element(code, "CodeNotation", pkg.code_notation)
+    info = _element(node, "PromulgationInfo")
+    _optional(info, "Place", pkg.promulgation_place)
+    _element(info, "PromulgationDate", _date_text(pkg.promulgation_date))
+    kind = _element(node, "DocumentType")
+    _optional(kind, "Type", pkg.document_type.type)
+    _optional(kind, "TypeDetail", pkg.document_type.detail)
+    _optional(kind, "TypeName", pkg.document_type.name)
+    _element(node, "Subject", pkg.subject)
+    _optional(node, "Content", pkg.content)
+    if pkg.signer is not None:
+        signer = _element(node, "SignerInfo")
+        _optional(signer, "Competence", pkg.signer.competence)
+        _optional(signer, "Position", pkg.signer.position)
+        _optional(signer, "FullName", pkg.signer.full_name)
+    if pkg.due_date is not None:
+        _element(node, "DueDate", _date_text(pkg.due_date))
+    if pkg.to_places:
+        places = _element(node, "ToPlaces")
+        for place in pkg.to_places:
+            _element(places, "Place", place)
+    other = _element(node, "OtherInfo")
+    _element(other, "Priority", str(pkg.priority))
+    _optional(other, "SphereOfPromulgation", pkg.sphere)
+    _optional(other, "TyperNotation", pkg.typer_notation)
+    _optional(other, "PromulgationAmount", pkg.promulgation_amount)
+    _optional(other, "PageAmount", pkg.page_amount)
+    if pkg.appendixes:
+        appendixes = _element(other, "Appendixes")
+        for appendix in pkg.appendixes:
+            _element(appendixes, "Appendix", appendix)
+    for answered in pkg.response_for:
+        _write_response_for(_element(node, "ResponseFor"), answered)
+    _optional(node, "SteeringType", pkg.steering_type)
+    _optional(node, "DocumentId", pkg.document_id)
+
+
+def _write_trace_list(node, pkg):
+    for index, trace in enumerate(pkg.traces, 1):
+        hop = _element(node, "TraceHeader")
+        _element(hop, "OrganId", trace.organ_id)
+        path = f"edXMLHeader/TraceHeaderList/TraceHeader[{index}]/Timestamp"
+        _element(hop, "Timestamp", _timestamp_text(trace.timestamp, path))
+    business = pkg.business
+    if business is None:
+        return
+    block = _element(node, "Bussiness")
+    _element(block, "BussinessDocType", str(business.doc_type))
+    _optional(block, "BussinessDocReason", business.reason)
+    _optional(block, "DocumentId", business.document_id)
+    _optional(block, "Paper", business.paper)
+    if business.staff_info is not None:
+        _write_staff(_element(block, "StaffInfo"), business.staff_info)
+    if business.replacements:
+        replacements = _element(block, "ReplacementInfoList")
+        for replacement in business.replacements:
+            info = _element(replacements, "ReplacementInfo")
+            _element(info, "DocumentId", replacement.document_id)
+            organs = _element(info, "OrganIdList")
+            for organ_id in replacement.organ_ids:
+                _element(organs, "OrganId", organ_id)
+
+
+def _write_attachment(node, attachment):
+    _element(node, "ContentId", attachment.content_id)
+    _element(node, "AttachmentName", attachment.name)
+    _optional(node, "Description", attachment.description)
+    _optional(node, "ContentType", attachment.content_type)
+    if attachment.content is not None:
+        _element(node, "Content", base64.b64encode(attachment.content).decode("ascii"))
+    if attachment.uri is not None or attachment.sha256 is not None or attachment.size is not None:
+        reference = _element(node, "ContentReference", ns=EXT_NS)
+        _element(reference, "Uri", attachment.uri or "", ns=EXT_NS)
+        _element(reference, "Sha256", attachment.sha256 or "", ns=EXT_NS)
+        _element(reference, "Size", "" if attachment.size is None else str(attachment.size),
+                 ns=EXT_NS)
+
+
+def _write_agency(node, agency):
+    _element(node, "OrganId", agency.id)
+    _optional(node, "OrganName", agency.name)
+    _optional(node, "OrganizationInCharge", agency.in_charge)
+    _optional(node, "OrganAdd", agency.address)
+    _optional(node, "Email", agency.email)
+    _optional(node, "Telephone", agency.telephone)
+    _optional(node, "Fax", agency.fax)
+    _optional(node, "Website", agency.website)
+
+
+def _write_response_for(node, answered):
+    _element(node, "OrganId", answered.organ_id)
+    _element(node, "Code", answered.code)
+    _element(node, "PromulgationDate", _date_text(answered.promulgation_date))
+    _element(node, "DocumentId", answered.document_id)
+
+
+def _write_staff(node, staff):
+    _optional(node, "Department", staff.department)
+    _optional(node, "Staff", staff.staff)
+    _optional(node, "Mobile", staff.mobile)
+    _optional(node, "Email", staff.email)
+
+
+def _element(parent, name, text=None, ns=NS):
+    tag = f"{{{ns}}}{name}"
+    element = ET.Element(tag) if parent is None else ET.SubElement(parent, tag)
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _optional(parent, name, value):
+    if value is not None and value != "":
+        _element(parent, name, value)
+
+
+def _date_text(value):
+    return value.strftime("%Y-%m-%d")
+
+
+def _timestamp_text(moment, path):
+    if not isinstance(moment, datetime) or moment.tzinfo is None \
+            or moment.utcoffset() is None:
+        _fail(path, "needs a time-zone aware datetime")
+    return moment.astimezone(VIETNAM).isoformat()
+
+
+def _check_characters(element, path):
+    """Refuse text XML 1.0 cannot carry: it would make the output unreadable."""
+    if element.text and _NOT_XML.search(element.text):
+        _fail(path or ROOT, "contains a character XML cannot carry")
+    counts = {}
+    for child in element:
+        counts[child.tag] = counts.get(child.tag, 0) + 1
+    seen = {}
+    for child in element:
+        seen[child.tag] = seen.get(child.tag, 0) + 1
+        name = _local(child.tag)
+        if counts[child.tag] > 1:
+            name = f"{name}[{seen[child.tag]}]"
+        _check_characters(child, _join(path, name))
+
+
+def _serialize(root):
+    ET.indent(root)
+    text = ET.tostring(root, encoding="unicode", default_namespace=NS)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8")
+
+
+# -- import --------------------------------------------------------------------
+
+
+class _Limits(NamedTuple):
+    package: int | None
+    attachment: int | None
+
+
+def import_package(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES, max_attachment_bytes=None):
+    """A :class:`Package` from edXML bytes, validated strictly.
+
+    ``max_bytes`` caps the whole package; ``max_attachment_bytes`` (default:
+    ``max_bytes``) caps each inline file after base64 decoding.
+    """
+    limits = _Limits(max_bytes, max_bytes if max_attachment_bytes is None
+                     else max_attachment_bytes)
+    return _read_package(_parse(xml_bytes, max_bytes), limits)
+
+
+def import_status(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES):
+    """A :class:`StatusPackage` from edXML bytes, validated strictly."""
+    return _read_status(_parse(xml_bytes, max_bytes))
+
+
+class _Refused(Exception):
+    pass
+
+
+def _parse(xml_bytes, max_bytes):
+    if not isinstance(xml_bytes, (bytes, bytearray, memoryview)):
+        raise TypeError("edXML is parsed from bytes, not from text")
+    data = bytes(xml_bytes)
+    if max_bytes is not None and len(data) > max_bytes:
+        _fail(ROOT, f"the package is {len(data)} bytes, over the limit of {max_bytes} bytes")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        _fail(ROOT, "DOCTYPE and entity declarations are refused")
+
+    def refuse(*_args):
+        raise _Refused()
+
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.UnparsedEntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    parser.buffer_text = True
+    parser.StartElementHandler = lambda name, attributes: builder.start(
+        _clark(name), {_clark(key): value for key, value in attributes.items()})
+    parser.EndElementHandler = lambda name: builder.end(_clark(name))
+    parser.CharacterDataHandler = builder.data
+    try:
+        parser.Parse(data, True)
+    except _Refused:
+        _fail(ROOT, "DOCTYPE and entity declarations are refused")
+    except expat.ExpatError as error:
+        _fail(ROOT, f"not well-formed XML ({error})")
+    return builder.close()
+
+
+def _clark(name):
+    """expat's ``uri}local`` as ElementTree's ``{uri}local``."""
+    return "{" + name if "}" in name else name
+
+
+class _Node:
+    """An element and its path inside the envelope, for error messages."""
+
+    __slots__ = ("element", "path")
+
+    def __init__(self, element, path):
+        self.element, self.path = element, path
+
+    def _found(self, name, ns):
+        tag = f"{{{ns}}}{name}"
+        return [child for child in self.element if child.tag == tag]
+
+    def one(self, name, *, required=False, ns=NS):
+        found = self._found(name, ns)
+        path = _join(self.path, name)
+        if len(found) > 1:
+            _fail(path, f"appears {len(found)} times, expected at most once")
+        if not found:
+            if required:
+                _fail(path, "required element is missing")
+            return None
+        return _Node(found[0], path)
+
+    def many(self, name, ns=NS):
+        found = self._found(name, ns)
+        base = _join(self.path, name)
+        if len(found) == 1:
+            return [_Node(found[0], base)]
+        return [_Node(element, f"{base}[{index}]") for index, element in enumerate(found, 1)]
+
+    @property
+    def value(self):
+        return (self.element.text or "").strip()
+
+    def text(self, name, *, required=False, ns=NS):
+        node = self.one(name, required=required, ns=ns)
+        if node is None:
+            return ""
+        if required and not node.value:
+            _fail(node.path, "must not be empty")
+        return node.value
+
+
+def _read_package(root, limits):
+    notes = []
+    if root.tag == f"{{{NS}}}edXML":  # the SDK layout: envelope + AttachmentEncoded
+        wrapper = _Node(root, "edXML")
+        envelope = _Node(wrapper.one("edXMLEnvelope", required=True).element, "")
+        encoded = wrapper.one("AttachmentEncoded")
+    else:
+        _expect_root(root)
+        envelope, encoded = _Node(root, ""), None
+    header = envelope.one("edXMLHeader", required=True)
+    message = header.one("MessageHeader", required=True)
+
+    from_agency = _read_agency(message.one("From", required=True))
+    to_nodes = message.many("To")
+    if not to_nodes:
+        _fail(_join(message.path, "To"), "required element is missing")
+    to_agencies = [_read_agency(node) for node in to_nodes]
+
+    code = message.one("Code", required=True)
+    code_number = code.text("CodeNumber", required=True)
+    code_notation = code.text("CodeNotation", required=True)
+
+    info = message.one("PromulgationInfo", required=True)
+    promulgation_place = info.text("Place")
+    promulgation_date = _read_date(info, "PromulgationDate", required=True)
+
+    kind = message.one("DocumentType", required=True)
+    document_type = DocumentType(kind.text("Type"), kind.text("TypeDetail"),
+                                 kind.text("TypeName"))
+    if not (document_type.type or document_type.name):
+        _fail(kind.path, "needs a Type or a TypeName")
+
+    subject = message.text("Subject", required=True)
+    signer_node = message.one("SignerInfo")
+    signer = None if signer_node is None else Signer(
+        signer_node.text("Competence"), signer_node.text("Position"),
+        signer_node.text("FullName"))
+    due_date = _read_date(message, "DueDate")
+    places = message.one("ToPlaces")
+    to_places = [] if places is None else [node.value for node in places.many("Place")]
+
+    other = message.one("OtherInfo")
+    priority, sphere, typer, amount, pages, appendixes = 0, "", "", None, None, []
+    if other is not None:
+        priority = _read_priority(other, notes)
+        sphere = other.text("SphereOfPromulgation")
+        typer = other.text("TyperNotation")
+        amount = _read_int(other, "PromulgationAmount", 0)
+        pages = _read_int(other, "PageAmount", 0)
+        node = other.one("Appendixes")
+        appendixes = [] if node is None else [item.value for item in node.many("Appendix")]
+
+    response_for = [_read_response_for(node) for node in message.many("ResponseFor")]
+    steering = _read_int(message, "SteeringType", 0, max(STEERING_TYPES))
+    doc_id = _read_document_id(message, "DocumentId")
+
+    traces, business = [], None
+    trace_list = header.one("TraceHeaderList")
+    if trace_list is not None:
+        for hop in trace_list.many("TraceHeader"):
+            traces.append(Trace(_read_agency_code(hop, "OrganId"),
+                                _read_timestamp(hop, "Timestamp", required=True)))
+        block = trace_list.one("Bussiness")
+        if block is not None:
+            business = _read_business(block)
+
+    body = envelope.one("edXMLBody", required=True)
+    attachments = [_read_attachment(node, limits) for node in body.many("Attachment")]
+    if encoded is not None:
+        attachments += [_read_attachment(node, limits, inline_tag="ContentTransferEncoded")
+                        for node in encoded.many("Attachment")]
+    _check_unique_content_ids(attachments, body)
+
+    return Package(
+        from_agency=from_agency, to_agencies=to_agencies, code_number=code_number,
+        code_notation=code_notation, promulgation_date=promulgation_date,
+        document_type=document_type, subject=subject,
+        promulgation_place=promulgation_place, content=message.text("Content"),
+        signer=signer, due_date=due_date, to_places=to_places, priority=priority,
+        sphere=sphere, typer_notation=typer, promulgation_amount=amount, page_amount=pages,
+        appendixes=appendixes, response_for=response_for, steering_type=steering,
+        document_id=doc_id, traces=traces, business=business, attachments=attachments,
+        notes=notes)
+
+
+def _read_status(root):
+    _expect_root(root)
+    envelope = _Node(root, "")
+    status = envelope.one("edXMLHeader", required=True).one("Status", required=True)
+    response_for = _read_response_for(status.one("ResponseFor", required=True))
+    from_agency = _read_agency(status.one("From", required=True))
+    code_node = status.one("StatusCode", required=True)
+    status_code = code_node.value
+    if status_code not in STATUS_CODES:
+        _fail(code_node.path, f"unknown status code {status_code!r}, expected one of "
+                              f"{', '.join(STATUS_CODES)}")
+    description = status.text("Description")
+    if status_code == "02" and not description:
+        _fail(_join(status.path, "Description"), "a rejection (02) needs a reason")
+    timestamp = _read_timestamp(status, "Timestamp", required=True)
+    staff = status.one("StaffInfo")
+    return StatusPackage(response_for=response_for, from_agency=from_agency,
+                         status_code=status_code, description=description,
+                         timestamp=timestamp,
+                         staff_info=None if staff is None else _read_staff(staff))
+
+
+def _expect_root(root):
+    if root.tag != f"{{{NS}}}edXMLEnvelope":
+        _fail(ROOT, f"the root element is {root.tag!r}, expected edXMLEnvelope "
+                    f"in namespace {NS}")
+
+
+def _read_agency(node):
+    return Agency(id=_read_agency_code(node, "OrganId"), name=node.text("OrganName"),
+                  in_charge=node.text("OrganizationInCharge"), address=node.text("OrganAdd"),
+                  email=node.text("Email"), telephone=node.text("Telephone"),
+                  fax=node.text("Fax"), website=node.text("Website"))
+
+
+def _read_agency_code(node, name):
+    node.text(name, required=True)  # present, once, not empty
+    return _check_agency_value(node.one(name))
+
+
+def _read_response_for(node):
+    return ResponseFor(organ_id=_read_agency_code(node, "OrganId"),
+                       code=node.text("Code", required=True),
+                       promulgation_date=_read_date(node, "PromulgationDate", required=True),
+                       document_id=_read_document_id(node, "DocumentId", required=True))
+
+
+def _read_document_id(node, name, required=False):
+    value = node.text(name, required=required)
+    if not value:
+        return None
+    parse_document_id(value, _join(node.path, name))
+    return value
+
+
+def _read_staff(node):
+    return StaffInfo(node.text("Department"), node.text("Staff"), node.text("Mobile"),
+                     node.text("Email"))
+
+
+def _read_business(node):
+    doc_type = _read_int(node, "BussinessDocType", 0, max(BUSINESS_DOC_TYPES),
+                         required=True)
+    staff = node.one("StaffInfo")
+    replacements = []
+    replacement_list = node.one("ReplacementInfoList")
+    if replacement_list is not None:
+        for info in replacement_list.many("ReplacementInfo"):
+            organs = info.one("OrganIdList")
+            organ_ids = [] if organs is None else [
+                _check_agency_value(organ) for organ in organs.many("OrganId")]
+            replacements.append(Replacement(
+                _read_document_id(info, "DocumentId", required=True), organ_ids))
+    return Business(doc_type=doc_type, reason=node.text("BussinessDocReason"),
+                    document_id=_read_document_id(node, "DocumentId"),
+                    paper=_read_int(node, "Paper", 0),
+                    staff_info=None if staff is None else _read_staff(staff),
+                    replacements=replacements)
+
+
+def _check_agency_value(node):
+    if not AGENCY_CODE.match(node.value):
+        _fail(node.path, f"not an agency code (got {node.value!r}, expected XXX.XX.XX.Ynn)")
+    return node.value
+
+
+def _read_attachment(node, limits, inline_tag="Content"):
+    content_id = node.text("ContentId", required=True)
+    name = node.text("AttachmentName", required=True)
+    inline = node.one(inline_tag)
+    reference = node.one("ContentReference", ns=EXT_NS)
+    if (inline is None) == (reference is None):
+        _fail(node.path, f"needs exactly one of {inline_tag} or ContentReference")
+    attachment = Attachment(content_id=content_id, name=name,
+                            content_type=node.text("ContentType"),
+                            description=node.text("Description"))
+    if inline is not None:
+        attachment.content = _read_base64(inline, limits.attachment)
+        return attachment
+    attachment.uri = reference.text("Uri", required=True, ns=EXT_NS)
+    sha = reference.text("Sha256", required=True, ns=EXT_NS)
+    if not _SHA256.match(sha):
+        _fail(_join(reference.path, "Sha256"), "not a SHA-256 digest (64 hex digits)")
+    attachment.sha256 = sha.lower()
+    size = reference.text("Size", required=True, ns=EXT_NS)
+    if not size.isascii() or not size.isdigit():
+        _fail(_join(reference.path, "Size"), f"not a byte count: {size!r}")
+    attachment.size = int(size)
+    return attachment
+
+
+def _read_base64(node, limit):
+    text = "".join((node.element.text or "").split())
+    if limit is not None and len(text) // 4 * 3 > limit + 2:
+        _fail(node.path, f"the file is about {len(text) // 4 * 3} bytes, over the limit "
+                         f"of {limit} bytes")
+    try:
+        content = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        _fail(node.path, "not valid base64")
+    if limit is not None and len(content) > limit:
+        _fail(node.path, f"the file is {len(content)} bytes, over the limit of {limit} bytes")
+    return content
+
+
+def _check_unique_content_ids(attachments, body):
+    seen = set()
+    for attachment in attachments:
+        if attachment.content_id in seen:
+            _fail(_join(body.path, "Attachment"),
+                  f"ContentId {attachment.content_id!r} appears more than once")
+        seen.add(attachment.content_id)
+
+
+def _read_priority(node, notes):
+    item = node.one("Priority")
+    if item is None or not item.value:
+        return 0
+    value = _to_int(item)
+    if value == LEGACY_PRIORITY:
+        notes.append(f"{item.path}: legacy priority 4 (Hỏa tốc hẹn giờ) read as 3 (Hỏa tốc)")
+        return 3
+    if value not in PRIORITIES:
+        _fail(item.path, f"must be one of 0..3 (or legacy 4), got {value}")
+    return value
+
+
+def _read_int(node, name, low, high=None, required=False):
+    item = node.one(name, required=required)
+    if item is None or (not item.value and not required):
+        return None
+    value = _to_int(item)
+    if value < low or (high is not None and value > high):
+        bound = f"{low}..{high}" if high is not None else f"at least {low}"
+        _fail(item.path, f"must be {bound}, got {value}")
+    return value
+
+
+def _to_int(node):
+    text = node.value
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        _fail(node.path, f"not an integer: {text!r}")
+    return int(text)
+
+
+def _read_date(node, name, required=False):
+    item = node.one(name, required=required)
+    if item is None or (not item.value and not required):
+        return None
+    text = item.value
+    try:
+        if _DATE_ISO.match(text):
+            return date.fromisoformat(text)
+        if _DATE_SLASH_YMD.match(text):
+            return datetime.strptime(text, "%Y/%m/%d").date()
+        if _DATE_SLASH_DMY.match(text):
+            return datetime.strptime(text, "%d/%m/%Y").date()
+    except ValueError:
+        _fail(item.path, f"not a date: {text!r}")
+    moment = _parse_timestamp(text)  # some SDKs write a date as a midnight timestamp
+    if moment is None:
+        _fail(item.path, f"not a date (yyyy-MM-dd): {text!r}")
+    return moment.astimezone(VIETNAM).date()
+
+
+def _read_timestamp(node, name, required=False):
+    item = node.one(name, required=required)
+    if item is None:
+        return None
+    moment = _parse_timestamp(item.value)
+    if moment is None:
+        _fail(item.path, f"not an ISO 8601 timestamp: {item.value!r}")
+    return moment
+
+
+def _parse_timestamp(text):
+    """An aware datetime; zone-less text is Vietnam time. None if unreadable."""
+    moment = None
+    if re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        for shape in _WILD_TIMESTAMPS:
+            try:
+                moment = datetime.strptime(text, shape)
+                break
+            except ValueError:
+                continue
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=VIETNAM)
+    return moment
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _local(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def _join(path, name):
+    return f"{path}/{name}" if path else name
+
+
+def _fail(path, text):
+    raise ValidationFailed(f"{path}: {text}", field=path)

@@ -1,0 +1,228 @@
+"""The routing service over real PostgreSQL and RabbitMQ: directory, addressing,
+idempotent sending, statuses, recall, deadlines, edXML and bad input."""
+
+import base64
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nameko.testing.services import entrypoint_hook
+
+from services.routing import edxml
+from services.routing.sample_data import commune_code
+from services.routing.service import RoutingService, record_overdue
+from services.signing.keys import DevSigner
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tests.integration.test_state_summaries import registered_event, signed_event
+from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client
+from tests.support.db import scalar
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def routing(run_container, platform):
+    container = run_container(RoutingService)
+    client = Client(platform)
+
+    class Routing:
+        def deliver(self, recipients=(DISTRICT_1, DISTRICT_2), document_id=None, urgency=1):
+            """A registered and signed document, delivered to ``recipients``."""
+            document_id = document_id or str(uuid.uuid4())
+            signer = DevSigner(Ed25519PrivateKey.generate())
+            registered = registered_event(document_id, recipients).to_wire()
+            registered["data"]["urgency"] = urgency
+            with entrypoint_hook(container, "on_document_registered") as handle:
+                handle(registered)
+            with entrypoint_hook(container, "on_document_signed") as handle:
+                handle(signed_event(signer, document_id).to_wire())
+            return document_id
+
+        def rpc(self, role="clerk", agency=PROVINCE):
+            return client.rpc(client.token(role, agency=agency))
+
+        def events(self, event_type):
+            return scalar(platform.pg_dsn, "routing",
+                          "SELECT count(*) FROM events WHERE event_type = %s", (event_type,))
+
+    return Routing()
+
+
+def test_a_signed_document_reaches_each_recipients_inbox_with_status_01(routing):
+    document_id = routing.deliver()
+    for agency in (DISTRICT_1, DISTRICT_2):
+        with routing.rpc(agency=agency) as rpc:
+            [item] = rpc.routing.inbox()
+        assert item["document_id"] == document_id and item["status"] == "01"
+        assert [hop["agency"] for hop in item["trace"]] == [PROVINCE, agency]
+    with routing.rpc() as rpc:
+        statuses = rpc.routing.statuses(document_id)
+    assert [(s["recipient"], s["status"]) for s in statuses] == [(DISTRICT_1, "01"),
+                                                                 (DISTRICT_2, "01")]
+
+
+def test_urgent_documents_overtake_normal_ones_in_the_inbox(routing):
+    older_normal = routing.deliver(urgency=0)
+    urgent = routing.deliver(urgency=3)  # Hỏa tốc
+    newer_normal = routing.deliver(urgency=0)
+    with routing.rpc(agency=DISTRICT_1) as rpc:
+        inbox = rpc.routing.inbox()
+    assert [i["document_id"] for i in inbox] == [urgent, newer_normal, older_normal]
+
+
+def test_sending_to_a_subtree_resolves_it_once_and_a_retry_delivers_nothing_twice(routing):
+    document_id = routing.deliver(recipients=(DISTRICT_1,))
+    with routing.rpc() as rpc:
+        first = rpc.routing.send(document_id, {"subtree": DISTRICT_2}, "consignment-0001")
+        again = rpc.routing.send(document_id, {"subtree": DISTRICT_2}, "consignment-0001")
+        wider = rpc.routing.send(document_id, {"subtree": PROVINCE, "level": "district"},
+                                 "consignment-0002")
+    communes = [commune_code(2, c) for c in range(1, 5)]
+    assert first["recipients"] == communes and first["new_recipients"] == communes
+    assert again == {**first, "repeated": True}
+    # Districts 1 and 2 and 3: district 1 already had it.
+    assert wider["new_recipients"] == ["000.02.00.H41", "000.03.00.H41"]
+    assert routing.events("DocumentDelivered") == 1 + 4 + 2
+    assert routing.events("ConsignmentSent") == 3
+
+
+@pytest.mark.parametrize("addressing, field", [
+    ({"agencies": ["999.99.99.H99"]}, "spec.agencies"),
+    ({"agencies": ["not-a-code"]}, "spec.agencies"),
+    ({"subtree": "999.99.99.H99"}, "spec.subtree"),
+    ("everyone", "addressing"),
+])
+def test_sending_to_unknown_agencies_is_refused_and_changes_nothing(routing, addressing, field):
+    document_id = routing.deliver()
+    before = routing.events("DocumentDelivered")
+    with routing.rpc() as rpc:
+        with pytest.raises((ValidationFailed, NotFound)) as raised:
+            rpc.routing.send(document_id, addressing, "consignment-bad-1")
+    assert raised.value.field.startswith(field), raised.value.field
+    assert routing.events("DocumentDelivered") == before
+
+
+def test_only_the_issuing_agency_sends_and_only_signed_documents(routing):
+    document_id = routing.deliver()
+    with routing.rpc(agency=DISTRICT_1) as rpc:
+        with pytest.raises(Forbidden):
+            rpc.routing.send(document_id, {"agencies": [DISTRICT_2]}, "consignment-0003")
+    with routing.rpc() as rpc:
+        with pytest.raises(NotFound):
+            rpc.routing.send(str(uuid.uuid4()), {"agencies": [DISTRICT_2]}, "consignment-0004")
+        with pytest.raises(ValidationFailed):
+            rpc.routing.send(document_id, {"agencies": [DISTRICT_2]}, "x")
+
+
+def test_statuses_follow_the_rules_and_only_the_recipient_reports(routing):
+    document_id = routing.deliver()
+    with routing.rpc(agency=DISTRICT_1) as rpc:
+        with pytest.raises(ValidationFailed, match="accepted"):
+            rpc.routing.report_status(document_id, "06")  # completed before accepted
+        for code in ("03", "04", "05", "06"):
+            assert rpc.routing.report_status(document_id, code)["code"] == code
+        with pytest.raises(ValidationFailed):
+            rpc.routing.report_status(document_id, "05")  # 06 is final
+    with routing.rpc(agency=DISTRICT_2) as rpc:
+        with pytest.raises(ValidationFailed, match="reason"):
+            rpc.routing.report_status(document_id, "02")
+        rpc.routing.report_status(document_id, "02", reason="Sai địa chỉ nhận")
+    with routing.rpc(agency=OUTSIDER) as rpc:
+        with pytest.raises(NotFound):
+            rpc.routing.report_status(document_id, "03")  # not a recipient
+        with pytest.raises(NotFound):
+            rpc.routing.statuses(document_id)
+    with routing.rpc() as rpc:  # the sender sees every recipient and its history
+        seen = {s["recipient"]: s for s in rpc.routing.statuses(document_id)}
+    assert seen[DISTRICT_1]["status"] == "06"
+    assert [h["code"] for h in seen[DISTRICT_1]["history"]] == ["01", "03", "04", "05", "06"]
+    assert seen[DISTRICT_2]["history"][-1]["reason"] == "Sai địa chỉ nhận"
+    assert routing.events("StatusReported") == 5
+
+
+def test_a_recall_is_asked_of_every_recipient_and_their_answers_flow_back(routing):
+    document_id = routing.deliver()
+    with routing.rpc(agency=DISTRICT_1) as rpc:
+        with pytest.raises(Forbidden):
+            rpc.routing.request_recall(document_id, 1)  # only the sender recalls
+    with routing.rpc() as rpc:
+        asked = rpc.routing.request_recall(document_id, 1, reason="Ban hành nhầm")
+        with pytest.raises(Conflict):
+            rpc.routing.request_recall(str(uuid.uuid4()), 1)  # never sent
+    assert asked["requested_from"] == [DISTRICT_1, DISTRICT_2]
+    with routing.rpc(agency=DISTRICT_1) as rpc:
+        assert rpc.routing.answer_recall(document_id, True)["code"] == "15"
+        with pytest.raises(Conflict):
+            rpc.routing.report_status(document_id, "03")  # the copy is recalled
+    with routing.rpc(agency=DISTRICT_2) as rpc:
+        with pytest.raises(ValidationFailed, match="reason"):
+            rpc.routing.answer_recall(document_id, False)
+        rpc.routing.answer_recall(document_id, False, reason="Đã triển khai thực hiện")
+    with routing.rpc() as rpc:
+        outcome = rpc.routing.recall_outcome(document_id)
+    assert outcome["state"] == "refused" and outcome["agreed"] == [DISTRICT_1]
+    assert outcome["refused"] == [[DISTRICT_2, "Đã triển khai thực hiện"]]
+
+
+def test_overdue_copies_are_listed_and_recorded_once(routing, platform):
+    from datetime import timedelta
+
+    from shared.envelope import utc_now
+    document_id = routing.deliver()  # urgent (Khẩn): due within two hours
+    later = utc_now() + timedelta(hours=3)
+    events = _service_events(platform)
+    try:
+        assert record_overdue(events, later) == 2
+        assert record_overdue(events, later) == 0  # already recorded
+    finally:
+        events.db.close()
+    assert routing.events("DeliveryOverdue") == 2
+    with routing.rpc(role="auditor") as rpc:
+        assert rpc.routing.overdue() == []  # not yet overdue now
+
+
+def test_the_directory_changes_on_a_date_and_old_codes_resolve_to_successors(routing):
+    from services.routing.sample_data import apply_reform_2025, sample_province
+
+    reform = apply_reform_2025(sample_province()).changes[len(sample_province().changes):]
+    with routing.rpc(role="clerk") as rpc:
+        with pytest.raises(Forbidden):
+            rpc.routing.change_directory(reform)
+    with routing.rpc(role="admin") as rpc:
+        assert rpc.routing.change_directory(reform)["applied"] == len(reform)
+        before = rpc.routing.resolve_addressing({"subtree": DISTRICT_1}, "2024-06-01")
+        merged = rpc.routing.resolve_addressing({"agencies": [commune_code(1, 1)]})
+        with pytest.raises(ValidationFailed, match="no successor"):
+            rpc.routing.resolve_addressing({"agencies": [DISTRICT_1]})
+        with pytest.raises(NotFound, match="changes.0: code: unknown agency"):
+            rpc.routing.change_directory([{"op": "rename", "code": "999.99.99.H99",
+                                           "new_name": "x", "on": "2026-01-01"}])
+    assert before["recipients"] == [commune_code(1, c) for c in range(1, 5)]
+    assert merged["recipients"] != [commune_code(1, 1)] and len(merged["recipients"]) == 1
+
+
+def test_a_sent_document_exports_as_an_edxml_package_that_imports_back(routing):
+    document_id = routing.deliver()
+    with routing.rpc() as rpc:
+        package_b64 = rpc.routing.export_edxml(document_id)
+    package = edxml.import_package(base64.b64decode(package_b64))
+    assert package.from_agency.id == PROVINCE
+    assert sorted(a.id for a in package.to_agencies) == [DISTRICT_1, DISTRICT_2]
+    assert package.attachments[0].sha256 == "ab" * 32 and package.attachments[0].by_reference
+    assert [t.organ_id for t in package.traces] == [PROVINCE, DISTRICT_1, DISTRICT_2]
+    with routing.rpc(role="admin") as rpc:
+        summary = rpc.routing.import_edxml(package_b64)
+        with pytest.raises(ValidationFailed):
+            rpc.routing.import_edxml(base64.b64encode(b"<!DOCTYPE x><x/>").decode())
+    assert summary["from"] == PROVINCE and sorted(summary["to"]) == [DISTRICT_1, DISTRICT_2]
+
+
+def _service_events(platform):
+    from shared.db import Database
+    from shared.eventsig import EventSigner
+    from shared.eventstore import PostgresEventStore
+    from shared.nameko_ext import ServiceEvents
+
+    db = Database(platform.pg_dsn, "routing")
+    signer = EventSigner.for_service(platform.event_keys_dir, "routing", "test-event-passphrase")
+    return ServiceEvents(PostgresEventStore(db, signer=signer), "routing")

@@ -1,0 +1,319 @@
+"""services.routing.deadlines: working days and the Decree 30 handling deadlines."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from services.routing.deadlines import (
+    VN_HOLIDAY_YEARS, VN_HOLIDAYS, VN_TZ, HolidayYear, WorkingCalendar, end_of_day,
+    handling_deadline, overdue, overdue_by_agency, vietnam_holidays,
+)
+from shared.errors import ValidationFailed
+
+VN = timezone(timedelta(hours=7))
+CAL = WorkingCalendar()
+
+
+def vn(y, m, d, hh=0, mm=0, ss=0, us=0):
+    return datetime(y, m, d, hh, mm, ss, us, tzinfo=VN)
+
+
+def eod(y, m, d):
+    return vn(y, m, d, 23, 59, 59, 999000)
+
+
+# --- the calendar -----------------------------------------------------------------------
+
+
+def test_vietnam_time_is_utc_plus_7():
+    assert datetime(2025, 6, 1, tzinfo=VN_TZ).utcoffset() == timedelta(hours=7)
+    assert datetime(2025, 12, 1, tzinfo=VN_TZ).utcoffset() == timedelta(hours=7)
+
+
+@pytest.mark.parametrize("day,working", [
+    (date(2025, 3, 7), True),     # Friday
+    (date(2025, 3, 8), False),    # Saturday
+    (date(2025, 3, 9), False),    # Sunday
+    (date(2025, 1, 1), False),    # New Year
+    (date(2025, 1, 27), False),   # Tết 2025
+    (date(2025, 1, 31), False),
+    (date(2025, 2, 3), True),     # back after Tết
+    (date(2025, 4, 7), False),    # Hùng Kings 2025
+    (date(2025, 4, 26), True),    # Saturday worked in exchange for 2 May
+    (date(2025, 5, 2), False),
+    (date(2025, 9, 1), False),    # the day added to National Day
+    (date(2025, 9, 2), False),
+    (date(2025, 9, 3), True),
+    (date(2026, 2, 16), False),   # Tết 2026
+    (date(2026, 2, 20), False),
+    (date(2026, 2, 23), True),
+    (date(2026, 4, 27), False),   # Hùng Kings fell on Sunday 26 Apr: Monday off
+    (date(2026, 8, 22), True),    # Saturday worked in exchange for 31 Aug
+    (date(2026, 8, 31), False),
+    (date(2026, 11, 24), False),  # Vietnam Culture Day
+    (date(2027, 2, 8), False),    # Tết 2027 (provisional)
+    (date(2027, 5, 3), False),    # 1 May 2027 is a Saturday: Monday off
+    (date(2027, 9, 3), False),
+    (date(2027, 9, 1), True),
+])
+def test_working_days(day, working):
+    assert CAL.is_working_day(day) is working
+
+
+def test_an_aware_datetime_counts_by_its_vietnam_date():
+    # Friday 18:00 UTC is Saturday 01:00 in Hà Nội.
+    assert not CAL.is_working_day(datetime(2025, 3, 7, 18, 0, tzinfo=timezone.utc))
+    with pytest.raises(ValidationFailed):
+        CAL.is_working_day(datetime(2025, 3, 7, 18, 0))
+
+
+@pytest.mark.parametrize("day,expected", [
+    (date(2025, 3, 6), date(2025, 3, 7)),     # Thursday -> Friday
+    (date(2025, 3, 7), date(2025, 3, 10)),    # Friday -> Monday
+    (date(2025, 3, 8), date(2025, 3, 10)),    # Saturday -> Monday
+    (date(2025, 1, 24), date(2025, 2, 3)),    # across Tết 2025
+    (date(2025, 1, 29), date(2025, 2, 3)),    # during Tết
+    (date(2026, 2, 13), date(2026, 2, 23)),   # across Tết 2026
+    (date(2025, 4, 29), date(2025, 5, 5)),    # 30/4, 1/5, swapped 2/5, weekend
+    (date(2025, 4, 25), date(2025, 4, 26)),   # Friday -> the make-up Saturday
+    (date(2026, 4, 24), date(2026, 4, 28)),   # Hùng Kings compensated on Monday
+    (date(2027, 4, 29), date(2027, 5, 4)),    # 30/4 Fri, 1/5 Sat compensated on 3/5
+    (date(2024, 12, 31), date(2025, 1, 2)),   # across the year
+])
+def test_next_working_day(day, expected):
+    assert CAL.next_working_day(day) == expected
+
+
+@pytest.mark.parametrize("day,n,expected", [
+    (date(2025, 3, 3), 0, date(2025, 3, 3)),
+    (date(2025, 3, 8), 0, date(2025, 3, 8)),    # n = 0 is the day itself, even a Saturday
+    (date(2025, 3, 3), 5, date(2025, 3, 10)),
+    (date(2025, 3, 7), 1, date(2025, 3, 10)),
+    (date(2025, 1, 23), 2, date(2025, 2, 3)),   # Friday, then Monday after Tết
+    (date(2025, 1, 23), 10, date(2025, 2, 13)),
+    (date(2025, 2, 3), -1, date(2025, 1, 24)),
+    (date(2025, 3, 10), -5, date(2025, 3, 3)),
+])
+def test_add_working_days(day, n, expected):
+    assert CAL.add_working_days(day, n) == expected
+
+
+def test_add_working_days_wants_an_integer():
+    with pytest.raises(ValidationFailed):
+        CAL.add_working_days(date(2025, 3, 3), 1.5)
+    with pytest.raises(ValidationFailed):
+        CAL.add_working_days("2025-03-03", 1)
+
+
+def test_working_days_between():
+    assert CAL.working_days_between(date(2025, 1, 24), date(2025, 2, 4)) == 2
+    assert CAL.working_days_between(date(2025, 3, 7), date(2025, 3, 7)) == 0
+
+
+def test_a_calendar_with_its_own_holidays_has_no_default_swaps():
+    plain = WorkingCalendar(holidays=set())
+    assert plain.is_working_day(date(2025, 1, 29))     # no Tết
+    assert not plain.is_working_day(date(2025, 4, 26))  # the swap Saturday is a weekend again
+    custom = WorkingCalendar(holidays={date(2025, 3, 10)}, working_days={date(2025, 3, 8)})
+    assert custom.next_working_day(date(2025, 3, 7)) == date(2025, 3, 8)
+    assert custom.next_working_day(date(2025, 3, 8)) == date(2025, 3, 11)
+
+
+def test_another_weekend():
+    sunday_only = WorkingCalendar(holidays=set(), weekend=(6,))
+    assert sunday_only.next_working_day(date(2025, 3, 7)) == date(2025, 3, 8)
+    with pytest.raises(ValidationFailed):
+        WorkingCalendar(weekend=range(7))
+    with pytest.raises(ValidationFailed):
+        WorkingCalendar(weekend=(7,))
+
+
+def test_a_day_cannot_be_both_holiday_and_working_day():
+    with pytest.raises(ValidationFailed):
+        WorkingCalendar(holidays={date(2025, 3, 8)}, working_days={date(2025, 3, 8)})
+
+
+def test_holiday_data_is_configurable():
+    # 2028 is not in the data: a caller supplies it. 1 Jan 2028 is a Saturday.
+    y2028 = HolidayYear(year=2028, tet=(date(2028, 1, 24), date(2028, 1, 30)),
+                        hung_kings=date(2028, 4, 4), national_day_adjacent=date(2028, 9, 1))
+    days_off, makeup = vietnam_holidays([y2028])
+    assert date(2028, 1, 1) in days_off and date(2028, 1, 3) in days_off  # compensated
+    assert date(2028, 9, 1) in days_off and date(2028, 9, 2) in days_off
+    assert date(2028, 9, 4) in days_off  # 2 Sep 2028 is a Saturday
+    assert makeup == frozenset()
+    assert date(2028, 11, 24) not in days_off
+    with pytest.raises(ValidationFailed):
+        vietnam_holidays([HolidayYear(year=2028, tet=(date(2028, 1, 24), date(2028, 1, 30)),
+                                      hung_kings=date(2028, 4, 4),
+                                      national_day_adjacent=date(2028, 9, 4))])
+
+
+def test_the_default_data_covers_2025_to_2027_and_flags_2027():
+    assert sorted(VN_HOLIDAY_YEARS) == [2025, 2026, 2027]
+    assert not VN_HOLIDAY_YEARS[2027].confirmed
+    assert {d.year for d in VN_HOLIDAYS} == {2025, 2026, 2027}
+
+
+# --- handling deadlines -----------------------------------------------------------------
+
+
+def test_a_normal_document_on_a_working_day_is_due_the_next_working_day():
+    d = handling_deadline(vn(2025, 3, 4, 10), 0)
+    assert d.register_by == eod(2025, 3, 5) and d.complete_by is None and not d.urgent
+    assert d.register_by.tzinfo is not None
+    assert d.register_by.utcoffset() == timedelta(hours=7)
+
+
+def test_a_friday_evening_arrival_is_due_monday_night():
+    assert handling_deadline(vn(2025, 3, 7, 21, 30), 0).register_by == eod(2025, 3, 10)
+
+
+def test_a_saturday_arrival_is_due_monday_night():
+    assert handling_deadline(vn(2025, 3, 8, 9), 0).register_by == eod(2025, 3, 10)
+    assert handling_deadline(vn(2025, 3, 9, 23, 59), 0).register_by == eod(2025, 3, 10)
+
+
+def test_the_arrival_day_is_the_vietnam_day():
+    # Thursday 16:30 UTC is Thursday 23:30 in Vietnam: due Friday.
+    thursday = datetime(2025, 3, 6, 16, 30, tzinfo=timezone.utc)
+    assert handling_deadline(thursday, 0).register_by == eod(2025, 3, 7)
+    # Thursday 17:30 UTC is already Friday 00:30 in Vietnam: due Monday.
+    friday = datetime(2025, 3, 6, 17, 30, tzinfo=timezone.utc)
+    assert handling_deadline(friday, 0).register_by == eod(2025, 3, 10)
+
+
+def test_an_arrival_before_tet_is_due_after_tet():
+    assert handling_deadline(vn(2025, 1, 24, 16), 0).register_by == eod(2025, 2, 3)
+    assert handling_deadline(vn(2026, 2, 18, 8), 0).register_by == eod(2026, 2, 23)
+
+
+@pytest.mark.parametrize("urgency", [1, 2, 3, 4])
+def test_an_urgent_document_is_due_immediately(urgency):
+    arrived = vn(2025, 3, 8, 22, 15)  # a Saturday night: urgency ignores the calendar
+    d = handling_deadline(arrived, urgency)
+    assert d.urgent and d.register_by == arrived + timedelta(hours=2)
+    shorter = handling_deadline(arrived, urgency, urgent_within=timedelta(minutes=30))
+    assert shorter.register_by == vn(2025, 3, 8, 22, 45)
+
+
+def test_an_urgent_deadline_is_given_in_vietnam_time():
+    d = handling_deadline(datetime(2025, 3, 7, 3, 0, tzinfo=timezone.utc), 3)
+    assert d.register_by == vn(2025, 3, 7, 12) and d.register_by.utcoffset() == timedelta(hours=7)
+
+
+@pytest.mark.parametrize("due", [date(2025, 3, 20), "2025-03-20"])
+def test_a_due_date_sets_the_completion_deadline(due):
+    d = handling_deadline(vn(2025, 3, 4, 10), 0, due)
+    assert d.complete_by == eod(2025, 3, 20) == end_of_day(date(2025, 3, 20))
+    assert handling_deadline(vn(2025, 3, 4, 10), 2, due).complete_by == eod(2025, 3, 20)
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"arrived_at": datetime(2025, 3, 4, 10), "urgency": 0}, "arrived_at"),
+    ({"arrived_at": vn(2025, 3, 4), "urgency": 5}, "urgency"),
+    ({"arrived_at": vn(2025, 3, 4), "urgency": True}, "urgency"),
+    ({"arrived_at": vn(2025, 3, 4), "urgency": "0"}, "urgency"),
+    ({"arrived_at": vn(2025, 3, 4), "urgency": 0, "due_date": "20/03/2025"}, "due_date"),
+    ({"arrived_at": vn(2025, 3, 4), "urgency": 0, "due_date": vn(2025, 3, 20)}, "due_date"),
+    ({"arrived_at": vn(2025, 3, 4), "urgency": 1, "urgent_within": timedelta(hours=-1)},
+     "urgent_within"),
+])
+def test_bad_deadline_inputs(kwargs, field):
+    with pytest.raises(ValidationFailed) as err:
+        handling_deadline(**kwargs)
+    assert err.value.field == field
+
+
+# --- overdue ----------------------------------------------------------------------------
+
+H42, H43 = "000.00.00.H42", "000.00.00.H43"
+
+
+def item(doc, recipient, arrived_at, urgency, status, due_date=None, **extra):
+    return {"document_id": doc, "recipient": recipient, "arrived_at": arrived_at,
+            "urgency": urgency, "status": status, "due_date": due_date, **extra}
+
+
+ITEMS = [
+    item("A", H42, vn(2025, 3, 7, 21), 0, "01"),                       # due Mon 10 end
+    item("B", H42, vn(2025, 3, 10, 10), 3, "01"),                      # urgent: 12:00
+    item("C", H43, vn(2025, 3, 10, 8), 0, "03", date(2025, 3, 12)),    # complete by 12 end
+    item("D", H43, vn(2025, 3, 10, 8), 0, "06", date(2025, 3, 11)),    # done
+    item("E", H42, vn(2025, 3, 10, 8), 0, "02", date(2025, 3, 11)),    # returned
+    item("F", H43, "2025-03-10T02:00:00+00:00", 0, "01", "2025-03-10"),  # due today
+    item("G", H42, vn(2025, 3, 3, 8), 0, "01", recalled=True),         # recalled copy
+    item("H", H42, vn(2025, 3, 10, 9), 1, "03"),                       # urgent, accepted
+]
+
+
+def kinds(findings):
+    return [(f["document_id"], f["kind"]) for f in findings]
+
+
+def test_nothing_is_overdue_before_the_first_deadline():
+    assert overdue(ITEMS, vn(2025, 3, 10, 11)) == []
+    assert overdue(ITEMS, vn(2025, 3, 10, 12)) == []  # exactly at the deadline: not yet
+
+
+def test_an_urgent_document_is_overdue_after_its_short_interval():
+    findings = overdue(ITEMS, vn(2025, 3, 10, 12, 30))
+    assert findings == [{"document_id": "B", "recipient": H42, "kind": "registration",
+                         "deadline": vn(2025, 3, 10, 12), "overdue_by_seconds": 1800.0}]
+
+
+def test_at_midnight_the_day_deadlines_have_passed():
+    findings = overdue(ITEMS, vn(2025, 3, 11))
+    assert kinds(findings) == [("B", "registration"), ("A", "registration"),
+                               ("F", "completion")]
+    assert findings[1]["deadline"] == eod(2025, 3, 10)
+    assert findings[1]["overdue_by_seconds"] == pytest.approx(0.001)
+
+
+def test_days_later_everything_late_is_listed_by_deadline():
+    now = datetime(2025, 3, 13, 2, 0, tzinfo=timezone.utc)  # 09:00 in Vietnam
+    findings = overdue(ITEMS, now)
+    assert kinds(findings) == [("B", "registration"), ("A", "registration"),
+                               ("F", "completion"), ("F", "registration"),
+                               ("C", "completion")]
+    c = findings[-1]
+    assert c["deadline"] == eod(2025, 3, 12)
+    assert c["overdue_by_seconds"] == pytest.approx(9 * 3600 + 0.001)
+
+
+def test_a_configured_urgent_interval_applies_to_overdue():
+    findings = overdue(ITEMS, vn(2025, 3, 10, 10, 45), urgent_within=timedelta(minutes=30))
+    assert kinds(findings) == [("B", "registration")]
+
+
+def test_completing_or_returning_clears_a_completion_finding():
+    late = vn(2025, 4, 1)
+    done = [dict(i, status="06") for i in ITEMS]
+    assert overdue(done, late) == []
+    returned = [dict(i, status="02") for i in ITEMS]
+    assert overdue(returned, late) == []
+
+
+def test_overdue_by_agency_groups_by_recipient():
+    grouped = overdue_by_agency(ITEMS, vn(2025, 3, 13, 9))
+    assert list(grouped) == [H42, H43]
+    assert kinds(grouped[H42]) == [("B", "registration"), ("A", "registration")]
+    assert kinds(grouped[H43]) == [("F", "completion"), ("F", "registration"),
+                                   ("C", "completion")]
+    assert overdue_by_agency(ITEMS, vn(2025, 3, 10, 9)) == {}
+
+
+def test_overdue_with_another_calendar():
+    # With 10 March as a holiday, A is due Tuesday night instead.
+    cal = WorkingCalendar(holidays={date(2025, 3, 10)})
+    assert kinds(overdue(ITEMS[:1], vn(2025, 3, 11, 12), cal)) == []
+    assert kinds(overdue(ITEMS[:1], vn(2025, 3, 12), cal)) == [("A", "registration")]
+
+
+def test_overdue_wants_aware_times():
+    with pytest.raises(ValidationFailed) as err:
+        overdue(ITEMS, datetime(2025, 3, 13, 9))
+    assert err.value.field == "now"
+    with pytest.raises(ValidationFailed) as err:
+        overdue([item("X", H42, "2025-03-10T09:00:00", 0, "01")], vn(2025, 3, 13))
+    assert err.value.field == "arrived_at"

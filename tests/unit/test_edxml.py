@@ -1,0 +1,670 @@
+"""services.routing.edxml: edXML (QCVN 102:2016) packages in and out, strictly."""
+
+import base64
+import hashlib
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from services.routing.edxml import (
+    DEFAULT_MAX_BYTES, EXT_NS, NS, STATUS_CODES, Agency, Attachment, Business,
+    DocumentIdParts, DocumentType, Package, Replacement, ResponseFor, Signer, StaffInfo,
+    StatusPackage, Trace, document_id, export_package, export_status, import_package,
+    import_status, parse_document_id,
+)
+from shared.errors import ValidationFailed
+
+VN = timezone(timedelta(hours=7))
+HEADER = "edXMLHeader/MessageHeader"
+PDF = b"%PDF-1.7\n\xe2\x9c\x93 V\xc4\x83n b\xe1\xba\xa3n \x00\x01\xff"
+SCAN = b"scanned appendix " * 64
+
+
+def _full_package():
+    sender = Agency(id="000.00.00.H41", name="Ủy ban nhân dân tỉnh Nghệ An",
+                    in_charge="Văn phòng UBND tỉnh", address="16 Trường Thi, TP. Vinh, Nghệ An",
+                    email="vanthu@nghean.gov.vn", telephone="0238 3840 000",
+                    fax="0238 3843 049", website="https://nghean.gov.vn")
+    return Package(
+        from_agency=sender,
+        to_agencies=[
+            Agency(id="000.00.00.G22", name="Văn phòng Chính phủ"),
+            Agency(id="000.00.18.G12", name="Tổng cục Thuế", email="tct@gdt.gov.vn"),
+        ],
+        code_number="12",
+        code_notation="QĐ-UBND",
+        promulgation_date=date(2024, 3, 5),
+        document_type=DocumentType(type="2", detail="0", name="Quyết định"),
+        subject="Về việc phê duyệt kế hoạch chuyển đổi số năm 2024 — trích yếu dài, có dấu",
+        promulgation_place="Nghệ An",
+        content="Căn cứ Nghị định 30/2020/NĐ-CP; xét đề nghị của Sở Thông tin và Truyền thông.",
+        signer=Signer(competence="KT. Chủ tịch", position="Phó Chủ tịch",
+                      full_name="Nguyễn Văn Đức"),
+        due_date=date(2024, 3, 20),
+        to_places=["Như trên", "Lưu: VT, KGVX"],
+        priority=2,
+        sphere="Toàn tỉnh",
+        typer_notation="NVĐ",
+        promulgation_amount=5,
+        page_amount=3,
+        appendixes=["Phụ lục I: Danh mục nhiệm vụ", "Phụ lục II: Kinh phí"],
+        response_for=[ResponseFor(organ_id="000.00.00.G22", code="45/CV-VPCP",
+                                  promulgation_date=date(2024, 2, 28),
+                                  document_id="000.00.00.G22,2024/02/28,45/CV-VPCP")],
+        steering_type=1,
+        document_id="000.00.00.H41,2024/03/05,12/QĐ-UBND",
+        traces=[
+            Trace("000.00.00.H41", datetime(2024, 3, 5, 8, 30, 0, tzinfo=VN)),
+            Trace("000.00.00.G22", datetime(2024, 3, 5, 1, 31, 15, 250000, tzinfo=timezone.utc)),
+        ],
+        business=Business(doc_type=3, reason="Thay thế do sai sót về số liệu",
+                          document_id="000.00.00.H41,2024/03/01,10/QĐ-UBND", paper=0,
+                          staff_info=StaffInfo(department="Văn phòng", staff="Trần Thị Lan",
+                                               mobile="0912345678", email="lan@nghean.gov.vn"),
+                          replacements=[Replacement("000.00.00.H41,2024/03/01,10/QĐ-UBND",
+                                                    ["000.00.00.G22", "000.00.18.G12"])]),
+        attachments=[
+            Attachment(content_id="main", name="Quyết định 12.pdf",
+                       content_type="application/pdf", description="Văn bản chính",
+                       content=PDF),
+            Attachment(content_id="phu-luc-1", name="Phụ lục I.pdf",
+                       content_type="application/pdf", description="Phụ lục (by reference)",
+                       uri="s3://documents/5b7f2a1e/phu-luc-1.pdf",
+                       sha256=hashlib.sha256(SCAN).hexdigest(), size=len(SCAN)),
+        ],
+    )
+
+
+def _minimal_package():
+    return Package(from_agency=Agency("000.00.00.H41"), to_agencies=[Agency("000.00.00.H42")],
+                   code_number="7", code_notation="UBND-VP", promulgation_date=date(2024, 1, 2),
+                   document_type=DocumentType(name="Công văn"), subject="Công văn đôn đốc")
+
+
+def _status(code, description="Đã nhận văn bản"):
+    return StatusPackage(
+        response_for=ResponseFor(organ_id="000.00.00.H41", code="12/QĐ-UBND",
+                                 promulgation_date=date(2024, 3, 5),
+                                 document_id="000.00.00.H41,2024/03/05,12/QĐ-UBND"),
+        from_agency=Agency(id="000.00.00.G22", name="Văn phòng Chính phủ"),
+        status_code=code, description=description,
+        timestamp=datetime(2024, 3, 5, 9, 15, 0, tzinfo=VN),
+        staff_info=StaffInfo(department="Phòng Hành chính", staff="Lê Văn Hùng",
+                             mobile="0987654321", email="hung@chinhphu.vn"))
+
+
+# A package as written in the wild: "edXML:" prefix, zone-less timestamps,
+# yyyy/MM/dd dates, the legacy priority 4, an unknown DigitalSignature element.
+SAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
+<edXML:edXMLEnvelope xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016">
+  <edXML:edXMLHeader>
+    <edXML:MessageHeader>
+      <edXML:From>
+        <edXML:OrganId>000.00.00.H41</edXML:OrganId>
+        <edXML:OrganName>UBND tỉnh Nghệ An</edXML:OrganName>
+      </edXML:From>
+      <edXML:To>
+        <edXML:OrganId>000.00.00.G22</edXML:OrganId>
+        <edXML:OrganName>Văn phòng Chính phủ</edXML:OrganName>
+      </edXML:To>
+      <edXML:To>
+        <edXML:OrganId>000.00.18.G12</edXML:OrganId>
+      </edXML:To>
+      <edXML:Code>
+        <edXML:CodeNumber>12</edXML:CodeNumber>
+        <edXML:CodeNotation>CĐ-UBND</edXML:CodeNotation>
+      </edXML:Code>
+      <edXML:PromulgationInfo>
+        <edXML:Place>Nghệ An</edXML:Place>
+        <edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>
+      </edXML:PromulgationInfo>
+      <edXML:DocumentType>
+        <edXML:Type>19</edXML:Type>
+        <edXML:TypeName>Công điện</edXML:TypeName>
+      </edXML:DocumentType>
+      <edXML:Subject>Về việc ứng phó bão số 3</edXML:Subject>
+      <edXML:DueDate>2024-03-06T00:00:00</edXML:DueDate>
+      <edXML:OtherInfo>
+        <edXML:Priority>4</edXML:Priority>
+        <edXML:PageAmount>2</edXML:PageAmount>
+      </edXML:OtherInfo>
+      <edXML:SteeringType>1</edXML:SteeringType>
+      <edXML:DocumentId>000.00.00.H41,2024/03/05,12/CĐ-UBND</edXML:DocumentId>
+    </edXML:MessageHeader>
+    <edXML:TraceHeaderList>
+      <edXML:TraceHeader>
+        <edXML:OrganId>000.00.00.H41</edXML:OrganId>
+        <edXML:Timestamp>2024/03/05 14:05:09</edXML:Timestamp>
+      </edXML:TraceHeader>
+      <edXML:TraceHeader>
+        <edXML:OrganId>000.00.00.G22</edXML:OrganId>
+        <edXML:Timestamp>2024-03-05T14:06:00</edXML:Timestamp>
+      </edXML:TraceHeader>
+      <edXML:Bussiness>
+        <edXML:BussinessDocType>0</edXML:BussinessDocType>
+        <edXML:BussinessDocReason>Văn bản mới</edXML:BussinessDocReason>
+      </edXML:Bussiness>
+    </edXML:TraceHeaderList>
+    <edXML:DigitalSignature/>
+  </edXML:edXMLHeader>
+  <edXML:edXMLBody>
+    <edXML:Attachment>
+      <edXML:ContentId>cd-12</edXML:ContentId>
+      <edXML:AttachmentName>cong-dien-12.pdf</edXML:AttachmentName>
+      <edXML:ContentType>application/pdf</edXML:ContentType>
+      <edXML:Content>
+        JVBERi0xLjQK
+        c29tZSBieXRlcw==
+      </edXML:Content>
+    </edXML:Attachment>
+  </edXML:edXMLBody>
+</edXML:edXMLEnvelope>
+"""
+
+STATUS_SAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
+<edXMLEnvelope xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016">
+  <edXMLHeader>
+    <Status>
+      <ResponseFor>
+        <OrganId>000.00.00.H41</OrganId>
+        <Code>12/QĐ-UBND</Code>
+        <PromulgationDate>05/03/2024</PromulgationDate>
+        <DocumentId>000.00.00.H41,2024/03/05,12/QĐ-UBND</DocumentId>
+      </ResponseFor>
+      <From><OrganId>000.00.00.G22</OrganId><OrganName>VPCP</OrganName></From>
+      <StatusCode>03</StatusCode>
+      <Description>Đã tiếp nhận</Description>
+      <Timestamp>05/03/2024 15:20:00</Timestamp>
+      <StaffInfo><Department>Văn thư</Department><Staff>Lê Hùng</Staff></StaffInfo>
+    </Status>
+  </edXMLHeader>
+  <edXMLBody/>
+</edXMLEnvelope>
+"""
+
+
+def _sample(old=None, new=""):
+    text = SAMPLE
+    if old is not None:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text.encode("utf-8")
+
+
+def _status_sample(old, new):
+    assert old in STATUS_SAMPLE, old
+    return STATUS_SAMPLE.replace(old, new, 1).encode("utf-8")
+
+
+def _refused(call, path):
+    with pytest.raises(ValidationFailed) as caught:
+        call()
+    assert str(caught.value).startswith(f"{path}: "), str(caught.value)
+    assert caught.value.field == path
+    return str(caught.value)
+
+
+# -- round trips ---------------------------------------------------------------
+
+
+def test_a_full_package_round_trips():
+    original = _full_package()
+    again = import_package(export_package(original))
+    assert again == original
+    assert again.attachments[0].content == PDF
+    assert again.attachments[1].by_reference and again.attachments[1].content is None
+    assert again.notes == []
+
+
+def test_a_minimal_package_round_trips():
+    original = _minimal_package()
+    assert import_package(export_package(original)) == original
+
+
+def test_export_is_utf8_xml_with_the_edxml_default_namespace():
+    out = export_package(_full_package())
+    assert out.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<edXMLEnvelope ')
+    assert f'xmlns="{NS}"'.encode() in out
+    assert f'xmlns:lienthong="{EXT_NS}"'.encode() in out
+    assert "Ủy ban nhân dân tỉnh Nghệ An".encode() in out  # raw UTF-8, not &#...;
+    assert b"<Bussiness>" in out and b"<BussinessDocType>3</BussinessDocType>" in out
+    assert b"<lienthong:ContentReference>" in out
+    assert b"<PromulgationDate>2024-03-05</PromulgationDate>" in out
+
+
+def test_export_writes_timestamps_in_vietnam_time():
+    out = export_package(_full_package())
+    assert b"<Timestamp>2024-03-05T08:30:00+07:00</Timestamp>" in out
+    assert b"<Timestamp>2024-03-05T08:31:15.250000+07:00</Timestamp>" in out  # was 01:31Z
+
+
+def test_a_package_without_the_reference_extension_declares_no_extension_namespace():
+    out = export_package(_minimal_package())
+    assert EXT_NS.encode() not in out
+    assert b"<Priority>0</Priority>" in out
+
+
+@pytest.mark.parametrize("code", sorted(STATUS_CODES))
+def test_a_status_package_round_trips_for_every_code(code):
+    original = _status(code)
+    out = export_status(original)
+    assert f"<StatusCode>{code}</StatusCode>".encode() in out
+    assert b"<Status>" in out and b"<ResponseFor>" in out
+    assert import_status(out) == original
+
+
+def test_a_status_package_without_staff_info_round_trips():
+    original = _status("01", description="")
+    original.staff_info = None
+    assert import_status(export_status(original)) == original
+
+
+def test_document_id_builds_and_parses():
+    text = document_id("000.00.00.H41", date(2024, 3, 5), "12", "QĐ-UBND")
+    assert text == "000.00.00.H41,2024/03/05,12/QĐ-UBND"
+    assert parse_document_id(text) == DocumentIdParts("000.00.00.H41", date(2024, 3, 5),
+                                                      "12", "QĐ-UBND")
+    # A notation may itself hold a slash (Thông tư 12/2020/TT-BTC): split at the first.
+    assert parse_document_id("000.00.00.G12,2020/02/14,12/2020/TT-BTC").notation \
+        == "2020/TT-BTC"
+
+
+# -- import of what others write --------------------------------------------------
+
+
+def test_a_hand_written_package_is_read_with_vietnam_time_and_legacy_priority():
+    pkg = import_package(_sample())
+    assert pkg.from_agency == Agency(id="000.00.00.H41", name="UBND tỉnh Nghệ An")
+    assert [agency.id for agency in pkg.to_agencies] == ["000.00.00.G22", "000.00.18.G12"]
+    assert pkg.promulgation_date == date(2024, 3, 5)
+    assert pkg.due_date == date(2024, 3, 6)
+    assert pkg.document_type == DocumentType(type="19", detail="", name="Công điện")
+    first, second = pkg.traces
+    assert first.timestamp.isoformat() == "2024-03-05T14:05:09+07:00"
+    assert second.timestamp.isoformat() == "2024-03-05T14:06:00+07:00"
+    assert first.timestamp.utcoffset() == timedelta(hours=7)
+    assert pkg.priority == 3
+    assert pkg.notes == [(f"{HEADER}/OtherInfo/Priority: legacy priority 4 "
+                         "(Hỏa tốc hẹn giờ) read as 3 (Hỏa tốc)")]
+    assert pkg.business == Business(doc_type=0, reason="Văn bản mới")
+    assert pkg.steering_type == 1 and pkg.page_amount == 2
+    assert pkg.attachments == [Attachment(content_id="cd-12", name="cong-dien-12.pdf",
+                                          content_type="application/pdf",
+                                          content=b"%PDF-1.4\nsome bytes")]
+
+
+def test_a_hand_written_package_is_exported_with_offsets_and_the_mapped_priority():
+    out = export_package(import_package(_sample()))
+    assert b"<Timestamp>2024-03-05T14:05:09+07:00</Timestamp>" in out
+    assert b"<Priority>3</Priority>" in out
+    assert import_package(out) == import_package(_sample())
+
+
+def test_an_explicit_offset_is_kept_as_written():
+    pkg = import_package(_sample("2024-03-05T14:06:00", "2024-03-05T07:06:00Z"))
+    assert pkg.traces[1].timestamp == datetime(2024, 3, 5, 14, 6, tzinfo=VN)
+    assert pkg.traces[1].timestamp.utcoffset() == timedelta(0)
+
+
+def test_the_sdk_layout_with_attachment_encoded_is_read():
+    payload = base64.b64encode(PDF).decode()
+    text = f"""<?xml version="1.0" encoding="utf-8"?>
+<edXML xmlns="{NS}">
+  {SAMPLE.split("?>", 1)[1].split("<edXML:edXMLBody>")[0]}
+  <edXML:edXMLBody><edXML:edXMLManifest version="1.0"/></edXML:edXMLBody>
+  </edXML:edXMLEnvelope>
+  <AttachmentEncoded>
+    <Attachment>
+      <ContentType>application/pdf</ContentType>
+      <ContentId>abc</ContentId>
+      <ContentTransferEncoded>{payload}</ContentTransferEncoded>
+      <AttachmentName>van-ban.pdf</AttachmentName>
+    </Attachment>
+  </AttachmentEncoded>
+</edXML>"""
+    pkg = import_package(text.encode("utf-8"))
+    assert pkg.subject == "Về việc ứng phó bão số 3"
+    assert pkg.attachments == [Attachment(content_id="abc", name="van-ban.pdf",
+                                          content_type="application/pdf", content=PDF)]
+
+
+def test_a_hand_written_status_is_read_in_vietnam_time():
+    status = import_status(STATUS_SAMPLE.encode("utf-8"))
+    assert status.status_code == "03"
+    assert status.response_for.promulgation_date == date(2024, 3, 5)
+    assert status.timestamp.isoformat() == "2024-03-05T15:20:00+07:00"
+    assert status.staff_info == StaffInfo(department="Văn thư", staff="Lê Hùng")
+
+
+# -- refusals: hardening --------------------------------------------------------
+
+
+def test_a_doctype_is_refused():
+    data = _sample('<?xml version="1.0" encoding="UTF-8"?>',
+                   '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE edXMLEnvelope>')
+    message = _refused(lambda: import_package(data), "edXMLEnvelope")
+    assert "DOCTYPE" in message
+
+
+def test_an_entity_expansion_is_refused():
+    bomb = ('<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+            '<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n'
+            f'<edXMLEnvelope xmlns="{NS}"><edXMLHeader>&lol2;</edXMLHeader></edXMLEnvelope>')
+    _refused(lambda: import_package(bomb.encode()), "edXMLEnvelope")
+    _refused(lambda: import_status(bomb.encode()), "edXMLEnvelope")
+
+
+def test_an_external_entity_is_refused():
+    xxe = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+           f'<edXMLEnvelope xmlns="{NS}">&xxe;</edXMLEnvelope>')
+    _refused(lambda: import_package(xxe.encode()), "edXMLEnvelope")
+
+
+def test_a_doctype_hidden_in_utf16_is_refused_by_the_parser():
+    text = SAMPLE.replace('encoding="UTF-8"?>',
+                          'encoding="UTF-16"?>\n<!DOCTYPE x [<!ENTITY a "b">]>')
+    data = text.encode("utf-16")
+    assert b"<!DOCTYPE" not in data  # the byte check cannot see it
+    message = _refused(lambda: import_package(data), "edXMLEnvelope")
+    assert "DOCTYPE" in message
+
+
+def test_an_undeclared_entity_is_not_well_formed():
+    message = _refused(lambda: import_package(_sample("Về việc", "&nbsp;Về việc")),
+                       "edXMLEnvelope")
+    assert "not well-formed" in message
+
+
+def test_text_is_refused():
+    with pytest.raises(TypeError):
+        import_package(SAMPLE)
+
+
+def test_malformed_xml_is_refused():
+    _refused(lambda: import_package(b"<edXMLEnvelope><oops></edXMLEnvelope>"), "edXMLEnvelope")
+
+
+def test_a_foreign_root_or_namespace_is_refused():
+    message = _refused(lambda: import_package(_sample(NS, "http://example.org/other")),
+                       "edXMLEnvelope")
+    assert NS in message
+    _refused(lambda: import_status(export_package(_minimal_package())), "edXMLHeader/Status")
+
+
+# -- refusals: required elements -------------------------------------------------
+
+
+@pytest.mark.parametrize("element, old", [
+    ("From", """<edXML:From>
+        <edXML:OrganId>000.00.00.H41</edXML:OrganId>
+        <edXML:OrganName>UBND tỉnh Nghệ An</edXML:OrganName>
+      </edXML:From>"""),
+    ("Code", """<edXML:Code>
+        <edXML:CodeNumber>12</edXML:CodeNumber>
+        <edXML:CodeNotation>CĐ-UBND</edXML:CodeNotation>
+      </edXML:Code>"""),
+    ("PromulgationInfo", """<edXML:PromulgationInfo>
+        <edXML:Place>Nghệ An</edXML:Place>
+        <edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>
+      </edXML:PromulgationInfo>"""),
+    ("DocumentType", """<edXML:DocumentType>
+        <edXML:Type>19</edXML:Type>
+        <edXML:TypeName>Công điện</edXML:TypeName>
+      </edXML:DocumentType>"""),
+    ("Subject", "<edXML:Subject>Về việc ứng phó bão số 3</edXML:Subject>"),
+])
+def test_a_missing_required_element_is_refused(element, old):
+    message = _refused(lambda: import_package(_sample(old, "")), f"{HEADER}/{element}")
+    assert "required element is missing" in message
+
+
+def test_a_package_without_any_recipient_is_refused():
+    text = SAMPLE
+    for block in text.split("<edXML:To>")[1:]:
+        text = text.replace("<edXML:To>" + block.split("</edXML:To>")[0] + "</edXML:To>", "")
+    assert "<edXML:To>" not in text
+    _refused(lambda: import_package(text.encode()), f"{HEADER}/To")
+
+
+@pytest.mark.parametrize("old, new, path", [
+    ("<edXML:Subject>Về việc ứng phó bão số 3</edXML:Subject>",
+     "<edXML:Subject>  </edXML:Subject>", f"{HEADER}/Subject"),
+    ("<edXML:CodeNumber>12</edXML:CodeNumber>", "", f"{HEADER}/Code/CodeNumber"),
+    ("<edXML:CodeNotation>CĐ-UBND</edXML:CodeNotation>", "", f"{HEADER}/Code/CodeNotation"),
+    ("<edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>", "",
+     f"{HEADER}/PromulgationInfo/PromulgationDate"),
+    ("<edXML:Type>19</edXML:Type>\n        <edXML:TypeName>Công điện</edXML:TypeName>",
+     "<edXML:TypeDetail>1</edXML:TypeDetail>", f"{HEADER}/DocumentType"),
+    ("<edXML:OrganId>000.00.00.H41</edXML:OrganId>\n        <edXML:OrganName>",
+     "<edXML:OrganName>", f"{HEADER}/From/OrganId"),
+    ('<edXML:edXMLBody>', '<edXML:Nobody>', "edXMLBody"),
+])
+def test_a_missing_or_empty_required_part_is_refused(old, new, path):
+    if path == "edXMLBody":
+        data = _sample(old, new).replace(b"</edXML:edXMLBody>", b"</edXML:Nobody>")
+    else:
+        data = _sample(old, new)
+    _refused(lambda: import_package(data), path)
+
+
+def test_a_repeated_single_element_is_refused():
+    message = _refused(lambda: import_package(_sample(
+        "<edXML:Subject>", "<edXML:Subject>Một</edXML:Subject><edXML:Subject>")),
+        f"{HEADER}/Subject")
+    assert "appears 2 times" in message
+
+
+# -- refusals: values --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("old, new, path", [
+    ("<edXML:OrganId>000.00.00.H41</edXML:OrganId>\n        <edXML:OrganName>UBND",
+     "<edXML:OrganId>vxp.saas.03</edXML:OrganId>\n        <edXML:OrganName>UBND",
+     f"{HEADER}/From/OrganId"),
+    ("<edXML:OrganId>000.00.18.G12</edXML:OrganId>", "<edXML:OrganId>000.00.18.g12</edXML:OrganId>",
+     f"{HEADER}/To[2]/OrganId"),
+    ("<edXML:OrganId>000.00.00.G22</edXML:OrganId>\n        <edXML:Timestamp>",
+     "<edXML:OrganId>G22</edXML:OrganId>\n        <edXML:Timestamp>",
+     "edXMLHeader/TraceHeaderList/TraceHeader[2]/OrganId"),
+])
+def test_a_bad_agency_code_is_refused(old, new, path):
+    message = _refused(lambda: import_package(_sample(old, new)), path)
+    assert "not an agency code" in message
+
+
+def test_the_brief_example_message_for_a_bad_sender():
+    data = _sample("000.00.00.H41</edXML:OrganId>\n        <edXML:OrganName>UBND",
+                   "41</edXML:OrganId>\n        <edXML:OrganName>UBND")
+    message = _refused(lambda: import_package(data), f"{HEADER}/From/OrganId")
+    assert message.startswith("edXMLHeader/MessageHeader/From/OrganId: not an agency code")
+
+
+@pytest.mark.parametrize("value", ["5", "-1", "x", "2.0"])
+def test_a_bad_priority_is_refused(value):
+    _refused(lambda: import_package(_sample("<edXML:Priority>4</edXML:Priority>",
+                                            f"<edXML:Priority>{value}</edXML:Priority>")),
+             f"{HEADER}/OtherInfo/Priority")
+
+
+@pytest.mark.parametrize("old, new, path", [
+    ("<edXML:SteeringType>1</edXML:SteeringType>", "<edXML:SteeringType>3</edXML:SteeringType>",
+     f"{HEADER}/SteeringType"),
+    ("<edXML:PageAmount>2</edXML:PageAmount>", "<edXML:PageAmount>-2</edXML:PageAmount>",
+     f"{HEADER}/OtherInfo/PageAmount"),
+    ("<edXML:BussinessDocType>0</edXML:BussinessDocType>",
+     "<edXML:BussinessDocType>4</edXML:BussinessDocType>",
+     "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"),
+    ("<edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>",
+     "<edXML:PromulgationDate>2024/02/30</edXML:PromulgationDate>",
+     f"{HEADER}/PromulgationInfo/PromulgationDate"),
+    ("<edXML:DueDate>2024-03-06T00:00:00</edXML:DueDate>",
+     "<edXML:DueDate>mai</edXML:DueDate>", f"{HEADER}/DueDate"),
+    ("<edXML:Timestamp>2024/03/05 14:05:09</edXML:Timestamp>",
+     "<edXML:Timestamp>14:05 5/3/2024</edXML:Timestamp>",
+     "edXMLHeader/TraceHeaderList/TraceHeader[1]/Timestamp"),
+])
+def test_a_bad_value_is_refused(old, new, path):
+    _refused(lambda: import_package(_sample(old, new)), path)
+
+
+@pytest.mark.parametrize("payload", ["JVBERi0xLjQK!!!", "JVBERi0xLjQ", "Zm9v=YmFy"])
+def test_bad_base64_is_refused(payload):
+    data = _sample("JVBERi0xLjQK\n        c29tZSBieXRlcw==", payload)
+    message = _refused(lambda: import_package(data), "edXMLBody/Attachment/Content")
+    assert "not valid base64" in message
+
+
+def test_an_oversized_package_is_refused():
+    data = _sample()
+    assert DEFAULT_MAX_BYTES == 50 * 1024 * 1024
+    message = _refused(lambda: import_package(data, max_bytes=len(data) - 1), "edXMLEnvelope")
+    assert f"over the limit of {len(data) - 1} bytes" in message
+    assert import_package(data, max_bytes=len(data)).subject
+    _refused(lambda: import_status(STATUS_SAMPLE.encode(), max_bytes=100), "edXMLEnvelope")
+
+
+def test_an_oversized_inline_attachment_is_refused():
+    big = _full_package()
+    big.attachments = [Attachment(content_id="big", name="big.bin", content=b"\x00" * 4000)]
+    data = export_package(big)
+    message = _refused(lambda: import_package(data, max_attachment_bytes=3999),
+                       "edXMLBody/Attachment/Content")
+    assert "over the limit of 3999 bytes" in message
+    assert import_package(data, max_attachment_bytes=4000) == big
+    # By default the package limit caps each inline file too.
+    _refused(lambda: import_package(data, max_bytes=len(data) + 10, max_attachment_bytes=100),
+             "edXMLBody/Attachment/Content")
+
+
+def _one_attachment_package(body):
+    return SAMPLE.split("<edXML:edXMLBody>")[0].encode() + (
+        f'<edXML:edXMLBody xmlns:x="{EXT_NS}">{body}</edXML:edXMLBody>'
+        "</edXML:edXMLEnvelope>").encode()
+
+
+REF = ("<x:ContentReference><x:Uri>s3://documents/a.pdf</x:Uri>"
+       f"<x:Sha256>{'AB' * 32}</x:Sha256><x:Size>{{size}}</x:Size></x:ContentReference>")
+NAMES = "<edXML:ContentId>a</edXML:ContentId><edXML:AttachmentName>a.pdf</edXML:AttachmentName>"
+
+
+def test_a_reference_attachment_is_read_from_the_extension_namespace():
+    pkg = import_package(_one_attachment_package(
+        f"<edXML:Attachment>{NAMES}{REF.format(size=12)}</edXML:Attachment>"))
+    assert pkg.attachments == [Attachment(content_id="a", name="a.pdf",
+                                          uri="s3://documents/a.pdf", sha256="ab" * 32, size=12)]
+
+
+@pytest.mark.parametrize("body, path, words", [
+    (f"<edXML:Attachment>{NAMES}</edXML:Attachment>",
+     "edXMLBody/Attachment", "exactly one of Content or ContentReference"),
+    ((f"<edXML:Attachment>{NAMES}<edXML:Content>AA==</edXML:Content>{REF.format(size=1)}"
+     "</edXML:Attachment>"), "edXMLBody/Attachment", "exactly one"),
+    (f"<edXML:Attachment>{NAMES}{REF.format(size=-1)}</edXML:Attachment>",
+     "edXMLBody/Attachment/ContentReference/Size", "not a byte count"),
+    ((f"<edXML:Attachment>{NAMES}{REF.format(size=1).replace('AB' * 32, 'AB' * 31)}"
+     "</edXML:Attachment>"), "edXMLBody/Attachment/ContentReference/Sha256", "SHA-256"),
+    ((f"<edXML:Attachment>{NAMES}{REF.format(size=1).replace('s3://documents/a.pdf', '')}"
+     "</edXML:Attachment>"), "edXMLBody/Attachment/ContentReference/Uri", "must not be empty"),
+    (("<edXML:Attachment><edXML:ContentId>a</edXML:ContentId>"
+     "<edXML:Content>AA==</edXML:Content></edXML:Attachment>"),
+     "edXMLBody/Attachment/AttachmentName", "missing"),
+    (f"<edXML:Attachment>{NAMES}<edXML:Content>AA==</edXML:Content></edXML:Attachment>" * 2,
+     "edXMLBody/Attachment", "appears more than once"),
+])
+def test_a_bad_attachment_is_refused(body, path, words):
+    message = _refused(lambda: import_package(_one_attachment_package(body)), path)
+    assert words in message
+
+
+@pytest.mark.parametrize("value", [
+    "000.00.00.H41,2024-03-05,12/QĐ-UBND",  # date with dashes
+    "000.00.00.H41,2024/13/05,12/QĐ-UBND",  # no such month
+    "H41,2024/03/05,12/QĐ-UBND",  # not an agency code
+    "000.00.00.H41,2024/03/05,12-QĐ-UBND",  # no number/notation slash
+    "000.00.00.H41,2024/03/05,/QĐ-UBND",  # empty number
+    "000.00.00.H41,2024/03/05,12/",  # empty notation
+    "000.00.00.H41,2024/03/05,12/QĐ-UBND,extra",  # too many parts
+    "000.00.00.H41;2024/03/05;12/QĐ-UBND",
+])
+def test_a_malformed_document_id_is_refused(value):
+    _refused(lambda: parse_document_id(value), "DocumentId")
+    message = _refused(lambda: import_package(_sample(
+        "000.00.00.H41,2024/03/05,12/CĐ-UBND", value)), f"{HEADER}/DocumentId")
+    assert "not a document id" in message
+    _refused(lambda: import_status(_status_sample(
+        "000.00.00.H41,2024/03/05,12/QĐ-UBND", value)), "edXMLHeader/Status/ResponseFor/DocumentId")
+
+
+def test_the_document_id_helper_refuses_bad_parts():
+    with pytest.raises(ValidationFailed):
+        document_id("not-a-code", date(2024, 3, 5), "12", "QĐ-UBND")
+    with pytest.raises(ValidationFailed):
+        document_id("000.00.00.H41", date(2024, 3, 5), "12", "")
+
+
+# -- refusals: status packages ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["00", "07", "12", "14", "17", "3", "ab", ""])
+def test_an_unknown_status_code_is_refused(code):
+    message = _refused(lambda: import_status(_status_sample(
+        "<StatusCode>03</StatusCode>", f"<StatusCode>{code}</StatusCode>")),
+        "edXMLHeader/Status/StatusCode")
+    assert "unknown status code" in message
+
+
+def test_a_rejection_without_a_reason_is_refused():
+    data = _status_sample(
+        "<StatusCode>03</StatusCode>\n      <Description>Đã tiếp nhận</Description>",
+        "<StatusCode>02</StatusCode>")
+    message = _refused(lambda: import_status(data), "edXMLHeader/Status/Description")
+    assert "reason" in message
+    _refused(lambda: export_status(_status("02", description="")),
+             "edXMLHeader/Status/Description")
+
+
+@pytest.mark.parametrize("old, new, path", [
+    ("<From><OrganId>000.00.00.G22</OrganId>", "<From><OrganId>G22</OrganId>",
+     "edXMLHeader/Status/From/OrganId"),
+    ("<OrganId>000.00.00.H41</OrganId>", "<OrganId>000.00.00.H4</OrganId>",
+     "edXMLHeader/Status/ResponseFor/OrganId"),
+    ("<Timestamp>05/03/2024 15:20:00</Timestamp>", "", "edXMLHeader/Status/Timestamp"),
+    ("<StatusCode>03</StatusCode>", "", "edXMLHeader/Status/StatusCode"),
+    ("<Code>12/QĐ-UBND</Code>", "", "edXMLHeader/Status/ResponseFor/Code"),
+])
+def test_a_bad_status_is_refused(old, new, path):
+    _refused(lambda: import_status(_status_sample(old, new)), path)
+
+
+# -- export refuses what import would --------------------------------------------------------
+
+
+def test_export_refuses_what_import_would():
+    pkg = _full_package()
+    pkg.from_agency.id = "vxp.saas.03"
+    _refused(lambda: export_package(pkg), f"{HEADER}/From/OrganId")
+
+    pkg = _full_package()
+    pkg.priority = 4
+    _refused(lambda: export_package(pkg), f"{HEADER}/OtherInfo/Priority")
+
+    pkg = _full_package()
+    pkg.traces[1] = Trace("000.00.00.G22", datetime(2024, 3, 5, 8, 31))
+    message = _refused(lambda: export_package(pkg),
+                       "edXMLHeader/TraceHeaderList/TraceHeader[2]/Timestamp")
+    assert "aware" in message
+
+    pkg = _full_package()
+    pkg.subject = "Trích yếu\x00"
+    _refused(lambda: export_package(pkg), f"{HEADER}/Subject")
+
+    pkg = _full_package()
+    pkg.document_id = "12/QĐ-UBND"
+    _refused(lambda: export_package(pkg), f"{HEADER}/DocumentId")
+
+    pkg = _full_package()
+    pkg.attachments[1].sha256 = None
+    _refused(lambda: export_package(pkg), "edXMLBody/Attachment[2]/ContentReference/Sha256")
+
+    status = _status("99")
+    _refused(lambda: export_status(status), "edXMLHeader/Status/StatusCode")
