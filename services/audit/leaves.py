@@ -10,14 +10,16 @@ signature (``shared.envelope.signing_bytes``), so signatures stay checkable too.
 
 import json
 
-from shared.envelope import canonical_json, signing_bytes
+from shared.envelope import canonical_json, data_digest
 
 
 def leaf_entry(event):
     """The bytes of ``event``'s leaf; raises ValueError for an unsigned event."""
     if not event.signature:
         raise ValueError(f"event {event.event_id} is unsigned")
-    content = json.loads(signing_bytes(event))
+    # The same content as signing_bytes(), built once, with the signature added.
+    content = event.to_dict()
+    content["data_sha256"] = data_digest(content.pop("data"))
     content["signature"] = {"key_id": event.signature["key_id"],
                             "value": event.signature["value"]}
     return canonical_json(content)

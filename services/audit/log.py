@@ -136,13 +136,13 @@ class TransparencyLog:
                 results.append(size)
                 size += 1
             if entries:
+                # COPY: the log's write path, about twice as fast as executemany.
                 with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO entries (idx, event_id, producer, event_type, stream_id,"
-                        " document_id, occurred_at, actor_user, actor_agency, actor_role,"
-                        " leaf_entry) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", entries)
-                    cur.executemany("INSERT INTO nodes VALUES (%s, %s, %s)", nodes)
-                    cur.executemany("INSERT INTO payloads VALUES (%s, %s)", payloads)
+                    _copy(cur, "entries (idx, event_id, producer, event_type, stream_id,"
+                               " document_id, occurred_at, actor_user, actor_agency,"
+                               " actor_role, leaf_entry)", entries)
+                    _copy(cur, "nodes (level, idx, hash)", nodes)
+                    _copy(cur, "payloads (event_id, data)", payloads)
         return results
 
     def add_checkpoint(self, size, root, note):
@@ -237,6 +237,12 @@ class TransparencyLog:
         import contextlib
 
         return contextlib.nullcontext(conn) if conn is not None else self.db.connection()
+
+
+def _copy(cur, target, rows):
+    with cur.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _frontier(size):
