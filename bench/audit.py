@@ -16,7 +16,8 @@ removes it at the end, also after an error, Ctrl-C or SIGTERM. It creates the
 cluster-wide role ``lienthong_audit_app`` too when it is missing, and then
 drops it at the end. The audit schema is set up as the service does it
 (``Database(dsn, "audit").ensure_schema(QUARANTINE_DDL + LOG_DDL)``), and
-every append and read goes through ``Database(dsn, "audit", role=APP_ROLE)``.
+every append and read goes through ``Database(dsn, "audit", role=APP_ROLE,
+settings=DB_SETTINGS)``, as in the service.
 
 Events are built and signed (``EventSigner``, Ed25519, one key per producer)
 in a pool of worker processes, always before the timed loop that appends
@@ -25,6 +26,12 @@ alongside the appends and its waits count in the build time. Every leaf is a
 distinct event with its own valid signature. Memory stays bounded: events
 are produced in chunks that hold a bounded number of events, and the log is
 read back through a server-side cursor.
+
+Pools: rows 2 use the service's pool, opened on the empty log. The build, and
+then the proofs with the replay, each open a new one. Row 6 works on the full
+log and compares a new pool with the pool of rows 2, whose prepared
+statements carry plans from when the log was empty. For each pool it prints
+which plans PostgreSQL uses.
 """
 
 import base64
@@ -50,9 +57,12 @@ import cryptography
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.common import (
+    _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
+)
 from services.audit import merkle
 from services.audit.leaves import leaf_entry, parse_entry
-from services.audit.log import APP_ROLE, LOG_DDL, TransparencyLog
+from services.audit.log import APP_ROLE, DB_SETTINGS, LOG_DDL, TransparencyLog
 from services.audit.replay import fold
 from shared.db import Database
 from shared.envelope import (  # _freeze/_thaw: the envelope's own (de)freezing of data
@@ -79,7 +89,6 @@ BENCH_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={DB_NAME}"
 
 # -- how much (every timed loop stops at its count or its time budget) --------
 
-BUDGET_S = 8.0                 # no timed append/INSERT loop runs longer than this
 WARMUP_EVENTS = 1_000          # untimed events (rows) before each timed append (INSERT) loop
 APPENDS = ((1, 3_000), (50, 20_000), (500, 40_000))  # 2. (batch size, events) per row
 RAW_BATCHES = ((50, 20_000), (500, 40_000), (5_000, 100_000))  # 1b. (rows per tx, rows)
@@ -90,8 +99,9 @@ BUILD_BATCH = 5_000            #    events per TransparencyLog.append
 BUILD_BUDGET_S = float(os.environ.get("BENCH_AUDIT_BUILD_S", "360"))  # stop building after this
 N_PROOFS = 200                 # 4. random proofs of each kind
 SEED = 9162                    #    random indexes and sizes
-REPLAY_BUDGET_S = 300.0        # 5. each full read of the log stops after this
+REPLAY_BUDGET_S = 600.0        # 5. each full read of the log stops after this
 CURSOR_ROWS = 5_000            #    rows per server-side cursor fetch
+LATE_EVENTS = 20_000           # 6. events per row of 500-event appends on the full log
 SIGN_WORKERS = int(os.environ.get("BENCH_AUDIT_SIGNERS", "2"))  # signing processes
 SIGN_CHUNK = 5_000             # events per signing task (one build batch)
 SIGN_AHEAD = 4                 # signed chunks waiting at most (bounds memory)
@@ -124,20 +134,6 @@ class Result:
             return None
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def timed_loop(items, op, budget=BUDGET_S):
-    """Run ``op(item)`` for each item until done or ``budget`` seconds; latencies in ns."""
-    latencies = []
-    start = time.perf_counter()
-    deadline = start + budget
-    for item in items:
-        t0 = time.perf_counter_ns()
-        op(item)
-        latencies.append(time.perf_counter_ns() - t0)
-        if time.perf_counter() > deadline:
-            break
-    return latencies, time.perf_counter() - start
 
 
 def progress(text):
@@ -266,6 +262,7 @@ class Bench:
         self.results = []
         self.notes = []
         self.next_raw_id = 1
+        self.loads = []  # (step, 1-minute load average when it started)
 
     def setup(self):
         with warnings.catch_warnings():
@@ -297,9 +294,8 @@ class Bench:
         # As services/audit/dependencies.py does it: the owner sets the schema up,
         # the service works with the append-only role's privileges.
         Database(BENCH_DSN, "audit").ensure_schema(QUARANTINE_DDL + LOG_DDL)
-        self.db = Database(BENCH_DSN, "audit", role=APP_ROLE, max_size=4)
-        self.cleanup.callback(self.db.close)
-        self.tlog = TransparencyLog(self.db)
+        # The service's pool: opened on the empty log, used by rows 2 and again by row 6.
+        self.db, self.tlog = self.fresh_pool()
 
         # The pool's events are the producers' own: rebuilt, they verify with their key.
         sample = self.pool.events(1_000)
@@ -312,6 +308,12 @@ class Bench:
         self.mix = {t: sum(e.event_type == t for e in sample) / len(sample)
                     for t in ("DocumentRegistered", "DocumentSigned", "DocumentDelivered")}
         self.raw_body = os.urandom(RAW_ROW_BYTES)
+
+    def fresh_pool(self):
+        """A new app-role pool, as the service opens it (no connection made yet)."""
+        db = Database(BENCH_DSN, "audit", role=APP_ROLE, max_size=4, settings=DB_SETTINGS)
+        self.cleanup.callback(db.close)
+        return db, TransparencyLog(db)
 
     def raw_ids(self, n):
         first = self.next_raw_id
@@ -354,6 +356,9 @@ class Bench:
         print(f"  event size         : leaf entry {self.leaf_bytes:.0f} bytes (canonical JSON,"
               f" data as its SHA-256, signature) + data {self.data_bytes:.0f} bytes of JSON"
               f" (payloads, jsonb); raw rows: {RAW_ROW_BYTES} bytes (bytea)")
+        print(f"  load average       : {' / '.join(f'{v:.2f}' for v in os.getloadavg())}"
+              f" (1 / 5 / 15 min, before the first measurement; other work on this machine"
+              f" shares its cores)")
         print(f"  database / role    : {DB_NAME} (created now, dropped at the end) /"
               f" {APP_ROLE} ({self.role_note})")
         print()
@@ -415,7 +420,8 @@ class Bench:
     # -- 3. the 1,000,000-entry build --------------------------------------------
 
     def build(self):
-        start_size = self.tlog.size()
+        _, tlog = self.fresh_pool()
+        start_size = tlog.size()
         need = max(0, BUILD_TARGET - start_size)
         self.checkpoint()
         self.pool.waited = 0.0
@@ -431,7 +437,7 @@ class Bench:
                 if not batch:
                     break
                 t0 = time.perf_counter_ns()
-                duplicates += self.tlog.append(batch).count(None)
+                duplicates += tlog.append(batch).count(None)
                 lat.append(time.perf_counter_ns() - t0)
                 appended += len(batch)
                 size = start_size + appended
@@ -447,7 +453,7 @@ class Bench:
         finally:
             stream.close()
         seconds = time.perf_counter() - start
-        self.size = self.tlog.size()
+        self.size = tlog.size()
         ours = self.add(Result(f"3. build: append, {BUILD_BATCH} per call", appended, seconds,
                                lat, f"append of {BUILD_BATCH}"))
         self.raw_results[BUILD_BATCH].baseline_of = ours
@@ -457,8 +463,9 @@ class Bench:
         self.build_result = ours
         first, last = (segments[0], segments[-1]) if segments else (None, None)
         self.notes.append(
-            f"3. The build appended {appended:,} events in batches of {BUILD_BATCH:,}, from log"
-            f" size {start_size:,} (the events of rows 2) to {self.size:,}"
+            f"3. The build appended {appended:,} events in batches of {BUILD_BATCH:,}, through a"
+            f" pool opened for it, from log size {start_size:,} (the events of rows 2) to"
+            f" {self.size:,}"
             + (f": it STOPPED at {self.size:,} of the {BUILD_TARGET:,} planned because it ran"
                f" past its {BUILD_BUDGET_S:.0f} s budget." if stopped else
                f" (the {BUILD_TARGET:,} planned).")
@@ -474,18 +481,19 @@ class Bench:
     # -- 4. proofs on the full log ------------------------------------------------
 
     def proofs(self):
+        self.rdb, self.rlog = self.fresh_pool()  # used by rows 4 and 5
         n = self.size
         rng = random.Random(SEED)
         indexes = [rng.randrange(n) for _ in range(N_PROOFS)]
         olds = [rng.randrange(1, n) for _ in range(N_PROOFS)]
-        with self.db.connection() as conn:
+        with self.rdb.connection() as conn:
             rows = {r[0]: (bytes(r[1]), r[2]) for r in conn.execute(
                 "SELECT e.idx, e.leaf_entry, p.data FROM entries e LEFT JOIN payloads p"
                 " USING (event_id) WHERE e.idx = ANY(%s)", (indexes,))}
-        root = self.tlog.root(n)
+        root = self.rlog.root(n)
 
         def one_round_trip(key):  # the baseline: one primary-key SELECT, same pool
-            with self.db.connection() as conn:
+            with self.rdb.connection() as conn:
                 conn.execute("SELECT hash FROM nodes WHERE level = %s AND idx = %s",
                              key).fetchone()
 
@@ -505,19 +513,19 @@ class Bench:
             return out
 
         paths = timed(f"4. inclusion(i, {n:,}), random i", [
-            (lambda i=i: self.tlog.inclusion(i, n)) for i in indexes], "1 proof", trip)
+            (lambda i=i: self.rlog.inclusion(i, n)) for i in indexes], "1 proof", trip)
         leaves = [merkle.leaf_hash(rows[i][0]) for i in indexes]
         timed("   verify_inclusion", [
             (lambda k=k: merkle.verify_inclusion(leaves[k], indexes[k], n, paths[k], root))
             for k in range(N_PROOFS)], "1 verify", self._hash_floor(paths))
         cpaths = timed(f"4. consistency(old, {n:,}), random old", [
-            (lambda o=o: self.tlog.consistency(o, n)) for o in olds], "1 proof", trip)
+            (lambda o=o: self.rlog.consistency(o, n)) for o in olds], "1 proof", trip)
         old_roots = timed("4. root(size), random size", [
-            (lambda o=o: self.tlog.root(o)) for o in olds], "1 root", trip)
+            (lambda o=o: self.rlog.root(o)) for o in olds], "1 root", trip)
         timed("   verify_consistency", [
             (lambda k=k: merkle.verify_consistency(olds[k], n, old_roots[k], root, cpaths[k]))
             for k in range(N_PROOFS)], "1 verify", self._hash_floor(cpaths))
-        timed(f"4. root({n:,})", [lambda: self.tlog.root(n)] * N_PROOFS, "1 root", trip)
+        timed(f"4. root({n:,})", [lambda: self.rlog.root(n)] * N_PROOFS, "1 root", trip)
 
         # The sampled leaves are what they should be: signed events, data matching.
         signed_ok = data_ok = 0
@@ -531,7 +539,8 @@ class Bench:
             data_ok += data is not None and data_digest(data) == content["data_sha256"]
         self.notes.append(
             f"4. {N_PROOFS} random leaf indexes and {N_PROOFS} random old sizes (seed {SEED}) on"
-            f" the log of {n:,}; every proof timed here verified against root({n:,}). Paths:"
+            f" the log of {n:,}, through a pool opened after the build (rows 5 use it too);"
+            f" every proof timed here verified against root({n:,}). Paths:"
             f" inclusion {_span(paths)} hashes, consistency {_span(cpaths)}. Each"
             f" generation is one query fetching every stored node it needs (unnest join on"
             f" the nodes primary key) plus the hashing of the missing right edge; the baseline"
@@ -557,7 +566,7 @@ class Bench:
     def _rows(self, budget):
         """Every row of REPLAY_QUERY, in log order, through one server-side cursor."""
         deadline = time.perf_counter() + budget
-        with (self.db.connection() as conn, conn.transaction(),
+        with (self.rdb.connection() as conn, conn.transaction(),
               conn.cursor(name="replay") as cur):
             cur.itersize = CURSOR_ROWS
             cur.execute(REPLAY_QUERY)
@@ -578,15 +587,19 @@ class Bench:
         n_raw = sum(1 for _ in self._rows(REPLAY_BUDGET_S))
         raw = Result("same cursor, rows only", n_raw, time.perf_counter() - start, None)
 
-        counted = [0]
+        counted, reading = [0], [0.0]
 
         def envelopes():
+            t = time.perf_counter()
             for idx, entry, data in self._rows(REPLAY_BUDGET_S):
                 content = json.loads(entry)
                 del content["data_sha256"]  # the leaf's stand-in for the data
                 content["data"] = data
                 counted[0] += 1
+                reading[0] += time.perf_counter() - t
                 yield idx, content
+                t = time.perf_counter()
+            reading[0] += time.perf_counter() - t
 
         progress("  timed replay (parse + fold) ...")
         start = time.perf_counter()
@@ -596,6 +609,10 @@ class Bench:
                                seconds, None))
         raw.baseline_of = ours
         self.add(raw)
+        self.add(Result("   of which: cursor + leaf JSON -> envelope dict", counted[0],
+                        reading[0], None, info=True))
+        self.add(Result("   of which: fold (event_from_dict + apply)", counted[0],
+                        seconds - reading[0], None, info=True))
         registered = sum(s.registered for s in states.values())
         signed = sum(s.signed for s in states.values())
         delivered = sum(len(s.delivered_to) for s in states.values())
@@ -615,6 +632,50 @@ class Bench:
             + f". Peak memory of this process: {self.rss_before_replay:,.0f} MB before the"
             f" replay, {_peak_rss_mb():,.0f} MB after (the fold keeps one state per"
             f" document).")
+
+    # -- 6. appends on the full log: a fresh pool and the service's own -------------------
+
+    def late(self):
+        n = self.size
+        fresh_db, fresh_log = self.fresh_pool()
+        rows = []
+        for name, db, tlog in ((f"6. append, 500 per call, log >= {n:,}, new pool", fresh_db,
+                                fresh_log),
+                               ("   same, the pool of rows 2 (opened on the empty log)",
+                                self.db, self.tlog)):
+            progress(f"  signing {LATE_EVENTS + WARMUP_EVENTS} events ...")
+            events = self.pool.events(WARMUP_EVENTS + LATE_EVENTS)
+            batches = _batches(events, 500)
+            del events
+            self.checkpoint()
+            warm = WARMUP_EVENTS // 500
+            for b in batches[:warm]:
+                tlog.append(b)
+            lat, s = timed_loop(batches[warm:], tlog.append)
+            rows.append(Result(name, 500 * len(lat), s, lat, "append of 500", info=bool(rows)))
+            rows[-1].plans = plan_facts(db, self.rlog.size())
+        ours, stale = rows
+        base = self.raw_results[500]
+        self.add(ours)
+        self.add(Result(base.name, base.ops, base.seconds, base.latencies, base.latency_of,
+                        baseline_of=ours))
+        self.add(stale)
+        self.late_result = ours
+
+        def described(r):
+            return "; ".join(f"{what}: {generic} generic / {custom} custom plans so far, now"
+                             f" {shape}" for what, (generic, custom, shape) in r.plans.items())
+
+        self.notes.append(
+            f"6. The same 500-event appends once the log holds {n:,} entries (and more: these"
+            f" rows add their events), first through a pool opened now, then through the pool"
+            f" rows 2 used, which this process opened when the log was empty. psycopg"
+            f" prepares a statement on its 5th execution on a connection, and PostgreSQL may"
+            f" then reuse a generic plan built from the table as it was then. Plans on the new"
+            f" pool: {described(ours)}. On the pool of rows 2: {described(stale)}. (Generic"
+            f" and custom counts are PostgreSQL's pg_prepared_statements for that"
+            f" connection; 'now' is EXPLAIN EXECUTE of the same prepared statement with 500"
+            f" new event ids, resp. the nodes of root({n:,}).)")
 
     # -- report ----------------------------------------------------------------------
 
@@ -651,14 +712,21 @@ class Bench:
               " (jsonb), one COMMIT. The events were signed before the loop; the service's own"
               " per-event checks before it appends (envelope validation, signature"
               " verification) are not in these figures. The 'of which' row is the per-event"
-              " Python part alone, on the same events, no database.")
+              " Python part alone, on the same events, no database. All rows 2 go through one"
+              " pool, opened on the empty log, as a newly deployed service's; row 6 shows what"
+              " that costs later.")
         for note in self.notes:
             print(note)
+        print("Load average (1 min) when each step started: "
+              + ", ".join(f"{step} {load:.2f}" for step, load in self.loads)
+              + f"; at the end {os.getloadavg()[0]:.2f}. Above {len(os.sched_getaffinity(0))}"
+              " means other processes (on this machine: anything else running, such as test"
+              " suites) were competing for the cores with this benchmark and its server.")
         self.verdict()
 
     def verdict(self):
         goal = 5_000
-        b500, build = self.append_500, self.build_result
+        b500, build, late = self.append_500, self.build_result, self.late_result
 
         def met(r):
             return "met" if r.rate >= goal else "NOT met"
@@ -670,6 +738,8 @@ class Bench:
         print(f"  - build, batches of {BUILD_BATCH:,}, {build.ops:,} events over"
               f" {build.seconds:.0f} s with signing alongside: {build.rate:,.0f} events/s ->"
               f" {met(build)}")
+        print(f"  - batches of 500 on the full log (row 6, new pool), {late.ops:,} events over"
+              f" {late.seconds:.1f} s: {late.rate:,.0f} events/s -> {met(late)}")
         if self.split is not None:
             print(f"  - the per-event Python work of an append alone runs at"
                   f" {self.split.rate:,.0f} events/s on one core, the ceiling of this"
@@ -678,6 +748,49 @@ class Bench:
     @staticmethod
     def _label(r):
         return ("   base: " + r.name) if r.baseline_of is not None else r.name
+
+
+def plan_facts(db, size):
+    """How PostgreSQL runs the log's two lookups on ``db``'s most recent connection.
+
+    psycopg prepares one statement per query text and parameter types, so a lookup
+    may have several; the most used one that can take today's values is shown.
+    """
+    lookups = {
+        "the duplicate check": ("SELECT event_id FROM entries WHERE event_id = ANY(",
+                                lambda: [[str(uuid.uuid4()) for _ in range(500)]]),
+        "the node fetch": ("SELECT n.level, n.idx, n.hash FROM nodes n JOIN unnest(",
+                           lambda: list(_node_keys(size))),
+    }
+    facts = {}
+    with db.connection() as conn:
+        prepared = conn.execute(
+            "SELECT name, statement, generic_plans, custom_plans, parameter_types::text[]"
+            " FROM pg_prepared_statements ORDER BY generic_plans + custom_plans DESC").fetchall()
+        for what, (start, params) in lookups.items():
+            facts[what] = (0, 0, "not prepared")
+            # Array literals as text, cast to the statement's own parameter types.
+            values = ["{" + ",".join(map(str, v)) + "}" for v in params()]
+            for name, _, generic, custom, types in (r for r in prepared if r[1].startswith(start)):
+                placeholders = ", ".join(f"%s::{t}" for t in types)
+                try:
+                    with psycopg.ClientCursor(conn) as cur:
+                        cur.execute(f'EXPLAIN (COSTS OFF) EXECUTE "{name}"({placeholders})',
+                                    values)
+                        lines = [r[0] for r in cur.fetchall()]
+                except psycopg.Error as err:  # e.g. smallint[] parameters, larger values now
+                    facts[what] = (generic, custom, f"(EXPLAIN failed: {str(err).splitlines()[0]})")
+                    continue
+                scans = [ln.strip().removeprefix("-> ").strip() for ln in lines
+                         if " on entries" in ln or " on nodes" in ln]
+                facts[what] = (generic, custom, " / ".join(scans) or lines[0])
+                break
+    return facts
+
+
+def _node_keys(size):
+    keys = sorted(merkle.needed_nodes(merkle.root, size))
+    return ([k[0] for k in keys], [k[1] for k in keys])
 
 
 def _batches(events, size):
@@ -715,43 +828,6 @@ def drop_role():
                   file=sys.stderr)
 
 
-def _quietly(what, action):
-    try:
-        action()
-    except Exception as err:  # cleanup goes on with the next step
-        print(f"cleanup: {what} failed: {err}", file=sys.stderr)
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _mem_total():
-    try:
-        with open("/proc/meminfo") as f:
-            kb = int(f.readline().split()[1])
-        return f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        return "unknown"
-
-
-def _version(dist):
-    from importlib.metadata import version
-
-    return f"{dist} {version(dist)}"
-
-
-def _terminate(signum, frame):
-    raise SystemExit(128 + signum)  # unwinds through the cleanup below
-
-
 def main():
     signal.signal(signal.SIGTERM, _terminate)
     started = time.perf_counter()
@@ -760,8 +836,9 @@ def main():
         progress("setting up (signing pool, database) ...")
         bench.setup()
         bench.facts()
-        for step in (bench.appends, bench.build, bench.proofs, bench.replay):
+        for step in (bench.appends, bench.build, bench.proofs, bench.replay, bench.late):
             progress(f"running {step.__name__} ...")
+            bench.loads.append((step.__name__, os.getloadavg()[0]))
             step()
         bench.report()
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s"

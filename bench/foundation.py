@@ -31,6 +31,9 @@ import amqp
 import pika
 import psycopg
 
+from bench.common import (
+    BUDGET_S, _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
+)
 from shared.db import Database
 from shared.envelope import event_from_dict
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
@@ -58,7 +61,6 @@ AMQP_URI = f"amqp://{AMQP_USER}:{AMQP_PASSWORD}@{AMQP_HOST}:{AMQP_PORT}/{VHOST}"
 # -- how much (every timed loop stops at its count or its time budget) --------
 
 WARMUP = 50                # untimed operations before each timed loop
-BUDGET_S = 8.0             # no timed loop runs longer than this
 N_SINGLE = 3_000           # 1. single appends / single INSERTs
 N_BATCHES, BATCH = 300, 100  # 2. 300 x 100 = 30,000 events / rows
 THREADS = 4                # 3. concurrent writers ...
@@ -98,20 +100,6 @@ class Result:
             return None
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] / 1e6
-
-
-def timed_loop(items, op, budget=BUDGET_S):
-    """Run ``op(item)`` for each item until done or ``budget`` seconds; latencies in ns."""
-    latencies = []
-    start = time.perf_counter()
-    deadline = start + budget
-    for item in items:
-        t0 = time.perf_counter_ns()
-        op(item)
-        latencies.append(time.perf_counter_ns() - t0)
-        if time.perf_counter() > deadline:
-            break
-    return latencies, time.perf_counter() - start
 
 
 def threaded_loops(slices, op, budget=BUDGET_S):
@@ -567,43 +555,6 @@ def delete_vhost(missing_ok=False):
     except subprocess.CalledProcessError as err:
         if not missing_ok:
             raise RuntimeError(f"rabbitmqctl delete_vhost failed: {err.stderr.strip()}") from err
-
-
-def _quietly(what, action):
-    try:
-        action()
-    except Exception as err:  # cleanup goes on with the next step
-        print(f"cleanup: {what} failed: {err}", file=sys.stderr)
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _mem_total():
-    try:
-        with open("/proc/meminfo") as f:
-            kb = int(f.readline().split()[1])
-        return f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        return "unknown"
-
-
-def _version(dist):
-    from importlib.metadata import version
-
-    return f"{dist} {version(dist)}"
-
-
-def _terminate(signum, frame):
-    raise SystemExit(128 + signum)  # unwinds through the cleanup below
 
 
 def main():

@@ -8,7 +8,7 @@ from nameko.extensions import DependencyProvider
 
 from services.audit import checkpoints as cp
 from services.audit import note
-from services.audit.log import APP_ROLE, LOG_DDL, TransparencyLog
+from services.audit.log import APP_ROLE, DB_SETTINGS, LOG_DDL, TransparencyLog
 from services.audit.writer import GroupCommit
 from shared.db import Database
 from shared.eventsig import TrustedKeys
@@ -29,11 +29,8 @@ class AuditLog(DependencyProvider):
         owner = Database(c["POSTGRES_DSN"], schema="audit")
         _retry(lambda: owner.ensure_schema(QUARANTINE_DDL + LOG_DDL), what="PostgreSQL")
         # The service itself works with the append-only role's privileges.
-        # Custom plans: a generic plan made while the log was small (psycopg
-        # prepares on the 5th use) turned the duplicate check into a full scan.
         self.db = Database(c["POSTGRES_DSN"], schema="audit", role=APP_ROLE,
-                           max_size=int(c.get("DB_POOL_SIZE", 10)),
-                           settings={"plan_cache_mode": "force_custom_plan"})
+                           max_size=int(c.get("DB_POOL_SIZE", 10)), settings=DB_SETTINGS)
         self.tlog = TransparencyLog(self.db)
         self.trusted = TrustedKeys(directory=c["EVENT_KEYS_DIR"])
         self.trusted.reload()

@@ -15,6 +15,10 @@ from services.audit.leaves import leaf_entry
 APP_ROLE = "lienthong_audit_app"
 LOG_LOCK = 0x4C54_4155  # pg_advisory_xact_lock key of the log's append lock
 
+# Custom plans: a generic plan made while the log was small (psycopg prepares
+# on the 5th use) turned the duplicate check into a full scan of a large log.
+DB_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
 APPEND_ONLY = ("entries", "nodes", "checkpoints", "uploads", "cosignatures")
 
 LOG_DDL = """

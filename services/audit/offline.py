@@ -330,7 +330,8 @@ _ENTRY_FIELDS = (("event_id", str), ("event_type", str), ("schema_version", int)
                  ("producer", str), ("correlation_id", str), ("data_sha256", str))
 
 
-def _no_duplicate_keys(pairs):
+def no_duplicate_keys(pairs):
+    """A json ``object_pairs_hook`` that refuses a key given twice (an ambiguous text)."""
     result = {}
     for key, value in pairs:
         if key in result:
@@ -350,7 +351,7 @@ def _read_entry(raw):
     except UnicodeDecodeError:
         raise _BadEntry("it is not UTF-8 text") from None
     try:
-        content = json.loads(text, object_pairs_hook=_no_duplicate_keys,
+        content = json.loads(text, object_pairs_hook=no_duplicate_keys,
                              parse_constant=_no_constants)
     except (ValueError, RecursionError) as err:
         raise _BadEntry(f"it is not valid JSON ({err})") from None

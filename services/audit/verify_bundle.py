@@ -12,25 +12,16 @@ import argparse
 import json
 import sys
 
-from services.audit.offline import verify_bundle
+from services.audit.offline import no_duplicate_keys, verify_bundle
 
 ASCII_MARKS = ("OK  ", "FAIL")
 
 
-def _no_duplicate_keys(pairs):
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}: the bundle is ambiguous")
-        result[key] = value
-    return result
-
-
 def _load(path):
     if path == "-":
-        return json.load(sys.stdin, object_pairs_hook=_no_duplicate_keys)
+        return json.load(sys.stdin, object_pairs_hook=no_duplicate_keys)
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh, object_pairs_hook=_no_duplicate_keys)
+        return json.load(fh, object_pairs_hook=no_duplicate_keys)
 
 
 def _marks(stream):

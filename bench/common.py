@@ -1,0 +1,58 @@
+"""Helpers every benchmark shares: machine facts, bounded timed loops, clean-up."""
+
+import platform
+import sys
+import time
+
+BUDGET_S = 8.0  # no timed loop runs longer than this
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _mem_total():
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+        return f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        return "unknown"
+
+
+def _quietly(what, action):
+    try:
+        action()
+    except Exception as err:  # cleanup goes on with the next step
+        print(f"cleanup: {what} failed: {err}", file=sys.stderr)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through the cleanup below
+
+
+def _version(dist):
+    from importlib.metadata import version
+
+    return f"{dist} {version(dist)}"
+
+
+def timed_loop(items, op, budget=BUDGET_S):
+    """Run ``op(item)`` for each item until done or ``budget`` seconds; latencies in ns."""
+    latencies = []
+    start = time.perf_counter()
+    deadline = start + budget
+    for item in items:
+        t0 = time.perf_counter_ns()
+        op(item)
+        latencies.append(time.perf_counter_ns() - t0)
+        if time.perf_counter() > deadline:
+            break
+    return latencies, time.perf_counter() - start
