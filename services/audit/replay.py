@@ -91,6 +91,14 @@ def summary(event):
         return f"delivered to {data.get('recipient', '?')}"
     if event.event_type == REFUSED:
         return f"delivery refused: {data.get('reason', 'no reason given')}"
+    if event.event_type == "ConsignmentSent":
+        return (f"sent as consignment {data.get('consignment_id', '?')} to"
+                f" {len(data.get('recipients') or ())} agencies")
+    if event.event_type == "StatusReported":
+        return (f"{data.get('recipient', '?')} reported {data.get('code', '?')}"
+                f" ({data.get('status', '?')})")
+    if event.event_type in ("RecallRequested", "RecallAnswered"):
+        return f"{event.event_type} {data.get('code', '?')} for {data.get('recipient', '?')}"
     return f"{event.event_type} from {event.producer}, by {who}"
 
 

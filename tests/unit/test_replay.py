@@ -305,3 +305,19 @@ def test_reconcile_with_an_empty_log():
     assert reconcile({}, {"docs": [], "signing": [], "routing": []}) == []
     assert reconcile({}, {"docs": [{"document_id": DOC}]}) == [
         Difference(DOC, "docs", "document", "absent", "present")]
+
+
+def test_routing_events_have_readable_summaries():
+    from services.audit.replay import summary
+    from shared.envelope import Actor, new_event
+
+    sent = new_event("ConsignmentSent", {"consignment_id": "c-00000001",
+                                         "recipients": ["000.01.00.H41", "000.02.00.H41"]},
+                     actor=Actor("u", "000.00.00.H41", "clerk"), producer="routing",
+                     stream_id="delivery-x")
+    assert summary(sent) == "sent as consignment c-00000001 to 2 agencies"
+    status = new_event("StatusReported", {"recipient": "000.01.00.H41", "code": "03",
+                                          "status": "tiếp nhận"},
+                       actor=Actor("u", "000.01.00.H41", "clerk"), producer="routing",
+                       stream_id="delivery-x")
+    assert summary(status) == "000.01.00.H41 reported 03 (tiếp nhận)"
