@@ -58,6 +58,7 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import (
+    BenchBase,
     _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
 )
 from services.audit import merkle
@@ -256,12 +257,11 @@ class SigningPool:
 
 # -- the world the benchmark runs in ---------------------------------------------
 
-class Bench:
+class Bench(BenchBase):
     def __init__(self, cleanup):
         self.cleanup = cleanup  # an ExitStack: everything opened is closed on the way out
-        self.results = []
+        super().__init__()
         self.notes = []
-        self.next_raw_id = 1
         self.loads = []  # (step, 1-minute load average when it started)
 
     def setup(self):
@@ -314,19 +314,6 @@ class Bench:
         db = Database(BENCH_DSN, "audit", role=APP_ROLE, max_size=4, settings=DB_SETTINGS)
         self.cleanup.callback(db.close)
         return db, TransparencyLog(db)
-
-    def raw_ids(self, n):
-        first = self.next_raw_id
-        self.next_raw_id += n
-        return range(first, first + n)
-
-    def checkpoint(self):
-        """Flush dirty pages first so no timed loop inherits the previous one's checkpoint."""
-        self.raw.execute("CHECKPOINT")
-
-    def add(self, result):
-        self.results.append(result)
-        return result
 
     # -- machine facts --------------------------------------------------------
 

@@ -56,3 +56,25 @@ def timed_loop(items, op, budget=BUDGET_S):
         if time.perf_counter() > deadline:
             break
     return latencies, time.perf_counter() - start
+
+
+class BenchBase:
+    """What every benchmark run keeps: its results, ids for raw rows, and a
+    raw connection (``self.raw``) for baselines and checkpoints."""
+
+    def __init__(self):
+        self.results = []
+        self.next_raw_id = 1
+
+    def raw_ids(self, n):
+        first = self.next_raw_id
+        self.next_raw_id += n
+        return range(first, first + n)
+
+    def checkpoint(self):
+        """Flush dirty pages first so no timed loop inherits the previous one's checkpoint."""
+        self.raw.execute("CHECKPOINT")
+
+    def add(self, result):
+        self.results.append(result)
+        return result

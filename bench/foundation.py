@@ -32,6 +32,7 @@ import pika
 import psycopg
 
 from bench.common import (
+    BenchBase,
     BUDGET_S, _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
 )
 from shared.db import Database
@@ -135,10 +136,10 @@ def _run(cmd):
     return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
 
 
-class Bench:
+class Bench(BenchBase):
     def __init__(self, cleanup):
         self.cleanup = cleanup  # an ExitStack: everything opened is closed on the way out
-        self.results = []
+        super().__init__()
         self.notes = []
 
     def setup(self):
@@ -159,25 +160,11 @@ class Bench:
         self.store.create_schema()
         self.sample = make_event(new_stream(), 1, summary=summary_padding())
         self.envelope_json = json.dumps(self.sample.to_dict(), ensure_ascii=False)
-        self.next_raw_id = 1
 
     def _connect(self):
         conn = psycopg.connect(BENCH_DSN, autocommit=True)
         self.cleanup.callback(conn.close)
         return conn
-
-    def raw_ids(self, n):
-        first = self.next_raw_id
-        self.next_raw_id += n
-        return range(first, first + n)
-
-    def checkpoint(self):
-        """Flush dirty pages first so no timed loop inherits the previous one's checkpoint."""
-        self.raw.execute("CHECKPOINT")
-
-    def add(self, result):
-        self.results.append(result)
-        return result
 
     # -- machine facts --------------------------------------------------------
 
