@@ -49,7 +49,6 @@ import time
 import uuid
 import warnings
 from collections import deque
-from dataclasses import dataclass
 from itertools import islice
 from types import MappingProxyType
 
@@ -58,7 +57,7 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import (
-    BenchBase,
+    BenchBase, Result,
     _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
 )
 from services.audit import merkle
@@ -115,27 +114,6 @@ REPLAY_QUERY = ("SELECT e.idx, e.leaf_entry, p.data FROM entries e"
 
 
 # -- measuring ----------------------------------------------------------------
-
-@dataclass
-class Result:
-    name: str
-    ops: int             # events, rows, proofs or calls
-    seconds: float
-    latencies: list      # nanoseconds per call, or None
-    latency_of: str = ""  # what one latency sample covers
-    baseline_of: "Result | None" = None  # set on a baseline row: the "ours" row it is compared with
-    info: bool = False   # a breakdown row, compared with nothing
-
-    @property
-    def rate(self):
-        return self.ops / self.seconds if self.seconds else float("nan")
-
-    def pct(self, q):
-        if not self.latencies:
-            return None
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
 
 def progress(text):
     print(text, file=sys.stderr, flush=True)

@@ -3,6 +3,7 @@
 import platform
 import sys
 import time
+from dataclasses import dataclass
 
 BUDGET_S = 8.0  # no timed loop runs longer than this
 
@@ -78,3 +79,25 @@ class BenchBase:
     def add(self, result):
         self.results.append(result)
         return result
+
+
+@dataclass
+class Result:
+    name: str
+    ops: int             # events, rows, messages, proofs or calls
+    seconds: float
+    latencies: list      # nanoseconds per call, or None
+    latency_of: str = ""  # what one latency sample covers
+    baseline_of: "Result | None" = None  # set on a baseline row: the "ours" row it is compared with
+    info: bool = False   # a breakdown row, compared with nothing
+
+    @property
+    def rate(self):
+        return self.ops / self.seconds if self.seconds else float("nan")
+
+    def pct(self, q):
+        """The q-quantile latency in nanoseconds, or None."""
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

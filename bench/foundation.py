@@ -25,14 +25,13 @@ import threading
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
 
 import amqp
 import pika
 import psycopg
 
 from bench.common import (
-    BenchBase,
+    BenchBase, Result,
     BUDGET_S, _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
 )
 from shared.db import Database
@@ -81,27 +80,6 @@ RAW_INSERT = "INSERT INTO raw_events (id, body) VALUES (%s, %s)"
 
 
 # -- measuring ----------------------------------------------------------------
-
-@dataclass
-class Result:
-    name: str
-    ops: int             # events, rows or messages
-    seconds: float
-    latencies: list      # nanoseconds per call, or None
-    latency_of: str = ""  # what one latency sample covers
-    baseline_of: "Result | None" = None  # set on a baseline row: the "ours" row it is compared with
-    info: bool = False   # a breakdown row, compared with nothing
-
-    @property
-    def rate(self):
-        return self.ops / self.seconds if self.seconds else float("nan")
-
-    def pct(self, q):
-        if not self.latencies:
-            return None
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] / 1e6
-
 
 def threaded_loops(slices, op, budget=BUDGET_S):
     """One OS thread per slice, released together; wall time until the last ends."""
@@ -494,8 +472,8 @@ class Bench(BenchBase):
         return ("   base: " + r.name) if r.baseline_of is not None else r.name
 
 
-def _ms(value):
-    return "-" if value is None else f"{value:.3f}"
+def _ms(nanoseconds):
+    return "-" if nanoseconds is None else f"{nanoseconds / 1e6:.3f}"
 
 
 def summary_padding():

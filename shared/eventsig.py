@@ -82,16 +82,21 @@ class TrustedKeys:
         """Raise :class:`SignatureInvalid` unless ``event`` carries a good producer signature."""
         if not event.signature:
             raise SignatureInvalid(f"event {event.event_id} from {event.producer} is unsigned")
-        key = self.public_key(event.producer, event.signature["key_id"])
+        self.verify_signed(event.producer, event.signature, signing_bytes(event),
+                           what=f"event {event.event_id}")
+
+    def verify_signed(self, producer, signature, message, what="the event"):
+        """Check ``signature`` ({"key_id", "value"}) over ``message`` with ``producer``'s key."""
+        key = self.public_key(producer, signature["key_id"])
         if key is None:
-            raise SignatureInvalid(f"no trusted key {event.signature['key_id']} for producer"
-                                   f" {event.producer}")
+            raise SignatureInvalid(f"no trusted key {signature['key_id']} for producer"
+                                   f" {producer}")
         try:
             Ed25519PublicKey.from_public_bytes(key).verify(
-                base64.b64decode(event.signature["value"], validate=True), signing_bytes(event))
+                base64.b64decode(signature["value"], validate=True), message)
         except (InvalidSignature, ValueError):
-            raise SignatureInvalid(f"the signature of event {event.event_id} does not verify"
-                                   f" with {event.producer}'s key") from None
+            raise SignatureInvalid(f"the signature of {what} does not verify"
+                                   f" with {producer}'s key") from None
 
     def to_dict(self):
         return {p: {k: base64.b64encode(v).decode() for k, v in ks.items()}

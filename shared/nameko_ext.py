@@ -194,7 +194,7 @@ class EventStoreProvider(DependencyProvider):
         service = self.container.service_name
         self.db = Database(config["POSTGRES_DSN"], schema=service,
                            max_size=int(config.get("DB_POOL_SIZE", 10)))
-        _retry(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),
+        retry_until_ready(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),
                what="PostgreSQL")
         self.store = PostgresEventStore(self.db, signer=EventSigner.for_service(
             config["EVENT_KEYS_DIR"], service, str(config["EVENT_KEY_PASSPHRASE"])))
@@ -223,7 +223,7 @@ class EventStoreProvider(DependencyProvider):
                              int(self.container.config.get("MAX_ATTEMPTS", MAX_ATTEMPTS)))
 
 
-def _retry(action, what, attempts=30, delay=1.0):
+def retry_until_ready(action, what, attempts=30, delay=1.0):
     for attempt in range(1, attempts + 1):
         try:
             return action()
@@ -300,7 +300,7 @@ class ObjectStoreProvider(DependencyProvider):
             secret_key=c["S3_SECRET_KEY"], bucket=c["S3_BUCKET"],
             secure=str(c.get("S3_SECURE", "false")).lower() == "true",
             public_endpoint=c.get("S3_PUBLIC_ENDPOINT") or None)
-        _retry(self.store.ensure_bucket, what="object storage")
+        retry_until_ready(self.store.ensure_bucket, what="object storage")
 
     def get_dependency(self, worker_ctx):
         return self.store

@@ -13,7 +13,7 @@ from services.audit.writer import GroupCommit
 from shared.db import Database
 from shared.eventsig import TrustedKeys
 from shared.keys import load_or_create_ed25519
-from shared.nameko_ext import QUARANTINE_DDL, _retry
+from shared.nameko_ext import QUARANTINE_DDL, retry_until_ready
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class AuditLog(DependencyProvider):
     def setup(self):
         c = self.container.config
         owner = Database(c["POSTGRES_DSN"], schema="audit")
-        _retry(lambda: owner.ensure_schema(QUARANTINE_DDL + LOG_DDL), what="PostgreSQL")
+        retry_until_ready(lambda: owner.ensure_schema(QUARANTINE_DDL + LOG_DDL), what="PostgreSQL")
         # The service itself works with the append-only role's privileges.
         self.db = Database(c["POSTGRES_DSN"], schema="audit", role=APP_ROLE,
                            max_size=int(c.get("DB_POOL_SIZE", 10)), settings=DB_SETTINGS)

@@ -12,7 +12,7 @@ from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.audit import checkpoints as cp
-from services.audit import merkle, note, replay
+from services.audit import note, replay
 from services.audit.dependencies import AuditLog
 from services.audit.verify import Report, committed_leaves, verify_entries
 from shared.auth import require_role
@@ -311,5 +311,3 @@ def _uuid(value, field):
     except ValueError:
         raise ValidationFailed(f"{field}: not a UUID", field=field) from None
 
-
-__all__ = ["AuditService", "merkle"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from services.audit import merkle, note
 from services.audit.leaves import parse_entry
+from shared.eventsig import SignatureInvalid
 
 
 class CompactRange:
@@ -135,15 +136,8 @@ def verify_entries(rows, committed, trusted_keys, report, stored_root=None):
 def _check_producer(idx, event_id, entry, trusted_keys, report):
     try:
         signed, content, signature = parse_entry(entry)
-        key = trusted_keys.public_key(content["producer"], signature["key_id"])
-        if key is None:
-            raise ValueError(f"no trusted key for {content['producer']}")
-        import base64
-
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-        Ed25519PublicKey.from_public_bytes(key).verify(base64.b64decode(signature["value"]),
-                                                       signed)
-    except Exception as err:  # any failure here is a finding about this entry
+        trusted_keys.verify_signed(content["producer"], signature, signed,
+                                   what=f"entry {idx}")
+    except (SignatureInvalid, ValueError, KeyError, TypeError) as err:
         report.fail(idx, str(event_id), f"entry {idx}: producer signature not valid"
                                         f" ({type(err).__name__}: {err})")

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
@@ -706,5 +706,3 @@ def _date(value):
     except ValueError:
         raise ValidationFailed("on: a date as YYYY-MM-DD", field="on") from None
 
-
-__all__ = ["RoutingService", "timezone"]

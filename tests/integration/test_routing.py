@@ -15,7 +15,7 @@ from services.signing.keys import DevSigner
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests.integration.test_state_summaries import registered_event, signed_event
 from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client
-from tests.support.db import scalar
+from tests.support.db import query, scalar
 
 pytestmark = pytest.mark.integration
 
@@ -177,6 +177,10 @@ def test_overdue_copies_are_listed_and_recorded_once(routing, platform):
     finally:
         events.db.close()
     assert routing.events("DeliveryOverdue") == 2
+    overdue = query(platform.pg_dsn, "routing",
+                    "SELECT envelope->'data'->>'document_id', envelope->'data'->>'recipient'"
+                    " FROM events WHERE event_type = 'DeliveryOverdue' ORDER BY 2")
+    assert overdue == [(document_id, DISTRICT_1), (document_id, DISTRICT_2)]
     with routing.rpc(role="auditor") as rpc:
         assert rpc.routing.overdue() == []  # not yet overdue now
 
