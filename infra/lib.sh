@@ -25,6 +25,24 @@ setup_venv() {
   fi
 }
 
+ensure_system_packages() {
+  # pdfsig (poppler) checks our PDF signatures as a standard tool would; DejaVu
+  # gives the registers and signature images their Vietnamese letters.
+  local missing=()
+  command -v pdfsig >/dev/null || missing+=(poppler-utils)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing+=(fonts-dejavu-core)
+  command -v openssl >/dev/null || missing+=(openssl)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing ${missing[*]} from Debian's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+  else
+    log "please install: sudo apt-get install ${missing[*]}"
+    return 1
+  fi
+}
+
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 wait_port() {  # host port name seconds

@@ -5,6 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 setup_venv
+ensure_system_packages
 ensure_servers
 cd "$ROOT"
 exec "$VENV/bin/python" -m pytest "${@:-tests}"

@@ -1,0 +1,266 @@
+"""A small, real X.509 PKI for agencies and their people.
+
+Used for development and tests, and as the model of what production
+certificates must carry. What a certificate binds, and where:
+
+* personal certificate (a leader or a clerk): ``CN`` = full name, ``O`` =
+  agency name, ``organizationIdentifier`` (2.5.4.97, the eIDAS attribute for
+  an organisation's identifier) = the 13-character agency code, and
+  ``title`` (2.5.4.12) = the role, ``leader`` or ``clerk``;
+* organisation certificate (the agency's "seal"): ``CN`` and ``O`` = agency
+  name, ``organizationIdentifier`` = agency code, and no ``title``.
+
+Signing certificates have key usage digitalSignature + nonRepudiation
+(critical) and extended key usage id-kp-documentSigning (RFC 9336) plus
+emailProtection, which common PDF tools still look for. Each carries the
+CA's CRL distribution point when the CA has a CRL URL.
+
+Keys are ECDSA P-256 (default) or RSA-3072. Private keys never touch the
+disk in clear: :class:`KeyStore` writes them as passphrase-encrypted PKCS#8
+PEM (mode 0600), and no object here shows key material in its repr.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from shared.envelope import AGENCY_CODE
+
+ROLES = ("leader", "clerk")
+KEY_ALGORITHMS = ("ec-p256", "rsa-3072")
+# RFC 9336 id-kp-documentSigning; cryptography has no name for it yet.
+DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+_NAME_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def generate_key(algorithm="ec-p256"):
+    """A new private key: ``ec-p256`` (ECDSA on P-256) or ``rsa-3072``."""
+    if algorithm == "ec-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "rsa-3072":
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    raise ValueError(f"key algorithm must be one of {KEY_ALGORITHMS}, not {algorithm!r}")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A certificate, its private key, and the chain of its issuers up to the root.
+
+    The object a signing function is given; ``private_key`` stays out of repr.
+    """
+
+    certificate: x509.Certificate
+    private_key: object = field(repr=False)
+    chain: tuple = ()
+
+    def __repr__(self):
+        return (f"Identity(subject={self.certificate.subject.rfc4514_string()!r},"
+                f" serial={self.certificate.serial_number:x})")
+
+
+class CertificateAuthority:
+    """A root CA that issues certificates and keeps a list of revocations."""
+
+    def __init__(self, certificate, private_key, crl_url=None):
+        self.certificate = certificate
+        self._key = private_key
+        self.crl_url = crl_url
+        self._revoked = {}  # serial -> (when, reason)
+
+    def __repr__(self):
+        return f"CertificateAuthority({self.certificate.subject.rfc4514_string()!r})"
+
+    def issue(self, subject, public_key, valid_from, valid_to, extensions):
+        """Sign a certificate for ``public_key``; ``extensions`` are (value, critical)."""
+        builder = (x509.CertificateBuilder()
+                   .subject_name(subject)
+                   .issuer_name(self.certificate.subject)
+                   .public_key(public_key)
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(valid_from)
+                   .not_valid_after(valid_to)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                       self._key.public_key()), False))
+        if self.crl_url:
+            builder = builder.add_extension(x509.CRLDistributionPoints([
+                x509.DistributionPoint([x509.UniformResourceIdentifier(self.crl_url)],
+                                       None, None, None)]), False)
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical)
+        return builder.sign(self._key, hashes.SHA256())
+
+    def revoke(self, serial, when, reason=x509.ReasonFlags.key_compromise):
+        """Record that certificate ``serial`` is revoked from ``when`` on."""
+        self._revoked[serial] = (when, x509.ReasonFlags(reason))
+
+    def crl(self, next_update, this_update=None):
+        """The current CRL, DER-encoded, signed by this CA."""
+        this_update = this_update or datetime.now(UTC)
+        builder = (x509.CertificateRevocationListBuilder()
+                   .issuer_name(self.certificate.subject)
+                   .last_update(this_update)
+                   .next_update(next_update)
+                   .add_extension(x509.CRLNumber(len(self._revoked) + 1), False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                       self._key.public_key()), False))
+        for serial, (when, reason) in sorted(self._revoked.items()):
+            revoked = (x509.RevokedCertificateBuilder()
+                       .serial_number(serial)
+                       .revocation_date(when)
+                       .add_extension(x509.CRLReason(reason), False)
+                       .build())
+            builder = builder.add_revoked_certificate(revoked)
+        return builder.sign(self._key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER)
+
+
+def create_root_ca(name, valid_from, valid_to, *, key_algorithm="ec-p256", crl_url=None):
+    """A self-signed root CA named ``name`` (``CN``, ``O``, ``C=VN``)."""
+    key = generate_key(key_algorithm)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+    ])
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    certificate = (x509.CertificateBuilder()
+                   .subject_name(subject)
+                   .issuer_name(subject)
+                   .public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(valid_from)
+                   .not_valid_after(valid_to)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+                   .add_extension(key_usage(cert_sign=True), True)
+                   .add_extension(ski, False)
+                   .sign(key, hashes.SHA256()))
+    return CertificateAuthority(certificate, key, crl_url=crl_url)
+
+
+def issue_organisation_cert(ca, agency_code, agency_name, *, valid_from=None, valid_to=None,
+                            key_algorithm="ec-p256"):
+    """The agency's own signing certificate (for its seal), with a new key."""
+    _check_agency_code(agency_code)
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, agency_name),
+        x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, agency_code),
+        x509.NameAttribute(NameOID.COMMON_NAME, agency_name),
+    ])
+    return _issue_signing_identity(ca, subject, valid_from, valid_to, key_algorithm)
+
+
+def issue_personal_cert(ca, full_name, agency_code, role, *, agency_name=None,
+                        valid_from=None, valid_to=None, key_algorithm="ec-p256"):
+    """A leader's or a clerk's personal signing certificate, with a new key."""
+    _check_agency_code(agency_code)
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, agency_name or agency_code),
+        x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, agency_code),
+        x509.NameAttribute(NameOID.TITLE, role),
+        x509.NameAttribute(NameOID.COMMON_NAME, full_name),
+    ])
+    return _issue_signing_identity(ca, subject, valid_from, valid_to, key_algorithm)
+
+
+def describe(certificate):
+    """What a certificate binds: kind, agency code and name, role, holder's name.
+
+    ``kind`` is ``personal`` (it has a ``title``) or ``organisation``.
+    """
+    subject = certificate.subject
+
+    def first(oid):
+        values = subject.get_attributes_for_oid(oid)
+        return values[0].value if values else None
+
+    role = first(NameOID.TITLE)
+    return {
+        "kind": "personal" if role else "organisation",
+        "agency_code": first(NameOID.ORGANIZATION_IDENTIFIER),
+        "agency_name": first(NameOID.ORGANIZATION_NAME),
+        "role": role,
+        "name": first(NameOID.COMMON_NAME),
+    }
+
+
+def check_valid_at(certificate, moment):
+    """Raise ValueError naming the dates when ``certificate`` is not valid at ``moment``."""
+    start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    who = certificate.subject.rfc4514_string()
+    if moment < start:
+        raise ValueError(f"certificate {who} is not yet valid: valid from"
+                         f" {start.isoformat()}, now {moment.isoformat()}")
+    if moment > end:
+        raise ValueError(f"certificate {who} expired on {end.isoformat()},"
+                         f" now {moment.isoformat()}")
+
+
+class KeyStore:
+    """Private keys on disk, each a PKCS#8 PEM encrypted with the passphrase (0600)."""
+
+    def __init__(self, directory, passphrase):
+        if not passphrase:
+            raise ValueError("a key store needs a passphrase")
+        self.directory = directory
+        self._secret = passphrase.encode() if isinstance(passphrase, str) else passphrase
+
+    def __repr__(self):
+        return f"KeyStore({self.directory!r})"
+
+    def path(self, name):
+        if not _NAME_SAFE.match(name):
+            raise ValueError(f"key name {name!r}: letters, digits, '.', '_' and '-' only")
+        return os.path.join(self.directory, f"{name}.key.pem")
+
+    def save(self, name, private_key):
+        """Write the key encrypted; refuses to overwrite an existing key."""
+        pem = private_key.private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.BestAvailableEncryption(self._secret))
+        os.makedirs(self.directory, exist_ok=True)
+        path = self.path(name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+        return path
+
+    def load(self, name):
+        """The key; raises ValueError on a wrong passphrase or a damaged file."""
+        with open(self.path(name), "rb") as fh:
+            return serialization.load_pem_private_key(fh.read(), password=self._secret)
+
+
+def _issue_signing_identity(ca, subject, valid_from, valid_to, key_algorithm):
+    valid_from = valid_from or datetime.now(UTC) - timedelta(minutes=5)
+    valid_to = valid_to or valid_from + timedelta(days=365)
+    key = generate_key(key_algorithm)
+    certificate = ca.issue(subject, key.public_key(), valid_from, valid_to, [
+        (key_usage(signing=True), True),
+        (x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+         False),
+    ])
+    return Identity(certificate, key, (ca.certificate,))
+
+
+def key_usage(signing=False, cert_sign=False):
+    return x509.KeyUsage(digital_signature=signing, content_commitment=signing,
+                         key_encipherment=False, data_encipherment=False,
+                         key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
+                         encipher_only=False, decipher_only=False)
+
+
+def _check_agency_code(code):
+    if not isinstance(code, str) or not AGENCY_CODE.match(code):
+        raise ValueError(f"agency code {code!r} is not of the form XXX.XX.XX.Ynn")

@@ -1,0 +1,285 @@
+"""PAdES signing (leader, agency seal, appendix) and offline verification.
+
+Real certificates from the dev PKI, real PDFs, and a real RFC 3161 TSA
+answering over HTTP on localhost.
+"""
+
+import io
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from infra.samples import make_pdf
+from services.signing import pades, pki, tsa, verification
+from shared.errors import Conflict, ValidationFailed
+
+NOW = datetime.now(UTC)
+CODE = "000.00.00.H41"
+AGENCY = "Ủy ban nhân dân tỉnh Nghệ An"
+
+
+@pytest.fixture(scope="module")
+def tsa_ca():
+    return pki.create_root_ca("TSA Root (test)", NOW - timedelta(days=365),
+                              NOW + timedelta(days=3650))
+
+
+def _tsa_server(tsa_ca, clock=None):
+    identity = tsa.issue_tsa_cert(tsa_ca, valid_from=NOW - timedelta(days=60))
+    return tsa.TsaServer(tsa.TimeStampAuthority(identity, clock=clock))
+
+
+@pytest.fixture(scope="module")
+def tsa_url(tsa_ca):
+    with _tsa_server(tsa_ca) as server:
+        yield server.url
+
+
+class Agency:
+    """An agency's CA, its leader, its clerk and its own certificate."""
+
+    def __init__(self, tsa_ca, code=CODE, name=AGENCY, **leader_validity):
+        self.tsa_ca = tsa_ca
+        self.ca = pki.create_root_ca(f"CA {code}", NOW - timedelta(days=365),
+                                     NOW + timedelta(days=3650), crl_url="http://ca.test/crl")
+        self.leader = pki.issue_personal_cert(self.ca, "Nguyễn Văn An", code, "leader",
+                                              agency_name=name, **leader_validity)
+        self.clerk = pki.issue_personal_cert(self.ca, "Lê Thị Bình", code, "clerk",
+                                             agency_name=name)
+        self.org = pki.issue_organisation_cert(self.ca, code, name)
+
+    def verify(self, pdf, expected=None, crls=True, **kw):
+        crl_list = [self.ca.crl(NOW + timedelta(days=7)),
+                    self.tsa_ca.crl(NOW + timedelta(days=7))] if crls else []
+        return verification.verify_pdf(pdf, [self.ca.certificate, self.tsa_ca.certificate],
+                                       crl_list, expected or {"agency_code": CODE}, **kw)
+
+
+@pytest.fixture
+def agency(tsa_ca):
+    return Agency(tsa_ca)
+
+
+def _leader_signed(agency, tsa_url, pdf=None):
+    return pades.sign_as_leader(pdf or make_pdf("Quyet dinh so 12"), agency.leader,
+                                "Phó Chủ tịch", "Nguyễn Văn An", "KT.",
+                                on_behalf_of="Chủ tịch", timestamper_url=tsa_url)
+
+
+def _sealed(agency, tsa_url):
+    return pades.seal_as_agency(_leader_signed(agency, tsa_url), agency.org,
+                                timestamper_url=tsa_url)
+
+
+def _failed(report):
+    return {(c["check"], c["signature"]): c["detail"] for c in report["checks"] if not c["ok"]}
+
+
+def test_leader_signature_then_agency_seal_verifies(agency, tsa_url):
+    report = agency.verify(_sealed(agency, tsa_url))
+    assert report["ok"], _failed(report)
+    assert [(s["field"], s["role"]) for s in report["signatures"]] == [
+        ("LeaderSignature", "leader"), ("AgencySeal", "agency")]
+    assert all(s["time_source"] == "signature time stamp" for s in report["signatures"])
+    per_signature = {c["check"] for c in report["checks"] if c["signature"] == "AgencySeal"}
+    assert per_signature == {"integrity", "timestamp", "chain", "validity", "revocation",
+                             "key_usage", "signer", "validation"}
+    [order] = [c for c in report["checks"] if c["check"] == "order"]
+    assert "LeaderSignature (leader) then AgencySeal (agency)" in order["detail"]
+
+
+def test_the_seal_is_an_incremental_update_over_the_left_third_of_the_leader_box(
+        agency, tsa_url):
+    leader_signed = _leader_signed(agency, tsa_url)
+    sealed = pades.seal_as_agency(leader_signed, agency.org, timestamper_url=tsa_url)
+    assert sealed.startswith(leader_signed)  # the leader's revision is untouched
+    reader = PdfFileReader(io.BytesIO(sealed))
+    page = reader.find_page_for_modification(0)[0].get_object()
+    rects = {a.get_object()["/T"]: [float(v) for v in a.get_object()["/Rect"]]
+             for a in page["/Annots"]}
+    lx1, _, lx2, _ = rects["LeaderSignature"]
+    sx1, _, sx2, _ = rects["AgencySeal"]
+    assert [lx1, lx2] == [pades.DEFAULT_BOX[0], pades.DEFAULT_BOX[2]]
+    assert sx1 < lx1 < sx2 <= lx1 + (lx2 - lx1) / 3 + 1
+
+
+def test_one_changed_byte_fails_integrity(agency, tsa_url):
+    sealed = _sealed(agency, tsa_url)
+    at = sealed.index(b"Quyet dinh so 12")
+    tampered = sealed[:at] + b"q" + sealed[at + 1:]
+    report = agency.verify(tampered)
+    failed = _failed(report)
+    assert not report["ok"]
+    assert "the file was changed" in failed[("integrity", "LeaderSignature")]
+    assert "the file was changed" in failed[("integrity", "AgencySeal")]
+
+
+def test_certificate_revoked_before_signing_fails_revocation(agency, tsa_url):
+    sealed = _sealed(agency, tsa_url)
+    agency.ca.revoke(agency.leader.certificate.serial_number, NOW - timedelta(hours=1))
+    report = agency.verify(sealed)
+    failed = _failed(report)
+    assert "revoked on" in failed[("revocation", "LeaderSignature")]
+    assert "before the signing time" in failed[("revocation", "LeaderSignature")]
+    assert ("revocation", "AgencySeal") not in failed
+
+
+def test_certificate_revoked_after_signing_keeps_the_signature(agency, tsa_url):
+    sealed = _sealed(agency, tsa_url)
+    agency.ca.revoke(agency.leader.certificate.serial_number, datetime.now(UTC)
+                     + timedelta(seconds=5))
+    report = agency.verify(sealed)
+    assert report["ok"], _failed(report)
+    [check] = [c for c in report["checks"]
+               if c["check"] == "revocation" and c["signature"] == "LeaderSignature"]
+    assert "after the signing time" in check["detail"]
+
+
+def test_without_crls_revocation_cannot_pass(agency, tsa_url):
+    failed = _failed(agency.verify(_sealed(agency, tsa_url), crls=False))
+    assert "no CRL signed by" in failed[("revocation", "LeaderSignature")]
+
+
+def test_untrusted_root_fails_the_chain(agency, tsa_url, tsa_ca):
+    stranger = Agency(tsa_ca)
+    failed = _failed(stranger.verify(_sealed(agency, tsa_url)))
+    assert "no path to a trusted root" in failed[("chain", "LeaderSignature")]
+
+
+@pytest.mark.parametrize("validity, reason", [
+    ({"valid_from": NOW - timedelta(days=20), "valid_to": NOW - timedelta(days=1)},
+     "expired on"),
+    ({"valid_from": NOW + timedelta(days=1), "valid_to": NOW + timedelta(days=20)},
+     "not yet valid"),
+])
+def test_expired_or_not_yet_valid_certificate_is_refused_at_signing(
+        tsa_ca, tsa_url, validity, reason):
+    agency = Agency(tsa_ca, **validity)
+    with pytest.raises(ValidationFailed, match=reason) as caught:
+        _leader_signed(agency, tsa_url)
+    assert caught.value.field == "certificate"
+
+
+@pytest.mark.parametrize("shift, reason", [
+    (timedelta(days=10), "had expired at the signing time"),
+    (timedelta(days=-10), "was not yet valid at the signing time"),
+])
+def test_certificate_invalid_at_the_time_stamp_is_flagged(tsa_ca, shift, reason):
+    # The TSA's clock says another day: the time stamp, not the wall clock,
+    # is the signing time the verifier judges by.
+    agency = Agency(tsa_ca, valid_from=NOW - timedelta(days=1), valid_to=NOW + timedelta(days=1))
+    with _tsa_server(tsa_ca, clock=lambda: datetime.now(UTC) + shift) as server:
+        signed = _leader_signed(agency, server.url)
+    failed = _failed(agency.verify(signed, {"agency_code": CODE, "roles": ["leader"]}))
+    assert reason in failed[("validity", "LeaderSignature")]
+
+
+def test_wrong_agency_or_role_fails_naming_it(agency, tsa_url):
+    sealed = _sealed(agency, tsa_url)
+    failed = _failed(agency.verify(sealed, {"agency_code": "000.00.01.H41"}))
+    assert "is not the document's agency 000.00.01.H41" in failed[("signer", "LeaderSignature")]
+    failed = _failed(agency.verify(sealed, {"agency_code": CODE, "roles": ["agency", "leader"]}))
+    assert "should be by the agency, but its certificate is a leader's" in failed[
+        ("signer", "LeaderSignature")]
+    assert "expected agency then leader" in failed[("order", None)]
+
+
+def test_seal_without_a_leader_signature_is_refused(agency, tsa_url):
+    with pytest.raises(Conflict, match="no signature") as caught:
+        pades.seal_as_agency(make_pdf("Chua ky"), agency.org, timestamper_url=tsa_url)
+    assert caught.value.field == "pdf"
+
+
+def test_seal_over_another_agencys_leader_is_refused(agency, tsa_url, tsa_ca):
+    other = Agency(tsa_ca, code="000.00.02.H41", name="Sở Tư pháp")
+    with pytest.raises(Conflict, match="not for 000.00.02.H41"):
+        pades.seal_as_agency(_leader_signed(agency, tsa_url), other.org, timestamper_url=tsa_url)
+
+
+def test_seal_twice_is_refused_the_last_signature_must_be_the_leaders(agency, tsa_url):
+    with pytest.raises(Conflict, match="is not the leader's"):
+        pades.seal_as_agency(_sealed(agency, tsa_url), agency.org, timestamper_url=tsa_url)
+
+
+def test_wrong_certificate_kinds_are_refused(agency, tsa_url):
+    with pytest.raises(ValidationFailed, match="only a leader signs"):
+        pades.sign_as_leader(make_pdf(), agency.clerk, "Chánh Văn phòng", "Lê Thị Bình",
+                             timestamper_url=tsa_url)
+    with pytest.raises(ValidationFailed, match="needs an organisation one"):
+        pades.seal_as_agency(_leader_signed(agency, tsa_url), agency.leader,
+                             timestamper_url=tsa_url)
+
+
+def test_rsa_keys_sign_and_verify(tsa_ca, tsa_url):
+    agency = Agency(tsa_ca, key_algorithm="rsa-3072")
+    report = agency.verify(_leader_signed(agency, tsa_url),
+                           {"agency_code": CODE, "roles": ["leader"]})
+    assert report["ok"], _failed(report)
+
+
+@pytest.mark.parametrize("competence, on_behalf_of, lines", [
+    ("", None, ["CHỦ TỊCH"]),
+    ("Q.", None, ["Q. CHỦ TỊCH"]),
+    ("KT.", "Chủ tịch", ["KT. CHỦ TỊCH", "CHỦ TỊCH"]),
+    ("TM.", "Ủy ban nhân dân", ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]),
+])
+def test_signature_lines_follow_the_competence(competence, on_behalf_of, lines):
+    assert pades.signature_lines("Chủ tịch", competence, on_behalf_of) == lines
+
+
+def test_signature_lines_refuse_unknown_competence_or_missing_principal():
+    with pytest.raises(ValidationFailed) as caught:
+        pades.signature_lines("Chủ tịch", "XX.")
+    assert caught.value.field == "competence"
+    with pytest.raises(ValidationFailed) as caught:
+        pades.signature_lines("Phó Chủ tịch", "KT.")
+    assert caught.value.field == "on_behalf_of"
+
+
+def test_appearance_images_are_transparent_and_coloured():
+    signature = pades.signature_image("Nguyễn Văn An")
+    seal = pades.seal_image(AGENCY)
+    assert signature.mode == seal.mode == "RGBA"
+    assert signature.getpixel((0, 0))[3] == seal.getpixel((0, 0))[3] == 0
+    inked = [p for p in signature.get_flattened_data() if p[3] > 16]  # visible ink
+    assert inked and all(p[2] > p[0] for p in inked)  # blue
+    inked = [p for p in seal.get_flattened_data() if p[3] > 16]
+    assert inked and all(p[0] > p[2] for p in inked)  # red
+
+
+def test_appendix_gets_an_invisible_seal_and_the_number_at_the_top_right(agency, tsa_url):
+    when = datetime(2025, 3, 5, 7, 30, tzinfo=UTC)
+    signed = pades.seal_appendix(make_pdf("Phu luc"), agency.org, "12/QĐ-UBND", when,
+                                 timestamper_url=tsa_url)
+    reader = PdfFileReader(io.BytesIO(signed))
+    [sig] = reader.embedded_regular_signatures
+    widget = reader.find_page_for_modification(0)[0].get_object()["/Annots"][0].get_object()
+    assert [float(v) for v in widget["/Rect"]] == [0, 0, 0, 0]  # invisible
+    assert sig.field_name == pades.APPENDIX_FIELD
+    # WinAnsi has no Đ, but its twin Ð (0xD0); the time is Vietnam time.
+    assert b"(12/Q\xd0-UBND) Tj" in signed
+    assert b"(2025-03-05T14:30:00+07:00) Tj" in signed
+    assert b"/BaseFont /Times-Roman" in signed
+    report = agency.verify(signed, {"agency_code": CODE, "roles": ["agency"]})
+    assert report["ok"], _failed(report)
+
+
+def test_a_text_that_is_not_a_pdf_is_refused(agency, tsa_url):
+    with pytest.raises(ValidationFailed, match="not a PDF"):
+        _leader_signed(agency, tsa_url, pdf=b"hello")
+
+
+def test_pdfsig_reports_both_signatures_valid(agency, tsa_url, tmp_path):
+    if shutil.which("pdfsig") is None:
+        pytest.fail("pdfsig is missing: apt-get install poppler-utils")
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(_sealed(agency, tsa_url))
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    assert "Signature #1" in out and "Signature #2" in out
+    assert "Signature Field Name: LeaderSignature" in out
+    assert "Signature Field Name: AgencySeal" in out
+    assert out.count("Signature is Valid") == 2
