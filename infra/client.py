@@ -13,9 +13,9 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 import shared.nameko_ext  # noqa: F401  (registers our errors, so RPC raises them as such)
-from shared.auth import issue_token
+from shared.auth import issue_token, verify_token
 from shared.envelope import Actor
-from shared.multipart import encode
+from shared.multipart import encode, encode_files
 
 
 class Client:
@@ -32,6 +32,40 @@ class Client:
             headers["Authorization"] = f"Bearer {token}"
         return requests.post(f"{self.docs_url}/v1/documents", data=body, headers=headers,
                              timeout=60)
+
+    def register_files(self, token, metadata, files):
+        """Register with attachments: ``files`` as ``(form_name, name, bytes, content_type)``."""
+        headers, body = encode_files({"metadata": json.dumps(metadata)}, [
+            (form, name, io.BytesIO(data), len(data), ctype) for form, name, data, ctype in files])
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.post(f"{self.docs_url}/v1/documents", data=body, headers=headers,
+                             timeout=60)
+
+    def issue(self, clerk, leader, pdf, metadata, timeout=30):
+        """A document's whole way out: register, then :meth:`approve_and_issue`."""
+        response = self.register(clerk, pdf, metadata=metadata)
+        if response.status_code != 201:
+            raise RuntimeError(f"registration failed: {response.status_code} {response.text}")
+        return self.approve_and_issue(clerk, leader, response.json()["document_id"], timeout)
+
+    def approve_and_issue(self, clerk, leader, document_id, timeout=30):
+        """Submit to the leader, who signs; the clerk seals and issues.
+
+        ``clerk`` and ``leader`` are tokens of the issuing agency; the leader's
+        user id is the named signer. Returns the issue's answer (id, number).
+        Each step waits for the event the next one needs to reach its service.
+        """
+        leader_user = verify_token(self.auth_secret, leader).user_id
+        with self.rpc(clerk) as rpc:
+            rpc.docs.submit(document_id, leader_user)
+        with self.rpc(leader) as rpc:
+            wait_for(lambda: rpc.signing.sign_document(document_id), timeout,
+                     what="the signing service to receive the submission")
+        with self.rpc(clerk) as rpc:
+            rpc.signing.seal_document(document_id)
+            return wait_for(lambda: rpc.docs.issue(document_id), timeout,
+                            what="docs to learn of the signature and the seal")
 
     @contextlib.contextmanager
     def rpc(self, token, timeout=15):

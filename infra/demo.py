@@ -30,6 +30,10 @@ from infra.stack import SERVICES, MotoServer, ServiceProcess, free_port
 PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
 DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
 AUDITOR_AGENCY = "000.00.00.G22"
+# Registered, submitted, signed, sealed, issued and sent; docs following the
+# signature, the seal and the sending; at each district: delivered, registered,
+# accepted, and the accepted status (03) told to the sender.
+FLOW_EVENTS = 6 + 3 + 2 * 4
 
 
 class Timer:
@@ -98,6 +102,7 @@ def main(argv=None):
         "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
         "LIENTHONG_SIGNING_KEY_FILE": os.path.join(log_dir, "signing-key.pem"),
         "LIENTHONG_SIGNING_KEY_PASSPHRASE": secrets.token_hex(16),
+        "LIENTHONG_AGENCY_KEYS_DIR": os.path.join(log_dir, "agency-keys"),
         "LIENTHONG_EVENT_KEYS_DIR": os.path.join(log_dir, "event-keys"),
         "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_LOG_KEY_FILE": os.path.join(log_dir, "audit-log.key"),
@@ -110,6 +115,7 @@ def main(argv=None):
         if os.path.exists(env[key_file]):
             os.remove(env[key_file])
     shutil.rmtree(env["LIENTHONG_EVENT_KEYS_DIR"], ignore_errors=True)
+    shutil.rmtree(env["LIENTHONG_AGENCY_KEYS_DIR"], ignore_errors=True)
     timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
               f" S3 at {s3[0]}{' (moto)' if moto else ''}")
 
@@ -145,19 +151,30 @@ def run_scenario(client, timer, pdf_kb, log_dir):
     pdf = make_pdf("Chi thi ve phong, chong bao so 3", padding=pdf_kb * 1024)
     response = client.register(clerk, pdf, metadata={
         "subject": "Chỉ thị về việc chủ động ứng phó với bão số 3", "document_type": "CT",
-        "urgency": 2, "recipients": DISTRICTS})
+        "urgency": 2, "recipients": DISTRICTS, "agency_abbreviation": "UBND",
+        "drafting_unit": "Văn phòng UBND tỉnh",
+        "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"}})
     if response.status_code != 201:
         raise SystemExit(f"registration failed: {response.status_code} {response.text}")
     document = response.json()
     document_id, sha = document["document_id"], document["file"]["sha256"]
-    timer.say(f"clerk of {PROVINCE} registered a Chỉ thị (PDF {len(pdf) // 1024} KB,"
+    timer.say(f"clerk of {PROVINCE} registered a draft Chỉ thị (PDF {len(pdf) // 1024} KB,"
               f" SHA-256 {sha[:16]}…) as document {document_id}")
 
-    def sign():
-        with client.rpc(leader) as rpc:
-            return rpc.signing.sign_document(document_id)
-    signed = wait_for(sign, what="the signing service to know the document")
-    timer.say(f"leader signed it (Ed25519 key {signed['key_id']})")
+    with client.rpc(clerk) as rpc:
+        rpc.docs.submit(document_id, "chu.tich@ubnd-tinh")
+    timer.say("clerk submitted it for approval to chu.tich@ubnd-tinh")
+    with client.rpc(leader) as rpc:
+        signed = wait_for(lambda: rpc.signing.sign_document(document_id),
+                          what="the signing service to receive the submission")
+    timer.say(f"leader approved and signed it (key {signed['key_id']})")
+    with client.rpc(clerk) as rpc:
+        sealed = rpc.signing.seal_document(document_id)
+        timer.say(f"clerk applied the agency's signature (key {sealed['key_id']})")
+        issued = wait_for(lambda: rpc.docs.issue(document_id),
+                          what="docs to learn of the signature and the seal")
+    timer.say(f"clerk issued it: Số {issued['number_notation']}, {issued['issued_at']};"
+              " routing sends it to the recipients named in it")
 
     for agency in DISTRICTS:
         with client.rpc(client.token("clerk", agency)) as rpc:
@@ -173,10 +190,15 @@ def run_scenario(client, timer, pdf_kb, log_dir):
                   f" SHA-256 {'matches' if ok else 'DOES NOT MATCH'}")
         if not ok:
             raise SystemExit("downloaded file differs from the registered one")
+        with client.rpc(client.token("clerk", agency)) as rpc:
+            [arrival] = wait_for(rpc.docs.incoming, what=f"{agency}'s incoming register")
+            rpc.docs.accept_incoming(document_id)
+        timer.say(f"{agency}'s clerk accepted it into the incoming register as số đến"
+                  f" {arrival['arrival_number']:02d}")
 
     with client.rpc(auditor) as rpc:
         bundle = wait_for(lambda: (b := rpc.audit.evidence_bundle(document_id))
-                          and len(b["entries"]) == 5 and b,
+                          and len(b["entries"]) == FLOW_EVENTS and b,
                           what="a signed checkpoint covering the whole flow")
         # Verify once the whole log is in WORM storage, so every entry is checked
         # against a signed checkpoint.
@@ -209,8 +231,8 @@ def run_scenario(client, timer, pdf_kb, log_dir):
     if offline.returncode != 0:
         raise SystemExit(offline.stdout + offline.stderr)
     rel = os.path.relpath(path)
-    print("\nDone: registered, signed, delivered to both districts, downloaded intact,"
-          " logged, checkpointed and verified.")
+    print("\nDone: registered, approved and signed, sealed, numbered and issued, delivered"
+          " to both districts, downloaded intact, accepted, logged, checkpointed and verified.")
     print(f"The evidence bundle is {rel}; check it yourself, offline:\n"
           f"  .venv/bin/python -m services.audit.verify_bundle {rel}"
           f" --log-key \"$(cat {os.path.relpath(key_path)})\"")

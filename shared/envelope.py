@@ -85,12 +85,12 @@ class Event:
             "actor": self.actor.to_dict(),
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
-            "data": _thaw(self.data),
+            "data": thaw(self.data),
         }
 
     def to_wire(self):
         """What travels on the broker: the envelope, its signature and log position."""
-        return {**self.to_dict(), "signature": _thaw(self.signature),
+        return {**self.to_dict(), "signature": thaw(self.signature),
                 "position": self.position}
 
     def at(self, stream_version, position=None):
@@ -130,11 +130,12 @@ def _freeze(value):
     return value
 
 
-def _thaw(value):
+def thaw(value):
+    """Plain dicts and lists from an event's frozen data."""
     if isinstance(value, (dict, MappingProxyType)):
-        return {k: _thaw(v) for k, v in value.items()}
+        return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_thaw(v) for v in value]
+        return [thaw(v) for v in value]
     return value
 
 
@@ -152,7 +153,7 @@ def canonical_bytes(event):
 
 def data_digest(data):
     """SHA-256 (hex) of the data's canonical bytes."""
-    return hashlib.sha256(canonical_json(_thaw(data))).hexdigest()
+    return hashlib.sha256(canonical_json(thaw(data))).hexdigest()
 
 
 def signing_bytes(event):

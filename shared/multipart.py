@@ -107,31 +107,43 @@ class _PartReader:
 
 def encode(fields, file_name, file_obj, file_size, boundary="lienthong-boundary-7MA4YWxkTrZu0gW",
            content_type="application/pdf", chunk=CHUNK):
-    """A client-side streaming body: ``(headers, iterable_with_len)``."""
-    head = b"".join(
+    """A client-side streaming body with one file: ``(headers, iterable_with_len)``."""
+    return encode_files(fields, [("file", file_name, file_obj, file_size, content_type)],
+                        boundary=boundary, chunk=chunk)
+
+
+def encode_files(fields, files, boundary="lienthong-boundary-7MA4YWxkTrZu0gW", chunk=CHUNK):
+    """Fields, then ``files`` as ``(form_name, file_name, file_obj, size, content_type)``."""
+    pieces = [b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
         + value.encode("utf-8") + b"\r\n"
-        for name, value in fields.items())
-    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-             f'filename="{file_name}"\r\nContent-Type: {content_type}\r\n\r\n').encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
+        for name, value in fields.items())]
+    for n, (form_name, file_name, file_obj, size, content_type) in enumerate(files):
+        pieces.append((b"\r\n" if n else b"")
+                      + (f'--{boundary}\r\nContent-Disposition: form-data; name="{form_name}";'
+                         f' filename="{file_name}"\r\nContent-Type: {content_type}'
+                         '\r\n\r\n').encode())
+        pieces.append((file_obj, size))
+    pieces.append(f"\r\n--{boundary}--\r\n".encode())
     return ({"Content-Type": f"multipart/form-data; boundary={boundary}"},
-            _Body(head, file_obj, file_size, tail, chunk))
+            _Body(pieces, chunk))
 
 
 class _Body:
     """A request body that ``requests`` streams with a Content-Length."""
 
-    def __init__(self, head, file_obj, file_size, tail, chunk):
-        self._parts = [head, file_obj, tail]
-        self._len = len(head) + file_size + len(tail)
+    def __init__(self, pieces, chunk):
+        self._pieces = pieces
+        self._len = sum(p[1] if isinstance(p, tuple) else len(p) for p in pieces)
         self._chunk = chunk
 
     def __len__(self):
         return self._len
 
     def __iter__(self):
-        yield self._parts[0]
-        while data := self._parts[1].read(self._chunk):
-            yield data
-        yield self._parts[2]
+        for piece in self._pieces:
+            if isinstance(piece, tuple):
+                while data := piece[0].read(self._chunk):
+                    yield data
+            else:
+                yield piece

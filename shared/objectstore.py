@@ -36,16 +36,54 @@ class PdfCheck:
     """A PDF starts with ``%PDF-`` and ends with ``%%EOF`` (trailing whitespace allowed)."""
 
     content_type = "application/pdf"
+    head_size = 5
+
+    def __init__(self, field="file"):
+        self.field = field
 
     def check_head(self, head):
         if not head.startswith(b"%PDF-"):
-            raise UnsupportedMediaType("file: not a PDF (it does not start with %PDF-)",
-                                       field="file")
+            raise UnsupportedMediaType(f"{self.field}: not a PDF (it does not start with"
+                                       " %PDF-)", field=self.field)
 
     def check_tail(self, tail):
         if not tail.rstrip(b" \t\r\n\x00").endswith(b"%%EOF"):
-            raise UnsupportedMediaType("file: not a complete PDF (no %%EOF at its end)",
-                                       field="file")
+            raise UnsupportedMediaType(f"{self.field}: not a complete PDF (no %%EOF at its"
+                                       " end)", field=self.field)
+
+
+# What an attachment may be, known by its first bytes (never by its name).
+MAGIC = {
+    b"%PDF-": "application/pdf",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"PK\x03\x04": "application/zip",  # docx, xlsx, odt and plain zip
+}
+
+
+class AttachmentCheck:
+    """An attachment is a PDF, a PNG or JPEG image, or an office/zip file."""
+
+    head_size = 8
+
+    def __init__(self, field):
+        self.field = field
+        self.content_type = "application/octet-stream"
+        self._pdf = None
+
+    def check_head(self, head):
+        for magic, content_type in MAGIC.items():
+            if head.startswith(magic):
+                self.content_type = content_type
+                if content_type == "application/pdf":
+                    self._pdf = PdfCheck(self.field)
+                return
+        raise UnsupportedMediaType(f"{self.field}: not a PDF, PNG, JPEG or office (zip)"
+                                   " file, judged by its content", field=self.field)
+
+    def check_tail(self, tail):
+        if self._pdf:
+            self._pdf.check_tail(tail)
 
 
 class CheckedReader(io.RawIOBase):
@@ -65,19 +103,21 @@ class CheckedReader(io.RawIOBase):
         if n is None or n < 0:
             n = CHUNK
         chunk = self.source.read(n)
+        want = self.check.head_size
         if not chunk:
-            if self.size < 5:
+            if len(self._head) < want:
                 self.check.check_head(self._head)
             self.check.check_tail(self._tail)
             return b""
-        if len(self._head) < 5:
-            self._head += chunk[:5]
-            if len(self._head) >= 5:
+        if len(self._head) < want:
+            self._head += chunk[:want]
+            if len(self._head) >= want:
                 self.check.check_head(self._head)
         self.size += len(chunk)
         if self.size > self.max_size:
             raise PayloadTooLarge(
-                f"file: larger than the limit of {self.max_size} bytes", field="file")
+                f"{self.check.field}: larger than the limit of {self.max_size} bytes",
+                field=self.check.field)
         if len(chunk) >= 1 << 20:
             run_cpu(self.sha256.update, chunk)
         else:
@@ -148,6 +188,18 @@ class S3ObjectStore:
             raise StorageError(f"object storage: could not store {key}: {err}") from err
         return result.version_id
 
+    def lock(self, key, version_id, retain_until):
+        """Put a stored version under COMPLIANCE retention: no one deletes it before then."""
+        from minio.commonconfig import COMPLIANCE
+        from minio.retention import Retention
+
+        try:
+            self.client.set_object_retention(bucket_name=self.bucket, object_name=key,
+                                             config=Retention(COMPLIANCE, retain_until),
+                                             version_id=version_id)
+        except Exception as err:
+            raise StorageError(f"object storage: could not lock {key}: {err}") from err
+
     def get_bytes(self, key):
         response = self.open(key)
         try:
@@ -199,6 +251,7 @@ class InMemoryObjectStore:
 
     def __init__(self):
         self._objects = {}
+        self._locks = {}
         self._lock = threading.Lock()
 
     def ensure_bucket(self):
@@ -218,6 +271,10 @@ class InMemoryObjectStore:
     def put_locked(self, key, data, retain_until):
         with self._lock:
             self._objects[key] = bytes(data)
+
+    def lock(self, key, version_id, retain_until):
+        with self._lock:
+            self._locks[key] = retain_until
 
     def get_bytes(self, key):
         return self.open(key).read()

@@ -25,10 +25,18 @@ class Subscription:
 
 
 SUBSCRIPTIONS = (
-    Subscription("docs", "DocumentRegistered", "signing", "on_document_registered"),
-    Subscription("docs", "DocumentRegistered", "routing", "on_document_registered"),
+    Subscription("docs", "DocumentSubmitted", "signing", "on_document_submitted"),
+    Subscription("signing", "DocumentSigned", "docs", "on_document_signed"),
+    Subscription("signing", "DocumentReturned", "docs", "on_document_returned"),
+    Subscription("signing", "DocumentSealed", "docs", "on_document_sealed"),
+    Subscription("docs", "DocumentIssued", "routing", "on_document_issued"),
     Subscription("signing", "DocumentSigned", "routing", "on_document_signed"),
+    Subscription("routing", "ConsignmentSent", "docs", "on_consignment_sent"),
     Subscription("routing", "DocumentDelivered", "docs", "on_document_delivered"),
+    Subscription("routing", "RecallRequested", "docs", "on_recall_requested"),
+    Subscription("routing", "RecallAnswered", "docs", "on_recall_answered"),
+    Subscription("docs", "IncomingAccepted", "routing", "on_incoming_accepted"),
+    Subscription("docs", "IncomingReturned", "routing", "on_incoming_returned"),
     Subscription("docs", ALL, "audit", "on_docs_event"),
     Subscription("signing", ALL, "audit", "on_signing_event"),
     Subscription("routing", ALL, "audit", "on_routing_event"),

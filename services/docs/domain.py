@@ -1,15 +1,32 @@
-"""The docs service's pure core: code tables and the rules of registration.
+"""The docs service's pure core: code tables, a document's life, numbering and
+the incoming register.
 
 Imports no framework, driver or SDK: tested without any server.
+
+A document's life (Decree 30/2020)::
+
+    draft --submit--> submitted --sign (leader)--> signed --seal (clerk)--> sealed
+      ^  \\               |                                                 |
+      |   revise          return (leader, with a comment)                  issue: number
+      |                   v                                                 v
+      +--revise/submit-- returned                                        issued --send--> sent
+                                                     issued/sent --recall--> recalled (frozen)
+                                                     issued/sent --replace-> replaced (frozen)
+
+The leader's decisions and the seal arrive as the signing service's events;
+the number is given at issue, in the same transaction that records it.
 """
 
-from shared.envelope import Actor, new_event
-from shared.errors import Forbidden, ValidationFailed
+from datetime import date, datetime, timedelta, timezone
+
+from shared.envelope import Actor, new_event, system_actor
+from shared.errors import Conflict, Forbidden, ValidationFailed
 
 SERVICE = "docs"
+VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 # Decree 30/2020 Art. 7: document types and their notation abbreviations.
-# Công văn and Thư công have none (Công văn's notation is agency + drafting unit).
+# Công văn and Thư công have none (their notation is agency + drafting unit).
 DOCUMENT_TYPES = {
     "NQ": "Nghị quyết", "QĐ": "Quyết định", "CT": "Chỉ thị", "QC": "Quy chế",
     "QyĐ": "Quy định", "TC": "Thông cáo", "TB": "Thông báo", "HD": "Hướng dẫn",
@@ -20,48 +37,318 @@ DOCUMENT_TYPES = {
     "GGT": "Giấy giới thiệu", "GNP": "Giấy nghỉ phép", "PG": "Phiếu gửi",
     "PC": "Phiếu chuyển", "PB": "Phiếu báo", "THC": "Thư công",
 }
+WITHOUT_TYPE_IN_NOTATION = frozenset({"CV", "THC"})
 
 # 0 Thường, 1 Khẩn, 2 Thượng khẩn, 3 Hỏa tốc.
 URGENCY = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tốc"}
+# Kept apart from urgency. Anything but 0 is a state secret: no e-exchange.
+SECRECY = {0: "Thường", 1: "Mật", 2: "Tối mật", 3: "Tuyệt mật"}
+STEERING = {0: "không chỉ đạo", 1: "chỉ đạo", 2: "báo cáo chỉ đạo"}
+COMPETENCE = ("", "TM.", "Q.", "KT.", "TL.", "TUQ.")
+
+DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED = "draft", "submitted", "returned", "signed", "sealed"
+ISSUED, SENT, RECALLED, REPLACED = "issued", "sent", "recalled", "replaced"
+STATES = (DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED, ISSUED, SENT, RECALLED, REPLACED)
+
+# command -> (states it may start from, state it leads to; None keeps the state)
+TRANSITIONS = {
+    "revise": ((DRAFT, RETURNED), DRAFT),
+    "submit": ((DRAFT, RETURNED), SUBMITTED),
+    "return": ((SUBMITTED,), RETURNED),
+    "sign": ((SUBMITTED,), SIGNED),
+    "seal": ((SIGNED,), SEALED),
+    "issue": ((SEALED,), ISSUED),
+    "send": ((ISSUED, SENT), SENT),
+    "amend": ((ISSUED, SENT), None),
+    "recall": ((ISSUED, SENT), RECALLED),
+    "replace": ((ISSUED, SENT), REPLACED),
+}
+FROZEN = (RECALLED, REPLACED)
+
+# Incoming copies at a recipient agency.
+ARRIVED, ACCEPTED, RETURNED_TO_SENDER, WITHDRAWN = "arrived", "accepted", "returned", "withdrawn"
+INCOMING_TRANSITIONS = {
+    "accept": ((ARRIVED,), ACCEPTED),
+    "return": ((ARRIVED,), RETURNED_TO_SENDER),
+    "withdraw": ((ARRIVED, ACCEPTED, RETURNED_TO_SENDER), WITHDRAWN),
+}
 
 
 def stream_of(document_id):
     return f"document-{document_id}"
 
 
-def file_key(document_id):
-    return f"documents/{document_id}/main.pdf"
+def incoming_stream_of(document_id, agency):
+    return f"incoming-{document_id}-{agency}"
 
 
-def check_registration(command, actor: Actor):
-    """Rules checked before any byte of the file is read or stored."""
-    if actor.role != "clerk":
-        raise Forbidden("only a clerk (văn thư) registers documents", field="role")
+def file_key(document_id, name="main.pdf"):
+    return f"documents/{document_id}/{name}"
+
+
+def attachment_key(document_id, index):
+    return f"documents/{document_id}/attachments/{index:03d}"
+
+
+# -- the state machine ------------------------------------------------------------
+
+def next_state(state, command, table=None):
+    """The state ``command`` leads to from ``state``, or a Conflict saying why not."""
+    table = table or TRANSITIONS
+    if command not in table:
+        raise ValueError(f"unknown command {command!r}")
+    allowed, target = table[command]
+    if state not in allowed:
+        raise Conflict(f"state: a document that is {state} cannot be {_past(command)};"
+                       f" only one that is {' or '.join(allowed)}", field="state")
+    return state if target is None else target
+
+
+def _past(command):
+    return {"submit": "submitted", "return": "returned", "sign": "signed",
+            "seal": "sealed", "issue": "issued", "send": "sent", "recall": "recalled",
+            "replace": "replaced", "revise": "revised", "amend": "amended",
+            "accept": "accepted", "withdraw": "withdrawn"}[command]
+
+
+# -- who may do what --------------------------------------------------------------
+
+def check_registration(command, actor: Actor, today):
+    """Rules checked before any byte of a file is read or stored."""
+    _clerk_of(actor, None)
     if actor.agency in command["recipients"]:
         raise ValidationFailed("recipients: an agency does not send a document to itself",
                                field="recipients")
+    if command["secrecy"] and command["recipients"]:
+        raise ValidationFailed(
+            f"secrecy: a {SECRECY[command['secrecy']]} document is a state secret and is"
+            " excluded from electronic exchange (send it on paper)", field="secrecy")
+    if not command["secrecy"] and not command["recipients"]:
+        raise ValidationFailed("recipients: at least one recipient agency is required",
+                               field="recipients")
+    due = command.get("due_date")
+    if due is not None and due < today:
+        raise ValidationFailed(f"due_date: {due.isoformat()} is in the past (today is"
+                               f" {today.isoformat()} in Vietnam)", field="due_date")
 
 
-def document_registered(document_id, command, stored_file, actor: Actor):
-    """The ``DocumentRegistered`` event for a checked command and its stored file."""
-    return new_event(
-        "DocumentRegistered",
-        {
-            "document_id": document_id,
-            "subject": command["subject"],
-            "document_type": command["document_type"],
-            "urgency": command["urgency"],
-            "issuing_agency": actor.agency,
-            "recipients": sorted(command["recipients"]),
-            "file": stored_file.to_dict(),
-        },
-        actor=actor, producer=SERVICE, stream_id=stream_of(document_id),
-    )
+def check_clerk_of_issuer(document, actor: Actor):
+    _clerk_of(actor, document["issuing_agency"])
+
+
+def _clerk_of(actor, agency):
+    if actor.role != "clerk":
+        raise Forbidden("role: only a clerk (văn thư) does this", field="role")
+    if agency is not None and actor.agency != agency:
+        raise Forbidden("agency: only a clerk of the issuing agency does this",
+                        field="agency")
+
+
+def check_link(kind, linked, actor: Actor):
+    """An amending or replacing document links to an issued one of the same agency."""
+    if linked is None:
+        raise ValidationFailed(f"{kind}: no such document", field=kind)
+    if linked["issuing_agency"] != actor.agency:
+        raise ValidationFailed(f"{kind}: a document of another agency cannot be"
+                               " amended or replaced by yours", field=kind)
+    next_state(linked["state"], "amend" if kind == "amends" else "replace")
 
 
 def may_read(document, actor: Actor):
-    """A clerk sees documents sent from or delivered to their agency; auditors see all."""
+    """The sender's staff and the recipients' see a document; auditors see all."""
     if actor.role == "auditor":
         return True
     return (actor.agency == document["issuing_agency"]
             or actor.agency in document["delivered_to"])
+
+
+def may_download(document, actor: Actor, incoming_state=None):
+    """Files of a recalled copy are out of use at the recipient; auditors keep access."""
+    if not may_read(document, actor):
+        return False
+    if actor.role in ("auditor",) or actor.agency == document["issuing_agency"]:
+        return True
+    return incoming_state != WITHDRAWN
+
+
+# -- numbering ----------------------------------------------------------------------
+
+def vietnam_time(instant: datetime):
+    if instant.tzinfo is None:
+        raise ValueError("instant: a time-zone aware datetime is required")
+    return instant.astimezone(VIETNAM)
+
+
+def series_year(instant: datetime):
+    """Numbers restart at 01 on 1 January, Vietnam time."""
+    return vietnam_time(instant).year
+
+
+def vietnam_today(instant: datetime) -> date:
+    return vietnam_time(instant).date()
+
+
+def series_of(secrecy, separate_secret_series):
+    return "secret" if secrecy and separate_secret_series else "regular"
+
+
+def format_number(number):
+    """Arabic numerals; below 10 with a leading zero (01 ... 09, 10, 11, ...)."""
+    if not isinstance(number, int) or number < 1:
+        raise ValueError("number: a positive integer")
+    return f"{number:02d}"
+
+
+def notation(document_type, agency_abbreviation, unit_abbreviation=None):
+    """``QĐ-UBND``; for Công văn and Thư công the agency then the drafting unit: ``UBND-VP``."""
+    if document_type in WITHOUT_TYPE_IN_NOTATION:
+        if not unit_abbreviation:
+            raise ValidationFailed("drafting_unit_abbreviation: required for a Công văn,"
+                                   " whose notation is agency-unit",
+                                   field="drafting_unit_abbreviation")
+        return f"{agency_abbreviation}-{unit_abbreviation}"
+    return f"{document_type}-{agency_abbreviation}"
+
+
+def number_notation(number, document_notation):
+    return f"{format_number(number)}/{document_notation}"
+
+
+# -- events -------------------------------------------------------------------------
+
+def _event(event_type, data, actor, document_id, causation=None):
+    return new_event(event_type, data, actor=actor, producer=SERVICE,
+                     stream_id=stream_of(document_id), causation=causation)
+
+
+def document_registered(document_id, command, files, actor: Actor):
+    """``DocumentRegistered``: a draft, with every metadata field and its files."""
+    main, attachments = files[0], files[1:]
+    return _event("DocumentRegistered", {
+        "document_id": document_id,
+        "state": DRAFT,
+        "issuing_agency": actor.agency,
+        **metadata_of(command),
+        "recipients": sorted(command["recipients"]),
+        "file": main.to_dict(),
+        "attachments": [dict(a.to_dict(), name=name)
+                        for a, name in zip(attachments, command["attachment_names"])],
+    }, actor, document_id)
+
+
+METADATA_FIELDS = (
+    "subject", "document_type", "urgency", "secrecy", "steering_type", "due_date",
+    "agency_abbreviation", "drafting_unit", "drafting_unit_abbreviation", "signer",
+    "response_for", "appendices", "page_count", "language", "amends", "replaces")
+
+
+def metadata_of(command):
+    data = {k: command.get(k) for k in METADATA_FIELDS}
+    if isinstance(data["due_date"], date):
+        data["due_date"] = data["due_date"].isoformat()
+    return data
+
+
+def document_revised(document, stored, actor: Actor):
+    """A new version of the main file; the state goes back to draft."""
+    return _event("DocumentRevised", {
+        "document_id": document["document_id"], "state": next_state(document["state"], "revise"),
+        "file": stored.to_dict(), "previous_version_id": document["file"].get("version_id")},
+        actor, document["document_id"])
+
+
+def document_submitted(document, signer_user, actor: Actor):
+    return _event("DocumentSubmitted", {
+        "document_id": document["document_id"],
+        "state": next_state(document["state"], "submit"),
+        "issuing_agency": document["issuing_agency"],
+        "signer_user": signer_user,
+        "signer": document["signer"],
+        "round": document["round"] + 1,
+        "sha256": document["file"]["sha256"],
+        "file": document["file"],
+        "attachments": document["attachments"],
+    }, actor, document["document_id"])
+
+
+def document_issued(document, number, series, issued_at: datetime, actor: Actor):
+    """``DocumentIssued``: the number, notation and time the system gives at issue."""
+    text = number_notation(number, notation(document["document_type"],
+                                            document["agency_abbreviation"],
+                                            document["drafting_unit_abbreviation"]))
+    data = {k: document[k] for k in ("document_id", "issuing_agency", "subject",
+                                     "document_type", "urgency", "secrecy", "steering_type",
+                                     "due_date", "signer", "response_for", "appendices",
+                                     "page_count", "language", "amends", "replaces",
+                                     "recipients", "file", "attachments")}
+    return _event("DocumentIssued", {
+        **data, "state": next_state(document["state"], "issue"),
+        "number": number, "series": series, "year": series_year(issued_at),
+        "number_notation": text, "issued_at": vietnam_time(issued_at).isoformat(),
+    }, actor, document["document_id"])
+
+
+def state_changed(document, command, cause, actor=None):
+    """``DocumentStateChanged`` when another service's event moves the document."""
+    return _event("DocumentStateChanged", {
+        "document_id": document["document_id"], "command": command,
+        "from": document["state"], "state": next_state(document["state"], command),
+        "because_of": cause.event_type}, actor or system_actor(SERVICE),
+        document["document_id"], causation=cause)
+
+
+# -- incoming documents -------------------------------------------------------------
+
+def duplicate_key(document):
+    """What makes two arrivals the same document: issuing agency, year and number/notation."""
+    return (document["issuing_agency"], document.get("year"), document.get("number_notation"))
+
+
+def incoming_registered(document, agency, arrival_number, arrived_at: datetime, cause):
+    return new_event("IncomingRegistered", {
+        "document_id": document["document_id"], "agency": agency,
+        "arrival_number": arrival_number, "year": series_year(arrived_at),
+        "arrived_at": vietnam_time(arrived_at).isoformat(), "state": ARRIVED,
+        "sender": document["issuing_agency"], "number_notation": document["number_notation"],
+    }, actor=system_actor(SERVICE), producer=SERVICE,
+        stream_id=incoming_stream_of(document["document_id"], agency), causation=cause)
+
+
+def incoming_duplicate(document, agency, first_document_id, cause):
+    """A second arrival of a document already in the register: flagged, not registered."""
+    return new_event("IncomingDuplicateFlagged", {
+        "document_id": document["document_id"], "agency": agency,
+        "duplicate_of": first_document_id, "number_notation": document["number_notation"],
+        "sender": document["issuing_agency"],
+    }, actor=system_actor(SERVICE), producer=SERVICE,
+        stream_id=incoming_stream_of(document["document_id"], agency), causation=cause)
+
+
+def incoming_decided(incoming, command, actor: Actor, reason=None):
+    """The receiving clerk accepts the document into the register, or returns it."""
+    if actor.role != "clerk" or actor.agency != incoming["agency"]:
+        raise Forbidden("agency: only a clerk of the receiving agency accepts or returns"
+                        " its incoming documents", field="agency")
+    reason = (reason or "").strip()
+    if command == "return" and not reason:
+        raise ValidationFailed("reason: required when returning a document to its sender",
+                               field="reason")
+    if len(reason) > 1000:
+        raise ValidationFailed("reason: at most 1000 characters", field="reason")
+    state = next_state(incoming["state"], command, INCOMING_TRANSITIONS)
+    event_type = "IncomingAccepted" if command == "accept" else "IncomingReturned"
+    return new_event(event_type, {
+        "document_id": incoming["document_id"], "agency": incoming["agency"], "state": state,
+        "reason": reason or None, "arrival_number": incoming["arrival_number"],
+    }, actor=actor, producer=SERVICE,
+        stream_id=incoming_stream_of(incoming["document_id"], incoming["agency"]))
+
+
+def incoming_withdrawn(incoming, cause):
+    """A recall the recipient agreed to: its copy goes out of use."""
+    return new_event("IncomingWithdrawn", {
+        "document_id": incoming["document_id"], "agency": incoming["agency"],
+        "state": next_state(incoming["state"], "withdraw", INCOMING_TRANSITIONS),
+    }, actor=system_actor(SERVICE), producer=SERVICE,
+        stream_id=incoming_stream_of(incoming["document_id"], incoming["agency"]),
+        causation=cause)

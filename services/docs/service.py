@@ -1,37 +1,88 @@
-"""nameko entrypoints of the docs service: thin, the rules live in ``domain``."""
+"""nameko entrypoints of the docs service: thin, the rules live in ``domain``.
 
+Files go over HTTP (streamed multipart); every other command is an RPC. Each
+command locks its document's row, checks the state machine, appends its event
+and updates the row in one transaction.
+"""
+
+import io
 import json
+import logging
 import uuid
+from datetime import date, timedelta
 
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.rpc import rpc
+from werkzeug.wrappers import Response
 
-from services.docs import domain
-from services.docs.schemas import load_register
+from services.docs import domain, registers
+from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
 from shared.auth import require_role
+from shared.envelope import thaw, utc_now
 from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
     Health,
     Authenticator, EventStoreProvider, ObjectStoreProvider, json_http, json_response,
 )
+from shared.objectstore import AttachmentCheck, PdfCheck
+
+log = logging.getLogger(__name__)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS documents (
     document_id    uuid PRIMARY KEY,
     issuing_agency text NOT NULL,
+    state          text NOT NULL,
+    round          integer NOT NULL DEFAULT 0,
+    metadata       jsonb NOT NULL,
     recipients     text[] NOT NULL,
-    subject        text NOT NULL,
     file           jsonb NOT NULL,
-    registered_at  timestamptz NOT NULL
+    attachments    jsonb NOT NULL,
+    registered_at  timestamptz NOT NULL,
+    number         integer,
+    number_notation text,
+    year           integer,
+    issued_at      timestamptz,
+    sent_at        timestamptz,
+    UNIQUE (issuing_agency, year, number_notation)
+);
+-- One row per (agency, year, series): the last number given. Taking a number
+-- locks the row until the transaction that records it ends, so numbers are
+-- given one at a time and a rolled-back issue gives its number back.
+CREATE TABLE IF NOT EXISTS number_series (
+    agency      text NOT NULL,
+    year        integer NOT NULL,
+    series      text NOT NULL,
+    last_number integer NOT NULL,
+    PRIMARY KEY (agency, year, series)
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     document_id uuid NOT NULL,
     agency      text NOT NULL,
     PRIMARY KEY (document_id, agency)
 );
+CREATE TABLE IF NOT EXISTS incoming (
+    document_id    uuid NOT NULL,
+    agency         text NOT NULL,
+    arrival_number integer NOT NULL,
+    year           integer NOT NULL,
+    arrived_at     timestamptz NOT NULL,
+    state          text NOT NULL,
+    reason         text,
+    sender         text NOT NULL,
+    number_notation text NOT NULL,
+    document_year  integer NOT NULL,
+    PRIMARY KEY (document_id, agency),
+    UNIQUE (agency, year, arrival_number),
+    UNIQUE (agency, sender, document_year, number_notation)
+);
 """
+
+DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipients, file,"
+                    " attachments, registered_at, number, number_notation, year, issued_at,"
+                    " sent_at")
 
 
 class DocsService(Health):
@@ -42,49 +93,100 @@ class DocsService(Health):
     auth = Authenticator()
     config = Config()
 
+    # -- registration and files -------------------------------------------------------
+
     @json_http("POST", "/v1/documents")
     def register_document(self, request):
-        """Register a document: a ``metadata`` JSON field, then the PDF ``file``.
+        """Register a draft: a ``metadata`` JSON field, the main PDF ``file``, then any
+        ``attachment`` parts.
 
-        Everything that can be checked is checked before the file is read; the
-        file is streamed to the bucket; if anything fails after that, the
-        object is removed and no event is stored.
+        Everything that can be checked is checked before a file is read; files
+        are streamed to the bucket; if anything fails after that, every object
+        stored so far is removed and no event is stored.
         """
         actor = self.auth.actor(request)
-        limit = int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
-        if request.content_length and request.content_length > limit + 64 * 1024:
-            raise PayloadTooLarge(f"file: larger than the limit of {limit} bytes", field="file")
-        if request.mimetype != "multipart/form-data":
-            raise ValidationFailed("request: send multipart/form-data (metadata, then file)",
-                                   field="content-type")
-        form = MultipartStream(request.stream, request.mimetype_params.get("boundary"))
+        form = self._multipart(request)
         part = form.next_part()
         if part is None or part[:2] != ("field", "metadata"):
             raise ValidationFailed("metadata: required, as the first form field",
                                    field="metadata")
         command = load_register(form.read_field())
-        domain.check_registration(command, actor)
-        part = form.next_part()
-        if part is None or part[:2] != ("file", "file"):
-            raise ValidationFailed("file: required, as the form field after metadata",
-                                   field="file")
-
-        document_id = _new_id()
-        key = domain.file_key(document_id)
-        stored = self.files.put_stream(key, form.file_stream(), max_size=limit)
+        domain.check_registration(command, actor, domain.vietnam_today(utc_now()))
+        for kind in ("amends", "replaces"):
+            if command[kind]:
+                domain.check_link(kind, self._find(command[kind]), actor)
+        document_id = str(uuid.uuid4())
+        stored, names = [], []
         try:
+            while (part := form.next_part()) is not None:
+                index = len(stored)
+                if part[0] != "file" or part[1] != ("file" if index == 0 else "attachment"):
+                    raise ValidationFailed(
+                        "file: the main PDF comes first, as the form field 'file', then"
+                        " attachments as 'attachment'", field="file")
+                if index > MAX_ATTACHMENTS:
+                    raise ValidationFailed(f"attachments: at most {MAX_ATTACHMENTS}",
+                                           field="attachments")
+                key = (domain.file_key(document_id) if index == 0
+                       else domain.attachment_key(document_id, index - 1))
+                check = PdfCheck() if index == 0 else AttachmentCheck(f"attachments.{index - 1}")
+                stored.append(self.files.put_stream(key, form.file_stream(),
+                                                    max_size=self._limit(), check=check))
+                check_declared(command["files"], index, stored[-1])
+                names.append(_file_name(part[2], index))
+            if not stored:
+                raise ValidationFailed("file: required, as the form field after metadata",
+                                       field="file")
+            if command["files"] is not None and len(command["files"]) != len(stored):
+                raise ValidationFailed(f"files: {len(command['files'])} declared,"
+                                       f" {len(stored)} uploaded", field="files")
+            command["attachment_names"] = names[1:]
             event = domain.document_registered(document_id, command, stored, actor)
             with self.events.transaction() as conn:
                 [recorded] = self.events.append(event.stream_id, 0, [event], conn=conn)
                 conn.execute(
-                    "INSERT INTO documents VALUES (%s, %s, %s, %s, %s, %s)",
-                    (document_id, actor.agency, list(event.data["recipients"]),
-                     command["subject"], json.dumps(stored.to_dict()), event.occurred_at))
+                    "INSERT INTO documents (document_id, issuing_agency, state, metadata,"
+                    " recipients, file, attachments, registered_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (document_id, actor.agency, domain.DRAFT,
+                     json.dumps(domain.metadata_of(command), ensure_ascii=False),
+                     list(event.data["recipients"]), json.dumps(thaw(event.data["file"])),
+                     json.dumps(thaw(event.data["attachments"]), ensure_ascii=False),
+                     event.occurred_at))
         except BaseException:
-            self.files.delete(key, version_id=stored.version_id)
+            for obj in stored:
+                self.files.delete(obj.key, version_id=obj.version_id)
             raise
         return json_response({"document_id": document_id, "event_id": recorded.event_id,
-                              "file": stored.to_dict()}, status=201)
+                              "state": domain.DRAFT, "file": stored[0].to_dict(),
+                              "attachments": thaw(event.data["attachments"])}, status=201)
+
+    @json_http("PUT", "/v1/documents/<document_id>/file")
+    def revise_file(self, request, document_id):
+        """A new version of the main PDF, for a draft or a returned document.
+
+        The bucket is versioned: the earlier version stays, nothing is overwritten.
+        """
+        actor = self.auth.actor(request)
+        document = self._readable(document_id, actor)
+        domain.check_clerk_of_issuer(document, actor)
+        domain.next_state(document["state"], "revise")
+        form = self._multipart(request)
+        part = form.next_part()
+        if part is None or part[:2] != ("file", "file"):
+            raise ValidationFailed("file: required, as the form field 'file'", field="file")
+        stored = self.files.put_stream(domain.file_key(document_id), form.file_stream(),
+                                       max_size=self._limit(), check=PdfCheck())
+        try:
+            def attempt(conn, document):
+                event = domain.document_revised(document, stored, actor)
+                return event, {"state": event.data["state"], "file": json.dumps(stored.to_dict())}
+            recorded = self._command(document_id, attempt)
+        except BaseException:
+            self.files.delete(stored.key, version_id=stored.version_id)
+            raise
+        return json_response({"document_id": document_id, "state": recorded.data["state"],
+                              "file": stored.to_dict()})
 
     @json_http("GET", "/v1/documents/<document_id>")
     def get_document_http(self, request, document_id):
@@ -94,26 +196,136 @@ class DocsService(Health):
     def file_url_http(self, request, document_id):
         return json_response({"url": self._file_url(document_id, self.auth.actor(request))})
 
+    @json_http("GET", "/v1/documents/<document_id>/attachments/<int:index>")
+    def attachment_url_http(self, request, document_id, index):
+        return json_response({"url": self._file_url(document_id, self.auth.actor(request),
+                                                     attachment=index)})
+
+    @json_http("GET", "/v1/registers/<kind>")
+    def register_http(self, request, kind):
+        """The outgoing, incoming or follow-up register as CSV or a printable PDF."""
+        actor = self.auth.actor(request)
+        args = request.args
+        rows, year = self._register(actor, kind, args.get("year"), args.get("start"),
+                                    args.get("end"))
+        fmt = args.get("format", "csv")
+        if fmt == "csv":
+            return Response(registers.csv_bytes(kind, rows), mimetype="text/csv",
+                            headers={"Content-Disposition":
+                                     f'attachment; filename="{kind}-{year or "all"}.csv"'})
+        if fmt == "pdf":
+            out = io.BytesIO()
+            registers.render_pdf(kind, rows, actor.agency,
+                                 year or domain.series_year(utc_now()), out)
+            return Response(out.getvalue(), mimetype="application/pdf")
+        raise ValidationFailed("format: csv or pdf", field="format")
+
+    # -- the life of an outgoing document ----------------------------------------------
+
+    @rpc
+    def submit(self, document_id, signer_user):
+        """The clerk submits a draft for approval, naming the leader who signs it."""
+        actor = self.auth.actor()
+        if not isinstance(signer_user, str) or not 1 <= len(signer_user) <= 200:
+            raise ValidationFailed("signer_user: the user id of the leader who signs",
+                                   field="signer_user")
+
+        def attempt(conn, document):
+            domain.check_clerk_of_issuer(document, actor)
+            event = domain.document_submitted(document, signer_user, actor)
+            return event, {"state": event.data["state"], "round": event.data["round"]}
+
+        recorded = self._command(document_id, attempt)
+        return {"document_id": str(document_id), "state": recorded.data["state"],
+                "round": recorded.data["round"], "event_id": recorded.event_id}
+
+    @rpc
+    def issue(self, document_id):
+        """The clerk issues a sealed document: the system gives its number and time.
+
+        The number comes from the agency's series for the year (Vietnam time),
+        taken in the transaction that records the issue: no gap, no duplicate.
+        """
+        actor = self.auth.actor()
+        separate = str(self.config.get("SEPARATE_SECRET_SERIES", "false")).lower() == "true"
+        retention_days = int(self.config.get("RETENTION_DAYS", 3650))
+
+        def attempt(conn, document):
+            domain.check_clerk_of_issuer(document, actor)
+            domain.next_state(document["state"], "issue")
+            issued_at = utc_now()
+            series = domain.series_of(document["secrecy"], separate)
+            number = _take_number(conn, document["issuing_agency"],
+                                  domain.series_year(issued_at), series)
+            event = domain.document_issued(document, number, series, issued_at, actor)
+            extra = []
+            if document["replaces"]:
+                old = self._lock(conn, document["replaces"])
+                extra.append((old, domain.state_changed(old, "replace", event, actor)))
+            return event, {"state": event.data["state"], "number": number,
+                           "number_notation": event.data["number_notation"],
+                           "year": event.data["year"], "issued_at": issued_at}, extra
+
+        recorded = self._command(document_id, attempt)
+        self._lock_files(document_id, retention_days)
+        return {"document_id": str(document_id), "state": recorded.data["state"],
+                "number": recorded.data["number"],
+                "number_notation": recorded.data["number_notation"],
+                "issued_at": recorded.data["issued_at"]}
+
     @rpc
     def get_document(self, document_id):
         return self._readable(document_id, self.auth.actor())
 
     @rpc
-    def file_url(self, document_id):
+    def file_url(self, document_id, attachment=None):
         """A short-lived pre-signed URL, for the sender, the recipients and auditors."""
-        return self._file_url(document_id, self.auth.actor())
+        return self._file_url(document_id, self.auth.actor(), attachment=attachment)
+
+    # -- incoming documents -------------------------------------------------------------
+
+    @rpc
+    def incoming(self, year=None):
+        """The caller's agency's incoming documents, newest arrival first."""
+        actor = self.auth.actor()
+        with self.events.transaction() as conn:
+            rows = conn.execute(
+                "SELECT document_id, arrival_number, year, arrived_at, state, reason, sender,"
+                " number_notation FROM incoming WHERE agency = %s"
+                " AND (%s::int IS NULL OR year = %s::int) ORDER BY arrived_at DESC",
+                (actor.agency, year, year)).fetchall()
+        return [{"document_id": str(r[0]), "arrival_number": r[1], "year": r[2],
+                 "arrived_at": r[3].isoformat(), "state": r[4], "reason": r[5],
+                 "sender": r[6], "number_notation": r[7]} for r in rows]
+
+    @rpc
+    def accept_incoming(self, document_id):
+        return self._decide_incoming(document_id, "accept", None)
+
+    @rpc
+    def return_incoming(self, document_id, reason):
+        return self._decide_incoming(document_id, "return", reason)
+
+    @rpc
+    def register(self, kind, year=None, start=None, end=None):
+        """A register's rows (see ``registers``) for the caller's agency."""
+        rows, _ = self._register(self.auth.actor(), kind, year, start, end)
+        return [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
+                for row in rows]
 
     @rpc
     def state_summary(self):
         """Every document as this service knows it, sorted by id (auditors only).
 
         For the audit's reconciliation with the log: issuing agency, recipients,
-        the stored file's SHA-256 and the agencies it was delivered to.
+        the main file's SHA-256, the state, the number and the agencies it was
+        delivered to.
         """
         require_role(self.auth.actor(), "auditor")
         with self.events.transaction() as conn:
             documents = {str(r[0]): r for r in conn.execute(
-                "SELECT document_id, issuing_agency, recipients, file FROM documents")}
+                "SELECT document_id, issuing_agency, recipients, file, state, number_notation"
+                " FROM documents")}
             delivered = {}
             for document_id, agency in conn.execute(
                     "SELECT document_id, agency FROM deliveries"):
@@ -127,52 +339,309 @@ class DocsService(Health):
                 "issuing_agency": row[1] if row else None,
                 "recipients": sorted(row[2]) if row else [],
                 "sha256": row[3].get("sha256") if row else None,
+                "state": row[4] if row else None,
+                "number_notation": row[5] if row else None,
                 "delivered_to": sorted(delivered.get(document_id, [])),
             })
         return summary
 
+    # -- other services' events ---------------------------------------------------------
+
+    @event_handler("signing", "DocumentSigned", requeue_on_error=True)
+    def on_document_signed(self, payload):
+        self._follow("docs.on_document_signed", payload, "sign")
+
+    @event_handler("signing", "DocumentReturned", requeue_on_error=True)
+    def on_document_returned(self, payload):
+        self._follow("docs.on_document_returned", payload, "return")
+
+    @event_handler("signing", "DocumentSealed", requeue_on_error=True)
+    def on_document_sealed(self, payload):
+        self._follow("docs.on_document_sealed", payload, "seal")
+
+    @event_handler("routing", "ConsignmentSent", requeue_on_error=True)
+    def on_consignment_sent(self, payload):
+        self._follow("docs.on_consignment_sent", payload, "send")
+
+    @event_handler("routing", "RecallRequested", requeue_on_error=True)
+    def on_recall_requested(self, payload):
+        def effects(event, conn):
+            if int(event.data.get("business_type", 0)) == 1:  # revoke, not update/replace
+                self._apply(conn, event, "recall")
+
+        self.events.handle_once("docs.on_recall_requested", payload, effects)
+
+    @event_handler("routing", "RecallAnswered", requeue_on_error=True)
+    def on_recall_answered(self, payload):
+        def effects(event, conn):
+            data = event.data
+            if data.get("code") != "15" or int(data.get("business_type", 0)) != 1:
+                return
+            incoming = self._incoming(conn, data["document_id"], data["recipient"])
+            if incoming is None or incoming["state"] == domain.WITHDRAWN:
+                return
+            withdrawn = domain.incoming_withdrawn(incoming, event)
+            self._append_incoming(conn, incoming, withdrawn)
+
+        self.events.handle_once("docs.on_recall_answered", payload, effects)
+
     @event_handler("routing", "DocumentDelivered", requeue_on_error=True)
     def on_document_delivered(self, payload):
+        """The receiving agency's register: an arrival number, or a duplicate flag."""
         def effects(event, conn):
+            data = event.data
             conn.execute("INSERT INTO deliveries VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                         (event.data["document_id"], event.data["recipient"]))
+                         (data["document_id"], data["recipient"]))
+            document = self._row(conn, data["document_id"])
+            if document is None or document["number_notation"] is None:
+                log.warning("delivery of %s, which docs has not issued", data["document_id"])
+                return
+            agency = data["recipient"]
+            if self._incoming(conn, document["document_id"], agency) is not None:
+                return  # this copy is registered already
+            first = conn.execute(
+                "SELECT document_id FROM incoming WHERE agency = %s AND sender = %s"
+                " AND document_year = %s AND number_notation = %s",
+                (agency, *domain.duplicate_key(document))).fetchone()
+            if first is not None:
+                flagged = domain.incoming_duplicate(document, agency, str(first[0]), event)
+                self.events.append(flagged.stream_id, 0, [flagged], conn=conn)
+                return
+            arrived_at = utc_now()
+            number = _take_number(conn, agency, domain.series_year(arrived_at), "incoming")
+            registered = domain.incoming_registered(document, agency, number, arrived_at,
+                                                    event)
+            self.events.append(registered.stream_id, 0, [registered], conn=conn)
+            conn.execute(
+                "INSERT INTO incoming VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s)",
+                (document["document_id"], agency, number, registered.data["year"],
+                 arrived_at, domain.ARRIVED, document["issuing_agency"],
+                 document["number_notation"], document["year"]))
 
         self.events.handle_once("docs.on_document_delivered", payload, effects)
 
-    # -- helpers --------------------------------------------------------------
+    # -- helpers ------------------------------------------------------------------------
+
+    def _limit(self):
+        return int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
+
+    def _multipart(self, request):
+        limit = self._limit() * (MAX_ATTACHMENTS + 1)
+        if request.content_length and request.content_length > limit + 64 * 1024:
+            raise PayloadTooLarge(f"file: larger than the limit of {limit} bytes", field="file")
+        if request.mimetype != "multipart/form-data":
+            raise ValidationFailed("request: send multipart/form-data", field="content-type")
+        return MultipartStream(request.stream, request.mimetype_params.get("boundary"))
+
+    def _follow(self, consumer, payload, command):
+        self.events.handle_once(consumer, payload,
+                                lambda event, conn: self._apply(conn, event, command))
+
+    def _apply(self, conn, event, command):
+        """Move a document on because of another service's event; a repeat is a no-op."""
+        document = self._lock(conn, event.data["document_id"])
+        target = domain.TRANSITIONS[command][1]
+        if document["state"] == target:
+            if command == "send":
+                return
+            log.info("%s: document %s is %s already", command, document["document_id"], target)
+            return
+        changed = domain.state_changed(document, command, event)
+        self._append(conn, document, [changed])
+        conn.execute("UPDATE documents SET state = %s, sent_at = COALESCE(sent_at, %s)"
+                     " WHERE document_id = %s",
+                     (changed.data["state"], event.occurred_at if command == "send" else None,
+                      document["document_id"]))
+
+    def _command(self, document_id, attempt):
+        """Lock the row, let ``attempt`` build the event, append it, update the row."""
+        _check_uuid(document_id)
+        with self.events.transaction() as conn:
+            document = self._lock(conn, document_id)
+            result = attempt(conn, document)
+            event, changes = result[0], result[1]
+            [recorded] = self._append(conn, document, [event])
+            self._update(conn, document_id, changes)
+            for other, other_event in (result[2] if len(result) > 2 else ()):
+                self._append(conn, other, [other_event])
+                self._update(conn, other["document_id"], {"state": other_event.data["state"]})
+        return recorded
+
+    def _append(self, conn, document, events):
+        stream = domain.stream_of(document["document_id"])
+        return self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
+                                  events, conn=conn)
+
+    @staticmethod
+    def _update(conn, document_id, changes):
+        columns = ", ".join(f"{name} = %s" for name in changes)
+        conn.execute(f"UPDATE documents SET {columns} WHERE document_id = %s",
+                     (*changes.values(), document_id))
+
+    def _lock(self, conn, document_id):
+        document = self._row(conn, document_id, lock=True)
+        if document is None:
+            raise NotFound(f"document {document_id} does not exist", field="document_id")
+        return document
+
+    def _row(self, conn, document_id, lock=False):
+        row = conn.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE document_id = %s"
+                           + (" FOR UPDATE" if lock else ""), (document_id,)).fetchone()
+        return _document(row) if row else None
+
+    def _find(self, document_id):
+        with self.events.transaction() as conn:
+            return self._row(conn, document_id)
+
+    def _incoming(self, conn, document_id, agency):
+        row = conn.execute("SELECT arrival_number, state, number_notation FROM incoming"
+                           " WHERE document_id = %s AND agency = %s FOR UPDATE",
+                           (document_id, agency)).fetchone()
+        if row is None:
+            return None
+        return {"document_id": str(document_id), "agency": agency, "arrival_number": row[0],
+                "state": row[1], "number_notation": row[2]}
+
+    def _append_incoming(self, conn, incoming, event):
+        stream = event.stream_id
+        self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
+                           [event], conn=conn)
+        conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason)"
+                     " WHERE document_id = %s AND agency = %s",
+                     (event.data["state"], event.data.get("reason"), incoming["document_id"],
+                      incoming["agency"]))
+
+    def _decide_incoming(self, document_id, command, reason):
+        actor = self.auth.actor()
+        _check_uuid(document_id)
+        with self.events.transaction() as conn:
+            incoming = self._incoming(conn, document_id, actor.agency)
+            if incoming is None:
+                raise NotFound(f"document {document_id} has not arrived at {actor.agency}",
+                               field="document_id")
+            event = domain.incoming_decided(incoming, command, actor, reason)
+            self._append_incoming(conn, incoming, event)
+        return {"document_id": str(document_id), "state": event.data["state"],
+                "arrival_number": incoming["arrival_number"]}
 
     def _load(self, document_id):
         _check_uuid(document_id)
         with self.events.transaction() as conn:
-            row = conn.execute(
-                "SELECT issuing_agency, recipients, subject, file, registered_at"
-                " FROM documents WHERE document_id = %s", (document_id,)).fetchone()
-            if row is None:
+            document = self._row(conn, document_id)
+            if document is None:
                 raise NotFound(f"document {document_id} does not exist", field="document_id")
-            delivered = [r[0] for r in conn.execute(
+            document["delivered_to"] = [r[0] for r in conn.execute(
                 "SELECT agency FROM deliveries WHERE document_id = %s ORDER BY agency",
                 (document_id,))]
-        return {"document_id": document_id, "issuing_agency": row[0], "recipients": row[1],
-                "subject": row[2], "file": row[3], "registered_at": row[4].isoformat(),
-                "delivered_to": delivered}
+            document["incoming"] = {r[0]: r[1] for r in conn.execute(
+                "SELECT agency, state FROM incoming WHERE document_id = %s", (document_id,))}
+        return document
 
     def _readable(self, document_id, actor):
         document = self._load(document_id)
         if not domain.may_read(document, actor):
             # Same answer as for a missing document: do not confirm it exists.
             raise NotFound(f"document {document_id} does not exist", field="document_id")
-        return document
+        return _jsonable(document)
 
-    def _file_url(self, document_id, actor):
+    def _file_url(self, document_id, actor, attachment=None):
         document = self._readable(document_id, actor)
         if actor.role not in ("clerk", "leader", "auditor"):
-            raise Forbidden("this role does not download files", field="role")
-        return self.files.presigned_get(document["file"]["key"],
-                                        version_id=document["file"]["version_id"])
+            raise Forbidden("role: this role does not download files", field="role")
+        if not domain.may_download(document, actor, document["incoming"].get(actor.agency)):
+            raise Forbidden("state: the sender recalled this document; your copy is out of"
+                            " use", field="state")
+        if attachment is None:
+            stored = document["file"]
+        else:
+            if not isinstance(attachment, int) or not 0 <= attachment < len(
+                    document["attachments"]):
+                raise NotFound(f"attachment {attachment} does not exist", field="attachment")
+            stored = document["attachments"][attachment]
+        return self.files.presigned_get(stored["key"], version_id=stored["version_id"])
+
+    def _lock_files(self, document_id, days):
+        """Issued files go under WORM retention. Done after the commit: the lock
+        is idempotent, and a failure here leaves an issued, unlocked file that a
+        retry of ``issue`` (refused as a state conflict) does not fix, so log it."""
+        document = self._find(document_id)
+        until = utc_now() + timedelta(days=days)
+        for stored in [document["file"], *document["attachments"]]:
+            try:
+                self.files.lock(stored["key"], stored["version_id"], until)
+            except Exception:
+                log.exception("could not put %s under retention", stored["key"])
+
+    def _register(self, actor, kind, year, start, end):
+        if kind not in registers.REGISTERS:
+            raise NotFound(f"kind: no register {kind!r}; use one of"
+                           f" {', '.join(registers.REGISTERS)}", field="kind")
+        year = _int_or_none(year, "year")
+        start, end = _date_or_none(start, "start"), _date_or_none(end, "end")
+        with self.events.transaction() as conn:
+            if kind == "outgoing":
+                rows = conn.execute(
+                    f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE issuing_agency = %s"
+                    " AND number IS NOT NULL ORDER BY year, number", (actor.agency,)).fetchall()
+                entries = [_document(r) for r in rows]
+                rows = [registers.outgoing_row(d) for d in entries]
+                date_column = "document_date"
+            else:
+                found = conn.execute(
+                    f"SELECT i.arrival_number, i.arrived_at, i.state, i.reason,"
+                    f" {', '.join('d.' + c.strip() for c in DOCUMENT_COLUMNS.split(','))}"
+                    " FROM incoming i JOIN documents d USING (document_id)"
+                    " WHERE i.agency = %s ORDER BY i.year, i.arrival_number",
+                    (actor.agency,)).fetchall()
+                make = registers.incoming_row if kind == "incoming" else registers.follow_up_row
+                rows = [make({"arrival_number": r[0], "arrived_at": r[1], "state": r[2],
+                              "reason": r[3]}, _document(r[4:])) for r in found]
+                date_column = "arrival_date"
+        return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year
 
 
-def _new_id():
-    return str(uuid.uuid4())
+def _take_number(conn, agency, year, series):
+    return conn.execute(
+        "INSERT INTO number_series VALUES (%s, %s, %s, 1) ON CONFLICT (agency, year, series)"
+        " DO UPDATE SET last_number = number_series.last_number + 1 RETURNING last_number",
+        (agency, year, series)).fetchone()[0]
+
+
+def _document(row):
+    (document_id, issuing_agency, state, round_, metadata, recipients, file, attachments,
+     registered_at, number, number_notation, year, issued_at, sent_at) = row
+    return {**metadata, "document_id": str(document_id), "issuing_agency": issuing_agency,
+            "state": state, "round": round_, "recipients": list(recipients), "file": file,
+            "attachments": attachments, "registered_at": registered_at, "number": number,
+            "number_notation": number_notation, "year": year, "issued_at": issued_at,
+            "sent_at": sent_at}
+
+
+def _jsonable(document):
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in document.items()}
+
+
+def _file_name(name, index):
+    name = (name or "").strip().replace("/", "_")[:200]
+    return name or ("main.pdf" if index == 0 else f"attachment-{index}")
+
+
+def _int_or_none(value, field):
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{field}: a year such as 2026", field=field) from None
+
+
+def _date_or_none(value, field):
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed(f"{field}: a date such as 2026-01-31", field=field) from None
 
 
 def _check_uuid(value):

@@ -73,6 +73,7 @@ def consignment_events(registered, consignment_id, addressed, recipients, alread
         events.append(new_event("DocumentDelivered", {
             "document_id": document_id, "recipient": agency, "sender": sender,
             "sha256": registered["file"]["sha256"], "urgency": registered["urgency"],
+            "number_notation": registered.get("number_notation"),
             "consignment_id": consignment_id,
             "trace": [{"agency": sender, "at": stamp}, {"agency": agency, "at": stamp}],
         }, actor=system_actor(SERVICE), producer=SERVICE, stream_id=stream,

@@ -7,19 +7,20 @@ import json
 import logging
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
+from services.docs.domain import DOCUMENT_TYPES
 from services.routing import codec, deadlines, domain, edxml
 from services.routing import statuses as st
 from services.routing.directory import Directory
 from services.routing.sample_data import apply_reform_2025, national, sample_province
 from shared.auth import require_role
-from shared.envelope import new_event, utc_now
+from shared.envelope import new_event, thaw, utc_now
 from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
 from shared.nameko_ext import Authenticator, EventStoreProvider, Health
@@ -106,7 +107,7 @@ class AgencyDirectory(DependencyProvider):
         if cached_version != version:
             changes = [c for e in events.read_stream(DIRECTORY_STREAM)
                        for c in e.data["changes"]]
-            directory = Directory.from_changes(_thaw(changes))
+            directory = Directory.from_changes(thaw(changes))
             self._cached = (version, directory)
         return directory, version
 
@@ -133,12 +134,6 @@ def _directory_event(changes, actor):
     return new_event("DirectoryChanged", {"changes": changes},
                      actor=actor or system_actor(domain.SERVICE), producer=domain.SERVICE,
                      stream_id=DIRECTORY_STREAM)
-
-
-def _thaw(value):
-    """Plain lists and dicts from an event's frozen data."""
-    return json.loads(json.dumps(value, default=lambda v: dict(v) if hasattr(v, "keys")
-                                 else list(v)))
 
 
 class OverdueWatch(DependencyProvider):
@@ -237,9 +232,10 @@ class RoutingService(Health):
 
     # -- the first consignment, from events ------------------------------------
 
-    @event_handler("docs", "DocumentRegistered", requeue_on_error=True)
-    def on_document_registered(self, payload):
-        self.events.handle_once("routing.on_document_registered", payload,
+    @event_handler("docs", "DocumentIssued", requeue_on_error=True)
+    def on_document_issued(self, payload):
+        """An issued document (number, recipients, file) waits for its signature."""
+        self.events.handle_once("routing.on_document_issued", payload,
                                 lambda event, conn: self._record(event, "registered", conn))
 
     @event_handler("signing", "DocumentSigned", requeue_on_error=True)
@@ -318,7 +314,7 @@ class RoutingService(Health):
             already = {r for (r,) in conn.execute(
                 "SELECT recipient FROM inbox_items WHERE document_id = %s", (document_id,))}
             stored = self._append(conn, document_id, domain.consignment_events(
-                document, consignment_id, _thaw(addressing), recipients, already, actor,
+                document, consignment_id, thaw(addressing), recipients, already, actor,
                 utc_now()))
             self._project(conn, stored)
             failpoint("routing.send.before_commit")
@@ -369,6 +365,30 @@ class RoutingService(Health):
             return change.to_dict()
 
         return self._in_transaction(attempt)
+
+    @event_handler("docs", "IncomingAccepted", requeue_on_error=True)
+    def on_incoming_accepted(self, payload):
+        """The recipient's clerk accepted it into the incoming register: 03."""
+        self.events.handle_once("routing.on_incoming_accepted", payload,
+                                lambda e, conn: self._status_from_docs(e, conn, st.ACCEPTED))
+
+    @event_handler("docs", "IncomingReturned", requeue_on_error=True)
+    def on_incoming_returned(self, payload):
+        """The recipient's clerk returned it to the sender, with a reason: 02."""
+        self.events.handle_once("routing.on_incoming_returned", payload,
+                                lambda e, conn: self._status_from_docs(e, conn, st.RETURNED))
+
+    def _status_from_docs(self, event, conn, code):
+        data, actor = event.data, event.actor
+        state = self._copy(conn, data["document_id"], data["agency"])
+        if state.code == code:
+            return  # the clerk reported it here already
+        new, change = st.report(state, code, by_agency=actor.agency, recipient=data["agency"],
+                                at=event.occurred_at, user=actor.user_id,
+                                reason=data.get("reason"))
+        self._append(conn, data["document_id"], [self._change_event("StatusReported", change,
+                                                                    actor)])
+        self._save_copy(conn, new)
 
     @rpc
     def statuses(self, document_id):
@@ -596,7 +616,9 @@ class RoutingService(Health):
     def replay_dead_letter(self, letter_id):
         require_role(self.auth.actor(), "admin")
         handlers = {
-            "routing.on_document_registered": lambda e, c: self._record(e, "registered", c),
+            "routing.on_document_issued": lambda e, c: self._record(e, "registered", c),
+            "routing.on_incoming_accepted": lambda e, c: self._status_from_docs(e, c, "03"),
+            "routing.on_incoming_returned": lambda e, c: self._status_from_docs(e, c, "02"),
             "routing.on_document_signed": lambda e, c: self._record(e, "signed", c),
         }
         return self.events.replay_dead_letter(letter_id, handlers.__getitem__)
@@ -626,7 +648,7 @@ class RoutingService(Health):
                 conn.execute("INSERT INTO inbox_items VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
                              (data["document_id"], data["recipient"], data["sender"],
                               data["sha256"], data["urgency"], data["consignment_id"],
-                              e.occurred_at, json.dumps(_thaw(data["trace"]))))
+                              e.occurred_at, json.dumps(thaw(data["trace"]))))
                 state, _ = st.delivered(data["document_id"], data["recipient"],
                                         sender=data["sender"], at=e.occurred_at)
                 self._save_copy(conn, state)
@@ -668,21 +690,29 @@ class RoutingService(Health):
 
 
 def _package(registered, traces):
+    """The edXML package of an issued document (its ``DocumentIssued`` event)."""
     data = registered["data"]
-    occurred = datetime.fromisoformat(registered["occurred_at"].replace("Z", "+00:00"))
-    hops = [edxml.Trace(data["issuing_agency"], occurred)]
+    issued = datetime.fromisoformat(data["issued_at"])
+    hops = [edxml.Trace(data["issuing_agency"], issued)]
     for recipient, trace in traces:
         hops.append(edxml.Trace(recipient, datetime.fromisoformat(trace[-1]["at"])))
+    number, notation = data["number_notation"].split("/", 1)
+    signer = data.get("signer") or {}
+    date_ = deadlines.vietnam_time(issued).date()
     return edxml.Package(
         from_agency=edxml.Agency(id=data["issuing_agency"]),
         to_agencies=[edxml.Agency(id=r) for r in data["recipients"]],
-        # Numbers and notations are assigned at issue by the docs service (its own
-        # issue); until then the package carries the document's type code and 0.
-        code_number="0", code_notation=data["document_type"],
-        promulgation_date=deadlines.vietnam_time(occurred).date(),
+        code_number=number, code_notation=notation, promulgation_date=date_,
         document_type=edxml.DocumentType(type=data["document_type"],
-                                         name=data["document_type"]),
+                                         name=DOCUMENT_TYPES[data["document_type"]]),
         subject=data["subject"], priority=int(data["urgency"]), traces=hops,
+        signer=edxml.Signer(competence=signer.get("competence", ""),
+                            position=signer.get("position", ""),
+                            full_name=signer.get("full_name", "")),
+        due_date=date.fromisoformat(data["due_date"]) if data.get("due_date") else None,
+        page_amount=data.get("page_count"), appendixes=list(data.get("appendices") or ()),
+        steering_type=data.get("steering_type"),
+        document_id=f"{data['issuing_agency']},{date_:%Y/%m/%d},{data['number_notation']}",
         attachments=[edxml.Attachment(
             content_id="main", name="main.pdf", content_type="application/pdf",
             uri=f"lienthong:{data['file']['key']}", sha256=data["file"]["sha256"],

@@ -1,6 +1,8 @@
 """nameko entrypoints of the signing service."""
 
 import base64
+import json
+import os
 import uuid
 
 from nameko.events import event_handler
@@ -10,7 +12,8 @@ from nameko.rpc import rpc
 from services.signing import domain
 from services.signing.keys import DevSigner
 from shared.auth import require_role
-from shared.errors import ConcurrencyConflict, Conflict, NotFound, ValidationFailed
+from shared.envelope import AGENCY_CODE, thaw
+from shared.errors import NotFound, ValidationFailed
 from shared.green import run_cpu
 from shared.nameko_ext import Health, Authenticator, EventStoreProvider
 
@@ -18,21 +21,35 @@ DDL = """
 CREATE TABLE IF NOT EXISTS documents (
     document_id    uuid PRIMARY KEY,
     issuing_agency text NOT NULL,
-    sha256         text NOT NULL
+    sha256         text NOT NULL,
+    signer_user    text NOT NULL,
+    signer         jsonb NOT NULL,
+    round          integer NOT NULL,
+    state          text NOT NULL,
+    signature      text
 );
 """
 
 
 class SigningKey(DependencyProvider):
-    """Config: ``SIGNING_KEY_FILE`` (encrypted PEM) and ``SIGNING_KEY_PASSPHRASE``."""
+    """Config: ``SIGNING_KEY_FILE`` (encrypted PEM) and ``SIGNING_KEY_PASSPHRASE``;
+    agencies' keys in ``AGENCY_KEYS_DIR``, one encrypted PEM per agency."""
 
     def setup(self):
         c = self.container.config
-        self.signer = DevSigner.load_or_create(c["SIGNING_KEY_FILE"],
-                                               str(c["SIGNING_KEY_PASSPHRASE"]))
+        self.passphrase = str(c["SIGNING_KEY_PASSPHRASE"])
+        self.signer = DevSigner.load_or_create(c["SIGNING_KEY_FILE"], self.passphrase)
+        self.agency_dir = c.get("AGENCY_KEYS_DIR", "var/keys/agencies")
+        self.agencies = {}
+
+    def agency(self, code):
+        if code not in self.agencies:
+            path = os.path.join(self.agency_dir, f"{code}.pem")
+            self.agencies[code] = DevSigner.load_or_create(path, self.passphrase)
+        return self.agencies[code]
 
     def get_dependency(self, worker_ctx):
-        return self.signer
+        return self
 
 
 class SigningService(Health):
@@ -40,56 +57,96 @@ class SigningService(Health):
 
     events = EventStoreProvider(ddl=DDL)
     auth = Authenticator()
-    signer = SigningKey()
+    keys = SigningKey()
 
-    @event_handler("docs", "DocumentRegistered", requeue_on_error=True)
-    def on_document_registered(self, payload):
+    @event_handler("docs", "DocumentSubmitted", requeue_on_error=True)
+    def on_document_submitted(self, payload):
         def effects(event, conn):
-            conn.execute("INSERT INTO documents VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                         (event.data["document_id"], event.data["issuing_agency"],
-                          event.data["file"]["sha256"]))
+            d = event.data
+            # A later round (resubmitted after a return) replaces an earlier one.
+            conn.execute(
+                "INSERT INTO documents VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)"
+                " ON CONFLICT (document_id) DO UPDATE SET sha256 = EXCLUDED.sha256,"
+                " signer_user = EXCLUDED.signer_user, signer = EXCLUDED.signer,"
+                " round = EXCLUDED.round, state = EXCLUDED.state"
+                " WHERE documents.round < EXCLUDED.round",
+                (d["document_id"], d["issuing_agency"], d["sha256"], d["signer_user"],
+                 json.dumps(thaw(d["signer"]), ensure_ascii=False), d["round"], domain.SUBMITTED))
 
-        self.events.handle_once("signing.on_document_registered", payload, effects)
+        self.events.handle_once("signing.on_document_submitted", payload, effects)
 
     @rpc
     def sign_document(self, document_id):
-        """The leader signs the document's SHA-256; once per document."""
+        """The named leader approves and signs the submitted file's SHA-256."""
         actor = self.auth.actor()
-        document = self._document(document_id)
-        domain.check_may_sign(document, actor)
-        message = domain.signed_message(document["document_id"], document["sha256"])
-        signature = base64.b64encode(run_cpu(self.signer.sign, message)).decode()
-        event = domain.document_signed(document, self.signer, signature, actor)
-        try:
-            [recorded] = self.events.append(event.stream_id, 0, [event])
-        except ConcurrencyConflict:
-            raise Conflict(f"document {document_id} is already signed",
-                           field="document_id") from None
-        return {"document_id": document_id, "event_id": recorded.event_id,
-                "key_id": self.signer.key_id, "signature": signature}
+
+        def attempt(conn, document):
+            domain.check_leader(document, actor)
+            message = domain.signed_message(document["document_id"], document["sha256"])
+            signature = base64.b64encode(run_cpu(self.keys.signer.sign, message)).decode()
+            event = domain.document_signed(document, self.keys.signer, signature, actor)
+            return event, (domain.SIGNED, signature)
+
+        recorded = self._command(document_id, attempt)
+        return {"document_id": str(document_id), "event_id": recorded.event_id,
+                "key_id": recorded.data["key_id"], "signature": recorded.data["signature"]}
 
     @rpc
-    def public_key(self):
+    def return_document(self, document_id, comment):
+        """The named leader returns the draft for revision, saying why."""
+        actor = self.auth.actor()
+
+        def attempt(conn, document):
+            domain.check_leader(document, actor)
+            return domain.document_returned(document, comment, actor), (domain.RETURNED, None)
+
+        recorded = self._command(document_id, attempt)
+        return {"document_id": str(document_id), "event_id": recorded.event_id,
+                "state": domain.RETURNED}
+
+    @rpc
+    def seal_document(self, document_id):
+        """A clerk of the issuing agency applies the agency's signature after the leader's."""
+        actor = self.auth.actor()
+
+        def attempt(conn, document):
+            domain.check_may_seal(document, actor)
+            agency = self.keys.agency(document["issuing_agency"])
+            message = domain.seal_message(document["document_id"], document["sha256"],
+                                          document["signature"])
+            signature = base64.b64encode(run_cpu(agency.sign, message)).decode()
+            event = domain.document_sealed(document, agency, signature, actor)
+            return event, (domain.SEALED, document["signature"])
+
+        recorded = self._command(document_id, attempt)
+        return {"document_id": str(document_id), "event_id": recorded.event_id,
+                "key_id": recorded.data["key_id"], "signature": recorded.data["signature"]}
+
+    @rpc
+    def public_key(self, agency=None):
+        """The leaders' signing key, or with ``agency`` that agency's seal key."""
         self.auth.actor()
-        return {"algorithm": self.signer.algorithm, "key_id": self.signer.key_id,
-                "public_key": self.signer.public_key_b64}
+        signer = self.keys.agency(_agency(agency)) if agency else self.keys.signer
+        return {"algorithm": signer.algorithm, "key_id": signer.key_id,
+                "public_key": signer.public_key_b64}
 
     @rpc
     def state_summary(self):
         """Every document as this service knows it, sorted by id (auditors only).
 
-        A document is signed when its ``signature-<id>`` stream exists; the
-        key id is the one its ``DocumentSigned`` event names.
+        A document is signed once its ``DocumentSigned`` event is stored; the
+        key id is the one that event names.
         """
         require_role(self.auth.actor(), "auditor")
         prefix = domain.stream_of("")
         with self.events.transaction() as conn:
             documents = {str(r[0]): r for r in conn.execute(
-                "SELECT document_id, issuing_agency, sha256 FROM documents")}
+                "SELECT document_id, issuing_agency, sha256, state FROM documents")}
             signatures = {}
             for stream_id, key_id in conn.execute(
                     "SELECT stream_id, envelope->'data'->>'key_id' FROM events"
-                    " WHERE starts_with(stream_id, %s) AND stream_version = 1", (prefix,)):
+                    " WHERE starts_with(stream_id, %s)"
+                    " AND envelope->>'event_type' = 'DocumentSigned'", (prefix,)):
                 signatures[stream_id[len(prefix):]] = key_id
         summary = []
         for document_id in sorted(set(documents) | set(signatures)):
@@ -99,19 +156,37 @@ class SigningService(Health):
                 "issuing_agency": row[1] if row else None,
                 "sha256": row[2] if row else None,
                 "signed": document_id in signatures,
+                "sealed": bool(row and row[3] == domain.SEALED),
                 "key_id": signatures.get(document_id),
             })
         return summary
 
-    def _document(self, document_id):
+    def _command(self, document_id, attempt):
         try:
             uuid.UUID(str(document_id))
         except ValueError:
             raise ValidationFailed("document_id: not a UUID", field="document_id") from None
         with self.events.transaction() as conn:
-            row = conn.execute("SELECT issuing_agency, sha256 FROM documents"
-                               " WHERE document_id = %s", (document_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"document {document_id} is not registered (or not yet known"
-                           " to the signing service)", field="document_id")
-        return {"document_id": str(document_id), "issuing_agency": row[0], "sha256": row[1]}
+            row = conn.execute(
+                "SELECT issuing_agency, sha256, signer_user, signer, round, state, signature"
+                " FROM documents WHERE document_id = %s FOR UPDATE", (document_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"document {document_id} was never submitted for approval (or"
+                               " the signing service has not heard of it yet)",
+                               field="document_id")
+            document = dict(zip(("issuing_agency", "sha256", "signer_user", "signer", "round",
+                                 "state", "signature"), row), document_id=str(document_id))
+            event, (state, signature) = attempt(conn, document)
+            stream = event.stream_id
+            [recorded] = self.events.append(
+                stream, self.events.store.stream_version(stream, conn=conn), [event], conn=conn)
+            conn.execute("UPDATE documents SET state = %s, signature = %s"
+                         " WHERE document_id = %s", (state, signature, document_id))
+        return recorded
+
+
+def _agency(code):
+    if not isinstance(code, str) or not AGENCY_CODE.match(code):
+        raise ValidationFailed("agency: not an agency code of the form XXX.XX.XX.Ynn",
+                               field="agency")
+    return code

@@ -5,7 +5,7 @@ import collections
 
 import pytest
 
-from tests.support.client import wait_for
+from tests.support.client import SIGNER, wait_for
 from tests.support.db import query
 from tests.support.pdf import make_pdf
 
@@ -30,16 +30,11 @@ def test_a_broadcast_interrupted_by_sigkill_delivers_exactly_once(stack, platfor
     stack["routing"].env["LIENTHONG_DIRECTORY_SEED"] = "national:2"
     stack.start()
     clerk = client.token("clerk", agency=PROVINCE)
-    response = client.register(clerk, make_pdf("broadcast"), metadata={
+    issued = client.issue(clerk, client.token("leader", agency=PROVINCE),
+                          make_pdf("broadcast"), metadata={
         "subject": "Công điện về ứng phó bão", "document_type": "CĐ", "urgency": 3,
-        "recipients": [FIRST_DISTRICT]})
-    assert response.status_code == 201, response.text
-    document_id = response.json()["document_id"]
-
-    def sign():
-        with client.rpc(client.token("leader", agency=PROVINCE)) as rpc:
-            return rpc.signing.sign_document(document_id)
-    wait_for(sign, what="signing")
+        "agency_abbreviation": "UBND", "signer": SIGNER, "recipients": [FIRST_DISTRICT]})
+    document_id = issued["document_id"]
     wait_for(lambda: deliveries_per_recipient(platform, document_id) == {FIRST_DISTRICT: 1},
              what="the first delivery")
 

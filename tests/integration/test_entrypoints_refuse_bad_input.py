@@ -3,6 +3,7 @@
 Each refused request must leave no event, no projection row and no object.
 """
 
+import hashlib
 import json
 
 import pytest
@@ -18,7 +19,11 @@ from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.integration
 
-GOOD = {"subject": "Công văn về lịch họp", "document_type": "CV", "recipients": [DISTRICT_1]}
+GOOD = {"subject": "Công văn về lịch họp", "document_type": "CV", "recipients": [DISTRICT_1],
+        "agency_abbreviation": "UBND", "drafting_unit_abbreviation": "VP",
+        "signer": {"competence": "KT.", "position": "Phó Chủ tịch", "full_name": "Lê Văn C"}}
+PDF = make_pdf()
+PDF_SHA = hashlib.sha256(PDF).hexdigest()
 
 
 @pytest.fixture
@@ -50,10 +55,17 @@ def error_of(response):
     ({**GOOD, "recipients": [PROVINCE]}, "recipients"),
     ({**GOOD, "urgency": 9}, "urgency"),
     ({**GOOD, "surprise": 1}, "surprise"),
+    ({**GOOD, "due_date": "2020-01-01"}, "due_date"),
+    ({**GOOD, "secrecy": 1}, "secrecy"),
+    ({**GOOD, "signer": {"position": "Chủ tịch"}}, "signer.full_name"),
+    ({**GOOD, "replaces": "6f1c2a7e-0000-4000-8000-0000000000aa"}, "replaces"),
+    ({**GOOD, "files": [{"sha256": PDF_SHA, "size": len(PDF) + 1}]}, "file"),
+    ({**GOOD, "files": [{"sha256": "0" * 64, "size": len(PDF)}]}, "file"),
+    ({**GOOD, "files": [{"sha256": PDF_SHA, "size": len(PDF)}] * 2}, "files"),
 ])
 def test_register_refuses_bad_metadata_naming_the_field(docs, metadata, field):
     client, nothing_stored = docs
-    response = client.register(client.token("clerk"), make_pdf(), metadata=metadata)
+    response = client.register(client.token("clerk"), PDF, metadata=metadata)
     assert error_of(response) == (400, "validation_failed", field), response.text
     assert nothing_stored()
 
@@ -110,14 +122,42 @@ def test_a_good_registration_stores_one_event_and_one_object(docs, platform):
     assert platform.object_store().keys() == [response.json()["file"]["key"]]
 
 
-def registered_payload(document_id, agency=PROVINCE):
-    event = new_event("DocumentRegistered", {
-        "document_id": document_id, "issuing_agency": agency, "recipients": [DISTRICT_1],
-        "subject": "s", "document_type": "CV", "urgency": 0,
+def test_an_attachment_must_be_a_known_type_by_its_content(docs, platform):
+    client, nothing_stored = docs
+    response = client.register_files(
+        client.token("clerk"), GOOD,
+        [("file", "main.pdf", PDF, "application/pdf"),
+         ("attachment", "bang-ke.pdf", make_pdf("bang ke"), "application/pdf"),
+         ("attachment", "virus.docx", b"MZ\x90\x00" * 100, "application/msword")])
+    assert error_of(response) == (415, "unsupported_media_type", "attachments.1")
+    assert nothing_stored()
+
+
+def test_a_registration_with_attachments_records_each_file(docs, platform):
+    client, _ = docs
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+    response = client.register_files(
+        client.token("clerk"), GOOD,
+        [("file", "main.pdf", PDF, "application/pdf"),
+         ("attachment", "so-do.png", png, "image/png")])
+    assert response.status_code == 201, response.text
+    [attachment] = response.json()["attachments"]
+    assert attachment["name"] == "so-do.png"
+    assert attachment["content_type"] == "image/png"
+    assert attachment["sha256"] == hashlib.sha256(png).hexdigest()
+    assert sorted(platform.object_store().keys()) == sorted(
+        [response.json()["file"]["key"], attachment["key"]])
+
+
+def submitted_payload(document_id, agency=PROVINCE, signer_user=None):
+    event = new_event("DocumentSubmitted", {
+        "document_id": document_id, "issuing_agency": agency, "state": "submitted",
+        "signer_user": signer_user or f"leader@{agency}", "round": 1, "sha256": "ab" * 32,
+        "signer": {"competence": "", "position": "Chủ tịch", "full_name": "A"},
         "file": {"key": "k", "sha256": "ab" * 32, "size": 1, "content_type": "application/pdf",
-                 "version_id": None}},
+                 "version_id": None}, "attachments": []},
         actor=Actor("c", agency, "clerk"), producer="docs", stream_id=f"document-{document_id}")
-    return event.at(1, 1).to_wire()
+    return event.at(2, 2).to_wire()
 
 
 @pytest.fixture
@@ -135,33 +175,48 @@ def signatures(platform):
 
 def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
     container, client = signing
-    with entrypoint_hook(container, "on_document_registered") as handle:
-        handle(registered_payload(DOC))
+    with entrypoint_hook(container, "on_document_submitted") as handle:
+        handle(submitted_payload(DOC))
 
     cases = [
         (client.token("leader"), "not-a-uuid", ValidationFailed),
         (client.token("leader"), "6f1c2a7e-0000-4000-8000-0000000000ff", NotFound),
         (client.token("clerk"), DOC, Forbidden),
         (client.token("leader", agency=DISTRICT_1), DOC, Forbidden),
+        (client.token("leader", user="pho.chu.tich"), DOC, Forbidden),  # not the named one
         ("forged.token", DOC, Unauthenticated),
     ]
     for token, document_id, error in cases:
         with client.rpc(token) as rpc:
             with pytest.raises(error):
                 rpc.signing.sign_document(document_id)
+    with client.rpc(client.token("clerk")) as rpc:
+        with pytest.raises(Conflict) as err:
+            rpc.signing.seal_document(DOC)  # the seal never comes before the leader's
+        assert err.value.field == "state"
+    with client.rpc(client.token("leader")) as rpc:
+        with pytest.raises(ValidationFailed):
+            rpc.signing.return_document(DOC, "  ")
     assert signatures(platform) == 0
 
     with client.rpc(client.token("leader")) as rpc:
         assert rpc.signing.sign_document(DOC)["document_id"] == DOC
         with pytest.raises(Conflict):
             rpc.signing.sign_document(DOC)  # a replayed request
+        with pytest.raises(Forbidden):
+            rpc.signing.seal_document(DOC)  # a leader does not apply the agency's seal
     assert signatures(platform) == 1
+    with client.rpc(client.token("clerk")) as rpc:
+        assert rpc.signing.seal_document(DOC)["document_id"] == DOC
+        with pytest.raises(Conflict):
+            rpc.signing.seal_document(DOC)
+    assert signatures(platform) == 2
 
 
 def test_signing_quarantines_a_malformed_event(signing, platform):
     container, _ = signing
-    bad = {**registered_payload(DOC), "event_id": "not-a-uuid"}
-    with entrypoint_hook(container, "on_document_registered") as handle:
+    bad = {**submitted_payload(DOC), "event_id": "not-a-uuid"}
+    with entrypoint_hook(container, "on_document_submitted") as handle:
         handle(bad)
     assert scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM documents") == 0
     assert scalar(platform.pg_dsn, "signing", "SELECT reason FROM quarantine") == \

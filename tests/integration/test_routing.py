@@ -13,7 +13,7 @@ from services.routing.sample_data import commune_code
 from services.routing.service import RoutingService, record_overdue
 from services.signing.keys import DevSigner
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tests.integration.test_state_summaries import registered_event, signed_event
+from tests.integration.test_state_summaries import issued_event, signed_event
 from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client
 from tests.support.db import query, scalar
 
@@ -30,9 +30,9 @@ def routing(run_container, platform):
             """A registered and signed document, delivered to ``recipients``."""
             document_id = document_id or str(uuid.uuid4())
             signer = DevSigner(Ed25519PrivateKey.generate())
-            registered = registered_event(document_id, recipients).to_wire()
+            registered = issued_event(document_id, recipients).to_wire()
             registered["data"]["urgency"] = urgency
-            with entrypoint_hook(container, "on_document_registered") as handle:
+            with entrypoint_hook(container, "on_document_issued") as handle:
                 handle(registered)
             with entrypoint_hook(container, "on_document_signed") as handle:
                 handle(signed_event(signer, document_id).to_wire())

@@ -16,7 +16,9 @@ from services.routing.service import RoutingService
 from services.signing.domain import document_signed, signed_message
 from services.signing.keys import DevSigner
 from services.signing.service import SigningService
-from shared.envelope import Actor, new_event, system_actor
+from services.docs.domain import document_issued
+from shared.envelope import Actor, new_event, system_actor, utc_now
+from shared.objectstore import StoredObject
 from shared.errors import Forbidden
 from tests.support.client import DISTRICT_1, DISTRICT_2, PROVINCE, Client, wait_for
 from tests.support.db import query
@@ -31,20 +33,33 @@ CLERK = Actor(f"clerk@{PROVINCE}", PROVINCE, "clerk")
 LEADER = Actor(f"leader@{PROVINCE}", PROVINCE, "leader")
 
 
-def registered_event(document_id, recipients=(DISTRICT_2, DISTRICT_1), sha=SHA):
-    return new_event("DocumentRegistered", {
-        "document_id": document_id, "issuing_agency": PROVINCE,
-        "recipients": list(recipients), "subject": "Chỉ thị", "document_type": "CT",
-        "urgency": 1,
-        "file": {"key": f"documents/{document_id}/main.pdf", "sha256": sha, "size": 1,
-                 "content_type": "application/pdf", "version_id": None}},
-        actor=CLERK, producer="docs", stream_id=f"document-{document_id}").at(1, 1)
+def issued_event(document_id, recipients=(DISTRICT_2, DISTRICT_1), sha=SHA, number=1):
+    """The docs service's ``DocumentIssued``, as routing receives it."""
+    stored = StoredObject(f"documents/{document_id}/main.pdf", sha, 1, "application/pdf")
+    document = {
+        "document_id": document_id, "issuing_agency": PROVINCE, "state": "sealed",
+        "subject": "Chỉ thị", "document_type": "CT", "urgency": 1, "secrecy": 0,
+        "steering_type": 0, "due_date": None, "response_for": [], "appendices": [],
+        "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"},
+        "page_count": 1, "language": "vi", "amends": None, "replaces": None,
+        "recipients": list(recipients), "file": stored.to_dict(), "attachments": [],
+        "agency_abbreviation": "UBND", "drafting_unit_abbreviation": None}
+    return document_issued(document, number, "regular", utc_now(), CLERK).at(1, 1)
+
+
+def submitted_event(document_id, sha=SHA):
+    return new_event("DocumentSubmitted", {
+        "document_id": document_id, "issuing_agency": PROVINCE, "state": "submitted",
+        "signer_user": LEADER.user_id, "round": 1, "sha256": sha, "signer": {},
+        "file": {}, "attachments": []},
+        actor=CLERK, producer="docs", stream_id=f"document-{document_id}").at(2, 2)
 
 
 def signed_event(signer, document_id, sha=SHA):
     signature = base64.b64encode(signer.sign(signed_message(document_id, sha))).decode()
-    return document_signed({"document_id": document_id, "sha256": sha,
-                            "issuing_agency": PROVINCE}, signer, signature, LEADER).at(1, 1)
+    return document_signed({"document_id": document_id, "sha256": sha, "round": 1,
+                            "signer": {}, "issuing_agency": PROVINCE}, signer, signature,
+                           LEADER).at(1, 1)
 
 
 def delivered_event(document_id, recipient, sha=SHA):
@@ -76,10 +91,11 @@ def test_docs_state_summary(run_container, platform):
     summary = summary_as(client, "docs", "auditor")
     assert summary == sorted([
         {"document_id": first, "issuing_agency": PROVINCE,
-         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": first_sha,
-         "delivered_to": [DISTRICT_1, DISTRICT_2]},
+         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": first_sha, "state": "draft",
+         "number_notation": None, "delivered_to": [DISTRICT_1, DISTRICT_2]},
         {"document_id": second, "issuing_agency": PROVINCE,
-         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": second_sha, "delivered_to": []},
+         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": second_sha, "state": "draft",
+         "number_notation": None, "delivered_to": []},
     ], key=lambda row: row["document_id"])
 
     with pytest.raises(Forbidden):
@@ -89,17 +105,17 @@ def test_docs_state_summary(run_container, platform):
 def test_signing_state_summary(run_container, platform):
     container = run_container(SigningService)
     client = Client(platform)
-    with entrypoint_hook(container, "on_document_registered") as handle:
-        handle(registered_event(DOC_B, sha="cd" * 32).to_wire())
-        handle(registered_event(DOC_A).to_wire())
+    with entrypoint_hook(container, "on_document_submitted") as handle:
+        handle(submitted_event(DOC_B, sha="cd" * 32).to_wire())
+        handle(submitted_event(DOC_A).to_wire())
     with client.rpc(client.token("leader")) as rpc:
         key_id = rpc.signing.sign_document(DOC_A)["key_id"]
 
     assert summary_as(client, "signing", "auditor") == [
         {"document_id": DOC_A, "issuing_agency": PROVINCE, "sha256": SHA,
-         "signed": True, "key_id": key_id},
+         "signed": True, "sealed": False, "key_id": key_id},
         {"document_id": DOC_B, "issuing_agency": PROVINCE, "sha256": "cd" * 32,
-         "signed": False, "key_id": None},
+         "signed": False, "sealed": False, "key_id": None},
     ]
     with pytest.raises(Forbidden):
         summary_as(client, "signing", "clerk")
@@ -110,10 +126,10 @@ def test_routing_state_summary(run_container, platform):
     client = Client(platform)
     signer = DevSigner(Ed25519PrivateKey.generate())
     doc_c = "6f1c2a7e-0000-4000-8000-00000000000c"
-    with entrypoint_hook(container, "on_document_registered") as handle:
-        handle(registered_event(DOC_A).to_wire())
-        handle(registered_event(DOC_B).to_wire())
-        handle(registered_event(doc_c).to_wire())  # never signed
+    with entrypoint_hook(container, "on_document_issued") as handle:
+        handle(issued_event(DOC_A).to_wire())
+        handle(issued_event(DOC_B, number=2).to_wire())
+        handle(issued_event(doc_c, number=3).to_wire())  # never signed
     with entrypoint_hook(container, "on_document_signed") as handle:
         handle(signed_event(signer, DOC_A).to_wire())
         # Signed over another file than the one registered: refused.
@@ -135,16 +151,9 @@ def test_summaries_of_a_real_flow_reconcile_with_a_replay_of_the_events(run_cont
     for service in (DocsService, SigningService, RoutingService):
         run_container(service)
     client = Client(platform)
-    response = client.register(client.token("clerk"), make_pdf())
-    assert response.status_code == 201, response.text
-    document_id = response.json()["document_id"]
-
-    def signing_knows_it():
-        return summary_as(client, "signing", "auditor")
-
-    wait_for(signing_knows_it, what="signing to learn of the registration")
-    with client.rpc(client.token("leader")) as rpc:
-        rpc.signing.sign_document(document_id)
+    issued = client.issue(client.token("clerk"), client.token("leader"), make_pdf())
+    document_id = issued["document_id"]
+    assert issued["number_notation"] == "01/CT-UBND"
 
     def docs_has_both_deliveries():
         [row] = summary_as(client, "docs", "auditor")

@@ -8,7 +8,9 @@ DISTRICT_1 = "000.01.00.H41"
 DISTRICT_2 = "000.02.00.H41"
 OUTSIDER = "000.03.00.H41"
 
+SIGNER = {"competence": "TM.", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"}
 DIRECTIVE = {"subject": "Chỉ thị về phòng, chống bão số 3", "document_type": "CT",
+             "agency_abbreviation": "UBND", "signer": SIGNER,
              "recipients": [DISTRICT_1, DISTRICT_2]}
 
 
@@ -23,3 +25,12 @@ class Client(_Client):
     def register(self, token, pdf, metadata=None, fields=None):
         return super().register(token, pdf, metadata if metadata is not None else DIRECTIVE,
                                 fields)
+
+    def issue(self, clerk, leader, pdf, metadata=None, timeout=30):
+        return super().issue(clerk, leader, pdf,
+                             metadata if metadata is not None else DIRECTIVE, timeout)
+
+    def sign_seal_issue(self, document_id, timeout=30):
+        """The province's leader signs, its clerk seals and issues ``document_id``."""
+        return super().approve_and_issue(self.token("clerk"), self.token("leader"),
+                                         document_id, timeout)

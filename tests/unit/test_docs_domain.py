@@ -2,6 +2,7 @@
 
 import json
 import unicodedata
+from datetime import date
 
 import pytest
 
@@ -17,11 +18,14 @@ SENDER = "000.00.00.H41"
 RECIPIENT = "000.00.00.H42"
 OTHER = "000.00.00.H43"
 CLERK = Actor("u1", SENDER, "clerk")
+TODAY = date(2026, 11, 22)
 
 
 def _raw(**changes):
     payload = {"subject": "Quyết định về việc điều động cán bộ", "document_type": "QĐ",
-               "urgency": 1, "recipients": [RECIPIENT, OTHER]}
+               "urgency": 1, "recipients": [RECIPIENT, OTHER], "agency_abbreviation": "UBND",
+               "signer": {"competence": "KT.", "position": "Phó Chủ tịch",
+                          "full_name": "Trần Thị Bình"}}
     for key, value in changes.items():
         if value is _DELETE:
             payload.pop(key)
@@ -43,17 +47,23 @@ def _field_of(raw):
 
 # -- load_register ---------------------------------------------------------------
 
-def test_a_valid_registration_is_loaded():
+def test_a_valid_registration_is_loaded_with_its_defaults():
     command = load_register(_raw())
-    assert command == {"subject": "Quyết định về việc điều động cán bộ", "document_type": "QĐ",
-                       "urgency": 1, "recipients": [RECIPIENT, OTHER]}
+    assert command == {
+        "subject": "Quyết định về việc điều động cán bộ", "document_type": "QĐ", "urgency": 1,
+        "recipients": [RECIPIENT, OTHER], "agency_abbreviation": "UBND",
+        "signer": {"competence": "KT.", "position": "Phó Chủ tịch", "full_name": "Trần Thị Bình"},
+        "secrecy": 0, "steering_type": 0, "due_date": None, "drafting_unit": None,
+        "drafting_unit_abbreviation": None, "response_for": [], "appendices": [],
+        "page_count": 1, "language": "vi", "amends": None, "replaces": None, "files": None}
 
 
 def test_urgency_defaults_to_ordinary():
     assert load_register(_raw(urgency=_DELETE))["urgency"] == 0
 
 
-@pytest.mark.parametrize("field", ["subject", "document_type", "recipients"])
+@pytest.mark.parametrize("field", ["subject", "document_type", "agency_abbreviation",
+                                   "signer"])
 def test_a_missing_required_field_is_named(field):
     assert _field_of(_raw(**{field: _DELETE})) == field
 
@@ -114,7 +124,9 @@ def test_a_bad_recipient_code_is_named_by_its_index(recipients, field):
 
 
 def test_no_recipients_is_refused():
-    assert _field_of(_raw(recipients=[])) == "recipients"
+    with pytest.raises(ValidationFailed) as err:
+        check_registration(load_register(_raw(recipients=[])), CLERK, TODAY)
+    assert err.value.field == "recipients"
 
 
 def test_a_recipient_listed_twice_is_refused():
@@ -137,18 +149,18 @@ def test_metadata_that_is_not_a_json_object_is_refused(raw):
 def test_only_a_clerk_registers_documents(role):
     command = load_register(_raw())
     with pytest.raises(Forbidden) as err:
-        check_registration(command, Actor("u2", SENDER, role))
+        check_registration(command, Actor("u2", SENDER, role), TODAY)
     assert err.value.field == "role"
 
 
 def test_a_clerk_registers_a_document_for_other_agencies():
-    assert check_registration(load_register(_raw()), CLERK) is None
+    assert check_registration(load_register(_raw()), CLERK, TODAY) is None
 
 
 def test_a_document_addressed_to_its_own_agency_is_refused():
     command = load_register(_raw(recipients=[RECIPIENT, SENDER]))
     with pytest.raises(ValidationFailed) as err:
-        check_registration(command, CLERK)
+        check_registration(command, CLERK, TODAY)
     assert err.value.field == "recipients"
 
 
@@ -156,7 +168,8 @@ def test_document_registered_event_records_the_command_and_file():
     command = load_register(_raw(recipients=[OTHER, RECIPIENT]))
     stored = StoredObject(key=file_key("d1"), sha256="ab" * 32, size=10,
                           content_type="application/pdf")
-    event = document_registered("d1", command, stored, CLERK)
+    command["attachment_names"] = []
+    event = document_registered("d1", command, [stored], CLERK)
     assert event.event_type == "DocumentRegistered"
     assert event.stream_id == stream_of("d1") == "document-d1"
     assert event.producer == "docs" and event.actor == CLERK
@@ -164,6 +177,8 @@ def test_document_registered_event_records_the_command_and_file():
     assert list(event.data["recipients"]) == [RECIPIENT, OTHER]  # sorted
     assert event.data["file"]["sha256"] == "ab" * 32
     assert event.data["file"]["key"] == "documents/d1/main.pdf"
+    assert event.data["state"] == "draft" and list(event.data["attachments"]) == []
+    assert event.data["signer"]["competence"] == "KT."
     canonical_bytes(event)  # no floats: it can be hashed and signed
 
 

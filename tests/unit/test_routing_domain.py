@@ -5,7 +5,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.docs.domain import document_registered
+from services.docs.domain import document_issued
 from services.routing.domain import initial_delivery
 from services.signing.domain import document_signed, signed_message
 from services.signing.keys import DevSigner
@@ -39,17 +39,24 @@ def signer():
 
 @pytest.fixture
 def registered_event():
-    command = {"subject": "Công văn", "document_type": "CV", "urgency": 2,
-               "recipients": list(reversed(RECIPIENTS))}
+    """The docs service's ``DocumentIssued``: the half routing waits for besides the signature."""
     stored = StoredObject(key=f"documents/{DOC}/main.pdf", sha256=SHA, size=100,
                           content_type="application/pdf")
-    return document_registered(DOC, command, stored, CLERK).at(1, 1)
+    document = {
+        "document_id": DOC, "issuing_agency": SENDER, "state": "sealed",
+        "subject": "Công văn", "document_type": "CV", "urgency": 2, "secrecy": 0,
+        "steering_type": 0, "due_date": None, "signer": {}, "response_for": [],
+        "appendices": [], "page_count": 1, "language": "vi", "amends": None, "replaces": None,
+        "recipients": list(reversed(RECIPIENTS)), "file": stored.to_dict(), "attachments": [],
+        "agency_abbreviation": "UBND", "drafting_unit_abbreviation": "VP"}
+    return document_issued(document, 7, "regular", utc_now(), CLERK).at(1, 1)
 
 
 def _signed_event(signer, sha256=SHA, document_id=DOC, signature=None, public_key=None):
     if signature is None:
         signature = base64.b64encode(signer.sign(signed_message(document_id, sha256))).decode()
-    event = document_signed({"document_id": DOC, "sha256": sha256, "issuing_agency": SENDER},
+    event = document_signed({"document_id": DOC, "sha256": sha256, "issuing_agency": SENDER,
+                             "round": 1, "signer": {}},
                             signer, signature, LEADER).at(1, 1)
     if public_key is not None:
         data = {**event.data, "public_key": public_key}

@@ -8,10 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.signing.domain import check_may_sign, signed_message
+from services.signing.domain import signed_message
 from services.signing.keys import DevSigner, verify_signature
-from shared.envelope import Actor
-from shared.errors import Forbidden
 
 PASSPHRASE = "mật khẩu thử nghiệm"
 
@@ -137,14 +135,3 @@ def test_verify_signature_rejects_another_public_key():
 
 def test_signed_message_is_the_canonical_json_of_id_and_hash():
     assert signed_message("d1", "ff") == b'{"document_id":"d1","sha256":"ff"}'
-
-
-def test_only_a_leader_of_the_issuing_agency_may_sign():
-    document = {"document_id": "d1", "issuing_agency": "000.00.00.H41"}
-    check_may_sign(document, Actor("l1", "000.00.00.H41", "leader"))
-    with pytest.raises(Forbidden) as err:
-        check_may_sign(document, Actor("c1", "000.00.00.H41", "clerk"))
-    assert err.value.field == "role"
-    with pytest.raises(Forbidden) as err:
-        check_may_sign(document, Actor("l2", "000.00.00.H42", "leader"))
-    assert err.value.field == "agency"

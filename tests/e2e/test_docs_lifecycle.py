@@ -1,0 +1,184 @@
+"""A document's life across the four processes: returned and revised, issued with
+its number, accepted or returned by each recipient, in the registers, under WORM
+retention, recalled; and numbers given by several docs processes at once."""
+
+import csv
+import hashlib
+import io
+import os
+import threading
+
+import pytest
+import requests
+
+from infra.stack import ServiceProcess
+from shared.errors import Conflict, Forbidden
+from shared.multipart import encode
+from tests.support.client import DISTRICT_1, DISTRICT_2, PROVINCE, wait_for
+from tests.support.db import query, scalar
+from tests.support.pdf import make_pdf
+
+pytestmark = pytest.mark.e2e
+
+
+def state_of(client, document_id, agency=PROVINCE):
+    with client.rpc(client.token("clerk", agency=agency)) as rpc:
+        return rpc.docs.get_document(document_id)["state"]
+
+
+def revise(client, document_id, pdf):
+    headers, body = encode({}, "v2.pdf", io.BytesIO(pdf), len(pdf))
+    headers["Authorization"] = f"Bearer {client.token('clerk')}"
+    return requests.put(f"{client.docs_url}/v1/documents/{document_id}/file", data=body,
+                        headers=headers, timeout=60)
+
+
+def download(client, token, path):
+    return requests.get(f"{client.docs_url}{path}",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+def test_returned_revised_issued_accepted_returned_and_registered(stack, platform, client):
+    stack.start()
+    first = make_pdf("Chi thi - du thao 1")
+    registered = client.register(client.token("clerk"), first).json()
+    document_id = registered["document_id"]
+    with client.rpc(client.token("clerk")) as rpc:
+        rpc.docs.submit(document_id, f"leader@{PROVINCE}")
+    with client.rpc(client.token("leader")) as rpc:
+        wait_for(lambda: rpc.signing.return_document(document_id, "Bổ sung căn cứ pháp lý"),
+                 what="signing to receive the submission")
+    wait_for(lambda: state_of(client, document_id) == "returned", what="docs to follow")
+
+    second = make_pdf("Chi thi - du thao 2")
+    response = revise(client, document_id, second)
+    assert response.status_code == 200, response.text
+    revised = response.json()["file"]
+    assert revised["version_id"] != registered["file"]["version_id"]
+    assert revised["sha256"] == hashlib.sha256(second).hexdigest()
+    issued = client.sign_seal_issue(document_id)
+    assert issued["number"] == 1 and issued["number_notation"] == "01/CT-UBND"
+
+    # Both versions are kept; the issued one is under COMPLIANCE retention.
+    store = platform.object_store()
+    with pytest.raises(Exception, match="(?i)retention|lock|denied"):
+        store.delete(revised["key"], version_id=revised["version_id"])
+    old = store.open(revised["key"], version_id=registered["file"]["version_id"])
+    assert hashlib.sha256(old.read()).hexdigest() == registered["file"]["sha256"]
+    old.close()
+    with client.rpc(client.token("clerk")) as rpc:
+        with pytest.raises(Conflict):
+            rpc.docs.issue(document_id)  # issued once: no second number
+
+    for agency in (DISTRICT_1, DISTRICT_2):
+        with client.rpc(client.token("clerk", agency=agency)) as rpc:
+            wait_for(rpc.docs.incoming, what=f"{agency}'s incoming register")
+    with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
+        assert rpc.docs.accept_incoming(document_id)["state"] == "accepted"
+        with pytest.raises(Conflict):
+            rpc.docs.accept_incoming(document_id)
+    with client.rpc(client.token("clerk", agency=DISTRICT_2)) as rpc:
+        assert rpc.docs.return_incoming(document_id, "Không thuộc thẩm quyền")["state"] \
+            == "returned"
+
+    def sender_sees():
+        with client.rpc(client.token("clerk")) as rpc:
+            return {s["recipient"]: s["status"] for s in rpc.routing.statuses(document_id)}
+    wait_for(lambda: sender_sees() == {DISTRICT_1: "03", DISTRICT_2: "02"},
+             what="routing to tell the sender 03 and 02")
+    wait_for(lambda: state_of(client, document_id) == "sent", what="docs to see it sent")
+
+    outgoing = download(client, client.token("clerk"), "/v1/registers/outgoing?format=csv")
+    assert outgoing.status_code == 200, outgoing.text
+    rows = list(csv.reader(io.StringIO(outgoing.content.decode("utf-8-sig"))))
+    assert rows[2][0] == "01/CT-UBND" and "Chỉ thị" in rows[2][2]
+    incoming = download(client, client.token("clerk", agency=DISTRICT_2),
+                        "/v1/registers/incoming?format=csv")
+    rows = list(csv.reader(io.StringIO(incoming.content.decode("utf-8-sig"))))
+    assert rows[2][1] == "01" and rows[2][3] == "01/CT-UBND"
+    assert "Không thuộc thẩm quyền" in rows[2][-1]
+    pdf = download(client, client.token("clerk"), "/v1/registers/follow_up?format=pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    bad = download(client, client.token("clerk"), "/v1/registers/outgoing?start=2026-13-01")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "start"
+
+
+def test_a_recall_freezes_the_sender_and_takes_the_agreeing_copy_out_of_use(stack, client):
+    stack.start()
+    issued = client.issue(client.token("clerk"), client.token("leader"), make_pdf("thu hoi"))
+    document_id = issued["document_id"]
+    for agency in (DISTRICT_1, DISTRICT_2):
+        with client.rpc(client.token("clerk", agency=agency)) as rpc:
+            wait_for(rpc.docs.incoming, what=f"{agency}'s incoming register")
+    with client.rpc(client.token("clerk")) as rpc:
+        rpc.routing.request_recall(document_id, 1, "Sai thẩm quyền ban hành")
+    wait_for(lambda: state_of(client, document_id) == "recalled", what="the sender's freeze")
+    with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
+        rpc.routing.answer_recall(document_id, True)
+    with client.rpc(client.token("clerk", agency=DISTRICT_2)) as rpc:
+        rpc.routing.answer_recall(document_id, False, "Đã triển khai thực hiện")
+
+    def withdrawn():
+        with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
+            return rpc.docs.incoming()[0]["state"] == "withdrawn"
+    wait_for(withdrawn, what="D1's copy to go out of use")
+    with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
+        with pytest.raises(Forbidden) as err:
+            rpc.docs.file_url(document_id)
+        assert err.value.field == "state"
+    with client.rpc(client.token("clerk", agency=DISTRICT_2)) as rpc:
+        assert rpc.docs.file_url(document_id).startswith("http")  # it refused the recall
+    with client.rpc(client.token("clerk")) as rpc:
+        assert rpc.docs.file_url(document_id).startswith("http")  # the frozen original
+        with pytest.raises(Conflict):
+            rpc.docs.submit(document_id, f"leader@{PROVINCE}")
+
+
+def test_several_docs_processes_issuing_at_once_give_no_gap_and_no_duplicate(
+        stack, platform, client):
+    stack.start()
+    extra = []
+    for n in range(2):  # two more docs processes on the same queues and database
+        log_dir = os.path.join(platform.log_dir, f"docs-{n}")
+        os.makedirs(log_dir)
+        env = {**platform.env(), "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{8900 + n}"}
+        extra.append(ServiceProcess("docs", env, log_dir).start())
+    try:
+        for p in extra:
+            p.wait_ready(client, client.token("auditor"))
+        documents = []
+        for n in range(12):
+            response = client.register(client.token("clerk"), make_pdf(f"so {n}"))
+            document_id = response.json()["document_id"]
+            with client.rpc(client.token("clerk")) as rpc:
+                rpc.docs.submit(document_id, f"leader@{PROVINCE}")
+            with client.rpc(client.token("leader")) as rpc:
+                wait_for(lambda: rpc.signing.sign_document(document_id), what="signing")
+            with client.rpc(client.token("clerk")) as rpc:
+                rpc.signing.seal_document(document_id)
+            documents.append(document_id)
+        for document_id in documents:
+            wait_for(lambda: state_of(client, document_id) == "sealed", what="docs: sealed")
+
+        numbers, errors = [], []
+
+        def issue(document_id):
+            try:
+                with client.rpc(client.token("clerk")) as rpc:
+                    numbers.append(rpc.docs.issue(document_id)["number"])
+            except Exception as err:  # reported below
+                errors.append(err)
+        threads = [threading.Thread(target=issue, args=(d,)) for d in documents]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert sorted(numbers) == list(range(1, 13))
+        assert scalar(platform.pg_dsn, "docs", "SELECT last_number FROM number_series"
+                      " WHERE agency = %s AND series = 'regular'", (PROVINCE,)) == 12
+        stored = query(platform.pg_dsn, "docs", "SELECT number_notation FROM documents")
+        assert sorted(n for (n,) in stored) == [f"{n:02d}/CT-UBND" for n in range(1, 13)]
+    finally:
+        for p in extra:
+            p.stop()
