@@ -5,9 +5,10 @@ Pure: no framework, no database. The input is the log's events in log order,
 as ``(index, event)`` pairs (``index`` is the event's leaf index in the log;
 ``event`` an :class:`~shared.envelope.Event` or its envelope as a dict).
 
-The fold knows the event types of today's flow (``DocumentRegistered``,
-``DocumentSigned``, ``DocumentDelivered``, ``DeliveryRefused``). Any other
-type is kept in the history, described generically, and ignored by the fold,
+The fold knows the event types that change what services report about a
+document (registration and revision, signature, issue, deliveries and
+refusals). Any other type is kept in the history, summarised, and ignored by
+the fold,
 so the log can grow new event types without breaking replay. Events may be
 logged in any order (the services publish independently): a document's state
 is created on the first event seen about it and completed as the others come.
@@ -23,7 +24,9 @@ REGISTERED = "DocumentRegistered"
 SIGNED = "DocumentSigned"
 DELIVERED = "DocumentDelivered"
 REFUSED = "DeliveryRefused"
-KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED)
+REVISED = "DocumentRevised"
+ISSUED = "DocumentIssued"
+KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED)
 
 
 # -- input ----------------------------------------------------------------------
@@ -99,7 +102,30 @@ def summary(event):
                 f" ({data.get('status', '?')})")
     if event.event_type in ("RecallRequested", "RecallAnswered"):
         return f"{event.event_type} {data.get('code', '?')} for {data.get('recipient', '?')}"
-    return f"{event.event_type} from {event.producer}, by {who}"
+    return _lifecycle_summary(event, data, who)
+
+
+def _lifecycle_summary(event, data, who):
+    agency = data.get("agency", "?")
+    texts = {
+        "DocumentSubmitted": lambda: f"submitted by {who} to {data.get('signer_user')} for"
+                                     f" approval (round {data.get('round')})",
+        "DocumentReturned": lambda: f"returned by {who}: {data.get('comment')}",
+        "DocumentSealed": lambda: f"agency signature applied by {who}",
+        "DocumentRevised": lambda: f"new version of the file by {who}",
+        "DocumentIssued": lambda: f"issued as số {data.get('number_notation')} by {who}",
+        "DocumentStateChanged": lambda: f"{data.get('from')} → {data.get('state')}"
+                                        f" ({data.get('because_of')})",
+        "IncomingRegistered": lambda: f"arrived at {agency}: số đến"
+                                      f" {data.get('arrival_number')}",
+        "IncomingAccepted": lambda: f"accepted into {agency}'s register by {who}",
+        "IncomingReturned": lambda: f"returned by {agency}: {data.get('reason')}",
+        "IncomingDuplicateFlagged": lambda: f"arrived again at {agency}: flagged, not"
+                                            " registered twice",
+        "IncomingWithdrawn": lambda: f"{agency}'s copy taken out of use (recall)",
+    }
+    text = texts.get(event.event_type)
+    return text() if text else f"{event.event_type} from {event.producer}, by {who}"
 
 
 # -- state ----------------------------------------------------------------------
@@ -124,6 +150,7 @@ class DocumentState:
     key_id: str | None = None
     delivered_to: tuple = ()
     delivery_refused: str | None = None
+    number_notation: str | None = None
     last_event_at: datetime | None = None
 
     def to_dict(self):
@@ -196,6 +223,10 @@ def _apply(state, event):
             sha256=state.sha256 or data.get("sha256"))
     if event.event_type == REFUSED:
         return replace(state, delivery_refused=data.get("reason") or "no reason given")
+    if event.event_type == REVISED:
+        return replace(state, sha256=(data.get("file") or {}).get("sha256", state.sha256))
+    if event.event_type == ISSUED:
+        return replace(state, number_notation=data.get("number_notation"))
     return state
 
 
@@ -213,9 +244,10 @@ FIELDS = {
     "signed": lambda s: s.signed,
     "key_id": lambda s: s.key_id,
     "refused": lambda s: s.delivery_refused,
+    "number_notation": lambda s: s.number_notation,
 }
 SERVICE_FIELDS = {
-    "docs": ("issuing_agency", "recipients", "sha256", "delivered_to"),
+    "docs": ("issuing_agency", "recipients", "sha256", "delivered_to", "number_notation"),
     "signing": ("issuing_agency", "signed", "sha256", "key_id"),
     "routing": ("delivered_to", "refused"),
 }

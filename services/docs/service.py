@@ -397,15 +397,17 @@ class DocsService(Health):
                 log.warning("delivery of %s, which docs has not issued", data["document_id"])
                 return
             agency = data["recipient"]
-            if self._incoming(conn, document["document_id"], agency) is not None:
-                return  # this copy is registered already
             first = conn.execute(
                 "SELECT document_id FROM incoming WHERE agency = %s AND sender = %s"
                 " AND document_year = %s AND number_notation = %s",
                 (agency, *domain.duplicate_key(document))).fetchone()
             if first is not None:
+                # Arrived before (this very document, or a copy of it under another
+                # id): the clerk is told, the register keeps one entry.
                 flagged = domain.incoming_duplicate(document, agency, str(first[0]), event)
-                self.events.append(flagged.stream_id, 0, [flagged], conn=conn)
+                stream = flagged.stream_id
+                self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
+                                   [flagged], conn=conn)
                 return
             arrived_at = utc_now()
             number = _take_number(conn, agency, domain.series_year(arrived_at), "incoming")

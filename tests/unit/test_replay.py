@@ -321,3 +321,23 @@ def test_routing_events_have_readable_summaries():
                        actor=Actor("u", "000.01.00.H41", "clerk"), producer="routing",
                        stream_id="delivery-x")
     assert summary(status) == "000.01.00.H41 reported 03 (tiếp nhận)"
+
+
+def test_a_revision_changes_the_documents_hash_and_the_issue_gives_its_number():
+    revised = new_event("DocumentRevised", {
+        "document_id": DOC, "state": "draft", "file": {"sha256": "cd" * 32}},
+        actor=CLERK, producer="docs", stream_id=f"document-{DOC}", occurred_at=at(1)).at(2, 2)
+    issued = new_event("DocumentIssued", {"document_id": DOC, "number_notation": "01/CT-UBND"},
+                       actor=CLERK, producer="docs", stream_id=f"document-{DOC}",
+                       occurred_at=at(3)).at(3, 3)
+    events = list(enumerate([registered(), revised, signed(2, sha="cd" * 32), issued]))
+    state = fold(events)[DOC]
+    assert state.sha256 == "cd" * 32 and state.number_notation == "01/CT-UBND"
+    assert state_at(events, at(0))[DOC].sha256 == SHA
+    assert [h["summary"] for h in history(events)][-1] == "issued as số 01/CT-UBND by " \
+        f"clerk@{PROVINCE}"
+    report = {"docs": [{"document_id": DOC, "issuing_agency": PROVINCE,
+                        "recipients": [DISTRICT_1, DISTRICT_2], "sha256": "cd" * 32,
+                        "delivered_to": [], "number_notation": "02/CT-UBND"}]}
+    assert reconcile(fold(events), report) == [
+        Difference(DOC, "docs", "number_notation", "01/CT-UBND", "02/CT-UBND")]
