@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# DejaVu: Vietnamese letters in registers and signature images.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 # Sources stay in /app too: `nameko run --config services/<name>/config.yml`
 # takes a path relative to the working directory.
 COPY pyproject.toml ./

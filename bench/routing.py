@@ -75,7 +75,8 @@ def sendable_document(client, clerk, leader, first_recipient, pdf, timeout=60):
     issued = client.issue(clerk, leader, pdf, metadata={
         "subject": "Công điện về việc ứng phó khẩn cấp với bão số 3", "document_type": "CĐ",
         "urgency": 3, "agency_abbreviation": "UBND",
-        "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"},
+        "signer": {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân", "position": "Chủ tịch",
+                   "full_name": "Nguyễn Văn An"},
         "recipients": [first_recipient]}, timeout=timeout)
     document_id = issued["document_id"]
 
@@ -203,9 +204,8 @@ def start_platform(cleanup, services, provinces):
         "LIENTHONG_S3_ENDPOINT": moto.endpoint, "LIENTHONG_S3_ACCESS_KEY": moto.access_key,
         "LIENTHONG_S3_SECRET_KEY": moto.secret_key, "LIENTHONG_S3_BUCKET": "lienthong-bench",
         "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
-        "LIENTHONG_SIGNING_KEY_FILE": os.path.join(keys, "signing-key.pem"),
-        "LIENTHONG_SIGNING_KEY_PASSPHRASE": secrets.token_hex(16),
-        "LIENTHONG_AGENCY_KEYS_DIR": os.path.join(keys, "agency-keys"),
+        "LIENTHONG_PKI_DIR": os.path.join(keys, "pki"),
+        "LIENTHONG_PKI_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_EVENT_KEYS_DIR": os.path.join(keys, "event-keys"),
         "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_LOG_KEY_FILE": os.path.join(keys, "audit-log.key"),

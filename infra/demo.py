@@ -100,9 +100,8 @@ def main(argv=None):
         "LIENTHONG_S3_ENDPOINT": s3[0], "LIENTHONG_S3_ACCESS_KEY": s3[1],
         "LIENTHONG_S3_SECRET_KEY": s3[2], "LIENTHONG_S3_BUCKET": "lienthong-demo",
         "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
-        "LIENTHONG_SIGNING_KEY_FILE": os.path.join(log_dir, "signing-key.pem"),
-        "LIENTHONG_SIGNING_KEY_PASSPHRASE": secrets.token_hex(16),
-        "LIENTHONG_AGENCY_KEYS_DIR": os.path.join(log_dir, "agency-keys"),
+        "LIENTHONG_PKI_DIR": os.path.join(log_dir, "pki"),
+        "LIENTHONG_PKI_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_EVENT_KEYS_DIR": os.path.join(log_dir, "event-keys"),
         "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_LOG_KEY_FILE": os.path.join(log_dir, "audit-log.key"),
@@ -111,11 +110,10 @@ def main(argv=None):
         "LIENTHONG_CHECKPOINT_RETENTION_DAYS": "1",
     }
     # Keys of the last run were sealed with that run's passphrases.
-    for key_file in ("LIENTHONG_SIGNING_KEY_FILE", "LIENTHONG_LOG_KEY_FILE"):
-        if os.path.exists(env[key_file]):
-            os.remove(env[key_file])
-    shutil.rmtree(env["LIENTHONG_EVENT_KEYS_DIR"], ignore_errors=True)
-    shutil.rmtree(env["LIENTHONG_AGENCY_KEYS_DIR"], ignore_errors=True)
+    if os.path.exists(env["LIENTHONG_LOG_KEY_FILE"]):
+        os.remove(env["LIENTHONG_LOG_KEY_FILE"])
+    for key_dir in ("LIENTHONG_EVENT_KEYS_DIR", "LIENTHONG_PKI_DIR"):
+        shutil.rmtree(env[key_dir], ignore_errors=True)
     timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
               f" S3 at {s3[0]}{' (moto)' if moto else ''}")
 
@@ -153,7 +151,8 @@ def run_scenario(client, timer, pdf_kb, log_dir):
         "subject": "Chỉ thị về việc chủ động ứng phó với bão số 3", "document_type": "CT",
         "urgency": 2, "recipients": DISTRICTS, "agency_abbreviation": "UBND",
         "drafting_unit": "Văn phòng UBND tỉnh",
-        "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"}})
+        "signer": {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân",
+                   "position": "Chủ tịch", "full_name": "Nguyễn Văn An"}})
     if response.status_code != 201:
         raise SystemExit(f"registration failed: {response.status_code} {response.text}")
     document = response.json()

@@ -86,6 +86,22 @@ class AttachmentCheck:
             self._pdf.check_tail(tail)
 
 
+class OwnContent:
+    """Bytes a service produced itself (a manifest, a CMS signature): no sniffing."""
+
+    head_size = 0
+    field = "file"
+
+    def __init__(self, content_type):
+        self.content_type = content_type
+
+    def check_head(self, head):
+        pass
+
+    def check_tail(self, tail):
+        pass
+
+
 class CheckedReader(io.RawIOBase):
     """Wraps a byte source: hashes, counts, and refuses as soon as a rule breaks."""
 

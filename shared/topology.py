@@ -30,7 +30,7 @@ SUBSCRIPTIONS = (
     Subscription("signing", "DocumentReturned", "docs", "on_document_returned"),
     Subscription("signing", "DocumentSealed", "docs", "on_document_sealed"),
     Subscription("docs", "DocumentIssued", "routing", "on_document_issued"),
-    Subscription("signing", "DocumentSigned", "routing", "on_document_signed"),
+    Subscription("signing", "DocumentSealed", "routing", "on_document_sealed"),
     Subscription("routing", "ConsignmentSent", "docs", "on_consignment_sent"),
     Subscription("routing", "DocumentDelivered", "docs", "on_document_delivered"),
     Subscription("routing", "RecallRequested", "docs", "on_recall_requested"),

@@ -15,7 +15,7 @@ is created on the first event seen about it and completed as the others come.
 """
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from shared.envelope import Event, event_from_dict, format_time
@@ -26,7 +26,8 @@ DELIVERED = "DocumentDelivered"
 REFUSED = "DeliveryRefused"
 REVISED = "DocumentRevised"
 ISSUED = "DocumentIssued"
-KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED)
+SEALED = "DocumentSealed"
+KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED, SEALED)
 
 
 # -- input ----------------------------------------------------------------------
@@ -151,7 +152,11 @@ class DocumentState:
     delivered_to: tuple = ()
     delivery_refused: str | None = None
     number_notation: str | None = None
+    sealed: bool = False
     last_event_at: datetime | None = None
+    # The file's SHA-256 at each stage that makes one: registered (or revised),
+    # signed, sealed. ``sha256`` is the latest.
+    files: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self):
         def plain(value):
@@ -190,28 +195,44 @@ def _apply(state, event):
     data, at = event.data, event.occurred_at
     last = at if state.last_event_at is None or at > state.last_event_at else state.last_event_at
     state = replace(state, last_event_at=last)
+    return _current_file(_fold_one(state, event, data, at))
 
+
+def _current_file(state):
+    """The document is its latest file: sealed, else leader-signed, else registered
+    or revised. Services log independently, so these may arrive in any order."""
+    files = state.files
+    sha256 = files.get("sealed") or files.get("signed") or files.get("registered")
+    return replace(state, sha256=sha256 or state.sha256)
+
+
+def _with_file(state, stage, stored):
+    sha256 = (stored or {}).get("sha256")
+    return replace(state, files={**state.files, stage: sha256}) if sha256 else state
+
+
+def _fold_one(state, event, data, at):
     if event.event_type == REGISTERED:
         if state.registered:
             return state  # a document is registered once; the first one stands
-        file = data.get("file") or {}
-        return replace(
+        state = replace(
             state,
             registered=True,
             issuing_agency=data.get("issuing_agency", state.issuing_agency),
             subject=data.get("subject"),
             document_type=data.get("document_type"),
             recipients=tuple(sorted(data.get("recipients") or ())),
-            # The registered file's hash is the document's, whatever came before.
-            sha256=file.get("sha256", state.sha256),
             registered_at=at,
             registered_by=event.actor.user_id,
         )
+        return state if "registered" in state.files else _with_file(
+            state, "registered", data.get("file"))
     if event.event_type == SIGNED:
         if state.signed:
             return state
-        return replace(state, signed=True, signed_at=at, signed_by=event.actor.user_id,
-                       key_id=data.get("key_id"), sha256=state.sha256 or data.get("sha256"))
+        state = replace(state, signed=True, signed_at=at, signed_by=event.actor.user_id,
+                        key_id=data.get("key_id"), sha256=state.sha256 or data.get("sha256"))
+        return _with_file(state, "signed", data.get("signed_file"))
     if event.event_type == DELIVERED:
         recipient = data.get("recipient")
         delivered = set(state.delivered_to)
@@ -224,9 +245,11 @@ def _apply(state, event):
     if event.event_type == REFUSED:
         return replace(state, delivery_refused=data.get("reason") or "no reason given")
     if event.event_type == REVISED:
-        return replace(state, sha256=(data.get("file") or {}).get("sha256", state.sha256))
+        return _with_file(state, "registered", data.get("file"))
     if event.event_type == ISSUED:
         return replace(state, number_notation=data.get("number_notation"))
+    if event.event_type == SEALED:
+        return _with_file(replace(state, sealed=True), "sealed", data.get("sealed_file"))
     return state
 
 

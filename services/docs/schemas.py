@@ -4,7 +4,9 @@ import json
 import re
 import unicodedata
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import (
+    Schema, ValidationError, fields, pre_load, validate, validates_schema,
+)
 
 from services.docs.domain import (
     COMPETENCE, DOCUMENT_TYPES, SECRECY, STEERING, URGENCY,
@@ -45,8 +47,17 @@ class _Text(Schema):
 class SignerSchema(_Text):
     competence = fields.String(load_default="", validate=validate.OneOf(
         COMPETENCE, error="one of TM., Q., KT., TL., TUQ. or empty (signs directly)"))
+    # Whom a TM./KT./TL./TUQ. signature is for: "Ủy ban nhân dân", "Chủ tịch", ...
+    on_behalf_of = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     position = fields.String(required=True, validate=validate.Length(min=1, max=200))
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+    @validates_schema
+    def on_behalf_of_whom(self, data, **kwargs):
+        if data.get("competence") in ("TM.", "KT.", "TL.", "TUQ.") and not data.get(
+                "on_behalf_of"):
+            raise ValidationError(f"required with competence {data['competence']}",
+                                  field_name="on_behalf_of")
 
 
 class ResponseForSchema(_Text):

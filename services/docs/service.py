@@ -450,10 +450,12 @@ class DocsService(Health):
             return
         changed = domain.state_changed(document, command, event)
         self._append(conn, document, [changed])
-        conn.execute("UPDATE documents SET state = %s, sent_at = COALESCE(sent_at, %s)"
-                     " WHERE document_id = %s",
+        # The leader's signature and the agency's make new PDFs: the document is now that file.
+        signed = event.data.get({"sign": "signed_file", "seal": "sealed_file"}.get(command, ""))
+        conn.execute("UPDATE documents SET state = %s, sent_at = COALESCE(sent_at, %s),"
+                     " file = COALESCE(%s, file) WHERE document_id = %s",
                      (changed.data["state"], event.occurred_at if command == "send" else None,
-                      document["document_id"]))
+                      json.dumps(thaw(signed)) if signed else None, document["document_id"]))
 
     def _command(self, document_id, attempt):
         """Lock the row, let ``attempt`` build the event, append it, update the row."""

@@ -1,8 +1,8 @@
 """The routing service's pure core: consignments, deliveries and their events.
 
 A document is delivered once both facts are known, in whichever order they
-arrive: it was registered (addressees, file hash) and it was signed (a
-signature over that same hash). Each sending is a consignment with an id:
+arrive: docs issued it (number, addressees, file hash) and signing sealed it
+(the agency's signature, over that same file). Each sending is a consignment with an id:
 the recipients it resolved to are recorded in its event and never
 recomputed, and a recipient that already has the document is not sent it
 again, so resending (a retry after a crash) delivers nothing twice.
@@ -10,8 +10,6 @@ again, so resending (a retry after a crash) delivers nothing twice.
 
 import re
 
-from services.signing.domain import signed_message
-from services.signing.keys import verify_signature
 from shared.envelope import new_event, system_actor
 from shared.errors import ValidationFailed
 
@@ -36,13 +34,16 @@ def check_consignment_id(value):
     return value
 
 
-def signature_problem(registered, signed):
-    """Why the signature does not cover the registered file, or None."""
-    if signed["sha256"] != registered["file"]["sha256"]:
-        return "the signature covers a different file than the one registered"
-    message = signed_message(registered["document_id"], signed["sha256"])
-    if not verify_signature(signed["public_key"], signed["signature"], message):
-        return "the signature does not verify"
+def signature_problem(issued, sealed):
+    """Why the agency's signature does not cover the issued file, or None.
+
+    The signatures themselves are checked by the signing service, and by
+    each recipient (``signing.verify_document``, or any PDF tool).
+    """
+    if sealed["sealed_file"]["sha256"] != issued["file"]["sha256"]:
+        return "the agency's signature covers a different file than the one issued"
+    if sealed["agency"] != issued["issuing_agency"]:
+        return "the agency's signature is not the issuing agency's"
     return None
 
 

@@ -6,7 +6,7 @@ or returns it with a comment; once signed, only a clerk of the issuing agency
 applies the agency's signature (the seal), never before the leader's.
 """
 
-from shared.envelope import canonical_json, new_event
+from shared.envelope import new_event
 from shared.errors import Conflict, Forbidden, ValidationFailed
 
 SERVICE = "signing"
@@ -15,17 +15,6 @@ SUBMITTED, RETURNED, SIGNED, SEALED = "submitted", "returned", "signed", "sealed
 
 def stream_of(document_id):
     return f"signature-{document_id}"
-
-
-def signed_message(document_id, sha256):
-    """The bytes a leader signs: the document's id and its file's SHA-256."""
-    return canonical_json({"document_id": document_id, "sha256": sha256})
-
-
-def seal_message(document_id, sha256, leader_signature):
-    """The bytes the agency signs: the document, its file and the leader's signature."""
-    return canonical_json({"document_id": document_id, "sha256": sha256,
-                           "leader_signature": leader_signature, "purpose": "seal"})
 
 
 def check_leader(document, actor):
@@ -58,18 +47,19 @@ def check_may_seal(document, actor):
                        f" signed (this one is {document['state']})", field="state")
 
 
-def document_signed(document, signer, signature_b64, actor):
+def document_signed(document, signed_file, certificate, actor):
+    """The leader's PAdES signature: ``signed_file`` is the signed PDF as stored."""
     return new_event(
         "DocumentSigned",
         {
             "document_id": document["document_id"],
             "round": document["round"],
-            "sha256": document["sha256"],
+            "sha256": document["sha256"],  # the file the leader approved
+            "signed_file": signed_file,
             "signer": document["signer"],
-            "algorithm": signer.algorithm,
-            "key_id": signer.key_id,
-            "public_key": signer.public_key_b64,
-            "signature": signature_b64,
+            "algorithm": "PAdES-B-T",
+            "certificate": certificate,
+            "key_id": certificate["sha256"][:16],
         },
         actor=actor, producer=SERVICE, stream_id=stream_of(document["document_id"]),
     )
@@ -88,10 +78,22 @@ def document_returned(document, comment, actor):
         stream_id=stream_of(document["document_id"]))
 
 
-def document_sealed(document, agency_signer, signature_b64, actor):
+def document_sealed(document, sealed_file, manifest, manifest_signature, certificate, actor):
+    """The agency's signature over the leader-signed PDF, and over the manifest."""
     return new_event("DocumentSealed", {
-        "document_id": document["document_id"], "sha256": document["sha256"],
-        "agency": document["issuing_agency"], "algorithm": agency_signer.algorithm,
-        "key_id": agency_signer.key_id, "public_key": agency_signer.public_key_b64,
-        "signature": signature_b64}, actor=actor, producer=SERVICE,
+        "document_id": document["document_id"], "agency": document["issuing_agency"],
+        "signed_sha256": document["signed_file"]["sha256"], "sealed_file": sealed_file,
+        "manifest": manifest, "manifest_signature": manifest_signature,
+        "algorithm": "PAdES-B-T", "certificate": certificate,
+        "key_id": certificate["sha256"][:16]}, actor=actor, producer=SERVICE,
         stream_id=stream_of(document["document_id"]))
+
+
+def manifest_of(document, sealed_file):
+    """What the agency's detached signature covers: the document and every file's hash."""
+    files = [{"name": "main.pdf", "sha256": sealed_file["sha256"], "size": sealed_file["size"]}]
+    files += [{"name": a["name"], "sha256": a["sha256"], "size": a["size"]}
+              for a in document["attachments"]]
+    return {"version": 1, "files": files, "metadata": {
+        "document_id": document["document_id"], "issuing_agency": document["issuing_agency"],
+        "signer": document["signer"], "approved_sha256": document["sha256"]}}

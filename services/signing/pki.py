@@ -122,9 +122,10 @@ class CertificateAuthority:
             serialization.Encoding.DER)
 
 
-def create_root_ca(name, valid_from, valid_to, *, key_algorithm="ec-p256", crl_url=None):
-    """A self-signed root CA named ``name`` (``CN``, ``O``, ``C=VN``)."""
-    key = generate_key(key_algorithm)
+def create_root_ca(name, valid_from, valid_to, *, key_algorithm="ec-p256", crl_url=None,
+                   key=None):
+    """A self-signed root CA named ``name`` (``CN``, ``O``, ``C=VN``), on ``key`` or a new one."""
+    key = key or generate_key(key_algorithm)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),

@@ -1,21 +1,32 @@
-"""nameko entrypoints of the signing service."""
+"""nameko entrypoints of the signing service: approval, PAdES signatures, verification.
+
+The CPU work (PAdES, CMS, verification) runs off the eventlet hub in a real
+thread (``run_cpu``); files come from and go to the bucket the docs service
+uses, each signature a new object, never an overwrite.
+"""
 
 import base64
+import hashlib
+import io
 import json
-import os
+import logging
 import uuid
 
+from cryptography.hazmat.primitives import serialization
+from nameko.dependency_providers import Config
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 
-from services.signing import domain
-from services.signing.keys import DevSigner
+from services.signing import authority, domain, manifest, pades, tsa, verification
 from shared.auth import require_role
 from shared.envelope import AGENCY_CODE, thaw
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound, StorageError, ValidationFailed
 from shared.green import run_cpu
-from shared.nameko_ext import Health, Authenticator, EventStoreProvider
+from shared.nameko_ext import Authenticator, EventStoreProvider, Health, ObjectStoreProvider
+from shared.objectstore import OwnContent, PdfCheck
+
+log = logging.getLogger(__name__)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -26,27 +37,44 @@ CREATE TABLE IF NOT EXISTS documents (
     signer         jsonb NOT NULL,
     round          integer NOT NULL,
     state          text NOT NULL,
-    signature      text
+    file           jsonb NOT NULL,
+    attachments    jsonb NOT NULL,
+    signed_file    jsonb,
+    sealed_file    jsonb,
+    manifest       jsonb,
+    manifest_signature jsonb
 );
-"""
+""" + authority.DDL
+
+COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
+           "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")
 
 
-class SigningKey(DependencyProvider):
-    """Config: ``SIGNING_KEY_FILE`` (encrypted PEM) and ``SIGNING_KEY_PASSPHRASE``;
-    agencies' keys in ``AGENCY_KEYS_DIR``, one encrypted PEM per agency."""
+class SigningAuthority(DependencyProvider):
+    """The PKI and the time-stamping authority.
+
+    Config: ``PKI_DIR`` and ``PKI_PASSPHRASE`` (the encrypted keys),
+    ``AUTO_ENROLL`` (issue a first certificate on first use: development),
+    ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here).
+    """
 
     def setup(self):
         c = self.container.config
-        self.passphrase = str(c["SIGNING_KEY_PASSPHRASE"])
-        self.signer = DevSigner.load_or_create(c["SIGNING_KEY_FILE"], self.passphrase)
-        self.agency_dir = c.get("AGENCY_KEYS_DIR", "var/keys/agencies")
-        self.agencies = {}
+        self.authority = authority.Authority(
+            c.get("PKI_DIR", "var/pki"), str(c["PKI_PASSPHRASE"]),
+            auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true")
+        self.tsa_url = c.get("TSA_URL") or None
+        self.server = None
 
-    def agency(self, code):
-        if code not in self.agencies:
-            path = os.path.join(self.agency_dir, f"{code}.pem")
-            self.agencies[code] = DevSigner.load_or_create(path, self.passphrase)
-        return self.agencies[code]
+    def start(self):
+        if not self.tsa_url:
+            self.server = tsa.TsaServer(self.authority.time_stamp_authority())
+            self.tsa_url = self.server.start()
+            log.info("development time-stamping authority at %s", self.tsa_url)
+
+    def stop(self):
+        if self.server:
+            self.server.stop()
 
     def get_dependency(self, worker_ctx):
         return self
@@ -57,39 +85,57 @@ class SigningService(Health):
 
     events = EventStoreProvider(ddl=DDL)
     auth = Authenticator()
-    keys = SigningKey()
+    pki = SigningAuthority()
+    files = ObjectStoreProvider()
+    docs = RpcProxy("docs")
+    config = Config()
 
     @event_handler("docs", "DocumentSubmitted", requeue_on_error=True)
     def on_document_submitted(self, payload):
         def effects(event, conn):
-            d = event.data
+            d = thaw(event.data)
             # A later round (resubmitted after a return) replaces an earlier one.
             conn.execute(
-                "INSERT INTO documents VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)"
+                "INSERT INTO documents VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (document_id) DO UPDATE SET sha256 = EXCLUDED.sha256,"
                 " signer_user = EXCLUDED.signer_user, signer = EXCLUDED.signer,"
-                " round = EXCLUDED.round, state = EXCLUDED.state"
-                " WHERE documents.round < EXCLUDED.round",
+                " round = EXCLUDED.round, state = EXCLUDED.state, file = EXCLUDED.file,"
+                " attachments = EXCLUDED.attachments WHERE documents.round < EXCLUDED.round",
                 (d["document_id"], d["issuing_agency"], d["sha256"], d["signer_user"],
-                 json.dumps(thaw(d["signer"]), ensure_ascii=False), d["round"], domain.SUBMITTED))
+                 json.dumps(d["signer"], ensure_ascii=False), d["round"], domain.SUBMITTED,
+                 json.dumps(d["file"]), json.dumps(d["attachments"], ensure_ascii=False)))
 
         self.events.handle_once("signing.on_document_submitted", payload, effects)
 
+    # -- the leader ---------------------------------------------------------------------
+
     @rpc
     def sign_document(self, document_id):
-        """The named leader approves and signs the submitted file's SHA-256."""
+        """The named leader approves: a visible PAdES signature with their own key."""
         actor = self.auth.actor()
+        document = self._document(document_id)
+        domain.check_leader(document, actor)
+        signer = document["signer"]
+        with self.events.transaction() as conn:
+            identity = self.pki.authority.identity(conn, actor.user_id, actor.agency, "leader",
+                                                   signer["full_name"])
+        pdf = self._fetch(document["file"], document["sha256"])
+        signed = run_cpu(pades.sign_as_leader, pdf, identity, signer["position"],
+                         signer["full_name"], signer.get("competence", ""),
+                         on_behalf_of=signer.get("on_behalf_of"),
+                         timestamper_url=self.pki.tsa_url)
+        stored = self._store(document_id, "signed.pdf", signed)
 
-        def attempt(conn, document):
-            domain.check_leader(document, actor)
-            message = domain.signed_message(document["document_id"], document["sha256"])
-            signature = base64.b64encode(run_cpu(self.keys.signer.sign, message)).decode()
-            event = domain.document_signed(document, self.keys.signer, signature, actor)
-            return event, (domain.SIGNED, signature)
+        def attempt(conn, current):
+            domain.check_leader(current, actor)  # still awaiting approval, under the lock
+            event = domain.document_signed(current, stored, authority.certificate_info(
+                identity), actor)
+            return event, {"state": domain.SIGNED, "signed_file": stored}
 
-        recorded = self._command(document_id, attempt)
+        recorded = self._command(document_id, attempt, undo=[stored])
         return {"document_id": str(document_id), "event_id": recorded.event_id,
-                "key_id": recorded.data["key_id"], "signature": recorded.data["signature"]}
+                "key_id": recorded.data["key_id"], "certificate": thaw(
+                    recorded.data["certificate"]), "signed_file": stored}
 
     @rpc
     def return_document(self, document_id, comment):
@@ -98,50 +144,140 @@ class SigningService(Health):
 
         def attempt(conn, document):
             domain.check_leader(document, actor)
-            return domain.document_returned(document, comment, actor), (domain.RETURNED, None)
+            return (domain.document_returned(document, comment, actor),
+                    {"state": domain.RETURNED})
 
         recorded = self._command(document_id, attempt)
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "state": domain.RETURNED}
 
+    # -- the clerk: the agency's signature ----------------------------------------------
+
     @rpc
     def seal_document(self, document_id):
-        """A clerk of the issuing agency applies the agency's signature after the leader's."""
+        """A clerk of the issuing agency adds the agency's signature, after the leader's,
+        and signs the manifest (metadata and every file's SHA-256)."""
         actor = self.auth.actor()
+        document = self._document(document_id)
+        domain.check_may_seal(document, actor)
+        agency = document["issuing_agency"]
+        with self.events.transaction() as conn:
+            identity = self.pki.authority.identity(conn, agency, agency, authority.AGENCY_ROLE,
+                                                   agency)
+        signed = self._fetch(document["signed_file"], document["signed_file"]["sha256"])
+        sealed = run_cpu(pades.seal_as_agency, signed, identity,
+                         timestamper_url=self.pki.tsa_url)
+        stored = [self._store(document_id, "sealed.pdf", sealed)]
+        try:
+            body = manifest.manifest_bytes(domain.manifest_of(document, stored[0]))
+            stored.append(self._store(document_id, "manifest.json", body, "application/json"))
+            signature = run_cpu(manifest.sign_manifest, body, identity)
+            stored.append(self._store(document_id, "manifest.p7s", signature,
+                                      "application/pkcs7-signature"))
+        except BaseException:
+            self._remove(stored)
+            raise
 
-        def attempt(conn, document):
-            domain.check_may_seal(document, actor)
-            agency = self.keys.agency(document["issuing_agency"])
-            message = domain.seal_message(document["document_id"], document["sha256"],
-                                          document["signature"])
-            signature = base64.b64encode(run_cpu(agency.sign, message)).decode()
-            event = domain.document_sealed(document, agency, signature, actor)
-            return event, (domain.SEALED, document["signature"])
+        def attempt(conn, current):
+            domain.check_may_seal(current, actor)
+            event = domain.document_sealed(current, *stored,
+                                           authority.certificate_info(identity), actor)
+            return event, {"state": domain.SEALED, "sealed_file": stored[0],
+                           "manifest": stored[1], "manifest_signature": stored[2]}
 
-        recorded = self._command(document_id, attempt)
+        recorded = self._command(document_id, attempt, undo=stored)
         return {"document_id": str(document_id), "event_id": recorded.event_id,
-                "key_id": recorded.data["key_id"], "signature": recorded.data["signature"]}
+                "key_id": recorded.data["key_id"], "sealed_file": stored[0]}
+
+    # -- anyone who may read the document: verification ----------------------------------
 
     @rpc
-    def public_key(self, agency=None):
-        """The leaders' signing key, or with ``agency`` that agency's seal key."""
+    def verify_document(self, document_id):
+        """Check the document's signatures and its manifest, explaining each check.
+
+        The caller must be allowed to read the document (the docs service
+        decides); the file checked is the one docs hands out.
+        """
+        document = self.docs.get_document(document_id)
+        pdf = self._fetch(document["file"], document["file"]["sha256"])
+        with self.events.transaction() as conn:
+            crl = self.pki.authority.crl(conn)
+            row = conn.execute("SELECT manifest, manifest_signature FROM documents"
+                               " WHERE document_id = %s", (document_id,)).fetchone()
+        roots = [self.pki.authority.ca.certificate]
+        agency = document["issuing_agency"]
+        report = run_cpu(verification.verify_pdf, pdf, roots, [crl],
+                         {"agency_code": agency, "roles": ["leader", "agency"]})
+        result = {"document_id": str(document_id), "file": document["file"],
+                  "pdf": _jsonable(report), "manifest": None}
+        if row and row[0]:
+            body = self._fetch(row[0], row[0]["sha256"])
+            signature = self._fetch(row[1], row[1]["sha256"])
+            result["manifest"] = _jsonable(run_cpu(
+                verification.verify_manifest, body, signature, roots, [crl],
+                {"agency_code": agency, "role": "agency"}))
+        result["ok"] = bool(report["ok"] and result["manifest"] and result["manifest"]["ok"])
+        return result
+
+    @rpc
+    def manifest_urls(self, document_id):
+        """Short-lived URLs of the signed manifest and its detached CMS signature."""
+        self.docs.get_document(document_id)  # only those who may read the document
+        document = self._document(document_id)
+        if not document["manifest"]:
+            raise NotFound(f"document {document_id} is not sealed yet", field="document_id")
+        return {kind: self.files.presigned_get(stored["key"], version_id=stored["version_id"])
+                for kind, stored in (("json", document["manifest"]),
+                                     ("p7s", document["manifest_signature"]))}
+
+    @rpc
+    def trust_anchor(self):
+        """The root certificate (PEM) and the current CRL (base64 DER), for anyone to
+        check signatures with their own tools."""
         self.auth.actor()
-        signer = self.keys.agency(_agency(agency)) if agency else self.keys.signer
-        return {"algorithm": signer.algorithm, "key_id": signer.key_id,
-                "public_key": signer.public_key_b64}
+        with self.events.transaction() as conn:
+            crl = self.pki.authority.crl(conn)
+        return {"root_certificate": self.pki.authority.ca.certificate.public_bytes(
+            serialization.Encoding.PEM).decode(), "crl": base64.b64encode(crl).decode(),
+            "tsa_url": self.pki.tsa_url}
+
+    # -- administrators: certificates -------------------------------------------------------
+
+    @rpc
+    def enroll(self, holder, agency, role, full_name):
+        require_role(self.auth.actor(), "admin")
+        _check_agency(agency)
+        with self.events.transaction() as conn:
+            identity = self.pki.authority.enroll(conn, holder, agency, role, full_name)
+        return authority.certificate_info(identity)
+
+    @rpc
+    def revoke_certificate(self, serial, reason="keyCompromise"):
+        require_role(self.auth.actor(), "admin")
+        with self.events.transaction() as conn:
+            revoked_at = self.pki.authority.revoke(conn, serial, reason)
+        return {"serial": serial, "revoked_at": revoked_at.isoformat(), "reason": reason}
+
+    @rpc
+    def certificates(self, agency=None):
+        require_role(self.auth.actor(), "admin", "auditor")
+        with self.events.transaction() as conn:
+            return self.pki.authority.certificates(conn, agency)
 
     @rpc
     def state_summary(self):
         """Every document as this service knows it, sorted by id (auditors only).
 
-        A document is signed once its ``DocumentSigned`` event is stored; the
-        key id is the one that event names.
+        ``sha256`` is the last file this service produced (sealed, else
+        signed), else the one submitted; the key id is the leader's
+        certificate's, as its ``DocumentSigned`` event names it.
         """
         require_role(self.auth.actor(), "auditor")
         prefix = domain.stream_of("")
         with self.events.transaction() as conn:
             documents = {str(r[0]): r for r in conn.execute(
-                "SELECT document_id, issuing_agency, sha256, state FROM documents")}
+                "SELECT document_id, issuing_agency, sha256, state, signed_file, sealed_file"
+                " FROM documents")}
             signatures = {}
             for stream_id, key_id in conn.execute(
                     "SELECT stream_id, envelope->'data'->>'key_id' FROM events"
@@ -151,42 +287,105 @@ class SigningService(Health):
         summary = []
         for document_id in sorted(set(documents) | set(signatures)):
             row = documents.get(document_id)
+            latest = row and (row[5] or row[4])
             summary.append({
                 "document_id": document_id,
                 "issuing_agency": row[1] if row else None,
-                "sha256": row[2] if row else None,
+                "sha256": latest["sha256"] if latest else (row[2] if row else None),
                 "signed": document_id in signatures,
                 "sealed": bool(row and row[3] == domain.SEALED),
                 "key_id": signatures.get(document_id),
             })
         return summary
 
-    def _command(self, document_id, attempt):
-        try:
-            uuid.UUID(str(document_id))
-        except ValueError:
-            raise ValidationFailed("document_id: not a UUID", field="document_id") from None
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _document(self, document_id):
+        _check_uuid(document_id)
         with self.events.transaction() as conn:
-            row = conn.execute(
-                "SELECT issuing_agency, sha256, signer_user, signer, round, state, signature"
-                " FROM documents WHERE document_id = %s FOR UPDATE", (document_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"document {document_id} was never submitted for approval (or"
-                               " the signing service has not heard of it yet)",
-                               field="document_id")
-            document = dict(zip(("issuing_agency", "sha256", "signer_user", "signer", "round",
-                                 "state", "signature"), row), document_id=str(document_id))
-            event, (state, signature) = attempt(conn, document)
-            stream = event.stream_id
-            [recorded] = self.events.append(
-                stream, self.events.store.stream_version(stream, conn=conn), [event], conn=conn)
-            conn.execute("UPDATE documents SET state = %s, signature = %s"
-                         " WHERE document_id = %s", (state, signature, document_id))
+            document = self._row(conn, document_id)
+        if document is None:
+            raise NotFound(f"document {document_id} was never submitted for approval (or"
+                           " the signing service has not heard of it yet)",
+                           field="document_id")
+        return document
+
+    @staticmethod
+    def _row(conn, document_id, lock=False):
+        row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM documents WHERE document_id = %s"
+                           + (" FOR UPDATE" if lock else ""), (document_id,)).fetchone()
+        return dict(zip(COLUMNS, row), document_id=str(document_id)) if row else None
+
+    def _command(self, document_id, attempt, undo=()):
+        """Under the row lock: re-check, append the event, update the row. On any
+        failure the objects in ``undo`` are removed: nothing half-done stays."""
+        try:
+            with self.events.transaction() as conn:
+                document = self._row(conn, document_id, lock=True)
+                if document is None:
+                    raise NotFound(f"document {document_id} was never submitted for approval",
+                                   field="document_id")
+                event, changes = attempt(conn, document)
+                stream = event.stream_id
+                [recorded] = self.events.append(
+                    stream, self.events.store.stream_version(stream, conn=conn), [event],
+                    conn=conn)
+                conn.execute(
+                    f"UPDATE documents SET {', '.join(f'{k} = %s' for k in changes)}"
+                    " WHERE document_id = %s",
+                    (*[json.dumps(v) if isinstance(v, dict) else v for v in changes.values()],
+                     document_id))
+        except BaseException:
+            self._remove(undo)
+            raise
         return recorded
 
+    def _fetch(self, stored, sha256):
+        """A stored file's bytes, refused if they are not the ones recorded."""
+        limit = int(self.config.get("MAX_SIGN_BYTES", 100 * 1024 * 1024))
+        if stored["size"] > limit:
+            raise ValidationFailed(f"file: {stored['size']} bytes, over the signing limit"
+                                   f" of {limit}", field="file")
+        response = self.files.open(stored["key"], version_id=stored.get("version_id"))
+        try:
+            data = response.read()
+        finally:
+            response.close()
+        if run_cpu(_sha256, data) != sha256:
+            raise StorageError(f"file: the stored {stored['key']} is not the file recorded"
+                               " (its SHA-256 differs): refusing to sign or verify it")
+        return data
 
-def _agency(code):
+    def _store(self, document_id, name, data, content_type="application/pdf"):
+        check = PdfCheck() if content_type == "application/pdf" else OwnContent(content_type)
+        stored = self.files.put_stream(f"documents/{document_id}/{name}", io.BytesIO(data),
+                                       max_size=len(data), check=check)
+        return stored.to_dict()
+
+    def _remove(self, stored):
+        for obj in stored:
+            try:
+                self.files.delete(obj["key"], version_id=obj["version_id"])
+            except Exception:
+                log.exception("could not remove %s after a failed command", obj["key"])
+
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _jsonable(report):
+    return json.loads(json.dumps(report, default=str))
+
+
+def _check_uuid(value):
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        raise ValidationFailed("document_id: not a UUID", field="document_id") from None
+
+
+def _check_agency(code):
     if not isinstance(code, str) or not AGENCY_CODE.match(code):
         raise ValidationFailed("agency: not an agency code of the form XXX.XX.XX.Ynn",
                                field="agency")
-    return code

@@ -59,10 +59,14 @@ def test_returned_revised_issued_accepted_returned_and_registered(stack, platfor
     issued = client.sign_seal_issue(document_id)
     assert issued["number"] == 1 and issued["number_notation"] == "01/CT-UBND"
 
-    # Both versions are kept; the issued one is under COMPLIANCE retention.
+    # Both draft versions are kept; the issued file (the sealed PDF) is under
+    # COMPLIANCE retention: even its owner cannot delete that version.
     store = platform.object_store()
+    with client.rpc(client.token("clerk")) as rpc:
+        issued_file = rpc.docs.get_document(document_id)["file"]
+    assert issued_file["key"].endswith("/sealed.pdf")
     with pytest.raises(Exception, match="(?i)retention|lock|denied"):
-        store.delete(revised["key"], version_id=revised["version_id"])
+        store.delete(issued_file["key"], version_id=issued_file["version_id"])
     old = store.open(revised["key"], version_id=registered["file"]["version_id"])
     assert hashlib.sha256(old.read()).hexdigest() == registered["file"]["sha256"]
     old.close()

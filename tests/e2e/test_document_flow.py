@@ -56,8 +56,12 @@ def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged
             assert [item["document_id"] for item in inbox] == [document_id]
             url = wait_for(lambda: rpc.docs.file_url(document_id),
                            what=f"docs to know of the delivery to {agency}")
+            document = rpc.docs.get_document(document_id)
         body = requests.get(url, timeout=30).content
-        assert hashlib.sha256(body).hexdigest() == registered["file"]["sha256"]
+        # What arrives is the issued file: the draft with both signatures added.
+        assert hashlib.sha256(body).hexdigest() == document["file"]["sha256"]
+        assert document["file"]["key"].endswith("/sealed.pdf")
+        assert body.startswith(pdf[:200]) and len(body) > len(pdf)  # incremental updates
 
     with client.rpc(client.token("clerk", agency=OUTSIDER)) as rpc:
         with pytest.raises(NotFound):
@@ -119,8 +123,8 @@ def test_an_auditor_replays_reconciles_and_verifies_a_bundle_offline(stack, clie
     assert good.returncode == 0, good.stdout + good.stderr
     assert "DocumentSigned" in good.stdout
 
-    signed = next(e for e in bundle["entries"] if "signature" in e["data"])
-    signed["data"]["signature"] = "forged"
+    signed = next(e for e in bundle["entries"] if "signed_file" in e["data"])
+    signed["data"]["key_id"] = "forged"
     path.write_text(json.dumps(bundle), encoding="utf-8")
     bad = subprocess.run(offline, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1

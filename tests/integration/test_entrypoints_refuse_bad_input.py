@@ -4,6 +4,7 @@ Each refused request must leave no event, no projection row and no object.
 """
 
 import hashlib
+import io
 import json
 
 import pytest
@@ -12,7 +13,9 @@ from nameko.testing.services import entrypoint_hook
 from services.docs.service import DocsService
 from services.signing.service import SigningService
 from shared.envelope import Actor, new_event
-from shared.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from shared.errors import (
+    Conflict, Forbidden, NotFound, StorageError, Unauthenticated, ValidationFailed,
+)
 from tests.support.client import DISTRICT_1, PROVINCE, Client
 from tests.support.db import scalar
 from tests.support.pdf import make_pdf
@@ -21,7 +24,8 @@ pytestmark = pytest.mark.integration
 
 GOOD = {"subject": "Công văn về lịch họp", "document_type": "CV", "recipients": [DISTRICT_1],
         "agency_abbreviation": "UBND", "drafting_unit_abbreviation": "VP",
-        "signer": {"competence": "KT.", "position": "Phó Chủ tịch", "full_name": "Lê Văn C"}}
+        "signer": {"competence": "KT.", "on_behalf_of": "Chủ tịch", "position": "Phó Chủ tịch",
+                   "full_name": "Lê Văn C"}}
 PDF = make_pdf()
 PDF_SHA = hashlib.sha256(PDF).hexdigest()
 
@@ -149,15 +153,22 @@ def test_a_registration_with_attachments_records_each_file(docs, platform):
         [response.json()["file"]["key"], attachment["key"]])
 
 
-def submitted_payload(document_id, agency=PROVINCE, signer_user=None):
+def submitted_payload(document_id, agency=PROVINCE, signer_user=None, file=None):
+    file = file or {"key": "k", "sha256": "ab" * 32, "size": 1,
+                    "content_type": "application/pdf", "version_id": None}
     event = new_event("DocumentSubmitted", {
         "document_id": document_id, "issuing_agency": agency, "state": "submitted",
-        "signer_user": signer_user or f"leader@{agency}", "round": 1, "sha256": "ab" * 32,
-        "signer": {"competence": "", "position": "Chủ tịch", "full_name": "A"},
-        "file": {"key": "k", "sha256": "ab" * 32, "size": 1, "content_type": "application/pdf",
-                 "version_id": None}, "attachments": []},
+        "signer_user": signer_user or f"leader@{agency}", "round": 1, "sha256": file["sha256"],
+        "signer": {"competence": "", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"},
+        "file": file, "attachments": []},
         actor=Actor("c", agency, "clerk"), producer="docs", stream_id=f"document-{document_id}")
     return event.at(2, 2).to_wire()
+
+
+def stored_pdf(platform, document_id):
+    pdf = make_pdf("du thao")
+    return platform.object_store().put_stream(f"documents/{document_id}/main.pdf",
+                                              io.BytesIO(pdf), max_size=len(pdf)).to_dict()
 
 
 @pytest.fixture
@@ -176,7 +187,7 @@ def signatures(platform):
 def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
     container, client = signing
     with entrypoint_hook(container, "on_document_submitted") as handle:
-        handle(submitted_payload(DOC))
+        handle(submitted_payload(DOC, file=stored_pdf(platform, DOC)))
 
     cases = [
         (client.token("leader"), "not-a-uuid", ValidationFailed),
@@ -211,6 +222,41 @@ def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
         with pytest.raises(Conflict):
             rpc.signing.seal_document(DOC)
     assert signatures(platform) == 2
+    assert sorted(platform.object_store().keys()) == [
+        f"documents/{DOC}/{name}" for name in
+        ("main.pdf", "manifest.json", "manifest.p7s", "sealed.pdf", "signed.pdf")]
+
+
+def test_signing_refuses_a_stored_file_that_is_not_the_one_submitted(signing, platform):
+    container, client = signing
+    stored = stored_pdf(platform, DOC)
+    with entrypoint_hook(container, "on_document_submitted") as handle:
+        handle(submitted_payload(DOC, file={**stored, "sha256": "ab" * 32}))
+    with client.rpc(client.token("leader")) as rpc:
+        with pytest.raises(StorageError, match="SHA-256 differs"):
+            rpc.signing.sign_document(DOC)
+    assert signatures(platform) == 0
+    assert platform.object_store().keys() == [stored["key"]]  # no signed copy left behind
+
+
+def test_a_revoked_leader_certificate_signs_nothing(signing, platform):
+    container, client = signing
+    with entrypoint_hook(container, "on_document_submitted") as handle:
+        handle(submitted_payload(DOC, file=stored_pdf(platform, DOC)))
+    admin = client.token("admin", agency="000.00.00.G22")
+    with client.rpc(admin) as rpc:
+        enrolled = rpc.signing.enroll(f"leader@{PROVINCE}", PROVINCE, "leader", "Nguyễn Văn An")
+        rpc.signing.revoke_certificate(enrolled["serial"], "keyCompromise")
+        with pytest.raises(ValidationFailed):
+            rpc.signing.revoke_certificate(enrolled["serial"], "no such reason")
+    with client.rpc(client.token("leader")) as rpc:
+        with pytest.raises(Forbidden) as err:
+            rpc.signing.sign_document(DOC)
+    assert err.value.field == "certificate" and "revoked" in err.value.message
+    assert signatures(platform) == 0
+    with client.rpc(client.token("leader")) as rpc:
+        with pytest.raises(Forbidden):
+            rpc.signing.enroll(f"leader@{PROVINCE}", PROVINCE, "leader", "X")  # admins only
 
 
 def test_signing_quarantines_a_malformed_event(signing, platform):

@@ -5,15 +5,13 @@ import base64
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.testing.services import entrypoint_hook
 
 from services.routing import edxml
 from services.routing.sample_data import commune_code
 from services.routing.service import RoutingService, record_overdue
-from services.signing.keys import DevSigner
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tests.integration.test_state_summaries import issued_event, signed_event
+from tests.integration.test_state_summaries import issued_event, sealed_event
 from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client
 from tests.support.db import query, scalar
 
@@ -29,13 +27,12 @@ def routing(run_container, platform):
         def deliver(self, recipients=(DISTRICT_1, DISTRICT_2), document_id=None, urgency=1):
             """A registered and signed document, delivered to ``recipients``."""
             document_id = document_id or str(uuid.uuid4())
-            signer = DevSigner(Ed25519PrivateKey.generate())
             registered = issued_event(document_id, recipients).to_wire()
             registered["data"]["urgency"] = urgency
             with entrypoint_hook(container, "on_document_issued") as handle:
                 handle(registered)
-            with entrypoint_hook(container, "on_document_signed") as handle:
-                handle(signed_event(signer, document_id).to_wire())
+            with entrypoint_hook(container, "on_document_sealed") as handle:
+                handle(sealed_event(document_id).to_wire())
             return document_id
 
         def rpc(self, role="clerk", agency=PROVINCE):

@@ -4,17 +4,15 @@ Each service runs in this process; events are fed to its consumers with
 ``entrypoint_hook`` and the summaries are read over RPC, as an auditor.
 """
 
-import base64
+import io
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.testing.services import entrypoint_hook
 
 from services.audit.replay import fold, reconcile
 from services.docs.service import DocsService
 from services.routing.service import RoutingService
-from services.signing.domain import document_signed, signed_message
-from services.signing.keys import DevSigner
+from services.signing.domain import document_sealed
 from services.signing.service import SigningService
 from services.docs.domain import document_issued
 from shared.envelope import Actor, new_event, system_actor, utc_now
@@ -40,26 +38,39 @@ def issued_event(document_id, recipients=(DISTRICT_2, DISTRICT_1), sha=SHA, numb
         "document_id": document_id, "issuing_agency": PROVINCE, "state": "sealed",
         "subject": "Chỉ thị", "document_type": "CT", "urgency": 1, "secrecy": 0,
         "steering_type": 0, "due_date": None, "response_for": [], "appendices": [],
-        "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"},
+        "signer": {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân", "position": "Chủ tịch",
+                   "full_name": "Nguyễn Văn An"},
         "page_count": 1, "language": "vi", "amends": None, "replaces": None,
         "recipients": list(recipients), "file": stored.to_dict(), "attachments": [],
         "agency_abbreviation": "UBND", "drafting_unit_abbreviation": None}
     return document_issued(document, number, "regular", utc_now(), CLERK).at(1, 1)
 
 
-def submitted_event(document_id, sha=SHA):
+def submitted_event(document_id, file=None):
+    file = file or {"key": "k", "sha256": SHA, "size": 1, "version_id": None}
     return new_event("DocumentSubmitted", {
         "document_id": document_id, "issuing_agency": PROVINCE, "state": "submitted",
-        "signer_user": LEADER.user_id, "round": 1, "sha256": sha, "signer": {},
-        "file": {}, "attachments": []},
+        "signer_user": LEADER.user_id, "round": 1, "sha256": file["sha256"],
+        "signer": {"competence": "", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"},
+        "file": file, "attachments": []},
         actor=CLERK, producer="docs", stream_id=f"document-{document_id}").at(2, 2)
 
 
-def signed_event(signer, document_id, sha=SHA):
-    signature = base64.b64encode(signer.sign(signed_message(document_id, sha))).decode()
-    return document_signed({"document_id": document_id, "sha256": sha, "round": 1,
-                            "signer": {}, "issuing_agency": PROVINCE}, signer, signature,
-                           LEADER).at(1, 1)
+def sealed_event(document_id, sha=SHA, agency=PROVINCE):
+    """signing's ``DocumentSealed``: the agency's signature over the file ``sha``."""
+    sealed = {"key": f"documents/{document_id}/sealed.pdf", "sha256": sha, "size": 1,
+              "content_type": "application/pdf", "version_id": None}
+    certificate = {"serial": "1f", "subject": "CN=UBND", "issuer": "CN=Root", "sha256": "12" * 32}
+    return document_sealed({"document_id": document_id, "issuing_agency": agency,
+                            "signed_file": {"sha256": "ef" * 32}}, sealed, {}, {}, certificate,
+                           CLERK).at(1, 1)
+
+
+def stored_pdf(platform, document_id, title="du thao"):
+    """A real PDF in the test's bucket, as docs stores a registered file."""
+    pdf = make_pdf(title)
+    return platform.object_store().put_stream(f"documents/{document_id}/main.pdf",
+                                              io.BytesIO(pdf), max_size=len(pdf)).to_dict()
 
 
 def delivered_event(document_id, recipient, sha=SHA):
@@ -105,18 +116,21 @@ def test_docs_state_summary(run_container, platform):
 def test_signing_state_summary(run_container, platform):
     container = run_container(SigningService)
     client = Client(platform)
+    file_a, file_b = stored_pdf(platform, DOC_A), stored_pdf(platform, DOC_B, "khac")
     with entrypoint_hook(container, "on_document_submitted") as handle:
-        handle(submitted_event(DOC_B, sha="cd" * 32).to_wire())
-        handle(submitted_event(DOC_A).to_wire())
+        handle(submitted_event(DOC_B, file_b).to_wire())
+        handle(submitted_event(DOC_A, file_a).to_wire())
     with client.rpc(client.token("leader")) as rpc:
-        key_id = rpc.signing.sign_document(DOC_A)["key_id"]
+        signed = rpc.signing.sign_document(DOC_A)
 
     assert summary_as(client, "signing", "auditor") == [
-        {"document_id": DOC_A, "issuing_agency": PROVINCE, "sha256": SHA,
-         "signed": True, "sealed": False, "key_id": key_id},
-        {"document_id": DOC_B, "issuing_agency": PROVINCE, "sha256": "cd" * 32,
+        {"document_id": DOC_A, "issuing_agency": PROVINCE,
+         "sha256": signed["signed_file"]["sha256"], "signed": True, "sealed": False,
+         "key_id": signed["key_id"]},
+        {"document_id": DOC_B, "issuing_agency": PROVINCE, "sha256": file_b["sha256"],
          "signed": False, "sealed": False, "key_id": None},
     ]
+    assert signed["signed_file"]["sha256"] != file_a["sha256"]  # a new, signed PDF
     with pytest.raises(Forbidden):
         summary_as(client, "signing", "clerk")
 
@@ -124,21 +138,20 @@ def test_signing_state_summary(run_container, platform):
 def test_routing_state_summary(run_container, platform):
     container = run_container(RoutingService)
     client = Client(platform)
-    signer = DevSigner(Ed25519PrivateKey.generate())
     doc_c = "6f1c2a7e-0000-4000-8000-00000000000c"
     with entrypoint_hook(container, "on_document_issued") as handle:
         handle(issued_event(DOC_A).to_wire())
         handle(issued_event(DOC_B, number=2).to_wire())
         handle(issued_event(doc_c, number=3).to_wire())  # never signed
-    with entrypoint_hook(container, "on_document_signed") as handle:
-        handle(signed_event(signer, DOC_A).to_wire())
-        # Signed over another file than the one registered: refused.
-        handle(signed_event(signer, DOC_B, sha="cd" * 32).to_wire())
+    with entrypoint_hook(container, "on_document_sealed") as handle:
+        handle(sealed_event(DOC_A).to_wire())
+        # Sealed over another file than the one issued: refused.
+        handle(sealed_event(DOC_B, sha="cd" * 32).to_wire())
 
     assert summary_as(client, "routing", "auditor") == [
         {"document_id": DOC_A, "delivered_to": [DISTRICT_1, DISTRICT_2], "refused": None},
         {"document_id": DOC_B, "delivered_to": [],
-         "refused": "the signature covers a different file than the one registered"},
+         "refused": "the agency's signature covers a different file than the one issued"},
         {"document_id": doc_c, "delivered_to": [], "refused": None},
     ]
     with pytest.raises(Forbidden):

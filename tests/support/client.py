@@ -8,7 +8,8 @@ DISTRICT_1 = "000.01.00.H41"
 DISTRICT_2 = "000.02.00.H41"
 OUTSIDER = "000.03.00.H41"
 
-SIGNER = {"competence": "TM.", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"}
+SIGNER = {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân", "position": "Chủ tịch",
+          "full_name": "Nguyễn Văn An"}
 DIRECTIVE = {"subject": "Chỉ thị về phòng, chống bão số 3", "document_type": "CT",
              "agency_abbreviation": "UBND", "signer": SIGNER,
              "recipients": [DISTRICT_1, DISTRICT_2]}

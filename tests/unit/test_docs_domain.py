@@ -24,7 +24,8 @@ TODAY = date(2026, 11, 22)
 def _raw(**changes):
     payload = {"subject": "Quyết định về việc điều động cán bộ", "document_type": "QĐ",
                "urgency": 1, "recipients": [RECIPIENT, OTHER], "agency_abbreviation": "UBND",
-               "signer": {"competence": "KT.", "position": "Phó Chủ tịch",
+               "signer": {"competence": "KT.", "on_behalf_of": "Chủ tịch",
+                          "position": "Phó Chủ tịch",
                           "full_name": "Trần Thị Bình"}}
     for key, value in changes.items():
         if value is _DELETE:
@@ -52,7 +53,8 @@ def test_a_valid_registration_is_loaded_with_its_defaults():
     assert command == {
         "subject": "Quyết định về việc điều động cán bộ", "document_type": "QĐ", "urgency": 1,
         "recipients": [RECIPIENT, OTHER], "agency_abbreviation": "UBND",
-        "signer": {"competence": "KT.", "position": "Phó Chủ tịch", "full_name": "Trần Thị Bình"},
+        "signer": {"competence": "KT.", "on_behalf_of": "Chủ tịch", "position": "Phó Chủ tịch",
+                   "full_name": "Trần Thị Bình"},
         "secrecy": 0, "steering_type": 0, "due_date": None, "drafting_unit": None,
         "drafting_unit_abbreviation": None, "response_for": [], "appendices": [],
         "page_count": 1, "language": "vi", "amends": None, "replaces": None, "files": None}

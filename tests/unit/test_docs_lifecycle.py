@@ -21,7 +21,8 @@ UTC = timezone.utc
 def _metadata(**changes):
     payload = {"subject": "Chỉ thị về phòng, chống bão", "document_type": "CT",
                "agency_abbreviation": "UBND", "recipients": [RECIPIENT],
-               "signer": {"competence": "TM.", "position": "Chủ tịch",
+               "signer": {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân",
+                          "position": "Chủ tịch",
                           "full_name": "Nguyễn Văn An"}}
     payload.update(changes)
     return load_register(json.dumps(payload, ensure_ascii=False).encode())
@@ -167,7 +168,10 @@ def test_a_secret_document_is_never_exchanged_electronically():
 @pytest.mark.parametrize("changes, field", [
     ({"signer": {"position": "Chủ tịch", "full_name": "A", "competence": "XX."}},
      "signer.competence"),
-    ({"signer": {"competence": "TM.", "full_name": "A"}}, "signer.position"),
+    ({"signer": {"competence": "TM.", "full_name": "A", "on_behalf_of": "UBND"}},
+     "signer.position"),
+    ({"signer": {"competence": "KT.", "position": "Phó Chủ tịch", "full_name": "A"}},
+     "signer.on_behalf_of"),
     ({"agency_abbreviation": "ubnd"}, "agency_abbreviation"),
     ({"agency_abbreviation": "UB ND"}, "agency_abbreviation"),
     ({"secrecy": 4}, "secrecy"), ({"steering_type": 3}, "steering_type"),

@@ -1,0 +1,595 @@
+"""Docs benchmark: registering PDFs over HTTP beside raw S3 uploads, and a 1 GiB upload.
+
+Run from the repository root::
+
+    python -m bench.docs
+
+It starts moto's S3 server and the docs service alone as a ``nameko run``
+process (as ``infra.demo`` does), against a fresh database and RabbitMQ vhost
+(``lienthong_bench_docs``), then measures, on the same moto bucket:
+
+1. ``POST /v1/documents`` of a 1 MB PDF (streamed multipart, stored to S3,
+   ``DocumentRegistered`` appended), one client and four client threads,
+   beside two raw baselines: the ``minio`` SDK's ``put_object`` of the same
+   bytes, and our ``S3ObjectStore.put_stream`` called directly (the storage
+   part of a registration, without HTTP, multipart parsing or event store).
+2. One 1 GiB PDF, generated on the fly by the client and never held in
+   memory, posted to docs while the resident memory of docs, moto and this
+   process is sampled every 0.2 s; beside it the same stream uploaded by
+   ``minio`` straight to moto, and by ``put_stream`` from this process. The
+   size and SHA-256 that docs reports must equal the client's.
+
+It is a benchmark, not a test: it checks only that every upload succeeds and
+that the 1 GiB file arrived intact. Everything it creates (database, vhost,
+processes, keys) is removed at the end, also after an error, Ctrl-C or
+SIGTERM; uploaded objects are deleted from moto after each part.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import warnings
+
+import psycopg
+import requests
+
+from bench.common import (
+    Result,
+    _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
+)
+from bench.foundation import threaded_loops
+from infra.samples import make_pdf
+from shared.multipart import CHUNK as MULTIPART_CHUNK
+from shared.multipart import encode
+from shared.objectstore import PART_SIZE, PdfCheck, S3ObjectStore
+
+with warnings.catch_warnings():
+    # nameko imports eventlet, which announces its own deprecation (known, accepted).
+    warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+    from infra.client import Client
+    from infra.stack import MotoServer, ServiceProcess, free_port
+
+# -- where ------------------------------------------------------------------------
+
+PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
+PG_USER = os.environ.get("BENCH_PG_USER", "postgres")
+AMQP_HOST = os.environ.get("BENCH_AMQP_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("BENCH_AMQP_PORT", "5672"))
+AMQP_USER = os.environ.get("BENCH_AMQP_USER", "guest")
+AMQP_PASSWORD = os.environ.get("BENCH_AMQP_PASSWORD", "guest")
+
+DB_NAME = VHOST = "lienthong_bench_docs"
+ADMIN_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres"
+BENCH_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={DB_NAME}"
+AMQP_URI = f"amqp://{AMQP_USER}:{AMQP_PASSWORD}@{AMQP_HOST}:{AMQP_PORT}/{VHOST}"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOG_DIR = os.path.join(ROOT, "var", "bench-docs")
+BUCKET = "lienthong-bench-docs"
+
+# -- how much ------------------------------------------------------------------------
+
+PDF_PADDING = 1024 * 1024       # 1. the PDF: make_pdf(..., padding=1 MiB)
+WARMUP = 5                      #    untimed uploads before each timed loop
+N_UPLOADS = 5_000               #    per loop (the 8 s budget stops it first)
+THREADS = 4                     #    concurrent client threads
+BIG_SIZE = 1024 ** 3            # 2. the big PDF: 1 GiB ...
+MAX_UPLOAD = 1_100_000_000      #    ... under docs' limit (LIENTHONG_MAX_UPLOAD_BYTES)
+SAMPLE_S = 0.2                  #    memory sampling interval
+BIG_TIMEOUT_S = 900             #    per 1 GiB upload
+TMP_NEEDED = 4 * 1024 ** 3      #    moto spools parts and objects to /tmp
+
+PROVINCE = "000.00.00.H41"
+METADATA = {"subject": "Chỉ thị về phòng, chống bão số 3", "document_type": "CT",
+            "agency_abbreviation": "UBND",
+            "signer": {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân",
+                       "position": "Chủ tịch", "full_name": "Nguyễn Văn An"},
+            "recipients": ["000.01.00.H41", "000.02.00.H41"]}
+
+
+# -- the 1 GiB PDF, made while it is read ------------------------------------------------
+
+class PdfStream:
+    """A PDF of exactly ``size`` bytes, produced on demand by ``read(n)``: ``%PDF-1.4``,
+    ``%xxx…`` comment lines, ``%%EOF``. It hashes what it hands out (``sha256``) and
+    holds at most one read's worth of bytes. ``max_read`` caps what one read returns, as
+    a socket or docs' multipart reader does."""
+
+    HEAD, TAIL = b"%PDF-1.4\n", b"%%EOF\n"
+    LINE = b"%" + b"x" * 78 + b"\n"
+
+    def __init__(self, size, max_read=None):
+        self.size, self.pos, self.max_read = size, 0, max_read
+        self.sha256 = hashlib.sha256()
+        self._pad_end = size - len(self.TAIL)
+        self._block = self.LINE * (1024 * 1024 // len(self.LINE) + 1)  # ~1 MiB of lines
+
+    def read(self, n=-1):
+        n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
+        if self.max_read:
+            n = min(n, self.max_read)
+        pieces = []
+        while n > 0:
+            pos = self.pos
+            if pos < len(self.HEAD):
+                piece = self.HEAD[pos:pos + n]
+            elif pos < self._pad_end:
+                offset = (pos - len(self.HEAD)) % len(self.LINE)
+                piece = self._block[offset:offset + min(n, self._pad_end - pos)]
+            else:
+                piece = self.TAIL[pos - self._pad_end:pos - self._pad_end + n]
+            pieces.append(piece)
+            self.pos += len(piece)
+            n -= len(piece)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self.sha256.update(data)
+        return data
+
+
+# -- resident memory of a process --------------------------------------------------------
+
+def proc_status(pid):
+    """VmRSS and VmHWM of ``pid`` in bytes."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def reset_peak(pid):
+    """Reset VmHWM to the current RSS (``clear_refs`` 5); False if not allowed."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class MemorySampler(threading.Thread):
+    """Samples VmRSS of each named process every SAMPLE_S while an upload runs."""
+
+    def __init__(self, pids):
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.reset = {name: reset_peak(pid) for name, pid in pids.items()}
+        self.before = {name: proc_status(pid)["VmRSS"] for name, pid in pids.items()}
+        self.max_rss = dict(self.before)
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.wait(SAMPLE_S):
+            for name, pid in self.pids.items():
+                with contextlib.suppress(OSError):
+                    self.max_rss[name] = max(self.max_rss[name], proc_status(pid)["VmRSS"])
+
+    def stop(self):
+        """Per process: RSS before, max sampled RSS, VmHWM (peak), RSS after."""
+        self._halt.set()
+        self.join()
+        out = {}
+        for name, pid in self.pids.items():
+            now = proc_status(pid)
+            out[name] = {"before": self.before[name], "max": max(self.max_rss[name], now["VmRSS"]),
+                         "hwm": now["VmHWM"], "after": now["VmRSS"], "reset": self.reset[name]}
+        return out
+
+
+# -- the world the benchmark runs in -------------------------------------------------------
+
+def _run(cmd):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+
+
+def drop_database():
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def delete_vhost(missing_ok=False):
+    try:
+        _run(["rabbitmqctl", "-q", "delete_vhost", VHOST])
+    except subprocess.CalledProcessError as err:
+        if not missing_ok:
+            raise RuntimeError(f"rabbitmqctl delete_vhost failed: {err.stderr.strip()}") from err
+
+
+class Bench:
+    def __init__(self, cleanup):
+        self.cleanup = cleanup  # an ExitStack: everything opened is closed on the way out
+        self.results = []       # 1 MB table
+        self.big = []           # 1 GiB table
+        self.memory = []        # (row name, MemorySampler.stop() result)
+        self.notes = []
+
+    def setup(self):
+        cleanup = self.cleanup
+        # Registered before creation: a half-done setup is undone too.
+        cleanup.callback(_quietly, "drop database", drop_database)
+        cleanup.callback(_quietly, "delete vhost", delete_vhost)
+        delete_vhost(missing_ok=True)
+        _run(["rabbitmqctl", "-q", "add_vhost", VHOST])
+        _run(["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, AMQP_USER, ".*", ".*", ".*"])
+        drop_database()
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+        os.makedirs(LOG_DIR, exist_ok=True)
+        keys = os.path.join(LOG_DIR, "keys")  # sealed with this run's passphrase
+        shutil.rmtree(keys, ignore_errors=True)
+        os.makedirs(keys)
+        cleanup.callback(shutil.rmtree, keys, ignore_errors=True)
+        self.moto = MotoServer(LOG_DIR)
+        cleanup.callback(_quietly, "stop moto", self.moto.stop)
+        self.moto.start()
+        docs_port = free_port()
+        secret = secrets.token_hex(16)
+        env = {
+            "LIENTHONG_AMQP_URI": AMQP_URI,
+            "LIENTHONG_PG_DSN": f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}",
+            "LIENTHONG_S3_ENDPOINT": self.moto.endpoint,
+            "LIENTHONG_S3_ACCESS_KEY": self.moto.access_key,
+            "LIENTHONG_S3_SECRET_KEY": self.moto.secret_key, "LIENTHONG_S3_BUCKET": BUCKET,
+            "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
+            "LIENTHONG_EVENT_KEYS_DIR": os.path.join(keys, "event-keys"),
+            "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
+            "LIENTHONG_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        }
+        self.client = Client(AMQP_URI, f"http://127.0.0.1:{docs_port}", secret)
+        self.docs = ServiceProcess("docs", env, LOG_DIR)
+        cleanup.callback(_quietly, "stop docs", self.docs.stop)
+        self.docs.start()
+        self.docs.wait_ready(self.client, self.client.token("auditor", "000.00.00.G22"))
+        self.clerk = self.client.token("clerk", PROVINCE, user="van.thu@ubnd-tinh")
+        # The baselines write to the bucket docs created, through the same SDK.
+        self.store = S3ObjectStore(self.moto.endpoint, self.moto.access_key,
+                                   self.moto.secret_key, BUCKET)
+        self.minio = self.store.client
+        self.pdf = make_pdf("Chi thi ve phong, chong bao so 3", padding=PDF_PADDING)
+
+    # -- machine facts ---------------------------------------------------------------
+
+    def facts(self):
+        with psycopg.connect(BENCH_DSN, autocommit=True) as conn:
+            pg = {k: conn.execute(f"SHOW {k}").fetchone()[0]
+                  for k in ("server_version", "fsync", "synchronous_commit")}
+        with open(os.path.join(ROOT, "services", "docs", "config.yml")) as f:
+            workers = re.search(r"^max_workers:\s*(\d+)", f.read(), re.M)
+        from moto.settings import get_s3_default_key_buffer_size
+        tmp = shutil.disk_usage("/tmp")
+        print("Liên thông docs benchmark")
+        print(f"  nproc              : {len(os.sched_getaffinity(0))}"
+              f" (os.cpu_count {os.cpu_count()}; {_cpu_model()})")
+        print(f"  memory             : {_mem_total()}")
+        print(f"  kernel             : {platform.system()} {platform.release()}")
+        print(f"  Python             : {platform.python_version()} ({sys.executable})")
+        print(f"  PostgreSQL         : {pg['server_version']} at {PG_HOST}:{PG_PORT}; fsync="
+              f"{pg['fsync']} synchronous_commit={pg['synchronous_commit']}")
+        print(f"  S3                 : {_version('moto')} server at {self.moto.endpoint}"
+              f" (pid {self.moto.proc.pid}), bucket {BUCKET} (versioned, object lock);"
+              f" moto keeps an object in memory up to"
+              f" {get_s3_default_key_buffer_size() / 2**20:.1f} MiB, larger ones in /tmp")
+        print(f"  /tmp               : {tmp.free / 2**30:.1f} GiB free of {tmp.total / 2**30:.1f}")
+        print(f"  docs               : nameko run, pid {self.docs.proc.pid}, max_workers"
+              f" {workers.group(1) if workers else '?'}, LIENTHONG_MAX_UPLOAD_BYTES={MAX_UPLOAD};"
+              f" S3 part size {PART_SIZE // 2**20} MiB")
+        print(f"  libraries          : {_version('nameko')}, {_version('eventlet')},"
+              f" {_version('werkzeug')}, {_version('minio')}, {_version('requests')},"
+              f" {_version('urllib3')}")
+        print(f"  1 MB PDF           : {len(self.pdf):,} bytes (make_pdf, padding {PDF_PADDING:,})")
+        print(f"  big PDF            : {BIG_SIZE:,} bytes, generated while it is sent")
+        print(f"  database / vhost   : {DB_NAME} / {VHOST} (created now, removed at the end)")
+        print(f"  logs               : {os.path.relpath(LOG_DIR)}/")
+        print()
+
+    # -- the operations ---------------------------------------------------------------
+
+    def register(self, _item=None):
+        """POST /v1/documents of the 1 MB PDF; returns (key, version) of the stored file."""
+        response = self.client.register(self.clerk, self.pdf, metadata=METADATA)
+        if response.status_code != 201:
+            raise RuntimeError(f"registration failed: {response.status_code} {response.text}")
+        stored = response.json()["file"]
+        return stored["key"], stored["version_id"]
+
+    def minio_put(self, _item=None):
+        key = f"bench/minio/{uuid.uuid4()}.pdf"
+        result = self.minio.put_object(bucket_name=BUCKET, object_name=key,
+                                       data=io.BytesIO(self.pdf), length=len(self.pdf),
+                                       content_type="application/pdf")
+        return key, result.version_id
+
+    def put_stream(self, _item=None):
+        stored = self.store.put_stream(f"bench/direct/{uuid.uuid4()}.pdf", io.BytesIO(self.pdf),
+                                       max_size=MAX_UPLOAD, check=PdfCheck())
+        return stored.key, stored.version_id
+
+    def remove(self, objects):
+        """Delete these object versions, so moto's memory does not grow run after run."""
+        from minio.deleteobjects import DeleteObject
+
+        errors = list(self.minio.remove_objects(
+            bucket_name=BUCKET,
+            delete_object_list=[DeleteObject(k, version_id=v) for k, v in objects]))
+        if errors:
+            raise RuntimeError(f"could not delete {len(errors)} objects: {errors[0]}")
+
+    # -- 1. 1 MB PDFs -----------------------------------------------------------------
+
+    def small(self):
+        moto_start = proc_status(self.moto.proc.pid)["VmRSS"]
+        ops = [("1. POST /v1/documents, 1 client", self.register, "1 POST"),
+               ("minio put_object, 1 client", self.minio_put, "1 PUT"),
+               ("S3ObjectStore.put_stream, 1 client", self.put_stream, "1 put_stream")]
+        self._compare(ops, threads=1)
+        ops = [(f"2. POST /v1/documents, {THREADS} threads", self.register, "1 POST"),
+               (f"minio put_object, {THREADS} threads", self.minio_put, "1 PUT"),
+               (f"S3ObjectStore.put_stream, {THREADS} threads", self.put_stream,
+                "1 put_stream")]
+        self._compare(ops, threads=THREADS)
+        left = sum(1 for _ in self.minio.list_objects(bucket_name=BUCKET, recursive=True,
+                                                       include_version=True))
+        moto_end = proc_status(self.moto.proc.pid)["VmRSS"]
+        uploads = sum(r.ops for r in self.results) + 2 * 3 * WARMUP
+        self.notes.append(
+            f"1-2. moto's RSS went from {_mib(moto_start)} MiB to {_mib(moto_end)} MiB over"
+            f" these {uploads:,} uploads of 1 MB, although every object version was deleted"
+            f" after each loop ({left} left in the bucket): moto keeps objects under 5 MiB in"
+            " memory, and its process gives little of the freed memory back to the system."
+            " Part 3's 'before' column starts from there.")
+
+    def _compare(self, ops, threads):
+        """Each op after WARMUP untimed calls; the first is ours, the rest its baselines."""
+        ours = None
+        for name, op, latency_of in ops:
+            stored = []
+
+            def call(item, op=op, stored=stored):
+                stored.append(op(item))
+
+            for i in range(WARMUP):
+                call(i)
+            if threads == 1:
+                lat, s = timed_loop(range(N_UPLOADS), call)
+            else:
+                per = N_UPLOADS // threads
+                lat, s = threaded_loops([range(per)] * threads, call)
+            result = Result(name, len(lat), s, lat, latency_of, baseline_of=ours)
+            self.results.append(result)
+            ours = ours or result
+            self.remove(stored)
+
+    # -- 2. one 1 GiB PDF -----------------------------------------------------------------
+
+    def huge(self):
+        free = shutil.disk_usage("/tmp").free
+        if free < TMP_NEEDED:
+            self.notes.append(f"2. SKIPPED: {free / 2**30:.1f} GiB free in /tmp, moto needs"
+                              f" about {TMP_NEEDED / 2**30:.0f} GiB for one 1 GiB object.")
+            return
+        pids = {"docs": self.docs.proc.pid, "moto": self.moto.proc.pid, "client": os.getpid()}
+
+        # Ours: the client streams the multipart body, docs streams it on to moto.
+        stream = PdfStream(BIG_SIZE)
+        headers, body = encode({"metadata": json.dumps(METADATA)}, "big.pdf", stream, BIG_SIZE)
+        headers["Authorization"] = f"Bearer {self.clerk}"
+        with self._sampled(pids, "3. POST /v1/documents, 1 GiB") as timing:
+            response = requests.post(f"{self.client.docs_url}/v1/documents", data=body,
+                                     headers=headers, timeout=(10, BIG_TIMEOUT_S))
+        if response.status_code != 201:
+            raise RuntimeError(f"1 GiB registration failed: {response.status_code}"
+                               f" {response.text}")
+        stored = response.json()["file"]
+        client_sha = stream.sha256.hexdigest()
+        intact = stored["size"] == BIG_SIZE == stream.pos and stored["sha256"] == client_sha
+        if not intact:
+            raise RuntimeError(f"1 GiB file differs: docs says {stored['size']} bytes, SHA-256"
+                               f" {stored['sha256']}; client sent {stream.pos}, {client_sha}")
+        stat = self.minio.stat_object(bucket_name=BUCKET, object_name=stored["key"],
+                                      version_id=stored["version_id"])
+        ours = Result("3. POST /v1/documents, 1 GiB", 1, timing["s"], None, "1 POST")
+        self.big.append(ours)
+        self.remove([(stored["key"], stored["version_id"])])
+        self.notes.append(
+            f"3. docs reported {stored['size']:,} bytes, SHA-256 {stored['sha256'][:16]}…,"
+            f" equal to what the client streamed ({stream.pos:,} bytes, SHA-256 computed while"
+            f" sending); moto holds {stat.size:,} bytes (ETag {stat.etag},"
+            f" {'multipart' if '-' in (stat.etag or '') else 'single PUT'}).")
+
+        # Raw: the same stream, minio straight to moto, the same part size.
+        stream = PdfStream(BIG_SIZE)
+        key = f"bench/minio/{uuid.uuid4()}.pdf"
+        with self._sampled(pids, "minio put_object, 1 GiB") as timing:
+            result = self.minio.put_object(bucket_name=BUCKET, object_name=key, data=stream,
+                                           length=BIG_SIZE, part_size=PART_SIZE,
+                                           content_type="application/pdf")
+        self.big.append(Result("minio put_object, 1 GiB", 1, timing["s"], None, "1 upload",
+                               baseline_of=ours))
+        self.remove([(key, result.version_id)])
+
+        # Ours without HTTP and event store: put_stream in this process.
+        stream = PdfStream(BIG_SIZE)
+        with self._sampled(pids, "S3ObjectStore.put_stream, 1 GiB") as timing:
+            stored = self.store.put_stream(f"bench/direct/{uuid.uuid4()}.pdf", stream,
+                                           max_size=MAX_UPLOAD, check=PdfCheck())
+        if stored.sha256 != stream.sha256.hexdigest():
+            raise RuntimeError("put_stream's SHA-256 differs from the stream's")
+        self.big.append(Result("S3ObjectStore.put_stream, 1 GiB", 1, timing["s"], None,
+                               "1 put_stream", baseline_of=ours))
+        self.remove([(stored.key, stored.version_id)])
+
+        # The same, fed 64 KiB per read as docs feeds it (its multipart reader's chunk).
+        stream = PdfStream(BIG_SIZE, max_read=MULTIPART_CHUNK)
+        name = f"put_stream fed {MULTIPART_CHUNK // 1024} KiB reads, 1 GiB"
+        with self._sampled(pids, name) as timing:
+            stored = self.store.put_stream(f"bench/direct/{uuid.uuid4()}.pdf", stream,
+                                           max_size=MAX_UPLOAD, check=PdfCheck())
+        if stored.sha256 != stream.sha256.hexdigest():
+            raise RuntimeError("put_stream's SHA-256 differs from the stream's")
+        self.big.append(Result(name, 1, timing["s"], None, "1 put_stream", info=True))
+        self.remove([(stored.key, stored.version_id)])
+
+    @contextlib.contextmanager
+    def _sampled(self, pids, name):
+        """Time the block and sample the processes' memory while it runs."""
+        sampler = MemorySampler(pids)
+        sampler.start()
+        timing = {}
+        start = time.perf_counter()
+        try:
+            yield timing
+        finally:
+            timing["s"] = time.perf_counter() - start
+            self.memory.append((name, sampler.stop()))
+
+    # -- report -------------------------------------------------------------------------
+
+    def report(self):
+        self._table("1 MB PDF", self.results, len(self.pdf))
+        print()
+        if self.big:
+            self._table("1 GiB PDF", self.big, BIG_SIZE)
+            print()
+            self._memory()
+            print()
+        print("ops/s = uploads per second; MB/s = ops/s x file size / 10^6; p50/p95/p99 ="
+              " latency of one call, as named in 'latency of'.")
+        print("ours/base = our ops/s divided by that baseline's ops/s (1.00x = as fast as raw;"
+              " 0.50x = half as fast).")
+        print("Figures move between runs (tens of percent on a shared VM): compare a figure with"
+              " the baseline beside it, measured seconds apart on the same moto server.")
+        print("1-2. Ours per POST: a new HTTP connection (requests), the multipart body streamed"
+              " in 64 KiB chunks, token and metadata checks, put_stream to moto (one PUT below"
+              f" {PART_SIZE // 2**20} MiB; PDF check and SHA-256 on the fly), then one"
+              " transaction: the signed DocumentRegistered appended, the documents row"
+              " inserted. The minio baseline is one PUT of the same bytes from memory; the"
+              " put_stream baseline is docs' storage step alone, called from this process.")
+        for note in self.notes:
+            print(note)
+        self._big_notes()
+
+    def _big_notes(self):
+        rows = {r.name: r for r in self.big}
+        ours = rows.get("3. POST /v1/documents, 1 GiB")
+        direct = rows.get("S3ObjectStore.put_stream, 1 GiB")
+        small = rows.get(f"put_stream fed {MULTIPART_CHUNK // 1024} KiB reads, 1 GiB")
+        if not (ours and direct and small):
+            return
+        print(f"3. Where docs' time goes: put_stream takes {direct.seconds:.1f} s when its"
+              f" source returns {PART_SIZE // 2**20} MiB per read and {small.seconds:.1f} s"
+              f" when it returns {MULTIPART_CHUNK // 1024} KiB, as docs' multipart reader"
+              f" does; docs took {ours.seconds:.1f} s. minio's read_part_data builds each part"
+              " with part_data += data, copying the growing part on every read: about"
+              f" {PART_SIZE // MULTIPART_CHUNK} reads and"
+              f" {(PART_SIZE // MULTIPART_CHUNK) ** 2 // 2 * MULTIPART_CHUNK / 2**20:.0f} MiB"
+              " copied per part. The remainder is the HTTP path (client, eventlet's WSGI reads,"
+              " werkzeug's multipart decoder) and the event append,"
+              f" all on the same {len(os.sched_getaffinity(0))} cores as moto.")
+
+    @staticmethod
+    def _table(title, rows, size):
+        width = max(len(_label(r)) for r in rows)
+        header = (f"{title:<{width}} {'ops':>6} {'s':>7} {'ops/s':>8} {'MB/s':>8}"
+                  f" {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  {'latency of':<13}"
+                  f" {'ours/base':>9}")
+        print(header)
+        print("-" * len(header))
+        for r in rows:
+            if r.baseline_of is None and not r.info and r is not rows[0]:
+                print()
+            ratio = f"{r.baseline_of.rate / r.rate:8.2f}x" if r.baseline_of else ""
+            print(f"{_label(r):<{width}} {r.ops:>6} {r.seconds:>7.2f} {r.rate:>8.2f}"
+                  f" {r.rate * size / 1e6:>8.1f} {_ms(r.pct(0.50)):>8} {_ms(r.pct(0.95)):>8}"
+                  f" {_ms(r.pct(0.99)):>8}  {r.latency_of:<13} {ratio:>9}")
+
+    def _memory(self):
+        width = max(len(name) for name, _ in self.memory)
+        header = (f"{'resident memory (MiB)':<{width}} {'process':<7} {'before':>8}"
+                  f" {'peak':>8} {'growth':>8} {'max RSS':>8} {'after':>8}")
+        print(header)
+        print("-" * len(header))
+        for name, by_process in self.memory:
+            for process, m in by_process.items():
+                peak = f"{_mib(m['hwm'])}" if m["reset"] else f"{_mib(m['hwm'])}*"
+                print(f"{name:<{width}} {process:<7} {_mib(m['before']):>8} {peak:>8}"
+                      f" {_mib(m['hwm'] - m['before']):>8} {_mib(m['max']):>8}"
+                      f" {_mib(m['after']):>8}")
+                name = ""
+        print()
+        print("before/after = VmRSS when the upload started/ended; peak = VmHWM, reset with"
+              " /proc/<pid>/clear_refs just before the upload (* = could not reset: peak since"
+              f" the process started); growth = peak - before; max RSS = highest VmRSS sampled"
+              f" every {SAMPLE_S} s. client = this process (it generates and hashes the stream;"
+              " in the put_stream rows it also runs put_stream).")
+        self._memory_notes()
+
+    def _memory_notes(self):
+        by_row = dict(self.memory)
+        ours = by_row.get("3. POST /v1/documents, 1 GiB")
+        if not ours:
+            return
+        growth = ours["docs"]["hwm"] - ours["docs"]["before"]
+        client = ours["client"]["hwm"] - ours["client"]["before"]
+        print(f"docs' peak grew by {_mib(growth)} MiB while it streamed {BIG_SIZE / 2**20:.0f}"
+              f" MiB ({growth / BIG_SIZE:.1%} of the file), and the client's by {_mib(client)}"
+              f" MiB: neither holds the file. In docs, minio reads each {PART_SIZE // 2**20} MiB"
+              " part into memory before sending it; the rest is buffers and the allocator.")
+        moto = max(m["moto"]["hwm"] - m["moto"]["before"] for m in by_row.values())
+        if moto > BIG_SIZE / 2:
+            print(f"moto's memory is not bounded, for any client: its peak grew by up to"
+                  f" {_mib(moto)} MiB, {moto / BIG_SIZE:.1f}x the file. Its"
+                  " CompleteMultipartUpload joins every part into one bytearray, copies that to"
+                  " bytes, and writes it to a SpooledTemporaryFile, which buffers it in memory"
+                  " before it rolls over to /tmp (another copy). That is moto's; a real S3 or"
+                  " MinIO server does not join the parts in memory.")
+
+
+def _label(r):
+    if r.info:
+        return "   info: " + r.name
+    return ("   base: " + r.name) if r.baseline_of is not None else r.name
+
+
+def _ms(nanoseconds):
+    return "-" if nanoseconds is None else f"{nanoseconds / 1e6:.1f}"
+
+
+def _mib(n):
+    return f"{n / 2**20:.0f}"
+
+
+def main():
+    signal.signal(signal.SIGTERM, _terminate)
+    # Confirms that arrive while a short-lived RPC proxy closes are harmless noise.
+    logging.getLogger("amqp").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    with contextlib.ExitStack() as cleanup:
+        bench = Bench(cleanup)
+        bench.setup()
+        bench.facts()
+        for step in (bench.small, bench.huge):
+            print(f"running {step.__name__} ...", file=sys.stderr, flush=True)
+            step()
+        bench.report()
+    print(f"\ntotal run time {time.perf_counter() - started:.1f} s"
+          f" (database {DB_NAME}, vhost {VHOST}, moto and docs removed)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The signing service's key holder: the agency PKI, every signer's certificate
+and encrypted key, the CRL, and the time-stamping authority.
+
+Standing in for the government CA in development and tests: a root CA made
+on first start (its key encrypted in ``PKI_DIR``), which issues each leader a
+personal certificate and each agency an organisation certificate. Keys live
+only in the :class:`~services.signing.pki.KeyStore` (passphrase-encrypted
+PKCS#8, one file per certificate) and in this process's memory; requests
+authenticated as a person use that person's key and no one else's.
+
+Certificates and revocations are rows of the ``certificates`` table; the CRL
+is rebuilt from them, so every signing process publishes the same one.
+"""
+
+import hashlib
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from services.signing import pki, tsa
+from shared.errors import Forbidden, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+DDL = """
+CREATE TABLE IF NOT EXISTS certificates (
+    serial      text PRIMARY KEY,
+    holder      text NOT NULL,
+    agency      text NOT NULL,
+    role        text NOT NULL,
+    pem         text NOT NULL,
+    not_before  timestamptz NOT NULL,
+    not_after   timestamptz NOT NULL,
+    revoked_at  timestamptz,
+    reason      text
+);
+CREATE INDEX IF NOT EXISTS certificates_holder ON certificates (holder, agency, role);
+"""
+
+REASONS = {r.value: r for r in x509.ReasonFlags
+           if r not in (x509.ReasonFlags.unspecified, x509.ReasonFlags.remove_from_crl)}
+AGENCY_ROLE = "agency"
+
+
+class Authority:
+    def __init__(self, directory, passphrase, auto_enroll=True, validity_days=365):
+        self.directory = directory
+        self.keys = pki.KeyStore(os.path.join(directory, "keys"), passphrase)
+        self.auto_enroll = auto_enroll
+        self.validity = timedelta(days=validity_days)
+        self.ca = self._root()
+        self.tsa_identity = self._tsa_identity()
+
+    def __repr__(self):  # never key material
+        return f"Authority({self.directory!r})"
+
+    # -- the root and the TSA, made once and kept on disk ------------------------------
+
+    def _root(self):
+        cert_path = os.path.join(self.directory, "root-ca.pem")
+        if not os.path.exists(cert_path):
+            now, key = datetime.now(UTC), pki.generate_key()
+            ca = pki.create_root_ca("Liên thông Root CA (development)", now - timedelta(days=1),
+                                    now + timedelta(days=3650), key=key)
+            if self._save("root-ca", key, ca.certificate, cert_path):
+                return ca
+        certificate = x509.load_pem_x509_certificate(_read(cert_path))
+        return pki.CertificateAuthority(certificate, self.keys.load("root-ca"))
+
+    def _tsa_identity(self):
+        cert_path = os.path.join(self.directory, "tsa.pem")
+        if not os.path.exists(cert_path):
+            identity = tsa.issue_tsa_cert(self.ca, valid_to=datetime.now(UTC) + self.validity * 5)
+            if self._save("tsa", identity.private_key, identity.certificate, cert_path):
+                return identity
+        return pki.Identity(x509.load_pem_x509_certificate(_read(cert_path)),
+                            self.keys.load("tsa"), (self.ca.certificate,))
+
+    def _save(self, name, key, certificate, cert_path):
+        """Store a new key and its certificate; False if another process was first."""
+        try:
+            self.keys.save(name, key)
+        except FileExistsError:
+            return False
+        tmp = f"{cert_path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(certificate.public_bytes(serialization.Encoding.PEM))
+        os.replace(tmp, cert_path)
+        return True
+
+    def time_stamp_authority(self):
+        return tsa.TimeStampAuthority(self.tsa_identity)
+
+    # -- certificates -------------------------------------------------------------------
+
+    def enroll(self, conn, holder, agency, role, full_name):
+        """Issue a certificate and key to ``holder`` (a user id, or the agency for its seal)."""
+        if role == AGENCY_ROLE:
+            identity = pki.issue_organisation_cert(self.ca, agency, full_name,
+                                                   valid_to=datetime.now(UTC) + self.validity)
+        elif role in pki.ROLES:
+            identity = pki.issue_personal_cert(self.ca, full_name, agency, role,
+                                               valid_to=datetime.now(UTC) + self.validity)
+        else:
+            raise ValidationFailed("role: leader, clerk or agency", field="role")
+        certificate = identity.certificate
+        serial = format(certificate.serial_number, "x")
+        self.keys.save(f"cert-{serial}", identity.private_key)
+        conn.execute("INSERT INTO certificates VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, NULL)",
+                     (serial, holder, agency, role,
+                      certificate.public_bytes(serialization.Encoding.PEM).decode(),
+                      certificate.not_valid_before_utc, certificate.not_valid_after_utc))
+        log.info("enrolled %s as %s of %s: certificate %s", holder, role, agency, serial)
+        return identity
+
+    def identity(self, conn, holder, agency, role, full_name):
+        """The holder's current certificate and key, enrolling a first one in development.
+
+        A holder whose every certificate is revoked or expired is refused,
+        naming why: a new certificate is an administrator's decision.
+        """
+        rows = conn.execute(
+            "SELECT serial, pem, revoked_at, reason, not_before, not_after FROM certificates"
+            " WHERE holder = %s AND agency = %s AND role = %s ORDER BY not_before DESC",
+            (holder, agency, role)).fetchall()
+        now = datetime.now(UTC)
+        for serial, pem, revoked_at, _, not_before, not_after in rows:
+            if revoked_at is None and not_before <= now <= not_after:
+                return pki.Identity(x509.load_pem_x509_certificate(pem.encode()),
+                                    self.keys.load(f"cert-{serial}"), (self.ca.certificate,))
+        if rows:
+            serial, _, revoked_at, reason, not_before, not_after = rows[0]
+            if revoked_at is not None:
+                why = f"was revoked on {revoked_at.isoformat()} ({reason})"
+            elif now < not_before:
+                why = f"is not valid before {not_before.isoformat()}"
+            else:
+                why = f"expired on {not_after.isoformat()}"
+            raise Forbidden(f"certificate: {holder}'s certificate {serial} {why}; an"
+                            " administrator must issue a new one", field="certificate")
+        if not self.auto_enroll:
+            raise Forbidden(f"certificate: {holder} holds no {role} certificate of {agency}",
+                            field="certificate")
+        return self.enroll(conn, holder, agency, role, full_name)
+
+    def revoke(self, conn, serial, reason):
+        if reason not in REASONS:
+            raise ValidationFailed(f"reason: one of {', '.join(sorted(REASONS))}",
+                                   field="reason")
+        row = conn.execute("UPDATE certificates SET revoked_at = now(), reason = %s"
+                           " WHERE serial = %s AND revoked_at IS NULL RETURNING revoked_at",
+                           (reason, serial)).fetchone()
+        if row is None:
+            raise NotFound(f"serial: no unrevoked certificate {serial}", field="serial")
+        return row[0]
+
+    def crl(self, conn, next_update=timedelta(days=1)):
+        """The CRL (DER) of every revocation recorded, signed by the root."""
+        for serial, revoked_at, reason in conn.execute(
+                "SELECT serial, revoked_at, reason FROM certificates"
+                " WHERE revoked_at IS NOT NULL"):
+            self.ca.revoke(int(serial, 16), revoked_at, REASONS[reason])
+        return self.ca.crl(datetime.now(UTC) + next_update)
+
+    def certificates(self, conn, agency=None):
+        rows = conn.execute(
+            "SELECT serial, holder, agency, role, not_before, not_after, revoked_at, reason"
+            " FROM certificates WHERE %s::text IS NULL OR agency = %s ORDER BY not_before",
+            (agency, agency)).fetchall()
+        return [{"serial": r[0], "holder": r[1], "agency": r[2], "role": r[3],
+                 "not_before": r[4].isoformat(), "not_after": r[5].isoformat(),
+                 "revoked_at": r[6].isoformat() if r[6] else None, "reason": r[7]}
+                for r in rows]
+
+
+def certificate_info(identity):
+    """What an event records about the certificate that signed: never the key."""
+    certificate = identity.certificate
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return {"serial": format(certificate.serial_number, "x"),
+            "subject": certificate.subject.rfc4514_string(),
+            "issuer": certificate.issuer.rfc4514_string(),
+            "sha256": hashlib.sha256(der).hexdigest()}
+
+
+def _read(path):
+    with open(path, "rb") as fh:
+        return fh.read()
