@@ -175,20 +175,32 @@ def run_scenario(client, timer, pdf_kb, log_dir):
     timer.say(f"clerk issued it: Số {issued['number_notation']}, {issued['issued_at']};"
               " routing sends it to the recipients named in it")
 
+    pdf_path = None
     for agency in DISTRICTS:
         with client.rpc(client.token("clerk", agency)) as rpc:
             wait_for(lambda: any(i["document_id"] == document_id for i in rpc.routing.inbox()),
                      what=f"delivery to {agency}")
             url = wait_for(lambda: rpc.docs.file_url(document_id), what="the download URL")
+            issued_sha = rpc.docs.get_document(document_id)["file"]["sha256"]
+            verdict = rpc.signing.verify_document(document_id)
         digest = hashlib.sha256()
-        with requests.get(url, stream=True, timeout=60) as r:
+        pdf_path = os.path.join(log_dir, f"document-{document_id}.pdf")
+        with requests.get(url, stream=True, timeout=60) as r, open(pdf_path, "wb") as out:
             for chunk in r.iter_content(64 * 1024):
                 digest.update(chunk)
-        ok = digest.hexdigest() == sha
-        timer.say(f"{agency} found it in its inbox and downloaded it:"
-                  f" SHA-256 {'matches' if ok else 'DOES NOT MATCH'}")
+                out.write(chunk)
+        ok = digest.hexdigest() == issued_sha
+        timer.say(f"{agency} found it in its inbox and downloaded the signed PDF:"
+                  f" SHA-256 {'matches the issued file' if ok else 'DOES NOT MATCH'}")
         if not ok:
-            raise SystemExit("downloaded file differs from the registered one")
+            raise SystemExit("downloaded file differs from the issued one")
+        passed = [c["check"] for c in verdict["pdf"]["checks"] if c["ok"]]
+        failed = [f"{c['check']}: {c['detail']}" for c in verdict["pdf"]["checks"] if not c["ok"]]
+        timer.say(f"{agency} verified both signatures and the manifest:"
+                  f" {'VALID' if verdict['ok'] else 'INVALID'}"
+                  f" ({len(passed)} checks passed: {', '.join(sorted(set(passed)))})")
+        if not verdict["ok"]:
+            raise SystemExit("signature verification failed: " + "; ".join(failed))
         with client.rpc(client.token("clerk", agency)) as rpc:
             [arrival] = wait_for(rpc.docs.incoming, what=f"{agency}'s incoming register")
             rpc.docs.accept_incoming(document_id)
@@ -232,6 +244,8 @@ def run_scenario(client, timer, pdf_kb, log_dir):
     rel = os.path.relpath(path)
     print("\nDone: registered, approved and signed, sealed, numbered and issued, delivered"
           " to both districts, downloaded intact, accepted, logged, checkpointed and verified.")
+    print(f"The signed PDF is {os.path.relpath(pdf_path)}: `pdfsig` (poppler-utils) shows both"
+          " signatures.")
     print(f"The evidence bundle is {rel}; check it yourself, offline:\n"
           f"  .venv/bin/python -m services.audit.verify_bundle {rel}"
           f" --log-key \"$(cat {os.path.relpath(key_path)})\"")

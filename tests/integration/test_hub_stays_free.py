@@ -82,3 +82,26 @@ def test_the_same_cpu_work_on_the_hub_freezes_it():
     # The control: proves the measurement above can fail.
     gap, duration = longest_pause_while(hash_a_lot)
     assert gap > duration * 0.8, (gap, duration)
+
+
+def test_a_pades_signature_with_its_time_stamp_runs_off_the_hub():
+    """The signing service's work: pyHanko (asyncio inside) and an HTTP round trip
+    to the time-stamping authority, in a real thread while the hub keeps ticking.
+    The TSA itself answers from a green thread of this process, as in the service."""
+    from datetime import UTC, datetime, timedelta
+
+    from infra.samples import make_pdf
+    from services.signing import pades, pki, tsa
+
+    now = datetime.now(UTC)
+    ca = pki.create_root_ca("Root (test)", now - timedelta(days=1), now + timedelta(days=30))
+    leader = pki.issue_personal_cert(ca, "Nguyễn Văn An", "000.00.00.H41", "leader")
+    pdf = make_pdf("hub", padding=4 * 1024 * 1024)
+    with tsa.TsaServer(tsa.TimeStampAuthority(tsa.issue_tsa_cert(ca))) as server:
+        def sign_three():
+            for _ in range(3):
+                run_cpu(pades.sign_as_leader, pdf, leader, "Chủ tịch", "Nguyễn Văn An",
+                        timestamper_url=server.url)
+        run_cpu(lambda: None)
+        gap, duration = longest_pause_while(sign_three)
+    assert gap < duration / 4, (gap, duration)
