@@ -14,7 +14,7 @@ import requests
 from infra.stack import ServiceProcess
 from shared.errors import Conflict, Forbidden
 from shared.multipart import encode
-from tests.support.client import DISTRICT_1, DISTRICT_2, PROVINCE, wait_for
+from tests.support.client import DIRECTIVE, DISTRICT_1, DISTRICT_2, PROVINCE, wait_for
 from tests.support.db import query, scalar
 from tests.support.pdf import make_pdf
 
@@ -186,3 +186,22 @@ def test_several_docs_processes_issuing_at_once_give_no_gap_and_no_duplicate(
     finally:
         for p in extra:
             p.stop()
+
+
+def test_a_replacing_document_freezes_the_one_it_replaces_when_issued(stack, client):
+    stack.start()
+    first = client.issue(client.token("clerk"), client.token("leader"), make_pdf("ban dau"))
+    metadata = {**DIRECTIVE, "replaces": first["document_id"]}
+    # Another agency cannot replace the province's document.
+    other = client.register(client.token("clerk", agency=DISTRICT_1), make_pdf("x"),
+                            metadata={**metadata, "recipients": [DISTRICT_2]})
+    assert other.status_code == 400 and other.json()["error"]["field"] == "replaces"
+    second = client.issue(client.token("clerk"), client.token("leader"), make_pdf("thay the"),
+                          metadata=metadata)
+    assert second["number"] == first["number"] + 1
+    assert state_of(client, first["document_id"]) == "replaced"
+    with client.rpc(client.token("clerk")) as rpc:
+        assert rpc.docs.get_document(second["document_id"])["replaces"] == \
+            first["document_id"]
+        with pytest.raises(Conflict):  # a replaced document is frozen
+            rpc.docs.issue(first["document_id"])
