@@ -7,7 +7,7 @@ import json
 import logging
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from nameko.dependency_providers import Config
 from nameko.events import event_handler
@@ -20,7 +20,7 @@ from services.routing import statuses as st
 from services.routing.directory import Directory
 from services.routing.sample_data import apply_reform_2025, national, sample_province
 from shared.auth import require_role
-from shared.envelope import new_event, thaw, utc_now
+from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
 from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
 from shared.nameko_ext import Authenticator, EventStoreProvider, Health
@@ -356,16 +356,20 @@ class RoutingService(Health):
         document_id = _uuid(document_id)
 
         def attempt(conn):
-            state = self._copy(conn, document_id, actor.agency)
-            new, change = st.report(state, str(code), by_agency=actor.agency,
-                                    recipient=actor.agency, at=utc_now(),
-                                    user=actor.user_id, reason=reason)
-            self._append(conn, document_id, [self._change_event(
-                "StatusReported", change, actor)])
-            self._save_copy(conn, new)
-            return change.to_dict()
+            return self._report(conn, document_id, str(code), agency=actor.agency,
+                                at=utc_now(), user=actor.user_id, reason=reason, actor=actor)
 
         return self._in_transaction(attempt)
+
+    def _report(self, conn, document_id, code, *, agency, at, user, reason, actor):
+        """``agency`` reports ``code`` on its copy: the rules of ``st.report``, one
+        ``StatusReported`` event (by ``actor``) and the saved copy; the change."""
+        state = self._copy(conn, document_id, agency)
+        new, change = st.report(state, code, by_agency=agency, recipient=agency, at=at,
+                                user=user, reason=reason)
+        self._append(conn, document_id, [self._change_event("StatusReported", change, actor)])
+        self._save_copy(conn, new)
+        return change.to_dict()
 
     @event_handler("docs", "IncomingAccepted", requeue_on_error=True)
     def on_incoming_accepted(self, payload):
@@ -583,6 +587,112 @@ class RoutingService(Health):
                           "notes": package.notes})
 
     @rpc
+    def export_status_edxml(self, document_id, recipient=None):
+        """The current status of ``recipient``'s copy as an edXML status package
+        (the recipient reporting to the sender), base64.
+
+        A clerk of the recipient sees its own copy (``recipient`` defaults to the
+        caller's agency); a clerk of the sender names any recipient; auditors
+        name one. Anyone else: ``NotFound``, as for ``statuses``.
+        """
+        actor = self.auth.actor()
+        document_id = _uuid(document_id)
+        if recipient is None:
+            if actor.role == "auditor":
+                raise ValidationFailed("recipient: name the recipient whose status to export",
+                                       field="recipient")
+            recipient = actor.agency
+        if not isinstance(recipient, str) or not AGENCY_CODE.match(recipient):
+            raise ValidationFailed("recipient: an agency code (XXX.XX.XX.Ynn)",
+                                   field="recipient")
+        with self.events.transaction() as conn:
+            row = conn.execute(
+                "SELECT c.sender, c.state, r.registered FROM copies c"
+                " JOIN consignments r USING (document_id)"
+                " WHERE c.document_id = %s AND c.recipient = %s",
+                (document_id, recipient)).fetchone()
+        visible = row is not None and (actor.role == "auditor" or (
+            actor.role == "clerk" and actor.agency in (recipient, row[0])))
+        if not visible or row[2] is None:
+            raise NotFound(f"no copy of document {document_id} at {recipient} concerns"
+                           " your agency", field="document_id")
+        state = codec.status_from_json(row[1])
+        change = next(c for c in reversed(state.history) if c.code == state.code)
+        description = st.label(change.code) + (f": {change.reason}" if change.reason else "")
+        package = edxml.StatusPackage(
+            response_for=_response_for(row[2]["data"]),
+            from_agency=edxml.Agency(id=recipient), status_code=change.code,
+            description=description, timestamp=change.at,
+            staff_info=edxml.StaffInfo(staff=change.user))
+        return base64.b64encode(edxml.export_status(package)).decode()
+
+    @rpc
+    def import_status_edxml(self, package_b64):
+        """Apply a status package from the national axis to the copy it reports
+        on, by the rules of ``report_status``; admins only. The change, as
+        ``report_status`` returns it."""
+        actor = require_role(self.auth.actor(), "admin")
+        try:
+            raw = base64.b64decode(package_b64, validate=True)
+        except (ValueError, TypeError):
+            raise ValidationFailed("package: not base64", field="package") from None
+        try:
+            status = edxml.import_status(raw)
+        except ValidationFailed as err:
+            raise ValidationFailed(f"package: {err.message}", field="package") from None
+        answered, agency = status.response_for, status.from_agency.id
+        code_path = "edXMLHeader/Status/StatusCode"
+
+        def attempt(conn):
+            document_id = self._issued_document(conn, answered)
+            recipients = {r for (r,) in conn.execute(
+                "SELECT recipient FROM copies WHERE document_id = %s", (document_id,))}
+            if agency not in recipients:
+                raise Forbidden(f"edXMLHeader/Status/From/OrganId: {agency} is not a recipient"
+                                f" of document {answered.code}",
+                                field="edXMLHeader/Status/From/OrganId")
+            try:
+                return self._report(
+                    conn, document_id, status.status_code, agency=agency,
+                    at=status.timestamp.astimezone(timezone.utc),
+                    user=(status.staff_info.staff if status.staff_info else "") or actor.user_id,
+                    reason=_reason_of(status), actor=actor)
+            except ConcurrencyConflict:
+                raise  # _in_transaction retries
+            except (ValidationFailed, Conflict) as err:
+                # Name the package's elements. A transition st.report refuses is a
+                # conflict here: the package is valid, the copy's state forbids it.
+                if err.field == "code" and (isinstance(err, Conflict)
+                                            or status.status_code in st.PROCESSING_CODES):
+                    raise Conflict(f"{code_path}: {err.message}", field=code_path) from None
+                if err.field == "reason":
+                    raise ValidationFailed(f"edXMLHeader/Status/Description: {err.message}",
+                                           field="edXMLHeader/Status/Description") from None
+                raise
+
+        return _jsonable(self._in_transaction(attempt))
+
+    def _issued_document(self, conn, answered):
+        """The id of the issued document an edXML ``ResponseFor`` names: same
+        issuing agency, number/notation and date of issue."""
+        rows = conn.execute(
+            "SELECT document_id, registered FROM consignments"
+            " WHERE registered -> 'data' ->> 'issuing_agency' = %s"
+            " AND registered -> 'data' ->> 'number_notation' = %s",
+            (answered.organ_id, answered.code)).fetchall()
+        found = [str(doc) for doc, registered in rows
+                 if _response_for(registered["data"]).promulgation_date
+                 == answered.promulgation_date]
+        if not found:
+            raise NotFound(f"edXMLHeader/Status/ResponseFor: no document {answered.code} issued"
+                           f" by {answered.organ_id} on {answered.promulgation_date} is known"
+                           " to routing", field="edXMLHeader/Status/ResponseFor")
+        if len(found) > 1:
+            raise Conflict(f"edXMLHeader/Status/ResponseFor: {len(found)} documents match"
+                           f" {answered.document_id}", field="edXMLHeader/Status/ResponseFor")
+        return found[0]
+
+    @rpc
     def state_summary(self):
         """Every document as this service knows it, sorted by id (auditors only).
 
@@ -719,6 +829,27 @@ def _package(registered, traces):
             uri=f"lienthong:{data['file']['key']}", sha256=data["file"]["sha256"],
             size=data["file"]["size"])],
     )
+
+
+def _response_for(data):
+    """The edXML ``ResponseFor`` naming an issued document (its ``DocumentIssued``
+    data), with the date and ``DocumentId`` that ``_package`` writes."""
+    date_ = deadlines.vietnam_time(datetime.fromisoformat(data["issued_at"])).date()
+    return edxml.ResponseFor(
+        organ_id=data["issuing_agency"], code=data["number_notation"], promulgation_date=date_,
+        document_id=f"{data['issuing_agency']},{date_:%Y/%m/%d},{data['number_notation']}")
+
+
+def _reason_of(status):
+    """A status package's Description as a reason, without the label that
+    ``export_status_edxml`` writes before it."""
+    text = status.description.strip()
+    label = st.label(status.status_code)
+    if text == label:
+        return None
+    if text.startswith(label + ":"):
+        text = text[len(label) + 1:].strip()
+    return text or None
 
 
 def _uuid(value):

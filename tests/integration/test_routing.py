@@ -3,6 +3,7 @@ idempotent sending, statuses, recall, deadlines, edXML and bad input."""
 
 import base64
 import uuid
+from datetime import datetime
 
 import pytest
 from nameko.testing.services import entrypoint_hook
@@ -216,6 +217,100 @@ def test_a_sent_document_exports_as_an_edxml_package_that_imports_back(routing):
         with pytest.raises(ValidationFailed):
             rpc.routing.import_edxml(base64.b64encode(b"<!DOCTYPE x><x/>").decode())
     assert summary["from"] == PROVINCE and sorted(summary["to"]) == [DISTRICT_1, DISTRICT_2]
+
+
+def _status_package(base_b64, agency, code, description, minutes=5):
+    """A status package like the exported one ``base_b64``, from ``agency``."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    base = edxml.import_status(base64.b64decode(base_b64))
+    status = replace(base, from_agency=edxml.Agency(id=agency), status_code=code,
+                     description=description,
+                     timestamp=base.timestamp + timedelta(minutes=minutes),
+                     staff_info=edxml.StaffInfo(department="Văn thư", staff="Trần Thị Bình"))
+    return base64.b64encode(edxml.export_status(status)).decode()
+
+
+def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, platform):
+    document_id = routing.deliver()
+
+    def all_events():
+        return scalar(platform.pg_dsn, "routing", "SELECT count(*) FROM events")
+
+    with routing.rpc(agency=DISTRICT_1) as rpc:
+        accepted = rpc.routing.report_status(document_id, "03")
+        mine = rpc.routing.export_status_edxml(document_id)  # defaults to the own copy
+    with routing.rpc() as rpc:  # the sender names the recipient
+        assert rpc.routing.export_status_edxml(document_id, DISTRICT_1) == mine
+        with pytest.raises(NotFound):
+            rpc.routing.export_status_edxml(document_id)  # the sender has no copy
+    with routing.rpc(role="auditor", agency=OUTSIDER) as rpc:
+        assert rpc.routing.export_status_edxml(document_id, DISTRICT_1) == mine
+    for role, agency, recipient in (("clerk", OUTSIDER, DISTRICT_1),
+                                    ("clerk", DISTRICT_2, DISTRICT_1),
+                                    ("leader", DISTRICT_1, None)):
+        with routing.rpc(role=role, agency=agency) as rpc:
+            with pytest.raises(NotFound):
+                rpc.routing.export_status_edxml(document_id, recipient)
+
+    status = edxml.import_status(base64.b64decode(mine))
+    assert status.status_code == "03" and status.from_agency.id == DISTRICT_1
+    assert status.response_for.organ_id == PROVINCE
+    assert status.response_for.document_id.startswith(f"{PROVINCE},")
+    assert status.response_for.document_id.endswith(f",{status.response_for.code}")
+    assert status.description == "03 (tiếp nhận)"
+    assert status.timestamp == datetime.fromisoformat(accepted["at"])
+    assert status.staff_info.staff == accepted["user"]
+    with routing.rpc() as rpc:  # the same document as the document package names
+        document = edxml.import_package(base64.b64decode(rpc.routing.export_edxml(document_id)))
+    assert status.response_for.document_id == document.document_id
+    assert status.response_for.code == f"{document.code_number}/{document.code_notation}"
+
+    processing = _status_package(mine, DISTRICT_1, "05", "05 (đang xử lý): Đang thẩm định")
+    reported = routing.events("StatusReported")
+    with routing.rpc(role="clerk") as rpc:
+        with pytest.raises(Forbidden):
+            rpc.routing.import_status_edxml(processing)  # admins only
+    with routing.rpc(role="admin") as rpc:
+        change = rpc.routing.import_status_edxml(processing)
+    assert change["code"] == "05" and change["previous"] == "03"
+    assert change["agency"] == DISTRICT_1 and change["reason"] == "Đang thẩm định"
+    assert change["user"] == "Trần Thị Bình"
+    assert routing.events("StatusReported") == reported + 1
+    with routing.rpc() as rpc:
+        seen = {s["recipient"]: s for s in rpc.routing.statuses(document_id)}
+    assert seen[DISTRICT_1]["status"] == "05"
+    assert [h["code"] for h in seen[DISTRICT_1]["history"]] == ["01", "03", "05"]
+
+    with routing.rpc(agency=DISTRICT_2) as rpc:
+        rpc.routing.report_status(document_id, "02", reason="Sai địa chỉ nhận")
+    unknown = _status_package(mine, DISTRICT_1, "05", "x")
+    unknown = edxml.import_status(base64.b64decode(unknown))
+    unknown.response_for.code = "999/CT-UBND"
+    refusals = [
+        (Forbidden, "edXMLHeader/Status/From/OrganId",
+         _status_package(mine, OUTSIDER, "03", "tiếp nhận")),  # not a recipient
+        (Conflict, "edXMLHeader/Status/StatusCode",
+         _status_package(mine, DISTRICT_2, "06", "hoàn thành")),  # 02 is final
+        (Conflict, "edXMLHeader/Status/StatusCode",
+         _status_package(mine, DISTRICT_1, "05", "again")),  # a repeat
+        (NotFound, "edXMLHeader/Status/ResponseFor",
+         base64.b64encode(edxml.export_status(unknown)).decode()),
+        (ValidationFailed, "package", "%%% not base64 %%%"),
+        (ValidationFailed, "package", base64.b64encode(b"<edXMLEnvelope").decode()),
+        (ValidationFailed, "package", base64.b64encode(b"<!DOCTYPE x><x/>").decode()),
+    ]
+    before, reported = all_events(), routing.events("StatusReported")
+    with routing.rpc(role="admin") as rpc:
+        for error, field, package in refusals:
+            with pytest.raises(error) as raised:
+                rpc.routing.import_status_edxml(package)
+            assert raised.value.field == field, (error, raised.value)
+    assert all_events() == before and routing.events("StatusReported") == reported
+    with routing.rpc() as rpc:
+        seen = {s["recipient"]: s for s in rpc.routing.statuses(document_id)}
+    assert (seen[DISTRICT_1]["status"], seen[DISTRICT_2]["status"]) == ("05", "02")
 
 
 def _service_events(platform):
