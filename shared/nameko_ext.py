@@ -26,6 +26,7 @@ from shared.envelope import event_from_dict
 from shared.eventsig import EventSigner
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.failpoints import failpoint
+from shared.observability import Correlation, Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -307,7 +308,12 @@ class ObjectStoreProvider(DependencyProvider):
 
 
 class Health:
-    """Mixed into every service: an RPC that answers once the container runs."""
+    """Mixed into every service: an RPC that answers once the container runs,
+    the correlation id its logs and calls carry, and its Prometheus metrics
+    (served with ``/health`` on ``METRICS_ADDRESS`` when set)."""
+
+    correlation = Correlation()
+    metrics = Metrics()
 
     @rpc
     def health(self):
