@@ -94,12 +94,15 @@ def main(argv=None):
         moto = MotoServer(log_dir).start()
         s3 = (moto.endpoint, moto.access_key, moto.secret_key)
     docs_port = int(os.environ.get("LIENTHONG_DOCS_PORT", free_port()))
+    gateway_port = int(os.environ.get("LIENTHONG_GATEWAY_PORT", 8000))
     secret = secrets.token_hex(16)
     env = {
         "LIENTHONG_AMQP_URI": amqp_uri, "LIENTHONG_PG_DSN": pg_dsn,
         "LIENTHONG_S3_ENDPOINT": s3[0], "LIENTHONG_S3_ACCESS_KEY": s3[1],
         "LIENTHONG_S3_SECRET_KEY": s3[2], "LIENTHONG_S3_BUCKET": "lienthong-demo",
         "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
+        "LIENTHONG_DOCS_URL": f"http://127.0.0.1:{docs_port}",
+        "LIENTHONG_GATEWAY_HTTP": f"127.0.0.1:{gateway_port}",
         "LIENTHONG_PKI_DIR": os.path.join(log_dir, "pki"),
         "LIENTHONG_PKI_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_EVENT_KEYS_DIR": os.path.join(log_dir, "event-keys"),

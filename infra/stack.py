@@ -1,4 +1,5 @@
-"""The platform's processes on one machine: an S3 server and the four services.
+"""The platform's processes on one machine: an S3 server, the four services and
+the HTTP gateway in front of them.
 
 Used by the demo and by the end-to-end tests, so both run the services
 exactly as production does: ``nameko run`` in separate processes.
@@ -15,7 +16,8 @@ from infra.client import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVICES = {"docs": "DocsService", "signing": "SigningService",
-            "routing": "RoutingService", "audit": "AuditService"}
+            "routing": "RoutingService", "audit": "AuditService",
+            "gateway": "GatewayService"}
 
 
 def port_open(host, port, timeout=1.0):

@@ -40,6 +40,7 @@ SUBSCRIPTIONS = (
     Subscription("docs", ALL, "audit", "on_docs_event"),
     Subscription("signing", ALL, "audit", "on_signing_event"),
     Subscription("routing", ALL, "audit", "on_routing_event"),
+    Subscription("gateway", ALL, "audit", "on_gateway_event"),
 )
 
 

@@ -46,6 +46,10 @@ class AuditService(Health):
     def on_routing_event(self, payload):
         self._accept(payload)
 
+    @event_handler("gateway", ALL, requeue_on_error=True)
+    def on_gateway_event(self, payload):
+        self._accept(payload)
+
     def _accept(self, payload):
         """Validate, check the producer's signature, append once. Never drop silently."""
         try:

@@ -13,7 +13,8 @@ def client(platform):
 
 @pytest.fixture
 def stack(platform, client):
-    """The four services, each its own process; stopped (or killed) afterwards."""
+    """The five services (gateway included), each its own process; stopped (or killed)
+    afterwards."""
     processes = {name: ServiceProcess(name, platform.env(), platform.log_dir)
                  for name in SERVICES}
 

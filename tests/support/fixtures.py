@@ -60,6 +60,7 @@ class Platform:
     bucket: str = field(default_factory=lambda: f"lienthong-test-{uuid.uuid4().hex[:10]}")
     auth_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     docs_port: int = field(default_factory=servers.free_port)
+    gateway_port: int = field(default_factory=servers.free_port)
 
     @property
     def event_keys_dir(self):
@@ -68,6 +69,10 @@ class Platform:
     @property
     def docs_url(self):
         return f"http://127.0.0.1:{self.docs_port}"
+
+    @property
+    def gateway_url(self):
+        return f"http://127.0.0.1:{self.gateway_port}"
 
     def env(self):
         return {
@@ -79,6 +84,8 @@ class Platform:
             "LIENTHONG_S3_BUCKET": self.bucket,
             "LIENTHONG_AUTH_SECRET": self.auth_secret,
             "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{self.docs_port}",
+            "LIENTHONG_GATEWAY_HTTP": f"127.0.0.1:{self.gateway_port}",
+            "LIENTHONG_DOCS_URL": self.docs_url,
             "LIENTHONG_PKI_DIR": os.path.join(self.log_dir, "pki"),
             "LIENTHONG_PKI_PASSPHRASE": "test-pki-passphrase",
             "LIENTHONG_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),

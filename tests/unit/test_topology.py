@@ -10,6 +10,7 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from services.audit.service import AuditService
 from services.docs.service import DocsService
+from services.gateway.service import GatewayService
 from services.routing.service import RoutingService
 from services.signing.service import SigningService
 from shared.topology import SUBSCRIPTIONS, Subscription
@@ -24,6 +25,7 @@ def handlers_of(service_class):
 
 
 def test_the_topology_lists_exactly_the_services_event_handlers():
-    handlers = {h for cls in (DocsService, SigningService, RoutingService, AuditService)
+    handlers = {h for cls in (DocsService, SigningService, RoutingService, AuditService,
+                                     GatewayService)
                 for h in handlers_of(cls)}
     assert handlers == set(SUBSCRIPTIONS)

@@ -1,0 +1,114 @@
+"""Wire schemas of the gateway (marshmallow at the edge only).
+
+The same schemas validate request bodies and describe them in the OpenAPI
+document (``openapi.py``).
+"""
+
+import json
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from services.gateway.domain import MIN_PASSWORD_LENGTH, ROLES
+from shared.envelope import AGENCY_CODE
+from shared.errors import ValidationFailed
+
+
+class _Strict(Schema):
+    class Meta:
+        ordered = True  # unknown fields are refused (marshmallow's default: RAISE)
+
+
+class LoginSchema(_Strict):
+    user_id = fields.String(required=True, validate=validate.Length(1, 200))
+    password = fields.String(required=True, validate=validate.Length(1, 1024))
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    expires_at = fields.String(required=True, metadata={"description": "UTC, ISO 8601"})
+
+
+class NewUserSchema(_Strict):
+    user_id = fields.String(required=True, validate=validate.Length(1, 200))
+    agency = fields.String(required=True, validate=validate.Regexp(
+        AGENCY_CODE, error="not an agency code of the form XXX.XX.XX.Ynn"))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    full_name = fields.String(required=True, validate=validate.Length(1, 200))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(
+        MIN_PASSWORD_LENGTH, 1024, error=f"at least {MIN_PASSWORD_LENGTH} characters"))
+
+
+class UserSchema(Schema):
+    user_id = fields.String(required=True)
+    agency = fields.String(required=True)
+    role = fields.String(required=True)
+    full_name = fields.String(required=True)
+    created_at = fields.String(required=True)
+
+
+class SubmitSchema(_Strict):
+    signer_user = fields.String(required=True, validate=validate.Length(1, 200),
+                                metadata={"description": "user id of the leader who signs"})
+
+
+class CommentSchema(_Strict):
+    comment = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class ReasonSchema(_Strict):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class StatusSchema(_Strict):
+    code = fields.String(required=True, validate=validate.OneOf(["02", "03", "04", "05", "06"]))
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(1, 2000))
+
+
+class SendSchema(_Strict):
+    addressing = fields.Dict(required=True, metadata={
+        "description": '{"agencies": [...]}, {"subtree": code, "level": n} or'
+                       ' {"parents_of": code}'})
+    consignment_id = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class RecallSchema(_Strict):
+    business_type = fields.Integer(required=True, validate=validate.OneOf([1, 2, 3]),
+                                   metadata={"description": "1 revoke, 2 update, 3 replace"})
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(1, 2000))
+
+
+class RecallAnswerSchema(_Strict):
+    agree = fields.Boolean(required=True)
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(1, 2000))
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    field = fields.String(required=True, allow_none=True)
+    errors = fields.Dict(metadata={"description": "every field's messages (validation)"})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class UrlSchema(Schema):
+    url = fields.String(required=True)
+
+
+def load(schema_class, raw_body):
+    """The request body (bytes of JSON) loaded by ``schema_class``, or ValidationFailed."""
+    try:
+        data = json.loads(raw_body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("request: the body is not JSON", field="body") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("request: the body must be a JSON object", field="body")
+    try:
+        return schema_class().load(data)
+    except ValidationError as err:
+        raise ValidationFailed.from_marshmallow(err) from None

@@ -1,0 +1,303 @@
+"""nameko entrypoints of the HTTP gateway: thin.
+
+The gateway logs users in, then for every call checks the bearer token and
+the role the endpoint needs (``routes.ENDPOINTS``), records each refusal as a
+``RequestDenied`` event, and forwards the call by RPC with the caller's own
+token, so each service checks the caller again. Registration with files is
+streamed through to docs over HTTP, never held in memory.
+"""
+
+import json
+import time
+from datetime import datetime, timezone
+
+import requests
+from nameko.dependency_providers import Config
+from nameko.rpc import RpcProxy
+from werkzeug.wrappers import Response
+
+from services.gateway import domain
+from services.gateway import schemas as s
+from services.gateway.dependencies import ForwardedToken, GatewayStore
+from services.gateway.routes import ENDPOINTS, openapi_spec
+from shared.auth import issue_token
+from shared.errors import (
+    Conflict, Forbidden, NotFound, StorageError, Unauthenticated, ValidationFailed,
+)
+from shared.green import run_cpu
+from shared.nameko_ext import Authenticator, Health, json_http, json_response
+
+CHUNK = 64 * 1024
+# What the caller was refused: recorded as RequestDenied (a 404 too: it may
+# hide a document of another agency).
+DENIALS = (Unauthenticated, Forbidden, NotFound)
+
+
+def route(name):
+    """``@json_http`` with the method and path of ``ENDPOINTS[name]``."""
+    endpoint = ENDPOINTS[name]
+    return json_http(endpoint.method, endpoint.rule)
+
+
+class GatewayService(Health):
+    name = domain.SERVICE
+
+    events = GatewayStore()
+    auth = Authenticator()
+    forward = ForwardedToken()
+    config = Config()
+
+    docs = RpcProxy("docs")
+    signing = RpcProxy("signing")
+    routing = RpcProxy("routing")
+    audit = RpcProxy("audit")
+
+    # -- identity ------------------------------------------------------------------------
+
+    @route("login")
+    def login(self, request):
+        command = s.load(s.LoginSchema, request.get_data())
+        user = self.events.users.find(command["user_id"])
+        try:
+            actor = run_cpu(domain.check_login, user, command["password"])
+        except Unauthenticated as err:
+            self._record(domain.login_failed(command["user_id"], err.reason))
+            raise
+        now = time.time()
+        ttl = int(self.config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
+        expires = datetime.fromtimestamp(int(now + ttl), timezone.utc)
+        return json_response({"token": issue_token(self.config["AUTH_SECRET"], actor, ttl, now),
+                              "expires_at": expires.isoformat()})
+
+    @route("create_user")
+    def create_user(self, request):
+        self._admit(request, "create_user")
+        command = domain.check_new_user(s.load(s.NewUserSchema, request.get_data()))
+        hashed, salt = run_cpu(domain.hash_password, command["password"])
+        created = self.events.users.create(command, hashed, salt)
+        if created is None:
+            raise Conflict(f"user {command['user_id']} exists", field="user_id")
+        return json_response(_jsonable(domain.user_view({**command, "created_at": created[0]})),
+                             status=201)
+
+    @route("list_users")
+    def list_users(self, request):
+        self._admit(request, "list_users")
+        return json_response([_jsonable(domain.user_view(u)) for u in self.events.users.all()])
+
+    @route("openapi")
+    def openapi(self, request):
+        return json_response(openapi_spec())
+
+    # -- outgoing documents --------------------------------------------------------------
+
+    @route("register")
+    def register(self, request):
+        """Stream the multipart body to docs in 64 KiB chunks; answer with docs' answer."""
+        self._admit(request, "register")
+        headers = {"Content-Type": request.headers.get("Content-Type", ""),
+                   "Authorization": request.headers["Authorization"]}
+        length = request.content_length
+        stream = request.stream
+
+        def chunks():
+            while chunk := stream.read(CHUNK):
+                yield chunk
+
+        url = f"{self.config['DOCS_URL'].rstrip('/')}/v1/documents"
+        with requests.Session() as session:
+            prepared = session.prepare_request(
+                requests.Request("POST", url, data=chunks(), headers=headers))
+            if length is not None:  # send as is, not chunked: docs checks the size first
+                prepared.headers.pop("Transfer-Encoding", None)
+                prepared.headers["Content-Length"] = str(length)
+            try:
+                answer = session.send(prepared, timeout=(5, 300))
+            except requests.RequestException as err:
+                raise StorageError(f"docs is unavailable: {err.__class__.__name__}") from None
+        if answer.status_code in (401, 403, 404):
+            self._deny(request, self._actor(request), _error_message(answer))
+        return Response(answer.content, status=answer.status_code,
+                        mimetype=answer.headers.get("Content-Type", "application/json"))
+
+    @route("get_document")
+    def get_document(self, request, document_id):
+        return self._call(request, "get_document", lambda: self.docs.get_document(document_id))
+
+    @route("submit")
+    def submit(self, request, document_id):
+        return self._call(request, "submit", lambda: self.docs.submit(
+            document_id, self._body(request, s.SubmitSchema)["signer_user"]))
+
+    @route("sign")
+    def sign(self, request, document_id):
+        return self._call(request, "sign", lambda: self.signing.sign_document(document_id))
+
+    @route("return_document")
+    def return_document(self, request, document_id):
+        return self._call(request, "return_document", lambda: self.signing.return_document(
+            document_id, self._body(request, s.CommentSchema)["comment"]))
+
+    @route("seal")
+    def seal(self, request, document_id):
+        return self._call(request, "seal", lambda: self.signing.seal_document(document_id))
+
+    @route("issue")
+    def issue(self, request, document_id):
+        return self._call(request, "issue", lambda: self.docs.issue(document_id))
+
+    @route("verify")
+    def verify(self, request, document_id):
+        return self._call(request, "verify",
+                          lambda: self.signing.verify_document(document_id))
+
+    @route("file")
+    def file(self, request, document_id):
+        return self._call(request, "file", lambda: {"url": self.docs.file_url(document_id)})
+
+    @route("statuses")
+    def statuses(self, request, document_id):
+        return self._call(request, "statuses", lambda: self.routing.statuses(document_id))
+
+    @route("report_status")
+    def report_status(self, request, document_id):
+        def call():
+            body = self._body(request, s.StatusSchema)
+            return self.routing.report_status(document_id, body["code"], body["reason"])
+        return self._call(request, "report_status", call)
+
+    @route("send")
+    def send(self, request, document_id):
+        def call():
+            body = self._body(request, s.SendSchema)
+            return self.routing.send(document_id, body["addressing"], body["consignment_id"])
+        return self._call(request, "send", call)
+
+    @route("recall")
+    def recall(self, request, document_id):
+        def call():
+            body = self._body(request, s.RecallSchema)
+            return self.routing.request_recall(document_id, body["business_type"],
+                                               body["reason"])
+        return self._call(request, "recall", call)
+
+    @route("answer_recall")
+    def answer_recall(self, request, document_id):
+        def call():
+            body = self._body(request, s.RecallAnswerSchema)
+            return self.routing.answer_recall(document_id, body["agree"], body["reason"])
+        return self._call(request, "answer_recall", call)
+
+    # -- incoming ------------------------------------------------------------------------
+
+    @route("inbox")
+    def inbox(self, request):
+        return self._call(request, "inbox", lambda: self.routing.inbox())
+
+    @route("incoming")
+    def incoming(self, request):
+        return self._call(request, "incoming", lambda: self.docs.incoming(
+            _int_arg(request, "year")))
+
+    @route("accept_incoming")
+    def accept_incoming(self, request, document_id):
+        return self._call(request, "accept_incoming",
+                          lambda: self.docs.accept_incoming(document_id))
+
+    @route("return_incoming")
+    def return_incoming(self, request, document_id):
+        return self._call(request, "return_incoming", lambda: self.docs.return_incoming(
+            document_id, self._body(request, s.ReasonSchema)["reason"]))
+
+    # -- audit and administration --------------------------------------------------------
+
+    @route("audit_history")
+    def audit_history(self, request, document_id):
+        return self._call(request, "audit_history", lambda: self.audit.history(document_id))
+
+    @route("audit_status")
+    def audit_status(self, request):
+        return self._call(request, "audit_status", lambda: self.audit.status())
+
+    @route("audit_verify")
+    def audit_verify(self, request):
+        return self._call(request, "audit_verify", lambda: self.audit.verify())
+
+    @route("audit_evidence")
+    def audit_evidence(self, request, document_id):
+        return self._call(request, "audit_evidence",
+                          lambda: self.audit.evidence_bundle(document_id))
+
+    @route("agencies")
+    def agencies(self, request):
+        return self._call(request, "agencies", lambda: self.routing.agencies())
+
+    @route("certificates")
+    def certificates(self, request):
+        return self._call(request, "certificates",
+                          lambda: self.signing.certificates(request.args.get("agency")))
+
+    # -- the checks every call goes through ----------------------------------------------
+
+    def _call(self, request, name, call):
+        """Admit the caller, forward ``call()`` with their token, answer its result as JSON.
+
+        A refusal by the service (401, 403, 404) is recorded like the gateway's own.
+        """
+        actor = self._admit(request, name)
+        try:
+            result = call()
+        except DENIALS as err:
+            self._deny(request, actor, f"{err.code}: {err.message}")
+            raise
+        return json_response(result, status=ENDPOINTS[name].status)
+
+    def _admit(self, request, name):
+        """The caller's actor if their token verifies and their role may call ``name``."""
+        actor = None
+        try:
+            actor = self.auth.actor(request)
+            domain.authorize(actor, ENDPOINTS[name].roles)
+        except (Unauthenticated, Forbidden) as err:
+            self._deny(request, actor, f"{err.code}: {err.message}")
+            raise
+        self.forward.act_as(request.headers["Authorization"][7:])
+        return actor
+
+    def _actor(self, request):
+        try:
+            return self.auth.actor(request)
+        except Unauthenticated:
+            return None
+
+    def _deny(self, request, actor, reason):
+        self._record(domain.request_denied(actor, request.method, request.path, reason))
+
+    def _record(self, event):
+        self.events.append(event.stream_id, 0, [event])
+
+    @staticmethod
+    def _body(request, schema):
+        return s.load(schema, request.get_data())
+
+
+def _int_arg(request, name):
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationFailed(f"{name}: an integer", field=name) from None
+
+
+def _error_message(answer):
+    try:
+        error = answer.json()["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {answer.status_code}"
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat()))

@@ -1,0 +1,249 @@
+"""The HTTP gateway in front of the five processes: logins, roles, the whole flow
+over JSON, every refusal recorded, and its OpenAPI document."""
+
+import hashlib
+import io
+import json
+
+import pytest
+import requests
+
+from shared.multipart import encode
+from tests.support import db
+from tests.support.client import DIRECTIVE, DISTRICT_1, OUTSIDER, PROVINCE, wait_for
+from tests.support.pdf import make_pdf
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "mật khẩu thử nghiệm 2026"
+USERS = [
+    {"user_id": "van.thu", "agency": PROVINCE, "role": "clerk", "full_name": "Trần Thị Bình"},
+    {"user_id": "chu.tich", "agency": PROVINCE, "role": "leader", "full_name": "Nguyễn Văn An"},
+    {"user_id": "van.thu.h1", "agency": DISTRICT_1, "role": "clerk", "full_name": "Lê Văn Cường"},
+    {"user_id": "van.thu.h3", "agency": OUTSIDER, "role": "clerk", "full_name": "Phạm Thị Dung"},
+    {"user_id": "thanh.tra", "agency": "000.00.00.G22", "role": "auditor",
+     "full_name": "Hoàng Văn Em"},
+    {"user_id": "quan.tri", "agency": PROVINCE, "role": "admin", "full_name": "Vũ Thị Giang"},
+]
+
+
+@pytest.fixture
+def gateway(stack, platform, tmp_path):
+    """The stack with the gateway seeded with USERS; a small API client."""
+    seed = tmp_path / "users.json"
+    seed.write_text(json.dumps([{**u, "password": PASSWORD} for u in USERS]), encoding="utf-8")
+    stack["gateway"].env["LIENTHONG_SEED_USERS"] = str(seed)
+    stack.start()
+    return Api(platform.gateway_url)
+
+
+class Api:
+    def __init__(self, url):
+        self.url = url
+        self.tokens = {}
+
+    def login(self, user_id, password=PASSWORD):
+        return requests.post(f"{self.url}/v1/auth/login", timeout=30,
+                             json={"user_id": user_id, "password": password})
+
+    def headers(self, user):
+        if user is None:
+            return {}
+        if user not in self.tokens:
+            response = self.login(user)
+            assert response.status_code == 200, response.text
+            self.tokens[user] = response.json()["token"]
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    def get(self, user, path, **kwargs):
+        return requests.get(self.url + path, headers=self.headers(user), timeout=30, **kwargs)
+
+    def post(self, user, path, body=None):
+        return requests.post(self.url + path, headers=self.headers(user), json=body or {},
+                             timeout=60)
+
+    def register(self, user, pdf):
+        headers, body = encode({"metadata": json.dumps(DIRECTIVE)}, "document.pdf",
+                               io.BytesIO(pdf), len(pdf))
+        return requests.post(f"{self.url}/v1/documents", data=body,
+                             headers={**headers, **self.headers(user)}, timeout=60)
+
+
+def until_ok(call, what, status=200):
+    """Retry ``call`` until it answers ``status`` (an event still on its way)."""
+    return wait_for(lambda: (r := call()).status_code == status and r, timeout=30, what=what)
+
+
+def gateway_events(platform, event_type):
+    rows = db.query(platform.pg_dsn, "gateway",
+                    "SELECT envelope FROM events WHERE event_type = %s ORDER BY position",
+                    (event_type,))
+    return [row[0] for row in rows]
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"] and "field" in error
+
+
+def test_a_document_goes_out_and_in_through_the_gateway(gateway, platform):
+    api = gateway
+    pdf = make_pdf("Chi thi qua cong", padding=200_000)
+
+    registered = api.register("van.thu", pdf)
+    assert registered.status_code == 201, registered.text
+    document_id = registered.json()["document_id"]
+    assert registered.json()["file"]["sha256"] == hashlib.sha256(pdf).hexdigest()
+    doc = f"/v1/documents/{document_id}"
+
+    got = api.get("van.thu", doc)
+    assert got.status_code == 200, got.text
+    assert got.json()["state"] == "draft"
+    submitted = api.post("van.thu", doc + "/submit", {"signer_user": "chu.tich"})
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["state"] == "submitted"
+    until_ok(lambda: api.post("chu.tich", doc + "/sign"), "signing to receive the submission")
+    sealed = api.post("van.thu", doc + "/seal")
+    assert sealed.status_code == 200, sealed.text
+    issued = until_ok(lambda: api.post("van.thu", doc + "/issue"), "docs to learn of the seal")
+    assert issued.json()["number_notation"] == "01/CT-UBND"
+
+    verdict = api.get("van.thu", doc + "/verify")
+    assert verdict.status_code == 200, verdict.text
+    assert api.get("van.thu", doc + "/file").json()["url"].startswith("http")
+
+    inbox = until_ok(lambda: (r := api.get("van.thu.h1", "/v1/inbox")).json() and r,
+                     "the district's inbox")
+    assert [item["document_id"] for item in inbox.json()] == [document_id]
+    until_ok(lambda: (r := api.get("van.thu.h1", "/v1/incoming")).json() and r,
+             "docs to register the arrival")
+    accepted = api.post("van.thu.h1", f"/v1/incoming/{document_id}/accept")
+    assert accepted.status_code == 200, accepted.text
+
+    def accepted_status():
+        statuses = api.get("van.thu", doc + "/statuses").json()
+        return {s["recipient"]: s["status"] for s in statuses}.get(DISTRICT_1) == "03"
+    wait_for(accepted_status, timeout=30, what="the sender to see status 03")
+
+    history = until_ok(lambda: api.get("thanh.tra", f"/v1/audit/documents/{document_id}/history"),
+                       "the auditor's history")
+    assert history.json()[0]["event_type"] == "DocumentRegistered"
+    assert api.get("thanh.tra", "/v1/audit/verify").status_code == 200
+    assert api.get("quan.tri", "/v1/admin/agencies").json()
+
+
+def test_logins_and_refusals_are_answered_alike_and_recorded(gateway, platform):
+    api = gateway
+    login = api.login("van.thu")
+    assert login.status_code == 200 and set(login.json()) == {"token", "expires_at"}
+
+    wrong_password = api.login("van.thu", "not the password")
+    unknown_user = api.login("nobody", PASSWORD)
+    assert_error(wrong_password, 401, "unauthenticated")
+    assert_error(unknown_user, 401, "unauthenticated")
+    assert wrong_password.json() == unknown_user.json()  # nothing learnt about who exists
+    failed = gateway_events(platform, "LoginFailed")
+    assert [(e["data"]["user_id"], e["data"]["reason"]) for e in failed] == [
+        ("van.thu", "wrong_password"), ("nobody", "unknown_user")]
+
+    def in_audit_log():
+        return db.scalar(platform.pg_dsn, "audit", "SELECT count(*) FROM entries WHERE"
+                         " producer = 'gateway' AND event_type = 'LoginFailed'") == 2
+    wait_for(in_audit_log, timeout=30, what="the audit log to accept the gateway's events")
+
+    registered = api.register("van.thu", make_pdf("Cong van"))
+    document_id = registered.json()["document_id"]
+    doc = f"/v1/documents/{document_id}"
+
+    refusals = [
+        (api.get(None, doc), 401, "unauthenticated", None),
+        (requests.get(api.url + doc, headers={"Authorization": "Bearer forged.token"},
+                      timeout=30), 401, "unauthenticated", None),
+        (api.post("chu.tich", doc + "/seal"), 403, "forbidden", "chu.tich"),
+        (api.get("van.thu.h3", doc), 404, "not_found", "van.thu.h3"),
+        (api.post("thanh.tra", doc + "/submit", {"signer_user": "chu.tich"}), 403, "forbidden",
+         "thanh.tra"),
+        (api.get("van.thu", "/v1/admin/users"), 403, "forbidden", "van.thu"),
+    ]
+    for response, status, code, _ in refusals:
+        assert_error(response, status, code)
+    denied = gateway_events(platform, "RequestDenied")
+    assert [(e["data"]["user_id"], e["data"]["reason"].split(":")[0]) for e in denied] == [
+        (user, code) for _, _, code, user in refusals]
+    assert denied[2]["data"] | {"reason": None} == {
+        "user_id": "chu.tich", "agency": PROVINCE, "role": "leader", "method": "POST",
+        "path": doc + "/seal", "reason": None}
+
+    # Input is validated before anything is forwarded.
+    assert_error(api.post("van.thu", doc + "/submit", {"signer": "x"}), 400,
+                 "validation_failed")
+
+
+def test_admins_create_and_list_users_without_their_hashes(gateway):
+    api = gateway
+    new = {"user_id": "van.thu.2", "agency": PROVINCE, "role": "clerk",
+           "full_name": "Đỗ Văn Hùng", "password": "đủ mười hai ký tự"}
+    assert_error(api.post("quan.tri", "/v1/admin/users", {**new, "password": "short"}), 400,
+                 "validation_failed")
+    created = api.post("quan.tri", "/v1/admin/users", new)
+    assert created.status_code == 201, created.text
+    assert "password" not in created.json()
+    assert_error(api.post("quan.tri", "/v1/admin/users", new), 409, "conflict")
+    assert api.login("van.thu.2", new["password"]).status_code == 200
+
+    listed = api.get("quan.tri", "/v1/admin/users").json()
+    assert {u["user_id"] for u in listed} == {u["user_id"] for u in USERS} | {"van.thu.2"}
+    assert all(set(u) == {"user_id", "agency", "role", "full_name", "created_at"}
+               for u in listed)
+
+
+def test_the_openapi_document_is_valid_and_lists_every_endpoint(gateway):
+    from openapi_spec_validator import validate
+
+    from services.gateway.routes import ENDPOINTS
+
+    response = requests.get(gateway.url + "/v1/openapi.json", timeout=30)
+    assert response.status_code == 200
+    spec = response.json()
+    validate(spec)
+    listed = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    assert listed == {(e.method, e.path) for e in ENDPOINTS.values()}
+    submit = spec["paths"]["/v1/documents/{document_id}/submit"]["post"]
+    assert submit["parameters"][0]["name"] == "document_id"
+    assert "requestBody" in submit and "403" in submit["responses"]
+    assert "Error" in spec["components"]["schemas"]
+
+
+def test_the_get_endpoints_hold_to_their_openapi_document_under_fuzzing(gateway):
+    """schemathesis generates requests from the document; as a clerk, none may give a
+    5xx or an answer (status, content type, body) the document does not describe."""
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance, response_schema_conformance, status_code_conformance,
+    )
+
+    from services.gateway.routes import ENDPOINTS
+
+    spec = requests.get(gateway.url + "/v1/openapi.json", timeout=30).json()
+    schema = schemathesis.openapi.from_dict(spec).include(method="GET")
+    headers = gateway.headers("van.thu")
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
+              response_schema_conformance]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == sum(e.method == "GET" for e in ENDPOINTS.values())
+
+    calls = []
+    for operation in operations:
+        @given(case=operation.as_strategy())
+        @settings(max_examples=8, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def fuzz(case):
+            calls.append(case.call_and_validate(base_url=gateway.url, headers=headers,
+                                                checks=checks, timeout=30).status_code)
+
+        fuzz()
+    assert len(calls) >= len(operations) and 200 in calls and 403 in calls, calls
