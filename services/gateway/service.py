@@ -89,6 +89,12 @@ class GatewayService(Health):
     def openapi(self, request):
         return json_response(openapi_spec())
 
+    @json_http("GET,POST,PUT,PATCH,DELETE", "/<path:unknown>")
+    def unknown(self, request, unknown):
+        """Any other URL: the same JSON error format as everywhere else."""
+        raise NotFound(f"path: no endpoint {request.method} /{unknown}; see /v1/openapi.json",
+                       field="path")
+
     # -- outgoing documents --------------------------------------------------------------
 
     @route("register")
