@@ -102,11 +102,15 @@ def new_event(event_type, data, *, actor, producer, stream_id, correlation_id=No
     """A new event, not yet stored; the store gives it its stream version.
 
     ``causation`` is the event that caused this one: its id becomes the
-    causation id and its correlation id is carried on.
+    causation id and its correlation id is carried on. Without a cause, the
+    event joins the correlation of the request being handled (the one its
+    logs carry), when that is a UUID; else it starts its own.
     """
     event_id = event_id or str(uuid.uuid4())
     if causation is not None:
         correlation_id = causation.correlation_id
+    elif correlation_id is None:
+        correlation_id = _ambient_correlation_id()
     return Event(
         event_id=event_id,
         event_type=event_type,
@@ -120,6 +124,16 @@ def new_event(event_type, data, *, actor, producer, stream_id, correlation_id=No
         causation_id=causation.event_id if causation is not None else None,
         data=_freeze(data),
     )
+
+
+def _ambient_correlation_id():
+    from shared.observability import current_correlation_id  # the framework edge's
+
+    value = current_correlation_id()
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _freeze(value):

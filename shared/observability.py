@@ -148,7 +148,8 @@ def correlation_id_for(worker_ctx):
         found = safe_id(payload.get(CORRELATION_KEY)) if isinstance(payload, dict) else None
         return found or safe_id(worker_ctx.data.get(CORRELATION_KEY)) or new_correlation_id()
     if isinstance(entrypoint, Rpc):
-        return safe_id(worker_ctx.data.get(CORRELATION_KEY)) or worker_ctx.call_id
+        # A fresh UUID rather than nameko's call id: events the call records carry it.
+        return safe_id(worker_ctx.data.get(CORRELATION_KEY)) or new_correlation_id()
     # Timers and anything else: work of its own.
     return safe_id(worker_ctx.data.get(CORRELATION_KEY)) or new_correlation_id()
 

@@ -116,3 +116,27 @@ def test_no_metrics_server_without_an_address(run_container):
     assert container.config.get("METRICS_ADDRESS") is None
     metrics = next(d for d in container.dependencies if d.attr_name == "metrics")
     assert metrics.address is None
+
+
+def test_an_event_recorded_for_a_request_carries_the_requests_correlation_id(
+        run_container, platform):
+    """End to end: the id a caller sends is in the event, so every consumer's logs
+    (which take the event's id) carry it too."""
+    import uuid
+
+    from services.docs.service import DocsService
+    from tests.support.client import Client
+    from tests.support.db import query
+    from tests.support.pdf import make_pdf
+
+    run_container(DocsService)
+    client = Client(platform)
+    document_id = client.register(client.token("clerk"), make_pdf()).json()["document_id"]
+    correlation_id = str(uuid.uuid4())
+    with ClusterRpcProxy(platform.config(), context_data={
+            "correlation_id": correlation_id,
+            "authorization": client.token("clerk")}) as rpc:
+        rpc.docs.submit(document_id, "leader@000.00.00.H41")
+    [(recorded,)] = query(platform.pg_dsn, "docs", "SELECT envelope->>'correlation_id'"
+                          " FROM events WHERE event_type = 'DocumentSubmitted'")
+    assert recorded == correlation_id

@@ -317,3 +317,23 @@ def test_validation_failed_keeps_message_and_field_for_the_wire():
     assert wire["code"] == "validation_failed"
     assert wire["field"] == "actor.agency"
     assert wire["message"].startswith("actor.agency:")
+
+
+def test_an_event_without_a_cause_joins_the_request_s_correlation_when_it_is_a_uuid():
+    from shared.observability import bind_correlation_id, reset_correlation_id
+
+    request = "6f1c2a7e-0000-4000-8000-0000000000c1"
+    tokens = bind_correlation_id(request)
+    try:
+        joined = new_event("X", {}, actor=CLERK, producer="docs",
+                           stream_id="s")
+    finally:
+        reset_correlation_id(tokens)
+    assert joined.correlation_id == request
+    tokens = bind_correlation_id("routing.health.0d9e")  # not a UUID: an id of its own
+    try:
+        alone = new_event("X", {}, actor=CLERK, producer="docs",
+                          stream_id="s")
+    finally:
+        reset_correlation_id(tokens)
+    assert alone.correlation_id == alone.event_id

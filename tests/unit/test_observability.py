@@ -2,6 +2,7 @@
 
 import json
 import logging
+import uuid
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -93,10 +94,11 @@ def test_an_event_handler_takes_the_envelopes_correlation_id():
     assert correlation_id_for(ctx) == "c-event-1"
 
 
-def test_an_rpc_takes_the_callers_context_data_else_the_call_id():
+def test_an_rpc_takes_the_callers_context_data_else_a_new_uuid():
     rpc = entrypoint(Rpc)
     assert correlation_id_for(worker_ctx(rpc, data={"correlation_id": "c-rpc"})) == "c-rpc"
-    assert correlation_id_for(worker_ctx(rpc)) == "routing.health.0d9e"
+    fresh = correlation_id_for(worker_ctx(rpc))
+    assert str(uuid.UUID(fresh)) == fresh  # events the call records can carry it
 
 
 def test_http_takes_the_header_else_a_new_uuid():
