@@ -359,6 +359,22 @@ class DocsService(Health):
     def on_document_sealed(self, payload):
         self._follow("docs.on_document_sealed", payload, "seal")
 
+    @event_handler("signing", "DocumentFinalized", requeue_on_error=True)
+    def on_document_finalized(self, payload):
+        """The appendices as sent (PDFs sealed with the number) replace the drafts'."""
+        retention_days = int(self.config.get("RETENTION_DAYS", 3650))
+
+        def effects(event, conn):
+            attachments = thaw(event.data["attachments"])
+            conn.execute("UPDATE documents SET attachments = %s WHERE document_id = %s",
+                         (json.dumps(attachments, ensure_ascii=False),
+                          event.data["document_id"]))
+            until = utc_now() + timedelta(days=retention_days)
+            for stored in attachments:  # idempotent: safe again on a redelivery
+                self.files.lock(stored["key"], stored["version_id"], until)
+
+        self.events.handle_once("docs.on_document_finalized", payload, effects)
+
     @event_handler("routing", "ConsignmentSent", requeue_on_error=True)
     def on_consignment_sent(self, payload):
         self._follow("docs.on_consignment_sent", payload, "send")

@@ -22,9 +22,9 @@ class Endpoint:
     path: str                  # OpenAPI form: /v1/documents/{document_id}
     summary: str
     roles: tuple = ()          # () = no token needed
-    body: type | None = None   # a marshmallow schema, or "multipart"
-    answer: object = "object"  # a schema, "object" or "array"
-    query: tuple = ()          # (name, type, description)
+    body: type | str | None = None  # a marshmallow schema, or a key of MULTIPART
+    answer: object = "object"  # a schema, "object", "array", or {content type: schema}
+    query: tuple = ()          # (name, type, description); the type a key of QUERY_TYPES
     status: int = 200
 
     @property
@@ -50,7 +50,10 @@ ENDPOINTS = {
     # -- outgoing documents
     "register": Endpoint("POST", "/v1/documents",
                          "Register a draft: multipart (metadata JSON, file, attachments),"
-                         " streamed to docs", CLERK, body="multipart", status=201),
+                         " streamed to docs", CLERK, body="register", status=201),
+    "revise_file": Endpoint("PUT", DOC + "/file",
+                            "A new version of a draft's main PDF: multipart (file),"
+                            " streamed to docs", CLERK, body="revise"),
     "get_document": Endpoint("GET", DOC, "A document's metadata and state", READERS),
     "submit": Endpoint("POST", DOC + "/submit", "Submit a draft to the leader who signs",
                        CLERK, body=s.SubmitSchema),
@@ -62,6 +65,9 @@ ENDPOINTS = {
     "verify": Endpoint("GET", DOC + "/verify", "Every signature check, explained", READERS),
     "file": Endpoint("GET", DOC + "/file", "A 5-minute download URL of the current file",
                      READERS, answer=s.UrlSchema),
+    "attachment": Endpoint("GET", DOC + "/attachments/{index}",
+                           "A 5-minute download URL of an attachment (0 = the first)",
+                           READERS, answer=s.UrlSchema),
     "statuses": Endpoint("GET", DOC + "/statuses", "Each recipient's status and history",
                          READERS, answer="array"),
     "report_status": Endpoint("POST", DOC + "/status", "The recipient reports a status",
@@ -72,6 +78,9 @@ ENDPOINTS = {
                        CLERK, body=s.RecallSchema),
     "answer_recall": Endpoint("POST", DOC + "/recall/answer", "Agree to or refuse a recall",
                               CLERK, body=s.RecallAnswerSchema),
+    "recall_outcome": Endpoint("GET", DOC + "/recall",
+                               "The recall's outcome: who agreed, refused, has not answered"
+                               " (the sender's clerks, auditors)", CLERK + AUDITOR),
     # -- incoming
     "inbox": Endpoint("GET", "/v1/inbox", "Documents delivered to the caller's agency",
                       CLERK + LEADER, answer="array"),
@@ -81,6 +90,17 @@ ENDPOINTS = {
                                 "Accept an arrival into the register", CLERK),
     "return_incoming": Endpoint("POST", "/v1/incoming/{document_id}/return",
                                 "Return an arrival to its sender", CLERK, body=s.ReasonSchema),
+    "registers": Endpoint(
+        "GET", "/v1/registers/{kind}",
+        "The outgoing, incoming or follow-up register: rows as JSON, CSV or a printable PDF",
+        CLERK + LEADER, answer={
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        query=(("year", "integer", "calendar year"),
+               ("start", "date", "from this date (document date, or arrival date)"),
+               ("end", "date", "up to this date, included"),
+               ("format", "register_format", "json (the default), csv or pdf"))),
     # -- audit (auditors)
     "audit_history": Endpoint("GET", "/v1/audit/documents/{document_id}/history",
                               "Every logged event about a document", AUDITOR, answer="array"),
@@ -101,15 +121,34 @@ ENDPOINTS = {
 
 _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not allowed",
            "404": "not found (or not visible to the caller)", "409": "conflict with the state",
-           "413": "too large", "503": "a backing service is unavailable"}
+           "413": "too large",
+           "415": "a file of a type not accepted", "503": "a backing service is unavailable"}
 
 
-PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"}}
+PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
+               "index": {"type": "integer", "minimum": 0, "maximum": 99},
+               "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]}}
 QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
-               "string": {"type": "string", "maxLength": 200}}
+               "string": {"type": "string", "maxLength": 200},
+               "date": {"type": "string", "format": "date"},
+               "register_format": {"type": "string", "enum": ["json", "csv", "pdf"],
+                                   "default": "json"}}
+_BINARY = {"type": "string", "format": "binary"}
+# The multipart bodies streamed through to docs.
+MULTIPART = {
+    "register": {"type": "object", "required": ["metadata", "file"], "properties": {
+        "metadata": {"type": "string", "description": "the document's metadata,"
+                     " JSON (see the docs service)"},
+        "file": _BINARY,
+        "attachment": {"type": "array", "items": _BINARY}}},
+    "revise": {"type": "object", "required": ["file"], "properties": {
+        "file": {**_BINARY, "description": "the new version of the main PDF"}}},
+}
 
 
 def _content(schema):
+    if isinstance(schema, dict):  # already {content type: {"schema": ...}}
+        return schema
     if schema in ("object", "array"):
         return {"application/json": {"schema": {"type": schema}}}
     return {"application/json": {"schema": schema}}
@@ -135,14 +174,9 @@ def openapi_spec():
                     "description": d} for q, t, d in e.query]
         if params:
             operation["parameters"] = params
-        if e.body == "multipart":
-            operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {
-                "schema": {"type": "object", "required": ["metadata", "file"], "properties": {
-                    "metadata": {"type": "string", "description": "the document's metadata,"
-                                 " JSON (see the docs service)"},
-                    "file": {"type": "string", "format": "binary"},
-                    "attachment": {"type": "array",
-                                   "items": {"type": "string", "format": "binary"}}}}}}}
+        if isinstance(e.body, str):
+            operation["requestBody"] = {"required": True, "content": {
+                "multipart/form-data": {"schema": MULTIPART[e.body]}}}
         elif e.body is not None:
             operation["requestBody"] = {"required": True, "content": _content(e.body)}
         for code, text in _ERRORS.items():

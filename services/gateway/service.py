@@ -10,6 +10,7 @@ streamed through to docs over HTTP, never held in memory.
 import json
 import time
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import requests
 from nameko.dependency_providers import Config
@@ -101,30 +102,14 @@ class GatewayService(Health):
     def register(self, request):
         """Stream the multipart body to docs in 64 KiB chunks; answer with docs' answer."""
         self._admit(request, "register")
-        headers = {"Content-Type": request.headers.get("Content-Type", ""),
-                   "Authorization": request.headers["Authorization"]}
-        length = request.content_length
-        stream = request.stream
+        return self._through_docs(request, "POST", "/v1/documents", upload=True)
 
-        def chunks():
-            while chunk := stream.read(CHUNK):
-                yield chunk
-
-        url = f"{self.config['DOCS_URL'].rstrip('/')}/v1/documents"
-        with requests.Session() as session:
-            prepared = session.prepare_request(
-                requests.Request("POST", url, data=chunks(), headers=headers))
-            if length is not None:  # send as is, not chunked: docs checks the size first
-                prepared.headers.pop("Transfer-Encoding", None)
-                prepared.headers["Content-Length"] = str(length)
-            try:
-                answer = session.send(prepared, timeout=(5, 300))
-            except requests.RequestException as err:
-                raise StorageError(f"docs is unavailable: {err.__class__.__name__}") from None
-        if answer.status_code in (401, 403, 404):
-            self._deny(request, self._actor(request), _error_message(answer))
-        return Response(answer.content, status=answer.status_code,
-                        mimetype=answer.headers.get("Content-Type", "application/json"))
+    @route("revise_file")
+    def revise_file(self, request, document_id):
+        """A new version of a draft's main PDF, streamed to docs like ``register``."""
+        self._admit(request, "revise_file")
+        return self._through_docs(request, "PUT", f"/v1/documents/{quote(document_id, safe='')}"
+                                  "/file", upload=True)
 
     @route("get_document")
     def get_document(self, request, document_id):
@@ -161,6 +146,11 @@ class GatewayService(Health):
     def file(self, request, document_id):
         return self._call(request, "file", lambda: {"url": self.docs.file_url(document_id)})
 
+    @route("attachment")
+    def attachment(self, request, document_id, index):
+        return self._call(request, "attachment", lambda: {"url": self.docs.file_url(
+            document_id, attachment=_int_value(index, "index"))})
+
     @route("statuses")
     def statuses(self, request, document_id):
         return self._call(request, "statuses", lambda: self.routing.statuses(document_id))
@@ -193,6 +183,29 @@ class GatewayService(Health):
             body = self._body(request, s.RecallAnswerSchema)
             return self.routing.answer_recall(document_id, body["agree"], body["reason"])
         return self._call(request, "answer_recall", call)
+
+    @route("recall_outcome")
+    def recall_outcome(self, request, document_id):
+        return self._call(request, "recall_outcome",
+                          lambda: self.routing.recall_outcome(document_id))
+
+    # -- registers -----------------------------------------------------------------------
+
+    @route("registers")
+    def registers(self, request, kind):
+        """JSON rows by RPC; CSV and PDF as docs renders them, streamed through."""
+        fmt = request.args.get("format", "json")
+        if fmt != "json":
+            self._admit(request, "registers")
+            if fmt not in ("csv", "pdf"):
+                raise ValidationFailed("format: json, csv or pdf", field="format")
+            params = {name: request.args[name] for name in ("year", "start", "end")
+                      if name in request.args}
+            return self._through_docs(request, "GET", f"/v1/registers/{quote(kind, safe='')}",
+                                      params={**params, "format": fmt})
+        return self._call(request, "registers", lambda: self.docs.register(
+            kind, _int_arg(request, "year"), request.args.get("start"),
+            request.args.get("end")))
 
     # -- incoming ------------------------------------------------------------------------
 
@@ -245,6 +258,55 @@ class GatewayService(Health):
 
     # -- the checks every call goes through ----------------------------------------------
 
+    def _through_docs(self, request, method, path, params=None, upload=False):
+        """Forward the call to docs' own HTTP endpoint with the caller's token.
+
+        With ``upload``, the request body (multipart) is streamed up in 64 KiB
+        chunks; docs' answer is streamed back as docs gives it (status, content
+        type, body). A refusal by docs (401, 403, 404) is recorded.
+        """
+        headers = {"Authorization": request.headers["Authorization"]}
+        data, length = None, None
+        if upload:
+            headers["Content-Type"] = request.headers.get("Content-Type", "")
+            length, stream = request.content_length, request.stream
+
+            def chunks():
+                while chunk := stream.read(CHUNK):
+                    yield chunk
+            data = chunks()
+
+        url = f"{self.config['DOCS_URL'].rstrip('/')}{path}"
+        session = requests.Session()
+        try:
+            prepared = session.prepare_request(
+                requests.Request(method, url, params=params, data=data, headers=headers))
+            if length is not None:  # send as is, not chunked: docs checks the size first
+                prepared.headers.pop("Transfer-Encoding", None)
+                prepared.headers["Content-Length"] = str(length)
+            answer = session.send(prepared, stream=True, timeout=(5, 300))
+        except requests.RequestException as err:
+            session.close()
+            raise StorageError(f"docs is unavailable: {err.__class__.__name__}") from None
+        except BaseException:
+            session.close()
+            raise
+        if answer.status_code in (401, 403, 404):
+            self._deny(request, self._actor(request), _error_message(answer))
+
+        def body():
+            try:
+                yield from answer.iter_content(CHUNK)
+            finally:
+                answer.close()
+                session.close()
+
+        response = Response(body(), status=answer.status_code,
+                            content_type=answer.headers.get("Content-Type", "application/json"))
+        if "Content-Disposition" in answer.headers:
+            response.headers["Content-Disposition"] = answer.headers["Content-Disposition"]
+        return response
+
     def _call(self, request, name, call):
         """Admit the caller, forward ``call()`` with their token, answer its result as JSON.
 
@@ -291,6 +353,10 @@ def _int_arg(request, name):
     value = request.args.get(name)
     if value is None:
         return None
+    return _int_value(value, name)
+
+
+def _int_value(value, name):
     try:
         return int(value)
     except ValueError:

@@ -238,10 +238,10 @@ class RoutingService(Health):
         self.events.handle_once("routing.on_document_issued", payload,
                                 lambda event, conn: self._record(event, "registered", conn))
 
-    @event_handler("signing", "DocumentSealed", requeue_on_error=True)
-    def on_document_sealed(self, payload):
-        """The agency's signature: with the issue, the document may go out."""
-        self.events.handle_once("routing.on_document_sealed", payload,
+    @event_handler("signing", "DocumentFinalized", requeue_on_error=True)
+    def on_document_finalized(self, payload):
+        """Both signatures and the signed manifest: with the issue, it may go out."""
+        self.events.handle_once("routing.on_document_finalized", payload,
                                 lambda event, conn: self._record(event, "signed", conn))
 
     def _record(self, event, half, conn):
@@ -730,7 +730,7 @@ class RoutingService(Health):
             "routing.on_document_issued": lambda e, c: self._record(e, "registered", c),
             "routing.on_incoming_accepted": lambda e, c: self._status_from_docs(e, c, "03"),
             "routing.on_incoming_returned": lambda e, c: self._status_from_docs(e, c, "02"),
-            "routing.on_document_sealed": lambda e, c: self._record(e, "signed", c),
+            "routing.on_document_finalized": lambda e, c: self._record(e, "signed", c),
         }
         return self.events.replay_dead_letter(letter_id, handlers.__getitem__)
 

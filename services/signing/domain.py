@@ -6,7 +6,7 @@ or returns it with a comment; once signed, only a clerk of the issuing agency
 applies the agency's signature (the seal), never before the leader's.
 """
 
-from shared.envelope import new_event
+from shared.envelope import new_event, system_actor
 from shared.errors import Conflict, Forbidden, ValidationFailed
 
 SERVICE = "signing"
@@ -78,22 +78,39 @@ def document_returned(document, comment, actor):
         stream_id=stream_of(document["document_id"]))
 
 
-def document_sealed(document, sealed_file, manifest, manifest_signature, certificate, actor):
-    """The agency's signature over the leader-signed PDF, and over the manifest."""
+def document_sealed(document, sealed_file, certificate, actor):
+    """The agency's signature over the leader-signed PDF."""
     return new_event("DocumentSealed", {
         "document_id": document["document_id"], "agency": document["issuing_agency"],
         "signed_sha256": document["signed_file"]["sha256"], "sealed_file": sealed_file,
-        "manifest": manifest, "manifest_signature": manifest_signature,
         "algorithm": "PAdES-B-T", "certificate": certificate,
         "key_id": certificate["sha256"][:16]}, actor=actor, producer=SERVICE,
         stream_id=stream_of(document["document_id"]))
 
 
-def manifest_of(document, sealed_file):
-    """What the agency's detached signature covers: the document and every file's hash."""
-    files = [{"name": "main.pdf", "sha256": sealed_file["sha256"], "size": sealed_file["size"]}]
+def manifest_of(document, number_notation, attachments):
+    """What the agency's detached signature covers: the document, its number and
+    every final file's hash (the sealed PDF and each appendix as sent)."""
+    sealed = document["sealed_file"]
+    files = [{"name": "main.pdf", "sha256": sealed["sha256"], "size": sealed["size"]}]
     files += [{"name": a["name"], "sha256": a["sha256"], "size": a["size"]}
-              for a in document["attachments"]]
+              for a in attachments]
     return {"version": 1, "files": files, "metadata": {
         "document_id": document["document_id"], "issuing_agency": document["issuing_agency"],
-        "signer": document["signer"], "approved_sha256": document["sha256"]}}
+        "number_notation": number_notation, "signer": document["signer"],
+        "approved_sha256": document["sha256"]}}
+
+
+def document_finalized(document, number_notation, attachments, manifest, manifest_signature,
+                       certificate, cause):
+    """Once issued: appendices sealed with the number, and the manifest signed.
+
+    Recorded by the service on the issuing clerk's behalf (the issue caused it).
+    """
+    return new_event("DocumentFinalized", {
+        "document_id": document["document_id"], "agency": document["issuing_agency"],
+        "number_notation": number_notation, "sealed_file": document["sealed_file"],
+        "attachments": attachments, "manifest": manifest,
+        "manifest_signature": manifest_signature, "certificate": certificate,
+        "key_id": certificate["sha256"][:16]}, actor=system_actor(SERVICE), producer=SERVICE,
+        stream_id=stream_of(document["document_id"]), causation=cause)

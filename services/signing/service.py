@@ -155,39 +155,85 @@ class SigningService(Health):
 
     @rpc
     def seal_document(self, document_id):
-        """A clerk of the issuing agency adds the agency's signature, after the leader's,
-        and signs the manifest (metadata and every file's SHA-256)."""
+        """A clerk of the issuing agency adds the agency's signature, after the leader's."""
         actor = self.auth.actor()
         document = self._document(document_id)
         domain.check_may_seal(document, actor)
-        agency = document["issuing_agency"]
         with self.events.transaction() as conn:
-            identity = self.pki.authority.identity(conn, agency, agency, authority.AGENCY_ROLE,
-                                                   agency)
+            identity = self._agency_identity(conn, document)
         signed = self._fetch(document["signed_file"], document["signed_file"]["sha256"])
         sealed = run_cpu(pades.seal_as_agency, signed, identity,
                          timestamper_url=self.pki.tsa_url)
-        stored = [self._store(document_id, "sealed.pdf", sealed)]
-        try:
-            body = manifest.manifest_bytes(domain.manifest_of(document, stored[0]))
-            stored.append(self._store(document_id, "manifest.json", body, "application/json"))
-            signature = run_cpu(manifest.sign_manifest, body, identity)
-            stored.append(self._store(document_id, "manifest.p7s", signature,
-                                      "application/pkcs7-signature"))
-        except BaseException:
-            self._remove(stored)
-            raise
+        stored = self._store(document_id, "sealed.pdf", sealed)
 
         def attempt(conn, current):
             domain.check_may_seal(current, actor)
-            event = domain.document_sealed(current, *stored,
+            event = domain.document_sealed(current, stored,
                                            authority.certificate_info(identity), actor)
-            return event, {"state": domain.SEALED, "sealed_file": stored[0],
-                           "manifest": stored[1], "manifest_signature": stored[2]}
+            return event, {"state": domain.SEALED, "sealed_file": stored}
 
-        recorded = self._command(document_id, attempt, undo=stored)
+        recorded = self._command(document_id, attempt, undo=[stored])
         return {"document_id": str(document_id), "event_id": recorded.event_id,
-                "key_id": recorded.data["key_id"], "sealed_file": stored[0]}
+                "key_id": recorded.data["key_id"], "sealed_file": stored}
+
+    @event_handler("docs", "DocumentIssued", requeue_on_error=True)
+    def on_document_issued(self, payload):
+        """With its number given: each PDF appendix gets the agency's invisible signature
+        with the number and time, and the manifest of the final files is signed."""
+        def effects(event, conn):
+            data = thaw(event.data)
+            document = self._row(conn, data["document_id"], lock=True)
+            if document is None or document["state"] != domain.SEALED:
+                raise ValueError(f"issued document {data['document_id']} is not sealed here")
+            if document["manifest"]:
+                return  # finalized already
+            identity = self._agency_identity(conn, document)
+            stored = []
+            try:
+                attachments = self._seal_appendices(document, data["number_notation"],
+                                                    identity, stored)
+                body = manifest.manifest_bytes(domain.manifest_of(
+                    document, data["number_notation"], attachments))
+                stored.append(self._store(document["document_id"], "manifest.json", body,
+                                          "application/json"))
+                signature = run_cpu(manifest.sign_manifest, body, identity)
+                stored.append(self._store(document["document_id"], "manifest.p7s", signature,
+                                          "application/pkcs7-signature"))
+                finalized = domain.document_finalized(
+                    document, data["number_notation"], attachments, stored[-2], stored[-1],
+                    authority.certificate_info(identity), event)
+                stream = finalized.stream_id
+                self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
+                                   [finalized], conn=conn)
+                conn.execute("UPDATE documents SET attachments = %s, manifest = %s,"
+                             " manifest_signature = %s WHERE document_id = %s",
+                             (json.dumps(attachments, ensure_ascii=False),
+                              json.dumps(stored[-2]), json.dumps(stored[-1]),
+                              document["document_id"]))
+            except BaseException:
+                self._remove(stored)
+                raise
+
+        self.events.handle_once("signing.on_document_issued", payload, effects)
+
+    def _seal_appendices(self, document, number_notation, identity, stored):
+        """The appendices as sent: each PDF sealed with the number, others as they are."""
+        final = []
+        for index, attachment in enumerate(document["attachments"]):
+            if attachment["content_type"] != "application/pdf":
+                final.append({**attachment, "sealed": False})
+                continue
+            pdf = self._fetch(attachment, attachment["sha256"])
+            sealed = run_cpu(pades.seal_appendix, pdf, identity, number_notation,
+                             timestamper_url=self.pki.tsa_url)
+            stored.append(self._store(document["document_id"],
+                                      f"attachments/{index:03d}-sealed.pdf", sealed))
+            final.append({**stored[-1], "name": attachment["name"], "sealed": True})
+        return final
+
+    def _agency_identity(self, conn, document):
+        agency = document["issuing_agency"]
+        return self.pki.authority.identity(conn, agency, agency, authority.AGENCY_ROLE, agency)
 
     # -- anyone who may read the document: verification ----------------------------------
 

@@ -16,10 +16,12 @@ from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
 
-# Registered, submitted, signed, sealed, issued, sent, delivered to and registered
-# at two districts; docs follows the signature, the seal and the sending.
+# Registered, submitted, signed, sealed, issued, finalized (manifest signed), sent,
+# delivered to and registered at two districts; docs follows the signature, the
+# seal and the sending.
 FLOW = collections.Counter({
     "DocumentRegistered": 1, "DocumentSubmitted": 1, "DocumentSigned": 1, "DocumentSealed": 1,
+    "DocumentFinalized": 1,
     "DocumentStateChanged": 3, "DocumentIssued": 1, "ConsignmentSent": 1,
     "DocumentDelivered": 2, "IncomingRegistered": 2})
 
@@ -113,17 +115,17 @@ def test_docs_killed_after_publishing_before_saving_its_cursor_publishes_again_h
 
 def test_routing_killed_after_committing_before_acking_delivers_once(stack, platform, client):
     stack.start("docs", "signing", "audit")
-    stack.start("routing", failpoints="inbox.after_commit.routing.on_document_issued")
+    stack.start("routing", failpoints="inbox.after_commit.routing.on_document_finalized")
 
     response = client.register(client.token("clerk"), make_pdf("crash 3"))
     document_id = response.json()["document_id"]
     client.sign_seal_issue(document_id)
     stack["routing"].wait_exit()
     assert stack["routing"].proc.returncode == -9
-    # The deliveries were committed; the DocumentIssued message was never acked.
+    # The deliveries were committed; the DocumentFinalized message was never acked.
     assert scalar(platform.pg_dsn, "routing", "SELECT count(*) FROM inbox_items") == 2
 
-    stack.start("routing")  # the broker redelivers DocumentIssued
+    stack.start("routing")  # the broker redelivers DocumentFinalized
     assert_applied_exactly_once(platform, client, document_id)
-    wait_for(lambda: "routing.on_document_issued: event" in log_of(platform, "routing", 2),
-             what="the redelivered DocumentIssued to meet routing's inbox")
+    wait_for(lambda: "routing.on_document_finalized: event" in log_of(platform, "routing", 2),
+             what="the redelivered DocumentFinalized to meet routing's inbox")

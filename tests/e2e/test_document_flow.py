@@ -15,7 +15,8 @@ pytestmark = pytest.mark.e2e
 # What the log holds about one document once its two recipients registered it.
 FLOW = [("DocumentRegistered", None), ("DocumentSubmitted", None), ("DocumentSigned", None),
         ("DocumentStateChanged", None), ("DocumentSealed", None), ("DocumentStateChanged", None),
-        ("DocumentIssued", None), ("ConsignmentSent", None), ("DocumentStateChanged", None),
+        ("DocumentIssued", None), ("DocumentFinalized", None), ("ConsignmentSent", None),
+        ("DocumentStateChanged", None),
         ("DocumentDelivered", DISTRICT_1), ("DocumentDelivered", DISTRICT_2),
         ("IncomingRegistered", None), ("IncomingRegistered", None)]
 

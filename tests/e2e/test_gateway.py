@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from shared.multipart import encode
+from shared.multipart import encode, encode_files
 from tests.support import db
 from tests.support.client import DIRECTIVE, DISTRICT_1, OUTSIDER, PROVINCE, wait_for
 from tests.support.pdf import make_pdf
@@ -62,11 +62,19 @@ class Api:
         return requests.post(self.url + path, headers=self.headers(user), json=body or {},
                              timeout=60)
 
-    def register(self, user, pdf):
-        headers, body = encode({"metadata": json.dumps(DIRECTIVE)}, "document.pdf",
-                               io.BytesIO(pdf), len(pdf))
+    def register(self, user, pdf, attachments=()):
+        """Register ``pdf`` with ``attachments`` as ``(name, bytes, content_type)``."""
+        headers, body = encode_files({"metadata": json.dumps(DIRECTIVE)}, [
+            ("file", "document.pdf", io.BytesIO(pdf), len(pdf), "application/pdf"),
+            *(("attachment", name, io.BytesIO(data), len(data), ctype)
+              for name, data, ctype in attachments)])
         return requests.post(f"{self.url}/v1/documents", data=body,
                              headers={**headers, **self.headers(user)}, timeout=60)
+
+    def put_file(self, user, path, pdf):
+        headers, body = encode({}, "document.pdf", io.BytesIO(pdf), len(pdf))
+        return requests.put(self.url + path, data=body,
+                            headers={**headers, **self.headers(user)}, timeout=60)
 
 
 def until_ok(call, what, status=200):
@@ -132,6 +140,67 @@ def test_a_document_goes_out_and_in_through_the_gateway(gateway, platform):
     assert history.json()[0]["event_type"] == "DocumentRegistered"
     assert api.get("thanh.tra", "/v1/audit/verify").status_code == 200
     assert api.get("quan.tri", "/v1/admin/agencies").json()
+
+
+def test_files_attachments_registers_and_recalls_through_the_gateway(gateway):
+    api = gateway
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    registered = api.register("van.thu", make_pdf("Chi thi co phu luc"),
+                              attachments=[("so-do.png", png, "image/png")])
+    assert registered.status_code == 201, registered.text
+    document_id = registered.json()["document_id"]
+    first = registered.json()["file"]
+    doc = f"/v1/documents/{document_id}"
+
+    # A new version of the draft's main PDF, streamed through to docs.
+    revised_pdf = make_pdf("Chi thi co phu luc, ban sua", padding=100_000)
+    revised = api.put_file("van.thu", doc + "/file", revised_pdf)
+    assert revised.status_code == 200, revised.text
+    assert revised.json()["file"]["sha256"] == hashlib.sha256(revised_pdf).hexdigest()
+    assert revised.json()["file"]["sha256"] != first["sha256"]
+    assert revised.json()["file"]["version_id"] != first["version_id"]
+    assert_error(api.put_file("chu.tich", doc + "/file", revised_pdf), 403, "forbidden")
+
+    # The attachment's download URL gives back the very bytes uploaded.
+    url = api.get("van.thu", doc + "/attachments/0")
+    assert url.status_code == 200, url.text
+    assert requests.get(url.json()["url"], timeout=30).content == png
+    assert_error(api.get("van.thu", doc + "/attachments/1"), 404, "not_found")
+    assert_error(api.get("van.thu", doc + "/attachments/x"), 400, "validation_failed")
+
+    submitted = api.post("van.thu", doc + "/submit", {"signer_user": "chu.tich"})
+    assert submitted.status_code == 200, submitted.text
+    until_ok(lambda: api.post("chu.tich", doc + "/sign"), "signing to receive the submission")
+    assert api.post("van.thu", doc + "/seal").status_code == 200
+    issued = until_ok(lambda: api.post("van.thu", doc + "/issue"), "docs to learn of the seal")
+    notation = issued.json()["number_notation"]
+
+    rows = api.get("van.thu", "/v1/registers/outgoing")
+    assert rows.status_code == 200, rows.text
+    assert rows.headers["Content-Type"].startswith("application/json")
+    assert notation in [row.get("number_notation") for row in rows.json()]
+    assert api.get("chu.tich", "/v1/registers/outgoing",
+                   params={"format": "json"}).json() == rows.json()
+    csv = api.get("van.thu", "/v1/registers/outgoing", params={"format": "csv"})
+    assert csv.status_code == 200, csv.text
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    assert notation in csv.content.decode("utf-8-sig")
+    pdf = api.get("van.thu", "/v1/registers/outgoing", params={"format": "pdf"})
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["Content-Type"].startswith("application/pdf")
+    assert pdf.content.startswith(b"%PDF-")
+    assert_error(api.get("van.thu", "/v1/registers/outgoing", params={"year": "abc"}), 400,
+                 "validation_failed")
+    assert_error(api.get("van.thu", "/v1/registers/outgoing",
+                         params={"year": "abc", "format": "csv"}), 400, "validation_failed")
+    assert_error(api.get("van.thu", "/v1/registers/outgoing", params={"format": "xml"}), 400,
+                 "validation_failed")
+    assert_error(api.get("thanh.tra", "/v1/registers/outgoing"), 403, "forbidden")
+    assert_error(api.get("thanh.tra", "/v1/registers/outgoing", params={"format": "csv"}),
+                 403, "forbidden")
+
+    # No recall yet: nothing to tell.
+    assert_error(api.get("van.thu", doc + "/recall"), 404, "not_found")
 
 
 def test_logins_and_refusals_are_answered_alike_and_recorded(gateway, platform):

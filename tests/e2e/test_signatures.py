@@ -76,3 +76,41 @@ def _download_object(client, token, document_id, name):
     with client.rpc(token) as rpc:
         urls = rpc.signing.manifest_urls(document_id)
     return {kind: requests.get(url, timeout=30).content for kind, url in urls.items()}
+
+
+def test_a_pdf_appendix_gets_the_agency_s_invisible_signature_with_the_number(
+        stack, client, tmp_path):
+    from pypdf import PdfReader
+
+    from tests.support.client import DIRECTIVE
+
+    stack.start()
+    clerk = client.token("clerk")
+    appendix = make_pdf("Phu luc: danh sach xa")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    response = client.register_files(clerk, DIRECTIVE, [
+        ("file", "chi-thi.pdf", make_pdf("Chi thi"), "application/pdf"),
+        ("attachment", "phu-luc.pdf", appendix, "application/pdf"),
+        ("attachment", "so-do.png", png, "image/png")])
+    assert response.status_code == 201, response.text
+    document_id = response.json()["document_id"]
+    issued = client.sign_seal_issue(document_id)
+    recipient = client.token("clerk", agency=DISTRICT_1)
+    with client.rpc(recipient) as rpc:
+        wait_for(lambda: rpc.docs.get_document(document_id)["attachments"][0].get("sealed"),
+                 what="the appendices to be sealed")
+        document = rpc.docs.get_document(document_id)
+        url = rpc.docs.file_url(document_id, attachment=0)
+        verdict = rpc.signing.verify_document(document_id)
+    sealed, image = document["attachments"]
+    assert sealed["key"].endswith("-sealed.pdf") and sealed["name"] == "phu-luc.pdf"
+    assert image["sealed"] is False and image["content_type"] == "image/png"
+    assert verdict["ok"] and verdict["manifest"]["ok"], verdict
+
+    path = tmp_path / "phu-luc.pdf"
+    path.write_bytes(requests.get(url, timeout=30).content)
+    out = subprocess.run([tool("pdfsig", "poppler-utils"), str(path)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.count("Signature is Valid") == 1 and "AgencySealAppendix" in out
+    first_page = PdfReader(str(path)).pages[0].extract_text()
+    assert issued["number_notation"] in first_page  # written before the signature covers it

@@ -223,6 +223,16 @@ def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
             rpc.signing.seal_document(DOC)
     assert signatures(platform) == 2
     assert sorted(platform.object_store().keys()) == [
+        f"documents/{DOC}/{name}" for name in ("main.pdf", "sealed.pdf", "signed.pdf")]
+    # Once docs issues it: the manifest of the final files, with the number, signed.
+    issued = new_event("DocumentIssued", {"document_id": DOC, "number_notation": "07/CV-UBND"},
+                       actor=Actor("c", PROVINCE, "clerk"), producer="docs",
+                       stream_id=f"document-{DOC}").at(3, 3).to_wire()
+    with entrypoint_hook(container, "on_document_issued") as handle:
+        handle(issued)
+        handle(issued)  # redelivered: finalized once
+    assert signatures(platform) == 3
+    assert sorted(platform.object_store().keys()) == [
         f"documents/{DOC}/{name}" for name in
         ("main.pdf", "manifest.json", "manifest.p7s", "sealed.pdf", "signed.pdf")]
 

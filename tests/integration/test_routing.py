@@ -32,7 +32,7 @@ def routing(run_container, platform):
             registered["data"]["urgency"] = urgency
             with entrypoint_hook(container, "on_document_issued") as handle:
                 handle(registered)
-            with entrypoint_hook(container, "on_document_sealed") as handle:
+            with entrypoint_hook(container, "on_document_finalized") as handle:
                 handle(sealed_event(document_id).to_wire())
             return document_id
 

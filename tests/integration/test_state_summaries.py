@@ -12,7 +12,7 @@ from nameko.testing.services import entrypoint_hook
 from services.audit.replay import fold, reconcile
 from services.docs.service import DocsService
 from services.routing.service import RoutingService
-from services.signing.domain import document_sealed
+from services.signing.domain import document_finalized
 from services.signing.service import SigningService
 from services.docs.domain import document_issued
 from shared.envelope import Actor, new_event, system_actor, utc_now
@@ -57,13 +57,13 @@ def submitted_event(document_id, file=None):
 
 
 def sealed_event(document_id, sha=SHA, agency=PROVINCE):
-    """signing's ``DocumentSealed``: the agency's signature over the file ``sha``."""
+    """signing's ``DocumentFinalized``: both signatures over the file ``sha``."""
     sealed = {"key": f"documents/{document_id}/sealed.pdf", "sha256": sha, "size": 1,
               "content_type": "application/pdf", "version_id": None}
     certificate = {"serial": "1f", "subject": "CN=UBND", "issuer": "CN=Root", "sha256": "12" * 32}
-    return document_sealed({"document_id": document_id, "issuing_agency": agency,
-                            "signed_file": {"sha256": "ef" * 32}}, sealed, {}, {}, certificate,
-                           CLERK).at(1, 1)
+    return document_finalized({"document_id": document_id, "issuing_agency": agency,
+                               "sealed_file": sealed}, "01/CT-UBND", [], {}, {}, certificate,
+                              None).at(1, 1)
 
 
 def stored_pdf(platform, document_id, title="du thao"):
@@ -143,7 +143,7 @@ def test_routing_state_summary(run_container, platform):
         handle(issued_event(DOC_A).to_wire())
         handle(issued_event(DOC_B, number=2).to_wire())
         handle(issued_event(doc_c, number=3).to_wire())  # never signed
-    with entrypoint_hook(container, "on_document_sealed") as handle:
+    with entrypoint_hook(container, "on_document_finalized") as handle:
         handle(sealed_event(DOC_A).to_wire())
         # Sealed over another file than the one issued: refused.
         handle(sealed_event(DOC_B, sha="cd" * 32).to_wire())

@@ -5,7 +5,7 @@ import pytest
 
 from services.docs.domain import document_issued
 from services.routing.domain import initial_delivery
-from services.signing.domain import document_sealed
+from services.signing.domain import document_finalized
 from shared.envelope import Actor, canonical_bytes, utc_now
 from shared.objectstore import StoredObject
 
@@ -45,13 +45,12 @@ def registered_event():
 
 
 def _sealed_event(sha256=SHA, agency=SENDER):
-    """signing's ``DocumentSealed``: the agency's signature over the issued file."""
-    document = {"document_id": DOC, "issuing_agency": agency, "signed_file": {"sha256": "ef" * 32}}
+    """signing's ``DocumentFinalized``: both signatures, over the issued file."""
     sealed = {"key": f"documents/{DOC}/sealed.pdf", "sha256": sha256, "size": 100,
               "content_type": "application/pdf", "version_id": "v1"}
+    document = {"document_id": DOC, "issuing_agency": agency, "sealed_file": sealed}
     certificate = {"serial": "1f", "subject": "CN=UBND", "issuer": "CN=Root", "sha256": "12" * 32}
-    return document_sealed(document, sealed, {}, {}, certificate,
-                           Actor("c1", SENDER, "clerk")).at(1, 1)
+    return document_finalized(document, "07/CV-UBND", [], {}, {}, certificate, None).at(1, 1)
 
 
 def test_a_signed_document_is_delivered_once_to_each_recipient(registered_event):
