@@ -13,6 +13,7 @@ import json
 import logging
 import time
 
+from nameko.events import EventHandler
 from nameko.exceptions import registry as remote_error_registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
@@ -28,6 +29,7 @@ from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.failpoints import failpoint
 from shared.observability import Correlation, Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay
+from shared.topology import QUEUE_ARGUMENTS
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +307,18 @@ class ObjectStoreProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.store
+
+
+class PriorityEventHandler(EventHandler):
+    """nameko's event handler on a priority queue, declared as the relay declares it
+    (``shared.topology.QUEUE_ARGUMENTS``): urgent events overtake the others."""
+
+    def setup(self):
+        super().setup()
+        self.queue.queue_arguments = dict(QUEUE_ARGUMENTS)
+
+
+event_handler = PriorityEventHandler.decorator
 
 
 class Health:

@@ -22,7 +22,7 @@ import kombu
 import psycopg
 
 from shared.failpoints import failpoint
-from shared.topology import exchange_name, subscriptions_of
+from shared.topology import QUEUE_ARGUMENTS, exchange_name, priority_of, subscriptions_of
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ class BrokerPublisher:
         exchange(self._channel).declare()
         for sub in subscriptions_of(self.service):
             kombu.Queue(sub.queue, exchange=exchange, routing_key=sub.event_type,
-                        durable=True, auto_delete=False)(self._channel).declare()
+                        durable=True, auto_delete=False,
+                        queue_arguments=QUEUE_ARGUMENTS)(self._channel).declare()
         self._channel.confirm_select()
         self._next_tag = 1  # delivery tags count from 1 on a channel in confirm mode
         self._unconfirmed = set()
@@ -78,7 +79,7 @@ class BrokerPublisher:
             body = json.dumps(event.to_wire(), ensure_ascii=False).encode("utf-8")
             message = amqp.Message(
                 body, content_type="application/json", content_encoding="utf-8",
-                delivery_mode=2, message_id=event.event_id,
+                delivery_mode=2, message_id=event.event_id, priority=priority_of(event.data),
                 application_headers={"nameko.correlation_id": event.correlation_id},
             )
             self._channel.basic_publish(message, exchange=exchange_name(self.service),

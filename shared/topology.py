@@ -11,6 +11,20 @@ from dataclasses import dataclass
 
 ALL = "#"  # topic wildcard: every event type of a source
 
+# Every subscriber queue is a priority queue, declared alike by the relay and
+# by the consumer: an urgent document's events overtake normal ones waiting
+# in the same queue (0 Thường ... 3 Hỏa tốc).
+MAX_PRIORITY = 3
+QUEUE_ARGUMENTS = {"x-max-priority": MAX_PRIORITY}
+
+
+def priority_of(data):
+    """An event's priority: the urgency it carries, if any (0 to 3)."""
+    urgency = data.get("urgency") if hasattr(data, "get") else None
+    if isinstance(urgency, int) and not isinstance(urgency, bool):
+        return max(0, min(MAX_PRIORITY, urgency))
+    return 0
+
 
 @dataclass(frozen=True)
 class Subscription:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
+
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -19,7 +19,7 @@ from shared.auth import require_role
 from shared.envelope import event_from_dict, format_time
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.eventsig import SignatureInvalid
-from shared.nameko_ext import Authenticator, Health
+from shared.nameko_ext import Authenticator, Health, event_handler
 from shared.topology import ALL
 
 SERVICE = "audit"

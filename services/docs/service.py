@@ -12,7 +12,7 @@ import uuid
 from datetime import date, timedelta
 
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
+
 from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
@@ -24,7 +24,8 @@ from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
     Health,
-    Authenticator, EventStoreProvider, ObjectStoreProvider, json_http, json_response,
+    Authenticator, EventStoreProvider, ObjectStoreProvider, event_handler, json_http,
+    json_response,
 )
 from shared.objectstore import AttachmentCheck, PdfCheck
 

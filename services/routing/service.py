@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
+
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
@@ -23,7 +23,7 @@ from shared.auth import require_role
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
 from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
-from shared.nameko_ext import Authenticator, EventStoreProvider, Health
+from shared.nameko_ext import Authenticator, EventStoreProvider, Health, event_handler
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import uuid
 
 from cryptography.hazmat.primitives import serialization
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
+
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 
@@ -23,7 +23,9 @@ from shared.auth import require_role
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
 from shared.green import run_cpu
-from shared.nameko_ext import Authenticator, EventStoreProvider, Health, ObjectStoreProvider
+from shared.nameko_ext import (
+    Authenticator, EventStoreProvider, Health, ObjectStoreProvider, event_handler,
+)
 from shared.objectstore import OwnContent, PdfCheck
 
 log = logging.getLogger(__name__)
