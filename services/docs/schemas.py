@@ -13,6 +13,7 @@ from services.docs.domain import (
 )
 from shared.envelope import AGENCY_CODE
 from shared.errors import ValidationFailed
+from shared.text import check_storable
 
 ABBREVIATION = re.compile(r"^[A-ZĐ][A-Za-zĐđ0-9&]{0,19}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -107,7 +108,7 @@ def load_json_object(raw_bytes, field):
         raise ValidationFailed(f"{field}: not valid JSON", field=field) from None
     if not isinstance(payload, dict):
         raise ValidationFailed(f"{field}: must be a JSON object", field=field)
-    return payload
+    return check_storable(payload)
 
 
 def load_register(raw_bytes):

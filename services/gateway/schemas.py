@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from services.gateway.domain import MIN_PASSWORD_LENGTH, ROLES
 from shared.envelope import AGENCY_CODE
 from shared.errors import ValidationFailed
+from shared.text import check_storable
 
 
 class _Strict(Schema):
@@ -108,6 +109,7 @@ def load(schema_class, raw_body):
         raise ValidationFailed("request: the body is not JSON", field="body") from None
     if not isinstance(data, dict):
         raise ValidationFailed("request: the body must be a JSON object", field="body")
+    check_storable(data)
     try:
         return schema_class().load(data)
     except ValidationError as err:

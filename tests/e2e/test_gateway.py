@@ -4,6 +4,7 @@ over JSON, every refusal recorded, and its OpenAPI document."""
 import hashlib
 import io
 import json
+import os
 
 import pytest
 import requests
@@ -268,12 +269,19 @@ def test_admins_create_and_list_users_without_their_hashes(gateway):
                for u in listed)
 
 
-def test_an_unknown_url_gets_the_json_error_format(gateway):
+def test_unknown_urls_and_unstorable_text_get_the_json_error_format(gateway):
     for method in ("GET", "POST", "DELETE"):
         answer = requests.request(method, gateway.url + "/v1/nowhere", timeout=30)
         assert answer.status_code == 404
         assert answer.json()["error"]["code"] == "not_found"
         assert answer.json()["error"]["field"] == "path"
+    # Found by the fuzz run: JSON may carry characters no database stores.
+    for user_id, why in (("a\u0000b", "NUL"), ("a\ud800b", "surrogate")):
+        answer = requests.post(gateway.url + "/v1/auth/login", timeout=30,
+                               data=json.dumps({"user_id": user_id, "password": "x"}),
+                               headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400, (why, answer.text)
+        assert answer.json()["error"]["field"] == "user_id"
 
 
 def test_the_openapi_document_is_valid_and_lists_every_endpoint(gateway):
@@ -316,8 +324,11 @@ def test_every_endpoint_holds_to_its_openapi_document_under_fuzzing(gateway):
     calls = []
     for operation in operations:
         @given(case=operation.as_strategy())
-        @settings(max_examples=8, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        # Reproducible in CI (derandomize); LIENTHONG_FUZZ_EXAMPLES=200 and
+        # LIENTHONG_FUZZ_RANDOM=1 explore further by hand.
+        @settings(max_examples=int(os.environ.get("LIENTHONG_FUZZ_EXAMPLES", 8)),
+                  derandomize=not os.environ.get("LIENTHONG_FUZZ_RANDOM"), deadline=None,
+                  database=None, suppress_health_check=list(HealthCheck))
         def fuzz(case):
             calls.append(case.call_and_validate(base_url=gateway.url, headers=headers,
                                                 checks=checks, timeout=30).status_code)

@@ -1,0 +1,33 @@
+"""Text that can be stored: what a JSON body may not carry into the services.
+
+JSON allows ``\\u0000`` and lone surrogates (``\\ud800``); PostgreSQL text and
+jsonb refuse the first, UTF-8 cannot encode the second. Both are refused at
+the edge with an error naming the field, instead of failing deep inside.
+"""
+
+from shared.errors import ValidationFailed
+
+
+def check_storable(value, path=""):
+    """Raise ValidationFailed naming the first string (or key) that cannot be stored."""
+    if isinstance(value, str):
+        _check(value, path or "body")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            _check(str(key), where)
+            check_storable(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{path}.{index}" if path else str(index))
+    return value
+
+
+def _check(text, field):
+    if "\x00" in text:
+        raise ValidationFailed(f"{field}: contains a NUL character", field=field)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed(f"{field}: not valid Unicode (a lone surrogate)",
+                               field=field) from None
