@@ -40,7 +40,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import platform
 import random
 import resource
 import signal
@@ -57,23 +56,23 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import (
-    BenchBase, Result,
-    _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
+    BenchBase, Result, _quietly, _terminate, _version, timed_loop, print_machine,
+    fresh_database,
 )
 from services.audit import merkle
 from services.audit.leaves import leaf_entry, parse_entry
 from services.audit.log import APP_ROLE, DB_SETTINGS, LOG_DDL, TransparencyLog
 from services.audit.replay import fold
 from shared.db import Database
-from shared.envelope import (  # _freeze/_thaw: the envelope's own (de)freezing of data
+from shared.envelope import (  # _freeze: the envelope's own (de)freezing of data
     Actor,
     Event,
     _freeze,
-    _thaw,
     data_digest,
     new_event,
     signing_bytes,
     system_actor,
+    thaw,
 )
 from shared.eventsig import EventSigner
 
@@ -179,7 +178,7 @@ def _plain(event):
     a = event.actor
     return (event.event_id, event.event_type, event.schema_version, event.stream_id,
             event.stream_version, event.occurred_at, event.producer, a.user_id, a.agency,
-            a.role, event.correlation_id, event.causation_id, _thaw(event.data),
+            a.role, event.correlation_id, event.causation_id, thaw(event.data),
             event.signature["key_id"], event.signature["value"])
 
 
@@ -262,10 +261,7 @@ class Bench(BenchBase):
             self.cleanup.callback(_quietly, "drop role", drop_role)
         self.role_note = "existed before, left in place" if role_existed else \
             "created now, dropped at the end"
-        self.cleanup.callback(_quietly, "drop database", drop_database)
-        drop_database()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+        fresh_database(self.cleanup, ADMIN_DSN, DB_NAME)
         self.raw = psycopg.connect(BENCH_DSN, autocommit=True)
         self.cleanup.callback(self.raw.close)
         self.raw.execute(RAW_DDL)
@@ -281,7 +277,7 @@ class Bench(BenchBase):
             self.public[e.producer].verify(base64.b64decode(e.signature["value"]),
                                            signing_bytes(e))
         self.leaf_bytes = sum(len(leaf_entry(e)) for e in sample) / len(sample)
-        self.data_bytes = sum(len(json.dumps(_thaw(e.data), ensure_ascii=False).encode())
+        self.data_bytes = sum(len(json.dumps(thaw(e.data), ensure_ascii=False).encode())
                               for e in sample) / len(sample)
         self.mix = {t: sum(e.event_type == t for e in sample) / len(sample)
                     for t in ("DocumentRegistered", "DocumentSigned", "DocumentDelivered")}
@@ -299,12 +295,7 @@ class Bench(BenchBase):
         pg = {k: self.raw.execute(f"SHOW {k}").fetchone()[0]
               for k in ("server_version", "fsync", "synchronous_commit", "wal_sync_method",
                         "shared_buffers", "max_wal_size", "checkpoint_timeout", "work_mem")}
-        print("Liên thông audit log benchmark")
-        print(f"  nproc              : {len(os.sched_getaffinity(0))}"
-              f" (os.cpu_count {os.cpu_count()}; {_cpu_model()})")
-        print(f"  memory             : {_mem_total()}")
-        print(f"  kernel             : {platform.system()} {platform.release()}")
-        print(f"  Python             : {platform.python_version()} ({sys.executable})")
+        print_machine("Liên thông audit log benchmark")
         print(f"  PostgreSQL         : {pg['server_version']} at {PG_HOST}:{PG_PORT}; fsync="
               f"{pg['fsync']} synchronous_commit={pg['synchronous_commit']}"
               f" wal_sync_method={pg['wal_sync_method']}")
@@ -777,11 +768,6 @@ def _lat(ns):
 
 def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def drop_database():
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
 
 def drop_role():

@@ -1,7 +1,11 @@
 """Helpers every benchmark shares: machine facts, bounded timed loops, clean-up."""
 
+import functools
+import os
 import platform
+import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -43,6 +47,84 @@ def _version(dist):
     from importlib.metadata import version
 
     return f"{dist} {version(dist)}"
+
+
+def threaded_loops(slices, op, budget=BUDGET_S):
+    """One OS thread per slice, released together; wall time until the last ends."""
+    barrier = threading.Barrier(len(slices) + 1)
+    results, errors = [None] * len(slices), []
+
+    def worker(i, items):
+        try:
+            barrier.wait()
+            results[i] = timed_loop(items, op, budget)
+        except BaseException as err:  # reported by the main thread
+            errors.append(err)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(i, s), daemon=True)
+               for i, s in enumerate(slices)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return [lat for lats, _ in results for lat in lats], seconds
+
+
+def print_machine(title):
+    """The title line, then the machine facts every benchmark prints first."""
+    print(title)
+    print(f"  nproc              : {len(os.sched_getaffinity(0))}"
+          f" (os.cpu_count {os.cpu_count()}; {_cpu_model()})")
+    print(f"  memory             : {_mem_total()}")
+    print(f"  kernel             : {platform.system()} {platform.release()}")
+    print(f"  Python             : {platform.python_version()} ({sys.executable})")
+
+
+# -- a database and a vhost of the run's own, removed on the way out ------------------
+
+def rabbitmqctl(*args):
+    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True,
+                          text=True, timeout=120)
+
+
+def drop_database(admin_dsn, name):
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def delete_vhost(name, missing_ok=False):
+    try:
+        rabbitmqctl("delete_vhost", name)
+    except subprocess.CalledProcessError as err:
+        if not missing_ok:
+            raise RuntimeError(f"rabbitmqctl delete_vhost failed: {err.stderr.strip()}") from err
+
+
+def fresh_database(cleanup, admin_dsn, name):
+    """A new, empty database; its removal is registered on ``cleanup`` (an ExitStack)
+    before it is made, so a half-done set-up is undone too."""
+    import psycopg
+
+    cleanup.callback(_quietly, "drop database", functools.partial(drop_database, admin_dsn, name))
+    drop_database(admin_dsn, name)
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def fresh_vhost(cleanup, name, user):
+    """A new vhost that ``user`` may use fully, deleted again on the way out."""
+    cleanup.callback(_quietly, "delete vhost", functools.partial(delete_vhost, name))
+    delete_vhost(name, missing_ok=True)
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
 
 
 def timed_loop(items, op, budget=BUDGET_S):

@@ -31,12 +31,10 @@ import io
 import json
 import logging
 import os
-import platform
 import re
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -47,10 +45,9 @@ import psycopg
 import requests
 
 from bench.common import (
-    Result,
-    _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
+    Result, _quietly, _terminate, _version, timed_loop, threaded_loops, print_machine,
+    fresh_database, fresh_vhost,
 )
-from bench.foundation import threaded_loops
 from infra.samples import make_pdf
 from shared.multipart import CHUNK as MULTIPART_CHUNK
 from shared.multipart import encode
@@ -193,23 +190,6 @@ class MemorySampler(threading.Thread):
 
 # -- the world the benchmark runs in -------------------------------------------------------
 
-def _run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
-
-
-def drop_database():
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-
-def delete_vhost(missing_ok=False):
-    try:
-        _run(["rabbitmqctl", "-q", "delete_vhost", VHOST])
-    except subprocess.CalledProcessError as err:
-        if not missing_ok:
-            raise RuntimeError(f"rabbitmqctl delete_vhost failed: {err.stderr.strip()}") from err
-
-
 class Bench:
     def __init__(self, cleanup):
         self.cleanup = cleanup  # an ExitStack: everything opened is closed on the way out
@@ -220,15 +200,8 @@ class Bench:
 
     def setup(self):
         cleanup = self.cleanup
-        # Registered before creation: a half-done setup is undone too.
-        cleanup.callback(_quietly, "drop database", drop_database)
-        cleanup.callback(_quietly, "delete vhost", delete_vhost)
-        delete_vhost(missing_ok=True)
-        _run(["rabbitmqctl", "-q", "add_vhost", VHOST])
-        _run(["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, AMQP_USER, ".*", ".*", ".*"])
-        drop_database()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+        fresh_vhost(cleanup, VHOST, AMQP_USER)
+        fresh_database(cleanup, ADMIN_DSN, DB_NAME)
 
         os.makedirs(LOG_DIR, exist_ok=True)
         keys = os.path.join(LOG_DIR, "keys")  # sealed with this run's passphrase
@@ -273,12 +246,7 @@ class Bench:
             workers = re.search(r"^max_workers:\s*(\d+)", f.read(), re.M)
         from moto.settings import get_s3_default_key_buffer_size
         tmp = shutil.disk_usage("/tmp")
-        print("Liên thông docs benchmark")
-        print(f"  nproc              : {len(os.sched_getaffinity(0))}"
-              f" (os.cpu_count {os.cpu_count()}; {_cpu_model()})")
-        print(f"  memory             : {_mem_total()}")
-        print(f"  kernel             : {platform.system()} {platform.release()}")
-        print(f"  Python             : {platform.python_version()} ({sys.executable})")
+        print_machine("Liên thông docs benchmark")
         print(f"  PostgreSQL         : {pg['server_version']} at {PG_HOST}:{PG_PORT}; fsync="
               f"{pg['fsync']} synchronous_commit={pg['synchronous_commit']}")
         print(f"  S3                 : {_version('moto')} server at {self.moto.endpoint}"

@@ -17,11 +17,8 @@ Plain OS threads only: no eventlet monkey patching (nameko is imported, for
 import contextlib
 import json
 import os
-import platform
 import signal
-import subprocess
 import sys
-import threading
 import time
 import uuid
 import warnings
@@ -31,8 +28,8 @@ import pika
 import psycopg
 
 from bench.common import (
-    BenchBase, Result,
-    BUDGET_S, _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
+    BenchBase, Result, BUDGET_S, _quietly, _terminate, _version, timed_loop, threaded_loops,
+    print_machine, fresh_database, fresh_vhost,
 )
 from shared.db import Database
 from shared.envelope import event_from_dict
@@ -81,38 +78,7 @@ RAW_INSERT = "INSERT INTO raw_events (id, body) VALUES (%s, %s)"
 
 # -- measuring ----------------------------------------------------------------
 
-def threaded_loops(slices, op, budget=BUDGET_S):
-    """One OS thread per slice, released together; wall time until the last ends."""
-    barrier = threading.Barrier(len(slices) + 1)
-    results, errors = [None] * len(slices), []
-
-    def worker(i, items):
-        try:
-            barrier.wait()
-            results[i] = timed_loop(items, op, budget)
-        except BaseException as err:  # reported by the main thread
-            errors.append(err)
-            barrier.abort()
-
-    threads = [threading.Thread(target=worker, args=(i, s), daemon=True)
-               for i, s in enumerate(slices)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - start
-    if errors:
-        raise errors[0]
-    return [lat for lats, _ in results for lat in lats], seconds
-
-
 # -- the world the benchmark runs in ---------------------------------------------
-
-def _run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
-
 
 class Bench(BenchBase):
     def __init__(self, cleanup):
@@ -121,15 +87,8 @@ class Bench(BenchBase):
         self.notes = []
 
     def setup(self):
-        # Registered before creation: a half-done setup is undone too.
-        self.cleanup.callback(_quietly, "drop database", drop_database)
-        self.cleanup.callback(_quietly, "delete vhost", delete_vhost)
-        delete_vhost(missing_ok=True)
-        _run(["rabbitmqctl", "-q", "add_vhost", VHOST])
-        _run(["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, AMQP_USER, ".*", ".*", ".*"])
-        drop_database()
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+        fresh_vhost(self.cleanup, VHOST, AMQP_USER)
+        fresh_database(self.cleanup, ADMIN_DSN, DB_NAME)
         self.raw = self._connect()
         self.raw.execute(RAW_DDL)
         self.docs_db = Database(BENCH_DSN, "docs", max_size=8)
@@ -155,13 +114,7 @@ class Bench(BenchBase):
         conn.connect()
         props = conn.server_properties
         conn.close()
-        cpu = _cpu_model()
-        print("Liên thông foundation benchmark")
-        print(f"  nproc              : {len(os.sched_getaffinity(0))}"
-              f" (os.cpu_count {os.cpu_count()}; {cpu})")
-        print(f"  memory             : {_mem_total()}")
-        print(f"  kernel             : {platform.system()} {platform.release()}")
-        print(f"  Python             : {platform.python_version()} ({sys.executable})")
+        print_machine("Liên thông foundation benchmark")
         print(f"  PostgreSQL         : {pg['server_version']} at {PG_HOST}:{PG_PORT}; fsync="
               f"{pg['fsync']} synchronous_commit={pg['synchronous_commit']}"
               f" wal_sync_method={pg['wal_sync_method']} shared_buffers={pg['shared_buffers']}")
@@ -507,19 +460,6 @@ def purge(connection, queues):
     for q in queues:
         channel.queue_purge(q)
     channel.close()
-
-
-def drop_database():
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-
-def delete_vhost(missing_ok=False):
-    try:
-        _run(["rabbitmqctl", "-q", "delete_vhost", VHOST])
-    except subprocess.CalledProcessError as err:
-        if not missing_ok:
-            raise RuntimeError(f"rabbitmqctl delete_vhost failed: {err.stderr.strip()}") from err
 
 
 def main():

@@ -29,11 +29,9 @@ import json
 import logging
 import math
 import os
-import platform
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -44,12 +42,7 @@ import pika
 import psycopg
 
 from bench.common import (
-    Result,
-    _cpu_model,
-    _mem_total,
-    _quietly,
-    _terminate,
-    _version,
+    Result, _quietly, _terminate, _version, print_machine, fresh_database, fresh_vhost,
 )
 from infra.samples import make_pdf
 from infra.stack import MotoServer, ServiceProcess, free_port
@@ -145,23 +138,6 @@ def national_size(target=COMMUNES):
 
 # -- the world the benchmark runs in -----------------------------------------------
 
-def _run(cmd):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
-
-
-def drop_database():
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-
-def delete_vhost(missing_ok=False):
-    try:
-        _run(["rabbitmqctl", "-q", "delete_vhost", VHOST])
-    except subprocess.CalledProcessError as err:
-        if not missing_ok:
-            raise RuntimeError(f"rabbitmqctl delete_vhost failed: {err.stderr.strip()}") from err
-
-
 def drop_audit_role():
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
         admin.execute(f'DROP ROLE IF EXISTS "{AUDIT_ROLE}"')
@@ -178,15 +154,8 @@ def start_platform(cleanup, services, provinces):
             cleanup.callback(_quietly, "drop role", drop_audit_role)
         role_note = (f"role {AUDIT_ROLE} " + ("existed before, left in place" if existed
                                                else "made by audit, dropped at the end"))
-    # Registered before creation: a half-done setup is undone too.
-    cleanup.callback(_quietly, "drop database", drop_database)
-    cleanup.callback(_quietly, "delete vhost", delete_vhost)
-    delete_vhost(missing_ok=True)
-    _run(["rabbitmqctl", "-q", "add_vhost", VHOST])
-    _run(["rabbitmqctl", "-q", "set_permissions", "-p", VHOST, AMQP_USER, ".*", ".*", ".*"])
-    drop_database()
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+    fresh_vhost(cleanup, VHOST, AMQP_USER)
+    fresh_database(cleanup, ADMIN_DSN, DB_NAME)
 
     os.makedirs(LOG_DIR, exist_ok=True)
     keys = os.path.join(LOG_DIR, "keys")  # sealed with this run's passphrases
@@ -301,12 +270,7 @@ class Bench:
         conn.connect()
         props = conn.server_properties
         conn.close()
-        print("Liên thông routing benchmark: one document to every commune")
-        print(f"  nproc              : {len(os.sched_getaffinity(0))}"
-              f" (os.cpu_count {os.cpu_count()}; {_cpu_model()})")
-        print(f"  memory             : {_mem_total()}")
-        print(f"  kernel             : {platform.system()} {platform.release()}")
-        print(f"  Python             : {platform.python_version()} ({sys.executable})")
+        print_machine("Liên thông routing benchmark: one document to every commune")
         print(f"  PostgreSQL         : {pg['server_version']} at {PG_HOST}:{PG_PORT}; fsync="
               f"{pg['fsync']} synchronous_commit={pg['synchronous_commit']}"
               f" wal_sync_method={pg['wal_sync_method']} shared_buffers={pg['shared_buffers']}")

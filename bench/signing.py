@@ -31,7 +31,6 @@ import contextlib
 import hashlib
 import math
 import os
-import platform
 import signal
 import sys
 import time
@@ -43,8 +42,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from bench.common import (
-    BenchBase, Result,
-    BUDGET_S, _cpu_model, _mem_total, _quietly, _terminate, _version, timed_loop,
+    BenchBase, Result, BUDGET_S, _quietly, _terminate, _version, timed_loop, print_machine,
 )
 from infra.samples import make_pdf
 from services.signing import manifest, pades, pki, tsa, verification
@@ -143,12 +141,7 @@ class Bench(BenchBase):
 
     def facts(self):
         font = next((p for p in pades.FONT_CANDIDATES if os.path.isfile(p)), None)
-        print("Liên thông signing benchmark")
-        print(f"  nproc              : {len(os.sched_getaffinity(0))}"
-              f" (os.cpu_count {os.cpu_count()}; {_cpu_model()})")
-        print(f"  memory             : {_mem_total()}")
-        print(f"  kernel             : {platform.system()} {platform.release()}")
-        print(f"  Python             : {platform.python_version()} ({sys.executable})")
+        print_machine("Liên thông signing benchmark")
         print(f"  libraries          : cryptography {cryptography.__version__}"
               f" ({openssl.openssl_version_text()}), {_version('pyhanko')},"
               f" {_version('pyhanko-certvalidator')}, {_version('asn1crypto')},"
