@@ -166,7 +166,7 @@ def may_download(document, actor: Actor, incoming_state=None):
     """Files of a recalled copy are out of use at the recipient; auditors keep access."""
     if not may_read(document, actor):
         return False
-    if actor.role in ("auditor",) or actor.agency == document["issuing_agency"]:
+    if actor.role == "auditor" or actor.agency == document["issuing_agency"]:
         return True
     return incoming_state != WITHDRAWN
 

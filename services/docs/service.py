@@ -259,16 +259,18 @@ class DocsService(Health):
             number = _take_number(conn, document["issuing_agency"],
                                   domain.series_year(issued_at), series)
             event = domain.document_issued(document, number, series, issued_at, actor)
-            extra = []
-            if document["replaces"]:
+            if document["replaces"]:  # the replaced document is frozen in the same transaction
                 old = self._lock(conn, document["replaces"])
-                extra.append((old, domain.state_changed(old, "replace", event, actor)))
+                replaced = domain.state_changed(old, "replace", event, actor)
+                self._append(conn, old, [replaced])
+                self._update(conn, old["document_id"], {"state": replaced.data["state"]})
             return event, {"state": event.data["state"], "number": number,
                            "number_notation": event.data["number_notation"],
-                           "year": event.data["year"], "issued_at": issued_at}, extra
+                           "year": event.data["year"], "issued_at": issued_at}
 
         recorded = self._command(document_id, attempt)
-        self._lock_files(document_id, retention_days)
+        self._lock_files([recorded.data["file"], *recorded.data["attachments"]],
+                         retention_days)
         return {"document_id": str(document_id), "state": recorded.data["state"],
                 "number": recorded.data["number"],
                 "number_notation": recorded.data["number_notation"],
@@ -459,12 +461,8 @@ class DocsService(Health):
     def _apply(self, conn, event, command):
         """Move a document on because of another service's event; a repeat is a no-op."""
         document = self._lock(conn, event.data["document_id"])
-        target = domain.TRANSITIONS[command][1]
-        if document["state"] == target:
-            if command == "send":
-                return
-            log.info("%s: document %s is %s already", command, document["document_id"], target)
-            return
+        if document["state"] == domain.TRANSITIONS[command][1]:
+            return  # e.g. a second consignment: the document is sent already
         changed = domain.state_changed(document, command, event)
         self._append(conn, document, [changed])
         # The leader's signature and the agency's make new PDFs: the document is now that file.
@@ -479,13 +477,9 @@ class DocsService(Health):
         _check_uuid(document_id)
         with self.events.transaction() as conn:
             document = self._lock(conn, document_id)
-            result = attempt(conn, document)
-            event, changes = result[0], result[1]
+            event, changes = attempt(conn, document)
             [recorded] = self._append(conn, document, [event])
             self._update(conn, document_id, changes)
-            for other, other_event in (result[2] if len(result) > 2 else ()):
-                self._append(conn, other, [other_event])
-                self._update(conn, other["document_id"], {"state": other_event.data["state"]})
         return recorded
 
     def _append(self, conn, document, events):
@@ -581,13 +575,12 @@ class DocsService(Health):
             stored = document["attachments"][attachment]
         return self.files.presigned_get(stored["key"], version_id=stored["version_id"])
 
-    def _lock_files(self, document_id, days):
+    def _lock_files(self, files, days):
         """Issued files go under WORM retention. Done after the commit: the lock
         is idempotent, and a failure here leaves an issued, unlocked file that a
         retry of ``issue`` (refused as a state conflict) does not fix, so log it."""
-        document = self._find(document_id)
         until = utc_now() + timedelta(days=days)
-        for stored in [document["file"], *document["attachments"]]:
+        for stored in files:
             try:
                 self.files.lock(stored["key"], stored["version_id"], until)
             except Exception:
