@@ -27,7 +27,9 @@ REFUSED = "DeliveryRefused"
 REVISED = "DocumentRevised"
 ISSUED = "DocumentIssued"
 SEALED = "DocumentSealed"
-KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED, SEALED)
+# A document issued outside the platform: routing took it in (edXML), docs kept it.
+EXTERNAL = ("ExternalDocumentReceived", "ExternalDocumentRecorded")
+KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED, SEALED, *EXTERNAL)
 
 
 # -- input ----------------------------------------------------------------------
@@ -93,6 +95,11 @@ def summary(event):
         return f"signed by {who} (key {key_id[:8]}…)"
     if event.event_type == DELIVERED:
         return f"delivered to {data.get('recipient', '?')}"
+    if event.event_type == EXTERNAL[0]:
+        return (f"số {data.get('number_notation', '?')} of {data.get('issuing_agency', '?')}"
+                f" imported from the national axis by {who}")
+    if event.event_type == EXTERNAL[1]:
+        return "kept by docs for the agencies it reached"
     if event.event_type == REFUSED:
         return f"delivery refused: {data.get('reason', 'no reason given')}"
     if event.event_type == "ConsignmentSent":
@@ -153,6 +160,7 @@ class DocumentState:
     delivery_refused: str | None = None
     number_notation: str | None = None
     sealed: bool = False
+    external: bool = False  # issued outside the platform: never signed here
     last_event_at: datetime | None = None
     # The file's SHA-256 at each stage that makes one: registered (or revised),
     # signed, sealed. ``sha256`` is the latest.
@@ -242,6 +250,16 @@ def _fold_one(state, event, data, at):
             state, delivered_to=tuple(sorted(delivered)),
             issuing_agency=state.issuing_agency or data.get("sender"),
             sha256=state.sha256 or data.get("sha256"))
+    if event.event_type in EXTERNAL:
+        if state.external:
+            return state  # routing's import and docs' record carry the same document
+        state = replace(
+            state, external=True, registered_at=at, registered_by=event.actor.user_id,
+            issuing_agency=data.get("issuing_agency"), subject=data.get("subject"),
+            document_type=data.get("document_type"),
+            recipients=tuple(sorted(data.get("recipients") or ())),
+            number_notation=data.get("number_notation"))
+        return _with_file(state, "registered", data.get("file"))
     if event.event_type == REFUSED:
         return replace(state, delivery_refused=data.get("reason") or "no reason given")
     if event.event_type == REVISED:
@@ -315,6 +333,8 @@ def reconcile(replayed, reported):
             theirs[_norm_id(row["document_id"])] = row
         for document_id in sorted(set(logged) | set(theirs)):
             state, row = logged.get(document_id), theirs.get(document_id)
+            if row is None and state is not None and state.external and service == "signing":
+                continue  # signed outside the platform: signing never knew it
             if row is None:
                 differences.append(Difference(document_id, service, "document", PRESENT, ABSENT))
                 continue

@@ -48,6 +48,8 @@ COMPETENCE = ("", "TM.", "Q.", "KT.", "TL.", "TUQ.")
 
 DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED = "draft", "submitted", "returned", "signed", "sealed"
 ISSUED, SENT, RECALLED, REPLACED = "issued", "sent", "recalled", "replaced"
+# Issued outside the platform and imported by routing (edXML): outside the lifecycle below.
+EXTERNAL = "external"
 STATES = (DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED, ISSUED, SENT, RECALLED, REPLACED)
 
 # command -> (states it may start from, state it leads to; None keeps the state)
@@ -234,6 +236,22 @@ def document_registered(document_id, command, files, actor: Actor):
         "attachments": [dict(a.to_dict(), name=name)
                         for a, name in zip(attachments, command["attachment_names"])],
     }, actor, document_id)
+
+
+def external_recorded(document, cause):
+    """``ExternalDocumentRecorded``: a document issued outside the platform, as
+    routing took it in from the national axis and delivered it here. docs keeps
+    it, read-only, for the agencies it reached."""
+    return _event("ExternalDocumentRecorded", {
+        "document_id": document["document_id"], "state": EXTERNAL,
+        "origin": document["origin"], "edxml_document_id": document["edxml_document_id"],
+        "issuing_agency": document["issuing_agency"],
+        **{k: document[k] for k in METADATA_FIELDS if document.get(k) is not None},
+        "recipients": sorted(document["recipients"]), "file": document["file"],
+        "attachments": list(document["attachments"]), "number": document["number"],
+        "number_notation": document["number_notation"], "year": document["year"],
+        "issued_at": document["issued_at"],
+    }, system_actor(SERVICE), document["document_id"], causation=cause)
 
 
 METADATA_FIELDS = (

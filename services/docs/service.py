@@ -380,7 +380,12 @@ class DocsService(Health):
 
     @event_handler("routing", "ConsignmentSent", requeue_on_error=True)
     def on_consignment_sent(self, payload):
-        self._follow("docs.on_consignment_sent", payload, "send")
+        """The document is sent; one imported from outside was never ours to send."""
+        def effects(event, conn):
+            if not event.data.get("origin"):
+                self._apply(conn, event, "send")
+
+        self.events.handle_once("docs.on_consignment_sent", payload, effects)
 
     @event_handler("routing", "RecallRequested", requeue_on_error=True)
     def on_recall_requested(self, payload):
@@ -412,6 +417,8 @@ class DocsService(Health):
             conn.execute("INSERT INTO deliveries VALUES (%s, %s) ON CONFLICT DO NOTHING",
                          (data["document_id"], data["recipient"]))
             document = self._row(conn, data["document_id"])
+            if document is None and data.get("document"):
+                document = self._record_external(conn, data["document"], event)
             if document is None or document["number_notation"] is None:
                 log.warning("delivery of %s, which docs has not issued", data["document_id"])
                 return
@@ -440,6 +447,25 @@ class DocsService(Health):
                  document["number_notation"], document["year"]))
 
         self.events.handle_once("docs.on_document_delivered", payload, effects)
+
+    def _record_external(self, conn, document, cause):
+        """Keep a document imported from outside (the copy its delivery carries),
+        once; a concurrent delivery of it waits for this row, then finds it."""
+        recorded = domain.external_recorded(thaw(document), cause)
+        data = thaw(recorded.data)
+        metadata = {k: data[k] for k in domain.METADATA_FIELDS if k in data}
+        inserted = conn.execute(
+            f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES"
+            " (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING document_id",
+            (data["document_id"], data["issuing_agency"], domain.EXTERNAL,
+             json.dumps(metadata, ensure_ascii=False), data["recipients"],
+             json.dumps(data["file"]), json.dumps(data["attachments"]),
+             cause.occurred_at, data["number"], data["number_notation"], data["year"],
+             data["issued_at"], cause.occurred_at)).fetchone()
+        if inserted:
+            self.events.append(recorded.stream_id, 0, [recorded], conn=conn)
+        return self._row(conn, data["document_id"])
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -433,6 +433,10 @@ class Directory:
 
     # ---- queries ---------------------------------------------------------------
 
+    def knows(self, code):
+        """Whether ``code`` was ever an agency of this directory, retired or not."""
+        return code in self._versions
+
     def history(self, code):
         """Every version of ``code``, oldest first."""
         _check_code(code, "code")

@@ -67,18 +67,24 @@ def consignment_events(registered, consignment_id, addressed, recipients, alread
     events = [new_event("ConsignmentSent", {
         "document_id": document_id, "consignment_id": consignment_id, "sender": sender,
         "addressed": addressed, "recipients": list(recipients), "new_recipients": new,
-        "urgency": registered["urgency"]}, actor=actor, producer=SERVICE, stream_id=stream,
-        causation=causation)]
+        "urgency": registered["urgency"],
+        **({"origin": registered["origin"]} if registered.get("origin") else {}),
+    }, actor=actor, producer=SERVICE, stream_id=stream, causation=causation)]
     stamp = now.isoformat()
+    # A document from outside carries the hops it made before it reached us.
+    hops = list(registered.get("traces") or ()) or [{"agency": sender, "at": stamp}]
     for agency in new:
-        events.append(new_event("DocumentDelivered", {
+        data = {
             "document_id": document_id, "recipient": agency, "sender": sender,
             "sha256": registered["file"]["sha256"], "urgency": registered["urgency"],
             "number_notation": registered.get("number_notation"),
             "consignment_id": consignment_id,
-            "trace": [{"agency": sender, "at": stamp}, {"agency": agency, "at": stamp}],
-        }, actor=system_actor(SERVICE), producer=SERVICE, stream_id=stream,
-            causation=causation))
+            "trace": [*hops, {"agency": agency, "at": stamp}],
+        }
+        if registered.get("origin"):
+            data["document"] = registered  # docs has never seen it (see ``inbound``)
+        events.append(new_event("DocumentDelivered", data, actor=system_actor(SERVICE),
+                                producer=SERVICE, stream_id=stream, causation=causation))
     return events
 
 

@@ -3,8 +3,10 @@
 recall negotiation), ``deadlines`` and ``edxml``."""
 
 import base64
+import io
 import json
 import logging
+import re
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -15,7 +17,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
 from services.docs.domain import DOCUMENT_TYPES
-from services.routing import codec, deadlines, domain, edxml
+from services.routing import codec, deadlines, domain, edxml, inbound
 from services.routing import statuses as st
 from services.routing.directory import Directory
 from services.routing.sample_data import apply_reform_2025, national, sample_province
@@ -23,7 +25,10 @@ from shared.auth import require_role
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
 from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
-from shared.nameko_ext import Authenticator, EventStoreProvider, Health, event_handler
+from shared.nameko_ext import (
+    Authenticator, EventStoreProvider, Health, ObjectStoreProvider, event_handler,
+)
+from shared.objectstore import AttachmentCheck, PdfCheck
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +232,7 @@ class RoutingService(Health):
     events = EventStoreProvider(ddl=DDL)
     auth = Authenticator()
     directory = AgencyDirectory()
+    files = ObjectStoreProvider()
     overdue_watch = OverdueWatch()
     config = Config()
 
@@ -570,21 +576,80 @@ class RoutingService(Health):
 
     @rpc
     def import_edxml(self, package_b64):
-        """Validate an edXML package from the national axis and summarise it; admins only."""
-        require_role(self.auth.actor(), "admin")
+        """Take in a document package from the national axis (admins, who run the
+        connector): store its files, deliver it to the platform agencies its
+        ``To`` list names (merged ones to their successors), as if issued here.
+
+        Idempotent: the same package (sender and edXML ``DocumentId``) again
+        returns the first answer with ``repeated`` and delivers nothing twice.
+        A refusal names the package element and stores nothing.
+        """
+        actor = require_role(self.auth.actor(), "admin")
+        limit = int(self.config.get("MAX_UPLOAD_BYTES", edxml.DEFAULT_MAX_BYTES))
         try:
             raw = base64.b64decode(package_b64, validate=True)
         except (ValueError, TypeError):
             raise ValidationFailed("package: not base64", field="package") from None
-        package = edxml.import_package(raw)
-        return _jsonable({"document_id": package.document_id, "subject": package.subject,
-                          "from": package.from_agency.id,
-                          "to": [a.id for a in package.to_agencies],
-                          "priority": package.priority,
-                          "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size,
-                                           "by_reference": a.by_reference}
-                                          for a in package.attachments],
-                          "notes": package.notes})
+        package = edxml.import_package(raw, max_bytes=2 * limit, max_attachment_bytes=limit)
+        directory, _ = self.directory.load(self.events)
+        on = today()
+        inbound.check_importable(package, directory.knows)
+        recipients = inbound.resolve_recipients(
+            package, lambda code: [v.code for v in directory.resolve(code, on)])
+        document_id = inbound.document_id_of(package)
+        with self.events.transaction() as conn:
+            earlier = self._imported(conn, document_id, package)
+        if earlier is not None:
+            return _jsonable(earlier)
+        files = [self._store_attachment(document_id, n, attachment, limit)
+                 for n, attachment in enumerate(package.attachments, 1)]
+        document = inbound.record(package, document_id, recipients, files, utc_now())
+
+        def attempt(conn):
+            earlier = self._imported(conn, document_id, package, lock=True)
+            if earlier is not None:
+                return earlier
+            stored = self._append(conn, document_id,
+                                  inbound.received_events(document, actor, utc_now()))
+            registered = json.dumps(_jsonable(stored[0].to_dict()), ensure_ascii=False)
+            conn.execute("INSERT INTO consignments VALUES (%s, %s, %s, true)",
+                         (document_id, registered, registered))
+            self._project(conn, stored)
+            failpoint("routing.import.before_commit")
+            return inbound.answer(document, repeated=False)
+
+        return _jsonable(self._in_transaction(attempt))
+
+    def _imported(self, conn, document_id, package, lock=False):
+        """The answer of an earlier import of this package, or None. Another
+        package with the same sender, year and number is a conflict."""
+        if lock:  # one import of a given document at a time
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (document_id,))
+        row = conn.execute("SELECT registered FROM consignments WHERE document_id = %s",
+                           (document_id,)).fetchone()
+        if row is not None:
+            return inbound.answer(row[0]["data"], repeated=True)
+        notation = f"{package.code_number}/{package.code_notation}"
+        clash = conn.execute(
+            "SELECT document_id FROM consignments"
+            " WHERE registered -> 'data' ->> 'issuing_agency' = %s"
+            " AND registered -> 'data' ->> 'number_notation' = %s"
+            " AND (registered -> 'data' ->> 'year')::int = %s",
+            (package.from_agency.id, notation, package.promulgation_date.year)).fetchone()
+        if clash is not None:
+            path = "edXMLHeader/MessageHeader/Code"
+            raise Conflict(f"{path}: {notation} of {package.from_agency.id} in"
+                           f" {package.promulgation_date.year} was imported already, as"
+                           f" document {clash[0]}, from another package", field=path)
+        return None
+
+    def _store_attachment(self, document_id, n, attachment, limit):
+        field = f"edXMLBody/Attachment[{n}]"
+        stored = self.files.put_stream(
+            f"external/{document_id}/{n}-{_safe_name(attachment.name)}",
+            io.BytesIO(attachment.content), limit,
+            PdfCheck(field) if n == 1 else AttachmentCheck(field))
+        return {**stored.to_dict(), "name": attachment.name}
 
     @rpc
     def export_status_edxml(self, document_id, recipient=None):
@@ -850,6 +915,11 @@ def _reason_of(status):
     if text.startswith(label + ":"):
         text = text[len(label) + 1:].strip()
     return text or None
+
+
+def _safe_name(name):
+    """A file name as an object key part: no path, nothing but safe characters."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit("/", 1)[-1])[:100] or "file"
 
 
 def _uuid(value):

@@ -341,3 +341,42 @@ def test_a_revision_changes_the_documents_hash_and_the_issue_gives_its_number():
                         "delivered_to": [], "number_notation": "02/CT-UBND"}]}
     assert reconcile(fold(events), report) == [
         Difference(DOC, "docs", "number_notation", "01/CT-UBND", "02/CT-UBND")]
+
+
+# -- documents from outside the platform ------------------------------------------
+
+MINISTRY = "000.00.00.G22"
+
+
+def imported(event_type="ExternalDocumentReceived", producer="routing", minutes=0):
+    return new_event(event_type, {
+        "document_id": DOC, "origin": "edxml", "issuing_agency": MINISTRY,
+        "subject": "Về việc chuyển đổi số", "document_type": "CV",
+        "number_notation": "125/BNV-VP", "recipients": [DISTRICT_2, DISTRICT_1],
+        "file": {"key": f"external/{DOC}/1-a.pdf", "sha256": SHA, "size": 9}},
+        actor=system_actor(producer), producer=producer, stream_id=f"delivery-{DOC}",
+        occurred_at=at(minutes)).at(1, 1)
+
+
+def test_an_imported_document_folds_from_routing_and_docs_alike():
+    external = fold(indexed(imported(), delivered(DISTRICT_1, minutes=1),
+                            imported("ExternalDocumentRecorded", "docs", minutes=2)))[DOC]
+    assert external.external and not external.signed
+    assert (external.issuing_agency, external.number_notation, external.sha256) == \
+        (MINISTRY, "125/BNV-VP", SHA)
+    assert external.recipients == (DISTRICT_1, DISTRICT_2)
+    assert external.delivered_to == (DISTRICT_1,)
+    [entry] = [h for h in history(indexed(imported())) if h["event_type"] ==
+               "ExternalDocumentReceived"]
+    assert "125/BNV-VP of 000.00.00.G22 imported from the national axis" in entry["summary"]
+
+
+def test_signing_is_not_expected_to_know_a_document_signed_outside():
+    replayed = fold(indexed(imported(), delivered(DISTRICT_1, minutes=1)))
+    reported = reported_for(replayed)
+    reported["docs"][0]["number_notation"] = "125/BNV-VP"
+    reported["signing"] = []
+    assert reconcile(replayed, reported) == []
+    reported["docs"] = []  # docs must know it: it registered the arrival
+    assert reconcile(replayed, reported) == [
+        Difference(DOC, "docs", "document", "present", "absent")]

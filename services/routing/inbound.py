@@ -1,0 +1,165 @@
+"""Documents that come from outside the platform, as edXML packages from the
+national document axis: what a package must carry to be taken in, and the
+record routing delivers from it. Pure: no I/O.
+
+An imported document is delivered like one issued here: a ``ConsignmentSent``
+with the recipients resolved today, then one ``DocumentDelivered`` per
+recipient. Each delivery also carries the document itself (``document``),
+because docs has never seen it: docs registers the arrival from that copy,
+whatever order its queues deliver events in.
+"""
+
+import uuid
+from datetime import datetime, time
+
+from services.docs.domain import DOCUMENT_TYPES, METADATA_FIELDS, VIETNAM
+from services.routing import domain, edxml
+from shared.envelope import new_event
+from shared.errors import Conflict, LienThongError, ValidationFailed
+
+ORIGIN = "edxml"
+# Fixed: the same package (sender, edXML DocumentId) always gets the same id.
+NAMESPACE = uuid.UUID("5b0c1f8e-6a53-4c2e-9d0e-6c1e0f1a2b3c")
+
+HEADER = "edXMLHeader/MessageHeader"
+BUSINESS_TYPE = "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"
+_NAMES = {name.casefold(): code for code, name in DOCUMENT_TYPES.items()}
+
+
+def edxml_document_id(package):
+    """The package's ``DocumentId``, or the one the standard builds from its header."""
+    return package.document_id or edxml.document_id(
+        package.from_agency.id, package.promulgation_date, package.code_number,
+        package.code_notation)
+
+
+def document_id_of(package):
+    """Our id for the document a package carries: the same on every re-import."""
+    return str(uuid.uuid5(NAMESPACE, f"{package.from_agency.id}|{edxml_document_id(package)}"))
+
+
+def document_type_code(document_type):
+    """The Decree 30 code (``QĐ``, ``CV``...) a package's ``DocumentType`` names,
+    by code or by name; the numeric codes implementers disagree on are not guessed."""
+    for text in (document_type.type, document_type.detail):
+        if text in DOCUMENT_TYPES:
+            return text
+    code = _NAMES.get((document_type.name or "").strip().casefold())
+    if code:
+        return code
+    raise ValidationFailed(
+        f"{HEADER}/DocumentType: {document_type.type or document_type.name!r} is not a Decree"
+        " 30 document type; give its code (QĐ, CV, ...) or its name (Quyết định, ...)",
+        field=f"{HEADER}/DocumentType")
+
+
+def check_importable(package, is_platform_agency):
+    """Refuse what the platform cannot take in, naming the element.
+
+    ``is_platform_agency(code)``: whether the directory knows ``code``. A
+    sender on the platform exchanges directly, never through the axis: taking
+    its package in would register its document twice.
+    """
+    business = package.business
+    if business is not None and business.doc_type != 0:
+        raise ValidationFailed(
+            f"{BUSINESS_TYPE}: {business.doc_type}"
+            f" ({edxml.BUSINESS_DOC_TYPES[business.doc_type]}) is not taken in from the axis;"
+            " only new documents (0) are", field=BUSINESS_TYPE)
+    sender = package.from_agency.id
+    if is_platform_agency(sender):
+        raise Conflict(f"{HEADER}/From/OrganId: {sender} is an agency of this platform; its"
+                       " documents are sent directly, not imported", field=f"{HEADER}/From/OrganId")
+    if not package.attachments:
+        raise ValidationFailed("edXMLBody: the package carries no file; the document itself"
+                               " comes first", field="edXMLBody")
+    for n, attachment in enumerate(package.attachments, 1):
+        if attachment.by_reference:
+            path = f"edXMLBody/Attachment[{n}]"
+            raise ValidationFailed(
+                f"{path}: a file by reference ({attachment.uri}) cannot be fetched from"
+                " outside the platform; inline it (Content)", field=path)
+    document_type_code(package.document_type)
+
+
+def resolve_recipients(package, resolve):
+    """The platform agencies the package's ``To`` list stands for today, sorted.
+
+    ``resolve(code)`` returns the codes one ``To`` resolves to (a merged
+    commune gives its successor) or raises; the error then names ``To[n]``.
+    """
+    found = set()
+    for n, agency in enumerate(package.to_agencies, 1):
+        try:
+            found.update(resolve(agency.id))
+        except LienThongError as err:
+            path = f"{HEADER}/To[{n}]/OrganId"
+            message = err.message.split(": ", 1)[-1] if err.message.startswith("code") \
+                else err.message
+            raise type(err)(f"{path}: {message}", field=path) from None
+    return sorted(found)
+
+
+def record(package, document_id, recipients, files, received_at):
+    """The imported document, shaped as docs' ``DocumentIssued`` data so that
+    everything downstream (deliveries, statuses, edXML status packages,
+    deadlines) treats it as any issued document.
+
+    ``files``: the stored objects of ``package.attachments``, in order; the
+    first is the document itself.
+    """
+    signer = package.signer or edxml.Signer()
+    number = package.code_number
+    issued_at = datetime.combine(package.promulgation_date, time(0), VIETNAM)
+    traces = [{"agency": t.organ_id, "at": t.timestamp.isoformat()} for t in package.traces]
+    return {
+        "document_id": document_id,
+        "origin": ORIGIN,
+        "edxml_document_id": edxml_document_id(package),
+        "issuing_agency": package.from_agency.id,
+        "issuing_agency_name": package.from_agency.name,
+        "number": int(number) if number.isdigit() else None,
+        "number_notation": f"{number}/{package.code_notation}",
+        "year": package.promulgation_date.year,
+        "issued_at": issued_at.isoformat(),
+        "document_type": document_type_code(package.document_type),
+        "subject": package.subject,
+        "urgency": package.priority,
+        "secrecy": 0,
+        "steering_type": package.steering_type,
+        "due_date": package.due_date.isoformat() if package.due_date else None,
+        "signer": {"competence": signer.competence, "position": signer.position,
+                   "full_name": signer.full_name},
+        "page_count": package.page_amount,
+        "appendices": list(package.appendixes),
+        "addressed": [a.id for a in package.to_agencies],
+        "recipients": list(recipients),
+        "file": files[0],
+        "attachments": list(files[1:]),
+        "traces": traces,
+        "received_at": received_at.isoformat(),
+    }
+
+
+def docs_metadata(document):
+    """The part of an imported document docs keeps as metadata."""
+    return {k: document[k] for k in METADATA_FIELDS if document.get(k) is not None}
+
+
+def received_events(document, actor, now):
+    """``ExternalDocumentReceived``, then its delivery to every recipient."""
+    stream = domain.stream_of(document["document_id"])
+    received = new_event("ExternalDocumentReceived", document, actor=actor,
+                         producer=domain.SERVICE, stream_id=stream)
+    return [received, *domain.consignment_events(
+        document, domain.initial_consignment(document["document_id"]),
+        {"agencies": document["addressed"]}, document["recipients"], set(), actor, now,
+        causation=received)]
+
+
+def answer(document, repeated):
+    """What ``import_edxml`` returns: the same for the first import and a repeat."""
+    return {"document_id": document["document_id"], "edxml_document_id":
+            document["edxml_document_id"], "from": document["issuing_agency"],
+            "number_notation": document["number_notation"], "subject": document["subject"],
+            "recipients": document["recipients"], "repeated": repeated}

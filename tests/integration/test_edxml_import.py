@@ -1,0 +1,180 @@
+"""A document from outside the platform, over real RabbitMQ, PostgreSQL and S3:
+an edXML package from the national axis is taken in by routing, delivered to
+the agencies it names, registered by docs at each of them, and its status goes
+back as an edXML status package. Each bad package is refused by name and
+leaves nothing behind."""
+
+import base64
+import hashlib
+import urllib.request
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from services.docs.service import DocsService
+from services.routing import edxml
+from services.routing.sample_data import commune_code
+from services.routing.service import RoutingService
+from shared.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
+from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client, wait_for
+from tests.support.db import query, scalar
+from tests.support.pdf import make_pdf
+
+pytestmark = pytest.mark.integration
+
+MINISTRY = "000.00.00.G22"  # Bộ Nội vụ: on the axis, not on this platform
+VIETNAM = timezone(timedelta(hours=7))
+MAIN = make_pdf("Cong van cua Bo Noi vu")
+APPENDIX = make_pdf("Phu luc")
+
+
+def package(number="125", to=(DISTRICT_1, DISTRICT_2), on=date(2026, 11, 20), files=None,
+            **changes):
+    """A package as the axis would send it: the document and an appendix inline."""
+    pkg = edxml.Package(
+        from_agency=edxml.Agency(id=MINISTRY, name="Bộ Nội vụ"),
+        to_agencies=[edxml.Agency(id=code) for code in to],
+        code_number=number, code_notation="BNV-VP", promulgation_date=on,
+        document_type=edxml.DocumentType(type="CV", name="Công văn"),
+        subject="Về việc chuyển đổi số trong công tác văn thư",
+        signer=edxml.Signer(competence="KT. Bộ trưởng", position="Thứ trưởng",
+                            full_name="Trần Văn Bình"),
+        priority=1, due_date=date(2026, 12, 15),
+        traces=[edxml.Trace(MINISTRY, datetime(2026, 11, 20, 9, 30, tzinfo=VIETNAM))],
+        attachments=files if files is not None else [
+            edxml.Attachment(content_id="main", name="125-BNV-VP.pdf",
+                             content_type="application/pdf", content=MAIN),
+            edxml.Attachment(content_id="pl1", name="phu-luc.pdf",
+                             content_type="application/pdf", content=APPENDIX)])
+    return base64.b64encode(edxml.export_package(replace(pkg, **changes))).decode()
+
+
+@pytest.fixture
+def axis(run_container, platform):
+    run_container(RoutingService)
+    run_container(DocsService)
+    client = Client(platform)
+
+    class Axis:
+        def rpc(self, role="admin", agency=PROVINCE):
+            return client.rpc(client.token(role, agency=agency))
+
+        def count(self, service, sql, params=()):
+            return scalar(platform.pg_dsn, service, sql, params)
+
+        def stored(self):
+            return [k for k in platform.object_store().keys("external/")]
+
+    return Axis()
+
+
+def test_a_package_from_the_axis_reaches_each_recipient_once_and_its_status_goes_back(
+        axis, platform):
+    with axis.rpc() as rpc:
+        first = rpc.routing.import_edxml(package())
+        again = rpc.routing.import_edxml(package())  # the axis resends it
+    document_id = first["document_id"]
+    assert first["recipients"] == [DISTRICT_1, DISTRICT_2] and not first["repeated"]
+    assert again == {**first, "repeated": True}
+    assert first["number_notation"] == "125/BNV-VP" and first["from"] == MINISTRY
+    assert axis.count("routing", "SELECT count(*) FROM events"
+                      " WHERE event_type = 'DocumentDelivered'") == 2
+
+    # docs registers it at each recipient, from the copy the delivery carries
+    client = Client(platform)
+    for agency in (DISTRICT_1, DISTRICT_2):
+        with client.rpc(client.token("clerk", agency=agency)) as rpc:
+            [arrival] = wait_for(rpc.docs.incoming, what=f"the arrival at {agency}")
+            assert (arrival["document_id"], arrival["sender"], arrival["arrival_number"],
+                    arrival["number_notation"]) == (document_id, MINISTRY, 1, "125/BNV-VP")
+    assert axis.count("docs", "SELECT count(*) FROM events"
+                      " WHERE event_type = 'ExternalDocumentRecorded'") == 1
+
+    with axis.rpc("clerk", DISTRICT_1) as rpc:
+        document = rpc.docs.get_document(document_id)
+        assert (document["state"], document["issuing_agency"], document["document_type"]) \
+            == ("external", MINISTRY, "CV")
+        with urllib.request.urlopen(rpc.docs.file_url(document_id)) as answer:
+            assert hashlib.sha256(answer.read()).hexdigest() == \
+                hashlib.sha256(MAIN).hexdigest()
+        with urllib.request.urlopen(rpc.docs.file_url(document_id, attachment=0)) as answer:
+            assert answer.read() == APPENDIX
+        [item] = rpc.routing.inbox()
+        # The hop the axis recorded, then ours.
+        assert [hop["agency"] for hop in item["trace"]] == [MINISTRY, DISTRICT_1]
+        rpc.docs.accept_incoming(document_id)
+
+        def accepted():
+            return rpc.routing.statuses(document_id)[0]["status"] == "03"
+
+        wait_for(accepted, what="status 03 from docs' acceptance")
+        status = edxml.import_status(base64.b64decode(rpc.routing.export_status_edxml(
+            document_id)))
+    assert (status.response_for.organ_id, status.response_for.code, status.status_code,
+            status.from_agency.id) == (MINISTRY, "125/BNV-VP", "03", DISTRICT_1)
+    assert status.response_for.promulgation_date == date(2026, 11, 20)
+    with axis.rpc("clerk", OUTSIDER) as rpc:
+        with pytest.raises(NotFound):
+            rpc.docs.get_document(document_id)  # not delivered there
+
+
+def test_a_retired_code_in_to_reaches_its_successor(axis):
+    from services.routing.sample_data import apply_reform_2025, sample_province
+
+    reform = apply_reform_2025(sample_province()).changes[len(sample_province().changes):]
+    with axis.rpc() as rpc:
+        rpc.routing.change_directory(reform)
+        merged = rpc.routing.resolve_addressing({"agencies": [commune_code(1, 1)]})
+        answer = rpc.routing.import_edxml(package(to=[commune_code(1, 1)]))
+    assert answer["recipients"] == merged["recipients"] != [commune_code(1, 1)]
+
+
+def _inline(name, content):
+    return edxml.Attachment(content_id=name, name=name, content=content)
+
+
+BAD = [
+    ("a clerk imports", Forbidden, None, {"role": "clerk"}),
+    ("unknown recipient", NotFound, "edXMLHeader/MessageHeader/To[2]/OrganId",
+     {"to": (DISTRICT_1, "999.99.99.H99")}),
+    ("sender on the platform", Conflict, "edXMLHeader/MessageHeader/From/OrganId",
+     {"from_agency": edxml.Agency(id=PROVINCE)}),
+    ("revoke from the axis", ValidationFailed,
+     "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType",
+     {"business": edxml.Business(doc_type=1, reason="sai sót")}),
+    ("file by reference", ValidationFailed, "edXMLBody/Attachment[1]",
+     {"files": [edxml.Attachment(content_id="main", name="a.pdf", uri="https://axis/a.pdf",
+                                 sha256="ab" * 32, size=10)]}),
+    ("no file", ValidationFailed, "edXMLBody", {"files": []}),
+    ("main file not a PDF", UnsupportedMediaType, "edXMLBody/Attachment[1]",
+     {"files": [_inline("main.pdf", b"MZ\x90\x00 not a pdf")]}),
+    ("unknown document type", ValidationFailed, "edXMLHeader/MessageHeader/DocumentType",
+     {"document_type": edxml.DocumentType(type="7", name="Loại lạ")}),
+]
+
+
+@pytest.mark.parametrize("why, error, field, changes", BAD, ids=[b[0] for b in BAD])
+def test_a_bad_package_is_refused_by_name_and_changes_nothing(axis, why, error, field,
+                                                               changes):
+    changes = dict(changes)
+    role = changes.pop("role", "admin")
+    with axis.rpc(role) as rpc:
+        with pytest.raises(error) as raised:
+            rpc.routing.import_edxml(package(**changes))
+    if field:
+        assert raised.value.args[1] == field, raised.value.args
+        assert str(raised.value).startswith(field)
+    assert axis.count("routing", "SELECT count(*) FROM consignments") == 0
+    assert axis.count("routing", "SELECT count(*) FROM events WHERE stream_id LIKE"
+                      " 'delivery-%%'") == 0
+    assert axis.stored() == []
+
+
+def test_another_package_with_a_number_already_taken_in_is_a_conflict(axis):
+    with axis.rpc() as rpc:
+        rpc.routing.import_edxml(package(on=date(2026, 11, 20)))
+        with pytest.raises(Conflict) as raised:
+            rpc.routing.import_edxml(package(on=date(2026, 11, 21)))
+    assert raised.value.args[1] == "edXMLHeader/MessageHeader/Code"
+    assert axis.count("routing", "SELECT count(*) FROM consignments") == 1
