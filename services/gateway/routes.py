@@ -81,6 +81,24 @@ ENDPOINTS = {
     "recall_outcome": Endpoint("GET", DOC + "/recall",
                                "The recall's outcome: who agreed, refused, has not answered"
                                " (the sender's clerks, auditors)", CLERK + AUDITOR),
+    # -- the national document axis (edXML, QCVN 102:2016)
+    "edxml_export": Endpoint("GET", DOC + "/edxml",
+                             "The document as an edXML package: files by reference, or"
+                             " inline (base64) with inline=true", READERS,
+                             answer=s.EdxmlAnswerSchema,
+                             query=(("inline", "boolean", "carry the files inline"),)),
+    "edxml_status_export": Endpoint("GET", DOC + "/edxml/status",
+                                    "A recipient's status as an edXML status package"
+                                    " (defaults to the caller's agency)", CLERK + AUDITOR,
+                                    answer=s.EdxmlAnswerSchema,
+                                    query=(("recipient", "string", "the recipient agency"),)),
+    "edxml_import": Endpoint("POST", "/v1/edxml/documents",
+                             "Take in a document package from the axis and deliver it to"
+                             " the agencies it names (the axis connector: admins)", ADMIN,
+                             body=s.EdxmlSchema),
+    "edxml_status_import": Endpoint("POST", "/v1/edxml/statuses",
+                                    "Apply a status package from the axis (admins)", ADMIN,
+                                    body=s.EdxmlSchema),
     # -- incoming
     "inbox": Endpoint("GET", "/v1/inbox", "Documents delivered to the caller's agency",
                       CLERK + LEADER, answer="array"),
@@ -131,6 +149,7 @@ PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
 QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "string": {"type": "string", "maxLength": 200},
                "date": {"type": "string", "format": "date"},
+               "boolean": {"type": "boolean", "default": False},
                "register_format": {"type": "string", "enum": ["json", "csv", "pdf"],
                                    "default": "json"}}
 _BINARY = {"type": "string", "format": "binary"}

@@ -97,6 +97,15 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
+class EdxmlSchema(_Strict):
+    package = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "description": "an edXML package (QCVN 102:2016), the XML bytes base64-encoded"})
+
+
+class EdxmlAnswerSchema(Schema):
+    package = fields.String(required=True, metadata={"description": "base64 edXML"})
+
+
 class UrlSchema(Schema):
     url = fields.String(required=True)
 

@@ -23,7 +23,8 @@ from services.gateway.dependencies import ForwardedToken, GatewayStore
 from services.gateway.routes import ENDPOINTS, openapi_spec
 from shared.auth import issue_token
 from shared.errors import (
-    Conflict, Forbidden, NotFound, StorageError, Unauthenticated, ValidationFailed,
+    Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError, Unauthenticated,
+    ValidationFailed,
 )
 from shared.green import run_cpu
 from shared.nameko_ext import Authenticator, Health, json_http, json_response
@@ -228,6 +229,42 @@ class GatewayService(Health):
         return self._call(request, "return_incoming", lambda: self.docs.return_incoming(
             document_id, self._body(request, s.ReasonSchema)["reason"]))
 
+    # -- the national document axis (edXML) ----------------------------------------------
+
+    @route("edxml_export")
+    def edxml_export(self, request, document_id):
+        inline = _bool_arg(request, "inline")
+        return self._call(request, "edxml_export", lambda: {
+            "package": self.routing.export_edxml(document_id, inline)})
+
+    @route("edxml_status_export")
+    def edxml_status_export(self, request, document_id):
+        return self._call(request, "edxml_status_export", lambda: {
+            "package": self.routing.export_status_edxml(document_id,
+                                                        request.args.get("recipient"))})
+
+    @route("edxml_import")
+    def edxml_import(self, request):
+        return self._call(request, "edxml_import", lambda: self.routing.import_edxml(
+            self._package(request)))
+
+    @route("edxml_status_import")
+    def edxml_status_import(self, request):
+        return self._call(request, "edxml_status_import",
+                          lambda: self.routing.import_status_edxml(self._package(request)))
+
+    def _package(self, request):
+        """The base64 package of the body, refused unread when larger than a
+        package may be (two files' worth, base64 grows it by a third)."""
+        limit = int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)) * 2 * 4 // 3
+        if request.content_length is None:
+            raise ValidationFailed("package: send the body with a Content-Length",
+                                   field="package")
+        if request.content_length > limit + 1024:
+            raise PayloadTooLarge(f"package: larger than the limit of {limit} bytes"
+                                  " (base64)", field="package")
+        return self._body(request, s.EdxmlSchema)["package"]
+
     # -- audit and administration --------------------------------------------------------
 
     @route("audit_history")
@@ -354,6 +391,13 @@ def _int_arg(request, name):
     if value is None:
         return None
     return _int_value(value, name)
+
+
+def _bool_arg(request, name):
+    value = request.args.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise ValidationFailed(f"{name}: true or false", field=name)
+    return value == "true"
 
 
 def _int_value(value, name):

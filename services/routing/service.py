@@ -3,12 +3,14 @@
 recall negotiation), ``deadlines`` and ``edxml``."""
 
 import base64
+import hashlib
 import io
 import json
 import logging
 import re
 import time
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timezone
 
 from nameko.dependency_providers import Config
@@ -23,7 +25,10 @@ from services.routing.directory import Directory
 from services.routing.sample_data import apply_reform_2025, national, sample_province
 from shared.auth import require_role
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
-from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
+from shared.errors import (
+    ConcurrencyConflict, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
+    ValidationFailed,
+)
 from shared.failpoints import failpoint
 from shared.nameko_ext import (
     Authenticator, EventStoreProvider, Health, ObjectStoreProvider, event_handler,
@@ -552,8 +557,11 @@ class RoutingService(Health):
     # -- edXML (QCVN 102:2016) ---------------------------------------------------
 
     @rpc
-    def export_edxml(self, document_id):
-        """The document as an edXML package (files by reference), base64."""
+    def export_edxml(self, document_id, inline=False):
+        """The document as an edXML package, base64: files by reference (our
+        extension), or with ``inline`` carried in the package as the standard
+        does (read from the object store; a package holds at most
+        ``MAX_UPLOAD_BYTES`` per file)."""
         actor = self.auth.actor()
         document_id = _uuid(document_id)
         with self.events.transaction() as conn:
@@ -571,8 +579,31 @@ class RoutingService(Health):
                 [data["issuing_agency"], *[t[0] for t in traces]]:
             raise NotFound(f"document {document_id} is not known to routing",
                            field="document_id")
-        return base64.b64encode(edxml.export_package(
-            _package(registered, traces))).decode()
+        package = _package(registered, traces)
+        if inline is True:
+            package.attachments = [self._inline(a, f) for a, f in zip(
+                package.attachments, [data["file"], *data.get("attachments", ())])]
+        elif inline is not False:
+            raise ValidationFailed("inline: true or false", field="inline")
+        return base64.b64encode(edxml.export_package(package)).decode()
+
+    def _inline(self, attachment, stored):
+        """``attachment`` with its bytes instead of a reference, checked against
+        the hash the document recorded."""
+        limit = int(self.config.get("MAX_UPLOAD_BYTES", edxml.DEFAULT_MAX_BYTES))
+        if stored["size"] > limit:
+            raise PayloadTooLarge(f"inline: {attachment.name} is larger than the"
+                                  f" {limit} bytes a package may carry inline", field="inline")
+        source = self.files.open(stored["key"], stored.get("version_id"))
+        try:
+            content = source.read(limit + 1)
+        finally:
+            source.close()
+            getattr(source, "release_conn", lambda: None)()
+        if hashlib.sha256(content).hexdigest() != stored["sha256"]:
+            raise StorageError(f"object storage: {stored['key']} does not match its"
+                               " recorded SHA-256")
+        return replace(attachment, content=content, uri=None, sha256=None, size=None)
 
     @rpc
     def import_edxml(self, package_b64):

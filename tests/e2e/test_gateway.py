@@ -335,3 +335,47 @@ def test_every_endpoint_holds_to_its_openapi_document_under_fuzzing(gateway):
 
         fuzz()
     assert len(calls) >= len(operations) and 200 in calls and 403 in calls, calls
+
+
+def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_http(
+        gateway):
+    """The axis connector (an admin) posts an edXML package; the district's clerk
+    finds it in the incoming register, accepts it, and the status goes back as
+    an edXML status package."""
+    import base64
+
+    from services.routing import edxml
+    from tests.support.edxml import MAIN, MINISTRY
+    from tests.support.edxml import package as edxml_package
+
+    body = {"package": edxml_package(to=(DISTRICT_1,))}
+    assert_error(gateway.post("van.thu.h1", "/v1/edxml/documents", body), 403, "forbidden")
+    taken = gateway.post("quan.tri", "/v1/edxml/documents", body)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["recipients"] == [DISTRICT_1] and not taken.json()["repeated"]
+    again = gateway.post("quan.tri", "/v1/edxml/documents", body)
+    assert again.json() == {**taken.json(), "repeated": True}
+    bad = gateway.post("quan.tri", "/v1/edxml/documents",
+                       {"package": edxml_package(number="126", to=("999.99.99.H99",))})
+    assert_error(bad, 404, "not_found")
+    assert bad.json()["error"]["field"] == "edXMLHeader/MessageHeader/To[1]/OrganId"
+
+    document_id = taken.json()["document_id"]
+    [arrival] = wait_for(lambda: gateway.get("van.thu.h1", "/v1/incoming").json(),
+                         what="the arrival at the district")
+    assert (arrival["document_id"], arrival["sender"]) == (document_id, MINISTRY)
+    assert gateway.post("van.thu.h1", f"/v1/incoming/{document_id}/accept").status_code == 200
+    path = f"/v1/documents/{document_id}/edxml"
+    inline = gateway.get("van.thu.h1", path, params={"inline": "true"})
+    assert inline.status_code == 200, inline.text
+    [carried] = edxml.import_package(base64.b64decode(inline.json()["package"])).attachments
+    assert carried.content == MAIN
+
+    def accepted():
+        answer = gateway.get("van.thu.h1", path + "/status")
+        status = edxml.import_status(base64.b64decode(answer.json()["package"]))
+        return status.status_code == "03" and status
+
+    status = wait_for(accepted, what="status 03 in the status package")
+    assert (status.response_for.organ_id, status.response_for.code) == (MINISTRY, "125/BNV-VP")
+    assert gateway.get("van.thu.h3", path).status_code == 404  # not delivered there

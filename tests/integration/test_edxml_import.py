@@ -7,8 +7,7 @@ leaves nothing behind."""
 import base64
 import hashlib
 import urllib.request
-from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
 import pytest
 
@@ -18,37 +17,10 @@ from services.routing.sample_data import commune_code
 from services.routing.service import RoutingService
 from shared.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client, wait_for
-from tests.support.db import query, scalar
-from tests.support.pdf import make_pdf
+from tests.support.db import scalar
+from tests.support.edxml import APPENDIX, MAIN, MINISTRY, package
 
 pytestmark = pytest.mark.integration
-
-MINISTRY = "000.00.00.G22"  # Bộ Nội vụ: on the axis, not on this platform
-VIETNAM = timezone(timedelta(hours=7))
-MAIN = make_pdf("Cong van cua Bo Noi vu")
-APPENDIX = make_pdf("Phu luc")
-
-
-def package(number="125", to=(DISTRICT_1, DISTRICT_2), on=date(2026, 11, 20), files=None,
-            **changes):
-    """A package as the axis would send it: the document and an appendix inline."""
-    pkg = edxml.Package(
-        from_agency=edxml.Agency(id=MINISTRY, name="Bộ Nội vụ"),
-        to_agencies=[edxml.Agency(id=code) for code in to],
-        code_number=number, code_notation="BNV-VP", promulgation_date=on,
-        document_type=edxml.DocumentType(type="CV", name="Công văn"),
-        subject="Về việc chuyển đổi số trong công tác văn thư",
-        signer=edxml.Signer(competence="KT. Bộ trưởng", position="Thứ trưởng",
-                            full_name="Trần Văn Bình"),
-        priority=1, due_date=date(2026, 12, 15),
-        traces=[edxml.Trace(MINISTRY, datetime(2026, 11, 20, 9, 30, tzinfo=VIETNAM))],
-        attachments=files if files is not None else [
-            edxml.Attachment(content_id="main", name="125-BNV-VP.pdf",
-                             content_type="application/pdf", content=MAIN),
-            edxml.Attachment(content_id="pl1", name="phu-luc.pdf",
-                             content_type="application/pdf", content=APPENDIX)])
-    return base64.b64encode(edxml.export_package(replace(pkg, **changes))).decode()
-
 
 @pytest.fixture
 def axis(run_container, platform):
@@ -178,3 +150,21 @@ def test_another_package_with_a_number_already_taken_in_is_a_conflict(axis):
             rpc.routing.import_edxml(package(on=date(2026, 11, 21)))
     assert raised.value.args[1] == "edXMLHeader/MessageHeader/Code"
     assert axis.count("routing", "SELECT count(*) FROM consignments") == 1
+
+
+def test_an_imported_document_exports_with_its_files_inline_as_the_standard_does(axis):
+    with axis.rpc() as rpc:
+        document_id = rpc.routing.import_edxml(package())["document_id"]
+    with axis.rpc("clerk", DISTRICT_1) as rpc:
+        by_reference = edxml.import_package(base64.b64decode(
+            rpc.routing.export_edxml(document_id)))
+        inline = edxml.import_package(base64.b64decode(
+            rpc.routing.export_edxml(document_id, True)))
+        with pytest.raises(ValidationFailed, match="inline: true or false"):
+            rpc.routing.export_edxml(document_id, "yes")
+    [reference] = by_reference.attachments
+    assert reference.by_reference and reference.sha256 == hashlib.sha256(MAIN).hexdigest()
+    [carried] = inline.attachments
+    assert not carried.by_reference and carried.content == MAIN
+    assert (inline.from_agency.id, inline.code_number, inline.code_notation,
+            inline.promulgation_date) == (MINISTRY, "125", "BNV-VP", date(2026, 11, 20))
