@@ -649,7 +649,9 @@ class RoutingService(Health):
             failpoint("routing.import.before_commit")
             return inbound.answer(document, repeated=False)
 
-        return _jsonable(self._in_transaction(attempt))
+        result = self._in_transaction(attempt)
+        failpoint("routing.import.after_commit")
+        return _jsonable(result)
 
     def _imported(self, conn, document_id, package, lock=False):
         """The answer of an earlier import of this package, or None. Another

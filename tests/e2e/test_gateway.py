@@ -338,7 +338,7 @@ def test_every_endpoint_holds_to_its_openapi_document_under_fuzzing(gateway):
 
 
 def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_http(
-        gateway):
+        gateway, client):
     """The axis connector (an admin) posts an edXML package; the district's clerk
     finds it in the incoming register, accepts it, and the status goes back as
     an edXML status package."""
@@ -379,3 +379,15 @@ def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_
     status = wait_for(accepted, what="status 03 in the status package")
     assert (status.response_for.organ_id, status.response_for.code) == (MINISTRY, "125/BNV-VP")
     assert gateway.get("van.thu.h3", path).status_code == 404  # not delivered there
+
+    # The log agrees with docs and routing, and does not expect signing to know it.
+    def reconciled():
+        with client.rpc(client.token("auditor")) as rpc:
+            answer = rpc.audit.reconcile()
+        return answer["differences"] == [] and answer
+
+    assert wait_for(reconciled, what="the log agreeing with every service")["documents"] == 1
+    with client.rpc(client.token("auditor")) as rpc:
+        state = rpc.audit.document_state(document_id)
+    assert "imported from the national axis" in state["history"][0]["summary"]
+    assert state["state"]["external"] and state["state"]["delivered_to"] == [DISTRICT_1]
