@@ -17,6 +17,7 @@ Exit codes: 0 done, 1 a check failed (``verify``, ``audit verify``),
 """
 
 import argparse
+import base64
 import getpass
 import hashlib
 import json
@@ -409,6 +410,36 @@ def cmd_audit_evidence(api, args, out):
     return 0
 
 
+def cmd_edxml_export(api, args, out):
+    """Write a document (or, with --status, a recipient's status) as edXML."""
+    if args.status:
+        params = {"recipient": args.recipient} if args.recipient else {}
+        answer = api.get(doc(args.id, "edxml/status"), **params)
+    else:
+        answer = api.get(doc(args.id, "edxml"), inline="true" if args.inline else "false")
+    xml = base64.b64decode(answer["package"])
+    with open(args.output, "wb") as fh:
+        fh.write(xml)
+    out({"path": args.output, "bytes": len(xml)},
+        lambda a: f"wrote {a['path']} ({a['bytes']} bytes of edXML)")
+    return 0
+
+
+def cmd_admin_import_edxml(api, args, out):
+    """Post an edXML package received from the axis (a document, or with
+    --status a status package) to the platform."""
+    with open(args.file, "rb") as fh:
+        package = base64.b64encode(fh.read()).decode()
+    if args.status:
+        out(api.post("/v1/edxml/statuses", {"package": package}),
+            _done("status applied", ("document_id", "recipient", "code", "status")))
+    else:
+        out(api.post("/v1/edxml/documents", {"package": package}),
+            _done("taken in", ("document_id", "from", "number_notation", "recipients",
+                               "repeated")))
+    return 0
+
+
 def cmd_admin_users(api, args, out):
     out(api.get("/v1/admin/users"), lambda rows: format_table(rows, [
         "user_id", "agency", "role", "full_name", "created_at"]))
@@ -513,6 +544,14 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     command("verify", cmd_verify, "check a document's signatures, one by one"
             ).add_argument("id")
+    p = command("edxml", cmd_edxml_export,
+                "write a document as an edXML package (QCVN 102:2016) for the national axis")
+    p.add_argument("id")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.xml")
+    p.add_argument("--inline", action="store_true", help="carry the files in the package")
+    p.add_argument("--status", action="store_true",
+                   help="a recipient's status package instead of the document")
+    p.add_argument("--recipient", metavar="CODE", help="with --status: whose status")
 
     # -- auditors
     audit = command("audit", None, "the audit log (auditors)").add_subparsers(
@@ -536,6 +575,10 @@ def build_parser():
                    choices=["clerk", "leader", "auditor", "admin"])
     p.add_argument("--name", required=True)
     command("agencies", cmd_admin_agencies, "the agency directory", admin)
+    p = command("import-edxml", cmd_admin_import_edxml,
+                "take in an edXML package from the national axis", admin)
+    p.add_argument("file", metavar="FILE.xml")
+    p.add_argument("--status", action="store_true", help="the file is a status package")
     p = command("certificates", cmd_admin_certificates, "certificates issued", admin)
     p.add_argument("--agency", metavar="CODE")
     return parser

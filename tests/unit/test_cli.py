@@ -94,6 +94,12 @@ def test_verify_lines_mark_each_check():
       "Đỗ Văn Hùng"], cli.cmd_admin_add_user,
      {"user": "u2", "agency": "000.01.00.H41", "role": "clerk", "name": "Đỗ Văn Hùng"}),
     (["admin", "agencies"], cli.cmd_admin_agencies, {}),
+    (["edxml", DOC_ID, "-o", "d.xml", "--inline"], cli.cmd_edxml_export,
+     {"output": "d.xml", "inline": True, "status": False, "recipient": None}),
+    (["edxml", DOC_ID, "-o", "s.xml", "--status", "--recipient", "000.01.00.H41"],
+     cli.cmd_edxml_export, {"status": True, "recipient": "000.01.00.H41"}),
+    (["admin", "import-edxml", "p.xml"], cli.cmd_admin_import_edxml,
+     {"file": "p.xml", "status": False}),
     (["admin", "certificates", "--agency", "000.01.00.H41"], cli.cmd_admin_certificates,
      {"agency": "000.01.00.H41"}),
 ])
