@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from nameko.dependency_providers import Config
 
@@ -634,6 +634,11 @@ class RoutingService(Health):
             return _jsonable(earlier)
         files = [self._store_attachment(document_id, n, attachment, limit)
                  for n, attachment in enumerate(package.attachments, 1)]
+        # Under WORM retention before the import commits, as an issued file is:
+        # a crash in between leaves a locked orphan, never an unlocked import.
+        until = utc_now() + timedelta(days=int(self.config.get("RETENTION_DAYS", 3650)))
+        for stored in files:
+            self.files.lock(stored["key"], stored["version_id"], until)
         document = inbound.record(package, document_id, recipients, files, utc_now())
 
         def attempt(conn):

@@ -89,6 +89,10 @@ def test_a_package_from_the_axis_reaches_each_recipient_once_and_its_status_goes
     with axis.rpc("clerk", OUTSIDER) as rpc:
         with pytest.raises(NotFound):
             rpc.docs.get_document(document_id)  # not delivered there
+    # The files taken in are under COMPLIANCE retention, as issued files are.
+    with pytest.raises(Exception, match="(?i)retention|lock|denied"):
+        platform.object_store().delete(document["file"]["key"],
+                                       version_id=document["file"]["version_id"])
 
 
 def test_a_retired_code_in_to_reaches_its_successor(axis):
