@@ -440,6 +440,18 @@ def cmd_admin_import_edxml(api, args, out):
     return 0
 
 
+def cmd_admin_dead_letters(api, args, out):
+    out(api.get(f"/v1/admin/dead-letters/{args.service}"), lambda rows: format_table(rows, [
+        "id", "consumer", "event_id", "attempts", "failed_at", "replayed_at", "error"]))
+    return 0
+
+
+def cmd_admin_replay(api, args, out):
+    out(api.post(f"/v1/admin/dead-letters/{args.service}/{args.id}/replay"),
+        _done(f"dead letter {args.id} sent back", ("consumer", "queue")))
+    return 0
+
+
 def cmd_admin_users(api, args, out):
     out(api.get("/v1/admin/users"), lambda rows: format_table(rows, [
         "user_id", "agency", "role", "full_name", "created_at"]))
@@ -575,6 +587,12 @@ def build_parser():
                    choices=["clerk", "leader", "auditor", "admin"])
     p.add_argument("--name", required=True)
     command("agencies", cmd_admin_agencies, "the agency directory", admin)
+    services = ["docs", "signing", "routing"]
+    command("dead-letters", cmd_admin_dead_letters, "events a service's consumers gave up on",
+            admin).add_argument("service", choices=services)
+    p = command("replay", cmd_admin_replay, "send a dead letter back to its consumer", admin)
+    p.add_argument("service", choices=services)
+    p.add_argument("id", type=int)
     p = command("import-edxml", cmd_admin_import_edxml,
                 "take in an edXML package from the national axis", admin)
     p.add_argument("file", metavar="FILE.xml")

@@ -21,15 +21,15 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
 from shared import errors
-from shared.auth import verify_token
+from shared.auth import require_role, verify_token
 from shared.db import Database
 from shared.envelope import event_from_dict
 from shared.eventsig import EventSigner
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.failpoints import failpoint
 from shared.observability import Correlation, Metrics
-from shared.outbox import BrokerPublisher, OutboxRelay
-from shared.topology import QUEUE_ARGUMENTS
+from shared.outbox import BrokerPublisher, OutboxRelay, send_to_queue
+from shared.topology import QUEUE_ARGUMENTS, queue_of
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,11 @@ def backoff_seconds(attempt):
 class ServiceEvents:
     """What a worker sees: its service's store, transactions, once-only handling."""
 
-    def __init__(self, store, service, max_attempts=MAX_ATTEMPTS):
+    def __init__(self, store, service, max_attempts=MAX_ATTEMPTS, amqp_uri=None):
         self.store, self.service = store, service
         self.db = store.db
         self.max_attempts = max_attempts
+        self.amqp_uri = amqp_uri
 
     def transaction(self):
         return self.db.transaction()
@@ -154,22 +155,31 @@ class ServiceEvents:
                  "attempts": r[4], "failed_at": r[5].isoformat(),
                  "replayed_at": r[6].isoformat() if r[6] else None} for r in rows]
 
-    def replay_dead_letter(self, letter_id, effects_of):
-        """Run a dead-lettered event through its consumer again (an operator's call).
-
-        ``effects_of(consumer)`` gives the effects function; raises NotFound.
-        """
+    def replay_dead_letter(self, letter_id, publish=None):
+        """Send a dead-lettered event back to its consumer's own queue (an
+        operator's call, once the cause is fixed): the consumer's entrypoint
+        handles it as any event, once. ``publish(queue, payload)`` defaults to
+        the broker; the letter is marked replayed only once it is confirmed."""
+        if not isinstance(letter_id, int) or isinstance(letter_id, bool):
+            raise errors.ValidationFailed("id: a dead letter's number", field="id")
+        publish = publish or (lambda queue, payload: send_to_queue(self.amqp_uri, queue,
+                                                                  payload))
         with self.db.transaction() as conn:
             row = conn.execute("SELECT consumer, payload FROM dead_letters WHERE id = %s"
                                " AND replayed_at IS NULL FOR UPDATE", (letter_id,)).fetchone()
             if row is None:
                 raise errors.NotFound(f"no dead letter {letter_id} waiting for replay",
                                       field="id")
+            consumer, payload = row
+            queue = queue_of(consumer, payload.get("producer"), payload.get("event_type"))
+            if queue is None:
+                raise errors.Conflict(f"id: {consumer} no longer subscribes to"
+                                      f" {payload.get('producer')}.{payload.get('event_type')}",
+                                      field="id")
+            publish(queue, payload)
             conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = %s",
                          (letter_id,))
-        consumer, payload = row
-        self.handle_once(consumer, payload, effects_of(consumer))
-        return {"id": letter_id, "consumer": consumer}
+        return {"id": letter_id, "consumer": consumer, "queue": queue}
 
     def quarantine(self, consumer, reason, payload):
         log.error("%s: quarantined a malformed event: %s", consumer, reason)
@@ -222,8 +232,10 @@ class EventStoreProvider(DependencyProvider):
         self.db.close()
 
     def get_dependency(self, worker_ctx):
+        config = self.container.config
         return ServiceEvents(self.store, self.container.service_name,
-                             int(self.container.config.get("MAX_ATTEMPTS", MAX_ATTEMPTS)))
+                             int(config.get("MAX_ATTEMPTS", MAX_ATTEMPTS)),
+                             amqp_uri=config.get("AMQP_URI"))
 
 
 def retry_until_ready(action, what, attempts=30, delay=1.0):
@@ -319,6 +331,22 @@ class PriorityEventHandler(EventHandler):
 
 
 event_handler = PriorityEventHandler.decorator
+
+
+class DeadLetters:
+    """Mixed into each service that consumes events: admins list the events its
+    consumers gave up on (after ``MAX_ATTEMPTS`` tries with back-off) and send
+    one back to its consumer's queue once the cause is fixed."""
+
+    @rpc
+    def dead_letters(self):
+        require_role(self.auth.actor(), "admin")
+        return self.events.dead_letters(f"{self.name}.")
+
+    @rpc
+    def replay_dead_letter(self, letter_id):
+        require_role(self.auth.actor(), "admin")
+        return self.events.replay_dead_letter(letter_id)
 
 
 class Health:

@@ -31,6 +31,24 @@ class PublishFailed(Exception):
     pass
 
 
+def send_to_queue(amqp_uri, queue, payload):
+    """Publish an event's wire form straight into ``queue`` (the default exchange),
+    as the relay would have, and wait for the broker's confirm."""
+    with kombu.Connection(amqp_uri, heartbeat=0) as conn:
+        conn.connect()
+        channel = conn.connection.channel()
+        channel.queue_declare(queue, passive=True)  # raises if it does not exist
+        channel.confirm_select()
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        channel.basic_publish_confirm(amqp.Message(
+            body, content_type="application/json", content_encoding="utf-8",
+            delivery_mode=2, message_id=payload.get("event_id"),
+            priority=priority_of(payload.get("data") or {}),
+            application_headers={"nameko.correlation_id": payload.get("correlation_id")},
+        ), exchange="", routing_key=queue)
+        channel.close()
+
+
 class BrokerPublisher:
     """Publishes envelopes to ``{service}.events`` and waits for confirms per batch."""
 

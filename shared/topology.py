@@ -60,6 +60,17 @@ SUBSCRIPTIONS = (
 )
 
 
+def queue_of(consumer, source, event_type):
+    """The queue of ``consumer`` (``service.method``, as the inbox names it) that
+    receives ``source``'s ``event_type``, or None."""
+    service, _, method = consumer.partition(".")
+    for sub in SUBSCRIPTIONS:
+        if (sub.consumer, sub.method, sub.source) == (service, method, source) \
+                and sub.event_type in (event_type, ALL):
+            return sub.queue
+    return None
+
+
 def subscriptions_of(source):
     return [s for s in SUBSCRIPTIONS if s.source == source]
 

@@ -23,9 +23,8 @@ from shared.envelope import thaw, utc_now
 from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
-    Health,
-    Authenticator, EventStoreProvider, ObjectStoreProvider, event_handler, json_http,
-    json_response,
+    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
+    event_handler, json_http, json_response,
 )
 from shared.objectstore import AttachmentCheck, PdfCheck
 
@@ -86,7 +85,7 @@ DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipi
                     " sent_at")
 
 
-class DocsService(Health):
+class DocsService(Health, DeadLetters):
     name = domain.SERVICE
 
     events = EventStoreProvider(ddl=DDL)

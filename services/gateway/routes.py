@@ -134,6 +134,12 @@ ENDPOINTS = {
     "certificates": Endpoint("GET", "/v1/admin/certificates", "Certificates issued", ADMIN,
                              answer="array",
                              query=(("agency", "string", "only this agency's"),)),
+    "dead_letters": Endpoint("GET", "/v1/admin/dead-letters/{service}",
+                             "Events a service's consumers gave up on, after retries",
+                             ADMIN, answer="array"),
+    "replay_dead_letter": Endpoint("POST", "/v1/admin/dead-letters/{service}/{letter_id}/replay",
+                                   "Send a dead letter back to its consumer's queue, once"
+                                   " its cause is fixed", ADMIN),
     "openapi": Endpoint("GET", "/v1/openapi.json", "This document"),
 }
 
@@ -145,7 +151,9 @@ _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not all
 
 PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
-               "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]}}
+               "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
+               "service": {"type": "string", "enum": ["docs", "signing", "routing"]},
+               "letter_id": {"type": "integer", "minimum": 1}}
 QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "string": {"type": "string", "maxLength": 200},
                "date": {"type": "string", "format": "date"},

@@ -293,6 +293,25 @@ class GatewayService(Health):
         return self._call(request, "certificates",
                           lambda: self.signing.certificates(request.args.get("agency")))
 
+    @route("dead_letters")
+    def dead_letters(self, request, service):
+        return self._call(request, "dead_letters",
+                          lambda: self._consumer(service).dead_letters())
+
+    @route("replay_dead_letter")
+    def replay_dead_letter(self, request, service, letter_id):
+        letter = _int_value(letter_id, "letter_id")
+        return self._call(request, "replay_dead_letter",
+                          lambda: self._consumer(service).replay_dead_letter(letter))
+
+    def _consumer(self, service):
+        """The RPC proxy of a service that consumes events."""
+        proxies = {"docs": self.docs, "signing": self.signing, "routing": self.routing}
+        if service not in proxies:
+            raise NotFound(f"service: {service!r} keeps no dead letters; one of docs,"
+                           " signing, routing", field="service")
+        return proxies[service]
+
     # -- the checks every call goes through ----------------------------------------------
 
     def _through_docs(self, request, method, path, params=None, upload=False):

@@ -31,7 +31,8 @@ from shared.errors import (
 )
 from shared.failpoints import failpoint
 from shared.nameko_ext import (
-    Authenticator, EventStoreProvider, Health, ObjectStoreProvider, event_handler,
+    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
+    event_handler,
 )
 from shared.objectstore import AttachmentCheck, PdfCheck
 
@@ -231,7 +232,7 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=lambda v: v.isoformat()))
 
 
-class RoutingService(Health):
+class RoutingService(Health, DeadLetters):
     name = domain.SERVICE
 
     events = EventStoreProvider(ddl=DDL)
@@ -818,24 +819,6 @@ class RoutingService(Health):
                  "delivered_to": sorted(delivered.get(document_id, [])),
                  "refused": refused.get(document_id)}
                 for document_id in sorted(known | set(delivered) | set(refused))]
-
-    # -- operators ---------------------------------------------------------------
-
-    @rpc
-    def dead_letters(self):
-        require_role(self.auth.actor(), "admin")
-        return self.events.dead_letters("routing.")
-
-    @rpc
-    def replay_dead_letter(self, letter_id):
-        require_role(self.auth.actor(), "admin")
-        handlers = {
-            "routing.on_document_issued": lambda e, c: self._record(e, "registered", c),
-            "routing.on_incoming_accepted": lambda e, c: self._status_from_docs(e, c, "03"),
-            "routing.on_incoming_returned": lambda e, c: self._status_from_docs(e, c, "02"),
-            "routing.on_document_finalized": lambda e, c: self._record(e, "signed", c),
-        }
-        return self.events.replay_dead_letter(letter_id, handlers.__getitem__)
 
     # -- helpers -----------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
 from shared.green import run_cpu
 from shared.nameko_ext import (
-    Authenticator, EventStoreProvider, Health, ObjectStoreProvider, event_handler,
+    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
+    event_handler,
 )
 from shared.objectstore import OwnContent, PdfCheck
 
@@ -82,7 +83,7 @@ class SigningAuthority(DependencyProvider):
         return self
 
 
-class SigningService(Health):
+class SigningService(Health, DeadLetters):
     name = domain.SERVICE
 
     events = EventStoreProvider(ddl=DDL)

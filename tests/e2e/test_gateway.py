@@ -391,3 +391,17 @@ def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_
         state = rpc.audit.document_state(document_id)
     assert "imported from the national axis" in state["history"][0]["summary"]
     assert state["state"]["external"] and state["state"]["delivered_to"] == [DISTRICT_1]
+
+
+def test_admins_see_each_services_dead_letters(gateway):
+    """Nothing failed here: each list is empty; the refusals name what is wrong.
+    (A dead letter replayed for real: tests/integration/test_dead_letters.py.)"""
+    for service in ("docs", "signing", "routing"):
+        answer = gateway.get("quan.tri", f"/v1/admin/dead-letters/{service}")
+        assert answer.status_code == 200 and answer.json() == [], answer.text
+    assert_error(gateway.get("van.thu", "/v1/admin/dead-letters/docs"), 403, "forbidden")
+    assert_error(gateway.get("quan.tri", "/v1/admin/dead-letters/audit"), 404, "not_found")
+    assert_error(gateway.post("quan.tri", "/v1/admin/dead-letters/docs/999/replay"), 404,
+                 "not_found")
+    assert_error(gateway.post("quan.tri", "/v1/admin/dead-letters/docs/x/replay"), 400,
+                 "validation_failed")

@@ -1,10 +1,12 @@
 """Once-only handling: the inbox row and the effects commit together."""
 
+import json
+
 import eventlet
-from shared.errors import NotFound
 import pytest
 
 from shared.db import Database
+from shared.errors import Conflict, NotFound
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.nameko_ext import QUARANTINE_DDL, ServiceEvents
 from tests.unit.eventstore_contract import make_event, new_stream
@@ -101,8 +103,21 @@ def test_a_failing_event_is_retried_then_dead_lettered_and_can_be_replayed(event
     assert letter["attempts"] == 3 and "a bug in the handler" in letter["error"]
     assert effect_count(events) == 0
 
-    events.replay_dead_letter(letter["id"], lambda consumer: record)  # fixed, replayed
+    # Fixed: the letter goes back to its consumer's queue (over the broker in
+    # tests/integration/test_dead_letters.py); here, handled from there.
+    sent = []
+    with pytest.raises(Conflict, match="routing.test no longer subscribes"):
+        events.replay_dead_letter(letter["id"], lambda queue, body: sent.append(body))
+    assert sent == [] and events.dead_letters()[0]["replayed_at"] is None
+    with events.transaction() as conn:  # a consumer the topology knows
+        conn.execute("UPDATE dead_letters SET consumer = 'routing.on_incoming_accepted'")
+    message["producer"], message["event_type"] = "docs", "IncomingAccepted"
+    with events.transaction() as conn:
+        conn.execute("UPDATE dead_letters SET payload = %s", (json.dumps(message),))
+    answer = events.replay_dead_letter(letter["id"], lambda queue, body: sent.append(body))
+    assert answer["queue"] == "evt-docs-IncomingAccepted--routing.on_incoming_accepted"
+    assert sent == [message] and events.dead_letters()[0]["replayed_at"] is not None
+    events.handle_once("routing.on_incoming_accepted", sent[0], record)
     assert effect_count(events) == 1
-    assert events.dead_letters()[0]["replayed_at"] is not None
     with pytest.raises(NotFound):
-        events.replay_dead_letter(letter["id"], lambda consumer: record)
+        events.replay_dead_letter(letter["id"], lambda queue, body: sent.append(body))

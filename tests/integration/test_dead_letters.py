@@ -1,0 +1,65 @@
+"""Dead letters in a real service, over RabbitMQ and PostgreSQL: an event docs
+keeps failing on is given up after MAX_ATTEMPTS tries, an administrator sees
+it, fixes the cause, and sends it back to docs' own queue, where it is handled
+once, as any event."""
+
+import pytest
+
+from services.docs.service import DocsService
+from services.routing.service import RoutingService
+from shared.errors import Forbidden, NotFound, ValidationFailed
+from tests.support.client import DISTRICT_1, PROVINCE, Client, wait_for
+from tests.support.db import query, scalar
+from tests.support.edxml import package
+
+pytestmark = pytest.mark.integration
+
+
+def docs_sql(platform, sql):
+    import psycopg
+
+    with psycopg.connect(platform.pg_dsn, options="-c search_path=docs",
+                         autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def test_a_dead_letter_is_seen_then_replayed_through_the_consumers_queue(
+        run_container, platform):
+    run_container(RoutingService)
+    run_container(DocsService, MAX_ATTEMPTS=2)
+    client = Client(platform)
+    admin = client.token("admin", agency=PROVINCE)
+    # A fault docs cannot get past: its register refuses every arrival.
+    docs_sql(platform, "ALTER TABLE incoming ADD CONSTRAINT closed CHECK (false) NOT VALID")
+
+    with client.rpc(admin) as rpc:
+        document_id = rpc.routing.import_edxml(package(to=(DISTRICT_1,)))["document_id"]
+        [letter] = wait_for(rpc.docs.dead_letters, what="docs giving the delivery up")
+    assert (letter["consumer"], letter["attempts"], letter["replayed_at"]) == \
+        ("docs.on_document_delivered", 2, None)
+    assert "closed" in letter["error"]
+    assert scalar(platform.pg_dsn, "docs", "SELECT count(*) FROM incoming") == 0
+
+    with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
+        with pytest.raises(Forbidden):
+            rpc.docs.dead_letters()
+        with pytest.raises(Forbidden):
+            rpc.docs.replay_dead_letter(letter["id"])
+
+    docs_sql(platform, "ALTER TABLE incoming DROP CONSTRAINT closed")  # the fix
+    with client.rpc(admin) as rpc:
+        with pytest.raises(ValidationFailed):
+            rpc.docs.replay_dead_letter("1; DROP TABLE incoming")
+        answer = rpc.docs.replay_dead_letter(letter["id"])
+        assert answer["queue"] == "evt-routing-DocumentDelivered--docs.on_document_delivered"
+        with pytest.raises(NotFound):
+            rpc.docs.replay_dead_letter(letter["id"])  # replayed once only
+        [again] = rpc.docs.dead_letters()
+    assert again["replayed_at"] is not None
+
+    def registered():
+        return query(platform.pg_dsn, "docs", "SELECT document_id::text, agency FROM incoming")
+
+    assert wait_for(registered, what="the replayed arrival") == [(document_id, DISTRICT_1)]
+    assert scalar(platform.pg_dsn, "docs", "SELECT count(*) FROM events"
+                  " WHERE event_type = 'IncomingRegistered'") == 1
