@@ -58,11 +58,14 @@ CREATE TABLE IF NOT EXISTS number_series (
     last_number integer NOT NULL,
     PRIMARY KEY (agency, year, series)
 );
+-- Who got a document, by which consignment (the first that reached them).
 CREATE TABLE IF NOT EXISTS deliveries (
-    document_id uuid NOT NULL,
-    agency      text NOT NULL,
+    document_id    uuid NOT NULL,
+    agency         text NOT NULL,
+    consignment_id text,
     PRIMARY KEY (document_id, agency)
 );
+ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS consignment_id text;
 CREATE TABLE IF NOT EXISTS incoming (
     document_id    uuid NOT NULL,
     agency         text NOT NULL,
@@ -379,10 +382,19 @@ class DocsService(Health, DeadLetters):
 
     @event_handler("routing", "ConsignmentSent", requeue_on_error=True)
     def on_consignment_sent(self, payload):
-        """The document is sent; one imported from outside was never ours to send."""
+        """The document is sent, and arrives at every new recipient: all their
+        arrivals registered in this one transaction (a broadcast's thousands
+        share one commit). One imported from outside was never ours to send."""
         def effects(event, conn):
-            if not event.data.get("origin"):
+            data = event.data
+            arrivals = self._claim_deliveries(conn, data["document_id"],
+                                              data["new_recipients"], data["consignment_id"])
+            if data.get("document"):
+                document = self._record_external(conn, data["document"], event)
+            else:
                 self._apply(conn, event, "send")
+                document = self._row(conn, data["document_id"])
+            self._register_arrivals(conn, data["document_id"], document, arrivals, event)
 
         self.events.handle_once("docs.on_consignment_sent", payload, effects)
 
@@ -410,42 +422,70 @@ class DocsService(Health, DeadLetters):
 
     @event_handler("routing", "DocumentDelivered", requeue_on_error=True)
     def on_document_delivered(self, payload):
-        """The receiving agency's register: an arrival number, or a duplicate flag."""
+        """One recipient's copy. Its consignment registers it too: the two come by
+        separate queues, and whichever is handled first does it."""
         def effects(event, conn):
             data = event.data
-            conn.execute("INSERT INTO deliveries VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                         (data["document_id"], data["recipient"]))
+            done = conn.execute("SELECT consignment_id FROM deliveries"
+                                " WHERE document_id = %s AND agency = %s",
+                                (data["document_id"], data["recipient"])).fetchone()
+            if done is not None and done[0] == data.get("consignment_id"):
+                return  # its consignment registered it (the usual order)
+            arrivals = self._claim_deliveries(conn, data["document_id"], [data["recipient"]],
+                                              data.get("consignment_id"))
             document = self._row(conn, data["document_id"])
             if document is None and data.get("document"):
                 document = self._record_external(conn, data["document"], event)
-            if document is None or document["number_notation"] is None:
-                log.warning("delivery of %s, which docs has not issued", data["document_id"])
-                return
-            agency = data["recipient"]
+            self._register_arrivals(conn, data["document_id"], document, arrivals, event)
+
+        self.events.handle_once("docs.on_document_delivered", payload, effects)
+
+    @staticmethod
+    def _claim_deliveries(conn, document_id, agencies, consignment_id):
+        """Record who got the document, locking each row; taken first in a
+        transaction, so a consignment and one of its deliveries handled at once
+        wait for each other here and never in opposite orders. Returns the
+        agencies to register: a copy this consignment registered already (from
+        its other event) is left out, one from another consignment is not."""
+        rows = conn.execute(
+            "INSERT INTO deliveries SELECT %s, agency, %s FROM unnest(%s::text[]) AS agency"
+            " ON CONFLICT (document_id, agency) DO UPDATE SET agency = EXCLUDED.agency"
+            " RETURNING agency, xmax <> 0, consignment_id",
+            (document_id, consignment_id, sorted(set(agencies)))).fetchall()
+        return [agency for agency, repeated, first in rows
+                if not (repeated and first == consignment_id)]
+
+    def _register_arrivals(self, conn, document_id, document, arrivals, cause):
+        """The receiving agencies' registers: an arrival number each, or a
+        duplicate flag for a document that had arrived there already."""
+        if document is None or document["number_notation"] is None:
+            if arrivals:
+                log.warning("delivery of %s, which docs has not issued", document_id)
+            return
+        for agency in arrivals:
             first = conn.execute(
                 "SELECT document_id FROM incoming WHERE agency = %s AND sender = %s"
                 " AND document_year = %s AND number_notation = %s",
                 (agency, *domain.duplicate_key(document))).fetchone()
             if first is not None:
-                # Arrived before (this very document, or a copy of it under another
-                # id): the clerk is told, the register keeps one entry.
-                flagged = domain.incoming_duplicate(document, agency, str(first[0]), event)
+                # Arrived before (this very document by another consignment, or a
+                # copy of it under another id): the clerk is told, the register
+                # keeps one entry.
+                flagged = domain.incoming_duplicate(document, agency, str(first[0]), cause)
                 stream = flagged.stream_id
                 self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
                                    [flagged], conn=conn)
-                return
+                continue
             arrived_at = utc_now()
             number = _take_number(conn, agency, domain.series_year(arrived_at), "incoming")
             registered = domain.incoming_registered(document, agency, number, arrived_at,
-                                                    event)
+                                                    cause)
             self.events.append(registered.stream_id, 0, [registered], conn=conn)
             conn.execute(
                 "INSERT INTO incoming VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s)",
                 (document["document_id"], agency, number, registered.data["year"],
                  arrived_at, domain.ARRIVED, document["issuing_agency"],
                  document["number_notation"], document["year"]))
-
-        self.events.handle_once("docs.on_document_delivered", payload, effects)
 
     def _record_external(self, conn, document, cause):
         """Keep a document imported from outside (the copy its delivery carries),

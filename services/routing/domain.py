@@ -68,7 +68,9 @@ def consignment_events(registered, consignment_id, addressed, recipients, alread
         "document_id": document_id, "consignment_id": consignment_id, "sender": sender,
         "addressed": addressed, "recipients": list(recipients), "new_recipients": new,
         "urgency": registered["urgency"],
-        **({"origin": registered["origin"]} if registered.get("origin") else {}),
+        # A document from outside travels with its consignment (see ``inbound``).
+        **({"origin": registered["origin"], "document": registered}
+           if registered.get("origin") else {}),
     }, actor=actor, producer=SERVICE, stream_id=stream, causation=causation)]
     stamp = now.isoformat()
     # A document from outside carries the hops it made before it reached us.

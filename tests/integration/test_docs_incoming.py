@@ -30,10 +30,19 @@ def issued_row(conn_dsn, document_id, number_notation="07/CT-UBND"):
              number_notation))
 
 
-def delivered(document_id, recipient):
+def delivered(document_id, recipient, consignment="c-0001"):
     return new_event("DocumentDelivered", {
         "document_id": document_id, "recipient": recipient, "sender": PROVINCE,
-        "sha256": "ab" * 32, "urgency": 0},
+        "sha256": "ab" * 32, "urgency": 0, "consignment_id": consignment},
+        actor=system_actor("routing"), producer="routing",
+        stream_id=f"delivery-{document_id}").at(1, 1).to_wire()
+
+
+def consignment(document_id, recipients, consignment="c-0001"):
+    return new_event("ConsignmentSent", {
+        "document_id": document_id, "consignment_id": consignment, "sender": PROVINCE,
+        "addressed": {"agencies": list(recipients)}, "recipients": list(recipients),
+        "new_recipients": list(recipients), "urgency": 0},
         actor=system_actor("routing"), producer="routing",
         stream_id=f"delivery-{document_id}").at(1, 1).to_wire()
 
@@ -49,7 +58,7 @@ def test_arrivals_are_numbered_once_and_a_duplicate_is_flagged(run_container, pl
         handle(message)  # the broker redelivers: the inbox applies it once
         handle(delivered(second, DISTRICT_1))
         handle(delivered(first, DISTRICT_2))
-        handle(delivered(first, DISTRICT_1))  # the same document arrives a second time
+        handle(delivered(first, DISTRICT_1, "c-0002"))  # again, by another consignment
 
     rows = query(platform.pg_dsn, "docs", "SELECT document_id, agency, arrival_number, year"
                  " FROM incoming ORDER BY agency, arrival_number")
@@ -66,3 +75,39 @@ def test_arrivals_are_numbered_once_and_a_duplicate_is_flagged(run_container, pl
     with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
         listed = rpc.docs.incoming()
     assert {i["document_id"] for i in listed} == {first, second}
+
+
+def arrivals(dsn):
+    return sorted((str(d), a, n) for d, a, n in query(
+        dsn, "docs", "SELECT document_id, agency, arrival_number FROM incoming"))
+
+
+@pytest.mark.parametrize("consignment_first", [True, False])
+def test_a_consignment_registers_all_its_arrivals_at_once_in_either_order(
+        run_container, platform, consignment_first):
+    """The consignment's event registers every new recipient in one transaction;
+    the per-recipient deliveries, before or after it, change nothing more."""
+    import psycopg
+
+    container = run_container(DocsService)
+    document_id = str(uuid.uuid4())
+    issued_row(platform.pg_dsn, document_id)
+    with psycopg.connect(platform.pg_dsn, options="-c search_path=docs",
+                         autocommit=True) as conn:
+        conn.execute("UPDATE documents SET state = 'issued' WHERE document_id = %s",
+                     (document_id,))
+    recipients = [DISTRICT_1, DISTRICT_2]
+    with entrypoint_hook(container, "on_document_delivered") as deliver, \
+            entrypoint_hook(container, "on_consignment_sent") as send:
+        if consignment_first:
+            send(consignment(document_id, recipients))
+        deliver(delivered(document_id, DISTRICT_2))
+        if not consignment_first:
+            send(consignment(document_id, recipients))
+        deliver(delivered(document_id, DISTRICT_1))
+
+    assert arrivals(platform.pg_dsn) == [(document_id, DISTRICT_1, 1),
+                                         (document_id, DISTRICT_2, 1)]
+    assert query(platform.pg_dsn, "docs", "SELECT count(*) FROM events"
+                 " WHERE event_type = 'IncomingDuplicateFlagged'") == [(0,)]
+    assert query(platform.pg_dsn, "docs", "SELECT state FROM documents") == [("sent",)]
