@@ -48,7 +48,6 @@ SUBSCRIPTIONS = (
     Subscription("signing", "DocumentFinalized", "routing", "on_document_finalized"),
     Subscription("signing", "DocumentFinalized", "docs", "on_document_finalized"),
     Subscription("routing", "ConsignmentSent", "docs", "on_consignment_sent"),
-    Subscription("routing", "DocumentDelivered", "docs", "on_document_delivered"),
     Subscription("routing", "RecallRequested", "docs", "on_recall_requested"),
     Subscription("routing", "RecallAnswered", "docs", "on_recall_answered"),
     Subscription("docs", "IncomingAccepted", "routing", "on_incoming_accepted"),

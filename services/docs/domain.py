@@ -317,27 +317,12 @@ def state_changed(document, command, cause, actor=None):
 
 # -- incoming documents -------------------------------------------------------------
 
-def duplicate_key(document):
-    """What makes two arrivals the same document: issuing agency, year and number/notation."""
-    return (document["issuing_agency"], document.get("year"), document.get("number_notation"))
-
-
 def incoming_registered(document, agency, arrival_number, arrived_at: datetime, cause):
     return new_event("IncomingRegistered", {
         "document_id": document["document_id"], "agency": agency,
         "arrival_number": arrival_number, "year": series_year(arrived_at),
         "arrived_at": vietnam_time(arrived_at).isoformat(), "state": ARRIVED,
         "sender": document["issuing_agency"], "number_notation": document["number_notation"],
-    }, actor=system_actor(SERVICE), producer=SERVICE,
-        stream_id=incoming_stream_of(document["document_id"], agency), causation=cause)
-
-
-def incoming_duplicate(document, agency, first_document_id, cause):
-    """A second arrival of a document already in the register: flagged, not registered."""
-    return new_event("IncomingDuplicateFlagged", {
-        "document_id": document["document_id"], "agency": agency,
-        "duplicate_of": first_document_id, "number_notation": document["number_notation"],
-        "sender": document["issuing_agency"],
     }, actor=system_actor(SERVICE), producer=SERVICE,
         stream_id=incoming_stream_of(document["document_id"], agency), causation=cause)
 

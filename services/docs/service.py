@@ -382,9 +382,11 @@ class DocsService(Health, DeadLetters):
 
     @event_handler("routing", "ConsignmentSent", requeue_on_error=True)
     def on_consignment_sent(self, payload):
-        """The document is sent, and arrives at every new recipient: all their
-        arrivals registered in this one transaction (a broadcast's thousands
-        share one commit). One imported from outside was never ours to send."""
+        """The document is sent, and arrives at every new recipient: their
+        arrivals are registered in this one transaction (a broadcast's thousands
+        share one commit; routing's per-recipient ``DocumentDelivered`` events
+        are for its own inboxes and the audit log). One imported from outside
+        comes with the consignment and was never ours to send."""
         def effects(event, conn):
             data = event.data
             arrivals = self._claim_deliveries(conn, data["document_id"],
@@ -420,62 +422,22 @@ class DocsService(Health, DeadLetters):
 
         self.events.handle_once("docs.on_recall_answered", payload, effects)
 
-    @event_handler("routing", "DocumentDelivered", requeue_on_error=True)
-    def on_document_delivered(self, payload):
-        """One recipient's copy. Its consignment registers it too: the two come by
-        separate queues, and whichever is handled first does it."""
-        def effects(event, conn):
-            data = event.data
-            done = conn.execute("SELECT consignment_id FROM deliveries"
-                                " WHERE document_id = %s AND agency = %s",
-                                (data["document_id"], data["recipient"])).fetchone()
-            if done is not None and done[0] == data.get("consignment_id"):
-                return  # its consignment registered it (the usual order)
-            arrivals = self._claim_deliveries(conn, data["document_id"], [data["recipient"]],
-                                              data.get("consignment_id"))
-            document = self._row(conn, data["document_id"])
-            if document is None and data.get("document"):
-                document = self._record_external(conn, data["document"], event)
-            self._register_arrivals(conn, data["document_id"], document, arrivals, event)
-
-        self.events.handle_once("docs.on_document_delivered", payload, effects)
-
     @staticmethod
     def _claim_deliveries(conn, document_id, agencies, consignment_id):
-        """Record who got the document, locking each row; taken first in a
-        transaction, so a consignment and one of its deliveries handled at once
-        wait for each other here and never in opposite orders. Returns the
-        agencies to register: a copy this consignment registered already (from
-        its other event) is left out, one from another consignment is not."""
+        """Record who got the document; the agencies it had not reached before."""
         rows = conn.execute(
             "INSERT INTO deliveries SELECT %s, agency, %s FROM unnest(%s::text[]) AS agency"
-            " ON CONFLICT (document_id, agency) DO UPDATE SET agency = EXCLUDED.agency"
-            " RETURNING agency, xmax <> 0, consignment_id",
+            " ON CONFLICT (document_id, agency) DO NOTHING RETURNING agency",
             (document_id, consignment_id, sorted(set(agencies)))).fetchall()
-        return [agency for agency, repeated, first in rows
-                if not (repeated and first == consignment_id)]
+        return [agency for (agency,) in rows]
 
     def _register_arrivals(self, conn, document_id, document, arrivals, cause):
-        """The receiving agencies' registers: an arrival number each, or a
-        duplicate flag for a document that had arrived there already."""
+        """The receiving agencies' registers: an arrival number each."""
         if document is None or document["number_notation"] is None:
             if arrivals:
                 log.warning("delivery of %s, which docs has not issued", document_id)
             return
         for agency in arrivals:
-            first = conn.execute(
-                "SELECT document_id FROM incoming WHERE agency = %s AND sender = %s"
-                " AND document_year = %s AND number_notation = %s",
-                (agency, *domain.duplicate_key(document))).fetchone()
-            if first is not None:
-                # Arrived before (this very document by another consignment, or a
-                # copy of it under another id): the clerk is told, the register
-                # keeps one entry.
-                flagged = domain.incoming_duplicate(document, agency, str(first[0]), cause)
-                stream = flagged.stream_id
-                self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
-                                   [flagged], conn=conn)
-                continue
             arrived_at = utc_now()
             number = _take_number(conn, agency, domain.series_year(arrived_at), "incoming")
             registered = domain.incoming_registered(document, agency, number, arrived_at,

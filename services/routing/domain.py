@@ -83,8 +83,6 @@ def consignment_events(registered, consignment_id, addressed, recipients, alread
             "consignment_id": consignment_id,
             "trace": [*hops, {"agency": agency, "at": stamp}],
         }
-        if registered.get("origin"):
-            data["document"] = registered  # docs has never seen it (see ``inbound``)
         events.append(new_event("DocumentDelivered", data, actor=system_actor(SERVICE),
                                 producer=SERVICE, stream_id=stream, causation=causation))
     return events

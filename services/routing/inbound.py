@@ -4,9 +4,9 @@ record routing delivers from it. Pure: no I/O.
 
 An imported document is delivered like one issued here: a ``ConsignmentSent``
 with the recipients resolved today, then one ``DocumentDelivered`` per
-recipient. Each delivery also carries the document itself (``document``),
-because docs has never seen it: docs registers the arrival from that copy,
-whatever order its queues deliver events in.
+recipient. The consignment also carries the document itself (``document``),
+because docs has never seen it: docs keeps it and registers each arrival from
+that one event.
 """
 
 import uuid

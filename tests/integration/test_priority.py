@@ -2,9 +2,9 @@
 
 Every subscriber queue is a RabbitMQ priority queue, declared alike by the
 outbox relay and by the consumer, and each event is published with its
-document's urgency as priority. Thirty normal deliveries wait for a stopped
-consumer; one Hỏa tốc delivery arrives after them; when the consumer starts,
-the urgent one is handled first.
+document's urgency as priority. Thirty normal consignments wait for a stopped
+consumer (docs, which registers their arrivals); one Hỏa tốc consignment
+arrives after them; when the consumer starts, the urgent one is handled first.
 """
 
 import time
@@ -26,24 +26,26 @@ class DeliveryListener:
 
     name = "docs"
 
-    @event_handler("routing", "DocumentDelivered")
-    def on_document_delivered(self, payload):
+    @event_handler("routing", "ConsignmentSent")
+    def on_consignment_sent(self, payload):
         handled.append(payload["data"]["urgency"])
 
 
-def delivered(position, urgency):
+def consignment(position, urgency):
     document_id = str(uuid.uuid4())
-    return new_event("DocumentDelivered", {
-        "document_id": document_id, "recipient": "000.01.00.H41", "urgency": urgency},
+    return new_event("ConsignmentSent", {
+        "document_id": document_id, "new_recipients": ["000.01.00.H41"],
+        "urgency": urgency},
         actor=system_actor("routing"), producer="routing",
         stream_id=f"delivery-{document_id}").at(1, position)
 
 
-def test_an_urgent_delivery_overtakes_thirty_normal_ones_waiting(run_container, amqp_uri):
+def test_an_urgent_consignment_overtakes_thirty_normal_ones_waiting(run_container, amqp_uri):
     handled.clear()
     publisher = BrokerPublisher(amqp_uri, "routing")  # declares the queues, as the relay does
     try:
-        publisher.publish_batch([delivered(n, 0) for n in range(1, 31)] + [delivered(31, 3)])
+        publisher.publish_batch([consignment(n, 0) for n in range(1, 31)]
+                                + [consignment(31, 3)])
     finally:
         publisher.close()
     run_container(DeliveryListener, max_workers=1)  # prefetch 1: one message at a time

@@ -6,6 +6,7 @@ Each service runs in this process; events are fed to its consumers with
 
 import io
 
+import psycopg
 import pytest
 from nameko.testing.services import entrypoint_hook
 
@@ -73,10 +74,11 @@ def stored_pdf(platform, document_id, title="du thao"):
                                               io.BytesIO(pdf), max_size=len(pdf)).to_dict()
 
 
-def delivered_event(document_id, recipient, sha=SHA):
-    return new_event("DocumentDelivered", {
-        "document_id": document_id, "recipient": recipient, "sender": PROVINCE,
-        "sha256": sha, "urgency": 1},
+def consignment_event(document_id, recipients):
+    return new_event("ConsignmentSent", {
+        "document_id": document_id, "consignment_id": f"{document_id}:initial",
+        "sender": PROVINCE, "addressed": {"agencies": recipients}, "recipients": recipients,
+        "new_recipients": recipients, "urgency": 1},
         actor=system_actor("routing"), producer="routing",
         stream_id=f"delivery-{document_id}").at(1, 1)
 
@@ -95,15 +97,20 @@ def test_docs_state_summary(run_container, platform):
         assert response.status_code == 201, response.text
         ids.append((response.json()["document_id"], response.json()["file"]["sha256"]))
     (first, first_sha), (second, second_sha) = ids
-    with entrypoint_hook(container, "on_document_delivered") as handle:
-        handle(delivered_event(first, DISTRICT_2, first_sha).to_wire())
-        handle(delivered_event(first, DISTRICT_1, first_sha).to_wire())
+    # Issued (the issue itself is tested e2e), then sent to both districts.
+    with psycopg.connect(platform.pg_dsn, options="-c search_path=docs",
+                         autocommit=True) as conn:
+        conn.execute("UPDATE documents SET state = 'issued', number = 1, year = 2026,"
+                     " number_notation = '01/CT-UBND', issued_at = now()"
+                     " WHERE document_id = %s", (first,))
+    with entrypoint_hook(container, "on_consignment_sent") as handle:
+        handle(consignment_event(first, [DISTRICT_1, DISTRICT_2]).to_wire())
 
     summary = summary_as(client, "docs", "auditor")
     assert summary == sorted([
         {"document_id": first, "issuing_agency": PROVINCE,
-         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": first_sha, "state": "draft",
-         "number_notation": None, "delivered_to": [DISTRICT_1, DISTRICT_2]},
+         "recipients": [DISTRICT_1, DISTRICT_2], "sha256": first_sha, "state": "sent",
+         "number_notation": "01/CT-UBND", "delivered_to": [DISTRICT_1, DISTRICT_2]},
         {"document_id": second, "issuing_agency": PROVINCE,
          "recipients": [DISTRICT_1, DISTRICT_2], "sha256": second_sha, "state": "draft",
          "number_notation": None, "delivered_to": []},

@@ -131,10 +131,10 @@ def test_the_events_deliver_the_document_itself_once_to_each_recipient():
     assert received.event_type == "ExternalDocumentReceived"
     assert received.data["edxml_document_id"] == "000.00.00.G22,2026/11/20,125/BNV-VP"
     assert sent.event_type == "ConsignmentSent" and sent.data["origin"] == "edxml"
+    assert sent.data["document"]["document_id"] == "doc-1"  # docs has never seen it
     assert sent.data["consignment_id"] == "doc-1:initial"
     assert [e.data["recipient"] for e in delivered] == [DISTRICT_1, DISTRICT_2]
     for event in delivered:
-        assert event.data["document"]["document_id"] == "doc-1"
         assert event.data["sender"] == MINISTRY and event.data["sha256"] == "01" * 32
         assert [h["agency"] for h in event.data["trace"]] == [MINISTRY, event.data["recipient"]]
     assert {e.causation_id for e in (sent, *delivered)} == {received.event_id}

@@ -34,10 +34,10 @@ def test_the_topology_lists_exactly_the_services_event_handlers():
 def test_a_dead_letter_goes_back_to_the_queue_of_its_consumer():
     from shared.topology import queue_of
 
-    assert queue_of("docs.on_document_delivered", "routing", "DocumentDelivered") == \
-        "evt-routing-DocumentDelivered--docs.on_document_delivered"
+    assert queue_of("docs.on_consignment_sent", "routing", "ConsignmentSent") == \
+        "evt-routing-ConsignmentSent--docs.on_consignment_sent"
     # A wildcard subscription takes any event type of its source.
     assert queue_of("audit.on_docs_event", "docs", "DocumentIssued") == \
         "evt-docs-#--audit.on_docs_event"
-    assert queue_of("docs.on_document_delivered", "signing", "DocumentDelivered") is None
-    assert queue_of("docs.no_such_method", "routing", "DocumentDelivered") is None
+    assert queue_of("docs.on_consignment_sent", "signing", "ConsignmentSent") is None
+    assert queue_of("docs.no_such_method", "routing", "ConsignmentSent") is None
