@@ -11,8 +11,9 @@ against a fresh database and RabbitMQ vhost, with a generated national
 directory big enough to hold 10,000 communes. The province clerk registers a
 small PDF, the leader signs it, and the clerk sends it to every commune. It
 prints the time until routing has committed every delivery, until routing's
-outbox relay has published them, and until docs has handled every
-``DocumentDelivered``, in deliveries per second. Beside them are raw baselines
+outbox relay has published them, and until docs has registered every
+arrival (a ``deliveries`` row per recipient, written as it handles each
+``ConsignmentSent``), in deliveries per second. Beside them are raw baselines
 measured in the same run on the same servers, with the same message size:
 pika publishing with batched confirms and consuming with manual acks, and
 PostgreSQL inserting the same rows in one transaction.
@@ -500,12 +501,14 @@ class Bench:
         print(f"2. First {SAMPLE_S:.1f} s progress sample where routing's inbox_items held"
               " every delivery: the recipients' inboxes (committed with the events in 1).")
         print("3. Routing's outbox relay read the events and published them to routing.events"
-              " (routed to docs' queue and audit's: 2 queues), waiting for confirms per batch"
+              " (each DocumentDelivered to audit's queue, each ConsignmentSent also to"
+              " docs'), waiting for confirms per batch"
               " of up to 500. Baseline: the same number of persistent messages, same size, to"
               f" 1 durable queue, one confirm wait per {CONFIRM_BATCH} (pika SelectConnection).")
-        print("4. The end point: docs' on_document_delivered (10 workers, one transaction per"
-              " delivery: the inbox claim, the deliveries row and whatever else docs records"
-              " for an arriving copy) has handled every DocumentDelivered."
+        print("4. The end point: docs' on_consignment_sent (one transaction per consignment:"
+              " the inbox claim, then per new recipient the deliveries row, the arrival"
+              " number, the signed IncomingRegistered event and the incoming row) has"
+              " registered every recipient."
               " Baselines: pika publishing as in 3 while a consumer acks each message"
               f" (prefetch {CONSUMER_PREFETCH}), end to end; and consuming the same messages"
               " from a full queue.")
