@@ -216,8 +216,9 @@ class S3ObjectStore:
         except Exception as err:
             raise StorageError(f"object storage: could not lock {key}: {err}") from err
 
-    def get_bytes(self, key):
-        response = self.open(key)
+    def get_bytes(self, key, version_id=None):
+        """A small object's bytes (read whole: for manifests, notes, bounded files)."""
+        response = self.open(key, version_id)
         try:
             return response.read()
         finally:
@@ -292,8 +293,8 @@ class InMemoryObjectStore:
         with self._lock:
             self._locks[key] = retain_until
 
-    def get_bytes(self, key):
-        return self.open(key).read()
+    def get_bytes(self, key, version_id=None):
+        return self.open(key, version_id).read()
 
     def delete(self, key, version_id=None):
         with self._lock:

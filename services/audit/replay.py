@@ -28,7 +28,8 @@ REVISED = "DocumentRevised"
 ISSUED = "DocumentIssued"
 SEALED = "DocumentSealed"
 # A document issued outside the platform: routing took it in (edXML), docs kept it.
-EXTERNAL = ("ExternalDocumentReceived", "ExternalDocumentRecorded")
+IMPORTED, RECORDED = "ExternalDocumentReceived", "ExternalDocumentRecorded"
+EXTERNAL = (IMPORTED, RECORDED)
 KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED, SEALED, *EXTERNAL)
 
 
@@ -95,10 +96,10 @@ def summary(event):
         return f"signed by {who} (key {key_id[:8]}…)"
     if event.event_type == DELIVERED:
         return f"delivered to {data.get('recipient', '?')}"
-    if event.event_type == EXTERNAL[0]:
+    if event.event_type == IMPORTED:
         return (f"số {data.get('number_notation', '?')} of {data.get('issuing_agency', '?')}"
                 f" imported from the national axis by {who}")
-    if event.event_type == EXTERNAL[1]:
+    if event.event_type == RECORDED:
         return "kept by docs for the agencies it reached"
     if event.event_type == REFUSED:
         return f"delivery refused: {data.get('reason', 'no reason given')}"

@@ -246,7 +246,7 @@ def external_recorded(document, cause):
         "document_id": document["document_id"], "state": EXTERNAL,
         "origin": document["origin"], "edxml_document_id": document["edxml_document_id"],
         "issuing_agency": document["issuing_agency"],
-        **{k: document[k] for k in METADATA_FIELDS if document.get(k) is not None},
+        **metadata_of(document),
         "recipients": sorted(document["recipients"]), "file": document["file"],
         "attachments": list(document["attachments"]), "number": document["number"],
         "number_notation": document["number_notation"], "year": document["year"],

@@ -58,14 +58,11 @@ CREATE TABLE IF NOT EXISTS number_series (
     last_number integer NOT NULL,
     PRIMARY KEY (agency, year, series)
 );
--- Who got a document, by which consignment (the first that reached them).
 CREATE TABLE IF NOT EXISTS deliveries (
-    document_id    uuid NOT NULL,
-    agency         text NOT NULL,
-    consignment_id text,
+    document_id uuid NOT NULL,
+    agency      text NOT NULL,
     PRIMARY KEY (document_id, agency)
 );
-ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS consignment_id text;
 CREATE TABLE IF NOT EXISTS incoming (
     document_id    uuid NOT NULL,
     agency         text NOT NULL,
@@ -389,13 +386,11 @@ class DocsService(Health, DeadLetters):
         comes with the consignment and was never ours to send."""
         def effects(event, conn):
             data = event.data
-            arrivals = self._claim_deliveries(conn, data["document_id"],
-                                              data["new_recipients"], data["consignment_id"])
+            arrivals = self._claim_deliveries(conn, data["document_id"], data["new_recipients"])
             if data.get("document"):
                 document = self._record_external(conn, data["document"], event)
             else:
-                self._apply(conn, event, "send")
-                document = self._row(conn, data["document_id"])
+                document = self._apply(conn, event, "send")
             self._register_arrivals(conn, data["document_id"], document, arrivals, event)
 
         self.events.handle_once("docs.on_consignment_sent", payload, effects)
@@ -423,12 +418,12 @@ class DocsService(Health, DeadLetters):
         self.events.handle_once("docs.on_recall_answered", payload, effects)
 
     @staticmethod
-    def _claim_deliveries(conn, document_id, agencies, consignment_id):
+    def _claim_deliveries(conn, document_id, agencies):
         """Record who got the document; the agencies it had not reached before."""
         rows = conn.execute(
-            "INSERT INTO deliveries SELECT %s, agency, %s FROM unnest(%s::text[]) AS agency"
+            "INSERT INTO deliveries SELECT %s, agency FROM unnest(%s::text[]) AS agency"
             " ON CONFLICT (document_id, agency) DO NOTHING RETURNING agency",
-            (document_id, consignment_id, sorted(set(agencies)))).fetchall()
+            (document_id, sorted(set(agencies)))).fetchall()
         return [agency for (agency,) in rows]
 
     def _register_arrivals(self, conn, document_id, document, arrivals, cause):
@@ -450,11 +445,11 @@ class DocsService(Health, DeadLetters):
                  document["number_notation"], document["year"]))
 
     def _record_external(self, conn, document, cause):
-        """Keep a document imported from outside (the copy its delivery carries),
-        once; a concurrent delivery of it waits for this row, then finds it."""
+        """Keep a document imported from outside (the copy its consignment
+        carries), once: a redelivered consignment finds the row."""
         recorded = domain.external_recorded(thaw(document), cause)
         data = thaw(recorded.data)
-        metadata = {k: data[k] for k in domain.METADATA_FIELDS if k in data}
+        metadata = domain.metadata_of(data)
         inserted = conn.execute(
             f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES"
             " (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -486,10 +481,11 @@ class DocsService(Health, DeadLetters):
                                 lambda event, conn: self._apply(conn, event, command))
 
     def _apply(self, conn, event, command):
-        """Move a document on because of another service's event; a repeat is a no-op."""
+        """Move a document on because of another service's event; a repeat is a
+        no-op. The document as it was (its row, locked)."""
         document = self._lock(conn, event.data["document_id"])
         if document["state"] == domain.TRANSITIONS[command][1]:
-            return  # e.g. a second consignment: the document is sent already
+            return document  # e.g. a second consignment: the document is sent already
         changed = domain.state_changed(document, command, event)
         self._append(conn, document, [changed])
         # The leader's signature and the agency's make new PDFs: the document is now that file.
@@ -498,6 +494,7 @@ class DocsService(Health, DeadLetters):
                      " file = COALESCE(%s, file) WHERE document_id = %s",
                      (changed.data["state"], event.occurred_at if command == "send" else None,
                       json.dumps(thaw(signed)) if signed else None, document["document_id"]))
+        return document
 
     def _command(self, document_id, attempt):
         """Lock the row, let ``attempt`` build the event, append it, update the row."""

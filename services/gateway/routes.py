@@ -38,6 +38,8 @@ class Endpoint:
 
 
 DOC = "/v1/documents/{document_id}"
+# The services that consume events, and so keep dead letters.
+CONSUMERS = ("docs", "signing", "routing")
 
 ENDPOINTS = {
     # -- identity
@@ -152,7 +154,7 @@ _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not all
 PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
-               "service": {"type": "string", "enum": ["docs", "signing", "routing"]},
+               "service": {"type": "string", "enum": list(CONSUMERS)},
                "letter_id": {"type": "integer", "minimum": 1}}
 QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "string": {"type": "string", "maxLength": 200},

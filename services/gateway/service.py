@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from services.gateway import domain
 from services.gateway import schemas as s
 from services.gateway.dependencies import ForwardedToken, GatewayStore
-from services.gateway.routes import ENDPOINTS, openapi_spec
+from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
 from shared.auth import issue_token
 from shared.errors import (
     Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError, Unauthenticated,
@@ -306,11 +306,10 @@ class GatewayService(Health):
 
     def _consumer(self, service):
         """The RPC proxy of a service that consumes events."""
-        proxies = {"docs": self.docs, "signing": self.signing, "routing": self.routing}
-        if service not in proxies:
-            raise NotFound(f"service: {service!r} keeps no dead letters; one of docs,"
-                           " signing, routing", field="service")
-        return proxies[service]
+        if service not in CONSUMERS:
+            raise NotFound(f"service: {service!r} keeps no dead letters; one of"
+                           f" {', '.join(CONSUMERS)}", field="service")
+        return getattr(self, service)
 
     # -- the checks every call goes through ----------------------------------------------
 

@@ -76,15 +76,14 @@ def consignment_events(registered, consignment_id, addressed, recipients, alread
     # A document from outside carries the hops it made before it reached us.
     hops = list(registered.get("traces") or ()) or [{"agency": sender, "at": stamp}]
     for agency in new:
-        data = {
+        events.append(new_event("DocumentDelivered", {
             "document_id": document_id, "recipient": agency, "sender": sender,
             "sha256": registered["file"]["sha256"], "urgency": registered["urgency"],
             "number_notation": registered.get("number_notation"),
             "consignment_id": consignment_id,
             "trace": [*hops, {"agency": agency, "at": stamp}],
-        }
-        events.append(new_event("DocumentDelivered", data, actor=system_actor(SERVICE),
-                                producer=SERVICE, stream_id=stream, causation=causation))
+        }, actor=system_actor(SERVICE), producer=SERVICE, stream_id=stream,
+            causation=causation))
     return events
 
 

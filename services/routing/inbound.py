@@ -12,7 +12,7 @@ that one event.
 import uuid
 from datetime import datetime, time
 
-from services.docs.domain import DOCUMENT_TYPES, METADATA_FIELDS, VIETNAM
+from services.docs.domain import DOCUMENT_TYPES, VIETNAM
 from services.routing import domain, edxml
 from shared.envelope import new_event
 from shared.errors import Conflict, LienThongError, ValidationFailed
@@ -139,11 +139,6 @@ def record(package, document_id, recipients, files, received_at):
         "traces": traces,
         "received_at": received_at.isoformat(),
     }
-
-
-def docs_metadata(document):
-    """The part of an imported document docs keeps as metadata."""
-    return {k: document[k] for k in METADATA_FIELDS if document.get(k) is not None}
 
 
 def received_events(document, actor, now):

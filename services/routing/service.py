@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import logging
-import re
 import time
 import uuid
 from dataclasses import replace
@@ -18,6 +17,7 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
+from services.docs import domain as docs_domain
 from services.docs.domain import DOCUMENT_TYPES
 from services.routing import codec, deadlines, domain, edxml, inbound
 from services.routing import statuses as st
@@ -591,16 +591,11 @@ class RoutingService(Health, DeadLetters):
     def _inline(self, attachment, stored):
         """``attachment`` with its bytes instead of a reference, checked against
         the hash the document recorded."""
-        limit = int(self.config.get("MAX_UPLOAD_BYTES", edxml.DEFAULT_MAX_BYTES))
+        limit = self._file_limit()
         if stored["size"] > limit:
             raise PayloadTooLarge(f"inline: {attachment.name} is larger than the"
                                   f" {limit} bytes a package may carry inline", field="inline")
-        source = self.files.open(stored["key"], stored.get("version_id"))
-        try:
-            content = source.read(limit + 1)
-        finally:
-            source.close()
-            getattr(source, "release_conn", lambda: None)()
+        content = self.files.get_bytes(stored["key"], stored.get("version_id"))
         if hashlib.sha256(content).hexdigest() != stored["sha256"]:
             raise StorageError(f"object storage: {stored['key']} does not match its"
                                " recorded SHA-256")
@@ -617,7 +612,7 @@ class RoutingService(Health, DeadLetters):
         A refusal names the package element and stores nothing.
         """
         actor = require_role(self.auth.actor(), "admin")
-        limit = int(self.config.get("MAX_UPLOAD_BYTES", edxml.DEFAULT_MAX_BYTES))
+        limit = self._file_limit()
         try:
             raw = base64.b64decode(package_b64, validate=True)
         except (ValueError, TypeError):
@@ -633,21 +628,16 @@ class RoutingService(Health, DeadLetters):
             earlier = self._imported(conn, document_id, package)
         if earlier is not None:
             return _jsonable(earlier)
-        files = [self._store_attachment(document_id, n, attachment, limit)
-                 for n, attachment in enumerate(package.attachments, 1)]
-        # Under WORM retention before the import commits, as an issued file is:
-        # a crash in between leaves a locked orphan, never an unlocked import.
-        until = utc_now() + timedelta(days=int(self.config.get("RETENTION_DAYS", 3650)))
-        for stored in files:
-            self.files.lock(stored["key"], stored["version_id"], until)
-        document = inbound.record(package, document_id, recipients, files, utc_now())
+        files = self._store_files(document_id, package.attachments, limit)
+        now = utc_now()
+        document = inbound.record(package, document_id, recipients, files, now)
 
         def attempt(conn):
             earlier = self._imported(conn, document_id, package, lock=True)
             if earlier is not None:
                 return earlier
             stored = self._append(conn, document_id,
-                                  inbound.received_events(document, actor, utc_now()))
+                                  inbound.received_events(document, actor, now))
             registered = json.dumps(_jsonable(stored[0].to_dict()), ensure_ascii=False)
             conn.execute("INSERT INTO consignments VALUES (%s, %s, %s, true)",
                          (document_id, registered, registered))
@@ -668,27 +658,47 @@ class RoutingService(Health, DeadLetters):
                            (document_id,)).fetchone()
         if row is not None:
             return inbound.answer(row[0]["data"], repeated=True)
-        notation = f"{package.code_number}/{package.code_notation}"
-        clash = conn.execute(
-            "SELECT document_id FROM consignments"
-            " WHERE registered -> 'data' ->> 'issuing_agency' = %s"
-            " AND registered -> 'data' ->> 'number_notation' = %s"
-            " AND (registered -> 'data' ->> 'year')::int = %s",
-            (package.from_agency.id, notation, package.promulgation_date.year)).fetchone()
-        if clash is not None:
+        notation, year = f"{package.code_number}/{package.code_notation}", \
+            package.promulgation_date.year
+        clash = [doc for doc, registered in _numbered(conn, package.from_agency.id, notation)
+                 if registered["data"].get("year") == year]
+        if clash:
             path = "edXMLHeader/MessageHeader/Code"
-            raise Conflict(f"{path}: {notation} of {package.from_agency.id} in"
-                           f" {package.promulgation_date.year} was imported already, as"
-                           f" document {clash[0]}, from another package", field=path)
+            raise Conflict(f"{path}: {notation} of {package.from_agency.id} in {year} was"
+                           f" imported already, as document {clash[0]}, from another"
+                           " package", field=path)
         return None
 
-    def _store_attachment(self, document_id, n, attachment, limit):
-        field = f"edXMLBody/Attachment[{n}]"
-        stored = self.files.put_stream(
-            f"external/{document_id}/{n}-{_safe_name(attachment.name)}",
-            io.BytesIO(attachment.content), limit,
-            PdfCheck(field) if n == 1 else AttachmentCheck(field))
-        return {**stored.to_dict(), "name": attachment.name}
+    def _store_files(self, document_id, attachments, limit):
+        """Each file of a package, stored where docs keeps a document's files and
+        put under WORM retention before the import commits, as an issued file
+        is (a crash in between leaves a locked orphan, never an unlocked
+        import). A refused file removes those stored before it: nothing is left."""
+        stored = []
+        try:
+            for n, attachment in enumerate(attachments, 1):
+                field = f"edXMLBody/Attachment[{n}]"
+                key = (docs_domain.file_key(document_id) if n == 1
+                       else docs_domain.attachment_key(document_id, n - 2))
+                check = PdfCheck(field) if n == 1 else AttachmentCheck(field)
+                stored.append({**self.files.put_stream(
+                    key, io.BytesIO(attachment.content), limit, check).to_dict(),
+                    "name": attachment.name})
+        except Exception:
+            for done in stored:
+                try:
+                    self.files.delete(done["key"], version_id=done["version_id"])
+                except Exception:  # the refusal is what the caller must see
+                    log.exception("could not remove %s after a refused import", done["key"])
+            raise
+        until = utc_now() + timedelta(days=int(self.config.get("RETENTION_DAYS", 3650)))
+        for done in stored:
+            self.files.lock(done["key"], done["version_id"], until)
+        return stored
+
+    def _file_limit(self):
+        """The largest file a package may carry (the package: twice this)."""
+        return int(self.config.get("MAX_UPLOAD_BYTES", edxml.DEFAULT_MAX_BYTES))
 
     @rpc
     def export_status_edxml(self, document_id, recipient=None):
@@ -779,12 +789,7 @@ class RoutingService(Health, DeadLetters):
     def _issued_document(self, conn, answered):
         """The id of the issued document an edXML ``ResponseFor`` names: same
         issuing agency, number/notation and date of issue."""
-        rows = conn.execute(
-            "SELECT document_id, registered FROM consignments"
-            " WHERE registered -> 'data' ->> 'issuing_agency' = %s"
-            " AND registered -> 'data' ->> 'number_notation' = %s",
-            (answered.organ_id, answered.code)).fetchall()
-        found = [str(doc) for doc, registered in rows
+        found = [doc for doc, registered in _numbered(conn, answered.organ_id, answered.code)
                  if _response_for(registered["data"]).promulgation_date
                  == answered.promulgation_date]
         if not found:
@@ -938,9 +943,14 @@ def _reason_of(status):
     return text or None
 
 
-def _safe_name(name):
-    """A file name as an object key part: no path, nothing but safe characters."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit("/", 1)[-1])[:100] or "file"
+def _numbered(conn, agency, number_notation):
+    """``(document_id, DocumentIssued envelope)`` of each document routing knows
+    that ``agency`` issued as ``number_notation`` (any year)."""
+    return [(str(doc), registered) for doc, registered in conn.execute(
+        "SELECT document_id, registered FROM consignments"
+        " WHERE registered -> 'data' ->> 'issuing_agency' = %s"
+        " AND registered -> 'data' ->> 'number_notation' = %s",
+        (agency, number_notation)).fetchall()]
 
 
 def _uuid(value):

@@ -36,7 +36,7 @@ def axis(run_container, platform):
             return scalar(platform.pg_dsn, service, sql, params)
 
         def stored(self):
-            return [k for k in platform.object_store().keys("external/")]
+            return platform.object_store().keys()  # this test's own bucket
 
     return Axis()
 
@@ -50,6 +50,9 @@ def test_a_package_from_the_axis_reaches_each_recipient_once_and_its_status_goes
     assert first["recipients"] == [DISTRICT_1, DISTRICT_2] and not first["repeated"]
     assert again == {**first, "repeated": True}
     assert first["number_notation"] == "125/BNV-VP" and first["from"] == MINISTRY
+    # Stored where docs keeps a document's files: the document, then its appendix.
+    assert sorted(axis.stored()) == [f"documents/{document_id}/attachments/000",
+                                     f"documents/{document_id}/main.pdf"]
     assert axis.count("routing", "SELECT count(*) FROM events"
                       " WHERE event_type = 'DocumentDelivered'") == 2
 
@@ -125,6 +128,9 @@ BAD = [
     ("no file", ValidationFailed, "edXMLBody", {"files": []}),
     ("main file not a PDF", UnsupportedMediaType, "edXMLBody/Attachment[1]",
      {"files": [_inline("main.pdf", b"MZ\x90\x00 not a pdf")]}),
+    # The main file is stored before the appendix is refused: it is removed again.
+    ("appendix of an unknown type", UnsupportedMediaType, "edXMLBody/Attachment[2]",
+     {"files": [_inline("main.pdf", MAIN), _inline("run.exe", b"MZ\x90\x00 program")]}),
     ("unknown document type", ValidationFailed, "edXMLHeader/MessageHeader/DocumentType",
      {"document_type": edxml.DocumentType(type="7", name="Loại lạ")}),
 ]

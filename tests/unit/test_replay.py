@@ -353,7 +353,7 @@ def imported(event_type="ExternalDocumentReceived", producer="routing", minutes=
         "document_id": DOC, "origin": "edxml", "issuing_agency": MINISTRY,
         "subject": "Về việc chuyển đổi số", "document_type": "CV",
         "number_notation": "125/BNV-VP", "recipients": [DISTRICT_2, DISTRICT_1],
-        "file": {"key": f"external/{DOC}/1-a.pdf", "sha256": SHA, "size": 9}},
+        "file": {"key": f"documents/{DOC}/main.pdf", "sha256": SHA, "size": 9}},
         actor=system_actor(producer), producer=producer, stream_id=f"delivery-{DOC}",
         occurred_at=at(minutes)).at(1, 1)
 

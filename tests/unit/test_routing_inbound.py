@@ -31,7 +31,7 @@ def package(**changes):
 
 
 def stored(n):
-    return {"key": f"external/x/{n}", "sha256": f"{n:02d}" * 32, "size": 10 + n,
+    return {"key": f"documents/x/{n}", "sha256": f"{n:02d}" * 32, "size": 10 + n,
             "content_type": "application/pdf", "version_id": None, "name": f"{n}.pdf"}
 
 
@@ -118,7 +118,8 @@ def test_the_record_reads_like_an_issued_document():
     assert document["file"] == stored(1) and document["attachments"] == [stored(2)]
     assert document["addressed"] == [DISTRICT_2, DISTRICT_1]
     assert document["traces"] == [{"agency": MINISTRY, "at": "2026-11-20T09:30:00+07:00"}]
-    assert inbound.docs_metadata(document)["signer"]["full_name"] == "Trần Văn Bình"
+    assert document["signer"] == {"competence": "KT. Bộ trưởng", "position": "Thứ trưởng",
+                                  "full_name": "Trần Văn Bình"}
     # A number with letters is kept as written, with no integer.
     assert inbound.record(package(code_number="12a"), "d", [], [stored(1)], NOW)["number"] \
         is None
