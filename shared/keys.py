@@ -18,28 +18,45 @@ def public_raw(private_key):
                                                  serialization.PublicFormat.Raw)
 
 
+def load_ed25519(path, passphrase):
+    """The key at ``path``; raises FileNotFoundError if there is none, ValueError
+    if the passphrase does not open it."""
+    if not passphrase:
+        raise ValueError(f"a passphrase is required to open the key {path}")
+    with open(path, "rb") as fh:
+        key = serialization.load_pem_private_key(fh.read(), password=passphrase.encode())
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 key")
+    return key
+
+
+def save_ed25519(path, key, passphrase, replace=False):
+    """Write ``key`` encrypted (0600); without ``replace``, FileExistsError if
+    ``path`` exists. A replacement is atomic: readers see the old or the new key."""
+    if not passphrase:
+        raise ValueError(f"a passphrase is required to seal the key {path}")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.BestAvailableEncryption(passphrase.encode()))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    target = f"{path}.{os.getpid()}.tmp" if replace else path
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    if replace:
+        os.replace(target, path)
+    return key
+
+
 def load_or_create_ed25519(path, passphrase):
     """The key at ``path``, made on first use; raises ValueError without a passphrase."""
     if not passphrase:
         raise ValueError(f"a passphrase is required to open or create the key {path}")
-    secret = passphrase.encode()
     if os.path.exists(path):
-        with open(path, "rb") as fh:
-            key = serialization.load_pem_private_key(fh.read(), password=secret)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} does not hold an Ed25519 key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.BestAvailableEncryption(secret))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return load_ed25519(path, passphrase)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return save_ed25519(path, Ed25519PrivateKey.generate(), passphrase)
     except FileExistsError:  # another process made it first: use theirs
-        return load_or_create_ed25519(path, passphrase)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    return key
+        return load_ed25519(path, passphrase)
 
 
 def write_public(path, private_key):

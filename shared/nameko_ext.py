@@ -24,12 +24,13 @@ from shared import errors
 from shared.auth import require_role, verify_token
 from shared.db import Database
 from shared.envelope import event_from_dict
-from shared.eventsig import EventSigner
+from shared.eventsig import (SignatureInvalid, TrustedKeys, authenticate, signer_at_start,
+                             trusted_at_start)
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.failpoints import failpoint
 from shared.observability import Correlation, Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay, send_to_queue
-from shared.topology import QUEUE_ARGUMENTS, queue_of
+from shared.topology import QUEUE_ARGUMENTS, SUBSCRIPTIONS, queue_of
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +77,23 @@ def backoff_seconds(attempt):
 
 
 class ServiceEvents:
-    """What a worker sees: its service's store, transactions, once-only handling."""
+    """What a worker sees: its service's store, transactions, once-only handling
+    of authenticated events.
 
-    def __init__(self, store, service, max_attempts=MAX_ATTEMPTS, amqp_uri=None):
+    ``trusted`` holds the producers' provisioned keys (none: every event is
+    refused); ``subscriptions`` say which source each consumer listens to;
+    ``on_quarantine(consumer)`` counts a refusal (a Prometheus counter).
+    """
+
+    def __init__(self, store, service, max_attempts=MAX_ATTEMPTS, amqp_uri=None,
+                 trusted=None, subscriptions=SUBSCRIPTIONS, on_quarantine=None):
         self.store, self.service = store, service
         self.db = store.db
         self.max_attempts = max_attempts
         self.amqp_uri = amqp_uri
+        self.trusted = trusted if trusted is not None else TrustedKeys()
+        self.subscriptions = subscriptions
+        self.on_quarantine = on_quarantine
 
     def transaction(self):
         return self.db.transaction()
@@ -98,12 +109,18 @@ class ServiceEvents:
 
         The inbox row and the effects commit in one transaction: a redelivered
         or republished event finds its row and changes nothing. A payload that
-        is not a valid envelope is quarantined (kept, visible), not retried.
+        is not a valid envelope, or not authenticated (:meth:`refusal`), is
+        quarantined (kept, visible, alerted), not retried, and not claimed in
+        the inbox: the genuine event of that id is still handled when it comes.
         """
         try:
             event = event_from_dict(payload)
         except errors.ValidationFailed as err:
             self.quarantine(consumer, str(err), payload)
+            return None
+        problem = self.refusal(consumer, event)
+        if problem:
+            self.quarantine(consumer, problem, payload)
             return None
         try:
             with self.db.transaction() as conn:
@@ -116,6 +133,21 @@ class ServiceEvents:
             return None
         failpoint(f"inbox.after_commit.{consumer}")
         return result
+
+    def refusal(self, consumer, event):
+        """Why ``consumer`` must not apply ``event`` (None: it may): unsigned, not
+        signed by a provisioned key of its producer, a type its producer does not
+        produce (``shared.catalogue``), or not from the source subscribed to."""
+        service, _, method = consumer.partition(".")
+        subscription = next((s for s in self.subscriptions
+                             if (s.consumer, s.method) == (service, method)), None)
+        if subscription is None:
+            return f"{consumer} subscribes to no events"
+        try:
+            authenticate(event, self.trusted, subscription.source, subscription.event_type)
+        except SignatureInvalid as err:
+            return str(err)
+        return None
 
     def _failed(self, consumer, event, payload, err):
         """Count the failure; requeue after a back-off, or dead-letter past the limit.
@@ -182,19 +214,51 @@ class ServiceEvents:
         return {"id": letter_id, "consumer": consumer, "queue": queue}
 
     def quarantine(self, consumer, reason, payload):
-        log.error("%s: quarantined a malformed event: %s", consumer, reason)
+        log.error("%s: quarantined an event it must not apply: %s", consumer, reason)
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO quarantine (consumer, reason, payload) VALUES (%s, %s, %s)",
                 (consumer, reason, json.dumps(payload, ensure_ascii=False, default=str)))
+        if self.on_quarantine is not None:
+            self.on_quarantine(consumer)
+
+    def quarantined(self, consumer_prefix="", limit=100):
+        return self.quarantined_in(self.db, consumer_prefix, limit)
+
+    @staticmethod
+    def quarantined_in(db, consumer_prefix="", limit=100):
+        """The latest quarantined events of the consumers named ``consumer_prefix...``:
+        what they claimed to be (id, producer, type) and why they were refused."""
+        with db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, consumer, reason, payload, received_at FROM quarantine"
+                " WHERE consumer LIKE %s ORDER BY id DESC LIMIT %s",
+                (consumer_prefix + "%", limit)).fetchall()
+        listed = []
+        for id_, consumer, reason, payload, received_at in rows:
+            try:
+                claimed = json.loads(payload)
+            except ValueError:
+                claimed = None
+            claimed = claimed if isinstance(claimed, dict) else {}
+            # What the payload claims, as text cut short (it is not to be believed).
+            listed.append({"id": id_, "consumer": consumer, "reason": reason,
+                           **{k: None if claimed.get(k) is None else str(claimed[k])[:200]
+                              for k in ("event_id", "producer", "event_type")},
+                           "received_at": received_at.isoformat()})
+        return listed
 
 
 class EventStoreProvider(DependencyProvider):
     """The service's PostgreSQL schema, event store and outbox relay.
 
     Config: ``POSTGRES_DSN``, ``AMQP_URI``, ``EVENT_KEYS_DIR`` and
-    ``EVENT_KEY_PASSPHRASE`` (the key that signs this service's events). ``ddl`` holds the service's own
-    tables (projections), created idempotently at start-up.
+    ``EVENT_KEY_PASSPHRASE`` (the provisioned key that signs this service's
+    events), ``EVENT_TRUST_FILE`` (the producers' provisioned public keys, which
+    every consumed event is checked against), ``DEV_MODE``. A missing key,
+    passphrase or trust entry refuses to start (see ``shared.eventsig``).
+    ``ddl`` holds the service's own tables (projections), created idempotently
+    at start-up.
     """
 
     def __init__(self, ddl="", relay=True):
@@ -205,12 +269,14 @@ class EventStoreProvider(DependencyProvider):
     def setup(self):
         config = self.container.config
         service = self.container.service_name
+        # Keys first: a service that cannot sign nor check events does not start.
+        self.trusted = trusted_at_start(config)
+        signer = signer_at_start(config, service, self.trusted)
         self.db = Database(config["POSTGRES_DSN"], schema=service,
                            max_size=int(config.get("DB_POOL_SIZE", 10)))
         retry_until_ready(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),
                what="PostgreSQL")
-        self.store = PostgresEventStore(self.db, signer=EventSigner.for_service(
-            config["EVENT_KEYS_DIR"], service, str(config["EVENT_KEY_PASSPHRASE"])))
+        self.store = PostgresEventStore(self.db, signer=signer)
         if self.relay_enabled:
             self.relay = OutboxRelay(self.store, BrokerPublisher(config["AMQP_URI"], service),
                                      poll_interval=float(config.get("RELAY_POLL_SECONDS", 1.0)))
@@ -235,7 +301,14 @@ class EventStoreProvider(DependencyProvider):
         config = self.container.config
         return ServiceEvents(self.store, self.container.service_name,
                              int(config.get("MAX_ATTEMPTS", MAX_ATTEMPTS)),
-                             amqp_uri=config.get("AMQP_URI"))
+                             amqp_uri=config.get("AMQP_URI"), trusted=self.trusted,
+                             on_quarantine=self._count_quarantined)
+
+    def _count_quarantined(self, consumer):
+        for dependency in self.container.dependencies:
+            if isinstance(dependency, Metrics):
+                dependency.events_quarantined.labels(self.container.service_name,
+                                                     consumer).inc()
 
 
 def retry_until_ready(action, what, attempts=30, delay=1.0):
@@ -336,7 +409,8 @@ event_handler = PriorityEventHandler.decorator
 class DeadLetters:
     """Mixed into each service that consumes events: admins list the events its
     consumers gave up on (after ``MAX_ATTEMPTS`` tries with back-off) and send
-    one back to its consumer's queue once the cause is fixed."""
+    one back to its consumer's queue once the cause is fixed, and list the
+    events its consumers refused into quarantine."""
 
     @rpc
     def dead_letters(self):
@@ -347,6 +421,13 @@ class DeadLetters:
     def replay_dead_letter(self, letter_id):
         require_role(self.auth.actor(), "admin")
         return self.events.replay_dead_letter(letter_id)
+
+    @rpc
+    def quarantined(self):
+        """Events its consumers refused (malformed, unsigned, forged, from the
+        wrong producer), newest first, with the reason: for an operator to see."""
+        require_role(self.auth.actor(), "admin")
+        return self.events.quarantined(f"{self.name}.")
 
 
 class Health:

@@ -225,6 +225,10 @@ class Metrics(DependencyProvider):
         self.started_at = Gauge(
             "lienthong_service_start_time_seconds", "When the container started (Unix time)",
             ["service"], registry=self.registry)
+        # Events a consumer refused (malformed, unsigned, forged, wrong producer): alert on > 0.
+        self.events_quarantined = Counter(
+            "lienthong_events_quarantined_total", "Consumed events refused into quarantine",
+            ["service", "consumer"], registry=self.registry)
         ProcessCollector(registry=self.registry)
         self._started = {}
         self.address = None

@@ -11,7 +11,7 @@ from services.audit import note
 from services.audit.log import APP_ROLE, DB_SETTINGS, LOG_DDL, TransparencyLog
 from services.audit.writer import GroupCommit
 from shared.db import Database
-from shared.eventsig import TrustedKeys
+from shared.eventsig import trusted_at_start
 from shared.keys import load_or_create_ed25519
 from shared.nameko_ext import QUARANTINE_DDL, retry_until_ready
 
@@ -19,21 +19,22 @@ log = logging.getLogger(__name__)
 
 
 class AuditLog(DependencyProvider):
-    """Config: ``POSTGRES_DSN``, ``EVENT_KEYS_DIR`` (trusted producer keys),
+    """Config: ``POSTGRES_DSN``, ``EVENT_TRUST_FILE`` (the producers' provisioned
+    keys), ``EVENT_KEYS_DIR`` (where the log's verifier key is published),
     ``LOG_ORIGIN``, ``LOG_KEY_FILE``, ``LOG_KEY_PASSPHRASE``,
     ``CHECKPOINT_SECONDS``, ``CHECKPOINT_RETENTION_DAYS``, ``WITNESS_KEYS``
     (space-separated verifier keys) and the ``S3_*`` settings."""
 
     def setup(self):
         c = self.container.config
+        # Before anything else: without provisioned keys no event can be checked.
+        self.trusted = trusted_at_start(c)
         owner = Database(c["POSTGRES_DSN"], schema="audit")
         retry_until_ready(lambda: owner.ensure_schema(QUARANTINE_DDL + LOG_DDL), what="PostgreSQL")
         # The service itself works with the append-only role's privileges.
         self.db = Database(c["POSTGRES_DSN"], schema="audit", role=APP_ROLE,
                            max_size=int(c.get("DB_POOL_SIZE", 10)), settings=DB_SETTINGS)
         self.tlog = TransparencyLog(self.db)
-        self.trusted = TrustedKeys(directory=c["EVENT_KEYS_DIR"])
-        self.trusted.reload()
         self.origin = str(c.get("LOG_ORIGIN", "lienthong.local/audit-log"))
         self.signer = note.NoteSigner(self.origin, load_or_create_ed25519(
             c["LOG_KEY_FILE"], str(c["LOG_KEY_PASSPHRASE"])))

@@ -3,6 +3,7 @@ the rules in the pure modules (merkle, note, leaves, verify, replay)."""
 
 import base64
 import json
+import logging
 import uuid
 from datetime import datetime, timezone
 
@@ -18,11 +19,12 @@ from services.audit.verify import Report, committed_leaves, verify_entries
 from shared.auth import require_role
 from shared.envelope import event_from_dict, format_time
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.eventsig import SignatureInvalid
-from shared.nameko_ext import Authenticator, Health, event_handler
+from shared.eventsig import SignatureInvalid, authenticate
+from shared.nameko_ext import Authenticator, Health, ServiceEvents, event_handler
 from shared.topology import ALL
 
 SERVICE = "audit"
+log = logging.getLogger(__name__)
 
 
 class AuditService(Health):
@@ -36,35 +38,46 @@ class AuditService(Health):
 
     @event_handler("docs", ALL, requeue_on_error=True)
     def on_docs_event(self, payload):
-        self._accept(payload)
+        self._accept("docs", payload)
 
     @event_handler("signing", ALL, requeue_on_error=True)
     def on_signing_event(self, payload):
-        self._accept(payload)
+        self._accept("signing", payload)
 
     @event_handler("routing", ALL, requeue_on_error=True)
     def on_routing_event(self, payload):
-        self._accept(payload)
+        self._accept("routing", payload)
 
     @event_handler("gateway", ALL, requeue_on_error=True)
     def on_gateway_event(self, payload):
-        self._accept(payload)
+        self._accept("gateway", payload)
 
-    def _accept(self, payload):
-        """Validate, check the producer's signature, append once. Never drop silently."""
+    def _accept(self, source, payload):
+        """Validate, authenticate (signed by a provisioned key of its producer,
+        which the catalogue names for its type and which is ``source``), append
+        once. Never drop silently: a refused event is quarantined and alerted."""
         try:
             event = event_from_dict(payload)
-            self.audit.trusted.verify(event)
+            authenticate(event, self.audit.trusted, source)
         except (ValidationFailed, SignatureInvalid) as err:
             self._quarantine(str(err), payload)
             return
         self.audit.writer.submit(event)
 
     def _quarantine(self, reason, payload):
+        log.error("audit: quarantined an event it must not log: %s", reason)
         with self.audit.db.transaction() as conn:
             conn.execute("INSERT INTO quarantine (consumer, reason, payload) VALUES (%s, %s, %s)",
                          ("audit", reason, json.dumps(payload, ensure_ascii=False, default=str)))
         self.audit.tlog.alert("event_quarantined", reason)
+        self.metrics.events_quarantined.labels(SERVICE, "audit").inc()
+
+    @rpc
+    def quarantined(self):
+        """Events audit refused (malformed, unsigned, forged, from the wrong
+        producer), newest first, with the reason (administrators only)."""
+        require_role(self.auth.actor(), "admin")
+        return ServiceEvents.quarantined_in(self.audit.db, "audit")
 
     # -- reading (auditors only) ----------------------------------------------
 

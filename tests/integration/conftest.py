@@ -12,7 +12,8 @@ def run_container(platform):
     started = []
 
     def run(service_cls, **overrides):
-        container = ServiceContainer(service_cls, {**platform.config(), **overrides})
+        container = ServiceContainer(service_cls, {**platform.config(service_cls.name),
+                                                     **overrides})
         container.start()
         started.append(container)
         return container

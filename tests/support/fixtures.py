@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from shared.catalogue import PRODUCERS
+from shared.eventsig import EventSigner, passphrase_variable
 from tests.support import servers
 
 
@@ -61,10 +63,29 @@ class Platform:
     auth_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     docs_port: int = field(default_factory=servers.free_port)
     gateway_port: int = field(default_factory=servers.free_port)
+    # Each service's event key under a passphrase of its own, as in production.
+    event_passphrases: dict = field(default_factory=lambda: {
+        p: secrets.token_urlsafe(18) for p in PRODUCERS})
 
     @property
     def event_keys_dir(self):
         return os.path.join(self.log_dir, "event-keys")
+
+    @property
+    def trust_file(self):
+        return os.path.join(self.event_keys_dir, "trust.json")
+
+    def provision_event_keys(self):
+        """The operator's step before the services start (``python -m infra.keys
+        provision``): every producer's key, and the trust file. Idempotent."""
+        from infra.keys import provision
+
+        provision(self.event_keys_dir, self.event_passphrases, self.trust_file)
+
+    def event_signer(self, producer):
+        """``producer``'s provisioned key, to sign events a test hands a consumer."""
+        self.provision_event_keys()
+        return EventSigner.load(self.event_keys_dir, producer, self.event_passphrases[producer])
 
     @property
     def docs_url(self):
@@ -75,6 +96,7 @@ class Platform:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     def env(self):
+        self.provision_event_keys()
         return {
             "LIENTHONG_AMQP_URI": self.amqp_uri,
             "LIENTHONG_PG_DSN": self.pg_dsn,
@@ -90,15 +112,18 @@ class Platform:
             "LIENTHONG_PKI_PASSPHRASE": "test-pki-passphrase",
             "LIENTHONG_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
             "LIENTHONG_EVENT_KEYS_DIR": self.event_keys_dir,
-            "LIENTHONG_EVENT_KEY_PASSPHRASE": "test-event-passphrase",
+            "LIENTHONG_EVENT_TRUST_FILE": self.trust_file,
+            **{passphrase_variable(p): self.event_passphrases[p] for p in PRODUCERS},
             "LIENTHONG_LOG_KEY_FILE": os.path.join(self.log_dir, "audit-log.key"),
             "LIENTHONG_LOG_KEY_PASSPHRASE": "test-log-passphrase",
             "LIENTHONG_CHECKPOINT_SECONDS": "0.5",
             "LIENTHONG_CHECKPOINT_RETENTION_DAYS": "1",
         }
 
-    def config(self):
-        """nameko config for containers run inside the test process."""
+    def config(self, service=None):
+        """nameko config for containers run inside the test process (``service``'s
+        own event-key passphrase, for a service that produces events)."""
+        self.provision_event_keys()
         return {
             "AMQP_URI": self.amqp_uri, "POSTGRES_DSN": self.pg_dsn,
             "AUTH_SECRET": self.auth_secret,
@@ -110,7 +135,8 @@ class Platform:
             "MAX_UPLOAD_BYTES": 2 * 1024 * 1024,
             "RELAY_POLL_SECONDS": 0.2,
             "EVENT_KEYS_DIR": self.event_keys_dir,
-            "EVENT_KEY_PASSPHRASE": "test-event-passphrase",
+            "EVENT_TRUST_FILE": self.trust_file,
+            "EVENT_KEY_PASSPHRASE": self.event_passphrases.get(service),
             "LOG_KEY_FILE": os.path.join(self.log_dir, "audit-log.key"),
             "LOG_KEY_PASSPHRASE": "test-log-passphrase",
             "CHECKPOINT_SECONDS": 0.5,
