@@ -11,7 +11,6 @@ from services.audit import merkle, note
 from services.audit.service import AuditService
 from shared.envelope import Actor, new_event
 from shared.errors import Forbidden
-from shared.eventsig import EventSigner
 from tests.support.client import DISTRICT_1, PROVINCE, Client, wait_for
 from tests.support.db import scalar
 
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def signer_for(platform, producer="docs"):
-    return EventSigner.for_service(platform.event_keys_dir, producer, "test-event-passphrase")
+    return platform.event_signer(producer)
 
 
 def signed_events(platform, n, producer="docs"):

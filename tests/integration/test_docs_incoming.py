@@ -12,6 +12,7 @@ from services.docs.service import DocsService
 from shared.envelope import new_event, system_actor, utc_now
 from tests.support.client import DISTRICT_1, DISTRICT_2, PROVINCE, Client
 from tests.support.db import query
+from tests.support.events import signed
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +31,14 @@ def issued_row(conn_dsn, document_id, number_notation="07/CT-UBND"):
              number_notation))
 
 
-def consignment(document_id, recipients, consignment="c-0001", new=None):
-    return new_event("ConsignmentSent", {
+def consignment(platform, document_id, recipients, consignment="c-0001", new=None):
+    """routing's ConsignmentSent, signed with routing's provisioned key."""
+    return signed(platform, new_event("ConsignmentSent", {
         "document_id": document_id, "consignment_id": consignment, "sender": PROVINCE,
         "addressed": {"agencies": list(recipients)}, "recipients": list(recipients),
         "new_recipients": list(recipients if new is None else new), "urgency": 0},
         actor=system_actor("routing"), producer="routing",
-        stream_id=f"delivery-{document_id}").at(1, 1).to_wire()
+        stream_id=f"delivery-{document_id}").at(1, 1))
 
 
 def test_a_consignment_registers_each_new_recipients_arrival_once(run_container, platform):
@@ -44,14 +46,14 @@ def test_a_consignment_registers_each_new_recipients_arrival_once(run_container,
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     issued_row(platform.pg_dsn, first, "07/CT-UBND")
     issued_row(platform.pg_dsn, second, "08/CT-UBND")
-    message = consignment(first, [DISTRICT_2, DISTRICT_1])
+    message = consignment(platform, first, [DISTRICT_2, DISTRICT_1])
     with entrypoint_hook(container, "on_consignment_sent") as handle:
         handle(message)
         handle(message)  # the broker redelivers: the inbox applies it once
-        handle(consignment(second, [DISTRICT_1]))
+        handle(consignment(platform, second, [DISTRICT_1]))
         # A later consignment of the first document names DISTRICT_1 again (a
         # sender's retry with a new id): its copy is in the register already.
-        handle(consignment(first, [DISTRICT_1], "c-0002"))
+        handle(consignment(platform, first, [DISTRICT_1], "c-0002"))
 
     rows = query(platform.pg_dsn, "docs", "SELECT document_id, agency, arrival_number, year"
                  " FROM incoming ORDER BY agency, arrival_number")

@@ -18,6 +18,7 @@ from shared.errors import (
 )
 from tests.support.client import DISTRICT_1, PROVINCE, Client
 from tests.support.db import scalar
+from tests.support.events import signed
 from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.integration
@@ -153,7 +154,8 @@ def test_a_registration_with_attachments_records_each_file(docs, platform):
         [response.json()["file"]["key"], attachment["key"]])
 
 
-def submitted_payload(document_id, agency=PROVINCE, signer_user=None, file=None):
+def submitted_payload(platform, document_id, agency=PROVINCE, signer_user=None, file=None):
+    """docs' DocumentSubmitted, signed with docs' provisioned key."""
     file = file or {"key": "k", "sha256": "ab" * 32, "size": 1,
                     "content_type": "application/pdf", "version_id": None}
     event = new_event("DocumentSubmitted", {
@@ -162,7 +164,7 @@ def submitted_payload(document_id, agency=PROVINCE, signer_user=None, file=None)
         "signer": {"competence": "", "position": "Chủ tịch", "full_name": "Nguyễn Văn An"},
         "file": file, "attachments": []},
         actor=Actor("c", agency, "clerk"), producer="docs", stream_id=f"document-{document_id}")
-    return event.at(2, 2).to_wire()
+    return signed(platform, event.at(2, 2))
 
 
 def stored_pdf(platform, document_id):
@@ -187,7 +189,7 @@ def signatures(platform):
 def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
     container, client = signing
     with entrypoint_hook(container, "on_document_submitted") as handle:
-        handle(submitted_payload(DOC, file=stored_pdf(platform, DOC)))
+        handle(submitted_payload(platform, DOC, file=stored_pdf(platform, DOC)))
 
     cases = [
         (client.token("leader"), "not-a-uuid", ValidationFailed),
@@ -227,7 +229,8 @@ def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
     # Once docs issues it: the manifest of the final files, with the number, signed.
     issued = new_event("DocumentIssued", {"document_id": DOC, "number_notation": "07/CV-UBND"},
                        actor=Actor("c", PROVINCE, "clerk"), producer="docs",
-                       stream_id=f"document-{DOC}").at(3, 3).to_wire()
+                       stream_id=f"document-{DOC}").at(3, 3)
+    issued = signed(platform, issued)
     with entrypoint_hook(container, "on_document_issued") as handle:
         handle(issued)
         handle(issued)  # redelivered: finalized once
@@ -241,7 +244,7 @@ def test_signing_refuses_a_stored_file_that_is_not_the_one_submitted(signing, pl
     container, client = signing
     stored = stored_pdf(platform, DOC)
     with entrypoint_hook(container, "on_document_submitted") as handle:
-        handle(submitted_payload(DOC, file={**stored, "sha256": "ab" * 32}))
+        handle(submitted_payload(platform, DOC, file={**stored, "sha256": "ab" * 32}))
     with client.rpc(client.token("leader")) as rpc:
         with pytest.raises(StorageError, match="SHA-256 differs"):
             rpc.signing.sign_document(DOC)
@@ -252,7 +255,7 @@ def test_signing_refuses_a_stored_file_that_is_not_the_one_submitted(signing, pl
 def test_a_revoked_leader_certificate_signs_nothing(signing, platform):
     container, client = signing
     with entrypoint_hook(container, "on_document_submitted") as handle:
-        handle(submitted_payload(DOC, file=stored_pdf(platform, DOC)))
+        handle(submitted_payload(platform, DOC, file=stored_pdf(platform, DOC)))
     admin = client.token("admin", agency="000.00.00.G22")
     with client.rpc(admin) as rpc:
         enrolled = rpc.signing.enroll(f"leader@{PROVINCE}", PROVINCE, "leader", "Nguyễn Văn An")
@@ -271,7 +274,7 @@ def test_a_revoked_leader_certificate_signs_nothing(signing, platform):
 
 def test_signing_quarantines_a_malformed_event(signing, platform):
     container, _ = signing
-    bad = {**submitted_payload(DOC), "event_id": "not-a-uuid"}
+    bad = {**submitted_payload(platform, DOC), "event_id": "not-a-uuid"}
     with entrypoint_hook(container, "on_document_submitted") as handle:
         handle(bad)
     assert scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM documents") == 0

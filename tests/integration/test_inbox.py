@@ -1,26 +1,36 @@
 """Once-only handling: the inbox row and the effects commit together."""
 
 import json
+from dataclasses import replace
 
 import eventlet
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.db import Database
 from shared.errors import Conflict, NotFound
+from shared.eventsig import EventSigner, TrustedKeys
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.nameko_ext import QUARANTINE_DDL, ServiceEvents
+from shared.topology import ALL, SUBSCRIPTIONS, Subscription
 from tests.unit.eventstore_contract import make_event, new_stream
 
 pytestmark = pytest.mark.integration
 
 EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS effects (event_id uuid, note text);"
+# docs' key, trusted by this routing; the test consumers listen to all of docs' events.
+DOCS = EventSigner("docs", Ed25519PrivateKey.generate())
+TEST_CONSUMERS = tuple(Subscription("docs", ALL, "routing", m) for m in ("test", "a", "b"))
 
 
 @pytest.fixture
 def events(pg_dsn):
     db = Database(pg_dsn, "routing", max_size=10)
     db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + EFFECTS_DDL)
-    yield ServiceEvents(PostgresEventStore(db), "routing")
+    trusted = TrustedKeys()
+    trusted.add("docs", DOCS.public_raw)
+    yield ServiceEvents(PostgresEventStore(db), "routing", trusted=trusted,
+                        subscriptions=SUBSCRIPTIONS + TEST_CONSUMERS)
     db.close()
 
 
@@ -36,7 +46,7 @@ def effect_count(events):
 
 def payload():
     stream = new_stream()
-    return make_event(stream).at(1, 1).to_wire()
+    return DOCS.sign(make_event(stream).at(1, 1)).to_wire()
 
 
 def test_a_redelivered_event_changes_nothing_the_second_time(events):
@@ -111,7 +121,8 @@ def test_a_failing_event_is_retried_then_dead_lettered_and_can_be_replayed(event
     assert sent == [] and events.dead_letters()[0]["replayed_at"] is None
     with events.transaction() as conn:  # a consumer the topology knows
         conn.execute("UPDATE dead_letters SET consumer = 'routing.on_incoming_accepted'")
-    message["producer"], message["event_type"] = "docs", "IncomingAccepted"
+    message = DOCS.sign(replace(make_event(new_stream(), event_id=message["event_id"]).at(1, 1),
+                                event_type="IncomingAccepted")).to_wire()
     with events.transaction() as conn:
         conn.execute("UPDATE dead_letters SET payload = %s", (json.dumps(message),))
     answer = events.replay_dead_letter(letter["id"], lambda queue, body: sent.append(body))

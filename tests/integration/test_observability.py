@@ -13,6 +13,7 @@ from services.routing.service import RoutingService
 from shared.observability import CorrelationFilter, JsonFormatter
 from tests.integration.test_state_summaries import issued_event
 from tests.support import servers
+from tests.support.events import signed
 
 pytestmark = pytest.mark.integration
 
@@ -89,9 +90,9 @@ def test_an_entrypoint_that_fails_counts_as_an_error(routing):
     assert 'lienthong_entrypoint_errors_total{entrypoint="statuses"' in text
 
 
-def test_logs_in_an_event_worker_carry_the_events_correlation_id(routing, captured):
+def test_logs_in_an_event_worker_carry_the_events_correlation_id(routing, captured, platform):
     container, _ = routing
-    event = issued_event(str(uuid.uuid4())).to_wire()
+    event = signed(platform, issued_event(str(uuid.uuid4())))
     assert event["correlation_id"]
     for _ in range(2):  # the second delivery is logged as already handled
         with entrypoint_hook(container, "on_document_issued") as handle:

@@ -15,6 +15,7 @@ from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tests.integration.test_state_summaries import issued_event, sealed_event
 from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client
 from tests.support.db import query, scalar
+from tests.support.events import signed
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +29,12 @@ def routing(run_container, platform):
         def deliver(self, recipients=(DISTRICT_1, DISTRICT_2), document_id=None, urgency=1):
             """A registered and signed document, delivered to ``recipients``."""
             document_id = document_id or str(uuid.uuid4())
-            registered = issued_event(document_id, recipients).to_wire()
-            registered["data"]["urgency"] = urgency
+            registered = signed(platform, issued_event(document_id, recipients,
+                                                       urgency=urgency))
             with entrypoint_hook(container, "on_document_issued") as handle:
                 handle(registered)
             with entrypoint_hook(container, "on_document_finalized") as handle:
-                handle(sealed_event(document_id).to_wire())
+                handle(signed(platform, sealed_event(document_id)))
             return document_id
 
         def rpc(self, role="clerk", agency=PROVINCE):
@@ -318,10 +319,9 @@ def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, pl
 
 def _service_events(platform):
     from shared.db import Database
-    from shared.eventsig import EventSigner
     from shared.eventstore import PostgresEventStore
     from shared.nameko_ext import ServiceEvents
 
     db = Database(platform.pg_dsn, "routing")
-    signer = EventSigner.for_service(platform.event_keys_dir, "routing", "test-event-passphrase")
-    return ServiceEvents(PostgresEventStore(db, signer=signer), "routing")
+    return ServiceEvents(PostgresEventStore(db, signer=platform.event_signer("routing")),
+                         "routing")

@@ -21,6 +21,7 @@ from shared.objectstore import StoredObject
 from shared.errors import Forbidden
 from tests.support.client import DISTRICT_1, DISTRICT_2, PROVINCE, Client, wait_for
 from tests.support.db import query
+from tests.support.events import signed
 from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.integration
@@ -32,12 +33,13 @@ CLERK = Actor(f"clerk@{PROVINCE}", PROVINCE, "clerk")
 LEADER = Actor(f"leader@{PROVINCE}", PROVINCE, "leader")
 
 
-def issued_event(document_id, recipients=(DISTRICT_2, DISTRICT_1), sha=SHA, number=1):
+def issued_event(document_id, recipients=(DISTRICT_2, DISTRICT_1), sha=SHA, number=1,
+                 urgency=1):
     """The docs service's ``DocumentIssued``, as routing receives it."""
     stored = StoredObject(f"documents/{document_id}/main.pdf", sha, 1, "application/pdf")
     document = {
         "document_id": document_id, "issuing_agency": PROVINCE, "state": "sealed",
-        "subject": "Chỉ thị", "document_type": "CT", "urgency": 1, "secrecy": 0,
+        "subject": "Chỉ thị", "document_type": "CT", "urgency": urgency, "secrecy": 0,
         "steering_type": 0, "due_date": None, "response_for": [], "appendices": [],
         "signer": {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân", "position": "Chủ tịch",
                    "full_name": "Nguyễn Văn An"},
@@ -104,7 +106,7 @@ def test_docs_state_summary(run_container, platform):
                      " number_notation = '01/CT-UBND', issued_at = now()"
                      " WHERE document_id = %s", (first,))
     with entrypoint_hook(container, "on_consignment_sent") as handle:
-        handle(consignment_event(first, [DISTRICT_1, DISTRICT_2]).to_wire())
+        handle(signed(platform, consignment_event(first, [DISTRICT_1, DISTRICT_2])))
 
     summary = summary_as(client, "docs", "auditor")
     assert summary == sorted([
@@ -125,8 +127,8 @@ def test_signing_state_summary(run_container, platform):
     client = Client(platform)
     file_a, file_b = stored_pdf(platform, DOC_A), stored_pdf(platform, DOC_B, "khac")
     with entrypoint_hook(container, "on_document_submitted") as handle:
-        handle(submitted_event(DOC_B, file_b).to_wire())
-        handle(submitted_event(DOC_A, file_a).to_wire())
+        handle(signed(platform, submitted_event(DOC_B, file_b)))
+        handle(signed(platform, submitted_event(DOC_A, file_a)))
     with client.rpc(client.token("leader")) as rpc:
         signed = rpc.signing.sign_document(DOC_A)
 
@@ -147,13 +149,13 @@ def test_routing_state_summary(run_container, platform):
     client = Client(platform)
     doc_c = "6f1c2a7e-0000-4000-8000-00000000000c"
     with entrypoint_hook(container, "on_document_issued") as handle:
-        handle(issued_event(DOC_A).to_wire())
-        handle(issued_event(DOC_B, number=2).to_wire())
-        handle(issued_event(doc_c, number=3).to_wire())  # never signed
+        handle(signed(platform, issued_event(DOC_A)))
+        handle(signed(platform, issued_event(DOC_B, number=2)))
+        handle(signed(platform, issued_event(doc_c, number=3)))  # never signed
     with entrypoint_hook(container, "on_document_finalized") as handle:
-        handle(sealed_event(DOC_A).to_wire())
+        handle(signed(platform, sealed_event(DOC_A)))
         # Sealed over another file than the one issued: refused.
-        handle(sealed_event(DOC_B, sha="cd" * 32).to_wire())
+        handle(signed(platform, sealed_event(DOC_B, sha="cd" * 32)))
 
     assert summary_as(client, "routing", "auditor") == [
         {"document_id": DOC_A, "delivered_to": [DISTRICT_1, DISTRICT_2], "refused": None},
