@@ -1,0 +1,83 @@
+"""A service whose event key is not properly provisioned does not start.
+
+Run as production runs it: ``nameko run`` with its config.yml, which has no
+default for the event-key passphrase. Only in development mode does it start
+with a weak passphrase and a key it makes itself, and then it says so loudly.
+"""
+
+import os
+
+import pytest
+
+from infra.stack import ServiceProcess
+from shared.eventsig import passphrase_variable, read_trust_file
+from tests.support.client import Client
+
+pytestmark = pytest.mark.e2e
+
+
+def run_docs(platform, **changes):
+    env = {**platform.env(), **changes}
+    for name in [k for k, v in env.items() if v is None]:
+        del env[name]
+    return ServiceProcess("docs", env, platform.log_dir).start()
+
+
+def log_of(process):
+    with open(process.log_path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+@pytest.mark.parametrize("passphrase, problem", [
+    (None, "EVENT_KEY_PASSPHRASE is missing"),
+    ("dev-only-passphrase", "EVENT_KEY_PASSPHRASE is a known default"),
+    ("short", "EVENT_KEY_PASSPHRASE is shorter than 16 characters"),
+])
+def test_docs_refuses_to_start_without_a_real_passphrase(platform, passphrase, problem):
+    docs = run_docs(platform, **{passphrase_variable("docs"): passphrase})
+    try:
+        docs.wait_exit(timeout=60)
+    finally:
+        docs.stop()
+    assert docs.proc.returncode != 0
+    assert problem in log_of(docs)
+
+
+def test_docs_refuses_a_key_the_trust_file_does_not_list(platform, tmp_path):
+    platform.env()  # provisioned ...
+    other = tmp_path / "other-trust.json"
+    other.write_text('{"docs": []}\n')  # ... but this trust file does not list docs' key
+    docs = run_docs(platform, LIENTHONG_EVENT_TRUST_FILE=str(other))
+    try:
+        docs.wait_exit(timeout=60)
+    finally:
+        docs.stop()
+    assert "EVENT_TRUST_FILE: docs's current event key" in log_of(docs)
+
+
+def test_docs_refuses_when_its_key_was_never_provisioned(platform, tmp_path):
+    empty = tmp_path / "no-keys"
+    docs = run_docs(platform, LIENTHONG_EVENT_KEYS_DIR=str(empty),
+                    LIENTHONG_EVENT_TRUST_FILE=platform.trust_file)
+    try:
+        docs.wait_exit(timeout=60)
+    finally:
+        docs.stop()
+    assert f"EVENT_KEYS_DIR: docs has no event key {empty}/docs.key" in log_of(docs)
+    assert not os.path.exists(empty / "docs.key")  # nothing made behind the operator's back
+
+
+def test_in_development_mode_docs_starts_with_a_weak_passphrase_and_says_so(platform, tmp_path):
+    keys = tmp_path / "dev-keys"
+    docs = run_docs(platform, LIENTHONG_DEV_MODE="1", LIENTHONG_EVENT_KEYS_DIR=str(keys),
+                    LIENTHONG_EVENT_TRUST_FILE=str(keys / "trust.json"),
+                    **{passphrase_variable("docs"): "dev-only-passphrase"})
+    client = Client(platform)
+    try:
+        docs.wait_ready(client, client.token("auditor"))
+    finally:
+        docs.stop()
+    log = log_of(docs)
+    assert "DEVELOPMENT MODE: EVENT_KEY_PASSPHRASE is a known default" in log
+    assert "DEVELOPMENT MODE: docs makes its own event key" in log
+    assert list(read_trust_file(str(keys / "trust.json"))) == ["docs"]
