@@ -48,6 +48,7 @@ from bench.common import (
     Result, _quietly, _terminate, _version, timed_loop, threaded_loops, print_machine,
     fresh_database, fresh_vhost,
 )
+from infra.keys import provisioned_env
 from infra.samples import make_pdf
 from shared.multipart import CHUNK as MULTIPART_CHUNK
 from shared.multipart import encode
@@ -220,8 +221,7 @@ class Bench:
             "LIENTHONG_S3_ACCESS_KEY": self.moto.access_key,
             "LIENTHONG_S3_SECRET_KEY": self.moto.secret_key, "LIENTHONG_S3_BUCKET": BUCKET,
             "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
-            "LIENTHONG_EVENT_KEYS_DIR": os.path.join(keys, "event-keys"),
-            "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
+            **provisioned_env(os.path.join(keys, "event-keys")),
             "LIENTHONG_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         }
         self.client = Client(AMQP_URI, f"http://127.0.0.1:{docs_port}", secret)

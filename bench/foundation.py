@@ -26,6 +26,7 @@ import warnings
 import amqp
 import pika
 import psycopg
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import (
     BenchBase, Result, BUDGET_S, _quietly, _terminate, _version, timed_loop, threaded_loops,
@@ -33,10 +34,11 @@ from bench.common import (
 )
 from shared.db import Database
 from shared.envelope import event_from_dict
+from shared.eventsig import EventSigner, TrustedKeys
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.green import eventlet_patched
 from shared.outbox import BrokerPublisher, OutboxRelay
-from shared.topology import exchange_name, subscriptions_of
+from shared.topology import ALL, Subscription, exchange_name, subscriptions_of
 from tests.unit.eventstore_contract import make_event, new_stream
 
 # -- where ------------------------------------------------------------------
@@ -353,8 +355,13 @@ class Bench(BenchBase):
         db = Database(BENCH_DSN, "routing", max_size=8)
         self.cleanup.callback(db.close)
         db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + EFFECTS_DDL)
-        events = ServiceEvents(PostgresEventStore(db), "routing")
-        payloads = [e.at(1, i).to_wire() for i, e in
+        # Signed by docs and checked as every consumer checks (signature, catalogue, source).
+        docs = EventSigner("docs", Ed25519PrivateKey.generate())
+        trusted = TrustedKeys()
+        trusted.add("docs", docs.public_raw)
+        events = ServiceEvents(PostgresEventStore(db), "routing", trusted=trusted,
+                               subscriptions=(Subscription("docs", ALL, "routing", "bench"),))
+        payloads = [docs.sign(e.at(1, i)).to_wire() for i, e in
                     enumerate(fresh_singles(WARMUP + N_INBOX), start=1)]
 
         def effect(event, conn):

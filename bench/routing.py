@@ -45,6 +45,7 @@ import psycopg
 from bench.common import (
     Result, _quietly, _terminate, _version, print_machine, fresh_database, fresh_vhost,
 )
+from infra.keys import provisioned_env
 from infra.samples import make_pdf
 from infra.stack import MotoServer, ServiceProcess, free_port
 from services.routing.sample_data import SAMPLE_DATE, national
@@ -176,8 +177,7 @@ def start_platform(cleanup, services, provinces):
         "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
         "LIENTHONG_PKI_DIR": os.path.join(keys, "pki"),
         "LIENTHONG_PKI_PASSPHRASE": secrets.token_hex(16),
-        "LIENTHONG_EVENT_KEYS_DIR": os.path.join(keys, "event-keys"),
-        "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
+        **provisioned_env(os.path.join(keys, "event-keys")),
         "LIENTHONG_LOG_KEY_FILE": os.path.join(keys, "audit-log.key"),
         "LIENTHONG_LOG_KEY_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_CHECKPOINT_SECONDS": "5",

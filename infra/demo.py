@@ -27,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
+from infra.keys import provisioned_env
 from infra.samples import make_pdf
 from infra.stack import SERVICES, MotoServer, ServiceProcess, free_port, port_open
 
@@ -107,8 +108,6 @@ def main(argv=None):
         "LIENTHONG_GATEWAY_HTTP": f"127.0.0.1:{gateway_port}",
         "LIENTHONG_PKI_DIR": os.path.join(log_dir, "pki"),
         "LIENTHONG_PKI_PASSPHRASE": secrets.token_hex(16),
-        "LIENTHONG_EVENT_KEYS_DIR": os.path.join(log_dir, "event-keys"),
-        "LIENTHONG_EVENT_KEY_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_LOG_KEY_FILE": os.path.join(log_dir, "audit-log.key"),
         "LIENTHONG_LOG_KEY_PASSPHRASE": secrets.token_hex(16),
         "LIENTHONG_CHECKPOINT_SECONDS": "1",
@@ -117,8 +116,12 @@ def main(argv=None):
     # Keys of the last run were sealed with that run's passphrases.
     if os.path.exists(env["LIENTHONG_LOG_KEY_FILE"]):
         os.remove(env["LIENTHONG_LOG_KEY_FILE"])
-    for key_dir in ("LIENTHONG_EVENT_KEYS_DIR", "LIENTHONG_PKI_DIR"):
-        shutil.rmtree(env[key_dir], ignore_errors=True)
+    shutil.rmtree(env["LIENTHONG_PKI_DIR"], ignore_errors=True)
+    event_keys = os.path.join(log_dir, "event-keys")
+    shutil.rmtree(event_keys, ignore_errors=True)
+    # The operator's step: each service's event key under its own passphrase, and the
+    # trust file every consumer checks events against (python -m infra.keys provision).
+    env.update(provisioned_env(event_keys))
     timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
               f" S3 at {s3[0]}{' (moto)' if moto else ''}")
 

@@ -17,6 +17,7 @@ a rotation; its consumers read the trust file again by themselves.
 import argparse
 import base64
 import os
+import secrets
 import sys
 
 from shared.catalogue import PRODUCERS
@@ -36,6 +37,17 @@ def provision(keys_dir, passphrases, trust_file=None):
     return {producer: provision_key(keys_dir, producer, passphrases[producer],
                                     trust_file).key_id
             for producer in PRODUCERS}
+
+
+def provisioned_env(keys_dir):
+    """For a local run (demo, benchmarks): every service's key under a fresh random
+    passphrase of its own, provisioned as an operator would; the environment
+    variables the services' config.yml files read."""
+    passphrases = {p: secrets.token_urlsafe(24) for p in PRODUCERS}
+    trust_file = default_trust_file(keys_dir)
+    provision(keys_dir, passphrases, trust_file)
+    return {"LIENTHONG_EVENT_KEYS_DIR": keys_dir, "LIENTHONG_EVENT_TRUST_FILE": trust_file,
+            **{passphrase_variable(p): v for p, v in passphrases.items()}}
 
 
 def passphrase_from_env(producer, environ=os.environ):
