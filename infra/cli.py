@@ -452,6 +452,12 @@ def cmd_admin_replay(api, args, out):
     return 0
 
 
+def cmd_admin_quarantine(api, args, out):
+    out(api.get(f"/v1/admin/quarantine/{args.service}"), lambda rows: format_table(rows, [
+        "id", "consumer", "received_at", "producer", "event_type", "event_id", "reason"]))
+    return 0
+
+
 def cmd_admin_users(api, args, out):
     out(api.get("/v1/admin/users"), lambda rows: format_table(rows, [
         "user_id", "agency", "role", "full_name", "created_at"]))
@@ -593,6 +599,9 @@ def build_parser():
     p = command("replay", cmd_admin_replay, "send a dead letter back to its consumer", admin)
     p.add_argument("service", choices=services)
     p.add_argument("id", type=int)
+    command("quarantine", cmd_admin_quarantine,
+            "events a service refused (forged, unsigned, wrong producer), with why",
+            admin).add_argument("service", choices=services + ["audit"])
     p = command("import-edxml", cmd_admin_import_edxml,
                 "take in an edXML package from the national axis", admin)
     p.add_argument("file", metavar="FILE.xml")

@@ -142,6 +142,10 @@ ENDPOINTS = {
     "replay_dead_letter": Endpoint("POST", "/v1/admin/dead-letters/{service}/{letter_id}/replay",
                                    "Send a dead letter back to its consumer's queue, once"
                                    " its cause is fixed", ADMIN),
+    "quarantined": Endpoint("GET", "/v1/admin/quarantine/{service}",
+                            "Events a service refused unapplied (malformed, unsigned, forged,"
+                            " wrong producer), newest first, with the reason", ADMIN,
+                            answer="array"),
     "openapi": Endpoint("GET", "/v1/openapi.json", "This document"),
 }
 

@@ -304,6 +304,12 @@ class GatewayService(Health):
         return self._call(request, "replay_dead_letter",
                           lambda: self._consumer(service).replay_dead_letter(letter))
 
+    @route("quarantined")
+    def quarantined(self, request, service):
+        # audit keeps no dead letters (it never gives an event up) but quarantines too.
+        return self._call(request, "quarantined", lambda: (
+            self.audit if service == "audit" else self._consumer(service)).quarantined())
+
     def _consumer(self, service):
         """The RPC proxy of a service that consumes events."""
         if service not in CONSUMERS:

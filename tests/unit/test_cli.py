@@ -99,6 +99,7 @@ def test_verify_lines_mark_each_check():
     (["edxml", DOC_ID, "-o", "s.xml", "--status", "--recipient", "000.01.00.H41"],
      cli.cmd_edxml_export, {"status": True, "recipient": "000.01.00.H41"}),
     (["admin", "dead-letters", "docs"], cli.cmd_admin_dead_letters, {"service": "docs"}),
+    (["admin", "quarantine", "audit"], cli.cmd_admin_quarantine, {"service": "audit"}),
     (["admin", "replay", "routing", "7"], cli.cmd_admin_replay,
      {"service": "routing", "id": 7}),
     (["admin", "import-edxml", "p.xml"], cli.cmd_admin_import_edxml,
