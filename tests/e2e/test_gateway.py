@@ -405,3 +405,26 @@ def test_admins_see_each_services_dead_letters(gateway):
                  "not_found")
     assert_error(gateway.post("quan.tri", "/v1/admin/dead-letters/docs/x/replay"), 400,
                  "validation_failed")
+
+
+def test_admins_see_what_each_service_quarantined(gateway, platform):
+    """An unsigned event published on the broker is refused by each of its consumers,
+    and an administrator reads why through the API (tests/security: every case)."""
+    from shared.envelope import new_event, system_actor
+    from shared.outbox import BrokerPublisher
+
+    unsigned = new_event("DocumentIssued", {"document_id": "x"}, actor=system_actor("docs"),
+                         producer="docs", stream_id="document-x").at(1, 1)
+    publisher = BrokerPublisher(platform.amqp_uri, "docs")
+    try:
+        publisher.publish_batch([unsigned])
+    finally:
+        publisher.close()
+    for service in ("routing", "signing", "audit"):  # DocumentIssued's consumers
+        [refused] = wait_for(lambda: gateway.get(
+            "quan.tri", f"/v1/admin/quarantine/{service}").json(), what=f"{service} refusing")
+        assert refused["event_id"] == unsigned.event_id
+        assert refused["reason"] == f"event {unsigned.event_id} from docs is unsigned"
+    assert gateway.get("quan.tri", "/v1/admin/quarantine/docs").json() == []
+    assert_error(gateway.get("van.thu", "/v1/admin/quarantine/docs"), 403, "forbidden")
+    assert_error(gateway.get("quan.tri", "/v1/admin/quarantine/nobody"), 404, "not_found")
