@@ -30,6 +30,7 @@ from services.signing.service import SigningService
 from shared.envelope import Actor, new_event, system_actor
 from shared.errors import Forbidden
 from shared.eventsig import EventSigner
+from shared.observability import Metrics
 from shared.outbox import BrokerPublisher
 from tests.integration.test_docs_incoming import issued_row
 from tests.integration.test_state_summaries import issued_event, submitted_event
@@ -176,7 +177,7 @@ def test_forged_unsigned_and_wrong_producer_events_are_quarantined_and_change_no
     scenario = SCENARIOS[name]
     schema = scenario.service.name
     # One worker: the queue's events are handled one after the other, in order.
-    run_container(scenario.service, max_workers=1)
+    container = run_container(scenario.service, max_workers=1)
     document_id = str(uuid.uuid4())
     data = scenario.prepare(platform, document_id)
     genuine = scenario.make(data, document_id)
@@ -214,6 +215,9 @@ def test_forged_unsigned_and_wrong_producer_events_are_quarantined_and_change_no
     wait_for(lambda: len(quarantine_reasons(platform, schema)) == 4, what="the marker")
     assert scenario.effect(platform, document_id) == after
     assert inbox_claims(platform, scenario, genuine.event_id) in (1, None)
+    [metrics] = [d for d in container.dependencies if isinstance(d, Metrics)]
+    assert metrics.registry.get_sample_value("lienthong_events_quarantined_total", {
+        "service": schema, "consumer": scenario.consumer}) == 4  # alerting counts them
 
     # Operators see what was refused, and why; nobody else does.
     client = Client(platform)
