@@ -130,16 +130,16 @@ def test_signing_state_summary(run_container, platform):
         handle(signed(platform, submitted_event(DOC_B, file_b)))
         handle(signed(platform, submitted_event(DOC_A, file_a)))
     with client.rpc(client.token("leader")) as rpc:
-        signed = rpc.signing.sign_document(DOC_A)
+        approved = rpc.signing.sign_document(DOC_A)
 
     assert summary_as(client, "signing", "auditor") == [
         {"document_id": DOC_A, "issuing_agency": PROVINCE,
-         "sha256": signed["signed_file"]["sha256"], "signed": True, "sealed": False,
-         "key_id": signed["key_id"]},
+         "sha256": approved["signed_file"]["sha256"], "signed": True, "sealed": False,
+         "key_id": approved["key_id"]},
         {"document_id": DOC_B, "issuing_agency": PROVINCE, "sha256": file_b["sha256"],
          "signed": False, "sealed": False, "key_id": None},
     ]
-    assert signed["signed_file"]["sha256"] != file_a["sha256"]  # a new, signed PDF
+    assert approved["signed_file"]["sha256"] != file_a["sha256"]  # a new, signed PDF
     with pytest.raises(Forbidden):
         summary_as(client, "signing", "clerk")
 
