@@ -53,16 +53,21 @@ def fresh_database(server_dsn, name):
     return make_conninfo(**params)
 
 
-def fresh_vhost(name):
-    """A vhost of the demo's own on the local broker, when rabbitmqctl is here."""
+def fresh_vhost(name, server_dsn, database):
+    """A vhost of the demo's own on the local broker, its services' own users on
+    both servers (``infra.provision``; guest gets nothing) and an operator's
+    user for the demo's own checks. Returns the operator's URI and each
+    service's settings; without rabbitmqctl, the broker's default vhost as is."""
+    from infra.provision import amqp_uri, provision
+
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
-        return "/"
+        return os.environ.get("LIENTHONG_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"), {}
     subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True)
-    subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
-    return name
+    operator = secrets.token_urlsafe(18)
+    settings = provision("127.0.0.1:5672", name, server_dsn, database,
+                         full_access={"lienthong-demo-operator": operator}, ctl=ctl)
+    return amqp_uri("127.0.0.1:5672", name, "lienthong-demo-operator", operator), settings
 
 
 def main(argv=None):
@@ -84,9 +89,8 @@ def main(argv=None):
     server_dsn = os.environ.get("LIENTHONG_PG_SERVER_DSN",
                                 "postgresql://postgres@127.0.0.1:5432/postgres")
     pg_dsn = fresh_database(server_dsn, "lienthong_demo")
-    vhost = fresh_vhost("lienthong-demo")
-    amqp_uri = os.environ.get("LIENTHONG_AMQP_URI",
-                              f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
+    vhost = "lienthong-demo"
+    amqp_uri, own_logins = fresh_vhost(vhost, server_dsn, "lienthong_demo")
     moto = None
     if os.environ.get("LIENTHONG_S3_ENDPOINT"):
         s3 = (os.environ["LIENTHONG_S3_ENDPOINT"], os.environ["LIENTHONG_S3_ACCESS_KEY"],
@@ -120,13 +124,16 @@ def main(argv=None):
     for key_dir in ("LIENTHONG_EVENT_KEYS_DIR", "LIENTHONG_PKI_DIR"):
         shutil.rmtree(env[key_dir], ignore_errors=True)
     timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
-              f" S3 at {s3[0]}{' (moto)' if moto else ''}")
+              f" S3 at {s3[0]}{' (moto)' if moto else ''}"
+              + ("; each service logs in as its own least-privilege user (no guest,"
+                 " no superuser)" if own_logins else ""))
 
     users_path, passwords = seed_users(log_dir)
     env["LIENTHONG_SEED_USERS"] = users_path
     client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", secret)
     api = Api(f"http://127.0.0.1:{gateway_port}")
-    processes = [ServiceProcess(name, env, log_dir) for name in SERVICES]
+    processes = [ServiceProcess(name, {**env, **own_logins.get(name, {})}, log_dir)
+                 for name in SERVICES]
     try:
         for p in processes:
             p.start()

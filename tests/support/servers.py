@@ -11,14 +11,17 @@ A server that cannot be reached is a test failure that says how to start it,
 never a skip: a skipped suite is a hidden red.
 """
 
+import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
+from infra.provision import amqp_uri
 from infra.stack import MotoServer, free_port, port_open  # noqa: F401
 
 HOW_TO_START = {
@@ -74,7 +77,43 @@ def find_rabbit():
     if _vhosts is None:
         _vhosts = _LocalVhosts(ctl)
     vhost = _vhosts.take()
-    return Rabbit(f"amqp://guest:guest@127.0.0.1:5672/{vhost}", lambda: _vhosts.release(vhost))
+    return Rabbit(amqp_uri("127.0.0.1:5672", vhost, HARNESS_USER, credentials()["harness"]),
+                  lambda: _vhosts.release(vhost))
+
+
+# The platform's own rules hold in the tests' vhosts too: guest gets nothing,
+# each service process logs in as its own user with least privilege
+# (infra.privileges), and the harness (the tests' clients, which stand in for
+# every caller) has a user of its own.
+HARNESS_USER = "lienthong-test-harness"
+SERVICE_USER_PREFIX = "lienthong-test"
+
+
+def credentials():
+    """Passwords of the harness's and the services' test users on this machine.
+
+    Users are server-wide, and test runs may overlap (several checkouts): the
+    first run makes them, the others read the same file.
+    """
+    path = os.path.join(tempfile.gettempdir(), "lienthong-test-credentials.json")
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        pass
+    import secrets
+
+    from infra.privileges import SERVICES
+
+    made = {"harness": secrets.token_urlsafe(18),
+            "services": {s: secrets.token_urlsafe(18) for s in SERVICES}}
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return credentials()
+    with os.fdopen(fd, "w") as fh:
+        json.dump(made, fh)
+    return made
 
 
 _vhosts = None
@@ -93,9 +132,13 @@ class _LocalVhosts:
         subprocess.run([self.ctl, "-q", *args], check=True, capture_output=True)
 
     def _create(self):
+        from infra.provision import apply_rabbit, rabbit_definitions
+
         name = f"lienthong-test-{uuid.uuid4().hex[:8]}"
-        self._run("add_vhost", name)
-        self._run("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        creds = credentials()
+        # One call: the vhost, the services' users and permissions, the harness's.
+        apply_rabbit(rabbit_definitions(name, creds["services"], SERVICE_USER_PREFIX,
+                                        full_access={HARNESS_USER: creds["harness"]}), self.ctl)
         return name
 
     def take(self):
