@@ -46,7 +46,7 @@ from bench.common import (
     Result, _quietly, _terminate, _version, print_machine, fresh_database, fresh_vhost,
 )
 from infra.samples import make_pdf
-from infra.stack import MotoServer, ServiceProcess, free_port
+from infra.stack import SeaweedServer, ServiceProcess, free_port
 from services.routing.sample_data import SAMPLE_DATE, national
 
 with warnings.catch_warnings():
@@ -163,7 +163,7 @@ def start_platform(cleanup, services, provinces):
     shutil.rmtree(keys, ignore_errors=True)
     os.makedirs(keys)
     cleanup.callback(shutil.rmtree, keys, ignore_errors=True)
-    moto = MotoServer(LOG_DIR)
+    moto = SeaweedServer(os.path.join(LOG_DIR, "s3"))
     cleanup.callback(_quietly, "stop moto", moto.stop)
     moto.start()
     docs_port = free_port()

@@ -1,6 +1,6 @@
 """The platform's main job, end to end, on this machine's servers.
 
-Starts an S3 server (moto, unless LIENTHONG_S3_ENDPOINT names one), the five
+Starts an S3 server (SeaweedFS, unless LIENTHONG_S3_ENDPOINT names one), the five
 services as separate processes against a fresh database and RabbitMQ vhost,
 seeds the sample province's users, and plays the scenario through the
 gateway's HTTP API: the province office drafts a directive, its leader signs,
@@ -28,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.samples import make_pdf
-from infra.stack import SERVICES, MotoServer, ServiceProcess, free_port, port_open
+from infra.stack import SERVICES, SeaweedServer, ServiceProcess, free_port, port_open
 
 PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
 DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
@@ -91,13 +91,14 @@ def main(argv=None):
     pg_dsn = fresh_database(server_dsn, "lienthong_demo")
     vhost = "lienthong-demo"
     amqp_uri, own_logins = fresh_vhost(vhost, server_dsn, "lienthong_demo")
-    moto = None
+    s3_server = None
     if os.environ.get("LIENTHONG_S3_ENDPOINT"):
         s3 = (os.environ["LIENTHONG_S3_ENDPOINT"], os.environ["LIENTHONG_S3_ACCESS_KEY"],
               os.environ["LIENTHONG_S3_SECRET_KEY"])
     else:
-        moto = MotoServer(log_dir).start()
-        s3 = (moto.endpoint, moto.access_key, moto.secret_key)
+        shutil.rmtree(os.path.join(log_dir, "s3"), ignore_errors=True)
+        s3_server = SeaweedServer(os.path.join(log_dir, "s3")).start()
+        s3 = (s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
     docs_port = int(os.environ.get("LIENTHONG_DOCS_PORT", free_port()))
     gateway_port = int(os.environ.get("LIENTHONG_GATEWAY_PORT", 0)) or (
         free_port() if port_open("127.0.0.1", 8000) else 8000)
@@ -124,7 +125,7 @@ def main(argv=None):
     for key_dir in ("LIENTHONG_EVENT_KEYS_DIR", "LIENTHONG_PKI_DIR"):
         shutil.rmtree(env[key_dir], ignore_errors=True)
     timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
-              f" S3 at {s3[0]}{' (moto)' if moto else ''}"
+              f" S3 at {s3[0]}{' (SeaweedFS)' if s3_server else ''}"
               + ("; each service logs in as its own least-privilege user (no guest,"
                  " no superuser)" if own_logins else ""))
 
@@ -153,8 +154,8 @@ def main(argv=None):
     finally:
         for p in processes:
             p.stop()
-        if moto:
-            moto.stop()
+        if s3_server:
+            s3_server.stop()
     return 0
 
 

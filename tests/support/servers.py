@@ -5,7 +5,7 @@ For each of RabbitMQ, PostgreSQL and S3, in this order:
    ``LIENTHONG_TEST_S3_ENDPOINT`` with ``..._ACCESS_KEY`` / ``..._SECRET_KEY``);
 2. testcontainers, when a Docker engine answers;
 3. the local servers: RabbitMQ and PostgreSQL on 127.0.0.1, and an
-   S3-compatible server (moto) that the fixture starts itself.
+   S3 server (SeaweedFS, a real one) that the fixture starts itself.
 
 A server that cannot be reached is a test failure that says how to start it,
 never a skip: a skipped suite is a hidden red.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 
 from infra.provision import amqp_uri
-from infra.stack import MotoServer, free_port, port_open  # noqa: F401
+from infra.stack import SeaweedServer, free_port, port_open  # noqa: F401
 
 HOW_TO_START = {
     "RabbitMQ": "start it with `rabbitmq-server -detached` (or set LIENTHONG_TEST_AMQP_URI)",
@@ -203,10 +203,10 @@ def find_s3(log_dir):
         container = MinioContainer("quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z").start()
         cfg = container.get_config()
         return S3(cfg["endpoint"], cfg["access_key"], cfg["secret_key"], container.stop)
-    # No MinIO can be installed here: moto's standalone server speaks S3 over
-    # real HTTP (object lock and versioning included) to the same minio SDK.
+    # No MinIO can be installed here; SeaweedFS (pinned wheel) is a real S3
+    # server with object lock, versioning and multipart streaming.
     try:
-        moto = MotoServer(log_dir).start()
+        server = SeaweedServer(log_dir).start()
     except RuntimeError as err:
         pytest.fail(str(err), pytrace=False)
-    return S3(moto.endpoint, moto.access_key, moto.secret_key, moto.stop)
+    return S3(server.endpoint, server.access_key, server.secret_key, server.stop)
