@@ -96,9 +96,20 @@ def main(argv=None):
         s3 = (os.environ["LIENTHONG_S3_ENDPOINT"], os.environ["LIENTHONG_S3_ACCESS_KEY"],
               os.environ["LIENTHONG_S3_SECRET_KEY"])
     else:
+        from infra.privileges import S3_SERVICES, s3_actions
+        from shared.objectstore import S3ObjectStore
+
+        # One S3 identity per service, limited to the demo's bucket; the
+        # operator (admin) makes the bucket.
+        keys = {s: (f"lienthong-{s}", secrets.token_urlsafe(24)) for s in S3_SERVICES}
         shutil.rmtree(os.path.join(log_dir, "s3"), ignore_errors=True)
-        s3_server = SeaweedServer(os.path.join(log_dir, "s3")).start()
+        s3_server = SeaweedServer(os.path.join(log_dir, "s3"), {
+            a: (a, k, s3_actions(s, "lienthong-demo")) for s, (a, k) in keys.items()}).start()
         s3 = (s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+        S3ObjectStore(s3[0], s3[1], s3[2], "lienthong-demo").ensure_bucket()
+        for service, (access, secret_key) in keys.items():
+            own_logins.setdefault(service, {}).update(
+                LIENTHONG_S3_ACCESS_KEY=access, LIENTHONG_S3_SECRET_KEY=secret_key)
     docs_port = int(os.environ.get("LIENTHONG_DOCS_PORT", free_port()))
     gateway_port = int(os.environ.get("LIENTHONG_GATEWAY_PORT", 0)) or (
         free_port() if port_open("127.0.0.1", 8000) else 8000)

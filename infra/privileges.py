@@ -85,6 +85,27 @@ def rabbit_user(service, prefix="lienthong"):
     return f"{prefix}-{service}"
 
 
+# -- S3 (SeaweedFS identities; an IAM policy elsewhere) ---------------------------------
+
+# Who writes what: docs the documents' files, signing the signed and sealed
+# versions, routing the files of imported documents, audit its checkpoints.
+# Retention (WORM) is set by those that lock what they store; the gateway
+# streams through docs and holds no S3 credential; nobody creates buckets
+# but the operator.
+S3_RETENTION = ("docs", "routing", "audit")
+S3_SERVICES = ("docs", "signing", "routing", "audit")
+
+
+def s3_actions(service, bucket):
+    """SeaweedFS ``actions`` for ``service`` on ``bucket`` (a name or a ``prefix*``)."""
+    if service not in S3_SERVICES:
+        raise ValueError(f"{service} has no business with the object store")
+    actions = [f"{a}:{bucket}" for a in ("Read", "Write", "List")]
+    if service in S3_RETENTION:
+        actions += [f"{a}:{bucket}" for a in ("PutObjectRetention", "GetObjectRetention")]
+    return actions
+
+
 # -- PostgreSQL ---------------------------------------------------------------------------
 
 AUDIT_APP_ROLE = "lienthong_audit_app"

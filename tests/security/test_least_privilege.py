@@ -140,3 +140,40 @@ def test_the_audit_log_is_written_through_a_login_that_may_only_read_and_append(
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("TRUNCATE entries")
 
+
+
+def test_each_service_has_its_own_s3_key_limited_to_the_platforms_buckets(platform):
+    import datetime
+    import io
+
+    from minio import Minio
+    from minio.commonconfig import COMPLIANCE
+    from minio.error import S3Error
+    from minio.retention import Retention
+
+    keys = platform.s3.service_keys
+    assert set(keys) == {"docs", "signing", "routing", "audit"}  # the gateway has none
+    platform.object_store()  # the test's bucket, made by the operator's key
+
+    def client(service):
+        access, secret = keys[service]
+        return Minio(platform.s3.endpoint, access_key=access, secret_key=secret, secure=False)
+
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    docs, signing = client("docs"), client("signing")
+    stored = docs.put_object(bucket_name=platform.bucket, object_name="a.pdf",
+                             data=io.BytesIO(b"%PDF-1.7"), length=8)
+    docs.set_object_retention(bucket_name=platform.bucket, object_name="a.pdf",
+                              version_id=stored.version_id, config=Retention(COMPLIANCE, until))
+    for attempt in (
+            lambda: signing.set_object_retention(  # signing locks nothing
+                bucket_name=platform.bucket, object_name="a.pdf",
+                version_id=stored.version_id, config=Retention(COMPLIANCE, until)),
+            lambda: docs.make_bucket(bucket_name=f"{platform.bucket}-x"),
+            lambda: docs.bucket_exists(bucket_name="somebody-elses"),
+            lambda: Minio(platform.s3.endpoint, access_key="guest", secret_key="guest-secret",
+                          secure=False).bucket_exists(bucket_name=platform.bucket)):
+        with pytest.raises(S3Error) as err:
+            attempt()
+        assert err.value.code in ("AccessDenied", "InvalidAccessKeyId",
+                                  "SignatureDoesNotMatch"), err.value

@@ -102,7 +102,12 @@ class Platform:
     def service_env(self, service):
         """``env()`` with the service's own least-privilege logins (``infra.provision``)
         where the harness made the vhost; the shared logins elsewhere."""
-        return {**self.env(), **self._own_logins().get(service, {})}
+        env = {**self.env(), **self._own_logins().get(service, {})}
+        if self.s3.service_keys and service in self.s3.service_keys:
+            self.object_store()  # the operator makes the bucket; services may not
+            env["LIENTHONG_S3_ACCESS_KEY"], env["LIENTHONG_S3_SECRET_KEY"] = \
+                self.s3.service_keys[service]
+        return env
 
     def _own_logins(self):
         if self._logins is None:

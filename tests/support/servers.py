@@ -53,6 +53,9 @@ class S3:
     access_key: str
     secret_key: str
     cleanup: callable = None
+    # Each service's own credential {service: (access_key, secret_key)}, where
+    # the harness started the server; the buckets are made with the admin's.
+    service_keys: dict = None
 
 
 def find_rabbit():
@@ -205,8 +208,18 @@ def find_s3(log_dir):
         return S3(cfg["endpoint"], cfg["access_key"], cfg["secret_key"], container.stop)
     # No MinIO can be installed here; SeaweedFS (pinned wheel) is a real S3
     # server with object lock, versioning and multipart streaming.
+    import secrets
+
+    from infra.privileges import S3_SERVICES, s3_actions
+
+    keys = {s: (f"{SERVICE_USER_PREFIX}-{s}", secrets.token_urlsafe(24)) for s in S3_SERVICES}
+    identities = {access: (access, secret, s3_actions(s, f"{TEST_BUCKET_PREFIX}*"))
+                  for s, (access, secret) in keys.items()}
     try:
-        server = SeaweedServer(log_dir).start()
+        server = SeaweedServer(log_dir, identities).start()
     except RuntimeError as err:
         pytest.fail(str(err), pytrace=False)
-    return S3(server.endpoint, server.access_key, server.secret_key, server.stop)
+    return S3(server.endpoint, server.access_key, server.secret_key, server.stop, keys)
+
+
+TEST_BUCKET_PREFIX = "lienthong-test-"
