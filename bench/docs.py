@@ -58,7 +58,7 @@ with warnings.catch_warnings():
     # nameko imports eventlet, which announces its own deprecation (known, accepted).
     warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     from infra.client import Client
-    from infra.stack import MotoServer, ServiceProcess, free_port
+    from infra.stack import SeaweedServer, ServiceProcess, free_port
 
 # -- where ------------------------------------------------------------------------
 
@@ -209,7 +209,7 @@ class Bench:
         shutil.rmtree(keys, ignore_errors=True)
         os.makedirs(keys)
         cleanup.callback(shutil.rmtree, keys, ignore_errors=True)
-        self.moto = MotoServer(LOG_DIR)
+        self.moto = SeaweedServer(os.path.join(LOG_DIR, "s3"))
         cleanup.callback(_quietly, "stop moto", self.moto.stop)
         self.moto.start()
         docs_port = free_port()

@@ -47,7 +47,7 @@ from bench.common import (
 )
 from infra.keys import provisioned_env
 from infra.samples import make_pdf
-from infra.stack import MotoServer, ServiceProcess, free_port
+from infra.stack import SeaweedServer, ServiceProcess, free_port
 from services.routing.sample_data import SAMPLE_DATE, national
 
 with warnings.catch_warnings():
@@ -164,7 +164,7 @@ def start_platform(cleanup, services, provinces):
     shutil.rmtree(keys, ignore_errors=True)
     os.makedirs(keys)
     cleanup.callback(shutil.rmtree, keys, ignore_errors=True)
-    moto = MotoServer(LOG_DIR)
+    moto = SeaweedServer(os.path.join(LOG_DIR, "s3"))
     cleanup.callback(_quietly, "stop moto", moto.stop)
     moto.start()
     docs_port = free_port()

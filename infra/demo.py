@@ -1,6 +1,6 @@
 """The platform's main job, end to end, on this machine's servers.
 
-Starts an S3 server (moto, unless LIENTHONG_S3_ENDPOINT names one), the five
+Starts an S3 server (SeaweedFS, unless LIENTHONG_S3_ENDPOINT names one), the five
 services as separate processes against a fresh database and RabbitMQ vhost,
 seeds the sample province's users, and plays the scenario through the
 gateway's HTTP API: the province office drafts a directive, its leader signs,
@@ -29,7 +29,7 @@ from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.keys import provisioned_env
 from infra.samples import make_pdf
-from infra.stack import SERVICES, MotoServer, ServiceProcess, free_port, port_open
+from infra.stack import SERVICES, SeaweedServer, ServiceProcess, free_port, port_open
 
 PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
 DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
@@ -54,16 +54,21 @@ def fresh_database(server_dsn, name):
     return make_conninfo(**params)
 
 
-def fresh_vhost(name):
-    """A vhost of the demo's own on the local broker, when rabbitmqctl is here."""
+def fresh_vhost(name, server_dsn, database):
+    """A vhost of the demo's own on the local broker, its services' own users on
+    both servers (``infra.provision``; guest gets nothing) and an operator's
+    user for the demo's own checks. Returns the operator's URI and each
+    service's settings; without rabbitmqctl, the broker's default vhost as is."""
+    from infra.provision import amqp_uri, provision
+
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
-        return "/"
+        return os.environ.get("LIENTHONG_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"), {}
     subprocess.run([ctl, "-q", "delete_vhost", name], capture_output=True)
-    subprocess.run([ctl, "-q", "add_vhost", name], check=True, capture_output=True)
-    subprocess.run([ctl, "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
-    return name
+    operator = secrets.token_urlsafe(18)
+    settings = provision("127.0.0.1:5672", name, server_dsn, database,
+                         full_access={"lienthong-demo-operator": operator}, ctl=ctl)
+    return amqp_uri("127.0.0.1:5672", name, "lienthong-demo-operator", operator), settings
 
 
 def main(argv=None):
@@ -85,16 +90,27 @@ def main(argv=None):
     server_dsn = os.environ.get("LIENTHONG_PG_SERVER_DSN",
                                 "postgresql://postgres@127.0.0.1:5432/postgres")
     pg_dsn = fresh_database(server_dsn, "lienthong_demo")
-    vhost = fresh_vhost("lienthong-demo")
-    amqp_uri = os.environ.get("LIENTHONG_AMQP_URI",
-                              f"amqp://guest:guest@127.0.0.1:5672/{vhost}")
-    moto = None
+    vhost = "lienthong-demo"
+    amqp_uri, own_logins = fresh_vhost(vhost, server_dsn, "lienthong_demo")
+    s3_server = None
     if os.environ.get("LIENTHONG_S3_ENDPOINT"):
         s3 = (os.environ["LIENTHONG_S3_ENDPOINT"], os.environ["LIENTHONG_S3_ACCESS_KEY"],
               os.environ["LIENTHONG_S3_SECRET_KEY"])
     else:
-        moto = MotoServer(log_dir).start()
-        s3 = (moto.endpoint, moto.access_key, moto.secret_key)
+        from infra.privileges import S3_SERVICES, s3_actions
+        from shared.objectstore import S3ObjectStore
+
+        # One S3 identity per service, limited to the demo's bucket; the
+        # operator (admin) makes the bucket.
+        keys = {s: (f"lienthong-{s}", secrets.token_urlsafe(24)) for s in S3_SERVICES}
+        shutil.rmtree(os.path.join(log_dir, "s3"), ignore_errors=True)
+        s3_server = SeaweedServer(os.path.join(log_dir, "s3"), {
+            a: (a, k, s3_actions(s, "lienthong-demo")) for s, (a, k) in keys.items()}).start()
+        s3 = (s3_server.endpoint, s3_server.access_key, s3_server.secret_key)
+        S3ObjectStore(s3[0], s3[1], s3[2], "lienthong-demo").ensure_bucket()
+        for service, (access, secret_key) in keys.items():
+            own_logins.setdefault(service, {}).update(
+                LIENTHONG_S3_ACCESS_KEY=access, LIENTHONG_S3_SECRET_KEY=secret_key)
     docs_port = int(os.environ.get("LIENTHONG_DOCS_PORT", free_port()))
     gateway_port = int(os.environ.get("LIENTHONG_GATEWAY_PORT", 0)) or (
         free_port() if port_open("127.0.0.1", 8000) else 8000)
@@ -123,13 +139,16 @@ def main(argv=None):
     # trust file every consumer checks events against (python -m infra.keys provision).
     env.update(provisioned_env(event_keys))
     timer.say(f"servers: RabbitMQ vhost {vhost!r}, PostgreSQL database 'lienthong_demo',"
-              f" S3 at {s3[0]}{' (moto)' if moto else ''}")
+              f" S3 at {s3[0]}{' (SeaweedFS)' if s3_server else ''}"
+              + ("; each service logs in as its own least-privilege user (no guest,"
+                 " no superuser)" if own_logins else ""))
 
     users_path, passwords = seed_users(log_dir)
     env["LIENTHONG_SEED_USERS"] = users_path
     client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", secret)
     api = Api(f"http://127.0.0.1:{gateway_port}")
-    processes = [ServiceProcess(name, env, log_dir) for name in SERVICES]
+    processes = [ServiceProcess(name, {**env, **own_logins.get(name, {})}, log_dir)
+                 for name in SERVICES]
     try:
         for p in processes:
             p.start()
@@ -149,8 +168,8 @@ def main(argv=None):
     finally:
         for p in processes:
             p.stop()
-        if moto:
-            moto.stop()
+        if s3_server:
+            s3_server.stop()
     return 0
 
 

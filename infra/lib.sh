@@ -16,11 +16,12 @@ setup_venv() {
   fi
   local stamp="$VENV/.lienthong-installed"
   local want
-  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  want="$(cat "$ROOT/pyproject.toml" "$ROOT/infra/requirements-s3.txt" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing the project and its pinned dependencies"
     "$VENV/bin/python" -m pip install -q --upgrade pip 'setuptools<81' wheel
     "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+    "$VENV/bin/python" -m pip install -q --require-hashes -r "$ROOT/infra/requirements-s3.txt"
     echo "$want" > "$stamp"
   fi
 }

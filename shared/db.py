@@ -47,7 +47,11 @@ class Database:
             # Serialise concurrent first starts of the same service.
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                # A service's own login owns its provisioned schema but may not
+                # create schemas: only make it when it is missing.
+                if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                (self.schema,)).fetchone() is None:
+                    conn.execute(f'CREATE SCHEMA "{self.schema}"')
                 conn.execute(f'SET LOCAL search_path = "{self.schema}", public')
                 conn.execute(ddl)
 

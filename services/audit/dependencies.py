@@ -31,8 +31,11 @@ class AuditLog(DependencyProvider):
         self.trusted = trusted_at_start(c)
         owner = Database(c["POSTGRES_DSN"], schema="audit")
         retry_until_ready(lambda: owner.ensure_schema(QUARANTINE_DDL + LOG_DDL), what="PostgreSQL")
-        # The service itself works with the append-only role's privileges.
-        self.db = Database(c["POSTGRES_DSN"], schema="audit", role=APP_ROLE,
+        # The service itself works with the append-only role's privileges: its
+        # own login when provisioned (POSTGRES_APP_DSN), else SET ROLE.
+        app_dsn = c.get("POSTGRES_APP_DSN") or None
+        self.db = Database(app_dsn or c["POSTGRES_DSN"], schema="audit",
+                           role=None if app_dsn else APP_ROLE,
                            max_size=int(c.get("DB_POOL_SIZE", 10)), settings=DB_SETTINGS)
         self.tlog = TransparencyLog(self.db)
         self.origin = str(c.get("LOG_ORIGIN", "lienthong.local/audit-log"))

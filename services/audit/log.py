@@ -85,8 +85,11 @@ CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
 CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
 """ for t in APPEND_ONLY) + f"""
+-- Made here for a superuser owner; provisioned beforehand (a login) otherwise.
 DO $$ BEGIN
-    CREATE ROLE {APP_ROLE} NOLOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+        CREATE ROLE {APP_ROLE} NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 GRANT USAGE ON SCHEMA audit TO {APP_ROLE};

@@ -15,7 +15,7 @@ def client(platform):
 def stack(platform, client):
     """The five services (gateway included), each its own process; stopped (or killed)
     afterwards."""
-    processes = {name: ServiceProcess(name, platform.env(), platform.log_dir)
+    processes = {name: ServiceProcess(name, platform.service_env(name), platform.log_dir)
                  for name in SERVICES}
 
     class Stack(dict):

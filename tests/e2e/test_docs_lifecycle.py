@@ -145,7 +145,7 @@ def test_several_docs_processes_issuing_at_once_give_no_gap_and_no_duplicate(
     for n in range(2):  # two more docs processes on the same queues and database
         log_dir = os.path.join(platform.log_dir, f"docs-{n}")
         os.makedirs(log_dir)
-        env = {**platform.env(), "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{8900 + n}"}
+        env = {**platform.service_env("docs"), "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{8900 + n}"}
         extra.append(ServiceProcess("docs", env, log_dir).start())
     try:
         for p in extra:

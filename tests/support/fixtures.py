@@ -3,6 +3,7 @@
 import os
 import secrets
 import uuid
+from urllib.parse import unquote, urlsplit
 from dataclasses import dataclass, field
 
 import pytest
@@ -66,6 +67,7 @@ class Platform:
     # Each service's event key under a passphrase of its own, as in production.
     event_passphrases: dict = field(default_factory=lambda: {
         p: secrets.token_urlsafe(18) for p in PRODUCERS})
+    _logins: dict = field(default=None, repr=False)
 
     @property
     def event_keys_dir(self):
@@ -119,6 +121,33 @@ class Platform:
             "LIENTHONG_CHECKPOINT_SECONDS": "0.5",
             "LIENTHONG_CHECKPOINT_RETENTION_DAYS": "1",
         }
+
+    def service_env(self, service):
+        """``env()`` with the service's own least-privilege logins (``infra.provision``)
+        where the harness made the vhost; the shared logins elsewhere."""
+        env = {**self.env(), **self._own_logins().get(service, {})}
+        if self.s3.service_keys and service in self.s3.service_keys:
+            self.object_store()  # the operator makes the bucket; services may not
+            env["LIENTHONG_S3_ACCESS_KEY"], env["LIENTHONG_S3_SECRET_KEY"] = \
+                self.s3.service_keys[service]
+        return env
+
+    def _own_logins(self):
+        if self._logins is None:
+            self._logins = {}
+            parts = urlsplit(self.amqp_uri)
+            if unquote(parts.username or "") == servers.HARNESS_USER:
+                from psycopg.conninfo import conninfo_to_dict
+
+                from infra.provision import apply_postgres, service_settings
+
+                passwords = servers.credentials()["services"]
+                database = conninfo_to_dict(self.pg_dsn)["dbname"]
+                apply_postgres(self.pg_dsn, database, passwords, servers.SERVICE_USER_PREFIX)
+                self._logins = service_settings(
+                    f"{parts.hostname}:{parts.port or 5672}", unquote(parts.path[1:]),
+                    self.pg_dsn, database, passwords, servers.SERVICE_USER_PREFIX)
+        return self._logins
 
     def config(self, service=None):
         """nameko config for containers run inside the test process (``service``'s

@@ -5,21 +5,24 @@ For each of RabbitMQ, PostgreSQL and S3, in this order:
    ``LIENTHONG_TEST_S3_ENDPOINT`` with ``..._ACCESS_KEY`` / ``..._SECRET_KEY``);
 2. testcontainers, when a Docker engine answers;
 3. the local servers: RabbitMQ and PostgreSQL on 127.0.0.1, and an
-   S3-compatible server (moto) that the fixture starts itself.
+   S3 server (SeaweedFS, a real one) that the fixture starts itself.
 
 A server that cannot be reached is a test failure that says how to start it,
 never a skip: a skipped suite is a hidden red.
 """
 
+import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
-from infra.stack import MotoServer, free_port, port_open  # noqa: F401
+from infra.provision import amqp_uri
+from infra.stack import SeaweedServer, free_port, port_open  # noqa: F401
 
 HOW_TO_START = {
     "RabbitMQ": "start it with `rabbitmq-server -detached` (or set LIENTHONG_TEST_AMQP_URI)",
@@ -50,6 +53,9 @@ class S3:
     access_key: str
     secret_key: str
     cleanup: callable = None
+    # Each service's own credential {service: (access_key, secret_key)}, where
+    # the harness started the server; the buckets are made with the admin's.
+    service_keys: dict = None
 
 
 def find_rabbit():
@@ -74,7 +80,43 @@ def find_rabbit():
     if _vhosts is None:
         _vhosts = _LocalVhosts(ctl)
     vhost = _vhosts.take()
-    return Rabbit(f"amqp://guest:guest@127.0.0.1:5672/{vhost}", lambda: _vhosts.release(vhost))
+    return Rabbit(amqp_uri("127.0.0.1:5672", vhost, HARNESS_USER, credentials()["harness"]),
+                  lambda: _vhosts.release(vhost))
+
+
+# The platform's own rules hold in the tests' vhosts too: guest gets nothing,
+# each service process logs in as its own user with least privilege
+# (infra.privileges), and the harness (the tests' clients, which stand in for
+# every caller) has a user of its own.
+HARNESS_USER = "lienthong-test-harness"
+SERVICE_USER_PREFIX = "lienthong-test"
+
+
+def credentials():
+    """Passwords of the harness's and the services' test users on this machine.
+
+    Users are server-wide, and test runs may overlap (several checkouts): the
+    first run makes them, the others read the same file.
+    """
+    path = os.path.join(tempfile.gettempdir(), "lienthong-test-credentials.json")
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        pass
+    import secrets
+
+    from infra.privileges import SERVICES
+
+    made = {"harness": secrets.token_urlsafe(18),
+            "services": {s: secrets.token_urlsafe(18) for s in SERVICES}}
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return credentials()
+    with os.fdopen(fd, "w") as fh:
+        json.dump(made, fh)
+    return made
 
 
 _vhosts = None
@@ -93,9 +135,13 @@ class _LocalVhosts:
         subprocess.run([self.ctl, "-q", *args], check=True, capture_output=True)
 
     def _create(self):
+        from infra.provision import apply_rabbit, rabbit_definitions
+
         name = f"lienthong-test-{uuid.uuid4().hex[:8]}"
-        self._run("add_vhost", name)
-        self._run("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        creds = credentials()
+        # One call: the vhost, the services' users and permissions, the harness's.
+        apply_rabbit(rabbit_definitions(name, creds["services"], SERVICE_USER_PREFIX,
+                                        full_access={HARNESS_USER: creds["harness"]}), self.ctl)
         return name
 
     def take(self):
@@ -160,10 +206,20 @@ def find_s3(log_dir):
         container = MinioContainer("quay.io/minio/minio:RELEASE.2025-04-22T22-12-26Z").start()
         cfg = container.get_config()
         return S3(cfg["endpoint"], cfg["access_key"], cfg["secret_key"], container.stop)
-    # No MinIO can be installed here: moto's standalone server speaks S3 over
-    # real HTTP (object lock and versioning included) to the same minio SDK.
+    # No MinIO can be installed here; SeaweedFS (pinned wheel) is a real S3
+    # server with object lock, versioning and multipart streaming.
+    import secrets
+
+    from infra.privileges import S3_SERVICES, s3_actions
+
+    keys = {s: (f"{SERVICE_USER_PREFIX}-{s}", secrets.token_urlsafe(24)) for s in S3_SERVICES}
+    identities = {access: (access, secret, s3_actions(s, f"{TEST_BUCKET_PREFIX}*"))
+                  for s, (access, secret) in keys.items()}
     try:
-        moto = MotoServer(log_dir).start()
+        server = SeaweedServer(log_dir, identities).start()
     except RuntimeError as err:
         pytest.fail(str(err), pytrace=False)
-    return S3(moto.endpoint, moto.access_key, moto.secret_key, moto.stop)
+    return S3(server.endpoint, server.access_key, server.secret_key, server.stop, keys)
+
+
+TEST_BUCKET_PREFIX = "lienthong-test-"
