@@ -628,6 +628,10 @@ class RoutingService(Health, DeadLetters):
             earlier = self._imported(conn, document_id, package)
         if earlier is not None:
             return _jsonable(earlier)
+        # The same package may be imported twice at once (the broker redelivers a
+        # call whose service died while the connector posts it again): both store
+        # their files, one commits under the lock, the other finds it imported,
+        # answers ``repeated`` and removes its own versions, not yet under WORM.
         files = self._store_files(document_id, package.attachments, limit)
         now = utc_now()
         document = inbound.record(package, document_id, recipients, files, now)
@@ -636,6 +640,7 @@ class RoutingService(Health, DeadLetters):
             earlier = self._imported(conn, document_id, package, lock=True)
             if earlier is not None:
                 return earlier
+            self._retain(files)  # before the commit: never an unlocked import
             stored = self._append(conn, document_id,
                                   inbound.received_events(document, actor, now))
             registered = json.dumps(_jsonable(stored[0].to_dict()), ensure_ascii=False)
@@ -645,23 +650,30 @@ class RoutingService(Health, DeadLetters):
             failpoint("routing.import.before_commit")
             return inbound.answer(document, repeated=False)
 
-        result = self._in_transaction(attempt)
+        try:
+            result = self._in_transaction(attempt)
+        except Exception:
+            self._remove(files, "a refused import")
+            raise
+        if result["repeated"]:
+            self._remove(files, "a concurrent repeat of an import")
         failpoint("routing.import.after_commit")
         return _jsonable(result)
 
     def _imported(self, conn, document_id, package, lock=False):
         """The answer of an earlier import of this package, or None. Another
-        package with the same sender, year and number is a conflict."""
+        package with the same sender, year and number is a conflict. One query,
+        so one snapshot: a concurrent import that commits meanwhile is seen
+        either wholly or not at all, never as "another package"."""
         if lock:  # one import of a given document at a time
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (document_id,))
-        row = conn.execute("SELECT registered FROM consignments WHERE document_id = %s",
-                           (document_id,)).fetchone()
-        if row is not None:
-            return inbound.answer(row[0]["data"], repeated=True)
         notation, year = f"{package.code_number}/{package.code_notation}", \
             package.promulgation_date.year
-        clash = [doc for doc, registered in _numbered(conn, package.from_agency.id, notation)
-                 if registered["data"].get("year") == year]
+        rows = _numbered(conn, package.from_agency.id, notation, or_id=document_id)
+        for doc, registered in rows:
+            if doc == document_id:
+                return inbound.answer(registered["data"], repeated=True)
+        clash = [doc for doc, registered in rows if registered["data"].get("year") == year]
         if clash:
             path = "edXMLHeader/MessageHeader/Code"
             raise Conflict(f"{path}: {notation} of {package.from_agency.id} in {year} was"
@@ -670,10 +682,10 @@ class RoutingService(Health, DeadLetters):
         return None
 
     def _store_files(self, document_id, attachments, limit):
-        """Each file of a package, stored where docs keeps a document's files and
-        put under WORM retention before the import commits, as an issued file
-        is (a crash in between leaves a locked orphan, never an unlocked
-        import). A refused file removes those stored before it: nothing is left."""
+        """Each file of a package, stored where docs keeps a document's files (put
+        under WORM retention by ``_retain`` in the import's transaction, before
+        it commits). A refused file removes those stored before it: nothing is
+        left."""
         stored = []
         try:
             for n, attachment in enumerate(attachments, 1):
@@ -685,16 +697,26 @@ class RoutingService(Health, DeadLetters):
                     key, io.BytesIO(attachment.content), limit, check).to_dict(),
                     "name": attachment.name})
         except Exception:
-            for done in stored:
-                try:
-                    self.files.delete(done["key"], version_id=done["version_id"])
-                except Exception:  # the refusal is what the caller must see
-                    log.exception("could not remove %s after a refused import", done["key"])
+            self._remove(stored, "a refused import")
             raise
-        until = utc_now() + timedelta(days=int(self.config.get("RETENTION_DAYS", 3650)))
-        for done in stored:
-            self.files.lock(done["key"], done["version_id"], until)
         return stored
+
+    def _retain(self, files):
+        """Put an import's files under COMPLIANCE retention, as issued files are
+        (a crash before the commit leaves a locked orphan, never an unlocked
+        import)."""
+        until = utc_now() + timedelta(days=int(self.config.get("RETENTION_DAYS", 3650)))
+        for done in files:
+            self.files.lock(done["key"], done["version_id"], until)
+
+    def _remove(self, files, why):
+        """Remove the versions an import stored (by version: a concurrent
+        import's versions of the same keys stay)."""
+        for done in files:
+            try:
+                self.files.delete(done["key"], version_id=done["version_id"])
+            except Exception:  # the answer is what the caller must see
+                log.exception("could not remove %s after %s", done["key"], why)
 
     def _file_limit(self):
         """The largest file a package may carry (the package: twice this)."""
@@ -943,14 +965,16 @@ def _reason_of(status):
     return text or None
 
 
-def _numbered(conn, agency, number_notation):
+def _numbered(conn, agency, number_notation, or_id=None):
     """``(document_id, DocumentIssued envelope)`` of each document routing knows
-    that ``agency`` issued as ``number_notation`` (any year)."""
+    that ``agency`` issued as ``number_notation`` (any year), and of document
+    ``or_id`` if it is known, in one snapshot."""
     return [(str(doc), registered) for doc, registered in conn.execute(
         "SELECT document_id, registered FROM consignments"
-        " WHERE registered -> 'data' ->> 'issuing_agency' = %s"
-        " AND registered -> 'data' ->> 'number_notation' = %s",
-        (agency, number_notation)).fetchall()]
+        " WHERE (registered -> 'data' ->> 'issuing_agency' = %s"
+        " AND registered -> 'data' ->> 'number_notation' = %s)"
+        " OR document_id = %s",
+        (agency, number_notation, or_id)).fetchall()]
 
 
 def _uuid(value):
