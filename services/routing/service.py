@@ -271,6 +271,7 @@ class RoutingService(Health, DeadLetters):
         document = registered["data"]
         directory, _ = self.directory.load(self.events)
         try:
+            _check_exchangeable(document)
             recipients = directory.address({"agencies": list(document["recipients"])}, today())
         except (ValidationFailed, NotFound) as err:
             stored = self._append(conn, document["document_id"],
@@ -309,18 +310,21 @@ class RoutingService(Health, DeadLetters):
                                    " document", field="consignment_id")
                 return {"consignment_id": consignment_id, "recipients": done[1],
                         "new_recipients": done[2], "repeated": True}
+            # What may go out is learnt from docs' DocumentIssued and signing's
+            # DocumentFinalized, never from the caller.
             row = conn.execute("SELECT registered, signed FROM consignments"
                                " WHERE document_id = %s", (document_id,)).fetchone()
             if row is None or row[0] is None:
-                raise NotFound(f"document {document_id} is not known to routing",
-                               field="document_id")
+                raise NotFound(f"document {document_id} is not known to routing: only an"
+                               " issued document is sent", field="document_id")
             document = row[0]["data"]
             if actor.agency != document["issuing_agency"]:
                 raise Forbidden("only the issuing agency's clerk sends its documents",
                                 field="agency")
+            _check_exchangeable(document)
             if row[1] is None:
-                raise Conflict("the document is not signed yet: it cannot be sent",
-                               field="document_id")
+                raise Conflict("the document is not sealed yet (no DocumentFinalized):"
+                               " it cannot be sent", field="document_id")
             recipients = directory.address(addressing, today())
             if document["issuing_agency"] in recipients:
                 recipients = [r for r in recipients if r != document["issuing_agency"]]
@@ -521,9 +525,17 @@ class RoutingService(Health, DeadLetters):
         return _jsonable([a.to_dict() for a in found])
 
     @rpc
+    def agency(self, code, on=None):
+        """The agency ``code`` as of ``on`` (today); ``NotFound`` naming ``code``
+        if the directory has none effective then."""
+        self.auth.actor()
+        directory, _ = self.directory.load(self.events)
+        return _jsonable(directory.get(code, _date(on)).to_dict())
+
+    @rpc
     def change_directory(self, changes):
-        """Apply dated changes (create, rename, move, merge, split, dissolve); admins only."""
-        actor = require_role(self.auth.actor(), "admin")
+        """Apply dated changes (create, rename, move, merge, split, dissolve); operators only."""
+        actor = require_role(self.auth.actor(), "operator")
         if not isinstance(changes, list) or not changes:
             raise ValidationFailed("changes: a non-empty list of changes", field="changes")
         directory, version = self.directory.load(self.events)
@@ -549,8 +561,8 @@ class RoutingService(Health, DeadLetters):
 
     @rpc
     def import_directory(self, csv_text, on):
-        """Create the agencies of a CSV export (as of ``on``); admins only."""
-        require_role(self.auth.actor(), "admin")
+        """Create the agencies of a CSV export (as of ``on``); operators only."""
+        require_role(self.auth.actor(), "operator")
         scratch = Directory()
         scratch.import_csv(csv_text, _date(on))
         return self.change_directory(scratch.changes)
@@ -582,11 +594,24 @@ class RoutingService(Health, DeadLetters):
                            field="document_id")
         package = _package(registered, traces)
         if inline is True:
+            self._check_not_recalled(document_id, actor, data)
             package.attachments = [self._inline(a, f) for a, f in zip(
                 package.attachments, [data["file"], *data.get("attachments", ())])]
         elif inline is not False:
             raise ValidationFailed("inline: true or false", field="inline")
         return base64.b64encode(edxml.export_package(package)).decode()
+
+    def _check_not_recalled(self, document_id, actor, data):
+        """A recipient whose copy was recalled (the revoke agreed) gets no bytes of
+        it, as docs' file URLs refuse; the sender and auditors keep access."""
+        if actor.role == "auditor" or actor.agency == data["issuing_agency"]:
+            return
+        with self.events.transaction() as conn:
+            row = conn.execute("SELECT state FROM copies WHERE document_id = %s AND"
+                               " recipient = %s", (document_id, actor.agency)).fetchone()
+        if row is not None and codec.status_from_json(row[0]).recalled:
+            raise Forbidden("state: the sender recalled this document; your copy is out of"
+                            " use", field="state")
 
     def _inline(self, attachment, stored):
         """``attachment`` with its bytes instead of a reference, checked against
@@ -603,7 +628,7 @@ class RoutingService(Health, DeadLetters):
 
     @rpc
     def import_edxml(self, package_b64):
-        """Take in a document package from the national axis (admins, who run the
+        """Take in a document package from the national axis (operators, who run the
         connector): store its files, deliver it to the platform agencies its
         ``To`` list names (merged ones to their successors), as if issued here.
 
@@ -611,7 +636,7 @@ class RoutingService(Health, DeadLetters):
         returns the first answer with ``repeated`` and delivers nothing twice.
         A refusal names the package element and stores nothing.
         """
-        actor = require_role(self.auth.actor(), "admin")
+        actor = require_role(self.auth.actor(), "operator")
         limit = self._file_limit()
         try:
             raw = base64.b64decode(package_b64, validate=True)
@@ -765,9 +790,9 @@ class RoutingService(Health, DeadLetters):
     @rpc
     def import_status_edxml(self, package_b64):
         """Apply a status package from the national axis to the copy it reports
-        on, by the rules of ``report_status``; admins only. The change, as
+        on, by the rules of ``report_status``; operators only. The change, as
         ``report_status`` returns it."""
-        actor = require_role(self.auth.actor(), "admin")
+        actor = require_role(self.auth.actor(), "operator")
         try:
             raw = base64.b64decode(package_b64, validate=True)
         except (ValueError, TypeError):
@@ -975,6 +1000,14 @@ def _numbered(conn, agency, number_notation, or_id=None):
         " AND registered -> 'data' ->> 'number_notation' = %s)"
         " OR document_id = %s",
         (agency, number_notation, or_id)).fetchall()]
+
+
+def _check_exchangeable(document):
+    """A state secret (secrecy other than 0, "Thường") never goes out electronically."""
+    if document.get("secrecy") != 0:
+        raise ValidationFailed(f"secrecy: document {document['document_id']} is a state"
+                               f" secret (level {document.get('secrecy')}) and is excluded"
+                               " from electronic exchange", field="secrecy")
 
 
 def _uuid(value):

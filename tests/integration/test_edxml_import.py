@@ -29,7 +29,7 @@ def axis(run_container, platform):
     client = Client(platform)
 
     class Axis:
-        def rpc(self, role="admin", agency=PROVINCE):
+        def rpc(self, role="operator", agency=PROVINCE):
             return client.rpc(client.token(role, agency=agency))
 
         def count(self, service, sql, params=()):
@@ -115,6 +115,7 @@ def _inline(name, content):
 
 BAD = [
     ("a clerk imports", Forbidden, None, {"role": "clerk"}),
+    ("an agency admin imports", Forbidden, "role", {"role": "admin"}),
     ("unknown recipient", NotFound, "edXMLHeader/MessageHeader/To[2]/OrganId",
      {"to": (DISTRICT_1, "999.99.99.H99")}),
     ("sender on the platform", Conflict, "edXMLHeader/MessageHeader/From/OrganId",
@@ -140,7 +141,7 @@ BAD = [
 def test_a_bad_package_is_refused_by_name_and_changes_nothing(axis, why, error, field,
                                                                changes):
     changes = dict(changes)
-    role = changes.pop("role", "admin")
+    role = changes.pop("role", "operator")
     with axis.rpc(role) as rpc:
         with pytest.raises(error) as raised:
             rpc.routing.import_edxml(package(**changes))
