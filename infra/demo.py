@@ -186,8 +186,8 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
                                          "Nguyễn Văn An")
         seal_cert = rpc.signing.enroll(PROVINCE, PROVINCE, "agency", PROVINCE)
     timer.say(f"the province's administrator issued the leader's certificate"
-              f" ({leader_cert['serial'][:12]}…) and the province's seal certificate ({seal_cert['serial'][:12]}…) from the"
-              " development root CA")
+              f" ({leader_cert['serial'][:12]}…) and the province's seal certificate"
+              f" ({seal_cert['serial'][:12]}…) from the development root CA")
     as_user = {user: api.login(user, password) for user, password in passwords.items()}
     clerk, leader = as_user["van.thu@ubnd-tinh"], as_user["chu.tich@ubnd-tinh"]
     auditor = as_user["thanh.tra@vpcp"]

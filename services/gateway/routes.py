@@ -45,11 +45,13 @@ ENDPOINTS = {
     # -- identity
     "login": Endpoint("POST", "/v1/auth/login", "Log in: a bearer token for 8 hours",
                       body=s.LoginSchema, answer=s.TokenSchema),
-    "create_user": Endpoint("POST", "/v1/admin/users", "Create a user (operators: any agency and role;"
-                            " admins: their own agency's clerks, leaders, admins)", ADMIN + OPERATOR,
+    "create_user": Endpoint("POST", "/v1/admin/users",
+                            "Create a user (operators: any agency and role; admins: their"
+                            " own agency's clerks, leaders, admins)", ADMIN + OPERATOR,
                             body=s.NewUserSchema, answer=s.UserSchema, status=201),
-    "list_users": Endpoint("GET", "/v1/admin/users", "List users, never their hashes (operators: all;"
-                           " admins: their own agency's)", ADMIN + OPERATOR, answer="array"),
+    "list_users": Endpoint("GET", "/v1/admin/users", "List users, never their hashes"
+                           " (operators: all; admins: their own agency's)", ADMIN + OPERATOR,
+                           answer="array"),
     # -- outgoing documents
     "register": Endpoint("POST", "/v1/documents",
                          "Register a draft: multipart (metadata JSON, file, attachments),"
@@ -134,9 +136,9 @@ ENDPOINTS = {
     # -- administration
     "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN + OPERATOR,
                          answer="array"),
-    "certificates": Endpoint("GET", "/v1/admin/certificates", "Certificates issued (admins: their own agency's)",
-                             ADMIN + AUDITOR,
-                             answer="array",
+    "certificates": Endpoint("GET", "/v1/admin/certificates",
+                             "Certificates issued (admins: their own agency's)",
+                             ADMIN + AUDITOR, answer="array",
                              query=(("agency", "string", "only this agency's"),)),
     "dead_letters": Endpoint("GET", "/v1/admin/dead-letters/{service}",
                              "Events a service's consumers gave up on, after retries",
