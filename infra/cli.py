@@ -583,14 +583,15 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, metavar="FILE")
 
     # -- admins
-    admin = command("admin", None, "users, agencies, certificates (admins)").add_subparsers(
+    admin = command("admin", None, "users, agencies, certificates (admins); directory,"
+                    " edXML imports, dead letters (operators)").add_subparsers(
         dest="admin_command", required=True, metavar="COMMAND")
     command("users", cmd_admin_users, "list users", admin)
     p = command("add-user", cmd_admin_add_user, "create a user (password from stdin)", admin)
     p.add_argument("user")
     p.add_argument("--agency", required=True, metavar="CODE")
     p.add_argument("--role", required=True,
-                   choices=["clerk", "leader", "auditor", "admin"])
+                   choices=["clerk", "leader", "auditor", "admin", "operator"])
     p.add_argument("--name", required=True)
     command("agencies", cmd_admin_agencies, "the agency directory", admin)
     services = ["docs", "signing", "routing"]

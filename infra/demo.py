@@ -174,7 +174,9 @@ def main(argv=None):
 
 
 USERS = [  # user id, agency, role, full name
+    ("van.hanh@vpcp", AUDITOR_AGENCY, "operator", "Vận hành nền tảng"),
     ("quan.tri@vpcp", AUDITOR_AGENCY, "admin", "Quản trị hệ thống"),
+    ("quan.tri@ubnd-tinh", PROVINCE, "admin", "Quản trị UBND tỉnh"),
     ("thanh.tra@vpcp", AUDITOR_AGENCY, "auditor", "Thanh tra viên"),
     ("van.thu@ubnd-tinh", PROVINCE, "clerk", "Lê Thị Văn Thư"),
     ("chu.tich@ubnd-tinh", PROVINCE, "leader", "Nguyễn Văn An"),
@@ -201,13 +203,13 @@ def seed_users(log_dir):
 
 def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
     """Everything through the gateway's HTTP API, as each user would."""
-    with client.rpc(client.token("admin", AUDITOR_AGENCY, user="quan.tri@vpcp")) as rpc:
+    with client.rpc(client.token("admin", PROVINCE, user="quan.tri@ubnd-tinh")) as rpc:
         leader_cert = rpc.signing.enroll("chu.tich@ubnd-tinh", PROVINCE, "leader",
                                          "Nguyễn Văn An")
         seal_cert = rpc.signing.enroll(PROVINCE, PROVINCE, "agency", PROVINCE)
-    timer.say(f"the administrator issued the leader's certificate ({leader_cert['serial'][:12]}…)"
-              f" and the province's seal certificate ({seal_cert['serial'][:12]}…) from the"
-              " development root CA")
+    timer.say(f"the province's administrator issued the leader's certificate"
+              f" ({leader_cert['serial'][:12]}…) and the province's seal certificate"
+              f" ({seal_cert['serial'][:12]}…) from the development root CA")
     as_user = {user: api.login(user, password) for user, password in passwords.items()}
     clerk, leader = as_user["van.thu@ubnd-tinh"], as_user["chu.tich@ubnd-tinh"]
     auditor = as_user["thanh.tra@vpcp"]

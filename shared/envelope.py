@@ -19,7 +19,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from shared.errors import ValidationFailed
 
-ROLES = ("clerk", "leader", "auditor", "admin", "system")
+ROLES = ("clerk", "leader", "auditor", "admin", "operator", "system")
 # Mã định danh: XXX.XX.XX.Ynn, read right to left (Ynn is the top level).
 AGENCY_CODE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}$")
 EVENT_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]+$")

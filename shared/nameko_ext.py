@@ -407,26 +407,26 @@ event_handler = PriorityEventHandler.decorator
 
 
 class DeadLetters:
-    """Mixed into each service that consumes events: admins list the events its
+    """Mixed into each service that consumes events: operators list the events its
     consumers gave up on (after ``MAX_ATTEMPTS`` tries with back-off) and send
     one back to its consumer's queue once the cause is fixed, and list the
     events its consumers refused into quarantine."""
 
     @rpc
     def dead_letters(self):
-        require_role(self.auth.actor(), "admin")
+        require_role(self.auth.actor(), "operator")
         return self.events.dead_letters(f"{self.name}.")
 
     @rpc
     def replay_dead_letter(self, letter_id):
-        require_role(self.auth.actor(), "admin")
+        require_role(self.auth.actor(), "operator")
         return self.events.replay_dead_letter(letter_id)
 
     @rpc
     def quarantined(self):
         """Events its consumers refused (malformed, unsigned, forged, from the
         wrong producer), newest first, with the reason: for an operator to see."""
-        require_role(self.auth.actor(), "admin")
+        require_role(self.auth.actor(), "operator")
         return self.events.quarantined(f"{self.name}.")
 
 

@@ -75,8 +75,8 @@ class AuditService(Health):
     @rpc
     def quarantined(self):
         """Events audit refused (malformed, unsigned, forged, from the wrong
-        producer), newest first, with the reason (administrators only)."""
-        require_role(self.auth.actor(), "admin")
+        producer), newest first, with the reason (operators only)."""
+        require_role(self.auth.actor(), "operator")
         return ServiceEvents.quarantined_in(self.audit.db, "audit")
 
     # -- reading (auditors only) ----------------------------------------------

@@ -15,12 +15,23 @@ USERS_DDL = """
 CREATE TABLE IF NOT EXISTS users (
     user_id       text PRIMARY KEY,
     agency        text NOT NULL,
-    role          text NOT NULL CHECK (role IN ('clerk', 'leader', 'auditor', 'admin')),
+    role          text NOT NULL CONSTRAINT users_role_check
+                  CHECK (role IN ('clerk', 'leader', 'auditor', 'admin', 'operator')),
     full_name     text NOT NULL,
     password_hash bytea NOT NULL,  -- scrypt, see domain.SCRYPT
     salt          bytea NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now()
 );
+-- A users table from before the operator role: widen its role check once.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'users'::regclass
+                   AND conname = 'users_role_check'
+                   AND pg_get_constraintdef(oid) LIKE '%operator%') THEN
+        ALTER TABLE users DROP CONSTRAINT IF EXISTS users_role_check;
+        ALTER TABLE users ADD CONSTRAINT users_role_check
+            CHECK (role IN ('clerk', 'leader', 'auditor', 'admin', 'operator'));
+    END IF;
+END $$;
 """
 
 USER_COLUMNS = "user_id, agency, role, full_name, password_hash, salt, created_at"

@@ -13,7 +13,7 @@ from shared.envelope import AGENCY_CODE, Actor, new_event, system_actor
 from shared.errors import Forbidden, Unauthenticated, ValidationFailed
 
 SERVICE = "gateway"
-ROLES = ("clerk", "leader", "auditor", "admin")
+ROLES = ("clerk", "leader", "auditor", "admin", "operator")
 MIN_PASSWORD_LENGTH = 12
 TOKEN_TTL = 8 * 3600  # a working day
 # One message for an unknown user and a wrong password: a caller learns nothing.
@@ -93,6 +93,7 @@ CLERK = ("clerk",)
 LEADER = ("leader",)
 AUDITOR = ("auditor",)
 ADMIN = ("admin",)
+OPERATOR = ("operator",)
 
 
 def authorize(actor, allowed):

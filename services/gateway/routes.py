@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.gateway import schemas as s
-from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, READERS
+from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, OPERATOR, READERS
 
 API_VERSION = "1.0.0"
 
@@ -45,10 +45,13 @@ ENDPOINTS = {
     # -- identity
     "login": Endpoint("POST", "/v1/auth/login", "Log in: a bearer token for 8 hours",
                       body=s.LoginSchema, answer=s.TokenSchema),
-    "create_user": Endpoint("POST", "/v1/admin/users", "Create a user (admins)", ADMIN,
+    "create_user": Endpoint("POST", "/v1/admin/users",
+                            "Create a user (operators: any agency and role; admins: their"
+                            " own agency's clerks, leaders, admins)", ADMIN + OPERATOR,
                             body=s.NewUserSchema, answer=s.UserSchema, status=201),
-    "list_users": Endpoint("GET", "/v1/admin/users", "List users, never their hashes (admins)",
-                           ADMIN, answer="array"),
+    "list_users": Endpoint("GET", "/v1/admin/users", "List users, never their hashes"
+                           " (operators: all; admins: their own agency's)", ADMIN + OPERATOR,
+                           answer="array"),
     # -- outgoing documents
     "register": Endpoint("POST", "/v1/documents",
                          "Register a draft: multipart (metadata JSON, file, attachments),"
@@ -96,10 +99,10 @@ ENDPOINTS = {
                                     query=(("recipient", "string", "the recipient agency"),)),
     "edxml_import": Endpoint("POST", "/v1/edxml/documents",
                              "Take in a document package from the axis and deliver it to"
-                             " the agencies it names (the axis connector: admins)", ADMIN,
+                             " the agencies it names (the axis connector: operators)", OPERATOR,
                              body=s.EdxmlSchema),
     "edxml_status_import": Endpoint("POST", "/v1/edxml/statuses",
-                                    "Apply a status package from the axis (admins)", ADMIN,
+                                    "Apply a status package from the axis (operators)", OPERATOR,
                                     body=s.EdxmlSchema),
     # -- incoming
     "inbox": Endpoint("GET", "/v1/inbox", "Documents delivered to the caller's agency",
@@ -131,20 +134,21 @@ ENDPOINTS = {
     "audit_evidence": Endpoint("GET", "/v1/audit/documents/{document_id}/evidence",
                                "A document's evidence bundle, to check offline", AUDITOR),
     # -- administration
-    "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN,
+    "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN + OPERATOR,
                          answer="array"),
-    "certificates": Endpoint("GET", "/v1/admin/certificates", "Certificates issued", ADMIN,
-                             answer="array",
+    "certificates": Endpoint("GET", "/v1/admin/certificates",
+                             "Certificates issued (admins: their own agency's)",
+                             ADMIN + AUDITOR, answer="array",
                              query=(("agency", "string", "only this agency's"),)),
     "dead_letters": Endpoint("GET", "/v1/admin/dead-letters/{service}",
                              "Events a service's consumers gave up on, after retries",
-                             ADMIN, answer="array"),
+                             OPERATOR, answer="array"),
     "replay_dead_letter": Endpoint("POST", "/v1/admin/dead-letters/{service}/{letter_id}/replay",
                                    "Send a dead letter back to its consumer's queue, once"
-                                   " its cause is fixed", ADMIN),
+                                   " its cause is fixed", OPERATOR),
     "quarantined": Endpoint("GET", "/v1/admin/quarantine/{service}",
                             "Events a service refused unapplied (malformed, unsigned, forged,"
-                            " wrong producer), newest first, with the reason", ADMIN,
+                            " wrong producer), newest first, with the reason", OPERATOR,
                             answer="array"),
     "openapi": Endpoint("GET", "/v1/openapi.json", "This document"),
 }

@@ -21,6 +21,7 @@ from services.gateway import domain
 from services.gateway import schemas as s
 from services.gateway.dependencies import ForwardedToken, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
+from shared import scope
 from shared.auth import issue_token
 from shared.errors import (
     Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError, Unauthenticated,
@@ -73,8 +74,9 @@ class GatewayService(Health):
 
     @route("create_user")
     def create_user(self, request):
-        self._admit(request, "create_user")
+        actor = self._admit(request, "create_user")
         command = domain.check_new_user(s.load(s.NewUserSchema, request.get_data()))
+        self._check_scope(request, actor, command)
         hashed, salt = run_cpu(domain.hash_password, command["password"])
         created = self.events.users.create(command, hashed, salt)
         if created is None:
@@ -82,10 +84,28 @@ class GatewayService(Health):
         return json_response(_jsonable(domain.user_view({**command, "created_at": created[0]})),
                              status=201)
 
+    def _check_scope(self, request, actor, command):
+        """The new user's agency is in routing's directory today (``NotFound``
+        naming ``agency``); an agency admin creates users of its own agency
+        only, and never operators or auditors (``Forbidden``, recorded)."""
+        try:
+            self.routing.agency(command["agency"])
+        except NotFound:
+            raise NotFound(f"agency: {command['agency']} is not in the agency directory",
+                           field="agency") from None
+        try:
+            scope.own_agency(actor, command["agency"])
+            scope.may_grant(actor, command["role"])
+        except Forbidden as err:
+            self._deny(request, actor, f"{err.code}: {err.message}")
+            raise
+
     @route("list_users")
     def list_users(self, request):
-        self._admit(request, "list_users")
-        return json_response([_jsonable(domain.user_view(u)) for u in self.events.users.all()])
+        """Operators see every user; an agency admin its own agency's."""
+        actor = self._admit(request, "list_users")
+        return json_response([_jsonable(domain.user_view(u)) for u in self.events.users.all()
+                              if actor.role == scope.OPERATOR or u["agency"] == actor.agency])
 
     @route("openapi")
     def openapi(self, request):

@@ -271,6 +271,7 @@ class RoutingService(Health, DeadLetters):
         document = registered["data"]
         directory, _ = self.directory.load(self.events)
         try:
+            _check_exchangeable(document)
             recipients = directory.address({"agencies": list(document["recipients"])}, today())
         except (ValidationFailed, NotFound) as err:
             stored = self._append(conn, document["document_id"],
@@ -309,18 +310,21 @@ class RoutingService(Health, DeadLetters):
                                    " document", field="consignment_id")
                 return {"consignment_id": consignment_id, "recipients": done[1],
                         "new_recipients": done[2], "repeated": True}
+            # What may go out is learnt from docs' DocumentIssued and signing's
+            # DocumentFinalized, never from the caller.
             row = conn.execute("SELECT registered, signed FROM consignments"
                                " WHERE document_id = %s", (document_id,)).fetchone()
             if row is None or row[0] is None:
-                raise NotFound(f"document {document_id} is not known to routing",
-                               field="document_id")
+                raise NotFound(f"document {document_id} is not known to routing: only an"
+                               " issued document is sent", field="document_id")
             document = row[0]["data"]
             if actor.agency != document["issuing_agency"]:
                 raise Forbidden("only the issuing agency's clerk sends its documents",
                                 field="agency")
+            _check_exchangeable(document)
             if row[1] is None:
-                raise Conflict("the document is not signed yet: it cannot be sent",
-                               field="document_id")
+                raise Conflict("the document is not sealed yet (no DocumentFinalized):"
+                               " it cannot be sent", field="document_id")
             recipients = directory.address(addressing, today())
             if document["issuing_agency"] in recipients:
                 recipients = [r for r in recipients if r != document["issuing_agency"]]
@@ -521,9 +525,17 @@ class RoutingService(Health, DeadLetters):
         return _jsonable([a.to_dict() for a in found])
 
     @rpc
+    def agency(self, code, on=None):
+        """The agency ``code`` as of ``on`` (today); ``NotFound`` naming ``code``
+        if the directory has none effective then."""
+        self.auth.actor()
+        directory, _ = self.directory.load(self.events)
+        return _jsonable(directory.get(code, _date(on)).to_dict())
+
+    @rpc
     def change_directory(self, changes):
-        """Apply dated changes (create, rename, move, merge, split, dissolve); admins only."""
-        actor = require_role(self.auth.actor(), "admin")
+        """Apply dated changes (create, rename, move, merge, split, dissolve); operators only."""
+        actor = require_role(self.auth.actor(), "operator")
         if not isinstance(changes, list) or not changes:
             raise ValidationFailed("changes: a non-empty list of changes", field="changes")
         directory, version = self.directory.load(self.events)
@@ -549,8 +561,8 @@ class RoutingService(Health, DeadLetters):
 
     @rpc
     def import_directory(self, csv_text, on):
-        """Create the agencies of a CSV export (as of ``on``); admins only."""
-        require_role(self.auth.actor(), "admin")
+        """Create the agencies of a CSV export (as of ``on``); operators only."""
+        require_role(self.auth.actor(), "operator")
         scratch = Directory()
         scratch.import_csv(csv_text, _date(on))
         return self.change_directory(scratch.changes)
@@ -582,11 +594,24 @@ class RoutingService(Health, DeadLetters):
                            field="document_id")
         package = _package(registered, traces)
         if inline is True:
+            self._check_not_recalled(document_id, actor, data)
             package.attachments = [self._inline(a, f) for a, f in zip(
                 package.attachments, [data["file"], *data.get("attachments", ())])]
         elif inline is not False:
             raise ValidationFailed("inline: true or false", field="inline")
         return base64.b64encode(edxml.export_package(package)).decode()
+
+    def _check_not_recalled(self, document_id, actor, data):
+        """A recipient whose copy was recalled (the revoke agreed) gets no bytes of
+        it, as docs' file URLs refuse; the sender and auditors keep access."""
+        if actor.role == "auditor" or actor.agency == data["issuing_agency"]:
+            return
+        with self.events.transaction() as conn:
+            row = conn.execute("SELECT state FROM copies WHERE document_id = %s AND"
+                               " recipient = %s", (document_id, actor.agency)).fetchone()
+        if row is not None and codec.status_from_json(row[0]).recalled:
+            raise Forbidden("state: the sender recalled this document; your copy is out of"
+                            " use", field="state")
 
     def _inline(self, attachment, stored):
         """``attachment`` with its bytes instead of a reference, checked against
@@ -603,7 +628,7 @@ class RoutingService(Health, DeadLetters):
 
     @rpc
     def import_edxml(self, package_b64):
-        """Take in a document package from the national axis (admins, who run the
+        """Take in a document package from the national axis (operators, who run the
         connector): store its files, deliver it to the platform agencies its
         ``To`` list names (merged ones to their successors), as if issued here.
 
@@ -611,7 +636,7 @@ class RoutingService(Health, DeadLetters):
         returns the first answer with ``repeated`` and delivers nothing twice.
         A refusal names the package element and stores nothing.
         """
-        actor = require_role(self.auth.actor(), "admin")
+        actor = require_role(self.auth.actor(), "operator")
         limit = self._file_limit()
         try:
             raw = base64.b64decode(package_b64, validate=True)
@@ -628,6 +653,10 @@ class RoutingService(Health, DeadLetters):
             earlier = self._imported(conn, document_id, package)
         if earlier is not None:
             return _jsonable(earlier)
+        # The same package may be imported twice at once (the broker redelivers a
+        # call whose service died while the connector posts it again): both store
+        # their files, one commits under the lock, the other finds it imported,
+        # answers ``repeated`` and removes its own versions, not yet under WORM.
         files = self._store_files(document_id, package.attachments, limit)
         now = utc_now()
         document = inbound.record(package, document_id, recipients, files, now)
@@ -636,6 +665,7 @@ class RoutingService(Health, DeadLetters):
             earlier = self._imported(conn, document_id, package, lock=True)
             if earlier is not None:
                 return earlier
+            self._retain(files)  # before the commit: never an unlocked import
             stored = self._append(conn, document_id,
                                   inbound.received_events(document, actor, now))
             registered = json.dumps(_jsonable(stored[0].to_dict()), ensure_ascii=False)
@@ -645,23 +675,30 @@ class RoutingService(Health, DeadLetters):
             failpoint("routing.import.before_commit")
             return inbound.answer(document, repeated=False)
 
-        result = self._in_transaction(attempt)
+        try:
+            result = self._in_transaction(attempt)
+        except Exception:
+            self._remove(files, "a refused import")
+            raise
+        if result["repeated"]:
+            self._remove(files, "a concurrent repeat of an import")
         failpoint("routing.import.after_commit")
         return _jsonable(result)
 
     def _imported(self, conn, document_id, package, lock=False):
         """The answer of an earlier import of this package, or None. Another
-        package with the same sender, year and number is a conflict."""
+        package with the same sender, year and number is a conflict. One query,
+        so one snapshot: a concurrent import that commits meanwhile is seen
+        either wholly or not at all, never as "another package"."""
         if lock:  # one import of a given document at a time
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (document_id,))
-        row = conn.execute("SELECT registered FROM consignments WHERE document_id = %s",
-                           (document_id,)).fetchone()
-        if row is not None:
-            return inbound.answer(row[0]["data"], repeated=True)
         notation, year = f"{package.code_number}/{package.code_notation}", \
             package.promulgation_date.year
-        clash = [doc for doc, registered in _numbered(conn, package.from_agency.id, notation)
-                 if registered["data"].get("year") == year]
+        rows = _numbered(conn, package.from_agency.id, notation, or_id=document_id)
+        for doc, registered in rows:
+            if doc == document_id:
+                return inbound.answer(registered["data"], repeated=True)
+        clash = [doc for doc, registered in rows if registered["data"].get("year") == year]
         if clash:
             path = "edXMLHeader/MessageHeader/Code"
             raise Conflict(f"{path}: {notation} of {package.from_agency.id} in {year} was"
@@ -670,10 +707,10 @@ class RoutingService(Health, DeadLetters):
         return None
 
     def _store_files(self, document_id, attachments, limit):
-        """Each file of a package, stored where docs keeps a document's files and
-        put under WORM retention before the import commits, as an issued file
-        is (a crash in between leaves a locked orphan, never an unlocked
-        import). A refused file removes those stored before it: nothing is left."""
+        """Each file of a package, stored where docs keeps a document's files (put
+        under WORM retention by ``_retain`` in the import's transaction, before
+        it commits). A refused file removes those stored before it: nothing is
+        left."""
         stored = []
         try:
             for n, attachment in enumerate(attachments, 1):
@@ -685,16 +722,26 @@ class RoutingService(Health, DeadLetters):
                     key, io.BytesIO(attachment.content), limit, check).to_dict(),
                     "name": attachment.name})
         except Exception:
-            for done in stored:
-                try:
-                    self.files.delete(done["key"], version_id=done["version_id"])
-                except Exception:  # the refusal is what the caller must see
-                    log.exception("could not remove %s after a refused import", done["key"])
+            self._remove(stored, "a refused import")
             raise
-        until = utc_now() + timedelta(days=int(self.config.get("RETENTION_DAYS", 3650)))
-        for done in stored:
-            self.files.lock(done["key"], done["version_id"], until)
         return stored
+
+    def _retain(self, files):
+        """Put an import's files under COMPLIANCE retention, as issued files are
+        (a crash before the commit leaves a locked orphan, never an unlocked
+        import)."""
+        until = utc_now() + timedelta(days=int(self.config.get("RETENTION_DAYS", 3650)))
+        for done in files:
+            self.files.lock(done["key"], done["version_id"], until)
+
+    def _remove(self, files, why):
+        """Remove the versions an import stored (by version: a concurrent
+        import's versions of the same keys stay)."""
+        for done in files:
+            try:
+                self.files.delete(done["key"], version_id=done["version_id"])
+            except Exception:  # the answer is what the caller must see
+                log.exception("could not remove %s after %s", done["key"], why)
 
     def _file_limit(self):
         """The largest file a package may carry (the package: twice this)."""
@@ -743,9 +790,9 @@ class RoutingService(Health, DeadLetters):
     @rpc
     def import_status_edxml(self, package_b64):
         """Apply a status package from the national axis to the copy it reports
-        on, by the rules of ``report_status``; admins only. The change, as
+        on, by the rules of ``report_status``; operators only. The change, as
         ``report_status`` returns it."""
-        actor = require_role(self.auth.actor(), "admin")
+        actor = require_role(self.auth.actor(), "operator")
         try:
             raw = base64.b64decode(package_b64, validate=True)
         except (ValueError, TypeError):
@@ -943,14 +990,24 @@ def _reason_of(status):
     return text or None
 
 
-def _numbered(conn, agency, number_notation):
+def _numbered(conn, agency, number_notation, or_id=None):
     """``(document_id, DocumentIssued envelope)`` of each document routing knows
-    that ``agency`` issued as ``number_notation`` (any year)."""
+    that ``agency`` issued as ``number_notation`` (any year), and of document
+    ``or_id`` if it is known, in one snapshot."""
     return [(str(doc), registered) for doc, registered in conn.execute(
         "SELECT document_id, registered FROM consignments"
-        " WHERE registered -> 'data' ->> 'issuing_agency' = %s"
-        " AND registered -> 'data' ->> 'number_notation' = %s",
-        (agency, number_notation)).fetchall()]
+        " WHERE (registered -> 'data' ->> 'issuing_agency' = %s"
+        " AND registered -> 'data' ->> 'number_notation' = %s)"
+        " OR document_id = %s",
+        (agency, number_notation, or_id)).fetchall()]
+
+
+def _check_exchangeable(document):
+    """A state secret (secrecy other than 0, "Thường") never goes out electronically."""
+    if document.get("secrecy") != 0:
+        raise ValidationFailed(f"secrecy: document {document['document_id']} is a state"
+                               f" secret (level {document.get('secrecy')}) and is excluded"
+                               " from electronic exchange", field="secrecy")
 
 
 def _uuid(value):

@@ -146,10 +146,16 @@ class Authority:
                             field="certificate")
         return self.enroll(conn, holder, agency, role, full_name)
 
-    def revoke(self, conn, serial, reason):
+    def revoke(self, conn, serial, reason, check=None):
+        """Revoke ``serial``; ``check(agency)`` first, with the certificate's
+        agency (it raises to refuse)."""
         if reason not in REASONS:
             raise ValidationFailed(f"reason: one of {', '.join(sorted(REASONS))}",
                                    field="reason")
+        held = conn.execute("SELECT agency FROM certificates WHERE serial = %s FOR UPDATE",
+                            (serial,)).fetchone()
+        if held is not None and check is not None:
+            check(held[0])
         row = conn.execute("UPDATE certificates SET revoked_at = now(), reason = %s"
                            " WHERE serial = %s AND revoked_at IS NULL RETURNING revoked_at",
                            (reason, serial)).fetchone()

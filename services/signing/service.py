@@ -19,6 +19,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 
 from services.signing import authority, domain, manifest, pades, tsa, verification
+from shared import scope
 from shared.auth import require_role
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
@@ -271,7 +272,9 @@ class SigningService(Health, DeadLetters):
     @rpc
     def manifest_urls(self, document_id):
         """Short-lived URLs of the signed manifest and its detached CMS signature."""
-        self.docs.get_document(document_id)  # only those who may read the document
+        # Only those docs lets download the document: readers, and not at a
+        # recipient whose copy was recalled (the rule of docs' file URLs).
+        self.docs.file_url(document_id)
         document = self._document(document_id)
         if not document["manifest"]:
             raise NotFound(f"document {document_id} is not sealed yet", field="document_id")
@@ -294,22 +297,32 @@ class SigningService(Health, DeadLetters):
 
     @rpc
     def enroll(self, holder, agency, role, full_name):
-        require_role(self.auth.actor(), "admin")
+        """A certificate for ``holder`` of ``agency``: its own agency's admin only."""
+        actor = require_role(self.auth.actor(), "admin")
         _check_agency(agency)
+        scope.own_agency(actor, agency)
         with self.events.transaction() as conn:
             identity = self.pki.authority.enroll(conn, holder, agency, role, full_name)
         return authority.certificate_info(identity)
 
     @rpc
     def revoke_certificate(self, serial, reason="keyCompromise"):
-        require_role(self.auth.actor(), "admin")
+        """Revoke one of its own agency's certificates (admins)."""
+        actor = require_role(self.auth.actor(), "admin")
         with self.events.transaction() as conn:
-            revoked_at = self.pki.authority.revoke(conn, serial, reason)
+            revoked_at = self.pki.authority.revoke(
+                conn, serial, reason, check=lambda agency: scope.own_agency(
+                    actor, agency, field="serial"))
         return {"serial": serial, "revoked_at": revoked_at.isoformat(), "reason": reason}
 
     @rpc
     def certificates(self, agency=None):
-        require_role(self.auth.actor(), "admin", "auditor")
+        """Certificates issued: auditors see any agency's; an admin its own
+        (``agency`` defaults to it)."""
+        actor = require_role(self.auth.actor(), "admin", "auditor")
+        if actor.role == "admin":
+            agency = actor.agency if agency is None else agency
+            scope.own_agency(actor, agency)
         with self.events.transaction() as conn:
             return self.pki.authority.certificates(conn, agency)
 

@@ -20,12 +20,12 @@ RECIPIENTS = [DISTRICT_1, DISTRICT_2, OUTSIDER]
 def test_an_import_interrupted_by_sigkill_delivers_exactly_once(stack, platform, client,
                                                                 failpoint):
     stack.start()
-    admin, auditor = client.token("admin"), client.token("auditor")
+    operator, auditor = client.token("operator"), client.token("auditor")
     body = package(to=RECIPIENTS)
     stack["routing"].stop()
     stack["routing"].start(failpoints=failpoint)
     stack["routing"].wait_ready(client, auditor)
-    with client.rpc(admin, timeout=5) as rpc:
+    with client.rpc(operator, timeout=5) as rpc:
         with pytest.raises(Exception):  # the service dies under the call
             rpc.routing.import_edxml(body)
     stack["routing"].wait_exit()
@@ -33,7 +33,7 @@ def test_an_import_interrupted_by_sigkill_delivers_exactly_once(stack, platform,
 
     stack["routing"].start()
     stack["routing"].wait_ready(client, auditor)
-    with client.rpc(admin, timeout=30) as rpc:
+    with client.rpc(operator, timeout=30) as rpc:
         answer = rpc.routing.import_edxml(body)  # the connector posts it again
     assert answer["recipients"] == sorted(RECIPIENTS)
     if failpoint == "routing.import.after_commit":

@@ -25,6 +25,7 @@ USERS = [
     {"user_id": "thanh.tra", "agency": "000.00.00.G22", "role": "auditor",
      "full_name": "Hoàng Văn Em"},
     {"user_id": "quan.tri", "agency": PROVINCE, "role": "admin", "full_name": "Vũ Thị Giang"},
+    {"user_id": "van.hanh", "agency": PROVINCE, "role": "operator", "full_name": "Đinh Văn Hà"},
 ]
 
 
@@ -263,10 +264,14 @@ def test_admins_create_and_list_users_without_their_hashes(gateway):
     assert_error(api.post("quan.tri", "/v1/admin/users", new), 409, "conflict")
     assert api.login("van.thu.2", new["password"]).status_code == 200
 
+    # An agency admin lists its own agency's users; the operator everyone.
     listed = api.get("quan.tri", "/v1/admin/users").json()
-    assert {u["user_id"] for u in listed} == {u["user_id"] for u in USERS} | {"van.thu.2"}
+    assert {u["user_id"] for u in listed} == \
+        {u["user_id"] for u in USERS if u["agency"] == PROVINCE} | {"van.thu.2"}
+    everyone = api.get("van.hanh", "/v1/admin/users").json()
+    assert {u["user_id"] for u in everyone} == {u["user_id"] for u in USERS} | {"van.thu.2"}
     assert all(set(u) == {"user_id", "agency", "role", "full_name", "created_at"}
-               for u in listed)
+               for u in listed + everyone)
 
 
 def test_unknown_urls_and_unstorable_text_get_the_json_error_format(gateway):
@@ -339,7 +344,7 @@ def test_every_endpoint_holds_to_its_openapi_document_under_fuzzing(gateway):
 
 def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_http(
         gateway, client):
-    """The axis connector (an admin) posts an edXML package; the district's clerk
+    """The axis connector (an operator) posts an edXML package; the district's clerk
     finds it in the incoming register, accepts it, and the status goes back as
     an edXML status package."""
     import base64
@@ -350,12 +355,13 @@ def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_
 
     body = {"package": edxml_package(to=(DISTRICT_1,))}
     assert_error(gateway.post("van.thu.h1", "/v1/edxml/documents", body), 403, "forbidden")
-    taken = gateway.post("quan.tri", "/v1/edxml/documents", body)
+    assert_error(gateway.post("quan.tri", "/v1/edxml/documents", body), 403, "forbidden")
+    taken = gateway.post("van.hanh", "/v1/edxml/documents", body)
     assert taken.status_code == 200, taken.text
     assert taken.json()["recipients"] == [DISTRICT_1] and not taken.json()["repeated"]
-    again = gateway.post("quan.tri", "/v1/edxml/documents", body)
+    again = gateway.post("van.hanh", "/v1/edxml/documents", body)
     assert again.json() == {**taken.json(), "repeated": True}
-    bad = gateway.post("quan.tri", "/v1/edxml/documents",
+    bad = gateway.post("van.hanh", "/v1/edxml/documents",
                        {"package": edxml_package(number="126", to=("999.99.99.H99",))})
     assert_error(bad, 404, "not_found")
     assert bad.json()["error"]["field"] == "edXMLHeader/MessageHeader/To[1]/OrganId"
@@ -393,23 +399,24 @@ def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_
     assert state["state"]["external"] and state["state"]["delivered_to"] == [DISTRICT_1]
 
 
-def test_admins_see_each_services_dead_letters(gateway):
+def test_operators_see_each_services_dead_letters(gateway):
     """Nothing failed here: each list is empty; the refusals name what is wrong.
     (A dead letter replayed for real: tests/integration/test_dead_letters.py.)"""
     for service in ("docs", "signing", "routing"):
-        answer = gateway.get("quan.tri", f"/v1/admin/dead-letters/{service}")
+        answer = gateway.get("van.hanh", f"/v1/admin/dead-letters/{service}")
         assert answer.status_code == 200 and answer.json() == [], answer.text
     assert_error(gateway.get("van.thu", "/v1/admin/dead-letters/docs"), 403, "forbidden")
-    assert_error(gateway.get("quan.tri", "/v1/admin/dead-letters/audit"), 404, "not_found")
-    assert_error(gateway.post("quan.tri", "/v1/admin/dead-letters/docs/999/replay"), 404,
+    assert_error(gateway.get("quan.tri", "/v1/admin/dead-letters/docs"), 403, "forbidden")
+    assert_error(gateway.get("van.hanh", "/v1/admin/dead-letters/audit"), 404, "not_found")
+    assert_error(gateway.post("van.hanh", "/v1/admin/dead-letters/docs/999/replay"), 404,
                  "not_found")
-    assert_error(gateway.post("quan.tri", "/v1/admin/dead-letters/docs/x/replay"), 400,
+    assert_error(gateway.post("van.hanh", "/v1/admin/dead-letters/docs/x/replay"), 400,
                  "validation_failed")
 
 
-def test_admins_see_what_each_service_quarantined(gateway, platform):
+def test_operators_see_what_each_service_quarantined(gateway, platform):
     """An unsigned event published on the broker is refused by each of its consumers,
-    and an administrator reads why through the API (tests/security: every case)."""
+    and an operator reads why through the API (tests/security: every case)."""
     from shared.envelope import new_event, system_actor
     from shared.outbox import BrokerPublisher
 
@@ -422,9 +429,10 @@ def test_admins_see_what_each_service_quarantined(gateway, platform):
         publisher.close()
     for service in ("routing", "signing", "audit"):  # DocumentIssued's consumers
         [refused] = wait_for(lambda: gateway.get(
-            "quan.tri", f"/v1/admin/quarantine/{service}").json(), what=f"{service} refusing")
+            "van.hanh", f"/v1/admin/quarantine/{service}").json(), what=f"{service} refusing")
         assert refused["event_id"] == unsigned.event_id
         assert refused["reason"] == f"event {unsigned.event_id} from docs is unsigned"
-    assert gateway.get("quan.tri", "/v1/admin/quarantine/docs").json() == []
+    assert gateway.get("van.hanh", "/v1/admin/quarantine/docs").json() == []
     assert_error(gateway.get("van.thu", "/v1/admin/quarantine/docs"), 403, "forbidden")
-    assert_error(gateway.get("quan.tri", "/v1/admin/quarantine/nobody"), 404, "not_found")
+    assert_error(gateway.get("quan.tri", "/v1/admin/quarantine/docs"), 403, "forbidden")
+    assert_error(gateway.get("van.hanh", "/v1/admin/quarantine/nobody"), 404, "not_found")

@@ -28,11 +28,11 @@ def test_a_dead_letter_is_seen_then_replayed_through_the_consumers_queue(
     run_container(RoutingService)
     run_container(DocsService, MAX_ATTEMPTS=2)
     client = Client(platform)
-    admin = client.token("admin", agency=PROVINCE)
+    operator = client.token("operator", agency=PROVINCE)
     # A fault docs cannot get past: its register refuses every arrival.
     docs_sql(platform, "ALTER TABLE incoming ADD CONSTRAINT closed CHECK (false) NOT VALID")
 
-    with client.rpc(admin) as rpc:
+    with client.rpc(operator) as rpc:
         document_id = rpc.routing.import_edxml(package(to=(DISTRICT_1,)))["document_id"]
         [letter] = wait_for(rpc.docs.dead_letters, what="docs giving the consignment up")
     assert (letter["consumer"], letter["attempts"], letter["replayed_at"]) == \
@@ -47,7 +47,7 @@ def test_a_dead_letter_is_seen_then_replayed_through_the_consumers_queue(
             rpc.docs.replay_dead_letter(letter["id"])
 
     docs_sql(platform, "ALTER TABLE incoming DROP CONSTRAINT closed")  # the fix
-    with client.rpc(admin) as rpc:
+    with client.rpc(operator) as rpc:
         with pytest.raises(ValidationFailed):
             rpc.docs.replay_dead_letter("1; DROP TABLE incoming")
         answer = rpc.docs.replay_dead_letter(letter["id"])

@@ -29,7 +29,7 @@ def axis(run_container, platform):
     client = Client(platform)
 
     class Axis:
-        def rpc(self, role="admin", agency=PROVINCE):
+        def rpc(self, role="operator", agency=PROVINCE):
             return client.rpc(client.token(role, agency=agency))
 
         def count(self, service, sql, params=()):
@@ -115,6 +115,7 @@ def _inline(name, content):
 
 BAD = [
     ("a clerk imports", Forbidden, None, {"role": "clerk"}),
+    ("an agency admin imports", Forbidden, "role", {"role": "admin"}),
     ("unknown recipient", NotFound, "edXMLHeader/MessageHeader/To[2]/OrganId",
      {"to": (DISTRICT_1, "999.99.99.H99")}),
     ("sender on the platform", Conflict, "edXMLHeader/MessageHeader/From/OrganId",
@@ -140,7 +141,7 @@ BAD = [
 def test_a_bad_package_is_refused_by_name_and_changes_nothing(axis, why, error, field,
                                                                changes):
     changes = dict(changes)
-    role = changes.pop("role", "admin")
+    role = changes.pop("role", "operator")
     with axis.rpc(role) as rpc:
         with pytest.raises(error) as raised:
             rpc.routing.import_edxml(package(**changes))
@@ -178,3 +179,37 @@ def test_an_imported_document_exports_with_its_files_inline_as_the_standard_does
     assert not carried.by_reference and carried.content == MAIN
     assert (inline.from_agency.id, inline.code_number, inline.code_notation,
             inline.promulgation_date) == (MINISTRY, "125", "BNV-VP", date(2026, 11, 20))
+
+
+def test_two_identical_imports_at_once_answer_as_the_first_and_store_one_copy(axis, platform):
+    """The broker may redeliver a call whose routing died while the connector
+    posts the package again: both run at once. One takes it in, the other
+    answers ``repeated``; each recipient gets it once and the loser's file
+    versions are removed (no orphan under WORM retention)."""
+    import eventlet
+
+    rounds = 6
+    for n in range(rounds):
+        body = package(number=str(200 + n))
+
+        def post():
+            with axis.rpc() as rpc:
+                return rpc.routing.import_edxml(body)
+
+        with eventlet.Timeout(60):
+            answers = [t.wait() for t in [eventlet.spawn(post), eventlet.spawn(post)]]
+        assert sorted(a["repeated"] for a in answers) == [False, True], (n, answers)
+        assert {**answers[0], "repeated": None} == {**answers[1], "repeated": None}
+    # Another package reusing a number is still a conflict.
+    with axis.rpc() as rpc:
+        with pytest.raises(Conflict):
+            rpc.routing.import_edxml(package(number="200", on=date(2026, 11, 21)))
+    assert axis.count("routing", "SELECT count(*) FROM consignments") == rounds
+    delivered = axis.count("routing", "SELECT count(DISTINCT (envelope->'data'->>'document_id',"
+                           " envelope->'data'->>'recipient')) = count(*) AND count(*) = %s"
+                           " FROM events WHERE event_type = 'DocumentDelivered'", (2 * rounds,))
+    assert delivered is True
+    store = platform.object_store()
+    versions = [o.object_name for o in store.client.list_objects(
+        bucket_name=store.bucket, recursive=True, include_version=True)]
+    assert len(versions) == len(set(versions)) == 2 * rounds, sorted(versions)

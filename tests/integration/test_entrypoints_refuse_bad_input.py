@@ -256,7 +256,7 @@ def test_a_revoked_leader_certificate_signs_nothing(signing, platform):
     container, client = signing
     with entrypoint_hook(container, "on_document_submitted") as handle:
         handle(submitted_payload(platform, DOC, file=stored_pdf(platform, DOC)))
-    admin = client.token("admin", agency="000.00.00.G22")
+    admin = client.token("admin", agency=PROVINCE)  # its own agency's certificates
     with client.rpc(admin) as rpc:
         enrolled = rpc.signing.enroll(f"leader@{PROVINCE}", PROVINCE, "leader", "Nguyễn Văn An")
         rpc.signing.revoke_certificate(enrolled["serial"], "keyCompromise")

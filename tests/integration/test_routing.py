@@ -191,7 +191,7 @@ def test_the_directory_changes_on_a_date_and_old_codes_resolve_to_successors(rou
     with routing.rpc(role="clerk") as rpc:
         with pytest.raises(Forbidden):
             rpc.routing.change_directory(reform)
-    with routing.rpc(role="admin") as rpc:
+    with routing.rpc(role="operator") as rpc:
         assert rpc.routing.change_directory(reform)["applied"] == len(reform)
         before = rpc.routing.resolve_addressing({"subtree": DISTRICT_1}, "2024-06-01")
         merged = rpc.routing.resolve_addressing({"agencies": [commune_code(1, 1)]})
@@ -213,7 +213,7 @@ def test_a_sent_document_exports_as_an_edxml_package_that_reads_back(routing):
     assert sorted(a.id for a in package.to_agencies) == [DISTRICT_1, DISTRICT_2]
     assert package.attachments[0].sha256 == "ab" * 32 and package.attachments[0].by_reference
     assert [t.organ_id for t in package.traces] == [PROVINCE, DISTRICT_1, DISTRICT_2]
-    with routing.rpc(role="admin") as rpc:
+    with routing.rpc(role="operator") as rpc:
         # Taken in, it would be registered twice: the sender is on the platform.
         # (Packages from outside: tests/integration/test_edxml_import.py.)
         with pytest.raises(Conflict, match="From/OrganId: 000.00.00.H41 is an agency of"):
@@ -275,8 +275,8 @@ def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, pl
     reported = routing.events("StatusReported")
     with routing.rpc(role="clerk") as rpc:
         with pytest.raises(Forbidden):
-            rpc.routing.import_status_edxml(processing)  # admins only
-    with routing.rpc(role="admin") as rpc:
+            rpc.routing.import_status_edxml(processing)  # operators only
+    with routing.rpc(role="operator") as rpc:
         change = rpc.routing.import_status_edxml(processing)
     assert change["code"] == "05" and change["previous"] == "03"
     assert change["agency"] == DISTRICT_1 and change["reason"] == "Đang thẩm định"
@@ -306,7 +306,7 @@ def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, pl
         (ValidationFailed, "package", base64.b64encode(b"<!DOCTYPE x><x/>").decode()),
     ]
     before, reported = all_events(), routing.events("StatusReported")
-    with routing.rpc(role="admin") as rpc:
+    with routing.rpc(role="operator") as rpc:
         for error, field, package in refusals:
             with pytest.raises(error) as raised:
                 rpc.routing.import_status_edxml(package)
