@@ -128,8 +128,10 @@ class LoginFailures:
         """A charged try failed: ``event`` (LoginFailed) is stored if it opens the
         user id's audit window, else the failure is counted in it."""
         with self.db.transaction() as conn:
-            row = self._lock(conn, [keys[0][0]])[keys[0][0]]
-            if self._count(conn, row, "unlogged", now):
+            rows = self._lock(conn, [key for key, _ in keys])
+            user, address = ({**rows[key], "last_failure": now} for key, _ in keys)
+            self._write(conn, address)
+            if self._count(conn, user, "unlogged", now):
                 self._append(conn, event)
 
     def succeeded(self, keys, now):

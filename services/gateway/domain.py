@@ -150,12 +150,14 @@ def window_open(window_start, now, window=AUDIT_WINDOW):
 
 def charged(row, backoff, now):
     """The counter once a try is charged to it (before the password is checked:
-    concurrent tries cannot all slip in before the first failure is counted)."""
+    concurrent tries cannot all slip in before the first failure is counted).
+    The count starts again when the last failure (``last_failure``, set when a
+    try fails, not when it is charged) is older than ``backoff.forget``."""
     last = row["last_failure"]
-    forgotten = last is None or (now - last).total_seconds() > backoff.forget
+    forgotten = last is not None and (now - last).total_seconds() > backoff.forget
     failures = 1 if forgotten else row["failures"] + 1
     delay = backoff.delay(failures)
-    return {**row, "failures": failures, "last_failure": now,
+    return {**row, "failures": failures, "last_failure": None if forgotten else last,
             "blocked_until": now + timedelta(seconds=delay) if delay else None}
 
 

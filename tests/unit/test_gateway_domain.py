@@ -142,8 +142,14 @@ def test_charged_tries_block_from_the_threshold_and_old_failures_are_forgotten()
     assert domain.retry_after(row["blocked_until"], T0 + timedelta(seconds=1)) == 0
     row = domain.charged(row, backoff, T0 + timedelta(seconds=2))
     assert row["blocked_until"] == T0 + timedelta(seconds=4)
-    later = domain.charged(row, backoff, T0 + timedelta(seconds=200))
-    assert (later["failures"], later["blocked_until"]) == (1, None)
+    # Charged tries that are not failures (yet) are never forgotten...
+    assert domain.charged(row, backoff, T0 + timedelta(seconds=200))["failures"] == 4
+    # ...failures are, once older than ``forget``: the count starts again.
+    failed = {**row, "last_failure": T0 + timedelta(seconds=2)}
+    assert domain.charged(failed, backoff, T0 + timedelta(seconds=50))["failures"] == 4
+    later = domain.charged(failed, backoff, T0 + timedelta(seconds=200))
+    assert (later["failures"], later["blocked_until"], later["last_failure"]) == (1, None, None)
+    assert domain.charged(later, backoff, T0 + timedelta(seconds=201))["failures"] == 2
     assert domain.refunded(row, backoff)["failures"] == 2
     assert domain.refunded(domain.refunded(row, backoff), backoff)["blocked_until"] is None
 
