@@ -27,7 +27,9 @@ Parsing is hardened without defusedxml (not installed): any ``<!DOCTYPE`` or
 ``<!ENTITY`` in the raw bytes is refused before parsing, and the expat parser
 itself refuses a DOCTYPE or entity declaration (which also catches them in
 UTF-16 input, where the byte check cannot see them). Without a DTD there are
-no entities to expand, internal or external.
+no entities to expand, internal or external. The tree is bounded while expat
+reads it: too many elements, or elements nested too deep, are refused before
+they are built (``DEFAULT_MAX_ELEMENTS``, ``DEFAULT_MAX_DEPTH``).
 
 Every refusal is a :class:`ValidationFailed` whose message starts with the
 element path inside the envelope, e.g.
