@@ -165,10 +165,12 @@ class LoginFailures:
         return len(rows)
 
     def _lock(self, conn, keys):
-        conn.execute("INSERT INTO login_failures (key) SELECT unnest(%s::text[])"
-                     " ON CONFLICT (key) DO NOTHING", (keys,))
-        rows = conn.execute(f"SELECT {', '.join(FAILURE_FIELDS)} FROM login_failures"
-                            " WHERE key = ANY(%s) ORDER BY key FOR UPDATE", (keys,)).fetchall()
+        """The counters of ``keys``, made if new, locked in key order, in one
+        statement (a sweep deleting one in between cannot make it vanish)."""
+        rows = conn.execute(
+            "INSERT INTO login_failures AS f (key) SELECT k FROM unnest(%s::text[]) AS k"
+            " ORDER BY k ON CONFLICT (key) DO UPDATE SET key = f.key"
+            f" RETURNING {', '.join(FAILURE_FIELDS)}", (keys,)).fetchall()
         return {r[0]: dict(zip(FAILURE_FIELDS, r)) for r in rows}
 
     def _count(self, conn, row, what, now):

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 
+import eventlet
 import psycopg
 import pytest
 import requests
@@ -76,6 +77,18 @@ def test_a_user_id_is_backed_off_exponentially_and_a_success_resets_it(gateway):
     # ...and resets the count: the next failure is a plain 401 again.
     assert login(gateway, "van.thu", "wrong password").status_code == 401
     assert login(gateway, "van.thu").status_code == 200
+
+
+def test_concurrent_tries_cannot_all_slip_in_before_the_first_failure_is_counted(gateway):
+    """Each try is charged before its password is hashed: 30 at once for one user id
+    get the threshold's worth of checks, the others 429."""
+    threshold = domain.USER_BACKOFF.threshold
+    pool = eventlet.GreenPool(30)
+    codes = list(pool.imap(lambda n: login(gateway, "van.thu", f"guess {n}").status_code,
+                           range(30)))
+    # One more 401 is allowed: a slow machine may take past the 1 s block.
+    assert threshold <= codes.count(401) <= threshold + 1, codes
+    assert codes.count(429) == 30 - codes.count(401), codes
 
 
 def test_an_address_is_backed_off_across_user_ids_and_its_refusals_summarised(
