@@ -171,3 +171,22 @@ def test_the_first_failure_of_a_window_is_logged_and_the_rest_summarised():
         "user_id": "van.thu", "address": None, "failures": 5, "refused": 4,
         "window_start": None, "window_end": "2026-12-01T08:01:00.000000Z"}
     assert event_from_dict(summary.at(1).to_dict()).data == summary.data
+
+
+def test_an_unknown_user_is_refused_as_slowly_as_a_wrong_password():
+    import statistics
+    import time
+
+    row = user()
+
+    def median_seconds(candidate):
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            with pytest.raises(Unauthenticated):
+                domain.check_login(candidate, "wrong password here")
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    unknown, wrong = median_seconds(None), median_seconds(row)
+    assert 0.5 < unknown / wrong < 2, (unknown, wrong)  # both one argon2id hash
