@@ -104,7 +104,6 @@ class TooManyRequests(LienThongError):
     def __init__(self, message, field=None, retry_after=1):
         super().__init__(message, field)
         self.retry_after = max(1, int(retry_after))
-        self.args = (message, field)
 
     def to_dict(self):
         return {**super().to_dict(), "retry_after": self.retry_after}
