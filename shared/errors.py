@@ -95,6 +95,20 @@ class PayloadTooLarge(LienThongError):
     http_status = 413
 
 
+class TooManyRequests(LienThongError):
+    """Refused for now: try again after ``retry_after`` seconds (``Retry-After``)."""
+
+    code = "too_many_requests"
+    http_status = 429
+
+    def __init__(self, message, field=None, retry_after=1):
+        super().__init__(message, field)
+        self.retry_after = max(1, int(retry_after))
+
+    def to_dict(self):
+        return {**super().to_dict(), "retry_after": self.retry_after}
+
+
 class UnsupportedMediaType(LienThongError):
     code = "unsupported_media_type"
     http_status = 415

@@ -8,13 +8,20 @@ storage without being held whole anywhere. Fields must come before the file.
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import (
-    NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, Preamble,
+    NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, Preamble, State,
 )
 
 from shared.errors import ValidationFailed
 
 CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
+# The decoder buffers the preamble, each part's headers and the epilogue
+# whole, before it hands out any event: each is refused past its limit.
+MAX_PREAMBLE_BYTES = 16 * 1024
+MAX_PART_HEADER_BYTES = 8 * 1024
+_BUFFERED = {State.PREAMBLE: ("preamble (before the first boundary)", MAX_PREAMBLE_BYTES),
+             State.PART: ("part's headers", MAX_PART_HEADER_BYTES),
+             State.EPILOGUE: ("epilogue (after the last boundary)", MAX_PREAMBLE_BYTES)}
 
 
 class MultipartStream:
@@ -35,6 +42,7 @@ class MultipartStream:
             event, self._pending = self._pending, None
             return event
         while True:
+            state, buffered = self._decoder.state, len(self._decoder.buffer)
             try:
                 event = self._decoder.next_event()
             except ValueError as err:
@@ -44,15 +52,25 @@ class MultipartStream:
                 raise ValidationFailed("request: too many form parts (metadata, then file)",
                                        field="body") from None
             if event is NEED_DATA:
+                self._check_buffered(state, len(self._decoder.buffer))
                 data = self._stream.read(CHUNK)
                 self._decoder.receive_data(data or None)
                 if not data and self._done:
                     raise ValidationFailed("request: multipart body ends early", field="body")
                 self._done = not data
                 continue
+            # What the decoder consumed for a preamble or a part's headers.
+            self._check_buffered(state, buffered - len(self._decoder.buffer))
             if isinstance(event, Preamble):
                 continue
             return event
+
+    @staticmethod
+    def _check_buffered(state, size):
+        what, limit = _BUFFERED.get(state, (None, None))
+        if what and size > limit:
+            raise ValidationFailed(f"request: the multipart {what} is over {limit} bytes",
+                                   field="body")
 
     def next_part(self):
         """``(kind, name, filename)`` of the next part, or None at the end."""

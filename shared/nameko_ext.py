@@ -364,8 +364,11 @@ class JsonHttpHandler(HttpRequestHandler):
         else:
             log.exception("unexpected error in an HTTP entrypoint", exc_info=exc)
             status, body = 500, {"code": "internal", "message": "internal error", "field": None}
-        return Response(json.dumps({"error": body}, ensure_ascii=False), status=status,
-                        mimetype="application/json")
+        response = Response(json.dumps({"error": body}, ensure_ascii=False), status=status,
+                            mimetype="application/json")
+        if isinstance(exc, errors.TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
 
 json_http = JsonHttpHandler.decorator

@@ -104,7 +104,8 @@ class DocsService(Health, DeadLetters):
         are streamed to the bucket; if anything fails after that, every object
         stored so far is removed and no event is stored.
         """
-        actor = self.auth.actor(request)
+        # The role before any byte of the body is read (the agency rules need the metadata).
+        actor = require_role(self.auth.actor(request), "clerk")
         form = self._multipart(request)
         part = form.next_part()
         if part is None or part[:2] != ("field", "metadata"):

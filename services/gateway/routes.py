@@ -26,6 +26,7 @@ class Endpoint:
     answer: object = "object"  # a schema, "object", "array", or {content type: schema}
     query: tuple = ()          # (name, type, description); the type a key of QUERY_TYPES
     status: int = 200
+    throttled: bool = False    # may answer 429 with Retry-After
 
     @property
     def rule(self):
@@ -43,8 +44,11 @@ CONSUMERS = ("docs", "signing", "routing")
 
 ENDPOINTS = {
     # -- identity
-    "login": Endpoint("POST", "/v1/auth/login", "Log in: a bearer token for 8 hours",
-                      body=s.LoginSchema, answer=s.TokenSchema),
+    "login": Endpoint("POST", "/v1/auth/login",
+                      "Log in: a bearer token for 8 hours. After repeated failures for a"
+                      " user id or from an address, tries are refused (429) for a while"
+                      " that doubles with each further failure",
+                      body=s.LoginSchema, answer=s.TokenSchema, throttled=True),
     "create_user": Endpoint("POST", "/v1/admin/users",
                             "Create a user (operators: any agency and role; admins: their"
                             " own agency's clerks, leaders, admins)", ADMIN + OPERATOR,
@@ -216,6 +220,12 @@ def openapi_spec():
                 "multipart/form-data": {"schema": MULTIPART[e.body]}}}
         elif e.body is not None:
             operation["requestBody"] = {"required": True, "content": _content(e.body)}
+        if e.throttled:
+            operation["responses"]["429"] = {
+                "description": "too many failed logins: try again later",
+                "headers": {"Retry-After": {"description": "seconds to wait",
+                                            "schema": {"type": "integer", "minimum": 1}}},
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for code, text in _ERRORS.items():
             operation["responses"].setdefault(code, {
                 "description": text,

@@ -91,6 +91,8 @@ class ErrorBodySchema(Schema):
     message = fields.String(required=True)
     field = fields.String(required=True, allow_none=True)
     errors = fields.Dict(metadata={"description": "every field's messages (validation)"})
+    retry_after = fields.Integer(metadata={"description": "seconds to wait (429, as the"
+                                           " Retry-After header)"})
 
 
 class ErrorSchema(Schema):

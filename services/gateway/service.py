@@ -1,6 +1,7 @@
 """nameko entrypoints of the HTTP gateway: thin.
 
-The gateway logs users in, then for every call checks the bearer token and
+The gateway logs users in (with a back-off on failures, ``LoginFailures``),
+then for every call checks the bearer token and
 the role the endpoint needs (``routes.ENDPOINTS``), records each refusal as a
 ``RequestDenied`` event, and forwards the call by RPC with the caller's own
 token, so each service checks the caller again. Registration with files is
@@ -15,6 +16,7 @@ from urllib.parse import quote
 import requests
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from services.gateway import domain
@@ -31,6 +33,11 @@ from shared.green import run_cpu
 from shared.nameko_ext import Authenticator, Health, json_http, json_response
 
 CHUNK = 64 * 1024
+# JSON bodies are read whole, so each has a limit: a login's fields fit in a
+# few KiB (1224 characters, even JSON-escaped); a send may list many agencies.
+LOGIN_BODY_BYTES = 16 * 1024
+JSON_BODY_BYTES = 1024 * 1024
+SWEEP_SECONDS = 5  # how often the audit windows of failed logins are closed
 # What the caller was refused: recorded as RequestDenied (a 404 too: it may
 # hide a document of another agency).
 DENIALS = (Unauthenticated, Forbidden, NotFound)
@@ -59,13 +66,21 @@ class GatewayService(Health):
 
     @route("login")
     def login(self, request):
-        command = s.load(s.LoginSchema, request.get_data())
+        command = s.load(s.LoginSchema, _read_body(request, LOGIN_BODY_BYTES))
+        # Refused (429) before any hashing while the user id or the address is
+        # in back-off; otherwise the try is counted first, then checked.
+        keys = domain.throttle_keys(command["user_id"], request.remote_addr)
+        self.events.logins.admit(keys, _now())
         user = self.events.users.find(command["user_id"])
         try:
             actor = run_cpu(domain.check_login, user, command["password"])
         except Unauthenticated as err:
-            self._record(domain.login_failed(command["user_id"], err.reason))
+            self.events.logins.failed(keys, _now(), domain.login_failed(
+                command["user_id"], err.reason, request.remote_addr))
             raise
+        self.events.logins.succeeded(keys, _now())
+        if upgraded := run_cpu(domain.upgraded_hash, user, command["password"]):
+            self.events.users.set_password(user["user_id"], upgraded)
         now = time.time()
         ttl = int(self.config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
         expires = datetime.fromtimestamp(int(now + ttl), timezone.utc)
@@ -75,10 +90,10 @@ class GatewayService(Health):
     @route("create_user")
     def create_user(self, request):
         actor = self._admit(request, "create_user")
-        command = domain.check_new_user(s.load(s.NewUserSchema, request.get_data()))
+        command = domain.check_new_user(self._body(request, s.NewUserSchema))
         self._check_scope(request, actor, command)
-        hashed, salt = run_cpu(domain.hash_password, command["password"])
-        created = self.events.users.create(command, hashed, salt)
+        created = self.events.users.create(command, run_cpu(domain.hash_password,
+                                                            command["password"]))
         if created is None:
             raise Conflict(f"user {command['user_id']} exists", field="user_id")
         return json_response(_jsonable(domain.user_view({**command, "created_at": created[0]})),
@@ -283,7 +298,7 @@ class GatewayService(Health):
         if request.content_length > limit + 1024:
             raise PayloadTooLarge(f"package: larger than the limit of {limit} bytes"
                                   " (base64)", field="package")
-        return self._body(request, s.EdxmlSchema)["package"]
+        return self._body(request, s.EdxmlSchema, limit + 1024)["package"]
 
     # -- audit and administration --------------------------------------------------------
 
@@ -426,8 +441,31 @@ class GatewayService(Health):
         self.events.append(event.stream_id, 0, [event])
 
     @staticmethod
-    def _body(request, schema):
-        return s.load(schema, request.get_data())
+    def _body(request, schema, limit=None):
+        return s.load(schema, _read_body(request, limit or JSON_BODY_BYTES))
+
+    @timer(interval=SWEEP_SECONDS)
+    def sweep_login_failures(self):
+        """Close the audit windows of failed logins: one summary event each."""
+        self.events.logins.sweep(_now())
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _read_body(request, limit):
+    """The request body, refused (413) unread when its Content-Length is over
+    ``limit`` bytes, and never read past ``limit`` + 1 bytes otherwise."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body: larger than the limit of {limit} bytes", field="body")
+    parts, size = [], 0
+    while size <= limit and (chunk := request.stream.read(min(CHUNK, limit + 1 - size))):
+        parts.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise PayloadTooLarge(f"body: larger than the limit of {limit} bytes", field="body")
+    return b"".join(parts)
 
 
 def _int_arg(request, name):

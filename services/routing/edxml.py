@@ -27,7 +27,9 @@ Parsing is hardened without defusedxml (not installed): any ``<!DOCTYPE`` or
 ``<!ENTITY`` in the raw bytes is refused before parsing, and the expat parser
 itself refuses a DOCTYPE or entity declaration (which also catches them in
 UTF-16 input, where the byte check cannot see them). Without a DTD there are
-no entities to expand, internal or external.
+no entities to expand, internal or external. The tree is bounded while expat
+reads it: too many elements, or elements nested too deep, are refused before
+they are built (``DEFAULT_MAX_ELEMENTS``, ``DEFAULT_MAX_DEPTH``).
 
 Every refusal is a :class:`ValidationFailed` whose message starts with the
 element path inside the envelope, e.g.
@@ -57,6 +59,10 @@ ET.register_namespace(EXT_PREFIX, EXT_NS)
 
 VIETNAM = timezone(timedelta(hours=7))
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # 50 MiB, for the package and for one inline file
+# A package's tree is bounded before it is built: a broadcast to every agency
+# of a country (~9 elements each) fits; a flood of tiny elements does not.
+DEFAULT_MAX_ELEMENTS = 100_000
+DEFAULT_MAX_DEPTH = 32  # the standard's deepest path is 5 elements
 
 ROOT = "edXMLEnvelope"  # the path named by errors about the document as a whole
 
@@ -471,27 +477,33 @@ class _Limits(NamedTuple):
     attachment: int | None
 
 
-def import_package(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES, max_attachment_bytes=None):
+def import_package(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES, max_attachment_bytes=None,
+                   max_elements=DEFAULT_MAX_ELEMENTS, max_depth=DEFAULT_MAX_DEPTH):
     """A :class:`Package` from edXML bytes, validated strictly.
 
     ``max_bytes`` caps the whole package; ``max_attachment_bytes`` (default:
-    ``max_bytes``) caps each inline file after base64 decoding.
+    ``max_bytes``) caps each inline file after base64 decoding; ``max_elements``
+    and ``max_depth`` cap the tree while it is built. CPU-bound: a service
+    calls it through ``shared.green.run_cpu``.
     """
     limits = _Limits(max_bytes, max_bytes if max_attachment_bytes is None
                      else max_attachment_bytes)
-    return _read_package(_parse(xml_bytes, max_bytes), limits)
+    return _read_package(_parse(xml_bytes, max_bytes, max_elements, max_depth), limits)
 
 
-def import_status(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES):
+def import_status(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES, max_elements=DEFAULT_MAX_ELEMENTS,
+                  max_depth=DEFAULT_MAX_DEPTH):
     """A :class:`StatusPackage` from edXML bytes, validated strictly."""
-    return _read_status(_parse(xml_bytes, max_bytes))
+    return _read_status(_parse(xml_bytes, max_bytes, max_elements, max_depth))
 
 
 class _Refused(Exception):
-    pass
+    def __init__(self, text="DOCTYPE and entity declarations are refused"):
+        super().__init__(text)
+        self.text = text
 
 
-def _parse(xml_bytes, max_bytes):
+def _parse(xml_bytes, max_bytes, max_elements=DEFAULT_MAX_ELEMENTS, max_depth=DEFAULT_MAX_DEPTH):
     if not isinstance(xml_bytes, (bytes, bytearray, memoryview)):
         raise TypeError("edXML is parsed from bytes, not from text")
     data = bytes(xml_bytes)
@@ -504,6 +516,23 @@ def _parse(xml_bytes, max_bytes):
         raise _Refused()
 
     builder = ET.TreeBuilder()
+    count = depth = 0
+
+    def start(name, attributes):
+        # Counted as expat reads: the tree never grows past the limits.
+        nonlocal count, depth
+        count, depth = count + 1, depth + 1
+        if count > max_elements:
+            raise _Refused(f"more than {max_elements} elements (the element limit)")
+        if depth > max_depth:
+            raise _Refused(f"elements nested deeper than {max_depth} (the depth limit)")
+        builder.start(_clark(name), {_clark(key): value for key, value in attributes.items()})
+
+    def end(name):
+        nonlocal depth
+        depth -= 1
+        builder.end(_clark(name))
+
     parser = expat.ParserCreate(namespace_separator="}")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = refuse
@@ -511,14 +540,13 @@ def _parse(xml_bytes, max_bytes):
     parser.UnparsedEntityDeclHandler = refuse
     parser.ExternalEntityRefHandler = refuse
     parser.buffer_text = True
-    parser.StartElementHandler = lambda name, attributes: builder.start(
-        _clark(name), {_clark(key): value for key, value in attributes.items()})
-    parser.EndElementHandler = lambda name: builder.end(_clark(name))
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
     parser.CharacterDataHandler = builder.data
     try:
         parser.Parse(data, True)
-    except _Refused:
-        _fail(ROOT, "DOCTYPE and entity declarations are refused")
+    except _Refused as refused:
+        _fail(ROOT, refused.text)
     except expat.ExpatError as error:
         _fail(ROOT, f"not well-formed XML ({error})")
     return builder.close()

@@ -30,6 +30,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.failpoints import failpoint
+from shared.green import run_cpu
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
     event_handler,
@@ -642,7 +643,9 @@ class RoutingService(Health, DeadLetters):
             raw = base64.b64decode(package_b64, validate=True)
         except (ValueError, TypeError):
             raise ValidationFailed("package: not base64", field="package") from None
-        package = edxml.import_package(raw, max_bytes=2 * limit, max_attachment_bytes=limit)
+        # Parsed in a real thread: a large package must not stall the hub.
+        package = run_cpu(edxml.import_package, raw, max_bytes=2 * limit,
+                          max_attachment_bytes=limit)
         directory, _ = self.directory.load(self.events)
         on = today()
         inbound.check_importable(package, directory.knows)
@@ -798,7 +801,7 @@ class RoutingService(Health, DeadLetters):
         except (ValueError, TypeError):
             raise ValidationFailed("package: not base64", field="package") from None
         try:
-            status = edxml.import_status(raw)
+            status = run_cpu(edxml.import_status, raw)
         except ValidationFailed as err:
             raise ValidationFailed(f"package: {err.message}", field="package") from None
         answered, agency = status.response_for, status.from_agency.id
