@@ -21,7 +21,7 @@ _PRODUCED_BY = {
         "DirectoryChanged", "StatusReported", "RecallRequested", "RecallAnswered",
         "ExternalDocumentReceived",
     ),
-    "gateway": ("LoginFailed", "RequestDenied"),
+    "gateway": ("LoginFailed", "LoginFailuresSummarised", "RequestDenied"),
 }
 
 # {event type: producer}
