@@ -177,7 +177,6 @@ def test_an_oversized_login_body_is_refused_unread(gateway, stack):
 
 # The users table as the scrypt-only version made it.
 OLD_USERS_DDL = """
-CREATE SCHEMA gateway;
 CREATE TABLE gateway.users (
     user_id       text PRIMARY KEY,
     agency        text NOT NULL,
@@ -194,6 +193,11 @@ def test_an_earlier_scrypt_user_logs_in_and_is_upgraded_to_argon2id(stack, platf
     salt = os.urandom(domain.SALT_BYTES)
     old_password = "mật khẩu từ phiên bản cũ"
     with psycopg.connect(platform.pg_dsn, autocommit=True) as conn:
+        # Made by the gateway's own login, in the schema provisioned for it.
+        conn.execute("CREATE SCHEMA IF NOT EXISTS gateway")
+        [owner] = conn.execute("SELECT nspowner::regrole::text FROM pg_namespace"
+                               " WHERE nspname = 'gateway'").fetchone()
+        conn.execute(f"SET ROLE {owner}")
         conn.execute(OLD_USERS_DDL)
         conn.execute("INSERT INTO gateway.users (user_id, agency, role, full_name,"
                      " password_hash, salt) VALUES ('cu', %s, 'clerk', 'Người Cũ', %s, %s)",
