@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.gateway import schemas as s
-from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, READERS
+from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, READERS, ROLES
 
 API_VERSION = "1.0.0"
 
@@ -45,6 +45,15 @@ ENDPOINTS = {
     # -- identity
     "login": Endpoint("POST", "/v1/auth/login", "Log in: a bearer token for 8 hours",
                       body=s.LoginSchema, answer=s.TokenSchema),
+    "logout": Endpoint("POST", "/v1/auth/logout", "Log out: this token stops working now",
+                       ROLES),
+    "change_password": Endpoint("POST", "/v1/auth/password",
+                                "Change one's password (with the old one); every token"
+                                " issued before stops working", ROLES,
+                                body=s.PasswordChangeSchema),
+    "disable_user": Endpoint("POST", "/v1/admin/users/{user_id}/disable",
+                             "Disable a user: no more logins, their tokens stop working"
+                             " at once (admins)", ADMIN),
     "create_user": Endpoint("POST", "/v1/admin/users", "Create a user (admins)", ADMIN,
                             body=s.NewUserSchema, answer=s.UserSchema, status=201),
     "list_users": Endpoint("GET", "/v1/admin/users", "List users, never their hashes (admins)",
@@ -152,6 +161,7 @@ _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not all
 
 
 PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
+               "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
                "service": {"type": "string", "enum": list(CONSUMERS)},

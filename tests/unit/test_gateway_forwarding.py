@@ -1,20 +1,38 @@
-"""The gateway forwards the caller's token: what RpcProxy sends carries it."""
+"""The gateway calls services as the admitted user: each call carries a fresh
+assertion for that service and method, never the user's bearer token."""
 
 from unittest.mock import Mock
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.containers import WorkerContext
-from nameko.messaging import HeaderEncoder
 
-from services.gateway.dependencies import ForwardedToken
+from services.gateway.dependencies import _Identity
+from shared import auth
+from shared.envelope import Actor
+
+CLERK = Actor("van.thu", "000.00.00.H41", "clerk")
 
 
-def test_the_token_set_in_an_http_worker_goes_out_in_the_rpc_headers():
-    container = Mock(config={}, service_name="gateway")
-    worker_ctx = WorkerContext(container, None, Mock(method_name="get_document"))
-    assert "authorization" not in worker_ctx.context_data  # an HTTP worker starts empty
+def _headers(identity, service, method):
+    proxy = getattr(identity.rpc(service), method)
+    return proxy.get_message_headers(identity.worker_ctx)
 
-    ForwardedToken().get_dependency(worker_ctx).act_as("the-callers-token")
 
-    assert worker_ctx.context_data["authorization"] == "the-callers-token"
-    headers = HeaderEncoder().get_message_headers(worker_ctx)
-    assert headers["nameko.authorization"] == "the-callers-token"
+def test_each_call_carries_its_own_assertion_for_that_service_and_method():
+    key = Ed25519PrivateKey.generate()
+    container = Mock(config={"AMQP_URI": "memory://"}, service_name="gateway")
+    worker_ctx = WorkerContext(container, None, Mock(method_name="submit"))
+    identity = _Identity(Mock(key=key, rpc_reply_listener=Mock()), worker_ctx)
+    identity.actor = CLERK
+
+    first = _headers(identity, "docs", "submit")["nameko.authorization"]
+    again = _headers(identity, "docs", "submit")["nameko.authorization"]
+    other = _headers(identity, "signing", "seal_document")["nameko.authorization"]
+
+    claims = auth.verify_assertion(key.public_key(), first, "docs", "submit")
+    assert auth.actor_of(claims) == CLERK and claims["iss"] == "gateway"
+    assert claims["exp"] - claims["iat"] == auth.ASSERTION_TTL
+    assert auth.verify_assertion(key.public_key(), again, "docs", "submit")["jti"] != claims["jti"]
+    assert auth.verify_assertion(key.public_key(), other, "signing", "seal_document")
+    # What goes out is an assertion: nothing a worker holds is a bearer token.
+    assert "authorization" not in worker_ctx.context_data
