@@ -44,7 +44,10 @@ MAX_ASSERTION_TTL = 120
 LEEWAY = 10                 # seconds of clock difference between machines
 # The calls a method makes onward for the same caller: their assertions ride in its own.
 ONWARD = {"audit.reconcile": ("docs.state_summary", "signing.state_summary",
-                              "routing.state_summary")}
+                              "routing.state_summary"),
+          # Only those who may read the document (docs decides) verify it.
+          "signing.verify_document": ("docs.get_document",),
+          "signing.manifest_urls": ("docs.get_document",)}
 
 _actor_schema = ActorSchema()
 
