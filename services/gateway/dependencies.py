@@ -4,7 +4,6 @@ issues and checks, and the assertion it mints for every call it makes for a user
 
 import json
 import logging
-import time
 from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
@@ -175,6 +174,8 @@ class GatewayIdentity(DependencyProvider):
             config.get("GATEWAY_KEY_FILE"), require_secret(config, "GATEWAY_KEY_PASSPHRASE"))
         self.public_key = self.key.public_key()
         self.ttl = int(config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
+        if not 0 < self.ttl <= auth.MAX_TOKEN_TTL:  # refused at start, not at each login
+            raise ValueError(f"TOKEN_TTL_SECONDS: between 1 and {auth.MAX_TOKEN_TTL}")
 
     def get_dependency(self, worker_ctx):
         return _Identity(self, worker_ctx)

@@ -3,6 +3,8 @@ assertion for that service and method, never the user's bearer token."""
 
 from unittest.mock import Mock
 
+import pytest
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.containers import WorkerContext
 
@@ -36,3 +38,38 @@ def test_each_call_carries_its_own_assertion_for_that_service_and_method():
     assert auth.verify_assertion(key.public_key(), other, "signing", "seal_document")
     # What goes out is an assertion: nothing a worker holds is a bearer token.
     assert "authorization" not in worker_ctx.context_data
+
+
+def _provider(cls, config):
+    provider = cls()
+    provider.container = Mock(config=config, service_name="x")
+    return provider
+
+
+def test_the_gateway_does_not_start_without_its_key_file_or_a_real_passphrase(tmp_path):
+    from services.gateway.dependencies import GatewayIdentity
+    from shared.settings import InsecureConfiguration
+
+    path = str(tmp_path / "gateway.key")
+    with pytest.raises(InsecureConfiguration, match="GATEWAY_KEY_PASSPHRASE"):
+        _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path}).setup()
+    with pytest.raises(InsecureConfiguration, match="GATEWAY_KEY_PASSPHRASE"):
+        _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path,
+                                    "GATEWAY_KEY_PASSPHRASE": "dev-only-change-me"}).setup()
+    with pytest.raises(RuntimeError, match="GATEWAY_KEY_FILE"):
+        _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path,
+                                    "GATEWAY_KEY_PASSPHRASE": "x" * 32}).setup()
+    auth.create_key_file(path, "x" * 32)
+    identity = _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path,
+                                           "GATEWAY_KEY_PASSPHRASE": "x" * 32})
+    identity.setup()
+    assert identity.key.public_key().public_bytes_raw() == \
+        auth.load_public_key(f"{path}.pub").public_bytes_raw()
+
+
+def test_a_service_does_not_start_without_the_gateways_public_key():
+    from shared.nameko_ext import Authenticator
+
+    for config in ({}, {"GATEWAY_PUBLIC_KEY": ""}, {"GATEWAY_PUBLIC_KEY": "dev-only-change-me"}):
+        with pytest.raises(ValueError, match="GATEWAY_PUBLIC_KEY"):
+            _provider(Authenticator, config).setup()
