@@ -29,6 +29,7 @@ RUN pip install . \
 RUN groupadd --system --gid 10001 lienthong \
  && useradd --system --uid 10001 --gid lienthong --home-dir /app --shell /usr/sbin/nologin lienthong \
  && mkdir -p /var/lib/lienthong/signing /var/lib/lienthong/event-keys /var/lib/lienthong/audit \
+    /var/lib/lienthong/gateway /var/lib/lienthong/gateway-public \
  && chown -R lienthong:lienthong /var/lib/lienthong
 
 USER lienthong

@@ -58,7 +58,7 @@ with warnings.catch_warnings():
     # nameko imports eventlet, which announces its own deprecation (known, accepted).
     warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     from infra.client import Client
-    from infra.stack import SeaweedServer, ServiceProcess, free_port
+    from infra.stack import SeaweedServer, ServiceProcess, free_port, make_gateway_key
 
 # -- where ------------------------------------------------------------------------
 
@@ -213,18 +213,19 @@ class Bench:
         cleanup.callback(_quietly, "stop moto", self.moto.stop)
         self.moto.start()
         docs_port = free_port()
-        secret = secrets.token_hex(16)
+        gateway_env, gateway_key = make_gateway_key(keys)
         env = {
+            **gateway_env,
             "LIENTHONG_AMQP_URI": AMQP_URI,
             "LIENTHONG_PG_DSN": f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}",
             "LIENTHONG_S3_ENDPOINT": self.moto.endpoint,
             "LIENTHONG_S3_ACCESS_KEY": self.moto.access_key,
             "LIENTHONG_S3_SECRET_KEY": self.moto.secret_key, "LIENTHONG_S3_BUCKET": BUCKET,
-            "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
+            "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
             **provisioned_env(os.path.join(keys, "event-keys")),
             "LIENTHONG_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         }
-        self.client = Client(AMQP_URI, f"http://127.0.0.1:{docs_port}", secret)
+        self.client = Client(AMQP_URI, f"http://127.0.0.1:{docs_port}", gateway_key)
         self.docs = ServiceProcess("docs", env, LOG_DIR)
         cleanup.callback(_quietly, "stop docs", self.docs.stop)
         self.docs.start()
@@ -356,7 +357,7 @@ class Bench:
         # Ours: the client streams the multipart body, docs streams it on to moto.
         stream = PdfStream(BIG_SIZE)
         headers, body = encode({"metadata": json.dumps(METADATA)}, "big.pdf", stream, BIG_SIZE)
-        headers["Authorization"] = f"Bearer {self.clerk}"
+        headers.update(self.client.docs_headers(self.clerk, "register_document"))
         with self._sampled(pids, "3. POST /v1/documents, 1 GiB") as timing:
             response = requests.post(f"{self.client.docs_url}/v1/documents", data=body,
                                      headers=headers, timeout=(10, BIG_TIMEOUT_S))

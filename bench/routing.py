@@ -47,7 +47,7 @@ from bench.common import (
 )
 from infra.keys import provisioned_env
 from infra.samples import make_pdf
-from infra.stack import SeaweedServer, ServiceProcess, free_port
+from infra.stack import SeaweedServer, ServiceProcess, free_port, make_gateway_key
 from services.routing.sample_data import SAMPLE_DATE, national
 
 with warnings.catch_warnings():
@@ -168,13 +168,14 @@ def start_platform(cleanup, services, provinces):
     cleanup.callback(_quietly, "stop moto", moto.stop)
     moto.start()
     docs_port = free_port()
-    secret = secrets.token_hex(16)
+    gateway_env, gateway_key = make_gateway_key(keys)
     env = {
+        **gateway_env,
         "LIENTHONG_AMQP_URI": AMQP_URI,
         "LIENTHONG_PG_DSN": f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}",
         "LIENTHONG_S3_ENDPOINT": moto.endpoint, "LIENTHONG_S3_ACCESS_KEY": moto.access_key,
         "LIENTHONG_S3_SECRET_KEY": moto.secret_key, "LIENTHONG_S3_BUCKET": "lienthong-bench",
-        "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
+        "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
         "LIENTHONG_PKI_DIR": os.path.join(keys, "pki"),
         "LIENTHONG_PKI_PASSPHRASE": secrets.token_hex(16),
         **provisioned_env(os.path.join(keys, "event-keys")),
@@ -184,7 +185,7 @@ def start_platform(cleanup, services, provinces):
         "LIENTHONG_CHECKPOINT_RETENTION_DAYS": "1",
         "LIENTHONG_DIRECTORY_SEED": f"national:{provinces}",
     }
-    client = Client(AMQP_URI, f"http://127.0.0.1:{docs_port}", secret)
+    client = Client(AMQP_URI, f"http://127.0.0.1:{docs_port}", gateway_key)
     processes = [ServiceProcess(name, env, LOG_DIR) for name in services]
     for p in processes:
         cleanup.callback(_quietly, f"stop {p.name}", p.stop)

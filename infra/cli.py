@@ -25,6 +25,7 @@ import mimetypes
 import os
 import sys
 from contextlib import ExitStack
+from urllib.parse import quote
 
 import requests
 
@@ -179,6 +180,14 @@ def cmd_login(api, args, out):
 
 
 def cmd_logout(api, args, out):
+    """Revoke the saved token at the gateway (it may already be invalid), then forget it."""
+    token = load_token()
+    if token:
+        try:
+            Api(api.base_url, token, api.timeout).post("/v1/auth/logout")
+        except ApiError as err:
+            if err.status != 401:
+                raise
     try:
         os.remove(token_path())
         print("logged out")
@@ -473,6 +482,21 @@ def cmd_admin_add_user(api, args, out):
     return 0
 
 
+def cmd_password(api, args, out):
+    """Old password, then the new one, each on its own line of stdin (or prompted)."""
+    old = read_password(args, "Current password: ")
+    new = read_password(args, "New password: ")
+    out(api.post("/v1/auth/password", {"old_password": old, "new_password": new}),
+        "password changed: log in again (every earlier token stopped working)")
+    return 0
+
+
+def cmd_admin_disable_user(api, args, out):
+    out(api.post(f"/v1/admin/users/{quote(args.user, safe='')}/disable"),
+        _done(f"disabled {args.user}", ("user_id", "disabled_at")))
+    return 0
+
+
 def cmd_admin_agencies(api, args, out):
     out(api.get("/v1/admin/agencies"), lambda rows: format_table(rows, [
         "code", "name", "level", "parent", "valid_from", "valid_to"]))
@@ -509,7 +533,10 @@ def build_parser():
     p.add_argument("user")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.add_argument("--print-token", action="store_true", help="print the token as well")
-    command("logout", cmd_logout, "forget the saved token", token=False)
+    command("logout", cmd_logout, "revoke the saved token and forget it", token=False)
+    p = command("password", cmd_password, "change your password (old, then new)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the old and the new password from stdin, a line each")
 
     # -- outgoing documents
     p = command("send", cmd_send, "register a draft: the PDF, its metadata, attachments")
@@ -587,6 +614,8 @@ def build_parser():
                     " edXML imports, dead letters (operators)").add_subparsers(
         dest="admin_command", required=True, metavar="COMMAND")
     command("users", cmd_admin_users, "list users", admin)
+    command("disable-user", cmd_admin_disable_user, "disable a user: no more logins, their"
+            " tokens stop working at once", admin).add_argument("user")
     p = command("add-user", cmd_admin_add_user, "create a user (password from stdin)", admin)
     p.add_argument("user")
     p.add_argument("--agency", required=True, metavar="CODE")

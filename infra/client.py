@@ -1,7 +1,10 @@
 """A small client for clerks, leaders and auditors (used by the demo and the tests).
 
-Files go over HTTP to docs as a streamed multipart body; everything else is
-nameko RPC with the caller's token in the context data.
+It stands where the gateway stands, so it holds the gateway's private key:
+:meth:`Client.token` makes a user's bearer token (as a login would), and every
+call made with one carries a fresh assertion for that service and method
+(``shared.auth``), as the gateway's calls do. Files go over HTTP to docs as a
+streamed multipart body; everything else is nameko RPC.
 """
 
 import contextlib
@@ -10,26 +13,46 @@ import json
 import time
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
-
-import shared.nameko_ext  # noqa: F401  (registers our errors, so RPC raises them as such)
-from shared.auth import issue_token, verify_token
+from shared import auth
 from shared.envelope import Actor
+from shared.errors import Unauthenticated
+from shared.nameko_ext import AssertingClusterRpcProxy  # also registers our errors
 from shared.multipart import encode, encode_files
 
 
 class Client:
-    def __init__(self, amqp_uri, docs_url, auth_secret):
-        self.amqp_uri, self.docs_url, self.auth_secret = amqp_uri, docs_url, auth_secret
+    def __init__(self, amqp_uri, docs_url, gateway_key):
+        self.amqp_uri, self.docs_url, self.gateway_key = amqp_uri, docs_url, gateway_key
 
     def token(self, role, agency, user=None):
-        return issue_token(self.auth_secret, Actor(user or f"{role}@{agency}", agency, role))
+        """A bearer token of ``user`` (not looked up: only the gateway checks users)."""
+        return auth.issue_bearer(self.gateway_key, Actor(user or f"{role}@{agency}", agency,
+                                                          role), ttl=3600)[0]
+
+    def actor(self, token):
+        return auth.actor_of(auth.verify_bearer(self.gateway_key.public_key(), token))
+
+    def assertion(self, token, service, method):
+        """What the gateway sends for ``token``'s user calling ``service.method``.
+
+        A token that is not a valid bearer token goes as it is, for the service
+        to refuse (tests of refusals send such).
+        """
+        try:
+            actor = self.actor(token)
+        except Unauthenticated:
+            return token
+        return auth.mint_assertion(self.gateway_key, actor, service, method)
+
+    def docs_headers(self, token, entrypoint):
+        """Headers for docs' own HTTP ``entrypoint`` (its method name), as ``token``'s user."""
+        return {"Authorization": f"Bearer {self.assertion(token, 'docs', entrypoint)}"} \
+            if token else {}
 
     def register(self, token, pdf, metadata=None, fields=None):
         form = fields if fields is not None else {"metadata": json.dumps(metadata)}
         headers, body = encode(form, "document.pdf", io.BytesIO(pdf), len(pdf))
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        headers.update(self.docs_headers(token, "register_document"))
         return requests.post(f"{self.docs_url}/v1/documents", data=body, headers=headers,
                              timeout=60)
 
@@ -37,8 +60,7 @@ class Client:
         """Register with attachments: ``files`` as ``(form_name, name, bytes, content_type)``."""
         headers, body = encode_files({"metadata": json.dumps(metadata)}, [
             (form, name, io.BytesIO(data), len(data), ctype) for form, name, data, ctype in files])
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        headers.update(self.docs_headers(token, "register_document"))
         return requests.post(f"{self.docs_url}/v1/documents", data=body, headers=headers,
                              timeout=60)
 
@@ -56,7 +78,7 @@ class Client:
         user id is the named signer. Returns the issue's answer (id, number).
         Each step waits for the event the next one needs to reach its service.
         """
-        leader_user = verify_token(self.auth_secret, leader).user_id
+        leader_user = self.actor(leader).user_id
         with self.rpc(clerk) as rpc:
             rpc.docs.submit(document_id, leader_user)
         with self.rpc(leader) as rpc:
@@ -69,8 +91,12 @@ class Client:
 
     @contextlib.contextmanager
     def rpc(self, token, timeout=15):
-        with ClusterRpcProxy({"AMQP_URI": self.amqp_uri},
-                             context_data={"authorization": token}, timeout=timeout) as proxy:
+        """A cluster proxy whose every call carries a fresh assertion for ``token``'s user."""
+        def mint(service, method):
+            return self.assertion(token, service, method)
+
+        with AssertingClusterRpcProxy({"AMQP_URI": self.amqp_uri}, mint,
+                                      timeout=timeout) as proxy:
             yield proxy
 
 

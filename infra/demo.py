@@ -29,7 +29,9 @@ from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.keys import provisioned_env
 from infra.samples import make_pdf
-from infra.stack import SERVICES, SeaweedServer, ServiceProcess, free_port, port_open
+from infra.stack import (
+    SERVICES, SeaweedServer, ServiceProcess, free_port, make_gateway_key, port_open,
+)
 
 PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
 DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
@@ -114,12 +116,13 @@ def main(argv=None):
     docs_port = int(os.environ.get("LIENTHONG_DOCS_PORT", free_port()))
     gateway_port = int(os.environ.get("LIENTHONG_GATEWAY_PORT", 0)) or (
         free_port() if port_open("127.0.0.1", 8000) else 8000)
-    secret = secrets.token_hex(16)
+    gateway_env, gateway_key = make_gateway_key(log_dir)
     env = {
+        **gateway_env,
         "LIENTHONG_AMQP_URI": amqp_uri, "LIENTHONG_PG_DSN": pg_dsn,
         "LIENTHONG_S3_ENDPOINT": s3[0], "LIENTHONG_S3_ACCESS_KEY": s3[1],
         "LIENTHONG_S3_SECRET_KEY": s3[2], "LIENTHONG_S3_BUCKET": "lienthong-demo",
-        "LIENTHONG_AUTH_SECRET": secret, "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
+        "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
         "LIENTHONG_DOCS_URL": f"http://127.0.0.1:{docs_port}",
         "LIENTHONG_GATEWAY_HTTP": f"127.0.0.1:{gateway_port}",
         "LIENTHONG_PKI_DIR": os.path.join(log_dir, "pki"),
@@ -145,7 +148,7 @@ def main(argv=None):
 
     users_path, passwords = seed_users(log_dir)
     env["LIENTHONG_SEED_USERS"] = users_path
-    client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", secret)
+    client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", gateway_key)
     api = Api(f"http://127.0.0.1:{gateway_port}")
     processes = [ServiceProcess(name, {**env, **own_logins.get(name, {})}, log_dir)
                  for name in SERVICES]

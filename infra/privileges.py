@@ -18,17 +18,23 @@ superuser; audit's application role may only read and append.
 import re
 from dataclasses import dataclass
 
+from shared.auth import ONWARD
 from shared.topology import SUBSCRIPTIONS, exchange_name
 
 SERVICES = ("docs", "signing", "routing", "audit", "gateway")
 RPC_EXCHANGE = "nameko-rpc"
-# Who calls whom by RPC: a service name (any method) or (service, method).
-RPC_CALLS = {
-    "gateway": ("docs", "signing", "routing", "audit"),
-    "signing": (("docs", "get_document"),),
-    "audit": (("docs", "state_summary"), ("signing", "state_summary"),
-              ("routing", "state_summary")),
-}
+# Who calls whom by RPC: a service name (any method) or (service, method). The
+# gateway calls for its users; the others only make the onward calls the
+# gateway's assertions allow them (shared.auth.ONWARD).
+def _onward_calls():
+    calls = {}
+    for caller, targets in ONWARD.items():
+        calls.setdefault(caller.split(".")[0], set()).update(
+            tuple(t.split(".", 1)) for t in targets)
+    return {service: tuple(sorted(c)) for service, c in calls.items()}
+
+
+RPC_CALLS = {"gateway": ("docs", "signing", "routing", "audit"), **_onward_calls()}
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # nameko's reply queues: rpc.reply-{service}-{uuid}; a standalone proxy's
 # service name is standalone_rpc_proxy.

@@ -6,6 +6,7 @@ exactly as production does: ``nameko run`` in separate processes.
 """
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,6 +19,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVICES = {"docs": "DocsService", "signing": "SigningService",
             "routing": "RoutingService", "audit": "AuditService",
             "gateway": "GatewayService"}
+
+
+def make_gateway_key(directory, passphrase=None):
+    """The gateway's key for a stack run here: ``(env, private key)``; ``env`` gives
+    the gateway its key file and passphrase and every service its public key."""
+    from shared.auth import create_key_file, public_key_text
+
+    passphrase = passphrase or secrets.token_urlsafe(24)
+    path = os.path.join(directory, "gateway.key")
+    for stale in (path, f"{path}.pub"):  # a fresh key each run
+        if os.path.exists(stale):
+            os.remove(stale)
+    key = create_key_file(path, passphrase)
+    return {"LIENTHONG_GATEWAY_KEY_FILE": path, "LIENTHONG_GATEWAY_KEY_PASSPHRASE": passphrase,
+            "LIENTHONG_GATEWAY_PUBLIC_KEY": public_key_text(key)}, key
 
 
 def port_open(host, port, timeout=1.0):

@@ -1,61 +1,199 @@
-"""Authentication: short-lived signed tokens naming a user, agency and role.
+"""Who is calling: the gateway's bearer tokens and its per-call identity assertions.
 
-A token is ``base64url(claims) "." base64url(HMAC-SHA256(secret, claims))``.
-Every service holds the secret and checks the signature and the expiry
-itself, so no request is trusted because of where it came from. The gateway
-(a later issue) issues them after a login; tests and the demo mint them with
-the development secret.
+Both are JWTs (PyJWT) signed by the gateway's Ed25519 key (EdDSA); only the
+gateway holds the private key, every other service holds the public key only,
+so no service can make up a user.
+
+- A **bearer token** (``typ`` ``at+jwt``, ``aud`` ``gateway``) is what a user
+  gets at login. Only the gateway accepts it, and it also checks on every
+  request that the user still exists, is not disabled and has not logged the
+  token out. It never leaves the gateway.
+- An **assertion** (``typ`` ``lienthong-assertion+jwt``) is minted by the
+  gateway for one RPC or HTTP call it makes on a user's behalf: ``aud`` is the
+  called service and ``call`` the method (``docs.submit``); it lives 60 s and
+  is accepted once. A service accepts nothing else as a user.
+- **Onward calls**: a few methods call other services for the same user (audit's
+  ``reconcile`` asks docs, signing and routing for ``state_summary``). The
+  minter puts those assertions inside the outer one (claim ``onward``, table
+  :data:`ONWARD`), so the service passes on assertions it could not have made
+  and that are good for nothing but those calls.
 """
 
 import base64
-import hashlib
-import hmac
-import json
+import os
+import threading
 import time
+import uuid
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from marshmallow import ValidationError
 
 from shared.envelope import Actor, ActorSchema
 from shared.errors import Forbidden, Unauthenticated
+from shared.keys import load_or_create_ed25519, public_raw, write_public
 
-DEFAULT_TTL = 3600
+ISSUER = "gateway"
+ALGORITHM = "EdDSA"
+BEARER_TYPE = "at+jwt"
+ASSERTION_TYPE = "lienthong-assertion+jwt"
+MAX_TOKEN_TTL = 12 * 3600   # a bearer token living longer is refused, whatever it says
+ASSERTION_TTL = 60
+MAX_ASSERTION_TTL = 120
+LEEWAY = 10                 # seconds of clock difference between machines
+# The calls a method makes onward for the same caller: their assertions ride in its own.
+ONWARD = {"audit.reconcile": ("docs.state_summary", "signing.state_summary",
+                              "routing.state_summary"),
+          # Only those who may read the document (docs decides) verify it.
+          "signing.verify_document": ("docs.get_document",),
+          # Only those docs lets download the document (not a recalled copy).
+          "signing.manifest_urls": ("docs.file_url",)}
+
 _actor_schema = ActorSchema()
 
 
-def _b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+# -- keys --------------------------------------------------------------------------------
+
+def create_key_file(path, passphrase):
+    """Make (or open) the gateway's encrypted key file and its ``.pub``; the private key."""
+    key = load_or_create_ed25519(path, passphrase)
+    write_public(f"{path}.pub", key)
+    return key
 
 
-def _unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def load_private_key(path, passphrase, setting="GATEWAY_KEY_FILE"):
+    """The key of an existing file; never makes one (that is the operator's step)."""
+    if not path or not os.path.exists(path):
+        raise RuntimeError(f"{setting}: no key file at {path!r}; make one with"
+                           " `python -m shared.auth <file>` (passphrase from"
+                           " LIENTHONG_GATEWAY_KEY_PASSPHRASE)")
+    return load_or_create_ed25519(path, passphrase)
 
 
-def issue_token(secret, actor, ttl=DEFAULT_TTL, now=None):
-    claims = {**actor.to_dict(), "exp": int((now or time.time()) + ttl)}
-    body = json.dumps(claims, sort_keys=True, separators=(",", ":")).encode()
-    mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return f"{_b64(body)}.{_b64(mac)}"
+def public_key_text(private_key):
+    """The raw public key, base64: what the services are given."""
+    return base64.b64encode(public_raw(private_key)).decode()
 
 
-def verify_token(secret, token, now=None):
-    """The token's :class:`Actor`; :class:`Unauthenticated` says what is wrong."""
+def load_public_key(value, setting="GATEWAY_PUBLIC_KEY"):
+    """An Ed25519 public key from base64 (raw 32 bytes), or a file holding that or a PEM."""
+    text = str(value or "").strip()
+    if text and os.path.isfile(text):
+        with open(text, "rb") as fh:
+            data = fh.read()
+        if data.lstrip().startswith(b"-----BEGIN"):
+            key = serialization.load_pem_public_key(data)
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError(f"{setting}: {text} does not hold an Ed25519 public key")
+            return key
+        text = data.decode().strip()
+    try:
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except ValueError:
+        raise ValueError(f"{setting}: not an Ed25519 public key (base64 of 32 bytes, or a"
+                         " file holding one)") from None
+
+
+# -- bearer tokens (the gateway's alone) -------------------------------------------------
+
+def issue_bearer(private_key, actor, ttl, epoch=0, now=None):
+    """``(token, claims)`` for a user who just logged in; ``epoch`` is the user's
+    token generation (a password change moves it on, voiding older tokens)."""
+    if not 0 < ttl <= MAX_TOKEN_TTL:
+        raise ValueError(f"TOKEN_TTL_SECONDS: between 1 and {MAX_TOKEN_TTL}")
+    now = int(now if now is not None else time.time())
+    claims = {"iss": ISSUER, "aud": ISSUER, "sub": actor.user_id, "agency": actor.agency,
+              "role": actor.role, "epoch": int(epoch), "iat": now, "exp": now + int(ttl),
+              "jti": str(uuid.uuid4())}
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM,
+                      headers={"typ": BEARER_TYPE}), claims
+
+
+def verify_bearer(public_key, token, now=None):
+    """The claims of a bearer token the gateway issued; :class:`Unauthenticated` if not.
+
+    The caller (the gateway) still checks the user, the epoch and the jti.
+    """
+    return _decode(public_key, token, BEARER_TYPE, ISSUER, MAX_TOKEN_TTL, now)
+
+
+# -- per-call assertions -----------------------------------------------------------------
+
+def mint_assertion(private_key, actor, service, method, ttl=ASSERTION_TTL, now=None):
+    """The assertion that ``actor`` calls ``service.method`` (and its onward calls)."""
+    now = int(now if now is not None else time.time())
+    call = f"{service}.{method}"
+    claims = {"iss": ISSUER, "aud": service, "call": call, "sub": actor.user_id,
+              "agency": actor.agency, "role": actor.role, "iat": now, "exp": now + ttl,
+              "jti": str(uuid.uuid4())}
+    onward = {c: mint_assertion(private_key, actor, *c.split("."), ttl=ttl, now=now)
+              for c in ONWARD.get(call, ())}
+    if onward:
+        claims["onward"] = onward
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM,
+                      headers={"typ": ASSERTION_TYPE})
+
+
+def verify_assertion(public_key, token, service, method, now=None):
+    """The claims of an assertion for exactly ``service.method``, else Unauthenticated."""
+    claims = _decode(public_key, token, ASSERTION_TYPE, service, MAX_ASSERTION_TTL, now)
+    if claims.get("call") != f"{service}.{method}":
+        raise Unauthenticated(f"the assertion is for {claims.get('call')!r}, not"
+                              f" {service}.{method}", field="authorization")
+    return claims
+
+
+def actor_of(claims):
+    try:
+        return _actor_schema.load({"user_id": claims.get("sub"), "agency": claims.get("agency"),
+                                   "role": claims.get("role")})
+    except ValidationError:
+        raise Unauthenticated("token claims are invalid", field="authorization") from None
+
+
+class ReplayGuard:
+    """The jtis of assertions already accepted, until they expire: each works once."""
+
+    def __init__(self):
+        self._seen, self._lock = {}, threading.Lock()
+
+    def admit(self, claims, now=None):
+        now = now if now is not None else time.time()
+        with self._lock:
+            if len(self._seen) > 1000:
+                self._seen = {j: e for j, e in self._seen.items() if e + LEEWAY > now}
+            if claims["jti"] in self._seen:
+                raise Unauthenticated("assertion already used", field="authorization")
+            self._seen[claims["jti"]] = claims["exp"]
+
+
+def _decode(public_key, token, typ, audience, max_ttl, now):
     if not token or not isinstance(token, str):
         raise Unauthenticated("no credentials: send a bearer token", field="authorization")
     try:
-        body_text, mac_text = token.split(".")
-        body, mac = _unb64(body_text), _unb64(mac_text)
-    except ValueError:
-        raise Unauthenticated("malformed token", field="authorization") from None
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    if not hmac.compare_digest(mac, expected):
-        raise Unauthenticated("token signature does not verify", field="authorization")
-    claims = json.loads(body)
-    if claims.get("exp", 0) <= (now or time.time()):
+        if jwt.get_unverified_header(token).get("typ") != typ:
+            raise Unauthenticated("wrong kind of token here", field="authorization")
+        claims = jwt.decode(
+            # iat and exp are checked below, against ``now`` (which tests give).
+            token, public_key, algorithms=[ALGORITHM], audience=audience, issuer=ISSUER,
+            leeway=LEEWAY, options={"require": ["iss", "aud", "sub", "iat", "exp", "jti"],
+                                    "verify_iat": False, "verify_exp": False})
+    except jwt.InvalidAudienceError:
+        raise Unauthenticated("token is for another service", field="authorization") from None
+    except jwt.InvalidSignatureError:
+        raise Unauthenticated("token signature does not verify", field="authorization") from None
+    except jwt.InvalidTokenError as err:
+        raise Unauthenticated(f"token is invalid: {err}", field="authorization") from None
+    now = now if now is not None else time.time()
+    iat, exp = claims["iat"], claims["exp"]
+    if not all(isinstance(v, int) for v in (iat, exp)) or exp - iat > max_ttl:
+        raise Unauthenticated(f"token lives longer than {max_ttl} s", field="authorization")
+    if iat > now + LEEWAY:
+        raise Unauthenticated("token issued in the future", field="authorization")
+    if exp + LEEWAY <= now:
         raise Unauthenticated("token expired", field="authorization")
-    try:
-        return _actor_schema.load({k: claims.get(k) for k in ("user_id", "agency", "role")})
-    except ValidationError:
-        raise Unauthenticated("token claims are invalid", field="authorization") from None
+    return claims
 
 
 def require_role(actor, *roles):
@@ -65,4 +203,25 @@ def require_role(actor, *roles):
     return actor
 
 
-__all__ = ["Actor", "issue_token", "verify_token", "require_role"]
+def main(argv=None):
+    """``python -m shared.auth FILE``: make the gateway's key file (the passphrase from
+    ``LIENTHONG_GATEWAY_KEY_PASSPHRASE``); prints the public key the services are given."""
+    import sys
+
+    from shared.settings import secret_problem
+
+    args = sys.argv[1:] if argv is None else argv
+    passphrase = os.environ.get("LIENTHONG_GATEWAY_KEY_PASSPHRASE")
+    if len(args) != 1 or secret_problem(passphrase):
+        print("usage: LIENTHONG_GATEWAY_KEY_PASSPHRASE=<a strong passphrase>"
+              " python -m shared.auth <key file>", file=sys.stderr)
+        return 2
+    print(public_key_text(create_key_file(args[0], passphrase)))
+    return 0
+
+
+__all__ = ["Actor", "issue_bearer", "verify_bearer", "mint_assertion", "verify_assertion",
+           "require_role"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

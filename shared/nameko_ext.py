@@ -2,8 +2,9 @@
 
 - :class:`EventStoreProvider` gives a worker its service's event store and
   runs the outbox relay in a managed thread for the container's lifetime.
-- :class:`Authenticator` checks the caller's token (RPC context data or the
-  HTTP ``Authorization`` header) on every request.
+- :class:`Authenticator` checks the gateway's assertion for the call (RPC
+  context data or the HTTP ``Authorization`` header) on every request;
+  :class:`AssertingClusterRpcProxy` sends one, freshly minted, with each call.
 - :func:`json_http` is an ``@http`` entrypoint whose errors are JSON in the
   one error format ``{"code", "message", "field"}``.
 - Our errors are registered so that an RPC caller gets the same class back.
@@ -16,12 +17,13 @@ import time
 from nameko.events import EventHandler
 from nameko.exceptions import registry as remote_error_registry
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import MethodProxy, ServiceProxy, rpc
+from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
-from shared import errors
-from shared.auth import require_role, verify_token
+from shared import auth, errors
+from shared.auth import require_role
 from shared.db import Database
 from shared.envelope import event_from_dict
 from shared.eventsig import (SignatureInvalid, TrustedKeys, authenticate, signer_at_start,
@@ -323,31 +325,107 @@ def retry_until_ready(action, what, attempts=30, delay=1.0):
 
 
 class Authenticator(DependencyProvider):
-    """``self.auth.actor()`` in an RPC worker, ``self.auth.actor(request)`` over HTTP."""
+    """``self.auth.actor()`` in an RPC worker, ``self.auth.actor(request)`` over HTTP.
+
+    The caller sends a gateway assertion for exactly this service and this
+    entrypoint (RPC context data ``authorization``, or ``Authorization: Bearer``);
+    it is checked with the gateway's public key (config ``GATEWAY_PUBLIC_KEY``),
+    and accepted once. The service holds nothing that could make one.
+    """
 
     def setup(self):
-        self.secret = self.container.config["AUTH_SECRET"]
+        self.public_key = auth.load_public_key(self.container.config.get("GATEWAY_PUBLIC_KEY"))
+        self.replays = auth.ReplayGuard()
 
     def get_dependency(self, worker_ctx):
-        secret = self.secret
-        context = worker_ctx.context_data
+        provider, context = self, worker_ctx.context_data
+        service, method = self.container.service_name, worker_ctx.entrypoint.method_name
+        verified = {}
 
         class _Auth:
             @staticmethod
-            def token():
-                """The caller's own token, to act on its behalf towards other services."""
-                return context.get("authorization")
+            def claims(request=None):
+                if "claims" not in verified:  # once per worker: the jti is spent on first use
+                    if request is not None:
+                        header = request.headers.get("Authorization", "")
+                        token = header[7:] if header.startswith("Bearer ") else None
+                    else:
+                        token = context.get("authorization")
+                    claims = auth.verify_assertion(provider.public_key, token, service, method)
+                    actor = auth.actor_of(claims)
+                    provider.replays.admit(claims)
+                    verified.update(claims=claims, actor=actor)
+                return verified["claims"]
 
             @staticmethod
             def actor(request=None):
-                if request is not None:
-                    header = request.headers.get("Authorization", "")
-                    token = header[7:] if header.startswith("Bearer ") else None
-                else:
-                    token = context.get("authorization")
-                return verify_token(secret, token)
+                _Auth.claims(request)
+                return verified["actor"]
+
+            @staticmethod
+            def onward():
+                """A proxy calling other services with the assertions the gateway
+                made for this call's onward calls (``shared.auth.ONWARD``)."""
+                assertions = _Auth.claims().get("onward", {})
+
+                def mint(target, name):
+                    try:
+                        return assertions[f"{target}.{name}"]
+                    except KeyError:
+                        raise errors.Forbidden(f"{service}.{method} may not call"
+                                               f" {target}.{name} for its caller",
+                                               field="authorization") from None
+                return AssertingClusterRpcProxy(
+                    {"AMQP_URI": provider.container.config["AMQP_URI"]}, mint, timeout=60)
 
         return _Auth()
+
+
+class _AssertingMethodProxy(MethodProxy):
+    """Sends a fresh assertion for this very method in the ``authorization`` header."""
+
+    def __init__(self, mint, *args, **kwargs):
+        self.mint = mint
+        super().__init__(*args, **kwargs)
+
+    def get_message_headers(self, worker_ctx):
+        headers = super().get_message_headers(worker_ctx)
+        assertion = self.mint(self.service_name, self.method_name)
+        if assertion:
+            headers[self._get_header_name("authorization")] = assertion
+        return headers
+
+
+class AssertingServiceProxy(ServiceProxy):
+    """A ``ServiceProxy`` whose every call carries ``mint(service, method)``."""
+
+    def __init__(self, mint, *args, **kwargs):
+        self.mint = mint
+        super().__init__(*args, **kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _AssertingMethodProxy(self.mint, self.worker_ctx, self.service_name, name,
+                                     self.reply_listener, **self.options)
+
+
+class AssertingClusterRpcProxy(ClusterRpcProxy):
+    """``ClusterRpcProxy`` whose calls each carry ``mint(service, method)``."""
+
+    def __init__(self, config, mint, **kwargs):
+        super().__init__(config, **kwargs)
+        worker_ctx, listener = self._worker_ctx, self._reply_listener
+
+        class _Cluster:
+            def __getattr__(self, service):
+                if service.startswith("__"):
+                    raise AttributeError(service)
+                return AssertingServiceProxy(mint, worker_ctx, service, listener)
+
+            __getitem__ = __getattr__
+
+        self._proxy = _Cluster()
 
 
 class JsonHttpHandler(HttpRequestHandler):

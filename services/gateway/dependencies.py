@@ -1,15 +1,20 @@
 """nameko dependencies of the gateway: its store (with the users table, the
-demo seeding and the failed-login counters) and the caller's token forwarded
-on every RPC it makes."""
+demo seeding and the failed-login counters, revoked tokens) and its identity:
+the bearer tokens it issues and checks, and the assertion it mints for every
+call it makes for a user."""
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import ReplyListener
 
 from services.gateway import domain
-from shared.nameko_ext import EventStoreProvider
+from shared import auth
+from shared.errors import Unauthenticated
+from shared.nameko_ext import AssertingServiceProxy, EventStoreProvider
+from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,19 @@ CREATE TABLE IF NOT EXISTS login_failures (
 USER_FIELDS = ("user_id", "agency", "role", "full_name", "password_phc", "password_hash",
                "salt", "created_at")
 USER_COLUMNS = ", ".join(USER_FIELDS)
+# Whether a user may still act, and which of their tokens still count: disabling
+# stops them at once; a password change moves token_epoch on, voiding older tokens.
+STANDING_DDL = """
+ALTER TABLE users ADD COLUMN IF NOT EXISTS disabled_at timestamptz;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS token_epoch integer NOT NULL DEFAULT 0;
+-- Tokens logged out before their expiry (kept until then).
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    jti        text PRIMARY KEY,
+    user_id    text NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+"""
+
 
 
 def user_row(row):
@@ -103,6 +121,42 @@ class Users:
             conn.execute("UPDATE users SET password_phc = %s, password_hash = NULL, salt = NULL"
                          " WHERE user_id = %s", (password_phc, user_id))
 
+
+    def standing(self, user_id):
+        """``{agency, role, disabled, token_epoch}`` of a user, or None if there is none."""
+        with self.db.connection() as conn:
+            row = conn.execute("SELECT agency, role, disabled_at IS NOT NULL, token_epoch"
+                               " FROM users WHERE user_id = %s", (user_id,)).fetchone()
+        return dict(zip(("agency", "role", "disabled", "token_epoch"), row)) if row else None
+
+    def disable(self, user_id):
+        """Disable (once); the time it was disabled, or None if there is no such user."""
+        with self.db.transaction() as conn:
+            row = conn.execute("UPDATE users SET disabled_at = coalesce(disabled_at, now())"
+                               " WHERE user_id = %s RETURNING disabled_at",
+                               (user_id,)).fetchone()
+        return row[0] if row else None
+
+    def change_password(self, user_id, password_phc):
+        """The new password; every token issued before stops counting."""
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE users SET password_phc = %s, password_hash = NULL,"
+                         " salt = NULL, token_epoch = token_epoch + 1 WHERE user_id = %s",
+                         (password_phc, user_id))
+
+    def revoke(self, claims):
+        """Revoke a token until it expires (a logout); expired revocations are dropped."""
+        expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM revoked_tokens WHERE expires_at < now()")
+            conn.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at)"
+                         " VALUES (%s, %s, %s) ON CONFLICT (jti) DO NOTHING",
+                         (claims["jti"], claims["sub"], expires))
+
+    def revoked(self, jti):
+        with self.db.connection() as conn:
+            return conn.execute("SELECT 1 FROM revoked_tokens WHERE jti = %s",
+                                (jti,)).fetchone() is not None
 
 FAILURE_FIELDS = ("key", "failures", "last_failure", "blocked_until", "window_start",
                   "unlogged", "refused")
@@ -209,7 +263,7 @@ class GatewayStore(EventStoreProvider):
     """
 
     def __init__(self):
-        super().__init__(ddl=USERS_DDL)
+        super().__init__(ddl=USERS_DDL + STANDING_DDL)
 
     def setup(self):
         super().setup()
@@ -243,20 +297,66 @@ def seed_users(users, path):
     return len(seed)
 
 
-class ForwardedToken(DependencyProvider):
-    """Puts the caller's token in the worker's context data, for ``RpcProxy``.
+class GatewayIdentity(DependencyProvider):
+    """The gateway's key: it issues and checks users' bearer tokens and mints, for
+    every call made on a user's behalf, an assertion for that service and method.
 
-    An HTTP worker starts with empty context data; ``RpcProxy`` sends
-    ``worker_ctx.context_data`` as headers when it calls, so setting the
-    token here first makes every service check the caller again. In nameko
-    2.14 ``context_data`` is a property returning a *copy* of
-    ``worker_ctx.data`` (plus the call id stack): the token goes in ``data``.
+    Config: ``GATEWAY_KEY_FILE`` (an encrypted Ed25519 key made by the operator,
+    ``python -m shared.auth``), ``GATEWAY_KEY_PASSPHRASE`` (checked by
+    ``require_secret``), ``TOKEN_TTL_SECONDS``. ``self.identity.rpc("docs")`` is
+    a proxy whose every call carries a fresh assertion for the admitted user.
     """
 
-    def get_dependency(self, worker_ctx):
-        class _Forward:
-            @staticmethod
-            def act_as(token):
-                worker_ctx.data["authorization"] = token
+    rpc_reply_listener = ReplyListener()
 
-        return _Forward()
+    def setup(self):
+        config = self.container.config
+        self.key = auth.load_private_key(
+            config.get("GATEWAY_KEY_FILE"), require_secret(config, "GATEWAY_KEY_PASSPHRASE"))
+        self.public_key = self.key.public_key()
+        self.ttl = int(config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
+        if not 0 < self.ttl <= auth.MAX_TOKEN_TTL:  # refused at start, not at each login
+            raise ValueError(f"TOKEN_TTL_SECONDS: between 1 and {auth.MAX_TOKEN_TTL}")
+
+    def get_dependency(self, worker_ctx):
+        return _Identity(self, worker_ctx)
+
+
+class _Identity:
+    def __init__(self, provider, worker_ctx):
+        self.provider, self.worker_ctx = provider, worker_ctx
+        self.actor = self.claims = None
+
+    def issue(self, actor, epoch):
+        """``(token, claims)`` of a new bearer token for a user who logged in."""
+        return auth.issue_bearer(self.provider.key, actor, self.provider.ttl, epoch)
+
+    def authenticate(self, request, users):
+        """The caller's actor: their bearer token verifies, they still exist and are
+        not disabled, and neither a logout nor a password change voided the token."""
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else None
+        claims = auth.verify_bearer(self.provider.public_key, token)
+        user = users.standing(claims["sub"])
+        if user is None:
+            raise Unauthenticated("the token's user does not exist", field="authorization")
+        if user["disabled"]:
+            raise Unauthenticated("the token's user is disabled", field="authorization")
+        if claims.get("epoch") != user["token_epoch"]:
+            raise Unauthenticated("token revoked: the password changed since",
+                                  field="authorization")
+        if users.revoked(claims["jti"]):
+            raise Unauthenticated("token revoked: logged out", field="authorization")
+        self.claims = claims
+        self.actor = auth.Actor(claims["sub"], user["agency"], user["role"])
+        return self.actor
+
+    def assertion(self, service, method):
+        """An assertion that the admitted user calls ``service.method``, now."""
+        if self.actor is None:
+            raise Unauthenticated("no caller admitted", field="authorization")
+        return auth.mint_assertion(self.provider.key, self.actor, service, method)
+
+    def rpc(self, service):
+        return AssertingServiceProxy(self.assertion, self.worker_ctx, service,
+                                     self.provider.rpc_reply_listener)

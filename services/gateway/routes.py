@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.gateway import schemas as s
-from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, OPERATOR, READERS
+from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, OPERATOR, READERS, ROLES
 
 API_VERSION = "1.0.0"
 
@@ -49,6 +49,16 @@ ENDPOINTS = {
                       " user id or from an address, tries are refused (429) for a while"
                       " that doubles with each further failure",
                       body=s.LoginSchema, answer=s.TokenSchema, throttled=True),
+    "logout": Endpoint("POST", "/v1/auth/logout", "Log out: this token stops working now",
+                       ROLES),
+    "change_password": Endpoint("POST", "/v1/auth/password",
+                                "Change one's password (with the old one); every token"
+                                " issued before stops working", ROLES,
+                                body=s.PasswordChangeSchema),
+    "disable_user": Endpoint("POST", "/v1/admin/users/{user_id}/disable",
+                             "Disable a user: no more logins, their tokens stop working"
+                             " at once (operators; admins: their own agency's)",
+                             ADMIN + OPERATOR),
     "create_user": Endpoint("POST", "/v1/admin/users",
                             "Create a user (operators: any agency and role; admins: their"
                             " own agency's clerks, leaders, admins)", ADMIN + OPERATOR,
@@ -164,6 +174,7 @@ _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not all
 
 
 PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
+               "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
                "service": {"type": "string", "enum": list(CONSUMERS)},

@@ -24,6 +24,13 @@ class LoginSchema(_Strict):
     password = fields.String(required=True, validate=validate.Length(1, 1024))
 
 
+class PasswordChangeSchema(_Strict):
+    old_password = fields.String(required=True, load_only=True,
+                                 validate=validate.Length(1, 1024))
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(
+        MIN_PASSWORD_LENGTH, 1024, error=f"at least {MIN_PASSWORD_LENGTH} characters"))
+
+
 class TokenSchema(Schema):
     token = fields.String(required=True)
     expires_at = fields.String(required=True, metadata={"description": "UTC, ISO 8601"})

@@ -1,36 +1,35 @@
 """nameko entrypoints of the HTTP gateway: thin.
 
 The gateway logs users in (with a back-off on failures, ``LoginFailures``),
-then for every call checks the bearer token and
+then for every call checks the bearer token (and that its user still exists,
+is not disabled and has not logged it out) and
 the role the endpoint needs (``routes.ENDPOINTS``), records each refusal as a
-``RequestDenied`` event, and forwards the call by RPC with the caller's own
-token, so each service checks the caller again. Registration with files is
-streamed through to docs over HTTP, never held in memory.
+``RequestDenied`` event, and calls the service with a short-lived assertion
+it signs for that one method (``shared.auth``): the bearer token never leaves
+the gateway, and each service checks the caller again. Registration with
+files is streamed through to docs over HTTP, never held in memory.
 """
 
 import json
-import time
 from datetime import datetime, timezone
 from urllib.parse import quote
 
 import requests
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from services.gateway import domain
 from services.gateway import schemas as s
-from services.gateway.dependencies import ForwardedToken, GatewayStore
+from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
 from shared import scope
-from shared.auth import issue_token
 from shared.errors import (
     Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError, Unauthenticated,
     ValidationFailed,
 )
 from shared.green import run_cpu
-from shared.nameko_ext import Authenticator, Health, json_http, json_response
+from shared.nameko_ext import Health, json_http, json_response
 
 CHUNK = 64 * 1024
 # JSON bodies are read whole, so each has a limit: a login's fields fit in a
@@ -53,14 +52,14 @@ class GatewayService(Health):
     name = domain.SERVICE
 
     events = GatewayStore()
-    auth = Authenticator()
-    forward = ForwardedToken()
+    identity = GatewayIdentity()
     config = Config()
 
-    docs = RpcProxy("docs")
-    signing = RpcProxy("signing")
-    routing = RpcProxy("routing")
-    audit = RpcProxy("audit")
+    # The services, called as the admitted user (a fresh assertion per call).
+    docs = property(lambda self: self.identity.rpc("docs"))
+    signing = property(lambda self: self.identity.rpc("signing"))
+    routing = property(lambda self: self.identity.rpc("routing"))
+    audit = property(lambda self: self.identity.rpc("audit"))
 
     # -- identity ------------------------------------------------------------------------
 
@@ -78,14 +77,58 @@ class GatewayService(Health):
             self.events.logins.failed(keys, _now(), domain.login_failed(
                 command["user_id"], err.reason, request.remote_addr))
             raise
+        standing = self.events.users.standing(actor.user_id)
+        if standing["disabled"]:
+            self.events.logins.failed(keys, _now(), domain.login_failed(
+                command["user_id"], "disabled", request.remote_addr))
+            raise Unauthenticated(domain.LOGIN_FAILED, field="password")
         self.events.logins.succeeded(keys, _now())
         if upgraded := run_cpu(domain.upgraded_hash, user, command["password"]):
             self.events.users.set_password(user["user_id"], upgraded)
-        now = time.time()
-        ttl = int(self.config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
-        expires = datetime.fromtimestamp(int(now + ttl), timezone.utc)
-        return json_response({"token": issue_token(self.config["AUTH_SECRET"], actor, ttl, now),
-                              "expires_at": expires.isoformat()})
+        token, claims = self.identity.issue(actor, standing["token_epoch"])
+        expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
+        return json_response({"token": token, "expires_at": expires.isoformat()})
+
+    @route("logout")
+    def logout(self, request):
+        """The caller's token stops working now (revoked until it would expire)."""
+        self._admit(request, "logout")
+        self.events.users.revoke(self.identity.claims)
+        return json_response({"logged_out": True})
+
+    @route("change_password")
+    def change_password(self, request):
+        """With the old password; every token of the user issued before stops working."""
+        actor = self._admit(request, "change_password")
+        command = s.load(s.PasswordChangeSchema, request.get_data())
+        user = self.events.users.find(actor.user_id)
+        if not run_cpu(domain.verify_password, command["old_password"], user):
+            raise ValidationFailed("old_password: not the user's password",
+                                   field="old_password")
+        if command["new_password"] == command["old_password"]:
+            raise ValidationFailed("new_password: must differ from the old one",
+                                   field="new_password")
+        self.events.users.change_password(
+            actor.user_id, run_cpu(domain.hash_password, command["new_password"]))
+        return json_response({"user_id": actor.user_id, "password_changed": True})
+
+    @route("disable_user")
+    def disable_user(self, request, user_id):
+        """The user can no longer log in, and their tokens stop working at once."""
+        actor = self._admit(request, "disable_user")
+        if user_id == actor.user_id:
+            raise Conflict("user_id: an admin cannot disable themself", field="user_id")
+        target = self.events.users.standing(user_id)
+        if target is None:
+            raise NotFound(f"user_id: no user {user_id!r}", field="user_id")
+        try:  # an agency admin: its own agency's clerks, leaders and admins only
+            scope.own_agency(actor, target["agency"])
+            scope.may_grant(actor, target["role"])
+        except Forbidden as err:
+            self._deny(request, actor, f"{err.code}: {err.message}")
+            raise
+        disabled_at = self.events.users.disable(user_id)
+        return json_response({"user_id": user_id, "disabled_at": disabled_at.isoformat()})
 
     @route("create_user")
     def create_user(self, request):
@@ -138,14 +181,16 @@ class GatewayService(Health):
     def register(self, request):
         """Stream the multipart body to docs in 64 KiB chunks; answer with docs' answer."""
         self._admit(request, "register")
-        return self._through_docs(request, "POST", "/v1/documents", upload=True)
+        return self._through_docs(request, "register_document", "POST", "/v1/documents",
+                                  upload=True)
 
     @route("revise_file")
     def revise_file(self, request, document_id):
         """A new version of a draft's main PDF, streamed to docs like ``register``."""
         self._admit(request, "revise_file")
-        return self._through_docs(request, "PUT", f"/v1/documents/{quote(document_id, safe='')}"
-                                  "/file", upload=True)
+        return self._through_docs(request, "revise_file", "PUT",
+                                  f"/v1/documents/{quote(document_id, safe='')}/file",
+                                  upload=True)
 
     @route("get_document")
     def get_document(self, request, document_id):
@@ -237,7 +282,8 @@ class GatewayService(Health):
                 raise ValidationFailed("format: json, csv or pdf", field="format")
             params = {name: request.args[name] for name in ("year", "start", "end")
                       if name in request.args}
-            return self._through_docs(request, "GET", f"/v1/registers/{quote(kind, safe='')}",
+            return self._through_docs(request, "register_http", "GET",
+                                      f"/v1/registers/{quote(kind, safe='')}",
                                       params={**params, "format": fmt})
         return self._call(request, "registers", lambda: self.docs.register(
             kind, _int_arg(request, "year"), request.args.get("start"),
@@ -354,14 +400,15 @@ class GatewayService(Health):
 
     # -- the checks every call goes through ----------------------------------------------
 
-    def _through_docs(self, request, method, path, params=None, upload=False):
-        """Forward the call to docs' own HTTP endpoint with the caller's token.
+    def _through_docs(self, request, entrypoint, method, path, params=None, upload=False):
+        """Forward the call to docs' own HTTP endpoint ``entrypoint``, with an
+        assertion for it.
 
         With ``upload``, the request body (multipart) is streamed up in 64 KiB
         chunks; docs' answer is streamed back as docs gives it (status, content
         type, body). A refusal by docs (401, 403, 404) is recorded.
         """
-        headers = {"Authorization": request.headers["Authorization"]}
+        headers = {"Authorization": f"Bearer {self.identity.assertion('docs', entrypoint)}"}
         data, length = None, None
         if upload:
             headers["Content-Type"] = request.headers.get("Content-Type", "")
@@ -388,7 +435,7 @@ class GatewayService(Health):
             session.close()
             raise
         if answer.status_code in (401, 403, 404):
-            self._deny(request, self._actor(request), _error_message(answer))
+            self._deny(request, self.identity.actor, _error_message(answer))
 
         def body():
             try:
@@ -404,7 +451,7 @@ class GatewayService(Health):
         return response
 
     def _call(self, request, name, call):
-        """Admit the caller, forward ``call()`` with their token, answer its result as JSON.
+        """Admit the caller, make ``call()`` as them, answer its result as JSON.
 
         A refusal by the service (401, 403, 404) is recorded like the gateway's own.
         """
@@ -420,19 +467,12 @@ class GatewayService(Health):
         """The caller's actor if their token verifies and their role may call ``name``."""
         actor = None
         try:
-            actor = self.auth.actor(request)
+            actor = self.identity.authenticate(request, self.events.users)
             domain.authorize(actor, ENDPOINTS[name].roles)
         except (Unauthenticated, Forbidden) as err:
             self._deny(request, actor, f"{err.code}: {err.message}")
             raise
-        self.forward.act_as(request.headers["Authorization"][7:])
         return actor
-
-    def _actor(self, request):
-        try:
-            return self.auth.actor(request)
-        except Unauthenticated:
-            return None
 
     def _deny(self, request, actor, reason):
         self._record(domain.request_denied(actor, request.method, request.path, reason))

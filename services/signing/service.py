@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from nameko.dependency_providers import Config
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 
 from services.signing import authority, domain, manifest, pades, tsa, verification
 from shared import scope
@@ -91,7 +91,6 @@ class SigningService(Health, DeadLetters):
     auth = Authenticator()
     pki = SigningAuthority()
     files = ObjectStoreProvider()
-    docs = RpcProxy("docs")
     config = Config()
 
     @event_handler("docs", "DocumentSubmitted", requeue_on_error=True)
@@ -248,7 +247,7 @@ class SigningService(Health, DeadLetters):
         The caller must be allowed to read the document (the docs service
         decides); the file checked is the one docs hands out.
         """
-        document = self.docs.get_document(document_id)
+        document = self._readable(document_id)
         pdf = self._fetch(document["file"], document["file"]["sha256"])
         with self.events.transaction() as conn:
             crl = self.pki.authority.crl(conn)
@@ -274,7 +273,8 @@ class SigningService(Health, DeadLetters):
         """Short-lived URLs of the signed manifest and its detached CMS signature."""
         # Only those docs lets download the document: readers, and not at a
         # recipient whose copy was recalled (the rule of docs' file URLs).
-        self.docs.file_url(document_id)
+        with self.auth.onward() as services:
+            services.docs.file_url(document_id)
         document = self._document(document_id)
         if not document["manifest"]:
             raise NotFound(f"document {document_id} is not sealed yet", field="document_id")
@@ -361,6 +361,12 @@ class SigningService(Health, DeadLetters):
         return summary
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _readable(self, document_id):
+        """The document as docs hands it to the caller, if they may read it (docs
+        decides), asked with the assertion the gateway made for that call."""
+        with self.auth.onward() as services:
+            return services.docs.get_document(document_id)
 
     def _document(self, document_id):
         _check_uuid(document_id)

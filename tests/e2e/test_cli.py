@@ -114,8 +114,12 @@ def test_a_document_goes_out_and_in_through_the_command_line(cli, tmp_path):
     raw = json.loads(ok(cli("van.thu.h1", "inbox", "--json")).stdout)
     assert [item["document_id"] for item in raw] == [document_id]
 
+    token = (tmp_path / "config" / "van.thu.h1" / "lienthong" / "token").read_text().strip()
     ok(cli("van.thu.h1", "logout"))
     assert cli("van.thu.h1", "inbox").stderr.startswith("error: unauthenticated: ")
+    # The gateway revoked the token too: a copy of it no longer works.
+    revoked = cli("van.thu.h1", "inbox", env={"LIENTHONG_TOKEN": token})
+    assert revoked.stderr.startswith("error: unauthenticated: token revoked"), revoked.stderr
 
 
 def test_an_edxml_package_goes_in_and_out_through_the_command_line(cli, tmp_path):

@@ -28,14 +28,15 @@ def state_of(client, document_id, agency=PROVINCE):
 
 def revise(client, document_id, pdf):
     headers, body = encode({}, "v2.pdf", io.BytesIO(pdf), len(pdf))
-    headers["Authorization"] = f"Bearer {client.token('clerk')}"
+    headers.update(client.docs_headers(client.token("clerk"), "revise_file"))
     return requests.put(f"{client.docs_url}/v1/documents/{document_id}/file", data=body,
                         headers=headers, timeout=60)
 
 
 def download(client, token, path):
+    """A register from docs' own HTTP endpoint (``register_http``)."""
     return requests.get(f"{client.docs_url}{path}",
-                        headers={"Authorization": f"Bearer {token}"}, timeout=60)
+                        headers=client.docs_headers(token, "register_http"), timeout=60)
 
 
 def test_returned_revised_issued_accepted_returned_and_registered(stack, platform, client):

@@ -136,7 +136,7 @@ def test_an_event_recorded_for_a_request_carries_the_requests_correlation_id(
     correlation_id = str(uuid.uuid4())
     with ClusterRpcProxy(platform.config(), context_data={
             "correlation_id": correlation_id,
-            "authorization": client.token("clerk")}) as rpc:
+            "authorization": client.assertion(client.token("clerk"), "docs", "submit")}) as rpc:
         rpc.docs.submit(document_id, "leader@000.00.00.H41")
     [(recorded,)] = query(platform.pg_dsn, "docs", "SELECT envelope->>'correlation_id'"
                           " FROM events WHERE event_type = 'DocumentSubmitted'")

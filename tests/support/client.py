@@ -17,7 +17,7 @@ DIRECTIVE = {"subject": "Chỉ thị về phòng, chống bão số 3", "documen
 
 class Client(_Client):
     def __init__(self, platform):
-        super().__init__(platform.amqp_uri, platform.docs_url, platform.auth_secret)
+        super().__init__(platform.amqp_uri, platform.docs_url, platform.gateway_key)
         self.platform = platform
 
     def token(self, role, agency=PROVINCE, user=None):

@@ -61,13 +61,20 @@ class Platform:
     s3: servers.S3
     log_dir: str
     bucket: str = field(default_factory=lambda: f"lienthong-test-{uuid.uuid4().hex[:10]}")
-    auth_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    gateway_key_passphrase: str = field(default_factory=lambda: secrets.token_hex(16))
     docs_port: int = field(default_factory=servers.free_port)
     gateway_port: int = field(default_factory=servers.free_port)
     # Each service's event key under a passphrase of its own, as in production.
     event_passphrases: dict = field(default_factory=lambda: {
         p: secrets.token_urlsafe(18) for p in PRODUCERS})
     _logins: dict = field(default=None, repr=False)
+
+    def __post_init__(self):
+        # A gateway key per test: the private key for the gateway (and the test's
+        # Client, which stands where the gateway stands), the public key for all.
+        from infra.stack import make_gateway_key
+        self.gateway_env, self.gateway_key = make_gateway_key(self.log_dir,
+                                                              self.gateway_key_passphrase)
 
     @property
     def event_keys_dir(self):
@@ -106,7 +113,7 @@ class Platform:
             "LIENTHONG_S3_ACCESS_KEY": self.s3.access_key,
             "LIENTHONG_S3_SECRET_KEY": self.s3.secret_key,
             "LIENTHONG_S3_BUCKET": self.bucket,
-            "LIENTHONG_AUTH_SECRET": self.auth_secret,
+            **self.gateway_env,
             "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{self.docs_port}",
             "LIENTHONG_GATEWAY_HTTP": f"127.0.0.1:{self.gateway_port}",
             "LIENTHONG_DOCS_URL": self.docs_url,
@@ -155,7 +162,9 @@ class Platform:
         self.provision_event_keys()
         return {
             "AMQP_URI": self.amqp_uri, "POSTGRES_DSN": self.pg_dsn,
-            "AUTH_SECRET": self.auth_secret,
+            "GATEWAY_PUBLIC_KEY": self.gateway_env["LIENTHONG_GATEWAY_PUBLIC_KEY"],
+            "GATEWAY_KEY_FILE": self.gateway_env["LIENTHONG_GATEWAY_KEY_FILE"],
+            "GATEWAY_KEY_PASSPHRASE": self.gateway_key_passphrase,
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.docs_port}",
             "S3_ENDPOINT": self.s3.endpoint, "S3_ACCESS_KEY": self.s3.access_key,
             "S3_SECRET_KEY": self.s3.secret_key, "S3_BUCKET": self.bucket,

@@ -60,6 +60,8 @@ def test_verify_lines_mark_each_check():
     (["login", "van.thu", "--password-stdin"], cli.cmd_login,
      {"user": "van.thu", "password_stdin": True, "print_token": False}),
     (["logout"], cli.cmd_logout, {}),
+    (["password", "--password-stdin"], cli.cmd_password, {"password_stdin": True}),
+    (["admin", "disable-user", "van.thu"], cli.cmd_admin_disable_user, {"user": "van.thu"}),
     (["send", "a.pdf", "--metadata", "m.json", "--attach", "x.docx", "--attach", "y.xlsx"],
      cli.cmd_send, {"file": "a.pdf", "metadata": "m.json", "attach": ["x.docx", "y.xlsx"]}),
     (["submit", DOC_ID, "--signer", "chu.tich"], cli.cmd_submit,

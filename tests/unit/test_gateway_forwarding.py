@@ -1,20 +1,75 @@
-"""The gateway forwards the caller's token: what RpcProxy sends carries it."""
+"""The gateway calls services as the admitted user: each call carries a fresh
+assertion for that service and method, never the user's bearer token."""
 
 from unittest.mock import Mock
 
+import pytest
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.containers import WorkerContext
-from nameko.messaging import HeaderEncoder
 
-from services.gateway.dependencies import ForwardedToken
+from services.gateway.dependencies import _Identity
+from shared import auth
+from shared.envelope import Actor
+
+CLERK = Actor("van.thu", "000.00.00.H41", "clerk")
 
 
-def test_the_token_set_in_an_http_worker_goes_out_in_the_rpc_headers():
-    container = Mock(config={}, service_name="gateway")
-    worker_ctx = WorkerContext(container, None, Mock(method_name="get_document"))
-    assert "authorization" not in worker_ctx.context_data  # an HTTP worker starts empty
+def _headers(identity, service, method):
+    proxy = getattr(identity.rpc(service), method)
+    return proxy.get_message_headers(identity.worker_ctx)
 
-    ForwardedToken().get_dependency(worker_ctx).act_as("the-callers-token")
 
-    assert worker_ctx.context_data["authorization"] == "the-callers-token"
-    headers = HeaderEncoder().get_message_headers(worker_ctx)
-    assert headers["nameko.authorization"] == "the-callers-token"
+def test_each_call_carries_its_own_assertion_for_that_service_and_method():
+    key = Ed25519PrivateKey.generate()
+    container = Mock(config={"AMQP_URI": "memory://"}, service_name="gateway")
+    worker_ctx = WorkerContext(container, None, Mock(method_name="submit"))
+    identity = _Identity(Mock(key=key, rpc_reply_listener=Mock()), worker_ctx)
+    identity.actor = CLERK
+
+    first = _headers(identity, "docs", "submit")["nameko.authorization"]
+    again = _headers(identity, "docs", "submit")["nameko.authorization"]
+    other = _headers(identity, "signing", "seal_document")["nameko.authorization"]
+
+    claims = auth.verify_assertion(key.public_key(), first, "docs", "submit")
+    assert auth.actor_of(claims) == CLERK and claims["iss"] == "gateway"
+    assert claims["exp"] - claims["iat"] == auth.ASSERTION_TTL
+    assert auth.verify_assertion(key.public_key(), again, "docs", "submit")["jti"] != claims["jti"]
+    assert auth.verify_assertion(key.public_key(), other, "signing", "seal_document")
+    # What goes out is an assertion: nothing a worker holds is a bearer token.
+    assert "authorization" not in worker_ctx.context_data
+
+
+def _provider(cls, config):
+    provider = cls()
+    provider.container = Mock(config=config, service_name="x")
+    return provider
+
+
+def test_the_gateway_does_not_start_without_its_key_file_or_a_real_passphrase(tmp_path):
+    from services.gateway.dependencies import GatewayIdentity
+    from shared.settings import InsecureConfiguration
+
+    path = str(tmp_path / "gateway.key")
+    with pytest.raises(InsecureConfiguration, match="GATEWAY_KEY_PASSPHRASE"):
+        _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path}).setup()
+    with pytest.raises(InsecureConfiguration, match="GATEWAY_KEY_PASSPHRASE"):
+        _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path,
+                                    "GATEWAY_KEY_PASSPHRASE": "dev-only-change-me"}).setup()
+    with pytest.raises(RuntimeError, match="GATEWAY_KEY_FILE"):
+        _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path,
+                                    "GATEWAY_KEY_PASSPHRASE": "x" * 32}).setup()
+    auth.create_key_file(path, "x" * 32)
+    identity = _provider(GatewayIdentity, {"GATEWAY_KEY_FILE": path,
+                                           "GATEWAY_KEY_PASSPHRASE": "x" * 32})
+    identity.setup()
+    assert identity.key.public_key().public_bytes_raw() == \
+        auth.load_public_key(f"{path}.pub").public_bytes_raw()
+
+
+def test_a_service_does_not_start_without_the_gateways_public_key():
+    from shared.nameko_ext import Authenticator
+
+    for config in ({}, {"GATEWAY_PUBLIC_KEY": ""}, {"GATEWAY_PUBLIC_KEY": "dev-only-change-me"}):
+        with pytest.raises(ValueError, match="GATEWAY_PUBLIC_KEY"):
+            _provider(Authenticator, config).setup()
