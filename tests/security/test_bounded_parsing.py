@@ -206,14 +206,14 @@ def test_docs_refuses_an_over_long_preamble_and_a_non_clerk_before_reading(
     client = Client(platform)
     url = f"{platform.docs_url}/v1/documents"
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-    clerk = {**headers, "Authorization": f"Bearer {client.token('clerk')}"}
+    clerk = {**headers, **client.docs_headers(client.token("clerk"), "register_document")}
     answer = requests.post(url, data=b"x" * (MAX_PREAMBLE_BYTES * 4) + b"\r\n" + _raw(
         {"metadata": json.dumps({})}), headers=clerk, timeout=30)
     assert answer.status_code == 400, answer.text
     assert "preamble" in answer.json()["error"]["message"]
 
     # A leader is refused on the headers alone: a body that never comes is not waited for.
-    leader = {**headers, "Authorization": f"Bearer {client.token('leader')}",
+    leader = {**headers, **client.docs_headers(client.token("leader"), "register_document"),
               "Content-Length": str(10 * 1024 * 1024)}
     host, port = platform.docs_url.rsplit("/", 1)[1].split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:

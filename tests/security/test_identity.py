@@ -169,8 +169,9 @@ def test_every_service_believes_a_fresh_gateway_assertion_for_its_own_method(ser
 
 def test_an_assertion_signed_by_any_key_but_the_gateways_is_refused_everywhere(
         services, platform):
+    platform.provision_event_keys()
     event_key = load_or_create_ed25519(f"{platform.event_keys_dir}/docs.key",
-                                       platform.config()["EVENT_KEY_PASSPHRASE"])
+                                       platform.event_passphrases["docs"])
     for key in (event_key, Ed25519PrivateKey.generate()):
         for service, method in PROBES.items():
             forged = auth.mint_assertion(key, AUDITOR, service, method)
