@@ -14,6 +14,7 @@ from shared.db import Database
 from shared.eventsig import trusted_at_start
 from shared.keys import load_or_create_ed25519
 from shared.nameko_ext import QUARANTINE_DDL, retry_until_ready
+from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class AuditLog(DependencyProvider):
         self.tlog = TransparencyLog(self.db)
         self.origin = str(c.get("LOG_ORIGIN", "lienthong.local/audit-log"))
         self.signer = note.NoteSigner(self.origin, load_or_create_ed25519(
-            c["LOG_KEY_FILE"], str(c["LOG_KEY_PASSPHRASE"])))
+            c["LOG_KEY_FILE"], require_secret(c, "LOG_KEY_PASSPHRASE")))
         self.verifier_key = self.signer.verifier().key_string()
         os.makedirs(c["EVENT_KEYS_DIR"], exist_ok=True)
         with open(os.path.join(c["EVENT_KEYS_DIR"], "audit-log.vkey"), "w") as fh:

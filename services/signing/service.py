@@ -29,6 +29,7 @@ from shared.nameko_ext import (
     event_handler,
 )
 from shared.objectstore import OwnContent, PdfCheck
+from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class SigningAuthority(DependencyProvider):
     def setup(self):
         c = self.container.config
         self.authority = authority.Authority(
-            c.get("PKI_DIR", "var/pki"), str(c["PKI_PASSPHRASE"]),
+            c.get("PKI_DIR", "var/pki"), require_secret(c, "PKI_PASSPHRASE"),
             auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true")
         self.tsa_url = c.get("TSA_URL") or None
         self.server = None

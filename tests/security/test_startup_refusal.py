@@ -81,3 +81,21 @@ def test_in_development_mode_docs_starts_with_a_weak_passphrase_and_says_so(plat
     assert "DEVELOPMENT MODE: EVENT_KEY_PASSPHRASE is a known default" in log
     assert "DEVELOPMENT MODE: docs makes its own event key" in log
     assert list(read_trust_file(str(keys / "trust.json"))) == ["docs"]
+
+
+@pytest.mark.parametrize("service, setting", [("signing", "PKI_PASSPHRASE"),
+                                              ("audit", "LOG_KEY_PASSPHRASE")])
+@pytest.mark.parametrize("value, problem", [(None, "is missing"),
+                                            ("dev-only-passphrase", "is a known default")])
+def test_signing_and_audit_refuse_to_start_without_their_key_passphrase(
+        platform, service, setting, value, problem):
+    env = {**platform.env(), f"LIENTHONG_{setting}": value}
+    if value is None:
+        del env[f"LIENTHONG_{setting}"]
+    process = ServiceProcess(service, env, platform.log_dir).start()
+    try:
+        process.wait_exit(timeout=60)
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0
+    assert f"{setting} {problem}" in log_of(process)
