@@ -23,6 +23,7 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
 from shared import auth, errors
+from shared.catalogue import PRODUCERS
 from shared.auth import require_role
 from shared.db import Database
 from shared.envelope import event_from_dict
@@ -273,7 +274,9 @@ class EventStoreProvider(DependencyProvider):
         service = self.container.service_name
         # Keys first: a service that cannot sign nor check events does not start.
         self.trusted = trusted_at_start(config)
-        signer = signer_at_start(config, service, self.trusted)
+        # A service the catalogue lists as producing nothing holds no event key.
+        signer = (signer_at_start(config, service, self.trusted) if service in PRODUCERS
+                  else None)
         self.db = Database(config["POSTGRES_DSN"], schema=service,
                            max_size=int(config.get("DB_POOL_SIZE", 10)))
         retry_until_ready(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),

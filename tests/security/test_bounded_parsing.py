@@ -6,9 +6,7 @@ import base64
 import io
 import json
 import socket
-import time
 
-import eventlet
 import pytest
 import requests
 
@@ -18,6 +16,7 @@ from shared.green import run_cpu
 from shared.multipart import (
     MAX_PART_HEADER_BYTES, MAX_PREAMBLE_BYTES, MultipartStream, encode,
 )
+from tests.support.hub import longest_pause_while
 from tests.support.edxml import package
 from tests.support.pdf import make_pdf
 
@@ -125,30 +124,6 @@ def test_doctypes_are_still_refused():
 
 
 # -- edXML through the routing service, its hub ticking --------------------------------
-
-
-def longest_pause_while(work):
-    """``(longest gap a 10 ms ticker sees, duration of work, its result)``."""
-    gaps, running = [], True
-
-    def ticker():
-        last = time.monotonic()
-        while running:
-            eventlet.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    tick = eventlet.spawn(ticker)
-    eventlet.sleep(0.05)
-    started = time.monotonic()
-    try:
-        result = work()
-    finally:
-        running = False
-    duration = time.monotonic() - started
-    tick.wait()
-    return max(gaps), duration, result
 
 
 # Many elements, still under the limits: a real parse that takes a while.
