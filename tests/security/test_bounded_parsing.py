@@ -153,11 +153,18 @@ def test_a_large_package_is_parsed_off_the_hub_and_limits_are_refused_by_name(
     run_container(DocsService)
     client = Client(platform)
     run_cpu(lambda: None)  # tpool starts its threads on first use: not what we measure
-    big = base64.b64encode(_big_package()).decode()
+    xml = _big_package()
+    big = base64.b64encode(xml).decode()
+    # What the same parse does to the hub when run on it, under this run's load:
+    # the yardstick (a fixed threshold failed when the whole suite loaded the
+    # machine, though the parse ran off the hub).
+    frozen, _, _ = longest_pause_while(lambda: edxml.import_package(xml))
     with client.rpc(client.token("operator")) as rpc:
         gap, duration, taken = longest_pause_while(lambda: rpc.routing.import_edxml(big))
         assert taken["recipients"] and not taken["repeated"]
-        assert gap < max(duration / 4, 0.1), (gap, duration)
+        # The whole import (RPC, storage, the parse in a thread) never stalls the
+        # hub for as long as half of what the parse alone stalls it on the hub.
+        assert gap < frozen / 2, (gap, frozen, duration)
 
         for extra, rule in ((b"<a/>" * (edxml.DEFAULT_MAX_ELEMENTS + 1), "element limit"),
                             (b"<d>" * 40 + b"</d>" * 40, "depth limit")):
