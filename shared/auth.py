@@ -32,7 +32,7 @@ from marshmallow import ValidationError
 
 from shared.envelope import Actor, ActorSchema
 from shared.errors import Forbidden, Unauthenticated
-from shared.keys import load_or_create_ed25519, public_raw, write_public
+from shared.keys import load_ed25519, load_or_create_ed25519, public_raw, write_public
 
 ISSUER = "gateway"
 ALGORITHM = "EdDSA"
@@ -64,11 +64,12 @@ def create_key_file(path, passphrase):
 
 def load_private_key(path, passphrase, setting="GATEWAY_KEY_FILE"):
     """The key of an existing file; never makes one (that is the operator's step)."""
-    if not path or not os.path.exists(path):
+    try:
+        return load_ed25519(path or "", passphrase)
+    except FileNotFoundError:
         raise RuntimeError(f"{setting}: no key file at {path!r}; make one with"
                            " `python -m shared.auth <file>` (passphrase from"
-                           " LIENTHONG_GATEWAY_KEY_PASSPHRASE)")
-    return load_or_create_ed25519(path, passphrase)
+                           " LIENTHONG_GATEWAY_KEY_PASSPHRASE)") from None
 
 
 def public_key_text(private_key):

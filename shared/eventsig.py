@@ -203,8 +203,9 @@ def trust_key(path, producer, public_key_raw):
     with _locked(path):
         trust = read_trust_file(path) if os.path.exists(path) else {}
         keys = trust.setdefault(producer, [])
-        if public_key_raw not in keys:
-            keys.append(public_key_raw)
+        if public_key_raw in keys:
+            return  # unchanged: consumers need not read it again
+        keys.append(public_key_raw)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump({p: [base64.b64encode(k).decode() for k in ks]

@@ -23,8 +23,8 @@ from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
 from shared import auth, errors
-from shared.catalogue import PRODUCERS
 from shared.auth import require_role
+from shared.catalogue import PRODUCERS
 from shared.db import Database
 from shared.envelope import event_from_dict
 from shared.eventsig import (SignatureInvalid, TrustedKeys, authenticate, signer_at_start,
@@ -77,6 +77,15 @@ MAX_ATTEMPTS = 5
 def backoff_seconds(attempt):
     """0.5 s, 1 s, 2 s, ... capped at 30 s before the broker redelivers."""
     return min(0.5 * 2 ** (attempt - 1), 30.0)
+
+
+def record_quarantine(db, consumer, reason, payload):
+    """Keep an event ``consumer`` must not apply, with the reason, and say so loudly."""
+    log.error("%s: quarantined an event it must not apply: %s", consumer, reason)
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO quarantine (consumer, reason, payload) VALUES (%s, %s, %s)",
+            (consumer, reason, json.dumps(payload, ensure_ascii=False, default=str)))
 
 
 class ServiceEvents:
@@ -217,11 +226,7 @@ class ServiceEvents:
         return {"id": letter_id, "consumer": consumer, "queue": queue}
 
     def quarantine(self, consumer, reason, payload):
-        log.error("%s: quarantined an event it must not apply: %s", consumer, reason)
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO quarantine (consumer, reason, payload) VALUES (%s, %s, %s)",
-                (consumer, reason, json.dumps(payload, ensure_ascii=False, default=str)))
+        record_quarantine(self.db, consumer, reason, payload)
         if self.on_quarantine is not None:
             self.on_quarantine(consumer)
 

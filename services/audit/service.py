@@ -3,7 +3,6 @@ the rules in the pure modules (merkle, note, leaves, verify, replay)."""
 
 import base64
 import json
-import logging
 import uuid
 from datetime import datetime, timezone
 
@@ -19,11 +18,12 @@ from shared.auth import require_role
 from shared.envelope import event_from_dict, format_time
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.eventsig import SignatureInvalid, authenticate
-from shared.nameko_ext import Authenticator, Health, ServiceEvents, event_handler
+from shared.nameko_ext import (
+    Authenticator, Health, ServiceEvents, event_handler, record_quarantine,
+)
 from shared.topology import ALL
 
 SERVICE = "audit"
-log = logging.getLogger(__name__)
 
 
 class AuditService(Health):
@@ -64,10 +64,7 @@ class AuditService(Health):
         self.audit.writer.submit(event)
 
     def _quarantine(self, reason, payload):
-        log.error("audit: quarantined an event it must not log: %s", reason)
-        with self.audit.db.transaction() as conn:
-            conn.execute("INSERT INTO quarantine (consumer, reason, payload) VALUES (%s, %s, %s)",
-                         ("audit", reason, json.dumps(payload, ensure_ascii=False, default=str)))
+        record_quarantine(self.audit.db, SERVICE, reason, payload)
         self.audit.tlog.alert("event_quarantined", reason)
         self.metrics.events_quarantined.labels(SERVICE, "audit").inc()
 

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS login_failures (
 """
 
 USER_FIELDS = ("user_id", "agency", "role", "full_name", "password_phc", "password_hash",
-               "salt", "created_at")
+               "salt", "created_at", "disabled_at", "token_epoch")
 USER_COLUMNS = ", ".join(USER_FIELDS)
 # Whether a user may still act, and which of their tokens still count: disabling
 # stops them at once; a password change moves token_epoch on, voiding older tokens.
@@ -121,13 +121,17 @@ class Users:
             conn.execute("UPDATE users SET password_phc = %s, password_hash = NULL, salt = NULL"
                          " WHERE user_id = %s", (password_phc, user_id))
 
-
-    def standing(self, user_id):
-        """``{agency, role, disabled, token_epoch}`` of a user, or None if there is none."""
+    def standing(self, user_id, jti=None):
+        """``{agency, role, disabled, token_epoch, revoked}`` of a user (``revoked``:
+        the token ``jti`` was logged out), or None if there is none. One query:
+        it runs on every request."""
         with self.db.connection() as conn:
-            row = conn.execute("SELECT agency, role, disabled_at IS NOT NULL, token_epoch"
-                               " FROM users WHERE user_id = %s", (user_id,)).fetchone()
-        return dict(zip(("agency", "role", "disabled", "token_epoch"), row)) if row else None
+            row = conn.execute(
+                "SELECT agency, role, disabled_at IS NOT NULL, token_epoch,"
+                " EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %s)"
+                " FROM users WHERE user_id = %s", (jti, user_id)).fetchone()
+        return dict(zip(("agency", "role", "disabled", "token_epoch", "revoked"),
+                        row)) if row else None
 
     def disable(self, user_id):
         """Disable (once); the time it was disabled, or None if there is no such user."""
@@ -153,10 +157,7 @@ class Users:
                          " VALUES (%s, %s, %s) ON CONFLICT (jti) DO NOTHING",
                          (claims["jti"], claims["sub"], expires))
 
-    def revoked(self, jti):
-        with self.db.connection() as conn:
-            return conn.execute("SELECT 1 FROM revoked_tokens WHERE jti = %s",
-                                (jti,)).fetchone() is not None
+
 
 FAILURE_FIELDS = ("key", "failures", "last_failure", "blocked_until", "window_start",
                   "unlogged", "refused")
@@ -337,7 +338,7 @@ class _Identity:
         header = request.headers.get("Authorization", "")
         token = header[7:] if header.startswith("Bearer ") else None
         claims = auth.verify_bearer(self.provider.public_key, token)
-        user = users.standing(claims["sub"])
+        user = users.standing(claims["sub"], claims["jti"])
         if user is None:
             raise Unauthenticated("the token's user does not exist", field="authorization")
         if user["disabled"]:
@@ -345,7 +346,7 @@ class _Identity:
         if claims.get("epoch") != user["token_epoch"]:
             raise Unauthenticated("token revoked: the password changed since",
                                   field="authorization")
-        if users.revoked(claims["jti"]):
+        if user["revoked"]:
             raise Unauthenticated("token revoked: logged out", field="authorization")
         self.claims = claims
         self.actor = auth.Actor(claims["sub"], user["agency"], user["role"])

@@ -77,15 +77,14 @@ class GatewayService(Health):
             self.events.logins.failed(keys, _now(), domain.login_failed(
                 command["user_id"], err.reason, request.remote_addr))
             raise
-        standing = self.events.users.standing(actor.user_id)
-        if standing["disabled"]:
+        if user["disabled_at"] is not None:
             self.events.logins.failed(keys, _now(), domain.login_failed(
                 command["user_id"], "disabled", request.remote_addr))
             raise Unauthenticated(domain.LOGIN_FAILED, field="password")
         self.events.logins.succeeded(keys, _now())
         if upgraded := run_cpu(domain.upgraded_hash, user, command["password"]):
             self.events.users.set_password(user["user_id"], upgraded)
-        token, claims = self.identity.issue(actor, standing["token_epoch"])
+        token, claims = self.identity.issue(actor, user["token_epoch"])
         expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
         return json_response({"token": token, "expires_at": expires.isoformat()})
 
@@ -100,7 +99,7 @@ class GatewayService(Health):
     def change_password(self, request):
         """With the old password; every token of the user issued before stops working."""
         actor = self._admit(request, "change_password")
-        command = s.load(s.PasswordChangeSchema, request.get_data())
+        command = self._body(request, s.PasswordChangeSchema)
         user = self.events.users.find(actor.user_id)
         if not run_cpu(domain.verify_password, command["old_password"], user):
             raise ValidationFailed("old_password: not the user's password",

@@ -2,21 +2,19 @@
 over JSON, every refusal recorded, and its OpenAPI document."""
 
 import hashlib
-import io
 import json
 import os
 
 import pytest
 import requests
 
-from shared.multipart import encode, encode_files
 from tests.support import db
-from tests.support.client import DIRECTIVE, DISTRICT_1, OUTSIDER, PROVINCE, wait_for
+from tests.support.client import DISTRICT_1, OUTSIDER, PROVINCE, wait_for
+from tests.support.gateway import PASSWORD, Api, seed_file
 from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "mật khẩu thử nghiệm 2026"
 USERS = [
     {"user_id": "van.thu", "agency": PROVINCE, "role": "clerk", "full_name": "Trần Thị Bình"},
     {"user_id": "chu.tich", "agency": PROVINCE, "role": "leader", "full_name": "Nguyễn Văn An"},
@@ -32,51 +30,9 @@ USERS = [
 @pytest.fixture
 def gateway(stack, platform, tmp_path):
     """The stack with the gateway seeded with USERS; a small API client."""
-    seed = tmp_path / "users.json"
-    seed.write_text(json.dumps([{**u, "password": PASSWORD} for u in USERS]), encoding="utf-8")
-    stack["gateway"].env["LIENTHONG_SEED_USERS"] = str(seed)
+    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
     stack.start()
     return Api(platform.gateway_url)
-
-
-class Api:
-    def __init__(self, url):
-        self.url = url
-        self.tokens = {}
-
-    def login(self, user_id, password=PASSWORD):
-        return requests.post(f"{self.url}/v1/auth/login", timeout=30,
-                             json={"user_id": user_id, "password": password})
-
-    def headers(self, user):
-        if user is None:
-            return {}
-        if user not in self.tokens:
-            response = self.login(user)
-            assert response.status_code == 200, response.text
-            self.tokens[user] = response.json()["token"]
-        return {"Authorization": f"Bearer {self.tokens[user]}"}
-
-    def get(self, user, path, **kwargs):
-        return requests.get(self.url + path, headers=self.headers(user), timeout=30, **kwargs)
-
-    def post(self, user, path, body=None):
-        return requests.post(self.url + path, headers=self.headers(user), json=body or {},
-                             timeout=60)
-
-    def register(self, user, pdf, attachments=()):
-        """Register ``pdf`` with ``attachments`` as ``(name, bytes, content_type)``."""
-        headers, body = encode_files({"metadata": json.dumps(DIRECTIVE)}, [
-            ("file", "document.pdf", io.BytesIO(pdf), len(pdf), "application/pdf"),
-            *(("attachment", name, io.BytesIO(data), len(data), ctype)
-              for name, data, ctype in attachments)])
-        return requests.post(f"{self.url}/v1/documents", data=body,
-                             headers={**headers, **self.headers(user)}, timeout=60)
-
-    def put_file(self, user, path, pdf):
-        headers, body = encode({}, "document.pdf", io.BytesIO(pdf), len(pdf))
-        return requests.put(self.url + path, data=body,
-                            headers={**headers, **self.headers(user)}, timeout=60)
 
 
 def until_ok(call, what, status=200):

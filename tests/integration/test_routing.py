@@ -26,15 +26,17 @@ def routing(run_container, platform):
     client = Client(platform)
 
     class Routing:
+        def hand(self, entrypoint, event):
+            """``event`` to ``entrypoint``, signed by its producer as on the broker."""
+            with entrypoint_hook(container, entrypoint) as handle:
+                handle(signed(platform, event))
+
         def deliver(self, recipients=(DISTRICT_1, DISTRICT_2), document_id=None, urgency=1):
             """A registered and signed document, delivered to ``recipients``."""
             document_id = document_id or str(uuid.uuid4())
-            registered = signed(platform, issued_event(document_id, recipients,
-                                                       urgency=urgency))
-            with entrypoint_hook(container, "on_document_issued") as handle:
-                handle(registered)
-            with entrypoint_hook(container, "on_document_finalized") as handle:
-                handle(signed(platform, sealed_event(document_id)))
+            self.hand("on_document_issued", issued_event(document_id, recipients,
+                                                         urgency=urgency))
+            self.hand("on_document_finalized", sealed_event(document_id))
             return document_id
 
         def rpc(self, role="clerk", agency=PROVINCE):

@@ -3,7 +3,6 @@ working on logout, on disabling, on a password change and for unknown users;
 the services believe nothing but a fresh gateway assertion for exactly the
 service and method being called."""
 
-import json
 import time
 
 import pytest
@@ -21,11 +20,11 @@ from shared.envelope import Actor
 from shared.errors import Unauthenticated
 from shared.keys import load_or_create_ed25519
 from tests.support.client import PROVINCE, Client
+from tests.support.gateway import PASSWORD, login, seed_file
 from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "mật khẩu thử nghiệm 2026"
 USERS = [
     {"user_id": "van.thu", "agency": PROVINCE, "role": "clerk", "full_name": "Trần Thị Bình"},
     {"user_id": "quan.tri", "agency": PROVINCE, "role": "admin", "full_name": "Vũ Thị Giang"},
@@ -42,17 +41,10 @@ PROBES = {"docs": "state_summary", "signing": "state_summary", "routing": "state
 @pytest.fixture
 def gateway(run_container, platform, tmp_path):
     """The gateway over HTTP (with USERS) and routing behind it; ``url``."""
-    seed = tmp_path / "users.json"
-    seed.write_text(json.dumps([{**u, "password": PASSWORD} for u in USERS]), encoding="utf-8")
     run_container(RoutingService)
     run_container(GatewayService, WEB_SERVER_ADDRESS=f"127.0.0.1:{platform.gateway_port}",
-                  SEED_USERS=str(seed))
+                  SEED_USERS=seed_file(tmp_path, USERS))
     return platform.gateway_url
-
-
-def login(url, user_id, password=PASSWORD):
-    return requests.post(f"{url}/v1/auth/login", json={"user_id": user_id, "password": password},
-                         timeout=30)
 
 
 def token_of(url, user_id, password=PASSWORD):

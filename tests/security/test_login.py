@@ -16,29 +16,22 @@ import requests
 from services.gateway import domain
 from tests.support import db
 from tests.support.client import PROVINCE, wait_for
+from tests.support.gateway import login, seed_file
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "mật khẩu thử nghiệm 2026"
 WINDOW = 3  # seconds: the audit window of failed logins, short for the test
 
 
 @pytest.fixture
 def gateway(stack, platform, tmp_path):
     """The gateway (and audit, which logs its events), with one clerk."""
-    seed = tmp_path / "users.json"
-    seed.write_text(json.dumps([{"user_id": "van.thu", "agency": PROVINCE, "role": "clerk",
-                                 "full_name": "Trần Thị Bình", "password": PASSWORD}]),
-                    encoding="utf-8")
-    stack["gateway"].env["LIENTHONG_SEED_USERS"] = str(seed)
+    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, [{
+        "user_id": "van.thu", "agency": PROVINCE, "role": "clerk",
+        "full_name": "Trần Thị Bình"}])
     stack["gateway"].env["LIENTHONG_LOGIN_AUDIT_WINDOW_SECONDS"] = str(WINDOW)
     stack.start("gateway", "audit")
     return platform.gateway_url
-
-
-def login(url, user_id, password=PASSWORD):
-    return requests.post(f"{url}/v1/auth/login", json={"user_id": user_id, "password": password},
-                         timeout=30)
 
 
 def retry_after(answer):

@@ -2,20 +2,18 @@
 operator runs the directory, the axis connector and dead letters. Every
 cross-agency attempt is refused by name, and the gateway records it."""
 
-import json
 import uuid
 
 import pytest
-import requests
 
 from shared.errors import Forbidden
 from tests.support import db
 from tests.support.client import DISTRICT_1, PROVINCE
 from tests.support.edxml import package
+from tests.support.gateway import Api, seed_file
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "mật khẩu thử nghiệm 2026"
 USERS = [
     {"user_id": "quan.tri", "agency": PROVINCE, "role": "admin", "full_name": "Vũ Thị Giang"},
     {"user_id": "van.hanh", "agency": PROVINCE, "role": "operator", "full_name": "Đinh Văn Hà"},
@@ -25,21 +23,10 @@ UNKNOWN = "999.99.99.H99"
 
 @pytest.fixture
 def api(stack, platform, tmp_path):
-    seed = tmp_path / "users.json"
-    seed.write_text(json.dumps([{**u, "password": PASSWORD} for u in USERS]), encoding="utf-8")
-    stack["gateway"].env["LIENTHONG_SEED_USERS"] = str(seed)
+    """``api(method, user, path, body=None, **params)``, each user logged in once."""
+    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
     stack.start()
-    url, tokens = platform.gateway_url, {}
-
-    def call(method, user, path, body=None, **params):
-        if user not in tokens:
-            answer = requests.post(f"{url}/v1/auth/login", timeout=30,
-                                   json={"user_id": user, "password": PASSWORD})
-            assert answer.status_code == 200, answer.text
-            tokens[user] = answer.json()["token"]
-        return requests.request(method, url + path, json=body, params=params, timeout=60,
-                                headers={"Authorization": f"Bearer {tokens[user]}"})
-    return call
+    return Api(platform.gateway_url).request
 
 
 def refused(answer, status, field):

@@ -68,6 +68,7 @@ class Platform:
     event_passphrases: dict = field(default_factory=lambda: {
         p: secrets.token_urlsafe(18) for p in PRODUCERS})
     _logins: dict = field(default=None, repr=False)
+    _keys_provisioned: bool = field(default=False, repr=False)
 
     def __post_init__(self):
         # A gateway key per test: the private key for the gateway (and the test's
@@ -89,7 +90,9 @@ class Platform:
         provision``): every producer's key, and the trust file. Idempotent."""
         from infra.keys import provision
 
-        provision(self.event_keys_dir, self.event_passphrases, self.trust_file)
+        if not self._keys_provisioned:  # env() and config() are asked for many times
+            provision(self.event_keys_dir, self.event_passphrases, self.trust_file)
+            self._keys_provisioned = True
 
     def event_signer(self, producer):
         """``producer``'s provisioned key, to sign events a test hands a consumer."""
