@@ -38,7 +38,7 @@ from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.failpoints import failpoint
 from shared.observability import Correlation, Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay, send_to_queue
-from shared.topology import QUEUE_ARGUMENTS, SUBSCRIPTIONS, queue_of
+from shared.topology import SUBSCRIPTIONS, queue_arguments, queue_of, queue_type_of
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,9 @@ class EventStoreProvider(DependencyProvider):
                what="PostgreSQL")
         self.store = PostgresEventStore(self.db, signer=signer)
         if self.relay_enabled:
-            self.relay = OutboxRelay(self.store, BrokerPublisher(config["AMQP_URI"], service),
+            publisher = BrokerPublisher(config["AMQP_URI"], service,
+                                        queue_type=queue_type_of(config))
+            self.relay = OutboxRelay(self.store, publisher,
                                      poll_interval=float(config.get("RELAY_POLL_SECONDS", 1.0)))
 
     def start(self):
@@ -377,6 +379,11 @@ class _SurvivingRpcConsumer(nameko_rpc.RpcConsumer):
     kill the service (in nameko 2.14 the error ends the container: the process
     exits). The request stays unacknowledged, so the broker hands it out again
     once it is back; every command is idempotent or refused the second time."""
+
+    def setup(self):
+        super().setup()
+        if queue_type_of(self.container.config) == "quorum":  # requests survive a node
+            self.queue.queue_arguments = {"x-queue-type": "quorum"}
 
     def handle_result(self, message, result, exc_info):
         try:
@@ -594,11 +601,12 @@ class ObjectStoreProvider(DependencyProvider):
 
 class PriorityEventHandler(EventHandler):
     """nameko's event handler on a priority queue, declared as the relay declares it
-    (``shared.topology.QUEUE_ARGUMENTS``): urgent events overtake the others."""
+    (``shared.topology.queue_arguments``): urgent events overtake the others on
+    classic queues; quorum queues are replicated instead."""
 
     def setup(self):
         super().setup()
-        self.queue.queue_arguments = dict(QUEUE_ARGUMENTS)
+        self.queue.queue_arguments = queue_arguments(queue_type_of(self.container.config))
 
 
 event_handler = PriorityEventHandler.decorator
