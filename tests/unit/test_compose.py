@@ -226,3 +226,10 @@ def test_every_dependency_and_volume_is_defined(services, compose):
             assert source in compose["volumes"], f"{name}: volume {source} not declared"
         for config in service.get("configs", []):
             assert config["source"] in compose["configs"]
+
+
+def test_every_dollar_is_an_interpolation_or_escaped(text):
+    """A bare ``$NAME`` (say, in a one-shot's shell script) would be filled in from the
+    operator's environment by compose, silently: it must be ``$$NAME`` there."""
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert re.findall(r"(?<!\$)\$(?![${])", code.replace("$$", "")) == []
