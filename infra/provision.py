@@ -184,6 +184,8 @@ def compose_s3_config(bucket, environ=os.environ, prefix="lienthong"):
     the admin who makes the bucket (``LIENTHONG_S3_ADMIN_SECRET_KEY``)."""
     keys = secrets_from_env("s3", p.S3_SERVICES, environ)
     admin = secret_problem(environ.get(S3_ADMIN_SECRET_VARIABLE))
+    if admin is None and not URL_SAFE.fullmatch(environ[S3_ADMIN_SECRET_VARIABLE]):
+        admin = "has characters other than letters, digits and ._~- (mc takes it in a URL)"
     if admin:
         raise SystemExit(f"{S3_ADMIN_SECRET_VARIABLE} {admin}: set it in .env")
     identities = {S3_ADMIN: (f"{prefix}-{S3_ADMIN}", environ[S3_ADMIN_SECRET_VARIABLE],

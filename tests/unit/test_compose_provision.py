@@ -54,6 +54,9 @@ def test_s3_identities_one_per_service_on_the_bucket_and_an_admin():
     assert docs["credentials"][0]["secretKey"] == env["LIENTHONG_DOCS_S3_SECRET_KEY"]
     assert docs["actions"] == p.s3_actions("docs", "lienthong-documents")
     assert "lienthong-gateway" not in by_key  # the gateway streams through docs
+    env["LIENTHONG_S3_ADMIN_SECRET_KEY"] = "admin/0123456789abcdef@minio"
+    with pytest.raises(SystemExit, match="LIENTHONG_S3_ADMIN_SECRET_KEY has characters"):
+        provision.compose_s3_config("lienthong-documents", env)
     env.pop("LIENTHONG_S3_ADMIN_SECRET_KEY")
     with pytest.raises(SystemExit, match="LIENTHONG_S3_ADMIN_SECRET_KEY is missing"):
         provision.compose_s3_config("lienthong-documents", env)
