@@ -1,5 +1,5 @@
-# One image for all four Liên thông services (docs, signing, routing, audit).
-# docker-compose.yml picks the service via its `command:`.
+# One image for the Liên thông services (docs, signing, routing, audit, gateway)
+# and the one-shots; docker-compose.yml picks one by its `command:`.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -24,12 +24,14 @@ COPY infra ./infra
 RUN pip install . \
  && rm -rf build *.egg-info
 
-# Non-root user; /var/lib/lienthong/* hold the keys (named volumes in compose,
-# which inherit this ownership when first created).
+# Non-root user; /var/lib/lienthong/* hold the keys and the files the provision
+# one-shot writes for RabbitMQ and SeaweedFS (named volumes in compose, which
+# inherit this ownership when first created).
 RUN groupadd --system --gid 10001 lienthong \
  && useradd --system --uid 10001 --gid lienthong --home-dir /app --shell /usr/sbin/nologin lienthong \
  && mkdir -p /var/lib/lienthong/signing /var/lib/lienthong/event-keys /var/lib/lienthong/audit \
     /var/lib/lienthong/gateway /var/lib/lienthong/gateway-public \
+    /var/lib/lienthong/rabbitmq /var/lib/lienthong/seaweedfs \
  && chown -R lienthong:lienthong /var/lib/lienthong
 
 USER lienthong

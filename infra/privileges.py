@@ -112,6 +112,14 @@ def s3_actions(service, bucket):
     return actions
 
 
+def s3_config(identities):
+    """SeaweedFS's ``-s3.config`` JSON for ``{name: (access_key, secret_key, actions)}``."""
+    return {"identities": [
+        {"name": name, "credentials": [{"accessKey": access, "secretKey": secret}],
+         "actions": list(actions)}
+        for name, (access, secret, actions) in identities.items()]}
+
+
 # -- PostgreSQL ---------------------------------------------------------------------------
 
 AUDIT_APP_ROLE = "lienthong_audit_app"

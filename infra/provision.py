@@ -9,6 +9,11 @@ Used by the demo, the test harness and operators::
 
 prints (or writes, mode 0600) the per-service ``LIENTHONG_<SERVICE>_AMQP_URI``
 and ``LIENTHONG_<SERVICE>_PG_DSN`` lines with fresh passwords.
+
+Docker Compose's one-shot (``--from-env``) takes the passwords the operator put
+in ``.env`` instead, writes RabbitMQ's definitions for the broker to load at
+boot (``--rabbit-definitions-out``) and SeaweedFS's identities
+(``--s3-config-out``), and makes the PostgreSQL roles; it prints nothing.
 """
 
 import argparse
@@ -16,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -23,6 +29,7 @@ import tempfile
 from urllib.parse import quote
 
 from infra import privileges as p
+from shared.settings import secret_problem
 
 
 def rabbit_password_hash(password, salt=None):
@@ -136,16 +143,123 @@ def service_settings(amqp_host_port, vhost, pg_server_dsn, database, passwords,
     return out
 
 
-def main(argv=None):
+# -- Docker Compose: the operator's passwords from the environment ----------------------
+
+SECRET_SUFFIXES = {"amqp": "AMQP_PASSWORD", "pg": "PG_PASSWORD", "s3": "S3_SECRET_KEY"}
+S3_ADMIN = "admin"
+S3_ADMIN_SECRET_VARIABLE = "LIENTHONG_S3_ADMIN_SECRET_KEY"
+# Unreserved URL characters: the passwords go into AMQP URIs and PostgreSQL URLs as is.
+URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def secret_variable(service, kind):
+    """E.g. ``LIENTHONG_DOCS_AMQP_PASSWORD``, ``_PG_PASSWORD``, ``_S3_SECRET_KEY``."""
+    return f"LIENTHONG_{service.upper()}_{SECRET_SUFFIXES[kind]}"
+
+
+def s3_access_key(service, prefix="lienthong"):
+    return f"{prefix}-{service}"
+
+
+def secrets_from_env(kind, services, environ=os.environ):
+    """``{service: secret}`` from the environment; refuses (naming every variable at
+    fault) a missing, short, known-default or, for passwords, URL-unsafe value."""
+    found, problems = {}, []
+    for service in services:
+        name = secret_variable(service, kind)
+        value = environ.get(name)
+        problem = secret_problem(value)
+        if problem is None and kind != "s3" and not URL_SAFE.fullmatch(value):
+            problem = "has characters other than letters, digits and ._~- (it goes into a URL)"
+        if problem:
+            problems.append(f"{name} {problem}")
+        else:
+            found[service] = value
+    if problems:
+        raise SystemExit("; ".join(problems) + ": give each service its own random value"
+                         " (e.g. `openssl rand -hex 24`) in .env")
+    return found
+
+
+def compose_s3_config(bucket, environ=os.environ, prefix="lienthong"):
+    """SeaweedFS identities: each service's own key on ``bucket`` (``s3_actions``) and
+    the admin who makes the bucket (``LIENTHONG_S3_ADMIN_SECRET_KEY``)."""
+    keys = secrets_from_env("s3", p.S3_SERVICES, environ)
+    admin = secret_problem(environ.get(S3_ADMIN_SECRET_VARIABLE))
+    if admin is None and not URL_SAFE.fullmatch(environ[S3_ADMIN_SECRET_VARIABLE]):
+        admin = "has characters other than letters, digits and ._~- (mc takes it in a URL)"
+    if admin:
+        raise SystemExit(f"{S3_ADMIN_SECRET_VARIABLE} {admin}: set it in .env")
+    identities = {S3_ADMIN: (f"{prefix}-{S3_ADMIN}", environ[S3_ADMIN_SECRET_VARIABLE],
+                             ["Admin"])}
+    for service, secret in keys.items():
+        identities[s3_access_key(service, prefix)] = (
+            s3_access_key(service, prefix), secret, p.s3_actions(service, bucket))
+    return p.s3_config(identities)
+
+
+def write_private(path, text, group=None):
+    """Replace ``path`` at once (a server never reads half of it): mode 0600, or 0640
+    with ``group`` (a numeric gid the writer belongs to) for the server that reads it."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            if group is not None:
+                os.fchown(fh.fileno(), -1, group)
+            os.fchmod(fh.fileno(), 0o640 if group is not None else 0o600)
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def main(argv=None, environ=os.environ):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--amqp", default="127.0.0.1:5672", help="RabbitMQ host:port")
     parser.add_argument("--vhost", default="lienthong")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a superuser's DSN on the PostgreSQL server")
+                        help="a superuser's DSN on the PostgreSQL server (its password may"
+                        " come from PGPASSWORD)")
     parser.add_argument("--database", default="lienthong")
     parser.add_argument("--out", help="write the settings here (mode 0600) instead of stdout")
+    parser.add_argument("--prefix", default="lienthong", help="of the users' and roles' names")
+    parser.add_argument("--from-env", action="store_true",
+                        help="each service's passwords from LIENTHONG_<SERVICE>_AMQP_PASSWORD"
+                        " and _PG_PASSWORD instead of fresh ones; prints no settings")
+    parser.add_argument("--rabbit-definitions-out", metavar="FILE",
+                        help="write RabbitMQ's definitions here (for the broker to load at"
+                        " boot) instead of calling rabbitmqctl")
+    parser.add_argument("--rabbit-definitions-group", type=int, metavar="GID",
+                        help="the file is 0640 and of this group (the broker's)")
+    parser.add_argument("--s3-config-out", metavar="FILE",
+                        help="write SeaweedFS's identities (-s3.config) here: each service's"
+                        " (LIENTHONG_<SERVICE>_S3_SECRET_KEY) and the admin's")
+    parser.add_argument("--s3-config-group", type=int, metavar="GID")
+    parser.add_argument("--bucket", default="lienthong-documents",
+                        help="the bucket the services' S3 identities may use")
     args = parser.parse_args(argv)
-    settings = provision(args.amqp, args.vhost, args.pg, args.database)
+    if args.from_env:
+        amqp_passwords = secrets_from_env("amqp", p.SERVICES, environ)
+        pg_passwords = secrets_from_env("pg", p.SERVICES, environ)
+    else:
+        amqp_passwords = pg_passwords = {s: secrets.token_urlsafe(24) for s in p.SERVICES}
+    # Every file first: a refused secret stops the run before any server is touched.
+    s3 = compose_s3_config(args.bucket, environ, args.prefix) if args.s3_config_out else None
+    definitions = rabbit_definitions(args.vhost, amqp_passwords, args.prefix)
+    if args.rabbit_definitions_out:
+        write_private(args.rabbit_definitions_out, json.dumps(definitions, indent=1),
+                      args.rabbit_definitions_group)
+    else:
+        apply_rabbit(definitions)
+    if s3 is not None:
+        write_private(args.s3_config_out, json.dumps(s3, indent=1), args.s3_config_group)
+    apply_postgres(args.pg, args.database, pg_passwords, args.prefix)
+    if args.from_env:
+        return
+    settings = service_settings(args.amqp, args.vhost, args.pg, args.database, pg_passwords,
+                                args.prefix)
     lines = [f"LIENTHONG_{service.upper()}_{k[len('LIENTHONG_'):]}={v}"
              for service, values in settings.items() for k, v in values.items()]
     if args.out:

