@@ -129,14 +129,19 @@ class SeaweedServer:
 
 
 class ServiceProcess:
-    def __init__(self, name, env, log_dir):
+    """One process of service ``name``; ``instance`` tells several processes of one
+    service apart in their log files (``docs-b.1.log``)."""
+
+    def __init__(self, name, env, log_dir, instance=""):
         self.name, self.env, self.log_dir = name, env, log_dir
+        self.instance = instance
         self.proc = None
         self.starts = 0
 
     @property
     def log_path(self):
-        return os.path.join(self.log_dir, f"{self.name}.{self.starts}.log")
+        suffix = f"-{self.instance}" if self.instance else ""
+        return os.path.join(self.log_dir, f"{self.name}{suffix}.{self.starts}.log")
 
     def start(self, failpoints=None):
         env = {**os.environ, **self.env}
