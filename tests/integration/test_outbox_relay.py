@@ -1,7 +1,9 @@
 """The outbox relay against the real RabbitMQ and PostgreSQL."""
 
 import json
+import time
 
+import eventlet
 import kombu
 import pytest
 
@@ -9,6 +11,7 @@ from shared.db import Database
 from shared.eventstore import PostgresEventStore
 from shared.outbox import BrokerPublisher, OutboxRelay
 from shared.topology import subscriptions_of
+from tests.support.client import wait_for
 from tests.unit.eventstore_contract import make_event, new_stream
 
 pytestmark = pytest.mark.integration
@@ -87,3 +90,36 @@ def test_nothing_to_publish_moves_nothing(docs_store, amqp_uri):
     finally:
         relay.publisher.close()
     assert relay.cursor() == 0
+
+
+def test_an_appends_notice_wakes_the_relay_long_before_its_next_poll(docs_store, amqp_uri):
+    """The relay LISTENs on its store's channel; each append NOTIFYs in its
+    transaction. A committed event is published at once, not at the next poll;
+    one appended without a notice waits for that poll."""
+    poll = 4.0
+    relay = OutboxRelay(docs_store, BrokerPublisher(amqp_uri, "docs"), poll_interval=poll)
+    stream = new_stream()
+    docs_store.append(stream, 0, [make_event(stream, 0)])
+    thread = eventlet.spawn(relay.run)
+    try:
+        # Published on start: the relay now holds the lock, LISTENs and waits.
+        wait_for(lambda: relay.cursor() == 1, what="the first event to be published")
+
+        started = time.monotonic()
+        docs_store.append(stream, 1, [make_event(stream, 1)])
+        wait_for(lambda: relay.cursor() == 2, interval=0.02, what="the notice to wake it")
+        assert time.monotonic() - started < poll / 2
+
+        # The same append with its notice sent where nobody listens: only the poll finds it.
+        unheard = PostgresEventStore(docs_store.db)
+        unheard.channel = "nobody_listens"
+        started = time.monotonic()
+        unheard.append(stream, 2, [make_event(stream, 2)])
+        wait_for(lambda: relay.cursor() == 3, timeout=2 * poll, interval=0.02,
+                 what="the poll to find it")
+        assert time.monotonic() - started > poll / 2
+    finally:
+        thread.kill()
+        relay.publisher.close()
+    received = drain_queue(amqp_uri, "evt-docs-#--audit.on_docs_event")
+    assert [b["position"] for b in received] == [1, 2, 3]
