@@ -167,9 +167,9 @@ def test_two_processes_of_every_service_keep_every_invariant(stack, platform, tm
     assert_audit_holds_everything_once(platform, apis[0])
 
     # One relay per service holds the lock while both processes are connected.
-    names = connected(dsn)
     for service in RELAYING:
-        assert {f"{service}-a", f"{service}-b"} <= names, names
+        wait_for(lambda: {f"{service}-a", f"{service}-b"} <= connected(dsn),
+                 what=f"both {service} processes on the database")
         assert len(relay_holders(dsn, service)) == 1, relay_holders(dsn, service)
 
     # SIGKILL docs' relaying process: the other takes the lock and publishes.
