@@ -36,5 +36,4 @@ def stack(platform, client):
 
     s = Stack(processes)
     yield s
-    for p in s.values():
-        p.stop()
+    ServiceProcess.stop_all(s.values())
