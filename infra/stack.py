@@ -202,6 +202,9 @@ class ServiceProcess:
     def stop_all(processes):
         """``stop`` for many at once: SIGTERM to all, then wait for each (a clean
         stop takes each a few seconds)."""
+        processes = list(processes)
+        for p in processes:
+            p.stopping = True
         running = [p for p in processes if p.proc and p.proc.poll() is None]
         for p in running:
             p.proc.terminate()
