@@ -140,15 +140,20 @@ class SeaweedServer:
 
 
 class ServiceProcess:
-    def __init__(self, name, env, log_dir):
+    """One process of service ``name``; ``instance`` tells several processes of one
+    service apart in their log files (``docs-b.1.log``)."""
+
+    def __init__(self, name, env, log_dir, instance=""):
         self.name, self.env, self.log_dir = name, env, log_dir
+        self.instance = instance
         self.proc = None
         self.starts = 0
         self.stopping = False  # stopped on purpose: a supervisor leaves it down
 
     @property
     def log_path(self):
-        return os.path.join(self.log_dir, f"{self.name}.{self.starts}.log")
+        suffix = f"-{self.instance}" if self.instance else ""
+        return os.path.join(self.log_dir, f"{self.name}{suffix}.{self.starts}.log")
 
     def start(self, failpoints=None):
         self.stopping = False
@@ -191,6 +196,22 @@ class ServiceProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    @staticmethod
+    def stop_all(processes):
+        """``stop`` for many at once: SIGTERM to all, then wait for each (a clean
+        stop takes each a few seconds)."""
+        processes = list(processes)
+        for p in processes:
+            p.stopping = True
+        running = [p for p in processes if p.proc and p.proc.poll() is None]
+        for p in running:
+            p.proc.terminate()
+        for p in running:
+            try:
+                p.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
     def wait_exit(self, timeout=30):
         return wait_for(lambda: self.proc.poll() is not None, timeout=timeout,

@@ -75,7 +75,9 @@ class AuditLog(DependencyProvider):
                 if not bucket_ready:
                     self.objects.ensure_bucket()
                     bucket_ready = True
-                self.checkpointer.tick()
+                with self.tlog.checkpoint_turn() as mine:
+                    if mine:  # another audit process is checkpointing: next tick
+                        self.checkpointer.tick()
             except Exception as err:  # storage down: alarm, keep logging, retry next tick
                 log.error("checkpoint tick failed: %s", err)
                 try:

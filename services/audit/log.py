@@ -7,6 +7,7 @@ indexes are one total order. Every completed perfect subtree is stored
 (``nodes``), so any root or proof needs O(log n) rows, fetched in one query.
 """
 
+import contextlib
 import json
 
 from services.audit import merkle
@@ -14,6 +15,7 @@ from services.audit.leaves import leaf_entry
 
 APP_ROLE = "lienthong_audit_app"
 LOG_LOCK = 0x4C54_4155  # pg_advisory_xact_lock key of the log's append lock
+CHECKPOINT_LOCK = 0x4C54_4350  # pg_try_advisory_lock key: one checkpointer at a time
 
 # Custom plans: a generic plan made while the log was small (psycopg prepares
 # on the 5th use) turned the duplicate check into a full scan of a large log.
@@ -166,6 +168,20 @@ class TransparencyLog:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO cosignatures (size, witness, note) VALUES (%s, %s, %s)"
                          " ON CONFLICT DO NOTHING", (size, witness, note))
+
+    @contextlib.contextmanager
+    def checkpoint_turn(self):
+        """True while this process is the one audit process checkpointing (several
+        may run): two checkpointers reading the same last upload would store
+        overlapping WORM leaf ranges, which verification rightly refuses."""
+        with self.db.connection() as conn:
+            mine = conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                (CHECKPOINT_LOCK,)).fetchone()[0]
+            try:
+                yield mine
+            finally:
+                if mine:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (CHECKPOINT_LOCK,))
 
     def alert(self, kind, detail):
         with self.db.transaction() as conn:

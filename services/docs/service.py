@@ -21,6 +21,7 @@ from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
 from shared.auth import require_role
 from shared.envelope import thaw, utc_now
 from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from shared.failpoints import failpoint
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
@@ -258,6 +259,7 @@ class DocsService(Health, DeadLetters):
             series = domain.series_of(document["secrecy"], separate)
             number = _take_number(conn, document["issuing_agency"],
                                   domain.series_year(issued_at), series)
+            failpoint("docs.issue.after_number")  # an issue that fails holding its number
             event = domain.document_issued(document, number, series, issued_at, actor)
             if document["replaces"]:  # the replaced document is frozen in the same transaction
                 old = self._lock(conn, document["replaces"])

@@ -19,6 +19,14 @@ def stack(platform, client):
                  for name in SERVICES}
 
     class Stack(dict):
+        def add(self, name, instance, **env):
+            """Another process of service ``name`` (key ``name-instance``) on the same
+            vhost, database and bucket; ``env`` overrides its settings (its own ports)."""
+            key = f"{name}-{instance}"
+            self[key] = ServiceProcess(name, {**platform.service_env(name), **env},
+                                       platform.log_dir, instance=instance)
+            return self[key]
+
         def start(self, *names, failpoints=None):
             for name in names or self:
                 self[name].start(failpoints=failpoints)
@@ -28,5 +36,4 @@ def stack(platform, client):
 
     s = Stack(processes)
     yield s
-    for p in processes.values():
-        p.stop()
+    ServiceProcess.stop_all(s.values())

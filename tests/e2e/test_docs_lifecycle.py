@@ -5,13 +5,12 @@ retention, recalled; and numbers given by several docs processes at once."""
 import csv
 import hashlib
 import io
-import os
 import threading
 
 import pytest
 import requests
 
-from infra.stack import ServiceProcess
+from infra.stack import free_port
 from shared.errors import Conflict, Forbidden
 from shared.multipart import encode
 from tests.support.client import DIRECTIVE, DISTRICT_1, DISTRICT_2, PROVINCE, wait_for
@@ -144,10 +143,8 @@ def test_several_docs_processes_issuing_at_once_give_no_gap_and_no_duplicate(
     stack.start()
     extra = []
     for n in range(2):  # two more docs processes on the same queues and database
-        log_dir = os.path.join(platform.log_dir, f"docs-{n}")
-        os.makedirs(log_dir)
-        env = {**platform.service_env("docs"), "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{8900 + n}"}
-        extra.append(ServiceProcess("docs", env, log_dir).start())
+        extra.append(stack.add("docs", f"x{n}",
+                               LIENTHONG_DOCS_HTTP=f"127.0.0.1:{free_port()}").start())
     try:
         for p in extra:
             p.wait_ready(client, client.token("auditor"))

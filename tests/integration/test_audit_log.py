@@ -334,3 +334,25 @@ def test_when_checkpoints_cannot_be_signed_events_still_enter_and_the_next_one_c
     audit.feed(*(e.to_wire() for e in events[2:]))
     status = audit.wait_checkpoint(4)
     assert status["checkpoint_size"] == 4 and status["entries_not_checkpointed"] == 0
+
+
+def test_one_audit_process_at_a_time_checkpoints(audit, platform):
+    """Two checkpointers reading the same last upload would store overlapping WORM
+    leaf ranges (0-10 and 0-12), which the verifier refuses: several audit
+    processes take turns (a PostgreSQL advisory lock)."""
+    from services.audit.log import TransparencyLog
+    from shared.db import Database
+
+    first, second = (TransparencyLog(Database(platform.pg_dsn, "audit")) for _ in range(2))
+    with first.checkpoint_turn() as mine:
+        with second.checkpoint_turn() as theirs:
+            assert (mine, theirs) == (True, False)
+    with second.checkpoint_turn() as theirs:  # given back at the end of the turn
+        assert theirs
+    # The running service checkpoints between the turns taken here, and verifies.
+    audit.feed(*[e.to_wire() for e in signed_events(platform, 5)])
+    audit.wait_checkpoint(5)
+    with audit.rpc() as rpc:
+        assert rpc.audit.verify()["ok"]
+    for log in (first, second):
+        log.db.close()

@@ -1,4 +1,5 @@
-"""Document numbers from several processes at once: no gap, no duplicate.
+"""Document numbers from several processes at once: no gap, no duplicate; and an
+issue that fails in the docs service after taking its number gives it back.
 
 Each worker process takes numbers exactly as the docs service does
 (``_take_number`` inside the transaction that records the issue) and records
@@ -12,9 +13,13 @@ import random
 
 import psycopg
 import pytest
+from nameko.exceptions import RemoteError
 
-from services.docs.service import DDL, _take_number
-from tests.support.db import query
+from services.docs.service import DDL, DocsService, _take_number
+from services.signing.service import SigningService
+from tests.support.client import PROVINCE, Client, wait_for
+from tests.support.db import query, scalar
+from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +86,44 @@ def test_a_new_year_starts_a_new_series_at_01(numbering):
         conn.commit()
     assert late == [1, 2, 3]
     assert (new_year, secret, other_agency) == (1, 1, 1)
+
+
+def sealed(client, title):
+    """A document registered, signed and sealed by the real services: ready to issue."""
+    response = client.register(client.token("clerk"), make_pdf(title))
+    assert response.status_code == 201, response.text
+    document_id = response.json()["document_id"]
+    with client.rpc(client.token("clerk")) as rpc:
+        rpc.docs.submit(document_id, f"leader@{PROVINCE}")
+    with client.rpc(client.token("leader")) as rpc:
+        wait_for(lambda: rpc.signing.sign_document(document_id), what="signing to get it")
+    with client.rpc(client.token("clerk")) as rpc:
+        rpc.signing.seal_document(document_id)
+        wait_for(lambda: rpc.docs.get_document(document_id)["state"] == "sealed",
+                 what="docs to follow the seal")
+    return document_id
+
+
+def test_an_issue_failing_after_taking_its_number_gives_the_number_back(
+        run_container, platform, monkeypatch):
+    run_container(DocsService)
+    run_container(SigningService)
+    client = Client(platform)
+    first, second = sealed(client, "so 1"), sealed(client, "so 2")
+    dsn = platform.pg_dsn
+
+    # The docs service's own issue fails after its number was taken (shared.failpoints).
+    monkeypatch.setenv("LIENTHONG_FAILPOINTS", "docs.issue.after_number:raise")
+    with client.rpc(client.token("clerk")) as rpc:
+        with pytest.raises(RemoteError, match="FailpointError"):
+            rpc.docs.issue(first)
+        assert rpc.docs.get_document(first)["state"] == "sealed"
+    assert scalar(dsn, "docs", "SELECT count(*) FROM number_series") == 0
+    assert scalar(dsn, "docs", "SELECT count(*) FROM events"
+                  " WHERE event_type = 'DocumentIssued'") == 0
+
+    monkeypatch.delenv("LIENTHONG_FAILPOINTS")
+    with client.rpc(client.token("clerk")) as rpc:
+        assert rpc.docs.issue(second)["number"] == 1  # the number the failed issue held
+        assert rpc.docs.issue(first)["number"] == 2
+    assert sorted(r[0] for r in query(dsn, "docs", "SELECT number FROM documents")) == [1, 2]

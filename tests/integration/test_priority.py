@@ -2,55 +2,51 @@
 
 Every subscriber queue is a RabbitMQ priority queue, declared alike by the
 outbox relay and by the consumer, and each event is published with its
-document's urgency as priority. Thirty normal consignments wait for a stopped
-consumer (docs, which registers their arrivals); one Hỏa tốc consignment
-arrives after them; when the consumer starts, the urgent one is handled first.
+document's urgency as priority. Here everything is the real path: docs
+registers twenty normal documents and then one Hỏa tốc (urgency 3), its
+relay publishes the events while the consumer is down; then the audit
+service starts with one worker (prefetch 1: one message at a time) and logs
+the urgent registration first. The audit log's leaf order is the order in
+which audit handled the events.
 """
-
-import time
-import uuid
 
 import pytest
 
-from shared.envelope import new_event, system_actor
-from shared.nameko_ext import event_handler
-from shared.outbox import BrokerPublisher
+from services.audit.service import AuditService
+from services.docs.service import DocsService
+from tests.support.client import DIRECTIVE, Client, wait_for
+from tests.support.db import query, scalar
+from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.integration
 
-handled = []
+NORMAL = 20
+HOA_TOC = 3
 
 
-class DeliveryListener:
-    """Stands in for docs: it consumes the queue docs consumes."""
+def test_an_urgent_document_overtakes_twenty_normal_ones_waiting(run_container, platform):
+    docs = run_container(DocsService)
+    client = Client(platform)
+    clerk = client.token("clerk")
+    registered = []
+    for n, urgency in enumerate([0] * NORMAL + [HOA_TOC]):
+        response = client.register(clerk, make_pdf(f"van ban {n}"),
+                                   {**DIRECTIVE, "urgency": urgency})
+        assert response.status_code == 201, response.text
+        registered.append(response.json()["document_id"])
+    # docs' own relay has published all of them (confirmed), none handled yet.
+    dsn = platform.pg_dsn
+    wait_for(lambda: scalar(dsn, "docs", "SELECT max(position) FROM outbox_cursor")
+             == NORMAL + 1, what="docs' relay to publish the backlog")
+    assert scalar(dsn, "docs", "SELECT max(position) FROM events") == NORMAL + 1
+    docs.stop()  # nothing more from docs while audit drains
 
-    name = "docs"
+    run_container(AuditService, max_workers=1)
 
-    @event_handler("routing", "ConsignmentSent")
-    def on_consignment_sent(self, payload):
-        handled.append(payload["data"]["urgency"])
-
-
-def consignment(position, urgency):
-    document_id = str(uuid.uuid4())
-    return new_event("ConsignmentSent", {
-        "document_id": document_id, "new_recipients": ["000.01.00.H41"],
-        "urgency": urgency},
-        actor=system_actor("routing"), producer="routing",
-        stream_id=f"delivery-{document_id}").at(1, position)
-
-
-def test_an_urgent_consignment_overtakes_thirty_normal_ones_waiting(run_container, amqp_uri):
-    handled.clear()
-    publisher = BrokerPublisher(amqp_uri, "routing")  # declares the queues, as the relay does
-    try:
-        publisher.publish_batch([consignment(n, 0) for n in range(1, 31)]
-                                + [consignment(31, 3)])
-    finally:
-        publisher.close()
-    run_container(DeliveryListener, max_workers=1)  # prefetch 1: one message at a time
-    deadline = time.monotonic() + 30
-    while len(handled) < 31 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert sorted(handled) == [0] * 30 + [3]
-    assert handled.index(3) == 0, handled  # without priorities it would come last
+    def logged():
+        return [r[0] for r in query(dsn, "audit", "SELECT document_id FROM entries"
+                                    " ORDER BY idx")]
+    wait_for(lambda: len(logged()) == NORMAL + 1, what="audit to log the backlog")
+    urgent, normal = registered[-1], registered[:-1]
+    # Without priorities the urgent one, published last, would be logged last.
+    assert logged() == [urgent, *normal]
