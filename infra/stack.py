@@ -151,6 +151,11 @@ class ServiceProcess:
         self.stopping = False  # stopped on purpose: a supervisor leaves it down
 
     @property
+    def label(self):
+        """``docs``, or ``docs-b`` for another process of the same service."""
+        return f"{self.name}-{self.instance}" if self.instance else self.name
+
+    @property
     def log_path(self):
         suffix = f"-{self.instance}" if self.instance else ""
         return os.path.join(self.log_dir, f"{self.name}{suffix}.{self.starts}.log")
@@ -225,7 +230,7 @@ class Supervisor:
 
     def __init__(self, processes, poll=0.5, max_backoff=30.0, say=print):
         self.processes, self.poll, self.max_backoff, self.say = processes, poll, max_backoff, say
-        self.restarts = {p.name: 0 for p in processes}
+        self.restarts = {p.label: 0 for p in processes}
         self._running = False
         self._thread = None
 
@@ -249,13 +254,13 @@ class Supervisor:
             for p in self.processes:
                 if not self._running or p.proc is None or p.stopping or p.proc.poll() is None:
                     continue
-                if p.name not in due:
-                    backoff = min(self.max_backoff, 2.0 ** self.restarts[p.name])
-                    due[p.name] = now + backoff
-                    self.say(f"supervisor: {p.name} exited with {p.proc.returncode};"
+                if p.label not in due:
+                    backoff = min(self.max_backoff, 2.0 ** self.restarts[p.label])
+                    due[p.label] = now + backoff
+                    self.say(f"supervisor: {p.label} exited with {p.proc.returncode};"
                              f" restarting in {backoff:g} s")
-                elif now >= due[p.name]:
-                    del due[p.name]
-                    self.restarts[p.name] += 1
+                elif now >= due[p.label]:
+                    del due[p.label]
+                    self.restarts[p.label] += 1
                     p.start()
             time.sleep(self.poll)
