@@ -452,7 +452,7 @@ class JsonHttpHandler(HttpRequestHandler):
             status, body = 500, {"code": "internal", "message": "internal error", "field": None}
         response = Response(json.dumps({"error": body}, ensure_ascii=False), status=status,
                             mimetype="application/json")
-        if isinstance(exc, errors.TooManyRequests):
+        if getattr(exc, "retry_after", None):  # 429, and 503s worth a retry
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
@@ -469,14 +469,9 @@ class ObjectStoreProvider(DependencyProvider):
     """The S3 bucket (MinIO in production). Config keys ``S3_*``."""
 
     def setup(self):
-        from shared.objectstore import S3ObjectStore
+        from shared.objectstore import S3ObjectStore, s3_settings
 
-        c = self.container.config
-        self.store = S3ObjectStore(
-            endpoint=c["S3_ENDPOINT"], access_key=c["S3_ACCESS_KEY"],
-            secret_key=c["S3_SECRET_KEY"], bucket=c["S3_BUCKET"],
-            secure=str(c.get("S3_SECURE", "false")).lower() == "true",
-            public_endpoint=c.get("S3_PUBLIC_ENDPOINT") or None)
+        self.store = S3ObjectStore(**s3_settings(self.container.config))
         retry_until_ready(self.store.ensure_bucket, what="object storage")
 
     def get_dependency(self, worker_ctx):

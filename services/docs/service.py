@@ -155,8 +155,7 @@ class DocsService(Health, DeadLetters):
                      json.dumps(thaw(event.data["attachments"]), ensure_ascii=False),
                      event.occurred_at))
         except BaseException:
-            for obj in stored:
-                self.files.delete(obj.key, version_id=obj.version_id)
+            self._remove(stored)
             raise
         return json_response({"document_id": document_id, "event_id": recorded.event_id,
                               "state": domain.DRAFT, "file": stored[0].to_dict(),
@@ -184,7 +183,7 @@ class DocsService(Health, DeadLetters):
                 return event, {"state": event.data["state"], "file": json.dumps(stored.to_dict())}
             recorded = self._command(document_id, attempt)
         except BaseException:
-            self.files.delete(stored.key, version_id=stored.version_id)
+            self._remove([stored])
             raise
         return json_response({"document_id": document_id, "state": recorded.data["state"],
                               "file": stored.to_dict()})
@@ -465,6 +464,16 @@ class DocsService(Health, DeadLetters):
         return self._row(conn, data["document_id"])
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _remove(self, stored):
+        """Remove the versions a failed command stored. The caller must see the
+        failure itself, so a removal that fails too (the S3 server is down) is
+        logged: that object is then an orphan no event names."""
+        for obj in stored:
+            try:
+                self.files.delete(obj.key, version_id=obj.version_id)
+            except Exception:
+                log.exception("could not remove %s after a failed command", obj.key)
 
     def _limit(self):
         return int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
