@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -246,6 +247,17 @@ class _Guarded:
         self._response.release_conn()
 
 
+# A sweep of a failed command's objects: tries at these intervals (seconds); it
+# ends after two successful listings in a row found nothing left.
+SWEEP_INTERVALS = (2, 5, 10, 20, 40, 60, 120, 300, 600)
+
+
+def _spawn_daemon(fn):
+    thread = threading.Thread(target=fn, daemon=True)  # a green thread under eventlet
+    thread.start()
+    return thread
+
+
 class S3ObjectStore:
     def __init__(self, endpoint, access_key, secret_key, bucket, secure=False,
                  public_endpoint=None, region="us-east-1", connect_timeout=CONNECT_TIMEOUT,
@@ -253,6 +265,8 @@ class S3ObjectStore:
         from minio import Minio
 
         self.bucket = bucket
+        self.spawn = _spawn_daemon  # a nameko provider gives its managed threads
+        self.sweep_intervals = SWEEP_INTERVALS
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
                             secure=secure, region=region,
                             http_client=http_client(connect_timeout, read_timeout, retries,
@@ -341,6 +355,45 @@ class S3ObjectStore:
         except server_failures() as err:
             raise unavailable("removal of", key, err) from err
 
+    def remove_all(self, prefix):
+        """Remove every version under ``prefix``; how many there were."""
+        try:
+            found = [(o.object_name, o.version_id) for o in self.client.list_objects(
+                bucket_name=self.bucket, prefix=prefix, recursive=True, include_version=True)]
+            for key, version_id in found:
+                self.client.remove_object(bucket_name=self.bucket, object_name=key,
+                                          version_id=version_id)
+        except server_failures() as err:
+            raise unavailable("removal of", prefix, err) from err
+        return len(found)
+
+    def sweep_later(self, prefix):
+        """After a command failed with the server unreachable or hung: remove what
+        it left under ``prefix`` (a prefix only that command used), in the
+        background, until two listings in a row find nothing. A hung server may
+        finish an upload the caller gave up on once it runs again: an object
+        no event names, which this removes. The sweep lives in this process only
+        (a restart forgets it) and gives up after about 20 minutes."""
+        def sweep():
+            empty = 0
+            for pause in self.sweep_intervals:
+                time.sleep(pause)
+                try:
+                    removed = self.remove_all(prefix)
+                except StorageError:
+                    empty = 0
+                    continue
+                if removed:
+                    log.warning("object storage: swept %d orphan version(s) under %s",
+                                removed, prefix)
+                empty = 0 if removed else empty + 1
+                if empty == 2:
+                    return
+            log.error("object storage: gave up sweeping %s; objects there are orphans",
+                      prefix)
+
+        return self.spawn(sweep)
+
     def exists(self, key):
         from minio.error import S3Error
 
@@ -417,6 +470,16 @@ class InMemoryObjectStore:
     def delete(self, key, version_id=None):
         with self._lock:
             self._objects.pop(key, None)
+
+    def remove_all(self, prefix):
+        with self._lock:
+            found = [k for k in self._objects if k.startswith(prefix)]
+            for key in found:
+                del self._objects[key]
+        return len(found)
+
+    def sweep_later(self, prefix):
+        self.remove_all(prefix)
 
     def exists(self, key):
         return key in self._objects

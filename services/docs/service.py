@@ -20,7 +20,7 @@ from services.docs import domain, registers
 from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
 from shared.auth import require_role
 from shared.envelope import thaw, utc_now
-from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from shared.errors import Forbidden, NotFound, PayloadTooLarge, StorageError, ValidationFailed
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
@@ -154,8 +154,11 @@ class DocsService(Health, DeadLetters):
                      list(event.data["recipients"]), json.dumps(thaw(event.data["file"])),
                      json.dumps(thaw(event.data["attachments"]), ensure_ascii=False),
                      event.occurred_at))
-        except BaseException:
-            self._remove(stored)
+        except BaseException as err:
+            if not self._remove(stored) or isinstance(err, StorageError):
+                # The S3 server failed: what it holds under this new document's
+                # prefix is unknown (a hung server may finish the upload later).
+                self.files.sweep_later(domain.document_prefix(document_id))
             raise
         return json_response({"document_id": document_id, "event_id": recorded.event_id,
                               "state": domain.DRAFT, "file": stored[0].to_dict(),
@@ -466,14 +469,17 @@ class DocsService(Health, DeadLetters):
     # -- helpers ------------------------------------------------------------------------
 
     def _remove(self, stored):
-        """Remove the versions a failed command stored. The caller must see the
-        failure itself, so a removal that fails too (the S3 server is down) is
-        logged: that object is then an orphan no event names."""
+        """Remove the versions a failed command stored; False if one could not be.
+        The caller must see the failure itself, so a removal that fails too (the
+        S3 server is down) is logged, and the caller sweeps later."""
+        removed = True
         for obj in stored:
             try:
                 self.files.delete(obj.key, version_id=obj.version_id)
             except Exception:
                 log.exception("could not remove %s after a failed command", obj.key)
+                removed = False
+        return removed
 
     def _limit(self):
         return int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
