@@ -62,6 +62,30 @@ class PdfCheck:
                                        " end)", field=self.field)
 
 
+class UnsignedPdfCheck(PdfCheck):
+    """A PDF, and a hint whether it already carries a digital signature.
+
+    A signature's dictionary names the bytes it covers (``/ByteRange``) by
+    their offsets in the file, so it is never inside a compressed stream: the
+    stream is scanned for that name as it passes, at no memory cost. A hit
+    (``suspect``) is only a hint, to be confirmed by reading the PDF's
+    signature fields (a PDF about signatures may contain the text).
+    """
+
+    MARKER = b"/ByteRange"
+
+    def __init__(self, field="file"):
+        super().__init__(field)
+        self.suspect = False
+        self._carry = b""  # the end of the last chunk: a marker may straddle two
+
+    def scan(self, chunk):
+        if not self.suspect:
+            self.suspect = self.MARKER in self._carry + chunk[:len(self.MARKER)] \
+                or self.MARKER in chunk
+            self._carry = chunk[-(len(self.MARKER) - 1):]
+
+
 # What an attachment may be, known by its first bytes (never by its name).
 MAGIC = {
     b"%PDF-": "application/pdf",
@@ -149,6 +173,8 @@ class CheckedReader(io.RawIOBase):
             raise PayloadTooLarge(
                 f"{self.check.field}: larger than the limit of {self.max_size} bytes",
                 field=self.check.field)
+        if hasattr(self.check, "scan"):
+            self.check.scan(chunk)
         if len(chunk) >= 1 << 20:
             run_cpu(self.sha256.update, chunk)
         else:

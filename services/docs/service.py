@@ -17,6 +17,7 @@ from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
 from services.docs import domain, registers
+from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
 from shared.auth import require_role
 from shared.envelope import thaw, utc_now
@@ -26,7 +27,7 @@ from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
     event_handler, json_http, json_response,
 )
-from shared.objectstore import AttachmentCheck, PdfCheck
+from shared.objectstore import AttachmentCheck, UnsignedPdfCheck
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,12 @@ class DocsService(Health, DeadLetters):
                                            field="attachments")
                 key = (domain.file_key(document_id) if index == 0
                        else domain.attachment_key(document_id, index - 1))
-                check = PdfCheck() if index == 0 else AttachmentCheck(f"attachments.{index - 1}")
+                check = (UnsignedPdfCheck() if index == 0
+                         else AttachmentCheck(f"attachments.{index - 1}"))
                 stored.append(self.files.put_stream(key, form.file_stream(),
                                                     max_size=self._limit(), check=check))
+                if index == 0 and check.suspect:
+                    refuse_if_signed(self.files, stored[-1])
                 check_declared(command["files"], index, stored[-1])
                 names.append(_file_name(part[2], index))
             if not stored:
@@ -178,9 +182,12 @@ class DocsService(Health, DeadLetters):
         part = form.next_part()
         if part is None or part[:2] != ("file", "file"):
             raise ValidationFailed("file: required, as the form field 'file'", field="file")
+        check = UnsignedPdfCheck()
         stored = self.files.put_stream(domain.file_key(document_id), form.file_stream(),
-                                       max_size=self._limit(), check=PdfCheck())
+                                       max_size=self._limit(), check=check)
         try:
+            if check.suspect:
+                refuse_if_signed(self.files, stored)
             def attempt(conn, document):
                 event = domain.document_revised(document, stored, actor)
                 return event, {"state": event.data["state"], "file": json.dumps(stored.to_dict())}

@@ -236,3 +236,24 @@ def test_a_programming_error_is_not_dressed_up_as_an_outage():
     store = S3ObjectStore("127.0.0.1:9", "key", "secret", "Not A Bucket Name")
     with pytest.raises(ValueError):
         store.ensure_bucket()
+
+
+@pytest.mark.parametrize("offset", [0, 1, 5, 9, 10])
+def test_the_signature_scan_finds_the_marker_across_reads(store, offset):
+    """``/ByteRange`` split between two reads of the source is still seen."""
+    from shared.objectstore import UnsignedPdfCheck
+
+    marker = UnsignedPdfCheck.MARKER
+    head = b"%PDF-1.7\n" + b" " * (CHUNK - 9 - offset)  # the marker starts ``offset`` early
+    data = head + marker + b" [0 1 2 3]\n%%EOF\n"
+    check = UnsignedPdfCheck()
+    store.put_stream(KEY, Source(data), max_size=LIMIT, check=check)
+    assert check.suspect
+
+
+def test_the_signature_scan_passes_an_unsigned_pdf(store):
+    from shared.objectstore import UnsignedPdfCheck
+
+    check = UnsignedPdfCheck()
+    store.put_stream(KEY, Source(make_pdf(padding=300_000)), max_size=LIMIT, check=check)
+    assert not check.suspect
