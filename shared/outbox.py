@@ -22,7 +22,7 @@ import kombu
 import psycopg
 
 from shared.failpoints import failpoint
-from shared.topology import QUEUE_ARGUMENTS, exchange_name, priority_of, subscriptions_of
+from shared.topology import exchange_name, priority_of, queue_arguments, subscriptions_of
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,10 @@ def send_to_queue(amqp_uri, queue, payload):
 class BrokerPublisher:
     """Publishes envelopes to ``{service}.events`` and waits for confirms per batch."""
 
-    def __init__(self, amqp_uri, service, confirm_timeout=30):
+    def __init__(self, amqp_uri, service, confirm_timeout=30, queue_type="classic"):
         self.amqp_uri, self.service = amqp_uri, service
         self.confirm_timeout = confirm_timeout
+        self.queue_arguments = queue_arguments(queue_type)
         self._conn = None
         self._channel = None
 
@@ -68,7 +69,7 @@ class BrokerPublisher:
         for sub in subscriptions_of(self.service):
             kombu.Queue(sub.queue, exchange=exchange, routing_key=sub.event_type,
                         durable=True, auto_delete=False,
-                        queue_arguments=QUEUE_ARGUMENTS)(self._channel).declare()
+                        queue_arguments=self.queue_arguments)(self._channel).declare()
         self._channel.confirm_select()
         self._next_tag = 1  # delivery tags count from 1 on a channel in confirm mode
         self._unconfirmed = set()

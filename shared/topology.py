@@ -11,11 +11,31 @@ from dataclasses import dataclass
 
 ALL = "#"  # topic wildcard: every event type of a source
 
-# Every subscriber queue is a priority queue, declared alike by the relay and
-# by the consumer: an urgent document's events overtake normal ones waiting
-# in the same queue (0 Thường ... 3 Hỏa tốc).
+# Every subscriber queue is declared alike by the relay and by the consumer,
+# of the deployment's queue type (config ``QUEUE_TYPE``):
+# - classic (the default): a priority queue on one broker node; an urgent
+#   document's events overtake normal ones waiting in the same queue
+#   (0 Thường ... 3 Hỏa tốc);
+# - quorum: replicated on a RabbitMQ cluster (Raft), so a node may die without
+#   losing a confirmed event; RabbitMQ 3.x quorum queues have no priorities,
+#   so urgent events then wait their turn.
 MAX_PRIORITY = 3
-QUEUE_ARGUMENTS = {"x-max-priority": MAX_PRIORITY}
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def queue_arguments(queue_type="classic"):
+    if queue_type == "classic":
+        return {"x-max-priority": MAX_PRIORITY}
+    if queue_type == "quorum":
+        return {"x-queue-type": "quorum"}
+    raise ValueError(f"QUEUE_TYPE: one of {', '.join(QUEUE_TYPES)}, got {queue_type!r}")
+
+
+def queue_type_of(config):
+    return str(config.get("QUEUE_TYPE") or "classic").strip().lower()
+
+
+QUEUE_ARGUMENTS = queue_arguments()
 
 
 def priority_of(data):
