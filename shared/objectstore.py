@@ -205,6 +205,7 @@ def s3_settings(config):
         "connect_timeout": float(config.get("S3_CONNECT_TIMEOUT_SECONDS") or CONNECT_TIMEOUT),
         "read_timeout": float(config.get("S3_TIMEOUT_SECONDS") or READ_TIMEOUT),
         "retries": int(config.get("S3_RETRIES") or RETRIES),
+        "sweep_first": float(config.get("S3_SWEEP_FIRST_SECONDS") or SWEEP_FIRST_SECONDS),
     }
 
 
@@ -273,9 +274,19 @@ class _Guarded:
         self._response.release_conn()
 
 
-# A sweep of a failed command's objects: tries at these intervals (seconds); it
+# A sweep of a failed command's objects: the first try after this many seconds,
+# each next pause twice the last (at most 5 minutes), for about 20 minutes; it
 # ends after two successful listings in a row found nothing left.
-SWEEP_INTERVALS = (2, 5, 10, 20, 40, 60, 120, 300, 600)
+SWEEP_FIRST_SECONDS = 2.0
+SWEEP_FOR_SECONDS = 20 * 60
+
+
+def sweep_pauses(first=SWEEP_FIRST_SECONDS, total=SWEEP_FOR_SECONDS):
+    pause, waited = first, 0.0
+    while waited < total:
+        yield pause
+        waited += pause
+        pause = min(pause * 2, 300.0)
 
 
 def _spawn_daemon(fn):
@@ -287,12 +298,12 @@ def _spawn_daemon(fn):
 class S3ObjectStore:
     def __init__(self, endpoint, access_key, secret_key, bucket, secure=False,
                  public_endpoint=None, region="us-east-1", connect_timeout=CONNECT_TIMEOUT,
-                 read_timeout=READ_TIMEOUT, retries=RETRIES):
+                 read_timeout=READ_TIMEOUT, retries=RETRIES, sweep_first=SWEEP_FIRST_SECONDS):
         from minio import Minio
 
         self.bucket = bucket
         self.spawn = _spawn_daemon  # a nameko provider gives its managed threads
-        self.sweep_intervals = SWEEP_INTERVALS
+        self.sweep_first = sweep_first
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
                             secure=secure, region=region,
                             http_client=http_client(connect_timeout, read_timeout, retries,
@@ -402,7 +413,7 @@ class S3ObjectStore:
         (a restart forgets it) and gives up after about 20 minutes."""
         def sweep():
             empty = 0
-            for pause in self.sweep_intervals:
+            for pause in sweep_pauses(self.sweep_first):
                 time.sleep(pause)
                 try:
                     removed = self.remove_all(prefix)
@@ -414,6 +425,7 @@ class S3ObjectStore:
                                 removed, prefix)
                 empty = 0 if removed else empty + 1
                 if empty == 2:
+                    log.info("object storage: nothing left under %s", prefix)
                     return
             log.error("object storage: gave up sweeping %s; objects there are orphans",
                       prefix)

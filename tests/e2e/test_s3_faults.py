@@ -47,7 +47,8 @@ def api(stack, platform, tmp_path):
     platform.object_store().put_stream("warm-up.pdf", BytesIO(make_pdf("warm")), 10**6)
     for name in ("docs", "signing"):
         stack[name].env.update({"LIENTHONG_S3_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT),
-                                "LIENTHONG_S3_TIMEOUT_SECONDS": str(READ_TIMEOUT)})
+                                "LIENTHONG_S3_TIMEOUT_SECONDS": str(READ_TIMEOUT),
+                                "LIENTHONG_S3_SWEEP_FIRST_SECONDS": "0.5"})
     stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
     stack.start("docs", "signing", "gateway")
     return Api(platform.gateway_url)
@@ -124,7 +125,8 @@ def test_s3_dead_answers_503_at_once_and_registers_nothing(api, platform):
     assert docs_counts(platform)[1] == 2
 
 
-def test_s3_hung_answers_503_within_the_timeout_and_its_late_upload_is_swept(api, platform):
+def test_s3_hung_answers_503_within_the_timeout_and_its_late_upload_is_swept(api, platform,
+                                                                             stack):
     first = api.register("van.thu", make_pdf("trước sự cố"))
     assert first.status_code == 201, first.text
     document_id = first.json()["document_id"]
@@ -133,9 +135,14 @@ def test_s3_hung_answers_503_within_the_timeout_and_its_late_upload_is_swept(api
         # Each call waits for one read timeout: a timed-out read is not retried.
         register_and_verify_refused(api, platform, document_id, bound=READ_TIMEOUT + 2)
     # Resumed, the server may finish the upload docs gave up on: docs sweeps the
-    # failed registration's prefix until it is empty.
-    wait_for(lambda: orphans(platform) == [], timeout=40,
-             what="docs to sweep what the failed registration left")
+    # failed registration's prefix until two listings in a row find it empty.
+    def log_of_docs():
+        with open(stack["docs"].log_path, encoding="utf-8") as fh:
+            return fh.read()
+
+    wait_for(lambda: "nothing left under documents/" in log_of_docs(), timeout=40,
+             what="docs' sweep of the failed registration to end")
+    assert orphans(platform) == []
     assert_works_again(api, platform, document_id)
     assert orphans(platform) == []
     assert docs_counts(platform)[1] == 2
