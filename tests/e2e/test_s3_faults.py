@@ -142,6 +142,8 @@ def test_s3_hung_answers_503_within_the_timeout_and_its_late_upload_is_swept(api
 
     wait_for(lambda: "nothing left under documents/" in log_of_docs(), timeout=40,
              what="docs' sweep of the failed registration to end")
+    # The request was in the frozen server's socket whole: resumed, it stored it.
+    assert "swept 1 orphan version(s) under documents/" in log_of_docs()
     assert orphans(platform) == []
     assert_works_again(api, platform, document_id)
     assert orphans(platform) == []
