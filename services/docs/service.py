@@ -478,7 +478,8 @@ class DocsService(Health, DeadLetters):
     def _remove(self, stored):
         """Remove the versions a failed command stored; False if one could not be.
         The caller must see the failure itself, so a removal that fails too (the
-        S3 server is down) is logged, and the caller sweeps later."""
+        S3 server is down) is logged; a registration then sweeps its new
+        document's prefix later, a revision leaves an unused version of the file."""
         removed = True
         for obj in stored:
             try:
