@@ -117,6 +117,7 @@ class UnsupportedMediaType(LienThongError):
 class StorageError(LienThongError):
     code = "storage_error"
     http_status = 503
+    retry_after = 5  # seconds, sent as Retry-After: a storage outage is worth a retry
 
 
 class ServiceUnavailable(LienThongError):

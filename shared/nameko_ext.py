@@ -585,14 +585,10 @@ class ObjectStoreProvider(DependencyProvider):
     """The S3 bucket (MinIO in production). Config keys ``S3_*``."""
 
     def setup(self):
-        from shared.objectstore import S3ObjectStore
+        from shared.objectstore import S3ObjectStore, s3_settings
 
-        c = self.container.config
-        self.store = S3ObjectStore(
-            endpoint=c["S3_ENDPOINT"], access_key=c["S3_ACCESS_KEY"],
-            secret_key=c["S3_SECRET_KEY"], bucket=c["S3_BUCKET"],
-            secure=str(c.get("S3_SECURE", "false")).lower() == "true",
-            public_endpoint=c.get("S3_PUBLIC_ENDPOINT") or None)
+        self.store = S3ObjectStore(**s3_settings(self.container.config))
+        self.store.spawn = self.container.spawn_managed_thread  # its background sweeps
         retry_until_ready(self.store.ensure_bucket, what="object storage")
 
     def get_dependency(self, worker_ctx):

@@ -4,16 +4,26 @@ Files are streamed: :meth:`put_stream` reads the source in chunks, hashes and
 counts as it goes, enforces the size limit and the content check on the fly,
 and hands the S3 server a multipart upload for anything larger than one part.
 A file is never held whole in memory. A refused upload leaves no object.
+
+Every call to the S3 server is bounded (connect and read timeouts, few
+retries, see :func:`s3_settings`), and any failure of the server surfaces as
+:class:`~shared.errors.StorageError` (503) whose message names neither the
+server's address nor its internals; the detail goes to the log.
 """
 
 import hashlib
 import io
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from shared.errors import NotFound, PayloadTooLarge, StorageError, UnsupportedMediaType
+from shared.errors import LienThongError, NotFound, StorageError
+from shared.errors import PayloadTooLarge, UnsupportedMediaType
 from shared.green import run_cpu
+
+log = logging.getLogger(__name__)
 
 PART_SIZE = 8 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -50,6 +60,30 @@ class PdfCheck:
         if not tail.rstrip(b" \t\r\n\x00").endswith(b"%%EOF"):
             raise UnsupportedMediaType(f"{self.field}: not a complete PDF (no %%EOF at its"
                                        " end)", field=self.field)
+
+
+class UnsignedPdfCheck(PdfCheck):
+    """A PDF, and a hint whether it already carries a digital signature.
+
+    A signature's dictionary names the bytes it covers (``/ByteRange``) by
+    their offsets in the file, so it is never inside a compressed stream: the
+    stream is scanned for that name as it passes, at no memory cost. A hit
+    (``suspect``) is only a hint, to be confirmed by reading the PDF's
+    signature fields (a PDF about signatures may contain the text).
+    """
+
+    MARKER = b"/ByteRange"
+
+    def __init__(self, field="file"):
+        super().__init__(field)
+        self.suspect = False
+        self._carry = b""  # the end of the last chunk: a marker may straddle two
+
+    def scan(self, chunk):
+        if not self.suspect:
+            self.suspect = self.MARKER in self._carry + chunk[:len(self.MARKER)] \
+                or self.MARKER in chunk
+            self._carry = chunk[-(len(self.MARKER) - 1):]
 
 
 # What an attachment may be, known by its first bytes (never by its name).
@@ -109,6 +143,7 @@ class CheckedReader(io.RawIOBase):
         self.source, self.max_size, self.check = source, max_size, check
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.source_error = None  # what reading the source raised, if it failed
         self._head = b""
         self._tail = b""
 
@@ -118,7 +153,11 @@ class CheckedReader(io.RawIOBase):
     def read(self, n=-1):
         if n is None or n < 0:
             n = CHUNK
-        chunk = self.source.read(n)
+        try:
+            chunk = self.source.read(n)
+        except Exception as err:
+            self.source_error = err
+            raise
         want = self.check.head_size
         if not chunk:
             if len(self._head) < want:
@@ -134,6 +173,8 @@ class CheckedReader(io.RawIOBase):
             raise PayloadTooLarge(
                 f"{self.check.field}: larger than the limit of {self.max_size} bytes",
                 field=self.check.field)
+        if hasattr(self.check, "scan"):
+            self.check.scan(chunk)
         if len(chunk) >= 1 << 20:
             run_cpu(self.sha256.update, chunk)
         else:
@@ -147,15 +188,128 @@ class CheckedReader(io.RawIOBase):
         return len(data)
 
 
+# Defaults of the S3 client's bounds: a hung or unreachable server is an answer
+# (503) within about CONNECT x (1 + RETRIES) or READ seconds, never a hang.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0  # per socket read; an 8 MiB part is acknowledged well within it
+RETRIES = 2
+
+
+def s3_settings(config):
+    """``S3ObjectStore`` keyword arguments from a service's config (``S3_*``)."""
+    return {
+        "endpoint": config["S3_ENDPOINT"], "access_key": config["S3_ACCESS_KEY"],
+        "secret_key": config["S3_SECRET_KEY"], "bucket": config["S3_BUCKET"],
+        "secure": str(config.get("S3_SECURE", "false")).lower() == "true",
+        "public_endpoint": config.get("S3_PUBLIC_ENDPOINT") or None,
+        "connect_timeout": float(config.get("S3_CONNECT_TIMEOUT_SECONDS") or CONNECT_TIMEOUT),
+        "read_timeout": float(config.get("S3_TIMEOUT_SECONDS") or READ_TIMEOUT),
+        "retries": int(config.get("S3_RETRIES") or RETRIES),
+        "sweep_first": float(config.get("S3_SWEEP_FIRST_SECONDS") or SWEEP_FIRST_SECONDS),
+    }
+
+
+def http_client(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries=RETRIES,
+                secure=False):
+    """minio's urllib3 pool with bounds: its default waits 5 minutes per read and
+    retries five times, so a hung server held a registration for longer than
+    anyone waits. Connection failures and 5xx answers are retried (briefly);
+    a read that timed out is not (a hung server would multiply the wait)."""
+    import os
+
+    import certifi
+    import urllib3
+
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED" if secure else "CERT_NONE",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=retries, connect=retries, read=0, status=retries,
+                              backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]))
+
+
+def server_failures():
+    """What a failing S3 server (dead, hung, refusing) raises through minio; not a
+    programming error such as a bad argument, which stays what it is."""
+    import urllib3
+    from minio.error import MinioException
+
+    return (MinioException, urllib3.exceptions.HTTPError, OSError)
+
+
+def unavailable(action, key, err):
+    """The :class:`StorageError` for a failed S3 call; the detail (which may name the
+    server's address) is logged for operators, never sent to the caller."""
+    from minio.error import S3Error
+
+    log.warning("object storage: %s %s failed: %r", action, key or "", err)
+    if isinstance(err, S3Error):
+        return StorageError(f"Kho lưu trữ tệp từ chối yêu cầu ({err.code}); vui lòng thử"
+                            f" lại sau (object storage refused: {err.code})")
+    return StorageError("Kho lưu trữ tệp tạm thời không phản hồi; vui lòng thử lại sau"
+                        " (object storage is unavailable)")
+
+
+class _Guarded:
+    """A streaming S3 response whose read failures are :class:`StorageError` too."""
+
+    def __init__(self, response, key):
+        self._response, self._key = response, key
+
+    def read(self, *args, **kwargs):
+        try:
+            return self._response.read(*args, **kwargs)
+        except server_failures() as err:
+            raise unavailable("read of", self._key, err) from err
+
+    def stream(self, amt=CHUNK):
+        while chunk := self.read(amt):
+            yield chunk
+
+    def close(self):
+        self._response.close()
+
+    def release_conn(self):
+        self._response.release_conn()
+
+
+# A sweep of a failed command's objects: the first try after this many seconds,
+# each next pause twice the last (at most 5 minutes), for about 20 minutes; it
+# ends after two successful listings in a row found nothing left.
+SWEEP_FIRST_SECONDS = 2.0
+SWEEP_FOR_SECONDS = 20 * 60
+
+
+def sweep_pauses(first=SWEEP_FIRST_SECONDS, total=SWEEP_FOR_SECONDS):
+    pause, waited = first, 0.0
+    while waited < total:
+        yield pause
+        waited += pause
+        pause = min(pause * 2, 300.0)
+
+
+def _spawn_daemon(fn):
+    thread = threading.Thread(target=fn, daemon=True)  # a green thread under eventlet
+    thread.start()
+    return thread
+
+
 class S3ObjectStore:
     def __init__(self, endpoint, access_key, secret_key, bucket, secure=False,
-                 public_endpoint=None, region="us-east-1"):
+                 public_endpoint=None, region="us-east-1", connect_timeout=CONNECT_TIMEOUT,
+                 read_timeout=READ_TIMEOUT, retries=RETRIES, sweep_first=SWEEP_FIRST_SECONDS):
         from minio import Minio
 
         self.bucket = bucket
+        self.spawn = _spawn_daemon  # a nameko provider gives its managed threads
+        self.sweep_first = sweep_first
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                            secure=secure, region=region)
-        # Pre-signed URLs name the host the user's browser reaches.
+                            secure=secure, region=region,
+                            http_client=http_client(connect_timeout, read_timeout, retries,
+                                                    secure))
+        # Pre-signed URLs name the host the user's browser reaches (minio signs the
+        # host); with the region given, presigning makes no call to the server.
         self.public = Minio(public_endpoint or endpoint, access_key=access_key,
                             secret_key=secret_key, secure=secure, region=region)
 
@@ -167,7 +321,9 @@ class S3ObjectStore:
                 self.client.make_bucket(bucket_name=self.bucket, object_lock=True)
         except S3Error as err:
             if err.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise StorageError(f"object storage: {err.code}") from err
+                raise unavailable("creation of bucket", self.bucket, err) from err
+        except server_failures() as err:
+            raise unavailable("creation of bucket", self.bucket, err) from err
 
     def put_stream(self, key, source, max_size, check=None):
         check = check or PdfCheck()
@@ -176,11 +332,14 @@ class S3ObjectStore:
             result = self.client.put_object(
                 bucket_name=self.bucket, object_name=key, data=reader, length=-1,
                 part_size=PART_SIZE, content_type=check.content_type)
-        except (PayloadTooLarge, UnsupportedMediaType):
-            # minio aborts its multipart upload; a single-part one never started.
+        except LienThongError:
+            # A rule broke (size, content): minio aborts its multipart upload; a
+            # single-part one never started.
             raise
-        except Exception as err:
-            raise StorageError(f"object storage: upload of {key} failed: {err}") from err
+        except server_failures() as err:
+            if reader.source_error is err:
+                raise  # the uploader's side failed, not the S3 server
+            raise unavailable("upload of", key, err) from err
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
                             content_type=check.content_type, version_id=result.version_id)
 
@@ -200,8 +359,8 @@ class S3ObjectStore:
             self.client.set_object_retention(bucket_name=self.bucket, object_name=key,
                                              config=Retention(COMPLIANCE, retain_until),
                                              version_id=result.version_id)
-        except Exception as err:
-            raise StorageError(f"object storage: could not store {key}: {err}") from err
+        except server_failures() as err:
+            raise unavailable("locked store of", key, err) from err
         return result.version_id
 
     def lock(self, key, version_id, retain_until):
@@ -213,8 +372,8 @@ class S3ObjectStore:
             self.client.set_object_retention(bucket_name=self.bucket, object_name=key,
                                              config=Retention(COMPLIANCE, retain_until),
                                              version_id=version_id)
-        except Exception as err:
-            raise StorageError(f"object storage: could not lock {key}: {err}") from err
+        except server_failures() as err:
+            raise unavailable("lock of", key, err) from err
 
     def get_bytes(self, key, version_id=None):
         """A small object's bytes (read whole: for manifests, notes, bounded files)."""
@@ -227,8 +386,51 @@ class S3ObjectStore:
                 response.release_conn()
 
     def delete(self, key, version_id=None):
-        self.client.remove_object(bucket_name=self.bucket, object_name=key,
-                                  version_id=version_id)
+        try:
+            self.client.remove_object(bucket_name=self.bucket, object_name=key,
+                                      version_id=version_id)
+        except server_failures() as err:
+            raise unavailable("removal of", key, err) from err
+
+    def remove_all(self, prefix):
+        """Remove every version under ``prefix``; how many there were."""
+        try:
+            found = [(o.object_name, o.version_id) for o in self.client.list_objects(
+                bucket_name=self.bucket, prefix=prefix, recursive=True, include_version=True)]
+            for key, version_id in found:
+                self.client.remove_object(bucket_name=self.bucket, object_name=key,
+                                          version_id=version_id)
+        except server_failures() as err:
+            raise unavailable("removal of", prefix, err) from err
+        return len(found)
+
+    def sweep_later(self, prefix):
+        """After a command failed with the server unreachable or hung: remove what
+        it left under ``prefix`` (a prefix only that command used), in the
+        background, until two listings in a row find nothing. A hung server may
+        finish an upload the caller gave up on once it runs again: an object
+        no event names, which this removes. The sweep lives in this process only
+        (a restart forgets it) and gives up after about 20 minutes."""
+        def sweep():
+            empty = 0
+            for pause in sweep_pauses(self.sweep_first):
+                time.sleep(pause)
+                try:
+                    removed = self.remove_all(prefix)
+                except StorageError:
+                    empty = 0
+                    continue
+                if removed:
+                    log.warning("object storage: swept %d orphan version(s) under %s",
+                                removed, prefix)
+                empty = 0 if removed else empty + 1
+                if empty == 2:
+                    log.info("object storage: nothing left under %s", prefix)
+                    return
+            log.error("object storage: gave up sweeping %s; objects there are orphans",
+                      prefix)
+
+        return self.spawn(sweep)
 
     def exists(self, key):
         from minio.error import S3Error
@@ -239,23 +441,30 @@ class S3ObjectStore:
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
                 return False
-            raise
+            raise unavailable("lookup of", key, err) from err
+        except server_failures() as err:
+            raise unavailable("lookup of", key, err) from err
 
     def keys(self, prefix=""):
-        return [o.object_name for o in self.client.list_objects(
-            bucket_name=self.bucket, prefix=prefix, recursive=True)]
+        try:
+            return [o.object_name for o in self.client.list_objects(
+                bucket_name=self.bucket, prefix=prefix, recursive=True)]
+        except server_failures() as err:
+            raise unavailable("listing of", prefix, err) from err
 
     def open(self, key, version_id=None):
         """A streaming response; the caller reads it in chunks and closes it."""
         from minio.error import S3Error
 
         try:
-            return self.client.get_object(bucket_name=self.bucket, object_name=key,
-                                          version_id=version_id)
+            return _Guarded(self.client.get_object(bucket_name=self.bucket, object_name=key,
+                                                   version_id=version_id), key)
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchVersion"):
                 raise NotFound(f"no stored file {key}", field="document_id") from err
-            raise StorageError(f"object storage: {err.code}") from err
+            raise unavailable("download of", key, err) from err
+        except server_failures() as err:
+            raise unavailable("download of", key, err) from err
 
     def presigned_get(self, key, version_id=None, expires=timedelta(minutes=5)):
         return self.public.presigned_get_object(
@@ -299,6 +508,16 @@ class InMemoryObjectStore:
     def delete(self, key, version_id=None):
         with self._lock:
             self._objects.pop(key, None)
+
+    def remove_all(self, prefix):
+        with self._lock:
+            found = [k for k in self._objects if k.startswith(prefix)]
+            for key in found:
+                del self._objects[key]
+        return len(found)
+
+    def sweep_later(self, prefix):
+        self.remove_all(prefix)
 
     def exists(self, key):
         return key in self._objects

@@ -48,12 +48,9 @@ class AuditLog(DependencyProvider):
             fh.write(self.verifier_key + "\n")
         self.witnesses = [note.parse_verifier_key(k)
                           for k in str(c.get("WITNESS_KEYS") or "").split()]
-        from shared.objectstore import S3ObjectStore
+        from shared.objectstore import S3ObjectStore, s3_settings
 
-        self.objects = S3ObjectStore(
-            endpoint=c["S3_ENDPOINT"], access_key=c["S3_ACCESS_KEY"],
-            secret_key=c["S3_SECRET_KEY"], bucket=c["S3_BUCKET"],
-            secure=str(c.get("S3_SECURE", "false")).lower() == "true")
+        self.objects = S3ObjectStore(**s3_settings(c))
         self.checkpointer = cp.Checkpointer(
             self.tlog, self.signer, self.objects, self.origin,
             retention_days=float(c.get("CHECKPOINT_RETENTION_DAYS", 3650)))

@@ -27,10 +27,12 @@ REFUSED = "DeliveryRefused"
 REVISED = "DocumentRevised"
 ISSUED = "DocumentIssued"
 SEALED = "DocumentSealed"
+SUBMITTED = "DocumentSubmitted"
 # A document issued outside the platform: routing took it in (edXML), docs kept it.
 IMPORTED, RECORDED = "ExternalDocumentReceived", "ExternalDocumentRecorded"
 EXTERNAL = (IMPORTED, RECORDED)
-KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED, SEALED, *EXTERNAL)
+KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED, SEALED, SUBMITTED,
+               *EXTERNAL)
 
 
 # -- input ----------------------------------------------------------------------
@@ -153,6 +155,7 @@ class DocumentState:
     registered: bool = False
     registered_at: datetime | None = None
     registered_by: str | None = None
+    submitted: bool = False  # sent to a leader for approval (signing learns of it then)
     signed: bool = False
     signed_at: datetime | None = None
     signed_by: str | None = None
@@ -269,6 +272,8 @@ def _fold_one(state, event, data, at):
         return replace(state, number_notation=data.get("number_notation"))
     if event.event_type == SEALED:
         return _with_file(replace(state, sealed=True), "sealed", data.get("sealed_file"))
+    if event.event_type == SUBMITTED:
+        return replace(state, submitted=True)
     return state
 
 
@@ -294,6 +299,22 @@ SERVICE_FIELDS = {
     "routing": ("delivered_to", "refused"),
 }
 _LISTS = ("recipients", "delivered_to")
+
+
+def expected_at(service, state):
+    """Whether the log says ``service`` has heard of the document by now.
+
+    Like with like: signing learns of a document when it is submitted,
+    routing when it is issued (or comes in from outside), docs of every
+    document. A draft that signing and routing do not know is no difference;
+    a document a service knows before the log says it could is one.
+    """
+    if service == "signing":
+        return state.submitted or state.signed or state.sealed
+    if service == "routing":
+        return (state.number_notation is not None or bool(state.delivered_to)
+                or state.delivery_refused is not None)
+    return True
 
 
 @dataclass(frozen=True)
@@ -323,8 +344,10 @@ def reconcile(replayed, reported):
     ``reported``: ``{service: [row, ...]}``, each row a dict with a
     ``document_id`` and the fields in :data:`SERVICE_FIELDS` (a service not
     listed there is compared on whichever of :data:`FIELDS` its rows carry).
-    Returns ``[]`` when every service agrees with the log, else the
-    differences sorted by document, service and field.
+    Each service is held to what the log says it has heard of
+    (:func:`expected_at`), so ``[]`` is the answer at any quiet moment, with
+    drafts, submitted and returned documents about, not only when all are
+    issued. Returns the differences sorted by document, service and field.
     """
     logged = {_norm_id(k): v for k, v in replayed.items()}
     differences = []
@@ -334,13 +357,15 @@ def reconcile(replayed, reported):
             theirs[_norm_id(row["document_id"])] = row
         for document_id in sorted(set(logged) | set(theirs)):
             state, row = logged.get(document_id), theirs.get(document_id)
-            if row is None and state is not None and state.external and service == "signing":
-                continue  # signed outside the platform: signing never knew it
+            expected = state is not None and expected_at(service, state)
             if row is None:
-                differences.append(Difference(document_id, service, "document", PRESENT, ABSENT))
-                continue
-            if state is None:
-                differences.append(Difference(document_id, service, "document", ABSENT, PRESENT))
+                if expected:
+                    differences.append(Difference(document_id, service, "document", PRESENT,
+                                                  ABSENT))
+                continue  # not yet its business (a draft at signing, say)
+            if not expected:  # the log lacks it, or lacks what would have told the service
+                differences.append(Difference(document_id, service, "document", ABSENT,
+                                              PRESENT))
                 continue
             for name in _fields_of(service, row):
                 ours, theirs_value = _comparable(name, FIELDS[name](state)), \
@@ -365,5 +390,5 @@ def _comparable(name, value):
     return value
 
 
-__all__ = ["FIELDS", "SERVICE_FIELDS", "Difference", "DocumentState", "fold", "history",
-           "reconcile", "state_at", "summary"]
+__all__ = ["FIELDS", "SERVICE_FIELDS", "Difference", "DocumentState", "expected_at", "fold",
+           "history", "reconcile", "state_at", "summary"]

@@ -268,7 +268,9 @@ class AuditService(Health):
 
     @rpc
     def reconcile(self):
-        """Replay the whole log and compare with what docs, signing and routing report."""
+        """Replay the whole log and compare with what docs, signing and routing report,
+        each held to what the log says it has heard of (``replay.expected_at``):
+        no difference at a quiet moment, drafts and submissions included."""
         self._auditor()
         # Asked first, while the assertions the gateway made for these calls (inside
         # the caller's) are fresh: audit cannot make its own.

@@ -84,8 +84,13 @@ def incoming_stream_of(document_id, agency):
     return f"incoming-{document_id}-{agency}"
 
 
+def document_prefix(document_id):
+    """Where every file of the document is kept."""
+    return f"documents/{document_id}/"
+
+
 def file_key(document_id, name="main.pdf"):
-    return f"documents/{document_id}/{name}"
+    return f"{document_prefix(document_id)}{name}"
 
 
 def attachment_key(document_id, index):

@@ -17,17 +17,18 @@ from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
 from services.docs import domain, registers
+from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
 from shared.auth import require_role
 from shared.envelope import thaw, utc_now
-from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from shared.errors import Forbidden, NotFound, PayloadTooLarge, StorageError, ValidationFailed
 from shared.failpoints import failpoint
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
     event_handler, json_http, json_response, rpc,
 )
-from shared.objectstore import AttachmentCheck, PdfCheck
+from shared.objectstore import AttachmentCheck, UnsignedPdfCheck
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,12 @@ class DocsService(Health, DeadLetters):
                                            field="attachments")
                 key = (domain.file_key(document_id) if index == 0
                        else domain.attachment_key(document_id, index - 1))
-                check = PdfCheck() if index == 0 else AttachmentCheck(f"attachments.{index - 1}")
+                check = (UnsignedPdfCheck() if index == 0
+                         else AttachmentCheck(f"attachments.{index - 1}"))
                 stored.append(self.files.put_stream(key, form.file_stream(),
                                                     max_size=self._limit(), check=check))
+                if index == 0 and check.suspect:
+                    refuse_if_signed(self.files, stored[-1])
                 check_declared(command["files"], index, stored[-1])
                 names.append(_file_name(part[2], index))
             if not stored:
@@ -155,9 +159,11 @@ class DocsService(Health, DeadLetters):
                      list(event.data["recipients"]), json.dumps(thaw(event.data["file"])),
                      json.dumps(thaw(event.data["attachments"]), ensure_ascii=False),
                      event.occurred_at))
-        except BaseException:
-            for obj in stored:
-                self.files.delete(obj.key, version_id=obj.version_id)
+        except BaseException as err:
+            if not self._remove(stored) or isinstance(err, StorageError):
+                # The S3 server failed: what it holds under this new document's
+                # prefix is unknown (a hung server may finish the upload later).
+                self.files.sweep_later(domain.document_prefix(document_id))
             raise
         return json_response({"document_id": document_id, "event_id": recorded.event_id,
                               "state": domain.DRAFT, "file": stored[0].to_dict(),
@@ -177,15 +183,18 @@ class DocsService(Health, DeadLetters):
         part = form.next_part()
         if part is None or part[:2] != ("file", "file"):
             raise ValidationFailed("file: required, as the form field 'file'", field="file")
+        check = UnsignedPdfCheck()
         stored = self.files.put_stream(domain.file_key(document_id), form.file_stream(),
-                                       max_size=self._limit(), check=PdfCheck())
+                                       max_size=self._limit(), check=check)
         try:
+            if check.suspect:
+                refuse_if_signed(self.files, stored)
             def attempt(conn, document):
                 event = domain.document_revised(document, stored, actor)
                 return event, {"state": event.data["state"], "file": json.dumps(stored.to_dict())}
             recorded = self._command(document_id, attempt)
         except BaseException:
-            self.files.delete(stored.key, version_id=stored.version_id)
+            self._remove([stored])
             raise
         return json_response({"document_id": document_id, "state": recorded.data["state"],
                               "file": stored.to_dict()})
@@ -467,6 +476,20 @@ class DocsService(Health, DeadLetters):
         return self._row(conn, data["document_id"])
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _remove(self, stored):
+        """Remove the versions a failed command stored; False if one could not be.
+        The caller must see the failure itself, so a removal that fails too (the
+        S3 server is down) is logged; a registration then sweeps its new
+        document's prefix later, a revision leaves an unused version of the file."""
+        removed = True
+        for obj in stored:
+            try:
+                self.files.delete(obj.key, version_id=obj.version_id)
+            except Exception:
+                log.exception("could not remove %s after a failed command", obj.key)
+                removed = False
+        return removed
 
     def _limit(self):
         return int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))

@@ -445,8 +445,9 @@ class GatewayService(Health):
 
         response = Response(body(), status=answer.status_code,
                             content_type=answer.headers.get("Content-Type", "application/json"))
-        if "Content-Disposition" in answer.headers:
-            response.headers["Content-Disposition"] = answer.headers["Content-Disposition"]
+        for name in ("Content-Disposition", "Retry-After"):
+            if name in answer.headers:
+                response.headers[name] = answer.headers[name]
         return response
 
     def _call(self, request, name, call):

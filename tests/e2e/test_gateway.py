@@ -11,7 +11,7 @@ import requests
 from tests.support import db
 from tests.support.client import DISTRICT_1, OUTSIDER, PROVINCE, wait_for
 from tests.support.gateway import PASSWORD, Api, seed_file
-from tests.support.pdf import make_pdf
+from tests.support.pdf import make_pdf, make_signed_pdf
 
 pytestmark = pytest.mark.e2e
 
@@ -118,6 +118,14 @@ def test_files_attachments_registers_and_recalls_through_the_gateway(gateway):
     assert revised.json()["file"]["sha256"] != first["sha256"]
     assert revised.json()["file"]["version_id"] != first["version_id"]
     assert_error(api.put_file("chu.tich", doc + "/file", revised_pdf), 403, "forbidden")
+    # A PDF signed elsewhere is refused, as a registration and as a revision.
+    signed_pdf = make_signed_pdf()
+    for refused in (api.register("van.thu", signed_pdf),
+                    api.put_file("van.thu", doc + "/file", signed_pdf)):
+        assert_error(refused, 400, "validation_failed")
+        assert refused.json()["error"]["field"] == "file"
+        assert "Tệp đã có chữ ký số" in refused.json()["error"]["message"]
+    assert api.get("van.thu", doc).json()["file"] == revised.json()["file"]
 
     # The attachment's download URL gives back the very bytes uploaded.
     url = api.get("van.thu", doc + "/attachments/0")

@@ -19,7 +19,7 @@ from shared.errors import (
 from tests.support.client import DISTRICT_1, PROVINCE, Client
 from tests.support.db import scalar
 from tests.support.events import signed
-from tests.support.pdf import make_pdf
+from tests.support.pdf import make_pdf, make_signed_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +96,47 @@ def test_register_refuses_an_oversized_file_while_streaming(docs):
     response = client.register(client.token("clerk"), make_pdf(padding=3 * 1024 * 1024))
     assert error_of(response) == (413, "payload_too_large", "file")
     assert nothing_stored()
+
+
+def test_register_refuses_a_pdf_that_is_already_signed(docs):
+    """Signed elsewhere, it would be accepted as a draft and fail the leader's
+    approval (500); it is refused here, where the clerk can still fix it."""
+    client, nothing_stored = docs
+    response = client.register(client.token("clerk"), make_signed_pdf(field_name="ChuKyNgoai"))
+    assert error_of(response) == (400, "validation_failed", "file")
+    message = response.json()["error"]["message"]
+    assert message.startswith("file: Tệp đã có chữ ký số (ChuKyNgoai)"), message
+    assert nothing_stored()
+
+
+def test_a_pdf_that_only_mentions_a_signature_dictionary_is_registered(docs, platform):
+    """The upload's scan sees ``/ByteRange`` in the page's text; pyHanko finds no
+    signature field: a draft like any other."""
+    client, _ = docs
+    response = client.register(client.token("clerk"), make_pdf("Khóa /ByteRange trong PDF"),
+                               metadata=GOOD)
+    assert response.status_code == 201, response.text
+
+
+def test_a_revision_to_a_signed_pdf_is_refused_and_the_draft_keeps_its_file(docs, platform):
+    import requests
+
+    from shared.multipart import encode
+
+    client, _ = docs
+    registered = client.register(client.token("clerk"), PDF, metadata=GOOD).json()
+    document_id = registered["document_id"]
+    signed_pdf = make_signed_pdf()
+    headers, body = encode({}, "v2.pdf", io.BytesIO(signed_pdf), len(signed_pdf))
+    headers.update(client.docs_headers(client.token("clerk"), "revise_file"))
+    response = requests.put(f"{client.docs_url}/v1/documents/{document_id}/file", data=body,
+                            headers=headers, timeout=60)
+    assert error_of(response) == (400, "validation_failed", "file")
+    assert scalar(platform.pg_dsn, "docs", "SELECT count(*) FROM events") == 1
+    assert scalar(platform.pg_dsn, "docs", "SELECT file->>'sha256' FROM documents") == PDF_SHA
+    versions = [o.version_id for o in platform.object_store().client.list_objects(
+        bucket_name=platform.bucket, include_version=True, recursive=True)]
+    assert versions == [registered["file"]["version_id"]]  # the refused one is gone
 
 
 def test_register_refuses_without_a_file(docs):

@@ -195,3 +195,49 @@ def test_summaries_of_a_real_flow_reconcile_with_a_replay_of_the_events(run_cont
     state = replayed[document_id]
     assert state.signed and state.delivered_to == (DISTRICT_1, DISTRICT_2)
     assert reported["signing"][0]["key_id"] == state.key_id
+
+
+def test_the_audit_reconciles_to_nothing_in_the_middle_of_a_working_day(run_container,
+                                                                        platform):
+    """A draft, a submitted and a returned document beside an issued one: the
+    audit's own reconcile (log against the three services, over RPC) reads 0
+    once every event is in the log, not only when every document is issued."""
+    from services.audit.service import AuditService
+
+    for service in (DocsService, SigningService, RoutingService, AuditService):
+        run_container(service)
+    client = Client(platform)
+    clerk, leader = client.token("clerk"), client.token("leader")
+    leader_user = client.actor(leader).user_id
+
+    def register(title):
+        response = client.register(clerk, make_pdf(title))
+        assert response.status_code == 201, response.text
+        return response.json()["document_id"]
+
+    draft, waiting, returned = register("nháp"), register("chờ ký"), register("trả lại")
+    with client.rpc(clerk) as rpc:
+        rpc.docs.submit(waiting, leader_user)
+        rpc.docs.submit(returned, leader_user)
+    with client.rpc(leader) as rpc:
+        wait_for(lambda: rpc.signing.return_document(returned, "Bổ sung căn cứ"),
+                 what="signing to receive the submission")
+    issued = client.issue(clerk, leader, make_pdf("ban hành"))["document_id"]
+
+    def everything_logged():
+        produced = sum(len(query(platform.pg_dsn, schema, "SELECT 1 FROM events"))
+                       for schema in ("docs", "signing", "routing"))
+        with client.rpc(client.token("auditor")) as rpc:
+            return rpc.audit.status()["size"] == produced
+
+    wait_for(lambda: any(row["document_id"] == issued and row["delivered_to"]
+                         for row in summary_as(client, "docs", "auditor")),
+             what="docs to learn of the issued document's deliveries")
+    wait_for(everything_logged, timeout=30, what="the log to hold every event")
+    with client.rpc(client.token("auditor")) as rpc:
+        states = {s["document_id"]: s for s in rpc.audit.replay()["documents"]}
+        reconciled = rpc.audit.reconcile()
+    assert {d: states[d]["submitted"] for d in (draft, waiting, returned, issued)} == {
+        draft: False, waiting: True, returned: True, issued: True}
+    assert not states[waiting]["signed"] and states[issued]["delivered_to"]
+    assert reconciled == {"documents": 4, "differences": []}

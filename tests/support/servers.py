@@ -208,6 +208,13 @@ def find_s3(log_dir):
         return S3(cfg["endpoint"], cfg["access_key"], cfg["secret_key"], container.stop)
     # No MinIO can be installed here; SeaweedFS (pinned wheel) is a real S3
     # server with object lock, versioning and multipart streaming.
+    return private_s3(log_dir)[0]
+
+
+def private_s3(log_dir):
+    """A SeaweedFS server of the caller's own, one identity per service as the
+    harness provisions them: ``(S3, SeaweedServer)``, for tests that stop, kill
+    or freeze the server."""
     import secrets
 
     from infra.privileges import S3_SERVICES, s3_actions
@@ -219,7 +226,7 @@ def find_s3(log_dir):
         server = SeaweedServer(log_dir, identities).start()
     except RuntimeError as err:
         pytest.fail(str(err), pytrace=False)
-    return S3(server.endpoint, server.access_key, server.secret_key, server.stop, keys)
+    return S3(server.endpoint, server.access_key, server.secret_key, server.stop, keys), server
 
 
 TEST_BUCKET_PREFIX = "lienthong-test-"

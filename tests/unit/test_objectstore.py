@@ -197,3 +197,63 @@ def test_keys_filters_by_prefix(store):
     for key in ("documents/a/main.pdf", "documents/b/main.pdf", "other/c.pdf"):
         store.put_stream(key, Source(make_pdf()), max_size=LIMIT)
     assert store.keys("documents/") == ["documents/a/main.pdf", "documents/b/main.pdf"]
+
+
+# -- the S3 adapter when its server is not there -------------------------------------
+
+
+def test_a_dead_s3_server_is_a_prompt_storage_error_that_names_no_address(caplog):
+    """A port nothing listens on: every call is a 503 StorageError within the bounds
+    (a few quick connection retries), and the message the caller sees names neither
+    the host nor the port; the log has them for the operator."""
+    import time
+
+    from infra.stack import free_port
+    from shared.errors import StorageError
+    from shared.objectstore import S3ObjectStore
+
+    port = free_port()  # closed again: connections are refused
+    store = S3ObjectStore(f"127.0.0.1:{port}", "key", "secret", "lienthong-nothing",
+                          connect_timeout=1, read_timeout=1, retries=2)
+    calls = {"put_stream": lambda: store.put_stream(KEY, io.BytesIO(make_pdf()), LIMIT),
+             "open": lambda: store.open(KEY), "get_bytes": lambda: store.get_bytes(KEY),
+             "delete": lambda: store.delete(KEY), "exists": lambda: store.exists(KEY),
+             "keys": lambda: store.keys(), "ensure_bucket": store.ensure_bucket}
+    for name, call in calls.items():
+        started = time.monotonic()
+        with pytest.raises(StorageError) as caught:
+            call()
+        assert time.monotonic() - started < 5, name
+        assert caught.value.http_status == 503 and caught.value.retry_after
+        assert "127.0.0.1" not in str(caught.value) and str(port) not in str(caught.value)
+        assert str(caught.value).startswith("Kho lưu trữ tệp")
+    assert str(port) in caplog.text  # the operator's detail
+
+
+def test_a_programming_error_is_not_dressed_up_as_an_outage():
+    from shared.objectstore import S3ObjectStore
+
+    store = S3ObjectStore("127.0.0.1:9", "key", "secret", "Not A Bucket Name")
+    with pytest.raises(ValueError):
+        store.ensure_bucket()
+
+
+@pytest.mark.parametrize("offset", [0, 1, 5, 9, 10])
+def test_the_signature_scan_finds_the_marker_across_reads(store, offset):
+    """``/ByteRange`` split between two reads of the source is still seen."""
+    from shared.objectstore import UnsignedPdfCheck
+
+    marker = UnsignedPdfCheck.MARKER
+    head = b"%PDF-1.7\n" + b" " * (CHUNK - 9 - offset)  # the marker starts ``offset`` early
+    data = head + marker + b" [0 1 2 3]\n%%EOF\n"
+    check = UnsignedPdfCheck()
+    store.put_stream(KEY, Source(data), max_size=LIMIT, check=check)
+    assert check.suspect
+
+
+def test_the_signature_scan_passes_an_unsigned_pdf(store):
+    from shared.objectstore import UnsignedPdfCheck
+
+    check = UnsignedPdfCheck()
+    store.put_stream(KEY, Source(make_pdf(padding=300_000)), max_size=LIMIT, check=check)
+    assert not check.suspect

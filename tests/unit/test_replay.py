@@ -228,7 +228,7 @@ def reported_for(states):
     for s in sorted(states.values(), key=lambda s: s.document_id):
         docs.append({"document_id": s.document_id, "issuing_agency": s.issuing_agency,
                      "recipients": list(s.recipients), "sha256": s.sha256,
-                     "delivered_to": list(s.delivered_to)})
+                     "delivered_to": list(s.delivered_to), "number_notation": s.number_notation})
         signing.append({"document_id": s.document_id, "issuing_agency": s.issuing_agency,
                         "sha256": s.sha256, "signed": s.signed, "key_id": s.key_id})
         routing.append({"document_id": s.document_id, "delivered_to": list(s.delivered_to),
@@ -380,3 +380,97 @@ def test_signing_is_not_expected_to_know_a_document_signed_outside():
     reported["docs"] = []  # docs must know it: it registered the arrival
     assert reconcile(replayed, reported) == [
         Difference(DOC, "docs", "document", "present", "absent")]
+
+
+# -- like with like: each service is held to what it has heard of ----------------------
+
+def lifecycle(event_type, minutes, document_id=DOC, producer="docs", actor=CLERK, **data):
+    return new_event(event_type, {"document_id": document_id, **data}, actor=actor,
+                     producer=producer, stream_id=f"document-{document_id}",
+                     occurred_at=at(minutes)).at(2, 2)
+
+
+def submitted(minutes=1, document_id=DOC):
+    return lifecycle("DocumentSubmitted", minutes, document_id, state="submitted",
+                     signer_user=LEADER.user_id, round=1, sha256=SHA)
+
+
+def returned(minutes=2, document_id=DOC):
+    return lifecycle("DocumentReturned", minutes, document_id, producer="signing",
+                     actor=LEADER, comment="sửa lại trích yếu")
+
+
+def issued(minutes=4, document_id=DOC):
+    return lifecycle("DocumentIssued", minutes, document_id, number_notation="01/CT-UBND")
+
+
+DRAFT, SUBMITTED_DOC, RETURNED_DOC, ISSUED_DOC = (
+    f"6f1c2a7e-0000-4000-8000-00000000010{n}" for n in range(4))
+
+
+@pytest.fixture
+def mid_flow():
+    """A draft, a submitted document, a returned one and one issued but not yet
+    sent: the platform on an ordinary working day."""
+    return fold(indexed(
+        registered(0, document_id=DRAFT),
+        registered(0, document_id=SUBMITTED_DOC), submitted(1, SUBMITTED_DOC),
+        registered(0, document_id=RETURNED_DOC), submitted(1, RETURNED_DOC),
+        returned(2, RETURNED_DOC),
+        registered(0, document_id=ISSUED_DOC), submitted(1, ISSUED_DOC),
+        signed(2, document_id=ISSUED_DOC), issued(4, ISSUED_DOC)))
+
+
+def reported_mid_flow(states):
+    """What the services report in the middle of that day: signing knows the
+    submitted ones, routing the issued one (undelivered yet)."""
+    everything = reported_for(states)
+    return {"docs": everything["docs"],
+            "signing": [r for r in everything["signing"]
+                        if r["document_id"] in (SUBMITTED_DOC, RETURNED_DOC, ISSUED_DOC)],
+            "routing": [r for r in everything["routing"] if r["document_id"] == ISSUED_DOC]}
+
+
+def test_drafts_submitted_returned_and_issued_documents_are_no_difference(mid_flow):
+    assert mid_flow[SUBMITTED_DOC].submitted and not mid_flow[DRAFT].submitted
+    assert reconcile(mid_flow, reported_mid_flow(mid_flow)) == []
+
+
+def test_a_submission_signing_never_received_is_still_a_difference(mid_flow):
+    reported = reported_mid_flow(mid_flow)
+    reported["signing"] = [r for r in reported["signing"] if r["document_id"] != SUBMITTED_DOC]
+    assert reconcile(mid_flow, reported) == [
+        Difference(SUBMITTED_DOC, "signing", "document", "present", "absent")]
+
+
+def test_an_issue_routing_never_received_is_still_a_difference(mid_flow):
+    reported = reported_mid_flow(mid_flow)
+    reported["routing"] = []
+    assert reconcile(mid_flow, reported) == [
+        Difference(ISSUED_DOC, "routing", "document", "present", "absent")]
+
+
+def test_a_service_that_knows_a_draft_the_log_never_sent_it_is_a_difference(mid_flow):
+    """signing holds a submission the log lacks (a lost event, or a forged row)."""
+    reported = reported_mid_flow(mid_flow)
+    reported["signing"].append({"document_id": DRAFT, "issuing_agency": PROVINCE,
+                                "sha256": SHA, "signed": False, "key_id": None})
+    assert reconcile(mid_flow, reported) == [
+        Difference(DRAFT, "signing", "document", "absent", "present")]
+
+
+def test_a_state_mismatch_mid_flow_is_a_difference(mid_flow):
+    reported = reported_mid_flow(mid_flow)
+    row = next(r for r in reported["signing"] if r["document_id"] == SUBMITTED_DOC)
+    row["signed"], row["key_id"] = True, KEY_ID  # signed, says signing; the log has no signature
+    assert reconcile(mid_flow, reported) == [
+        Difference(SUBMITTED_DOC, "signing", "key_id", None, KEY_ID),
+        Difference(SUBMITTED_DOC, "signing", "signed", False, True)]
+
+
+def test_a_document_routing_has_that_the_log_lacks_is_a_difference_mid_flow(mid_flow):
+    reported = reported_mid_flow(mid_flow)
+    stray = "6f1c2a7e-0000-4000-8000-0000000001ff"
+    reported["routing"].append({"document_id": stray, "delivered_to": [], "refused": None})
+    assert reconcile(mid_flow, reported) == [
+        Difference(stray, "routing", "document", "absent", "present")]
