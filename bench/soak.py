@@ -114,11 +114,13 @@ class Stream:
                 result = call()
                 break
             except (ApiError, *RETRYABLE) as err:
+                # Refused for what it is (400, 401, 403, 413): no retry helps.
+                final = isinstance(err, ApiError) and err.status in (400, 401, 403, 413)
                 with contextlib.suppress(ApiError, *RETRYABLE):
                     if tries > 1 and reached and reached():
                         result = None
                         break
-                if time.monotonic() - began > STEP_DEADLINE:
+                if final or time.monotonic() - began > STEP_DEADLINE:
                     with self.lock:
                         self.failed[name] += 1
                         self.last_error[name] = str(err)
@@ -153,7 +155,7 @@ class Stream:
             self._step("seal", lambda: clerk.post(f"{path}/seal"), at_least("sealed"))
             self._step("issue", lambda: clerk.post(f"{path}/issue"), at_least("issued"))
             sent = self._step("send", lambda: clerk.post(f"{path}/send", {
-                "addressing": {"agencies": DISTRICTS}, "consignment_id": f"soak-{n}"}), None)
+                "addressing": {"agencies": DISTRICTS}, "consignment_id": f"soak-consignment-{n:05d}"}), None)
             with self.lock:
                 self.sent[doc["document_id"]] = sorted(sent["recipients"])
                 self.whole.append(time.monotonic() - began)
