@@ -160,9 +160,22 @@ class Platform:
         return self._logins
 
     def config(self, service=None):
-        """nameko config for containers run inside the test process (``service``'s
-        own event-key passphrase, for a service that produces events)."""
+        """nameko config for containers run inside the test process: ``service``'s
+        own event-key passphrase, and its own least-privilege broker, database and
+        S3 logins where the harness made them (as the service processes get)."""
         self.provision_event_keys()
+        config = self._shared_config(service)
+        own = self._own_logins().get(service) if service else None
+        if own:
+            config.update(AMQP_URI=own["LIENTHONG_AMQP_URI"],
+                          POSTGRES_DSN=own["LIENTHONG_PG_DSN"],
+                          POSTGRES_APP_DSN=own.get("LIENTHONG_PG_APP_DSN"))
+        if service and self.s3.service_keys and service in self.s3.service_keys:
+            self.object_store()  # the operator makes the bucket; services may not
+            config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"] = self.s3.service_keys[service]
+        return config
+
+    def _shared_config(self, service):
         return {
             "AMQP_URI": self.amqp_uri, "POSTGRES_DSN": self.pg_dsn,
             "GATEWAY_PUBLIC_KEY": self.gateway_env["LIENTHONG_GATEWAY_PUBLIC_KEY"],
