@@ -57,7 +57,9 @@ def _user(name, password):
             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []}
 
 
-def apply_rabbit(definitions, ctl=None):
+def apply_rabbit(definitions, ctl=None, node=None):
+    """Import ``definitions`` with ``ctl`` (rabbitmqctl), on ``node`` if given
+    (``rabbitmqctl -n``), else on the local default node."""
     ctl = ctl or shutil.which("rabbitmqctl")
     if ctl is None:
         raise RuntimeError("rabbitmqctl is needed to provision RabbitMQ users")
@@ -66,8 +68,8 @@ def apply_rabbit(definitions, ctl=None):
         json.dump(definitions, fh)
         fh.flush()
         os.chmod(fh.name, 0o644)  # rabbitmqctl may drop to the rabbitmq user
-        subprocess.run([ctl, "-q", "import_definitions", fh.name], check=True,
-                       capture_output=True)
+        subprocess.run([ctl, "-q", *(["-n", node] if node else []), "import_definitions",
+                        fh.name], check=True, capture_output=True)
 
 
 def amqp_uri(host_port, vhost, user, password):

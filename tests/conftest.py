@@ -13,4 +13,4 @@ with warnings.catch_warnings():
 
 eventlet.monkey_patch()
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.private"]
