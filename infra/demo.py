@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -30,7 +31,8 @@ from infra.client import Client, wait_for
 from infra.keys import provisioned_env
 from infra.samples import make_pdf
 from infra.stack import (
-    SERVICES, SeaweedServer, ServiceProcess, free_port, make_gateway_key, port_open,
+    SERVICES, SeaweedServer, ServiceProcess, Supervisor, free_port, make_gateway_key,
+    port_open,
 )
 
 PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
@@ -152,12 +154,17 @@ def main(argv=None):
     api = Api(f"http://127.0.0.1:{gateway_port}")
     processes = [ServiceProcess(name, {**env, **own_logins.get(name, {})}, log_dir)
                  for name in SERVICES]
+    supervisor = Supervisor(processes, say=timer.say)
+    # `kill` or a process manager's SIGTERM cleans up as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         for p in processes:
             p.start()
         for p in processes:
             p.wait_ready(client, client.token("auditor", AUDITOR_AGENCY))
-        timer.say("services up, each its own process: " + ", ".join(SERVICES))
+        supervisor.start()
+        timer.say("services up, each its own process (restarted if one dies): "
+                  + ", ".join(SERVICES))
         run_scenario(api, client, timer, args.pdf_kb, log_dir, passwords)
         if args.keep:
             look_around(api.base_url, users_path)
@@ -169,11 +176,16 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
+        supervisor.stop()
         for p in processes:
             p.stop()
         if s3_server:
             s3_server.stop()
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 USERS = [  # user id, agency, role, full name

@@ -38,6 +38,17 @@ def make_gateway_key(directory, passphrase=None):
             "LIENTHONG_GATEWAY_PUBLIC_KEY": public_key_text(key)}, key
 
 
+def _die_with_parent():
+    """In the child: SIGTERM it when the thread that started it ends, so a demo or a
+    test run killed outright leaves no server behind (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def port_open(host, port, timeout=1.0):
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -95,6 +106,7 @@ class SeaweedServer:
                  else f"-{name}.port={port}" for name, port in self.ports.items()]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=_die_with_parent,
                                          start_new_session=True)
         deadline = time.monotonic() + timeout
         while not self._answers():
@@ -133,12 +145,14 @@ class ServiceProcess:
         self.name, self.env, self.log_dir = name, env, log_dir
         self.proc = None
         self.starts = 0
+        self.stopping = False  # stopped on purpose: a supervisor leaves it down
 
     @property
     def log_path(self):
         return os.path.join(self.log_dir, f"{self.name}.{self.starts}.log")
 
     def start(self, failpoints=None):
+        self.stopping = False
         env = {**os.environ, **self.env}
         env.pop("LIENTHONG_FAILPOINTS", None)
         if failpoints:
@@ -149,7 +163,8 @@ class ServiceProcess:
                 [sys.executable, "-m", "nameko", "run", "--config",
                  f"services/{self.name}/config.yml",
                  f"services.{self.name}.service:{SERVICES[self.name]}"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent)
         return self
 
     def wait_ready(self, client, token, timeout=60):
@@ -170,6 +185,7 @@ class ServiceProcess:
             self.proc.wait(10)
 
     def stop(self):
+        self.stopping = True
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -180,3 +196,46 @@ class ServiceProcess:
     def wait_exit(self, timeout=30):
         return wait_for(lambda: self.proc.poll() is not None, timeout=timeout,
                         what=f"{self.name} to exit")
+
+
+class Supervisor:
+    """Restarts a service process that exits without being asked to, with back-off
+    (as systemd's ``Restart=always`` or compose's ``restart: unless-stopped`` do
+    in production): a service that dies is back without an operator."""
+
+    def __init__(self, processes, poll=0.5, max_backoff=30.0, say=print):
+        self.processes, self.poll, self.max_backoff, self.say = processes, poll, max_backoff, say
+        self.restarts = {p.name: 0 for p in processes}
+        self._running = False
+        self._thread = None
+
+    def start(self):
+        import threading
+
+        self._running = True
+        self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _watch(self):
+        due = {}  # name -> when to restart it
+        while self._running:
+            now = time.monotonic()
+            for p in self.processes:
+                if not self._running or p.proc is None or p.stopping or p.proc.poll() is None:
+                    continue
+                if p.name not in due:
+                    backoff = min(self.max_backoff, 2.0 ** self.restarts[p.name])
+                    due[p.name] = now + backoff
+                    self.say(f"supervisor: {p.name} exited with {p.proc.returncode};"
+                             f" restarting in {backoff:g} s")
+                elif now >= due[p.name]:
+                    del due[p.name]
+                    self.restarts[p.name] += 1
+                    p.start()
+            time.sleep(self.poll)

@@ -8,6 +8,7 @@ service reads another's tables.
 import contextlib
 import queue
 import re
+import select
 import threading
 
 import psycopg
@@ -65,13 +66,16 @@ class Database:
                 conn = self._idle.get_nowait()
             except queue.Empty:
                 conn = self._connect()
-            if conn.closed:
+            if not _alive(conn):
+                conn.close()
                 conn = self._connect()
             yield conn
-        except BaseException:
+        except BaseException as err:
             if conn is not None:
                 conn.close()
                 conn = None
+            if isinstance(err, psycopg.OperationalError):
+                self._discard_idle()  # the server restarted: the others are dead too
             raise
         finally:
             if conn is not None:
@@ -88,10 +92,25 @@ class Database:
             with conn.transaction():
                 yield conn
 
-    def close(self):
-        self._closed = True
+    def _discard_idle(self):
         while True:
             try:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+    def close(self):
+        self._closed = True
+        self._discard_idle()
+
+
+def _alive(conn):
+    """An idle connection is dead if closed, or if the server wrote to it while no
+    query ran (its termination notice, or end of file after a restart)."""
+    if conn.closed:
+        return False
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable

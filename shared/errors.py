@@ -117,3 +117,19 @@ class UnsupportedMediaType(LienThongError):
 class StorageError(LienThongError):
     code = "storage_error"
     http_status = 503
+
+
+class ServiceUnavailable(LienThongError):
+    """A server or service this request needs is down, busy or too slow: the
+    request changed nothing and may be retried after ``retry_after`` seconds."""
+
+    code = "service_unavailable"
+    http_status = 503
+
+    def __init__(self, message, field=None, retry_after=5):
+        super().__init__(message, field)
+        self.retry_after = max(1, int(retry_after))
+        self.args = (message, field, self.retry_after)
+
+    def to_dict(self):
+        return {**super().to_dict(), "retry_after": self.retry_after}

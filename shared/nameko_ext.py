@@ -14,10 +14,15 @@ import json
 import logging
 import time
 
+import amqp.exceptions
+import eventlet
+import kombu.exceptions
+import psycopg
+from nameko import rpc as nameko_rpc
 from nameko.events import EventHandler
-from nameko.exceptions import registry as remote_error_registry
+from nameko.exceptions import RpcTimeout, registry as remote_error_registry
 from nameko.extensions import DependencyProvider
-from nameko.rpc import MethodProxy, ServiceProxy, rpc
+from nameko.rpc import MethodProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
@@ -39,7 +44,7 @@ log = logging.getLogger(__name__)
 
 for _cls in (errors.ValidationFailed, errors.Unauthenticated, errors.Forbidden,
              errors.NotFound, errors.Conflict, errors.PayloadTooLarge,
-             errors.UnsupportedMediaType, errors.StorageError):
+             errors.UnsupportedMediaType, errors.StorageError, errors.ServiceUnavailable):
     remote_error_registry[f"{_cls.__module__}.{_cls.__name__}"] = _cls
 
 QUARANTINE_DDL = """
@@ -332,6 +337,78 @@ def retry_until_ready(action, what, attempts=30, delay=1.0):
             time.sleep(delay)
 
 
+# -- RPC that neither hangs nor dies -------------------------------------------------
+
+# A call waits this long for its answer (config ``RPC_TIMEOUT_SECONDS``), the
+# calls that walk a whole log or a whole province this long.
+RPC_TIMEOUT_SECONDS = 30.0
+SLOW_RPC_TIMEOUT_SECONDS = 120.0
+SLOW_CALLS = frozenset({"routing.send", "routing.import_edxml", "routing.export_edxml",
+                        "audit.verify", "audit.evidence_bundle", "audit.reconcile"})
+RETRY_AFTER_SECONDS = 5
+
+# Failures of a server the request needs (the broker, the database), not of the
+# request: the caller gets a 503 and may retry.
+TRANSIENT = (ConnectionError, TimeoutError, kombu.exceptions.OperationalError,
+             amqp.exceptions.RecoverableConnectionError, psycopg.OperationalError)
+
+
+def unavailable(err):
+    """``err`` as a :class:`errors.ServiceUnavailable` if a server was down, else None."""
+    if isinstance(err, errors.ServiceUnavailable):
+        return err
+    if isinstance(err, psycopg.OperationalError):
+        return errors.ServiceUnavailable("the database cannot be reached; try again shortly",
+                                         retry_after=RETRY_AFTER_SECONDS)
+    if isinstance(err, TRANSIENT):
+        return errors.ServiceUnavailable("the message broker cannot be reached; try again"
+                                         " shortly", retry_after=RETRY_AFTER_SECONDS)
+    return None
+
+
+def rpc_timeout(config, service, method):
+    if f"{service}.{method}" in SLOW_CALLS:
+        return float(config.get("SLOW_RPC_TIMEOUT_SECONDS", SLOW_RPC_TIMEOUT_SECONDS))
+    return float(config.get("RPC_TIMEOUT_SECONDS", RPC_TIMEOUT_SECONDS))
+
+
+class _SurvivingRpcConsumer(nameko_rpc.RpcConsumer):
+    """nameko's RPC consumer, except that a reply the broker cannot take does not
+    kill the service (in nameko 2.14 the error ends the container: the process
+    exits). The request stays unacknowledged, so the broker hands it out again
+    once it is back; every command is idempotent or refused the second time."""
+
+    def handle_result(self, message, result, exc_info):
+        try:
+            return super().handle_result(message, result, exc_info)
+        except TRANSIENT as err:
+            log.warning("reply to %s not sent (%s); the request will be redelivered",
+                        message.delivery_info.get("routing_key"), err)
+            try:
+                self.queue_consumer.requeue_message(message)
+            except Exception:  # the channel died with the broker: it requeues by itself
+                pass
+            return result, exc_info
+
+
+class Rpc(nameko_rpc.Rpc):
+    """``@rpc``: a server failure (broker, database) reaches the caller as
+    :class:`errors.ServiceUnavailable`, not as an anonymous remote error, and a
+    lost reply is survived (:class:`_SurvivingRpcConsumer`)."""
+
+    rpc_consumer = _SurvivingRpcConsumer()
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is not None and (mapped := unavailable(exc_info[1])) is not None \
+                and mapped is not exc_info[1]:
+            log.warning("%s: %s", self.method_name, exc_info[1])
+            exc_info = (type(mapped), mapped, exc_info[2])
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+rpc = Rpc.decorator
+
+
 class Authenticator(DependencyProvider):
     """``self.auth.actor()`` in an RPC worker, ``self.auth.actor(request)`` over HTTP.
 
@@ -383,18 +460,45 @@ class Authenticator(DependencyProvider):
                         raise errors.Forbidden(f"{service}.{method} may not call"
                                                f" {target}.{name} for its caller",
                                                field="authorization") from None
-                return AssertingClusterRpcProxy(
-                    {"AMQP_URI": provider.container.config["AMQP_URI"]}, mint, timeout=60)
+                config = provider.container.config
+                return AssertingClusterRpcProxy({"AMQP_URI": config["AMQP_URI"]}, mint,
+                                                timeouts=lambda s, m: rpc_timeout(config, s, m))
 
         return _Auth()
 
 
 class _AssertingMethodProxy(MethodProxy):
-    """Sends a fresh assertion for this very method in the ``authorization`` header."""
+    """Sends a fresh assertion for this very method in the ``authorization`` header,
+    and never waits for ever: past ``timeout`` seconds, or when the broker cannot
+    take the request, the caller gets :class:`errors.ServiceUnavailable`.
+    ``limit`` (a semaphore) bounds the calls in flight to one service, so a slow
+    service cannot hold all of the caller's workers."""
 
-    def __init__(self, mint, *args, **kwargs):
-        self.mint = mint
+    def __init__(self, mint, *args, timeout=None, limit=None, **kwargs):
+        self.mint, self.timeout, self.limit = mint, timeout, limit
         super().__init__(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        where = f"{self.service_name}.{self.method_name}"
+        if self.limit is not None and not self.limit.acquire(blocking=False):
+            raise errors.ServiceUnavailable(f"{self.service_name} is busy: too many calls"
+                                            " waiting for it", retry_after=RETRY_AFTER_SECONDS)
+        timer = eventlet.Timeout(self.timeout) if self.timeout else None
+        try:
+            return super().__call__(*args, **kwargs)
+        except (eventlet.Timeout, RpcTimeout) as err:
+            if isinstance(err, eventlet.Timeout) and err is not timer:
+                raise
+            raise errors.ServiceUnavailable(f"{where} did not answer within {self.timeout:g} s",
+                                            retry_after=RETRY_AFTER_SECONDS) from None
+        except TRANSIENT as err:
+            log.warning("%s: %s", where, err)
+            raise unavailable(err) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if self.limit is not None:
+                self.limit.release()
 
     def get_message_headers(self, worker_ctx):
         headers = super().get_message_headers(worker_ctx)
@@ -407,21 +511,24 @@ class _AssertingMethodProxy(MethodProxy):
 class AssertingServiceProxy(ServiceProxy):
     """A ``ServiceProxy`` whose every call carries ``mint(service, method)``."""
 
-    def __init__(self, mint, *args, **kwargs):
-        self.mint = mint
+    def __init__(self, mint, *args, timeouts=None, limit=None, **kwargs):
+        self.mint, self.timeouts, self.limit = mint, timeouts, limit
         super().__init__(*args, **kwargs)
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
+        timeout = self.timeouts(self.service_name, name) if self.timeouts else None
         return _AssertingMethodProxy(self.mint, self.worker_ctx, self.service_name, name,
-                                     self.reply_listener, **self.options)
+                                     self.reply_listener, timeout=timeout, limit=self.limit,
+                                     **self.options)
 
 
 class AssertingClusterRpcProxy(ClusterRpcProxy):
-    """``ClusterRpcProxy`` whose calls each carry ``mint(service, method)``."""
+    """``ClusterRpcProxy`` whose calls each carry ``mint(service, method)``;
+    ``timeouts(service, method)``, if given, bounds each call's wait."""
 
-    def __init__(self, config, mint, **kwargs):
+    def __init__(self, config, mint, timeouts=None, **kwargs):
         super().__init__(config, **kwargs)
         worker_ctx, listener = self._worker_ctx, self._reply_listener
 
@@ -429,7 +536,8 @@ class AssertingClusterRpcProxy(ClusterRpcProxy):
             def __getattr__(self, service):
                 if service.startswith("__"):
                     raise AttributeError(service)
-                return AssertingServiceProxy(mint, worker_ctx, service, listener)
+                return AssertingServiceProxy(mint, worker_ctx, service, listener,
+                                             timeouts=timeouts)
 
             __getitem__ = __getattr__
 
@@ -445,6 +553,7 @@ class JsonHttpHandler(HttpRequestHandler):
         super().__init__(method, url, **kwargs)
 
     def response_from_exception(self, exc):
+        exc = unavailable(exc) or exc
         if isinstance(exc, errors.LienThongError):
             status, body = exc.http_status, exc.to_dict()
         else:
@@ -452,7 +561,7 @@ class JsonHttpHandler(HttpRequestHandler):
             status, body = 500, {"code": "internal", "message": "internal error", "field": None}
         response = Response(json.dumps({"error": body}, ensure_ascii=False), status=status,
                             mimetype="application/json")
-        if isinstance(exc, errors.TooManyRequests):
+        if getattr(exc, "retry_after", None):  # 429 and 503: when to try again
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 

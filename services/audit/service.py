@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
 
-from nameko.rpc import rpc
+
 
 from services.audit import checkpoints as cp
 from services.audit import note, replay
@@ -19,7 +19,7 @@ from shared.envelope import event_from_dict, format_time
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.eventsig import SignatureInvalid, authenticate
 from shared.nameko_ext import (
-    Authenticator, Health, ServiceEvents, event_handler, record_quarantine,
+    Authenticator, Health, ServiceEvents, event_handler, record_quarantine, rpc,
 )
 from shared.topology import ALL
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from nameko.dependency_providers import Config
 
-from nameko.rpc import rpc
+
 from werkzeug.wrappers import Response
 
 from services.docs import domain, registers
@@ -24,7 +24,7 @@ from shared.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from shared.multipart import MultipartStream
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
-    event_handler, json_http, json_response,
+    event_handler, json_http, json_response, rpc,
 )
 from shared.objectstore import AttachmentCheck, PdfCheck
 

@@ -7,13 +7,14 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
+import eventlet.semaphore
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener
 
 from services.gateway import domain
 from shared import auth
 from shared.errors import Unauthenticated
-from shared.nameko_ext import AssertingServiceProxy, EventStoreProvider
+from shared.nameko_ext import AssertingServiceProxy, EventStoreProvider, rpc_timeout
 from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
@@ -318,6 +319,15 @@ class GatewayIdentity(DependencyProvider):
         self.ttl = int(config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
         if not 0 < self.ttl <= auth.MAX_TOKEN_TTL:  # refused at start, not at each login
             raise ValueError(f"TOKEN_TTL_SECONDS: between 1 and {auth.MAX_TOKEN_TTL}")
+        # Each service may hold at most this many of the gateway's workers waiting:
+        # a slow or dead service leaves the others answering.
+        per_service = int(config.get("RPC_IN_FLIGHT_PER_SERVICE",
+                                     max(1, self.container.max_workers // 4)))
+        self.in_flight = {s: eventlet.semaphore.Semaphore(per_service)
+                          for s in ("docs", "signing", "routing", "audit")}
+
+    def timeout(self, service, method):
+        return rpc_timeout(self.container.config, service, method)
 
     def get_dependency(self, worker_ctx):
         return _Identity(self, worker_ctx)
@@ -360,4 +370,6 @@ class _Identity:
 
     def rpc(self, service):
         return AssertingServiceProxy(self.assertion, self.worker_ctx, service,
-                                     self.provider.rpc_reply_listener)
+                                     self.provider.rpc_reply_listener,
+                                     timeouts=self.provider.timeout,
+                                     limit=self.provider.in_flight[service])

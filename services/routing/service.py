@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from nameko.dependency_providers import Config
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+
 
 from services.docs import domain as docs_domain
 from services.docs.domain import DOCUMENT_TYPES
@@ -33,7 +33,7 @@ from shared.failpoints import failpoint
 from shared.green import run_cpu
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
-    event_handler,
+    event_handler, rpc,
 )
 from shared.objectstore import AttachmentCheck, PdfCheck
 

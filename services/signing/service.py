@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from nameko.dependency_providers import Config
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+
 
 from services.signing import authority, domain, manifest, pades, tsa, verification
 from shared import scope
@@ -26,7 +26,7 @@ from shared.errors import NotFound, StorageError, ValidationFailed
 from shared.green import run_cpu
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
-    event_handler,
+    event_handler, rpc,
 )
 from shared.objectstore import OwnContent, PdfCheck
 from shared.settings import require_secret

@@ -1,24 +1,105 @@
-"""The README's first command, as a new user runs it: the whole scenario passes."""
+"""The README's first command, as a new user runs it: the whole scenario passes;
+with ``--keep`` a service that dies is restarted by the demo's supervisor, and
+a SIGTERM (``kill``, a process manager) leaves no process behind."""
 
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+import requests
 
+from infra.client import wait_for
 from infra.stack import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def test_the_main_job_runs_the_whole_scenario_and_the_offline_verifier_accepts():
-    env = {**os.environ, "LIENTHONG_GATEWAY_PORT": str(free_port())}
+def children(pid):
+    """PIDs of ``pid``'s child processes (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def command_line(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_path):
+    port = free_port()
+    env = {**os.environ, "LIENTHONG_GATEWAY_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     for name in [k for k in env if k.startswith("LIENTHONG_S3")]:
         env.pop(name)  # the demo starts its own S3 server, as on a fresh machine
-    done = subprocess.run([sys.executable, "-W", "ignore", "-m", "infra.demo"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
-    assert "sent to every district and commune: 15 agencies" in out
-    assert "signatures VALID" in out and "recalled (13)" in out
-    assert "0 difference(s)" in out and "offline verifier" in out and "ACCEPTED" in out
+    out_path = tmp_path / "demo.out"
+    with open(out_path, "wb") as out:
+        demo = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "infra.demo", "--keep"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def output():
+        return out_path.read_text(encoding="utf-8", errors="replace")
+
+    try:
+        wait_for(lambda: "Look around" in output() or demo.poll() is not None, timeout=300,
+                 interval=1, what="the demo's scenario")
+        text = output()
+        assert demo.poll() is None, text[-3000:]
+        assert "sent to every district and commune: 15 agencies" in text
+        assert "signatures VALID" in text and "recalled (13)" in text
+        assert "0 difference(s)" in text and "offline verifier" in text and "ACCEPTED" in text
+
+        # A service dies (SIGKILL): the supervisor brings it back, and it answers.
+        routing = [p for p in children(demo.pid) if "RoutingService" in command_line(p)]
+        assert len(routing) == 1, [command_line(p) for p in children(demo.pid)]
+        os.kill(routing[0], signal.SIGKILL)
+        wait_for(lambda: "supervisor: routing exited with -9" in output(), timeout=10,
+                 what="the supervisor to see routing die")
+        users_file = os.path.join(ROOT, re.search(r"^  users +(\S+) +\(", text, re.M).group(1))
+        with open(users_file, encoding="utf-8") as fh:
+            users = json.load(fh)
+        clerk = next(u for u in users if u["user_id"] == "van.thu@huyen-1")
+        url = f"http://127.0.0.1:{port}"
+        token = requests.post(f"{url}/v1/auth/login", timeout=30, json={
+            "user_id": clerk["user_id"], "password": clerk["password"]}).json()["token"]
+
+        def inbox_answers():
+            return requests.get(f"{url}/v1/inbox", timeout=30,
+                                headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        wait_for(inbox_answers, timeout=60, interval=1, what="the restarted routing to answer")
+        restarted = [p for p in children(demo.pid) if "RoutingService" in command_line(p)]
+        assert restarted and restarted != routing
+
+        # SIGTERM: the demo stops its services and the S3 server, then exits.
+        services = children(demo.pid)
+        assert len(services) >= 6  # five services and the S3 server
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(60) == 0
+        deadline = time.monotonic() + 30
+        while any(os.path.exists(f"/proc/{p}") and command_line(p) for p in services):
+            assert time.monotonic() < deadline, [command_line(p) for p in services
+                                                 if os.path.exists(f"/proc/{p}")]
+            time.sleep(0.2)
+    finally:
+        if demo.poll() is None:
+            demo.terminate()
+            try:
+                demo.wait(60)
+            except subprocess.TimeoutExpired:
+                demo.kill()  # its servers die with it (infra.stack._die_with_parent)
+                demo.wait()

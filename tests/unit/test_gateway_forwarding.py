@@ -1,6 +1,7 @@
 """The gateway calls services as the admitted user: each call carries a fresh
 assertion for that service and method, never the user's bearer token."""
 
+import collections
 from unittest.mock import Mock
 
 import pytest
@@ -24,7 +25,8 @@ def test_each_call_carries_its_own_assertion_for_that_service_and_method():
     key = Ed25519PrivateKey.generate()
     container = Mock(config={"AMQP_URI": "memory://"}, service_name="gateway")
     worker_ctx = WorkerContext(container, None, Mock(method_name="submit"))
-    identity = _Identity(Mock(key=key, rpc_reply_listener=Mock()), worker_ctx)
+    identity = _Identity(Mock(key=key, rpc_reply_listener=Mock(), timeout=lambda s, m: 30,
+                              in_flight=collections.defaultdict(lambda: None)), worker_ctx)
     identity.actor = CLERK
 
     first = _headers(identity, "docs", "submit")["nameko.authorization"]
@@ -42,7 +44,7 @@ def test_each_call_carries_its_own_assertion_for_that_service_and_method():
 
 def _provider(cls, config):
     provider = cls()
-    provider.container = Mock(config=config, service_name="x")
+    provider.container = Mock(config=config, service_name="x", max_workers=40)
     return provider
 
 
@@ -65,6 +67,7 @@ def test_the_gateway_does_not_start_without_its_key_file_or_a_real_passphrase(tm
     identity.setup()
     assert identity.key.public_key().public_bytes_raw() == \
         auth.load_public_key(f"{path}.pub").public_bytes_raw()
+    assert identity.in_flight["signing"].balance == 10  # a quarter of the workers
 
 
 def test_a_service_does_not_start_without_the_gateways_public_key():
