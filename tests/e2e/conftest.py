@@ -28,5 +28,8 @@ def stack(platform, client):
 
     s = Stack(processes)
     yield s
+    for p in processes.values():  # all asked at once: each takes a couple of seconds to end
+        if p.proc is not None and p.proc.poll() is None:
+            p.proc.terminate()
     for p in processes.values():
         p.stop()
