@@ -67,7 +67,7 @@ def test_the_broker_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platfo
     rabbit, _ = own_servers
     stack.start()
     stream = DocumentStream(client, target=6, concurrency=3).start()
-    wait_for(lambda: stream.done >= 2, timeout=60, what="two documents through first")
+    wait_for(lambda: stream.done >= 2, timeout=90, what="two documents through first")
 
     failed = stream.failed_attempts
     rabbit.kill()
@@ -75,7 +75,7 @@ def test_the_broker_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platfo
              what="the clerks to feel the broker gone")
     rabbit.restart()
 
-    stream.wait(timeout=120)
+    stream.wait(timeout=180)
     Oracle(platform, client, stream).check(stack)
 
 
@@ -84,7 +84,7 @@ def test_the_database_sigkilled_mid_stream_loses_and_repeats_nothing(stack, plat
     _, postgres = own_servers
     stack.start()
     stream = DocumentStream(client, target=6, concurrency=3).start()
-    wait_for(lambda: stream.done >= 2, timeout=60, what="two documents through first")
+    wait_for(lambda: stream.done >= 2, timeout=90, what="two documents through first")
 
     failed = stream.failed_attempts
     postgres.kill()
@@ -92,7 +92,7 @@ def test_the_database_sigkilled_mid_stream_loses_and_repeats_nothing(stack, plat
              what="the clerks to feel the database gone")
     postgres.restart()
 
-    stream.wait(timeout=120)
+    stream.wait(timeout=180)
     Oracle(platform, client, stream).check(stack)
 
 
@@ -145,6 +145,6 @@ def test_services_sigkilled_at_random_failpoints_lose_and_repeat_nothing(stack, 
             f"seed {seed}: never reached {armed} (reached {reached})"
         time.sleep(0.1)
 
-    stream.wait(timeout=120)
+    stream.wait(timeout=180)
     assert reached and sorted(reached) == sorted(plan)
     Oracle(platform, client, stream).check(stack, killed=kills)

@@ -210,6 +210,8 @@ class Oracle:
         """Assert exactly-once everywhere; ``killed`` {service: times} are the
         processes the test killed (and restarted) on purpose."""
         stream = self.stream
+        print(f"{len(stream.journeys)} documents; failed attempts, retried:"
+              f" {dict(stream.failures)}")
         assert stream.done == len(stream.journeys) == stream.target, \
             f"{stream.done} of {len(stream.journeys)} accepted documents done"
         wait_for(self.settled, timeout=timeout, interval=0.5,

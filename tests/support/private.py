@@ -12,8 +12,8 @@ least-privilege users, the harness a user of its own) and returns a
 ``Platform`` whose services log in to them.
 
 As root (CI, this machine), the servers run as their packages' users
-(``postgres``, ``rabbitmq``), which must own their folders; the Debian
-``rabbitmq-server`` wrapper drops to ``rabbitmq`` by itself.
+(``postgres``, ``rabbitmq``), which own their folders. Both end with the test
+process that started them, even when it is killed outright.
 """
 
 import glob
@@ -278,7 +278,7 @@ class PrivateRabbit:
         self.port = port or free_port()
         self.dist_port = dist_port or free_port()
         self.dir = tempfile.mkdtemp(prefix=f"lienthong-rabbit-{self.name}-")
-        os.chmod(self.dir, 0o755)  # the wrapper cds elsewhere; the node must reach it
+        os.chmod(self.dir, 0o755)  # its logs readable by whoever looks into a failure
         self.log_path = os.path.join(self.dir, "server.log")
         self.pid_file = os.path.join(self.dir, "rabbitmq.pid")
         self.proc = None
