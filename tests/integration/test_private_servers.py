@@ -2,14 +2,20 @@
 was committed (PostgreSQL) or confirmed (RabbitMQ) is still there after the
 restart. The shared servers are never touched."""
 
+import shutil
+import subprocess
+import sys
+import textwrap
+
 import amqp
 import psycopg
 import pytest
 
 from infra.privileges import pg_role
-from infra.stack import port_open
+from infra.stack import ROOT, port_open
 from tests.support import servers
-from tests.support.private import PRIVATE_VHOST, private_platform
+from tests.support.client import wait_for
+from tests.support.private import PRIVATE_VHOST, pid_alive, private_platform
 
 SHARED_RABBIT, SHARED_POSTGRES = ("127.0.0.1", 5672), ("127.0.0.1", 5432)
 
@@ -82,3 +88,22 @@ def test_a_private_platform_gives_each_service_its_own_logins(private_rabbit, pr
         assert conn.execute("SELECT current_user, rolsuper FROM pg_roles"
                             " WHERE rolname = current_user").fetchone() == \
             (pg_role("routing", servers.SERVICE_USER_PREFIX), False)
+
+
+def test_private_servers_end_with_the_run_that_started_them():
+    """A test run killed outright (a CI timeout) leaves no private server behind."""
+    started = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import os
+        from tests.support.private import PrivatePostgres, PrivateRabbit
+        rabbit, postgres = PrivateRabbit().start(), PrivatePostgres().start()
+        print(rabbit.os_pid(), postgres.proc.pid, rabbit.dir, postgres.dir, flush=True)
+        os.kill(os.getpid(), 9)
+        """)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert started.returncode == -9, started.stderr
+    beam, postmaster, *folders = started.stdout.split()
+    try:
+        wait_for(lambda: not any(pid_alive(int(p)) for p in (beam, postmaster)), timeout=30,
+                 what="the orphaned servers to end")
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)

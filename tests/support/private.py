@@ -12,8 +12,8 @@ least-privilege users, the harness a user of its own) and returns a
 ``Platform`` whose services log in to them.
 
 As root (CI, this machine), the servers run as their packages' users
-(``postgres``, ``rabbitmq``), which must own their folders; the Debian
-``rabbitmq-server`` wrapper drops to ``rabbitmq`` by itself.
+(``postgres``, ``rabbitmq``), which own their folders. Both end with the test
+process that started them, even when it is killed outright.
 """
 
 import glob
@@ -67,7 +67,7 @@ def _live_processes_in_group(pgid):
     return alive
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -85,12 +85,24 @@ def _owned_by(path, user):
             os.chown(name, entry.pw_uid, entry.pw_gid)
 
 
-def _run_as(user):
-    """Popen arguments that run a child as ``user`` (root only; else as ourselves)."""
-    if os.geteuid() != 0:
-        return {}
-    entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+def _run_as(user, parent_death_signal=None):
+    """Popen arguments that run a child as ``user`` (root only; else as ourselves);
+    with ``parent_death_signal``, the child gets it when the test process ends, even
+    killed outright, so no private server outlives its run (Linux)."""
+    args = {}
+    if parent_death_signal is not None:
+        def end_with_parent():  # runs after the switch of user, which would clear it
+            try:
+                import ctypes
+
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, parent_death_signal)
+            except OSError:
+                pass
+        args["preexec_fn"] = end_with_parent
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(user)
+        args.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
+    return args
 
 
 # -- PostgreSQL ----------------------------------------------------------------
@@ -155,7 +167,7 @@ class PrivatePostgres:
                 [os.path.join(self.bindir, "postgres"), "-D", self.data, "-p", str(self.port),
                  "-k", self.dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
                 cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                **_run_as(self.USER))
+                **_run_as(self.USER, signal.SIGINT))  # SIGINT: a fast shutdown
 
         def ready():
             if self.proc.poll() is not None:
@@ -224,6 +236,33 @@ class PrivatePostgres:
 
 # -- RabbitMQ ------------------------------------------------------------------
 
+def _rabbit_server_script():
+    """RabbitMQ's own ``rabbitmq-server`` script, which runs the node in the foreground.
+
+    Debian's one on PATH is a wrapper that switches to user ``rabbitmq`` through
+    ``su`` (which would drop the signal that ends the node with the test run):
+    the script it wraps is taken instead, run as that user directly.
+    """
+    import re
+
+    found = shutil.which("rabbitmq-server")
+    if found is None:
+        return None
+    with open(found, "rb") as fh:
+        text = fh.read(20000).decode(errors="replace")
+    wrapped = re.search(r"(/\S+)/\$\{SCRIPT\}", text)
+    if wrapped and os.access(os.path.join(wrapped.group(1), "rabbitmq-server"), os.X_OK):
+        return os.path.join(wrapped.group(1), "rabbitmq-server")
+    return found
+
+
+def _home_of(user):
+    """Where ``user`` keeps its Erlang cookie (rabbitmqctl finds the same one)."""
+    if os.geteuid() != 0:
+        return os.environ.get("HOME", "")
+    return pwd.getpwnam(user).pw_dir
+
+
 class PrivateRabbit:
     """A RabbitMQ node of its own: ``name@localhost``, its AMQP and distribution
     ports, config, data, logs, feature flags, plugins and pid file in one folder
@@ -239,11 +278,11 @@ class PrivateRabbit:
         self.port = port or free_port()
         self.dist_port = dist_port or free_port()
         self.dir = tempfile.mkdtemp(prefix=f"lienthong-rabbit-{self.name}-")
-        os.chmod(self.dir, 0o755)  # the wrapper cds elsewhere; the node must reach it
+        os.chmod(self.dir, 0o755)  # its logs readable by whoever looks into a failure
         self.log_path = os.path.join(self.dir, "server.log")
         self.pid_file = os.path.join(self.dir, "rabbitmq.pid")
         self.proc = None
-        self.server = shutil.which("rabbitmq-server")
+        self.server = _rabbit_server_script()
         self.ctl_path = shutil.which("rabbitmqctl")
         if not (self.server and self.ctl_path):
             raise RuntimeError("rabbitmq-server and rabbitmqctl are needed on PATH for a"
@@ -275,9 +314,11 @@ class PrivateRabbit:
         if os.path.exists(self.pid_file):
             os.remove(self.pid_file)  # the last run's: it names a dead process
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([self.server], cwd=self.dir,
-                                         env={**os.environ, **self.env}, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            # The script traps SIGTERM and stops the node: sent when the test process ends.
+            self.proc = subprocess.Popen([self.server], cwd=self.dir, env={
+                **os.environ, **self.env, "HOME": _home_of(self.USER)}, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                **_run_as(self.USER, signal.SIGTERM))
 
         def ready():
             if self.proc.poll() is not None:
@@ -319,7 +360,7 @@ class PrivateRabbit:
         try:
             with open(self.pid_file) as fh:
                 pid = int(fh.read().strip())
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 return pid
         except (OSError, ValueError):
             pass
@@ -331,7 +372,7 @@ class PrivateRabbit:
             return
         pid = self.os_pid()
         os.kill(pid, signal.SIGKILL)
-        _wait(lambda: not _pid_alive(pid), timeout, f"{self.nodename} to die")
+        _wait(lambda: not pid_alive(pid), timeout, f"{self.nodename} to die")
         self.proc.wait(timeout)  # the wrapper above it follows
 
     def restart(self, timeout=60):

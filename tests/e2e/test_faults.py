@@ -1,0 +1,150 @@
+"""Faults in the middle of a stream of documents: the broker SIGKILLed, the
+database SIGKILLed, services SIGKILLed at random named failpoints. Each is
+restarted; the services reconnect by themselves, the clerks and leaders retry,
+and the counting oracle (``tests.support.oracle``) finds every document
+delivered to each recipient exactly once and every event logged once.
+
+The servers here are the test's own (``tests.support.private``): never the
+shared RabbitMQ and PostgreSQL.
+"""
+
+import collections
+import os
+import random
+import time
+import uuid
+
+import pytest
+
+from tests.support.client import wait_for
+from tests.support.oracle import DocumentStream, Oracle
+from tests.support.private import PrivatePostgres, PrivateRabbit, private_platform
+
+pytestmark = pytest.mark.e2e
+
+# Where each service may die on its way through the flow (shared/failpoints.py;
+# grep ``failpoint(``): every document passes each of these.
+FAILPOINTS = {
+    "docs": ["outbox.before_publish", "outbox.after_publish",
+             "inbox.after_commit.docs.on_document_signed",
+             "inbox.after_commit.docs.on_document_sealed",
+             "inbox.after_commit.docs.on_document_finalized",
+             "inbox.after_commit.docs.on_consignment_sent"],
+    "signing": ["outbox.before_publish", "outbox.after_publish",
+                "inbox.after_commit.signing.on_document_submitted",
+                "inbox.after_commit.signing.on_document_issued"],
+    "routing": ["outbox.before_publish", "outbox.after_publish",
+                "inbox.after_commit.routing.on_document_issued",
+                "inbox.after_commit.routing.on_document_finalized",
+                "routing.send.before_commit", "routing.send.after_commit"],
+}
+
+
+@pytest.fixture(scope="module")
+def own_servers():
+    """A RabbitMQ node and a PostgreSQL of this module's own: the tests kill them."""
+    rabbit, postgres = PrivateRabbit(), PrivatePostgres()
+    try:
+        yield rabbit.start(), postgres.start()
+    finally:
+        rabbit.cleanup()
+        postgres.cleanup()
+
+
+@pytest.fixture
+def platform(own_servers, s3_server, tmp_path):
+    """The e2e ``platform`` on the private servers: a vhost and a database per test."""
+    rabbit, postgres = own_servers
+    for server in own_servers:  # a test that failed half-way may have left one down
+        if not server.running():
+            server.restart()
+    return private_platform(rabbit, postgres, s3_server, str(tmp_path),
+                            vhost=f"lienthong-{uuid.uuid4().hex[:8]}")
+
+
+def test_the_broker_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platform, client,
+                                                                   own_servers):
+    rabbit, _ = own_servers
+    stack.start()
+    stream = DocumentStream(client, target=6, concurrency=3).start()
+    wait_for(lambda: stream.done >= 2, timeout=90, what="two documents through first")
+
+    failed = stream.failed_attempts
+    rabbit.kill()
+    wait_for(lambda: stream.failed_attempts > failed, timeout=30,
+             what="the clerks to feel the broker gone")
+    rabbit.restart()
+
+    stream.wait(timeout=180)
+    Oracle(platform, client, stream).check(stack)
+
+
+def test_the_database_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platform, client,
+                                                                     own_servers):
+    _, postgres = own_servers
+    stack.start()
+    stream = DocumentStream(client, target=6, concurrency=3).start()
+    wait_for(lambda: stream.done >= 2, timeout=90, what="two documents through first")
+
+    failed = stream.failed_attempts
+    postgres.kill()
+    wait_for(lambda: stream.failed_attempts > failed, timeout=30,
+             what="the clerks to feel the database gone")
+    postgres.restart()
+
+    stream.wait(timeout=180)
+    Oracle(platform, client, stream).check(stack)
+
+
+def fault_seed():
+    seed = os.environ.get("LIENTHONG_FAULT_SEED")
+    seed = int(seed) if seed else random.SystemRandom().randrange(2 ** 32)
+    print(f"LIENTHONG_FAULT_SEED={seed}")  # shown with a failure: run again with it
+    return seed
+
+
+def test_services_sigkilled_at_random_failpoints_lose_and_repeat_nothing(stack, platform,
+                                                                          client):
+    seed = fault_seed()
+    plan = random.Random(seed).sample(
+        [(service, name) for service, names in FAILPOINTS.items() for name in names], 4)
+    print(f"failpoints, in order per service: {plan}")
+    pending = collections.defaultdict(list)
+    for service, name in plan:
+        pending[service].append(name)
+    # Each service dies at its first failpoint, is restarted armed with its next.
+    armed = {service: names.pop(0) for service, names in pending.items()}
+    for service in stack:
+        stack[service].start(failpoints=armed.get(service))
+    auditor = client.token("auditor")
+    for service in stack:
+        stack[service].wait_ready(client, auditor)
+
+    stream = DocumentStream(client, target=4, concurrency=2).start()
+    kills, reached = collections.Counter(), []
+    deadline = time.monotonic() + 120
+    while armed:
+        for service, name in list(armed.items()):
+            process = stack[service]
+            if process.proc.poll() is None:
+                continue
+            assert process.proc.returncode == -9, \
+                f"{service} exited with {process.proc.returncode} before {name}: see" \
+                f" {process.log_path}"
+            kills[service] += 1
+            reached.append((service, name))
+            following = pending[service].pop(0) if pending[service] else None
+            process.start(failpoints=following)
+            armed.pop(service)
+            if following:  # it may die again at once (a redelivery, a pending event)
+                armed[service] = following
+            else:
+                process.wait_ready(client, auditor)
+            stream.more(2)  # documents through the restarted service
+        assert time.monotonic() < deadline, \
+            f"seed {seed}: never reached {armed} (reached {reached})"
+        time.sleep(0.1)
+
+    stream.wait(timeout=180)
+    assert reached and sorted(reached) == sorted(plan)
+    Oracle(platform, client, stream).check(stack, killed=kills)
