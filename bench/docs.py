@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -90,7 +91,7 @@ BIG_SIZE = 1024 ** 3            # 2. the big PDF: 1 GiB ...
 MAX_UPLOAD = 1_100_000_000      #    ... under docs' limit (LIENTHONG_MAX_UPLOAD_BYTES)
 SAMPLE_S = 0.2                  #    memory sampling interval
 BIG_TIMEOUT_S = 900             #    per 1 GiB upload
-DISK_NEEDED = 6 * 1024 ** 3     #    SeaweedFS's volumes, under S3_DIR (see huge())
+DISK_NEEDED = 5 * 1024 ** 3     #    free for 4 x 1 GiB in SeaweedFS's volumes (see huge())
 
 PROVINCE = "000.00.00.H41"
 METADATA = {"subject": "Chỉ thị về phòng, chống bão số 3", "document_type": "CT",
@@ -102,20 +103,34 @@ METADATA = {"subject": "Chỉ thị về phòng, chống bão số 3", "document
 
 # -- the 1 GiB PDF, made while it is read ------------------------------------------------
 
+def _random_lines(size, line=80):
+    """About ``size`` bytes of comment lines (``%``, random bytes with no CR or LF, LF),
+    the same every run. A real PDF's streams are compressed already; lines of one
+    repeated byte are not, and SeaweedFS compresses what it stores (checked: 256 MiB of
+    ``%xxx…`` lines took 9 MiB of disk), which would spare it the writes a PDF costs."""
+    body = random.Random(1).randbytes(size // line * (line - 2))
+    body = body.translate(bytes.maketrans(b"\r\n", b"  "))
+    step = line - 2
+    return b"".join(b"%" + body[i:i + step] + b"\n" for i in range(0, len(body), step))
+
+
 class PdfStream:
     """A PDF of exactly ``size`` bytes, produced on demand by ``read(n)``: ``%PDF-1.4``,
-    ``%xxx…`` comment lines, ``%%EOF``. It hashes what it hands out (``sha256``) and
-    holds at most one read's worth of bytes. ``max_read`` caps what one read returns, as
-    a socket or docs' multipart reader does."""
+    comment lines of random bytes (incompressible, as a PDF's compressed streams are),
+    ``%%EOF``. It hashes what it hands out (``sha256``) and holds at most one read's worth
+    of bytes beside its 16 MiB of lines, repeated (a part of 8 MiB never repeats itself).
+    ``max_read`` caps what one read returns, as a socket or docs' multipart reader does."""
 
     HEAD, TAIL = b"%PDF-1.4\n", b"%%EOF\n"
-    LINE = b"%" + b"x" * 78 + b"\n"
+    BLOCK = None  # made once, on first use
 
     def __init__(self, size, max_read=None):
         self.size, self.pos, self.max_read = size, 0, max_read
         self.sha256 = hashlib.sha256()
         self._pad_end = size - len(self.TAIL)
-        self._block = self.LINE * (1024 * 1024 // len(self.LINE) + 1)  # ~1 MiB of lines
+        if PdfStream.BLOCK is None:
+            PdfStream.BLOCK = _random_lines(16 * 1024 * 1024)
+        self._block = PdfStream.BLOCK
 
     def read(self, n=-1):
         n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
@@ -127,7 +142,7 @@ class PdfStream:
             if pos < len(self.HEAD):
                 piece = self.HEAD[pos:pos + n]
             elif pos < self._pad_end:
-                offset = (pos - len(self.HEAD)) % len(self.LINE)
+                offset = (pos - len(self.HEAD)) % len(self._block)
                 piece = self._block[offset:offset + min(n, self._pad_end - pos)]
             else:
                 piece = self.TAIL[pos - self._pad_end:pos - self._pad_end + n]
@@ -410,7 +425,7 @@ class Bench:
     def huge(self):
         # SeaweedFS writes each 1 GiB object into its volume files under S3_DIR (64 MiB
         # volumes here); a deleted object's space comes back only when a volume is
-        # vacuumed, so the four uploads of this part can add up.
+        # vacuumed, so the four uploads of this part add up to 4 GiB.
         free = shutil.disk_usage(S3_DIR).free
         if free < DISK_NEEDED:
             self.notes.append(f"3. SKIPPED: {free / 2**30:.1f} GiB free for {S3_DIR}; SeaweedFS"
