@@ -263,6 +263,7 @@ class Bench:
         self.big = []           # 1 GiB table
         self.memory = []        # (row name, MemorySampler.stop() result)
         self.notes = []
+        self.loads = []         # (step, 1-minute load average when it started)
 
     def setup(self):
         cleanup = self.cleanup
@@ -337,6 +338,9 @@ class Bench:
         print(f"  libraries          : {_version('nameko')}, {_version('eventlet')},"
               f" {_version('werkzeug')}, {_version('minio')}, {_version('requests')},"
               f" {_version('urllib3')}")
+        print(f"  load average       : {' / '.join(f'{v:.2f}' for v in os.getloadavg())}"
+              f" (1 / 5 / 15 min, before the first measurement; other work on this machine"
+              f" shares its cores)")
         print(f"  1 MB PDF           : {len(self.pdf):,} bytes (make_pdf, padding {PDF_PADDING:,})")
         print(f"  big PDF            : {BIG_SIZE:,} bytes, generated while it is sent")
         print(f"  database / vhost   : {DB_NAME} / {VHOST} (created now, removed at the end)")
@@ -540,6 +544,11 @@ class Bench:
         for note in self.notes:
             print(note)
         self._big_notes()
+        print("Load average (1 min) when each step started: "
+              + ", ".join(f"{step} {load:.2f}" for step, load in self.loads)
+              + f"; at the end {os.getloadavg()[0]:.2f}. Above {len(os.sched_getaffinity(0))}"
+              " means other processes were competing for the cores with this benchmark,"
+              " docs and the S3 server.")
 
     def _big_notes(self):
         rows = {r.name: r for r in self.big}
@@ -643,6 +652,7 @@ def main():
         bench.facts()
         for step in (bench.small, bench.huge):
             print(f"running {step.__name__} ...", file=sys.stderr, flush=True)
+            bench.loads.append((step.__name__, os.getloadavg()[0]))
             step()
         bench.report()
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s"
