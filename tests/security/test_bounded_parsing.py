@@ -162,9 +162,11 @@ def test_a_large_package_is_parsed_off_the_hub_and_limits_are_refused_by_name(
     with client.rpc(client.token("operator")) as rpc:
         gap, duration, taken = longest_pause_while(lambda: rpc.routing.import_edxml(big))
         assert taken["recipients"] and not taken["repeated"]
-        # The whole import (RPC, storage, the parse in a thread) never stalls the
-        # hub for as long as half of what the parse alone stalls it on the hub.
-        assert gap < frozen / 2, (gap, frozen, duration)
+        # Parsed on the hub, the import would stall it at least ``frozen``; off the
+        # hub, what stalls it is the RPC message's (de)serialisation, about half of
+        # that on an idle machine and up to 0.53 seen with the whole suite running
+        # on 2 cores (0.5 was too tight). 0.8 keeps the margin and the power to fail.
+        assert gap < frozen * 0.8, (gap, frozen, duration)
 
         for extra, rule in ((b"<a/>" * (edxml.DEFAULT_MAX_ELEMENTS + 1), "element limit"),
                             (b"<d>" * 40 + b"</d>" * 40, "depth limit")):
