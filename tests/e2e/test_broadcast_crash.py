@@ -5,7 +5,7 @@ import collections
 
 import pytest
 
-from tests.support.client import SIGNER, wait_for
+from tests.support.client import urgent_dispatch, wait_for
 from tests.support.db import query
 from tests.support.pdf import make_pdf
 
@@ -31,9 +31,7 @@ def test_a_broadcast_interrupted_by_sigkill_delivers_exactly_once(stack, platfor
     stack.start()
     clerk = client.token("clerk", agency=PROVINCE)
     issued = client.issue(clerk, client.token("leader", agency=PROVINCE),
-                          make_pdf("broadcast"), metadata={
-        "subject": "Công điện về ứng phó bão", "document_type": "CĐ", "urgency": 3,
-        "agency_abbreviation": "UBND", "signer": SIGNER, "recipients": [FIRST_DISTRICT]})
+                          make_pdf("broadcast"), metadata=urgent_dispatch(FIRST_DISTRICT))
     document_id = issued["document_id"]
     wait_for(lambda: deliveries_per_recipient(platform, document_id) == {FIRST_DISTRICT: 1},
              what="the first delivery")

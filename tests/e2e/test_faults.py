@@ -62,35 +62,19 @@ def platform(own_servers, s3_server, tmp_path):
                             vhost=f"lienthong-{uuid.uuid4().hex[:8]}")
 
 
-def test_the_broker_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platform, client,
-                                                                   own_servers):
-    rabbit, _ = own_servers
+@pytest.mark.parametrize("server", ["broker", "database"])
+def test_a_server_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platform, client,
+                                                                 own_servers, server):
+    victim = dict(zip(("broker", "database"), own_servers))[server]
     stack.start()
     stream = DocumentStream(client, target=6, concurrency=3).start()
     wait_for(lambda: stream.done >= 2, timeout=90, what="two documents through first")
 
     failed = stream.failed_attempts
-    rabbit.kill()
+    victim.kill()
     wait_for(lambda: stream.failed_attempts > failed, timeout=30,
-             what="the clerks to feel the broker gone")
-    rabbit.restart()
-
-    stream.wait(timeout=180)
-    Oracle(platform, client, stream).check(stack)
-
-
-def test_the_database_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platform, client,
-                                                                     own_servers):
-    _, postgres = own_servers
-    stack.start()
-    stream = DocumentStream(client, target=6, concurrency=3).start()
-    wait_for(lambda: stream.done >= 2, timeout=90, what="two documents through first")
-
-    failed = stream.failed_attempts
-    postgres.kill()
-    wait_for(lambda: stream.failed_attempts > failed, timeout=30,
-             what="the clerks to feel the database gone")
-    postgres.restart()
+             what=f"the clerks to feel the {server} gone")
+    victim.restart()
 
     stream.wait(timeout=180)
     Oracle(platform, client, stream).check(stack)

@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from tests.support.client import SIGNER, wait_for
+from tests.support.client import Client, urgent_dispatch, wait_for
 from tests.support.db import query, scalar
 from tests.support.fixtures import Platform
 from tests.support.pdf import make_pdf
@@ -66,7 +66,6 @@ def test_a_node_dies_with_a_broadcast_in_the_queues_and_nothing_is_lost(
         env["LIENTHONG_QUEUE_TYPE"] = "quorum"
     envs["routing"]["LIENTHONG_DIRECTORY_SEED"] = "national:2"
     platform.amqp_uri = failover(platform.amqp_uri, cluster)  # the tests' client too
-    from tests.support.client import Client
     client = Client(platform)
     stack = {name: ServiceProcess(name, envs[name], platform.log_dir) for name in SERVICES}
     try:
@@ -82,9 +81,7 @@ def test_a_node_dies_with_a_broadcast_in_the_queues_and_nothing_is_lost(
 
         clerk = client.token("clerk", agency=PROVINCE)
         issued = client.issue(clerk, client.token("leader", agency=PROVINCE),
-                              make_pdf("cluster"), metadata={
-            "subject": "Công điện về ứng phó bão", "document_type": "CĐ", "urgency": 3,
-            "agency_abbreviation": "UBND", "signer": SIGNER, "recipients": [FIRST_DISTRICT]})
+                              make_pdf("cluster"), metadata=urgent_dispatch(FIRST_DISTRICT))
         document_id = issued["document_id"]
         wait_for(lambda: audited_deliveries(platform, document_id) == {FIRST_DISTRICT: 1},
                  timeout=60, what="the first delivery in the audit log")
@@ -112,10 +109,9 @@ def test_a_node_dies_with_a_broadcast_in_the_queues_and_nothing_is_lost(
 
         # The two nodes left carry on: a new document goes out and is audited.
         again = client.issue(clerk, client.token("leader", agency=PROVINCE),
-                             make_pdf("after the node died"), metadata={
-            "subject": "Công điện lần 2", "document_type": "CĐ", "urgency": 3,
-            "agency_abbreviation": "UBND", "signer": SIGNER, "recipients": [FIRST_DISTRICT]},
-            timeout=60)
+                             make_pdf("after the node died"),
+                             metadata=urgent_dispatch(FIRST_DISTRICT, "Công điện lần 2"),
+                             timeout=60)
         assert wait_for(lambda: audited_deliveries(platform, again["document_id"])
                         == {FIRST_DISTRICT: 1}, timeout=60, what="the second document's delivery")
         for name, p in stack.items():

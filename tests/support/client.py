@@ -15,6 +15,12 @@ DIRECTIVE = {"subject": "Chỉ thị về phòng, chống bão số 3", "documen
              "recipients": [DISTRICT_1, DISTRICT_2]}
 
 
+def urgent_dispatch(recipient, subject="Công điện về ứng phó bão"):
+    """A Hỏa tốc Công điện of a province's People's Committee to ``recipient``."""
+    return {"subject": subject, "document_type": "CĐ", "urgency": 3,
+            "agency_abbreviation": "UBND", "signer": SIGNER, "recipients": [recipient]}
+
+
 class Client(_Client):
     def __init__(self, platform):
         super().__init__(platform.amqp_uri, platform.docs_url, platform.gateway_key)
