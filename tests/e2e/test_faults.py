@@ -14,8 +14,10 @@ import random
 import time
 import uuid
 
+import psycopg
 import pytest
 
+from infra.stack import ServiceProcess
 from tests.support.client import wait_for
 from tests.support.oracle import DocumentStream, Oracle
 from tests.support.private import PrivatePostgres, PrivateRabbit, private_platform
@@ -77,7 +79,22 @@ def test_a_server_sigkilled_mid_stream_loses_and_repeats_nothing(stack, platform
     victim.restart()
 
     stream.wait(timeout=180)
-    Oracle(platform, client, stream).check(stack)
+    oracle = Oracle(platform, client, stream)
+    oracle.check(stack)
+
+    # The oracle is not blind: a second delivery of one document to one recipient,
+    # forged once the services are stopped, is caught.
+    ServiceProcess.stop_all(stack.values())
+    with psycopg.connect(platform.pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO routing.events (position, event_id, stream_id, stream_version,"
+            " event_type, occurred_at, envelope)"
+            " SELECT (SELECT max(position) + 1 FROM routing.events), gen_random_uuid(),"
+            " stream_id, (SELECT max(stream_version) + 1 FROM routing.events o"
+            " WHERE o.stream_id = e.stream_id), event_type, occurred_at, envelope"
+            " FROM routing.events e WHERE event_type = 'DocumentDelivered' LIMIT 1")
+    with pytest.raises(AssertionError, match="repeated"):
+        oracle.check_counts()
 
 
 def fault_seed():

@@ -216,6 +216,13 @@ class Oracle:
             f"{stream.done} of {len(stream.journeys)} accepted documents done"
         wait_for(self.settled, timeout=timeout, interval=0.5,
                  what="every delivery, arrival and audit entry to settle")
+        self.check_counts()
+        self.check_audit()
+        self.check_running(stack, killed)
+
+    def check_counts(self):
+        """What the services' tables hold, against what the stream was told."""
+        stream = self.stream
         expected = self.expected()
         # Each accepted document reached each of its recipients once, and nothing else went.
         assert self.delivered() == expected, _diff(self.delivered(), expected)
@@ -243,7 +250,9 @@ class Oracle:
         for schema in (*CONSUMING, "audit"):
             assert query(self.dsn, schema, "SELECT consumer, reason FROM quarantine") == [], \
                 schema
-        # Every stored event is logged exactly once, and the log verifies.
+
+    def check_audit(self):
+        """Every stored event is logged exactly once, and the log verifies."""
         stored, logged = self.stored_events(), self.logged_events()
         assert set(stored.values()) == {1} and set(logged.values()) == {1}
         assert set(logged) == set(stored), _diff(logged, stored)
@@ -251,7 +260,6 @@ class Oracle:
         with self.client.rpc(auditor, timeout=30) as rpc:
             verdict = rpc.audit.verify()
         assert verdict["ok"] and verdict["entries"] == len(stored), verdict
-        self.check_running(stack, killed)
 
     def check_running(self, stack, killed=None):
         """Every process runs, started once more per kill the test made, and answers:
