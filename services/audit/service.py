@@ -3,7 +3,6 @@ the rules in the pure modules (merkle, note, leaves, verify, replay)."""
 
 import base64
 import json
-import uuid
 from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
@@ -22,6 +21,7 @@ from shared.nameko_ext import (
     Authenticator, Health, ServiceEvents, event_handler, record_quarantine, rpc,
 )
 from shared.topology import ALL
+from shared.values import checked_uuid
 
 SERVICE = "audit"
 
@@ -84,7 +84,7 @@ class AuditService(Health):
     def history(self, document_id):
         """Every logged event about one document, in log order."""
         self._auditor()
-        document_id = _uuid(document_id, "document_id")
+        document_id = checked_uuid(document_id, "document_id")
         with self.audit.db.connection() as conn:
             rows = conn.execute(
                 "SELECT e.idx, e.leaf_entry, p.data FROM entries e"
@@ -136,7 +136,7 @@ class AuditService(Health):
     def inclusion_proof(self, event_id, size=None):
         """The proof that an event is in the tree of a signed checkpoint."""
         self._auditor()
-        found = self.audit.tlog.entry(_uuid(event_id, "event_id"))
+        found = self.audit.tlog.entry(checked_uuid(event_id, "event_id"))
         if found is None:
             raise NotFound(f"event {event_id} is not in the log", field="event_id")
         index, entry = found
@@ -217,7 +217,7 @@ class AuditService(Health):
         signed checkpoint and every key needed: checkable offline with
         ``python -m services.audit.verify_bundle``."""
         self._auditor()
-        document_id = _uuid(document_id, "document_id")
+        document_id = checked_uuid(document_id, "document_id")
         checkpoint = self.checkpoint()
         size = checkpoint["size"]
         with self.audit.db.connection() as conn:
@@ -250,7 +250,7 @@ class AuditService(Health):
     def document_state(self, document_id, at=None):
         """What the log says about one document, now or as it was at ``at`` (ISO 8601)."""
         self._auditor()
-        document_id = _uuid(document_id, "document_id")
+        document_id = checked_uuid(document_id, "document_id")
         events = self._replayable("WHERE e.document_id = %s", (document_id,))
         states = replay.state_at(events, _moment(at)) if at else replay.fold(events)
         state = states.get(document_id)
@@ -318,11 +318,4 @@ def _entry_view(idx, entry, data):
 
 def _b64(value):
     return base64.b64encode(value).decode()
-
-
-def _uuid(value, field):
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise ValidationFailed(f"{field}: not a UUID", field=field) from None
 

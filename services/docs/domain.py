@@ -17,13 +17,13 @@ The leader's decisions and the seal arrive as the signing service's events;
 the number is given at issue, in the same transaction that records it.
 """
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from shared.envelope import Actor, new_event, system_actor
 from shared.errors import Conflict, Forbidden, ValidationFailed
+from shared.values import VIETNAM
 
 SERVICE = "docs"
-VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 # Decree 30/2020 Art. 7: document types and their notation abbreviations.
 # Công văn and Thư công have none (their notation is agency + drafting unit).

@@ -23,20 +23,12 @@ what is certain and what is not.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 from shared.errors import ValidationFailed
+from shared.values import VIETNAM
 
-try:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-    except ZoneInfoNotFoundError:  # no tz database on the machine (slim images)
-        VN_TZ = timezone(timedelta(hours=7), "ICT")
-except ImportError:  # pragma: no cover - Python 3.11 always has zoneinfo
-    VN_TZ = timezone(timedelta(hours=7), "ICT")
-# Vietnam has kept UTC+7 without daylight saving since 1975: both forms agree.
+VN_TZ = VIETNAM
 
 URGENT_WITHIN = timedelta(hours=2)
 END_OF_DAY = time(23, 59, 59, 999000)

@@ -42,12 +42,13 @@ import binascii
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import NamedTuple
 from xml.parsers import expat
 
 from shared.envelope import AGENCY_CODE
 from shared.errors import ValidationFailed
+from shared.values import VIETNAM
 
 # The namespace URI is taken from the public edXML SDKs (Java, .NET, Go), which
 # all use it as the edXML namespace; the official text was not read.
@@ -57,7 +58,6 @@ EXT_NS = "urn:lienthong:edxml-ext:1"
 EXT_PREFIX = "lienthong"
 ET.register_namespace(EXT_PREFIX, EXT_NS)
 
-VIETNAM = timezone(timedelta(hours=7))
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # 50 MiB, for the package and for one inline file
 # A package's tree is bounded before it is built: a broadcast to every agency
 # of a country (~9 elements each) fits; a flood of tiny elements does not.

@@ -12,7 +12,8 @@ that one event.
 import uuid
 from datetime import datetime, time
 
-from services.docs.domain import DOCUMENT_TYPES, VIETNAM
+from services.docs.domain import DOCUMENT_TYPES
+from shared.values import VIETNAM
 from services.routing import domain, edxml
 from shared.envelope import new_event
 from shared.errors import Conflict, LienThongError, ValidationFailed

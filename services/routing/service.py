@@ -8,7 +8,6 @@ import io
 import json
 import logging
 import time
-import uuid
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -36,6 +35,7 @@ from shared.nameko_ext import (
     event_handler, rpc,
 )
 from shared.objectstore import AttachmentCheck, PdfCheck
+from shared.values import checked_uuid
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class RoutingService(Health, DeadLetters):
         returns the first answer and delivers nothing twice.
         """
         actor = require_role(self.auth.actor(), "clerk")
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
         domain.check_consignment_id(consignment_id)
         if not isinstance(addressing, dict):
             raise ValidationFailed("addressing: an object such as {\"agencies\": [...]}",
@@ -370,7 +370,7 @@ class RoutingService(Health, DeadLetters):
     def report_status(self, document_id, code, reason=None):
         """The recipient reports 02 returned, 03 accepted, 04 assigned, 05, 06."""
         actor = require_role(self.auth.actor(), "clerk")
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
 
         def attempt(conn):
             return self._report(conn, document_id, str(code), agency=actor.agency,
@@ -417,7 +417,7 @@ class RoutingService(Health, DeadLetters):
         """Per recipient, the current status and its history. The sender (and
         auditors) see every recipient; a recipient sees its own copy."""
         actor = self.auth.actor()
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
         with self.events.transaction() as conn:
             rows = conn.execute("SELECT recipient, sender, state FROM copies"
                                 " WHERE document_id = %s ORDER BY recipient",
@@ -437,7 +437,7 @@ class RoutingService(Health, DeadLetters):
         """The sender asks every recipient (13) to agree to a revoke (1), update
         (2) or replace (3)."""
         actor = require_role(self.auth.actor(), "clerk")
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
 
         def attempt(conn):
             rows = conn.execute("SELECT recipient FROM copies WHERE document_id = %s"
@@ -466,7 +466,7 @@ class RoutingService(Health, DeadLetters):
     def answer_recall(self, document_id, agree, reason=None):
         """The recipient agrees (15) or refuses (16, reason required)."""
         actor = require_role(self.auth.actor(), "clerk")
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
 
         def attempt(conn):
             request = self._recall(conn, document_id, actor.agency)
@@ -488,7 +488,7 @@ class RoutingService(Health, DeadLetters):
     @rpc
     def recall_outcome(self, document_id):
         actor = self.auth.actor()
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
         with self.events.transaction() as conn:
             rows = conn.execute("SELECT state FROM recalls WHERE document_id = %s",
                                 (document_id,)).fetchall()
@@ -577,7 +577,7 @@ class RoutingService(Health, DeadLetters):
         does (read from the object store; a package holds at most
         ``MAX_UPLOAD_BYTES`` per file)."""
         actor = self.auth.actor()
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
         with self.events.transaction() as conn:
             row = conn.execute("SELECT registered FROM consignments WHERE document_id = %s",
                                (document_id,)).fetchone()
@@ -760,7 +760,7 @@ class RoutingService(Health, DeadLetters):
         name one. Anyone else: ``NotFound``, as for ``statuses``.
         """
         actor = self.auth.actor()
-        document_id = _uuid(document_id)
+        document_id = checked_uuid(document_id)
         if recipient is None:
             if actor.role == "auditor":
                 raise ValidationFailed("recipient: name the recipient whose status to export",
@@ -1011,13 +1011,6 @@ def _check_exchangeable(document):
         raise ValidationFailed(f"secrecy: document {document['document_id']} is a state"
                                f" secret (level {document.get('secrecy')}) and is excluded"
                                " from electronic exchange", field="secrecy")
-
-
-def _uuid(value):
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise ValidationFailed("document_id: not a UUID", field="document_id") from None
 
 
 def _date(value):

@@ -26,7 +26,7 @@ import math
 import os
 import random
 import unicodedata
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -47,8 +47,9 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from services.signing.pki import Identity, check_valid_at, describe
 from shared.errors import Conflict, ValidationFailed
+from shared.values import VIETNAM
 
-VN_TZ = timezone(timedelta(hours=7), "ICT")
+VN_TZ = VIETNAM
 COMPETENCES = ("", "TM.", "Q.", "KT.", "TL.", "TUQ.")
 LEADER_FIELD = "LeaderSignature"
 SEAL_FIELD = "AgencySeal"

@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import logging
-import uuid
 
 from cryptography.hazmat.primitives import serialization
 from nameko.dependency_providers import Config
@@ -30,6 +29,7 @@ from shared.nameko_ext import (
 )
 from shared.objectstore import OwnContent, PdfCheck
 from shared.settings import require_secret
+from shared.values import checked_uuid
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ class SigningService(Health, DeadLetters):
             return services.docs.get_document(document_id)
 
     def _document(self, document_id):
-        _check_uuid(document_id)
+        checked_uuid(document_id)
         with self.events.transaction() as conn:
             document = self._row(conn, document_id)
         if document is None:
@@ -445,13 +445,6 @@ def _sha256(data):
 
 def _jsonable(report):
     return json.loads(json.dumps(report, default=str))
-
-
-def _check_uuid(value):
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        raise ValidationFailed("document_id: not a UUID", field="document_id") from None
 
 
 def _check_agency(code):
