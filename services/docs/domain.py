@@ -24,19 +24,7 @@ from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.values import VIETNAM
 
 SERVICE = "docs"
-
-# Decree 30/2020 Art. 7: document types and their notation abbreviations.
-# Công văn and Thư công have none (their notation is agency + drafting unit).
-DOCUMENT_TYPES = {
-    "NQ": "Nghị quyết", "QĐ": "Quyết định", "CT": "Chỉ thị", "QC": "Quy chế",
-    "QyĐ": "Quy định", "TC": "Thông cáo", "TB": "Thông báo", "HD": "Hướng dẫn",
-    "CTr": "Chương trình", "KH": "Kế hoạch", "PA": "Phương án", "ĐA": "Đề án",
-    "DA": "Dự án", "BC": "Báo cáo", "BB": "Biên bản", "TTr": "Tờ trình",
-    "HĐ": "Hợp đồng", "CV": "Công văn", "CĐ": "Công điện", "BGN": "Bản ghi nhớ",
-    "BTT": "Bản thỏa thuận", "GUQ": "Giấy ủy quyền", "GM": "Giấy mời",
-    "GGT": "Giấy giới thiệu", "GNP": "Giấy nghỉ phép", "PG": "Phiếu gửi",
-    "PC": "Phiếu chuyển", "PB": "Phiếu báo", "THC": "Thư công",
-}
+# Công văn and Thư công have no type in their notation (agency + drafting unit).
 WITHOUT_TYPE_IN_NOTATION = frozenset({"CV", "THC"})
 
 # 0 Thường, 1 Khẩn, 2 Thượng khẩn, 3 Hỏa tốc.
@@ -82,19 +70,6 @@ def stream_of(document_id):
 
 def incoming_stream_of(document_id, agency):
     return f"incoming-{document_id}-{agency}"
-
-
-def document_prefix(document_id):
-    """Where every file of the document is kept."""
-    return f"documents/{document_id}/"
-
-
-def file_key(document_id, name="main.pdf"):
-    return f"{document_prefix(document_id)}{name}"
-
-
-def attachment_key(document_id, index):
-    return f"documents/{document_id}/attachments/{index:03d}"
 
 
 # -- the state machine ------------------------------------------------------------

@@ -18,7 +18,8 @@ import unicodedata
 from collections import namedtuple
 from xml.sax.saxutils import escape
 
-from services.docs.domain import DOCUMENT_TYPES, vietnam_time
+from services.docs.domain import vietnam_time
+from shared.documents import DOCUMENT_TYPES
 from shared.errors import ValidationFailed
 
 Column = namedtuple("Column", "id heading width")  # width: relative, for the PDF

@@ -9,8 +9,9 @@ from marshmallow import (
 )
 
 from services.docs.domain import (
-    COMPETENCE, DOCUMENT_TYPES, SECRECY, STEERING, URGENCY,
+    COMPETENCE, SECRECY, STEERING, URGENCY,
 )
+from shared.documents import DOCUMENT_TYPES
 from shared.envelope import AGENCY_CODE
 from shared.errors import ValidationFailed
 from shared.text import check_storable

@@ -20,6 +20,7 @@ from services.docs import domain, registers
 from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
 from shared.auth import require_role
+from shared.documents import attachment_key, document_prefix, file_key
 from shared.envelope import thaw, utc_now
 from shared.errors import Forbidden, NotFound, PayloadTooLarge, StorageError, ValidationFailed
 from shared.failpoints import failpoint
@@ -130,8 +131,8 @@ class DocsService(Health, DeadLetters):
                 if index > MAX_ATTACHMENTS:
                     raise ValidationFailed(f"attachments: at most {MAX_ATTACHMENTS}",
                                            field="attachments")
-                key = (domain.file_key(document_id) if index == 0
-                       else domain.attachment_key(document_id, index - 1))
+                key = (file_key(document_id) if index == 0
+                       else attachment_key(document_id, index - 1))
                 check = (UnsignedPdfCheck() if index == 0
                          else AttachmentCheck(f"attachments.{index - 1}"))
                 stored.append(self.files.put_stream(key, form.file_stream(),
@@ -163,7 +164,7 @@ class DocsService(Health, DeadLetters):
             if not self._remove(stored) or isinstance(err, StorageError):
                 # The S3 server failed: what it holds under this new document's
                 # prefix is unknown (a hung server may finish the upload later).
-                self.files.sweep_later(domain.document_prefix(document_id))
+                self.files.sweep_later(document_prefix(document_id))
             raise
         return json_response({"document_id": document_id, "event_id": recorded.event_id,
                               "state": domain.DRAFT, "file": stored[0].to_dict(),
@@ -184,7 +185,7 @@ class DocsService(Health, DeadLetters):
         if part is None or part[:2] != ("file", "file"):
             raise ValidationFailed("file: required, as the form field 'file'", field="file")
         check = UnsignedPdfCheck()
-        stored = self.files.put_stream(domain.file_key(document_id), form.file_stream(),
+        stored = self.files.put_stream(file_key(document_id), form.file_stream(),
                                        max_size=self._limit(), check=check)
         try:
             if check.suspect:

@@ -12,11 +12,11 @@ that one event.
 import uuid
 from datetime import datetime, time
 
-from services.docs.domain import DOCUMENT_TYPES
-from shared.values import VIETNAM
 from services.routing import domain, edxml
+from shared.documents import DOCUMENT_TYPES
 from shared.envelope import new_event
 from shared.errors import Conflict, LienThongError, ValidationFailed
+from shared.values import VIETNAM
 
 ORIGIN = "edxml"
 # Fixed: the same package (sender, edXML DocumentId) always gets the same id.

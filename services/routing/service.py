@@ -16,13 +16,12 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 
 
-from services.docs import domain as docs_domain
-from services.docs.domain import DOCUMENT_TYPES
 from services.routing import codec, deadlines, domain, edxml, inbound
 from services.routing import statuses as st
 from services.routing.directory import Directory
 from services.routing.sample_data import apply_reform_2025, national, sample_province
 from shared.auth import require_role
+from shared.documents import DOCUMENT_TYPES, attachment_key, file_key
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
 from shared.errors import (
     ConcurrencyConflict, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
@@ -718,8 +717,8 @@ class RoutingService(Health, DeadLetters):
         try:
             for n, attachment in enumerate(attachments, 1):
                 field = f"edXMLBody/Attachment[{n}]"
-                key = (docs_domain.file_key(document_id) if n == 1
-                       else docs_domain.attachment_key(document_id, n - 2))
+                key = (file_key(document_id) if n == 1
+                       else attachment_key(document_id, n - 2))
                 check = PdfCheck(field) if n == 1 else AttachmentCheck(field)
                 stored.append({**self.files.put_stream(
                     key, io.BytesIO(attachment.content), limit, check).to_dict(),

@@ -20,6 +20,7 @@ from nameko.extensions import DependencyProvider
 from services.signing import authority, domain, manifest, pades, tsa, verification
 from shared import scope
 from shared.auth import require_role
+from shared.documents import file_key
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
 from shared.green import run_cpu
@@ -427,7 +428,7 @@ class SigningService(Health, DeadLetters):
 
     def _store(self, document_id, name, data, content_type="application/pdf"):
         check = PdfCheck() if content_type == "application/pdf" else OwnContent(content_type)
-        stored = self.files.put_stream(f"documents/{document_id}/{name}", io.BytesIO(data),
+        stored = self.files.put_stream(file_key(document_id, name), io.BytesIO(data),
                                        max_size=len(data), check=check)
         return stored.to_dict()
 

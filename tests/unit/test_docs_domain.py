@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 
 from services.docs.domain import (
-    check_registration, document_registered, file_key, may_read, stream_of,
+    check_registration, document_registered, may_read, stream_of,
 )
 from services.docs.schemas import load_register
+from shared.documents import file_key
 from shared.envelope import Actor, canonical_bytes
 from shared.errors import Forbidden, ValidationFailed
 from shared.objectstore import StoredObject
