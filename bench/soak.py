@@ -306,9 +306,8 @@ def main(argv=None):
         cleanup.callback(postgres.cleanup)
         rabbit = PrivateRabbit().start()
         cleanup.callback(rabbit.cleanup)
-        s3 = servers.find_s3(os.path.join(LOG_DIR, "s3"))
-        cleanup.callback(s3.cleanup)
-        weed = s3.cleanup.__self__  # the SeaweedServer the harness started
+        s3, weed = servers.private_s3(os.path.join(LOG_DIR, "s3"))
+        cleanup.callback(weed.stop)
         platform = private_platform(rabbit, postgres, s3, LOG_DIR)
         baselines = raw_baselines(platform.pg_dsn, platform.amqp_uri)
 

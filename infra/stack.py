@@ -38,15 +38,18 @@ def make_gateway_key(directory, passphrase=None):
             "LIENTHONG_GATEWAY_PUBLIC_KEY": public_key_text(key)}, key
 
 
-def _die_with_parent():
-    """In the child: SIGTERM it when the thread that started it ends, so a demo or a
-    test run killed outright leaves no server behind (Linux; elsewhere a no-op)."""
-    try:
-        import ctypes
+def die_with_parent(signum=signal.SIGTERM):
+    """A ``preexec_fn`` that has the child sent ``signum`` when the thread that
+    started it ends, so a demo or a test run killed outright leaves no server
+    behind (Linux; elsewhere a no-op). It runs after any switch of user."""
+    def preexec():
+        try:
+            import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+    return preexec
 
 
 def port_open(host, port, timeout=1.0):
@@ -105,7 +108,7 @@ class SeaweedServer:
                  else f"-{name}.port={port}" for name, port in self.ports.items()]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                         preexec_fn=_die_with_parent,
+                                         preexec_fn=die_with_parent(),
                                          start_new_session=True)
         deadline = time.monotonic() + timeout
         while not self._answers():
@@ -173,7 +176,7 @@ class ServiceProcess:
                  f"services/{self.name}/config.yml",
                  f"services.{self.name}.service:{SERVICES[self.name]}"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent)
+                preexec_fn=die_with_parent())
         return self
 
     def wait_ready(self, client, token, timeout=60):

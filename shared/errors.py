@@ -114,12 +114,6 @@ class UnsupportedMediaType(LienThongError):
     http_status = 415
 
 
-class StorageError(LienThongError):
-    code = "storage_error"
-    http_status = 503
-    retry_after = 5  # seconds, sent as Retry-After: a storage outage is worth a retry
-
-
 class ServiceUnavailable(LienThongError):
     """A server or service this request needs is down, busy or too slow: the
     request changed nothing and may be retried after ``retry_after`` seconds."""
@@ -127,10 +121,18 @@ class ServiceUnavailable(LienThongError):
     code = "service_unavailable"
     http_status = 503
 
-    def __init__(self, message, field=None, retry_after=5):
+    RETRY_AFTER = 5  # seconds, sent as Retry-After
+
+    def __init__(self, message, field=None, retry_after=RETRY_AFTER):
         super().__init__(message, field)
         self.retry_after = max(1, int(retry_after))
         self.args = (message, field, self.retry_after)
 
     def to_dict(self):
         return {**super().to_dict(), "retry_after": self.retry_after}
+
+
+class StorageError(ServiceUnavailable):
+    """The object store failed: a 503 like any server that is down."""
+
+    code = "storage_error"

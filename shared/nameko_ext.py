@@ -347,7 +347,6 @@ RPC_TIMEOUT_SECONDS = 30.0
 SLOW_RPC_TIMEOUT_SECONDS = 120.0
 SLOW_CALLS = frozenset({"routing.send", "routing.import_edxml", "routing.export_edxml",
                         "audit.verify", "audit.evidence_bundle", "audit.reconcile"})
-RETRY_AFTER_SECONDS = 5
 
 # Failures of a server the request needs (the broker, the database), not of the
 # request: the caller gets a 503 and may retry.
@@ -360,11 +359,10 @@ def unavailable(err):
     if isinstance(err, errors.ServiceUnavailable):
         return err
     if isinstance(err, psycopg.OperationalError):
-        return errors.ServiceUnavailable("the database cannot be reached; try again shortly",
-                                         retry_after=RETRY_AFTER_SECONDS)
+        return errors.ServiceUnavailable("the database cannot be reached; try again shortly")
     if isinstance(err, TRANSIENT):
         return errors.ServiceUnavailable("the message broker cannot be reached; try again"
-                                         " shortly", retry_after=RETRY_AFTER_SECONDS)
+                                         " shortly")
     return None
 
 
@@ -489,15 +487,14 @@ class _AssertingMethodProxy(MethodProxy):
         where = f"{self.service_name}.{self.method_name}"
         if self.limit is not None and not self.limit.acquire(blocking=False):
             raise errors.ServiceUnavailable(f"{self.service_name} is busy: too many calls"
-                                            " waiting for it", retry_after=RETRY_AFTER_SECONDS)
+                                            " waiting for it")
         timer = eventlet.Timeout(self.timeout) if self.timeout else None
         try:
             return super().__call__(*args, **kwargs)
         except (eventlet.Timeout, RpcTimeout) as err:
             if isinstance(err, eventlet.Timeout) and err is not timer:
                 raise
-            raise errors.ServiceUnavailable(f"{where} did not answer within {self.timeout:g} s",
-                                            retry_after=RETRY_AFTER_SECONDS) from None
+            raise errors.ServiceUnavailable(f"{where} did not answer within {self.timeout:g} s") from None
         except TRANSIENT as err:
             log.warning("%s: %s", where, err)
             raise unavailable(err) from None

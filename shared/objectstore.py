@@ -238,7 +238,7 @@ def server_failures():
     return (MinioException, urllib3.exceptions.HTTPError, OSError)
 
 
-def unavailable(action, key, err):
+def storage_failure(action, key, err):
     """The :class:`StorageError` for a failed S3 call; the detail (which may name the
     server's address) is logged for operators, never sent to the caller."""
     from minio.error import S3Error
@@ -261,7 +261,7 @@ class _Guarded:
         try:
             return self._response.read(*args, **kwargs)
         except server_failures() as err:
-            raise unavailable("read of", self._key, err) from err
+            raise storage_failure("read of", self._key, err) from err
 
     def stream(self, amt=CHUNK):
         while chunk := self.read(amt):
@@ -321,9 +321,9 @@ class S3ObjectStore:
                 self.client.make_bucket(bucket_name=self.bucket, object_lock=True)
         except S3Error as err:
             if err.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise unavailable("creation of bucket", self.bucket, err) from err
+                raise storage_failure("creation of bucket", self.bucket, err) from err
         except server_failures() as err:
-            raise unavailable("creation of bucket", self.bucket, err) from err
+            raise storage_failure("creation of bucket", self.bucket, err) from err
 
     def put_stream(self, key, source, max_size, check=None):
         check = check or PdfCheck()
@@ -339,7 +339,7 @@ class S3ObjectStore:
         except server_failures() as err:
             if reader.source_error is err:
                 raise  # the uploader's side failed, not the S3 server
-            raise unavailable("upload of", key, err) from err
+            raise storage_failure("upload of", key, err) from err
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
                             content_type=check.content_type, version_id=result.version_id)
 
@@ -360,7 +360,7 @@ class S3ObjectStore:
                                              config=Retention(COMPLIANCE, retain_until),
                                              version_id=result.version_id)
         except server_failures() as err:
-            raise unavailable("locked store of", key, err) from err
+            raise storage_failure("locked store of", key, err) from err
         return result.version_id
 
     def lock(self, key, version_id, retain_until):
@@ -373,7 +373,7 @@ class S3ObjectStore:
                                              config=Retention(COMPLIANCE, retain_until),
                                              version_id=version_id)
         except server_failures() as err:
-            raise unavailable("lock of", key, err) from err
+            raise storage_failure("lock of", key, err) from err
 
     def get_bytes(self, key, version_id=None):
         """A small object's bytes (read whole: for manifests, notes, bounded files)."""
@@ -390,7 +390,7 @@ class S3ObjectStore:
             self.client.remove_object(bucket_name=self.bucket, object_name=key,
                                       version_id=version_id)
         except server_failures() as err:
-            raise unavailable("removal of", key, err) from err
+            raise storage_failure("removal of", key, err) from err
 
     def remove_all(self, prefix):
         """Remove every version under ``prefix``; how many there were."""
@@ -401,7 +401,7 @@ class S3ObjectStore:
                 self.client.remove_object(bucket_name=self.bucket, object_name=key,
                                           version_id=version_id)
         except server_failures() as err:
-            raise unavailable("removal of", prefix, err) from err
+            raise storage_failure("removal of", prefix, err) from err
         return len(found)
 
     def sweep_later(self, prefix):
@@ -441,16 +441,16 @@ class S3ObjectStore:
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
                 return False
-            raise unavailable("lookup of", key, err) from err
+            raise storage_failure("lookup of", key, err) from err
         except server_failures() as err:
-            raise unavailable("lookup of", key, err) from err
+            raise storage_failure("lookup of", key, err) from err
 
     def keys(self, prefix=""):
         try:
             return [o.object_name for o in self.client.list_objects(
                 bucket_name=self.bucket, prefix=prefix, recursive=True)]
         except server_failures() as err:
-            raise unavailable("listing of", prefix, err) from err
+            raise storage_failure("listing of", prefix, err) from err
 
     def open(self, key, version_id=None):
         """A streaming response; the caller reads it in chunks and closes it."""
@@ -462,9 +462,9 @@ class S3ObjectStore:
         except S3Error as err:
             if err.code in ("NoSuchKey", "NoSuchVersion"):
                 raise NotFound(f"no stored file {key}", field="document_id") from err
-            raise unavailable("download of", key, err) from err
+            raise storage_failure("download of", key, err) from err
         except server_failures() as err:
-            raise unavailable("download of", key, err) from err
+            raise storage_failure("download of", key, err) from err
 
     def presigned_get(self, key, version_id=None, expires=timedelta(minutes=5)):
         return self.public.presigned_get_object(

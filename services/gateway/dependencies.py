@@ -3,6 +3,7 @@ demo seeding and the failed-login counters, revoked tokens) and its identity:
 the bearer tokens it issues and checks, and the assertion it mints for every
 call it makes for a user."""
 
+import collections
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -323,8 +324,8 @@ class GatewayIdentity(DependencyProvider):
         # a slow or dead service leaves the others answering.
         per_service = int(config.get("RPC_IN_FLIGHT_PER_SERVICE",
                                      max(1, self.container.max_workers // 4)))
-        self.in_flight = {s: eventlet.semaphore.Semaphore(per_service)
-                          for s in ("docs", "signing", "routing", "audit")}
+        self.in_flight = collections.defaultdict(
+            lambda: eventlet.semaphore.Semaphore(per_service))
 
     def timeout(self, service, method):
         return rpc_timeout(self.container.config, service, method)

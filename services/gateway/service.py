@@ -25,7 +25,7 @@ from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
 from shared import scope
 from shared.errors import (
-    Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError, Unauthenticated,
+    Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated,
     ValidationFailed,
 )
 from shared.green import run_cpu
@@ -429,7 +429,7 @@ class GatewayService(Health):
             answer = session.send(prepared, stream=True, timeout=(5, 300))
         except requests.RequestException as err:
             session.close()
-            raise StorageError(f"docs is unavailable: {err.__class__.__name__}") from None
+            raise ServiceUnavailable(f"docs is unavailable: {err.__class__.__name__}") from None
         except BaseException:
             session.close()
             raise

@@ -148,19 +148,7 @@ def test_several_docs_processes_issuing_at_once_give_no_gap_and_no_duplicate(
     try:
         for p in extra:
             p.wait_ready(client, client.token("auditor"))
-        documents = []
-        for n in range(12):
-            response = client.register(client.token("clerk"), make_pdf(f"so {n}"))
-            document_id = response.json()["document_id"]
-            with client.rpc(client.token("clerk")) as rpc:
-                rpc.docs.submit(document_id, f"leader@{PROVINCE}")
-            with client.rpc(client.token("leader")) as rpc:
-                wait_for(lambda: rpc.signing.sign_document(document_id), what="signing")
-            with client.rpc(client.token("clerk")) as rpc:
-                rpc.signing.seal_document(document_id)
-            documents.append(document_id)
-        for document_id in documents:
-            wait_for(lambda: state_of(client, document_id) == "sealed", what="docs: sealed")
+        documents = [client.sealed(f"so {n}") for n in range(12)]
 
         numbers, errors = [], []
 

@@ -17,9 +17,8 @@ from nameko.exceptions import RemoteError
 
 from services.docs.service import DDL, DocsService, _take_number
 from services.signing.service import SigningService
-from tests.support.client import PROVINCE, Client, wait_for
+from tests.support.client import Client
 from tests.support.db import query, scalar
-from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -88,28 +87,12 @@ def test_a_new_year_starts_a_new_series_at_01(numbering):
     assert (new_year, secret, other_agency) == (1, 1, 1)
 
 
-def sealed(client, title):
-    """A document registered, signed and sealed by the real services: ready to issue."""
-    response = client.register(client.token("clerk"), make_pdf(title))
-    assert response.status_code == 201, response.text
-    document_id = response.json()["document_id"]
-    with client.rpc(client.token("clerk")) as rpc:
-        rpc.docs.submit(document_id, f"leader@{PROVINCE}")
-    with client.rpc(client.token("leader")) as rpc:
-        wait_for(lambda: rpc.signing.sign_document(document_id), what="signing to get it")
-    with client.rpc(client.token("clerk")) as rpc:
-        rpc.signing.seal_document(document_id)
-        wait_for(lambda: rpc.docs.get_document(document_id)["state"] == "sealed",
-                 what="docs to follow the seal")
-    return document_id
-
-
 def test_an_issue_failing_after_taking_its_number_gives_the_number_back(
         run_container, platform, monkeypatch):
     run_container(DocsService)
     run_container(SigningService)
     client = Client(platform)
-    first, second = sealed(client, "so 1"), sealed(client, "so 2")
+    first, second = client.sealed("so 1"), client.sealed("so 2")
     dsn = platform.pg_dsn
 
     # The docs service's own issue fails after its number was taken (shared.failpoints).

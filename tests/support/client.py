@@ -1,7 +1,7 @@
 """The test's client: the platform's own client, pointed at one test's servers."""
 
 from infra.client import Client as _Client
-from infra.client import wait_for  # noqa: F401
+from infra.client import wait_for
 
 PROVINCE = "000.00.00.H41"
 DISTRICT_1 = "000.01.00.H41"
@@ -36,6 +36,24 @@ class Client(_Client):
     def issue(self, clerk, leader, pdf, metadata=None, timeout=30):
         return super().issue(clerk, leader, pdf,
                              metadata if metadata is not None else DIRECTIVE, timeout)
+
+    def sealed(self, title):
+        """A document of the province registered, signed and sealed by the real
+        services, docs knowing it sealed: ready to issue. Its id."""
+        from infra.samples import make_pdf
+
+        response = self.register(self.token("clerk"), make_pdf(title))
+        assert response.status_code == 201, response.text
+        document_id = response.json()["document_id"]
+        with self.rpc(self.token("clerk")) as rpc:
+            rpc.docs.submit(document_id, f"leader@{PROVINCE}")
+        with self.rpc(self.token("leader")) as rpc:
+            wait_for(lambda: rpc.signing.sign_document(document_id), what="signing to get it")
+        with self.rpc(self.token("clerk")) as rpc:
+            rpc.signing.seal_document(document_id)
+            wait_for(lambda: rpc.docs.get_document(document_id)["state"] == "sealed",
+                     what="docs to follow the seal")
+        return document_id
 
     def sign_seal_issue(self, document_id, timeout=30):
         """The province's leader signs, its clerk seals and issues ``document_id``."""

@@ -136,11 +136,17 @@ class Platform:
         """``env()`` with the service's own least-privilege logins (``infra.provision``)
         where the harness made the vhost; the shared logins elsewhere."""
         env = {**self.env(), **self._own_logins().get(service, {})}
-        if self.s3.service_keys and service in self.s3.service_keys:
-            self.object_store()  # the operator makes the bucket; services may not
-            env["LIENTHONG_S3_ACCESS_KEY"], env["LIENTHONG_S3_SECRET_KEY"] = \
-                self.s3.service_keys[service]
+        if own := self._own_s3_key(service):
+            env["LIENTHONG_S3_ACCESS_KEY"], env["LIENTHONG_S3_SECRET_KEY"] = own
         return env
+
+    def _own_s3_key(self, service):
+        """``service``'s own S3 key where the harness made one (the bucket made first:
+        the operator makes it, services may not), else None."""
+        if service and self.s3.service_keys and service in self.s3.service_keys:
+            self.object_store()
+            return self.s3.service_keys[service]
+        return None
 
     def _own_logins(self):
         if self._logins is None:
@@ -170,9 +176,8 @@ class Platform:
             config.update(AMQP_URI=own["LIENTHONG_AMQP_URI"],
                           POSTGRES_DSN=own["LIENTHONG_PG_DSN"],
                           POSTGRES_APP_DSN=own.get("LIENTHONG_PG_APP_DSN"))
-        if service and self.s3.service_keys and service in self.s3.service_keys:
-            self.object_store()  # the operator makes the bucket; services may not
-            config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"] = self.s3.service_keys[service]
+        if own := self._own_s3_key(service):
+            config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"] = own
         return config
 
     def _shared_config(self, service):

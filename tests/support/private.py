@@ -29,7 +29,7 @@ import uuid
 import pytest
 
 from infra.provision import amqp_uri, apply_rabbit, rabbit_definitions
-from infra.stack import free_port, port_open
+from infra.stack import die_with_parent, free_port, port_open
 from tests.support import servers
 
 
@@ -90,15 +90,8 @@ def _run_as(user, parent_death_signal=None):
     with ``parent_death_signal``, the child gets it when the test process ends, even
     killed outright, so no private server outlives its run (Linux)."""
     args = {}
-    if parent_death_signal is not None:
-        def end_with_parent():  # runs after the switch of user, which would clear it
-            try:
-                import ctypes
-
-                ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, parent_death_signal)
-            except OSError:
-                pass
-        args["preexec_fn"] = end_with_parent
+    if parent_death_signal is not None:  # set after the switch of user, which clears it
+        args["preexec_fn"] = die_with_parent(parent_death_signal)
     if os.geteuid() == 0:
         entry = pwd.getpwnam(user)
         args.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
