@@ -272,6 +272,15 @@ def oracle(platform, client, stream):
                         f"{report['entries']} entries, {report['checkpoints']} checkpoints"))
     except Exception as err:
         results.append(("the log verifies against its signed checkpoints", False, str(err)))
+    from tests.support.oracle import pending_uploads, unnamed_objects
+    try:
+        wait_for(lambda: not pending_uploads(dsn), timeout=120, interval=2,
+                 what="every upload intent to be settled or swept")
+    except Exception:
+        pass
+    orphans = unnamed_objects(platform)
+    results.append(("no object in the bucket that no event names", not orphans,
+                    f"{len(orphans)} orphans; upload intents left: {pending_uploads(dsn)}"))
     with client.rpc(auditor, timeout=120) as rpc:
         rec = rpc.audit.reconcile()
     results.append(("reconcile: no difference", not rec["differences"],

@@ -585,7 +585,6 @@ class ObjectStoreProvider(DependencyProvider):
         from shared.objectstore import S3ObjectStore, s3_settings
 
         self.store = S3ObjectStore(**s3_settings(self.container.config))
-        self.store.spawn = self.container.spawn_managed_thread  # its background sweeps
         retry_until_ready(self.store.ensure_bucket, what="object storage")
 
     def get_dependency(self, worker_ctx):

@@ -15,9 +15,8 @@ import hashlib
 import io
 import logging
 import threading
-import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from shared.errors import LienThongError, NotFound, StorageError
 from shared.errors import PayloadTooLarge, UnsupportedMediaType
@@ -205,7 +204,6 @@ def s3_settings(config):
         "connect_timeout": float(config.get("S3_CONNECT_TIMEOUT_SECONDS") or CONNECT_TIMEOUT),
         "read_timeout": float(config.get("S3_TIMEOUT_SECONDS") or READ_TIMEOUT),
         "retries": int(config.get("S3_RETRIES") or RETRIES),
-        "sweep_first": float(config.get("S3_SWEEP_FIRST_SECONDS") or SWEEP_FIRST_SECONDS),
     }
 
 
@@ -274,36 +272,13 @@ class _Guarded:
         self._response.release_conn()
 
 
-# A sweep of a failed command's objects: the first try after this many seconds,
-# each next pause twice the last (at most 5 minutes), for about 20 minutes; it
-# ends after two successful listings in a row found nothing left.
-SWEEP_FIRST_SECONDS = 2.0
-SWEEP_FOR_SECONDS = 20 * 60
-
-
-def sweep_pauses(first=SWEEP_FIRST_SECONDS, total=SWEEP_FOR_SECONDS):
-    pause, waited = first, 0.0
-    while waited < total:
-        yield pause
-        waited += pause
-        pause = min(pause * 2, 300.0)
-
-
-def _spawn_daemon(fn):
-    thread = threading.Thread(target=fn, daemon=True)  # a green thread under eventlet
-    thread.start()
-    return thread
-
-
 class S3ObjectStore:
     def __init__(self, endpoint, access_key, secret_key, bucket, secure=False,
                  public_endpoint=None, region="us-east-1", connect_timeout=CONNECT_TIMEOUT,
-                 read_timeout=READ_TIMEOUT, retries=RETRIES, sweep_first=SWEEP_FIRST_SECONDS):
+                 read_timeout=READ_TIMEOUT, retries=RETRIES):
         from minio import Minio
 
         self.bucket = bucket
-        self.spawn = _spawn_daemon  # a nameko provider gives its managed threads
-        self.sweep_first = sweep_first
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
                             secure=secure, region=region,
                             http_client=http_client(connect_timeout, read_timeout, retries,
@@ -404,33 +379,15 @@ class S3ObjectStore:
             raise storage_failure("removal of", prefix, err) from err
         return len(found)
 
-    def sweep_later(self, prefix):
-        """After a command failed with the server unreachable or hung: remove what
-        it left under ``prefix`` (a prefix only that command used), in the
-        background, until two listings in a row find nothing. A hung server may
-        finish an upload the caller gave up on once it runs again: an object
-        no event names, which this removes. The sweep lives in this process only
-        (a restart forgets it) and gives up after about 20 minutes."""
-        def sweep():
-            empty = 0
-            for pause in sweep_pauses(self.sweep_first):
-                time.sleep(pause)
-                try:
-                    removed = self.remove_all(prefix)
-                except StorageError:
-                    empty = 0
-                    continue
-                if removed:
-                    log.warning("object storage: swept %d orphan version(s) under %s",
-                                removed, prefix)
-                empty = 0 if removed else empty + 1
-                if empty == 2:
-                    log.info("object storage: nothing left under %s", prefix)
-                    return
-            log.error("object storage: gave up sweeping %s; objects there are orphans",
-                      prefix)
-
-        return self.spawn(sweep)
+    def versions(self, prefix):
+        """Every stored version under ``prefix``: ``(key, version_id, last_modified)``."""
+        try:
+            return [(o.object_name, o.version_id, o.last_modified)
+                    for o in self.client.list_objects(bucket_name=self.bucket, prefix=prefix,
+                                                      recursive=True, include_version=True)
+                    if not o.is_delete_marker]
+        except server_failures() as err:
+            raise storage_failure("listing of", prefix, err) from err
 
     def exists(self, key):
         from minio.error import S3Error
@@ -477,6 +434,7 @@ class InMemoryObjectStore:
 
     def __init__(self):
         self._objects = {}
+        self._written = {}  # key -> when it was last put
         self._locks = {}
         self._lock = threading.Lock()
 
@@ -491,12 +449,14 @@ class InMemoryObjectStore:
             parts.append(chunk)
         with self._lock:
             self._objects[key] = b"".join(parts)
+            self._written[key] = datetime.now(timezone.utc)
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
                             content_type=check.content_type)
 
     def put_locked(self, key, data, retain_until):
         with self._lock:
             self._objects[key] = bytes(data)
+            self._written[key] = datetime.now(timezone.utc)
 
     def lock(self, key, version_id, retain_until):
         with self._lock:
@@ -516,8 +476,11 @@ class InMemoryObjectStore:
                 del self._objects[key]
         return len(found)
 
-    def sweep_later(self, prefix):
-        self.remove_all(prefix)
+    def versions(self, prefix):
+        """One version per key here (no versioning), named by ``None``."""
+        with self._lock:
+            return [(k, None, self._written[k]) for k in sorted(self._objects)
+                    if k.startswith(prefix)]
 
     def exists(self, key):
         return key in self._objects

@@ -30,6 +30,8 @@ from shared.nameko_ext import (
     event_handler, json_http, json_response, rpc,
 )
 from shared.objectstore import AttachmentCheck, UnsignedPdfCheck
+from shared import uploads
+from shared.uploads import SweepsUploads
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +83,14 @@ CREATE TABLE IF NOT EXISTS incoming (
     UNIQUE (agency, year, arrival_number),
     UNIQUE (agency, sender, document_year, number_notation)
 );
-"""
+""" + uploads.DDL
 
 DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipients, file,"
                     " attachments, registered_at, number, number_notation, year, issued_at,"
                     " sent_at")
 
 
-class DocsService(Health, DeadLetters):
+class DocsService(Health, DeadLetters, SweepsUploads):
     name = domain.SERVICE
 
     events = EventStoreProvider(ddl=DDL)
@@ -121,6 +123,7 @@ class DocsService(Health, DeadLetters):
                 domain.check_link(kind, self._find(command[kind]), actor)
         document_id = str(uuid.uuid4())
         stored, names = [], []
+        upload = self.uploads.begin(document_prefix(document_id), domain.stream_of(document_id))
         try:
             while (part := form.next_part()) is not None:
                 index = len(stored)
@@ -149,7 +152,9 @@ class DocsService(Health, DeadLetters):
                                        f" {len(stored)} uploaded", field="files")
             command["attachment_names"] = names[1:]
             event = domain.document_registered(document_id, command, stored, actor)
+            failpoint("docs.register.before_commit")  # files stored, no event yet
             with self.events.transaction() as conn:
+                self.uploads.settle(conn, upload)
                 [recorded] = self.events.append(event.stream_id, 0, [event], conn=conn)
                 conn.execute(
                     "INSERT INTO documents (document_id, issuing_agency, state, metadata,"
@@ -161,10 +166,10 @@ class DocsService(Health, DeadLetters):
                      json.dumps(thaw(event.data["attachments"]), ensure_ascii=False),
                      event.occurred_at))
         except BaseException as err:
-            if not self._remove(stored) or isinstance(err, StorageError):
-                # The S3 server failed: what it holds under this new document's
-                # prefix is unknown (a hung server may finish the upload later).
-                self.files.sweep_later(document_prefix(document_id))
+            # If the S3 server failed, what it holds under this new document's
+            # prefix is unknown (a hung server may finish the upload later).
+            clean = self._remove(stored) and not isinstance(err, StorageError)
+            self.uploads.end(upload, clean)
             raise
         return json_response({"document_id": document_id, "event_id": recorded.event_id,
                               "state": domain.DRAFT, "file": stored[0].to_dict(),
@@ -185,20 +190,25 @@ class DocsService(Health, DeadLetters):
         if part is None or part[:2] != ("file", "file"):
             raise ValidationFailed("file: required, as the form field 'file'", field="file")
         check = UnsignedPdfCheck()
-        stored = self.files.put_stream(file_key(document_id), form.file_stream(),
-                                       max_size=self._limit(), check=check)
+        upload = self.uploads.begin(file_key(document_id), domain.stream_of(document_id))
+        stored = []
         try:
+            stored.append(self.files.put_stream(file_key(document_id), form.file_stream(),
+                                                max_size=self._limit(), check=check))
             if check.suspect:
-                refuse_if_signed(self.files, stored)
+                refuse_if_signed(self.files, stored[0])
+
             def attempt(conn, document):
-                event = domain.document_revised(document, stored, actor)
-                return event, {"state": event.data["state"], "file": json.dumps(stored.to_dict())}
+                self.uploads.settle(conn, upload)
+                event = domain.document_revised(document, stored[0], actor)
+                return event, {"state": event.data["state"],
+                               "file": json.dumps(stored[0].to_dict())}
             recorded = self._command(document_id, attempt)
-        except BaseException:
-            self._remove([stored])
+        except BaseException as err:
+            self.uploads.end(upload, self._remove(stored) and not isinstance(err, StorageError))
             raise
         return json_response({"document_id": document_id, "state": recorded.data["state"],
-                              "file": stored.to_dict()})
+                              "file": stored[0].to_dict()})
 
     @json_http("GET", "/v1/documents/<document_id>")
     def get_document_http(self, request, document_id):

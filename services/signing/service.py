@@ -23,6 +23,7 @@ from shared.auth import require_role
 from shared.documents import file_key
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
+from shared.failpoints import failpoint
 from shared.green import run_cpu
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
@@ -30,6 +31,8 @@ from shared.nameko_ext import (
 )
 from shared.objectstore import OwnContent, PdfCheck
 from shared.settings import require_secret
+from shared import uploads
+from shared.uploads import SweepsUploads
 from shared.values import checked_uuid
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,7 @@ CREATE TABLE IF NOT EXISTS documents (
     manifest       jsonb,
     manifest_signature jsonb
 );
-""" + authority.DDL
+""" + authority.DDL + uploads.DDL
 
 COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
            "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")
@@ -86,7 +89,7 @@ class SigningAuthority(DependencyProvider):
         return self
 
 
-class SigningService(Health, DeadLetters):
+class SigningService(Health, DeadLetters, SweepsUploads):
     name = domain.SERVICE
 
     events = EventStoreProvider(ddl=DDL)
@@ -129,7 +132,8 @@ class SigningService(Health, DeadLetters):
                          signer["full_name"], signer.get("competence", ""),
                          on_behalf_of=signer.get("on_behalf_of"),
                          timestamper_url=self.pki.tsa_url)
-        stored = self._store(document_id, "signed.pdf", signed)
+        intents = []
+        stored = self._store(document_id, "signed.pdf", signed, intents=intents)
 
         def attempt(conn, current):
             domain.check_leader(current, actor)  # still awaiting approval, under the lock
@@ -137,7 +141,7 @@ class SigningService(Health, DeadLetters):
                 identity), actor)
             return event, {"state": domain.SIGNED, "signed_file": stored}
 
-        recorded = self._command(document_id, attempt, undo=[stored])
+        recorded = self._command(document_id, attempt, undo=[stored], intents=intents)
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "certificate": thaw(
                     recorded.data["certificate"]), "signed_file": stored}
@@ -169,7 +173,8 @@ class SigningService(Health, DeadLetters):
         signed = self._fetch(document["signed_file"], document["signed_file"]["sha256"])
         sealed = run_cpu(pades.seal_as_agency, signed, identity,
                          timestamper_url=self.pki.tsa_url)
-        stored = self._store(document_id, "sealed.pdf", sealed)
+        intents = []
+        stored = self._store(document_id, "sealed.pdf", sealed, intents=intents)
 
         def attempt(conn, current):
             domain.check_may_seal(current, actor)
@@ -177,7 +182,7 @@ class SigningService(Health, DeadLetters):
                                            authority.certificate_info(identity), actor)
             return event, {"state": domain.SEALED, "sealed_file": stored}
 
-        recorded = self._command(document_id, attempt, undo=[stored])
+        recorded = self._command(document_id, attempt, undo=[stored], intents=intents)
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "sealed_file": stored}
 
@@ -193,17 +198,19 @@ class SigningService(Health, DeadLetters):
             if document["manifest"]:
                 return  # finalized already
             identity = self._agency_identity(conn, document)
-            stored = []
+            stored, intents = [], []
             try:
                 attachments = self._seal_appendices(document, data["number_notation"],
-                                                    identity, stored)
+                                                    identity, stored, intents)
                 body = manifest.manifest_bytes(domain.manifest_of(
                     document, data["number_notation"], attachments))
                 stored.append(self._store(document["document_id"], "manifest.json", body,
-                                          "application/json"))
+                                          "application/json", intents=intents))
                 signature = run_cpu(manifest.sign_manifest, body, identity)
                 stored.append(self._store(document["document_id"], "manifest.p7s", signature,
-                                          "application/pkcs7-signature"))
+                                          "application/pkcs7-signature", intents=intents))
+                for intent in intents:
+                    self.uploads.settle(conn, intent)
                 finalized = domain.document_finalized(
                     document, data["number_notation"], attachments, stored[-2], stored[-1],
                     authority.certificate_info(identity), event)
@@ -215,13 +222,13 @@ class SigningService(Health, DeadLetters):
                              (json.dumps(attachments, ensure_ascii=False),
                               json.dumps(stored[-2]), json.dumps(stored[-1]),
                               document["document_id"]))
-            except BaseException:
-                self._remove(stored)
+            except BaseException as err:
+                self._abandon(stored, intents, err)
                 raise
 
         self.events.handle_once("signing.on_document_issued", payload, effects)
 
-    def _seal_appendices(self, document, number_notation, identity, stored):
+    def _seal_appendices(self, document, number_notation, identity, stored, intents):
         """The appendices as sent: each PDF sealed with the number, others as they are."""
         final = []
         for index, attachment in enumerate(document["attachments"]):
@@ -232,7 +239,8 @@ class SigningService(Health, DeadLetters):
             sealed = run_cpu(pades.seal_appendix, pdf, identity, number_notation,
                              timestamper_url=self.pki.tsa_url)
             stored.append(self._store(document["document_id"],
-                                      f"attachments/{index:03d}-sealed.pdf", sealed))
+                                      f"attachments/{index:03d}-sealed.pdf", sealed,
+                                      intents=intents))
             final.append({**stored[-1], "name": attachment["name"], "sealed": True})
         return final
 
@@ -386,9 +394,10 @@ class SigningService(Health, DeadLetters):
                            + (" FOR UPDATE" if lock else ""), (document_id,)).fetchone()
         return dict(zip(COLUMNS, row), document_id=str(document_id)) if row else None
 
-    def _command(self, document_id, attempt, undo=()):
+    def _command(self, document_id, attempt, undo=(), intents=()):
         """Under the row lock: re-check, append the event, update the row. On any
-        failure the objects in ``undo`` are removed: nothing half-done stays."""
+        failure the objects in ``undo`` are removed and their upload ``intents``
+        handed to the sweeper: nothing half-done stays."""
         try:
             with self.events.transaction() as conn:
                 document = self._row(conn, document_id, lock=True)
@@ -396,6 +405,8 @@ class SigningService(Health, DeadLetters):
                     raise NotFound(f"document {document_id} was never submitted for approval",
                                    field="document_id")
                 event, changes = attempt(conn, document)
+                for intent in intents:
+                    self.uploads.settle(conn, intent)
                 stream = event.stream_id
                 [recorded] = self.events.append(
                     stream, self.events.store.stream_version(stream, conn=conn), [event],
@@ -405,8 +416,8 @@ class SigningService(Health, DeadLetters):
                     " WHERE document_id = %s",
                     (*[json.dumps(v) if isinstance(v, dict) else v for v in changes.values()],
                      document_id))
-        except BaseException:
-            self._remove(undo)
+        except BaseException as err:
+            self._abandon(undo, intents, err)
             raise
         return recorded
 
@@ -426,18 +437,34 @@ class SigningService(Health, DeadLetters):
                                " (its SHA-256 differs): refusing to sign or verify it")
         return data
 
-    def _store(self, document_id, name, data, content_type="application/pdf"):
+    def _store(self, document_id, name, data, content_type="application/pdf", *, intents):
+        """Store ``data`` as the document's file ``name``, its upload intent
+        added to ``intents`` (the command settles them when it commits)."""
         check = PdfCheck() if content_type == "application/pdf" else OwnContent(content_type)
-        stored = self.files.put_stream(file_key(document_id, name), io.BytesIO(data),
-                                       max_size=len(data), check=check)
+        key = file_key(document_id, name)
+        intent = self.uploads.begin(key, domain.stream_of(document_id))
+        try:
+            stored = self.files.put_stream(key, io.BytesIO(data), max_size=len(data),
+                                           check=check)
+            failpoint("signing.store.after_upload")  # stored, no event names it yet
+        except BaseException as err:
+            self.uploads.end(intent, clean=not isinstance(err, StorageError))
+            raise
+        intents.append(intent)
         return stored.to_dict()
 
-    def _remove(self, stored):
+    def _abandon(self, stored, intents, err):
+        """After a failed command: its objects removed, its intents ended (swept
+        if a removal failed or the S3 server did)."""
+        clean = not isinstance(err, StorageError)
         for obj in stored:
             try:
                 self.files.delete(obj["key"], version_id=obj["version_id"])
             except Exception:
                 log.exception("could not remove %s after a failed command", obj["key"])
+                clean = False
+        for intent in intents:
+            self.uploads.end(intent, clean)
 
 
 def _sha256(data):

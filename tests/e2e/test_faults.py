@@ -13,6 +13,7 @@ import os
 import random
 import time
 import uuid
+from io import BytesIO
 
 import psycopg
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from infra.stack import ServiceProcess
 from tests.support.client import wait_for
 from tests.support.oracle import DocumentStream, Oracle
+from tests.support.pdf import make_pdf
 from tests.support.private import PrivatePostgres, PrivateRabbit, private_platform
 
 pytestmark = pytest.mark.e2e
@@ -27,12 +29,12 @@ pytestmark = pytest.mark.e2e
 # Where each service may die on its way through the flow (shared/failpoints.py;
 # grep ``failpoint(``): every document passes each of these.
 FAILPOINTS = {
-    "docs": ["outbox.before_publish", "outbox.after_publish",
+    "docs": ["outbox.before_publish", "outbox.after_publish", "docs.register.before_commit",
              "inbox.after_commit.docs.on_document_signed",
              "inbox.after_commit.docs.on_document_sealed",
              "inbox.after_commit.docs.on_document_finalized",
              "inbox.after_commit.docs.on_consignment_sent"],
-    "signing": ["outbox.before_publish", "outbox.after_publish",
+    "signing": ["outbox.before_publish", "outbox.after_publish", "signing.store.after_upload",
                 "inbox.after_commit.signing.on_document_submitted",
                 "inbox.after_commit.signing.on_document_issued"],
     "routing": ["outbox.before_publish", "outbox.after_publish",
@@ -149,3 +151,34 @@ def test_services_sigkilled_at_random_failpoints_lose_and_repeat_nothing(stack, 
     stream.wait(timeout=180)
     assert reached and sorted(reached) == sorted(plan)
     Oracle(platform, client, stream).check(stack, killed=kills)
+
+
+@pytest.mark.parametrize("service, point", [("docs", "docs.register.before_commit"),
+                                            ("signing", "signing.store.after_upload")])
+def test_a_service_killed_after_its_upload_leaves_no_orphan(stack, platform, client, service,
+                                                           point):
+    """Its files are in the bucket, no event names them, and its intent is open:
+    the restarted service's sweeper removes them once the intent's limit passed."""
+    for name in stack:
+        stack[name].start(failpoints=point if name == service else None)
+    auditor = client.token("auditor")
+    for name in stack:
+        if name != service:
+            stack[name].wait_ready(client, auditor)
+    victim = stack[service]
+    stream = DocumentStream(client, target=2, concurrency=1).start()
+    wait_for(lambda: victim.proc.poll() is not None, timeout=90, what=f"{service} at {point}")
+    assert victim.proc.returncode == -9, f"see {victim.log_path}"
+    victim.start()
+    victim.wait_ready(client, auditor)
+    stream.wait(timeout=180)
+    oracle = Oracle(platform, client, stream)
+    oracle.check(stack, killed={service: 1})
+    with open(victim.log_path, encoding="utf-8") as log:
+        assert "swept" in log.read(), "the killed command's upload was not swept"
+
+    # The check is not blind: an object no event names is an orphan.
+    platform.object_store().put_stream("documents/lost/main.pdf", BytesIO(make_pdf("mồ côi")),
+                                       10**6)
+    with pytest.raises(AssertionError):
+        oracle.check_objects(timeout=5)

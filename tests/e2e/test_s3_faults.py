@@ -48,7 +48,7 @@ def api(stack, platform, tmp_path):
     for name in ("docs", "signing"):
         stack[name].env.update({"LIENTHONG_S3_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT),
                                 "LIENTHONG_S3_TIMEOUT_SECONDS": str(READ_TIMEOUT),
-                                "LIENTHONG_S3_SWEEP_FIRST_SECONDS": "0.5"})
+                                "LIENTHONG_UPLOAD_SWEEP_FIRST_SECONDS": "0.5"})
     stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
     stack.start("docs", "signing", "gateway")
     return Api(platform.gateway_url)

@@ -130,6 +130,9 @@ class Platform:
             "LIENTHONG_LOG_KEY_PASSPHRASE": "test-log-passphrase",
             "LIENTHONG_CHECKPOINT_SECONDS": "0.5",
             "LIENTHONG_CHECKPOINT_RETENTION_DAYS": "1",
+            # A killed command's files are swept 20 s on (production: an hour).
+            "LIENTHONG_UPLOAD_MAX_SECONDS": "20",
+            "LIENTHONG_UPLOAD_SWEEP_FIRST_SECONDS": "0.5",
         }
 
     def service_env(self, service):

@@ -13,7 +13,8 @@ document reached each of its recipients exactly once (routing's
 ``DocumentDelivered``, docs' ``IncomingRegistered`` and their projections),
 no number was taken twice, no event was dead-lettered or quarantined, every
 stored event is in the audit log exactly once and the log verifies, and every
-service process still runs and answers.
+service process still runs and answers, and no object is left in the bucket
+that no event names (a killed command's files swept, ``shared/uploads.py``).
 """
 
 import collections
@@ -23,6 +24,7 @@ import time
 import eventlet
 
 from tests.support.client import DIRECTIVE, wait_for
+from shared.uploads import named_versions
 from tests.support.db import query, scalar
 from tests.support.pdf import make_pdf
 
@@ -33,6 +35,24 @@ MORE = {"subtree": DISTRICT_3}
 AUDITOR_AGENCY = "000.00.00.G22"
 PRODUCERS_WITH_TABLES = ("docs", "signing", "routing", "gateway")
 CONSUMING = ("docs", "signing", "routing")
+UPLOADING = ("docs", "signing")  # the services with upload intents
+
+
+def pending_uploads(dsn):
+    """Upload intents not yet settled or swept, per service."""
+    return {s: n for s in UPLOADING
+            if scalar(dsn, s, "SELECT to_regclass('pending_uploads') IS NOT NULL")
+            and (n := scalar(dsn, s, "SELECT count(*) FROM pending_uploads"))}
+
+
+def unnamed_objects(platform):
+    """Versions under documents/ that no event of docs, signing or routing names."""
+    named = set()
+    for schema in CONSUMING:
+        for (data,) in query(platform.pg_dsn, schema, "SELECT envelope->'data' FROM events"):
+            named |= named_versions(data)
+    return [(key, version) for key, version, _ in
+            platform.object_store().versions("documents/") if version not in named]
 
 
 class Journey:
@@ -218,6 +238,7 @@ class Oracle:
                  what="every delivery, arrival and audit entry to settle")
         self.check_counts()
         self.check_audit()
+        self.check_objects()
         self.check_running(stack, killed)
 
     def check_counts(self):
@@ -260,6 +281,12 @@ class Oracle:
         with self.client.rpc(auditor, timeout=30) as rpc:
             verdict = rpc.audit.verify()
         assert verdict["ok"] and verdict["entries"] == len(stored), verdict
+
+    def check_objects(self, timeout=90):
+        """Once every upload intent is settled or swept: no orphan in the bucket."""
+        wait_for(lambda: not pending_uploads(self.dsn), timeout=timeout, interval=0.5,
+                 what="every upload intent to be settled or swept")
+        assert unnamed_objects(self.platform) == []
 
     def check_running(self, stack, killed=None):
         """Every process runs, started once more per kill the test made, and answers:
