@@ -25,6 +25,10 @@ NAMESPACE = uuid.UUID("5b0c1f8e-6a53-4c2e-9d0e-6c1e0f1a2b3c")
 HEADER = "edXMLHeader/MessageHeader"
 BUSINESS_TYPE = "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"
 _NAMES = {name.casefold(): code for code, name in DOCUMENT_TYPES.items()}
+# The SDKs write DocumentType/Type as an integer: the type's place in Decree 30's
+# list (Art. 7, Appendix III), as their examples show (18 Công văn, 19 Công điện).
+NUMBERS = {code: n for n, code in enumerate(DOCUMENT_TYPES, 1)}
+_BY_NUMBER = {str(n): code for code, n in NUMBERS.items()}
 
 
 def edxml_document_id(package):
@@ -39,15 +43,24 @@ def document_id_of(package):
     return str(uuid.uuid5(NAMESPACE, f"{package.from_agency.id}|{edxml_document_id(package)}"))
 
 
+def edxml_document_type(code):
+    """The ``DocumentType`` the SDKs write for a Decree 30 code."""
+    return edxml.DocumentType(type=str(NUMBERS[code]), name=DOCUMENT_TYPES[code])
+
+
 def document_type_code(document_type):
-    """The Decree 30 code (``QĐ``, ``CV``...) a package's ``DocumentType`` names,
-    by code or by name; the numeric codes implementers disagree on are not guessed."""
+    """The Decree 30 code (``QĐ``, ``CV``...) a package's ``DocumentType`` names:
+    by its name first, else by a textual code (our older packages), else by the
+    SDKs' integer ``Type`` (its place in Decree 30's list) when no name is given."""
+    name = (document_type.name or "").strip()
+    code = _NAMES.get(name.casefold())
+    if code:
+        return code
     for text in (document_type.type, document_type.detail):
         if text in DOCUMENT_TYPES:
             return text
-    code = _NAMES.get((document_type.name or "").strip().casefold())
-    if code:
-        return code
+    if not name and document_type.type.lstrip("0") in _BY_NUMBER:
+        return _BY_NUMBER[document_type.type.lstrip("0")]
     raise ValidationFailed(
         f"{HEADER}/DocumentType: {document_type.type or document_type.name!r} is not a Decree"
         " 30 document type; give its code (QĐ, CV, ...) or its name (Quyết định, ...)",
@@ -76,10 +89,10 @@ def check_importable(package, is_platform_agency):
                                " comes first", field="edXMLBody")
     for n, attachment in enumerate(package.attachments, 1):
         if attachment.by_reference:
-            path = f"edXMLBody/Attachment[{n}]"
+            path = f"{edxml.FILE}[{n}]"
             raise ValidationFailed(
                 f"{path}: a file by reference ({attachment.uri}) cannot be fetched from"
-                " outside the platform; inline it (Content)", field=path)
+                " outside the platform; inline it (AttachmentEncoded)", field=path)
     document_type_code(package.document_type)
 
 

@@ -21,7 +21,7 @@ from services.routing import statuses as st
 from services.routing.directory import Directory
 from services.routing.sample_data import apply_reform_2025, national, sample_province
 from shared.auth import require_role
-from shared.documents import DOCUMENT_TYPES, attachment_key, file_key
+from shared.documents import attachment_key, file_key
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
 from shared.errors import (
     ConcurrencyConflict, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
@@ -716,7 +716,7 @@ class RoutingService(Health, DeadLetters):
         stored = []
         try:
             for n, attachment in enumerate(attachments, 1):
-                field = f"edXMLBody/Attachment[{n}]"
+                field = f"{edxml.FILE}[{n}]"
                 key = (file_key(document_id) if n == 1
                        else attachment_key(document_id, n - 2))
                 check = PdfCheck(field) if n == 1 else AttachmentCheck(field)
@@ -804,16 +804,16 @@ class RoutingService(Health, DeadLetters):
         except ValidationFailed as err:
             raise ValidationFailed(f"package: {err.message}", field="package") from None
         answered, agency = status.response_for, status.from_agency.id
-        code_path = "edXMLHeader/Status/StatusCode"
+        code_path = f"{edxml.STATUS}/StatusCode"
 
         def attempt(conn):
             document_id = self._issued_document(conn, answered)
             recipients = {r for (r,) in conn.execute(
                 "SELECT recipient FROM copies WHERE document_id = %s", (document_id,))}
             if agency not in recipients:
-                raise Forbidden(f"edXMLHeader/Status/From/OrganId: {agency} is not a recipient"
+                raise Forbidden(f"{edxml.STATUS}/From/OrganId: {agency} is not a recipient"
                                 f" of document {answered.code}",
-                                field="edXMLHeader/Status/From/OrganId")
+                                field=f"{edxml.STATUS}/From/OrganId")
             try:
                 return self._report(
                     conn, document_id, status.status_code, agency=agency,
@@ -829,8 +829,8 @@ class RoutingService(Health, DeadLetters):
                                             or status.status_code in st.PROCESSING_CODES):
                     raise Conflict(f"{code_path}: {err.message}", field=code_path) from None
                 if err.field == "reason":
-                    raise ValidationFailed(f"edXMLHeader/Status/Description: {err.message}",
-                                           field="edXMLHeader/Status/Description") from None
+                    raise ValidationFailed(f"{edxml.STATUS}/Description: {err.message}",
+                                           field=f"{edxml.STATUS}/Description") from None
                 raise
 
         return _jsonable(self._in_transaction(attempt))
@@ -842,12 +842,12 @@ class RoutingService(Health, DeadLetters):
                  if _response_for(registered["data"]).promulgation_date
                  == answered.promulgation_date]
         if not found:
-            raise NotFound(f"edXMLHeader/Status/ResponseFor: no document {answered.code} issued"
+            raise NotFound(f"{edxml.STATUS}/ResponseFor: no document {answered.code} issued"
                            f" by {answered.organ_id} on {answered.promulgation_date} is known"
-                           " to routing", field="edXMLHeader/Status/ResponseFor")
+                           " to routing", field=f"{edxml.STATUS}/ResponseFor")
         if len(found) > 1:
-            raise Conflict(f"edXMLHeader/Status/ResponseFor: {len(found)} documents match"
-                           f" {answered.document_id}", field="edXMLHeader/Status/ResponseFor")
+            raise Conflict(f"{edxml.STATUS}/ResponseFor: {len(found)} documents match"
+                           f" {answered.document_id}", field=f"{edxml.STATUS}/ResponseFor")
         return found[0]
 
     @rpc
@@ -954,8 +954,7 @@ def _package(registered, traces):
         from_agency=edxml.Agency(id=data["issuing_agency"]),
         to_agencies=[edxml.Agency(id=r) for r in data["recipients"]],
         code_number=number, code_notation=notation, promulgation_date=date_,
-        document_type=edxml.DocumentType(type=data["document_type"],
-                                         name=DOCUMENT_TYPES[data["document_type"]]),
+        document_type=inbound.edxml_document_type(data["document_type"]),
         subject=data["subject"], priority=int(data["urgency"]), traces=hops,
         signer=edxml.Signer(competence=signer.get("competence", ""),
                             position=signer.get("position", ""),
@@ -964,10 +963,13 @@ def _package(registered, traces):
         page_amount=data.get("page_count"), appendixes=list(data.get("appendices") or ()),
         steering_type=data.get("steering_type"),
         document_id=f"{data['issuing_agency']},{date_:%Y/%m/%d},{data['number_notation']}",
+        # Every file: the document, then its appendices and other attachments.
         attachments=[edxml.Attachment(
-            content_id="main", name="main.pdf", content_type="application/pdf",
-            uri=f"lienthong:{data['file']['key']}", sha256=data["file"]["sha256"],
-            size=data["file"]["size"])],
+            content_id="main" if n == 0 else f"file-{n}",
+            name=stored.get("name") or ("main.pdf" if n == 0 else f"file-{n}"),
+            content_type=stored.get("content_type") or ("application/pdf" if n == 0 else ""),
+            uri=f"lienthong:{stored['key']}", sha256=stored["sha256"], size=stored["size"])
+            for n, stored in enumerate([data["file"], *(data.get("attachments") or ())])],
     )
 
 

@@ -123,14 +123,14 @@ BAD = [
     ("revoke from the axis", ValidationFailed,
      "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType",
      {"business": edxml.Business(doc_type=1, reason="sai sót")}),
-    ("file by reference", ValidationFailed, "edXMLBody/Attachment[1]",
+    ("file by reference", ValidationFailed, "edXMLBody/edXMLManifest/Reference[1]",
      {"files": [edxml.Attachment(content_id="main", name="a.pdf", uri="https://axis/a.pdf",
                                  sha256="ab" * 32, size=10)]}),
     ("no file", ValidationFailed, "edXMLBody", {"files": []}),
-    ("main file not a PDF", UnsupportedMediaType, "edXMLBody/Attachment[1]",
+    ("main file not a PDF", UnsupportedMediaType, "edXMLBody/edXMLManifest/Reference[1]",
      {"files": [_inline("main.pdf", b"MZ\x90\x00 not a pdf")]}),
     # The main file is stored before the appendix is refused: it is removed again.
-    ("appendix of an unknown type", UnsupportedMediaType, "edXMLBody/Attachment[2]",
+    ("appendix of an unknown type", UnsupportedMediaType, "edXMLBody/edXMLManifest/Reference[2]",
      {"files": [_inline("main.pdf", MAIN), _inline("run.exe", b"MZ\x90\x00 program")]}),
     ("unknown document type", ValidationFailed, "edXMLHeader/MessageHeader/DocumentType",
      {"document_type": edxml.DocumentType(type="7", name="Loại lạ")}),
@@ -173,10 +173,14 @@ def test_an_imported_document_exports_with_its_files_inline_as_the_standard_does
             rpc.routing.export_edxml(document_id, True)))
         with pytest.raises(ValidationFailed, match="inline: true or false"):
             rpc.routing.export_edxml(document_id, "yes")
-    [reference] = by_reference.attachments
-    assert reference.by_reference and reference.sha256 == hashlib.sha256(MAIN).hexdigest()
-    [carried] = inline.attachments
-    assert not carried.by_reference and carried.content == MAIN
+    # Every file goes out, the appendix too, under the names it came with.
+    main, appendix = by_reference.attachments
+    assert main.by_reference and main.sha256 == hashlib.sha256(MAIN).hexdigest()
+    assert appendix.by_reference and appendix.sha256 == hashlib.sha256(APPENDIX).hexdigest()
+    assert [a.name for a in by_reference.attachments] == ["125-BNV-VP.pdf", "phu-luc.pdf"]
+    assert [a.content for a in inline.attachments] == [MAIN, APPENDIX]
+    assert not any(a.by_reference for a in inline.attachments)
+    assert inline.document_type == edxml.DocumentType(type="18", name="Công văn")
     assert (inline.from_agency.id, inline.code_number, inline.code_notation,
             inline.promulgation_date) == (MINISTRY, "125", "BNV-VP", date(2026, 11, 20))
 

@@ -295,13 +295,13 @@ def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, pl
     unknown = edxml.import_status(base64.b64decode(unknown))
     unknown.response_for.code = "999/CT-UBND"
     refusals = [
-        (Forbidden, "edXMLHeader/Status/From/OrganId",
+        (Forbidden, "edXMLHeader/MessageHeader/From/OrganId",
          _status_package(mine, OUTSIDER, "03", "tiếp nhận")),  # not a recipient
-        (Conflict, "edXMLHeader/Status/StatusCode",
+        (Conflict, "edXMLHeader/MessageHeader/StatusCode",
          _status_package(mine, DISTRICT_2, "06", "hoàn thành")),  # 02 is final
-        (Conflict, "edXMLHeader/Status/StatusCode",
+        (Conflict, "edXMLHeader/MessageHeader/StatusCode",
          _status_package(mine, DISTRICT_1, "05", "again")),  # a repeat
-        (NotFound, "edXMLHeader/Status/ResponseFor",
+        (NotFound, "edXMLHeader/MessageHeader/ResponseFor",
          base64.b64encode(edxml.export_status(unknown)).decode()),
         (ValidationFailed, "package", "%%% not base64 %%%"),
         (ValidationFailed, "package", base64.b64encode(b"<edXMLEnvelope").decode()),

@@ -21,7 +21,7 @@ def package(number="125", to=(DISTRICT_1, DISTRICT_2), on=date(2026, 11, 20), fi
         from_agency=edxml.Agency(id=MINISTRY, name="Bộ Nội vụ"),
         to_agencies=[edxml.Agency(id=code) for code in to],
         code_number=number, code_notation="BNV-VP", promulgation_date=on,
-        document_type=edxml.DocumentType(type="CV", name="Công văn"),
+        document_type=edxml.DocumentType(type="18", name="Công văn"),
         subject="Về việc chuyển đổi số trong công tác văn thư",
         signer=edxml.Signer(competence="KT. Bộ trưởng", position="Thứ trưởng",
                             full_name="Trần Văn Bình"),

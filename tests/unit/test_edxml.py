@@ -55,7 +55,7 @@ def _full_package():
         document_id="000.00.00.H41,2024/03/05,12/QĐ-UBND",
         traces=[
             Trace("000.00.00.H41", datetime(2024, 3, 5, 8, 30, 0, tzinfo=VN)),
-            Trace("000.00.00.G22", datetime(2024, 3, 5, 1, 31, 15, 250000, tzinfo=timezone.utc)),
+            Trace("000.00.00.G22", datetime(2024, 3, 5, 1, 31, 15, tzinfo=timezone.utc)),
         ],
         business=Business(doc_type=3, reason="Thay thế do sai sót về số liệu",
                           document_id="000.00.00.H41,2024/03/01,10/QĐ-UBND", paper=0,
@@ -183,6 +183,41 @@ STATUS_SAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+# A status package as the SDKs write it (our own fixture, after their public
+# examples): the edXML root, the status fields under MessageHeader, no body.
+SDK_STATUS = f"""<?xml version="1.0" encoding="utf-8"?>
+<edXML xmlns="{NS}">
+  <edXML:edXMLEnvelope xmlns:edXML="{NS}">
+    <edXML:edXMLHeader>
+      <edXML:MessageHeader>
+        <edXML:From>
+          <edXML:OrganId>000.00.00.G22</edXML:OrganId>
+          <edXML:OrganName>Văn phòng Chính phủ</edXML:OrganName>
+          <edXML:OrganAdd/>
+        </edXML:From>
+        <edXML:ResponseFor>
+          <edXML:OrganId>000.00.00.H41</edXML:OrganId>
+          <edXML:Code>12/QĐ-UBND</edXML:Code>
+          <edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>
+          <edXML:DocumentId>000.00.00.H41,2024/03/05,12/QĐ-UBND</edXML:DocumentId>
+        </edXML:ResponseFor>
+        <edXML:StaffInfo>
+          <edXML:Department>Văn thư</edXML:Department>
+          <edXML:Staff>Lê Hùng</edXML:Staff>
+          <edXML:Mobile/>
+          <edXML:Email/>
+        </edXML:StaffInfo>
+        <edXML:StatusCode>02</edXML:StatusCode>
+        <edXML:Description>Trả lại: sai thể thức</edXML:Description>
+        <edXML:Timestamp>2024/03/05 15:20:00</edXML:Timestamp>
+      </edXML:MessageHeader>
+      <edXML:Signature/>
+    </edXML:edXMLHeader>
+  </edXML:edXMLEnvelope>
+</edXML>
+"""
+
+
 def _sample(old=None, new=""):
     text = SAMPLE
     if old is not None:
@@ -221,35 +256,66 @@ def test_a_minimal_package_round_trips():
     assert import_package(export_package(original)) == original
 
 
-def test_export_is_utf8_xml_with_the_edxml_default_namespace():
+def test_export_is_utf8_xml_in_the_sdk_layout():
     out = export_package(_full_package())
-    assert out.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<edXMLEnvelope ')
-    assert f'xmlns="{NS}"'.encode() in out
+    assert out.startswith(f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{NS}"'
+                          .encode())
+    assert f'<edXML:edXMLEnvelope xmlns:edXML="{NS}">'.encode() in out
     assert f'xmlns:lienthong="{EXT_NS}"'.encode() in out
     assert "Ủy ban nhân dân tỉnh Nghệ An".encode() in out  # raw UTF-8, not &#...;
-    assert b"<Bussiness>" in out and b"<BussinessDocType>3</BussinessDocType>" in out
-    assert b"<lienthong:ContentReference>" in out
-    assert b"<PromulgationDate>2024-03-05</PromulgationDate>" in out
+    assert b"<edXML:Bussiness>" in out
+    assert b"<edXML:BussinessDocType>3</edXML:BussinessDocType>" in out
+    assert b"<edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>" in out
+    assert b"<edXML:Type>2</edXML:Type>" in out
+    # The manifest references every file; the inline one is encoded after the
+    # envelope, the one by reference points with our extension.
+    envelope, encoded = out.split(b"</edXML:edXMLEnvelope>")
+    assert b'<edXML:edXMLManifest version="1.0">' in envelope
+    assert envelope.count(b"<edXML:Reference ") == 2
+    assert b'xlink:href="cid:main"' in envelope and b'xlink:href="cid:phu-luc-1"' in envelope
+    assert b"<lienthong:ContentReference>" in envelope
+    assert b"<AttachmentEncoded>" in encoded and encoded.count(b"<Attachment>") == 1
+    assert base64.b64encode(PDF) in encoded and b"<ContentId>main</ContentId>" in encoded
 
 
-def test_export_writes_timestamps_in_vietnam_time():
+def test_export_writes_times_as_the_sdks_do_in_vietnam_time():
     out = export_package(_full_package())
-    assert b"<Timestamp>2024-03-05T08:30:00+07:00</Timestamp>" in out
-    assert b"<Timestamp>2024-03-05T08:31:15.250000+07:00</Timestamp>" in out  # was 01:31Z
+    assert b"<edXML:Timestamp>2024/03/05 08:30:00</edXML:Timestamp>" in out
+    assert b"<edXML:Timestamp>2024/03/05 08:31:15</edXML:Timestamp>" in out  # was 01:31Z
+
+
+def test_sub_seconds_are_not_written():
+    pkg = _full_package()
+    pkg.traces[1] = Trace("000.00.00.G22", datetime(2024, 3, 5, 8, 31, 15, 999999, tzinfo=VN))
+    again = import_package(export_package(pkg))
+    assert again.traces[1].timestamp == datetime(2024, 3, 5, 8, 31, 15, tzinfo=VN)
 
 
 def test_a_package_without_the_reference_extension_declares_no_extension_namespace():
     out = export_package(_minimal_package())
     assert EXT_NS.encode() not in out
-    assert b"<Priority>0</Priority>" in out
+    assert b"<edXML:Priority>0</edXML:Priority>" in out
+    assert b"AttachmentEncoded" not in out
+
+
+def test_a_textual_document_type_is_not_written():
+    pkg = _minimal_package()
+    pkg.document_type = DocumentType(type="CV", name="Công văn")
+    message = _refused(lambda: export_package(pkg), f"{HEADER}/DocumentType/Type")
+    assert "integer" in message
 
 
 @pytest.mark.parametrize("code", sorted(STATUS_CODES))
 def test_a_status_package_round_trips_for_every_code(code):
     original = _status(code)
     out = export_status(original)
-    assert f"<StatusCode>{code}</StatusCode>".encode() in out
-    assert b"<Status>" in out and b"<ResponseFor>" in out
+    assert f"<edXML:StatusCode>{code}</edXML:StatusCode>".encode() in out
+    assert out.startswith(f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{NS}"'
+                          .encode())
+    header = out.split(b"<edXML:MessageHeader>")[1].split(b"</edXML:MessageHeader>")[0]
+    assert b"<edXML:ResponseFor>" in header and b"<edXML:From>" in header
+    assert b"<edXML:Timestamp>2024/03/05 09:15:00</edXML:Timestamp>" in header
+    assert b"Status>" not in out and b"edXMLBody" not in out  # no body
     assert import_status(out) == original
 
 
@@ -293,10 +359,10 @@ def test_a_hand_written_package_is_read_with_vietnam_time_and_legacy_priority():
                                           content=b"%PDF-1.4\nsome bytes")]
 
 
-def test_a_hand_written_package_is_exported_with_offsets_and_the_mapped_priority():
+def test_a_hand_written_package_is_exported_in_vietnam_time_with_the_mapped_priority():
     out = export_package(import_package(_sample()))
-    assert b"<Timestamp>2024-03-05T14:05:09+07:00</Timestamp>" in out
-    assert b"<Priority>3</Priority>" in out
+    assert b"<edXML:Timestamp>2024/03/05 14:05:09</edXML:Timestamp>" in out
+    assert b"<edXML:Priority>3</edXML:Priority>" in out
     assert import_package(out) == import_package(_sample())
 
 
@@ -326,6 +392,36 @@ def test_the_sdk_layout_with_attachment_encoded_is_read():
     assert pkg.subject == "Về việc ứng phó bão số 3"
     assert pkg.attachments == [Attachment(content_id="abc", name="van-ban.pdf",
                                           content_type="application/pdf", content=PDF)]
+
+
+def test_a_hand_written_status_in_the_sdk_layout_is_read():
+    status = import_status(SDK_STATUS.encode("utf-8"))
+    assert status == StatusPackage(
+        response_for=ResponseFor("000.00.00.H41", "12/QĐ-UBND", date(2024, 3, 5),
+                                 "000.00.00.H41,2024/03/05,12/QĐ-UBND"),
+        from_agency=Agency("000.00.00.G22", name="Văn phòng Chính phủ"),
+        status_code="02", description="Trả lại: sai thể thức",
+        timestamp=datetime(2024, 3, 5, 15, 20, tzinfo=VN),
+        staff_info=StaffInfo(department="Văn thư", staff="Lê Hùng"))
+
+
+@pytest.mark.parametrize("old, new, path", [
+    ("<edXML:StatusCode>02</edXML:StatusCode>", "<edXML:StatusCode>7</edXML:StatusCode>",
+     "edXMLHeader/MessageHeader/StatusCode"),
+    ("<edXML:OrganId>000.00.00.G22</edXML:OrganId>", "<edXML:OrganId>G22</edXML:OrganId>",
+     "edXMLHeader/MessageHeader/From/OrganId"),
+    ("<edXML:Description>Trả lại: sai thể thức</edXML:Description>", "",
+     "edXMLHeader/MessageHeader/Description"),
+    ("<edXML:Timestamp>2024/03/05 15:20:00</edXML:Timestamp>",
+     "<edXML:Timestamp>15:20 05/03</edXML:Timestamp>", "edXMLHeader/MessageHeader/Timestamp"),
+    ("<edXML:edXMLEnvelope ", "<edXML:Envelope ", "edXMLEnvelope"),
+])
+def test_a_bad_sdk_status_names_the_element(old, new, path):
+    assert old in SDK_STATUS
+    text = SDK_STATUS.replace(old, new, 1)
+    if new.startswith("<edXML:Envelope"):
+        text = text.replace("</edXML:edXMLEnvelope>", "</edXML:Envelope>")
+    _refused(lambda: import_status(text.encode("utf-8")), path)
 
 
 def test_a_hand_written_status_is_read_in_vietnam_time():
@@ -388,7 +484,8 @@ def test_a_foreign_root_or_namespace_is_refused():
     message = _refused(lambda: import_package(_sample(NS, "http://example.org/other")),
                        "edXMLEnvelope")
     assert NS in message
-    _refused(lambda: import_status(export_package(_minimal_package())), "edXMLHeader/Status")
+    _refused(lambda: import_status(export_package(_minimal_package())),
+             "edXMLHeader/MessageHeader/ResponseFor")
 
 
 # -- refusals: required elements -------------------------------------------------
@@ -528,12 +625,12 @@ def test_an_oversized_inline_attachment_is_refused():
     big.attachments = [Attachment(content_id="big", name="big.bin", content=b"\x00" * 4000)]
     data = export_package(big)
     message = _refused(lambda: import_package(data, max_attachment_bytes=3999),
-                       "edXMLBody/Attachment/Content")
+                       "AttachmentEncoded/Attachment/ContentTransferEncoded")
     assert "over the limit of 3999 bytes" in message
     assert import_package(data, max_attachment_bytes=4000) == big
     # By default the package limit caps each inline file too.
     _refused(lambda: import_package(data, max_bytes=len(data) + 10, max_attachment_bytes=100),
-             "edXMLBody/Attachment/Content")
+             "AttachmentEncoded/Attachment/ContentTransferEncoded")
 
 
 def _one_attachment_package(body):
@@ -620,7 +717,7 @@ def test_a_rejection_without_a_reason_is_refused():
     message = _refused(lambda: import_status(data), "edXMLHeader/Status/Description")
     assert "reason" in message
     _refused(lambda: export_status(_status("02", description="")),
-             "edXMLHeader/Status/Description")
+             "edXMLHeader/MessageHeader/Description")
 
 
 @pytest.mark.parametrize("old, new, path", [
@@ -664,7 +761,8 @@ def test_export_refuses_what_import_would():
 
     pkg = _full_package()
     pkg.attachments[1].sha256 = None
-    _refused(lambda: export_package(pkg), "edXMLBody/Attachment[2]/ContentReference/Sha256")
+    _refused(lambda: export_package(pkg),
+             "edXMLBody/edXMLManifest/Reference[2]/ContentReference/Sha256")
 
     status = _status("99")
-    _refused(lambda: export_status(status), "edXMLHeader/Status/StatusCode")
+    _refused(lambda: export_status(status), "edXMLHeader/MessageHeader/StatusCode")

@@ -21,7 +21,7 @@ def package(**changes):
         from_agency=edxml.Agency(id=MINISTRY, name="Bộ Nội vụ"),
         to_agencies=[edxml.Agency(id=DISTRICT_2), edxml.Agency(id=DISTRICT_1)],
         code_number="125", code_notation="BNV-VP", promulgation_date=date(2026, 11, 20),
-        document_type=edxml.DocumentType(type="CV", name="Công văn"),
+        document_type=edxml.DocumentType(type="18", name="Công văn"),
         subject="Về việc chuyển đổi số", priority=2, due_date=date(2026, 12, 15),
         signer=edxml.Signer(competence="KT. Bộ trưởng", position="Thứ trưởng",
                             full_name="Trần Văn Bình"),
@@ -60,6 +60,21 @@ def test_a_document_type_is_known_by_its_code_or_its_name(kind, expected):
     assert inbound.document_type_code(kind) == expected
 
 
+@pytest.mark.parametrize("kind, expected", [
+    (edxml.DocumentType(type="18"), "CV"),  # the SDKs' number: place in Decree 30's list
+    (edxml.DocumentType(type="19", name="Công điện"), "CĐ"),
+    (edxml.DocumentType(type="18", name="Quyết định"), "QĐ"),  # the name wins
+])
+def test_the_sdks_integer_type_is_read_by_its_place_in_decree_30s_list(kind, expected):
+    assert inbound.document_type_code(kind) == expected
+
+
+def test_a_decree_30_type_is_written_as_the_sdks_integer():
+    assert inbound.edxml_document_type("CV") == edxml.DocumentType(type="18", name="Công văn")
+    assert inbound.edxml_document_type("QĐ").type == "2"
+    assert inbound.document_type_code(inbound.edxml_document_type("THC")) == "THC"
+
+
 def test_an_unknown_document_type_names_the_element():
     with pytest.raises(ValidationFailed) as raised:
         inbound.document_type_code(edxml.DocumentType(type="7", name="Loại lạ"))
@@ -76,7 +91,7 @@ def test_an_unknown_document_type_names_the_element():
     ({"attachments": [edxml.Attachment(content_id="m", name="a.pdf", content=b"%PDF-"),
                       edxml.Attachment(content_id="r", name="b.pdf", uri="https://x/b",
                                        sha256="ab" * 32, size=1)]},
-     ValidationFailed, "edXMLBody/Attachment[2]"),
+     ValidationFailed, "edXMLBody/edXMLManifest/Reference[2]"),
     ({"document_type": edxml.DocumentType(type="99")}, ValidationFailed,
      "edXMLHeader/MessageHeader/DocumentType"),
 ])
