@@ -23,7 +23,9 @@ ORIGIN = "edxml"
 NAMESPACE = uuid.UUID("5b0c1f8e-6a53-4c2e-9d0e-6c1e0f1a2b3c")
 
 HEADER = "edXMLHeader/MessageHeader"
-BUSINESS_TYPE = "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"
+BUSINESS = "edXMLHeader/TraceHeaderList/Bussiness"
+BUSINESS_TYPE = f"{BUSINESS}/BussinessDocType"
+REVOKE, UPDATE, REPLACE = 1, 2, 3
 _NAMES = {name.casefold(): code for code, name in DOCUMENT_TYPES.items()}
 # The SDKs write DocumentType/Type as an integer: the type's place in Decree 30's
 # list (Art. 7, Appendix III), as their examples show (18 Công văn, 19 Công điện).
@@ -40,7 +42,59 @@ def edxml_document_id(package):
 
 def document_id_of(package):
     """Our id for the document a package carries: the same on every re-import."""
-    return str(uuid.uuid5(NAMESPACE, f"{package.from_agency.id}|{edxml_document_id(package)}"))
+    return imported_id(package.from_agency.id, edxml_document_id(package))
+
+
+def imported_id(sender, edxml_id):
+    """Our id for the document ``sender`` sent as edXML ``DocumentId`` ``edxml_id``."""
+    return str(uuid.uuid5(NAMESPACE, f"{sender}|{edxml_id}"))
+
+
+def is_recall(package):
+    """A revocation (1) or update (2) of a document imported before: no new
+    document, a recall request (13) to every copy of that one."""
+    return package.business is not None and package.business.doc_type in (REVOKE, UPDATE)
+
+
+def recalled_documents(package):
+    """The edXML ``DocumentId`` of every earlier document a revocation, update or
+    replacement (1, 2, 3) names: ``Bussiness/DocumentId`` and, for a replacement,
+    each ``ReplacementInfo/DocumentId``; in order, without repeats."""
+    business = package.business
+    if business is None or business.doc_type == 0:
+        return []
+    named = [business.document_id] if business.document_id else []
+    if business.doc_type == REPLACE:
+        named += [r.document_id for r in business.replacements]
+    named = list(dict.fromkeys(named))
+    if not named:
+        what = edxml.BUSINESS_DOC_TYPES[business.doc_type]
+        raise ValidationFailed(
+            f"{BUSINESS}/DocumentId: a package of type {business.doc_type} ({what}) names the"
+            " document it concerns (Bussiness/DocumentId or ReplacementInfo/DocumentId)",
+            field=f"{BUSINESS}/DocumentId")
+    if edxml_document_id(package) in named and business.doc_type == REPLACE:
+        raise ValidationFailed(f"{BUSINESS}/DocumentId: a document cannot replace itself",
+                               field=f"{BUSINESS}/DocumentId")
+    return named
+
+
+def not_applied(package):
+    """What of a revocation/update/replacement's payload the platform records but
+    does not carry out (said in the import's answer)."""
+    business = package.business
+    left = []
+    if business is None:
+        return left
+    if business.document_info is not None:
+        left.append(f"{BUSINESS}/BussinessDocumentInfo: the changed details and receivers"
+                    " are not applied; the recipients are asked to agree (13) to the update")
+    if any(r.organ_ids for r in business.replacements):
+        left.append(f"{BUSINESS}/ReplacementInfoList/ReplacementInfo/OrganIdList: every copy"
+                    " of the replaced document is asked, not only those listed")
+    if business.doc_type in (REVOKE, UPDATE) and package.attachments:
+        left.append("AttachmentEncoded: the files of a revocation or update are not stored")
+    return left
 
 
 def edxml_document_type(code):
@@ -75,11 +129,12 @@ def check_importable(package, is_platform_agency):
     its package in would register its document twice.
     """
     business = package.business
-    if business is not None and business.doc_type != 0:
+    if business is not None and business.doc_type not in (0, REPLACE):
         raise ValidationFailed(
             f"{BUSINESS_TYPE}: {business.doc_type}"
-            f" ({edxml.BUSINESS_DOC_TYPES[business.doc_type]}) is not taken in from the axis;"
-            " only new documents (0) are", field=BUSINESS_TYPE)
+            f" ({edxml.BUSINESS_DOC_TYPES[business.doc_type]}) is not a document to take in;"
+            " it asks the recipients of an earlier one to agree (see is_recall)",
+            field=BUSINESS_TYPE)
     sender = package.from_agency.id
     if is_platform_agency(sender):
         raise Conflict(f"{HEADER}/From/OrganId: {sender} is an agency of this platform; its"
@@ -152,6 +207,9 @@ def record(package, document_id, recipients, files, received_at):
         "attachments": list(files[1:]),
         "traces": traces,
         "received_at": received_at.isoformat(),
+        # A replacement (3): the imported documents it replaces (asked to agree, 13).
+        "replaces": [imported_id(package.from_agency.id, named)
+                     for named in recalled_documents(package)],
     }
 
 
@@ -171,4 +229,5 @@ def answer(document, repeated):
     return {"document_id": document["document_id"], "edxml_document_id":
             document["edxml_document_id"], "from": document["issuing_agency"],
             "number_notation": document["number_notation"], "subject": document["subject"],
-            "recipients": document["recipients"], "repeated": repeated}
+            "recipients": document["recipients"], "replaces": document.get("replaces", []),
+            "repeated": repeated}

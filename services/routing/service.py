@@ -647,12 +647,19 @@ class RoutingService(Health, DeadLetters):
                           max_attachment_bytes=limit)
         directory, _ = self.directory.load(self.events)
         on = today()
+        if inbound.is_recall(package):  # revocation (1) or update (2) of an earlier import
+            return self._recall_from_axis(package, actor, directory)
         inbound.check_importable(package, directory.knows)
         recipients = inbound.resolve_recipients(
             package, lambda code: [v.code for v in directory.resolve(code, on)])
         document_id = inbound.document_id_of(package)
+        replaced = inbound.recalled_documents(package)  # a replacement (3) names them
         with self.events.transaction() as conn:
             earlier = self._imported(conn, document_id, package)
+            for named in [] if earlier is not None else replaced:
+                # Checked before any file is stored (and locked): a refusal leaves nothing.
+                self._ask_recall(conn, named, package, actor, utc_now(),
+                                 replacement_document_id=document_id, save=False)
         if earlier is not None:
             return _jsonable(earlier)
         # The same package may be imported twice at once (the broker redelivers a
@@ -674,6 +681,9 @@ class RoutingService(Health, DeadLetters):
             conn.execute("INSERT INTO consignments VALUES (%s, %s, %s, true)",
                          (document_id, registered, registered))
             self._project(conn, stored)
+            for named in replaced:  # a replacement (3): ask the old copies to agree
+                self._ask_recall(conn, named, package, actor, now,
+                                 replacement_document_id=document_id)
             failpoint("routing.import.before_commit")
             return inbound.answer(document, repeated=False)
 
@@ -686,6 +696,66 @@ class RoutingService(Health, DeadLetters):
             self._remove(files, "a concurrent repeat of an import")
         failpoint("routing.import.after_commit")
         return _jsonable(result)
+
+    def _recall_from_axis(self, package, actor, directory):
+        """A revocation (1) or update (2) from the axis: every copy of the document
+        it names (imported before, from the same sender) gets a recall request
+        (13), as a sender's own ``request_recall`` would give; the recipients
+        answer 15/16. What of its payload is not applied is said in the answer."""
+        sender = package.from_agency.id
+        if directory.knows(sender):
+            raise Conflict(f"{inbound.HEADER}/From/OrganId: {sender} is an agency of this"
+                           " platform; it recalls its documents directly",
+                           field=f"{inbound.HEADER}/From/OrganId")
+        named = inbound.recalled_documents(package)
+        now = utc_now()
+
+        def attempt(conn):
+            return {inbound.imported_id(sender, edxml_id): self._ask_recall(
+                conn, edxml_id, package, actor, now) for edxml_id in named}
+
+        asked = self._in_transaction(attempt)
+        return _jsonable({"business_type": package.business.doc_type,
+                          "documents": [{"document_id": doc, "requested_from": recipients}
+                                        for doc, recipients in asked.items()],
+                          "not_applied": inbound.not_applied(package)})
+
+    def _ask_recall(self, conn, edxml_id, package, actor, now, replacement_document_id=None,
+                    save=True):
+        """Recall requests (13) from the package's sender to every copy of the
+        document it imported before as ``edxml_id``; errors name
+        ``Bussiness/DocumentId``. ``save=False`` only checks."""
+        path = f"{inbound.BUSINESS}/DocumentId"
+        business = package.business
+        document_id = inbound.imported_id(package.from_agency.id, edxml_id)
+        rows = conn.execute("SELECT recipient FROM copies WHERE document_id = %s"
+                            " ORDER BY recipient", (document_id,)).fetchall()
+        if not rows:
+            raise NotFound(f"{path}: no document {edxml_id} from {package.from_agency.id} was"
+                           " taken in from the axis; nothing to"
+                           f" {edxml.BUSINESS_DOC_TYPES[business.doc_type]}", field=path)
+        user = (business.staff_info.staff if business.staff_info else "") or actor.user_id
+        events, requests = [], []
+        try:
+            for (recipient,) in rows:
+                request, change = st.request_recall(
+                    self._copy(conn, document_id, recipient),
+                    self._recall(conn, document_id, recipient),
+                    business_type=business.doc_type, by_agency=package.from_agency.id,
+                    at=now, user=user, reason=business.reason or None,
+                    replacement_document_id=replacement_document_id)
+                events.append(self._change_event("RecallRequested", change, actor))
+                requests.append(request)
+        except ConcurrencyConflict:
+            raise
+        except (Conflict, Forbidden, ValidationFailed) as err:
+            raise type(err)(f"{path}: {err.message}", field=path) from None
+        if not save:
+            return []
+        self._append(conn, document_id, events)
+        for request in requests:
+            self._save_recall(conn, request)
+        return [r.recipient for r in requests]
 
     def _imported(self, conn, document_id, package, lock=False):
         """The answer of an earlier import of this package, or None. Another

@@ -83,8 +83,9 @@ def test_an_unknown_document_type_names_the_element():
 
 
 @pytest.mark.parametrize("changes, error, field", [
-    ({"business": edxml.Business(doc_type=3)}, ValidationFailed,
-     "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"),
+    # A revocation or update is no document to take in (routing asks the copies instead).
+    ({"business": edxml.Business(doc_type=1, document_id="000.00.00.G22,2026/11/01,9/BNV")},
+     ValidationFailed, "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"),
     ({"from_agency": edxml.Agency(id=DISTRICT_1)}, Conflict,
      "edXMLHeader/MessageHeader/From/OrganId"),
     ({"attachments": []}, ValidationFailed, "edXMLBody"),
@@ -154,3 +155,29 @@ def test_the_events_deliver_the_document_itself_once_to_each_recipient():
         assert event.data["sender"] == MINISTRY and event.data["sha256"] == "01" * 32
         assert [h["agency"] for h in event.data["trace"]] == [MINISTRY, event.data["recipient"]]
     assert {e.causation_id for e in (sent, *delivered)} == {received.event_id}
+
+
+def test_what_a_revocation_update_or_replacement_names_and_leaves_undone():
+    earlier = "000.00.00.G22,2026/11/01,9/BNV-VP"
+    assert inbound.recalled_documents(package()) == []
+    revoke = package(business=edxml.Business(doc_type=1, document_id=earlier))
+    assert inbound.is_recall(revoke) and inbound.recalled_documents(revoke) == [earlier]
+    assert inbound.not_applied(revoke)[-1].startswith("AttachmentEncoded")
+    replace_ = package(business=edxml.Business(
+        doc_type=3, document_id=earlier,
+        replacements=[edxml.Replacement(earlier, [DISTRICT_1]),
+                      edxml.Replacement("000.00.00.G22,2026/11/02,10/BNV-VP")]))
+    assert not inbound.is_recall(replace_)
+    assert inbound.recalled_documents(replace_) == [earlier, "000.00.00.G22,2026/11/02,10/BNV-VP"]
+    assert inbound.record(replace_, "d", [DISTRICT_1], [stored(1)], NOW)["replaces"] == [
+        inbound.imported_id(MINISTRY, earlier),
+        inbound.imported_id(MINISTRY, "000.00.00.G22,2026/11/02,10/BNV-VP")]
+    assert "OrganIdList" in inbound.not_applied(replace_)[0]
+    update = package(business=edxml.Business(
+        doc_type=2, document_id=earlier, document_info=edxml.BusinessDocumentInfo("1", "0")))
+    assert "BussinessDocumentInfo" in inbound.not_applied(update)[0]
+    for bad in (edxml.Business(doc_type=2),
+                edxml.Business(doc_type=3, document_id="000.00.00.G22,2026/11/20,125/BNV-VP")):
+        with pytest.raises(ValidationFailed) as raised:
+            inbound.recalled_documents(package(business=bad))
+        assert raised.value.field == "edXMLHeader/TraceHeaderList/Bussiness/DocumentId"
