@@ -1013,9 +1013,9 @@ def _inline_files(attachment, node, content, limits):
     attachment.description = attachment.description or node.text("Description")
     declared = node.text("ContentType")
     # The SDKs zip a file for transport and say so in AttachmentEncoded; a file
-    # that is itself a ZIP (named *.zip) is kept as it is.
+    # that is itself a ZIP (the manifest says so, or it is named *.zip) is kept.
     if declared.lower() not in ZIP_TYPES or attachment.name.lower().endswith(".zip") \
-            or (not attachment.name and node.text("AttachmentName").lower().endswith(".zip")):
+            or attachment.content_type.lower() in ZIP_TYPES:
         attachment.content_type = attachment.content_type or declared
         if not attachment.name:
             _fail(_join(node.path, "AttachmentName"), "required element is missing")

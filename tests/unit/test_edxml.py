@@ -951,6 +951,14 @@ def test_a_file_that_is_itself_a_zip_is_kept_whole():
     assert [(a.name, a.content) for a in pkg.attachments] == [("so-lieu.zip", data)]
 
 
+def test_a_zip_file_of_ours_reads_back_whole():
+    pkg = _minimal_package()
+    data = _zip(("a.pdf", PDF))
+    pkg.attachments = [Attachment(content_id="main", name="ho-so", content=data,
+                                  content_type="application/zip")]
+    assert import_package(export_package(pkg)) == pkg
+
+
 def _one_zip(data):
     return _sdk_document(encoded=f"""
     <Attachment><ContentType>application/zip</ContentType><ContentId>z</ContentId>
