@@ -913,10 +913,11 @@ def _read_staff(node):
 def _read_business(node):
     doc_type = _read_int(node, "BussinessDocType", 0, max(BUSINESS_DOC_TYPES),
                          required=True)
-    staff = node.one("StaffInfo")
+    # The SDKs' builders take several StaffInfo and ReplacementInfoList blocks:
+    # the first StaffInfo is kept (the model has one), the lists are joined.
+    staff = next(iter(node.many("StaffInfo")), None)
     replacements = []
-    replacement_list = node.one("ReplacementInfoList")
-    if replacement_list is not None:
+    for replacement_list in node.many("ReplacementInfoList"):
         for info in replacement_list.many("ReplacementInfo"):
             organs = info.one("OrganIdList")
             organ_ids = [] if organs is None else [

@@ -934,6 +934,21 @@ def test_an_update_payload_is_read_from_an_sdk_package():
         replacements=[Replacement("000.00.00.G22,2024/02/20,40/VPCP-KSTT", ["000.00.00.H41"])])
 
 
+def test_several_staff_and_replacement_blocks_as_the_sdk_builders_allow_are_read():
+    two = "<edXML:ReplacementInfoList><edXML:ReplacementInfo><edXML:DocumentId>{}" \
+          "</edXML:DocumentId></edXML:ReplacementInfo></edXML:ReplacementInfoList>"
+    pkg = import_package(_sdk_document(business=f"""<edXML:Bussiness>
+          <edXML:BussinessDocType>3</edXML:BussinessDocType>
+          <edXML:StaffInfo><edXML:Staff>Một</edXML:Staff></edXML:StaffInfo>
+          <edXML:StaffInfo><edXML:Staff>Hai</edXML:Staff></edXML:StaffInfo>
+          {two.format("000.00.00.G22,2024/02/01,1/VPCP")}
+          {two.format("000.00.00.G22,2024/02/02,2/VPCP")}
+        </edXML:Bussiness>"""))
+    assert pkg.business.staff_info == StaffInfo(staff="Một")
+    assert [r.document_id for r in pkg.business.replacements] == [
+        "000.00.00.G22,2024/02/01,1/VPCP", "000.00.00.G22,2024/02/02,2/VPCP"]
+
+
 def test_a_zip_of_several_files_becomes_several_files():
     pkg = import_package(_sdk_document(zipped=_zip(("a/pl1.pdf", PDF), ("pl2.xml", b"<x/>"),
                                                    ("thu-muc/", b""))))
