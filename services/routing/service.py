@@ -711,14 +711,33 @@ class RoutingService(Health, DeadLetters):
         now = utc_now()
 
         def attempt(conn):
-            return {inbound.imported_id(sender, edxml_id): self._ask_recall(
-                conn, edxml_id, package, actor, now) for edxml_id in named}
+            asked, repeated = {}, []
+            for edxml_id in named:
+                document_id = inbound.imported_id(sender, edxml_id)
+                earlier = self._pending_from(conn, document_id, package)
+                repeated.append(earlier is not None)
+                asked[document_id] = earlier if earlier is not None else self._ask_recall(
+                    conn, edxml_id, package, actor, now)
+            return asked, all(repeated)
 
-        asked = self._in_transaction(attempt)
+        asked, repeated = self._in_transaction(attempt)
         return _jsonable({"business_type": package.business.doc_type,
                           "documents": [{"document_id": doc, "requested_from": recipients}
                                         for doc, recipients in asked.items()],
-                          "not_applied": inbound.not_applied(package)})
+                          "not_applied": inbound.not_applied(package), "repeated": repeated})
+
+    def _pending_from(self, conn, document_id, package):
+        """The recipients, if every copy of ``document_id`` still awaits an answer
+        to the very request this package makes (the axis resent it), else None."""
+        business = package.business
+        rows = conn.execute("SELECT recipient FROM copies WHERE document_id = %s"
+                            " ORDER BY recipient", (document_id,)).fetchall()
+        requests = [self._recall(conn, document_id, r) for (r,) in rows]
+        same = rows and all(
+            r is not None and r.pending and r.sender == package.from_agency.id
+            and r.business_type == business.doc_type and r.replacement_document_id is None
+            and (r.reason or "") == (business.reason or "").strip() for r in requests)
+        return [r for (r,) in rows] if same else None
 
     def _ask_recall(self, conn, edxml_id, package, actor, now, replacement_document_id=None,
                     save=True):
