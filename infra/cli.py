@@ -445,7 +445,8 @@ def cmd_admin_import_edxml(api, args, out):
     else:
         out(api.post("/v1/edxml/documents", {"package": package}),
             _done("taken in", ("document_id", "from", "number_notation", "recipients",
-                               "repeated")))
+                               "replaces", "repeated", "business_type", "documents",
+                               "not_applied")))
     return 0
 
 

@@ -1,27 +1,59 @@
 """edXML packages (QCVN 102:2016/BTTTT) in and out: a pure codec, no I/O.
 
-The national document-exchange axis speaks edXML: an ``edXMLEnvelope`` with an
-``edXMLHeader`` (the ``MessageHeader`` describing the document, then a
-``TraceHeaderList`` of hops and the ``Bussiness`` block, spelled so) and an
-``edXMLBody`` carrying the attachments. Element names follow the standard as
-the public SDKs implement it (we did not read the official text).
+We write the layout the national axis SDKs (VPCP/VNPT ``EdXML102``, Bkav)
+write, as their public examples show it (the official text was not read)::
 
-Where we differ from the SDKs, on purpose:
+    <edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016">
+      <edXML:edXMLEnvelope xmlns:edXML="...same namespace...">
+        <edXML:edXMLHeader>
+          <edXML:MessageHeader>...</edXML:MessageHeader>
+          <edXML:TraceHeaderList>TraceHeader..., Bussiness</edXML:TraceHeaderList>
+        </edXML:edXMLHeader>
+        <edXML:edXMLBody>
+          <edXML:edXMLManifest version="1.0">
+            <edXML:Reference xlink:href="cid:main" xlink:type="simple">
+              Description, AttachmentName, ContentType
+            </edXML:Reference>
+          </edXML:edXMLManifest>
+        </edXML:edXMLBody>
+      </edXML:edXMLEnvelope>
+      <AttachmentEncoded>
+        <Attachment>ContentType, ContentId, Description,
+                    ContentTransferEncoded (base64), AttachmentName</Attachment>
+      </AttachmentEncoded>
+    </edXML>
 
-* The SDKs inline every file base64-encoded (usually zipped). We move files by
-  reference: an ``Attachment`` carries EITHER an inline ``Content`` (base64,
-  kept for interoperability; the bytes are taken as they come, zipped or not)
-  OR a ``ContentReference`` (``Uri``, ``Sha256``, ``Size``) in our own
-  extension namespace ``urn:lienthong:edxml-ext:1``, which is not part of the
-  standard and which other implementations will ignore.
-* The SDKs put a manifest of xlink references in ``edXMLBody`` and the encoded
-  files in an ``AttachmentEncoded`` element after the envelope, inside an
-  ``edXML`` root. We write self-describing ``Attachment`` elements straight into
-  ``edXMLBody``; on import we also accept the SDK layout (root ``edXML``,
-  ``AttachmentEncoded/Attachment/ContentTransferEncoded``).
-* Dates in the wild carry no time zone. On import a zone-less timestamp is
-  Vietnam time (+07:00) and becomes an aware ``datetime``; on export every
-  timestamp is written ISO 8601 with ``+07:00`` and every date ``yyyy-MM-dd``.
+A status package has the same root and envelope, the status fields directly
+under ``MessageHeader`` (From, ResponseFor, StaffInfo, StatusCode,
+Description, Timestamp) and no body. Dates are written ``yyyy/MM/dd``, times
+``yyyy/MM/dd HH:mm:ss`` in Vietnam time (whole seconds), ``DocumentType/Type``
+as an integer.
+
+We also read the project's older layout (root ``edXMLEnvelope``,
+``edXMLBody/Attachment`` with ``Content``, status under
+``edXMLHeader/Status``), ISO dates and timestamps, ``dd/MM/yyyy`` dates.
+
+Where we still differ from the SDKs:
+
+* Files may travel by reference: a manifest ``Reference`` then carries a
+  ``ContentReference`` (``Uri``, ``Sha256``, ``Size``) in our own extension
+  namespace ``urn:lienthong:edxml-ext:1`` instead of an ``AttachmentEncoded``
+  entry. Other implementations will not find those files.
+* We write each file inline as it is; the SDKs usually zip it first
+  (``ContentType`` ``application/zip`` in ``AttachmentEncoded``). On import
+  such a ZIP is unpacked, within limits (:func:`unpack_zip`).
+* The XML signature (``Signature`` in ``edXMLHeader``) is neither checked nor
+  written; it is ignored like every unknown element.
+* A zone-less time is Vietnam time (+07:00). Sub-second precision is not
+  written (the SDKs' times have none).
+
+Identifiers (``OrganId``): the 13-character form of Decision 20/2020/QĐ-TTg
+Art. 4 (``XXX.XX.XX.Ynn``) and, as QCVN 102 amendment 1:2022 admits them, the
+codes of enterprises and other organisations of Art. 5 and 6, taken here to be
+their registration/tax codes: 10 digits, 10 digits with a ``-NNN`` unit suffix,
+or 12 digits (the official text of Decision 20 was not read; see
+:data:`ORGAN_ID_FORMS`). A ``TraceHeader`` added by the axis may lack its
+``OrganId``.
 
 Parsing is hardened without defusedxml (not installed): any ``<!DOCTYPE`` or
 ``<!ENTITY`` in the raw bytes is refused before parsing, and the expat parser
@@ -33,18 +65,23 @@ they are built (``DEFAULT_MAX_ELEMENTS``, ``DEFAULT_MAX_DEPTH``).
 
 Every refusal is a :class:`ValidationFailed` whose message starts with the
 element path inside the envelope, e.g.
-``edXMLHeader/MessageHeader/From/OrganId: not an agency code ...``; repeated
-elements are numbered from 1 (``To[2]``). Unknown elements are ignored.
+``edXMLHeader/MessageHeader/From/OrganId: not an agency code ...``; the files
+outside it are ``AttachmentEncoded/Attachment[n]``; repeated elements are
+numbered from 1 (``To[2]``). Unknown elements are ignored.
 """
 
 import base64
 import binascii
+import io
 import re
+import stat
+import zipfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import NamedTuple
 from xml.parsers import expat
+from xml.sax.saxutils import escape, quoteattr
 
 from shared.envelope import AGENCY_CODE
 from shared.errors import ValidationFailed
@@ -57,14 +94,24 @@ NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 EXT_NS = "urn:lienthong:edxml-ext:1"
 EXT_PREFIX = "lienthong"
 ET.register_namespace(EXT_PREFIX, EXT_NS)
+XLINK_NS = "http://www.w3.org/1999/xlink"  # the manifest's references
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024  # 50 MiB, for the package and for one inline file
 # A package's tree is bounded before it is built: a broadcast to every agency
 # of a country (~9 elements each) fits; a flood of tiny elements does not.
 DEFAULT_MAX_ELEMENTS = 100_000
 DEFAULT_MAX_DEPTH = 32  # the standard's deepest path is 5 elements
+# A zipped file (as the SDKs send them) is unpacked within these bounds; each
+# file it holds is also capped by the per-file limit, all of them together by
+# the package limit.
+DEFAULT_MAX_ZIP_ENTRIES = 100
+DEFAULT_MAX_ZIP_RATIO = 100  # uncompressed / compressed, for entries over 64 KiB
+_ZIP_RATIO_FLOOR = 64 * 1024
+ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 
 ROOT = "edXMLEnvelope"  # the path named by errors about the document as a whole
+STATUS = "edXMLHeader/MessageHeader"  # where a status package's fields are
+FILE = "edXMLBody/edXMLManifest/Reference"  # the n-th file, for the intake's errors
 
 PRIORITIES = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tốc"}
 LEGACY_PRIORITY = 4  # Hỏa tốc hẹn giờ: read as 3 (Hỏa tốc), with a note
@@ -82,6 +129,16 @@ STATUS_CODES = {
     "16": "refuses the recall / update",
 }
 
+# Electronic identifiers (mã định danh) of Decision 20/2020/QĐ-TTg, by form.
+# Art. 4 (state agencies) is the 13-character code; the Art. 5/6 forms
+# (enterprises, other organisations) are taken to be registration/tax codes,
+# as QCVN 102 amendment 1:2022 admits them (the decision's text was not read).
+ORGAN_ID_FORMS = {
+    "Art. 4 (XXX.XX.XX.Ynn)": AGENCY_CODE,
+    "Art. 5/6 (10 digits)": re.compile(r"^[0-9]{10}$"),
+    "Art. 5/6 (10 digits-NNN, a dependent unit)": re.compile(r"^[0-9]{10}-[0-9]{3}$"),
+    "Art. 5/6 (12 digits)": re.compile(r"^[0-9]{12}$"),
+}
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _DOCUMENT_ID = re.compile(
     r"^(?P<organ>[^,]*),(?P<date>[^,]*),(?P<number>[^,/]*)/(?P<notation>[^,]*)$")
@@ -139,7 +196,8 @@ class ResponseFor:
 
 
 class Trace(NamedTuple):
-    """One hop: who handled the package, and when (an aware datetime)."""
+    """One hop: who handled the package ("" when the axis did not say), and
+    when (an aware datetime)."""
 
     organ_id: str
     timestamp: datetime
@@ -161,6 +219,22 @@ class Replacement:
     organ_ids: list = field(default_factory=list)
 
 
+class Receiver(NamedTuple):
+    organ_id: str
+    receiver_type: str = ""  # as the SDKs carry it, uninterpreted
+
+
+@dataclass
+class BusinessDocumentInfo:
+    """``BussinessDocumentInfo`` of an update (2): what changed. The SDKs write
+    ``DocumentInfo`` and ``DocumentReceiver`` as flags ("0"/"1": the document's
+    details changed / its receivers changed) and the receivers now meant."""
+
+    document_info: str = ""
+    document_receiver: str = ""
+    receivers: list = field(default_factory=list)  # of Receiver
+
+
 @dataclass
 class Business:
     """The ``Bussiness`` block: what this package does to a document."""
@@ -171,6 +245,7 @@ class Business:
     paper: int | None = None  # whether a paper copy follows (SDKs: 0 / 1)
     staff_info: StaffInfo | None = None
     replacements: list = field(default_factory=list)  # of Replacement
+    document_info: BusinessDocumentInfo | None = None
 
 
 @dataclass
@@ -260,7 +335,7 @@ def parse_document_id(text, path="DocumentId"):
     if not match:
         _fail(path, f"not a document id of the form {shape}: {text!r}")
     organ, day, number, notation = match.group("organ", "date", "number", "notation")
-    if not AGENCY_CODE.match(organ):
+    if organ_id_form(organ) is None:
         _fail(path, f"not a document id of the form {shape}: {organ!r} is not an agency code")
     if not _DATE_SLASH_YMD.match(day):
         _fail(path, f"not a document id of the form {shape}: {day!r} is not yyyy/MM/dd")
@@ -275,41 +350,64 @@ def parse_document_id(text, path="DocumentId"):
     return DocumentIdParts(organ, on, number, notation)
 
 
+def organ_id_form(code):
+    """Which form of :data:`ORGAN_ID_FORMS` ``code`` has, or None."""
+    for form, pattern in ORGAN_ID_FORMS.items():
+        if isinstance(code, str) and pattern.match(code):
+            return form
+    return None
+
+
 # -- export --------------------------------------------------------------------
+
+ENVELOPE = "edXMLEnvelope"
 
 
 def export_package(pkg):
-    """The package as UTF-8 edXML bytes; refuses what :func:`import_package` would."""
+    """The package as UTF-8 edXML bytes in the SDK layout; refuses what
+    :func:`import_package` would."""
     if pkg.priority not in PRIORITIES:
         _fail("edXMLHeader/MessageHeader/OtherInfo/Priority",
               f"must be one of 0..3, got {pkg.priority!r}")
-    root = _element(None, "edXMLEnvelope")
-    header = _element(root, "edXMLHeader")
+    kind = pkg.document_type.type
+    if kind and not (kind.isascii() and kind.isdigit()):
+        _fail("edXMLHeader/MessageHeader/DocumentType/Type",
+              f"the SDKs write an integer (the Decree 30 type's number, e.g. 18 for"
+              f" Công văn), got {kind!r}")
+    root = _element(None, "edXML")
+    envelope = _element(root, ENVELOPE)
+    header = _element(envelope, "edXMLHeader")
     _write_message_header(_element(header, "MessageHeader"), pkg)
     if pkg.traces or pkg.business is not None:
         _write_trace_list(_element(header, "TraceHeaderList"), pkg)
-    body = _element(root, "edXMLBody")
+    manifest = _element(_element(envelope, "edXMLBody"), "edXMLManifest")
+    manifest.set("version", "1.0")
+    encoded = None
     for attachment in pkg.attachments:
-        _write_attachment(_element(body, "Attachment"), attachment)
-    _check_characters(root, "")
+        if attachment.content is not None and encoded is None:
+            encoded = _element(root, "AttachmentEncoded")  # after the envelope
+        _write_attachment(manifest, encoded, attachment)
+    _check_characters(envelope, "")
+    if encoded is not None:
+        _check_characters(encoded, "AttachmentEncoded")
     _read_package(root, _Limits(None, None))  # never send what we would refuse
     return _serialize(root)
 
 
 def export_status(status):
-    """The status package as UTF-8 edXML bytes."""
-    root = _element(None, "edXMLEnvelope")
-    node = _element(_element(root, "edXMLHeader"), "Status")
-    _write_response_for(_element(node, "ResponseFor"), status.response_for)
+    """The status package as UTF-8 edXML bytes in the SDK layout: the status
+    fields under ``MessageHeader``, no body."""
+    root = _element(None, "edXML")
+    envelope = _element(root, ENVELOPE)
+    node = _element(_element(envelope, "edXMLHeader"), "MessageHeader")
     _write_agency(_element(node, "From"), status.from_agency)
-    _element(node, "StatusCode", status.status_code)
-    _optional(node, "Description", status.description)
-    _element(node, "Timestamp",
-             _timestamp_text(status.timestamp, "edXMLHeader/Status/Timestamp"))
+    _write_response_for(_element(node, "ResponseFor"), status.response_for)
     if status.staff_info is not None:
         _write_staff(_element(node, "StaffInfo"), status.staff_info)
-    _element(root, "edXMLBody")
-    _check_characters(root, "")
+    _element(node, "StatusCode", status.status_code)
+    _optional(node, "Description", status.description)
+    _element(node, "Timestamp", _timestamp_text(status.timestamp, f"{STATUS}/Timestamp"))
+    _check_characters(envelope, "")
     _read_status(root)
     return _serialize(root)
 
@@ -360,7 +458,7 @@ def _write_message_header(node, pkg):
 def _write_trace_list(node, pkg):
     for index, trace in enumerate(pkg.traces, 1):
         hop = _element(node, "TraceHeader")
-        _element(hop, "OrganId", trace.organ_id)
+        _optional(hop, "OrganId", trace.organ_id)
         path = f"edXMLHeader/TraceHeaderList/TraceHeader[{index}]/Timestamp"
         _element(hop, "Timestamp", _timestamp_text(trace.timestamp, path))
     business = pkg.business
@@ -369,6 +467,17 @@ def _write_trace_list(node, pkg):
     block = _element(node, "Bussiness")
     _element(block, "BussinessDocType", str(business.doc_type))
     _optional(block, "BussinessDocReason", business.reason)
+    info = business.document_info
+    if info is not None:
+        node_info = _element(block, "BussinessDocumentInfo")
+        _optional(node_info, "DocumentInfo", info.document_info)
+        _optional(node_info, "DocumentReceiver", info.document_receiver)
+        if info.receivers:
+            receivers = _element(node_info, "ReceiverList")
+            for receiver in info.receivers:
+                item = _element(receivers, "Receiver")
+                _element(item, "OrganId", receiver.organ_id)
+                _optional(item, "ReceiverType", receiver.receiver_type)
     _optional(block, "DocumentId", business.document_id)
     _optional(block, "Paper", business.paper)
     if business.staff_info is not None:
@@ -383,18 +492,27 @@ def _write_trace_list(node, pkg):
                 _element(organs, "OrganId", organ_id)
 
 
-def _write_attachment(node, attachment):
-    _element(node, "ContentId", attachment.content_id)
-    _element(node, "AttachmentName", attachment.name)
-    _optional(node, "Description", attachment.description)
-    _optional(node, "ContentType", attachment.content_type)
+def _write_attachment(manifest, encoded, attachment):
+    """A manifest ``Reference``; the bytes, if inline, in ``AttachmentEncoded``."""
+    reference = _element(manifest, "Reference")
+    reference.set(f"{{{XLINK_NS}}}href", f"cid:{attachment.content_id}")
+    reference.set(f"{{{XLINK_NS}}}type", "simple")
+    _optional(reference, "Description", attachment.description)
+    _element(reference, "AttachmentName", attachment.name)
+    _optional(reference, "ContentType", attachment.content_type)
     if attachment.content is not None:
-        _element(node, "Content", base64.b64encode(attachment.content).decode("ascii"))
+        node = _element(encoded, "Attachment")
+        _optional(node, "ContentType", attachment.content_type)
+        _element(node, "ContentId", attachment.content_id)
+        _optional(node, "Description", attachment.description)
+        _element(node, "ContentTransferEncoded",
+                 base64.b64encode(attachment.content).decode("ascii"))
+        _element(node, "AttachmentName", attachment.name)
     if attachment.uri is not None or attachment.sha256 is not None or attachment.size is not None:
-        reference = _element(node, "ContentReference", ns=EXT_NS)
-        _element(reference, "Uri", attachment.uri or "", ns=EXT_NS)
-        _element(reference, "Sha256", attachment.sha256 or "", ns=EXT_NS)
-        _element(reference, "Size", "" if attachment.size is None else str(attachment.size),
+        pointer = _element(reference, "ContentReference", ns=EXT_NS)
+        _element(pointer, "Uri", attachment.uri or "", ns=EXT_NS)
+        _element(pointer, "Sha256", attachment.sha256 or "", ns=EXT_NS)
+        _element(pointer, "Size", "" if attachment.size is None else str(attachment.size),
                  ns=EXT_NS)
 
 
@@ -437,14 +555,15 @@ def _optional(parent, name, value):
 
 
 def _date_text(value):
-    return value.strftime("%Y-%m-%d")
+    return value.strftime("%Y/%m/%d")
 
 
 def _timestamp_text(moment, path):
+    """Vietnam time as the SDKs write it, ``yyyy/MM/dd HH:mm:ss``."""
     if not isinstance(moment, datetime) or moment.tzinfo is None \
             or moment.utcoffset() is None:
         _fail(path, "needs a time-zone aware datetime")
-    return moment.astimezone(VIETNAM).isoformat()
+    return moment.astimezone(VIETNAM).strftime("%Y/%m/%d %H:%M:%S")
 
 
 def _check_characters(element, path):
@@ -464,9 +583,44 @@ def _check_characters(element, path):
 
 
 def _serialize(root):
+    """The SDKs' lexical form: the root in the default namespace, the envelope
+    and everything in it with the ``edXML:`` prefix, ``AttachmentEncoded`` after
+    it unprefixed (some axis parsers match prefixed names literally)."""
     ET.indent(root)
-    text = ET.tostring(root, encoding="unicode", default_namespace=NS)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8")
+    elements = list(root.iter())
+    declarations = {"xmlns": NS}
+    if any(key.startswith(f"{{{XLINK_NS}}}") for e in elements for key in e.attrib):
+        declarations["xmlns:xlink"] = XLINK_NS
+    if any(e.tag.startswith(f"{{{EXT_NS}}}") for e in elements):
+        declarations[f"xmlns:{EXT_PREFIX}"] = EXT_NS
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n']
+    prefixes = {EXT_NS: EXT_PREFIX + ":", XLINK_NS: "xlink:"}
+
+    def name(tag, inside):
+        if not tag.startswith("{"):
+            return tag
+        uri, local = tag[1:].split("}", 1)
+        return prefixes.get(uri, "edXML:" if inside else "") + local
+
+    def write(element, inside, attributes):
+        if element.tag == f"{{{NS}}}{ENVELOPE}":
+            inside, attributes = True, {**attributes, "xmlns:edXML": NS}
+        tag = name(element.tag, inside)
+        attributes = {**attributes, **{name(key, inside): value
+                                       for key, value in element.attrib.items()}}
+        out.append("<" + tag + "".join(f" {key}={quoteattr(value)}"
+                                       for key, value in attributes.items()))
+        if len(element) or element.text:
+            out.append(">" + escape(element.text or ""))
+            for child in element:
+                write(child, inside, {})
+            out.append(f"</{tag}>")
+        else:
+            out.append("/>")
+        out.append(escape(element.tail or ""))
+
+    write(root, False, declarations)
+    return ("".join(out) + "\n").encode("utf-8")
 
 
 # -- import --------------------------------------------------------------------
@@ -475,25 +629,34 @@ def _serialize(root):
 class _Limits(NamedTuple):
     package: int | None
     attachment: int | None
+    zip_entries: int = DEFAULT_MAX_ZIP_ENTRIES
+    zip_ratio: int = DEFAULT_MAX_ZIP_RATIO
 
 
 def import_package(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES, max_attachment_bytes=None,
-                   max_elements=DEFAULT_MAX_ELEMENTS, max_depth=DEFAULT_MAX_DEPTH):
-    """A :class:`Package` from edXML bytes, validated strictly.
+                   max_elements=DEFAULT_MAX_ELEMENTS, max_depth=DEFAULT_MAX_DEPTH,
+                   max_zip_entries=DEFAULT_MAX_ZIP_ENTRIES, max_zip_ratio=DEFAULT_MAX_ZIP_RATIO):
+    """A :class:`Package` from edXML bytes (the SDK layout or our older one),
+    validated strictly.
 
-    ``max_bytes`` caps the whole package; ``max_attachment_bytes`` (default:
-    ``max_bytes``) caps each inline file after base64 decoding; ``max_elements``
-    and ``max_depth`` cap the tree while it is built. CPU-bound: a service
-    calls it through ``shared.green.run_cpu``.
+    ``max_bytes`` caps the whole package and, together, the files unpacked
+    from its ZIPs; ``max_attachment_bytes`` (default: ``max_bytes``) caps each
+    inline file after base64 decoding and each file unpacked from a ZIP;
+    ``max_elements`` and ``max_depth`` cap the tree while it is built;
+    ``max_zip_entries`` and ``max_zip_ratio`` bound a ZIP (see
+    :func:`unpack_zip`). CPU-bound: a service calls it through
+    ``shared.green.run_cpu``.
     """
     limits = _Limits(max_bytes, max_bytes if max_attachment_bytes is None
-                     else max_attachment_bytes)
+                     else max_attachment_bytes, max_zip_entries, max_zip_ratio)
     return _read_package(_parse(xml_bytes, max_bytes, max_elements, max_depth), limits)
 
 
 def import_status(xml_bytes, *, max_bytes=DEFAULT_MAX_BYTES, max_elements=DEFAULT_MAX_ELEMENTS,
                   max_depth=DEFAULT_MAX_DEPTH):
-    """A :class:`StatusPackage` from edXML bytes, validated strictly."""
+    """A :class:`StatusPackage` from edXML bytes, validated strictly: the SDK
+    layout (status under ``edXMLHeader/MessageHeader``) or our older one
+    (under ``edXMLHeader/Status``)."""
     return _read_status(_parse(xml_bytes, max_bytes, max_elements, max_depth))
 
 
@@ -602,13 +765,7 @@ class _Node:
 
 def _read_package(root, limits):
     notes = []
-    if root.tag == f"{{{NS}}}edXML":  # the SDK layout: envelope + AttachmentEncoded
-        wrapper = _Node(root, "edXML")
-        envelope = _Node(wrapper.one("edXMLEnvelope", required=True).element, "")
-        encoded = wrapper.one("AttachmentEncoded")
-    else:
-        _expect_root(root)
-        envelope, encoded = _Node(root, ""), None
+    envelope, encoded = _envelope(root)
     header = envelope.one("edXMLHeader", required=True)
     message = header.one("MessageHeader", required=True)
 
@@ -660,18 +817,15 @@ def _read_package(root, limits):
     trace_list = header.one("TraceHeaderList")
     if trace_list is not None:
         for hop in trace_list.many("TraceHeader"):
-            traces.append(Trace(_read_agency_code(hop, "OrganId"),
-                                _read_timestamp(hop, "Timestamp", required=True)))
+            # The axis adds hops of its own, some without an OrganId.
+            organ = "" if hop.one("OrganId") is None else _read_agency_code(hop, "OrganId")
+            traces.append(Trace(organ, _read_timestamp(hop, "Timestamp", required=True)))
         block = trace_list.one("Bussiness")
         if block is not None:
             business = _read_business(block)
 
     body = envelope.one("edXMLBody", required=True)
-    attachments = [_read_attachment(node, limits) for node in body.many("Attachment")]
-    if encoded is not None:
-        attachments += [_read_attachment(node, limits, inline_tag="ContentTransferEncoded")
-                        for node in encoded.many("Attachment")]
-    _check_unique_content_ids(attachments, body)
+    attachments = _read_files(body, encoded, limits)
 
     return Package(
         from_agency=from_agency, to_agencies=to_agencies, code_number=code_number,
@@ -686,11 +840,15 @@ def _read_package(root, limits):
 
 
 def _read_status(root):
-    _expect_root(root)
-    envelope = _Node(root, "")
-    status = envelope.one("edXMLHeader", required=True).one("Status", required=True)
-    response_for = _read_response_for(status.one("ResponseFor", required=True))
+    envelope, _ = _envelope(root)
+    header = envelope.one("edXMLHeader", required=True)
+    status = header.one("Status")  # our older layout
+    if status is None:
+        status = header.one("MessageHeader")
+    if status is None:
+        _fail(_join(header.path, "MessageHeader"), "required element is missing")
     from_agency = _read_agency(status.one("From", required=True))
+    response_for = _read_response_for(status.one("ResponseFor", required=True))
     code_node = status.one("StatusCode", required=True)
     status_code = code_node.value
     if status_code not in STATUS_CODES:
@@ -707,10 +865,17 @@ def _read_status(root):
                          staff_info=None if staff is None else _read_staff(staff))
 
 
-def _expect_root(root):
-    if root.tag != f"{{{NS}}}edXMLEnvelope":
-        _fail(ROOT, f"the root element is {root.tag!r}, expected edXMLEnvelope "
-                    f"in namespace {NS}")
+def _envelope(root):
+    """The envelope (paths inside it start at "") and, in the SDK layout,
+    ``AttachmentEncoded`` (or None)."""
+    if root.tag == f"{{{NS}}}edXML":
+        wrapper = _Node(root, "")
+        return _Node(wrapper.one(ENVELOPE, required=True).element, ""), \
+            wrapper.one("AttachmentEncoded")
+    if root.tag == f"{{{NS}}}{ENVELOPE}":
+        return _Node(root, ""), None
+    _fail(ROOT, f"the root element is {root.tag!r}, expected edXML (or edXMLEnvelope) "
+                f"in namespace {NS}")
 
 
 def _read_agency(node):
@@ -748,17 +913,30 @@ def _read_staff(node):
 def _read_business(node):
     doc_type = _read_int(node, "BussinessDocType", 0, max(BUSINESS_DOC_TYPES),
                          required=True)
-    staff = node.one("StaffInfo")
+    # The SDKs' builders take several StaffInfo and ReplacementInfoList blocks:
+    # the first StaffInfo is kept (the model has one), the lists are joined.
+    staff = next(iter(node.many("StaffInfo")), None)
     replacements = []
-    replacement_list = node.one("ReplacementInfoList")
-    if replacement_list is not None:
+    for replacement_list in node.many("ReplacementInfoList"):
         for info in replacement_list.many("ReplacementInfo"):
             organs = info.one("OrganIdList")
             organ_ids = [] if organs is None else [
                 _check_agency_value(organ) for organ in organs.many("OrganId")]
             replacements.append(Replacement(
                 _read_document_id(info, "DocumentId", required=True), organ_ids))
+    info = node.one("BussinessDocumentInfo")
+    document_info = None
+    if info is not None:
+        receivers = []
+        receiver_list = info.one("ReceiverList")
+        if receiver_list is not None:
+            for item in receiver_list.many("Receiver"):
+                receivers.append(Receiver(_read_agency_code(item, "OrganId"),
+                                          item.text("ReceiverType")))
+        document_info = BusinessDocumentInfo(info.text("DocumentInfo"),
+                                             info.text("DocumentReceiver"), receivers)
     return Business(doc_type=doc_type, reason=node.text("BussinessDocReason"),
+                    document_info=document_info,
                     document_id=_read_document_id(node, "DocumentId"),
                     paper=_read_int(node, "Paper", 0),
                     staff_info=None if staff is None else _read_staff(staff),
@@ -766,24 +944,178 @@ def _read_business(node):
 
 
 def _check_agency_value(node):
-    if not AGENCY_CODE.match(node.value):
-        _fail(node.path, f"not an agency code (got {node.value!r}, expected XXX.XX.XX.Ynn)")
+    if organ_id_form(node.value) is None:
+        _fail(node.path, f"not an agency code (got {node.value!r}); expected an identifier"
+                         f" of Decision 20/2020/QĐ-TTg: {', '.join(ORGAN_ID_FORMS)}")
     return node.value
 
 
-def _read_attachment(node, limits, inline_tag="Content"):
+def _read_files(body, encoded, limits):
+    """The files: our older ``edXMLBody/Attachment`` elements, then those the
+    manifest references, in its order, then any ``AttachmentEncoded`` entry
+    the manifest does not name. Zipped entries are unpacked."""
+    files = [_read_attachment(node, limits) for node in body.many("Attachment")]
+    inline = {}  # content id -> (node, bytes)
+    if encoded is not None:
+        for node in encoded.many("Attachment"):
+            cid = _content_id(node.text("ContentId", required=True))
+            if cid in inline:
+                _fail(node.path, f"ContentId {cid!r} appears more than once")
+            inline[cid] = (node, _read_base64(
+                node.one("ContentTransferEncoded", required=True), limits.attachment))
+    manifest = body.one("edXMLManifest")
+    for reference in [] if manifest is None else manifest.many("Reference"):
+        cid = _content_id(reference.element.get(f"{{{XLINK_NS}}}href", "")
+                          or reference.text("ContentId"))
+        if not cid:
+            _fail(reference.path, 'needs xlink:href="cid:..." (or a ContentId)')
+        pointer = reference.one("ContentReference", ns=EXT_NS)
+        found = inline.pop(cid, None)
+        if (found is None) == (pointer is None):
+            _fail(reference.path, f"cid:{cid} needs exactly one of an AttachmentEncoded/"
+                                  "Attachment with that ContentId or a ContentReference")
+        attachment = Attachment(content_id=cid, name=reference.text("AttachmentName"),
+                                content_type=reference.text("ContentType"),
+                                description=reference.text("Description"))
+        if pointer is not None:
+            _read_pointer(attachment, pointer)
+            if not attachment.name:
+                _fail(_join(reference.path, "AttachmentName"), "required element is missing")
+            files.append(attachment)
+        else:
+            files += _inline_files(attachment, *found, limits)
+    for cid, found in inline.items():  # in document order
+        files += _inline_files(Attachment(content_id=cid, name=""), *found, limits)
+    seen, total = set(), 0
+    for attachment in files:
+        if attachment.content_id in seen:
+            _fail(_join(body.path, "Attachment"),
+                  f"ContentId {attachment.content_id!r} appears more than once")
+        seen.add(attachment.content_id)
+        total += len(attachment.content or b"")
+    if limits.package is not None and total > limits.package:
+        _fail(ROOT, f"the files come to {total} bytes, over the package limit of "
+                    f"{limits.package} bytes")
+    return files
+
+
+def _content_id(text):
+    """``cid:abc``, ``<abc>`` and ``abc`` are the same content id."""
+    text = (text or "").strip()
+    if text[:4].lower() == "cid:":
+        text = text[4:]
+    return text.strip("<>")
+
+
+def _inline_files(attachment, node, content, limits):
+    """An encoded file, with the manifest's name and type where it gave them;
+    a ZIP (as the SDKs send files) becomes the files it holds."""
+    attachment.name = attachment.name or node.text("AttachmentName")
+    attachment.description = attachment.description or node.text("Description")
+    declared = node.text("ContentType")
+    # The SDKs zip a file for transport and say so in AttachmentEncoded; a file
+    # that is itself a ZIP (the manifest says so, or it is named *.zip) is kept.
+    if declared.lower() not in ZIP_TYPES or attachment.name.lower().endswith(".zip") \
+            or attachment.content_type.lower() in ZIP_TYPES:
+        attachment.content_type = attachment.content_type or declared
+        if not attachment.name:
+            _fail(_join(node.path, "AttachmentName"), "required element is missing")
+        attachment.content = content
+        return [attachment]
+    entries = unpack_zip(content, _join(node.path, "ContentTransferEncoded"),
+                         max_entries=limits.zip_entries, max_ratio=limits.zip_ratio,
+                         max_entry_bytes=limits.attachment, max_total_bytes=limits.package)
+    if len(entries) == 1:  # one file zipped: the package's name and type stand
+        name, data = entries[0]
+        wrapped_type = attachment.content_type
+        if not wrapped_type or wrapped_type.lower() in ZIP_TYPES:
+            wrapped_type = _type_of(name)
+        return [replace(attachment, name=attachment.name or name, content=data,
+                        content_type=wrapped_type)]
+    return [replace(attachment, content_id=f"{attachment.content_id}/{n}", name=name,
+                    content_type=_type_of(name), content=data)
+            for n, (name, data) in enumerate(entries, 1)]
+
+
+def _type_of(name):
+    return {"pdf": "application/pdf", "xml": "application/xml", "txt": "text/plain",
+            "doc": "application/msword", "docx": "application/vnd.openxmlformats-"
+            "officedocument.wordprocessingml.document", "zip": "application/zip"}.get(
+        name.rsplit(".", 1)[-1].lower() if "." in name else "", "application/octet-stream")
+
+
+def unpack_zip(data, path, *, max_entries=DEFAULT_MAX_ZIP_ENTRIES,
+               max_ratio=DEFAULT_MAX_ZIP_RATIO, max_entry_bytes=None, max_total_bytes=None):
+    """``[(name, bytes)]`` of the files in a ZIP, refused (naming ``path`` and
+    the rule) unless: it is a readable, unencrypted ZIP holding 1 to
+    ``max_entries`` files (directories skipped); no name is absolute, holds
+    ``..``, a backslash or a drive letter, or is a symbolic link; no file is
+    over ``max_entry_bytes`` nor all together over ``max_total_bytes``; no file
+    over 64 KiB expands more than ``max_ratio`` times. Sizes are counted while
+    inflating: the archive's own size fields are not trusted."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError) as error:
+        _fail(path, f"not a readable ZIP archive ({error})")
+    files = [info for info in infos if not info.is_dir()]
+    if not files:
+        _fail(path, "the ZIP archive holds no file")
+    if len(infos) > max_entries:
+        _fail(path, f"the ZIP archive holds {len(infos)} entries, over the entry-count "
+                    f"limit of {max_entries}")
+    out, total = [], 0
+    for info in files:
+        name = info.filename
+        parts = name.split("/")
+        if (name.startswith("/") or "\\" in name or ".." in parts or "\x00" in name
+                or re.match(r"^[A-Za-z]:", name)):
+            _fail(path, f"ZIP entry {name!r} breaks the path rule (no absolute path, "
+                        "no '..', no backslash, no drive letter)")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            _fail(path, f"ZIP entry {name!r} is a symbolic link (refused)")
+        if info.flag_bits & 0x1:
+            _fail(path, f"ZIP entry {name!r} is encrypted (refused)")
+        content = bytearray()
+        try:
+            with archive.open(info) as stream:
+                while chunk := stream.read(1 << 16):
+                    content += chunk
+                    if max_entry_bytes is not None and len(content) > max_entry_bytes:
+                        _fail(path, f"ZIP entry {name!r} unpacks to more than "
+                                    f"{max_entry_bytes} bytes (the per-file size limit)")
+                    if max_total_bytes is not None and total + len(content) > max_total_bytes:
+                        _fail(path, f"the ZIP archive unpacks to more than {max_total_bytes}"
+                                    " bytes (the package size limit)")
+                    if len(content) > _ZIP_RATIO_FLOOR and \
+                            len(content) > max_ratio * max(info.compress_size, 1):
+                        _fail(path, f"ZIP entry {name!r} expands more than {max_ratio} times"
+                                    " its compressed size (the compression-ratio limit)")
+        except (zipfile.BadZipFile, EOFError, NotImplementedError, OSError) as error:
+            _fail(path, f"ZIP entry {name!r} cannot be read ({error})")
+        total += len(content)
+        out.append((parts[-1], bytes(content)))
+    return out
+
+
+def _read_attachment(node, limits):
+    """An attachment of our older layout: ``Content`` or ``ContentReference``."""
     content_id = node.text("ContentId", required=True)
     name = node.text("AttachmentName", required=True)
-    inline = node.one(inline_tag)
+    inline = node.one("Content")
     reference = node.one("ContentReference", ns=EXT_NS)
     if (inline is None) == (reference is None):
-        _fail(node.path, f"needs exactly one of {inline_tag} or ContentReference")
+        _fail(node.path, "needs exactly one of Content or ContentReference")
     attachment = Attachment(content_id=content_id, name=name,
                             content_type=node.text("ContentType"),
                             description=node.text("Description"))
     if inline is not None:
         attachment.content = _read_base64(inline, limits.attachment)
         return attachment
+    return _read_pointer(attachment, reference)
+
+
+def _read_pointer(attachment, reference):
     attachment.uri = reference.text("Uri", required=True, ns=EXT_NS)
     sha = reference.text("Sha256", required=True, ns=EXT_NS)
     if not _SHA256.match(sha):
@@ -808,15 +1140,6 @@ def _read_base64(node, limit):
     if limit is not None and len(content) > limit:
         _fail(node.path, f"the file is {len(content)} bytes, over the limit of {limit} bytes")
     return content
-
-
-def _check_unique_content_ids(attachments, body):
-    seen = set()
-    for attachment in attachments:
-        if attachment.content_id in seen:
-            _fail(_join(body.path, "Attachment"),
-                  f"ContentId {attachment.content_id!r} appears more than once")
-        seen.add(attachment.content_id)
 
 
 def _read_priority(node, notes):

@@ -23,8 +23,14 @@ ORIGIN = "edxml"
 NAMESPACE = uuid.UUID("5b0c1f8e-6a53-4c2e-9d0e-6c1e0f1a2b3c")
 
 HEADER = "edXMLHeader/MessageHeader"
-BUSINESS_TYPE = "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"
+BUSINESS = "edXMLHeader/TraceHeaderList/Bussiness"
+BUSINESS_TYPE = f"{BUSINESS}/BussinessDocType"
+REVOKE, UPDATE, REPLACE = 1, 2, 3
 _NAMES = {name.casefold(): code for code, name in DOCUMENT_TYPES.items()}
+# The SDKs write DocumentType/Type as an integer: the type's place in Decree 30's
+# list (Art. 7, Appendix III), as their examples show (18 Công văn, 19 Công điện).
+NUMBERS = {code: n for n, code in enumerate(DOCUMENT_TYPES, 1)}
+_BY_NUMBER = {str(n): code for code, n in NUMBERS.items()}
 
 
 def edxml_document_id(package):
@@ -36,18 +42,79 @@ def edxml_document_id(package):
 
 def document_id_of(package):
     """Our id for the document a package carries: the same on every re-import."""
-    return str(uuid.uuid5(NAMESPACE, f"{package.from_agency.id}|{edxml_document_id(package)}"))
+    return imported_id(package.from_agency.id, edxml_document_id(package))
+
+
+def imported_id(sender, edxml_id):
+    """Our id for the document ``sender`` sent as edXML ``DocumentId`` ``edxml_id``."""
+    return str(uuid.uuid5(NAMESPACE, f"{sender}|{edxml_id}"))
+
+
+def is_recall(package):
+    """A revocation (1) or update (2) of a document imported before: no new
+    document, a recall request (13) to every copy of that one."""
+    return package.business is not None and package.business.doc_type in (REVOKE, UPDATE)
+
+
+def recalled_documents(package):
+    """The edXML ``DocumentId`` of every earlier document a revocation, update or
+    replacement (1, 2, 3) names: ``Bussiness/DocumentId`` and, for a replacement,
+    each ``ReplacementInfo/DocumentId``; in order, without repeats."""
+    business = package.business
+    if business is None or business.doc_type == 0:
+        return []
+    named = [business.document_id] if business.document_id else []
+    if business.doc_type == REPLACE:
+        named += [r.document_id for r in business.replacements]
+    named = list(dict.fromkeys(named))
+    if not named:
+        what = edxml.BUSINESS_DOC_TYPES[business.doc_type]
+        raise ValidationFailed(
+            f"{BUSINESS}/DocumentId: a package of type {business.doc_type} ({what}) names the"
+            " document it concerns (Bussiness/DocumentId or ReplacementInfo/DocumentId)",
+            field=f"{BUSINESS}/DocumentId")
+    if edxml_document_id(package) in named and business.doc_type == REPLACE:
+        raise ValidationFailed(f"{BUSINESS}/DocumentId: a document cannot replace itself",
+                               field=f"{BUSINESS}/DocumentId")
+    return named
+
+
+def not_applied(package):
+    """What of a revocation/update/replacement's payload the platform records but
+    does not carry out (said in the import's answer)."""
+    business = package.business
+    left = []
+    if business is None:
+        return left
+    if business.document_info is not None:
+        left.append(f"{BUSINESS}/BussinessDocumentInfo: the changed details and receivers"
+                    " are not applied; the recipients are asked to agree (13) to the update")
+    if any(r.organ_ids for r in business.replacements):
+        left.append(f"{BUSINESS}/ReplacementInfoList/ReplacementInfo/OrganIdList: every copy"
+                    " of the replaced document is asked, not only those listed")
+    if business.doc_type in (REVOKE, UPDATE) and package.attachments:
+        left.append("AttachmentEncoded: the files of a revocation or update are not stored")
+    return left
+
+
+def edxml_document_type(code):
+    """The ``DocumentType`` the SDKs write for a Decree 30 code."""
+    return edxml.DocumentType(type=str(NUMBERS[code]), name=DOCUMENT_TYPES[code])
 
 
 def document_type_code(document_type):
-    """The Decree 30 code (``QĐ``, ``CV``...) a package's ``DocumentType`` names,
-    by code or by name; the numeric codes implementers disagree on are not guessed."""
+    """The Decree 30 code (``QĐ``, ``CV``...) a package's ``DocumentType`` names:
+    by its name first, else by a textual code (our older packages), else by the
+    SDKs' integer ``Type`` (its place in Decree 30's list) when no name is given."""
+    name = (document_type.name or "").strip()
+    code = _NAMES.get(name.casefold())
+    if code:
+        return code
     for text in (document_type.type, document_type.detail):
         if text in DOCUMENT_TYPES:
             return text
-    code = _NAMES.get((document_type.name or "").strip().casefold())
-    if code:
-        return code
+    if not name and document_type.type.lstrip("0") in _BY_NUMBER:
+        return _BY_NUMBER[document_type.type.lstrip("0")]
     raise ValidationFailed(
         f"{HEADER}/DocumentType: {document_type.type or document_type.name!r} is not a Decree"
         " 30 document type; give its code (QĐ, CV, ...) or its name (Quyết định, ...)",
@@ -62,11 +129,12 @@ def check_importable(package, is_platform_agency):
     its package in would register its document twice.
     """
     business = package.business
-    if business is not None and business.doc_type != 0:
+    if business is not None and business.doc_type not in (0, REPLACE):
         raise ValidationFailed(
             f"{BUSINESS_TYPE}: {business.doc_type}"
-            f" ({edxml.BUSINESS_DOC_TYPES[business.doc_type]}) is not taken in from the axis;"
-            " only new documents (0) are", field=BUSINESS_TYPE)
+            f" ({edxml.BUSINESS_DOC_TYPES[business.doc_type]}) is not a document to take in;"
+            " it asks the recipients of an earlier one to agree (see is_recall)",
+            field=BUSINESS_TYPE)
     sender = package.from_agency.id
     if is_platform_agency(sender):
         raise Conflict(f"{HEADER}/From/OrganId: {sender} is an agency of this platform; its"
@@ -76,10 +144,10 @@ def check_importable(package, is_platform_agency):
                                " comes first", field="edXMLBody")
     for n, attachment in enumerate(package.attachments, 1):
         if attachment.by_reference:
-            path = f"edXMLBody/Attachment[{n}]"
+            path = f"{edxml.FILE}[{n}]"
             raise ValidationFailed(
                 f"{path}: a file by reference ({attachment.uri}) cannot be fetched from"
-                " outside the platform; inline it (Content)", field=path)
+                " outside the platform; inline it (AttachmentEncoded)", field=path)
     document_type_code(package.document_type)
 
 
@@ -139,6 +207,9 @@ def record(package, document_id, recipients, files, received_at):
         "attachments": list(files[1:]),
         "traces": traces,
         "received_at": received_at.isoformat(),
+        # A replacement (3): the imported documents it replaces (asked to agree, 13).
+        "replaces": [imported_id(package.from_agency.id, named)
+                     for named in recalled_documents(package)],
     }
 
 
@@ -158,4 +229,5 @@ def answer(document, repeated):
     return {"document_id": document["document_id"], "edxml_document_id":
             document["edxml_document_id"], "from": document["issuing_agency"],
             "number_notation": document["number_notation"], "subject": document["subject"],
-            "recipients": document["recipients"], "repeated": repeated}
+            "recipients": document["recipients"], "replaces": document.get("replaces", []),
+            "repeated": repeated}

@@ -21,7 +21,7 @@ from services.routing import statuses as st
 from services.routing.directory import Directory
 from services.routing.sample_data import apply_reform_2025, national, sample_province
 from shared.auth import require_role
-from shared.documents import DOCUMENT_TYPES, attachment_key, file_key
+from shared.documents import attachment_key, file_key
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
 from shared.errors import (
     ConcurrencyConflict, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
@@ -647,12 +647,19 @@ class RoutingService(Health, DeadLetters):
                           max_attachment_bytes=limit)
         directory, _ = self.directory.load(self.events)
         on = today()
+        if inbound.is_recall(package):  # revocation (1) or update (2) of an earlier import
+            return self._recall_from_axis(package, actor, directory)
         inbound.check_importable(package, directory.knows)
         recipients = inbound.resolve_recipients(
             package, lambda code: [v.code for v in directory.resolve(code, on)])
         document_id = inbound.document_id_of(package)
+        replaced = inbound.recalled_documents(package)  # a replacement (3) names them
         with self.events.transaction() as conn:
             earlier = self._imported(conn, document_id, package)
+            for named in [] if earlier is not None else replaced:
+                # Checked before any file is stored (and locked): a refusal leaves nothing.
+                self._ask_recall(conn, named, package, actor, utc_now(),
+                                 replacement_document_id=document_id, save=False)
         if earlier is not None:
             return _jsonable(earlier)
         # The same package may be imported twice at once (the broker redelivers a
@@ -674,6 +681,9 @@ class RoutingService(Health, DeadLetters):
             conn.execute("INSERT INTO consignments VALUES (%s, %s, %s, true)",
                          (document_id, registered, registered))
             self._project(conn, stored)
+            for named in replaced:  # a replacement (3): ask the old copies to agree
+                self._ask_recall(conn, named, package, actor, now,
+                                 replacement_document_id=document_id)
             failpoint("routing.import.before_commit")
             return inbound.answer(document, repeated=False)
 
@@ -686,6 +696,85 @@ class RoutingService(Health, DeadLetters):
             self._remove(files, "a concurrent repeat of an import")
         failpoint("routing.import.after_commit")
         return _jsonable(result)
+
+    def _recall_from_axis(self, package, actor, directory):
+        """A revocation (1) or update (2) from the axis: every copy of the document
+        it names (imported before, from the same sender) gets a recall request
+        (13), as a sender's own ``request_recall`` would give; the recipients
+        answer 15/16. What of its payload is not applied is said in the answer."""
+        sender = package.from_agency.id
+        if directory.knows(sender):
+            raise Conflict(f"{inbound.HEADER}/From/OrganId: {sender} is an agency of this"
+                           " platform; it recalls its documents directly",
+                           field=f"{inbound.HEADER}/From/OrganId")
+        named = inbound.recalled_documents(package)
+        now = utc_now()
+
+        def attempt(conn):
+            asked, repeated = {}, []
+            for edxml_id in named:
+                document_id = inbound.imported_id(sender, edxml_id)
+                earlier = self._pending_from(conn, document_id, package)
+                repeated.append(earlier is not None)
+                asked[document_id] = earlier if earlier is not None else self._ask_recall(
+                    conn, edxml_id, package, actor, now)
+            return asked, all(repeated)
+
+        asked, repeated = self._in_transaction(attempt)
+        return _jsonable({"business_type": package.business.doc_type,
+                          "documents": [{"document_id": doc, "requested_from": recipients}
+                                        for doc, recipients in asked.items()],
+                          "not_applied": inbound.not_applied(package), "repeated": repeated})
+
+    def _pending_from(self, conn, document_id, package):
+        """The recipients, if every copy of ``document_id`` still awaits an answer
+        to the very request this package makes (the axis resent it), else None."""
+        business = package.business
+        rows = conn.execute("SELECT recipient FROM copies WHERE document_id = %s"
+                            " ORDER BY recipient", (document_id,)).fetchall()
+        requests = [self._recall(conn, document_id, r) for (r,) in rows]
+        same = rows and all(
+            r is not None and r.pending and r.sender == package.from_agency.id
+            and r.business_type == business.doc_type and r.replacement_document_id is None
+            and (r.reason or "") == (business.reason or "").strip() for r in requests)
+        return [r for (r,) in rows] if same else None
+
+    def _ask_recall(self, conn, edxml_id, package, actor, now, replacement_document_id=None,
+                    save=True):
+        """Recall requests (13) from the package's sender to every copy of the
+        document it imported before as ``edxml_id``; errors name
+        ``Bussiness/DocumentId``. ``save=False`` only checks."""
+        path = f"{inbound.BUSINESS}/DocumentId"
+        business = package.business
+        document_id = inbound.imported_id(package.from_agency.id, edxml_id)
+        rows = conn.execute("SELECT recipient FROM copies WHERE document_id = %s"
+                            " ORDER BY recipient", (document_id,)).fetchall()
+        if not rows:
+            raise NotFound(f"{path}: no document {edxml_id} from {package.from_agency.id} was"
+                           " taken in from the axis; nothing to"
+                           f" {edxml.BUSINESS_DOC_TYPES[business.doc_type]}", field=path)
+        user = (business.staff_info.staff if business.staff_info else "") or actor.user_id
+        events, requests = [], []
+        try:
+            for (recipient,) in rows:
+                request, change = st.request_recall(
+                    self._copy(conn, document_id, recipient),
+                    self._recall(conn, document_id, recipient),
+                    business_type=business.doc_type, by_agency=package.from_agency.id,
+                    at=now, user=user, reason=business.reason or None,
+                    replacement_document_id=replacement_document_id)
+                events.append(self._change_event("RecallRequested", change, actor))
+                requests.append(request)
+        except ConcurrencyConflict:
+            raise
+        except (Conflict, Forbidden, ValidationFailed) as err:
+            raise type(err)(f"{path}: {err.message}", field=path) from None
+        if not save:
+            return []
+        self._append(conn, document_id, events)
+        for request in requests:
+            self._save_recall(conn, request)
+        return [r.recipient for r in requests]
 
     def _imported(self, conn, document_id, package, lock=False):
         """The answer of an earlier import of this package, or None. Another
@@ -716,7 +805,7 @@ class RoutingService(Health, DeadLetters):
         stored = []
         try:
             for n, attachment in enumerate(attachments, 1):
-                field = f"edXMLBody/Attachment[{n}]"
+                field = f"{edxml.FILE}[{n}]"
                 key = (file_key(document_id) if n == 1
                        else attachment_key(document_id, n - 2))
                 check = PdfCheck(field) if n == 1 else AttachmentCheck(field)
@@ -804,16 +893,16 @@ class RoutingService(Health, DeadLetters):
         except ValidationFailed as err:
             raise ValidationFailed(f"package: {err.message}", field="package") from None
         answered, agency = status.response_for, status.from_agency.id
-        code_path = "edXMLHeader/Status/StatusCode"
+        code_path = f"{edxml.STATUS}/StatusCode"
 
         def attempt(conn):
             document_id = self._issued_document(conn, answered)
             recipients = {r for (r,) in conn.execute(
                 "SELECT recipient FROM copies WHERE document_id = %s", (document_id,))}
             if agency not in recipients:
-                raise Forbidden(f"edXMLHeader/Status/From/OrganId: {agency} is not a recipient"
+                raise Forbidden(f"{edxml.STATUS}/From/OrganId: {agency} is not a recipient"
                                 f" of document {answered.code}",
-                                field="edXMLHeader/Status/From/OrganId")
+                                field=f"{edxml.STATUS}/From/OrganId")
             try:
                 return self._report(
                     conn, document_id, status.status_code, agency=agency,
@@ -829,8 +918,8 @@ class RoutingService(Health, DeadLetters):
                                             or status.status_code in st.PROCESSING_CODES):
                     raise Conflict(f"{code_path}: {err.message}", field=code_path) from None
                 if err.field == "reason":
-                    raise ValidationFailed(f"edXMLHeader/Status/Description: {err.message}",
-                                           field="edXMLHeader/Status/Description") from None
+                    raise ValidationFailed(f"{edxml.STATUS}/Description: {err.message}",
+                                           field=f"{edxml.STATUS}/Description") from None
                 raise
 
         return _jsonable(self._in_transaction(attempt))
@@ -842,12 +931,12 @@ class RoutingService(Health, DeadLetters):
                  if _response_for(registered["data"]).promulgation_date
                  == answered.promulgation_date]
         if not found:
-            raise NotFound(f"edXMLHeader/Status/ResponseFor: no document {answered.code} issued"
+            raise NotFound(f"{edxml.STATUS}/ResponseFor: no document {answered.code} issued"
                            f" by {answered.organ_id} on {answered.promulgation_date} is known"
-                           " to routing", field="edXMLHeader/Status/ResponseFor")
+                           " to routing", field=f"{edxml.STATUS}/ResponseFor")
         if len(found) > 1:
-            raise Conflict(f"edXMLHeader/Status/ResponseFor: {len(found)} documents match"
-                           f" {answered.document_id}", field="edXMLHeader/Status/ResponseFor")
+            raise Conflict(f"{edxml.STATUS}/ResponseFor: {len(found)} documents match"
+                           f" {answered.document_id}", field=f"{edxml.STATUS}/ResponseFor")
         return found[0]
 
     @rpc
@@ -954,8 +1043,7 @@ def _package(registered, traces):
         from_agency=edxml.Agency(id=data["issuing_agency"]),
         to_agencies=[edxml.Agency(id=r) for r in data["recipients"]],
         code_number=number, code_notation=notation, promulgation_date=date_,
-        document_type=edxml.DocumentType(type=data["document_type"],
-                                         name=DOCUMENT_TYPES[data["document_type"]]),
+        document_type=inbound.edxml_document_type(data["document_type"]),
         subject=data["subject"], priority=int(data["urgency"]), traces=hops,
         signer=edxml.Signer(competence=signer.get("competence", ""),
                             position=signer.get("position", ""),
@@ -964,10 +1052,13 @@ def _package(registered, traces):
         page_amount=data.get("page_count"), appendixes=list(data.get("appendices") or ()),
         steering_type=data.get("steering_type"),
         document_id=f"{data['issuing_agency']},{date_:%Y/%m/%d},{data['number_notation']}",
+        # Every file: the document, then its appendices and other attachments.
         attachments=[edxml.Attachment(
-            content_id="main", name="main.pdf", content_type="application/pdf",
-            uri=f"lienthong:{data['file']['key']}", sha256=data["file"]["sha256"],
-            size=data["file"]["size"])],
+            content_id="main" if n == 0 else f"file-{n}",
+            name=stored.get("name") or ("main.pdf" if n == 0 else f"file-{n}"),
+            content_type=stored.get("content_type") or ("application/pdf" if n == 0 else ""),
+            uri=f"lienthong:{stored['key']}", sha256=stored["sha256"], size=stored["size"])
+            for n, stored in enumerate([data["file"], *(data.get("attachments") or ())])],
     )
 
 

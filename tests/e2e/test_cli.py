@@ -128,7 +128,7 @@ def test_an_edxml_package_goes_in_and_out_through_the_command_line(cli, tmp_path
     import base64
 
     from services.routing import edxml
-    from tests.support.edxml import MAIN, package
+    from tests.support.edxml import APPENDIX, MAIN, package
 
     received = tmp_path / "from-axis.xml"
     received.write_bytes(base64.b64decode(package(to=(DISTRICT_1,))))
@@ -142,8 +142,8 @@ def test_an_edxml_package_goes_in_and_out_through_the_command_line(cli, tmp_path
     until_ok(lambda: cli("van.thu.h1", "accept", document_id), "the arrival to accept")
     out = tmp_path / "out.xml"
     ok(cli("van.thu.h1", "edxml", document_id, "-o", str(out), "--inline"))
-    [carried] = edxml.import_package(out.read_bytes()).attachments
-    assert carried.content == MAIN
+    carried = edxml.import_package(out.read_bytes()).attachments
+    assert [a.content for a in carried] == [MAIN, APPENDIX]  # the appendix too
     status = tmp_path / "status.xml"
     ok(cli("van.thu.h1", "edxml", document_id, "-o", str(status), "--status"))
     assert edxml.import_status(status.read_bytes()).from_agency.id == DISTRICT_1

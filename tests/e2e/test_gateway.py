@@ -317,7 +317,7 @@ def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_
     import base64
 
     from services.routing import edxml
-    from tests.support.edxml import MAIN, MINISTRY
+    from tests.support.edxml import APPENDIX, MAIN, MINISTRY
     from tests.support.edxml import package as edxml_package
 
     body = {"package": edxml_package(to=(DISTRICT_1,))}
@@ -341,8 +341,8 @@ def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_
     path = f"/v1/documents/{document_id}/edxml"
     inline = gateway.get("van.thu.h1", path, params={"inline": "true"})
     assert inline.status_code == 200, inline.text
-    [carried] = edxml.import_package(base64.b64decode(inline.json()["package"])).attachments
-    assert carried.content == MAIN
+    carried = edxml.import_package(base64.b64decode(inline.json()["package"])).attachments
+    assert [a.content for a in carried] == [MAIN, APPENDIX]  # the appendix too
 
     def accepted():
         answer = gateway.get("van.thu.h1", path + "/status")

@@ -18,7 +18,7 @@ from services.routing.service import RoutingService
 from shared.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, Client, wait_for
 from tests.support.db import scalar
-from tests.support.edxml import APPENDIX, MAIN, MINISTRY, package
+from tests.support.edxml import APPENDIX, MAIN, MINISTRY, package, revocation, zipped
 
 pytestmark = pytest.mark.integration
 
@@ -120,17 +120,24 @@ BAD = [
      {"to": (DISTRICT_1, "999.99.99.H99")}),
     ("sender on the platform", Conflict, "edXMLHeader/MessageHeader/From/OrganId",
      {"from_agency": edxml.Agency(id=PROVINCE)}),
-    ("revoke from the axis", ValidationFailed,
-     "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType",
+    ("revoke naming no document", ValidationFailed,
+     "edXMLHeader/TraceHeaderList/Bussiness/DocumentId",
      {"business": edxml.Business(doc_type=1, reason="sai sót")}),
-    ("file by reference", ValidationFailed, "edXMLBody/Attachment[1]",
+    ("revoke of a document never imported", NotFound,
+     "edXMLHeader/TraceHeaderList/Bussiness/DocumentId",
+     {"business": edxml.Business(doc_type=1, reason="sai sót",
+                                 document_id=f"{MINISTRY},2026/11/01,99/BNV-VP")}),
+    ("replacement of a document never imported", NotFound,
+     "edXMLHeader/TraceHeaderList/Bussiness/DocumentId",
+     {"business": edxml.Business(doc_type=3, document_id=f"{MINISTRY},2026/11/01,99/BNV-VP")}),
+    ("file by reference", ValidationFailed, "edXMLBody/edXMLManifest/Reference[1]",
      {"files": [edxml.Attachment(content_id="main", name="a.pdf", uri="https://axis/a.pdf",
                                  sha256="ab" * 32, size=10)]}),
     ("no file", ValidationFailed, "edXMLBody", {"files": []}),
-    ("main file not a PDF", UnsupportedMediaType, "edXMLBody/Attachment[1]",
+    ("main file not a PDF", UnsupportedMediaType, "edXMLBody/edXMLManifest/Reference[1]",
      {"files": [_inline("main.pdf", b"MZ\x90\x00 not a pdf")]}),
     # The main file is stored before the appendix is refused: it is removed again.
-    ("appendix of an unknown type", UnsupportedMediaType, "edXMLBody/Attachment[2]",
+    ("appendix of an unknown type", UnsupportedMediaType, "edXMLBody/edXMLManifest/Reference[2]",
      {"files": [_inline("main.pdf", MAIN), _inline("run.exe", b"MZ\x90\x00 program")]}),
     ("unknown document type", ValidationFailed, "edXMLHeader/MessageHeader/DocumentType",
      {"document_type": edxml.DocumentType(type="7", name="Loại lạ")}),
@@ -173,10 +180,14 @@ def test_an_imported_document_exports_with_its_files_inline_as_the_standard_does
             rpc.routing.export_edxml(document_id, True)))
         with pytest.raises(ValidationFailed, match="inline: true or false"):
             rpc.routing.export_edxml(document_id, "yes")
-    [reference] = by_reference.attachments
-    assert reference.by_reference and reference.sha256 == hashlib.sha256(MAIN).hexdigest()
-    [carried] = inline.attachments
-    assert not carried.by_reference and carried.content == MAIN
+    # Every file goes out, the appendix too, under the names it came with.
+    main, appendix = by_reference.attachments
+    assert main.by_reference and main.sha256 == hashlib.sha256(MAIN).hexdigest()
+    assert appendix.by_reference and appendix.sha256 == hashlib.sha256(APPENDIX).hexdigest()
+    assert [a.name for a in by_reference.attachments] == ["125-BNV-VP.pdf", "phu-luc.pdf"]
+    assert [a.content for a in inline.attachments] == [MAIN, APPENDIX]
+    assert not any(a.by_reference for a in inline.attachments)
+    assert inline.document_type == edxml.DocumentType(type="18", name="Công văn")
     assert (inline.from_agency.id, inline.code_number, inline.code_notation,
             inline.promulgation_date) == (MINISTRY, "125", "BNV-VP", date(2026, 11, 20))
 
@@ -213,3 +224,79 @@ def test_two_identical_imports_at_once_answer_as_the_first_and_store_one_copy(ax
     versions = [o.object_name for o in store.client.list_objects(
         bucket_name=store.bucket, recursive=True, include_version=True)]
     assert len(versions) == len(set(versions)) == 2 * rounds, sorted(versions)
+
+
+def test_an_sdk_package_with_zipped_files_from_an_enterprise_is_taken_in(axis, platform):
+    """As the SDKs send it: files zipped in AttachmentEncoded; the sender an
+    enterprise with a Decision 20/2020 Art. 5 code (10 digits)."""
+    enterprise = "0100109106"
+    data = zipped(package(from_agency=edxml.Agency(id=enterprise, name="Công ty X"),
+                          document_id=f"{enterprise},2026/11/20,125/BNV-VP"))
+    assert b"application/zip" in base64.b64decode(data)
+    with axis.rpc() as rpc:
+        taken = rpc.routing.import_edxml(data)
+    assert taken["from"] == enterprise and taken["recipients"] == [DISTRICT_1, DISTRICT_2]
+    with axis.rpc("clerk", DISTRICT_1) as rpc:
+        [arrival] = wait_for(rpc.docs.incoming, what="the arrival of the enterprise's document")
+        assert arrival["sender"] == enterprise
+        with urllib.request.urlopen(rpc.docs.file_url(taken["document_id"])) as answer:
+            assert answer.read() == MAIN  # unpacked from its ZIP
+        with urllib.request.urlopen(rpc.docs.file_url(taken["document_id"],
+                                                      attachment=0)) as answer:
+            assert answer.read() == APPENDIX
+        out = edxml.import_package(base64.b64decode(
+            rpc.routing.export_edxml(taken["document_id"], True)))
+    assert out.from_agency.id == enterprise
+    assert [a.content for a in out.attachments] == [MAIN, APPENDIX]
+
+
+def test_a_zip_bomb_from_the_axis_is_refused_naming_the_rule(axis):
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb.pdf", b"%PDF-" + b"\x00" * (8 << 20))
+    bomb = edxml.Attachment(content_id="main", name="main.pdf",
+                            content_type="application/pdf", content=buffer.getvalue())
+    data = base64.b64decode(package(files=[bomb])).replace(
+        b"<ContentType>application/pdf</ContentType>\n      <ContentId>main",
+        b"<ContentType>application/zip</ContentType>\n      <ContentId>main")
+    with axis.rpc() as rpc:
+        with pytest.raises(ValidationFailed, match="compression-ratio limit") as raised:
+            rpc.routing.import_edxml(base64.b64encode(data).decode())
+    assert raised.value.args[1] == "package" or "AttachmentEncoded" in str(raised.value)
+    assert axis.stored() == []
+
+
+def test_a_revocation_from_the_axis_asks_every_copy_and_a_replacement_names_the_new_one(
+        axis):
+    with axis.rpc() as rpc:
+        first = rpc.routing.import_edxml(package())
+        asked = rpc.routing.import_edxml(revocation(document_info=edxml.BusinessDocumentInfo(
+            "0", "1", [edxml.Receiver(DISTRICT_1, "1")]), doc_type=2))
+    assert asked["business_type"] == 2 and not asked["repeated"]
+    with axis.rpc() as rpc:  # the axis resends it while the answers are awaited
+        again = rpc.routing.import_edxml(revocation(document_info=edxml.BusinessDocumentInfo(
+            "0", "1", [edxml.Receiver(DISTRICT_1, "1")]), doc_type=2))
+    assert again == {**asked, "repeated": True}
+    assert asked["documents"] == [{"document_id": first["document_id"],
+                                   "requested_from": [DISTRICT_1, DISTRICT_2]}]
+    assert any("BussinessDocumentInfo" in text for text in asked["not_applied"])
+    with axis.rpc("clerk", DISTRICT_1) as rpc:
+        rpc.routing.answer_recall(first["document_id"], False, "Đã xử lý xong")
+    with axis.rpc("clerk", DISTRICT_2) as rpc:
+        rpc.routing.answer_recall(first["document_id"], True)
+    # Answered: a replacement (3) that replaces it asks again, naming the new document.
+    with axis.rpc() as rpc:
+        new = rpc.routing.import_edxml(revocation(doc_type=3))
+        with pytest.raises(Conflict) as raised:  # the replacement awaits its answers
+            rpc.routing.import_edxml(revocation(doc_type=1))
+    assert raised.value.args[1] == "edXMLHeader/TraceHeaderList/Bussiness/DocumentId"
+    assert "still waiting" in str(raised.value)
+    assert new["replaces"] == [first["document_id"]] and new["number_notation"] == "130/BNV-VP"
+    assert new["recipients"] == [DISTRICT_1, DISTRICT_2]  # the new document is delivered
+    requests = axis.count("routing", "SELECT count(*) FROM events WHERE event_type ="
+                          " 'RecallRequested'")
+    assert requests == 4, requests  # 2 for the update, 2 for the replacement
+    with axis.rpc("clerk", DISTRICT_2) as rpc:  # a revoke agreed: the copy is out of use
+        rpc.routing.answer_recall(first["document_id"], True)

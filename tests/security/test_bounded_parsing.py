@@ -76,7 +76,8 @@ def test_over_long_part_headers_are_refused_naming_the_rule():
 
 def _with_extra(xml, extra):
     """``xml`` with ``extra`` (unknown elements, which import ignores) in its body."""
-    return xml.replace(b"</edXMLBody>", extra + b"</edXMLBody>", 1)
+    assert b"</edXML:edXMLBody>" in xml
+    return xml.replace(b"</edXML:edXMLBody>", extra + b"</edXML:edXMLBody>", 1)
 
 
 def _xml():

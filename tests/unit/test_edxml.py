@@ -2,15 +2,17 @@
 
 import base64
 import hashlib
+import io
+import zipfile
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from services.routing.edxml import (
     DEFAULT_MAX_BYTES, EXT_NS, NS, STATUS_CODES, Agency, Attachment, Business,
-    DocumentIdParts, DocumentType, Package, Replacement, ResponseFor, Signer, StaffInfo,
-    StatusPackage, Trace, document_id, export_package, export_status, import_package,
-    import_status, parse_document_id,
+    BusinessDocumentInfo, DocumentIdParts, DocumentType, Package, Receiver, Replacement,
+    ResponseFor, Signer, StaffInfo, StatusPackage, Trace, document_id, export_package,
+    export_status, import_package, import_status, organ_id_form, parse_document_id, unpack_zip,
 )
 from shared.errors import ValidationFailed
 
@@ -55,7 +57,7 @@ def _full_package():
         document_id="000.00.00.H41,2024/03/05,12/QĐ-UBND",
         traces=[
             Trace("000.00.00.H41", datetime(2024, 3, 5, 8, 30, 0, tzinfo=VN)),
-            Trace("000.00.00.G22", datetime(2024, 3, 5, 1, 31, 15, 250000, tzinfo=timezone.utc)),
+            Trace("000.00.00.G22", datetime(2024, 3, 5, 1, 31, 15, tzinfo=timezone.utc)),
         ],
         business=Business(doc_type=3, reason="Thay thế do sai sót về số liệu",
                           document_id="000.00.00.H41,2024/03/01,10/QĐ-UBND", paper=0,
@@ -183,6 +185,41 @@ STATUS_SAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+# A status package as the SDKs write it (our own fixture, after their public
+# examples): the edXML root, the status fields under MessageHeader, no body.
+SDK_STATUS = f"""<?xml version="1.0" encoding="utf-8"?>
+<edXML xmlns="{NS}">
+  <edXML:edXMLEnvelope xmlns:edXML="{NS}">
+    <edXML:edXMLHeader>
+      <edXML:MessageHeader>
+        <edXML:From>
+          <edXML:OrganId>000.00.00.G22</edXML:OrganId>
+          <edXML:OrganName>Văn phòng Chính phủ</edXML:OrganName>
+          <edXML:OrganAdd/>
+        </edXML:From>
+        <edXML:ResponseFor>
+          <edXML:OrganId>000.00.00.H41</edXML:OrganId>
+          <edXML:Code>12/QĐ-UBND</edXML:Code>
+          <edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>
+          <edXML:DocumentId>000.00.00.H41,2024/03/05,12/QĐ-UBND</edXML:DocumentId>
+        </edXML:ResponseFor>
+        <edXML:StaffInfo>
+          <edXML:Department>Văn thư</edXML:Department>
+          <edXML:Staff>Lê Hùng</edXML:Staff>
+          <edXML:Mobile/>
+          <edXML:Email/>
+        </edXML:StaffInfo>
+        <edXML:StatusCode>02</edXML:StatusCode>
+        <edXML:Description>Trả lại: sai thể thức</edXML:Description>
+        <edXML:Timestamp>2024/03/05 15:20:00</edXML:Timestamp>
+      </edXML:MessageHeader>
+      <edXML:Signature/>
+    </edXML:edXMLHeader>
+  </edXML:edXMLEnvelope>
+</edXML>
+"""
+
+
 def _sample(old=None, new=""):
     text = SAMPLE
     if old is not None:
@@ -221,35 +258,66 @@ def test_a_minimal_package_round_trips():
     assert import_package(export_package(original)) == original
 
 
-def test_export_is_utf8_xml_with_the_edxml_default_namespace():
+def test_export_is_utf8_xml_in_the_sdk_layout():
     out = export_package(_full_package())
-    assert out.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<edXMLEnvelope ')
-    assert f'xmlns="{NS}"'.encode() in out
+    assert out.startswith(f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{NS}"'
+                          .encode())
+    assert f'<edXML:edXMLEnvelope xmlns:edXML="{NS}">'.encode() in out
     assert f'xmlns:lienthong="{EXT_NS}"'.encode() in out
     assert "Ủy ban nhân dân tỉnh Nghệ An".encode() in out  # raw UTF-8, not &#...;
-    assert b"<Bussiness>" in out and b"<BussinessDocType>3</BussinessDocType>" in out
-    assert b"<lienthong:ContentReference>" in out
-    assert b"<PromulgationDate>2024-03-05</PromulgationDate>" in out
+    assert b"<edXML:Bussiness>" in out
+    assert b"<edXML:BussinessDocType>3</edXML:BussinessDocType>" in out
+    assert b"<edXML:PromulgationDate>2024/03/05</edXML:PromulgationDate>" in out
+    assert b"<edXML:Type>2</edXML:Type>" in out
+    # The manifest references every file; the inline one is encoded after the
+    # envelope, the one by reference points with our extension.
+    envelope, encoded = out.split(b"</edXML:edXMLEnvelope>")
+    assert b'<edXML:edXMLManifest version="1.0">' in envelope
+    assert envelope.count(b"<edXML:Reference ") == 2
+    assert b'xlink:href="cid:main"' in envelope and b'xlink:href="cid:phu-luc-1"' in envelope
+    assert b"<lienthong:ContentReference>" in envelope
+    assert b"<AttachmentEncoded>" in encoded and encoded.count(b"<Attachment>") == 1
+    assert base64.b64encode(PDF) in encoded and b"<ContentId>main</ContentId>" in encoded
 
 
-def test_export_writes_timestamps_in_vietnam_time():
+def test_export_writes_times_as_the_sdks_do_in_vietnam_time():
     out = export_package(_full_package())
-    assert b"<Timestamp>2024-03-05T08:30:00+07:00</Timestamp>" in out
-    assert b"<Timestamp>2024-03-05T08:31:15.250000+07:00</Timestamp>" in out  # was 01:31Z
+    assert b"<edXML:Timestamp>2024/03/05 08:30:00</edXML:Timestamp>" in out
+    assert b"<edXML:Timestamp>2024/03/05 08:31:15</edXML:Timestamp>" in out  # was 01:31Z
+
+
+def test_sub_seconds_are_not_written():
+    pkg = _full_package()
+    pkg.traces[1] = Trace("000.00.00.G22", datetime(2024, 3, 5, 8, 31, 15, 999999, tzinfo=VN))
+    again = import_package(export_package(pkg))
+    assert again.traces[1].timestamp == datetime(2024, 3, 5, 8, 31, 15, tzinfo=VN)
 
 
 def test_a_package_without_the_reference_extension_declares_no_extension_namespace():
     out = export_package(_minimal_package())
     assert EXT_NS.encode() not in out
-    assert b"<Priority>0</Priority>" in out
+    assert b"<edXML:Priority>0</edXML:Priority>" in out
+    assert b"AttachmentEncoded" not in out
+
+
+def test_a_textual_document_type_is_not_written():
+    pkg = _minimal_package()
+    pkg.document_type = DocumentType(type="CV", name="Công văn")
+    message = _refused(lambda: export_package(pkg), f"{HEADER}/DocumentType/Type")
+    assert "integer" in message
 
 
 @pytest.mark.parametrize("code", sorted(STATUS_CODES))
 def test_a_status_package_round_trips_for_every_code(code):
     original = _status(code)
     out = export_status(original)
-    assert f"<StatusCode>{code}</StatusCode>".encode() in out
-    assert b"<Status>" in out and b"<ResponseFor>" in out
+    assert f"<edXML:StatusCode>{code}</edXML:StatusCode>".encode() in out
+    assert out.startswith(f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{NS}"'
+                          .encode())
+    header = out.split(b"<edXML:MessageHeader>")[1].split(b"</edXML:MessageHeader>")[0]
+    assert b"<edXML:ResponseFor>" in header and b"<edXML:From>" in header
+    assert b"<edXML:Timestamp>2024/03/05 09:15:00</edXML:Timestamp>" in header
+    assert b"Status>" not in out and b"edXMLBody" not in out  # no body
     assert import_status(out) == original
 
 
@@ -293,10 +361,10 @@ def test_a_hand_written_package_is_read_with_vietnam_time_and_legacy_priority():
                                           content=b"%PDF-1.4\nsome bytes")]
 
 
-def test_a_hand_written_package_is_exported_with_offsets_and_the_mapped_priority():
+def test_a_hand_written_package_is_exported_in_vietnam_time_with_the_mapped_priority():
     out = export_package(import_package(_sample()))
-    assert b"<Timestamp>2024-03-05T14:05:09+07:00</Timestamp>" in out
-    assert b"<Priority>3</Priority>" in out
+    assert b"<edXML:Timestamp>2024/03/05 14:05:09</edXML:Timestamp>" in out
+    assert b"<edXML:Priority>3</edXML:Priority>" in out
     assert import_package(out) == import_package(_sample())
 
 
@@ -326,6 +394,36 @@ def test_the_sdk_layout_with_attachment_encoded_is_read():
     assert pkg.subject == "Về việc ứng phó bão số 3"
     assert pkg.attachments == [Attachment(content_id="abc", name="van-ban.pdf",
                                           content_type="application/pdf", content=PDF)]
+
+
+def test_a_hand_written_status_in_the_sdk_layout_is_read():
+    status = import_status(SDK_STATUS.encode("utf-8"))
+    assert status == StatusPackage(
+        response_for=ResponseFor("000.00.00.H41", "12/QĐ-UBND", date(2024, 3, 5),
+                                 "000.00.00.H41,2024/03/05,12/QĐ-UBND"),
+        from_agency=Agency("000.00.00.G22", name="Văn phòng Chính phủ"),
+        status_code="02", description="Trả lại: sai thể thức",
+        timestamp=datetime(2024, 3, 5, 15, 20, tzinfo=VN),
+        staff_info=StaffInfo(department="Văn thư", staff="Lê Hùng"))
+
+
+@pytest.mark.parametrize("old, new, path", [
+    ("<edXML:StatusCode>02</edXML:StatusCode>", "<edXML:StatusCode>7</edXML:StatusCode>",
+     "edXMLHeader/MessageHeader/StatusCode"),
+    ("<edXML:OrganId>000.00.00.G22</edXML:OrganId>", "<edXML:OrganId>G22</edXML:OrganId>",
+     "edXMLHeader/MessageHeader/From/OrganId"),
+    ("<edXML:Description>Trả lại: sai thể thức</edXML:Description>", "",
+     "edXMLHeader/MessageHeader/Description"),
+    ("<edXML:Timestamp>2024/03/05 15:20:00</edXML:Timestamp>",
+     "<edXML:Timestamp>15:20 05/03</edXML:Timestamp>", "edXMLHeader/MessageHeader/Timestamp"),
+    ("<edXML:edXMLEnvelope ", "<edXML:Envelope ", "edXMLEnvelope"),
+])
+def test_a_bad_sdk_status_names_the_element(old, new, path):
+    assert old in SDK_STATUS
+    text = SDK_STATUS.replace(old, new, 1)
+    if new.startswith("<edXML:Envelope"):
+        text = text.replace("</edXML:edXMLEnvelope>", "</edXML:Envelope>")
+    _refused(lambda: import_status(text.encode("utf-8")), path)
 
 
 def test_a_hand_written_status_is_read_in_vietnam_time():
@@ -388,7 +486,8 @@ def test_a_foreign_root_or_namespace_is_refused():
     message = _refused(lambda: import_package(_sample(NS, "http://example.org/other")),
                        "edXMLEnvelope")
     assert NS in message
-    _refused(lambda: import_status(export_package(_minimal_package())), "edXMLHeader/Status")
+    _refused(lambda: import_status(export_package(_minimal_package())),
+             "edXMLHeader/MessageHeader/ResponseFor")
 
 
 # -- refusals: required elements -------------------------------------------------
@@ -528,12 +627,12 @@ def test_an_oversized_inline_attachment_is_refused():
     big.attachments = [Attachment(content_id="big", name="big.bin", content=b"\x00" * 4000)]
     data = export_package(big)
     message = _refused(lambda: import_package(data, max_attachment_bytes=3999),
-                       "edXMLBody/Attachment/Content")
+                       "AttachmentEncoded/Attachment/ContentTransferEncoded")
     assert "over the limit of 3999 bytes" in message
     assert import_package(data, max_attachment_bytes=4000) == big
     # By default the package limit caps each inline file too.
     _refused(lambda: import_package(data, max_bytes=len(data) + 10, max_attachment_bytes=100),
-             "edXMLBody/Attachment/Content")
+             "AttachmentEncoded/Attachment/ContentTransferEncoded")
 
 
 def _one_attachment_package(body):
@@ -620,7 +719,7 @@ def test_a_rejection_without_a_reason_is_refused():
     message = _refused(lambda: import_status(data), "edXMLHeader/Status/Description")
     assert "reason" in message
     _refused(lambda: export_status(_status("02", description="")),
-             "edXMLHeader/Status/Description")
+             "edXMLHeader/MessageHeader/Description")
 
 
 @pytest.mark.parametrize("old, new, path", [
@@ -664,7 +763,285 @@ def test_export_refuses_what_import_would():
 
     pkg = _full_package()
     pkg.attachments[1].sha256 = None
-    _refused(lambda: export_package(pkg), "edXMLBody/Attachment[2]/ContentReference/Sha256")
+    _refused(lambda: export_package(pkg),
+             "edXMLBody/edXMLManifest/Reference[2]/ContentReference/Sha256")
 
     status = _status("99")
-    _refused(lambda: export_status(status), "edXMLHeader/Status/StatusCode")
+    _refused(lambda: export_status(status), "edXMLHeader/MessageHeader/StatusCode")
+
+
+# -- the SDK layout, as the axis SDKs write it ----------------------------------------
+# Our own fixture, written after the SDKs' public examples (not copied): the edXML
+# root, the prefixed envelope, a manifest of cid: references, the files after the
+# envelope (one zipped, as the SDKs do), a trace hop the axis added without OrganId,
+# identifiers of Decision 20/2020 Art. 5/6 among the recipients, an XML signature.
+
+XLINK = "http://www.w3.org/1999/xlink"
+ENCODED = "AttachmentEncoded/Attachment/ContentTransferEncoded"
+
+
+def _zip(*entries, compression=zipfile.ZIP_DEFLATED):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _sdk_document(zipped=None, plain=PDF, business="""<edXML:Bussiness>
+            <edXML:BussinessDocType>0</edXML:BussinessDocType>
+            <edXML:BussinessDocReason>Văn bản điện tử mới</edXML:BussinessDocReason>
+            <edXML:Paper>0</edXML:Paper>
+          </edXML:Bussiness>""", to_extra="", references=None, encoded=None):
+    zipped = _zip(("7f3c9a10-5b1e-4c2d-9e8f-0a1b2c3d4e5f.pdf", SCAN)) if zipped is None \
+        else zipped
+    references = references if references is not None else f"""
+          <edXML:Reference xmlns:xlink="{XLINK}" xlink:href="cid:f1a2" xlink:type="simple">
+            <edXML:Description>Văn bản chính</edXML:Description>
+            <edXML:AttachmentName>CV 45.pdf</edXML:AttachmentName>
+            <edXML:ContentType>application/pdf</edXML:ContentType>
+          </edXML:Reference>
+          <edXML:Reference xmlns:xlink="{XLINK}" xlink:href="cid:f3b4" xlink:type="simple">
+            <edXML:AttachmentName>Phụ lục.pdf</edXML:AttachmentName>
+            <edXML:ContentType>application/pdf</edXML:ContentType>
+          </edXML:Reference>"""
+    encoded = encoded if encoded is not None else f"""
+    <Attachment>
+      <ContentType>application/pdf</ContentType>
+      <ContentId>cid:f1a2</ContentId>
+      <ContentTransferEncoded>{base64.b64encode(plain).decode()}</ContentTransferEncoded>
+      <AttachmentName>CV 45.pdf</AttachmentName>
+    </Attachment>
+    <Attachment>
+      <ContentType>application/zip</ContentType>
+      <ContentId>f3b4</ContentId>
+      <ContentTransferEncoded>{base64.b64encode(zipped).decode()}</ContentTransferEncoded>
+      <AttachmentName>Phụ lục.pdf</AttachmentName>
+    </Attachment>"""
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<edXML xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns="{NS}">
+  <edXML:edXMLEnvelope xmlns:edXML="{NS}">
+    <edXML:edXMLHeader>
+      <edXML:MessageHeader>
+        <edXML:From><edXML:OrganId>000.00.00.G22</edXML:OrganId></edXML:From>
+        <edXML:To><edXML:OrganId>000.00.00.H41</edXML:OrganId></edXML:To>
+        <edXML:To><edXML:OrganId>0100109106</edXML:OrganId></edXML:To>
+        <edXML:To><edXML:OrganId>0100109106-001</edXML:OrganId></edXML:To>{to_extra}
+        <edXML:Code>
+          <edXML:CodeNumber>45</edXML:CodeNumber>
+          <edXML:CodeNotation>VPCP-KSTT</edXML:CodeNotation>
+        </edXML:Code>
+        <edXML:PromulgationInfo>
+          <edXML:Place>Hà Nội</edXML:Place>
+          <edXML:PromulgationDate>2024/02/28</edXML:PromulgationDate>
+        </edXML:PromulgationInfo>
+        <edXML:DocumentType>
+          <edXML:Type>18</edXML:Type>
+          <edXML:TypeName>Công văn</edXML:TypeName>
+        </edXML:DocumentType>
+        <edXML:Subject>Về việc kết nối trục liên thông</edXML:Subject>
+        <edXML:DueDate>2024/03/15</edXML:DueDate>
+        <edXML:OtherInfo><edXML:Priority>0</edXML:Priority></edXML:OtherInfo>
+        <edXML:SteeringType>0</edXML:SteeringType>
+      </edXML:MessageHeader>
+      <edXML:TraceHeaderList>
+        <edXML:TraceHeader>
+          <edXML:OrganId>000.00.00.G22</edXML:OrganId>
+          <edXML:Timestamp>2024/02/28 16:40:05</edXML:Timestamp>
+        </edXML:TraceHeader>
+        <edXML:TraceHeader>
+          <edXML:Timestamp>2024/02/28 16:40:07</edXML:Timestamp>
+        </edXML:TraceHeader>
+        {business}
+      </edXML:TraceHeaderList>
+      <edXML:Signature><edXML:SignatureValue>AAAA</edXML:SignatureValue></edXML:Signature>
+    </edXML:edXMLHeader>
+    <edXML:edXMLBody>
+      <edXML:edXMLManifest version="1.0">{references}
+      </edXML:edXMLManifest>
+    </edXML:edXMLBody>
+  </edXML:edXMLEnvelope>
+  <AttachmentEncoded>{encoded}
+  </AttachmentEncoded>
+</edXML>
+""".encode("utf-8")
+
+
+def test_an_sdk_document_package_is_taken_in():
+    pkg = import_package(_sdk_document())
+    assert [a.id for a in pkg.to_agencies] == ["000.00.00.H41", "0100109106", "0100109106-001"]
+    assert pkg.promulgation_date == date(2024, 2, 28) and pkg.due_date == date(2024, 3, 15)
+    assert pkg.document_type == DocumentType(type="18", name="Công văn")
+    assert pkg.traces == [Trace("000.00.00.G22", datetime(2024, 2, 28, 16, 40, 5, tzinfo=VN)),
+                          Trace("", datetime(2024, 2, 28, 16, 40, 7, tzinfo=VN))]
+    assert pkg.business == Business(doc_type=0, reason="Văn bản điện tử mới", paper=0)
+    # Manifest order; the zipped appendix unpacked, keeping the manifest's name and type.
+    assert pkg.attachments == [
+        Attachment(content_id="f1a2", name="CV 45.pdf", content_type="application/pdf",
+                   description="Văn bản chính", content=PDF),
+        Attachment(content_id="f3b4", name="Phụ lục.pdf", content_type="application/pdf",
+                   content=SCAN)]
+
+
+def test_what_we_write_of_an_sdk_package_reads_back_identically():
+    pkg = import_package(_sdk_document())
+    out = export_package(pkg)
+    assert import_package(out) == pkg
+    assert b"<edXML:TraceHeader>\n" in out and out.count(b"<edXML:OrganId>000.00.00.G22") == 2
+
+
+@pytest.mark.parametrize("doc_type, business", [
+    (1, Business(doc_type=1, reason="Thu hồi do sai thẩm quyền",
+                 document_id="000.00.00.H41,2024/03/01,10/QĐ-UBND", paper=0,
+                 staff_info=StaffInfo(department="Văn phòng", staff="Trần Thị Lan"))),
+    (2, Business(doc_type=2, reason="Cập nhật nơi nhận",
+                 document_id="000.00.00.H41,2024/03/01,10/QĐ-UBND",
+                 document_info=BusinessDocumentInfo(
+                     document_info="0", document_receiver="1",
+                     receivers=[Receiver("000.00.00.G22", "1"), Receiver("0100109106", "0")]))),
+    (3, _full_package().business),
+])
+def test_revocation_update_and_replacement_packages_round_trip(doc_type, business):
+    pkg = _full_package()
+    pkg.business = business
+    assert import_package(export_package(pkg)) == pkg
+
+
+def test_an_update_payload_is_read_from_an_sdk_package():
+    pkg = import_package(_sdk_document(business="""<edXML:Bussiness>
+          <edXML:BussinessDocType>2</edXML:BussinessDocType>
+          <edXML:BussinessDocReason>Bổ sung nơi nhận</edXML:BussinessDocReason>
+          <edXML:BussinessDocumentInfo>
+            <edXML:DocumentInfo>0</edXML:DocumentInfo>
+            <edXML:DocumentReceiver>1</edXML:DocumentReceiver>
+            <edXML:ReceiverList>
+              <edXML:Receiver><edXML:OrganId>000.00.00.H42</edXML:OrganId>
+                <edXML:ReceiverType>1</edXML:ReceiverType></edXML:Receiver>
+            </edXML:ReceiverList>
+          </edXML:BussinessDocumentInfo>
+          <edXML:DocumentId>000.00.00.G22,2024/02/20,40/VPCP-KSTT</edXML:DocumentId>
+          <edXML:ReplacementInfoList>
+            <edXML:ReplacementInfo>
+              <edXML:DocumentId>000.00.00.G22,2024/02/20,40/VPCP-KSTT</edXML:DocumentId>
+              <edXML:OrganIdList><edXML:OrganId>000.00.00.H41</edXML:OrganId></edXML:OrganIdList>
+            </edXML:ReplacementInfo>
+          </edXML:ReplacementInfoList>
+        </edXML:Bussiness>"""))
+    assert pkg.business == Business(
+        doc_type=2, reason="Bổ sung nơi nhận",
+        document_id="000.00.00.G22,2024/02/20,40/VPCP-KSTT",
+        document_info=BusinessDocumentInfo("0", "1", [Receiver("000.00.00.H42", "1")]),
+        replacements=[Replacement("000.00.00.G22,2024/02/20,40/VPCP-KSTT", ["000.00.00.H41"])])
+
+
+def test_several_staff_and_replacement_blocks_as_the_sdk_builders_allow_are_read():
+    two = "<edXML:ReplacementInfoList><edXML:ReplacementInfo><edXML:DocumentId>{}" \
+          "</edXML:DocumentId></edXML:ReplacementInfo></edXML:ReplacementInfoList>"
+    pkg = import_package(_sdk_document(business=f"""<edXML:Bussiness>
+          <edXML:BussinessDocType>3</edXML:BussinessDocType>
+          <edXML:StaffInfo><edXML:Staff>Một</edXML:Staff></edXML:StaffInfo>
+          <edXML:StaffInfo><edXML:Staff>Hai</edXML:Staff></edXML:StaffInfo>
+          {two.format("000.00.00.G22,2024/02/01,1/VPCP")}
+          {two.format("000.00.00.G22,2024/02/02,2/VPCP")}
+        </edXML:Bussiness>"""))
+    assert pkg.business.staff_info == StaffInfo(staff="Một")
+    assert [r.document_id for r in pkg.business.replacements] == [
+        "000.00.00.G22,2024/02/01,1/VPCP", "000.00.00.G22,2024/02/02,2/VPCP"]
+
+
+def test_a_zip_of_several_files_becomes_several_files():
+    pkg = import_package(_sdk_document(zipped=_zip(("a/pl1.pdf", PDF), ("pl2.xml", b"<x/>"),
+                                                   ("thu-muc/", b""))))
+    assert [(a.content_id, a.name, a.content_type, a.content) for a in pkg.attachments[1:]] == [
+        ("f3b4/1", "pl1.pdf", "application/pdf", PDF),
+        ("f3b4/2", "pl2.xml", "application/xml", b"<x/>")]
+
+
+def test_a_file_that_is_itself_a_zip_is_kept_whole():
+    data = _zip(("bang-tinh.xlsx", b"cells"))
+    pkg = import_package(_sdk_document(encoded=f"""
+    <Attachment><ContentType>application/zip</ContentType><ContentId>z</ContentId>
+      <ContentTransferEncoded>{base64.b64encode(data).decode()}</ContentTransferEncoded>
+      <AttachmentName>so-lieu.zip</AttachmentName></Attachment>""", references=""))
+    assert [(a.name, a.content) for a in pkg.attachments] == [("so-lieu.zip", data)]
+
+
+def test_a_zip_file_of_ours_reads_back_whole():
+    pkg = _minimal_package()
+    data = _zip(("a.pdf", PDF))
+    pkg.attachments = [Attachment(content_id="main", name="ho-so", content=data,
+                                  content_type="application/zip")]
+    assert import_package(export_package(pkg)) == pkg
+
+
+def _one_zip(data):
+    return _sdk_document(encoded=f"""
+    <Attachment><ContentType>application/zip</ContentType><ContentId>z</ContentId>
+      <ContentTransferEncoded>{base64.b64encode(data).decode()}</ContentTransferEncoded>
+      <AttachmentName>van-ban.pdf</AttachmentName></Attachment>""", references="")
+
+
+def _symlink_zip():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("link.pdf")
+        info.external_attr = (0o120777 << 16)
+        archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("data, words, limits", [
+    (_zip(("../../etc/cron.d/x.pdf", PDF)), "path rule", {}),
+    (_zip(("/abs/x.pdf", PDF)), "path rule", {}),
+    (_zip(("a\\..\\x.pdf", PDF)), "path rule", {}),
+    (_zip(("C:/x.pdf", PDF)), "path rule", {}),
+    (_symlink_zip(), "symbolic link", {}),
+    (_zip(*[(f"{n}.pdf", PDF) for n in range(4)]), "entry-count limit", {"max_zip_entries": 3}),
+    (_zip(("bomb.pdf", b"\x00" * (2 << 20))), "compression-ratio limit", {}),
+    (_zip(("big.pdf", SCAN * 8)), "per-file size limit", {"max_attachment_bytes": 4000}),
+    (_zip(*[(f"{n}.pdf", b"phu luc " * 500) for n in range(20)]),
+     "package size limit", {"max_bytes": 60_000, "max_attachment_bytes": 5000}),
+    (b"PK\x03\x04 not really a zip", "not a readable ZIP", {}),
+    (_zip(("thu-muc/", b"")), "holds no file", {}),
+])
+def test_a_zip_is_unpacked_only_within_the_limits(data, words, limits):
+    message = _refused(lambda: import_package(_one_zip(data), **limits), ENCODED)
+    assert words in message
+
+
+def test_the_ratio_limit_spares_small_files_and_counts_while_inflating():
+    assert unpack_zip(_zip(("a.txt", b"\x00" * 60_000)), "p") == [("a.txt", b"\x00" * 60_000)]
+    with pytest.raises(ValidationFailed, match="compression-ratio limit"):
+        unpack_zip(_zip(("a.pdf", b"\x00" * 200_000)), "p", max_ratio=10)
+    assert len(unpack_zip(_zip(("a.pdf", b"\x00" * 200_000)), "p", max_ratio=1000)[0][1]) \
+        == 200_000
+
+
+def test_a_manifest_reference_needs_its_file():
+    message = _refused(lambda: import_package(_sdk_document(encoded="")),
+                       "edXMLBody/edXMLManifest/Reference[1]")
+    assert "cid:f1a2 needs exactly one of" in message
+    message = _refused(lambda: import_package(_sdk_document(
+        references=f'<edXML:Reference xmlns:xlink="{XLINK}"/>')),
+        "edXMLBody/edXMLManifest/Reference")
+    assert "xlink:href" in message
+
+
+@pytest.mark.parametrize("code, form", [
+    ("000.00.00.H41", "Art. 4 (XXX.XX.XX.Ynn)"),
+    ("0100109106", "Art. 5/6 (10 digits)"),
+    ("0100109106-001", "Art. 5/6 (10 digits-NNN, a dependent unit)"),
+    ("012345678901", "Art. 5/6 (12 digits)"),
+    ("010010910", None), ("0100109106-1", None), ("0100109106001", None),
+    ("vxp.saas.03", None), ("000.00.00.h41", None), ("", None),
+])
+def test_identifiers_of_decision_20_are_told_apart(code, form):
+    assert organ_id_form(code) == form
+
+
+def test_an_identifier_of_no_form_is_refused_naming_the_forms():
+    message = _refused(lambda: import_package(_sdk_document(
+        to_extra="<edXML:To><edXML:OrganId>01001091</edXML:OrganId></edXML:To>")),
+        f"{HEADER}/To[4]/OrganId")
+    assert "not an agency code" in message and "Art. 5/6 (12 digits)" in message
+    assert parse_document_id("0100109106,2024/02/28,7/CV-CTY").organ_id == "0100109106"

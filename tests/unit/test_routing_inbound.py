@@ -21,7 +21,7 @@ def package(**changes):
         from_agency=edxml.Agency(id=MINISTRY, name="Bộ Nội vụ"),
         to_agencies=[edxml.Agency(id=DISTRICT_2), edxml.Agency(id=DISTRICT_1)],
         code_number="125", code_notation="BNV-VP", promulgation_date=date(2026, 11, 20),
-        document_type=edxml.DocumentType(type="CV", name="Công văn"),
+        document_type=edxml.DocumentType(type="18", name="Công văn"),
         subject="Về việc chuyển đổi số", priority=2, due_date=date(2026, 12, 15),
         signer=edxml.Signer(competence="KT. Bộ trưởng", position="Thứ trưởng",
                             full_name="Trần Văn Bình"),
@@ -60,6 +60,21 @@ def test_a_document_type_is_known_by_its_code_or_its_name(kind, expected):
     assert inbound.document_type_code(kind) == expected
 
 
+@pytest.mark.parametrize("kind, expected", [
+    (edxml.DocumentType(type="18"), "CV"),  # the SDKs' number: place in Decree 30's list
+    (edxml.DocumentType(type="19", name="Công điện"), "CĐ"),
+    (edxml.DocumentType(type="18", name="Quyết định"), "QĐ"),  # the name wins
+])
+def test_the_sdks_integer_type_is_read_by_its_place_in_decree_30s_list(kind, expected):
+    assert inbound.document_type_code(kind) == expected
+
+
+def test_a_decree_30_type_is_written_as_the_sdks_integer():
+    assert inbound.edxml_document_type("CV") == edxml.DocumentType(type="18", name="Công văn")
+    assert inbound.edxml_document_type("QĐ").type == "2"
+    assert inbound.document_type_code(inbound.edxml_document_type("THC")) == "THC"
+
+
 def test_an_unknown_document_type_names_the_element():
     with pytest.raises(ValidationFailed) as raised:
         inbound.document_type_code(edxml.DocumentType(type="7", name="Loại lạ"))
@@ -68,15 +83,16 @@ def test_an_unknown_document_type_names_the_element():
 
 
 @pytest.mark.parametrize("changes, error, field", [
-    ({"business": edxml.Business(doc_type=3)}, ValidationFailed,
-     "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"),
+    # A revocation or update is no document to take in (routing asks the copies instead).
+    ({"business": edxml.Business(doc_type=1, document_id="000.00.00.G22,2026/11/01,9/BNV")},
+     ValidationFailed, "edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType"),
     ({"from_agency": edxml.Agency(id=DISTRICT_1)}, Conflict,
      "edXMLHeader/MessageHeader/From/OrganId"),
     ({"attachments": []}, ValidationFailed, "edXMLBody"),
     ({"attachments": [edxml.Attachment(content_id="m", name="a.pdf", content=b"%PDF-"),
                       edxml.Attachment(content_id="r", name="b.pdf", uri="https://x/b",
                                        sha256="ab" * 32, size=1)]},
-     ValidationFailed, "edXMLBody/Attachment[2]"),
+     ValidationFailed, "edXMLBody/edXMLManifest/Reference[2]"),
     ({"document_type": edxml.DocumentType(type="99")}, ValidationFailed,
      "edXMLHeader/MessageHeader/DocumentType"),
 ])
@@ -139,3 +155,29 @@ def test_the_events_deliver_the_document_itself_once_to_each_recipient():
         assert event.data["sender"] == MINISTRY and event.data["sha256"] == "01" * 32
         assert [h["agency"] for h in event.data["trace"]] == [MINISTRY, event.data["recipient"]]
     assert {e.causation_id for e in (sent, *delivered)} == {received.event_id}
+
+
+def test_what_a_revocation_update_or_replacement_names_and_leaves_undone():
+    earlier = "000.00.00.G22,2026/11/01,9/BNV-VP"
+    assert inbound.recalled_documents(package()) == []
+    revoke = package(business=edxml.Business(doc_type=1, document_id=earlier))
+    assert inbound.is_recall(revoke) and inbound.recalled_documents(revoke) == [earlier]
+    assert inbound.not_applied(revoke)[-1].startswith("AttachmentEncoded")
+    replace_ = package(business=edxml.Business(
+        doc_type=3, document_id=earlier,
+        replacements=[edxml.Replacement(earlier, [DISTRICT_1]),
+                      edxml.Replacement("000.00.00.G22,2026/11/02,10/BNV-VP")]))
+    assert not inbound.is_recall(replace_)
+    assert inbound.recalled_documents(replace_) == [earlier, "000.00.00.G22,2026/11/02,10/BNV-VP"]
+    assert inbound.record(replace_, "d", [DISTRICT_1], [stored(1)], NOW)["replaces"] == [
+        inbound.imported_id(MINISTRY, earlier),
+        inbound.imported_id(MINISTRY, "000.00.00.G22,2026/11/02,10/BNV-VP")]
+    assert "OrganIdList" in inbound.not_applied(replace_)[0]
+    update = package(business=edxml.Business(
+        doc_type=2, document_id=earlier, document_info=edxml.BusinessDocumentInfo("1", "0")))
+    assert "BussinessDocumentInfo" in inbound.not_applied(update)[0]
+    for bad in (edxml.Business(doc_type=2),
+                edxml.Business(doc_type=3, document_id="000.00.00.G22,2026/11/20,125/BNV-VP")):
+        with pytest.raises(ValidationFailed) as raised:
+            inbound.recalled_documents(package(business=bad))
+        assert raised.value.field == "edXMLHeader/TraceHeaderList/Bussiness/DocumentId"
