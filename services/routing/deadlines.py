@@ -1,6 +1,6 @@
 """Working days and the Decree 30 deadlines for incoming documents.
 
-Pure: the standard library and ``shared.errors`` only.
+Pure but for the ``holidays`` package's calendar data and its override file.
 
 The rule implemented for "register, issue or pass on the same day, at latest
 the next working day" (Decree 30/2020/NĐ-CP):
@@ -18,12 +18,15 @@ the next working day" (Decree 30/2020/NĐ-CP):
 * A document with a due date (a ``date``, the DueDate of the envelope) must
   be completed (06) by the end of that day, Vietnam time.
 
-Holidays: ``VN_HOLIDAY_YEARS`` holds 2025-2027 as data. See the notes there on
-what is certain and what is not.
+Holidays: the ``holidays`` package's Vietnam calendar, any year, corrected by
+``holidays.json`` (see :class:`HolidayOverrides`).
 """
 
-from dataclasses import dataclass
+import json
+import threading
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from shared.errors import ValidationFailed
 from shared.values import VIETNAM
@@ -38,99 +41,99 @@ URGENCY_LEVELS = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa 
 
 # --- holidays ---------------------------------------------------------------------------
 
+# The days off of state bodies come from the ``holidays`` package (its Vietnam
+# calendar: the lunar holidays, the Tết break, the days swapped and the
+# Saturdays worked in exchange, the compensating days of the Labour Code),
+# for any year; each year's government decisions it does not know yet go in
+# an override file (``holidays.json`` beside this module, or the
+# ``HOLIDAYS_FILE`` a deployment names).
+OVERRIDES_FILE = Path(__file__).with_name("holidays.json")
+
 
 @dataclass(frozen=True)
-class HolidayYear:
-    """One year's public holidays for state bodies, as the government set them.
+class HolidayOverrides:
+    """Corrections to the package's calendar, each with its reason.
 
-    ``tet`` is the announced Tết break, first and last day inclusive (weekend
-    days inside it are fine). ``national_day_adjacent`` is the day the
-    government adds next to 2 September (1 or 3 September). ``swaps`` are
-    (extra day off, make-up working day) pairs, the make-up day usually a
-    Saturday. ``culture_day`` adds 24 November (Ngày Văn hóa Việt Nam).
-    """
+    ``days_off`` and ``working_days`` add days (a decision giving an extra day
+    off, a Saturday to be worked); ``not_days_off`` removes days the package
+    counts; ``excluded`` removes every day whose package name contains one of
+    these words (a holiday the law does not give yet), for all years."""
 
-    year: int
-    tet: tuple
-    hung_kings: date
-    national_day_adjacent: date
-    swaps: tuple = ()
-    culture_day: bool = False
-    confirmed: bool = True
-    note: str = ""
+    days_off: dict = field(default_factory=dict)
+    not_days_off: dict = field(default_factory=dict)
+    working_days: dict = field(default_factory=dict)
+    excluded: tuple = ()
 
-
-# The lunar holidays (Tết, Hùng Kings' day on 10/3 lunar) cannot be computed
-# from the Gregorian calendar with the standard library, so they are data.
-# Sources and certainty, honestly:
-# * 2025: Tết break 25 Jan - 2 Feb (Sat-Sun, the five working days 27-31 Jan),
-#   Hùng Kings 7 Apr, 2 May off in exchange for Saturday 26 Apr, 1-2 Sep.
-#   Matches the announcements as remembered and the `holidays` package's data.
-# * 2026: Tết break 14-22 Feb (working days 16-20 Feb), Hùng Kings Sunday
-#   26 Apr (so Monday 27 Apr is given in compensation), 1-2 Sep with 31 Aug off
-#   in exchange for Saturday 22 Aug, and 24 Nov Vietnam Culture Day (a new
-#   holiday from 2026). Cross-checked against the `holidays` package (0.105),
-#   not against the official texts, which were not read.
-# * 2027: NOT confirmed. Lunar New Year is Saturday 6 Feb 2027; the break
-#   4-10 Feb and 2-3 Sep are the `holidays` package's expectation, not an
-#   announcement; Hùng Kings 16 Apr 2027 is its lunar computation. Replace
-#   this entry when the government announces the 2027 schedule.
-VN_HOLIDAY_YEARS = {
-    2025: HolidayYear(
-        year=2025, tet=(date(2025, 1, 25), date(2025, 2, 2)),
-        hung_kings=date(2025, 4, 7), national_day_adjacent=date(2025, 9, 1),
-        swaps=((date(2025, 5, 2), date(2025, 4, 26)),)),
-    2026: HolidayYear(
-        year=2026, tet=(date(2026, 2, 14), date(2026, 2, 22)),
-        hung_kings=date(2026, 4, 26), national_day_adjacent=date(2026, 9, 1),
-        swaps=((date(2026, 8, 31), date(2026, 8, 22)),), culture_day=True),
-    2027: HolidayYear(
-        year=2027, tet=(date(2027, 2, 4), date(2027, 2, 10)),
-        hung_kings=date(2027, 4, 16), national_day_adjacent=date(2027, 9, 3),
-        culture_day=True, confirmed=False,
-        note="provisional: the 2027 schedule was not announced when this was written"),
-}
-
-
-def vietnam_holidays(years=None, weekend=(5, 6)):
-    """``(days off, make-up working days)`` for the given ``HolidayYear`` values.
-
-    Days off: 1 Jan, 30 Apr, 1 May, 2 Sep and its adjacent day, Hùng Kings'
-    day, 24 Nov where set, the Tết break, the swapped days off; and, as the
-    Labour Code (2019, art. 112) gives, a compensating day off on the next
-    working day for each of those single holidays that falls on a weekend.
-    """
-    years = VN_HOLIDAY_YEARS.values() if years is None else (
-        years.values() if isinstance(years, dict) else years)
-    weekend = frozenset(weekend)
-    days_off, makeup, singles = set(), set(), []
-    for y in years:
-        if y.national_day_adjacent not in (date(y.year, 9, 1), date(y.year, 9, 3)):
+    @classmethod
+    def from_dict(cls, data):
+        if not isinstance(data, dict):
+            raise ValidationFailed("holidays: a JSON object", field="holidays")
+        unknown = set(data) - {"note", "days_off", "not_days_off", "working_days", "excluded"}
+        if unknown:
+            raise ValidationFailed(f"holidays: unknown keys {sorted(unknown)}",
+                                   field="holidays")
+        days = {}
+        for key in ("days_off", "not_days_off", "working_days"):
+            entries = data.get(key, {})
+            if not isinstance(entries, dict):
+                raise ValidationFailed(f"holidays.{key}: an object of date: reason",
+                                       field=f"holidays.{key}")
+            days[key] = {}
+            for text, reason in entries.items():
+                try:
+                    day = date.fromisoformat(text)
+                except (TypeError, ValueError):
+                    raise ValidationFailed(f"holidays.{key}: {text!r} is not a date YYYY-MM-DD",
+                                           field=f"holidays.{key}") from None
+                if not isinstance(reason, str) or not reason.strip():
+                    raise ValidationFailed(f"holidays.{key}.{text}: say why (the decision)",
+                                           field=f"holidays.{key}")
+                days[key][day] = reason
+        both = set(days["days_off"]) & set(days["working_days"])
+        if both:
             raise ValidationFailed(
-                f"the day added to National Day is 1 or 3 September, got "
-                f"{y.national_day_adjacent}", field="national_day_adjacent")
-        singles += [date(y.year, 1, 1), y.hung_kings, date(y.year, 4, 30), date(y.year, 5, 1),
-                    date(y.year, 9, 2), y.national_day_adjacent]
-        if y.culture_day:
-            singles.append(date(y.year, 11, 24))
-        first, last = y.tet
-        if last < first:
-            raise ValidationFailed(f"Tết {y.year} ends before it starts", field="tet")
-        days_off.update(first + timedelta(days=i) for i in range((last - first).days + 1))
-        for off, work in y.swaps:
-            days_off.add(off)
-            makeup.add(work)
-    days_off.update(singles)
-    for day in sorted(singles):
-        if day.weekday() in weekend:
-            substitute = day + timedelta(days=1)
-            while substitute.weekday() in weekend or substitute in days_off:
-                substitute += timedelta(days=1)
-            days_off.add(substitute)
-    return frozenset(days_off), frozenset(makeup)
+                "holidays: a day cannot be both a day off and a working day: "
+                + ", ".join(d.isoformat() for d in sorted(both)), field="holidays")
+        excluded = data.get("excluded", {})
+        if not isinstance(excluded, dict) or not all(
+                isinstance(v, str) and v.strip() for v in excluded.values()):
+            raise ValidationFailed("holidays.excluded: an object of name: reason",
+                                   field="holidays.excluded")
+        return cls(excluded=tuple(excluded), **days)
+
+    @classmethod
+    def load(cls, path=None):
+        with open(path or OVERRIDES_FILE, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
 
 
-VN_HOLIDAYS, VN_MAKEUP_WORKING_DAYS = vietnam_holidays()
+class VietnamHolidays:
+    """Days off and make-up working days of one year, computed when first asked."""
+
+    def __init__(self, overrides=None):
+        self.overrides = overrides if overrides is not None else HolidayOverrides.load()
+        self._years = {}
+        self._lock = threading.Lock()
+
+    def year(self, year):
+        """``(days off, weekend days worked)`` of ``year``."""
+        with self._lock:
+            if year not in self._years:
+                self._years[year] = self._compute(year)
+            return self._years[year]
+
+    def _compute(self, year):
+        import holidays as package
+
+        calendar = package.Vietnam(years=year)
+        o = self.overrides
+        days_off = {d for d, name in calendar.items()
+                    if not any(word in name for word in o.excluded)}
+        days_off |= {d for d in o.days_off if d.year == year}
+        days_off -= set(o.not_days_off)
+        worked = {d for d in calendar.weekend_workdays if d.year == year}
+        worked |= {d for d in o.working_days if d.year == year}
+        return frozenset(days_off - worked), frozenset(worked)
 
 
 # --- the calendar -----------------------------------------------------------------------
@@ -139,23 +142,19 @@ VN_HOLIDAYS, VN_MAKEUP_WORKING_DAYS = vietnam_holidays()
 class WorkingCalendar:
     """Which days are working days: not a weekend day, not a holiday.
 
-    ``holidays`` defaults to ``VN_HOLIDAYS`` (2025-2027 only: before and after,
-    just weekends count). ``working_days`` are weekend days declared working
-    (make-up days for a swap); they default to ``VN_MAKEUP_WORKING_DAYS`` when
-    the default holidays are used, and to none when ``holidays`` is given.
+    By default Vietnam's days off (:class:`VietnamHolidays`, any year) and its
+    Saturdays worked in exchange. ``holidays`` and ``working_days`` given as
+    sets replace them (tests, another country's calendar).
     """
 
-    def __init__(self, holidays=None, weekend=(5, 6), working_days=None):
-        if holidays is None:
-            holidays = VN_HOLIDAYS
-            if working_days is None:
-                working_days = VN_MAKEUP_WORKING_DAYS
+    def __init__(self, holidays=None, weekend=(5, 6), working_days=None, overrides=None):
         weekend = frozenset(weekend)
         if not weekend <= set(range(7)) or len(weekend) == 7:
             raise ValidationFailed("weekend days are weekday numbers 0 (Monday) to 6 (Sunday), "
                                    "and not all seven", field="weekend")
-        self.holidays = frozenset(holidays)
         self.weekend = weekend
+        self.vietnam = VietnamHolidays(overrides) if holidays is None else None
+        self.holidays = frozenset(holidays or ())
         self.working_days = frozenset(working_days or ())
         both = self.holidays & self.working_days
         if both:
@@ -165,9 +164,13 @@ class WorkingCalendar:
 
     def is_working_day(self, d):
         d = _day(d)
-        if d in self.working_days:
+        holidays, working_days = self.holidays, self.working_days
+        if self.vietnam is not None:
+            holidays, worked = self.vietnam.year(d.year)
+            working_days = working_days | worked
+        if d in working_days:
             return True
-        return d not in self.holidays and d.weekday() not in self.weekend
+        return d not in holidays and d.weekday() not in self.weekend
 
     def next_working_day(self, d):
         """The first working day strictly after ``d``."""

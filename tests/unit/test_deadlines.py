@@ -5,8 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from services.routing.deadlines import (
-    VN_HOLIDAY_YEARS, VN_HOLIDAYS, VN_TZ, HolidayYear, WorkingCalendar, end_of_day,
-    handling_deadline, overdue, overdue_by_agency, vietnam_holidays,
+    VN_TZ, HolidayOverrides, WorkingCalendar, end_of_day, handling_deadline, overdue,
+    overdue_by_agency,
 )
 from shared.errors import ValidationFailed
 
@@ -50,11 +50,15 @@ def test_vietnam_time_is_utc_plus_7():
     (date(2026, 4, 27), False),   # Hùng Kings fell on Sunday 26 Apr: Monday off
     (date(2026, 8, 22), True),    # Saturday worked in exchange for 31 Aug
     (date(2026, 8, 31), False),
-    (date(2026, 11, 24), False),  # Vietnam Culture Day
-    (date(2027, 2, 8), False),    # Tết 2027 (provisional)
+    (date(2026, 11, 24), True),   # Culture Day: not a day off until the law gives it
+    (date(2027, 2, 8), False),    # Tết 2027
     (date(2027, 5, 3), False),    # 1 May 2027 is a Saturday: Monday off
     (date(2027, 9, 3), False),
     (date(2027, 9, 1), True),
+    (date(2028, 1, 3), False),    # 1 Jan 2028 is a Saturday: Monday off
+    (date(2028, 1, 26), False),   # Tết 2028: no year limit any more
+    (date(2040, 2, 13), False),   # Tết 2040
+    (date(2040, 2, 20), True),
 ])
 def test_working_days(day, working):
     assert CAL.is_working_day(day) is working
@@ -133,26 +137,35 @@ def test_a_day_cannot_be_both_holiday_and_working_day():
         WorkingCalendar(holidays={date(2025, 3, 8)}, working_days={date(2025, 3, 8)})
 
 
-def test_holiday_data_is_configurable():
-    # 2028 is not in the data: a caller supplies it. 1 Jan 2028 is a Saturday.
-    y2028 = HolidayYear(year=2028, tet=(date(2028, 1, 24), date(2028, 1, 30)),
-                        hung_kings=date(2028, 4, 4), national_day_adjacent=date(2028, 9, 1))
-    days_off, makeup = vietnam_holidays([y2028])
-    assert date(2028, 1, 1) in days_off and date(2028, 1, 3) in days_off  # compensated
-    assert date(2028, 9, 1) in days_off and date(2028, 9, 2) in days_off
-    assert date(2028, 9, 4) in days_off  # 2 Sep 2028 is a Saturday
-    assert makeup == frozenset()
-    assert date(2028, 11, 24) not in days_off
-    with pytest.raises(ValidationFailed):
-        vietnam_holidays([HolidayYear(year=2028, tet=(date(2028, 1, 24), date(2028, 1, 30)),
-                                      hung_kings=date(2028, 4, 4),
-                                      national_day_adjacent=date(2028, 9, 4))])
+def test_each_year_s_decisions_go_in_the_override_file():
+    overrides = HolidayOverrides.from_dict({
+        "days_off": {"2027-02-11": "Quyết định ... (a longer Tết break)"},
+        "not_days_off": {"2027-05-03": "(a test: the compensating day withdrawn)"},
+        "working_days": {"2027-02-20": "Saturday worked in exchange"},
+        "excluded": {}})
+    cal = WorkingCalendar(overrides=overrides)
+    assert not cal.is_working_day(date(2027, 2, 11))
+    assert cal.is_working_day(date(2027, 5, 3))
+    assert cal.is_working_day(date(2027, 2, 20))
+    assert not cal.is_working_day(date(2026, 11, 24))  # nothing excluded: the package's day
 
 
-def test_the_default_data_covers_2025_to_2027_and_flags_2027():
-    assert sorted(VN_HOLIDAY_YEARS) == [2025, 2026, 2027]
-    assert not VN_HOLIDAY_YEARS[2027].confirmed
-    assert {d.year for d in VN_HOLIDAYS} == {2025, 2026, 2027}
+@pytest.mark.parametrize("data, field", [
+    ({"days_off": {"2027-02-31": "x"}}, "holidays.days_off"),
+    ({"days_off": {"2027-02-11": ""}}, "holidays.days_off"),
+    ({"days_off": {"2027-02-11": "a"}, "working_days": {"2027-02-11": "b"}}, "holidays"),
+    ({"holiday": {}}, "holidays"),
+    ({"excluded": ["Cultural Day"]}, "holidays.excluded"),
+])
+def test_a_wrong_override_file_is_refused_naming_the_field(data, field):
+    with pytest.raises(ValidationFailed) as refused:
+        HolidayOverrides.from_dict(data)
+    assert refused.value.field == field
+
+
+def test_the_shipped_override_file_loads_and_says_why():
+    shipped = HolidayOverrides.load()
+    assert shipped.excluded == ("Cultural Day",)
 
 
 # --- handling deadlines -----------------------------------------------------------------
