@@ -19,7 +19,9 @@ from nameko.extensions import DependencyProvider
 from services.routing import codec, deadlines, domain, edxml, inbound
 from services.routing import statuses as st
 from services.routing.directory import Directory
-from services.routing.sample_data import apply_reform_2025, national, sample_province
+from services.routing.sample_data import (
+    apply_reform_2025, merge_provinces_2025, national, sample_province,
+)
 from shared.auth import require_role
 from shared.documents import attachment_key, file_key
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
@@ -128,10 +130,13 @@ class AgencyDirectory(DependencyProvider):
         elif self.seed == "sample+reform":
             directory = apply_reform_2025(sample_province())
         elif self.seed.startswith("national:"):
-            directory = national(provinces=int(self.seed.split(":")[1]))
+            count, _, reform = self.seed.split(":")[1].partition("+")
+            directory = national(provinces=int(count))
+            if reform == "reform":  # districts gone, communes and provinces merged
+                directory = merge_provinces_2025(apply_reform_2025(directory))
         else:
             raise ValueError(f"DIRECTORY_SEED {self.seed!r}: use sample, sample+reform,"
-                             " national:N or none")
+                             " national:N, national:N+reform or none")
         event = _directory_event(directory.changes, actor=None)
         try:
             events.append(DIRECTORY_STREAM, 0, [event])

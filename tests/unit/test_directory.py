@@ -585,3 +585,32 @@ def test_the_sample_province_shape():
         assert district.name.startswith("UBND huyện ")
         assert len(d.children(district.code, SAMPLE_DATE)) == 4
     assert sample_data.commune_code(2, 3) == "003.02.00.H41"
+
+
+# ---- the 2025 reform of provinces -----------------------------------------------------
+
+def test_the_63_provinces_carry_their_decision_20_codes():
+    assert len(sample_data.PROVINCES_2024) == len(set(sample_data.PROVINCES_2024)) == 63
+    # The codes seen in public SDK examples and provincial services.
+    for name, code in (("tỉnh Cao Bằng", "H14"), ("tỉnh Đồng Tháp", "H20"),
+                       ("thành phố Hồ Chí Minh", "H29"), ("tỉnh Nghệ An", "H41")):
+        assert sample_data.province_code(name) == f"000.00.00.{code}"
+    assert national(63, 0, 0).get("000.00.00.H41", SAMPLE_DATE).name == "UBND tỉnh Nghệ An"
+
+
+def test_the_reform_leaves_34_provinces_and_old_codes_resolve_to_their_successor():
+    groups = sample_data.PROVINCE_MERGERS_2025
+    merged = [name for group in groups for name in group]
+    assert len(merged) == len(set(merged)) and set(merged) <= set(sample_data.PROVINCES_2024)
+    d = sample_data.merge_provinces_2025(
+        apply_reform_2025(national(63, 1, 2)))
+    provinces = [a for a in d.agencies(Y2026) if a.level == "province"]
+    assert len(provinces) == 34
+    assert len([a for a in d.agencies(Y2024) if a.level == "province"]) == 63
+    # Hà Giang (H22) joined Tuyên Quang (H60); Bà Rịa - Vũng Tàu (H02) joined TP HCM (H29).
+    assert codes(d.resolve("000.00.00.H22", Y2026)) == ["000.00.00.H60"]
+    assert codes(d.resolve("000.00.00.H02", Y2026)) == ["000.00.00.H29"]
+    assert codes(d.resolve("000.00.00.H41", Y2026)) == ["000.00.00.H41"]  # Nghệ An: unchanged
+    # A commune of an absorbed province now sits under the continuing one.
+    communes = d.subtree("000.00.00.H60", Y2026, level="commune")
+    assert {a.code[-3:] for a in communes} == {"H60", "H22"}
