@@ -1,39 +1,48 @@
-"""A fix for asn1crypto 1.5.1: it took a DER length ending in the byte 0x80 for BER's
-indefinite length, which made RSA-3072 PAdES signatures take 5-20 s.
+"""Two fixes to asn1crypto 1.5.1's ``dump()``: RSA-3072 PAdES signatures took 5-20 s,
+and every CMS we built (signatures, time stamps) cost 5-10 times what it should.
 
-Why RSA-3072 signatures were slow. Every ``dump()`` of asn1crypto 1.5.1
-(``Asn1Value``, ``Choice``, ``Primitive``, ``Sequence``, ``SequenceOf``)
-starts with::
+asn1crypto marks a structure built in Python (not parsed) as "mutated" for
+good, and re-encodes a mutated value's children each time its ``contents``
+is read. Its ``Asn1Value.dump`` reads ``self.contents`` two times (three
+with an explicit tag) when the header is unknown, and the re-encoding
+clears the header, so each mutated level encodes everything under it two or
+three times: 2^depth. A CMS's signed attributes (4 attributes, the signing
+certificate's issuer name and serial in them) took about 3,300 dumps where
+about 100 do; the dev TSA spent 8 ms of CPU on a token, pyHanko 13 ms on a
+signature's CMS.
 
-    if self._header is not None and self._header[-1:] == b'\\x80':
+The RSA-3072 case on top of that: every ``dump()`` (``Asn1Value``,
+``Choice``, ``Primitive``, ``Sequence``, ``SequenceOf``) starts with::
+
+    if self._header is not None and self._header[-1:] == b'\x80':
         force = True  # "the length is indefinite"
 
 BER's indefinite length is the single length octet 0x80; a long-form
 definite length whose last octet is 0x80 (``30 82 09 80``: 2,432 bytes) is
-not one, but the test only looks at the header's last byte. With an
-RSA-3072 key our CMS ``SignerInfo`` (a 384-byte signature, the chain's
-references, the time-stamp token) is about 2,430 bytes, so in about half of
-the signatures it is exactly 0x0980 long. pyHanko dumps it more than once
-while assembling the ``SignedData``; the second dump sees ``...80`` and
-forces a DER re-encoding of everything under it, the time-stamp token
-included. asn1crypto marks a structure built in Python as "mutated" for
-good, so a forced re-encoding of such a tree re-encodes each level's
-children again at every level above: ~150,000 dumps of the token's one
-``ESSCertIDv2`` for one signature, 5-20 s of CPU. ECDSA's SignerInfo (about
-2,100 bytes) never hit the value; any structure whose length ends in 0x80
-(lengths 128, 384, 640, ... 2,432, ...) did, RSA-3072 just landed there
-often. Upstream: wbond/asn1crypto issue 249 (open), no release has a fix.
+not one. With an RSA-3072 key our CMS ``SignerInfo`` (a 384-byte signature,
+the certificate references, the time-stamp token) is about 2,430 bytes, and
+in most signatures exactly 0x0980. pyHanko dumps it more than once while
+assembling the ``SignedData``; the second dump saw ``...80`` and forced a
+DER re-encoding of all of it, the time-stamp token included, through the
+2^depth path above: ~150,000 dumps of the token's one ``ESSCertIDv2``, 5-20 s
+of CPU per signature. ECDSA's SignerInfo (about 2,100 bytes) never hit the
+value; RSA-3072 landed on it by its size. Upstream: wbond/asn1crypto issue
+249 (open); no release fixes either.
 
-:func:`install` replaces those five methods with copies whose only change is
-the test: :func:`indefinite` reads the header's last length field the way
-X.690 8.1.3 lays it out. It only ever turns the forced re-encoding *off*,
-where asn1crypto forced it for a definite length; a real indefinite length
-(BER input) is still re-encoded as before. The copies are of 1.5.1 (pinned
-in pyproject.toml); any other version is left alone, and
-``tests/unit/test_signing_pades.py`` then fails until this is looked at again.
+:func:`install` replaces those five methods with copies of 1.5.1's with two
+changes: :func:`indefinite` reads the header's last length field the way
+X.690 8.1.3 lays it out (it only ever turns a forced re-encoding *off*, for
+a definite length; a real indefinite length from BER input is re-encoded as
+before), and ``Asn1Value.dump`` builds the header from the contents it has
+just computed instead of computing them again (the same bytes). asn1crypto
+is pinned to 1.5.1 in pyproject.toml; any other version is left alone, and
+``tests/unit/test_signing_asn1_dump.py`` then fails until this is looked at
+again. :func:`originals` puts 1.5.1's methods back for a while (tests compare
+the bytes both give).
 """
 
 import threading
+from contextlib import contextmanager
 
 import asn1crypto
 from asn1crypto import core
@@ -84,11 +93,12 @@ def _asn1value_dump(self, force=False):
         if isinstance(self, core.Constructable) and self._indefinite:
             self.method = 0
 
-        header = core._dump_header(self.class_, self.method, self.tag, self.contents)
+        # ``contents``, not ``self.contents`` again: see the module's docstring
+        header = core._dump_header(self.class_, self.method, self.tag, contents)
 
         if self.explicit is not None:
             for class_, tag in self.explicit:
-                header = core._dump_header(class_, 1, tag, header + self.contents) + header
+                header = core._dump_header(class_, 1, tag, header + contents) + header
 
         self._header = header
         self._trailer = b''
@@ -170,6 +180,22 @@ _REPLACEMENTS = (
     (core.Sequence, _sequence_dump),
     (core.SequenceOf, _sequenceof_dump),
 )
+
+
+_ORIGINALS = tuple((cls, cls.dump) for cls, _ in _REPLACEMENTS)
+
+
+@contextmanager
+def originals():
+    """asn1crypto's own ``dump`` methods while inside (tests only: not thread-safe)."""
+    current = tuple((cls, cls.dump) for cls, _ in _ORIGINALS)
+    for cls, dump in _ORIGINALS:
+        cls.dump = dump
+    try:
+        yield
+    finally:
+        for cls, dump in current:
+            cls.dump = dump
 
 
 def install():

@@ -1,17 +1,23 @@
-"""asn1crypto's false "indefinite length" on a DER length ending in 0x80 (asn1_dump).
+"""asn1crypto 1.5.1's dump() as services.signing.asn1_dump fixes it.
 
-The bug made RSA-3072 PAdES signatures take 5-20 s: a SignerInfo of 2,432
-bytes (0x0980) was forced through a full, exponential re-encoding.
+Its false "indefinite length" on a DER length ending in 0x80 made RSA-3072
+PAdES signatures take 5-20 s (a SignerInfo of 2,432 bytes, 0x0980, forced
+through a full re-encoding), and encoding each mutated level's contents two
+or three times made every CMS cost 2^depth encodings.
 """
 
 from typing import ClassVar
 
+from datetime import UTC, datetime, timedelta
+
 import asn1crypto
 import pytest
-from asn1crypto import core
+from asn1crypto import cms, core
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 
-import services.signing  # noqa: F401  (installs the fix, as every signing import does)
-from services.signing import asn1_dump
+from services.signing import asn1_dump, pki  # importing services.signing installs the fix
 
 
 class _Box(core.Sequence):
@@ -58,3 +64,38 @@ def test_a_real_indefinite_length_is_still_re_encoded_as_der():
     box = _Box.load(ber)
     assert box["data"].native == b"abc"
     assert box.dump() == bytes.fromhex("30050403616263")
+
+
+def _signed_attributes(certificate):
+    """A CMS's signed attributes as pyHanko and our TSA build them: built in Python."""
+    return cms.CMSAttributes([
+        simple_cms_attribute("content_type", "data"),
+        simple_cms_attribute("signing_time", cms.Time(
+            {"utc_time": core.UTCTime(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))})),
+        simple_cms_attribute("message_digest", bytes(range(32))),
+        simple_cms_attribute("signing_certificate_v2",
+                             as_signing_certificate_v2(certificate, "sha256")),
+    ])
+
+
+def test_the_same_bytes_as_asn1crypto_with_far_fewer_encodings(monkeypatch):
+    certificate = _asn1_certificate()
+    calls = []
+    original = core.Sequence._set_contents
+    monkeypatch.setattr(core.Sequence, "_set_contents",
+                        lambda self, force=False: (calls.append(1), original(self, force))[1])
+    with asn1_dump.originals():
+        theirs = _signed_attributes(certificate).dump()
+    their_calls, calls[:] = len(calls), []
+    ours = _signed_attributes(certificate).dump()
+    assert ours == theirs
+    # each mutated level encoded its children 2-3 times over: 2^depth
+    assert len(calls) * 10 < their_calls, (len(calls), their_calls)
+
+
+def _asn1_certificate():
+    now = datetime.now(UTC)
+    ca = pki.create_root_ca("CA 000.00.00.H41", now - timedelta(days=1), now + timedelta(days=9))
+    leader = pki.issue_personal_cert(ca, "Nguyễn Văn An", "000.00.00.H41", "leader")
+    return asn1_x509.Certificate.load(
+        leader.certificate.public_bytes(serialization.Encoding.DER))
