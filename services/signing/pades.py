@@ -19,8 +19,8 @@ behind pyHanko's :class:`~pyhanko.sign.signers.Signer` interface: pass a
 any other ``Signer`` (a PKCS#11 one, say). These are plain synchronous,
 CPU-bound functions: call them through a thread pool.
 
-What is kept between calls, in bounded LRU maps (thread-safe: the service
-signs from several threads): one time stamper per TSA URL, with its HTTP
+What is kept between calls, in bounded LRU maps (safe across the threads
+the service signs from): one time stamper per TSA URL, with its HTTP
 client's SSL context made once per process; the space a signature needs in
 the PDF, measured once per (TSA URL, certificate), so each signature asks
 the TSA once (pyHanko otherwise fetches a dummy token to size every
@@ -30,17 +30,16 @@ more signing processes (several instances of the service).
 """
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import math
 import os
 import random
 import ssl
-import threading
 import unicodedata
 import zlib
 from collections import OrderedDict
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiohttp
@@ -334,30 +333,38 @@ def _fold_diacritics(text):
 
 
 class _Lru:
-    """A bounded map, least recently used out first; safe across threads."""
+    """A bounded map, least recently used out first.
+
+    Safe across threads without a lock: each OrderedDict operation is atomic
+    under the GIL, and a race costs at most one value made twice. (A lock
+    made here would be eventlet's green one in the service, and the signing
+    runs in tpool's OS threads, where blocking on a green lock is not safe.)
+    """
 
     def __init__(self, size):
         self.size = size
         self._items = OrderedDict()
-        self._lock = threading.Lock()
 
     def get(self, key, make):
-        """The value for ``key``, made by ``make()`` (outside the lock) if absent."""
-        with self._lock:
-            if key in self._items:
+        """The value for ``key``, made by ``make()`` if absent."""
+        try:
+            value = self._items[key]
+        except KeyError:
+            pass
+        else:
+            with contextlib.suppress(KeyError):  # another thread may just have evicted it
                 self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
+            return value
+        value = self._items[key] = make()
+        while len(self._items) > self.size:
+            try:
                 self._items.popitem(last=False)
+            except KeyError:
+                break
         return value
 
     def pop(self, key):
-        with self._lock:
-            self._items.pop(key, None)
+        self._items.pop(key, None)
 
     def __len__(self):
         return len(self._items)
@@ -516,7 +523,7 @@ class _TimeStamper(HTTPTimeStamper):
     runs its own event loop); the context can.
     """
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def _acquire_session(self):
         connector = aiohttp.TCPConnector(ssl=_ssl_context())
         async with aiohttp.ClientSession(connector=connector) as session:
