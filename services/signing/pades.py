@@ -44,7 +44,6 @@ from datetime import UTC, datetime
 
 import aiohttp
 import certifi
-
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -53,6 +52,7 @@ from PIL import Image, ImageDraw, ImageFont
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
 from pyhanko.sign import fields, signers
@@ -381,7 +381,7 @@ class _Appearance:
     def __init__(self, image):
         if image.mode != "RGBA":
             raise ValueError(f"appearance images are RGBA, not {image.mode}")
-        self.image = image
+        # Only the compressed streams are kept (tens of KB), not the image (1.5 MB).
         self.width, self.height = image.size
         self.rgb = zlib.compress(image.convert("RGB").tobytes())
         self.alpha = zlib.compress(image.getchannel("A").tobytes())
@@ -414,7 +414,8 @@ class _EncodedImage(PdfImage):
     """pyHanko's image content, its XObject taken from an :class:`_Appearance`."""
 
     def __init__(self, appearance):
-        super().__init__(appearance.image)
+        # pyHanko reads only the width and height of its "image", and has our XObject
+        super().__init__(appearance, box=BoxConstraints(appearance.width, appearance.height))
         self._appearance = appearance
 
     @property
