@@ -18,28 +18,46 @@ behind pyHanko's :class:`~pyhanko.sign.signers.Signer` interface: pass a
 :class:`~services.signing.pki.Identity` (wrapped in :class:`KeySigner`) or
 any other ``Signer`` (a PKCS#11 one, say). These are plain synchronous,
 CPU-bound functions: call them through a thread pool.
+
+What is kept between calls, in bounded LRU maps (safe across the threads
+the service signs from): one time stamper per TSA URL, with its HTTP
+client's SSL context made once per process; the space a signature needs in
+the PDF, measured once per (TSA URL, certificate), so each signature asks
+the TSA once (pyHanko otherwise fetches a dummy token to size every
+signature); and each appearance (a leader's box, an agency's seal) drawn and
+compressed once. One process signs on one core (the GIL): more cores take
+more signing processes (several instances of the service).
 """
 
+import asyncio
+import contextlib
 import hashlib
 import io
 import math
 import os
 import random
+import ssl
 import unicodedata
+import zlib
+from collections import OrderedDict
 from datetime import UTC, datetime
 
+import aiohttp
+import certifi
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from PIL import Image, ImageDraw, ImageFont
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
 from pyhanko.sign import fields, signers
-from pyhanko.sign.general import get_pyca_cryptography_hash
+from pyhanko.sign.general import SigningError, get_pyca_cryptography_hash
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko.stamp import StaticStampStyle
@@ -131,12 +149,15 @@ def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamp
     writer = IncrementalPdfFileWriter(io.BytesIO(data))
     page_index = _page_index(writer, page)
     x1, y1, x2, y2 = box
-    image = leader_appearance(lines, full_name, (x2 - x1, y2 - y1))
+    size = (x2 - x1, y2 - y1)
+    appearance = _APPEARANCES.get(("leader", tuple(lines), full_name, size),
+                                  lambda: _Appearance(leader_appearance(lines, full_name, size)))
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256", name=full_name, location=location,
         reason=reason or f"{' '.join(lines)} — {info['agency_name']}")
-    return _sign(writer, meta, signer, timestamper_url, _image_style(image),
+    return _sign(writer, lambda: IncrementalPdfFileWriter(io.BytesIO(data)), meta, signer,
+                 timestamper_url, appearance.style(),
                  fields.SigFieldSpec(field_name, on_page=page_index, box=tuple(box)))
 
 
@@ -164,9 +185,12 @@ def seal_as_agency(pdf, signer, *, timestamper_url, leader_field=LEADER_FIELD,
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256", name=info["agency_name"],
         reason=reason or f"Chữ ký số của cơ quan {info['agency_name']}")
-    writer = IncrementalPdfFileWriter(io.BytesIO(data))
-    return _sign(writer, meta, signer, timestamper_url,
-                 _image_style(seal_image(info["agency_name"])),
+    agency = info["agency_name"]
+    appearance = _APPEARANCES.get(("seal", agency), lambda: _Appearance(seal_image(agency)))
+    # The writer extends the reader that checked the leader's signature: one parse.
+    return _sign(IncrementalPdfFileWriter.from_reader(reader),
+                 lambda: IncrementalPdfFileWriter(io.BytesIO(data)), meta, signer,
+                 timestamper_url, appearance.style(),
                  fields.SigFieldSpec(field_name, on_page=page_index, box=seal_box))
 
 
@@ -186,13 +210,18 @@ def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestampe
     if signing_time.tzinfo is None:
         raise ValidationFailed("signing_time: must carry a time zone", field="signing_time")
     stamp = signing_time.astimezone(VN_TZ).isoformat(timespec="seconds")
-    writer = IncrementalPdfFileWriter(io.BytesIO(_read(pdf)))
-    _write_top_right(writer, [number_notation.strip(), stamp])
+    data = _read(pdf)
+
+    def writer():
+        writer = IncrementalPdfFileWriter(io.BytesIO(data))
+        _write_top_right(writer, [number_notation.strip(), stamp])
+        return writer
+
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256", name=info["agency_name"],
         reason=reason or f"Phụ lục {number_notation.strip()}")
-    return _sign(writer, meta, signer, timestamper_url, None,
+    return _sign(writer(), writer, meta, signer, timestamper_url, None,
                  fields.SigFieldSpec(field_name, on_page=0))
 
 
@@ -303,12 +332,102 @@ def _fold_diacritics(text):
                    if not unicodedata.combining(c)).encode("ascii", "replace").decode()
 
 
-def _image_style(image):
-    return StaticStampStyle(
-        background=PdfImage(image), border_width=0, background_opacity=1.0,
-        background_layout=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins.uniform(0)))
+class _Lru:
+    """A bounded map, least recently used out first.
+
+    Safe across threads without a lock: each OrderedDict operation is atomic
+    under the GIL, and a race costs at most one value made twice. (A lock
+    made here would be eventlet's green one in the service, and the signing
+    runs in tpool's OS threads, where blocking on a green lock is not safe.)
+    """
+
+    def __init__(self, size):
+        self.size = size
+        self._items = OrderedDict()
+
+    def get(self, key, make):
+        """The value for ``key``, made by ``make()`` if absent."""
+        try:
+            value = self._items[key]
+        except KeyError:
+            pass
+        else:
+            with contextlib.suppress(KeyError):  # another thread may just have evicted it
+                self._items.move_to_end(key)
+            return value
+        value = self._items[key] = make()
+        while len(self._items) > self.size:
+            try:
+                self._items.popitem(last=False)
+            except KeyError:
+                break
+        return value
+
+    def pop(self, key):
+        self._items.pop(key, None)
+
+    def __len__(self):
+        return len(self._items)
+
+
+class _Appearance:
+    """An appearance image drawn once, kept as the PDF image streams it becomes.
+
+    pyHanko's :func:`~pyhanko.pdf_utils.images.pil_image` splits an RGBA image
+    into an RGB image and its alpha channel (/SMask) and compresses both on
+    every signature (10-12 ms for ours); this does it once, the same way.
+    """
+
+    def __init__(self, image):
+        if image.mode != "RGBA":
+            raise ValueError(f"appearance images are RGBA, not {image.mode}")
+        # Only the compressed streams are kept (tens of KB), not the image (1.5 MB).
+        self.width, self.height = image.size
+        self.rgb = zlib.compress(image.convert("RGB").tobytes())
+        self.alpha = zlib.compress(image.getchannel("A").tobytes())
+
+    def style(self):
+        """A stamp style for one signature (pyHanko's content objects hold state)."""
+        return StaticStampStyle(
+            background=_EncodedImage(self), border_width=0, background_opacity=1.0,
+            background_layout=layout.SimpleBoxLayoutRule(
+                x_align=layout.AxisAlignment.ALIGN_MID,
+                y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0)))
+
+    def add_to(self, writer):
+        """The image XObject, with its soft mask, added to ``writer``."""
+        def stream(colour_space, encoded, **more):
+            return writer.add_object(generic.StreamObject({
+                generic.pdf_name("/Type"): generic.pdf_name("/XObject"),
+                generic.pdf_name("/Subtype"): generic.pdf_name("/Image"),
+                generic.pdf_name("/Width"): generic.NumberObject(self.width),
+                generic.pdf_name("/Height"): generic.NumberObject(self.height),
+                generic.pdf_name("/ColorSpace"): generic.pdf_name(colour_space),
+                generic.pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+                generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode"),
+                **more}, encoded_data=encoded))
+        mask = stream("/DeviceGray", self.alpha)
+        return stream("/DeviceRGB", self.rgb, **{generic.pdf_name("/SMask"): mask})
+
+
+class _EncodedImage(PdfImage):
+    """pyHanko's image content, its XObject taken from an :class:`_Appearance`."""
+
+    def __init__(self, appearance):
+        # pyHanko reads only the width and height of its "image", and has our XObject
+        super().__init__(appearance, box=BoxConstraints(appearance.width, appearance.height))
+        self._appearance = appearance
+
+    @property
+    def image_ref(self):
+        ref = self._image_ref
+        if ref is None or ref.get_pdf_handler() is not self.writer:
+            self._image_ref = ref = self._appearance.add_to(self.writer)
+        return ref
+
+
+# Drawn appearances: a leader's box by (lines, name, size), a seal by agency name.
+_APPEARANCES = _Lru(256)
 
 
 # -- appendix text -------------------------------------------------------------
@@ -396,13 +515,65 @@ def _signer(signer):
     raise TypeError("signer: an Identity or a pyhanko Signer")
 
 
+class _TimeStamper(HTTPTimeStamper):
+    """pyHanko's HTTP time stamper, its SSL context made once per process.
+
+    pyHanko makes an aiohttp session per request, each with a new SSL
+    context loading certifi's bundle: about 20 ms of a 30 ms time stamp, for
+    any URL, https or not. A session cannot outlive its call (each signature
+    runs its own event loop); the context can.
+    """
+
+    @contextlib.asynccontextmanager
+    async def _acquire_session(self):
+        connector = aiohttp.TCPConnector(ssl=_ssl_context())
+        async with aiohttp.ClientSession(connector=connector) as session:
+            yield session
+
+
+_SSL = []
+
+
+def _ssl_context():
+    """The verifying SSL context pyHanko uses (certifi's roots), made once."""
+    if not _SSL:
+        _SSL.append(ssl.create_default_context(cafile=certifi.where()))
+    return _SSL[0]
+
+
+# One time stamper per TSA URL: it keeps its dummy token and the TSA's certificates.
+_TIMESTAMPERS = _Lru(16)
+# Hex digits to reserve for a signature, by (TSA URL, signing certificate).
+_RESERVED = _Lru(1024)
+
+
 def _timestamper(timestamper_url):
     if isinstance(timestamper_url, TimeStamper):
         return timestamper_url
     if not timestamper_url:
         raise ValidationFailed("timestamper_url: required (PAdES B-T needs a time stamp)",
                                field="timestamper_url")
-    return HTTPTimeStamper(timestamper_url)
+    return _TIMESTAMPERS.get(timestamper_url, lambda: _TimeStamper(timestamper_url))
+
+
+def _reserved_key(timestamper_url, signer):
+    """What the size of a signature's CMS depends on, or None (not kept: a
+    TimeStamper object passed in sizes its signatures itself)."""
+    if not isinstance(timestamper_url, str):
+        return None
+    return timestamper_url, hashlib.sha256(signer.signing_cert.dump()).digest()
+
+
+async def _measure(signer, timestamper):
+    """The space a signature by ``signer`` takes, as pyHanko measures it: a dry-run
+    CMS with the TSA's dummy token, in hex, plus pyHanko's 50 % margin (TSAs'
+    tokens vary)."""
+    cms = await signer.async_sign(
+        hashes.Hash(hashes.SHA256()).finalize(), "sha256", dry_run=True, use_pades=True,
+        timestamper=timestamper,
+        signed_attr_settings=PdfCMSSignedAttributes(signing_time=datetime.now(UTC)))
+    hex_digits = len(cms.dump()) * 2
+    return hex_digits + 2 * (hex_digits // 4)
 
 
 def _check_certificate(signer, kind, role=None):
@@ -471,7 +642,25 @@ def _read(pdf):
     return bytes(data)
 
 
-def _sign(writer, meta, signer, timestamper_url, style, field_spec):
+def _sign(writer, fresh_writer, meta, signer, timestamper_url, style, field_spec):
+    """Sign ``writer``'s document, asking the TSA once; ``fresh_writer()`` makes the
+    document again should the space kept for the signature be too small."""
+    timestamper = _timestamper(timestamper_url)
+    key = _reserved_key(timestamper_url, signer)
+    reserved = None if key is None else _RESERVED.get(
+        key, lambda: asyncio.run(_measure(signer, timestamper)))
+    pdf_signer = signers.PdfSigner(meta, signer, timestamper=timestamper,
+                                   stamp_style=style, new_field_spec=field_spec)
+    try:
+        return pdf_signer.sign_pdf(writer, bytes_reserved=reserved).getvalue()
+    except SigningError as exc:
+        if reserved is None or "larger than expected" not in str(exc):
+            raise
+    # The CMS outgrew the space measured (the TSA's tokens grew: a new certificate,
+    # say). Forget the size and the time stamper's dummy token; this once, pyHanko
+    # sizes the signature itself, on the document as it was.
+    _RESERVED.pop(key)
+    _TIMESTAMPERS.pop(timestamper_url)
     pdf_signer = signers.PdfSigner(meta, signer, timestamper=_timestamper(timestamper_url),
                                    stamp_style=style, new_field_spec=field_spec)
-    return pdf_signer.sign_pdf(writer).getvalue()
+    return pdf_signer.sign_pdf(fresh_writer()).getvalue()

@@ -15,7 +15,8 @@ Signing certificates have key usage digitalSignature + nonRepudiation
 emailProtection, which common PDF tools still look for. Each carries the
 CA's CRL distribution point when the CA has a CRL URL.
 
-Keys are ECDSA P-256 (default) or RSA-3072. Private keys never touch the
+Keys are ECDSA P-256 (default), RSA-2048 (what most Vietnamese public CAs
+issue) or RSA-3072. Private keys never touch the
 disk in clear: :class:`KeyStore` writes them as passphrase-encrypted PKCS#8
 PEM (mode 0600), and no object here shows key material in its repr.
 """
@@ -33,18 +34,18 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from shared.envelope import AGENCY_CODE
 
 ROLES = ("leader", "clerk")
-KEY_ALGORITHMS = ("ec-p256", "rsa-3072")
+KEY_ALGORITHMS = ("ec-p256", "rsa-2048", "rsa-3072")
 # RFC 9336 id-kp-documentSigning; cryptography has no name for it yet.
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 _NAME_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def generate_key(algorithm="ec-p256"):
-    """A new private key: ``ec-p256`` (ECDSA on P-256) or ``rsa-3072``."""
+    """A new private key: ``ec-p256`` (ECDSA on P-256), ``rsa-2048`` or ``rsa-3072``."""
     if algorithm == "ec-p256":
         return ec.generate_private_key(ec.SECP256R1())
-    if algorithm == "rsa-3072":
-        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    if algorithm in ("rsa-2048", "rsa-3072"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(algorithm[4:]))
     raise ValueError(f"key algorithm must be one of {KEY_ALGORITHMS}, not {algorithm!r}")
 
 

@@ -3,6 +3,13 @@
 The CPU work (PAdES, CMS, verification) runs off the eventlet hub in a real
 thread (``run_cpu``); files come from and go to the bucket the docs service
 uses, each signature a new object, never an overwrite.
+
+Those threads share one core (the GIL): one instance makes about 60 PAdES
+signatures a second. To use more cores, run more instances (one per core):
+they compete on the same queues (tests/e2e/test_multi_instance.py), and each
+keeps its own caches of sizes and appearances (pades). A process pool inside
+one instance would have to hand private keys and 1 MB PDFs across processes
+under eventlet, for what a second instance gives without code.
 """
 
 import base64

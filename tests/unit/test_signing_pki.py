@@ -48,10 +48,16 @@ def test_organisation_certificate_has_no_role(ca):
         NameOID.ORGANIZATION_IDENTIFIER)[0].value == CODE
 
 
-def test_rsa_3072_keys_are_supported(ca):
-    clerk = pki.issue_personal_cert(ca, "Lê Thị Bình", CODE, "clerk", key_algorithm="rsa-3072")
-    assert clerk.private_key.key_size == 3072
+@pytest.mark.parametrize("algorithm, size", [("rsa-2048", 2048), ("rsa-3072", 3072)])
+def test_rsa_keys_are_supported(ca, algorithm, size):
+    clerk = pki.issue_personal_cert(ca, "Lê Thị Bình", CODE, "clerk", key_algorithm=algorithm)
+    assert clerk.private_key.key_size == size
     assert pki.describe(clerk.certificate)["role"] == "clerk"
+
+
+def test_an_unknown_key_algorithm_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match="rsa-2048"):
+        pki.generate_key("rsa-1024")
 
 
 @pytest.mark.parametrize("kwargs, message", [
