@@ -19,7 +19,8 @@ also holds every event every service stored.
 
 Printed: documents per second, p50/p99 of each step (a step the service is
 not ready for yet, because the event of the step before is on its way, is
-retried every 20 ms and its time includes the wait) and of "issue -> last
+retried every 20 ms and its time includes the wait; a 503 from the gateway
+shedding load is retried after 200 ms and counted) and of "issue -> last
 recipient registered", the CPU each service spent per document, and, measured
 in the same run on the same servers, the raw work one document needs done
 directly: its two files put to S3, its hashes and signatures, its events as
@@ -48,13 +49,14 @@ from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.demo import AUDITOR_AGENCY, PROVINCE, SIGNER, seed_users
 from infra.samples import make_pdf
-from infra.stack import ROOT, SERVICES, ServiceProcess
+from infra.stack import ROOT, SERVICES, ServiceProcess, port_open
 
 LOG_DIR = os.path.join(ROOT, "var", "bench-e2e")
 STEPS = ("register", "submit", "sign", "seal", "issue")
 # "Not in that state yet" (409), or signing not yet told of the submission (404):
 # the event of the step before is on its way.
 NOT_YET = (404, 409)
+BUSY = 503  # the gateway's bulkhead: too many calls waiting for one service
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -75,6 +77,7 @@ class Run:
         self.gateways, self.passwords = gateways, passwords
         self.recipients, self.pdf, self.appendix = recipients, pdf, appendix
         self.times = collections.defaultdict(list)
+        self.shed = collections.Counter()  # step -> 503 answers retried
         self.issued_at = {}   # document_id -> monotonic time the issue answered
         self.arrived = []     # seconds from the issue to the last recipient's arrival
         self.lock = threading.Lock()
@@ -95,9 +98,14 @@ class Run:
                 result = call()
                 break
             except ApiError as err:
-                if err.status not in wait or time.monotonic() - began > 60:
+                if time.monotonic() - began > 60 or err.status not in (*wait, BUSY):
                     raise
-                time.sleep(0.02)
+                if err.status == BUSY:  # the gateway sheds load: back off, as a client does
+                    with self.lock:
+                        self.shed[name] += 1
+                    time.sleep(0.2)
+                else:
+                    time.sleep(0.02)
         with self.lock:
             self.times[name].append(time.monotonic() - began)
         return result
@@ -225,6 +233,9 @@ def start_stack(platform, instances, users_path):
         client = Client(platform.amqp_uri, platform.docs_url, platform.gateway_key)
         for process in processes[-len(SERVICES):]:
             process.wait_ready(client, client.token("auditor", AUDITOR_AGENCY), timeout=120)
+        # A health RPC may be answered by the first instance: wait for this one's ports.
+        for port in (docs_port, gateway_port):
+            wait_for(lambda: port_open("127.0.0.1", port), timeout=60, what=f"port {port}")
     return processes, gateways, client
 
 
@@ -328,10 +339,11 @@ def main(argv=None):
               f" ({n / (delivered - began):.2f} documents/s), audit caught up"
               f" {audited - delivered:.1f} s later ({n / (audited - began):.2f} documents/s"
               f" to the log); {per_doc_events:.1f} events stored per document\n")
-        print(f"{'step':<40}{'p50 ms':>10}{'p99 ms':>10}")
+        print(f"{'step':<40}{'p50 ms':>10}{'p99 ms':>10}{'503 retried':>13}")
         for step in STEPS:
             t = run.times[step]
-            print(f"{step:<40}{pct(t, 50) * 1000:>10.0f}{pct(t, 99) * 1000:>10.0f}")
+            print(f"{step:<40}{pct(t, 50) * 1000:>10.0f}{pct(t, 99) * 1000:>10.0f}"
+                  f"{run.shed[step]:>13}")
         print(f"{'issue -> last recipient registered':<40}"
               f"{pct(run.arrived, 50) * 1000:>10.0f}{pct(run.arrived, 99) * 1000:>10.0f}")
         print("\nCPU per document (all instances): "
