@@ -17,9 +17,10 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 
 
-from services.signing import authority, domain, manifest, pades, tsa, verification
+from services.signing import authority, domain, manifest, pades, store, tsa, verification
 from shared import scope
 from shared.auth import require_role
+from shared.command import decide_within, run_command
 from shared.documents import file_key
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
@@ -33,28 +34,6 @@ from shared.settings import require_secret
 from shared.values import checked_uuid
 
 log = logging.getLogger(__name__)
-
-DDL = """
-CREATE TABLE IF NOT EXISTS documents (
-    document_id    uuid PRIMARY KEY,
-    issuing_agency text NOT NULL,
-    sha256         text NOT NULL,
-    signer_user    text NOT NULL,
-    signer         jsonb NOT NULL,
-    round          integer NOT NULL,
-    state          text NOT NULL,
-    file           jsonb NOT NULL,
-    attachments    jsonb NOT NULL,
-    signed_file    jsonb,
-    sealed_file    jsonb,
-    manifest       jsonb,
-    manifest_signature jsonb
-);
-""" + authority.DDL
-
-COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
-           "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")
-
 
 class SigningAuthority(DependencyProvider):
     """The PKI and the time-stamping authority.
@@ -89,7 +68,7 @@ class SigningAuthority(DependencyProvider):
 class SigningService(Health, DeadLetters):
     name = domain.SERVICE
 
-    events = EventStoreProvider(ddl=DDL)
+    events = EventStoreProvider(ddl=store.DDL)
     auth = Authenticator()
     pki = SigningAuthority()
     files = ObjectStoreProvider()
@@ -97,19 +76,7 @@ class SigningService(Health, DeadLetters):
 
     @event_handler("docs", "DocumentSubmitted", requeue_on_error=True)
     def on_document_submitted(self, payload):
-        def effects(event, conn):
-            d = thaw(event.data)
-            # A later round (resubmitted after a return) replaces an earlier one.
-            conn.execute(
-                "INSERT INTO documents VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (document_id) DO UPDATE SET sha256 = EXCLUDED.sha256,"
-                " signer_user = EXCLUDED.signer_user, signer = EXCLUDED.signer,"
-                " round = EXCLUDED.round, state = EXCLUDED.state, file = EXCLUDED.file,"
-                " attachments = EXCLUDED.attachments WHERE documents.round < EXCLUDED.round",
-                (d["document_id"], d["issuing_agency"], d["sha256"], d["signer_user"],
-                 json.dumps(d["signer"], ensure_ascii=False), d["round"], domain.SUBMITTED,
-                 json.dumps(d["file"]), json.dumps(d["attachments"], ensure_ascii=False)))
-
+        effects = store.submitted  # a later round (resubmitted after a return) replaces one
         self.events.handle_once("signing.on_document_submitted", payload, effects)
 
     # -- the leader ---------------------------------------------------------------------
@@ -131,13 +98,12 @@ class SigningService(Health, DeadLetters):
                          timestamper_url=self.pki.tsa_url)
         stored = self._store(document_id, "signed.pdf", signed)
 
-        def attempt(conn, current):
+        def decide(current):
             domain.check_leader(current, actor)  # still awaiting approval, under the lock
-            event = domain.document_signed(current, stored, authority.certificate_info(
+            return domain.document_signed(current, stored, authority.certificate_info(
                 identity), actor)
-            return event, {"state": domain.SIGNED, "signed_file": stored}
 
-        recorded = self._command(document_id, attempt, undo=[stored])
+        recorded = self._command(document_id, decide, undo=[stored])
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "certificate": thaw(
                     recorded.data["certificate"]), "signed_file": stored}
@@ -147,12 +113,11 @@ class SigningService(Health, DeadLetters):
         """The named leader returns the draft for revision, saying why."""
         actor = self.auth.actor()
 
-        def attempt(conn, document):
+        def decide(document):
             domain.check_leader(document, actor)
-            return (domain.document_returned(document, comment, actor),
-                    {"state": domain.RETURNED})
+            return domain.document_returned(document, comment, actor)
 
-        recorded = self._command(document_id, attempt)
+        recorded = self._command(document_id, decide)
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "state": domain.RETURNED}
 
@@ -171,13 +136,12 @@ class SigningService(Health, DeadLetters):
                          timestamper_url=self.pki.tsa_url)
         stored = self._store(document_id, "sealed.pdf", sealed)
 
-        def attempt(conn, current):
+        def decide(current):
             domain.check_may_seal(current, actor)
-            event = domain.document_sealed(current, stored,
-                                           authority.certificate_info(identity), actor)
-            return event, {"state": domain.SEALED, "sealed_file": stored}
+            return domain.document_sealed(current, stored, authority.certificate_info(identity),
+                                          actor)
 
-        recorded = self._command(document_id, attempt, undo=[stored])
+        recorded = self._command(document_id, decide, undo=[stored])
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "sealed_file": stored}
 
@@ -187,7 +151,7 @@ class SigningService(Health, DeadLetters):
         with the number and time, and the manifest of the final files is signed."""
         def effects(event, conn):
             data = thaw(event.data)
-            document = self._row(conn, data["document_id"], lock=True)
+            document = store.row(conn, data["document_id"], lock=True)
             if document is None or document["state"] != domain.SEALED:
                 raise ValueError(f"issued document {data['document_id']} is not sealed here")
             if document["manifest"]:
@@ -204,17 +168,11 @@ class SigningService(Health, DeadLetters):
                 signature = run_cpu(manifest.sign_manifest, body, identity)
                 stored.append(self._store(document["document_id"], "manifest.p7s", signature,
                                           "application/pkcs7-signature"))
-                finalized = domain.document_finalized(
-                    document, data["number_notation"], attachments, stored[-2], stored[-1],
-                    authority.certificate_info(identity), event)
-                stream = finalized.stream_id
-                self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
-                                   [finalized], conn=conn)
-                conn.execute("UPDATE documents SET attachments = %s, manifest = %s,"
-                             " manifest_signature = %s WHERE document_id = %s",
-                             (json.dumps(attachments, ensure_ascii=False),
-                              json.dumps(stored[-2]), json.dumps(stored[-1]),
-                              document["document_id"]))
+                decide_within(conn, self.events.store, lambda conn: document,
+                              lambda document: domain.document_finalized(
+                                  document, data["number_notation"], attachments, stored[-2],
+                                  stored[-1], authority.certificate_info(identity), event),
+                              _project)
             except BaseException:
                 self._remove(stored)
                 raise
@@ -253,15 +211,14 @@ class SigningService(Health, DeadLetters):
         pdf = self._fetch(document["file"], document["file"]["sha256"])
         with self.events.transaction() as conn:
             crl = self.pki.authority.crl(conn)
-            row = conn.execute("SELECT manifest, manifest_signature FROM documents"
-                               " WHERE document_id = %s", (document_id,)).fetchone()
+            row = store.manifest_files(conn, document_id)
         roots = [self.pki.authority.ca.certificate]
         agency = document["issuing_agency"]
         report = run_cpu(verification.verify_pdf, pdf, roots, [crl],
                          {"agency_code": agency, "roles": ["leader", "agency"]})
         result = {"document_id": str(document_id), "file": document["file"],
                   "pdf": _jsonable(report), "manifest": None}
-        if row and row[0]:
+        if row[0]:
             body = self._fetch(row[0], row[0]["sha256"])
             signature = self._fetch(row[1], row[1]["sha256"])
             result["manifest"] = _jsonable(run_cpu(
@@ -373,38 +330,25 @@ class SigningService(Health, DeadLetters):
     def _document(self, document_id):
         checked_uuid(document_id)
         with self.events.transaction() as conn:
-            document = self._row(conn, document_id)
+            document = store.row(conn, document_id)
         if document is None:
             raise NotFound(f"document {document_id} was never submitted for approval (or"
                            " the signing service has not heard of it yet)",
                            field="document_id")
         return document
 
-    @staticmethod
-    def _row(conn, document_id, lock=False):
-        row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM documents WHERE document_id = %s"
-                           + (" FOR UPDATE" if lock else ""), (document_id,)).fetchone()
-        return dict(zip(COLUMNS, row), document_id=str(document_id)) if row else None
-
-    def _command(self, document_id, attempt, undo=()):
-        """Under the row lock: re-check, append the event, update the row. On any
-        failure the objects in ``undo`` are removed: nothing half-done stays."""
+    def _command(self, document_id, decide, undo=()):
+        """The command transaction under the row lock (``decide`` re-checks there).
+        On any failure the objects in ``undo`` are removed: nothing half-done stays."""
+        def load(conn):
+            document = store.row(conn, document_id, lock=True)
+            if document is None:
+                raise NotFound(f"document {document_id} was never submitted for approval",
+                               field="document_id")
+            return document
         try:
-            with self.events.transaction() as conn:
-                document = self._row(conn, document_id, lock=True)
-                if document is None:
-                    raise NotFound(f"document {document_id} was never submitted for approval",
-                                   field="document_id")
-                event, changes = attempt(conn, document)
-                stream = event.stream_id
-                [recorded] = self.events.append(
-                    stream, self.events.store.stream_version(stream, conn=conn), [event],
-                    conn=conn)
-                conn.execute(
-                    f"UPDATE documents SET {', '.join(f'{k} = %s' for k in changes)}"
-                    " WHERE document_id = %s",
-                    (*[json.dumps(v) if isinstance(v, dict) else v for v in changes.values()],
-                     document_id))
+            _, [recorded] = run_command(self.events.transaction, self.events.store, load,
+                                        decide, _project)
         except BaseException:
             self._remove(undo)
             raise
@@ -438,6 +382,11 @@ class SigningService(Health, DeadLetters):
                 self.files.delete(obj["key"], version_id=obj["version_id"])
             except Exception:
                 log.exception("could not remove %s after a failed command", obj["key"])
+
+
+def _project(conn, document, recorded):
+    for event in recorded:
+        store.project(event, conn)
 
 
 def _sha256(data):
