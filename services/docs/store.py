@@ -352,6 +352,13 @@ class MemoryDocsStore:
         return documents, {doc: sorted(agencies) for doc, agencies in self.delivered.items()
                            if agencies}
 
+    def _check_unique_notation(self, agency: str, changes: dict) -> None:
+        """The table's UNIQUE (issuing_agency, year, number_notation)."""
+        if any((d["issuing_agency"], d["year"], d["number_notation"])
+               == (agency, changes["year"], changes["number_notation"])
+               for d in self.documents.values()):
+            raise ValueError(f"{changes['number_notation']} of {agency} is given already")
+
     def project(self, event: Event, conn: Any = None, cause: Event | None = None) -> None:
         kind, data = event.event_type, thaw(event.data)
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
@@ -367,11 +374,17 @@ class MemoryDocsStore:
                 del changes["sent_at"]
             if "issued_at" in changes:
                 changes["issued_at"] = _instant(changes["issued_at"])
+            if "number_notation" in changes:
+                self._check_unique_notation(row["issuing_agency"], changes)
             row.update(changes)
         elif kind == "IncomingRegistered":
             key = (data["document_id"], data["agency"])
-            if key in self.arrived or data["document_id"] not in self.documents:
-                raise ValueError(f"incoming {key} exists, or its document does not")
+            if key in self.arrived or data["document_id"] not in self.documents or any(
+                    (at, row["year"], row["arrival_number"])
+                    == (data["agency"], data["year"], data["arrival_number"])
+                    for (_, at), row in self.arrived.items()):
+                raise ValueError(f"incoming {key} or its arrival number exists, or its"
+                                 " document does not")
             self.arrived[key] = {
                 "arrival_number": data["arrival_number"], "year": data["year"],
                 "arrived_at": _instant(data["arrived_at"]), "state": data["state"],
