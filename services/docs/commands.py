@@ -10,10 +10,10 @@ Files in S3 are the shell's: these see only their descriptions.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
-from services.docs import domain
+from services.docs import domain, registers
 from services.docs.store import missing
 from shared.command import EventLog, decide_within, run_command
 from shared.envelope import Actor, Event, thaw, utc_now
@@ -202,3 +202,21 @@ def load(store: Any, document_id: Any) -> dict:
         document["delivered_to"] = store.deliveries(conn, document_id)
         document["incoming"] = store.incoming_states(conn, document_id)
     return document
+
+
+def register_rows(store: Any, agency: str, kind: str, year: int | None = None,
+                  start: date | None = None, end: date | None = None) -> tuple[list, int | None]:
+    """The agency's outgoing, incoming or follow-up register (``registers``), filtered."""
+    if kind not in registers.REGISTERS:
+        raise NotFound(f"kind: no register {kind!r}; use one of"
+                       f" {', '.join(registers.REGISTERS)}", field="kind")
+    with store.transaction() as conn:
+        if kind == "outgoing":
+            rows = [registers.outgoing_row(d) for d in store.outgoing(conn, agency)]
+            date_column = "document_date"
+        else:
+            make = registers.incoming_row if kind == "incoming" else registers.follow_up_row
+            rows = [make(arrival, document)
+                    for arrival, document in store.incoming_register(conn, agency)]
+            date_column = "arrival_date"
+    return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year

@@ -16,7 +16,9 @@ from werkzeug.wrappers import Response
 
 from services.docs import commands, domain, registers
 from services.docs.pdfcheck import refuse_if_signed
-from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
+from services.docs.schemas import (
+    MAX_ATTACHMENTS, check_declared, date_or_none, file_name, load_register, year_or_none,
+)
 from services.docs.store import DDL, DocsStore, missing
 from shared.auth import require_role
 from shared.documents import attachment_key, document_prefix, file_key
@@ -73,34 +75,9 @@ class DocsService(Health, DeadLetters):
             if command[kind]:
                 domain.check_link(kind, self._find(command[kind]), actor)
         document_id = str(uuid.uuid4())
-        stored, names = [], []
+        stored = []
         try:
-            while (part := form.next_part()) is not None:
-                index = len(stored)
-                if part[0] != "file" or part[1] != ("file" if index == 0 else "attachment"):
-                    raise ValidationFailed(
-                        "file: the main PDF comes first, as the form field 'file', then"
-                        " attachments as 'attachment'", field="file")
-                if index > MAX_ATTACHMENTS:
-                    raise ValidationFailed(f"attachments: at most {MAX_ATTACHMENTS}",
-                                           field="attachments")
-                key = (file_key(document_id) if index == 0
-                       else attachment_key(document_id, index - 1))
-                check = (UnsignedPdfCheck() if index == 0
-                         else AttachmentCheck(f"attachments.{index - 1}"))
-                stored.append(self.files.put_stream(key, form.file_stream(),
-                                                    max_size=self._limit(), check=check))
-                if index == 0 and check.suspect:
-                    refuse_if_signed(self.files, stored[-1])
-                check_declared(command["files"], index, stored[-1])
-                names.append(_file_name(part[2], index))
-            if not stored:
-                raise ValidationFailed("file: required, as the form field after metadata",
-                                       field="file")
-            if command["files"] is not None and len(command["files"]) != len(stored):
-                raise ValidationFailed(f"files: {len(command['files'])} declared,"
-                                       f" {len(stored)} uploaded", field="files")
-            command["attachment_names"] = names[1:]
+            self._receive_files(form, document_id, command, stored)
             recorded = commands.register(self.store, self.log, document_id, command, stored,
                                          actor)
         except BaseException as err:
@@ -299,6 +276,37 @@ class DocsService(Health, DeadLetters):
 
     # -- helpers ------------------------------------------------------------------------
 
+    def _receive_files(self, form, document_id, command, stored):
+        """Stream the main PDF, then the attachments, to the bucket (into
+        ``stored``, so the caller removes them if anything fails)."""
+        names = []
+        while (part := form.next_part()) is not None:
+            index = len(stored)
+            if part[0] != "file" or part[1] != ("file" if index == 0 else "attachment"):
+                raise ValidationFailed(
+                    "file: the main PDF comes first, as the form field 'file', then"
+                    " attachments as 'attachment'", field="file")
+            if index > MAX_ATTACHMENTS:
+                raise ValidationFailed(f"attachments: at most {MAX_ATTACHMENTS}",
+                                       field="attachments")
+            key = file_key(document_id) if index == 0 else attachment_key(document_id,
+                                                                           index - 1)
+            check = (UnsignedPdfCheck() if index == 0
+                     else AttachmentCheck(f"attachments.{index - 1}"))
+            stored.append(self.files.put_stream(key, form.file_stream(),
+                                                max_size=self._limit(), check=check))
+            if index == 0 and check.suspect:
+                refuse_if_signed(self.files, stored[-1])
+            check_declared(command["files"], index, stored[-1])
+            names.append(file_name(part[2], index))
+        if not stored:
+            raise ValidationFailed("file: required, as the form field after metadata",
+                                   field="file")
+        if command["files"] is not None and len(command["files"]) != len(stored):
+            raise ValidationFailed(f"files: {len(command['files'])} declared,"
+                                   f" {len(stored)} uploaded", field="files")
+        command["attachment_names"] = names[1:]
+
     def _remove(self, stored):
         """Remove the versions a failed command stored; False if one could not be.
         The caller must see the failure itself, so a removal that fails too (the
@@ -377,46 +385,10 @@ class DocsService(Health, DeadLetters):
                 log.exception("could not put %s under retention", stored["key"])
 
     def _register(self, actor, kind, year, start, end):
-        if kind not in registers.REGISTERS:
-            raise NotFound(f"kind: no register {kind!r}; use one of"
-                           f" {', '.join(registers.REGISTERS)}", field="kind")
-        year = _int_or_none(year, "year")
-        start, end = _date_or_none(start, "start"), _date_or_none(end, "end")
-        with self.store.transaction() as conn:
-            if kind == "outgoing":
-                rows = [registers.outgoing_row(d) for d in self.store.outgoing(conn, actor.agency)]
-                date_column = "document_date"
-            else:
-                make = registers.incoming_row if kind == "incoming" else registers.follow_up_row
-                rows = [make(arrival, document) for arrival, document
-                        in self.store.incoming_register(conn, actor.agency)]
-                date_column = "arrival_date"
-        return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year
+        return commands.register_rows(self.store, actor.agency, kind, year_or_none(year),
+                                      date_or_none(start, "start"), date_or_none(end, "end"))
 
 
 def _jsonable(document):
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in document.items()}
-
-
-def _file_name(name, index):
-    name = (name or "").strip().replace("/", "_")[:200]
-    return name or ("main.pdf" if index == 0 else f"attachment-{index}")
-
-
-def _int_or_none(value, field):
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{field}: a year such as 2026", field=field) from None
-
-
-def _date_or_none(value, field):
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed(f"{field}: a date such as 2026-01-31", field=field) from None
 

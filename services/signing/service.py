@@ -14,10 +14,8 @@ import logging
 from cryptography.hazmat.primitives import serialization
 from nameko.dependency_providers import Config
 
-from nameko.extensions import DependencyProvider
-
-
-from services.signing import authority, domain, manifest, pades, store, tsa, verification
+from services.signing import authority, domain, manifest, pades, store, verification
+from services.signing.dependencies import SigningAuthority
 from shared import scope
 from shared.auth import require_role
 from shared.command import decide_within, run_command
@@ -30,39 +28,9 @@ from shared.nameko_ext import (
     event_handler, rpc,
 )
 from shared.objectstore import OwnContent, PdfCheck
-from shared.settings import require_secret
 from shared.values import checked_uuid
 
 log = logging.getLogger(__name__)
-
-class SigningAuthority(DependencyProvider):
-    """The PKI and the time-stamping authority.
-
-    Config: ``PKI_DIR`` and ``PKI_PASSPHRASE`` (the encrypted keys),
-    ``AUTO_ENROLL`` (issue a first certificate on first use: development),
-    ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here).
-    """
-
-    def setup(self):
-        c = self.container.config
-        self.authority = authority.Authority(
-            c.get("PKI_DIR", "var/pki"), require_secret(c, "PKI_PASSPHRASE"),
-            auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true")
-        self.tsa_url = c.get("TSA_URL") or None
-        self.server = None
-
-    def start(self):
-        if not self.tsa_url:
-            self.server = tsa.TsaServer(self.authority.time_stamp_authority())
-            self.tsa_url = self.server.start()
-            log.info("development time-stamping authority at %s", self.tsa_url)
-
-    def stop(self):
-        if self.server:
-            self.server.stop()
-
-    def get_dependency(self, worker_ctx):
-        return self
 
 
 class SigningService(Health, DeadLetters):
