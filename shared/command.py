@@ -27,6 +27,7 @@ from shared.envelope import Event
 from shared.errors import ConcurrencyConflict, LienThongError
 
 State = TypeVar("State")
+Result = TypeVar("Result")
 
 Decision = Event | Sequence[Event]
 Load = Callable[[Any], State]
@@ -72,6 +73,24 @@ def decide_within(conn: Any, log: EventLog, load: Load, decide: Decide,
     return state, recorded
 
 
+def retrying(transaction: Callable[[], AbstractContextManager[Any]],
+             body: Callable[[Any], Result], *, tries: int = 3,
+             conflict: Callable[[], LienThongError] | None = None) -> Result:
+    """``body(conn)`` in a transaction of its own, run again in a new one on a
+    :class:`ConcurrencyConflict`, up to ``tries`` times; then the conflict
+    (or ``conflict()``) reaches the caller. Any other failure is not retried."""
+    for attempt in range(1, tries + 1):
+        try:
+            with transaction() as conn:
+                return body(conn)
+        except ConcurrencyConflict:
+            if attempt == tries:
+                if conflict is None:
+                    raise
+                raise conflict() from None
+    raise ValueError(f"tries: at least 1, got {tries}")
+
+
 def run_command(transaction: Callable[[], AbstractContextManager[Any]], log: EventLog,
                 load: Load, decide: Decide, project: Project | None = None, *,
                 tries: int = 3,
@@ -79,13 +98,5 @@ def run_command(transaction: Callable[[], AbstractContextManager[Any]], log: Eve
                 ) -> tuple[State, list[Event]]:
     """:func:`decide_within` in a transaction of its own, retried on a
     :class:`ConcurrencyConflict` up to ``tries`` times."""
-    for attempt in range(1, tries + 1):
-        try:
-            with transaction() as conn:
-                return decide_within(conn, log, load, decide, project)
-        except ConcurrencyConflict:
-            if attempt == tries:
-                if conflict is None:
-                    raise
-                raise conflict() from None
-    raise AssertionError("unreachable")  # tries >= 1
+    return retrying(transaction, lambda conn: decide_within(conn, log, load, decide, project),
+                    tries=tries, conflict=conflict)

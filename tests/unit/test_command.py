@@ -118,3 +118,25 @@ def test_decide_within_uses_the_callers_transaction():
 
 def test_append_next_of_nothing_is_nothing():
     assert append_next(InMemoryEventStore(), []) == []
+
+
+def test_retrying_runs_a_body_again_in_a_new_transaction():
+    from shared.command import retrying
+
+    opened, calls = [], []
+
+    @contextlib.contextmanager
+    def counted():
+        opened.append(1)
+        yield f"conn{len(opened)}"
+
+    def body(conn):
+        calls.append(conn)
+        if len(calls) < 3:
+            raise ConcurrencyConflict("s", 0, 1)
+        return "done"
+
+    assert retrying(counted, body) == "done"
+    assert calls == ["conn1", "conn2", "conn3"]
+    with pytest.raises(ValueError, match="tries"):
+        retrying(counted, body, tries=0)
