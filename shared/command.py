@@ -44,16 +44,19 @@ class EventLog(Protocol):
     def stream_version(self, stream_id: str, conn: Any = None) -> int: ...
 
 
-def append_next(log: EventLog, events: Iterable[Event], conn: Any = None) -> list[Event]:
+def append_next(log: EventLog, events: Iterable[Event], conn: Any = None,
+                new_streams: bool = False) -> list[Event]:
     """Append ``events`` at their streams' next versions, one append per run of
-    consecutive events of the same stream, in the order given."""
+    consecutive events of the same stream, in the order given. With
+    ``new_streams`` every stream must be new (version 0: a conflict if not),
+    and no version is read."""
     stored: list[Event] = []
     batch: list[Event] = []
     for event in [*events, None]:
         if batch and (event is None or event.stream_id != batch[0].stream_id):
             stream = batch[0].stream_id
-            stored += log.append(stream, log.stream_version(stream, conn=conn), batch,
-                                 conn=conn)
+            version = 0 if new_streams else log.stream_version(stream, conn=conn)
+            stored += log.append(stream, version, batch, conn=conn)
             batch = []
         if event is not None:
             batch.append(event)
@@ -61,13 +64,15 @@ def append_next(log: EventLog, events: Iterable[Event], conn: Any = None) -> lis
 
 
 def decide_within(conn: Any, log: EventLog, load: Load, decide: Decide,
-                  project: Project | None = None) -> tuple[State, list[Event]]:
+                  project: Project | None = None, *,
+                  new_streams: bool = False) -> tuple[State, list[Event]]:
     """The command's four steps in the caller's open transaction ``conn``:
-    ``(state as loaded, events as recorded)``."""
+    ``(state as loaded, events as recorded)``. ``new_streams``: the events
+    start their streams (see :func:`append_next`)."""
     state = load(conn)
     decided = decide(state)
     events = [decided] if isinstance(decided, Event) else list(decided)
-    recorded = append_next(log, events, conn=conn)
+    recorded = append_next(log, events, conn=conn, new_streams=new_streams)
     if project is not None:
         project(conn, state, recorded)
     return state, recorded
@@ -93,10 +98,11 @@ def retrying(transaction: Callable[[], AbstractContextManager[Any]],
 
 def run_command(transaction: Callable[[], AbstractContextManager[Any]], log: EventLog,
                 load: Load, decide: Decide, project: Project | None = None, *,
-                tries: int = 3,
+                tries: int = 3, new_streams: bool = False,
                 conflict: Callable[[], LienThongError] | None = None,
                 ) -> tuple[State, list[Event]]:
     """:func:`decide_within` in a transaction of its own, retried on a
     :class:`ConcurrencyConflict` up to ``tries`` times."""
-    return retrying(transaction, lambda conn: decide_within(conn, log, load, decide, project),
-                    tries=tries, conflict=conflict)
+    return retrying(transaction, lambda conn: decide_within(
+        conn, log, load, decide, project, new_streams=new_streams),
+        tries=tries, conflict=conflict)

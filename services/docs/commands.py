@@ -50,10 +50,10 @@ def _on_document(store: Any, log_: EventLog, document_id: Any,
 def register(store: Any, log_: EventLog, document_id: str, command: dict, files: list,
              actor: Actor) -> Event:
     """A new draft (its files already stored: ``files``, main first)."""
-    event = domain.document_registered(document_id, command, files, actor)
-    with store.transaction() as conn:
-        [recorded] = log_.append(event.stream_id, 0, [event], conn=conn)
-        store.project(recorded, conn)
+    _, [recorded] = run_command(
+        store.transaction, log_, lambda conn: None,
+        lambda _: domain.document_registered(document_id, command, files, actor),
+        _project(store), new_streams=True, tries=1)
     return recorded
 
 
@@ -157,7 +157,8 @@ def consignment_sent(conn: Any, store: Any, log_: EventLog, event: Event) -> Non
             return {"agency": agency, "arrived_at": arrived_at, "number": store.take_number(
                 conn, agency, domain.series_year(arrived_at), "incoming")}
         decide_within(conn, log_, arrival, lambda a: domain.incoming_registered(
-            document, a["agency"], a["number"], a["arrived_at"], event), _project(store))
+            document, a["agency"], a["number"], a["arrived_at"], event), _project(store),
+            new_streams=True)  # a first delivery (claimed above): the copy's stream is new
 
 
 def record_external(conn: Any, store: Any, log_: EventLog, document: Any,
@@ -169,7 +170,8 @@ def record_external(conn: Any, store: Any, log_: EventLog, document: Any,
     if known is not None:
         return known
     decide_within(conn, log_, lambda conn: document,
-                  lambda document: domain.external_recorded(document, cause), _project(store))
+                  lambda document: domain.external_recorded(document, cause), _project(store),
+                  new_streams=True)
     return store.document(conn, document["document_id"])
 
 

@@ -140,3 +140,13 @@ def test_retrying_runs_a_body_again_in_a_new_transaction():
     assert calls == ["conn1", "conn2", "conn3"]
     with pytest.raises(ValueError, match="tries"):
         retrying(counted, body, tries=0)
+
+
+def test_new_streams_start_at_version_one_and_refuse_an_existing_stream():
+    log, stream = InMemoryEventStore(), new_stream()
+    _, [first] = run_command(transaction, log, lambda conn: None,
+                             lambda state: make_event(stream), new_streams=True)
+    assert first.stream_version == 1
+    with pytest.raises(ConcurrencyConflict):
+        run_command(transaction, log, lambda conn: None, lambda state: make_event(stream),
+                    new_streams=True, tries=1)
