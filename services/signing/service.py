@@ -14,11 +14,11 @@ import logging
 from cryptography.hazmat.primitives import serialization
 from nameko.dependency_providers import Config
 
-from services.signing import authority, domain, manifest, pades, store, verification
+from services.signing import authority, commands, domain, manifest, pades, verification
 from services.signing.dependencies import SigningAuthority
+from services.signing.store import DDL, SigningStore
 from shared import scope
 from shared.auth import require_role
-from shared.command import decide_within, run_command
 from shared.documents import file_key
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
@@ -28,7 +28,6 @@ from shared.nameko_ext import (
     event_handler, rpc,
 )
 from shared.objectstore import OwnContent, PdfCheck
-from shared.values import checked_uuid
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +35,25 @@ log = logging.getLogger(__name__)
 class SigningService(Health, DeadLetters):
     name = domain.SERVICE
 
-    events = EventStoreProvider(ddl=store.DDL)
+    events = EventStoreProvider(ddl=DDL)
     auth = Authenticator()
     pki = SigningAuthority()
     files = ObjectStoreProvider()
     config = Config()
 
+    @property
+    def store(self):
+        """The projection's rows, in this worker's service schema."""
+        return SigningStore(self.events.db)
+
+    @property
+    def log(self):
+        return self.events.store
+
     @event_handler("docs", "DocumentSubmitted", requeue_on_error=True)
     def on_document_submitted(self, payload):
-        effects = store.submitted  # a later round (resubmitted after a return) replaces one
-        self.events.handle_once("signing.on_document_submitted", payload, effects)
+        self.events.handle_once("signing.on_document_submitted", payload,
+                                self.store.submitted)
 
     # -- the leader ---------------------------------------------------------------------
 
@@ -65,13 +73,9 @@ class SigningService(Health, DeadLetters):
                          on_behalf_of=signer.get("on_behalf_of"),
                          timestamper_url=self.pki.tsa_url)
         stored = self._store(document_id, "signed.pdf", signed)
-
-        def decide(current):
-            domain.check_leader(current, actor)  # still awaiting approval, under the lock
-            return domain.document_signed(current, stored, authority.certificate_info(
-                identity), actor)
-
-        recorded = self._command(document_id, decide, undo=[stored])
+        recorded = self._undo_on_failure([stored], commands.record_signature, self.store,
+                                         self.log, document_id, stored,
+                                         authority.certificate_info(identity), actor)
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "certificate": thaw(
                     recorded.data["certificate"]), "signed_file": stored}
@@ -79,13 +83,8 @@ class SigningService(Health, DeadLetters):
     @rpc
     def return_document(self, document_id, comment):
         """The named leader returns the draft for revision, saying why."""
-        actor = self.auth.actor()
-
-        def decide(document):
-            domain.check_leader(document, actor)
-            return domain.document_returned(document, comment, actor)
-
-        recorded = self._command(document_id, decide)
+        recorded = commands.return_document(self.store, self.log, document_id, comment,
+                                            self.auth.actor())
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "state": domain.RETURNED}
 
@@ -103,13 +102,9 @@ class SigningService(Health, DeadLetters):
         sealed = run_cpu(pades.seal_as_agency, signed, identity,
                          timestamper_url=self.pki.tsa_url)
         stored = self._store(document_id, "sealed.pdf", sealed)
-
-        def decide(current):
-            domain.check_may_seal(current, actor)
-            return domain.document_sealed(current, stored, authority.certificate_info(identity),
-                                          actor)
-
-        recorded = self._command(document_id, decide, undo=[stored])
+        recorded = self._undo_on_failure([stored], commands.record_seal, self.store,
+                                         self.log, document_id, stored,
+                                         authority.certificate_info(identity), actor)
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "sealed_file": stored}
 
@@ -119,7 +114,7 @@ class SigningService(Health, DeadLetters):
         with the number and time, and the manifest of the final files is signed."""
         def effects(event, conn):
             data = thaw(event.data)
-            document = store.row(conn, data["document_id"], lock=True)
+            document = self.store.row(conn, data["document_id"], lock=True)
             if document is None or document["state"] != domain.SEALED:
                 raise ValueError(f"issued document {data['document_id']} is not sealed here")
             if document["manifest"]:
@@ -136,11 +131,9 @@ class SigningService(Health, DeadLetters):
                 signature = run_cpu(manifest.sign_manifest, body, identity)
                 stored.append(self._store(document["document_id"], "manifest.p7s", signature,
                                           "application/pkcs7-signature"))
-                decide_within(conn, self.events.store, lambda conn: document,
-                              lambda document: domain.document_finalized(
-                                  document, data["number_notation"], attachments, stored[-2],
-                                  stored[-1], authority.certificate_info(identity), event),
-                              _project)
+                commands.finalize(conn, self.store, self.log, document,
+                                  data["number_notation"], attachments, stored[-2],
+                                  stored[-1], authority.certificate_info(identity), event)
             except BaseException:
                 self._remove(stored)
                 raise
@@ -179,7 +172,7 @@ class SigningService(Health, DeadLetters):
         pdf = self._fetch(document["file"], document["file"]["sha256"])
         with self.events.transaction() as conn:
             crl = self.pki.authority.crl(conn)
-            row = store.manifest_files(conn, document_id)
+            row = self.store.manifest_files(conn, document_id)
         roots = [self.pki.authority.ca.certificate]
         agency = document["issuing_agency"]
         report = run_cpu(verification.verify_pdf, pdf, roots, [crl],
@@ -296,31 +289,16 @@ class SigningService(Health, DeadLetters):
             return services.docs.get_document(document_id)
 
     def _document(self, document_id):
-        checked_uuid(document_id)
-        with self.events.transaction() as conn:
-            document = store.row(conn, document_id)
-        if document is None:
-            raise NotFound(f"document {document_id} was never submitted for approval (or"
-                           " the signing service has not heard of it yet)",
-                           field="document_id")
-        return document
+        return commands.submitted_document(self.store, document_id)
 
-    def _command(self, document_id, decide, undo=()):
-        """The command transaction under the row lock (``decide`` re-checks there).
-        On any failure the objects in ``undo`` are removed: nothing half-done stays."""
-        def load(conn):
-            document = store.row(conn, document_id, lock=True)
-            if document is None:
-                raise NotFound(f"document {document_id} was never submitted for approval",
-                               field="document_id")
-            return document
+    def _undo_on_failure(self, undo, use_case, *args):
+        """Run the use case; on any failure remove the objects in ``undo`` (the
+        files made for it): nothing half-done stays."""
         try:
-            _, [recorded] = run_command(self.events.transaction, self.events.store, load,
-                                        decide, _project)
+            return use_case(*args)
         except BaseException:
             self._remove(undo)
             raise
-        return recorded
 
     def _fetch(self, stored, sha256):
         """A stored file's bytes, refused if they are not the ones recorded."""
@@ -350,11 +328,6 @@ class SigningService(Health, DeadLetters):
                 self.files.delete(obj["key"], version_id=obj["version_id"])
             except Exception:
                 log.exception("could not remove %s after a failed command", obj["key"])
-
-
-def _project(conn, document, recorded):
-    for event in recorded:
-        store.project(event, conn)
 
 
 def _sha256(data):
