@@ -255,30 +255,10 @@ class SigningService(Health, DeadLetters):
         certificate's, as its ``DocumentSigned`` event names it.
         """
         require_role(self.auth.actor(), "auditor")
-        prefix = domain.stream_of("")
         with self.events.transaction() as conn:
-            documents = {str(r[0]): r for r in conn.execute(
-                "SELECT document_id, issuing_agency, sha256, state, signed_file, sealed_file"
-                " FROM documents")}
-            signatures = {}
-            for stream_id, key_id in conn.execute(
-                    "SELECT stream_id, envelope->'data'->>'key_id' FROM events"
-                    " WHERE starts_with(stream_id, %s)"
-                    " AND envelope->>'event_type' = 'DocumentSigned'", (prefix,)):
-                signatures[stream_id[len(prefix):]] = key_id
-        summary = []
-        for document_id in sorted(set(documents) | set(signatures)):
-            row = documents.get(document_id)
-            latest = row and (row[5] or row[4])
-            summary.append({
-                "document_id": document_id,
-                "issuing_agency": row[1] if row else None,
-                "sha256": latest["sha256"] if latest else (row[2] if row else None),
-                "signed": document_id in signatures,
-                "sealed": bool(row and row[3] == domain.SEALED),
-                "key_id": signatures.get(document_id),
-            })
-        return summary
+            documents, signatures = self.store.summary(conn), self.store.signatures(conn)
+        return [domain.summary_row(document_id, documents.get(document_id), signatures)
+                for document_id in sorted(set(documents) | set(signatures))]
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -100,6 +100,15 @@ class SigningStore:
                 for r in conn.execute("SELECT document_id, issuing_agency, sha256, state,"
                                       " signed_file, sealed_file FROM documents")}
 
+    def signatures(self, conn: Any) -> dict[str, str]:
+        """``{document id: key id}`` of every leader's signature recorded (the
+        ``DocumentSigned`` events in this service's log)."""
+        prefix = domain.stream_of("")
+        return {stream_id[len(prefix):]: key_id for stream_id, key_id in conn.execute(
+            "SELECT stream_id, envelope->'data'->>'key_id' FROM events"
+            " WHERE starts_with(stream_id, %s)"
+            " AND envelope->>'event_type' = 'DocumentSigned'", (prefix,))}
+
     def submitted(self, event: Event, conn: Any) -> None:
         """docs' ``DocumentSubmitted``: the document to approve, this round; a later
         round (resubmitted after a return) replaces an earlier one."""
@@ -127,17 +136,21 @@ class MemorySigningStore:
 
     def __init__(self) -> None:
         self.rows: dict[str, dict] = {}
+        self.signed: dict[str, str] = {}  # document id -> key id, as the log would say
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
-            saved = copy.deepcopy(self.rows)
+            saved = copy.deepcopy((self.rows, self.signed))
             try:
                 yield None
             except BaseException:
-                self.rows = saved
+                self.rows, self.signed = saved
                 raise
+
+    def signatures(self, conn: Any) -> dict[str, str]:
+        return dict(self.signed)
 
     def row(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
         found = self.rows.get(str(document_id))
@@ -165,5 +178,7 @@ class MemorySigningStore:
     def project(self, event: Event, conn: Any = None) -> None:
         row = self.rows.get(str(event.data["document_id"]))
         changes = _changes(event)
+        if event.event_type == "DocumentSigned":
+            self.signed[str(event.data["document_id"])] = event.data["key_id"]
         if row is not None:
             row.update(copy.deepcopy(changes))

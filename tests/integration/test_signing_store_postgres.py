@@ -3,7 +3,9 @@
 import pytest
 
 from services.signing.store import DDL, SigningStore
+from shared.command import append_next
 from shared.db import Database
+from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from tests.unit.signing_store_contract import SigningStoreContract
 
 pytestmark = pytest.mark.integration
@@ -15,7 +17,7 @@ def pg_signing_store(pg_server):
 
     dsn, drop = servers.create_database(pg_server)
     db = Database(dsn, "signing", max_size=4)
-    db.ensure_schema(DDL)
+    db.ensure_schema(EVENT_STORE_DDL + DDL)
     yield SigningStore(db)
     db.close()
     drop()
@@ -25,3 +27,6 @@ class TestPostgresSigningStore(SigningStoreContract):
     @pytest.fixture
     def store(self, pg_signing_store):
         return pg_signing_store
+
+    def recorded(self, store, event, conn):
+        append_next(PostgresEventStore(store.db), [event], conn=conn)

@@ -38,12 +38,17 @@ class SigningStoreContract:
     def store(self):
         raise NotImplementedError("an adapter's test class provides the store fixture")
 
+    def recorded(self, store, event, conn):
+        """Where an adapter reads its own events back (PostgreSQL: the events
+        table), the test class appends ``event`` as the command would."""
+
     def given(self, store, *events):
         with store.transaction() as conn:
             for event in events:
                 if event.event_type == "DocumentSubmitted":
                     store.submitted(event, conn)
                 else:
+                    self.recorded(store, event, conn)
                     store.project(event, conn)
 
     def read(self, store, document_id):
@@ -79,6 +84,8 @@ class SigningStoreContract:
                                                  CERTIFICATE, LEADER))
         row = self.read(store, document_id)
         assert row["state"] == domain.SIGNED and row["signed_file"]["sha256"] == "55" * 32
+        with store.transaction() as conn:
+            assert store.signatures(conn)[document_id] == CERTIFICATE["sha256"][:16]
         self.given(store, domain.document_sealed(row, a_file("sealed.pdf", "66"),
                                                  CERTIFICATE, CLERK))
         row = self.read(store, document_id)
@@ -96,11 +103,13 @@ class SigningStoreContract:
                 "signed_file": a_file("signed.pdf", "55"),
                 "sealed_file": a_file("sealed.pdf", "66")}
 
-    def test_a_returned_document_is_returned(self, store):
+    def test_a_returned_document_is_returned_and_not_signed(self, store):
         self.given(store, event := submitted())
         row = self.read(store, event.data["document_id"])
         self.given(store, domain.document_returned(row, "Sửa trích yếu", LEADER))
         assert self.read(store, row["document_id"])["state"] == domain.RETURNED
+        with store.transaction() as conn:
+            assert row["document_id"] not in store.signatures(conn)
 
     def test_a_failed_transaction_leaves_the_row_as_it_was(self, store):
         self.given(store, event := submitted())
