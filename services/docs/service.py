@@ -11,7 +11,6 @@ import logging
 import uuid
 from datetime import date, timedelta
 
-from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
 from services.docs import commands, domain, registers
@@ -19,8 +18,10 @@ from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import (
     MAX_ATTACHMENTS, check_declared, date_or_none, file_name, load_register, year_or_none,
 )
+from services.docs.settings import DocsSettings
 from services.docs.store import DDL, DocsStore, missing
 from shared.auth import require_role
+from shared.config import SettingsProvider
 from shared.documents import attachment_key, document_prefix, file_key
 from shared.envelope import thaw, utc_now
 from shared.errors import Forbidden, NotFound, PayloadTooLarge, StorageError, ValidationFailed
@@ -40,7 +41,7 @@ class DocsService(Health, DeadLetters):
     events = EventStoreProvider(ddl=DDL)
     files = ObjectStoreProvider()
     auth = Authenticator()
-    config = Config()
+    settings = SettingsProvider(DocsSettings)
 
     @property
     def store(self):
@@ -170,11 +171,10 @@ class DocsService(Health, DeadLetters):
         taken in the transaction that records the issue: no gap, no duplicate.
         """
         actor = self.auth.actor()
-        separate = str(self.config.get("SEPARATE_SECRET_SERIES", "false")).lower() == "true"
-        retention_days = int(self.config.get("RETENTION_DAYS", 3650))
-        recorded = commands.issue(self.store, self.log, document_id, actor, separate)
+        recorded = commands.issue(self.store, self.log, document_id, actor,
+                                  self.settings.separate_secret_series)
         self._lock_files([recorded.data["file"], *recorded.data["attachments"]],
-                         retention_days)
+                         self.settings.retention_days)
         return {"document_id": str(document_id), "state": recorded.data["state"],
                 "number": recorded.data["number"],
                 "number_notation": recorded.data["number_notation"],
@@ -247,7 +247,7 @@ class DocsService(Health, DeadLetters):
     @event_handler("signing", "DocumentFinalized", requeue_on_error=True)
     def on_document_finalized(self, payload):
         """The appendices as sent (PDFs sealed with the number) replace the drafts'."""
-        retention_days = int(self.config.get("RETENTION_DAYS", 3650))
+        retention_days = self.settings.retention_days
 
         def effects(event, conn):
             attachments = thaw(event.data["attachments"])
@@ -322,7 +322,7 @@ class DocsService(Health, DeadLetters):
         return removed
 
     def _limit(self):
-        return int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
+        return self.settings.max_upload_bytes
 
     def _multipart(self, request):
         limit = self._limit() * (MAX_ATTACHMENTS + 1)

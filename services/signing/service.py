@@ -12,13 +12,14 @@ import json
 import logging
 
 from cryptography.hazmat.primitives import serialization
-from nameko.dependency_providers import Config
 
 from services.signing import authority, commands, domain, manifest, pades, verification
 from services.signing.dependencies import SigningAuthority
+from services.signing.settings import SigningSettings
 from services.signing.store import DDL, SigningStore
 from shared import scope
 from shared.auth import require_role
+from shared.config import SettingsProvider
 from shared.documents import file_key
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
@@ -39,7 +40,7 @@ class SigningService(Health, DeadLetters):
     auth = Authenticator()
     pki = SigningAuthority()
     files = ObjectStoreProvider()
-    config = Config()
+    settings = SettingsProvider(SigningSettings)
 
     @property
     def store(self):
@@ -282,7 +283,7 @@ class SigningService(Health, DeadLetters):
 
     def _fetch(self, stored, sha256):
         """A stored file's bytes, refused if they are not the ones recorded."""
-        limit = int(self.config.get("MAX_SIGN_BYTES", 100 * 1024 * 1024))
+        limit = self.settings.max_sign_bytes
         if stored["size"] > limit:
             raise ValidationFailed(f"file: {stored['size']} bytes, over the signing limit"
                                    f" of {limit}", field="file")
