@@ -164,11 +164,15 @@ def consignment_sent(conn: Any, store: Any, log_: EventLog, event: Event) -> Non
 def record_external(conn: Any, store: Any, log_: EventLog, document: Any,
                     cause: Event) -> dict:
     """Keep a document imported from outside (the copy its consignment
-    carries), once: a redelivered consignment finds the row."""
+    carries), once: a redelivered consignment finds the row. One whose number
+    and notation its issuer already has here (another id) is not kept: None."""
     document = thaw(document)
     known = store.document(conn, document["document_id"])
     if known is not None:
         return known
+    if store.numbered(conn, document["issuing_agency"], document["year"],
+                      document["number_notation"]):
+        return None
     decide_within(conn, log_, lambda conn: document,
                   lambda document: domain.external_recorded(document, cause), _project(store),
                   new_streams=True)

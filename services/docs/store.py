@@ -143,6 +143,12 @@ class DocsStore:
             raise missing(document_id)
         return document
 
+    def numbered(self, conn: Any, agency: str, year: Any, number_notation: Any) -> bool:
+        """Whether the agency has a document of that number and notation that year."""
+        return conn.execute(
+            "SELECT 1 FROM documents WHERE issuing_agency = %s AND year = %s"
+            " AND number_notation = %s", (agency, year, number_notation)).fetchone() is not None
+
     def deliveries(self, conn: Any, document_id: Any) -> list[str]:
         return [r[0] for r in conn.execute(
             "SELECT agency FROM deliveries WHERE document_id = %s ORDER BY agency",
@@ -294,6 +300,10 @@ class MemoryDocsStore:
         if document is None:
             raise missing(document_id)
         return document
+
+    def numbered(self, conn: Any, agency: str, year: Any, number_notation: Any) -> bool:
+        return any((d["issuing_agency"], d["year"], d["number_notation"])
+                   == (agency, year, number_notation) for d in self.documents.values())
 
     def deliveries(self, conn: Any, document_id: Any) -> list[str]:
         return sorted(self.delivered.get(str(document_id), ()))

@@ -186,6 +186,15 @@ class DocsStoreContract:
         with pytest.raises(Exception):
             self.issued(store, 4, agency)
 
+    def test_a_number_notation_given_is_found(self, store):
+        document = self.issued(store, 5)
+        with store.transaction() as conn:
+            assert store.numbered(conn, document["issuing_agency"], 2026,
+                                  document["number_notation"])
+            assert not store.numbered(conn, document["issuing_agency"], 2027,
+                                      document["number_notation"])
+            assert not store.numbered(conn, new_agency(), 2026, document["number_notation"])
+
     def test_attachments_as_finalized_replace_the_drafts(self, store):
         document = self.issued(store)
         final = [dict(stored("a-sealed.pdf", "99").to_dict(), name="phu-luc.pdf", sealed=True)]

@@ -211,3 +211,22 @@ def test_a_failed_consumer_transaction_leaves_nothing_in_the_store(store, log):
             new_recipients=[RECIPIENT]))
         raise RuntimeError("the inbox claim failed")
     assert document(store, document_id)["incoming"] == {}
+
+
+def test_an_outside_document_whose_number_its_issuer_has_here_is_not_kept(store, log):
+    external = {**domain.metadata_of(command()), "origin": "edxml", "edxml_document_id": "X",
+                "issuing_agency": "G01.01", "recipients": [RECIPIENT],
+                "file": stored("main.pdf").to_dict(), "attachments": [], "number": 3,
+                "number_notation": "03/CV-BYT", "year": 2026,
+                "issued_at": "2026-11-20T09:00:00+07:00"}
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for document_id in (first, second):
+        consignment = other_service("ConsignmentSent", "routing", document_id=document_id,
+                                    new_recipients=[RECIPIENT],
+                                    document={**external, "document_id": document_id})
+        with store.transaction() as conn:
+            commands.consignment_sent(conn, store, log, consignment)
+    assert document(store, first)["incoming"] == {RECIPIENT: domain.ARRIVED}
+    with pytest.raises(NotFound):
+        document(store, second)
+    assert types(log, domain.stream_of(second)) == []
