@@ -335,3 +335,14 @@ def incoming_withdrawn(incoming, cause):
     }, actor=system_actor(SERVICE), producer=SERVICE,
         stream_id=incoming_stream_of(incoming["document_id"], incoming["agency"]),
         causation=cause)
+
+
+def summary_row(document_id, row, delivered_to):
+    """One line of ``state_summary`` (the audit's reconciliation): ``row`` as the
+    store's ``summary`` gives it, None for a delivery of a document not kept here."""
+    row = row or {}
+    return {"document_id": document_id, "issuing_agency": row.get("issuing_agency"),
+            "recipients": sorted(row.get("recipients", [])),
+            "sha256": row["file"].get("sha256") if row else None,
+            "state": row.get("state"), "number_notation": row.get("number_notation"),
+            "delivered_to": sorted(delivered_to)}

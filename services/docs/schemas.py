@@ -3,6 +3,7 @@
 import json
 import re
 import unicodedata
+from datetime import date
 
 from marshmallow import (
     Schema, ValidationError, fields, pre_load, validate, validates_schema,
@@ -143,3 +144,27 @@ def check_declared(declared, index, stored):
     if stored.sha256 != want["sha256"]:
         raise ValidationFailed(f"{field}: its SHA-256 is {stored.sha256}, not the declared"
                                f" {want['sha256']}", field=field)
+
+
+def file_name(name, index):
+    """The name a file part gave, made safe; a default if it gave none."""
+    name = (name or "").strip().replace("/", "_")[:200]
+    return name or ("main.pdf" if index == 0 else f"attachment-{index}")
+
+
+def year_or_none(value, field="year"):
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{field}: a year such as 2026", field=field) from None
+
+
+def date_or_none(value, field):
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed(f"{field}: a date such as 2026-01-31", field=field) from None

@@ -23,6 +23,7 @@ from services.routing.sample_data import (
     apply_reform_2025, merge_provinces_2025, national, sample_province,
 )
 from shared.auth import require_role
+from shared.command import append_next, retrying
 from shared.documents import attachment_key, file_key
 from shared.envelope import AGENCY_CODE, new_event, thaw, utc_now
 from shared.errors import (
@@ -203,8 +204,7 @@ def record_overdue(events, now):
                     "overdue_by_seconds": int(finding["overdue_by_seconds"])}
             event = new_event("DeliveryOverdue", data,
                               actor=_system(), producer=domain.SERVICE, stream_id=stream)
-            events.append(stream, events.store.stream_version(stream, conn=conn), [event],
-                          conn=conn)
+            append_next(events.store, [event], conn=conn)
             recorded += 1
     return recorded
 
@@ -972,19 +972,12 @@ class RoutingService(Health, DeadLetters):
 
     def _in_transaction(self, attempt, tries=3):
         """Run ``attempt(conn)`` in a transaction; retry if the stream moved on."""
-        for n in range(tries):
-            try:
-                with self.events.transaction() as conn:
-                    return attempt(conn)
-            except ConcurrencyConflict:
-                if n == tries - 1:
-                    raise Conflict("the document changed meanwhile; try again",
-                                   field="document_id") from None
+        return retrying(self.events.transaction, attempt, tries=tries, conflict=lambda: Conflict(
+            "the document changed meanwhile; try again", field="document_id"))
 
     def _append(self, conn, document_id, events):
-        stream = domain.stream_of(document_id)
-        return self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
-                                  events, conn=conn)
+        """Append at the document's stream's next version (``events`` are of it)."""
+        return append_next(self.events.store, events, conn=conn)
 
     def _project(self, conn, stored):
         for e in stored:

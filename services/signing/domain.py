@@ -114,3 +114,17 @@ def document_finalized(document, number_notation, attachments, manifest, manifes
         "manifest_signature": manifest_signature, "certificate": certificate,
         "key_id": certificate["sha256"][:16]}, actor=system_actor(SERVICE), producer=SERVICE,
         stream_id=stream_of(document["document_id"]), causation=cause)
+
+
+def summary_row(document_id, row, signatures):
+    """One line of ``state_summary`` (the audit's reconciliation): ``row`` as the
+    store's ``summary`` gives it (None: a signature of a document not kept),
+    ``signatures`` the store's ``{document id: the leader's key id}``. ``sha256`` is the last file this service made
+    (sealed, else signed), else the one submitted."""
+    latest = row and (row["sealed_file"] or row["signed_file"])
+    return {"document_id": document_id,
+            "issuing_agency": row["issuing_agency"] if row else None,
+            "sha256": latest["sha256"] if latest else (row["sha256"] if row else None),
+            "signed": document_id in signatures,
+            "sealed": bool(row and row["state"] == SEALED),
+            "key_id": signatures.get(document_id)}

@@ -19,14 +19,14 @@ import json
 import logging
 
 from cryptography.hazmat.primitives import serialization
-from nameko.dependency_providers import Config
 
-from nameko.extensions import DependencyProvider
-
-
-from services.signing import authority, domain, manifest, pades, tsa, verification
+from services.signing import authority, commands, domain, manifest, pades, verification
+from services.signing.dependencies import SigningAuthority
+from services.signing.settings import SigningSettings
+from services.signing.store import DDL, SigningStore
 from shared import scope
 from shared.auth import require_role
+from shared.config import SettingsProvider
 from shared.documents import file_key
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
@@ -37,90 +37,34 @@ from shared.nameko_ext import (
     event_handler, rpc,
 )
 from shared.objectstore import OwnContent, PdfCheck
-from shared.settings import require_secret
 from shared import uploads
 from shared.uploads import SweepsUploads
-from shared.values import checked_uuid
 
 log = logging.getLogger(__name__)
-
-DDL = """
-CREATE TABLE IF NOT EXISTS documents (
-    document_id    uuid PRIMARY KEY,
-    issuing_agency text NOT NULL,
-    sha256         text NOT NULL,
-    signer_user    text NOT NULL,
-    signer         jsonb NOT NULL,
-    round          integer NOT NULL,
-    state          text NOT NULL,
-    file           jsonb NOT NULL,
-    attachments    jsonb NOT NULL,
-    signed_file    jsonb,
-    sealed_file    jsonb,
-    manifest       jsonb,
-    manifest_signature jsonb
-);
-""" + authority.DDL + uploads.DDL
-
-COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
-           "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")
-
-
-class SigningAuthority(DependencyProvider):
-    """The PKI and the time-stamping authority.
-
-    Config: ``PKI_DIR`` and ``PKI_PASSPHRASE`` (the encrypted keys),
-    ``AUTO_ENROLL`` (issue a first certificate on first use: development),
-    ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here).
-    """
-
-    def setup(self):
-        c = self.container.config
-        self.authority = authority.Authority(
-            c.get("PKI_DIR", "var/pki"), require_secret(c, "PKI_PASSPHRASE"),
-            auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true")
-        self.tsa_url = c.get("TSA_URL") or None
-        self.server = None
-
-    def start(self):
-        if not self.tsa_url:
-            self.server = tsa.TsaServer(self.authority.time_stamp_authority())
-            self.tsa_url = self.server.start()
-            log.info("development time-stamping authority at %s", self.tsa_url)
-
-    def stop(self):
-        if self.server:
-            self.server.stop()
-
-    def get_dependency(self, worker_ctx):
-        return self
 
 
 class SigningService(Health, DeadLetters, SweepsUploads):
     name = domain.SERVICE
 
-    events = EventStoreProvider(ddl=DDL)
+    events = EventStoreProvider(ddl=DDL + uploads.DDL)
     auth = Authenticator()
     pki = SigningAuthority()
     files = ObjectStoreProvider()
-    config = Config()
+    settings = SettingsProvider(SigningSettings)
+
+    @property
+    def store(self):
+        """The projection's rows, in this worker's service schema."""
+        return SigningStore(self.events.db)
+
+    @property
+    def log(self):
+        return self.events.store
 
     @event_handler("docs", "DocumentSubmitted", requeue_on_error=True)
     def on_document_submitted(self, payload):
-        def effects(event, conn):
-            d = thaw(event.data)
-            # A later round (resubmitted after a return) replaces an earlier one.
-            conn.execute(
-                "INSERT INTO documents VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (document_id) DO UPDATE SET sha256 = EXCLUDED.sha256,"
-                " signer_user = EXCLUDED.signer_user, signer = EXCLUDED.signer,"
-                " round = EXCLUDED.round, state = EXCLUDED.state, file = EXCLUDED.file,"
-                " attachments = EXCLUDED.attachments WHERE documents.round < EXCLUDED.round",
-                (d["document_id"], d["issuing_agency"], d["sha256"], d["signer_user"],
-                 json.dumps(d["signer"], ensure_ascii=False), d["round"], domain.SUBMITTED,
-                 json.dumps(d["file"]), json.dumps(d["attachments"], ensure_ascii=False)))
-
-        self.events.handle_once("signing.on_document_submitted", payload, effects)
+        self.events.handle_once("signing.on_document_submitted", payload,
+                                self.store.submitted)
 
     # -- the leader ---------------------------------------------------------------------
 
@@ -141,14 +85,9 @@ class SigningService(Health, DeadLetters, SweepsUploads):
                          timestamper_url=self.pki.tsa_url)
         intents = []
         stored = self._store(document_id, "signed.pdf", signed, intents=intents)
-
-        def attempt(conn, current):
-            domain.check_leader(current, actor)  # still awaiting approval, under the lock
-            event = domain.document_signed(current, stored, authority.certificate_info(
-                identity), actor)
-            return event, {"state": domain.SIGNED, "signed_file": stored}
-
-        recorded = self._command(document_id, attempt, undo=[stored], intents=intents)
+        recorded = self._undo_on_failure(
+            [stored], intents, commands.record_signature, self.store, self.log, document_id,
+            stored, authority.certificate_info(identity), actor, within=self._settle(intents))
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "certificate": thaw(
                     recorded.data["certificate"]), "signed_file": stored}
@@ -156,14 +95,8 @@ class SigningService(Health, DeadLetters, SweepsUploads):
     @rpc
     def return_document(self, document_id, comment):
         """The named leader returns the draft for revision, saying why."""
-        actor = self.auth.actor()
-
-        def attempt(conn, document):
-            domain.check_leader(document, actor)
-            return (domain.document_returned(document, comment, actor),
-                    {"state": domain.RETURNED})
-
-        recorded = self._command(document_id, attempt)
+        recorded = commands.return_document(self.store, self.log, document_id, comment,
+                                            self.auth.actor())
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "state": domain.RETURNED}
 
@@ -182,14 +115,9 @@ class SigningService(Health, DeadLetters, SweepsUploads):
                          timestamper_url=self.pki.tsa_url)
         intents = []
         stored = self._store(document_id, "sealed.pdf", sealed, intents=intents)
-
-        def attempt(conn, current):
-            domain.check_may_seal(current, actor)
-            event = domain.document_sealed(current, stored,
-                                           authority.certificate_info(identity), actor)
-            return event, {"state": domain.SEALED, "sealed_file": stored}
-
-        recorded = self._command(document_id, attempt, undo=[stored], intents=intents)
+        recorded = self._undo_on_failure(
+            [stored], intents, commands.record_seal, self.store, self.log, document_id,
+            stored, authority.certificate_info(identity), actor, within=self._settle(intents))
         return {"document_id": str(document_id), "event_id": recorded.event_id,
                 "key_id": recorded.data["key_id"], "sealed_file": stored}
 
@@ -199,7 +127,7 @@ class SigningService(Health, DeadLetters, SweepsUploads):
         with the number and time, and the manifest of the final files is signed."""
         def effects(event, conn):
             data = thaw(event.data)
-            document = self._row(conn, data["document_id"], lock=True)
+            document = self.store.row(conn, data["document_id"], lock=True)
             if document is None or document["state"] != domain.SEALED:
                 raise ValueError(f"issued document {data['document_id']} is not sealed here")
             if document["manifest"]:
@@ -216,19 +144,10 @@ class SigningService(Health, DeadLetters, SweepsUploads):
                 signature = run_cpu(manifest.sign_manifest, body, identity)
                 stored.append(self._store(document["document_id"], "manifest.p7s", signature,
                                           "application/pkcs7-signature", intents=intents))
-                for intent in intents:
-                    self.uploads.settle(conn, intent)
-                finalized = domain.document_finalized(
-                    document, data["number_notation"], attachments, stored[-2], stored[-1],
-                    authority.certificate_info(identity), event)
-                stream = finalized.stream_id
-                self.events.append(stream, self.events.store.stream_version(stream, conn=conn),
-                                   [finalized], conn=conn)
-                conn.execute("UPDATE documents SET attachments = %s, manifest = %s,"
-                             " manifest_signature = %s WHERE document_id = %s",
-                             (json.dumps(attachments, ensure_ascii=False),
-                              json.dumps(stored[-2]), json.dumps(stored[-1]),
-                              document["document_id"]))
+                self._settle(intents)(conn)
+                commands.finalize(conn, self.store, self.log, document,
+                                  data["number_notation"], attachments, stored[-2],
+                                  stored[-1], authority.certificate_info(identity), event)
             except BaseException as err:
                 self._abandon(stored, intents, err)
                 raise
@@ -268,15 +187,14 @@ class SigningService(Health, DeadLetters, SweepsUploads):
         pdf = self._fetch(document["file"], document["file"]["sha256"])
         with self.events.transaction() as conn:
             crl = self.pki.authority.crl(conn)
-            row = conn.execute("SELECT manifest, manifest_signature FROM documents"
-                               " WHERE document_id = %s", (document_id,)).fetchone()
+            row = self.store.manifest_files(conn, document_id)
         roots = [self.pki.authority.ca.certificate]
         agency = document["issuing_agency"]
         report = run_cpu(verification.verify_pdf, pdf, roots, [crl],
                          {"agency_code": agency, "roles": ["leader", "agency"]})
         result = {"document_id": str(document_id), "file": document["file"],
                   "pdf": _jsonable(report), "manifest": None}
-        if row and row[0]:
+        if row[0]:
             body = self._fetch(row[0], row[0]["sha256"])
             signature = self._fetch(row[1], row[1]["sha256"])
             result["manifest"] = _jsonable(run_cpu(
@@ -352,30 +270,10 @@ class SigningService(Health, DeadLetters, SweepsUploads):
         certificate's, as its ``DocumentSigned`` event names it.
         """
         require_role(self.auth.actor(), "auditor")
-        prefix = domain.stream_of("")
         with self.events.transaction() as conn:
-            documents = {str(r[0]): r for r in conn.execute(
-                "SELECT document_id, issuing_agency, sha256, state, signed_file, sealed_file"
-                " FROM documents")}
-            signatures = {}
-            for stream_id, key_id in conn.execute(
-                    "SELECT stream_id, envelope->'data'->>'key_id' FROM events"
-                    " WHERE starts_with(stream_id, %s)"
-                    " AND envelope->>'event_type' = 'DocumentSigned'", (prefix,)):
-                signatures[stream_id[len(prefix):]] = key_id
-        summary = []
-        for document_id in sorted(set(documents) | set(signatures)):
-            row = documents.get(document_id)
-            latest = row and (row[5] or row[4])
-            summary.append({
-                "document_id": document_id,
-                "issuing_agency": row[1] if row else None,
-                "sha256": latest["sha256"] if latest else (row[2] if row else None),
-                "signed": document_id in signatures,
-                "sealed": bool(row and row[3] == domain.SEALED),
-                "key_id": signatures.get(document_id),
-            })
-        return summary
+            documents, signatures = self.store.summary(conn), self.store.signatures(conn)
+        return [domain.summary_row(document_id, documents.get(document_id), signatures)
+                for document_id in sorted(set(documents) | set(signatures))]
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -386,51 +284,21 @@ class SigningService(Health, DeadLetters, SweepsUploads):
             return services.docs.get_document(document_id)
 
     def _document(self, document_id):
-        checked_uuid(document_id)
-        with self.events.transaction() as conn:
-            document = self._row(conn, document_id)
-        if document is None:
-            raise NotFound(f"document {document_id} was never submitted for approval (or"
-                           " the signing service has not heard of it yet)",
-                           field="document_id")
-        return document
+        return commands.submitted_document(self.store, document_id)
 
-    @staticmethod
-    def _row(conn, document_id, lock=False):
-        row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM documents WHERE document_id = %s"
-                           + (" FOR UPDATE" if lock else ""), (document_id,)).fetchone()
-        return dict(zip(COLUMNS, row), document_id=str(document_id)) if row else None
-
-    def _command(self, document_id, attempt, undo=(), intents=()):
-        """Under the row lock: re-check, append the event, update the row. On any
-        failure the objects in ``undo`` are removed and their upload ``intents``
-        handed to the sweeper: nothing half-done stays."""
+    def _undo_on_failure(self, undo, intents, use_case, *args, **kwargs):
+        """Run the use case; on any failure remove the objects in ``undo`` (the
+        files made for it) and hand their upload ``intents`` to the sweeper:
+        nothing half-done stays."""
         try:
-            with self.events.transaction() as conn:
-                document = self._row(conn, document_id, lock=True)
-                if document is None:
-                    raise NotFound(f"document {document_id} was never submitted for approval",
-                                   field="document_id")
-                event, changes = attempt(conn, document)
-                for intent in intents:
-                    self.uploads.settle(conn, intent)
-                stream = event.stream_id
-                [recorded] = self.events.append(
-                    stream, self.events.store.stream_version(stream, conn=conn), [event],
-                    conn=conn)
-                conn.execute(
-                    f"UPDATE documents SET {', '.join(f'{k} = %s' for k in changes)}"
-                    " WHERE document_id = %s",
-                    (*[json.dumps(v) if isinstance(v, dict) else v for v in changes.values()],
-                     document_id))
+            return use_case(*args, **kwargs)
         except BaseException as err:
             self._abandon(undo, intents, err)
             raise
-        return recorded
 
     def _fetch(self, stored, sha256):
         """A stored file's bytes, refused if they are not the ones recorded."""
-        limit = int(self.config.get("MAX_SIGN_BYTES", 100 * 1024 * 1024))
+        limit = self.settings.max_sign_bytes
         if stored["size"] > limit:
             raise ValidationFailed(f"file: {stored['size']} bytes, over the signing limit"
                                    f" of {limit}", field="file")
@@ -459,6 +327,13 @@ class SigningService(Health, DeadLetters, SweepsUploads):
             raise
         intents.append(intent)
         return stored.to_dict()
+
+    def _settle(self, intents):
+        """What the use case's transaction runs first: the files' intents settled."""
+        def settle(conn):
+            for intent in intents:
+                self.uploads.settle(conn, intent)
+        return settle
 
     def _abandon(self, stored, intents, err):
         """After a failed command: its objects removed, its intents ended (swept

@@ -15,7 +15,9 @@ import psycopg
 import pytest
 from nameko.exceptions import RemoteError
 
-from services.docs.service import DDL, DocsService, _take_number
+from services.docs.service import DocsService
+from services.docs.store import DDL
+from services.docs.store import take_number as _take_number
 from services.signing.service import SigningService
 from tests.support.client import Client
 from tests.support.db import query, scalar

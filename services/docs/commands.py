@@ -1,0 +1,236 @@
+"""The docs service's use cases: load, let ``domain`` decide, append, project.
+
+Each takes the projection ``store`` (``services.docs.store``: PostgreSQL or
+memory) and the event ``log`` (``shared.eventstore``), so it runs the same
+in the nameko shell and in a unit test without servers. The ones that follow
+another service's event take ``conn``, the consumer's inbox transaction.
+Files in S3 are the shell's: these see only their descriptions.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any, Callable
+
+from services.docs import domain, registers
+from services.docs.store import missing
+from shared.command import EventLog, decide_within, run_command
+from shared.envelope import Actor, Event, thaw, utc_now
+from shared.errors import NotFound
+from shared.failpoints import failpoint
+from shared.values import checked_uuid
+
+log = logging.getLogger(__name__)
+
+
+def _checked(document_id: Any) -> str:
+    return checked_uuid(document_id, "document_id")
+
+
+def _project(store: Any, cause: Event | None = None) -> Callable:
+    def project(conn: Any, state: Any, recorded: list[Event]) -> None:
+        for event in recorded:
+            store.project(event, conn, cause=cause)
+    return project
+
+
+def _on_document(store: Any, log_: EventLog, document_id: Any,
+                 decide: Callable[[dict], Event | list[Event]],
+                 within: Callable[[Any], None] | None = None) -> Event:
+    """The command transaction on one document's row: its last event recorded.
+    ``within(conn)`` runs first in the same transaction (an upload settled)."""
+    document_id = _checked(document_id)
+
+    def load(conn: Any) -> dict:
+        if within is not None:
+            within(conn)
+        return store.lock(conn, document_id)
+    _, recorded = run_command(store.transaction, log_, load, decide, _project(store))
+    return recorded[-1]
+
+
+# -- the life of an outgoing document -------------------------------------------------
+
+def register(store: Any, log_: EventLog, document_id: str, command: dict, files: list,
+             actor: Actor, within: Callable[[Any], None] | None = None) -> Event:
+    """A new draft (its files already stored: ``files``, main first); ``within(conn)``
+    runs in its transaction (the files' upload intent settled)."""
+    _, [recorded] = run_command(
+        store.transaction, log_, lambda conn: within(conn) if within else None,
+        lambda _: domain.document_registered(document_id, command, files, actor),
+        _project(store), new_streams=True, tries=1)
+    return recorded
+
+
+def revise(store: Any, log_: EventLog, document_id: Any, stored: Any, actor: Actor,
+           within: Callable[[Any], None] | None = None) -> Event:
+    return _on_document(store, log_, document_id,
+                        lambda document: domain.document_revised(document, stored, actor),
+                        within)
+
+
+def submit(store: Any, log_: EventLog, document_id: Any, signer_user: str,
+           actor: Actor) -> Event:
+    def decide(document: dict) -> Event:
+        domain.check_clerk_of_issuer(document, actor)
+        return domain.document_submitted(document, signer_user, actor)
+    return _on_document(store, log_, document_id, decide)
+
+
+def issue(store: Any, log_: EventLog, document_id: Any, actor: Actor,
+          separate_secret_series: bool, now: Callable[[], datetime] = utc_now) -> Event:
+    """The number comes from the agency's series for the year (Vietnam time),
+    taken in the transaction that records the issue: no gap, no duplicate. The
+    document it replaces is frozen in the same transaction."""
+    document_id = _checked(document_id)
+
+    def load(conn: Any) -> dict:
+        document = store.lock(conn, document_id)
+        domain.check_clerk_of_issuer(document, actor)
+        domain.next_state(document["state"], "issue")
+        issued_at = now()
+        series = domain.series_of(document["secrecy"], separate_secret_series)
+        number = store.take_number(conn, document["issuing_agency"],
+                                   domain.series_year(issued_at), series)
+        failpoint("docs.issue.after_number")  # an issue that fails holding its number
+        replaced = store.lock(conn, document["replaces"]) if document["replaces"] else None
+        return {"document": document, "number": number, "series": series,
+                "issued_at": issued_at, "replaced": replaced}
+
+    def decide(s: dict) -> list[Event]:
+        issued = domain.document_issued(s["document"], s["number"], s["series"],
+                                        s["issued_at"], actor)
+        if s["replaced"] is None:
+            return [issued]
+        return [domain.state_changed(s["replaced"], "replace", issued, actor), issued]
+
+    _, recorded = run_command(store.transaction, log_, load, decide, _project(store))
+    return recorded[-1]
+
+
+# -- incoming documents ---------------------------------------------------------------
+
+def decide_incoming(store: Any, log_: EventLog, document_id: Any, command: str,
+                    actor: Actor, reason: str | None = None) -> tuple[dict, Event]:
+    """The receiving clerk accepts (``accept``) or returns (``return``) an arrival."""
+    document_id = _checked(document_id)
+
+    def load(conn: Any) -> dict:
+        incoming = store.incoming(conn, document_id, actor.agency)
+        if incoming is None:
+            raise NotFound(f"document {document_id} has not arrived at {actor.agency}",
+                           field="document_id")
+        return incoming
+
+    incoming, [recorded] = run_command(
+        store.transaction, log_, load,
+        lambda incoming: domain.incoming_decided(incoming, command, actor, reason),
+        _project(store))
+    return incoming, recorded
+
+
+# -- other services' events (in the consumer's transaction ``conn``) ------------------
+
+def follow(conn: Any, store: Any, log_: EventLog, cause: Event, command: str) -> dict:
+    """Move a document on because of another service's event; a repeat is a
+    no-op. The document as it was (its row, locked)."""
+    document_id = cause.data["document_id"]
+    document = store.lock(conn, document_id)
+    if document["state"] == domain.TRANSITIONS[command][1]:
+        return document  # e.g. a second consignment: the document is sent already
+    decide_within(conn, log_, lambda conn: document,
+                  lambda document: domain.state_changed(document, command, cause),
+                  _project(store, cause))
+    return document
+
+
+def consignment_sent(conn: Any, store: Any, log_: EventLog, event: Event) -> None:
+    """The document is sent and arrives at every new recipient, whose arrivals
+    are registered in this one transaction. One imported from outside comes
+    with the consignment and was never ours to send."""
+    data = event.data
+    arrivals = store.claim_deliveries(conn, data["document_id"], data["new_recipients"])
+    if data.get("document"):
+        document = record_external(conn, store, log_, data["document"], event)
+    else:
+        document = follow(conn, store, log_, event, "send")
+    if document is None or document["number_notation"] is None:
+        if arrivals:
+            log.warning("delivery of %s, which docs has not issued", data["document_id"])
+        return
+    for agency in arrivals:
+        def arrival(conn: Any, agency: str = agency) -> dict:
+            arrived_at = utc_now()
+            return {"agency": agency, "arrived_at": arrived_at, "number": store.take_number(
+                conn, agency, domain.series_year(arrived_at), "incoming")}
+        decide_within(conn, log_, arrival, lambda a: domain.incoming_registered(
+            document, a["agency"], a["number"], a["arrived_at"], event), _project(store),
+            new_streams=True)  # a first delivery (claimed above): the copy's stream is new
+
+
+def record_external(conn: Any, store: Any, log_: EventLog, document: Any,
+                    cause: Event) -> dict:
+    """Keep a document imported from outside (the copy its consignment
+    carries), once: a redelivered consignment finds the row. One whose number
+    and notation its issuer already has here (another id) is not kept: None."""
+    document = thaw(document)
+    known = store.document(conn, document["document_id"])
+    if known is not None:
+        return known
+    if store.numbered(conn, document["issuing_agency"], document["year"],
+                      document["number_notation"]):
+        return None
+    decide_within(conn, log_, lambda conn: document,
+                  lambda document: domain.external_recorded(document, cause), _project(store),
+                  new_streams=True)
+    return store.document(conn, document["document_id"])
+
+
+def recall_requested(conn: Any, store: Any, log_: EventLog, event: Event) -> None:
+    if int(event.data.get("business_type", 0)) == 1:  # revoke, not update/replace
+        follow(conn, store, log_, event, "recall")
+
+
+def recall_answered(conn: Any, store: Any, log_: EventLog, event: Event) -> None:
+    """A recipient agreed (15) to a revoking recall: its copy goes out of use."""
+    data = event.data
+    if data.get("code") != "15" or int(data.get("business_type", 0)) != 1:
+        return
+    incoming = store.incoming(conn, data["document_id"], data["recipient"])
+    if incoming is None or incoming["state"] == domain.WITHDRAWN:
+        return
+    decide_within(conn, log_, lambda conn: incoming,
+                  lambda incoming: domain.incoming_withdrawn(incoming, event), _project(store))
+
+
+# -- reading --------------------------------------------------------------------------
+
+def load(store: Any, document_id: Any) -> dict:
+    """The document's row, with the agencies it reached and their arrivals' states."""
+    document_id = _checked(document_id)
+    with store.transaction() as conn:
+        document = store.document(conn, document_id)
+        if document is None:
+            raise missing(document_id)
+        document["delivered_to"] = store.deliveries(conn, document_id)
+        document["incoming"] = store.incoming_states(conn, document_id)
+    return document
+
+
+def register_rows(store: Any, agency: str, kind: str, year: int | None = None,
+                  start: date | None = None, end: date | None = None) -> tuple[list, int | None]:
+    """The agency's outgoing, incoming or follow-up register (``registers``), filtered."""
+    if kind not in registers.REGISTERS:
+        raise NotFound(f"kind: no register {kind!r}; use one of"
+                       f" {', '.join(registers.REGISTERS)}", field="kind")
+    with store.transaction() as conn:
+        if kind == "outgoing":
+            rows = [registers.outgoing_row(d) for d in store.outgoing(conn, agency)]
+            date_column = "document_date"
+        else:
+            make = registers.incoming_row if kind == "incoming" else registers.follow_up_row
+            rows = [make(arrival, document)
+                    for arrival, document in store.incoming_register(conn, agency)]
+            date_column = "arrival_date"
+    return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year

@@ -1,0 +1,10 @@
+"""The docs service's settings, with their defaults (``shared.config``)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DocsSettings:
+    max_upload_bytes: int = 50 * 1024 * 1024   # each file of a registration or revision
+    retention_days: int = 3650                 # WORM retention of issued files
+    separate_secret_series: bool = False       # secret documents numbered apart

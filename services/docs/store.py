@@ -1,0 +1,433 @@
+"""The docs service's projection: its tables, row readers and ``project``.
+
+Two adapters with one interface: :class:`DocsStore` (PostgreSQL, the
+service's schema) and :class:`MemoryDocsStore` (unit tests, no server); the
+contract both keep is ``tests/unit/docs_store_contract.py``. ``conn`` is the
+open transaction's connection (from :meth:`transaction` or a consumer's inbox
+transaction); the memory adapter ignores it.
+
+``project(event, conn)`` updates the rows from one of docs' own events; a
+``DocumentStateChanged`` caused by another service's event takes the signed
+or sealed file and the time of sending from that ``cause``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from services.docs import domain
+from shared.envelope import Event, thaw
+from shared.errors import NotFound
+
+DDL = """
+CREATE TABLE IF NOT EXISTS documents (
+    document_id    uuid PRIMARY KEY,
+    issuing_agency text NOT NULL,
+    state          text NOT NULL,
+    round          integer NOT NULL DEFAULT 0,
+    metadata       jsonb NOT NULL,
+    recipients     text[] NOT NULL,
+    file           jsonb NOT NULL,
+    attachments    jsonb NOT NULL,
+    registered_at  timestamptz NOT NULL,
+    number         integer,
+    number_notation text,
+    year           integer,
+    issued_at      timestamptz,
+    sent_at        timestamptz,
+    UNIQUE (issuing_agency, year, number_notation)
+);
+-- One row per (agency, year, series): the last number given. Taking a number
+-- locks the row until the transaction that records it ends, so numbers are
+-- given one at a time and a rolled-back issue gives its number back.
+CREATE TABLE IF NOT EXISTS number_series (
+    agency      text NOT NULL,
+    year        integer NOT NULL,
+    series      text NOT NULL,
+    last_number integer NOT NULL,
+    PRIMARY KEY (agency, year, series)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    document_id uuid NOT NULL,
+    agency      text NOT NULL,
+    PRIMARY KEY (document_id, agency)
+);
+CREATE TABLE IF NOT EXISTS incoming (
+    document_id    uuid NOT NULL,
+    agency         text NOT NULL,
+    arrival_number integer NOT NULL,
+    year           integer NOT NULL,
+    arrived_at     timestamptz NOT NULL,
+    state          text NOT NULL,
+    reason         text,
+    sender         text NOT NULL,
+    number_notation text NOT NULL,
+    document_year  integer NOT NULL,
+    PRIMARY KEY (document_id, agency),
+    UNIQUE (agency, year, arrival_number),
+    UNIQUE (agency, sender, document_year, number_notation)
+);
+"""
+
+DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipients, file,"
+                    " attachments, registered_at, number, number_notation, year, issued_at,"
+                    " sent_at")
+
+# The columns each of docs' own events sets on the document's row.
+_ROW_CHANGES = {
+    "DocumentRevised": ("state", "file"),
+    "DocumentSubmitted": ("state", "round"),
+    "DocumentIssued": ("state", "number", "number_notation", "year", "issued_at"),
+    "DocumentStateChanged": ("state",),
+}
+_INCOMING_CHANGES = ("IncomingAccepted", "IncomingReturned", "IncomingWithdrawn")
+_SIGNED_FILE = {"sign": "signed_file", "seal": "sealed_file"}
+
+
+def missing(document_id: Any) -> NotFound:
+    return NotFound(f"document {document_id} does not exist", field="document_id")
+
+
+def _registered_row(event: Event) -> dict:
+    """A new document's row, from its ``DocumentRegistered`` or
+    ``ExternalDocumentRecorded`` event."""
+    data = thaw(event.data)
+    return {**domain.metadata_of(data), "document_id": data["document_id"],
+            "issuing_agency": data["issuing_agency"], "state": data["state"], "round": 0,
+            "recipients": list(data["recipients"]), "file": data["file"],
+            "attachments": data["attachments"], "registered_at": event.occurred_at,
+            "number": data.get("number"), "number_notation": data.get("number_notation"),
+            "year": data.get("year"), "issued_at": data.get("issued_at"),
+            "sent_at": event.occurred_at if event.event_type == "ExternalDocumentRecorded"
+            else None}
+
+
+def _changes(event: Event, cause: Event | None) -> dict:
+    """The row's columns that ``event`` (of a document already registered) sets."""
+    data = thaw(event.data)
+    changes = {name: data[name] for name in _ROW_CHANGES[event.event_type]}
+    if event.event_type == "DocumentStateChanged" and cause is not None:
+        signed = cause.data.get(_SIGNED_FILE.get(data["command"], ""))
+        if signed:  # the leader's and the agency's signatures make new PDFs
+            changes["file"] = thaw(signed)
+        if data["command"] == "send":
+            changes["sent_at"] = cause.occurred_at
+    return changes
+
+
+class DocsStore:
+    """The PostgreSQL adapter (``db``: a :class:`shared.db.Database` on docs' schema)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        return self.db.transaction()
+
+    # -- documents ----------------------------------------------------------------------
+
+    def document(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
+        row = conn.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE document_id = %s"
+                           + (" FOR UPDATE" if lock else ""), (document_id,)).fetchone()
+        return _document(row) if row else None
+
+    def lock(self, conn: Any, document_id: Any) -> dict:
+        document = self.document(conn, document_id, lock=True)
+        if document is None:
+            raise missing(document_id)
+        return document
+
+    def numbered(self, conn: Any, agency: str, year: Any, number_notation: Any) -> bool:
+        """Whether the agency has a document of that number and notation that year."""
+        return conn.execute(
+            "SELECT 1 FROM documents WHERE issuing_agency = %s AND year = %s"
+            " AND number_notation = %s", (agency, year, number_notation)).fetchone() is not None
+
+    def deliveries(self, conn: Any, document_id: Any) -> list[str]:
+        return [r[0] for r in conn.execute(
+            "SELECT agency FROM deliveries WHERE document_id = %s ORDER BY agency",
+            (document_id,))]
+
+    def incoming_states(self, conn: Any, document_id: Any) -> dict[str, str]:
+        return {r[0]: r[1] for r in conn.execute(
+            "SELECT agency, state FROM incoming WHERE document_id = %s", (document_id,))}
+
+    def take_number(self, conn: Any, agency: str, year: int, series: str) -> int:
+        return take_number(conn, agency, year, series)
+
+    def claim_deliveries(self, conn: Any, document_id: Any, agencies: list[str]) -> list[str]:
+        """Record who got the document; the agencies it had not reached before."""
+        rows = conn.execute(
+            "INSERT INTO deliveries SELECT %s, agency FROM unnest(%s::text[]) AS agency"
+            " ON CONFLICT (document_id, agency) DO NOTHING RETURNING agency",
+            (document_id, sorted(set(agencies)))).fetchall()
+        return [agency for (agency,) in rows]
+
+    def set_attachments(self, conn: Any, document_id: Any, attachments: list) -> None:
+        conn.execute("UPDATE documents SET attachments = %s WHERE document_id = %s",
+                     (json.dumps(attachments, ensure_ascii=False), document_id))
+
+    def outgoing(self, conn: Any, agency: str) -> list[dict]:
+        """The agency's numbered documents, by year and number."""
+        rows = conn.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE issuing_agency = %s"
+            " AND number IS NOT NULL ORDER BY year, number", (agency,)).fetchall()
+        return [_document(r) for r in rows]
+
+    # -- incoming -----------------------------------------------------------------------
+
+    def incoming(self, conn: Any, document_id: Any, agency: str) -> dict | None:
+        """The agency's arrival of the document, locked; None if it did not arrive."""
+        row = conn.execute("SELECT arrival_number, state, number_notation FROM incoming"
+                           " WHERE document_id = %s AND agency = %s FOR UPDATE",
+                           (document_id, agency)).fetchone()
+        if row is None:
+            return None
+        return {"document_id": str(document_id), "agency": agency, "arrival_number": row[0],
+                "state": row[1], "number_notation": row[2]}
+
+    def arrivals(self, conn: Any, agency: str, year: int | None = None) -> list[dict]:
+        """The agency's incoming documents, newest arrival first."""
+        rows = conn.execute(
+            "SELECT document_id, arrival_number, year, arrived_at, state, reason, sender,"
+            " number_notation FROM incoming WHERE agency = %s"
+            " AND (%s::int IS NULL OR year = %s::int) ORDER BY arrived_at DESC",
+            (agency, year, year)).fetchall()
+        return [{"document_id": str(r[0]), "arrival_number": r[1], "year": r[2],
+                 "arrived_at": r[3], "state": r[4], "reason": r[5], "sender": r[6],
+                 "number_notation": r[7]} for r in rows]
+
+    def incoming_register(self, conn: Any, agency: str) -> list[tuple[dict, dict]]:
+        """``(arrival, document)`` of the agency's incoming, by year and arrival number."""
+        found = conn.execute(
+            f"SELECT i.arrival_number, i.arrived_at, i.state, i.reason,"
+            f" {', '.join('d.' + c.strip() for c in DOCUMENT_COLUMNS.split(','))}"
+            " FROM incoming i JOIN documents d USING (document_id)"
+            " WHERE i.agency = %s ORDER BY i.year, i.arrival_number", (agency,)).fetchall()
+        return [({"arrival_number": r[0], "arrived_at": r[1], "state": r[2], "reason": r[3]},
+                 _document(r[4:])) for r in found]
+
+    def summary(self, conn: Any) -> tuple[dict[str, dict], dict[str, list[str]]]:
+        """Every document's row and every delivery, for the audit's reconciliation."""
+        documents = {str(r[0]): {"issuing_agency": r[1], "recipients": list(r[2]),
+                                 "file": r[3], "state": r[4], "number_notation": r[5]}
+                     for r in conn.execute(
+                         "SELECT document_id, issuing_agency, recipients, file, state,"
+                         " number_notation FROM documents")}
+        delivered: dict[str, list[str]] = {}
+        for document_id, agency in conn.execute("SELECT document_id, agency FROM deliveries"):
+            delivered.setdefault(str(document_id), []).append(agency)
+        return documents, delivered
+
+    # -- the projection -----------------------------------------------------------------
+
+    def project(self, event: Event, conn: Any, cause: Event | None = None) -> None:
+        kind = event.event_type
+        if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
+            row = _registered_row(event)
+            metadata = {k: row[k] for k in domain.METADATA_FIELDS}
+            conn.execute(
+                f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES"
+                " (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (row["document_id"], row["issuing_agency"], row["state"],
+                 json.dumps(metadata, ensure_ascii=False), row["recipients"],
+                 json.dumps(row["file"]), json.dumps(row["attachments"], ensure_ascii=False),
+                 row["registered_at"], row["number"], row["number_notation"], row["year"],
+                 row["issued_at"], row["sent_at"]))
+        elif kind in _ROW_CHANGES:
+            changes = _changes(event, cause)
+            if "file" in changes:
+                changes["file"] = json.dumps(changes["file"])
+            if "sent_at" in changes:
+                # A document is sent once: a second consignment keeps the first time.
+                conn.execute("UPDATE documents SET sent_at = COALESCE(sent_at, %s)"
+                             " WHERE document_id = %s",
+                             (changes.pop("sent_at"), event.data["document_id"]))
+            conn.execute(f"UPDATE documents SET {', '.join(f'{k} = %s' for k in changes)}"
+                         " WHERE document_id = %s",
+                         (*changes.values(), event.data["document_id"]))
+        elif kind == "IncomingRegistered":
+            data = event.data
+            conn.execute(
+                "INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %s, %s, year"
+                " FROM documents WHERE document_id = %s",
+                (data["document_id"], data["agency"], data["arrival_number"], data["year"],
+                 data["arrived_at"], data["state"], data["sender"], data["number_notation"],
+                 data["document_id"]))
+        elif kind in _INCOMING_CHANGES:
+            data = event.data
+            conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason)"
+                         " WHERE document_id = %s AND agency = %s",
+                         (data["state"], data.get("reason"), data["document_id"],
+                          data["agency"]))
+        else:
+            raise ValueError(f"docs does not project {kind}")
+
+
+class MemoryDocsStore:
+    """The in-memory adapter: same interface, no server. A transaction holds one
+    lock for the whole store and puts every row back if it fails."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict] = {}
+        self.numbers: dict[tuple, int] = {}
+        self.delivered: dict[str, set[str]] = {}
+        self.arrived: dict[tuple[str, str], dict] = {}  # (document_id, agency) -> row
+        self._lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived))
+            try:
+                yield None
+            except BaseException:
+                self.documents, self.numbers, self.delivered, self.arrived = saved
+                raise
+
+    def document(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
+        found = self.documents.get(str(document_id))
+        return copy.deepcopy(found) if found else None
+
+    def lock(self, conn: Any, document_id: Any) -> dict:
+        document = self.document(conn, document_id)
+        if document is None:
+            raise missing(document_id)
+        return document
+
+    def numbered(self, conn: Any, agency: str, year: Any, number_notation: Any) -> bool:
+        return any((d["issuing_agency"], d["year"], d["number_notation"])
+                   == (agency, year, number_notation) for d in self.documents.values())
+
+    def deliveries(self, conn: Any, document_id: Any) -> list[str]:
+        return sorted(self.delivered.get(str(document_id), ()))
+
+    def incoming_states(self, conn: Any, document_id: Any) -> dict[str, str]:
+        return {agency: row["state"] for (doc, agency), row in self.arrived.items()
+                if doc == str(document_id)}
+
+    def take_number(self, conn: Any, agency: str, year: int, series: str) -> int:
+        key = (agency, year, series)
+        self.numbers[key] = self.numbers.get(key, 0) + 1
+        return self.numbers[key]
+
+    def claim_deliveries(self, conn: Any, document_id: Any, agencies: list[str]) -> list[str]:
+        known = self.delivered.setdefault(str(document_id), set())
+        new = sorted(set(agencies) - known)
+        known.update(new)
+        return new
+
+    def set_attachments(self, conn: Any, document_id: Any, attachments: list) -> None:
+        self.documents[str(document_id)]["attachments"] = copy.deepcopy(attachments)
+
+    def outgoing(self, conn: Any, agency: str) -> list[dict]:
+        found = [d for d in self.documents.values()
+                 if d["issuing_agency"] == agency and d["number"] is not None]
+        return copy.deepcopy(sorted(found, key=lambda d: (d["year"], d["number"])))
+
+    def incoming(self, conn: Any, document_id: Any, agency: str) -> dict | None:
+        row = self.arrived.get((str(document_id), agency))
+        if row is None:
+            return None
+        return {"document_id": str(document_id), "agency": agency,
+                "arrival_number": row["arrival_number"], "state": row["state"],
+                "number_notation": row["number_notation"]}
+
+    def arrivals(self, conn: Any, agency: str, year: int | None = None) -> list[dict]:
+        rows = [{"document_id": doc, **{k: row[k] for k in (
+                    "arrival_number", "year", "arrived_at", "state", "reason", "sender",
+                    "number_notation")}}
+                for (doc, at), row in self.arrived.items()
+                if at == agency and (year is None or row["year"] == year)]
+        return sorted(rows, key=lambda r: r["arrived_at"], reverse=True)
+
+    def incoming_register(self, conn: Any, agency: str) -> list[tuple[dict, dict]]:
+        found = sorted(((doc, row) for (doc, at), row in self.arrived.items()
+                        if at == agency and doc in self.documents),
+                       key=lambda item: (item[1]["year"], item[1]["arrival_number"]))
+        return [({k: row[k] for k in ("arrival_number", "arrived_at", "state", "reason")},
+                 copy.deepcopy(self.documents[doc])) for doc, row in found]
+
+    def summary(self, conn: Any) -> tuple[dict[str, dict], dict[str, list[str]]]:
+        documents = {doc: {"issuing_agency": d["issuing_agency"],
+                           "recipients": list(d["recipients"]), "file": d["file"],
+                           "state": d["state"], "number_notation": d["number_notation"]}
+                     for doc, d in self.documents.items()}
+        return documents, {doc: sorted(agencies) for doc, agencies in self.delivered.items()
+                           if agencies}
+
+    def _check_unique_notation(self, agency: str, changes: dict) -> None:
+        """The table's UNIQUE (issuing_agency, year, number_notation)."""
+        if any((d["issuing_agency"], d["year"], d["number_notation"])
+               == (agency, changes["year"], changes["number_notation"])
+               for d in self.documents.values()):
+            raise ValueError(f"{changes['number_notation']} of {agency} is given already")
+
+    def project(self, event: Event, conn: Any = None, cause: Event | None = None) -> None:
+        kind, data = event.event_type, thaw(event.data)
+        if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
+            row = _registered_row(event)
+            if row["document_id"] in self.documents:
+                raise ValueError(f"document {row['document_id']} exists")  # a primary key
+            row["issued_at"] = _instant(row["issued_at"])
+            self.documents[row["document_id"]] = row
+        elif kind in _ROW_CHANGES:
+            row = self.documents[data["document_id"]]
+            changes = _changes(event, cause)
+            if "sent_at" in changes and row["sent_at"] is not None:
+                del changes["sent_at"]
+            if "issued_at" in changes:
+                changes["issued_at"] = _instant(changes["issued_at"])
+            if "number_notation" in changes:
+                self._check_unique_notation(row["issuing_agency"], changes)
+            row.update(changes)
+        elif kind == "IncomingRegistered":
+            key = (data["document_id"], data["agency"])
+            if key in self.arrived or data["document_id"] not in self.documents or any(
+                    (at, row["year"], row["arrival_number"])
+                    == (data["agency"], data["year"], data["arrival_number"])
+                    for (_, at), row in self.arrived.items()):
+                raise ValueError(f"incoming {key} or its arrival number exists, or its"
+                                 " document does not")
+            self.arrived[key] = {
+                "arrival_number": data["arrival_number"], "year": data["year"],
+                "arrived_at": _instant(data["arrived_at"]), "state": data["state"],
+                "reason": None, "sender": data["sender"],
+                "number_notation": data["number_notation"],
+                "document_year": self.documents[data["document_id"]]["year"]}
+        elif kind in _INCOMING_CHANGES:
+            row = self.arrived[(data["document_id"], data["agency"])]
+            row["state"] = data["state"]
+            if data.get("reason") is not None:
+                row["reason"] = data["reason"]
+        else:
+            raise ValueError(f"docs does not project {kind}")
+
+
+def take_number(conn: Any, agency: str, year: int, series: str) -> int:
+    """The next number of the series, held (locked) until the transaction ends."""
+    return conn.execute(
+        "INSERT INTO number_series VALUES (%s, %s, %s, 1) ON CONFLICT (agency, year, series)"
+        " DO UPDATE SET last_number = number_series.last_number + 1 RETURNING last_number",
+        (agency, year, series)).fetchone()[0]
+
+
+def _instant(value: Any) -> datetime | None:
+    """What PostgreSQL's timestamptz gives back for an ISO time string."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _document(row: tuple) -> dict:
+    (document_id, issuing_agency, state, round_, metadata, recipients, file, attachments,
+     registered_at, number, number_notation, year, issued_at, sent_at) = row
+    return {**metadata, "document_id": str(document_id), "issuing_agency": issuing_agency,
+            "state": state, "round": round_, "recipients": list(recipients), "file": file,
+            "attachments": attachments, "registered_at": registered_at, "number": number,
+            "number_notation": number_notation, "year": year, "issued_at": issued_at,
+            "sent_at": sent_at}

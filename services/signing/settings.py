@@ -1,0 +1,10 @@
+"""The signing service's settings, with their defaults (``shared.config``).
+The PKI's (``PKI_DIR``, ``PKI_PASSPHRASE``, ``AUTO_ENROLL``, ``TSA_URL``) are
+read by ``dependencies.SigningAuthority``."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SigningSettings:
+    max_sign_bytes: int = 100 * 1024 * 1024    # the largest PDF signed or verified

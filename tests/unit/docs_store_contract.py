@@ -1,0 +1,306 @@
+"""The docs store contract, shared by its adapters' tests (memory and PostgreSQL).
+
+Subclass :class:`DocsStoreContract` in a ``Test...`` class and provide a
+``store`` fixture. Events are made by ``services.docs.domain`` as the use
+cases make them and projected with ``store.project``; every test uses new
+document ids and its own agencies' series, so a shared database is fine.
+"""
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from services.docs import domain
+from services.docs.schemas import load_register
+from shared.envelope import Actor, new_event
+from shared.errors import NotFound
+from shared.objectstore import StoredObject
+
+SENDER, RECIPIENT, OTHER = "000.00.00.H41", "000.01.00.H41", "000.02.00.H41"
+CLERK = Actor("van.thu", SENDER, "clerk")
+ISSUED_AT = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+
+
+def command(**changes):
+    payload = {"subject": "Chỉ thị về phòng, chống bão", "document_type": "CT",
+               "agency_abbreviation": "UBND", "recipients": [RECIPIENT, OTHER],
+               "signer": {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân",
+                          "position": "Chủ tịch", "full_name": "Nguyễn Văn An"}, **changes}
+    loaded = load_register(json.dumps(payload, ensure_ascii=False).encode())
+    loaded["attachment_names"] = ["phu-luc.pdf"]
+    return loaded
+
+
+def stored(name, sha="ab"):
+    return StoredObject(f"documents/x/{name}", sha * 32, 10, "application/pdf", "v1")
+
+
+def registered(document_id=None, agency=SENDER):
+    document_id = document_id or str(uuid.uuid4())
+    actor = Actor("van.thu", agency, "clerk")
+    return domain.document_registered(document_id, command(), [stored("main.pdf"),
+                                                               stored("a.pdf", "cd")], actor)
+
+
+def new_agency():
+    """An agency code of its own: its series and numbers are the test's alone."""
+    n = uuid.uuid4().int
+    return f"{n % 1000:03d}.{n // 1000 % 100:02d}.{n // 100000 % 100:02d}.H41"
+
+
+def cause(event_type, **data):
+    producer = "routing" if event_type.startswith(("Consignment", "Recall")) else "signing"
+    return new_event(event_type, data, actor=CLERK, producer=producer,
+                     stream_id=f"cause-{uuid.uuid4()}")
+
+
+class DocsStoreContract:
+    @pytest.fixture
+    def store(self):
+        raise NotImplementedError("an adapter's test class provides the store fixture")
+
+    def project(self, store, *events, cause=None):
+        with store.transaction() as conn:
+            for event in events:
+                store.project(event, conn, cause=cause)
+
+    def read(self, store, document_id):
+        with store.transaction() as conn:
+            return store.document(conn, document_id)
+
+    def issued(self, store, number=7, agency=None):
+        event = registered(agency=agency or new_agency())
+        document_id = event.data["document_id"]
+        self.project(store, event)
+        for command_ in ("submit", "sign", "seal"):
+            with store.transaction() as conn:
+                document = store.lock(conn, document_id)
+                if command_ == "submit":
+                    store.project(domain.document_submitted(document, "lanh.dao", CLERK), conn)
+                else:
+                    store.project(domain.state_changed(document, command_, cause(
+                        "DocumentSigned")), conn)
+        with store.transaction() as conn:
+            document = store.lock(conn, document_id)
+            store.project(domain.document_issued(document, number, "regular", ISSUED_AT,
+                                                 CLERK), conn)
+        return self.read(store, document_id)
+
+    # -- documents ------------------------------------------------------------------
+
+    def test_a_registered_document_reads_back_as_its_event_says(self, store):
+        event = registered()
+        self.project(store, event)
+        document = self.read(store, event.data["document_id"])
+        assert document["document_id"] == event.data["document_id"]
+        assert document["state"] == domain.DRAFT and document["round"] == 0
+        assert document["issuing_agency"] == SENDER
+        assert document["subject"] == "Chỉ thị về phòng, chống bão"
+        assert document["signer"]["full_name"] == "Nguyễn Văn An"
+        assert document["recipients"] == sorted([OTHER, RECIPIENT])
+        assert document["file"] == stored("main.pdf").to_dict()
+        assert document["attachments"] == [dict(stored("a.pdf", "cd").to_dict(),
+                                                name="phu-luc.pdf")]
+        assert document["registered_at"] == event.occurred_at
+        assert document["number"] is None and document["sent_at"] is None
+
+    def test_an_unknown_document_is_none_and_locking_it_is_not_found(self, store):
+        missing = str(uuid.uuid4())
+        assert self.read(store, missing) is None
+        with pytest.raises(NotFound) as err, store.transaction() as conn:
+            store.lock(conn, missing)
+        assert err.value.field == "document_id"
+
+    def test_revision_submission_and_issue_set_their_columns(self, store):
+        event = registered()
+        document_id = event.data["document_id"]
+        self.project(store, event)
+        with store.transaction() as conn:
+            document = store.lock(conn, document_id)
+            store.project(domain.document_submitted(document, "lanh.dao", CLERK), conn)
+        assert self.read(store, document_id)["round"] == 1
+        with store.transaction() as conn:
+            store.project(domain.state_changed(store.lock(conn, document_id), "return",
+                                               cause("DocumentReturned")), conn)
+            store.project(domain.document_revised(store.lock(conn, document_id),
+                                                  stored("main.pdf", "ef"), CLERK), conn)
+        document = self.read(store, document_id)
+        assert document["state"] == domain.DRAFT
+        assert document["file"]["sha256"] == "ef" * 32
+        document = self.issued(store, number=12)
+        assert document["state"] == domain.ISSUED and document["number"] == 12
+        assert document["number_notation"] == "12/CT-UBND" and document["year"] == 2026
+        assert document["issued_at"] == ISSUED_AT
+
+    def test_a_signature_or_seal_makes_the_signed_file_the_documents(self, store):
+        event = registered()
+        document_id = event.data["document_id"]
+        self.project(store, event)
+        signed = stored("signed.pdf", "12").to_dict()
+        with store.transaction() as conn:
+            document = store.lock(conn, document_id)
+            store.project(domain.document_submitted(document, "lanh.dao", CLERK), conn)
+            signature = cause("DocumentSigned", document_id=document_id, signed_file=signed)
+            store.project(domain.state_changed(store.lock(conn, document_id), "sign",
+                                               signature), conn, cause=signature)
+        document = self.read(store, document_id)
+        assert document["state"] == domain.SIGNED and document["file"] == signed
+
+    def test_a_document_is_sent_once(self, store):
+        document = self.issued(store)
+        first = cause("ConsignmentSent", document_id=document["document_id"])
+        later = cause("ConsignmentSent", document_id=document["document_id"])
+        with store.transaction() as conn:
+            store.project(domain.state_changed(document, "send", first), conn, cause=first)
+            store.project(domain.state_changed(store.lock(conn, document["document_id"]),
+                                               "send", later), conn, cause=later)
+        sent = self.read(store, document["document_id"])
+        assert sent["state"] == domain.SENT and sent["sent_at"] == first.occurred_at
+
+    def test_a_failed_transaction_leaves_no_row(self, store):
+        event = registered()
+        with pytest.raises(RuntimeError), store.transaction() as conn:
+            store.project(event, conn)
+            raise RuntimeError("the append failed")
+        assert self.read(store, event.data["document_id"]) is None
+
+    def test_an_external_document_is_kept_issued_and_sent(self, store):
+        document_id = str(uuid.uuid4())
+        data = {**domain.metadata_of(command()), "document_id": document_id,
+                "origin": "edxml", "edxml_document_id": "X", "issuing_agency": "G01.01",
+                "recipients": [RECIPIENT], "file": stored("main.pdf").to_dict(),
+                "attachments": [], "number": 3, "number_notation": "03/CV-BYT",
+                "year": 2026, "issued_at": "2026-11-20T09:00:00+07:00"}
+        recorded = domain.external_recorded(data, cause("ConsignmentSent"))
+        self.project(store, recorded)
+        document = self.read(store, document_id)
+        assert document["state"] == domain.EXTERNAL and document["number"] == 3
+        assert document["issued_at"] == datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+        assert document["sent_at"] == recorded.occurred_at
+
+    def test_a_number_notation_is_given_once_a_year_by_an_agency(self, store):
+        agency = new_agency()
+        self.issued(store, 4, agency)
+        with pytest.raises(Exception):
+            self.issued(store, 4, agency)
+
+    def test_a_number_notation_given_is_found(self, store):
+        document = self.issued(store, 5)
+        with store.transaction() as conn:
+            assert store.numbered(conn, document["issuing_agency"], 2026,
+                                  document["number_notation"])
+            assert not store.numbered(conn, document["issuing_agency"], 2027,
+                                      document["number_notation"])
+            assert not store.numbered(conn, new_agency(), 2026, document["number_notation"])
+
+    def test_attachments_as_finalized_replace_the_drafts(self, store):
+        document = self.issued(store)
+        final = [dict(stored("a-sealed.pdf", "99").to_dict(), name="phu-luc.pdf", sealed=True)]
+        with store.transaction() as conn:
+            store.set_attachments(conn, document["document_id"], final)
+        assert self.read(store, document["document_id"])["attachments"] == final
+
+    def test_the_outgoing_register_is_the_agencys_numbered_documents_in_order(self, store):
+        agency = new_agency()
+        third, first = self.issued(store, 3, agency), self.issued(store, 1, agency)
+        self.project(store, registered(agency=agency))  # a draft: no number
+        with store.transaction() as conn:
+            assert [d["document_id"] for d in store.outgoing(conn, agency)] == [
+                first["document_id"], third["document_id"]]
+
+    # -- numbers and deliveries -------------------------------------------------------
+
+    def test_numbers_follow_each_series_and_a_rollback_gives_one_back(self, store):
+        agency = new_agency()
+        with store.transaction() as conn:
+            assert [store.take_number(conn, agency, 2026, "regular") for _ in range(3)] == [
+                1, 2, 3]
+            assert store.take_number(conn, agency, 2027, "regular") == 1
+            assert store.take_number(conn, agency, 2026, "secret") == 1
+        with pytest.raises(RuntimeError), store.transaction() as conn:
+            assert store.take_number(conn, agency, 2026, "regular") == 4
+            raise RuntimeError("the issue failed")
+        with store.transaction() as conn:
+            assert store.take_number(conn, agency, 2026, "regular") == 4
+
+    def test_deliveries_are_claimed_once(self, store):
+        document_id = str(uuid.uuid4())
+        with store.transaction() as conn:
+            assert sorted(store.claim_deliveries(conn, document_id,
+                                                 [OTHER, RECIPIENT, OTHER])) == sorted(
+                [OTHER, RECIPIENT])
+        with store.transaction() as conn:
+            assert store.claim_deliveries(conn, document_id, [RECIPIENT, SENDER]) == [SENDER]
+            assert store.deliveries(conn, document_id) == sorted([OTHER, RECIPIENT, SENDER])
+
+    # -- incoming ----------------------------------------------------------------------
+
+    def arrive(self, store, document, agency, number=5):
+        at = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+        event = domain.incoming_registered(document, agency, number, at,
+                                           cause("ConsignmentSent"))
+        self.project(store, event)
+        return at
+
+    def test_an_arrival_is_registered_and_listed(self, store):
+        document = self.issued(store)
+        recipient = new_agency()
+        at = self.arrive(store, document, recipient)
+        with store.transaction() as conn:
+            incoming = store.incoming(conn, document["document_id"], recipient)
+            assert incoming == {"document_id": document["document_id"], "agency": recipient,
+                                "arrival_number": 5, "state": domain.ARRIVED,
+                                "number_notation": document["number_notation"]}
+            assert store.incoming(conn, document["document_id"], OTHER) is None
+            assert store.incoming_states(conn, document["document_id"]) == {
+                recipient: domain.ARRIVED}
+            [listed] = [r for r in store.arrivals(conn, recipient, 2026)
+                        if r["document_id"] == document["document_id"]]
+            assert listed == {"document_id": document["document_id"], "arrival_number": 5,
+                              "year": 2026, "arrived_at": at, "state": domain.ARRIVED,
+                              "reason": None, "sender": document["issuing_agency"],
+                              "number_notation": document["number_notation"]}
+            assert not [r for r in store.arrivals(conn, recipient, 2025)
+                        if r["document_id"] == document["document_id"]]
+            [(arrival, registered_document)] = [
+                item for item in store.incoming_register(conn, recipient)
+                if item[1]["document_id"] == document["document_id"]]
+        assert arrival == {"arrival_number": 5, "arrived_at": at, "state": domain.ARRIVED,
+                           "reason": None}
+        assert registered_document == document
+
+    def test_a_returned_arrival_keeps_its_reason_after_a_withdrawal(self, store):
+        document = self.issued(store)
+        recipient = new_agency()
+        self.arrive(store, document, recipient)
+        with store.transaction() as conn:
+            incoming = store.incoming(conn, document["document_id"], recipient)
+            store.project(domain.incoming_decided(
+                incoming, "return", Actor("vt", recipient, "clerk"), "Sai nơi nhận"), conn)
+            incoming = store.incoming(conn, document["document_id"], recipient)
+            store.project(domain.incoming_withdrawn(incoming, cause("RecallAnswered")), conn)
+            [listed] = [r for r in store.arrivals(conn, recipient)
+                        if r["document_id"] == document["document_id"]]
+        assert listed["state"] == domain.WITHDRAWN and listed["reason"] == "Sai nơi nhận"
+
+    def test_an_arrival_number_is_given_once_a_year_at_an_agency(self, store):
+        recipient = new_agency()
+        self.arrive(store, self.issued(store), recipient, number=9)
+        with pytest.raises(Exception):
+            self.arrive(store, self.issued(store), recipient, number=9)
+
+    def test_the_summary_has_every_row_and_every_delivery(self, store):
+        document = self.issued(store)
+        stray = str(uuid.uuid4())
+        with store.transaction() as conn:
+            store.claim_deliveries(conn, document["document_id"], [RECIPIENT])
+            store.claim_deliveries(conn, stray, [OTHER])
+            documents, delivered = store.summary(conn)
+        assert documents[document["document_id"]] == {
+            "issuing_agency": document["issuing_agency"], "recipients": sorted([RECIPIENT, OTHER]),
+            "file": document["file"], "state": domain.ISSUED,
+            "number_notation": document["number_notation"]}
+        assert delivered[document["document_id"]] == [RECIPIENT]
+        assert delivered[stray] == [OTHER] and stray not in documents

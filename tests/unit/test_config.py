@@ -1,0 +1,35 @@
+"""Typed settings read once (shared.config) and docs' and signing's defaults."""
+
+import pytest
+
+from services.docs.settings import DocsSettings
+from services.signing.settings import SigningSettings
+from shared.config import BadSetting, load_settings
+
+
+def test_defaults_stand_where_the_config_says_nothing():
+    assert load_settings(DocsSettings, {}) == DocsSettings(
+        max_upload_bytes=50 * 1024 * 1024, retention_days=3650, separate_secret_series=False)
+    assert load_settings(SigningSettings, {"MAX_SIGN_BYTES": None}).max_sign_bytes == (
+        100 * 1024 * 1024)
+
+
+def test_values_are_converted_as_yaml_or_the_environment_give_them():
+    settings = load_settings(DocsSettings, {"MAX_UPLOAD_BYTES": "2097152",
+                                            "RETENTION_DAYS": 1,
+                                            "SEPARATE_SECRET_SERIES": True})
+    assert settings == DocsSettings(2097152, 1, True)
+    for text, expected in (("false", False), ("TRUE", True), ("", False), ("on", True)):
+        assert load_settings(DocsSettings, {"SEPARATE_SECRET_SERIES": text}
+                             ).separate_secret_series is expected
+
+
+@pytest.mark.parametrize("config, setting", [
+    ({"MAX_UPLOAD_BYTES": "50MB"}, "MAX_UPLOAD_BYTES"),
+    ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
+    ({"SEPARATE_SECRET_SERIES": "maybe"}, "SEPARATE_SECRET_SERIES"),
+])
+def test_a_bad_value_is_refused_naming_the_setting(config, setting):
+    with pytest.raises(BadSetting) as err:
+        load_settings(DocsSettings, config)
+    assert err.value.setting == setting and str(err.value).startswith(setting)
