@@ -16,7 +16,7 @@ from nameko.dependency_providers import Config
 
 from werkzeug.wrappers import Response
 
-from services.docs import domain, registers
+from services.docs import domain, queries, registers
 from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import MAX_ATTACHMENTS, check_declared, load_register
 from shared.auth import require_role
@@ -674,6 +674,31 @@ class DocsService(Health, DeadLetters, SweepsUploads):
                 date_column = "arrival_date"
         return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year
 
+
+    # -- read-only lists for the web application (the SQL: ``queries``) --------------
+
+    @rpc
+    def outgoing_documents(self, state=None):
+        with self.events.transaction() as conn:
+            return queries.outgoing(conn, self.auth.actor(), state)
+
+    @rpc
+    def awaiting_signature(self):
+        with self.events.transaction() as conn:
+            return queries.awaiting_signature(conn, self.auth.actor())
+
+    @rpc
+    def arrivals(self):
+        with self.events.transaction() as conn:
+            return queries.arrivals(conn, self.auth.actor())
+
+    @rpc
+    def timeline(self, document_id):
+        """The document's events, for whoever may read it (``get_document``'s rule)."""
+        actor = self.auth.actor()
+        self._readable(document_id, actor)
+        with self.events.transaction() as conn:
+            return queries.timeline(conn, document_id, actor)
 
 def _take_number(conn, agency, year, series):
     return conn.execute(
