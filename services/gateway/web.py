@@ -17,6 +17,7 @@ it nothing is done.
 
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -38,6 +39,8 @@ from shared.errors import (
 from shared.multipart import CHUNK, MultipartStream
 from shared.nameko_ext import unavailable
 from shared.values import VIETNAM, checked_uuid
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "lt_session"
 LOGIN_COOKIE = "lt_login"   # the login form's anti-forgery token (no session yet)
@@ -327,9 +330,11 @@ def handle(service, request, page):
     except LienThongError as err:
         return ctx.error(err)
     except Exception as err:  # a timeout, a lost service: said in the user's words
-        if unavailable(err) is None:
-            raise
-        return ctx.error(err)
+        if unavailable(err) is not None:
+            return ctx.error(err)
+        log.exception("unexpected error in the web page /web/%s", page)
+        return ctx.render("error.html", status=500, error={
+            "headline": ctx.t("error_internal"), "field": None, "detail": None})
 
 
 def _route(ctx, page):
