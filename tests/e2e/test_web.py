@@ -73,9 +73,9 @@ def until_done(call, what, timeout=30):
         time.sleep(0.3)
 
 
-def compose(browser, url, pdf, empty_attachment=True, subject=SUBJECT):
+def compose(browser, url, pdf, empty_attachment=True, subject=SUBJECT, urgency="2"):
     token = csrf_of(browser.get(f"{url}/web/new", timeout=30).text)
-    fields = {"csrf": token, "subject": subject, "document_type": "CT", "urgency": "2",
+    fields = {"csrf": token, "subject": subject, "document_type": "CT", "urgency": urgency,
               "secrecy": "0", "agency_abbreviation": "UBND", "competence": "TM.",
               "on_behalf_of": "Ủy ban nhân dân", "position": "Chủ tịch",
               "full_name": "Nguyễn Văn An", "recipients": DISTRICT_1, "page_count": "1"}
@@ -115,7 +115,7 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
     assert document["subject"] == SUBJECT and document["attachments"] == []
     assert document["urgency"] == 2 and document["signer"]["competence"] == "TM."
     with_attachment = compose(browser, url, make_pdf("Co dinh kem"), empty_attachment=False,
-                              subject="Kế hoạch có phụ lục")
+                              subject="Kế hoạch có phụ lục", urgency="0")
     assert with_attachment.status_code == 303, with_attachment.text
     other_id = with_attachment.headers["Location"].split("/")[-1].split("?")[0]
     assert len(api.get("van.thu", f"/v1/documents/{other_id}").json()["attachments"]) == 1
@@ -156,6 +156,31 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
     assert accepted.status_code == 303, accepted.text
     page = district.get(url + doc, timeout=30).text
     assert "03 Đã tiếp nhận" in page and "Tiếp nhận, vào sổ" in page
+
+    # The other draft: Trả lại (a comment is required), then signed, issued, and
+    # refused by the recipient with a reason.
+    other = f"/web/documents/{other_id}"
+    assert post(browser, url, other + "/submit", {"signer_user": "chu.tich"}).status_code == 303
+    no_comment = post(leader, url, other + "/return", {"comment": " "})
+    assert no_comment.status_code == 400 and "Trường: Ý kiến" in no_comment.text
+    until_done(lambda: post(leader, url, other + "/return", {"comment": "Sửa trích yếu"}),
+               "signing to learn of the submission")
+    wait_for(lambda: api.get("van.thu", f"/v1/documents/{other_id}").json()["state"]
+             == "returned", timeout=30, what="docs to learn of the return")
+    assert "Bị trả lại" in browser.get(url + other, timeout=30).text
+    assert post(browser, url, other + "/submit", {"signer_user": "chu.tich"}).status_code == 303
+    until_done(lambda: post(leader, url, other + "/sign"), "signing to learn of it again")
+    until_done(lambda: post(browser, url, other + "/seal"), "docs to learn of the signature")
+    until_done(lambda: post(browser, url, other + "/issue"), "docs to learn of the seal")
+    wait_for(lambda: other_id in district.get(f"{url}/web/inbox", timeout=30).text,
+             timeout=30, what="the second arrival")
+    assert post(district, url, other + "/refuse", {"reason": ""}).status_code == 400
+    refused = post(district, url, other + "/refuse", {"reason": "Gửi nhầm đơn vị"})
+    assert refused.status_code == 303, refused.text
+    page = district.get(url + other, timeout=30).text
+    assert "02 Từ chối tiếp nhận" in page and "Gửi nhầm đơn vị" in page
+    inbox = district.get(f"{url}/web/inbox", timeout=30).text
+    assert inbox.index(other_id) > inbox.index(document_id)  # Thượng khẩn before Thường
 
 
 def test_forms_need_the_session_token_and_pages_keep_to_the_rules(web, platform):
@@ -217,3 +242,25 @@ def test_forms_need_the_session_token_and_pages_keep_to_the_rules(web, platform)
     assert replay.status_code == 303 and replay.headers["Location"].startswith("/web/login")
     assert requests.get(f"{url}/", allow_redirects=False, timeout=30).headers[
         "Location"] == "/web/"
+
+
+@pytest.fixture
+def short_sessions(stack, platform, tmp_path):
+    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
+    stack["gateway"].env["LIENTHONG_TOKEN_TTL_SECONDS"] = "2"
+    stack.start()
+    return platform.gateway_url
+
+
+def test_a_session_expires_on_the_server(short_sessions):
+    url = short_sessions
+    browser = session(url, "van.thu")
+    assert browser.get(f"{url}/web/", allow_redirects=False, timeout=30).status_code == 200
+    token = browser.cookies.get("lt_session")
+    time.sleep(2 + 10.5)  # the token's life and the clock leeway (shared.auth.LEEWAY)
+    # The browser would drop the cookie (Max-Age); one that keeps it is refused anyway.
+    late = requests.get(f"{url}/web/outgoing", cookies={"lt_session": token},
+                        allow_redirects=False, timeout=30)
+    assert late.status_code == 303 and late.headers["Location"].startswith("/web/login")
+    again = requests.get(url + late.headers["Location"], timeout=30)
+    assert again.status_code == 200 and "Đăng nhập" in again.text
