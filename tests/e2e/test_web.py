@@ -213,6 +213,16 @@ def test_forms_need_the_session_token_and_pages_keep_to_the_rules(web, platform)
     assert no_token.status_code == 403 and "lt_session" not in no_token.headers.get(
         "Set-Cookie", "")
 
+    # docs' refusal of a field comes back on the form, in Vietnamese, values kept.
+    token = csrf_of(browser.get(f"{url}/web/new", timeout=30).text)
+    bad = browser.post(f"{url}/web/new", allow_redirects=False, timeout=60, data={
+        "csrf": token, "subject": "Kế hoạch <b>mới</b>", "document_type": "KH",
+        "agency_abbreviation": "ubnd!", "position": "Chủ tịch", "full_name": "An"},
+        files=[("file", ("a.pdf", make_pdf("y"), "application/pdf"))])
+    assert bad.status_code == 400, bad.text
+    assert "Dữ liệu chưa hợp lệ." in bad.text and "Ký hiệu cơ quan ban hành" in bad.text
+    assert "Kế hoạch &lt;b&gt;mới&lt;/b&gt;</textarea>" in bad.text
+
     # Another agency's clerk cannot see it; a leader may not compose.
     outsider = session(url, "van.thu.h3")
     hidden = outsider.get(url + doc, timeout=30)
