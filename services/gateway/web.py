@@ -271,10 +271,14 @@ class Page:
             t=self.t, lang=self.lang, actor=self.actor, csrf=self.csrf,
             date=format_date, doc_types=DOCUMENT_TYPES, path=path,
             other_lang="en" if self.lang == "vi" else "vi",
-            flash=self.t("ok_" + self.request.args["ok"])
-            if self.request.args.get("ok", "").isalpha() else None, **context)
+            flash=self._flash(), **context)
         response = Response(html, status=status, content_type="text/html; charset=utf-8")
         return self.finish(response)
+
+    def _flash(self):
+        """The outcome a redirect after a POST names (``?ok=sign``), in words."""
+        key = "ok_" + self.request.args.get("ok", "")
+        return self.t(key) if key in TEXT[self.lang] else None
 
     def finish(self, response):
         if self.remember_lang:

@@ -218,7 +218,7 @@ def test_forms_need_the_session_token_and_pages_keep_to_the_rules(web, platform)
     bad = browser.post(f"{url}/web/new", allow_redirects=False, timeout=60, data={
         "csrf": token, "subject": "Kế hoạch <b>mới</b>", "document_type": "KH",
         "agency_abbreviation": "ubnd!", "position": "Chủ tịch", "full_name": "An"},
-        files=[("file", ("a.pdf", make_pdf("y"), "application/pdf"))])
+        files=[("file", ("a.pdf", make_pdf("y", padding=3_000_000), "application/pdf"))])
     assert bad.status_code == 400, bad.text
     assert "Dữ liệu chưa hợp lệ." in bad.text and "Ký hiệu cơ quan ban hành" in bad.text
     assert "Kế hoạch &lt;b&gt;mới&lt;/b&gt;</textarea>" in bad.text
