@@ -19,6 +19,10 @@ pytestmark = pytest.mark.e2e
 USERS = [
     {"user_id": "van.thu", "agency": PROVINCE, "role": "clerk", "full_name": "Trần Thị Bình"},
     {"user_id": "chu.tich", "agency": PROVINCE, "role": "leader", "full_name": "Nguyễn Văn An"},
+    {"user_id": "pho.chu.tich", "agency": PROVINCE, "role": "leader",
+     "full_name": "Đỗ Thị Lan"},
+    {"user_id": "thanh.tra", "agency": "000.00.00.G22", "role": "auditor",
+     "full_name": "Hoàng Văn Em"},
     {"user_id": "van.thu.h1", "agency": DISTRICT_1, "role": "clerk", "full_name": "Lê Văn Cường"},
     {"user_id": "van.thu.h3", "agency": OUTSIDER, "role": "clerk", "full_name": "Phạm Thị Dung"},
 ]
@@ -132,6 +136,13 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
     leader = session(url, "chu.tich")
     queue = leader.get(f"{url}/web/queue", timeout=30)
     assert "Chờ ký" in queue.text and document_id in queue.text and other_id not in queue.text
+    # Another leader of the agency: not in their queue, and signing's rule refuses them.
+    deputy = session(url, "pho.chu.tich")
+    assert document_id not in deputy.get(f"{url}/web/queue", timeout=30).text
+    wait_for(lambda: post(deputy, url, doc + "/sign").status_code == 403, timeout=30,
+             what="signing to refuse a leader the document was not submitted to")
+    assert "Bạn không có quyền" in post(deputy, url, doc + "/sign").text
+    assert api.get("van.thu", f"/v1/documents/{document_id}").json()["state"] == "submitted"
     until_done(lambda: post(leader, url, doc + "/sign"), "signing to learn of the submission")
     # docs learns of the signature from signing's event: the queue empties soon after.
     wait_for(lambda: document_id not in leader.get(f"{url}/web/queue", timeout=30).text,
@@ -144,6 +155,9 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
     assert "01/CT-UBND" in page and ("Đã phát hành" in page or "Đã gửi" in page)
     for step in ("Tạo dự thảo", "Trình ký", "Phát hành, cấp số", "van.thu (văn thư"):
         assert step in page, step
+    # The inspector reads the document and its timeline (every agency's arrivals).
+    inspector = session(url, "thanh.tra")
+    assert "01/CT-UBND" in inspector.get(url + doc, timeout=30).text
 
     # The recipient's Văn bản đến: Tiếp nhận.
     district = session(url, "van.thu.h1")
