@@ -81,6 +81,8 @@ def format_date(value, with_time=False):
     """dd/mm/yyyy (and HH:mm, 24 h) in Vietnam time, from a date or an ISO text."""
     if value in (None, ""):
         return ""
+    if isinstance(value, dict) and isinstance(value.get("$dt"), str):
+        value = value["$dt"]  # routing's stored form of a time (its statuses' history)
     if isinstance(value, str):
         value = (datetime.fromisoformat(value) if "T" in value or " " in value
                  else date.fromisoformat(value))
@@ -456,8 +458,15 @@ def _document(ctx, document_id):
         leaders = [u for u in ctx.service.events.users.all()
                    if u["agency"] == ctx.actor.agency and u["role"] == "leader"
                    and u["disabled_at"] is None]
+    statuses = []
+    if document["state"] in ("issued", "sent", "recalled", "replaced"):
+        try:  # routing's, per recipient: the sender sees all, a recipient its own
+            statuses = ctx.service.routing.statuses(document_id)
+        except NotFound:
+            statuses = []
     return ctx.render("document.html", document=document, timeline=timeline, leaders=leaders,
-                      arrival=document.get("incoming", {}).get(ctx.actor.agency))
+                      arrival=document.get("incoming", {}).get(ctx.actor.agency),
+                      statuses=statuses)
 
 
 # action in the URL -> (the API endpoint whose roles apply, the call, the form field it needs)

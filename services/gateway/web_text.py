@@ -155,6 +155,18 @@ VI = {
     "error_page": "Không có trang này.",
     "error_reason_required": "Hãy nhập lý do.",
     "back": "Quay lại",
+    "delivery": "Tình hình gửi, nhận",
+    "recipient": "Cơ quan nhận",
+    "last_change": "Cập nhật lúc",
+    "status_01": "01 Đã đến",
+    "status_02": "02 Từ chối tiếp nhận",
+    "status_03": "03 Đã tiếp nhận",
+    "status_04": "04 Đã phân công",
+    "status_05": "05 Đang xử lý",
+    "status_06": "06 Hoàn thành",
+    "status_13": "13 Yêu cầu lấy lại",
+    "status_15": "15 Đồng ý",
+    "status_16": "16 Không đồng ý",
 }
 
 EN = {
@@ -305,6 +317,18 @@ EN = {
     "error_page": "No such page.",
     "error_reason_required": "Please give a reason.",
     "back": "Back",
+    "delivery": "Deliveries and statuses",
+    "recipient": "Recipient",
+    "last_change": "Last change",
+    "status_01": "01 Arrived",
+    "status_02": "02 Refused",
+    "status_03": "03 Accepted",
+    "status_04": "04 Assigned",
+    "status_05": "05 In progress",
+    "status_06": "06 Done",
+    "status_13": "13 Recall requested",
+    "status_15": "15 Agreed",
+    "status_16": "16 Disagreed",
 }
 
 TEXT = {"vi": VI, "en": EN}

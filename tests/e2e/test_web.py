@@ -170,6 +170,10 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
     assert accepted.status_code == 303, accepted.text
     page = district.get(url + doc, timeout=30).text
     assert "03 Đã tiếp nhận" in page and "Tiếp nhận, vào sổ" in page
+    # The sender sees each recipient's status (routing's), once routing learnt of it.
+    wait_for(lambda: "03 Đã tiếp nhận" in (sent := browser.get(url + doc, timeout=30).text)
+             and DISTRICT_1 in sent.split("Tình hình gửi, nhận")[1], timeout=30,
+             what="the sender to see status 03")
 
     # The other draft: Trả lại (a comment is required), then signed, issued, and
     # refused by the recipient with a reason.

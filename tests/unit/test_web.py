@@ -39,6 +39,7 @@ def test_every_word_the_pages_ask_for_exists():
     used |= {f"{kind}_{n}" for kind in ("urgency", "secrecy") for n in range(4)}
     used |= {f"role_{r}" for r in ("clerk", "leader", "auditor", "admin", "operator")}
     used |= {f"ok_{a}" for a in (*web.ACTIONS, "created", "logout")}
+    used |= {f"status_{c}" for c in ("01", "02", "03", "04", "05", "06", "13", "15", "16")}
     used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External)\w+)"',
                                               Path(docs_domain.__file__).read_text())
              if e not in ("DocumentSigned", "DocumentReturned", "DocumentSealed",
@@ -57,6 +58,7 @@ def test_dates_are_day_month_year_in_vietnam_time():
         "05/01/2026 08:02"
     assert web.format_date("2026-12-05") == "05/12/2026"
     assert web.format_date(date(2026, 2, 1)) == "01/02/2026"
+    assert web.format_date({"$dt": "2026-12-03T17:05:00+00:00"}, True) == "04/12/2026 00:05"
     assert web.format_date(None) == "" and web.format_date("") == ""
 
 
