@@ -674,7 +674,6 @@ class DocsService(Health, DeadLetters, SweepsUploads):
                 date_column = "arrival_date"
         return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year
 
-
     # -- read-only lists for the web application (the SQL: ``queries``) --------------
 
     @rpc
@@ -699,6 +698,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         self._readable(document_id, actor)
         with self.events.transaction() as conn:
             return queries.timeline(conn, document_id, actor)
+
 
 def _take_number(conn, agency, year, series):
     return conn.execute(

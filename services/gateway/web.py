@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Response
 
+from services.gateway import schemas as login_schema
 from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
@@ -262,7 +263,9 @@ class Page:
         if self.request.content_length is None or self.request.content_length > FORM_BYTES:
             raise PayloadTooLarge(f"body: at most {FORM_BYTES} bytes", field="body")
         self.request.max_form_memory_size = FORM_BYTES
-        return {k: unicodedata.normalize("NFC", v).strip()
+        # Text is kept in one form (NFC), trimmed; a password exactly as typed,
+        # as the API takes it.
+        return {k: v if k == "password" else unicodedata.normalize("NFC", v).strip()
                 for k, v in self.request.form.items()}
 
     # rendering
@@ -406,9 +409,13 @@ def _login(ctx):
         raise _CsrfRefused()
     again = {"login_csrf": request.cookies.get(LOGIN_COOKIE), "user_id": form.get("user_id", "")}
     try:
-        if not form.get("user_id") or not form.get("password"):
-            raise Unauthenticated("user id and password required", field="password")
-        token, claims = ctx.service._log_in(form["user_id"], form["password"],
+        try:  # the API's bounds on a login's fields
+            command = login_schema.load(login_schema.LoginSchema, json.dumps({
+                "user_id": form.get("user_id", ""), "password": form.get("password", "")
+            }).encode())
+        except ValidationFailed:
+            raise Unauthenticated("user id or password out of bounds", field="password") from None
+        token, claims = ctx.service._log_in(command["user_id"], command["password"],
                                             request.remote_addr)
     except TooManyRequests as err:
         response = ctx.render("login.html", status=429, error=ctx.t(
