@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from tests.support import db
 from tests.support.client import DISTRICT_1, OUTSIDER, PROVINCE, wait_for
 from tests.support.gateway import PASSWORD, Api, seed_file
 from tests.support.pdf import make_pdf
@@ -217,6 +218,13 @@ def test_forms_need_the_session_token_and_pages_keep_to_the_rules(web, platform)
         assert refused.status_code == 403
         assert "mã chống giả mạo" in refused.text and "không có gì bị thay đổi" in refused.text
     assert api.get("van.thu", f"/v1/documents/{document_id}").json()["state"] == "draft"
+    denials = [row[0]["data"] for row in db.query(
+        platform.pg_dsn, "gateway", "SELECT envelope FROM events"
+        " WHERE event_type = 'RequestDenied' ORDER BY position")]
+    assert [d["user_id"] for d in denials if "anti-forgery" in d["reason"]] == ["van.thu"] * 3
+    page = browser.get(url + doc, timeout=30)
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
     # The compose form too: no draft is made.
     before = api.get("van.thu", "/v1/registers/outgoing").status_code
     forged = browser.post(f"{url}/web/new", data={"csrf": "sai", "subject": "Giả mạo"},
