@@ -363,8 +363,9 @@ def _route(ctx, page):
                           documents=ctx.call(lambda: ctx.service.docs.outgoing_documents(state)))
     if page == "inbox" and method == "GET":
         ctx.allow("inbox")
+        documents = ctx.call(ctx.service.docs.arrivals)
         return ctx.render("list.html", title=ctx.t("incoming"), kind="inbox",
-                          documents=ctx.call(ctx.service.docs.arrivals))
+                          documents=documents, overdue=_overdue(ctx))
     if page == "new":
         ctx.allow("register")
         if method == "GET":
@@ -451,8 +452,25 @@ def _home(ctx):
                    ("todo_issue", [d for d in mine if d["state"] == "sealed"]),
                    ("todo_arrivals", [d for d in ctx.call(docs.arrivals)
                                       if d["arrival_state"] == "arrived"])]
+        return ctx.render("home.html", groups=groups, note=None, overdue=_overdue(ctx))
     note = {"auditor": "todo_auditor", "admin": "todo_admin", "operator": "todo_admin"}.get(role)
     return ctx.render("home.html", groups=groups, note=note)
+
+
+def _overdue(ctx):
+    """routing's overdue findings for the caller's agency (its deadline rules),
+    the earliest per document; None when routing could not say."""
+    try:
+        findings = ctx.service.routing.overdue()
+    except Exception as err:
+        if not isinstance(unavailable(err) or err, LienThongError):
+            raise
+        log.warning("overdue findings unavailable for the inbox: %s", err)
+        return None
+    earliest = {}
+    for finding in findings:
+        earliest.setdefault(finding["document_id"], finding)
+    return earliest
 
 
 def _document(ctx, document_id):

@@ -167,6 +167,7 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
         assert time.monotonic() < deadline, "the district's inbox"
         time.sleep(0.3)
     assert "01 Đã đến" in inbox and "Thượng khẩn" in inbox
+    assert "Thời hạn" in inbox and "Chưa lấy được" not in inbox  # routing's overdue answered
     accepted = post(district, url, doc + "/accept")
     assert accepted.status_code == 303, accepted.text
     page = district.get(url + doc, timeout=30).text

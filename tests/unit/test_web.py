@@ -39,6 +39,7 @@ def test_every_word_the_pages_ask_for_exists():
     used |= {f"{kind}_{n}" for kind in ("urgency", "secrecy") for n in range(4)}
     used |= {f"role_{r}" for r in ("clerk", "leader", "auditor", "admin", "operator")}
     used |= {f"ok_{a}" for a in (*web.ACTIONS, "created", "logout")}
+    used |= {"overdue_registration", "overdue_completion"}
     used |= {f"status_{c}" for c in ("01", "02", "03", "04", "05", "06", "13", "15", "16")}
     used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External)\w+)"',
                                               Path(docs_domain.__file__).read_text())
@@ -142,3 +143,27 @@ def test_the_compose_form_is_refused_without_its_file_or_with_a_bad_number():
     with pytest.raises(errors.ValidationFailed) as refused:
         web.metadata_of({"urgency": "khẩn"})
     assert refused.value.field == "urgency"
+
+
+def _render_inbox(lang, documents, overdue):
+    return web._env.get_template("list.html").render(
+        t=web.translator(lang), lang=lang, other_lang="en", csrf="c", date=web.format_date,
+        doc_types={}, path="/web/inbox", flash=None, title="Văn bản đến", kind="inbox",
+        actor={"user_id": "van.thu", "role": "clerk", "agency": "000.01.00.H41"},
+        documents=documents, overdue=overdue)
+
+
+def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
+    row = {"document_id": "d1", "urgency": 3, "number_notation": "01/CĐ-UBND",
+           "subject": "<script>alert(1)</script>", "issuing_agency": "000.00.00.H41",
+           "arrival_number": 4, "arrived_at": "2026-12-01T01:00:00+00:00",
+           "arrival_state": "arrived"}
+    late = {"d1": {"document_id": "d1", "kind": "registration",
+                   "deadline": "2026-12-01T05:00:00+00:00"}}
+    html = _render_inbox("vi", [row, {**row, "document_id": "d2"}], late)
+    assert html.count("Quá hạn tiếp nhận") == 1 and "01/12/2026 12:00" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+    assert "Hỏa tốc" in html and "01 Đã đến" in html
+    assert "Overdue for acceptance" in _render_inbox("en", [row], late)
+    assert "Chưa lấy được thông tin quá hạn" in _render_inbox("vi", [row], None)
+    assert "Chưa lấy được" not in _render_inbox("vi", [row], {})
