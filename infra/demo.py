@@ -382,6 +382,7 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
 def look_around(api_url, users_path):
     print(f"""
 Look around (the stack keeps running until Ctrl-C):
+  web          {api_url}/web/   (in Vietnamese; ?lang=en for English; log in as a clerk or leader)
   API          {api_url}/v1/openapi.json   (OpenAPI 3; every endpoint, its body and errors)
   users        {os.path.relpath(users_path)}   (each demo user's password)
   log in       curl -s -X POST {api_url}/v1/auth/login -H 'Content-Type: application/json' \\

@@ -13,25 +13,22 @@ from datetime import date, timedelta
 
 from werkzeug.wrappers import Response
 
-from services.docs import commands, domain, registers
+from services.docs import commands, domain, intake, queries, registers
 from services.docs.pdfcheck import refuse_if_signed
-from services.docs.schemas import (
-    MAX_ATTACHMENTS, check_declared, date_or_none, file_name, load_register, year_or_none,
-)
+from services.docs.schemas import date_or_none, load_register, year_or_none
 from services.docs.settings import DocsSettings
 from services.docs.store import DDL, DocsStore, missing
 from shared.auth import require_role
 from shared.config import SettingsProvider
-from shared.documents import attachment_key, document_prefix, file_key
+from shared.documents import document_prefix, file_key
 from shared.envelope import thaw, utc_now
-from shared.errors import Forbidden, NotFound, PayloadTooLarge, StorageError, ValidationFailed
+from shared.errors import Forbidden, NotFound, StorageError, ValidationFailed
 from shared.failpoints import failpoint
-from shared.multipart import MultipartStream
 from shared.nameko_ext import (
     Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
     event_handler, json_http, json_response, rpc,
 )
-from shared.objectstore import AttachmentCheck, UnsignedPdfCheck
+from shared.objectstore import UnsignedPdfCheck
 from shared.uploads import DDL as UPLOADS_DDL, SweepsUploads
 
 log = logging.getLogger(__name__)
@@ -63,7 +60,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         files are streamed; on a later failure no object stays and no event is stored."""
         # The role before any byte of the body is read (the agency rules need the metadata).
         actor = require_role(self.auth.actor(request), "clerk")
-        form = self._multipart(request)
+        form = intake.multipart(request, self._limit())
         part = form.next_part()
         if part is None or part[:2] != ("field", "metadata"):
             raise ValidationFailed("metadata: required, as the first form field",
@@ -77,7 +74,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         stored = []
         upload = self.uploads.begin(document_prefix(document_id), domain.stream_of(document_id))
         try:
-            self._receive_files(form, document_id, command, stored)
+            intake.receive_files(self.files, form, document_id, command, stored, self._limit())
             failpoint("docs.register.before_commit")  # files stored, no event yet
             recorded = commands.register(self.store, self.log, document_id, command, stored,
                                          actor, within=self._settle(upload))
@@ -101,7 +98,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         document = self._readable(document_id, actor)
         domain.check_clerk_of_issuer(document, actor)
         domain.next_state(document["state"], "revise")
-        form = self._multipart(request)
+        form = intake.multipart(request, self._limit())
         part = form.next_part()
         if part is None or part[:2] != ("file", "file"):
             raise ValidationFailed("file: required, as the form field 'file'", field="file")
@@ -279,37 +276,6 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _receive_files(self, form, document_id, command, stored):
-        """Stream the main PDF, then the attachments, to the bucket (into
-        ``stored``, so the caller removes them if anything fails)."""
-        names = []
-        while (part := form.next_part()) is not None:
-            index = len(stored)
-            if part[0] != "file" or part[1] != ("file" if index == 0 else "attachment"):
-                raise ValidationFailed(
-                    "file: the main PDF comes first, as the form field 'file', then"
-                    " attachments as 'attachment'", field="file")
-            if index > MAX_ATTACHMENTS:
-                raise ValidationFailed(f"attachments: at most {MAX_ATTACHMENTS}",
-                                       field="attachments")
-            key = file_key(document_id) if index == 0 else attachment_key(document_id,
-                                                                           index - 1)
-            check = (UnsignedPdfCheck() if index == 0
-                     else AttachmentCheck(f"attachments.{index - 1}"))
-            stored.append(self.files.put_stream(key, form.file_stream(),
-                                                max_size=self._limit(), check=check))
-            if index == 0 and check.suspect:
-                refuse_if_signed(self.files, stored[-1])
-            check_declared(command["files"], index, stored[-1])
-            names.append(file_name(part[2], index))
-        if not stored:
-            raise ValidationFailed("file: required, as the form field after metadata",
-                                   field="file")
-        if command["files"] is not None and len(command["files"]) != len(stored):
-            raise ValidationFailed(f"files: {len(command['files'])} declared,"
-                                   f" {len(stored)} uploaded", field="files")
-        command["attachment_names"] = names[1:]
-
     def _settle(self, upload):
         return lambda conn: self.uploads.settle(conn, upload)
 
@@ -327,14 +293,6 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     def _limit(self):
         return self.settings.max_upload_bytes
-
-    def _multipart(self, request):
-        limit = self._limit() * (MAX_ATTACHMENTS + 1)
-        if request.content_length and request.content_length > limit + 64 * 1024:
-            raise PayloadTooLarge(f"file: larger than the limit of {limit} bytes", field="file")
-        if request.mimetype != "multipart/form-data":
-            raise ValidationFailed("request: send multipart/form-data", field="content-type")
-        return MultipartStream(request.stream, request.mimetype_params.get("boundary"))
 
     def _handle(self, consumer, payload, use_case):
         self.events.handle_once(consumer, payload, lambda event, conn: use_case(
@@ -391,6 +349,31 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     def _register(self, actor, kind, year, start, end):
         return commands.register_rows(self.store, actor.agency, kind, year_or_none(year),
                                       date_or_none(start, "start"), date_or_none(end, "end"))
+
+    # -- read-only lists for the web application (the SQL: ``queries``) --------------
+
+    @rpc
+    def outgoing_documents(self, state=None):
+        return self._query(queries.outgoing, self.auth.actor(), state)
+
+    @rpc
+    def awaiting_signature(self):
+        return self._query(queries.awaiting_signature, self.auth.actor())
+
+    @rpc
+    def arrivals(self):
+        return self._query(queries.arrivals, self.auth.actor())
+
+    @rpc
+    def timeline(self, document_id):
+        """The document's events, for whoever may read it (``get_document``'s rule)."""
+        actor = self.auth.actor()
+        self._readable(document_id, actor)
+        return self._query(queries.timeline, document_id, actor)
+
+    def _query(self, query, *args):
+        with self.events.transaction() as conn:
+            return query(conn, *args)
 
 
 def _jsonable(document):

@@ -3,6 +3,7 @@ demo seeding and the failed-login counters, revoked tokens) and its identity:
 the bearer tokens it issues and checks, and the assertion it mints for every
 call it makes for a user."""
 
+import base64
 import collections
 import json
 import logging
@@ -347,7 +348,12 @@ class _Identity:
         """The caller's actor: their bearer token verifies, they still exist and are
         not disabled, and neither a logout nor a password change voided the token."""
         header = request.headers.get("Authorization", "")
-        token = header[7:] if header.startswith("Bearer ") else None
+        return self.authenticate_token(header[7:] if header.startswith("Bearer ") else None,
+                                       users)
+
+    def authenticate_token(self, token, users):
+        """``authenticate`` for a token given as is (the web application's
+        session cookie carries the same bearer token)."""
         claims = auth.verify_bearer(self.provider.public_key, token)
         user = users.standing(claims["sub"], claims["jti"])
         if user is None:
@@ -362,6 +368,14 @@ class _Identity:
         self.claims = claims
         self.actor = auth.Actor(claims["sub"], user["agency"], user["role"])
         return self.actor
+
+    def csrf_token(self, claims=None):
+        """The session's anti-forgery token: the gateway's (deterministic)
+        Ed25519 signature of the token id, so it is tied to one session and
+        no one without the key can make it."""
+        jti = (claims or self.claims)["jti"]
+        signature = self.provider.key.sign(b"lienthong-web-csrf\0" + jti.encode())
+        return base64.urlsafe_b64encode(signature).decode().rstrip("=")
 
     def assertion(self, service, method):
         """An assertion that the admitted user calls ``service.method``, now."""

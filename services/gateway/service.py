@@ -17,9 +17,10 @@ from urllib.parse import quote
 import requests
 from nameko.dependency_providers import Config
 from nameko.timer import timer
+from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway import domain
+from services.gateway import domain, web
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
@@ -66,27 +67,32 @@ class GatewayService(Health):
     @route("login")
     def login(self, request):
         command = s.load(s.LoginSchema, _read_body(request, LOGIN_BODY_BYTES))
+        token, claims = self._log_in(command["user_id"], command["password"],
+                                     request.remote_addr)
+        expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
+        return json_response({"token": token, "expires_at": expires.isoformat()})
+
+    def _log_in(self, user_id, password, address):
+        """``(token, claims)`` for a good password; the API's and the web's login."""
         # Refused (429) before any hashing while the user id or the address is
         # in back-off; otherwise the try is counted first, then checked.
-        keys = domain.throttle_keys(command["user_id"], request.remote_addr)
+        keys = domain.throttle_keys(user_id, address)
         self.events.logins.admit(keys, _now())
-        user = self.events.users.find(command["user_id"])
+        user = self.events.users.find(user_id)
         try:
-            actor = run_cpu(domain.check_login, user, command["password"])
+            actor = run_cpu(domain.check_login, user, password)
         except Unauthenticated as err:
             self.events.logins.failed(keys, _now(), domain.login_failed(
-                command["user_id"], err.reason, request.remote_addr))
+                user_id, err.reason, address))
             raise
         if user["disabled_at"] is not None:
             self.events.logins.failed(keys, _now(), domain.login_failed(
-                command["user_id"], "disabled", request.remote_addr))
+                user_id, "disabled", address))
             raise Unauthenticated(domain.LOGIN_FAILED, field="password")
         self.events.logins.succeeded(keys, _now())
-        if upgraded := run_cpu(domain.upgraded_hash, user, command["password"]):
+        if upgraded := run_cpu(domain.upgraded_hash, user, password):
             self.events.users.set_password(user["user_id"], upgraded)
-        token, claims = self.identity.issue(actor, user["token_epoch"])
-        expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
-        return json_response({"token": token, "expires_at": expires.isoformat()})
+        return self.identity.issue(actor, user["token_epoch"])
 
     @route("logout")
     def logout(self, request):
@@ -167,6 +173,20 @@ class GatewayService(Health):
     @route("openapi")
     def openapi(self, request):
         return json_response(openapi_spec())
+
+    # -- the web application (services/gateway/web.py) -----------------------------------
+
+    @http("GET", "/")
+    def web_root(self, request):
+        return web.redirect("/web/")
+
+    @http("GET,POST", "/web/")
+    def web_home(self, request):
+        return web.handle(self, request, "")
+
+    @http("GET,POST", "/web/<path:page>")
+    def web_page(self, request, page):
+        return web.handle(self, request, page)
 
     @json_http("GET,POST,PUT,PATCH,DELETE", "/<path:unknown>")
     def unknown(self, request, unknown):
@@ -399,12 +419,14 @@ class GatewayService(Health):
 
     # -- the checks every call goes through ----------------------------------------------
 
-    def _through_docs(self, request, entrypoint, method, path, params=None, upload=False):
+    def _through_docs(self, request, entrypoint, method, path, params=None, upload=False,
+                      body=None):
         """Forward the call to docs' own HTTP endpoint ``entrypoint``, with an
         assertion for it.
 
         With ``upload``, the request body (multipart) is streamed up in 64 KiB
-        chunks; docs' answer is streamed back as docs gives it (status, content
+        chunks; ``body``, ``(content type, length, chunks)``, is a body the
+        gateway made (the web's form, turned into docs' parts); docs' answer is streamed back as docs gives it (status, content
         type, body). A refusal by docs (401, 403, 404) is recorded.
         """
         headers = {"Authorization": f"Bearer {self.identity.assertion('docs', entrypoint)}"}
@@ -417,6 +439,8 @@ class GatewayService(Health):
                 while chunk := stream.read(CHUNK):
                     yield chunk
             data = chunks()
+        if body is not None:
+            headers["Content-Type"], length, data = body
 
         url = f"{self.config['DOCS_URL'].rstrip('/')}{path}"
         session = requests.Session()

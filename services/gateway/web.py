@@ -1,0 +1,566 @@
+"""The web application: server-rendered pages for clerks and leaders, in
+Vietnamese by default (``?lang=en`` switches to English).
+
+It lives in the gateway, which already logs people in (passwords, back-off),
+holds the sessions (its bearer tokens, revocation) and is the one public port.
+A page calls the services through the same RPCs, with the same per-call
+assertion, as the JSON API: every rule about who may see or do what is the
+services' own, and the gateway's role table (``routes.ENDPOINTS``) is applied
+to each page and action as to the API call it stands for.
+
+Sessions: the login form gives a cookie holding the gateway's bearer token
+(HttpOnly, SameSite=Strict, Path=/, Secure behind TLS or when configured),
+which expires with the token and is revoked at logout. Every POST form
+carries a synchronizer token tied to that session (``csrf_token``); without
+it nothing is done.
+"""
+
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import unicodedata
+from datetime import date, datetime, timezone
+from urllib.parse import quote, urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from werkzeug.wrappers import Response
+
+from services.gateway import schemas as login_schema
+from services.gateway.domain import authorize
+from services.gateway.routes import ENDPOINTS
+from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
+from shared.documents import DOCUMENT_TYPES
+from shared.errors import (
+    Forbidden, LienThongError, NotFound, PayloadTooLarge, TooManyRequests, Unauthenticated,
+    ValidationFailed,
+)
+from shared.multipart import CHUNK, MultipartStream
+from shared.nameko_ext import unavailable
+from shared.values import VIETNAM, checked_uuid
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "lt_session"
+LOGIN_COOKIE = "lt_login"   # the login form's anti-forgery token (no session yet)
+LANG_COOKIE = "lt_lang"
+FORM_BYTES = 16 * 1024      # a urlencoded form (a reason, a comment) is small
+FIELDS_BYTES = 64 * 1024    # the compose form's fields, before its files
+HERE = os.path.dirname(__file__)
+STATIC = {"app.css": ("text/css; charset=utf-8", os.path.join(HERE, "static", "app.css"))}
+DENIALS = (Unauthenticated, Forbidden, NotFound)
+
+_env = Environment(loader=FileSystemLoader(os.path.join(HERE, "templates")),
+                   autoescape=True, undefined=StrictUndefined, trim_blocks=True,
+                   lstrip_blocks=True)
+
+
+# -- pure helpers (unit-tested) ---------------------------------------------------------
+
+def pick_language(args, cookies):
+    """``?lang=`` first, then the cookie, then Vietnamese; and whether to remember it."""
+    asked = args.get("lang")
+    if asked in LANGUAGES:
+        return asked, asked != cookies.get(LANG_COOKIE)
+    remembered = cookies.get(LANG_COOKIE)
+    return (remembered if remembered in LANGUAGES else DEFAULT), False
+
+
+def translator(lang):
+    """``t(key, **values)`` in ``lang``; a missing key is a bug, shown as the key."""
+    table = TEXT[lang]
+
+    def t(key, **values):
+        text = table.get(key, key)
+        return text.format(**values) if values else text
+    return t
+
+
+def format_date(value, with_time=False):
+    """dd/mm/yyyy (and HH:mm, 24 h) in Vietnam time, from a date or an ISO text."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, dict) and isinstance(value.get("$dt"), str):
+        value = value["$dt"]  # routing's stored form of a time (its statuses' history)
+    if isinstance(value, str):
+        value = (datetime.fromisoformat(value) if "T" in value or " " in value
+                 else date.fromisoformat(value))
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(VIETNAM)
+        return value.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+    return value.strftime("%d/%m/%Y")
+
+
+def session_cookie(token, max_age, secure):
+    """The session cookie's settings (``Response.set_cookie`` arguments)."""
+    return {"key": SESSION_COOKIE, "value": token, "max_age": max(0, int(max_age)),
+            "path": "/", "httponly": True, "secure": bool(secure), "samesite": "Strict"}
+
+
+def same_token(given, expected):
+    return bool(given) and bool(expected) and hmac.compare_digest(str(given), str(expected))
+
+
+def split_fields(stream, boundary, limit=FIELDS_BYTES):
+    """Read the compose form's raw body up to its ``file`` part: ``(fields part
+    bytes, the bytes read past them)``; the files are not read here."""
+    marker = b"--" + boundary + b'\r\nContent-Disposition: form-data; name="file"'
+    head = b""
+    while (at := head.find(marker)) < 0:
+        if len(head) > limit + len(marker):
+            raise ValidationFailed(f"body: the form's fields are over {limit} bytes, or the"
+                                   " main file is missing", field="file")
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            raise ValidationFailed("file: required (the main PDF)", field="file")
+        head += chunk
+    return head[:at], head[at:]
+
+
+def read_fields(raw, boundary):
+    """The text fields of a multipart prefix (ending before a delimiter)."""
+    form = MultipartStream(_Bytes(raw + b"--" + boundary + b"--\r\n"), boundary.decode())
+    fields = {}
+    while (part := form.next_part()) is not None:
+        if part[0] != "field":
+            raise ValidationFailed("file: the files come after the form's fields", field="file")
+        value = form.read_field().decode("utf-8", "replace")
+        fields[part[1]] = unicodedata.normalize("NFC", value).strip()
+    return fields
+
+
+def trim_empty_attachment(tail, boundary):
+    """An empty ``attachment`` input (no file chosen) still sends a part; docs
+    would refuse an empty file. The last such part is cut and the body closed
+    before it, padded with an epilogue, so its length does not change."""
+    b = re.escape(boundary)
+    found = re.search(rb"\r\n--" + b + rb'\r\nContent-Disposition: form-data; name="attachment";'
+                      rb' filename=""\r\n(?:Content-Type: [^\r\n]*\r\n)?\r\n\r\n--' + b
+                      + rb"--\r\n\Z", tail)
+    if not found:
+        return tail
+    closing = b"\r\n--" + boundary + b"--\r\n"
+    cut = tail[found.start():]
+    return tail[:found.start()] + closing + b" " * (len(cut) - len(closing))
+
+
+def metadata_of(fields):
+    """The docs service's registration metadata from the compose form's fields
+    (docs checks every rule; here only what must be a number)."""
+    def number(name, default):
+        value = fields.get(name) or default
+        try:
+            return int(value)
+        except ValueError:
+            raise ValidationFailed(f"{name}: a whole number", field=name) from None
+
+    signer = {"competence": fields.get("competence", ""),
+              "position": fields.get("position", ""), "full_name": fields.get("full_name", "")}
+    if fields.get("on_behalf_of"):
+        signer["on_behalf_of"] = fields["on_behalf_of"]
+    metadata = {"subject": fields.get("subject", ""),
+                "document_type": fields.get("document_type", ""),
+                "urgency": number("urgency", 0), "secrecy": number("secrecy", 0),
+                "agency_abbreviation": fields.get("agency_abbreviation", ""),
+                "signer": signer, "page_count": number("page_count", 1),
+                "recipients": [code for code in re.split(r"[\s,;]+",
+                                                         fields.get("recipients", "")) if code]}
+    for optional in ("due_date", "drafting_unit_abbreviation"):
+        if fields.get(optional):
+            metadata[optional] = fields[optional]
+    return metadata
+
+
+class _Bytes:
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def read(self, n=-1):
+        end = len(self.data) if n < 0 else self.at + n
+        out, self.at = self.data[self.at:end], min(end, len(self.data))
+        return out
+
+
+# -- responses ------------------------------------------------------------------------
+
+def redirect(location, status=303):
+    return Response("", status=status, headers={"Location": location})
+
+
+def _security_headers(response):
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class Page:
+    """One request of the web application: its language, its user, its service."""
+
+    def __init__(self, service, request):
+        self.service, self.request = service, request
+        self.lang, self.remember_lang = pick_language(request.args, request.cookies)
+        self.t = translator(self.lang)
+        self.actor = self.claims = None
+        self.csrf = ""
+        self.secure = self._secure()
+
+    def _secure(self):
+        setting = str(self.service.config.get("WEB_SECURE_COOKIES", "auto")).lower()
+        if setting in ("true", "1", "yes"):
+            return True
+        if setting in ("false", "0", "no"):
+            return False
+        return self.request.scheme == "https"
+
+    # sessions
+
+    def log_in_from_cookie(self):
+        """The session's user, or Unauthenticated (recorded only if a cookie was shown)."""
+        token = self.request.cookies.get(SESSION_COOKIE)
+        if not token:
+            raise Unauthenticated("no session", field="session")
+        identity = self.service.identity
+        try:
+            self.actor = identity.authenticate_token(token, self.service.events.users)
+        except Unauthenticated as err:
+            self.service._deny(self.request, None, f"{err.code}: web session: {err.message}")
+            raise
+        self.claims = identity.claims
+        self.csrf = identity.csrf_token()
+
+    def check_csrf(self, given):
+        if not same_token(given, self.csrf):
+            self.service._deny(self.request, self.actor, "forbidden: web form without a"
+                               " valid anti-forgery token")
+            raise _CsrfRefused()
+
+    def allow(self, endpoint):
+        """The role the API's ``endpoint`` needs (refusals recorded, as the API's)."""
+        try:
+            authorize(self.actor, ENDPOINTS[endpoint].roles)
+        except Forbidden as err:
+            self.service._deny(self.request, self.actor, f"{err.code}: {err.message}")
+            raise
+
+    def call(self, fn):
+        """A service call as the user; refusals recorded as the API's are."""
+        try:
+            return fn()
+        except DENIALS as err:
+            self.service._deny(self.request, self.actor, f"{err.code}: {err.message}")
+            raise
+
+    def form(self):
+        """A small urlencoded form (refused unread past ``FORM_BYTES``)."""
+        if self.request.content_length is None or self.request.content_length > FORM_BYTES:
+            raise PayloadTooLarge(f"body: at most {FORM_BYTES} bytes", field="body")
+        self.request.max_form_memory_size = FORM_BYTES
+        # Text is kept in one form (NFC), trimmed; a password exactly as typed,
+        # as the API takes it.
+        return {k: v if k == "password" else unicodedata.normalize("NFC", v).strip()
+                for k, v in self.request.form.items()}
+
+    # rendering
+
+    def render(self, template, status=200, **context):
+        path = self.request.path
+        html = _env.get_template(template).render(
+            t=self.t, lang=self.lang, actor=self.actor, csrf=self.csrf,
+            date=format_date, doc_types=DOCUMENT_TYPES, path=path,
+            other_lang="en" if self.lang == "vi" else "vi",
+            flash=self._flash(), **context)
+        response = Response(html, status=status, content_type="text/html; charset=utf-8")
+        return self.finish(response)
+
+    def _flash(self):
+        """The outcome a redirect after a POST names (``?ok=sign``), in words."""
+        key = "ok_" + self.request.args.get("ok", "")
+        return self.t(key) if key in TEXT[self.lang] else None
+
+    def finish(self, response):
+        if self.remember_lang:
+            response.set_cookie(LANG_COOKIE, self.lang, max_age=365 * 86400, path="/",
+                                httponly=True, secure=self.secure, samesite="Lax")
+        return _security_headers(response)
+
+    def error(self, err, status=None, template="error.html", **context):
+        err = unavailable(err) or err
+        if not isinstance(err, LienThongError):
+            raise err
+        field = err.field
+        response = self.render(
+            template, status=status or err.http_status, error={
+                "headline": self.t("error_" + err.code) if "error_" + err.code in TEXT[
+                    self.lang] else self.t("error_error"),
+                "field": self.t(field) if field in TEXT[self.lang] else field,
+                "detail": err.message}, **context)
+        if isinstance(err, TooManyRequests):
+            response.headers["Retry-After"] = str(err.retry_after)
+        return response
+
+
+class _CsrfRefused(Exception):
+    pass
+
+
+# -- the pages ------------------------------------------------------------------------
+
+def handle(service, request, page):
+    """Answer one request of ``/web/<page>``."""
+    if page.startswith("static/"):
+        return _static(page[len("static/"):])
+    ctx = Page(service, request)
+    try:
+        if page == "login":
+            return _login(ctx)
+        try:
+            ctx.log_in_from_cookie()
+        except Unauthenticated:
+            response = redirect("/web/login" + ("?" + urlencode({"lang": ctx.lang})))
+            if request.cookies.get(SESSION_COOKIE):
+                response.delete_cookie(SESSION_COOKIE, path="/")
+            return ctx.finish(response)
+        if request.method == "POST":
+            # The compose form is multipart: its token is read from the stream.
+            if page != "new":
+                ctx.check_csrf(ctx.form().get("csrf"))
+        return _route(ctx, page)
+    except _CsrfRefused:
+        return ctx.render("error.html", status=403, error={
+            "headline": ctx.t("error_csrf"), "field": None, "detail": None})
+    except LienThongError as err:
+        return ctx.error(err)
+    except Exception as err:  # a timeout, a lost service: said in the user's words
+        if unavailable(err) is not None:
+            return ctx.error(err)
+        log.exception("unexpected error in the web page /web/%s", page)
+        return ctx.render("error.html", status=500, error={
+            "headline": ctx.t("error_internal"), "field": None, "detail": None})
+
+
+def _route(ctx, page):
+    method = ctx.request.method
+    if page == "" and method == "GET":
+        return _home(ctx)
+    if page == "logout" and method == "POST":
+        return _logout(ctx)
+    if page == "queue" and method == "GET":
+        ctx.allow("sign")
+        return ctx.render("list.html", title=ctx.t("queue"), kind="queue",
+                          documents=ctx.call(ctx.service.docs.awaiting_signature))
+    if page == "outgoing" and method == "GET":
+        ctx.allow("get_document")
+        state = ctx.request.args.get("state") or None
+        return ctx.render("list.html", title=ctx.t("outgoing"), kind="outgoing", state=state,
+                          documents=ctx.call(lambda: ctx.service.docs.outgoing_documents(state)))
+    if page == "inbox" and method == "GET":
+        ctx.allow("inbox")
+        documents = ctx.call(ctx.service.docs.arrivals)
+        return ctx.render("list.html", title=ctx.t("incoming"), kind="inbox",
+                          documents=documents, overdue=_overdue(ctx))
+    if page == "new":
+        ctx.allow("register")
+        if method == "GET":
+            return ctx.render("compose.html", values={})
+        return _compose(ctx)
+    parts = page.split("/")
+    if len(parts) in (2, 3) and parts[0] == "documents":
+        document_id = checked_uuid(parts[1])
+        if len(parts) == 2 and method == "GET":
+            return _document(ctx, document_id)
+        if len(parts) == 3 and parts[2] == "file" and method == "GET":
+            ctx.allow("file")
+            return redirect(ctx.call(lambda: ctx.service.docs.file_url(document_id)), 302)
+        if len(parts) == 3 and method == "POST" and parts[2] in ACTIONS:
+            return _act(ctx, document_id, parts[2])
+    raise NotFound(f"page: no page /web/{page}", field="page")
+
+
+def _static(name):
+    if name not in STATIC:
+        return Response("", status=404)
+    content_type, path = STATIC[name]
+    with open(path, "rb") as fh:
+        response = Response(fh.read(), content_type=content_type)
+    response.headers["Cache-Control"] = "max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _login(ctx):
+    request = ctx.request
+    if request.method == "GET":
+        token = secrets.token_urlsafe(32)
+        response = ctx.render("login.html", login_csrf=token, user_id="")
+        response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path="/web/login",
+                            httponly=True, secure=ctx.secure, samesite="Strict")
+        return response
+    form = ctx.form()
+    if not same_token(form.get("csrf"), request.cookies.get(LOGIN_COOKIE)):
+        ctx.service._deny(request, None, "forbidden: web login without a valid"
+                          " anti-forgery token")
+        raise _CsrfRefused()
+    again = {"login_csrf": request.cookies.get(LOGIN_COOKIE), "user_id": form.get("user_id", "")}
+    try:
+        try:  # the API's bounds on a login's fields
+            command = login_schema.load(login_schema.LoginSchema, json.dumps({
+                "user_id": form.get("user_id", ""), "password": form.get("password", "")
+            }).encode())
+        except ValidationFailed:
+            raise Unauthenticated("user id or password out of bounds", field="password") from None
+        token, claims = ctx.service._log_in(command["user_id"], command["password"],
+                                            request.remote_addr)
+    except TooManyRequests as err:
+        response = ctx.render("login.html", status=429, error=ctx.t(
+            "error_throttled", seconds=err.retry_after), **again)
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response
+    except Unauthenticated:
+        return ctx.render("login.html", status=401, error=ctx.t("error_login"), **again)
+    max_age = claims["exp"] - datetime.now(timezone.utc).timestamp()
+    response = redirect("/web/")
+    response.set_cookie(**session_cookie(token, max_age, ctx.secure))
+    response.delete_cookie(LOGIN_COOKIE, path="/web/login")
+    return ctx.finish(response)
+
+
+def _logout(ctx):
+    ctx.service.events.users.revoke(ctx.claims)
+    response = redirect("/web/login?ok=logout")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=ctx.secure,
+                           samesite="Strict")
+    return ctx.finish(response)
+
+
+def _home(ctx):
+    role, docs = ctx.actor.role, ctx.service.docs
+    groups = []
+    if role == "leader":
+        groups.append(("todo_sign", ctx.call(docs.awaiting_signature)))
+    if role == "clerk":
+        mine = ctx.call(lambda: docs.outgoing_documents(None))
+        groups += [("todo_drafts", [d for d in mine if d["state"] in ("draft", "returned")]),
+                   ("todo_seal", [d for d in mine if d["state"] == "signed"]),
+                   ("todo_issue", [d for d in mine if d["state"] == "sealed"]),
+                   ("todo_arrivals", [d for d in ctx.call(docs.arrivals)
+                                      if d["arrival_state"] == "arrived"])]
+        return ctx.render("home.html", groups=groups, note=None, overdue=_overdue(ctx))
+    note = {"auditor": "todo_auditor", "admin": "todo_admin", "operator": "todo_admin"}.get(role)
+    return ctx.render("home.html", groups=groups, note=note)
+
+
+def _overdue(ctx):
+    """routing's overdue findings for the caller's agency (its deadline rules),
+    the earliest per document; None when routing could not say."""
+    try:
+        findings = ctx.service.routing.overdue()
+    except Exception as err:
+        if not isinstance(unavailable(err) or err, LienThongError):
+            raise
+        log.warning("overdue findings unavailable for the inbox: %s", err)
+        return None
+    earliest = {}
+    for finding in findings:
+        earliest.setdefault(finding["document_id"], finding)
+    return earliest
+
+
+def _document(ctx, document_id):
+    ctx.allow("get_document")
+    docs = ctx.service.docs
+    document = ctx.call(lambda: docs.get_document(document_id))
+    timeline = ctx.call(lambda: docs.timeline(document_id))
+    leaders = []
+    if ctx.actor.role == "clerk" and document["state"] in ("draft", "returned"):
+        leaders = [u for u in ctx.service.events.users.all()
+                   if u["agency"] == ctx.actor.agency and u["role"] == "leader"
+                   and u["disabled_at"] is None]
+    statuses = []
+    if document["state"] in ("issued", "sent", "recalled", "replaced"):
+        try:  # routing's, per recipient: the sender sees all, a recipient its own
+            statuses = ctx.service.routing.statuses(document_id)
+        except NotFound:
+            statuses = []
+    return ctx.render("document.html", document=document, timeline=timeline, leaders=leaders,
+                      arrival=document.get("incoming", {}).get(ctx.actor.agency),
+                      statuses=statuses)
+
+
+# action in the URL -> (the API endpoint whose roles apply, the call, the form field it needs)
+ACTIONS = {
+    "submit": ("submit", lambda docs, signing, d, f: docs.submit(d, f.get("signer_user")),
+               "signer_user"),
+    "sign": ("sign", lambda docs, signing, d, f: signing.sign_document(d), None),
+    "return": ("return_document",
+               lambda docs, signing, d, f: signing.return_document(d, f.get("comment")),
+               "comment"),
+    "seal": ("seal", lambda docs, signing, d, f: signing.seal_document(d), None),
+    "issue": ("issue", lambda docs, signing, d, f: docs.issue(d), None),
+    "accept": ("accept_incoming", lambda docs, signing, d, f: docs.accept_incoming(d), None),
+    "refuse": ("return_incoming",
+               lambda docs, signing, d, f: docs.return_incoming(d, f.get("reason")), "reason"),
+}
+
+
+def _act(ctx, document_id, action):
+    endpoint, call, needs = ACTIONS[action]
+    ctx.allow(endpoint)
+    form = ctx.form()
+    if needs and not form.get(needs):
+        raise ValidationFailed(f"{needs}: required", field=needs)
+    ctx.call(lambda: call(ctx.service.docs, ctx.service.signing, document_id, form))
+    return ctx.finish(redirect(f"/web/documents/{quote(document_id)}?ok={action}"))
+
+
+def _compose(ctx):
+    """The compose form, streamed: its fields (the anti-forgery token first) are
+    read, turned into docs' ``metadata`` part, and the files follow to docs as
+    they arrive, in the browser's own parts, never held whole."""
+    request = ctx.request
+    if request.mimetype != "multipart/form-data" or not request.mimetype_params.get("boundary"):
+        raise ValidationFailed("request: send the form as multipart/form-data",
+                               field="content-type")
+    if request.content_length is None:
+        raise ValidationFailed("request: a Content-Length is required", field="body")
+    boundary = request.mimetype_params["boundary"].encode("latin-1")
+    stream = request.stream
+    raw_fields, rest = split_fields(stream, boundary)
+    fields = read_fields(raw_fields, boundary)
+    ctx.check_csrf(fields.get("csrf"))
+    try:
+        metadata = metadata_of(fields)
+    except ValidationFailed as err:
+        return ctx.error(err, template="compose.html", values=fields)
+    prefix = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="metadata"\r\n'
+              b"Content-Type: application/json; charset=utf-8\r\n\r\n"
+              + json.dumps(metadata, ensure_ascii=False).encode("utf-8") + b"\r\n")
+    length = len(prefix) + request.content_length - len(raw_fields)
+
+    def body(tail=1024):
+        yield prefix
+        pending = rest
+        while chunk := stream.read(CHUNK):
+            pending += chunk
+            if len(pending) > 2 * tail:
+                yield pending[:-tail]
+                pending = pending[-tail:]
+        yield trim_empty_attachment(pending, boundary)
+
+    answer = ctx.service._through_docs(
+        request, "register_document", "POST", "/v1/documents",
+        body=(f"multipart/form-data; boundary={boundary.decode('latin-1')}", length, body()))
+    payload = json.loads(answer.get_data() or b"{}")
+    if answer.status_code != 201:
+        error = payload.get("error", {})
+        err = LienThongError(error.get("message", ""), error.get("field"))
+        err.code, err.http_status = error.get("code", "error"), answer.status_code
+        return ctx.error(err, template="compose.html", values=fields)
+    return ctx.finish(redirect(f"/web/documents/{quote(payload['document_id'])}?ok=created"))

@@ -1,0 +1,169 @@
+"""The web application's pure helpers: words in both languages, Vietnam dates,
+the session cookie, and the compose form turned into docs' parts."""
+
+import io
+import re
+import unicodedata
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+from werkzeug.wrappers import Response
+
+from services.docs import domain as docs_domain
+from services.gateway import web
+from services.gateway.web_text import EN, TEXT, VI
+from shared import errors
+from shared.multipart import MultipartStream
+
+TEMPLATES = Path(web.__file__).parent / "templates"
+
+
+def test_every_key_is_in_both_languages_and_vietnamese_is_nfc():
+    assert set(VI) == set(EN)
+    for key, text in VI.items():
+        assert text and unicodedata.normalize("NFC", text) == text, key
+    assert all(EN.values())
+
+
+def test_every_word_the_pages_ask_for_exists():
+    used = set()
+    for source in [*TEMPLATES.glob("*.html"), Path(web.__file__)]:
+        used |= {key for key in re.findall(r"""\bt\(\s*["']([a-z_A-Z0-9]+)["']""",
+                                           source.read_text())
+                 if not key.endswith("_")}  # a prefix: its keys are listed below
+    # Keys made at run time: states, urgency, roles, events, outcomes, error codes.
+    used |= {f"state_{s}" for s in (*docs_domain.STATES, docs_domain.EXTERNAL)}
+    used |= {f"arrival_{s}" for s in ("arrived", "accepted", "returned", "withdrawn")}
+    used |= {f"{kind}_{n}" for kind in ("urgency", "secrecy") for n in range(4)}
+    used |= {f"role_{r}" for r in ("clerk", "leader", "auditor", "admin", "operator")}
+    used |= {f"ok_{a}" for a in (*web.ACTIONS, "created", "logout")}
+    used |= {"overdue_registration", "overdue_completion"}
+    used |= {f"status_{c}" for c in ("01", "02", "03", "04", "05", "06", "13", "15", "16")}
+    used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External)\w+)"',
+                                              Path(docs_domain.__file__).read_text())
+             if e not in ("DocumentSigned", "DocumentReturned", "DocumentSealed",
+                          "DocumentFinalized")}
+    used |= {f"error_{c.code}" for c in vars(errors).values()
+             if isinstance(c, type) and issubclass(c, errors.LienThongError)}
+    for lang, table in TEXT.items():
+        missing = sorted(used - set(table))
+        assert not missing, f"{lang}: {missing}"
+
+
+def test_dates_are_day_month_year_in_vietnam_time():
+    assert web.format_date("2026-12-03T20:30:00+00:00", True) == "04/12/2026 03:30"
+    assert web.format_date("2026-12-03T20:30:00+00:00") == "04/12/2026"
+    assert web.format_date(datetime(2026, 1, 5, 1, 2, tzinfo=timezone.utc), True) == \
+        "05/01/2026 08:02"
+    assert web.format_date("2026-12-05") == "05/12/2026"
+    assert web.format_date(date(2026, 2, 1)) == "01/02/2026"
+    assert web.format_date({"$dt": "2026-12-03T17:05:00+00:00"}, True) == "04/12/2026 00:05"
+    assert web.format_date(None) == "" and web.format_date("") == ""
+
+
+def test_the_language_comes_from_the_query_then_the_cookie():
+    assert web.pick_language({}, {}) == ("vi", False)
+    assert web.pick_language({"lang": "en"}, {}) == ("en", True)
+    assert web.pick_language({"lang": "en"}, {"lt_lang": "en"}) == ("en", False)
+    assert web.pick_language({}, {"lt_lang": "en"}) == ("en", False)
+    assert web.pick_language({"lang": "fr"}, {"lt_lang": "xx"}) == ("vi", False)
+    assert web.translator("en")("count", n=3) == "3 document(s)"
+    assert web.translator("vi")("count", n=3) == "3 văn bản"
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_the_session_cookie_is_httponly_strict_and_secure_when_asked(secure):
+    response = Response()
+    response.set_cookie(**web.session_cookie("tok.en", 3600.7, secure))
+    flags = [f.strip().lower() for f in response.headers["Set-Cookie"].split(";")]
+    assert flags[0] == "lt_session=tok.en"
+    assert {"httponly", "samesite=strict", "path=/", "max-age=3600"} <= set(flags)
+    assert ("secure" in flags) is secure
+
+
+def test_tokens_compare_whole_and_never_empty():
+    assert web.same_token("abc", "abc")
+    assert not web.same_token("abc", "abd") and not web.same_token("", "")
+    assert not web.same_token(None, "abc") and not web.same_token("abc", None)
+
+
+def _browser_body(attachments):
+    """A compose form as requests (like a browser) encodes it: fields, then files."""
+    prepared = requests.Request("POST", "http://x/web/new", data={
+        "csrf": "t0k", "subject": "Chỉ thị", "document_type": "CT", "urgency": "1",
+        "agency_abbreviation": "UBND", "position": "Chủ tịch", "full_name": "An",
+        "recipients": "000.01.00.H41\r\n000.02.00.H41", "due_date": ""},
+        files=[("file", ("a.pdf", b"%PDF-1.7 main", "application/pdf")), *attachments]
+    ).prepare()
+    boundary = prepared.headers["Content-Type"].split("boundary=")[1].encode()
+    return prepared.body, boundary
+
+
+def _parts(body, boundary):
+    form = MultipartStream(io.BytesIO(body), boundary.decode())
+    parts = []
+    while (part := form.next_part()) is not None:
+        data = form.read_field() if part[0] == "field" else form.file_stream().read()
+        parts.append((part[1], part[2], data))
+    return parts
+
+
+def test_the_compose_form_becomes_docs_parts_of_the_same_length():
+    empty = ("attachment", ("", b"", "application/octet-stream"))
+    body, boundary = _browser_body([empty])
+    raw_fields, rest = web.split_fields(io.BytesIO(body), boundary, limit=4096)
+    fields = web.read_fields(raw_fields, boundary)
+    assert fields["csrf"] == "t0k" and fields["subject"] == "Chỉ thị"
+    metadata = web.metadata_of(fields)
+    assert metadata["recipients"] == ["000.01.00.H41", "000.02.00.H41"]
+    assert metadata["urgency"] == 1 and "due_date" not in metadata
+    assert metadata["signer"] == {"competence": "", "position": "Chủ tịch", "full_name": "An"}
+
+    # The empty attachment input is cut, the length kept (an epilogue pads it).
+    trimmed = web.trim_empty_attachment(rest, boundary)
+    assert len(trimmed) == len(rest) and trimmed != rest
+    assert _parts(trimmed, boundary) == [("file", "a.pdf", b"%PDF-1.7 main")]
+    # A real attachment is left as it came.
+    body, boundary = _browser_body([("attachment", ("b.png", b"\x89PNG", "image/png"))])
+    _, rest = web.split_fields(io.BytesIO(body), boundary, limit=4096)
+    assert web.trim_empty_attachment(rest, boundary) == rest
+    assert [p[:2] for p in _parts(rest, boundary)] == [("file", "a.pdf"),
+                                                       ("attachment", "b.png")]
+
+
+def test_the_compose_form_is_refused_without_its_file_or_with_a_bad_number():
+    prepared = requests.Request("POST", "http://x", data={"csrf": "t"},
+                                files=[("other", ("a", b"x"))]).prepare()
+    boundary = prepared.headers["Content-Type"].split("boundary=")[1].encode()
+    with pytest.raises(errors.ValidationFailed) as refused:
+        web.split_fields(io.BytesIO(prepared.body), boundary, limit=4096)
+    assert refused.value.field == "file"
+    with pytest.raises(errors.ValidationFailed) as refused:
+        web.metadata_of({"urgency": "khẩn"})
+    assert refused.value.field == "urgency"
+
+
+def _render_inbox(lang, documents, overdue):
+    return web._env.get_template("list.html").render(
+        t=web.translator(lang), lang=lang, other_lang="en", csrf="c", date=web.format_date,
+        doc_types={}, path="/web/inbox", flash=None, title="Văn bản đến", kind="inbox",
+        actor={"user_id": "van.thu", "role": "clerk", "agency": "000.01.00.H41"},
+        documents=documents, overdue=overdue)
+
+
+def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
+    row = {"document_id": "d1", "urgency": 3, "number_notation": "01/CĐ-UBND",
+           "subject": "<script>alert(1)</script>", "issuing_agency": "000.00.00.H41",
+           "arrival_number": 4, "arrived_at": "2026-12-01T01:00:00+00:00",
+           "arrival_state": "arrived"}
+    late = {"d1": {"document_id": "d1", "kind": "registration",
+                   "deadline": "2026-12-01T05:00:00+00:00"}}
+    html = _render_inbox("vi", [row, {**row, "document_id": "d2"}], late)
+    assert html.count("Quá hạn tiếp nhận") == 1 and "01/12/2026 12:00" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+    assert "Hỏa tốc" in html and "01 Đã đến" in html
+    assert "Overdue for acceptance" in _render_inbox("en", [row], late)
+    assert "Chưa lấy được thông tin quá hạn" in _render_inbox("vi", [row], None)
+    assert "Chưa lấy được" not in _render_inbox("vi", [row], {})
