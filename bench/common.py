@@ -183,3 +183,19 @@ class Result:
             return None
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def private_platform_for(cleanup, log_dir):
+    """A PostgreSQL cluster, a RabbitMQ node and SeaweedFS of the benchmark's own
+    (stopped by ``cleanup``, a ``contextlib.ExitStack``), and the test harness's
+    platform on them: ``(platform, rabbit, postgres, weed)``."""
+    from tests.support import servers
+    from tests.support.private import PrivatePostgres, PrivateRabbit, private_platform
+
+    postgres = PrivatePostgres().start()
+    cleanup.callback(postgres.cleanup)
+    rabbit = PrivateRabbit().start()
+    cleanup.callback(rabbit.cleanup)
+    s3, weed = servers.private_s3(os.path.join(log_dir, "s3"))
+    cleanup.callback(weed.stop)
+    return private_platform(rabbit, postgres, s3, log_dir), rabbit, postgres, weed

@@ -44,7 +44,7 @@ import psycopg
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.common import print_machine
+from bench.common import print_machine, private_platform_for
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.demo import AUDITOR_AGENCY, PROVINCE, SIGNER, seed_users
@@ -242,9 +242,6 @@ def start_stack(platform, instances, users_path):
 def main(argv=None):
     import logging
 
-    from tests.support import servers
-    from tests.support.private import PrivatePostgres, PrivateRabbit, private_platform
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=40)
     parser.add_argument("--clients", type=int, default=4)
@@ -260,13 +257,7 @@ def main(argv=None):
     os.makedirs(LOG_DIR)
     with contextlib.ExitStack() as cleanup:
         signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
-        postgres = PrivatePostgres().start()
-        cleanup.callback(postgres.cleanup)
-        rabbit = PrivateRabbit().start()
-        cleanup.callback(rabbit.cleanup)
-        s3, weed = servers.private_s3(os.path.join(LOG_DIR, "s3"))
-        cleanup.callback(weed.stop)
-        platform = private_platform(rabbit, postgres, s3, LOG_DIR)
+        platform, _, _, _ = private_platform_for(cleanup, LOG_DIR)
         platform.object_store()  # the bucket, before the services' least-privilege keys
         users_path, passwords = seed_users(LOG_DIR)
         processes, gateways, client = start_stack(platform, args.instances, users_path)

@@ -46,7 +46,7 @@ import pika
 import psycopg
 import requests
 
-from bench.common import print_machine
+from bench.common import print_machine, private_platform_for
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.demo import AUDITOR_AGENCY, DISTRICTS, PROVINCE, SIGNER, seed_users
@@ -292,9 +292,6 @@ def oracle(platform, client, stream):
 def main(argv=None):
     import logging
 
-    from tests.support import servers
-    from tests.support.private import PrivatePostgres, PrivateRabbit, private_platform
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--rate", type=float, default=12, help="documents started a minute")
@@ -311,13 +308,7 @@ def main(argv=None):
     os.makedirs(LOG_DIR)
     with contextlib.ExitStack() as cleanup:
         signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
-        postgres = PrivatePostgres().start()
-        cleanup.callback(postgres.cleanup)
-        rabbit = PrivateRabbit().start()
-        cleanup.callback(rabbit.cleanup)
-        s3, weed = servers.private_s3(os.path.join(LOG_DIR, "s3"))
-        cleanup.callback(weed.stop)
-        platform = private_platform(rabbit, postgres, s3, LOG_DIR)
+        platform, rabbit, postgres, weed = private_platform_for(cleanup, LOG_DIR)
         baselines = raw_baselines(platform.pg_dsn, platform.amqp_uri)
 
         users_path, passwords = seed_users(LOG_DIR)
