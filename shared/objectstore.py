@@ -55,7 +55,7 @@ class PdfCheck:
             raise UnsupportedMediaType(f"{self.field}: not a PDF (it does not start with"
                                        " %PDF-)", field=self.field)
 
-    def check_tail(self, tail):
+    def check_tail(self, tail, size):
         if not tail.rstrip(b" \t\r\n\x00").endswith(b"%%EOF"):
             raise UnsupportedMediaType(f"{self.field}: not a complete PDF (no %%EOF at its"
                                        " end)", field=self.field)
@@ -94,10 +94,34 @@ MAGIC = {
 }
 
 
+def check_zip_end(field, tail, size):
+    """A ZIP (docx, xlsx, odt...) ends with its end-of-central-directory record,
+    which says where the central directory lies: right before that record.
+    A file that merely starts with ``PK`` is refused here, by its end."""
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise UnsupportedMediaType(f"{field}: not a complete ZIP/office file (no end of"
+                                   " central directory)", field=field)
+    record = tail[at:at + 22]
+    entries = int.from_bytes(record[10:12], "little")
+    directory_size = int.from_bytes(record[12:16], "little")
+    directory_at = int.from_bytes(record[16:20], "little")
+    comment = int.from_bytes(record[20:22], "little")
+    if 0xFFFFFFFF in (directory_size, directory_at) or entries == 0xFFFF:
+        return  # ZIP64: the sizes are in another record; the start was checked
+    record_at = size - (len(tail) - at)
+    if at + 22 + comment != len(tail) or entries == 0 \
+            or directory_at + directory_size != record_at:
+        raise UnsupportedMediaType(f"{field}: not a valid ZIP/office file (its central"
+                                   " directory does not match its end record)", field=field)
+
+
 class AttachmentCheck:
-    """An attachment is a PDF, a PNG or JPEG image, or an office/zip file."""
+    """An attachment is a PDF, a PNG or JPEG image, or an office/zip file, judged
+    by its first bytes and, for a PDF or a ZIP, by its end."""
 
     head_size = 8
+    tail_size = 22 + 0xFFFF  # a ZIP's end record and the longest comment it may carry
 
     def __init__(self, field):
         self.field = field
@@ -114,9 +138,11 @@ class AttachmentCheck:
         raise UnsupportedMediaType(f"{self.field}: not a PDF, PNG, JPEG or office (zip)"
                                    " file, judged by its content", field=self.field)
 
-    def check_tail(self, tail):
+    def check_tail(self, tail, size):
         if self._pdf:
-            self._pdf.check_tail(tail)
+            self._pdf.check_tail(tail, size)
+        elif self.content_type == "application/zip":
+            check_zip_end(self.field, tail, size)
 
 
 class OwnContent:
@@ -131,7 +157,7 @@ class OwnContent:
     def check_head(self, head):
         pass
 
-    def check_tail(self, tail):
+    def check_tail(self, tail, size):
         pass
 
 
@@ -161,7 +187,7 @@ class CheckedReader(io.RawIOBase):
         if not chunk:
             if len(self._head) < want:
                 self.check.check_head(self._head)
-            self.check.check_tail(self._tail)
+            self.check.check_tail(self._tail, self.size)
             return b""
         if len(self._head) < want:
             self._head += chunk[:want]
@@ -178,7 +204,7 @@ class CheckedReader(io.RawIOBase):
             run_cpu(self.sha256.update, chunk)
         else:
             self.sha256.update(chunk)
-        self._tail = (self._tail + chunk)[-1024:]
+        self._tail = (self._tail + chunk)[-getattr(self.check, "tail_size", 1024):]
         return chunk
 
     def readinto(self, buffer):

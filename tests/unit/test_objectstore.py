@@ -6,7 +6,7 @@ import io
 import pytest
 
 from shared.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
-from shared.objectstore import CHUNK, CheckedReader, InMemoryObjectStore, PdfCheck
+from shared.objectstore import AttachmentCheck, CHUNK, CheckedReader, InMemoryObjectStore, PdfCheck
 from tests.support.pdf import make_pdf
 
 KEY = "documents/d1/main.pdf"
@@ -257,3 +257,32 @@ def test_the_signature_scan_passes_an_unsigned_pdf(store):
     check = UnsignedPdfCheck()
     store.put_stream(KEY, Source(make_pdf(padding=300_000)), max_size=LIMIT, check=check)
     assert not check.suspect
+
+
+def a_zip(comment=b""):
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", "<w:document>Báo cáo</w:document>" * 50)
+        archive.comment = comment
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("comment", [b"", b"x" * 5000])
+def test_a_real_zip_attachment_is_accepted(store, comment):
+    data = a_zip(comment)
+    stored = store.put_stream("a/0", io.BytesIO(data), 10**6, AttachmentCheck("attachments.0"))
+    assert stored.content_type == "application/zip" and stored.size == len(data)
+
+
+@pytest.mark.parametrize("data", [
+    b"PK\x03\x04" + b"zip file" * 1000,   # the magic bytes and nothing of a ZIP
+    a_zip() + b"tail",                    # something after the end record
+    a_zip()[:-30] + a_zip()[-22:],        # the end record names a directory that is not there
+])
+def test_junk_that_starts_like_a_zip_is_refused_by_its_end(store, data):
+    with pytest.raises(UnsupportedMediaType) as refused:
+        store.put_stream("a/0", io.BytesIO(data), 10**6, AttachmentCheck("attachments.0"))
+    assert refused.value.field == "attachments.0" and "ZIP" in str(refused.value)
+    assert not store.exists("a/0")
