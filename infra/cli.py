@@ -367,6 +367,52 @@ def cmd_download(api, args, out):
     return 0
 
 
+def _save(url, path, timeout):
+    """Stream ``url`` to ``path``: (size, sha256)."""
+    digest, size = hashlib.sha256(), 0
+    with requests.get(url, stream=True, timeout=timeout) as response:
+        if response.status_code >= 400:
+            raise CliError("download_failed", f"the storage answered {response.status_code}",
+                           "url")
+        with open(path, "wb") as fh:
+            for chunk in response.iter_content(CHUNK):
+                fh.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def cmd_manifest(api, args, out):
+    """The signed manifest and its detached signature, to check with openssl."""
+    urls = api.get(doc(args.id, "manifest"))
+    written = {}
+    for kind in ("json", "p7s"):
+        path = os.path.join(args.output, f"{args.id}.manifest.{kind}")
+        size, sha256 = _save(urls[kind], path, api.timeout)
+        written[kind] = {"path": path, "size": size, "sha256": sha256}
+    out(written, lambda w: "\n".join(f"wrote {v['path']} ({_size(v['size'])})"
+                                      for v in w.values())
+        + f"\ncheck it: openssl cms -verify -binary -inform DER -in {written['p7s']['path']}"
+          f" -content {written['json']['path']} -CAfile ROOT.pem -purpose any")
+    return 0
+
+
+def cmd_trust_anchor(api, args, out):
+    """The root certificate and the CRL, written as files a recipient's tools read."""
+    anchor = api.get("/v1/trust-anchor")
+    root = os.path.join(args.output, "lienthong-root.pem")
+    crl = os.path.join(args.output, "lienthong.crl")
+    with open(root, "w", encoding="ascii") as fh:
+        fh.write(anchor["root_certificate"])
+    with open(crl, "wb") as fh:
+        fh.write(base64.b64decode(anchor["crl"]))
+    out({"root_certificate": root, "crl": crl, "tsa_url": anchor["tsa_url"]},
+        lambda a: f"wrote {a['root_certificate']} and {a['crl']}\n"
+                  f"check a PDF: pdfsig FILE.pdf, or pyhanko sign validate --trust"
+                  f" {a['root_certificate']} FILE.pdf")
+    return 0
+
+
 def verify_lines(verdict):
     """Each check of a verification report, ✓ or ✗ with its detail."""
     lines = []
@@ -590,6 +636,13 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     command("verify", cmd_verify, "check a document's signatures, one by one"
             ).add_argument("id")
+    p = command("manifest", cmd_manifest,
+                "download a document's signed manifest and its CMS signature")
+    p.add_argument("id")
+    p.add_argument("-o", "--output", default=".", metavar="DIR")
+    p = command("trust-anchor", cmd_trust_anchor,
+                "download the platform's root certificate and CRL (to verify with your tools)")
+    p.add_argument("-o", "--output", default=".", metavar="DIR")
     p = command("edxml", cmd_edxml_export,
                 "write a document as an edXML package (QCVN 102:2016) for the national axis")
     p.add_argument("id")

@@ -82,6 +82,14 @@ ENDPOINTS = {
     "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature", CLERK),
     "issue": Endpoint("POST", DOC + "/issue", "Issue: number and time given", CLERK),
     "verify": Endpoint("GET", DOC + "/verify", "Every signature check, explained", READERS),
+    "manifest": Endpoint("GET", DOC + "/manifest",
+                         "5-minute download URLs of the signed manifest (json) and its"
+                         " detached CMS signature (p7s), to check with one's own tools",
+                         READERS),
+    "trust_anchor": Endpoint("GET", "/v1/trust-anchor",
+                             "The platform CA's root certificate (PEM), its current CRL"
+                             " (base64 DER) and the TSA's URL, to check signatures with"
+                             " pdfsig, pyHanko or openssl", READERS),
     "file": Endpoint("GET", DOC + "/file", "A 5-minute download URL of the current file",
                      READERS, answer=s.UrlSchema),
     "attachment": Endpoint("GET", DOC + "/attachments/{index}",

@@ -242,6 +242,14 @@ class GatewayService(Health):
         return self._call(request, "verify",
                           lambda: self.signing.verify_document(document_id))
 
+    @route("manifest")
+    def manifest(self, request, document_id):
+        return self._call(request, "manifest", lambda: self.signing.manifest_urls(document_id))
+
+    @route("trust_anchor")
+    def trust_anchor(self, request):
+        return self._call(request, "trust_anchor", lambda: self.signing.trust_anchor())
+
     @route("file")
     def file(self, request, document_id):
         return self._call(request, "file", lambda: {"url": self.docs.file_url(document_id)})

@@ -110,6 +110,29 @@ def test_a_document_goes_out_and_in_through_the_command_line(cli, tmp_path):
     assert digest == shown["file"]["sha256"]
     assert f"sha256: {digest}" in downloaded.stdout
 
+    # With nothing of ours: the trust anchor and the signed manifest, checked by openssl.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    ok(cli("van.thu.h1", "trust-anchor", "-o", str(mine)))
+    manifest = ok(cli("van.thu.h1", "manifest", document_id, "-o", str(mine)))
+    assert "openssl cms -verify" in manifest.stdout
+    root, body = mine / "lienthong-root.pem", mine / f"{document_id}.manifest.json"
+    signature = mine / f"{document_id}.manifest.p7s"
+    assert root.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert (mine / "lienthong.crl").stat().st_size > 0
+
+    def openssl_verify(content):
+        return subprocess.run(
+            ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(signature),
+             "-content", str(content), "-CAfile", str(root), "-purpose", "any",
+             "-out", os.devnull], capture_output=True, text=True, check=False)
+    checked = openssl_verify(body)
+    assert checked.returncode == 0 and "Verification successful" in checked.stderr, checked
+    assert digest in body.read_text()  # the manifest names the file's SHA-256
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(body.read_text().replace(digest, "0" * 64))
+    assert openssl_verify(tampered).returncode != 0
+
     # --json gives the API's answer as it is.
     raw = json.loads(ok(cli("van.thu.h1", "inbox", "--json")).stdout)
     assert [item["document_id"] for item in raw] == [document_id]
