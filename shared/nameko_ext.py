@@ -24,6 +24,7 @@ from nameko.exceptions import RpcTimeout, registry as remote_error_registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import MethodProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.timer import timer
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
 
@@ -39,6 +40,7 @@ from shared.failpoints import failpoint
 from shared.observability import Correlation, Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay, send_to_queue
 from shared.topology import SUBSCRIPTIONS, queue_arguments, queue_of, queue_type_of
+from shared.uploads import PendingUploads, UploadSettings
 
 log = logging.getLogger(__name__)
 
@@ -589,6 +591,39 @@ class ObjectStoreProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.store
+
+
+SWEEP_EVERY_SECONDS = 2.0  # one indexed query when nothing is due
+
+
+class UploadsProvider(DependencyProvider):
+    """A service's :class:`~shared.uploads.PendingUploads`, over its event
+    store's database and its bucket (the service's ``events`` and ``files``
+    providers). The service's DDL must include ``shared.uploads.DDL``."""
+
+    def setup(self):
+        self.uploads = None
+
+    def get_dependency(self, worker_ctx):
+        if self.uploads is None:
+            found = {type(d): d for d in self.container.dependencies}
+            events, files = found[EventStoreProvider], found[ObjectStoreProvider]
+            self.uploads = PendingUploads(events.db, files.store, events.store.read_stream,
+                                          UploadSettings.from_config(self.container.config))
+        return self.uploads
+
+
+class SweepsUploads:
+    """Mixed into a service that uploads: its sweeper, on every instance."""
+
+    uploads = UploadsProvider()
+
+    @timer(interval=SWEEP_EVERY_SECONDS)
+    def sweep_uploads(self):
+        try:
+            self.uploads.sweep()
+        except Exception as err:  # the database is away: the next round tries again
+            log.warning("object storage: upload sweep failed: %r", err)
 
 
 class PriorityEventHandler(EventHandler):

@@ -155,6 +155,22 @@ class PendingUploads:
         except Exception:  # the intent stays open: swept after max_seconds
             log.exception("object storage: could not hand upload %s to the sweeper", upload_id)
 
+    def abandon(self, upload_ids: Iterable[str], stored: Iterable[Any], err: BaseException) -> None:
+        """After a failed command: remove the versions it ``stored`` (objects with
+        ``key``/``version_id``, or their dicts) and end its intents; swept at once
+        if a removal failed or the S3 server did (``err``). Never raises."""
+        clean = not isinstance(err, StorageError)
+        for obj in stored:
+            key, version_id = ((obj["key"], obj["version_id"]) if isinstance(obj, Mapping)
+                               else (obj.key, obj.version_id))
+            try:
+                self.files.delete(key, version_id=version_id)
+            except Exception:
+                log.exception("could not remove %s after a failed command", key)
+                clean = False
+        for upload_id in upload_ids:
+            self.end(upload_id, clean)
+
     # -- the sweeper -----------------------------------------------------------------------
 
     def sweep(self) -> int:
@@ -206,43 +222,3 @@ class PendingUploads:
                 " empty = %s, sweep_after = now() + %s * interval '1 second'"
                 " WHERE upload_id = %s", (empty, pause, upload_id))
         return len(remove)
-
-
-# -- nameko ------------------------------------------------------------------------------
-
-from nameko.extensions import DependencyProvider  # noqa: E402
-from nameko.timer import timer  # noqa: E402
-
-SWEEP_EVERY_SECONDS = 2.0  # one indexed query when nothing is due
-
-
-class UploadsProvider(DependencyProvider):
-    """A service's :class:`PendingUploads`, over its event store's database and
-    its bucket (the service's ``events`` and ``files`` providers). The
-    service's DDL must include :data:`DDL`."""
-
-    def setup(self):
-        self.uploads = None
-
-    def get_dependency(self, worker_ctx):
-        if self.uploads is None:
-            from shared.nameko_ext import EventStoreProvider, ObjectStoreProvider
-
-            found = {type(d): d for d in self.container.dependencies}
-            events, files = found[EventStoreProvider], found[ObjectStoreProvider]
-            self.uploads = PendingUploads(events.db, files.store, events.store.read_stream,
-                                          UploadSettings.from_config(self.container.config))
-        return self.uploads
-
-
-class SweepsUploads:
-    """Mixed into a service that uploads: its sweeper, on every instance."""
-
-    uploads = UploadsProvider()
-
-    @timer(interval=SWEEP_EVERY_SECONDS)
-    def sweep_uploads(self):
-        try:
-            self.uploads.sweep()
-        except Exception as err:  # the database is away: the next round tries again
-            log.warning("object storage: upload sweep failed: %r", err)

@@ -22,14 +22,14 @@ from shared.auth import require_role
 from shared.config import SettingsProvider
 from shared.documents import document_prefix, file_key
 from shared.envelope import thaw, utc_now
-from shared.errors import Forbidden, NotFound, StorageError, ValidationFailed
+from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
 from shared.nameko_ext import (
-    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
+    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider, SweepsUploads,
     event_handler, json_http, json_response, rpc,
 )
 from shared.objectstore import UnsignedPdfCheck
-from shared.uploads import DDL as UPLOADS_DDL, SweepsUploads
+from shared.uploads import DDL as UPLOADS_DDL
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         except BaseException as err:
             # If the S3 server failed, what it holds under this new document's
             # prefix is unknown (a hung server may finish the upload later).
-            clean = self._remove(stored) and not isinstance(err, StorageError)
-            self.uploads.end(upload, clean)
+            self.uploads.abandon([upload], stored, err)
             raise
         return json_response({"document_id": document_id, "event_id": recorded.event_id,
                               "state": domain.DRAFT, "file": stored[0].to_dict(),
@@ -113,7 +112,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
             recorded = commands.revise(self.store, self.log, document_id, stored[0], actor,
                                        within=self._settle(upload))
         except BaseException as err:
-            self.uploads.end(upload, self._remove(stored) and not isinstance(err, StorageError))
+            self.uploads.abandon([upload], stored, err)
             raise
         return json_response({"document_id": document_id, "state": recorded.data["state"],
                               "file": stored[0].to_dict()})
@@ -278,18 +277,6 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     def _settle(self, upload):
         return lambda conn: self.uploads.settle(conn, upload)
-
-    def _remove(self, stored):
-        """Remove the versions a failed command stored; False if one could not be
-        (logged: the caller sees its own failure; the intent goes to the sweeper)."""
-        removed = True
-        for obj in stored:
-            try:
-                self.files.delete(obj.key, version_id=obj.version_id)
-            except Exception:
-                log.exception("could not remove %s after a failed command", obj.key)
-                removed = False
-        return removed
 
     def _limit(self):
         return self.settings.max_upload_bytes

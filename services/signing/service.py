@@ -33,12 +33,11 @@ from shared.errors import NotFound, StorageError, ValidationFailed
 from shared.failpoints import failpoint
 from shared.green import run_cpu
 from shared.nameko_ext import (
-    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
+    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider, SweepsUploads,
     event_handler, rpc,
 )
 from shared.objectstore import OwnContent, PdfCheck
 from shared import uploads
-from shared.uploads import SweepsUploads
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +148,7 @@ class SigningService(Health, DeadLetters, SweepsUploads):
                                   data["number_notation"], attachments, stored[-2],
                                   stored[-1], authority.certificate_info(identity), event)
             except BaseException as err:
-                self._abandon(stored, intents, err)
+                self.uploads.abandon(intents, stored, err)
                 raise
 
         self.events.handle_once("signing.on_document_issued", payload, effects)
@@ -293,7 +292,7 @@ class SigningService(Health, DeadLetters, SweepsUploads):
         try:
             return use_case(*args, **kwargs)
         except BaseException as err:
-            self._abandon(undo, intents, err)
+            self.uploads.abandon(intents, undo, err)
             raise
 
     def _fetch(self, stored, sha256):
@@ -334,20 +333,6 @@ class SigningService(Health, DeadLetters, SweepsUploads):
             for intent in intents:
                 self.uploads.settle(conn, intent)
         return settle
-
-    def _abandon(self, stored, intents, err):
-        """After a failed command: its objects removed, its intents ended (swept
-        if a removal failed or the S3 server did)."""
-        clean = not isinstance(err, StorageError)
-        for obj in stored:
-            try:
-                self.files.delete(obj["key"], version_id=obj["version_id"])
-            except Exception:
-                log.exception("could not remove %s after a failed command", obj["key"])
-                clean = False
-        for intent in intents:
-            self.uploads.end(intent, clean)
-
 
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
