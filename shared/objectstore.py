@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -456,16 +457,25 @@ class S3ObjectStore:
 
 
 class InMemoryObjectStore:
-    """Same contract, no server: for unit tests of the services' core."""
+    """Same contract, no server: for unit tests of the services' core. Versioned
+    like the bucket: each put adds a version with its own id; a read or a
+    delete without an id means the newest; a delete with one removes that
+    version only (tests/unit/objectstore_contract.py says what both agree on)."""
 
     def __init__(self):
-        self._objects = {}
-        self._written = {}  # key -> when it was last put
+        self._objects = {}  # key -> [(version_id, data, written)], oldest first
         self._locks = {}
         self._lock = threading.Lock()
 
     def ensure_bucket(self):
         pass
+
+    def _put(self, key, data):
+        version_id = uuid.uuid4().hex
+        with self._lock:
+            self._objects.setdefault(key, []).append(
+                (version_id, data, datetime.now(timezone.utc)))
+        return version_id
 
     def put_stream(self, key, source, max_size, check=None):
         check = check or PdfCheck()
@@ -473,40 +483,42 @@ class InMemoryObjectStore:
         parts = []
         while chunk := reader.read(CHUNK):
             parts.append(chunk)
-        with self._lock:
-            self._objects[key] = b"".join(parts)
-            self._written[key] = datetime.now(timezone.utc)
+        version_id = self._put(key, b"".join(parts))
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
-                            content_type=check.content_type)
+                            content_type=check.content_type, version_id=version_id)
 
     def put_locked(self, key, data, retain_until):
-        with self._lock:
-            self._objects[key] = bytes(data)
-            self._written[key] = datetime.now(timezone.utc)
+        version_id = self._put(key, bytes(data))
+        self.lock(key, version_id, retain_until)
+        return version_id
 
     def lock(self, key, version_id, retain_until):
         with self._lock:
-            self._locks[key] = retain_until
+            self._locks[(key, version_id)] = retain_until
 
     def get_bytes(self, key, version_id=None):
         return self.open(key, version_id).read()
 
     def delete(self, key, version_id=None):
         with self._lock:
-            self._objects.pop(key, None)
+            kept = [v for v in self._objects.get(key, [])
+                    if version_id is not None and v[0] != version_id]
+            if kept:
+                self._objects[key] = kept
+            else:
+                self._objects.pop(key, None)
 
     def remove_all(self, prefix):
         with self._lock:
             found = [k for k in self._objects if k.startswith(prefix)]
-            for key in found:
-                del self._objects[key]
-        return len(found)
+            count = sum(len(self._objects.pop(k)) for k in found)
+        return count
 
     def versions(self, prefix):
-        """One version per key here (no versioning), named by ``None``."""
+        """Every stored version under ``prefix``: ``(key, version_id, last_modified)``."""
         with self._lock:
-            return [(k, None, self._written[k]) for k in sorted(self._objects)
-                    if k.startswith(prefix)]
+            return [(k, version_id, written) for k in sorted(self._objects)
+                    if k.startswith(prefix) for version_id, _, written in self._objects[k]]
 
     def exists(self, key):
         return key in self._objects
@@ -515,9 +527,12 @@ class InMemoryObjectStore:
         return sorted(k for k in self._objects if k.startswith(prefix))
 
     def open(self, key, version_id=None):
-        if key not in self._objects:
+        with self._lock:
+            found = [data for v, data, _ in self._objects.get(key, [])
+                     if version_id is None or v == version_id]
+        if not found:
             raise NotFound(f"no stored file {key}", field="document_id")
-        return io.BytesIO(self._objects[key])
+        return io.BytesIO(found[-1])
 
     def presigned_get(self, key, version_id=None, expires=timedelta(minutes=5)):
-        return f"memory://{key}"
+        return f"memory://{key}" + (f"?versionId={version_id}" if version_id else "")
