@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 BUDGET_S = 8.0  # no timed loop runs longer than this
@@ -199,3 +200,49 @@ def private_platform_for(cleanup, log_dir):
     s3, weed = servers.private_s3(os.path.join(log_dir, "s3"))
     cleanup.callback(weed.stop)
     return private_platform(rabbit, postgres, s3, log_dir), rabbit, postgres, weed
+
+
+def raw_insert_times(dsn, n, body='{"x": 1}'):
+    """Seconds of each of ``n`` single-row INSERTs (autocommit, one jsonb
+    column) into a scratch table on the server at ``dsn``: the raw PostgreSQL
+    baseline of the benchmarks."""
+    import psycopg
+
+    table = f"public.bench_raw_{uuid.uuid4().hex[:8]}"
+    times = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
+        try:
+            for _ in range(n):
+                t = time.perf_counter()
+                conn.execute(f"INSERT INTO {table} (body) VALUES (%s)", (body,))
+                times.append(time.perf_counter() - t)
+        finally:
+            conn.execute(f"DROP TABLE {table}")
+    return times
+
+
+def raw_publish_times(amqp_uri, n, body, consume=False):
+    """Seconds of each of ``n`` persistent publishes waiting for the broker's
+    confirm (and, with ``consume``, the message got back): the raw RabbitMQ
+    baseline of the benchmarks."""
+    import pika
+
+    queue = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    times = []
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
+    try:
+        channel = connection.channel()
+        channel.queue_declare(queue, auto_delete=True)
+        channel.confirm_delivery()
+        for _ in range(n):
+            t = time.perf_counter()
+            channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2))
+            if consume:
+                method, _, _ = channel.basic_get(queue, auto_ack=True)
+                assert method is not None, "the raw baseline lost a message"
+            times.append(time.perf_counter() - t)
+        channel.queue_delete(queue)
+    finally:
+        connection.close()
+    return times

@@ -39,12 +39,12 @@ import sys
 import threading
 import time
 
-import pika
 import psycopg
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.common import print_machine, private_platform_for
+from bench.common import (print_machine, private_platform_for, raw_insert_times,
+                          raw_publish_times)
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.demo import AUDITOR_AGENCY, PROVINCE, SIGNER, seed_users
@@ -180,34 +180,12 @@ def raw_per_document(platform, pdf, appendix, events, messages):
             key.sign(b"signed attributes", ec.ECDSA(hashes.SHA256()))
     parts["crypto: 6 SHA-256 of the files, 7 ECDSA P-256 signatures"] = \
         (time.perf_counter() - t) / rounds
-    with psycopg.connect(platform.pg_dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS public.raw_events (id bigserial PRIMARY KEY,"
-                     " body jsonb NOT NULL)")
-        body = '{"envelope": "' + "x" * 900 + '"}'
-        t = time.perf_counter()
-        for _ in range(rounds * events):
-            conn.execute("INSERT INTO public.raw_events (body) VALUES (%s)", (body,))
-        parts[f"PostgreSQL: {events} single-row INSERTs (the events)"] = \
-            (time.perf_counter() - t) / rounds
-        conn.execute("DROP TABLE public.raw_events")
-    connection = pika.BlockingConnection(pika.URLParameters(platform.amqp_uri))
-    try:
-        channel = connection.channel()
-        channel.queue_declare("bench-e2e-raw", auto_delete=True)
-        channel.confirm_delivery()
-        t = time.perf_counter()
-        for _ in range(rounds):
-            for _ in range(messages):
-                channel.basic_publish("", "bench-e2e-raw", b"x" * 1200,
-                                      pika.BasicProperties(delivery_mode=2))
-            for _ in range(messages):
-                method, _, _ = channel.basic_get("bench-e2e-raw", auto_ack=True)
-                assert method is not None
-        parts[f"RabbitMQ: {messages} messages published (confirmed) and consumed"] = \
-            (time.perf_counter() - t) / rounds
-        channel.queue_delete("bench-e2e-raw")
-    finally:
-        connection.close()
+    body = '{"envelope": "' + "x" * 900 + '"}'
+    parts[f"PostgreSQL: {events} single-row INSERTs (the events)"] = \
+        sum(raw_insert_times(platform.pg_dsn, rounds * events, body)) / rounds
+    parts[f"RabbitMQ: {messages} messages published (confirmed) and consumed"] = \
+        sum(raw_publish_times(platform.amqp_uri, rounds * messages, b"x" * 1200,
+                              consume=True)) / rounds
     return parts
 
 

@@ -42,11 +42,10 @@ import sys
 import threading
 import time
 
-import pika
-import psycopg
 import requests
 
-from bench.common import print_machine, private_platform_for
+from bench.common import (print_machine, private_platform_for, raw_insert_times,
+                          raw_publish_times)
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.demo import AUDITOR_AGENCY, DISTRICTS, PROVINCE, SIGNER, seed_users
@@ -199,31 +198,8 @@ class Faults:
 def raw_baselines(pg_dsn, amqp_uri, n=1000):
     """Per-operation latency of a single-row INSERT (autocommit) and of a persistent
     publish waiting for its confirm, on the same private servers."""
-    pg = []
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS soak_raw (id bigserial PRIMARY KEY,"
-                     " body jsonb NOT NULL)")
-        for _ in range(n):
-            t = time.perf_counter()
-            conn.execute("INSERT INTO soak_raw (body) VALUES (%s)", ('{"x": 1}',))
-            pg.append(time.perf_counter() - t)
-        conn.execute("DROP TABLE soak_raw")
-    mq = []
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_uri))
-    try:
-        channel = connection.channel()
-        channel.queue_declare("soak-raw", auto_delete=True)
-        channel.confirm_delivery()
-        body = b"x" * 600
-        for _ in range(n):
-            t = time.perf_counter()
-            channel.basic_publish("", "soak-raw", body,
-                                  pika.BasicProperties(delivery_mode=2))
-            mq.append(time.perf_counter() - t)
-        channel.queue_delete("soak-raw")
-    finally:
-        connection.close()
-    return {"PostgreSQL single-row INSERT": pg, "RabbitMQ publish + confirm": mq}
+    return {"PostgreSQL single-row INSERT": raw_insert_times(pg_dsn, n),
+            "RabbitMQ publish + confirm": raw_publish_times(amqp_uri, n, b"x" * 600)}
 
 
 def oracle(platform, client, stream):
