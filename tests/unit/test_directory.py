@@ -1,7 +1,6 @@
 """services.routing.directory: the effective-dated agency tree, its changes and addressing."""
 
 import json
-import time
 from datetime import date, datetime
 
 import pytest
@@ -547,11 +546,9 @@ def test_csv_import_needs_the_columns():
 
 # ---- the national generator ------------------------------------------------------------
 
-def test_national_has_about_11000_valid_unique_agencies_and_is_fast():
-    started = time.perf_counter()
+def test_national_has_about_11000_valid_unique_agencies():
     d = national()
     agencies = d.agencies(SAMPLE_DATE)
-    assert time.perf_counter() - started < 2
     assert len(agencies) == 63 * (1 + 11 + 11 * 15) == 11151
     assert len({a.code for a in agencies}) == len(agencies)
     assert all(AGENCY_CODE.match(a.code) for a in agencies)
