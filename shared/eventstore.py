@@ -15,7 +15,7 @@ earlier one.
 import json
 import threading
 
-from shared.envelope import event_from_dict
+from shared.envelope import event_from_stored
 from shared.errors import ConcurrencyConflict
 
 EVENT_STORE_DDL = """
@@ -219,7 +219,7 @@ def _stored_form(event):
 
 def _row_to_event(row):
     position, version, envelope = row
-    return event_from_dict({**envelope, "stream_version": version, "position": position})
+    return event_from_stored({**envelope, "stream_version": version, "position": position})
 
 
 def _unique_violation():

@@ -11,7 +11,7 @@ from types import MappingProxyType
 import pytest
 
 from shared.envelope import (
-    Actor, Event, canonical_bytes, canonical_json, event_from_dict, new_event,
+    Actor, Event, canonical_bytes, canonical_json, event_from_dict, event_from_stored, new_event,
 )
 from shared.errors import ValidationFailed
 
@@ -337,3 +337,21 @@ def test_an_event_without_a_cause_joins_the_request_s_correlation_when_it_is_a_u
     finally:
         reset_correlation_id(tokens)
     assert alone.correlation_id == alone.event_id
+
+
+# -- event_from_stored: a service's own rows, read back without the schema -----------
+
+
+@pytest.mark.parametrize("signature", [None, {"key_id": "0123456789abcdef", "value": "c2ln"}])
+def test_a_stored_event_reads_back_equal_to_the_validated_one(signature):
+    cause = _event()
+    event = _event({"subject": "Công văn", "recipients": ["000.01.00.H41"],
+                    "file": {"key": "k", "size": 3}}, causation=cause)
+    event = Event(**{**event.__dict__, "signature": MappingProxyType(signature)
+                     if signature else None}).at(4, 17)
+    wire = json.loads(json.dumps(event.to_wire(), ensure_ascii=False))
+    trusted, checked = event_from_stored(wire), event_from_dict(wire)
+    assert trusted == checked
+    assert canonical_bytes(trusted) == canonical_bytes(event)
+    assert trusted.occurred_at.tzinfo == timezone.utc and trusted.position == 17
+    assert isinstance(trusted.data["recipients"], tuple)  # frozen as the schema freezes it
