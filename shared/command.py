@@ -12,9 +12,10 @@ holds, e.g. a consumer's inbox claim). The four steps are the caller's:
 - ``project(conn, state, recorded)`` updates the projection from them.
 
 A :class:`ConcurrencyConflict` (a stream moved on between the read of its
-version and the append: a writer that took no lock, a retried event id)
-rolls the transaction back and runs the four steps again, at most ``tries``
-times; then it reaches the caller (as ``conflict`` if one is given).
+version and the append: a writer that took no lock, a retried event id), or
+a deadlock the database broke by undoing this transaction, rolls it back and
+runs the four steps again, at most ``tries`` times; then it reaches the
+caller (as ``conflict`` if one is given).
 """
 
 from __future__ import annotations
@@ -88,12 +89,24 @@ def retrying(transaction: Callable[[], AbstractContextManager[Any]],
         try:
             with transaction() as conn:
                 return body(conn)
-        except ConcurrencyConflict:
+        except Exception as err:
+            if not _retryable(err):
+                raise
             if attempt == tries:
                 if conflict is None:
                     raise
                 raise conflict() from None
     raise ValueError(f"tries: at least 1, got {tries}")
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the server undid
+# the transaction (or the savepoint of a grouped writer) and it may run again.
+_RETRY_SQLSTATES = ("40P01", "40001")
+
+
+def _retryable(err: Exception) -> bool:
+    return (isinstance(err, ConcurrencyConflict)
+            or getattr(err, "sqlstate", None) in _RETRY_SQLSTATES)
 
 
 def run_command(transaction: Callable[[], AbstractContextManager[Any]], log: EventLog,

@@ -120,13 +120,19 @@ class PostgresEventStore:
     projection updates and its own events commit or fail together).
     """
 
-    def __init__(self, db, signer=None):
+    def __init__(self, db, signer=None, group=None):
         self.db = db
         self.signer = signer  # signs each event as it is stored (see shared.eventsig)
         self.channel = f"{db.schema}_events"
+        # A shared.groupcommit.GroupCommitter: writers share commits (None: each its own).
+        self.group = group
 
     def create_schema(self):
         self.db.ensure_schema(EVENT_STORE_DDL)
+
+    def writing(self):
+        """A transaction that records events: in the commit group if there is one."""
+        return self.group.transaction() if self.group is not None else self.db.transaction()
 
     def _tx(self, conn):
         if conn is not None:
@@ -140,7 +146,7 @@ class PostgresEventStore:
         for e in events:
             if e.stream_id != stream_id:
                 raise ValueError(f"event {e.event_id} belongs to stream {e.stream_id}")
-        with self._tx(conn) as c:
+        with (_Borrowed(conn) if conn is not None else self.writing()) as c:
             # The row lock taken here is held until commit: positions in commit order.
             last = c.execute(
                 "UPDATE log_head SET position = position + %s RETURNING position",

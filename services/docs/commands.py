@@ -46,7 +46,7 @@ def _on_document(store: Any, log_: EventLog, document_id: Any,
         if within is not None:
             within(conn)
         return store.lock(conn, document_id)
-    _, recorded = run_command(store.transaction, log_, load, decide, _project(store))
+    _, recorded = run_command(store.writing, log_, load, decide, _project(store))
     return recorded[-1]
 
 
@@ -57,7 +57,7 @@ def register(store: Any, log_: EventLog, document_id: str, command: dict, files:
     """A new draft (its files already stored: ``files``, main first); ``within(conn)``
     runs in its transaction (the files' upload intent settled)."""
     _, [recorded] = run_command(
-        store.transaction, log_, lambda conn: within(conn) if within else None,
+        store.writing, log_, lambda conn: within(conn) if within else None,
         lambda _: domain.document_registered(document_id, command, files, actor),
         _project(store), new_streams=True, tries=1)
     return recorded
@@ -105,7 +105,7 @@ def issue(store: Any, log_: EventLog, document_id: Any, actor: Actor,
             return [issued]
         return [domain.state_changed(s["replaced"], "replace", issued, actor), issued]
 
-    _, recorded = run_command(store.transaction, log_, load, decide, _project(store))
+    _, recorded = run_command(store.writing, log_, load, decide, _project(store))
     return recorded[-1]
 
 
@@ -124,7 +124,7 @@ def decide_incoming(store: Any, log_: EventLog, document_id: Any, command: str,
         return incoming
 
     incoming, [recorded] = run_command(
-        store.transaction, log_, load,
+        store.writing, log_, load,
         lambda incoming: domain.incoming_decided(incoming, command, actor, reason),
         _project(store))
     return incoming, recorded

@@ -45,7 +45,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     @property
     def store(self):
         """The projection's rows, in this worker's service schema."""
-        return DocsStore(self.events.db)
+        return DocsStore(self.events.db, self.events.writing)
 
     @property
     def log(self):

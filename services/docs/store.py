@@ -124,11 +124,17 @@ def _changes(event: Event, cause: Event | None) -> dict:
 class DocsStore:
     """The PostgreSQL adapter (``db``: a :class:`shared.db.Database` on docs' schema)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, writing: Any = None) -> None:
         self.db = db
+        self._writing = writing or db.transaction
 
     def transaction(self) -> contextlib.AbstractContextManager[Any]:
         return self.db.transaction()
+
+    def writing(self) -> contextlib.AbstractContextManager[Any]:
+        """A command's transaction: it records events (in the service's commit
+        group, ``shared.groupcommit``, when it has one)."""
+        return self._writing()
 
     # -- documents ----------------------------------------------------------------------
 
@@ -290,6 +296,8 @@ class MemoryDocsStore:
             except BaseException:
                 self.documents, self.numbers, self.delivered, self.arrived = saved
                 raise
+
+    writing = transaction
 
     def document(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
         found = self.documents.get(str(document_id))

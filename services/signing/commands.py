@@ -49,7 +49,7 @@ def on_document(store: Any, log: EventLog, document_id: Any,
             raise NotFound(f"document {document_id} was never submitted for approval",
                            field="document_id")
         return document
-    _, [recorded] = run_command(store.transaction, log, load, decide, _project(store))
+    _, [recorded] = run_command(store.writing, log, load, decide, _project(store))
     return recorded
 
 

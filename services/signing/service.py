@@ -54,7 +54,7 @@ class SigningService(Health, DeadLetters, SweepsUploads):
     @property
     def store(self):
         """The projection's rows, in this worker's service schema."""
-        return SigningStore(self.events.db)
+        return SigningStore(self.events.db, self.events.writing)
 
     @property
     def log(self):

@@ -75,11 +75,17 @@ class SigningStore:
     """The PostgreSQL adapter (``db``: a :class:`shared.db.Database` on signing's
     schema). ``conn``: the open transaction's connection."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, writing: Any = None) -> None:
         self.db = db
+        self._writing = writing or db.transaction
 
     def transaction(self) -> contextlib.AbstractContextManager[Any]:
         return self.db.transaction()
+
+    def writing(self) -> contextlib.AbstractContextManager[Any]:
+        """A command's transaction: it records events (in the service's commit
+        group, ``shared.groupcommit``, when it has one)."""
+        return self._writing()
 
     def row(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
         found = conn.execute(
@@ -148,6 +154,8 @@ class MemorySigningStore:
             except BaseException:
                 self.rows, self.signed = saved
                 raise
+
+    writing = transaction
 
     def signatures(self, conn: Any) -> dict[str, str]:
         return dict(self.signed)
