@@ -167,3 +167,36 @@ def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
     assert "Overdue for acceptance" in _render_inbox("en", [row], late)
     assert "Chưa lấy được thông tin quá hạn" in _render_inbox("vi", [row], None)
     assert "Chưa lấy được" not in _render_inbox("vi", [row], {})
+
+
+def _render(template, lang="vi", path="/web/", actor=None, **context):
+    """A page rendered as ``Page.render`` does, without a server."""
+    return web._env.get_template(template).render(
+        t=web.translator(lang), lang=lang, other_lang="en", csrf="c5rf", date=web.format_date,
+        doc_types={"CT": "Chỉ thị"}, path=path, flash=None,
+        actor=actor or {"user_id": "van.thu", "role": "clerk", "agency": "000.01.00.H41"},
+        **context)
+
+
+def _posts_carry_the_token(html):
+    forms = re.findall(r'<form method="post"[^>]*>(.*?)</form>', html, re.S)
+    assert forms and all('<input type="hidden" name="csrf" value="c5rf">' in f for f in forms)
+    return len(forms)
+
+
+def test_every_form_of_the_document_page_carries_the_session_token():
+    document = {"document_id": "d1", "subject": "Chỉ thị", "number_notation": None,
+                "issued_at": None, "document_type": "CT", "issuing_agency": "000.01.00.H41",
+                "state": "submitted", "urgency": 0, "secrecy": 0, "due_date": None,
+                "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "An",
+                           "on_behalf_of": None},
+                "recipients": [], "page_count": 1, "attachments": []}
+    leader = {"user_id": "chu.tich", "role": "leader", "agency": "000.01.00.H41"}
+    html = _render("document.html", actor=leader, document=document, timeline=[],
+                   leaders=[], arrival=None, statuses=[])
+    # Đăng xuất, Ký số, Trả lại (with its comment).
+    assert _posts_carry_the_token(html) == 3 and 'name="comment"' in html
+    draft = {**document, "state": "draft"}
+    html = _render("document.html", document=draft, timeline=[], arrival=None, statuses=[],
+                   leaders=[{"user_id": "chu.tich", "full_name": "Nguyễn Văn An"}])
+    assert _posts_carry_the_token(html) == 2 and "Trình ký" in html
