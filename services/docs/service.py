@@ -353,16 +353,17 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     # -- read-only lists for the web application (the SQL: ``queries``) --------------
 
     @rpc
-    def outgoing_documents(self, state=None):
-        return self._query(queries.outgoing, self.auth.actor(), state)
+    def outgoing_documents(self, state=None, search=None):
+        """A page (``{items, total, page, size}``): ``queries.page_request``'s search."""
+        return self._query(queries.outgoing, self.auth.actor(), state, search)
 
     @rpc
-    def awaiting_signature(self):
-        return self._query(queries.awaiting_signature, self.auth.actor())
+    def awaiting_signature(self, search=None):
+        return self._query(queries.awaiting_signature, self.auth.actor(), search)
 
     @rpc
-    def arrivals(self):
-        return self._query(queries.arrivals, self.auth.actor())
+    def arrivals(self, state=None, search=None):
+        return self._query(queries.arrivals, self.auth.actor(), state, search)
 
     @rpc
     def timeline(self, document_id):

@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Response
 
 from services.gateway import schemas as login_schema
+from services.gateway import web_lists
 from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
@@ -352,20 +353,8 @@ def _route(ctx, page):
         return _home(ctx)
     if page == "logout" and method == "POST":
         return _logout(ctx)
-    if page == "queue" and method == "GET":
-        ctx.allow("sign")
-        return ctx.render("list.html", title=ctx.t("queue"), kind="queue",
-                          documents=ctx.call(ctx.service.docs.awaiting_signature))
-    if page == "outgoing" and method == "GET":
-        ctx.allow("get_document")
-        state = ctx.request.args.get("state") or None
-        return ctx.render("list.html", title=ctx.t("outgoing"), kind="outgoing", state=state,
-                          documents=ctx.call(lambda: ctx.service.docs.outgoing_documents(state)))
-    if page == "inbox" and method == "GET":
-        ctx.allow("inbox")
-        documents = ctx.call(ctx.service.docs.arrivals)
-        return ctx.render("list.html", title=ctx.t("incoming"), kind="inbox",
-                          documents=documents, overdue=_overdue(ctx))
+    if page in web_lists.LISTS and method == "GET":
+        return web_lists.list_page(ctx, page)
     if page == "new":
         ctx.allow("register")
         if method == "GET":
@@ -441,36 +430,11 @@ def _logout(ctx):
 
 
 def _home(ctx):
-    role, docs = ctx.actor.role, ctx.service.docs
-    groups = []
-    if role == "leader":
-        groups.append(("todo_sign", ctx.call(docs.awaiting_signature)))
-    if role == "clerk":
-        mine = ctx.call(lambda: docs.outgoing_documents(None))
-        groups += [("todo_drafts", [d for d in mine if d["state"] in ("draft", "returned")]),
-                   ("todo_seal", [d for d in mine if d["state"] == "signed"]),
-                   ("todo_issue", [d for d in mine if d["state"] == "sealed"]),
-                   ("todo_arrivals", [d for d in ctx.call(docs.arrivals)
-                                      if d["arrival_state"] == "arrived"])]
-        return ctx.render("home.html", groups=groups, note=None, overdue=_overdue(ctx))
-    note = {"auditor": "todo_auditor", "admin": "todo_admin", "operator": "todo_admin"}.get(role)
-    return ctx.render("home.html", groups=groups, note=note)
-
-
-def _overdue(ctx):
-    """routing's overdue findings for the caller's agency (its deadline rules),
-    the earliest per document; None when routing could not say."""
-    try:
-        findings = ctx.service.routing.overdue()
-    except Exception as err:
-        if not isinstance(unavailable(err) or err, LienThongError):
-            raise
-        log.warning("overdue findings unavailable for the inbox: %s", err)
-        return None
-    earliest = {}
-    for finding in findings:
-        earliest.setdefault(finding["document_id"], finding)
-    return earliest
+    groups = web_lists.home_groups(ctx)
+    overdue = web_lists.overdue_of(ctx) if ctx.actor.role == "clerk" else {}
+    note = {"auditor": "todo_auditor", "admin": "todo_admin",
+            "operator": "todo_admin"}.get(ctx.actor.role)
+    return ctx.render("home.html", groups=groups, note=note, overdue=overdue)
 
 
 def _document(ctx, document_id):

@@ -171,6 +171,21 @@ VI = {
     "status_13": "13 Yêu cầu lấy lại",
     "status_15": "15 Đồng ý",
     "status_16": "16 Không đồng ý",
+    "search": "Tìm kiếm",
+    "search_words": "Trích yếu hoặc số, ký hiệu",
+    "from_day": "Từ ngày",
+    "to_day": "Đến ngày",
+    "pages": "Phân trang",
+    "previous_page": "Trang trước",
+    "next_page": "Trang sau",
+    "shown": "Văn bản {first}–{last} trong tổng số {total}",
+    "page_of": "Trang {page}/{pages}",
+    "see_all": "Xem tất cả {n} văn bản",
+    "q": "Từ khóa tìm kiếm",
+    "start": "Từ ngày",
+    "end": "Đến ngày",
+    "page": "Trang",
+    "size": "Số dòng mỗi trang",
 }
 
 EN = {
@@ -337,6 +352,21 @@ EN = {
     "status_13": "13 Recall requested",
     "status_15": "15 Agreed",
     "status_16": "16 Disagreed",
+    "search": "Search",
+    "search_words": "Subject or number",
+    "from_day": "From",
+    "to_day": "To",
+    "pages": "Pages",
+    "previous_page": "Previous page",
+    "next_page": "Next page",
+    "shown": "Documents {first}–{last} of {total}",
+    "page_of": "Page {page} of {pages}",
+    "see_all": "See all {n} documents",
+    "q": "Search words",
+    "start": "From",
+    "end": "To",
+    "page": "Page",
+    "size": "Rows per page",
 }
 
 TEXT = {"vi": VI, "en": EN}

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from services.docs import domain as docs_domain
-from services.gateway import web
+from services.docs import queries
+from services.gateway import web, web_lists
 from services.gateway.web_text import EN, TEXT, VI
 from shared import errors
 from shared.multipart import MultipartStream
@@ -145,12 +147,10 @@ def test_the_compose_form_is_refused_without_its_file_or_with_a_bad_number():
     assert refused.value.field == "urgency"
 
 
-def _render_inbox(lang, documents, overdue):
-    return web._env.get_template("list.html").render(
-        t=web.translator(lang), lang=lang, other_lang="en", csrf="c", date=web.format_date,
-        doc_types={}, path="/web/inbox", flash=None, title="Văn bản đến", kind="inbox",
-        actor={"user_id": "van.thu", "role": "clerk", "agency": "000.01.00.H41"},
-        documents=documents, overdue=overdue)
+def _render_inbox(lang, documents, overdue, links=None):
+    return _render("list.html", lang=lang, path="/web/inbox", title="Văn bản đến",
+                   kind="inbox", documents=documents, overdue=overdue, search={},
+                   states=[], state_choices=(), links=links)
 
 
 def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
@@ -200,3 +200,51 @@ def test_every_form_of_the_document_page_carries_the_session_token():
     html = _render("document.html", document=draft, timeline=[], arrival=None, statuses=[],
                    leaders=[{"user_id": "chu.tich", "full_name": "Nguyễn Văn An"}])
     assert _posts_carry_the_token(html) == 2 and "Trình ký" in html
+
+
+def test_the_pager_keeps_the_search_and_names_both_ends():
+    args = MultiDict([("q", "bão lũ"), ("state", "draft"), ("state", "returned"),
+                      ("page", "2"), ("ok", "sign")])
+    listing = {"items": [{}] * 20, "total": 45, "page": 2, "size": 20}
+    links = web_lists.page_links("/web/outgoing", args, listing)
+    assert links["previous"] == ("/web/outgoing?q=b%C3%A3o+l%C5%A9&state=draft"
+                                 "&state=returned&page=1")
+    assert links["next"].endswith("&state=returned&page=3")
+    assert (links["pages"], links["first"], links["last"]) == (3, 21, 40)
+    last = web_lists.page_links("/web/outgoing", args, {**listing, "page": 3,
+                                                         "items": [{}] * 5})
+    assert last["next"] is None and (last["first"], last["last"]) == (41, 45)
+    empty = web_lists.page_links("/web/inbox", MultiDict(), {"items": [], "total": 0,
+                                                            "page": 1, "size": 20})
+    assert empty["previous"] is None and empty["next"] is None and empty["pages"] == 1
+    assert web_lists.search_of(MultiDict([("q", "x"), ("start", ""), ("bogus", "1")])) == {
+        "q": "x"}
+
+
+def test_a_list_page_shows_its_pager_in_vietnamese():
+    row = {"document_id": "d1", "urgency": 0, "number_notation": None, "subject": "Kế hoạch",
+           "issuing_agency": "000.00.00.H41", "arrival_number": 4,
+           "arrived_at": "2026-12-01T01:00:00+00:00", "arrival_state": "arrived"}
+    links = web_lists.page_links("/web/inbox", MultiDict([("q", "kế")]), {
+        "items": [row], "total": 21, "page": 2, "size": 20})
+    html = _render_inbox("vi", [row], {}, links)
+    assert "Văn bản 21–21 trong tổng số 21" in html and "Trang 2/2" in html
+    assert 'href="/web/inbox?q=k%E1%BA%BF&amp;page=1" rel="prev">Trang trước' in html
+    assert "Trang sau" not in html
+    assert "Previous page" in _render_inbox("en", [row], {}, links)
+
+
+def test_a_search_is_checked_before_any_query():
+    checked = queries.page_request({"q": " 50%_off ", "start": "2026-12-01",
+                                    "end": "2026-12-01", "page": "3", "size": "10"})
+    assert checked["q"] == "%50\\%\\_off%" and checked["offset"] == 20
+    assert checked["from"] == datetime(2026, 11, 30, 17, tzinfo=timezone.utc)
+    assert checked["until"] == datetime(2026, 12, 1, 17, tzinfo=timezone.utc)
+    assert queries.page_request()["q"] is None and queries.page_request()["size"] == 20
+    for search, field in (({"page": "0"}, "page"), ({"page": "một"}, "page"),
+                          ({"size": "101"}, "size"), ({"start": "01/12/2026"}, "start"),
+                          ({"start": "2026-12-02", "end": "2026-12-01"}, "start"),
+                          ({"q": "x" * 201}, "q"), ({"sort": "subject"}, "sort")):
+        with pytest.raises(errors.ValidationFailed) as refused:
+            queries.page_request(search)
+        assert refused.value.field == field, search
