@@ -140,7 +140,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
                                     args.get("end"))
         fmt = args.get("format", "csv")
         if fmt == "csv":
-            return Response(registers.csv_bytes(kind, rows), mimetype="text/csv",
+            return Response(registers.csv_chunks(kind, rows), mimetype="text/csv",
                             headers={"Content-Disposition":
                                      f'attachment; filename="{kind}-{year or "all"}.csv"'})
         if fmt == "pdf":
@@ -213,6 +213,13 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         rows, _ = self._register(self.auth.actor(), kind, year, start, end)
         return [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
                 for row in rows]
+
+    @rpc
+    def register_view(self, kind, year=None, start=None, end=None, search=None):
+        """A page of a register as printed (``registers.view``), for the web."""
+        rows, _ = self._register(self.auth.actor(), kind, year, start, end)
+        wanted = queries.page_request(search)
+        return registers.view(kind, rows, wanted["page"], wanted["size"])
 
     @rpc
     def state_summary(self):

@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Response
 
 from services.gateway import schemas as login_schema
-from services.gateway import web_lists
+from services.gateway import web_audit, web_lists
 from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
@@ -94,6 +94,24 @@ def format_date(value, with_time=False):
         value = value.astimezone(VIETNAM)
         return value.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
     return value.strftime("%d/%m/%Y")
+
+
+def format_number(value, lang=DEFAULT):
+    """1.234 in Vietnamese, 1,234 in English."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if lang == "vi" else text
+
+
+def helpers(lang):
+    """What every page's template may use, in ``lang``."""
+    t = translator(lang)
+
+    def event_name(event_type):  # an event type the words do not know: as logged
+        key = "event_" + event_type
+        return t(key) if key in TEXT[lang] else event_type
+    return {"t": t, "lang": lang, "other_lang": "en" if lang == "vi" else "vi",
+            "date": format_date, "number": lambda n: format_number(n, lang),
+            "event_name": event_name, "doc_types": DOCUMENT_TYPES}
 
 
 def session_cookie(token, max_age, secure):
@@ -274,9 +292,7 @@ class Page:
     def render(self, template, status=200, **context):
         path = self.request.path
         html = _env.get_template(template).render(
-            t=self.t, lang=self.lang, actor=self.actor, csrf=self.csrf,
-            date=format_date, doc_types=DOCUMENT_TYPES, path=path,
-            other_lang="en" if self.lang == "vi" else "vi",
+            **helpers(self.lang), actor=self.actor, csrf=self.csrf, path=path,
             flash=self._flash(), **context)
         response = Response(html, status=status, content_type="text/html; charset=utf-8")
         return self.finish(response)
@@ -361,6 +377,15 @@ def _route(ctx, page):
             return ctx.render("compose.html", values={})
         return _compose(ctx)
     parts = page.split("/")
+    if parts[0] == "audit" and method == "GET":
+        return web_audit.handle(ctx, parts[1:])
+    if parts[0] == "registers" and method == "GET" and len(parts) in (2, 3) \
+            and parts[1] in web_lists.REGISTERS:
+        today = datetime.now(VIETNAM).date()
+        if len(parts) == 2:
+            return web_lists.register_page(ctx, parts[1], today)
+        if parts[2] in ("csv", "pdf"):
+            return web_lists.register_export(ctx, parts[1], parts[2], today)
     if len(parts) in (2, 3) and parts[0] == "documents":
         document_id = checked_uuid(parts[1])
         if len(parts) == 2 and method == "GET":
@@ -521,10 +546,8 @@ def _compose(ctx):
     answer = ctx.service._through_docs(
         request, "register_document", "POST", "/v1/documents",
         body=(f"multipart/form-data; boundary={boundary.decode('latin-1')}", length, body()))
-    payload = json.loads(answer.get_data() or b"{}")
     if answer.status_code != 201:
-        error = payload.get("error", {})
-        err = LienThongError(error.get("message", ""), error.get("field"))
-        err.code, err.http_status = error.get("code", "error"), answer.status_code
-        return ctx.error(err, template="compose.html", values=fields)
+        return ctx.error(web_lists.docs_refusal(answer), template="compose.html",
+                         values=fields)
+    payload = json.loads(answer.get_data() or b"{}")
     return ctx.finish(redirect(f"/web/documents/{quote(payload['document_id'])}?ok=created"))

@@ -3,6 +3,7 @@ time with search (trích yếu, số ký hiệu, a date range). docs' SQL pages 
 filters (``services/docs/queries.py``); here the query string is passed on and
 the pager's links are made."""
 
+import json
 import logging
 from math import ceil
 from urllib.parse import urlencode
@@ -103,3 +104,57 @@ def home_groups(ctx):
         listing = ctx.call(call)
         groups.append((key, listing["items"], listing["total"], link))
     return groups
+
+
+# -- the registers (sổ đăng ký văn bản đi / đến, sổ theo dõi giải quyết) -------------
+
+REGISTERS = ("outgoing", "incoming", "follow_up")
+REGISTER_FILTERS = ("year", "start", "end")
+
+
+def register_filters(args, today):
+    """The year and days a register is asked for; this year's when none is."""
+    filters = {name: args[name] for name in REGISTER_FILTERS if args.get(name)}
+    return filters or {"year": str(today.year)}
+
+
+def register_page(ctx, kind, today):
+    """A register on screen, a page at a time, as docs prints it (Appendix IV)."""
+    ctx.allow("registers")
+    args = ctx.request.args
+    filters = register_filters(args, today)
+    context = {"kind": kind, "kinds": REGISTERS, "filters": filters,
+               "exports": {fmt: f"/web/registers/{kind}/{fmt}?{urlencode(filters)}"
+                           for fmt in ("csv", "pdf")}}
+    try:
+        view = ctx.call(lambda: ctx.service.docs.register_view(
+            kind, filters.get("year"), filters.get("start"), filters.get("end"),
+            {k: args[k] for k in ("page", "size") if args.get(k)}))
+    except ValidationFailed as err:
+        return ctx.error(err, template="register.html", view=None, links=None, **context)
+    return ctx.render("register.html", view=view, **context,
+                      links=page_links(ctx.request.path, args, view))
+
+
+def register_export(ctx, kind, fmt, today):
+    """The register as CSV (UTF-8 with a BOM) or PDF: docs' answer streamed through."""
+    ctx.allow("registers")
+    filters = register_filters(ctx.request.args, today)
+    answer = ctx.service._through_docs(ctx.request, "register_http", "GET",
+                                       f"/v1/registers/{kind}",
+                                       params={**filters, "format": fmt})
+    if answer.status_code != 200:
+        raise docs_refusal(answer)
+    return ctx.finish(answer)
+
+
+def docs_refusal(answer):
+    """docs' JSON error answer (to an HTTP call streamed through) as an error."""
+    try:
+        error = json.loads(answer.get_data() or b"{}").get("error", {})
+    except ValueError:
+        error = {}
+    err = LienThongError(error.get("message", f"docs answered {answer.status_code}"),
+                         error.get("field"))
+    err.code, err.http_status = error.get("code", "error"), answer.status_code
+    return err
