@@ -1,8 +1,10 @@
 """The web application on the real stack, as a browser without JavaScript uses
 it (requests.Session keeps the cookies): login, the leader's Chờ ký, the clerk's
-compose → Trình ký → Đóng dấu số → Phát hành, the recipient's Tiếp nhận; the
-session cookie's flags, CSRF refusals that change nothing, another agency's
-clerk refused, the English switch, escaping, logout."""
+compose → Trình ký → Đóng dấu số → Phát hành, the recipient's Tiếp nhận; search
+and pages of the lists, the registers and their CSV, the inspector's log screens
+and evidence bundle (checked by the offline verifier); the session cookie's
+flags, CSRF refusals that change nothing, another agency's clerk refused, the
+English switch, escaping, logout."""
 
 import os
 import re
