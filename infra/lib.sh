@@ -33,6 +33,9 @@ ensure_system_packages() {
   command -v pdfsig >/dev/null || missing+=(poppler-utils)
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing+=(fonts-dejavu-core)
   command -v openssl >/dev/null || missing+=(openssl)
+  # The web application's browser tests drive Debian's Chromium through its driver.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]} from Debian's packages"

@@ -10,6 +10,7 @@ Pure: no framework, database or server. The PDF needs reportlab and a Unicode
 TrueType font (DejaVu Serif) on disk, found by path in ``FONT_DIR``.
 """
 
+import codecs
 import csv
 import datetime
 import io
@@ -148,30 +149,56 @@ def _csv_safe(text):
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def csv_rows(kind, rows):
+    """The CSV's rows of cells: the Vietnamese headings, the column numbers
+    (1), (2)..., then one line per row. A cell starting with = + - @ (or tab /
+    CR) gets a leading apostrophe, so a spreadsheet shows it as text rather
+    than running it as a formula."""
+    columns = register(kind)["columns"]
+    yield [c.heading for c in columns]
+    yield [f"({n})" for n in range(1, len(columns) + 1)]
+    for row in rows:
+        yield [_csv_safe(cell) for cell in row_cells(columns, row)]
+
+
 def write_csv(kind, rows, out):
     """Write the register as CSV to the text stream ``out``, one row at a time.
 
-    Open a file with ``newline=""`` (the csv module writes CRLF itself). Two
-    header rows: the Vietnamese headings, then the column numbers (1), (2)...
-    A cell starting with = + - @ (or tab / CR) gets a leading apostrophe, so a
-    spreadsheet shows it as text rather than running it as a formula.
+    Open a file with ``newline=""`` (the csv module writes CRLF itself).
     """
-    columns = register(kind)["columns"]
+    csv.writer(out).writerows(csv_rows(kind, rows))
+
+
+def csv_chunks(kind, rows, lines=100):
+    """The CSV as UTF-8 with a BOM (so Excel reads the Vietnamese correctly),
+    in chunks of ``lines`` lines: an answer streams it, never holding it whole."""
+    register(kind)  # an unknown register is refused before anything is sent
+    yield codecs.BOM_UTF8
+    out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([c.heading for c in columns])
-    writer.writerow([f"({n})" for n in range(1, len(columns) + 1)])
-    for row in rows:
-        writer.writerow([_csv_safe(cell) for cell in row_cells(columns, row)])
+    for n, cells in enumerate(csv_rows(kind, rows), 1):
+        writer.writerow(cells)
+        if n % lines == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
 
 
 def csv_bytes(kind, rows):
-    """The CSV as UTF-8 with a BOM, so Excel reads the Vietnamese correctly."""
-    buffer = io.BytesIO()
-    text = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
-    write_csv(kind, rows, text)
-    text.flush()
-    text.detach()
-    return buffer.getvalue()
+    """The whole CSV (``csv_chunks`` joined)."""
+    return b"".join(csv_chunks(kind, rows))
+
+
+def view(kind, rows, page, size):
+    """A page of the register as the screen shows it: its title, its columns'
+    headings, each row's cells as printed, and how many rows in all."""
+    spec = register(kind)
+    first = (page - 1) * size
+    return {"title": spec["title"],
+            "columns": [{"id": c.id, "heading": c.heading} for c in spec["columns"]],
+            "items": [row_cells(spec["columns"], row) for row in rows[first:first + size]],
+            "total": len(rows), "page": page, "size": size}
 
 
 # --- PDF ---------------------------------------------------------------------

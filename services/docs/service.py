@@ -139,7 +139,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
                                     args.get("end"))
         fmt = args.get("format", "csv")
         if fmt == "csv":
-            return Response(registers.csv_bytes(kind, rows), mimetype="text/csv",
+            return Response(registers.csv_chunks(kind, rows), mimetype="text/csv",
                             headers={"Content-Disposition":
                                      f'attachment; filename="{kind}-{year or "all"}.csv"'})
         if fmt == "pdf":
@@ -212,6 +212,13 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         rows, _ = self._register(self.auth.actor(), kind, year, start, end)
         return [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
                 for row in rows]
+
+    @rpc
+    def register_view(self, kind, year=None, start=None, end=None, search=None):
+        """A page of a register as printed (``registers.view``), for the web."""
+        rows, _ = self._register(self.auth.actor(), kind, year, start, end)
+        wanted = queries.page_request(search)
+        return registers.view(kind, rows, wanted["page"], wanted["size"])
 
     @rpc
     def state_summary(self):
@@ -340,16 +347,17 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     # -- read-only lists for the web application (the SQL: ``queries``) --------------
 
     @rpc
-    def outgoing_documents(self, state=None):
-        return self._query(queries.outgoing, self.auth.actor(), state)
+    def outgoing_documents(self, state=None, search=None):
+        """A page (``{items, total, page, size}``): ``queries.page_request``'s search."""
+        return self._query(queries.outgoing, self.auth.actor(), state, search)
 
     @rpc
-    def awaiting_signature(self):
-        return self._query(queries.awaiting_signature, self.auth.actor())
+    def awaiting_signature(self, search=None):
+        return self._query(queries.awaiting_signature, self.auth.actor(), search)
 
     @rpc
-    def arrivals(self):
-        return self._query(queries.arrivals, self.auth.actor())
+    def arrivals(self, state=None, search=None):
+        return self._query(queries.arrivals, self.auth.actor(), state, search)
 
     @rpc
     def timeline(self, document_id):

@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Response
 
 from services.gateway import schemas as login_schema
+from services.gateway import web_audit, web_lists
 from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
@@ -93,6 +94,24 @@ def format_date(value, with_time=False):
         value = value.astimezone(VIETNAM)
         return value.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
     return value.strftime("%d/%m/%Y")
+
+
+def format_number(value, lang=DEFAULT):
+    """1.234 in Vietnamese, 1,234 in English."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if lang == "vi" else text
+
+
+def helpers(lang):
+    """What every page's template may use, in ``lang``."""
+    t = translator(lang)
+
+    def event_name(event_type):  # an event type the words do not know: as logged
+        key = "event_" + event_type
+        return t(key) if key in TEXT[lang] else event_type
+    return {"t": t, "lang": lang, "other_lang": "en" if lang == "vi" else "vi",
+            "date": format_date, "number": lambda n: format_number(n, lang),
+            "event_name": event_name, "doc_types": DOCUMENT_TYPES}
 
 
 def session_cookie(token, max_age, secure):
@@ -273,9 +292,7 @@ class Page:
     def render(self, template, status=200, **context):
         path = self.request.path
         html = _env.get_template(template).render(
-            t=self.t, lang=self.lang, actor=self.actor, csrf=self.csrf,
-            date=format_date, doc_types=DOCUMENT_TYPES, path=path,
-            other_lang="en" if self.lang == "vi" else "vi",
+            **helpers(self.lang), actor=self.actor, csrf=self.csrf, path=path,
             flash=self._flash(), **context)
         response = Response(html, status=status, content_type="text/html; charset=utf-8")
         return self.finish(response)
@@ -352,26 +369,23 @@ def _route(ctx, page):
         return _home(ctx)
     if page == "logout" and method == "POST":
         return _logout(ctx)
-    if page == "queue" and method == "GET":
-        ctx.allow("sign")
-        return ctx.render("list.html", title=ctx.t("queue"), kind="queue",
-                          documents=ctx.call(ctx.service.docs.awaiting_signature))
-    if page == "outgoing" and method == "GET":
-        ctx.allow("get_document")
-        state = ctx.request.args.get("state") or None
-        return ctx.render("list.html", title=ctx.t("outgoing"), kind="outgoing", state=state,
-                          documents=ctx.call(lambda: ctx.service.docs.outgoing_documents(state)))
-    if page == "inbox" and method == "GET":
-        ctx.allow("inbox")
-        documents = ctx.call(ctx.service.docs.arrivals)
-        return ctx.render("list.html", title=ctx.t("incoming"), kind="inbox",
-                          documents=documents, overdue=_overdue(ctx))
+    if page in web_lists.LISTS and method == "GET":
+        return web_lists.list_page(ctx, page)
     if page == "new":
         ctx.allow("register")
         if method == "GET":
             return ctx.render("compose.html", values={})
         return _compose(ctx)
     parts = page.split("/")
+    if parts[0] == "audit" and method == "GET":
+        return web_audit.handle(ctx, parts[1:])
+    if parts[0] == "registers" and method == "GET" and len(parts) in (2, 3) \
+            and parts[1] in web_lists.REGISTERS:
+        today = datetime.now(VIETNAM).date()
+        if len(parts) == 2:
+            return web_lists.register_page(ctx, parts[1], today)
+        if parts[2] in ("csv", "pdf"):
+            return web_lists.register_export(ctx, parts[1], parts[2], today)
     if len(parts) in (2, 3) and parts[0] == "documents":
         document_id = checked_uuid(parts[1])
         if len(parts) == 2 and method == "GET":
@@ -441,36 +455,11 @@ def _logout(ctx):
 
 
 def _home(ctx):
-    role, docs = ctx.actor.role, ctx.service.docs
-    groups = []
-    if role == "leader":
-        groups.append(("todo_sign", ctx.call(docs.awaiting_signature)))
-    if role == "clerk":
-        mine = ctx.call(lambda: docs.outgoing_documents(None))
-        groups += [("todo_drafts", [d for d in mine if d["state"] in ("draft", "returned")]),
-                   ("todo_seal", [d for d in mine if d["state"] == "signed"]),
-                   ("todo_issue", [d for d in mine if d["state"] == "sealed"]),
-                   ("todo_arrivals", [d for d in ctx.call(docs.arrivals)
-                                      if d["arrival_state"] == "arrived"])]
-        return ctx.render("home.html", groups=groups, note=None, overdue=_overdue(ctx))
-    note = {"auditor": "todo_auditor", "admin": "todo_admin", "operator": "todo_admin"}.get(role)
-    return ctx.render("home.html", groups=groups, note=note)
-
-
-def _overdue(ctx):
-    """routing's overdue findings for the caller's agency (its deadline rules),
-    the earliest per document; None when routing could not say."""
-    try:
-        findings = ctx.service.routing.overdue()
-    except Exception as err:
-        if not isinstance(unavailable(err) or err, LienThongError):
-            raise
-        log.warning("overdue findings unavailable for the inbox: %s", err)
-        return None
-    earliest = {}
-    for finding in findings:
-        earliest.setdefault(finding["document_id"], finding)
-    return earliest
+    groups = web_lists.home_groups(ctx)
+    overdue = web_lists.overdue_of(ctx) if ctx.actor.role == "clerk" else {}
+    note = {"auditor": "todo_auditor", "admin": "todo_admin",
+            "operator": "todo_admin"}.get(ctx.actor.role)
+    return ctx.render("home.html", groups=groups, note=note, overdue=overdue)
 
 
 def _document(ctx, document_id):
@@ -557,10 +546,8 @@ def _compose(ctx):
     answer = ctx.service._through_docs(
         request, "register_document", "POST", "/v1/documents",
         body=(f"multipart/form-data; boundary={boundary.decode('latin-1')}", length, body()))
-    payload = json.loads(answer.get_data() or b"{}")
     if answer.status_code != 201:
-        error = payload.get("error", {})
-        err = LienThongError(error.get("message", ""), error.get("field"))
-        err.code, err.http_status = error.get("code", "error"), answer.status_code
-        return ctx.error(err, template="compose.html", values=fields)
+        return ctx.error(web_lists.docs_refusal(answer), template="compose.html",
+                         values=fields)
+    payload = json.loads(answer.get_data() or b"{}")
     return ctx.finish(redirect(f"/web/documents/{quote(payload['document_id'])}?ok=created"))

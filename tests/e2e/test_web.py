@@ -1,21 +1,31 @@
 """The web application on the real stack, as a browser without JavaScript uses
 it (requests.Session keeps the cookies): login, the leader's Chờ ký, the clerk's
-compose → Trình ký → Đóng dấu số → Phát hành, the recipient's Tiếp nhận; the
-session cookie's flags, CSRF refusals that change nothing, another agency's
-clerk refused, the English switch, escaping, logout."""
+compose → Trình ký → Đóng dấu số → Phát hành, the recipient's Tiếp nhận; search
+and pages of the lists, the registers and their CSV, the inspector's log screens
+and evidence bundle (checked by the offline verifier); the session cookie's
+flags, CSRF refusals that change nothing, another agency's clerk refused, the
+English switch, escaping, logout."""
 
+import os
 import re
+import shlex
+import subprocess
+import sys
 import time
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
 
+from shared.values import VIETNAM
 from tests.support import db
 from tests.support.client import DISTRICT_1, OUTSIDER, PROVINCE, wait_for
 from tests.support.gateway import PASSWORD, Api, seed_file
 from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 USERS = [
     {"user_id": "van.thu", "agency": PROVINCE, "role": "clerk", "full_name": "Trần Thị Bình"},
@@ -94,7 +104,7 @@ def compose(browser, url, pdf, empty_attachment=True, subject=SUBJECT, urgency="
                         timeout=60)
 
 
-def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
+def test_a_document_from_compose_to_acceptance_through_the_web(web, platform, tmp_path):
     url, api = web, Api(web)
     browser, answer = log_in(url, "van.thu")
     assert answer.status_code == 303 and answer.headers["Location"] == "/web/"
@@ -172,6 +182,28 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
     assert accepted.status_code == 303, accepted.text
     page = district.get(url + doc, timeout=30).text
     assert "03 Đã tiếp nhận" in page and "Tiếp nhận, vào sổ" in page
+    # Search by số, ký hiệu; the registers on screen and as CSV (UTF-8 with a BOM).
+    found = browser.get(f"{url}/web/outgoing", params={"q": "01/ct-ubnd"}, timeout=30).text
+    assert document_id in found and other_id not in found
+    assert "trong tổng số 1" in found
+    assert other_id not in browser.get(f"{url}/web/outgoing", params={
+        "q": "phụ lục", "start": "2000-01-01", "end": "2000-12-31"}, timeout=30).text
+    bad = browser.get(f"{url}/web/outgoing", params={"page": "0"}, timeout=30)
+    assert bad.status_code == 400 and "Trường: Trang" in bad.text
+    register = browser.get(f"{url}/web/registers/outgoing", timeout=30).text
+    assert "SỔ ĐĂNG KÝ VĂN BẢN ĐI" in register and "01/CT-UBND" in register
+    arrivals = district.get(f"{url}/web/registers/incoming", timeout=30).text
+    assert "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" in arrivals and "01/CT-UBND" in arrivals
+    exported = district.get(f"{url}/web/registers/incoming/csv", timeout=30)
+    assert exported.status_code == 200 and exported.headers["Content-Type"].startswith(
+        "text/csv") and "attachment" in exported.headers["Content-Disposition"]
+    assert exported.content.startswith(b"\xef\xbb\xbf")
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Ngày đến,Số đến") and "01/CT-UBND" in lines[2]
+    assert district.get(f"{url}/web/registers/incoming/csv?year=nam", timeout=30
+                        ).status_code == 400
+    assert inspector.get(f"{url}/web/registers/outgoing", timeout=30).status_code == 403
+
     # The sender sees each recipient's status (routing's), once routing learnt of it.
     wait_for(lambda: "03 Đã tiếp nhận" in (sent := browser.get(url + doc, timeout=30).text)
              and DISTRICT_1 in sent.split("Tình hình gửi, nhận")[1], timeout=30,
@@ -201,6 +233,40 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform):
     assert "02 Từ chối tiếp nhận" in page and "Gửi nhầm đơn vị" in page
     inbox = district.get(f"{url}/web/inbox", timeout=30).text
     assert inbox.index(other_id) > inbox.index(document_id)  # Thượng khẩn before Thường
+
+    # Thanh tra: the log's status, its verification, the document's history and
+    # its state before the signature (audit's replay), the evidence bundle, which
+    # the offline verifier accepts with the command the page shows. No form writes.
+    status = inspector.get(f"{url}/web/audit", timeout=30).text
+    assert "Nhật ký hệ thống" in status and "Bản ghi chưa được chốt" in status
+    assert status.count('<form method="post"') == 1  # Đăng xuất
+    assert "Nhật ký toàn vẹn" in inspector.get(f"{url}/web/audit/verify", timeout=60).text
+    history_url = f"{url}/web/audit/documents/{document_id}"
+    wait_for(lambda: "Ký số cơ quan" in inspector.get(history_url, timeout=30).text,
+             timeout=30, what="the log to hold the seal")
+    history = inspector.get(history_url, timeout=30).text
+    assert "Trạng thái hiện tại theo nhật ký" in history and "01/CT-UBND" in history
+    assert history.count('<form method="post"') == 1
+    logged = api.get("thanh.tra", f"/v1/audit/documents/{document_id}/history").json()
+    registered = datetime.fromisoformat(logged[0]["occurred_at"].replace("Z", "+00:00"))
+    then = (registered + timedelta(milliseconds=1)).astimezone(VIETNAM).replace(
+        tzinfo=None).isoformat()
+    before = inspector.get(history_url, params={"at": then}, timeout=30).text
+    assert "Trạng thái lúc" in before
+    signed_then = before.split("Ký số lúc</dt>")[1].split("</dd>")[0]
+    assert signed_then.strip().endswith("—"), signed_then  # not signed yet at that moment
+    command = re.search(r"<pre><code>([^<]+)</code></pre>", history)[1].replace("&#39;", "'")
+    assert command.startswith(f"python -m services.audit.verify_bundle evidence-{document_id}")
+    bundle = wait_for(lambda: (got := inspector.get(history_url + "/evidence", timeout=30))
+                      .status_code == 200 and got, timeout=30, what="a checkpoint")
+    assert "attachment" in bundle.headers["Content-Disposition"]
+    assert bundle.json()["format"] == "lienthong-evidence/1"
+    (tmp_path / f"evidence-{document_id}.json").write_bytes(bundle.content)
+    checked = subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert browser.get(f"{url}/web/audit", timeout=30).status_code == 403
 
 
 def test_forms_need_the_session_token_and_pages_keep_to_the_rules(web, platform):

@@ -259,3 +259,27 @@ def test_pdf_needs_a_year():
     with pytest.raises(ValidationFailed) as caught:
         pdf("incoming", [], year=None)
     assert caught.value.field == "year"
+
+
+def test_the_csv_streams_in_chunks_that_join_to_the_whole():
+    rows = [incoming(n) for n in range(1, 251)]
+    chunks = list(registers.csv_chunks("incoming", rows, lines=100))
+    # The BOM, then lines 1-100, 101-200, and the rest (two header lines + 250 rows).
+    assert chunks[0] == b"\xef\xbb\xbf" and len(chunks) == 4
+    assert b"".join(chunks) == csv_bytes("incoming", rows)
+    assert [len(c.decode().splitlines()) for c in chunks[1:]] == [100, 100, 52]
+    parsed = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"), newline="")))
+    assert parsed[0][0] == "Ngày đến" and parsed[-1][1] == "250"
+    with pytest.raises(ValidationFailed):
+        next(registers.csv_chunks("minutes", rows))
+
+
+def test_the_screen_shows_a_page_of_cells_as_printed():
+    rows = [incoming(n) for n in range(1, 26)]
+    page = registers.view("incoming", rows, 2, 10)
+    assert page["title"] == "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" and page["total"] == 25
+    assert page["columns"][1] == {"id": "arrival_number", "heading": "Số đến"}
+    assert [cells[1] for cells in page["items"]] == [str(n) for n in range(11, 21)]
+    assert page["items"][0][0] == "05/03/2024"
+    assert registers.view("incoming", rows[:3], 1, 10)["items"][0][1] == "01"
+    assert registers.view("incoming", rows, 4, 10)["items"] == []

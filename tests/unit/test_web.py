@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from services.docs import domain as docs_domain
-from services.gateway import web
+from services.docs import queries
+from services.gateway import web, web_audit, web_lists
 from services.gateway.web_text import EN, TEXT, VI
 from shared import errors
 from shared.multipart import MultipartStream
@@ -145,12 +147,10 @@ def test_the_compose_form_is_refused_without_its_file_or_with_a_bad_number():
     assert refused.value.field == "urgency"
 
 
-def _render_inbox(lang, documents, overdue):
-    return web._env.get_template("list.html").render(
-        t=web.translator(lang), lang=lang, other_lang="en", csrf="c", date=web.format_date,
-        doc_types={}, path="/web/inbox", flash=None, title="Văn bản đến", kind="inbox",
-        actor={"user_id": "van.thu", "role": "clerk", "agency": "000.01.00.H41"},
-        documents=documents, overdue=overdue)
+def _render_inbox(lang, documents, overdue, links=None):
+    return _render("list.html", lang=lang, path="/web/inbox", title="Văn bản đến",
+                   kind="inbox", documents=documents, overdue=overdue, search={},
+                   states=[], state_choices=(), links=links)
 
 
 def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
@@ -167,3 +167,158 @@ def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
     assert "Overdue for acceptance" in _render_inbox("en", [row], late)
     assert "Chưa lấy được thông tin quá hạn" in _render_inbox("vi", [row], None)
     assert "Chưa lấy được" not in _render_inbox("vi", [row], {})
+
+
+def _render(template, lang="vi", path="/web/", actor=None, **context):
+    """A page rendered as ``Page.render`` does, without a server."""
+    return web._env.get_template(template).render(
+        **web.helpers(lang), csrf="c5rf", path=path, flash=None,
+        actor=actor or {"user_id": "van.thu", "role": "clerk", "agency": "000.01.00.H41"},
+        **context)
+
+
+def _posts_carry_the_token(html):
+    forms = re.findall(r'<form method="post"[^>]*>(.*?)</form>', html, re.S)
+    assert forms and all('<input type="hidden" name="csrf" value="c5rf">' in f for f in forms)
+    return len(forms)
+
+
+def test_every_form_of_the_document_page_carries_the_session_token():
+    document = {"document_id": "d1", "subject": "Chỉ thị", "number_notation": None,
+                "issued_at": None, "document_type": "CT", "issuing_agency": "000.01.00.H41",
+                "state": "submitted", "urgency": 0, "secrecy": 0, "due_date": None,
+                "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "An",
+                           "on_behalf_of": None},
+                "recipients": [], "page_count": 1, "attachments": []}
+    leader = {"user_id": "chu.tich", "role": "leader", "agency": "000.01.00.H41"}
+    html = _render("document.html", actor=leader, document=document, timeline=[],
+                   leaders=[], arrival=None, statuses=[])
+    # Đăng xuất, Ký số, Trả lại (with its comment).
+    assert _posts_carry_the_token(html) == 3 and 'name="comment"' in html
+    draft = {**document, "state": "draft"}
+    html = _render("document.html", document=draft, timeline=[], arrival=None, statuses=[],
+                   leaders=[{"user_id": "chu.tich", "full_name": "Nguyễn Văn An"}])
+    assert _posts_carry_the_token(html) == 2 and "Trình ký" in html
+
+
+def test_the_pager_keeps_the_search_and_names_both_ends():
+    args = MultiDict([("q", "bão lũ"), ("state", "draft"), ("state", "returned"),
+                      ("page", "2"), ("ok", "sign")])
+    listing = {"items": [{}] * 20, "total": 45, "page": 2, "size": 20}
+    links = web_lists.page_links("/web/outgoing", args, listing)
+    assert links["previous"] == ("/web/outgoing?q=b%C3%A3o+l%C5%A9&state=draft"
+                                 "&state=returned&page=1")
+    assert links["next"].endswith("&state=returned&page=3")
+    assert (links["pages"], links["first"], links["last"]) == (3, 21, 40)
+    last = web_lists.page_links("/web/outgoing", args, {**listing, "page": 3,
+                                                         "items": [{}] * 5})
+    assert last["next"] is None and (last["first"], last["last"]) == (41, 45)
+    empty = web_lists.page_links("/web/inbox", MultiDict(), {"items": [], "total": 0,
+                                                            "page": 1, "size": 20})
+    assert empty["previous"] is None and empty["next"] is None and empty["pages"] == 1
+    assert web_lists.search_of(MultiDict([("q", "x"), ("start", ""), ("bogus", "1")])) == {
+        "q": "x"}
+
+
+def test_a_list_page_shows_its_pager_in_vietnamese():
+    row = {"document_id": "d1", "urgency": 0, "number_notation": None, "subject": "Kế hoạch",
+           "issuing_agency": "000.00.00.H41", "arrival_number": 4,
+           "arrived_at": "2026-12-01T01:00:00+00:00", "arrival_state": "arrived"}
+    links = web_lists.page_links("/web/inbox", MultiDict([("q", "kế")]), {
+        "items": [row], "total": 21, "page": 2, "size": 20})
+    html = _render_inbox("vi", [row], {}, links)
+    assert "Văn bản 21–21 trong tổng số 21" in html and "Trang 2/2" in html
+    assert 'href="/web/inbox?q=k%E1%BA%BF&amp;page=1" rel="prev">Trang trước' in html
+    assert "Trang sau" not in html
+    assert "Previous page" in _render_inbox("en", [row], {}, links)
+
+
+def test_a_search_is_checked_before_any_query():
+    checked = queries.page_request({"q": " 50%_off ", "start": "2026-12-01",
+                                    "end": "2026-12-01", "page": "3", "size": "10"})
+    assert checked["q"] == "%50\\%\\_off%" and checked["offset"] == 20
+    assert checked["from"] == datetime(2026, 11, 30, 17, tzinfo=timezone.utc)
+    assert checked["until"] == datetime(2026, 12, 1, 17, tzinfo=timezone.utc)
+    assert queries.page_request()["q"] is None and queries.page_request()["size"] == 20
+    for search, field in (({"page": "0"}, "page"), ({"page": "một"}, "page"),
+                          ({"size": "101"}, "size"), ({"start": "01/12/2026"}, "start"),
+                          ({"start": "2026-12-02", "end": "2026-12-01"}, "start"),
+                          ({"q": "x" * 201}, "q"), ({"sort": "subject"}, "sort")):
+        with pytest.raises(errors.ValidationFailed) as refused:
+            queries.page_request(search)
+        assert refused.value.field == field, search
+
+
+def test_a_register_on_screen_keeps_the_printed_cells_and_links_its_exports():
+    view = {"title": "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN", "columns": [
+        {"id": "arrival_date", "heading": "Ngày đến"}, {"id": "arrival_number",
+                                                        "heading": "Số đến"}],
+        "items": [["05/12/2026", "01"], ["<b>06/12/2026</b>", "02"]], "total": 2,
+        "page": 1, "size": 20}
+    filters = web_lists.register_filters(MultiDict(), date(2026, 12, 5))
+    assert filters == {"year": "2026"}
+    html = _render("register.html", path="/web/registers/incoming", kind="incoming",
+                   kinds=web_lists.REGISTERS, filters=filters, view=view,
+                   links=web_lists.page_links("/web/registers/incoming", MultiDict(), view),
+                   exports={"csv": "/web/registers/incoming/csv?year=2026", "pdf": "/p"})
+    assert "Sổ văn bản đến</a>" in html and 'aria-current="page">Sổ văn bản đến' in html
+    assert "<th scope=\"col\">Số đến</th>" in html and "<td>01</td>" in html
+    assert "&lt;b&gt;06/12/2026&lt;/b&gt;" in html and "(2)</th>" in html
+    assert 'href="/web/registers/incoming/csv?year=2026" download>Xuất CSV' in html
+    assert web_lists.register_filters(MultiDict([("start", "2026-01-01"), ("page", "2")]),
+                                      date(2026, 12, 5)) == {"start": "2026-01-01"}
+
+
+def test_a_moment_typed_is_vietnam_time_and_witnesses_are_read_from_the_note():
+    assert web_audit.moment_of("2026-12-03T17:05") == "2026-12-03T17:05:00+07:00"
+    assert web_audit.moment_of("") is None
+    with pytest.raises(errors.ValidationFailed) as refused:
+        web_audit.moment_of("03/12/2026 17:05")
+    assert refused.value.field == "at"
+    note = ("lienthong.local/audit\n12\nq83+Ag==\n\n\u2014 lienthong.local/audit AbCdEf==\n"
+            "\u2014 witness.example/w1 GhIjKl==\n")
+    assert web_audit.signers_of(note) == ["lienthong.local/audit", "witness.example/w1"]
+    assert web_audit.signers_of("") == []
+
+
+AUDITOR = {"user_id": "thanh.tra", "role": "auditor", "agency": "000.00.00.G22"}
+STATUS = {"origin": "lienthong.local/audit", "verifier_key": "lienthong.local/audit+1+AQ",
+          "size": 12345, "checkpoint_size": 12000, "checkpoint_age_seconds": 61.6,
+          "uploaded_size": 12000, "entries_not_checkpointed": 345, "entries_not_in_worm": 345,
+          "quarantined": 0, "alerts": [{"kind": "witness_late", "detail": "w1 <late>",
+                                        "raised_at": "2026-12-03T10:00:00Z"}]}
+
+
+def test_the_inspectors_pages_say_the_logs_state_and_hold_no_form_that_writes():
+    html = _render("audit.html", actor=AUDITOR, path="/web/audit", log_status=STATUS,
+                   checkpoint={"note": "x\n\n\u2014 a b\n"}, log_signer="lienthong.local/audit",
+                   witnesses=["witness.example/w1"])
+    assert "12.345" in html and "12.000" in html and "cách đây 62 giây" in html
+    assert "Bản ghi chưa được chốt" in html and "witness.example/w1" in html
+    assert "w1 &lt;late&gt;" in html and "03/12/2026 17:00" in html
+    assert _posts_carry_the_token(html) == 1  # Đăng xuất only
+    assert 'aria-current="page">Nhật ký hệ thống' in html
+    failed = _render("audit_verify.html", actor=AUDITOR, report={
+        "ok": False, "entries": 3, "checkpoints": 1, "covered": 2, "first_problem": None,
+        "problems": [{"index": 1, "event_id": "e1", "reason": "leaf hash differs"}],
+        "notes": []})
+    assert "Phát hiện sai lệch" in failed and "leaf hash differs" in failed
+    history = [{"index": 7, "event_id": "e7", "occurred_at": "2026-12-03T01:00:00Z",
+                "event_type": "DocumentSigned", "producer": "signing", "actor": "chu.tich",
+                "agency": "000.00.00.H41", "role": "leader", "summary": "signed by chu.tich"},
+               {"index": 9, "event_id": "e9", "occurred_at": "2026-12-03T02:00:00Z",
+                "event_type": "SomethingNew", "producer": "docs", "actor": "system",
+                "agency": "", "role": "service", "summary": "SomethingNew from docs"}]
+    page = _render("audit_document.html", actor=AUDITOR, path="/web/audit/documents/d1",
+                   document_id="d1", at="2026-12-03T09:30",
+                   moment=web_audit.moment_of("2026-12-03T09:30"),
+                   state=[("number_notation", "01/CT-UBND"), ("sealed", True),
+                          ("delivered_to", ["000.01.00.H41"]), ("signed_at", None),
+                          ("last_event_at", "2026-12-03T02:00:00Z")],
+                   history=history, command="python -m services.audit.verify_bundle x.json")
+    assert "Trạng thái lúc 03/12/2026 09:30 theo nhật ký" in page
+    assert "<dd>Có</dd>" in page and "<dd>000.01.00.H41</dd>" in page
+    assert "<td>Ký số</td>" in page and "<td>SomethingNew</td>" in page
+    assert "chu.tich (lãnh đạo, 000.00.00.H41)" in page
+    assert "python -m services.audit.verify_bundle x.json" in page
+    assert _posts_carry_the_token(page) == 1
