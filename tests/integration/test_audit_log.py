@@ -250,7 +250,7 @@ def test_a_witness_cosigns_checkpoints_that_extend_the_last_it_saw(run_container
 
     from services.audit.witness import Witness
 
-    witness_signer = note.NoteSigner("archive.test/witness", Ed25519PrivateKey.generate())
+    witness_signer = note.CosignatureSigner("archive.test/witness", Ed25519PrivateKey.generate())
     signer_for(platform)
     run_container(AuditService, WITNESS_KEYS=witness_signer.verifier().key_string())
     container = run_container.started[-1]
