@@ -1,6 +1,7 @@
 """Verify an evidence bundle offline, from the command line.
 
-    python -m services.audit.verify_bundle BUNDLE.json [--log-key VKEY] [--witness-key VKEY ...]
+    python -m services.audit.verify_bundle BUNDLE.json [--log-key VKEY]
+        [--witness-key VKEY ...] [--require-witness NAME ...]
 
 Prints what was checked and what it proves. Exit status: 0 if every check
 passes, 1 if any fails, 2 if the file cannot be read or is not JSON (or the
@@ -42,6 +43,9 @@ def main(argv=None):
                         help="the audit log's verifier key, obtained apart from the bundle")
     parser.add_argument("--witness-key", metavar="VKEY", action="append", default=[],
                         help="a witness verifier key you trust (repeatable)")
+    parser.add_argument("--require-witness", metavar="NAME", action="append", default=[],
+                        help="fail unless the witness of this name (its key given with"
+                             " --witness-key) cosigned the checkpoint (repeatable)")
     args = parser.parse_args(argv)
 
     try:
@@ -51,7 +55,8 @@ def main(argv=None):
         return 2
 
     report = verify_bundle(bundle, trusted_log_key=args.log_key,
-                           trusted_witness_keys=args.witness_key)
+                           trusted_witness_keys=args.witness_key,
+                           required_witnesses=args.require_witness)
     text = report.render(marks=_marks(sys.stdout))
     if hasattr(sys.stdout, "reconfigure"):  # Vietnamese names on an ASCII terminal
         sys.stdout.reconfigure(errors="backslashreplace")
