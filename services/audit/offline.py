@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -36,6 +37,7 @@ from services.audit.note import (
     parse_note,
     parse_verifier_key,
 )
+from services.audit.timestamp import LABELS, STAMPED, UNSTAMPED, TimestampError, check_token
 from shared.envelope import canonical_json, data_digest
 from shared.eventsig import key_id_of
 
@@ -605,6 +607,58 @@ def _check_required(required, cosigned, checks):
                                 f" was not given with --witness-key)."))
 
 
+OPENSSL_HINT = ("openssl ts -verify -data checkpoint.note -token_in -in checkpoint.tst"
+                " -CAfile <the TSA root you trust>")
+
+
+def _check_timestamp(stamp, bundle, verifier, checks, limits):
+    """The checkpoint's RFC 3161 time stamp, if the bundle carries the field."""
+    if stamp is None:
+        limits.append("The bundle carries no time stamp of its checkpoint (made before"
+                      " checkpoints were time-stamped): its time rests on the log alone.")
+        return
+    label = "checkpoint time stamp"
+    status = stamp.get("status") if isinstance(stamp, dict) else None
+    if status == UNSTAMPED:
+        checks.append(Check(label, True, LABELS[UNSTAMPED] + ".", warning=True))
+        return
+    if status != STAMPED:
+        checks.append(Check(label, False, f"checkpoint_timestamp.status is {_short(status)},"
+                                          f" not {STAMPED!r} or {UNSTAMPED!r}."))
+        return
+    signed, token, chain = (stamp.get(k) for k in ("signed_note", "token", "tsa_chain"))
+    try:
+        if not isinstance(signed, str):
+            raise _Malformed("checkpoint_timestamp.signed_note must be the stamped note (a string)")
+        if not isinstance(chain, list) or not all(isinstance(p, str) for p in chain):
+            raise _Malformed("checkpoint_timestamp.tsa_chain must be a list of PEM strings")
+        raw = _b64(token, "checkpoint_timestamp.token")
+        if verifier is None:
+            raise _Malformed("the stamped note's signature cannot be checked without a log key")
+        verifier.verify(signed)
+        if parse_note(signed)[0] != parse_note(bundle.checkpoint)[0]:
+            raise _Malformed("the stamped note is not this checkpoint")
+        info = check_token(raw, signed.encode("utf-8"), chain)
+    except (_Malformed, NoteError, TimestampError) as err:
+        checks.append(Check(label, False, f"Dấu thời gian KHÔNG hợp lệ / the time stamp does NOT"
+                                          f" hold up: {err}."))
+        return
+    root = chain[-1] if chain else ""
+    checks.append(Check(label, True,
+                        f"{LABELS[STAMPED]}: {info.gen_time} ({info.tsa_subject}), over the checkpoint"
+                        f" note as the log signed it; the TSA's signature and chain verify."))
+    limits.append(f"The time stamp's chain comes from the bundle (its root:"
+                  f" {_pem_subject(root)}): check it against the TSA root you trust, with no"
+                  f" code of ours: verify_bundle --export-timestamp DIR, then {OPENSSL_HINT}.")
+
+
+def _pem_subject(pem):
+    try:
+        return x509.load_pem_x509_certificate(pem.encode("ascii")).subject.rfc4514_string()
+    except (ValueError, UnicodeEncodeError):
+        return "unreadable"
+
+
 def _check_entries(bundle, tree, checks, events):
     seen = {}
     leaves_of_event = {}  # event id -> the first leaf index holding it
@@ -821,9 +875,12 @@ def verify_bundle(bundle: dict, trusted_log_key: str | None = None,
     verifier = _check_log_key(parsed, trusted_log_key, report.checks)
     read = _check_checkpoint(parsed, verifier, report.checks)
     tree = read[:2] if read else None
+    stamp_limits = []
+    _check_timestamp(bundle.get("checkpoint_timestamp"), parsed, verifier, report.checks,
+                     stamp_limits)
     cosigned = _check_witnesses(parsed, tuple(trusted_witness_keys or ()), verifier,
                                 read[2] if read else None, report.checks)
     _check_required(required_witnesses, cosigned, report.checks)
     _check_entries(parsed, tree, report.checks, report.events)
-    report.limits.extend(_limits(parsed, tree, trusted_log_key, report.events))
+    report.limits.extend(_limits(parsed, tree, trusted_log_key, report.events) + stamp_limits)
     return report
