@@ -46,8 +46,8 @@ def _export(bundle, directory):
                  "checkpoint.tst": base64.b64decode(stamp["token"], validate=True),
                  "tsa-chain.pem": "".join(stamp["tsa_chain"]).encode("ascii")}
     except (TypeError, KeyError, AttributeError, ValueError, binascii.Error):
-        print("the bundle carries no usable checkpoint time stamp to export"
-              " (Gói chứng cứ không có dấu thời gian)", file=sys.stderr)
+        print("Gói chứng cứ không có dấu thời gian dùng được để xuất / the bundle carries"
+              " no usable checkpoint time stamp to export", file=sys.stderr)
         return False
     os.makedirs(directory, exist_ok=True)
     for name, content in files.items():

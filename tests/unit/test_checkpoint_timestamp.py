@@ -5,7 +5,6 @@ localhost, the audit side speaking only the protocol, and ``openssl ts
 
 import base64
 import socket
-import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from services.audit import timestamp as ts
 from services.audit.merkle import MemoryTree
 from services.audit.note import NoteSigner, checkpoint_body, sign_note
 from services.signing import pki, tsa
+from tests.support.openssl_ts import openssl_ts_verify
 
 ORIGIN = "lienthong.test/audit-log"
 NOW = datetime.now(UTC)
@@ -45,16 +45,6 @@ def _note(signer, size=5):
     return sign_note(checkpoint_body(ORIGIN, size, tree.root()), signer)
 
 
-def _openssl_verify(tmp_path, data, token, chain_pem):
-    (tmp_path / "checkpoint.note").write_bytes(data)
-    (tmp_path / "checkpoint.tst").write_bytes(token)
-    (tmp_path / "ca.pem").write_text(chain_pem)
-    return subprocess.run(["openssl", "ts", "-verify", "-data", str(tmp_path / "checkpoint.note"),
-                           "-token_in", "-in", str(tmp_path / "checkpoint.tst"),
-                           "-CAfile", str(tmp_path / "ca.pem")],
-                          capture_output=True, text=True, timeout=60, check=False)
-
-
 def _root_pem(tsa_root):
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -67,7 +57,7 @@ def test_a_checkpoint_time_stamp_verifies_with_openssl(tsa_url, tsa_root, log_si
     info = ts.check_token(token, note.encode("utf-8"), ts.chain_pem(token))
     assert abs(datetime.fromisoformat(info.gen_time) - datetime.now(UTC)) < timedelta(minutes=2)
     # openssl, trusting only the TSA's root (as an auditor would, obtained apart)
-    done = _openssl_verify(tmp_path, note.encode("utf-8"), token, _root_pem(tsa_root))
+    done = openssl_ts_verify(tmp_path, note.encode("utf-8"), token, _root_pem(tsa_root))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Verification: OK" in done.stdout
 
@@ -82,7 +72,7 @@ def test_a_tampered_note_fails_openssl_and_our_check(tsa_url, tsa_root, log_sign
     note = _note(log_signer)
     token = ts.HttpTimeStamper(tsa_url).stamp(note.encode("utf-8"))
     bad = tamper(note).encode("utf-8")
-    done = _openssl_verify(tmp_path, bad, token, _root_pem(tsa_root))
+    done = openssl_ts_verify(tmp_path, bad, token, _root_pem(tsa_root))
     assert done.returncode != 0 and "Verification: FAILED" in done.stdout, done.stdout
     with pytest.raises(ts.TimestampError, match="imprint differs"):
         ts.check_token(token, bad, ts.chain_pem(token))
@@ -187,15 +177,12 @@ def test_the_cli_exports_what_openssl_verifies(stamped_world, tsa_root, tmp_path
     out = tmp_path / "stamp"
     assert main([str(path), "--log-key", stamped_world.log.verifier().key_string(),
                  "--export-timestamp", str(out)]) == 0
-    done = subprocess.run(["openssl", "ts", "-verify", "-data", str(out / "checkpoint.note"),
-                           "-token_in", "-in", str(out / "checkpoint.tst"),
-                           "-CAfile", str(out / "tsa-chain.pem")],
-                          capture_output=True, text=True, timeout=60, check=False)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.note", "checkpoint.tst",
+                                                      "tsa-chain.pem"]
+    # as the README tells an auditor: the exported files, the TSA root obtained apart
+    done = openssl_ts_verify(out, (out / "checkpoint.note").read_bytes(),
+                             (out / "checkpoint.tst").read_bytes(), _root_pem(tsa_root))
     assert done.returncode == 0 and "Verification: OK" in done.stdout, done.stdout + done.stderr
-    (tmp_path / "root.pem").write_text(_root_pem(tsa_root))  # the root obtained apart
-    done = _openssl_verify(tmp_path / "stamp", (out / "checkpoint.note").read_bytes(),
-                           (out / "checkpoint.tst").read_bytes(), _root_pem(tsa_root))
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("edit, words", [
