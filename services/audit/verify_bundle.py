@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from services.audit.offline import no_duplicate_keys, verify_bundle
+from services.audit.offline import no_duplicate_keys, verify_bundle, visible
 
 ASCII_MARKS = ("OK  ", "FAIL")
 
@@ -77,7 +77,7 @@ def main(argv=None):
     try:
         bundle = _load(args.bundle)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        print(f"cannot read {args.bundle}: {err}", file=sys.stderr)
+        print(visible(f"không đọc được / cannot read {args.bundle}: {err}"), file=sys.stderr)
         return 2
 
     if args.export_timestamp and not _export(bundle, args.export_timestamp):
