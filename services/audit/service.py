@@ -104,13 +104,13 @@ class AuditService(Health):
                                   " ORDER BY id DESC LIMIT 20").fetchall()
             quarantined = conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
         now = datetime.now(timezone.utc)
+        stamp = (ts.STAMPED if latest[4] is not None else ts.UNSTAMPED) if latest else None
         return {
             "origin": self.audit.origin, "verifier_key": self.audit.verifier_key,
             "size": size,
             "checkpoint_size": latest[0] if latest else 0,
             "checkpoint_age_seconds": (now - latest[3]).total_seconds() if latest else None,
-            "checkpoint_timestamp": (ts.STAMPED if latest[4] is not None else ts.UNSTAMPED)
-            if latest else None,
+            "checkpoint_timestamp": stamp, "checkpoint_timestamp_label": ts.LABELS.get(stamp),
             "uploaded_size": uploaded,
             "entries_not_checkpointed": size - (latest[0] if latest else 0),
             "entries_not_in_worm": size - uploaded,

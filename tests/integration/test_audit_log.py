@@ -411,6 +411,7 @@ def test_a_tsa_that_is_down_leaves_the_checkpoint_unstamped_and_the_next_is_stam
     with client.rpc(auditor) as rpc:
         first = rpc.audit.checkpoint()
     assert status["checkpoint_timestamp"] == "unstamped"
+    assert status["checkpoint_timestamp_label"].startswith("CHƯA đóng dấu thời gian")
     assert first["timestamp"]["status"] == "unstamped"
     assert first["timestamp"]["label"].startswith("CHƯA đóng dấu thời gian")
     assert any(a["kind"] == "checkpoint_timestamp_failed" and "did not answer" in a["detail"]
@@ -428,6 +429,7 @@ def test_a_tsa_that_is_down_leaves_the_checkpoint_unstamped_and_the_next_is_stam
         server.stop()
     stamp = second["timestamp"]
     assert status["checkpoint_timestamp"] == "stamped" and stamp["status"] == "stamped"
+    assert status["checkpoint_timestamp_label"].startswith("Đã đóng dấu thời gian")
     assert earlier["timestamp"]["status"] == "unstamped"  # said so for good
     token = base64.b64decode(stamp["token"])
     root_pem = root.certificate.public_bytes(Encoding.PEM).decode("ascii")
