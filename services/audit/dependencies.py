@@ -9,6 +9,7 @@ from nameko.extensions import DependencyProvider
 from services.audit import checkpoints as cp
 from services.audit import note
 from services.audit.log import APP_ROLE, DB_SETTINGS, LOG_DDL, TransparencyLog
+from services.audit.timestamp import HttpTimeStamper
 from services.audit.writer import GroupCommit
 from shared.db import Database
 from shared.eventsig import trusted_at_start
@@ -24,7 +25,9 @@ class AuditLog(DependencyProvider):
     keys), ``EVENT_KEYS_DIR`` (where the log's verifier key is published),
     ``LOG_ORIGIN``, ``LOG_KEY_FILE``, ``LOG_KEY_PASSPHRASE``,
     ``CHECKPOINT_SECONDS``, ``CHECKPOINT_RETENTION_DAYS``, ``WITNESS_KEYS``
-    (space-separated verifier keys) and the ``S3_*`` settings."""
+    (space-separated verifier keys), ``TSA_URL`` (an RFC 3161 TSA over HTTP
+    that stamps each checkpoint; empty: checkpoints unstamped, said so),
+    ``TSA_TIMEOUT_SECONDS`` and the ``S3_*`` settings."""
 
     def setup(self):
         c = self.container.config
@@ -51,9 +54,14 @@ class AuditLog(DependencyProvider):
         from shared.objectstore import S3ObjectStore, s3_settings
 
         self.objects = S3ObjectStore(**s3_settings(c))
+        self.tsa_url = str(c.get("TSA_URL") or "")
+        if not self.tsa_url:
+            log.warning("no TSA_URL: audit checkpoints will not be time-stamped")
         self.checkpointer = cp.Checkpointer(
             self.tlog, self.signer, self.objects, self.origin,
-            retention_days=float(c.get("CHECKPOINT_RETENTION_DAYS", 3650)))
+            retention_days=float(c.get("CHECKPOINT_RETENTION_DAYS", 3650)),
+            stamper=HttpTimeStamper(self.tsa_url, float(c.get("TSA_TIMEOUT_SECONDS", 10)))
+            if self.tsa_url else None)
         self.interval = float(c.get("CHECKPOINT_SECONDS", 10))
         self.writer = GroupCommit(self.tlog.append, max_batch=int(c.get("APPEND_BATCH", 500)))
         self._threads = []

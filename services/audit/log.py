@@ -21,7 +21,7 @@ CHECKPOINT_LOCK = 0x4C54_4350  # pg_try_advisory_lock key: one checkpointer at a
 # on the 5th use) turned the duplicate check into a full scan of a large log.
 DB_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 
-APPEND_ONLY = ("entries", "nodes", "checkpoints", "uploads", "cosignatures")
+APPEND_ONLY = ("entries", "nodes", "checkpoints", "timestamps", "uploads", "cosignatures")
 
 LOG_DDL = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     root       bytea NOT NULL,
     note       text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
+);
+-- The RFC 3161 token over each checkpoint's note (services/audit/timestamp.py);
+-- a checkpoint without one was made while the TSA was down: unstamped.
+CREATE TABLE IF NOT EXISTS timestamps (
+    size      bigint PRIMARY KEY,
+    token     bytea NOT NULL,
+    stamped_at timestamptz NOT NULL DEFAULT now()
 );
 -- Which checkpoints (and the leaves they add) reached WORM object storage.
 CREATE TABLE IF NOT EXISTS uploads (
@@ -154,10 +161,14 @@ class TransparencyLog:
                     _copy(cur, "payloads (event_id, data)", payloads)
         return results
 
-    def add_checkpoint(self, size, root, note):
+    def add_checkpoint(self, size, root, note, token=None):
+        """The signed note, and its time-stamp token if the TSA gave one."""
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO checkpoints (size, root, note) VALUES (%s, %s, %s)"
                          " ON CONFLICT DO NOTHING", (size, root, note))
+            if token is not None:
+                conn.execute("INSERT INTO timestamps (size, token) VALUES (%s, %s)"
+                             " ON CONFLICT DO NOTHING", (size, token))
 
     def record_upload(self, size, leaves_from):
         with self.db.transaction() as conn:
@@ -223,16 +234,17 @@ class TransparencyLog:
                                (str(event_id),)).fetchone()
         return (row[0], bytes(row[1])) if row else None
 
+    # (size, root, note, created_at, time-stamp token or None)
+    _CHECKPOINT = ("SELECT c.size, c.root, c.note, c.created_at, t.token FROM checkpoints c"
+                   " LEFT JOIN timestamps t USING (size)")
+
     def latest_checkpoint(self):
         with self.db.connection() as conn:
-            row = conn.execute("SELECT size, root, note, created_at FROM checkpoints"
-                               " ORDER BY size DESC LIMIT 1").fetchone()
-        return row
+            return conn.execute(self._CHECKPOINT + " ORDER BY c.size DESC LIMIT 1").fetchone()
 
     def checkpoint(self, size):
         with self.db.connection() as conn:
-            return conn.execute("SELECT size, root, note, created_at FROM checkpoints"
-                                " WHERE size = %s", (size,)).fetchone()
+            return conn.execute(self._CHECKPOINT + " WHERE c.size = %s", (size,)).fetchone()
 
     def cosignatures(self, size):
         with self.db.connection() as conn:

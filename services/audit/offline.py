@@ -9,7 +9,10 @@ log and witness keys the auditor obtained separately): no server, no network.
 
 Pure: the standard library, ``cryptography`` and the project's pure modules.
 Every problem, however malformed the bundle, becomes a failed :class:`Check`
-with a sentence saying what is wrong; nothing is raised.
+with a sentence saying what is wrong; nothing is raised. Everything the
+bundle says reaches the screen only through :func:`visible`: a producer
+name with terminal escape codes shows as ``\\x1b[2J``, it cannot clear the
+screen or overwrite the verdict.
 """
 
 import base64
@@ -17,10 +20,12 @@ import binascii
 import hashlib
 import json
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -32,6 +37,7 @@ from services.audit.note import (
     parse_note,
     parse_verifier_key,
 )
+from services.audit.timestamp import LABELS, STAMPED, UNSTAMPED, TimestampError, check_token
 from shared.envelope import canonical_json, data_digest
 from shared.eventsig import key_id_of
 
@@ -80,36 +86,55 @@ class Report:
         return [check for check in self.checks if not check.ok]
 
     def render(self, marks=("\u2713", "\u2717")) -> str:
-        """A readable explanation: the verdict, one line per check, the events
-        as a table, then the limits of what was proven. ``marks`` are the
-        pass/fail symbols (the CLI uses ASCII ones on terminals without them)."""
+        """A readable explanation, Vietnamese first: the verdict, one line per
+        check, the events as a table, then the limits of what was proven.
+        ``marks`` are the pass/fail symbols (the CLI uses ASCII ones on
+        terminals without them). Every line goes through :func:`visible`."""
         good, bad = marks
         lines = []
         about = f"document {self.document_id}" if self.document_id else "an unknown document"
         when = f", generated {self.generated_at}" if self.generated_at else ""
-        lines.append(f"Evidence bundle ({FORMAT}) for {about}{when}")
+        lines.append(f"Gói chứng cứ / Evidence bundle ({FORMAT}) for {about}{when}")
         warnings = sum(1 for c in self.checks if c.ok and c.warning)
         note = f" ({warnings} with a warning)" if warnings else ""
+        vn_note = f" ({warnings} có cảnh báo)" if warnings else ""
         if self.ok:
+            lines.append(f"Kết quả: ĐÃ XÁC MINH: cả {len(self.checks)} bước kiểm tra đều đạt"
+                         f"{vn_note}.")
             lines.append(f"Result: VERIFIED: all {len(self.checks)} checks pass{note}.")
         else:
             names = ", ".join(c.name for c in self.failed)
+            lines.append(f"Kết quả: KHÔNG XÁC MINH ĐƯỢC: {len(self.failed)} trên"
+                         f" {len(self.checks)} bước kiểm tra không đạt: {names}.")
             lines.append(f"Result: NOT VERIFIED: {len(self.failed)} of {len(self.checks)}"
                          f" checks fail: {names}.")
         lines.append("")
-        lines.append("Checks")
+        lines.append("Các bước kiểm tra / Checks")
         for check in self.checks:
-            flag = " (warning)" if check.ok and check.warning else ""
+            flag = " (cảnh báo / warning)" if check.ok and check.warning else ""
             lines.append(f"  {good if check.ok else bad} {check.name}{flag}: {check.detail}")
         if self.events:
             lines.append("")
-            lines.append("Events")
+            lines.append("Sự kiện / Events")
             lines.extend("  " + row for row in _table(self.events))
         if self.limits:
             lines.append("")
-            lines.append("What this does and does not prove")
+            lines.append("Điều đã và chưa chứng minh / What this does and does not prove")
             lines.extend(f"  - {limit}" for limit in self.limits)
-        return "\n".join(lines) + "\n"
+        return "\n".join(visible(line) for line in lines) + "\n"
+
+
+# Shown escaped: controls (ESC, CR, BEL...), format characters (bidi overrides,
+# zero-width) and line/paragraph separators. Letters and Vietnamese marks pass.
+_HIDDEN = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def visible(text) -> str:
+    """``text`` with every character that could move the cursor, clear the
+    screen, reorder or hide text written as a visible escape (``\\x1b``,
+    ``\\r``, ``\\u202e``)."""
+    return "".join(ch.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(ch) in _HIDDEN else ch for ch in str(text))
 
 
 def _table(events):
@@ -123,6 +148,7 @@ def _table(events):
                      e.get("event_type") or "?", e.get("producer") or "?", actor,
                      e.get("agency") or "?", e.get("data_status") or "?",
                      "yes" if e.get("verified") else "NO"))
+    rows = [tuple(visible(cell) for cell in row) for row in rows]  # widths as printed
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
 
@@ -391,7 +417,7 @@ def _fingerprint(public_raw):
 
 
 def _same_key(a, b):
-    return a.name == b.name and a.public_raw == b.public_raw
+    return a.name == b.name and a.alg == b.alg and a.public_raw == b.public_raw
 
 
 def _same_document(a, b):
@@ -459,6 +485,13 @@ def _check_checkpoint(bundle, verifier, checks):
             else:
                 problems.append(f"its log signature does NOT verify ({err}): the checkpoint was"
                                 f" changed after it was signed, or the log did not sign it")
+    if verifier is not None and origin != verifier.name:
+        # A log key vouches for its own origin only (c2sp.org/tlog-checkpoint:
+        # the key name matches the origin line): the right key over another
+        # origin is another log's checkpoint, or a forged one.
+        problems.append(f"nguồn (origin) {origin!r} không phải tên của khóa nhật ký"
+                        f" {verifier.name!r} / its origin {origin!r} is not the log key's"
+                        f" name {verifier.name!r}: that key vouches for its own log only")
     if origin != bundle.origin:
         problems.append(f"its origin is {origin!r}, but the bundle says the log is"
                         f" {bundle.origin!r}")
@@ -475,6 +508,9 @@ def _check_checkpoint(bundle, verifier, checks):
 
 
 def _check_witnesses(bundle, trusted_witness_keys, log_verifier, note_signatures, checks):
+    """``{witness name: True if checked with a key you gave, False if only with
+    the bundle's}`` for each valid cosignature."""
+    cosigned = {}
     candidates = []  # [verifier, named by bundle, trusted by you]
     for verifier in bundle.witnesses:
         if not any(_same_key(verifier, c[0]) for c in candidates):
@@ -502,7 +538,7 @@ def _check_witnesses(bundle, trusted_witness_keys, log_verifier, note_signatures
             checks.append(Check("witnesses", False,
                                 "Cosignatures were not checked: the checkpoint note is"
                                 " unreadable."))
-        return
+        return cosigned
 
     for verifier, named, trusted in candidates:
         label = f"witness {verifier.name}"
@@ -531,6 +567,7 @@ def _check_witnesses(bundle, trusted_witness_keys, log_verifier, note_signatures
                                 f" ({err}): it is forged, or the checkpoint was changed after"
                                 f" it was cosigned."))
         else:
+            cosigned[verifier.name] = cosigned.get(verifier.name, False) or trusted
             checks.append(Check(label, True,
                                 f"{verifier.key_string()}, {source}, cosigned this"
                                 f" checkpoint: the witness saw this same tree.",
@@ -544,10 +581,87 @@ def _check_witnesses(bundle, trusted_witness_keys, log_verifier, note_signatures
                             f"The checkpoint also carries {len(others)} signature(s) by keys"
                             f" neither the bundle nor you name ({', '.join(others)}): they"
                             f" were not checked and count for nothing.", warning=True))
+    return cosigned
+
+
+def _check_required(required, cosigned, checks):
+    """Each witness the auditor requires must have cosigned, checked with a key
+    the auditor gave: a key named only by the bundle proves nothing."""
+    for name in dict.fromkeys(required):
+        label = f"required witness {name}"
+        if cosigned.get(name):
+            checks.append(Check(label, True,
+                                f"Nhân chứng bắt buộc {name} đã đồng ký điểm kiểm tra này, kiểm"
+                                f" bằng khóa bạn tin cậy / the required witness {name} cosigned"
+                                f" this checkpoint, checked with a key you trust."))
+        elif name in cosigned:
+            checks.append(Check(label, False,
+                                f"Chữ ký của nhân chứng bắt buộc {name} chỉ kiểm được bằng khóa"
+                                f" do chính gói chứng cứ đưa ra / the required witness {name}'s"
+                                f" cosignature checks only against a key the bundle itself"
+                                f" names: give the witness's key with --witness-key."))
+        else:
+            checks.append(Check(label, False,
+                                f"THIẾU đồng ký của nhân chứng bắt buộc {name} / the required"
+                                f" witness {name} did NOT cosign this checkpoint (or its key"
+                                f" was not given with --witness-key)."))
+
+
+OPENSSL_HINT = ("openssl ts -verify -data checkpoint.note -token_in -in checkpoint.tst"
+                " -CAfile <the TSA root you trust>")
+
+
+def _check_timestamp(stamp, bundle, verifier, checks, limits):
+    """The checkpoint's RFC 3161 time stamp, if the bundle carries the field."""
+    if stamp is None:
+        limits.append("The bundle carries no time stamp of its checkpoint (made before"
+                      " checkpoints were time-stamped): its time rests on the log alone.")
+        return
+    label = "checkpoint time stamp"
+    status = stamp.get("status") if isinstance(stamp, dict) else None
+    if status == UNSTAMPED:
+        checks.append(Check(label, True, LABELS[UNSTAMPED] + ".", warning=True))
+        return
+    if status != STAMPED:
+        checks.append(Check(label, False, f"checkpoint_timestamp.status is {_short(status)},"
+                                          f" not {STAMPED!r} or {UNSTAMPED!r}."))
+        return
+    signed, token, chain = (stamp.get(k) for k in ("signed_note", "token", "tsa_chain"))
+    try:
+        if not isinstance(signed, str):
+            raise _Malformed("checkpoint_timestamp.signed_note must be the stamped note (a string)")
+        if not isinstance(chain, list) or not all(isinstance(p, str) for p in chain):
+            raise _Malformed("checkpoint_timestamp.tsa_chain must be a list of PEM strings")
+        raw = _b64(token, "checkpoint_timestamp.token")
+        if verifier is None:
+            raise _Malformed("the stamped note's signature cannot be checked without a log key")
+        verifier.verify(signed)
+        if parse_note(signed)[0] != parse_note(bundle.checkpoint)[0]:
+            raise _Malformed("the stamped note is not this checkpoint")
+        info = check_token(raw, signed.encode("utf-8"), chain)
+    except (_Malformed, NoteError, TimestampError) as err:
+        checks.append(Check(label, False, f"Dấu thời gian KHÔNG hợp lệ / the time stamp does NOT"
+                                          f" hold up: {err}."))
+        return
+    root = chain[-1] if chain else ""
+    checks.append(Check(label, True,
+                        f"{LABELS[STAMPED]}: {info.gen_time} ({info.tsa_subject}), over the checkpoint"
+                        f" note as the log signed it; the TSA's signature and chain verify."))
+    limits.append(f"The time stamp's chain comes from the bundle (its root:"
+                  f" {_pem_subject(root)}): check it against the TSA root you trust, with no"
+                  f" code of ours: verify_bundle --export-timestamp DIR, then {OPENSSL_HINT}.")
+
+
+def _pem_subject(pem):
+    try:
+        return x509.load_pem_x509_certificate(pem.encode("ascii")).subject.rfc4514_string()
+    except (ValueError, UnicodeEncodeError):
+        return "unreadable"
 
 
 def _check_entries(bundle, tree, checks, events):
     seen = {}
+    leaves_of_event = {}  # event id -> the first leaf index holding it
     for entry in bundle.entries:
         leaf = entry.leaf_index
         prefix = f"leaf {leaf}"
@@ -601,6 +715,15 @@ def _check_entries(bundle, tree, checks, events):
                      actor=actor["user_id"], role=actor["role"], agency=actor["agency"],
                      stream_id=content["stream_id"])
         what = f"{content['event_type']} by {content['producer']}"
+
+        # One event, one leaf: the log appends an event once (by its id), so the
+        # same id at two leaves is a log that double-counted, or a replay.
+        first = leaves_of_event.setdefault(content["event_id"], leaf)
+        if first != leaf:
+            checks.append(Check(f"{prefix}: event logged twice", False,
+                                f"Sự kiện {content['event_id']} được ghi ở hai lá {first} và"
+                                f" {leaf} / event {content['event_id']} is logged at two leaves,"
+                                f" {first} and {leaf}: the log holds each event exactly once."))
 
         # The producer's signature.
         producer, key_id = content["producer"], signature["key_id"]
@@ -712,14 +835,16 @@ def _limits(bundle, tree, trusted_log_key, events):
 
 
 def verify_bundle(bundle: dict, trusted_log_key: str | None = None,
-                  trusted_witness_keys=()) -> "Report":
+                  trusted_witness_keys=(), required_witnesses=()) -> "Report":
     """Check an evidence bundle offline; returns a :class:`Report`, never raises
     for anything in the bundle or the keys given.
 
     ``trusted_log_key`` is the log's verifier key as the auditor obtained it
     apart from the bundle; without it the bundle's own key is used, with a
     warning. ``trusted_witness_keys`` are witness verifier keys the auditor
-    trusts, checked beside those the bundle names.
+    trusts, checked beside those the bundle names. ``required_witnesses`` are
+    witness names that must have cosigned, checked with a key given in
+    ``trusted_witness_keys``; each one missing is a failed check naming it.
     """
     report = Report()
     parsed, problems = _parse(bundle)
@@ -744,11 +869,18 @@ def verify_bundle(bundle: dict, trusted_log_key: str | None = None,
 
     if isinstance(trusted_witness_keys, str):
         trusted_witness_keys = (trusted_witness_keys,)
+    if isinstance(required_witnesses, str):
+        required_witnesses = (required_witnesses,)
+    required_witnesses = [str(name) for name in required_witnesses or ()]
     verifier = _check_log_key(parsed, trusted_log_key, report.checks)
     read = _check_checkpoint(parsed, verifier, report.checks)
     tree = read[:2] if read else None
-    _check_witnesses(parsed, tuple(trusted_witness_keys or ()), verifier,
-                     read[2] if read else None, report.checks)
+    stamp_limits = []
+    _check_timestamp(bundle.get("checkpoint_timestamp"), parsed, verifier, report.checks,
+                     stamp_limits)
+    cosigned = _check_witnesses(parsed, tuple(trusted_witness_keys or ()), verifier,
+                                read[2] if read else None, report.checks)
+    _check_required(required_witnesses, cosigned, report.checks)
     _check_entries(parsed, tree, report.checks, report.events)
-    report.limits.extend(_limits(parsed, tree, trusted_log_key, report.events))
+    report.limits.extend(_limits(parsed, tree, trusted_log_key, report.events) + stamp_limits)
     return report

@@ -11,6 +11,7 @@ from nameko.dependency_providers import Config
 
 from services.audit import checkpoints as cp
 from services.audit import note, replay
+from services.audit import timestamp as ts
 from services.audit.dependencies import AuditLog
 from services.audit.verify import Report, committed_leaves, verify_entries
 from shared.auth import require_role
@@ -103,11 +104,13 @@ class AuditService(Health):
                                   " ORDER BY id DESC LIMIT 20").fetchall()
             quarantined = conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
         now = datetime.now(timezone.utc)
+        stamp = (ts.STAMPED if latest[4] is not None else ts.UNSTAMPED) if latest else None
         return {
             "origin": self.audit.origin, "verifier_key": self.audit.verifier_key,
             "size": size,
             "checkpoint_size": latest[0] if latest else 0,
             "checkpoint_age_seconds": (now - latest[3]).total_seconds() if latest else None,
+            "checkpoint_timestamp": stamp, "checkpoint_timestamp_label": ts.LABELS.get(stamp),
             "uploaded_size": uploaded,
             "entries_not_checkpointed": size - (latest[0] if latest else 0),
             "entries_not_in_worm": size - uploaded,
@@ -118,7 +121,8 @@ class AuditService(Health):
 
     @rpc
     def checkpoint(self, size=None):
-        """The latest (or a given) signed checkpoint, with any witness cosignatures."""
+        """The latest (or a given) signed checkpoint, with any witness cosignatures
+        and its RFC 3161 time stamp (or the word that it has none)."""
         self._auditor()
         row = self.audit.tlog.checkpoint(size) if size else self.audit.tlog.latest_checkpoint()
         if row is None:
@@ -130,7 +134,8 @@ class AuditService(Health):
                 if line not in text:
                     text += line
         return {"size": row[0], "root": base64.b64encode(bytes(row[1])).decode(),
-                "note": text, "verifier_key": self.audit.verifier_key}
+                "note": text, "verifier_key": self.audit.verifier_key,
+                "timestamp": ts.view(row[2], row[4])}
 
     @rpc
     def inclusion_proof(self, event_id, size=None):
@@ -236,6 +241,7 @@ class AuditService(Health):
             "generated_at": format_time(datetime.now(timezone.utc)),
             "log": {"origin": self.audit.origin, "verifier_key": self.audit.verifier_key},
             "checkpoint": checkpoint["note"],
+            "checkpoint_timestamp": checkpoint["timestamp"],
             "witness_keys": [w.key_string() for w in self.audit.witnesses],
             "producer_keys": {p: k for p, k in self.audit.trusted.to_dict().items()
                               if p in producers},

@@ -90,9 +90,13 @@ def committed_leaves(notes, leaf_ranges, verifier, report):
             break
         try:
             verifier.verify(text)
-            _, size, root = note.parse_checkpoint(note.parse_note(text)[0])
+            origin, size, root = note.parse_checkpoint(note.parse_note(text)[0])
         except note.NoteError as err:
             report.fail(end, None, f"the checkpoint at size {end} is not validly signed: {err}")
+            break
+        if origin != verifier.name:  # the log's key vouches for its own origin only
+            report.fail(end, None, f"the checkpoint at size {end} is of origin {origin!r},"
+                                   f" not this log's {verifier.name!r}")
             break
         if size != end or root != tree.root():
             report.fail(end, None, f"the leaves stored for checkpoint {end} do not produce"

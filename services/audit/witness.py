@@ -1,13 +1,18 @@
 """A witness: a second party (another agency, the national archive) that
 cosigns the log's checkpoints, each only after checking it extends the last
 one it saw. Two auditors comparing witnessed checkpoints can then be sure
-the log did not show them different histories (pure)."""
+the log did not show them different histories (pure).
+
+The signer is a :class:`note.CosignatureSigner`: cosignatures are C2SP
+tlog-cosignature "cosignature/v1" lines, the format public witnesses (the
+transparency-dev witness network, Sigsum's) write and read, so any of them
+can cosign this log's checkpoints and any C2SP client can check ours."""
 
 from services.audit import merkle, note
 
 
 class Witness:
-    def __init__(self, signer, log_verifier, state=None):
+    def __init__(self, signer: note.CosignatureSigner, log_verifier, state=None):
         self.signer, self.log_verifier = signer, log_verifier
         self.state = state  # (size, root) of the last checkpoint cosigned, or None
 

@@ -100,8 +100,19 @@ def test_bad_events_are_quarantined_with_an_alert_never_appended(audit, platform
 
 
 def test_checkpoints_are_signed_stored_under_worm_and_prove_inclusion(audit, platform):
+    from services.audit.log import TransparencyLog
+    from shared.db import Database
+
     events = signed_events(platform, 7)
-    audit.feed(*(e.to_wire() for e in events))
+    # Hold the checkpointers' turn while feeding: on a loaded machine the seven
+    # appends can span a 0.5 s tick, which would checkpoint (correctly) at 4 or 6.
+    holder = TransparencyLog(Database(platform.pg_dsn, "audit"))
+    try:
+        with holder.checkpoint_turn() as mine:
+            assert mine
+            audit.feed(*(e.to_wire() for e in events))
+    finally:
+        holder.db.close()
     audit.wait_checkpoint(7)
     with audit.rpc() as rpc:
         checkpoint = rpc.audit.checkpoint()
@@ -259,7 +270,7 @@ def test_a_witness_cosigns_checkpoints_that_extend_the_last_it_saw(run_container
 
     from services.audit.witness import Witness
 
-    witness_signer = note.NoteSigner("archive.test/witness", Ed25519PrivateKey.generate())
+    witness_signer = note.CosignatureSigner("archive.test/witness", Ed25519PrivateKey.generate())
     signer_for(platform)
     run_container(AuditService, WITNESS_KEYS=witness_signer.verifier().key_string())
     container = run_container.started[-1]
@@ -365,3 +376,78 @@ def test_one_audit_process_at_a_time_checkpoints(audit, platform):
         assert rpc.audit.verify()["ok"]
     for log in (first, second):
         log.db.close()
+
+
+def test_a_tsa_that_is_down_leaves_the_checkpoint_unstamped_and_the_next_is_stamped(
+        run_container, platform, tmp_path):
+    """RFC 3161 over HTTP to a real TSA (the platform's development one, started
+    here so the test can take it down): while it is down the log goes on and
+    says the checkpoint is unstamped; the next checkpoint is stamped, and
+    openssl verifies that stamp against the TSA's root."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from services.audit.offline import verify_bundle
+    from services.signing import pki, tsa
+    from tests.support.openssl_ts import openssl_ts_verify
+
+    now = datetime.now(UTC)
+    root = pki.create_root_ca("TSA Root (audit it)", now - timedelta(days=1), now + timedelta(days=30))
+    server = tsa.TsaServer(tsa.TimeStampAuthority(tsa.issue_tsa_cert(root)))
+    url = server.start()
+    server.stop()  # the TSA is down when the first checkpoint is made
+    signer_for(platform)
+    container = run_container(AuditService, TSA_URL=url, TSA_TIMEOUT_SECONDS=2)
+    client = Client(platform)
+    auditor = client.token("auditor", agency="000.00.00.G22")
+    events = signed_events(platform, 5)
+
+    def feed(batch):
+        with entrypoint_hook(container, "on_docs_event") as handle:
+            for e in batch:
+                handle(e.to_wire())
+
+    def uploaded(size):
+        def ready():
+            with client.rpc(auditor) as rpc:
+                status = rpc.audit.status()
+            return status["uploaded_size"] >= size and status["checkpoint_size"] == size and status
+        return wait_for(ready, timeout=20, what=f"the checkpoint at size {size} in WORM")
+
+    feed(events[:3])
+    status = uploaded(3)
+    with client.rpc(auditor) as rpc:
+        first = rpc.audit.checkpoint()
+    assert status["checkpoint_timestamp"] == "unstamped"
+    assert status["checkpoint_timestamp_label"].startswith("CHƯA đóng dấu thời gian")
+    assert first["timestamp"]["status"] == "unstamped"
+    assert first["timestamp"]["label"].startswith("CHƯA đóng dấu thời gian")
+    assert any(a["kind"] == "checkpoint_timestamp_failed" and "did not answer" in a["detail"]
+               for a in status["alerts"])
+
+    server.start(int(url.rsplit(":", 1)[1].split("/")[0]))  # the TSA is back
+    try:
+        feed(events[3:])
+        status = uploaded(5)
+        with client.rpc(auditor) as rpc:
+            second = rpc.audit.checkpoint()
+            earlier = rpc.audit.checkpoint(first["size"])
+            bundle = rpc.audit.evidence_bundle(events[4].data["document_id"])
+    finally:
+        server.stop()
+    stamp = second["timestamp"]
+    assert status["checkpoint_timestamp"] == "stamped" and stamp["status"] == "stamped"
+    assert status["checkpoint_timestamp_label"].startswith("Đã đóng dấu thời gian")
+    assert earlier["timestamp"]["status"] == "unstamped"  # said so for good
+    token = base64.b64decode(stamp["token"])
+    root_pem = root.certificate.public_bytes(Encoding.PEM).decode("ascii")
+    done = openssl_ts_verify(tmp_path, stamp["signed_note"].encode("utf-8"), token, root_pem)
+    assert done.returncode == 0 and "Verification: OK" in done.stdout, done.stdout + done.stderr
+    keys = platform.object_store().keys("audit/timestamps/")
+    assert keys == ["audit/timestamps/00000000000000000005.tst"]
+    assert platform.object_store().get_bytes(keys[0]) == token
+    assert bundle["checkpoint_timestamp"] == stamp
+    report = verify_bundle(bundle, trusted_log_key=second["verifier_key"])
+    assert report.ok, report.render()
+    assert next(c for c in report.checks if c.name == "checkpoint time stamp").ok

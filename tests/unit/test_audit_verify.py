@@ -53,3 +53,17 @@ def test_leaves_that_do_not_produce_the_signed_root_are_a_finding():
     committed_leaves({5: signed(signer, hashes, 5)}, {(0, 5): b"".join(forged)},
                      signer.verifier(), report)
     assert not report.ok and "signed root" in report.first_problem["reason"]
+
+
+def test_a_stored_note_of_another_origin_is_a_finding():
+    # signed by this log's key, but over another origin: not this log's checkpoint
+    signer = note.NoteSigner("o", Ed25519PrivateKey.generate())
+    hashes = leaves(3)
+    compact = CompactRange()
+    for h in hashes:
+        compact.append(h)
+    other = note.sign_note(note.checkpoint_body("elsewhere", 3, compact.root()), signer)
+    report = Report()
+    committed_leaves({3: other}, {(0, 3): b"".join(hashes)}, signer.verifier(), report)
+    assert not report.ok and "origin 'elsewhere'" in report.first_problem["reason"]
+    assert report.checkpoints == 0

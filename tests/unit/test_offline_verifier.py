@@ -186,7 +186,9 @@ def test_good_bundle_verifies_with_trusted_log_key(world, bundle):
     assert first["document_id"] == world.document_id
     assert all(e["data_status"] == DATA_PRESENT and e["verified"] for e in report.events)
     text = report.render()
-    assert text.startswith(f"Evidence bundle ({FORMAT}) for document {world.document_id}")
+    assert text.splitlines()[0] == (f"Gói chứng cứ / Evidence bundle ({FORMAT}) for document"
+                                    f" {world.document_id}, generated 2025-03-02T09:00:00Z")
+    assert text.splitlines()[1].startswith("Kết quả: ĐÃ XÁC MINH")  # Vietnamese first
     assert "Result: VERIFIED" in text and "\u2717" not in text
     assert "DocumentDelivered" in text and "le.van.c (clerk)" in text
     assert "do NOT show that no other event about document" in text
@@ -203,7 +205,7 @@ def test_good_bundle_without_log_key_warns_with_fingerprint(world, bundle):
     # The witness is named only by the bundle: it passes, with the same caveat.
     witness = next(c for c in report.checks if c.name == f"witness {WITNESS}")
     assert witness.ok and witness.warning and "cosigned" in witness.detail
-    assert "(warning)" in report.render()
+    assert "(cảnh báo / warning)" in report.render()
 
 
 def test_destroyed_data_still_verifies(world, bundle):
@@ -648,7 +650,7 @@ def test_cli_good_bundle_exits_0(world, bundle, tmp_path):
 def test_cli_good_bundle_without_log_key_warns(bundle, tmp_path):
     done = _cli(_write(tmp_path, bundle))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "log key (warning)" in done.stdout and "out of band" in done.stdout
+    assert "log key (cảnh báo / warning)" in done.stdout and "out of band" in done.stdout
 
 
 def test_cli_tampered_bundle_exits_1_and_names_the_failure(world, bundle, tmp_path):
@@ -700,3 +702,144 @@ def test_cli_imports_no_server_library():
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- hardenings (issue 16)
+
+EVIL = "docs\x1b[2J\x1b[H\r\u2713 \u0110\u00c3 X\u00c1C MINH / VERIFIED\u202e"
+
+
+def _evil_bundle(bundle):
+    content = _entry_of(bundle, 0)
+    content["producer"] = EVIL
+    content["event_type"] = "DocumentRegistered\r\x1b[1A"
+    _set_entry(bundle, 0, content)
+    bundle["producer_keys"][EVIL] = bundle["producer_keys"]["docs"]
+    return bundle
+
+
+def test_bundle_text_is_escaped_before_printing(world, bundle):
+    report = verify_bundle(_evil_bundle(bundle), world.log.verifier().key_string())
+    assert not report.ok
+    text = report.render()
+    for raw in ("\x1b", "\r", "\u202e"):
+        assert raw not in text
+    assert "docs\\x1b[2J\\x1b[H\\r" in text and "\\u202e" in text
+    assert "DocumentRegistered\\r\\x1b[1A" in text
+    assert all(line.startswith(("Gói", "Kết quả", "Result", "  ", "Các", "Sự", "Điều"))
+               for line in text.splitlines() if line)
+    assert text.splitlines()[1].startswith("Kết quả: KHÔNG XÁC MINH ĐƯỢC")
+
+
+def test_cli_prints_no_terminal_escape_from_the_bundle(world, bundle, tmp_path):
+    done = _cli(_write(tmp_path, _evil_bundle(bundle)), "--log-key",
+                world.log.verifier().key_string())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout
+    assert "\\x1b[2J" in done.stdout
+    assert "KHÔNG XÁC MINH ĐƯỢC" in done.stdout.splitlines()[1]
+
+
+def _cosigning_world_bundle(world, *witnesses):
+    from services.audit.note import CosignatureSigner
+
+    signers = [CosignatureSigner(name, Ed25519PrivateKey.generate(), clock=lambda: 1741000000)
+               for name in witnesses]
+    bundle = world.bundle()
+    note = sign_note(checkpoint_body(ORIGIN, world.size, world.tree.root()), world.log)
+    for signer in signers:
+        note = add_signature(note, signer)
+    bundle["checkpoint"] = note
+    bundle["witness_keys"] = [s.verifier().key_string() for s in signers]
+    return bundle, [s.verifier().key_string() for s in signers]
+
+
+def test_cosignature_v1_witness_verifies_and_can_be_required(world):
+    bundle, keys = _cosigning_world_bundle(world, "witness.example/w1", "archive.example/w2")
+    report = verify_bundle(bundle, world.log.verifier().key_string(), keys,
+                           required_witnesses=["witness.example/w1", "archive.example/w2"])
+    assert report.ok, report.render()
+    assert next(c for c in report.checks if c.name == "required witness archive.example/w2").ok
+
+
+def test_required_witness_missing_fails_naming_it(world):
+    bundle, keys = _cosigning_world_bundle(world, "witness.example/w1")
+    report = verify_bundle(bundle, world.log.verifier().key_string(), keys,
+                           required_witnesses=["witness.example/w1", "archive.example/absent"])
+    _assert_fails(report, "required witness archive.example/absent", "THIẾU",
+                  "archive.example/absent", "did NOT cosign")
+    assert [c.name for c in _failed(report)] == ["required witness archive.example/absent"]
+    assert "archive.example/absent" in report.render().splitlines()[1]
+
+
+def test_required_witness_with_a_key_only_the_bundle_names_fails(world):
+    bundle, _ = _cosigning_world_bundle(world, "witness.example/w1")
+    report = verify_bundle(bundle, world.log.verifier().key_string(),
+                           required_witnesses=["witness.example/w1"])
+    _assert_fails(report, "required witness witness.example/w1", "--witness-key")
+
+
+def test_cli_require_witness(world, tmp_path):
+    bundle, keys = _cosigning_world_bundle(world, "witness.example/w1")
+    path = _write(tmp_path, bundle)
+    log_key = world.log.verifier().key_string()
+    done = _cli(path, "--log-key", log_key, "--witness-key", keys[0],
+                "--require-witness", "witness.example/w1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = _cli(path, "--log-key", log_key, "--witness-key", keys[0],
+                "--require-witness", "witness.example/w1", "--require-witness", "other.example/w9")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "\u2717 required witness other.example/w9" in done.stdout
+
+
+def test_checkpoint_origin_is_bound_to_the_log_key(world, bundle):
+    # the right key, but over another origin: another log's checkpoint, or a forgery
+    body = checkpoint_body("other.example/log", world.size, world.tree.root())
+    bundle["checkpoint"] = sign_note(body, world.log)
+    bundle["log"]["origin"] = "other.example/log"
+    bundle["witness_keys"] = []
+    _assert_fails(verify_bundle(bundle, world.log.verifier().key_string()), "checkpoint",
+                  "origin", "not the log key's name")
+    _assert_fails(verify_bundle(bundle), "checkpoint", "not the log key's name")
+
+
+def test_one_event_logged_at_two_leaves_is_a_finding(world):
+    tree = MemoryTree()
+    for _, entry, _, _ in world.entries:
+        tree.append(entry)
+    tree.append(world.entries[9][1])  # the log appended leaf 9's event once more
+    note = sign_note(checkpoint_body(ORIGIN, tree.size, tree.root()), world.log)
+    bundle = world.bundle()
+    bundle["checkpoint"] = note
+    bundle["witness_keys"] = []
+    bundle["entries"] = [dict(world.bundle_entry(i),
+                              inclusion_path=[_b64(h) for h in tree.inclusion(i, tree.size)])
+                         for i in (3, 9, 15, 22, 30)]
+    last = tree.size - 1
+    bundle["entries"].append({"leaf_index": last, "leaf_entry": _b64(world.entries[9][1]),
+                              "inclusion_path": [_b64(h) for h in tree.inclusion(last, tree.size)],
+                              "data": copy.deepcopy(world.entries[9][2])})
+    report = verify_bundle(bundle, world.log.verifier().key_string())
+    event_id = json.loads(world.entries[9][1])["event_id"]
+    _assert_fails(report, f"leaf {last}: event logged twice", event_id, "two leaves", "9")
+    assert [c.name for c in _failed(report)] == [f"leaf {last}: event logged twice"]
+
+
+def test_notes_are_read_the_c2sp_way(world, bundle):
+    body = checkpoint_body(ORIGIN, world.size, world.tree.root()) + "extension line\n"
+    note = sign_note(body, world.log)
+    stranger = NoteSigner("stranger.example/log", Ed25519PrivateKey.generate())
+    same_name = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())  # the log's name, another key
+    line = stranger.sign(body)
+    note += line + line + same_name.sign(body)
+    note += "\u2014 someone.else " + _b64(world.log.key_id + bytes(100)) + "\n"  # our id, other name
+    bundle["checkpoint"] = add_signature(note, world.witness)
+    report = verify_bundle(bundle, world.log.verifier().key_string(),
+                           [world.witness.verifier().key_string()])
+    assert report.ok, report.render()
+    assert "stranger.example/log" in next(c for c in report.checks
+                                          if c.name == "other signatures").detail
+    # ... and still no note without a valid signature by the trusted key
+    bundle["checkpoint"] = sign_note(body, same_name) + line
+    _assert_fails(verify_bundle(bundle, world.log.verifier().key_string()), "checkpoint",
+                  "no signature by the log key")

@@ -16,7 +16,7 @@ def log_signer():
 
 @pytest.fixture
 def witness(log_signer):
-    return Witness(note.NoteSigner("archive.example/witness", Ed25519PrivateKey.generate()),
+    return Witness(note.CosignatureSigner("archive.example/witness", Ed25519PrivateKey.generate()),
                    log_signer.verifier())
 
 
