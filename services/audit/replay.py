@@ -14,8 +14,9 @@ logged in any order (the services publish independently): a document's state
 is created on the first event seen about it and completed as the others come.
 """
 
+import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.envelope import Event, event_from_dict, format_time
@@ -51,8 +52,13 @@ def _document_id(event):
     return _norm_id(value) if value is not None else None
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _norm_id(value):
     """One text form per document id (UUIDs lower-case, hyphenated)."""
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value  # already the one form (what the services write)
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
@@ -183,16 +189,20 @@ class DocumentState:
 
 def fold(events):
     """``{document_id: DocumentState}`` from ``(index, event)`` pairs in log order."""
-    states = {}
+    # Each document's state is a working dict while the log is folded, frozen
+    # once at the end: a dataclass ``replace`` per event cost most of a replay.
+    drafts = {}
     for _, event in _pairs(events):
         if event.event_type not in KNOWN_TYPES:
             continue  # kept in the history, not interpreted
         document_id = _document_id(event)
         if document_id is None:
             continue
-        state = states.get(document_id) or DocumentState(document_id=document_id)
-        states[document_id] = _apply(state, event)
-    return states
+        draft = drafts.get(document_id)
+        if draft is None:
+            draft = drafts[document_id] = _draft(document_id)
+        _apply(draft, event)
+    return {document_id: _frozen(draft) for document_id, draft in drafts.items()}
 
 
 def state_at(events, moment):
@@ -203,78 +213,77 @@ def state_at(events, moment):
                 if event.occurred_at <= moment)
 
 
-def _apply(state, event):
+def _draft(document_id):
+    draft = dict(vars(DocumentState(document_id=document_id)))
+    draft["files"], draft["delivered_to"] = {}, set()
+    return draft
+
+
+def _frozen(draft):
+    return DocumentState(**{**draft, "delivered_to": tuple(sorted(draft["delivered_to"]))})
+
+
+def _apply(s, event):
     data, at = event.data, event.occurred_at
-    last = at if state.last_event_at is None or at > state.last_event_at else state.last_event_at
-    state = replace(state, last_event_at=last)
-    return _current_file(_fold_one(state, event, data, at))
+    if s["last_event_at"] is None or at > s["last_event_at"]:
+        s["last_event_at"] = at
+    _fold_one(s, event, data, at)
+    # The document is its latest file: sealed, else leader-signed, else registered
+    # or revised. Services log independently, so these may arrive in any order.
+    files = s["files"]
+    s["sha256"] = (files.get("sealed") or files.get("signed") or files.get("registered")
+                   or s["sha256"])
 
 
-def _current_file(state):
-    """The document is its latest file: sealed, else leader-signed, else registered
-    or revised. Services log independently, so these may arrive in any order."""
-    files = state.files
-    sha256 = files.get("sealed") or files.get("signed") or files.get("registered")
-    return replace(state, sha256=sha256 or state.sha256)
-
-
-def _with_file(state, stage, stored):
+def _with_file(s, stage, stored):
     sha256 = (stored or {}).get("sha256")
-    return replace(state, files={**state.files, stage: sha256}) if sha256 else state
+    if sha256:
+        s["files"][stage] = sha256
 
 
-def _fold_one(state, event, data, at):
-    if event.event_type == REGISTERED:
-        if state.registered:
-            return state  # a document is registered once; the first one stands
-        state = replace(
-            state,
-            registered=True,
-            issuing_agency=data.get("issuing_agency", state.issuing_agency),
-            subject=data.get("subject"),
-            document_type=data.get("document_type"),
-            recipients=tuple(sorted(data.get("recipients") or ())),
-            registered_at=at,
-            registered_by=event.actor.user_id,
-        )
-        return state if "registered" in state.files else _with_file(
-            state, "registered", data.get("file"))
-    if event.event_type == SIGNED:
-        if state.signed:
-            return state
-        state = replace(state, signed=True, signed_at=at, signed_by=event.actor.user_id,
-                        key_id=data.get("key_id"), sha256=state.sha256 or data.get("sha256"))
-        return _with_file(state, "signed", data.get("signed_file"))
-    if event.event_type == DELIVERED:
-        recipient = data.get("recipient")
-        delivered = set(state.delivered_to)
-        if recipient is not None:
-            delivered.add(recipient)
-        return replace(
-            state, delivered_to=tuple(sorted(delivered)),
-            issuing_agency=state.issuing_agency or data.get("sender"),
-            sha256=state.sha256 or data.get("sha256"))
-    if event.event_type in EXTERNAL:
-        if state.external:
-            return state  # routing's import and docs' record carry the same document
-        state = replace(
-            state, external=True, registered_at=at, registered_by=event.actor.user_id,
-            issuing_agency=data.get("issuing_agency"), subject=data.get("subject"),
-            document_type=data.get("document_type"),
-            recipients=tuple(sorted(data.get("recipients") or ())),
-            number_notation=data.get("number_notation"))
-        return _with_file(state, "registered", data.get("file"))
-    if event.event_type == REFUSED:
-        return replace(state, delivery_refused=data.get("reason") or "no reason given")
-    if event.event_type == REVISED:
-        return _with_file(state, "registered", data.get("file"))
-    if event.event_type == ISSUED:
-        return replace(state, number_notation=data.get("number_notation"))
-    if event.event_type == SEALED:
-        return _with_file(replace(state, sealed=True), "sealed", data.get("sealed_file"))
-    if event.event_type == SUBMITTED:
-        return replace(state, submitted=True)
-    return state
+def _fold_one(s, event, data, at):
+    kind = event.event_type
+    if kind == REGISTERED:
+        if s["registered"]:
+            return  # a document is registered once; the first one stands
+        s.update(registered=True,
+                 issuing_agency=data.get("issuing_agency", s["issuing_agency"]),
+                 subject=data.get("subject"), document_type=data.get("document_type"),
+                 recipients=tuple(sorted(data.get("recipients") or ())),
+                 registered_at=at, registered_by=event.actor.user_id)
+        if "registered" not in s["files"]:
+            _with_file(s, "registered", data.get("file"))
+    elif kind == SIGNED:
+        if s["signed"]:
+            return
+        s.update(signed=True, signed_at=at, signed_by=event.actor.user_id,
+                 key_id=data.get("key_id"), sha256=s["sha256"] or data.get("sha256"))
+        _with_file(s, "signed", data.get("signed_file"))
+    elif kind == DELIVERED:
+        if data.get("recipient") is not None:
+            s["delivered_to"].add(data["recipient"])
+        s["issuing_agency"] = s["issuing_agency"] or data.get("sender")
+        s["sha256"] = s["sha256"] or data.get("sha256")
+    elif kind in EXTERNAL:
+        if s["external"]:
+            return  # routing's import and docs' record carry the same document
+        s.update(external=True, registered_at=at, registered_by=event.actor.user_id,
+                 issuing_agency=data.get("issuing_agency"), subject=data.get("subject"),
+                 document_type=data.get("document_type"),
+                 recipients=tuple(sorted(data.get("recipients") or ())),
+                 number_notation=data.get("number_notation"))
+        _with_file(s, "registered", data.get("file"))
+    elif kind == REFUSED:
+        s["delivery_refused"] = data.get("reason") or "no reason given"
+    elif kind == REVISED:
+        _with_file(s, "registered", data.get("file"))
+    elif kind == ISSUED:
+        s["number_notation"] = data.get("number_notation")
+    elif kind == SEALED:
+        s["sealed"] = True
+        _with_file(s, "sealed", data.get("sealed_file"))
+    elif kind == SUBMITTED:
+        s["submitted"] = True
 
 
 # -- reconciliation -------------------------------------------------------------
