@@ -34,8 +34,9 @@ from shared.db import Database
 from shared.envelope import event_from_dict
 from shared.eventsig import (SignatureInvalid, TrustedKeys, authenticate, signer_at_start,
                              trusted_at_start)
-from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
+from shared.eventstore import EVENT_STORE_MIGRATIONS, PostgresEventStore
 from shared.failpoints import failpoint
+from shared.migrations import Component, initial, migrate
 from shared.observability import Correlation, Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay, send_to_queue
 from shared.topology import SUBSCRIPTIONS, queue_arguments, queue_of, queue_type_of
@@ -75,6 +76,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     replayed_at timestamptz
 );
 """
+QUARANTINE_MIGRATIONS = initial("quarantine", QUARANTINE_DDL)
 
 MAX_ATTEMPTS = 5
 
@@ -270,12 +272,16 @@ class EventStoreProvider(DependencyProvider):
     events), ``EVENT_TRUST_FILE`` (the producers' provisioned public keys, which
     every consumed event is checked against), ``DEV_MODE``. A missing key,
     passphrase or trust entry refuses to start (see ``shared.eventsig``).
-    ``ddl`` holds the service's own tables (projections), created idempotently
-    at start-up.
+    ``migrations`` are the service's own schema components (its projections;
+    the shared upload intents if it uses them), applied at start-up after the
+    event store's and quarantine's (``shared.migrations``); ``ddl`` alone is
+    taken as the service's migration 1.
     """
 
-    def __init__(self, ddl="", relay=True):
+    def __init__(self, ddl: str = "", relay: bool = True,
+                 migrations: tuple[Component, ...] = ()) -> None:
         self.ddl, self.relay_enabled = ddl, relay
+        self.migrations = migrations
         self.relay = None
         self._relay_thread = None
 
@@ -289,14 +295,19 @@ class EventStoreProvider(DependencyProvider):
                   else None)
         self.db = Database(config["POSTGRES_DSN"], schema=service,
                            max_size=int(config.get("DB_POOL_SIZE", 10)))
-        retry_until_ready(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),
-               what="PostgreSQL")
+        retry_until_ready(lambda: migrate(config["POSTGRES_DSN"], service,
+                                          self.schema_components(service)),
+                          what="PostgreSQL")
         self.store = PostgresEventStore(self.db, signer=signer)
         if self.relay_enabled:
             publisher = BrokerPublisher(config["AMQP_URI"], service,
                                         queue_type=queue_type_of(config))
             self.relay = OutboxRelay(self.store, publisher,
                                      poll_interval=float(config.get("RELAY_POLL_SECONDS", 1.0)))
+
+    def schema_components(self, service: str) -> list[Component]:
+        own = list(self.migrations) or ([initial(service, self.ddl)] if self.ddl else [])
+        return [EVENT_STORE_MIGRATIONS, QUARANTINE_MIGRATIONS, *own]
 
     def start(self):
         if self.relay is not None:
