@@ -32,6 +32,7 @@ from shared.auth import require_role
 from shared.catalogue import PRODUCERS
 from shared.db import Database
 from shared.envelope import event_from_dict
+from shared.events import data_problem
 from shared.eventsig import (SignatureInvalid, TrustedKeys, authenticate, signer_at_start,
                              trusted_at_start)
 from shared.eventstore import EVENT_STORE_MIGRATIONS, PostgresEventStore
@@ -156,7 +157,8 @@ class ServiceEvents:
     def refusal(self, consumer, event):
         """Why ``consumer`` must not apply ``event`` (None: it may): unsigned, not
         signed by a provisioned key of its producer, a type its producer does not
-        produce (``shared.catalogue``), or not from the source subscribed to."""
+        produce (``shared.catalogue``), not from the source subscribed to, or
+        without the data its consumers rely on (``shared.events``)."""
         service, _, method = consumer.partition(".")
         subscription = next((s for s in self.subscriptions
                              if (s.consumer, s.method) == (service, method)), None)
@@ -166,6 +168,12 @@ class ServiceEvents:
             authenticate(event, self.trusted, subscription.source, subscription.event_type)
         except SignatureInvalid as err:
             return str(err)
+        # What the consumer relies on (shared.events): a dropped field is named
+        # here, not met as a KeyError deep in a handler.
+        problem = data_problem(event.event_type, event.data, consumer)
+        if problem:
+            return (f"event {event.event_id} ({event.event_type}) lacks what {consumer}"
+                    f" relies on: {problem}")
         return None
 
     def _failed(self, consumer, event, payload, err):
