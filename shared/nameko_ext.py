@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 
 from shared import auth, errors
 from shared.auth import require_role
+from shared.broker_upgrade import upgrade_topology
 from shared.catalogue import PRODUCERS
 from shared.db import Database
 from shared.envelope import event_from_dict
@@ -307,6 +308,8 @@ class EventStoreProvider(DependencyProvider):
                                           self.schema_components(service)),
                           what="PostgreSQL")
         self.store = PostgresEventStore(self.db, signer=signer)
+        if config.get("AMQP_URI"):  # before any queue is declared (ours or the relay's)
+            upgrade_broker(config, service)
         if self.relay_enabled:
             publisher = BrokerPublisher(config["AMQP_URI"], service,
                                         queue_type=queue_type_of(config))
@@ -345,6 +348,15 @@ class EventStoreProvider(DependencyProvider):
             if isinstance(dependency, Metrics):
                 dependency.events_quarantined.labels(self.container.service_name,
                                                      consumer).inc()
+
+
+def upgrade_broker(config, service: str) -> None:
+    """Queues an earlier release made, brought to this release's arguments (and
+    retired ones removed) before the service declares them. A refusal (an old
+    consumer still attached) is tried again for half a minute, for the old
+    release to stop, then stops this start loudly."""
+    retry_until_ready(lambda: upgrade_topology(config["AMQP_URI"], service,
+                                               queue_type_of(config)), what="RabbitMQ")
 
 
 def retry_until_ready(action, what, attempts=30, delay=1.0):

@@ -14,7 +14,7 @@ from shared.db import Database
 from shared.eventsig import trusted_at_start
 from shared.keys import load_or_create_ed25519
 from shared.migrations import migrate
-from shared.nameko_ext import QUARANTINE_MIGRATIONS, retry_until_ready
+from shared.nameko_ext import QUARANTINE_MIGRATIONS, retry_until_ready, upgrade_broker
 from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class AuditLog(DependencyProvider):
         self.trusted = trusted_at_start(c)
         retry_until_ready(lambda: migrate(c["POSTGRES_DSN"], "audit", SCHEMA),
                           what="PostgreSQL")
+        upgrade_broker(c, "audit")
         # The service itself works with the append-only role's privileges: its
         # own login when provisioned (POSTGRES_APP_DSN), else SET ROLE.
         app_dsn = c.get("POSTGRES_APP_DSN") or None
