@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 
 import amqp
 import amqp.exceptions
+import kombu
 
 from shared.topology import RETIRED, SUBSCRIPTIONS, Subscription, exchange_name, \
     queue_arguments
@@ -69,31 +70,31 @@ def upgrade_topology(amqp_uri: str, service: str, queue_type: str = "classic",
     return done
 
 
-def _connect(amqp_uri: str) -> amqp.Connection:
-    import kombu
-
+def _connect(amqp_uri: str) -> _Closing:
     conn = kombu.Connection(amqp_uri, heartbeat=0)
     conn.connect()
     return _Closing(conn)
 
 
 class _Closing:
-    def __init__(self, kombu_conn):
+    """The py-amqp connection under kombu's, released on leaving the ``with``."""
+
+    def __init__(self, kombu_conn: kombu.Connection) -> None:
         self.kombu = kombu_conn
         self.raw = kombu_conn.connection
 
-    def channel(self):
+    def channel(self) -> amqp.Channel:
         return self.raw.channel()
 
-    def __enter__(self):
+    def __enter__(self) -> _Closing:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.kombu.release()
 
 
 @contextlib.contextmanager
-def _locked(conn, queue: str, wait: float) -> Iterator[None]:
+def _locked(conn: _Closing, queue: str, wait: float) -> Iterator[None]:
     """Hold ``queue``'s lock: an exclusive queue only this connection may declare."""
     deadline = time.monotonic() + wait
     while True:
@@ -113,7 +114,7 @@ def _locked(conn, queue: str, wait: float) -> Iterator[None]:
         channel.close()
 
 
-def _state(conn, queue: str):
+def _state(conn: _Closing, queue: str) -> tuple[int, int] | None:
     """(messages, consumers) of ``queue``, or None if it does not exist."""
     channel = conn.channel()
     try:
@@ -124,7 +125,7 @@ def _state(conn, queue: str):
     return messages, consumers
 
 
-def _upgrade_queue(conn, sub: Subscription, args: dict) -> bool:
+def _upgrade_queue(conn: _Closing, sub: Subscription, args: dict) -> bool:
     channel = conn.channel()
     try:
         channel.queue_declare(sub.queue, durable=True, auto_delete=False, arguments=args)
@@ -151,7 +152,7 @@ def _upgrade_queue(conn, sub: Subscription, args: dict) -> bool:
     return True
 
 
-def _delete_empty(conn, queue: str) -> None:
+def _delete_empty(conn: _Closing, queue: str) -> None:
     """Delete ``queue``, unbound and emptied (quorum queues take no if-empty flag)."""
     messages, _ = _state(conn, queue)
     if messages:
@@ -162,14 +163,14 @@ def _delete_empty(conn, queue: str) -> None:
     channel.close()
 
 
-def _declare_bound(channel, queue: str, sub: Subscription, args: dict) -> None:
+def _declare_bound(channel: amqp.Channel, queue: str, sub: Subscription, args: dict) -> None:
     channel.exchange_declare(exchange_name(sub.source), "topic", durable=True,
                              auto_delete=False)
     channel.queue_declare(queue, durable=True, auto_delete=False, arguments=args)
     channel.queue_bind(queue, exchange_name(sub.source), routing_key=sub.event_type)
 
 
-def _move(conn, source: str, target: str) -> int:
+def _move(conn: _Closing, source: str, target: str) -> int:
     """Every message of ``source`` into ``target``: published (confirmed), then acked."""
     channel = conn.channel()
     channel.confirm_select()
@@ -183,7 +184,7 @@ def _move(conn, source: str, target: str) -> int:
     return moved
 
 
-def _retire(conn, sub: Subscription) -> list[str]:
+def _retire(conn: _Closing, sub: Subscription) -> list[str]:
     state = _state(conn, sub.queue)
     if state is None:
         return []

@@ -70,7 +70,7 @@ def test_a_database_of_the_previous_release_is_adopted_with_its_rows(database, s
     applied = migrate(database, service, COMPONENTS[service])
 
     assert applied == [(name, 1) for name in EXPECTED[service]]
-    assert [(c, v) for c, v, _ in applied_versions(database, service)] == applied
+    assert sorted((c, v) for c, v, _ in applied_versions(database, service)) == sorted(applied)
     assert one(database, service, "SELECT consumer, reason FROM quarantine") == \
         ("x.on_y", "lý do cũ")
     assert migrate(database, service, COMPONENTS[service]) == []  # the next start
