@@ -16,12 +16,17 @@ RUN apt-get update \
 
 # Sources stay in /app too: `nameko run --config services/<name>/config.yml`
 # takes a path relative to the working directory.
+# Dependencies from the lock, each checked against its hash (transitive ones
+# too); then the project, built with the locked setuptools, fetching nothing.
+COPY infra/requirements.lock ./infra/requirements.lock
+RUN pip install --require-hashes -r infra/requirements.lock
+
 COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
 COPY infra ./infra
 
-RUN pip install . \
+RUN pip install --no-deps --no-build-isolation . \
  && rm -rf build *.egg-info
 
 # Non-root user; /var/lib/lienthong/* hold the keys and the files the provision

@@ -17,8 +17,9 @@ import getpass
 import sys
 
 from services.gateway import domain
-from services.gateway.dependencies import STANDING_DDL, USERS_DDL, Users
+from services.gateway.dependencies import MIGRATIONS, Users
 from shared.db import Database
+from shared.migrations import migrate
 
 
 def create_first_operator(dsn, user_id, agency, full_name, password):
@@ -28,7 +29,7 @@ def create_first_operator(dsn, user_id, agency, full_name, password):
                                      "password": password})
     db = Database(dsn, schema="gateway", max_size=1)
     try:
-        db.ensure_schema(USERS_DDL + STANDING_DDL)
+        migrate(dsn, "gateway", [MIGRATIONS])
         users = Users(db)
         with db.transaction() as conn:
             conn.execute("LOCK TABLE users IN EXCLUSIVE MODE")

@@ -16,11 +16,15 @@ setup_venv() {
   fi
   local stamp="$VENV/.lienthong-installed"
   local want
-  want="$(cat "$ROOT/pyproject.toml" "$ROOT/infra/requirements-s3.txt" | sha256sum | cut -d' ' -f1)"
+  want="$(cat "$ROOT/pyproject.toml" "$ROOT/infra/requirements-test.lock" \
+    "$ROOT/infra/requirements-s3.txt" | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "installing the project and its pinned dependencies"
-    "$VENV/bin/python" -m pip install -q --upgrade pip 'setuptools<81' wheel
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+    log "installing the project and its dependencies, locked with their hashes"
+    # Every package, transitive ones included, from the lock (a changed file
+    # on the index is refused); then the project itself, built with the locked
+    # setuptools and without fetching anything.
+    "$VENV/bin/python" -m pip install -q --require-hashes -r "$ROOT/infra/requirements-test.lock"
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
     "$VENV/bin/python" -m pip install -q --require-hashes -r "$ROOT/infra/requirements-s3.txt"
     echo "$want" > "$stamp"
   fi

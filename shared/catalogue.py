@@ -4,7 +4,8 @@ A consumer applies an event only if its producer is the one named here (and
 its signature verifies with that producer's provisioned key, see
 ``shared.eventsig``); ``shared.topology``'s subscriptions must agree with it
 (tests/unit/test_catalogue.py checks both, and that each service's code only
-makes the types listed for it). A new event type is added here first.
+makes the types listed for it). A new event type is added here first, and
+the data its consumers rely on in ``shared.events`` (checked at the same edge).
 """
 
 from types import MappingProxyType

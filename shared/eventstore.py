@@ -17,6 +17,7 @@ import threading
 
 from shared.envelope import event_from_stored
 from shared.errors import ConcurrencyConflict
+from shared.migrations import initial
 
 EVENT_STORE_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -48,6 +49,8 @@ CREATE TABLE IF NOT EXISTS inbox (
     PRIMARY KEY (consumer, event_id)
 );
 """
+EVENT_STORE_MIGRATIONS = initial("eventstore", EVENT_STORE_DDL)
+
 
 
 def _check_new(events):

@@ -30,14 +30,17 @@ from werkzeug.wrappers import Response
 
 from shared import auth, errors
 from shared.auth import require_role
+from shared.broker_upgrade import upgrade_topology
 from shared.catalogue import PRODUCERS
 from shared.db import Database
 from shared.envelope import event_from_dict
+from shared.events import data_problem
 from shared.eventsig import (SignatureInvalid, TrustedKeys, authenticate, signer_at_start,
                              trusted_at_start)
-from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
+from shared.eventstore import EVENT_STORE_MIGRATIONS, PostgresEventStore
 from shared.failpoints import failpoint
 from shared.groupcommit import GroupCommitter
+from shared.migrations import Component, initial, migrate
 from shared.observability import Correlation, Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay, send_to_queue
 from shared.topology import SUBSCRIPTIONS, queue_arguments, queue_of, queue_type_of
@@ -78,6 +81,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     replayed_at timestamptz
 );
 """
+QUARANTINE_MIGRATIONS = initial("quarantine", QUARANTINE_DDL)
 
 MAX_ATTEMPTS = 5
 
@@ -161,7 +165,8 @@ class ServiceEvents:
     def refusal(self, consumer, event):
         """Why ``consumer`` must not apply ``event`` (None: it may): unsigned, not
         signed by a provisioned key of its producer, a type its producer does not
-        produce (``shared.catalogue``), or not from the source subscribed to."""
+        produce (``shared.catalogue``), not from the source subscribed to, or
+        without the data its consumers rely on (``shared.events``)."""
         service, _, method = consumer.partition(".")
         subscription = next((s for s in self.subscriptions
                              if (s.consumer, s.method) == (service, method)), None)
@@ -171,6 +176,12 @@ class ServiceEvents:
             authenticate(event, self.trusted, subscription.source, subscription.event_type)
         except SignatureInvalid as err:
             return str(err)
+        # What the consumer relies on (shared.events): a dropped field is named
+        # here, not met as a KeyError deep in a handler.
+        problem = data_problem(event.event_type, event.data, consumer)
+        if problem:
+            return (f"event {event.event_id} ({event.event_type}) lacks what {consumer}"
+                    f" relies on: {problem}")
         return None
 
     def _failed(self, consumer, event, payload, err):
@@ -277,12 +288,16 @@ class EventStoreProvider(DependencyProvider):
     events), ``EVENT_TRUST_FILE`` (the producers' provisioned public keys, which
     every consumed event is checked against), ``DEV_MODE``. A missing key,
     passphrase or trust entry refuses to start (see ``shared.eventsig``).
-    ``ddl`` holds the service's own tables (projections), created idempotently
-    at start-up.
+    ``migrations`` are the service's own schema components (its projections;
+    the shared upload intents if it uses them), applied at start-up after the
+    event store's and quarantine's (``shared.migrations``); ``ddl`` alone is
+    taken as the service's migration 1.
     """
 
-    def __init__(self, ddl="", relay=True):
+    def __init__(self, ddl: str = "", relay: bool = True,
+                 migrations: tuple[Component, ...] = ()) -> None:
         self.ddl, self.relay_enabled = ddl, relay
+        self.migrations = migrations
         self.relay = None
         self._relay_thread = None
 
@@ -296,18 +311,25 @@ class EventStoreProvider(DependencyProvider):
                   else None)
         self.db = Database(config["POSTGRES_DSN"], schema=service,
                            max_size=int(config.get("DB_POOL_SIZE", 10)))
-        retry_until_ready(lambda: self.db.ensure_schema(EVENT_STORE_DDL + QUARANTINE_DDL + self.ddl),
-               what="PostgreSQL")
+        retry_until_ready(lambda: migrate(config["POSTGRES_DSN"], service,
+                                          self.schema_components(service)),
+                          what="PostgreSQL")
         # GROUP_COMMIT=true: the commands of this process share commits. Off by
         # default: on this machine's fast WAL flush it was not faster (README, Benchmarks).
         group = (GroupCommitter(self.db) if str(config.get("GROUP_COMMIT", False)).lower()
                  in ("true", "1", "yes") else None)
         self.store = PostgresEventStore(self.db, signer=signer, group=group)
+        if config.get("AMQP_URI"):  # before any queue is declared (ours or the relay's)
+            upgrade_broker(config, service)
         if self.relay_enabled:
             publisher = BrokerPublisher(config["AMQP_URI"], service,
                                         queue_type=queue_type_of(config))
             self.relay = OutboxRelay(self.store, publisher,
                                      poll_interval=float(config.get("RELAY_POLL_SECONDS", 1.0)))
+
+    def schema_components(self, service: str) -> list[Component]:
+        own = list(self.migrations) or ([initial(service, self.ddl)] if self.ddl else [])
+        return [EVENT_STORE_MIGRATIONS, QUARANTINE_MIGRATIONS, *own]
 
     def start(self):
         if self.relay is not None:
@@ -337,6 +359,15 @@ class EventStoreProvider(DependencyProvider):
             if isinstance(dependency, Metrics):
                 dependency.events_quarantined.labels(self.container.service_name,
                                                      consumer).inc()
+
+
+def upgrade_broker(config, service: str) -> None:
+    """Queues an earlier release made, brought to this release's arguments (and
+    retired ones removed) before the service declares them. A refusal (an old
+    consumer still attached) is tried again for half a minute, for the old
+    release to stop, then stops this start loudly."""
+    retry_until_ready(lambda: upgrade_topology(config["AMQP_URI"], service,
+                                               queue_type_of(config)), what="RabbitMQ")
 
 
 def retry_until_ready(action, what, attempts=30, delay=1.0):

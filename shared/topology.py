@@ -79,6 +79,13 @@ SUBSCRIPTIONS = (
 )
 
 
+# Subscriptions of earlier releases, no longer made: a service removes their
+# queues at start if empty (shared.broker_upgrade), never their messages.
+RETIRED = (
+    Subscription("routing", "DocumentDelivered", "docs", "on_document_delivered"),
+)
+
+
 def queue_of(consumer, source, event_type):
     """The queue of ``consumer`` (``service.method``, as the inbox names it) that
     receives ``source``'s ``event_type``, or None."""

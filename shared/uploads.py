@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 from shared.errors import ServiceUnavailable, StorageError
+from shared.migrations import initial
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS pending_uploads (
 );
 CREATE INDEX IF NOT EXISTS pending_uploads_due ON pending_uploads (sweep_after);
 """
+MIGRATIONS = initial("uploads", DDL)
 
 # Defaults: config keys UPLOAD_MAX_SECONDS, UPLOAD_SWEEP_FIRST_SECONDS, UPLOAD_CLOCK_SKEW_SECONDS.
 MAX_SECONDS = 3600.0       # the longest a command may hold an upload open

@@ -8,16 +8,20 @@ from nameko.extensions import DependencyProvider
 
 from services.audit import checkpoints as cp
 from services.audit import note
-from services.audit.log import APP_ROLE, DB_SETTINGS, LOG_DDL, TransparencyLog
+from services.audit.log import APP_ROLE, DB_SETTINGS, MIGRATIONS, TransparencyLog
 from services.audit.timestamp import HttpTimeStamper
 from services.audit.writer import GroupCommit
 from shared.db import Database
 from shared.eventsig import trusted_at_start
 from shared.keys import load_or_create_ed25519
-from shared.nameko_ext import QUARANTINE_DDL, retry_until_ready
+from shared.migrations import migrate
+from shared.nameko_ext import QUARANTINE_MIGRATIONS, retry_until_ready, upgrade_broker
 from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
+
+# The audit schema's components, migrated at start (shared.migrations).
+SCHEMA = (QUARANTINE_MIGRATIONS, MIGRATIONS)
 
 
 class AuditLog(DependencyProvider):
@@ -33,8 +37,9 @@ class AuditLog(DependencyProvider):
         c = self.container.config
         # Before anything else: without provisioned keys no event can be checked.
         self.trusted = trusted_at_start(c)
-        owner = Database(c["POSTGRES_DSN"], schema="audit")
-        retry_until_ready(lambda: owner.ensure_schema(QUARANTINE_DDL + LOG_DDL), what="PostgreSQL")
+        retry_until_ready(lambda: migrate(c["POSTGRES_DSN"], "audit", SCHEMA),
+                          what="PostgreSQL")
+        upgrade_broker(c, "audit")
         # The service itself works with the append-only role's privileges: its
         # own login when provisioned (POSTGRES_APP_DSN), else SET ROLE.
         app_dsn = c.get("POSTGRES_APP_DSN") or None

@@ -12,6 +12,7 @@ import json
 
 from services.audit import merkle
 from services.audit.leaves import leaf_entry
+from shared.migrations import initial
 
 APP_ROLE = "lienthong_audit_app"
 LOG_LOCK = 0x4C54_4155  # pg_advisory_xact_lock key of the log's append lock
@@ -105,6 +106,9 @@ GRANT USAGE ON SCHEMA audit TO {APP_ROLE};
 GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA audit TO {APP_ROLE};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA audit TO {APP_ROLE};
 """
+# Versioned: a change is a new migration (shared.migrations), ending with the
+# grants above again so that the append-only role reads and appends new tables.
+MIGRATIONS = initial("audit", LOG_DDL)
 
 
 def _row_get(nodes):

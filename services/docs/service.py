@@ -17,7 +17,7 @@ from services.docs import commands, domain, intake, queries, registers
 from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import date_or_none, load_register, year_or_none
 from services.docs.settings import DocsSettings
-from services.docs.store import DDL, DocsStore, missing
+from services.docs.store import MIGRATIONS, DocsStore, missing
 from shared.auth import require_role
 from shared.config import SettingsProvider
 from shared.documents import document_prefix, file_key
@@ -29,7 +29,7 @@ from shared.nameko_ext import (
     event_handler, json_http, json_response, rpc,
 )
 from shared.objectstore import UnsignedPdfCheck
-from shared.uploads import DDL as UPLOADS_DDL
+from shared.uploads import MIGRATIONS as UPLOADS_MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class DocsService(Health, DeadLetters, SweepsUploads):
     name = domain.SERVICE
 
-    events = EventStoreProvider(ddl=DDL + UPLOADS_DDL)
+    events = EventStoreProvider(migrations=(UPLOADS_MIGRATIONS, MIGRATIONS))
     files = ObjectStoreProvider()
     auth = Authenticator()
     settings = SettingsProvider(DocsSettings)

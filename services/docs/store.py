@@ -24,6 +24,7 @@ from typing import Any
 from services.docs import domain
 from shared.envelope import Event, thaw
 from shared.errors import NotFound
+from shared.migrations import initial
 
 DDL = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -74,6 +75,8 @@ CREATE TABLE IF NOT EXISTS incoming (
     UNIQUE (agency, sender, document_year, number_notation)
 );
 """
+# Versioned: a change to these tables is a new migration (shared.migrations).
+MIGRATIONS = initial("docs", DDL)
 
 DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipients, file,"
                     " attachments, registered_at, number, number_notation, year, issued_at,"

@@ -16,6 +16,7 @@ from nameko.rpc import ReplyListener
 from services.gateway import domain
 from shared import auth
 from shared.errors import Unauthenticated
+from shared.migrations import initial
 from shared.nameko_ext import AssertingServiceProxy, EventStoreProvider, rpc_timeout
 from shared.settings import require_secret
 
@@ -81,6 +82,8 @@ CREATE TABLE IF NOT EXISTS revoked_tokens (
     expires_at timestamptz NOT NULL
 );
 """
+# Versioned: a change to these tables is a new migration (shared.migrations).
+MIGRATIONS = initial("gateway", USERS_DDL + STANDING_DDL)
 
 
 
@@ -267,7 +270,7 @@ class GatewayStore(EventStoreProvider):
     """
 
     def __init__(self):
-        super().__init__(ddl=USERS_DDL + STANDING_DDL)
+        super().__init__(migrations=(MIGRATIONS,))
 
     def setup(self):
         super().setup()

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from services.signing import authority, commands, domain, manifest, pades, verification
 from services.signing.dependencies import SigningAuthority
 from services.signing.settings import SigningSettings
-from services.signing.store import DDL, SigningStore
+from services.signing.store import MIGRATIONS, SigningStore
 from shared import scope
 from shared.auth import require_role
 from shared.config import SettingsProvider
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 class SigningService(Health, DeadLetters, SweepsUploads):
     name = domain.SERVICE
 
-    events = EventStoreProvider(ddl=DDL + uploads.DDL)
+    events = EventStoreProvider(migrations=(uploads.MIGRATIONS, MIGRATIONS))
     auth = Authenticator()
     pki = SigningAuthority()
     files = ObjectStoreProvider()

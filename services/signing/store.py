@@ -19,6 +19,7 @@ from typing import Any
 
 from services.signing import authority, domain
 from shared.envelope import Event, thaw
+from shared.migrations import initial
 
 DDL = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS documents (
     manifest_signature jsonb
 );
 """ + authority.DDL
+# Versioned: a change to these tables is a new migration (shared.migrations).
+MIGRATIONS = initial("signing", DDL)
 
 COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
            "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")

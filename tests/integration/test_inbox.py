@@ -1,6 +1,7 @@
 """Once-only handling: the inbox row and the effects commit together."""
 
 import json
+import uuid
 from dataclasses import replace
 
 import eventlet
@@ -121,8 +122,10 @@ def test_a_failing_event_is_retried_then_dead_lettered_and_can_be_replayed(event
     assert sent == [] and events.dead_letters()[0]["replayed_at"] is None
     with events.transaction() as conn:  # a consumer the topology knows
         conn.execute("UPDATE dead_letters SET consumer = 'routing.on_incoming_accepted'")
-    message = DOCS.sign(replace(make_event(new_stream(), event_id=message["event_id"]).at(1, 1),
-                                event_type="IncomingAccepted")).to_wire()
+    # (with the data routing relies on, shared/events.py)
+    accepted = make_event(new_stream(), event_id=message["event_id"],
+                          document_id=str(uuid.uuid4()), agency="000.01.00.H41")
+    message = DOCS.sign(replace(accepted.at(1, 1), event_type="IncomingAccepted")).to_wire()
     with events.transaction() as conn:
         conn.execute("UPDATE dead_letters SET payload = %s", (json.dumps(message),))
     answer = events.replay_dead_letter(letter["id"], lambda queue, body: sent.append(body))
@@ -132,3 +135,36 @@ def test_a_failing_event_is_retried_then_dead_lettered_and_can_be_replayed(event
     assert effect_count(events) == 1
     with pytest.raises(NotFound):
         events.replay_dead_letter(letter["id"], lambda queue, body: sent.append(body))
+
+
+def issued(**drop):
+    """docs' DocumentIssued as routing and signing rely on it, minus ``drop``'s fields."""
+    from shared.envelope import Actor, new_event
+
+    document_id = str(uuid.uuid4())
+    stored = {"key": f"documents/{document_id}/main.pdf", "sha256": "ab" * 32,
+              "version_id": "v1", "size": 10}
+    data = {"document_id": document_id, "issuing_agency": "000.00.00.H41",
+            "recipients": ["000.01.00.H41"], "file": stored, "urgency": 0, "secrecy": 0,
+            "number_notation": "1/CT-UBND", "issued_at": "2026-11-22T10:00:00+07:00",
+            "document_type": "CT", "subject": "Chỉ thị"}
+    data = {k: v for k, v in data.items() if k not in drop}
+    return DOCS.sign(new_event("DocumentIssued", data, actor=Actor("van.thu", "000.00.00.H41",
+                                                            "clerk"), producer="docs",
+                               stream_id=f"document-{document_id}").at(1, 1)).to_wire()
+
+
+def test_an_event_without_a_field_its_consumer_relies_on_is_quarantined_by_name(events):
+    message = issued(number_notation=True)
+    assert events.handle_once("routing.on_document_issued", message, record) is None
+    assert effect_count(events) == 0
+    with events.transaction() as conn:
+        rows = conn.execute("SELECT consumer, reason FROM quarantine").fetchall()
+        claimed = conn.execute("SELECT count(*) FROM inbox").fetchone()[0]
+    assert rows == [("routing.on_document_issued",
+                     f"event {message['event_id']} (DocumentIssued) lacks what"
+                     " routing.on_document_issued relies on: data.number_notation:"
+                     " Missing data for required field.")]
+    assert claimed == 0  # the genuine event of that id is still handled when it comes
+    events.handle_once("routing.on_document_issued", issued(), record)
+    assert effect_count(events) == 1
