@@ -493,6 +493,59 @@ def write_top_right(writer, lines, size=10, margin=36):
         generic.StreamObject(stream_data=b"Q " + canvas.render())), resources=resources)
 
 
+# -- the number and date the clerk gives at issue ------------------------------------
+
+NUMBER_FIELD, DATE_FIELD = "SoKyHieu", "NgayBanHanh"
+
+
+def date_line(day):
+    """``ngày 05 tháng 3 năm 2026``: Decree 30 Appendix I writes days below 10 and
+    January, February with a leading zero (so no digit can be added by hand)."""
+    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
+    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def fill_number_fields(writer, number_notation, day, size=11):
+    """Write ``Số: 12/QĐ-UBND`` and the date line into the document's own fields
+    (:data:`NUMBER_FIELD`, :data:`DATE_FIELD`): each field's value and its
+    appearance, in the embedded font, as form filling (what the leader's
+    signature allows after it). Returns the texts written, or raises
+    :class:`LookupError` naming a field the document lacks."""
+    texts = {NUMBER_FIELD: f"Số: {number_notation}", DATE_FIELD: date_line(day)}
+    found = {}
+    form = writer.root.get("/AcroForm")
+    for ref in (form.get_object().get("/Fields", ()) if form is not None else ()):
+        field = ref.get_object()
+        if field.get("/T") in texts:
+            found[str(field["/T"])] = (ref, field)
+    missing = [name for name in texts if name not in found]
+    if missing:
+        raise LookupError(", ".join(missing))
+    for name, (ref, field) in found.items():
+        x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
+        resources = generic.DictionaryObject()
+
+        def add(category, key, value, resources=resources):
+            resources.setdefault(generic.pdf_name(category.value),
+                                 generic.DictionaryObject())[key] = value
+
+        canvas = Canvas(writer, add)
+        text = texts[name]
+        canvas.text(text, 0, (y2 - y1 - size) / 2 + 2, canvas.fitted(text, size, x2 - x1))
+        content = canvas.render()
+        stream = generic.StreamObject({
+            generic.pdf_name("/Type"): generic.pdf_name("/XObject"),
+            generic.pdf_name("/Subtype"): generic.pdf_name("/Form"),
+            generic.pdf_name("/BBox"): generic.ArrayObject(
+                [generic.FloatObject(v) for v in (0, 0, x2 - x1, y2 - y1)]),
+            generic.pdf_name("/Resources"): resources}, stream_data=content)
+        field[generic.pdf_name("/V")] = generic.TextStringObject(text)
+        field[generic.pdf_name("/AP")] = generic.DictionaryObject(
+            {generic.pdf_name("/N"): writer.add_object(stream)})
+        writer.update_container(field)
+    return texts
+
+
 # -- images kept compressed ---------------------------------------------------------------
 
 class ImageStreams:

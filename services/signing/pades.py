@@ -125,23 +125,51 @@ def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamp
     info = _check_certificate(signer, kind="personal", role="leader")
     lines = signature_lines(position, competence, on_behalf_of)
     data = _read(pdf)
-    writer = IncrementalPdfFileWriter(io.BytesIO(data))
-    page_index = _page_index(writer, page)
+    page_index = _page_index(IncrementalPdfFileWriter(io.BytesIO(data)), page)
+
+    def writer():
+        # The seal's field is made empty in the revision the leader certifies: after a
+        # certification only existing fields may be filled and signed (ISO 32000-1 12.8.2.2).
+        writer = IncrementalPdfFileWriter(io.BytesIO(data))
+        fields.append_signature_field(writer, fields.SigFieldSpec(
+            SEAL_FIELD, on_page=page_index, box=_seal_box(box)))
+        return writer
+
+    # A certification signature allowing form filling (DocMDP P=2): after it, only the
+    # clerk's number and date in their fields, and the seal in its field.
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
-        md_algorithm="sha256", name=full_name, location=location,
+        md_algorithm="sha256", name=full_name, location=location, certify=True,
+        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
         reason=reason or f"{' '.join(lines)} — {info['agency_name']}")
-    return _sign(writer, lambda: IncrementalPdfFileWriter(io.BytesIO(data)), meta, signer,
+    return _sign(writer(), writer, meta, signer,
                  timestamper_url, looks.leader_style(lines, full_name, datetime.now(VN_TZ)),
                  fields.SigFieldSpec(field_name, on_page=page_index, box=tuple(box)))
 
 
-def seal_as_agency(pdf, signer, *, timestamper_url, leader_field=LEADER_FIELD,
-                   field_name=SEAL_FIELD, reason=None):
+def _seal_box(leader_box):
+    """The seal: a circle as tall as the leader's box (140 pt at most), its right
+    edge a third of the way into that box, so it covers the box's left third."""
+    x1, y1, x2, y2 = leader_box
+    diameter = round(min(y2 - y1, 140))
+    right = round(x1 + (x2 - x1) / 3)
+    bottom = round((y1 + y2 - diameter) / 2)
+    return (right - diameter, bottom, right, bottom + diameter)
+
+
+def seal_as_agency(pdf, signer, *, timestamper_url, number_notation=None, issued_at=None,
+                   leader_field=LEADER_FIELD, field_name=SEAL_FIELD, reason=None):
     """The agency's seal signature over a leader-signed PDF, as an incremental update.
 
+    With ``number_notation`` and ``issued_at`` (what the clerk gave at issue),
+    the same revision writes ``Số: 12/QĐ-UBND`` and the date line into the
+    document's number and date fields, so the agency's signature covers them
+    (Decree 30 Art. 14: number and date first, then the agency's signature);
+    filling fields is what the leader's certification (form filling) allows.
+
     Refuses with :class:`Conflict` (field ``pdf``) a PDF whose last
-    signature is not an intact leader signature of this same agency.
+    signature is not an intact leader signature of this same agency, or that
+    has no field for the number or the date.
     """
     signer = _signer(signer)
     info = _check_certificate(signer, kind="organisation")
@@ -149,22 +177,40 @@ def seal_as_agency(pdf, signer, *, timestamper_url, leader_field=LEADER_FIELD,
     reader = PdfFileReader(io.BytesIO(data))
     _check_leader_signed(reader, info["agency_code"], leader_field)
     page_index, rect = _field_rect(reader, leader_field)
-    x1, y1, x2, y2 = rect
-    # The seal is a circle as tall as the leader's box (140 pt at most), its right edge a
-    # third of the way into that box, so it covers the box's left third.
-    diameter = round(min(y2 - y1, 140))
-    right = round(x1 + (x2 - x1) / 3)
-    bottom = round((y1 + y2 - diameter) / 2)
-    seal_box = (right - diameter, bottom, right, bottom + diameter)
+    # the empty field the leader's revision made for the seal (none before certification)
+    made = any(name == field_name for name, _, _ in fields.enumerate_sig_fields(
+        reader, filled_status=False))
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256", name=info["agency_name"],
         reason=reason or f"Chữ ký số của cơ quan {info['agency_name']}")
+
+    def numbered(writer):
+        if number_notation is not None:
+            _write_number(writer, number_notation, issued_at)
+        return writer
+
     # The writer extends the reader that checked the leader's signature: one parse.
-    return _sign(IncrementalPdfFileWriter.from_reader(reader),
-                 lambda: IncrementalPdfFileWriter(io.BytesIO(data)), meta, signer,
+    return _sign(numbered(IncrementalPdfFileWriter.from_reader(reader)),
+                 lambda: numbered(IncrementalPdfFileWriter(io.BytesIO(data))), meta, signer,
                  timestamper_url, looks.seal_style(info["agency_name"]),
-                 fields.SigFieldSpec(field_name, on_page=page_index, box=seal_box))
+                 None if made else fields.SigFieldSpec(field_name, on_page=page_index,
+                                                      box=_seal_box(rect)))
+
+
+def _write_number(writer, number_notation, issued_at):
+    if not number_notation or not str(number_notation).strip():
+        raise ValidationFailed("number_notation: required", field="number_notation")
+    if issued_at is None or issued_at.tzinfo is None:
+        raise ValidationFailed("issued_at: the issue time, with its time zone",
+                               field="issued_at")
+    try:
+        looks.fill_number_fields(writer, str(number_notation).strip(),
+                                 issued_at.astimezone(VN_TZ).date())
+    except LookupError as missing:
+        raise Conflict(f"the document has no field {missing} for its number and date (Decree"
+                       f" 30 Art. 8): its template must reserve {looks.NUMBER_FIELD} and"
+                       f" {looks.DATE_FIELD}", field="pdf") from None
 
 
 def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestamper_url,

@@ -9,15 +9,18 @@ import re
 import shutil
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from PIL import Image
 from pyhanko.pdf_utils.images import pil_image
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.validation import SignatureCoverageLevel
 
-from infra.samples import make_pdf
+from infra.samples import make_decree_pdf, make_pdf
 from services.signing import appearance as looks
 from services.signing import pades, pki, tsa, verification
 from shared.errors import Conflict, ValidationFailed
@@ -434,3 +437,72 @@ def test_the_lru_keeps_the_most_recently_used():
     assert len(lru) == 2
     assert lru.get("a", lambda: "made again") == 1
     assert lru.get("b", lambda: "made again") == "made again"
+
+
+# -- the number and date, given at issue, under the agency's signature ----------------
+
+ISSUED_AT = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
+
+
+def test_the_number_and_date_are_written_in_the_seals_revision(agency, tsa_url, tmp_path):
+    signed = _leader_signed(agency, tsa_url, pdf=make_decree_pdf())
+    sealed = pades.seal_as_agency(signed, agency.org, timestamper_url=tsa_url,
+                                  number_notation="12/QĐ-UBND", issued_at=ISSUED_AT)
+    before, after = tmp_path / "signed.pdf", tmp_path / "sealed.pdf"
+    before.write_bytes(signed)
+    after.write_bytes(sealed)
+    text = _run("pdftotext", "-layout", str(after), "-")
+    assert re.search(r"^Số: 12/QĐ-UBND +Nghệ An, ngày 05 tháng 12 năm 2026$", text, re.M), text
+    assert "12/QĐ-UBND" not in _run("pdftotext", "-layout", str(before), "-")
+    assert sealed.startswith(signed)  # the leader's revision untouched
+    report = agency.verify(sealed)
+    assert report["ok"], _failed(report)
+    integrity = {c["signature"]: c["detail"] for c in report["checks"]
+                 if c["check"] == "integrity"}
+    # the leader certified the document allowing form filling, and pyHanko finds
+    # only that after it: the number, the date and the seal
+    assert "modification level: form filling" in integrity["LeaderSignature"]
+    leader, seal = PdfFileReader(io.BytesIO(sealed)).embedded_signatures
+    assert leader.docmdp_level == MDPPerm.FILL_FORMS
+    # the seal's signature covers the whole file: the fields' values and appearances
+    assert seal.field_name == "AgencySeal"
+    assert seal.signed_revision == leader.signed_revision + 1 == 2
+    assert seal.evaluate_signature_coverage() == SignatureCoverageLevel.ENTIRE_FILE
+
+    def values(pdf):
+        return {str(f.get_object()["/T"]): str(f.get_object().get("/V", ""))
+                for f in PdfFileReader(io.BytesIO(pdf)).root["/AcroForm"]["/Fields"]}
+    assert values(sealed)[looks.NUMBER_FIELD] == "Số: 12/QĐ-UBND"
+    assert values(sealed)[looks.DATE_FIELD] == "ngày 05 tháng 12 năm 2026"
+    assert values(signed)[looks.NUMBER_FIELD] == values(signed)[looks.DATE_FIELD] == ""
+
+
+def test_changing_the_page_after_the_leader_breaks_the_certification(agency, tsa_url):
+    signed = _leader_signed(agency, tsa_url, pdf=make_decree_pdf())
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    looks.write_top_right(writer, ["Số: 13/QĐ-UBND"])  # drawn on the page, not a field
+    out = io.BytesIO()
+    writer.write(out)
+    report = agency.verify(out.getvalue(), {"agency_code": CODE, "roles": ["leader"]})
+    assert not report["ok"]
+    assert ("integrity", "LeaderSignature") in _failed(report)
+
+
+@pytest.mark.parametrize("month, line", [(1, "ngày 05 tháng 01 năm 2026"),
+                                         (3, "ngày 05 tháng 3 năm 2026"),
+                                         (11, "ngày 05 tháng 11 năm 2026")])
+def test_the_date_line_as_decree_30_writes_it(month, line):
+    assert looks.date_line(date(2026, month, 5)) == line
+
+
+def test_a_number_without_its_fields_or_time_is_refused(agency, tsa_url):
+    signed = _leader_signed(agency, tsa_url)  # a page without the number and date fields
+    with pytest.raises(Conflict) as caught:
+        pades.seal_as_agency(signed, agency.org, timestamper_url=tsa_url,
+                             number_notation="12/QĐ-UBND", issued_at=ISSUED_AT)
+    assert caught.value.field == "pdf" and "SoKyHieu, NgayBanHanh" in str(caught.value)
+    with pytest.raises(ValidationFailed) as caught:
+        pades.seal_as_agency(_leader_signed(agency, tsa_url, pdf=make_decree_pdf()),
+                             agency.org, timestamper_url=tsa_url,
+                             number_notation="12/QĐ-UBND", issued_at=datetime(2026, 12, 5))
+    assert caught.value.field == "issued_at"
