@@ -221,10 +221,12 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
     with client.rpc(client.token("admin", PROVINCE, user="quan.tri@ubnd-tinh")) as rpc:
         leader_cert = rpc.signing.enroll("chu.tich@ubnd-tinh", PROVINCE, "leader",
                                          "Nguyễn Văn An")
-        seal_cert = rpc.signing.enroll(PROVINCE, PROVINCE, "agency", PROVINCE)
+        # the seal's certificate names the agency as the directory does: its ring shows it
+        agency_name = rpc.routing.agency(PROVINCE)["name"]
+        seal_cert = rpc.signing.enroll(PROVINCE, PROVINCE, "agency", agency_name)
     timer.say(f"the province's administrator issued the leader's certificate"
               f" ({leader_cert['serial'][:12]}…) and the province's seal certificate"
-              f" ({seal_cert['serial'][:12]}…) from the development root CA")
+              f" ({seal_cert['serial'][:12]}…, {agency_name}) from the development root CA")
     as_user = {user: api.login(user, password) for user, password in passwords.items()}
     clerk, leader = as_user["van.thu@ubnd-tinh"], as_user["chu.tich@ubnd-tinh"]
     auditor = as_user["thanh.tra@vpcp"]
