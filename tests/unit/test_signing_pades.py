@@ -477,6 +477,28 @@ def test_the_number_and_date_are_written_in_the_seals_revision(agency, tsa_url, 
     assert values(signed)[looks.NUMBER_FIELD] == values(signed)[looks.DATE_FIELD] == ""
 
 
+def test_verification_checks_the_number_and_date_against_the_register(agency, tsa_url):
+    sealed = pades.seal_as_agency(_leader_signed(agency, tsa_url, pdf=make_decree_pdf()),
+                                  agency.org, timestamper_url=tsa_url,
+                                  number_notation="12/QĐ-UBND", issued_at=ISSUED_AT)
+    register = {"agency_code": CODE, "number_notation": "12/QĐ-UBND",
+                "issued_on": date(2026, 12, 5)}
+    report = agency.verify(sealed, register)
+    assert report["ok"], _failed(report)
+    [number] = [c for c in report["checks"] if c["check"] == "number"]
+    assert number["detail"] == ("the document reads 'Số: 12/QĐ-UBND' and 'ngày 05 tháng 12"
+                                " năm 2026', as the register does")
+    wrong = agency.verify(sealed, {**register, "number_notation": "13/QĐ-UBND",
+                                   "issued_on": date(2026, 12, 6)})
+    assert not wrong["ok"]
+    assert _failed(wrong) == {("number", None): (
+        "the document's SoKyHieu reads 'Số: 12/QĐ-UBND', the register 'Số: 13/QĐ-UBND';"
+        " the document's NgayBanHanh reads 'ngày 05 tháng 12 năm 2026', the register"
+        " 'ngày 06 tháng 12 năm 2026'")}
+    unnumbered = agency.verify(_sealed(agency, tsa_url), register)  # no fields at all
+    assert "the document has no SoKyHieu field" in _failed(unnumbered)[("number", None)]
+
+
 def test_changing_the_page_after_the_leader_breaks_the_certification(agency, tsa_url):
     signed = _leader_signed(agency, tsa_url, pdf=make_decree_pdf())
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
