@@ -3,10 +3,16 @@
 A document is valid with two signatures, in this order:
 
 1. :func:`sign_as_leader` — the leader's personal signature, visible: the
-   competence and position lines, a blue signature image, the full name;
+   competence and position lines, a blue signature image, the full name and
+   the signing time. It certifies the document allowing form filling only
+   (DocMDP P=2), with the seal's field made, empty, in the same revision;
 2. :func:`seal_as_agency` — the agency's signature, added by the clerk as
    an incremental update only on a document the leader has signed; its
-   appearance is a red round seal over the left third of the leader's box.
+   appearance is a red round seal with the agency's name, over the left
+   third of the leader's box. Given the number and issue time, the same
+   revision writes them into the document's number and date fields.
+
+What they look like is drawn by :mod:`services.signing.appearance`.
 
 An appendix in its own file gets only the agency's signature, invisible
 (:func:`seal_appendix`), with the number/notation and the signing time
