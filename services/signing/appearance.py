@@ -470,9 +470,14 @@ def seal_style(agency_name):
 
 # -- text written on the page itself ----------------------------------------------------
 
-def write_top_right(writer, lines, size=10, margin=36):
+def write_top_right(writer, lines, size=10, top=18, right=28):
     """Right-aligned lines at the top right of page one (an appendix's number and
-    time), in the embedded font, in ``writer``'s next revision."""
+    time), in the embedded font, in ``writer``'s next revision.
+
+    They sit in the top margin, ``top`` points down from the page's edge and
+    ``right`` from its right edge: Decree 30 Appendix I keeps 20-25 mm (57 pt
+    and more) free at the top, so two lines of 10 pt cover no text (the
+    national motto, the agency's name) of a page laid out as it says."""
     page_ref, _ = writer.find_page_for_modification(0)
     box = find_inherited_value_in_tree(page_ref.get_object(), "/MediaBox", "/Parent")
     x1, y1 = float(box[2]), float(box[3])
@@ -484,8 +489,7 @@ def write_top_right(writer, lines, size=10, margin=36):
 
     canvas = Canvas(writer, add)
     for i, line in enumerate(lines):
-        canvas.text(line, x1 - margin, y1 - margin - size - i * size * 1.2, size,
-                    align="right")
+        canvas.text(line, x1 - right, y1 - top - i * size * 1.2, size, align="right")
     # Wrap the page's own content in q ... Q so its graphics state cannot move our text.
     writer.add_stream_to_page(0, writer.add_object(generic.StreamObject(stream_data=b"q\n")),
                               prepend=True)

@@ -326,6 +326,56 @@ def test_the_seal_is_red_with_the_agency_name_in_an_embedded_font(agency, tsa_ur
     assert not any(map(red, outside)) and not any(map(blue, outside))
 
 
+def test_appendix_gets_an_invisible_seal_and_the_number_at_the_top_right(agency, tsa_url,
+                                                                           tmp_path):
+    when = datetime(2025, 3, 5, 7, 30, tzinfo=UTC)
+    signed = pades.seal_appendix(make_pdf("Phu luc"), agency.org, "12/QĐ-UBND", when,
+                                 timestamper_url=tsa_url)
+    reader = PdfFileReader(io.BytesIO(signed))
+    [sig] = reader.embedded_regular_signatures
+    widget = reader.find_page_for_modification(0)[0].get_object()["/Annots"][0].get_object()
+    assert [float(v) for v in widget["/Rect"]] == [0, 0, 0, 0]  # invisible
+    assert sig.field_name == pades.APPENDIX_FIELD
+    # Đ is U+0110 (it was the Icelandic Ð of WinAnsi), the time is Vietnam time, and
+    # the font is embedded (it was a non-embedded Times-Roman)
+    path = tmp_path / "appendix.pdf"
+    path.write_bytes(signed)
+    lines = _run("pdftotext", "-layout", str(path), "-").splitlines()
+    assert lines[0].strip() == "12/QĐ-UBND"
+    assert lines[1].strip() == "2025-03-05T14:30:00+07:00"
+    assert [embedded for name, embedded in _embedded_fonts(path).items()
+            if "DejaVuSerif" in name] == [True]
+    # at the top right: right-aligned 28 pt from the right edge, in the top margin
+    [(_, _, y1, x2, _)] = [w for w in _words(path) if w[0] == "12/QĐ-UBND"]
+    assert abs(x2 - (595 - 28)) < 1 and y1 < 20
+    report = agency.verify(signed, {"agency_code": CODE, "roles": ["agency"]})
+    assert report["ok"], _failed(report)
+
+
+def _words(path):
+    """(text, x1, y1, x2, y2) of every word pdftotext finds, y from the top."""
+    found = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"'
+                       r' yMax="([\d.]+)">([^<]*)</word>',
+                       _run("pdftotext", "-bbox", str(path), "-"))
+    return [(text, *map(float, box)) for *box, text in found]
+
+
+def test_the_appendix_marks_cover_no_text_of_a_decree_30_page(agency, tsa_url, tmp_path):
+    path = tmp_path / "appendix.pdf"
+    page = make_decree_pdf(kind="PHỤ LỤC")
+    path.write_bytes(page)
+    before = _words(path)
+    path.write_bytes(pades.seal_appendix(page, agency.org, "12/QĐ-UBND", ISSUED_AT,
+                                         timestamper_url=tsa_url))
+    marks = [w for w in _words(path) if w not in before]
+    assert [w[0] for w in marks] == ["12/QĐ-UBND", "2026-12-05T10:00:00+07:00"]
+    motto = [w for w in before if w[0] in ("CỘNG", "NAM", "Độc", "phúc")]
+    assert len(motto) == 4
+    for _, x1, y1, x2, y2 in marks:
+        for text, a1, b1, a2, b2 in before:  # no overlap with any word of the page
+            assert x2 <= a1 or a2 <= x1 or y2 <= b1 or b2 <= y1, text
+
+
 def test_a_text_that_is_not_a_pdf_is_refused(agency, tsa_url):
     with pytest.raises(ValidationFailed, match="not a PDF"):
         _leader_signed(agency, tsa_url, pdf=b"hello")
