@@ -66,7 +66,7 @@ def make_decree_pdf(*, agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), notat
         page.drawCentredString(150, 790 - i * 14, line)
     page.drawCentredString(400, 790, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
     page.drawCentredString(400, 776, "Độc lập - Tự do - Hạnh phúc")
-    page.line(340, 772, 460, 772)
+    page.line(326, 770, 474, 770)  # under the whole motto, below its descenders
     page.line(125, 758, 175, 758)
     page.setFont(regular, 11)
     # the number and date: empty fields until issue; "Số: .../QĐ-UBND" would be typed here
