@@ -221,10 +221,12 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
     with client.rpc(client.token("admin", PROVINCE, user="quan.tri@ubnd-tinh")) as rpc:
         leader_cert = rpc.signing.enroll("chu.tich@ubnd-tinh", PROVINCE, "leader",
                                          "Nguyễn Văn An")
-        seal_cert = rpc.signing.enroll(PROVINCE, PROVINCE, "agency", PROVINCE)
+        # the seal's certificate names the agency as the directory does: its ring shows it
+        agency_name = rpc.routing.agency(PROVINCE)["name"]
+        seal_cert = rpc.signing.enroll(PROVINCE, PROVINCE, "agency", agency_name)
     timer.say(f"the province's administrator issued the leader's certificate"
               f" ({leader_cert['serial'][:12]}…) and the province's seal certificate"
-              f" ({seal_cert['serial'][:12]}…) from the development root CA")
+              f" ({seal_cert['serial'][:12]}…, {agency_name}) from the development root CA")
     as_user = {user: api.login(user, password) for user, password in passwords.items()}
     clerk, leader = as_user["van.thu@ubnd-tinh"], as_user["chu.tich@ubnd-tinh"]
     auditor = as_user["thanh.tra@vpcp"]
@@ -316,21 +318,31 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
                {"business_type": 1, "reason": "Gửi nhầm, thu hồi để sửa"})
     as_user["van.thu@huyen-1"].post(f"/v1/documents/{recalled_id}/recall/answer",
                                     {"agree": True})
+    # A revoke is not refused (Decree 30 Art. 18(4)): the recipient cancels and reports 15.
+    try:
+        as_user["van.thu@huyen-2"].post(f"/v1/documents/{recalled_id}/recall/answer",
+                                        {"agree": False, "reason": "Đã chuyển xử lý"})
+        raise SystemExit("a district refused a revoke, which Decree 30 Art. 18(4) forbids")
+    except ApiError as err:
+        if err.status != 409:
+            raise
     as_user["van.thu@huyen-2"].post(f"/v1/documents/{recalled_id}/recall/answer",
-                                    {"agree": False, "reason": "Đã chuyển xử lý"})
+                                    {"agree": True})
     wait_for(lambda: clerk.get(f"/v1/documents/{recalled_id}")["state"] == "recalled",
              what="the sender's copy to be frozen")
 
-    def withdrawn():
+    def withdrawn(user):
         try:
-            as_user["van.thu@huyen-1"].get(f"/v1/documents/{recalled_id}/file")
+            as_user[user].get(f"/v1/documents/{recalled_id}/file")
         except ApiError as err:
             return err.status == 403
         return False
-    wait_for(withdrawn, what="the agreeing district's copy to go out of use")
+    for user in ("van.thu@huyen-1", "van.thu@huyen-2"):
+        wait_for(lambda: withdrawn(user), what=f"{user}'s copy to go out of use")
     timer.say(f"Số {numbered['number_notation']} was sent by mistake and recalled (13):"
-              f" {DISTRICTS[0]} agreed (15), its copy is out of use; {DISTRICTS[1]}"
-              " refused (16); the sender's copy is frozen")
+              f" {DISTRICTS[0]} and {DISTRICTS[1]} cancelled their copies and reported 15"
+              " (a revoke cannot be refused, 16: Decree 30 Art. 18(4)); the sender's copy"
+              " is frozen")
 
     # -- the auditor ---------------------------------------------------------------------
     def covered():

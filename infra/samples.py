@@ -1,5 +1,7 @@
 """Small, valid PDFs made in the tests (one page of text, correct xref table)."""
 
+import io
+
 
 def make_pdf(text="Liên thông test document", padding=0):
     """A one-page PDF 1.4; ``padding`` bytes of comment make it as large as wanted."""
@@ -28,3 +30,65 @@ def make_pdf(text="Liên thông test document", padding=0):
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1, xref)
     return bytes(out)
+
+
+# Names of the fields a document reserves for what the clerk gives at issue
+# (Decree 30 Art. 8: the number and the date are format elements of the document).
+NUMBER_FIELD, DATE_FIELD = "SoKyHieu", "NgayBanHanh"
+
+
+def make_decree_pdf(*, agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), notation="QĐ-UBND",
+                    place="Nghệ An", kind="QUYẾT ĐỊNH",
+                    subject="Về việc ban hành quy chế công tác văn thư",
+                    body=("Căn cứ Nghị định số 30/2020/NĐ-CP ngày 05 tháng 3 năm 2020 của",
+                          "Chính phủ về công tác văn thư;"),
+                    recipients=("Như Điều 3;", "Lưu: VT.")):
+    """A one-page A4 document laid out as Decree 30 Appendix I shows it, in
+    Vietnamese (DejaVu Serif, embedded): the agency and the national motto at the
+    top, "Số:" and the place-and-date line with empty form fields
+    (:data:`NUMBER_FIELD`, :data:`DATE_FIELD`) where the clerk's number and
+    date go at issue, the type, the subject, the body, the recipients, and the
+    signer block left free for the signatures (pades.DEFAULT_BOX)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    from shared.fonts import find_fonts
+
+    for name, path in find_fonts().items():
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, path))
+    regular, bold = "LienThongSerif", "LienThongSerif-Bold"
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=(595, 842))
+    page.setFont(bold, 11)
+    for i, line in enumerate(agency):
+        page.drawCentredString(150, 790 - i * 14, line)
+    page.drawCentredString(400, 790, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM")
+    page.drawCentredString(400, 776, "Độc lập - Tự do - Hạnh phúc")
+    page.line(326, 770, 474, 770)  # under the whole motto, below its descenders
+    page.line(125, 758, 175, 758)
+    page.setFont(regular, 11)
+    # the number and date: empty fields until issue; "Số: .../QĐ-UBND" would be typed here
+    page.acroForm.textfield(name=NUMBER_FIELD, tooltip=f"Số: .../{notation}", x=60, y=735,
+                            width=180, height=16, borderWidth=0, fillColor=None,
+                            borderColor=None, fontSize=11, value="")
+    page.drawRightString(368, 740, f"{place},")
+    page.acroForm.textfield(name=DATE_FIELD, tooltip="ngày ... tháng ... năm ...", x=370,
+                            y=735, width=170, height=16, borderWidth=0, fillColor=None,
+                            borderColor=None, fontSize=11, value="")
+    page.setFont(bold, 13)
+    page.drawCentredString(297, 690, kind)
+    page.setFont(bold, 11)
+    page.drawCentredString(297, 674, subject)
+    page.setFont(regular, 11)
+    for i, line in enumerate(body):
+        page.drawString(72, 640 - i * 16, line)
+    page.setFont(bold, 9)
+    page.drawString(60, 200, "Nơi nhận:")
+    page.setFont(regular, 8)
+    for i, line in enumerate(recipients):
+        page.drawString(60, 188 - i * 11, f"- {line}")
+    page.showPage()
+    page.save()
+    return out.getvalue()

@@ -14,13 +14,13 @@ import codecs
 import csv
 import datetime
 import io
-import os
 import unicodedata
 from collections import namedtuple
 from xml.sax.saxutils import escape
 
 from services.docs.domain import vietnam_time
 from shared.documents import DOCUMENT_TYPES
+from shared import fonts
 from shared.errors import ValidationFailed
 
 Column = namedtuple("Column", "id heading width")  # width: relative, for the PDF
@@ -203,24 +203,14 @@ def view(kind, rows, page, size):
 
 # --- PDF ---------------------------------------------------------------------
 
-FONT_DIR = "/usr/share/fonts/truetype/dejavu"
-FONT_FILES = {"LienThongSerif": "DejaVuSerif.ttf",
-              "LienThongSerif-Bold": "DejaVuSerif-Bold.ttf"}
-
-
-class FontMissing(FileNotFoundError):
-    """The Unicode font the PDF embeds is not on disk."""
+FONT_DIR = fonts.FONT_DIR
+FONT_FILES = fonts.FONT_FILES
+FontMissing = fonts.FontMissing
 
 
 def find_fonts(directory=None):
-    """{font name: path} of the fonts the PDF embeds; FontMissing names a missing file."""
-    directory = FONT_DIR if directory is None else directory
-    paths = {name: os.path.join(directory, file) for name, file in FONT_FILES.items()}
-    for path in paths.values():
-        if not os.path.isfile(path):
-            raise FontMissing(f"font file {path} is missing: the register PDF needs "
-                              "DejaVu Serif (apt-get install fonts-dejavu-core)")
-    return paths
+    """{font name: path} of the fonts the PDF embeds (``shared.fonts``), in ``FONT_DIR``."""
+    return fonts.find_fonts(FONT_DIR if directory is None else directory)
 
 
 _registered = {}  # font name -> path registered with reportlab (parsed once)

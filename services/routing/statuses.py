@@ -308,7 +308,8 @@ def request_recall(delivery, current=None, *, business_type, by_agency, at, user
 
 
 def answer_recall(request, delivery, code, *, by_agency, at, user, reason=None):
-    """The addressed recipient answers a recall request: 15 agree or 16 refuse.
+    """The addressed recipient answers a recall request: 15 agree or 16 refuse;
+    a revoke (business type 1) only 15, the copy cancelled (Decree 30 Art. 18(4)).
 
     Returns ``(request, delivery, change)``; ``delivery`` comes back marked
     ``recalled`` (with the answer in its history) when a revoke is agreed, and
@@ -331,6 +332,13 @@ def answer_recall(request, delivery, code, *, by_agency, at, user, reason=None):
         raise Conflict(
             f"the recall request was already answered with {label(request.answer)}: "
             "a recipient answers once", field="code")
+    if code == RECALL_REFUSED and request.business_type == REVOKE:
+        # Decree 30/2020 Art. 18(4): on a revocation the recipient cancels its copy and
+        # reports back; only an update or a replacement is negotiated (15/16).
+        raise Conflict(
+            f"a revoked document is not refused: the recipient cancels its copy and reports"
+            f" {label(RECALL_AGREED)} (Nghị định 30/2020/NĐ-CP, Điều 18 khoản 4); "
+            f"{label(RECALL_REFUSED)} answers only an update or a replacement", field="code")
     reason = _check_reason(reason, required=code == RECALL_REFUSED,
                            rule="refusing a recall (16) needs a reason")
     change = StatusChange(document_id=request.document_id, recipient=request.recipient,

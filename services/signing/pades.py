@@ -3,10 +3,16 @@
 A document is valid with two signatures, in this order:
 
 1. :func:`sign_as_leader` — the leader's personal signature, visible: the
-   competence and position lines, a blue signature image, the full name;
+   competence and position lines, a blue signature image, the full name and
+   the signing time. It certifies the document allowing form filling only
+   (DocMDP P=2), with the seal's field made, empty, in the same revision;
 2. :func:`seal_as_agency` — the agency's signature, added by the clerk as
    an incremental update only on a document the leader has signed; its
-   appearance is a red round seal over the left third of the leader's box.
+   appearance is a red round seal with the agency's name, over the left
+   third of the leader's box. Given the number and issue time, the same
+   revision writes them into the document's number and date fields.
+
+What they look like is drawn by :mod:`services.signing.appearance`.
 
 An appendix in its own file gets only the agency's signature, invisible
 (:func:`seal_appendix`), with the number/notation and the signing time
@@ -24,8 +30,8 @@ the service signs from): one time stamper per TSA URL, with its HTTP
 client's SSL context made once per process; the space a signature needs in
 the PDF, measured once per (TSA URL, certificate), so each signature asks
 the TSA once (pyHanko otherwise fetches a dummy token to size every
-signature); and each appearance (a leader's box, an agency's seal) drawn and
-compressed once. One process signs on one core (the GIL): more cores take
+signature); and each leader's signature image drawn and compressed once
+(``appearance``, which draws what the signatures look like). One process signs on one core (the GIL): more cores take
 more signing processes (several instances of the service).
 """
 
@@ -33,13 +39,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
-import math
-import os
-import random
 import ssl
-import unicodedata
-import zlib
-from collections import OrderedDict
 from datetime import UTC, datetime
 
 import aiohttp
@@ -48,21 +48,16 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from PIL import Image, ImageDraw, ImageFont
-from pyhanko.pdf_utils import generic, layout
-from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError, get_pyca_cryptography_hash
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
-from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from services.signing import appearance as looks
 from services.signing.pki import Identity, check_valid_at, describe
 from shared.errors import Conflict, ValidationFailed
 from shared.values import VIETNAM
@@ -74,16 +69,6 @@ SEAL_FIELD = "AgencySeal"
 APPENDIX_FIELD = "AgencySealAppendix"
 # Bottom right of the last page, in PDF points (x1, y1, x2, y2).
 DEFAULT_BOX = (330, 80, 550, 200)
-BLUE = (0, 51, 204, 255)
-RED = (214, 18, 24, 235)
-_PX_PER_PT = 4  # appearance images are drawn at 288 dpi
-# Fonts with Vietnamese glyphs, searched in this order; Pillow's own font
-# (ASCII only) is the last resort, with diacritics folded away.
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSerif-Bold.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-)
 
 
 class KeySigner(signers.Signer):
@@ -146,27 +131,51 @@ def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamp
     info = _check_certificate(signer, kind="personal", role="leader")
     lines = signature_lines(position, competence, on_behalf_of)
     data = _read(pdf)
-    writer = IncrementalPdfFileWriter(io.BytesIO(data))
-    page_index = _page_index(writer, page)
-    x1, y1, x2, y2 = box
-    size = (x2 - x1, y2 - y1)
-    appearance = _APPEARANCES.get(("leader", tuple(lines), full_name, size),
-                                  lambda: _Appearance(leader_appearance(lines, full_name, size)))
+    page_index = _page_index(IncrementalPdfFileWriter(io.BytesIO(data)), page)
+
+    def writer():
+        # The seal's field is made empty in the revision the leader certifies: after a
+        # certification only existing fields may be filled and signed (ISO 32000-1 12.8.2.2).
+        writer = IncrementalPdfFileWriter(io.BytesIO(data))
+        fields.append_signature_field(writer, fields.SigFieldSpec(
+            SEAL_FIELD, on_page=page_index, box=_seal_box(box)))
+        return writer
+
+    # A certification signature allowing form filling (DocMDP P=2): after it, only the
+    # clerk's number and date in their fields, and the seal in its field.
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
-        md_algorithm="sha256", name=full_name, location=location,
+        md_algorithm="sha256", name=full_name, location=location, certify=True,
+        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
         reason=reason or f"{' '.join(lines)} — {info['agency_name']}")
-    return _sign(writer, lambda: IncrementalPdfFileWriter(io.BytesIO(data)), meta, signer,
-                 timestamper_url, appearance.style(),
+    return _sign(writer(), writer, meta, signer,
+                 timestamper_url, looks.leader_style(lines, full_name, datetime.now(VN_TZ)),
                  fields.SigFieldSpec(field_name, on_page=page_index, box=tuple(box)))
 
 
-def seal_as_agency(pdf, signer, *, timestamper_url, leader_field=LEADER_FIELD,
-                   field_name=SEAL_FIELD, reason=None):
+def _seal_box(leader_box):
+    """The seal: a circle as tall as the leader's box (140 pt at most), its right
+    edge a third of the way into that box, so it covers the box's left third."""
+    x1, y1, x2, y2 = leader_box
+    diameter = round(min(y2 - y1, 140))
+    right = round(x1 + (x2 - x1) / 3)
+    bottom = round((y1 + y2 - diameter) / 2)
+    return (right - diameter, bottom, right, bottom + diameter)
+
+
+def seal_as_agency(pdf, signer, *, timestamper_url, number_notation=None, issued_at=None,
+                   leader_field=LEADER_FIELD, field_name=SEAL_FIELD, reason=None):
     """The agency's seal signature over a leader-signed PDF, as an incremental update.
 
+    With ``number_notation`` and ``issued_at`` (what the clerk gave at issue),
+    the same revision writes ``Số: 12/QĐ-UBND`` and the date line into the
+    document's number and date fields, so the agency's signature covers them
+    (Decree 30 Art. 14: number and date first, then the agency's signature);
+    filling fields is what the leader's certification (form filling) allows.
+
     Refuses with :class:`Conflict` (field ``pdf``) a PDF whose last
-    signature is not an intact leader signature of this same agency.
+    signature is not an intact leader signature of this same agency, or that
+    has no field for the number or the date.
     """
     signer = _signer(signer)
     info = _check_certificate(signer, kind="organisation")
@@ -174,24 +183,40 @@ def seal_as_agency(pdf, signer, *, timestamper_url, leader_field=LEADER_FIELD,
     reader = PdfFileReader(io.BytesIO(data))
     _check_leader_signed(reader, info["agency_code"], leader_field)
     page_index, rect = _field_rect(reader, leader_field)
-    x1, y1, x2, y2 = rect
-    # The seal is a circle as tall as the leader's box (140 pt at most), its right edge a
-    # third of the way into that box, so it covers the box's left third.
-    diameter = round(min(y2 - y1, 140))
-    right = round(x1 + (x2 - x1) / 3)
-    bottom = round((y1 + y2 - diameter) / 2)
-    seal_box = (right - diameter, bottom, right, bottom + diameter)
+    # the empty field the leader's revision made for the seal (none before certification)
+    made = any(name == field_name for name, _, _ in fields.enumerate_sig_fields(
+        reader, filled_status=False))
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256", name=info["agency_name"],
         reason=reason or f"Chữ ký số của cơ quan {info['agency_name']}")
-    agency = info["agency_name"]
-    appearance = _APPEARANCES.get(("seal", agency), lambda: _Appearance(seal_image(agency)))
+
+    def numbered(writer):
+        if number_notation is not None:
+            _write_number(writer, number_notation, issued_at)
+        return writer
+
     # The writer extends the reader that checked the leader's signature: one parse.
-    return _sign(IncrementalPdfFileWriter.from_reader(reader),
-                 lambda: IncrementalPdfFileWriter(io.BytesIO(data)), meta, signer,
-                 timestamper_url, appearance.style(),
-                 fields.SigFieldSpec(field_name, on_page=page_index, box=seal_box))
+    return _sign(numbered(IncrementalPdfFileWriter.from_reader(reader)),
+                 lambda: numbered(IncrementalPdfFileWriter(io.BytesIO(data))), meta, signer,
+                 timestamper_url, looks.seal_style(info["agency_name"]),
+                 None if made else fields.SigFieldSpec(field_name, on_page=page_index,
+                                                      box=_seal_box(rect)))
+
+
+def _write_number(writer, number_notation, issued_at):
+    if not number_notation or not str(number_notation).strip():
+        raise ValidationFailed("number_notation: required", field="number_notation")
+    if issued_at is None or issued_at.tzinfo is None:
+        raise ValidationFailed("issued_at: the issue time, with its time zone",
+                               field="issued_at")
+    try:
+        looks.fill_number_fields(writer, str(number_notation).strip(),
+                                 issued_at.astimezone(VN_TZ).date())
+    except LookupError as missing:
+        raise Conflict(f"the document has no field {missing} for its number and date (Decree"
+                       f" 30 Art. 8): its template must reserve {looks.NUMBER_FIELD} and"
+                       f" {looks.DATE_FIELD}", field="pdf") from None
 
 
 def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestamper_url,
@@ -199,8 +224,8 @@ def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestampe
     """The agency's invisible signature on an appendix; returns the signed PDF bytes.
 
     Before signing, writes ``number_notation`` and ``signing_time`` (ISO
-    8601 in Vietnam time, +07:00) at the top right of page one in
-    Times-Roman 10, in the same revision the signature covers.
+    8601 in Vietnam time, +07:00) at the top right of page one, 10 pt in
+    the embedded Unicode font, in the same revision the signature covers.
     """
     signer = _signer(signer)
     info = _check_certificate(signer, kind="organisation")
@@ -214,7 +239,7 @@ def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestampe
 
     def writer():
         writer = IncrementalPdfFileWriter(io.BytesIO(data))
-        _write_top_right(writer, [number_notation.strip(), stamp])
+        looks.write_top_right(writer, [number_notation.strip(), stamp])
         return writer
 
     meta = signers.PdfSignatureMetadata(
@@ -223,286 +248,6 @@ def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestampe
         reason=reason or f"Phụ lục {number_notation.strip()}")
     return _sign(writer(), writer, meta, signer, timestamper_url, None,
                  fields.SigFieldSpec(field_name, on_page=0))
-
-
-# -- appearance images -------------------------------------------------------
-
-def signature_image(full_name, size=(600, 200)):
-    """A handwriting-like blue signature on a transparent background.
-
-    Drawn from a seed derived from the name, so the same name gives the
-    same image.
-    """
-    width, height = size
-    rng = random.Random(hashlib.sha256(full_name.encode()).digest())
-    image = Image.new("RGBA", size, (*BLUE[:3], 0))
-    draw = ImageDraw.Draw(image)
-    stroke = max(2, height // 28)
-    # A prolate trochoid: a line moving right while circling, which loops
-    # like joined-up handwriting; the seed varies loops, size and slant.
-    loops, slant = rng.randint(4, 6), rng.uniform(0.05, 0.15)
-    points = []
-    for step in range(400):
-        t = step / 399
-        turn = 2 * math.pi * loops * t
-        swell = 0.6 + 0.4 * math.sin(math.pi * t + rng.random() * 0.05)
-        x = width * (0.08 + 0.8 * t + 0.05 * math.sin(turn))
-        y = height * (0.45 - slant * t - 0.25 * swell * math.cos(turn))
-        points.append((x, y))
-    draw.line(points, fill=BLUE, width=stroke, joint="curve")
-    # the flourish underneath
-    draw.arc((width * 0.15, height * 0.55, width * 0.95, height * 0.95),
-             start=200, end=340, fill=BLUE, width=stroke)
-    return image
-
-
-def leader_appearance(lines, full_name, box_size):
-    """The leader's box: position lines, the blue signature, then the name."""
-    width, height = (round(v * _PX_PER_PT) for v in box_size)
-    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    line_px = round(10.5 * _PX_PER_PT)
-    y = line_px // 4  # room for the marks above capitals (Ủ, Ồ)
-    for line in lines:
-        y = _centred_text(draw, line, y, width, line_px) + line_px // 4
-    name_font, name_text = _fit_font(full_name, width, round(11 * _PX_PER_PT))
-    name_height = name_font.getbbox(name_text)[3]
-    name_top = height - name_height - _PX_PER_PT
-    signature_height = max(name_top - y - _PX_PER_PT * 2, 1)
-    signature = signature_image(full_name, (round(width * 0.7), signature_height))
-    image.alpha_composite(signature, (round(width * 0.15), y + _PX_PER_PT))
-    _centred_text(draw, full_name, name_top, width, round(11 * _PX_PER_PT))
-    return image
-
-
-def seal_image(agency_name, diameter=600):
-    """A red round seal: double ring, the agency's name around it, a star inside."""
-    image = Image.new("RGBA", (diameter, diameter), (*RED[:3], 0))
-    draw = ImageDraw.Draw(image)
-    r = diameter / 2
-    ring = max(3, diameter // 60)
-    draw.ellipse((ring, ring, diameter - ring, diameter - ring), outline=RED, width=ring * 2)
-    inner = r * 0.64
-    draw.ellipse((r - inner, r - inner, r + inner, r + inner), outline=RED, width=ring)
-    name = agency_name.upper()
-    font, name = _fit_font(name, 10**6, round(diameter * 0.07))
-    radius = r * 0.79  # between the rings, clear of both
-    # The name runs clockwise, centred on the top; a dot closes the ring below.
-    step = 360 / (len(name) + 3)
-    for i, char in enumerate(name + "  •"):
-        angle = -90 + (i - (len(name) - 1) / 2) * step
-        # a transparent *red* canvas, so the rotated edges blend to red, not black
-        glyph = Image.new("RGBA", (font.size * 2, font.size * 2), (*RED[:3], 0))
-        ImageDraw.Draw(glyph).text((font.size, font.size), char, font=font, fill=RED,
-                                   anchor="mm")
-        glyph = glyph.rotate(-(angle + 90), resample=Image.Resampling.BICUBIC,
-                             fillcolor=(*RED[:3], 0))
-        cx = r + radius * math.cos(math.radians(angle))
-        cy = r + radius * math.sin(math.radians(angle))
-        image.alpha_composite(glyph, (round(cx - font.size), round(cy - font.size)))
-    star = r * 0.34
-    draw.polygon([(r + (star if k % 2 == 0 else star * 0.4) * math.cos(math.radians(-90 + 36 * k)),
-                   r + (star if k % 2 == 0 else star * 0.4) * math.sin(math.radians(-90 + 36 * k)))
-                  for k in range(10)], fill=RED)
-    return image
-
-
-def _centred_text(draw, text, top, width, size_px):
-    font, text = _fit_font(text, width, size_px)
-    draw.text((width / 2, top), text, font=font, fill=(0, 0, 0, 255), anchor="ma")
-    return top + font.getbbox(text)[3]
-
-
-def _fit_font(text, width, size_px):
-    """The largest font up to ``size_px`` that fits ``text`` in ``width``, and the text."""
-    path = next((p for p in FONT_CANDIDATES if os.path.isfile(p)), None)
-    if path is None:
-        text = _fold_diacritics(text)
-    while True:
-        font = (ImageFont.truetype(path, size_px) if path
-                else ImageFont.load_default(size=size_px))
-        if font.getlength(text) <= width * 0.98 or size_px <= 8:
-            return font, text
-        size_px -= 2
-
-
-def _fold_diacritics(text):
-    text = text.replace("Đ", "D").replace("đ", "d")
-    return "".join(c for c in unicodedata.normalize("NFD", text)
-                   if not unicodedata.combining(c)).encode("ascii", "replace").decode()
-
-
-class _Lru:
-    """A bounded map, least recently used out first.
-
-    Safe across threads without a lock: each OrderedDict operation is atomic
-    under the GIL, and a race costs at most one value made twice. (A lock
-    made here would be eventlet's green one in the service, and the signing
-    runs in tpool's OS threads, where blocking on a green lock is not safe.)
-    """
-
-    def __init__(self, size):
-        self.size = size
-        self._items = OrderedDict()
-
-    def get(self, key, make):
-        """The value for ``key``, made by ``make()`` if absent."""
-        try:
-            value = self._items[key]
-        except KeyError:
-            pass
-        else:
-            with contextlib.suppress(KeyError):  # another thread may just have evicted it
-                self._items.move_to_end(key)
-            return value
-        value = self._items[key] = make()
-        while len(self._items) > self.size:
-            try:
-                self._items.popitem(last=False)
-            except KeyError:
-                break
-        return value
-
-    def pop(self, key):
-        self._items.pop(key, None)
-
-    def __len__(self):
-        return len(self._items)
-
-
-class _Appearance:
-    """An appearance image drawn once, kept as the PDF image streams it becomes.
-
-    pyHanko's :func:`~pyhanko.pdf_utils.images.pil_image` splits an RGBA image
-    into an RGB image and its alpha channel (/SMask) and compresses both on
-    every signature (10-12 ms for ours); this does it once, the same way.
-    """
-
-    def __init__(self, image):
-        if image.mode != "RGBA":
-            raise ValueError(f"appearance images are RGBA, not {image.mode}")
-        # Only the compressed streams are kept (tens of KB), not the image (1.5 MB).
-        self.width, self.height = image.size
-        self.rgb = zlib.compress(image.convert("RGB").tobytes())
-        self.alpha = zlib.compress(image.getchannel("A").tobytes())
-
-    def style(self):
-        """A stamp style for one signature (pyHanko's content objects hold state)."""
-        return StaticStampStyle(
-            background=_EncodedImage(self), border_width=0, background_opacity=1.0,
-            background_layout=layout.SimpleBoxLayoutRule(
-                x_align=layout.AxisAlignment.ALIGN_MID,
-                y_align=layout.AxisAlignment.ALIGN_MID, margins=layout.Margins.uniform(0)))
-
-    def add_to(self, writer):
-        """The image XObject, with its soft mask, added to ``writer``."""
-        def stream(colour_space, encoded, **more):
-            return writer.add_object(generic.StreamObject({
-                generic.pdf_name("/Type"): generic.pdf_name("/XObject"),
-                generic.pdf_name("/Subtype"): generic.pdf_name("/Image"),
-                generic.pdf_name("/Width"): generic.NumberObject(self.width),
-                generic.pdf_name("/Height"): generic.NumberObject(self.height),
-                generic.pdf_name("/ColorSpace"): generic.pdf_name(colour_space),
-                generic.pdf_name("/BitsPerComponent"): generic.NumberObject(8),
-                generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode"),
-                **more}, encoded_data=encoded))
-        mask = stream("/DeviceGray", self.alpha)
-        return stream("/DeviceRGB", self.rgb, **{generic.pdf_name("/SMask"): mask})
-
-
-class _EncodedImage(PdfImage):
-    """pyHanko's image content, its XObject taken from an :class:`_Appearance`."""
-
-    def __init__(self, appearance):
-        # pyHanko reads only the width and height of its "image", and has our XObject
-        super().__init__(appearance, box=BoxConstraints(appearance.width, appearance.height))
-        self._appearance = appearance
-
-    @property
-    def image_ref(self):
-        ref = self._image_ref
-        if ref is None or ref.get_pdf_handler() is not self.writer:
-            self._image_ref = ref = self._appearance.add_to(self.writer)
-        return ref
-
-
-# Drawn appearances: a leader's box by (lines, name, size), a seal by agency name.
-_APPEARANCES = _Lru(256)
-
-
-# -- appendix text -------------------------------------------------------------
-
-# Times-Roman advance widths (AFM, 1/1000 em) for ASCII 32..126, WinAnsi.
-_TIMES_WIDTHS = [
-    250, 333, 408, 500, 500, 833, 778, 180, 333, 333, 500, 564, 250, 333, 250, 278,
-    500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 278, 278, 564, 564, 564, 444,
-    921, 722, 667, 667, 722, 611, 556, 722, 722, 333, 389, 722, 611, 889, 722, 722,
-    556, 722, 667, 556, 611, 722, 722, 944, 722, 722, 611, 333, 278, 333, 469, 500,
-    333, 444, 500, 444, 500, 444, 333, 500, 500, 278, 278, 500, 278, 778, 500, 500,
-    500, 500, 333, 389, 278, 500, 500, 722, 500, 500, 444, 480, 200, 480, 541,
-]
-
-
-def _winansi(text):
-    """``text`` in WinAnsi (cp1252): the standard 14 fonts have no Vietnamese.
-
-    Đ becomes the identical-looking Ð; other letters keep as many of their
-    marks as cp1252 has (ố -> ô, ạ -> a).
-    """
-    out = []
-    for char in text.replace("Đ", "Ð"):
-        try:
-            out.append(char.encode("cp1252"))
-            continue
-        except UnicodeEncodeError:
-            pass
-        parts = unicodedata.normalize("NFD", char)
-        for end in range(len(parts), 0, -1):
-            try:
-                out.append(unicodedata.normalize("NFC", parts[:end]).encode("cp1252"))
-                break
-            except UnicodeEncodeError:
-                continue
-        else:
-            out.append(b"?")
-    return b"".join(out)
-
-
-def _times_width(encoded, size):
-    def width(byte):
-        if 32 <= byte <= 126:
-            return _TIMES_WIDTHS[byte - 32]
-        base = unicodedata.normalize("NFD", bytes([byte]).decode("cp1252"))[0]
-        return _TIMES_WIDTHS[ord(base) - 32] if " " <= base <= "~" else 500
-    return sum(width(b) for b in encoded) * size / 1000
-
-
-def _write_top_right(writer, lines, size=10, margin=36):
-    """Right-aligned lines in Times-Roman at the top right of page one."""
-    page_ref, _ = writer.find_page_for_modification(0)
-    box = find_inherited_value_in_tree(page_ref.get_object(), "/MediaBox", "/Parent")
-    x1, y1 = float(box[2]), float(box[3])
-    ops = [b"Q q BT /LTTimes %d Tf" % size]
-    for i, line in enumerate(lines):
-        encoded = _winansi(line)
-        x = x1 - margin - _times_width(encoded, size)
-        y = y1 - margin - size - i * size * 1.2
-        literal = encoded.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-        ops.append(b"1 0 0 1 %.2f %.2f Tm (%s) Tj" % (x, y, literal))
-    ops.append(b"ET Q")
-    font = generic.DictionaryObject({
-        generic.pdf_name("/Type"): generic.pdf_name("/Font"),
-        generic.pdf_name("/Subtype"): generic.pdf_name("/Type1"),
-        generic.pdf_name("/BaseFont"): generic.pdf_name("/Times-Roman"),
-        generic.pdf_name("/Encoding"): generic.pdf_name("/WinAnsiEncoding"),
-    })
-    resources = generic.DictionaryObject({generic.pdf_name("/Font"): generic.DictionaryObject(
-        {generic.pdf_name("/LTTimes"): writer.add_object(font)})})
-    # Wrap the page's own content in q ... Q so its graphics state cannot move our text.
-    writer.add_stream_to_page(0, writer.add_object(generic.StreamObject(stream_data=b"q\n")),
-                              prepend=True)
-    writer.add_stream_to_page(0, writer.add_object(
-        generic.StreamObject(stream_data=b"\n".join(ops))), resources=resources)
 
 
 # -- shared steps ------------------------------------------------------------------
@@ -542,9 +287,9 @@ def _ssl_context():
 
 
 # One time stamper per TSA URL: it keeps its dummy token and the TSA's certificates.
-_TIMESTAMPERS = _Lru(16)
+_TIMESTAMPERS = looks.Lru(16)
 # Hex digits to reserve for a signature, by (TSA URL, signing certificate).
-_RESERVED = _Lru(1024)
+_RESERVED = looks.Lru(1024)
 
 
 def _timestamper(timestamper_url):

@@ -29,7 +29,9 @@ checks on the whole document). The checks, for every signature:
   above do not spell out;
 
 and for the PDF as a whole, ``order``: the leader signs first, the agency
-seal comes after and covers the leader's signature. Nothing is fetched:
+seal comes after and covers the leader's signature; with ``number_notation``
+(and ``issued_on``) expected, ``number``: the document's number and date
+fields read what the register gave. Nothing is fetched:
 trust roots and CRLs are all given, and validation is offline.
 """
 
@@ -57,6 +59,7 @@ from pyhanko.sign.validation.generic_cms import (
 )
 from pyhanko_certvalidator import ValidationContext
 
+from services.signing import appearance as looks
 from services.signing import manifest as manifest_module
 from services.signing.pki import DOCUMENT_SIGNING, describe
 
@@ -106,6 +109,9 @@ def verify_pdf(pdf_bytes, trust_roots, crls=(), expected=None):
                                                index), signature=name)
         report.add("validation", *_verdict(status, status.bottom_line), signature=name)
     report.add("order", *_order(summaries, roles))
+    if expected.get("number_notation"):
+        report.add("number", *_number(reader, expected["number_notation"],
+                                      expected.get("issued_on")))
     for summary in summaries:
         del summary["revision"], summary["coverage"]
     report.signatures = summaries
@@ -385,6 +391,24 @@ def _order(summaries, roles):
         return False, f"signatures share or reverse revisions: {revisions}"
     return True, (f"{sequence}, each in a later revision; the last covers the whole file,"
                   " so it covers the signatures before it")
+
+
+def _number(reader, number_notation, issued_on):
+    """The number and date written in the document's fields are the register's
+    (the ``order`` check says the last signature covers the whole file)."""
+    form = reader.root.get("/AcroForm")
+    values = {str(f.get_object().get("/T")): str(f.get_object().get("/V", ""))
+              for f in (form.get_object().get("/Fields", ()) if form is not None else ())}
+    wanted = {looks.NUMBER_FIELD: f"Số: {number_notation}"}
+    if issued_on is not None:
+        wanted[looks.DATE_FIELD] = looks.date_line(issued_on)
+    problems = [f"the document's {name} reads {values[name]!r}, the register {text!r}"
+                if name in values else f"the document has no {name} field (the register"
+                f" says {text!r})" for name, text in wanted.items() if values.get(name) != text]
+    if problems:
+        return False, "; ".join(problems)
+    return True, (f"the document reads {' and '.join(map(repr, wanted.values()))}, as the"
+                  " register does")
 
 
 def _embedded_certs(signed_data):

@@ -120,7 +120,10 @@ def test_a_recall_freezes_the_sender_and_takes_the_agreeing_copy_out_of_use(stac
     with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
         rpc.routing.answer_recall(document_id, True)
     with client.rpc(client.token("clerk", agency=DISTRICT_2)) as rpc:
-        rpc.routing.answer_recall(document_id, False, "Đã triển khai thực hiện")
+        # a revoke is not refused (Decree 30 Art. 18(4)): D2 has not cancelled its copy yet
+        with pytest.raises(Conflict) as err:
+            rpc.routing.answer_recall(document_id, False, "Đã triển khai thực hiện")
+        assert err.value.field == "code"
 
     def withdrawn():
         with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
@@ -131,7 +134,7 @@ def test_a_recall_freezes_the_sender_and_takes_the_agreeing_copy_out_of_use(stac
             rpc.docs.file_url(document_id)
         assert err.value.field == "state"
     with client.rpc(client.token("clerk", agency=DISTRICT_2)) as rpc:
-        assert rpc.docs.file_url(document_id).startswith("http")  # it refused the recall
+        assert rpc.docs.file_url(document_id).startswith("http")  # not answered yet
     with client.rpc(client.token("clerk")) as rpc:
         assert rpc.docs.file_url(document_id).startswith("http")  # the frozen original
         with pytest.raises(Conflict):

@@ -155,14 +155,18 @@ def test_a_recall_is_asked_of_every_recipient_and_their_answers_flow_back(routin
         assert rpc.routing.answer_recall(document_id, True)["code"] == "15"
         with pytest.raises(Conflict):
             rpc.routing.report_status(document_id, "03")  # the copy is recalled
+    with routing.rpc() as rpc:
+        assert rpc.routing.recall_outcome(document_id)["pending"] == [DISTRICT_2]
     with routing.rpc(agency=DISTRICT_2) as rpc:
-        with pytest.raises(ValidationFailed, match="reason"):
-            rpc.routing.answer_recall(document_id, False)
-        rpc.routing.answer_recall(document_id, False, reason="Đã triển khai thực hiện")
+        # a revoke is not refused (Decree 30 Art. 18(4)): the copy is cancelled, reported 15
+        with pytest.raises(Conflict) as refused:
+            rpc.routing.answer_recall(document_id, False, reason="Đã triển khai thực hiện")
+        assert refused.value.args[1] == "code"
+        assert rpc.routing.answer_recall(document_id, True)["code"] == "15"
     with routing.rpc() as rpc:
         outcome = rpc.routing.recall_outcome(document_id)
-    assert outcome["state"] == "refused" and outcome["agreed"] == [DISTRICT_1]
-    assert outcome["refused"] == [[DISTRICT_2, "Đã triển khai thực hiện"]]
+    assert outcome["state"] == "agreed" and outcome["agreed"] == [DISTRICT_1, DISTRICT_2]
+    assert outcome["refused"] == []
 
 
 def test_overdue_copies_are_listed_and_recorded_once(routing, platform):

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from services.routing import edxml
-from shared.errors import Forbidden
+from shared.errors import Conflict, Forbidden
 from tests.support.client import DIRECTIVE, DISTRICT_1, DISTRICT_2, wait_for
 from tests.support.pdf import make_pdf
 
@@ -53,8 +53,10 @@ def test_a_recalled_copy_is_unreadable_by_every_route(stack, client):
         assert edxml.import_package(base64.b64decode(
             rpc.routing.export_edxml(document_id))).attachments[0].by_reference
     with client.rpc(client.token("clerk", agency=DISTRICT_2)) as rpc:
-        rpc.routing.answer_recall(document_id, False, "Đã triển khai thực hiện")
+        with pytest.raises(Conflict) as raised:  # a revoke is not refused (Art. 18(4))
+            rpc.routing.answer_recall(document_id, False, "Đã triển khai thực hiện")
+        assert raised.value.field == "code"
         for name, route in routes(rpc, document_id).items():
-            assert route(), name  # it refused the recall: its copy stays in use
+            assert route(), name  # not answered yet: its copy stays in use until then
     with client.rpc(client.token("auditor")) as rpc:
         assert rpc.signing.manifest_urls(document_id)["json"].startswith("http")

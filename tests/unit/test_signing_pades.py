@@ -5,17 +5,23 @@ answering over HTTP on localhost.
 """
 
 import io
+import re
 import shutil
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from PIL import Image
 from pyhanko.pdf_utils.images import pil_image
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
+from pyhanko.sign.fields import MDPPerm
+from pyhanko.sign.validation import SignatureCoverageLevel
 
-from infra.samples import make_pdf
+from infra.samples import make_decree_pdf, make_pdf
+from services.signing import appearance as looks
 from services.signing import pades, pki, tsa, verification
 from shared.errors import Conflict, ValidationFailed
 
@@ -260,18 +266,68 @@ def test_signature_lines_refuse_unknown_competence_or_missing_principal():
     assert caught.value.field == "on_behalf_of"
 
 
-def test_appearance_images_are_transparent_and_coloured():
-    signature = pades.signature_image("Nguyễn Văn An")
-    seal = pades.seal_image(AGENCY)
-    assert signature.mode == seal.mode == "RGBA"
-    assert signature.getpixel((0, 0))[3] == seal.getpixel((0, 0))[3] == 0
+def test_the_signature_image_is_blue_on_transparent():
+    signature = looks.signature_image("Nguyễn Văn An")
+    assert signature.mode == "RGBA" and signature.getpixel((0, 0))[3] == 0
     inked = [p for p in signature.get_flattened_data() if p[3] > 16]  # visible ink
     assert inked and all(p[2] > p[0] for p in inked)  # blue
-    inked = [p for p in seal.get_flattened_data() if p[3] > 16]
-    assert inked and all(p[0] > p[2] for p in inked)  # red
 
 
-def test_appendix_gets_an_invisible_seal_and_the_number_at_the_top_right(agency, tsa_url):
+def _tool(name):
+    if shutil.which(name) is None:
+        pytest.fail(f"{name} is missing: apt-get install poppler-utils")
+    return name
+
+
+def _run(*args):
+    return subprocess.run([_tool(args[0]), *args[1:]], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+
+
+def _embedded_fonts(path):
+    """{font name: embedded?} as pdffonts lists them."""
+    rows = _run("pdffonts", str(path)).splitlines()[2:]
+    return {row.split()[0]: row.split()[-5] == "yes" for row in rows}
+
+
+def test_the_seal_is_red_with_the_agency_name_in_an_embedded_font(agency, tsa_url, tmp_path):
+    path = tmp_path / "sealed.pdf"
+    path.write_bytes(_sealed(agency, tsa_url))
+    text = _run("pdftotext", "-layout", str(path), "-")
+    # the agency's name around the seal and the leader's lines, diacritics included
+    assert "ỦY BAN NHÂN DÂN TỈNH NGHỆ AN" in text
+    assert "KT. CHỦ TỊCH" in text and "PHÓ CHỦ TỊCH" in text and "Nguyễn Văn An" in text
+    assert re.search(r"Thời gian ký: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", text)
+    ours = {name: embedded for name, embedded in _embedded_fonts(path).items()
+            if "DejaVuSerif" in name}
+    assert ours and all(ours.values()), ours
+    # the page at 72 dpi: one pixel a point, y from the top
+    _run("pdftoppm", "-r", "72", "-png", "-singlefile", str(path), str(tmp_path / "page"))
+    page = Image.open(tmp_path / "page.png").convert("RGB")
+    reader = PdfFileReader(io.BytesIO(path.read_bytes()))
+    rects = {a.get_object()["/T"]: [float(v) for v in a.get_object()["/Rect"]]
+             for a in reader.find_page_for_modification(0)[0].get_object()["/Annots"]}
+    height = page.height
+
+    def pixels(rect):
+        x1, y1, x2, y2 = (round(v) for v in rect)
+        return list(page.crop((x1, height - y2, x2, height - y1)).get_flattened_data())
+
+    def red(p):
+        return p[0] > 150 and p[1] < 90 and p[2] < 90
+
+    def blue(p):
+        return p[2] > 150 and p[0] < 90
+
+    seal, leader = pixels(rects["AgencySeal"]), pixels(rects["LeaderSignature"])
+    assert sum(map(red, seal)) > len(seal) * 0.08  # ring, name and star
+    assert sum(map(blue, leader)) > 100  # the signature
+    outside = pixels((0, 300, 595, 842))  # the page above the signer block: untouched
+    assert not any(map(red, outside)) and not any(map(blue, outside))
+
+
+def test_appendix_gets_an_invisible_seal_and_the_number_at_the_top_right(agency, tsa_url,
+                                                                           tmp_path):
     when = datetime(2025, 3, 5, 7, 30, tzinfo=UTC)
     signed = pades.seal_appendix(make_pdf("Phu luc"), agency.org, "12/QĐ-UBND", when,
                                  timestamper_url=tsa_url)
@@ -280,12 +336,44 @@ def test_appendix_gets_an_invisible_seal_and_the_number_at_the_top_right(agency,
     widget = reader.find_page_for_modification(0)[0].get_object()["/Annots"][0].get_object()
     assert [float(v) for v in widget["/Rect"]] == [0, 0, 0, 0]  # invisible
     assert sig.field_name == pades.APPENDIX_FIELD
-    # WinAnsi has no Đ, but its twin Ð (0xD0); the time is Vietnam time.
-    assert b"(12/Q\xd0-UBND) Tj" in signed
-    assert b"(2025-03-05T14:30:00+07:00) Tj" in signed
-    assert b"/BaseFont /Times-Roman" in signed
+    # Đ is U+0110 (it was the Icelandic Ð of WinAnsi), the time is Vietnam time, and
+    # the font is embedded (it was a non-embedded Times-Roman)
+    path = tmp_path / "appendix.pdf"
+    path.write_bytes(signed)
+    lines = _run("pdftotext", "-layout", str(path), "-").splitlines()
+    assert lines[0].strip() == "12/QĐ-UBND"
+    assert lines[1].strip() == "2025-03-05T14:30:00+07:00"
+    assert [embedded for name, embedded in _embedded_fonts(path).items()
+            if "DejaVuSerif" in name] == [True]
+    # at the top right: right-aligned 28 pt from the right edge, in the top margin
+    [(_, _, y1, x2, _)] = [w for w in _words(path) if w[0] == "12/QĐ-UBND"]
+    assert abs(x2 - (595 - 28)) < 1 and y1 < 20
     report = agency.verify(signed, {"agency_code": CODE, "roles": ["agency"]})
     assert report["ok"], _failed(report)
+
+
+def _words(path):
+    """(text, x1, y1, x2, y2) of every word pdftotext finds, y from the top."""
+    found = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"'
+                       r' yMax="([\d.]+)">([^<]*)</word>',
+                       _run("pdftotext", "-bbox", str(path), "-"))
+    return [(text, *map(float, box)) for *box, text in found]
+
+
+def test_the_appendix_marks_cover_no_text_of_a_decree_30_page(agency, tsa_url, tmp_path):
+    path = tmp_path / "appendix.pdf"
+    page = make_decree_pdf(kind="PHỤ LỤC")
+    path.write_bytes(page)
+    before = _words(path)
+    path.write_bytes(pades.seal_appendix(page, agency.org, "12/QĐ-UBND", ISSUED_AT,
+                                         timestamper_url=tsa_url))
+    marks = [w for w in _words(path) if w not in before]
+    assert [w[0] for w in marks] == ["12/QĐ-UBND", "2026-12-05T10:00:00+07:00"]
+    motto = [w for w in before if w[0] in ("CỘNG", "NAM", "Độc", "phúc")]
+    assert len(motto) == 4
+    for _, x1, y1, x2, y2 in marks:
+        for text, a1, b1, a2, b2 in before:  # no overlap with any word of the page
+            assert x2 <= a1 or a2 <= x1 or y2 <= b1 or b2 <= y1, text
 
 
 def test_a_text_that_is_not_a_pdf_is_refused(agency, tsa_url):
@@ -357,27 +445,30 @@ def test_a_signature_outgrowing_the_space_measured_is_signed_again(agency, count
     assert pades._RESERVED.get(key, lambda: None) is None  # forgotten: measured next time
 
 
-def test_appearances_are_drawn_once_per_signer_and_agency(tsa_ca, counted_tsa, monkeypatch):
+def test_signature_images_and_font_subsets_are_made_once(tsa_ca, counted_tsa, monkeypatch):
     url, _ = counted_tsa
-    monkeypatch.setattr(pades, "_APPEARANCES", pades._Lru(256))
-    drawn = []
-    for name in ("leader_appearance", "seal_image"):
-        draw = getattr(pades, name)
-        monkeypatch.setattr(pades, name, lambda *a, draw=draw, name=name: (
-            drawn.append(name), draw(*a))[1])
+    monkeypatch.setattr(looks, "DRAWN", looks.Lru(256))
+    for font in (looks.REGULAR, looks.BOLD):
+        monkeypatch.setattr(font, "subsets", looks.Lru(64))
+    made = []
+    draw, subset = looks.signature_image, looks._Subset
+    monkeypatch.setattr(looks, "signature_image", lambda *a: (made.append("image"), draw(*a))[1])
+    monkeypatch.setattr(looks, "_Subset", lambda *a: (made.append("font"), subset(*a))[1])
     agency, other = Agency(tsa_ca), Agency(tsa_ca, code="000.00.01.H41", name="Sở Nội vụ")
-    for _ in range(3):
+    for _ in range(3):  # the signing time changes, its digits are in every subset
         pades.seal_as_agency(_leader_signed(agency, url), agency.org, timestamper_url=url)
-    assert drawn == ["leader_appearance", "seal_image"]
+    # the leader's image, the leader's bold and regular text, the seal's name
+    assert made == ["image", "font", "font", "font"]
     pades.seal_as_agency(pades.sign_as_leader(
         make_pdf("x"), other.leader, "Giám đốc", "Trần Văn Cường", timestamper_url=url),
         other.org, timestamper_url=url)
-    assert drawn == ["leader_appearance", "seal_image"] * 2
+    # its own image, bold lines and seal; the time line's subset is the first one's
+    assert made == ["image", "font", "font", "font"] + ["image", "font", "font"]
 
 
 def test_an_appearance_is_the_image_pyhanko_would_embed():
-    image = pades.seal_image(AGENCY)
-    ours = pades._Appearance(image).add_to(PdfFileWriter()).get_object()
+    image = looks.signature_image("Nguyễn Văn An")
+    ours = looks.ImageStreams(image).add_to(PdfFileWriter()).get_object()
     theirs = pil_image(image, PdfFileWriter()).get_object()
     for stream, mask in ((ours, ours["/SMask"].get_object()),
                          (theirs, theirs["/SMask"].get_object())):
@@ -388,7 +479,7 @@ def test_an_appearance_is_the_image_pyhanko_would_embed():
 
 
 def test_the_lru_keeps_the_most_recently_used():
-    lru = pades._Lru(2)
+    lru = looks.Lru(2)
     lru.get("a", lambda: 1)
     lru.get("b", lambda: 2)
     lru.get("a", lambda: "made again")  # a is now the most recent
@@ -396,3 +487,94 @@ def test_the_lru_keeps_the_most_recently_used():
     assert len(lru) == 2
     assert lru.get("a", lambda: "made again") == 1
     assert lru.get("b", lambda: "made again") == "made again"
+
+
+# -- the number and date, given at issue, under the agency's signature ----------------
+
+ISSUED_AT = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
+
+
+def test_the_number_and_date_are_written_in_the_seals_revision(agency, tsa_url, tmp_path):
+    signed = _leader_signed(agency, tsa_url, pdf=make_decree_pdf())
+    sealed = pades.seal_as_agency(signed, agency.org, timestamper_url=tsa_url,
+                                  number_notation="12/QĐ-UBND", issued_at=ISSUED_AT)
+    before, after = tmp_path / "signed.pdf", tmp_path / "sealed.pdf"
+    before.write_bytes(signed)
+    after.write_bytes(sealed)
+    text = _run("pdftotext", "-layout", str(after), "-")
+    assert re.search(r"^Số: 12/QĐ-UBND +Nghệ An, ngày 05 tháng 12 năm 2026$", text, re.M), text
+    assert "12/QĐ-UBND" not in _run("pdftotext", "-layout", str(before), "-")
+    assert sealed.startswith(signed)  # the leader's revision untouched
+    report = agency.verify(sealed)
+    assert report["ok"], _failed(report)
+    integrity = {c["signature"]: c["detail"] for c in report["checks"]
+                 if c["check"] == "integrity"}
+    # the leader certified the document allowing form filling, and pyHanko finds
+    # only that after it: the number, the date and the seal
+    assert "modification level: form filling" in integrity["LeaderSignature"]
+    leader, seal = PdfFileReader(io.BytesIO(sealed)).embedded_signatures
+    assert leader.docmdp_level == MDPPerm.FILL_FORMS
+    # the seal's signature covers the whole file: the fields' values and appearances
+    assert seal.field_name == "AgencySeal"
+    assert seal.signed_revision == leader.signed_revision + 1 == 2
+    assert seal.evaluate_signature_coverage() == SignatureCoverageLevel.ENTIRE_FILE
+
+    def values(pdf):
+        return {str(f.get_object()["/T"]): str(f.get_object().get("/V", ""))
+                for f in PdfFileReader(io.BytesIO(pdf)).root["/AcroForm"]["/Fields"]}
+    assert values(sealed)[looks.NUMBER_FIELD] == "Số: 12/QĐ-UBND"
+    assert values(sealed)[looks.DATE_FIELD] == "ngày 05 tháng 12 năm 2026"
+    assert values(signed)[looks.NUMBER_FIELD] == values(signed)[looks.DATE_FIELD] == ""
+
+
+def test_verification_checks_the_number_and_date_against_the_register(agency, tsa_url):
+    sealed = pades.seal_as_agency(_leader_signed(agency, tsa_url, pdf=make_decree_pdf()),
+                                  agency.org, timestamper_url=tsa_url,
+                                  number_notation="12/QĐ-UBND", issued_at=ISSUED_AT)
+    register = {"agency_code": CODE, "number_notation": "12/QĐ-UBND",
+                "issued_on": date(2026, 12, 5)}
+    report = agency.verify(sealed, register)
+    assert report["ok"], _failed(report)
+    [number] = [c for c in report["checks"] if c["check"] == "number"]
+    assert number["detail"] == ("the document reads 'Số: 12/QĐ-UBND' and 'ngày 05 tháng 12"
+                                " năm 2026', as the register does")
+    wrong = agency.verify(sealed, {**register, "number_notation": "13/QĐ-UBND",
+                                   "issued_on": date(2026, 12, 6)})
+    assert not wrong["ok"]
+    assert _failed(wrong) == {("number", None): (
+        "the document's SoKyHieu reads 'Số: 12/QĐ-UBND', the register 'Số: 13/QĐ-UBND';"
+        " the document's NgayBanHanh reads 'ngày 05 tháng 12 năm 2026', the register"
+        " 'ngày 06 tháng 12 năm 2026'")}
+    unnumbered = agency.verify(_sealed(agency, tsa_url), register)  # no fields at all
+    assert "the document has no SoKyHieu field" in _failed(unnumbered)[("number", None)]
+
+
+def test_changing_the_page_after_the_leader_breaks_the_certification(agency, tsa_url):
+    signed = _leader_signed(agency, tsa_url, pdf=make_decree_pdf())
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    looks.write_top_right(writer, ["Số: 13/QĐ-UBND"])  # drawn on the page, not a field
+    out = io.BytesIO()
+    writer.write(out)
+    report = agency.verify(out.getvalue(), {"agency_code": CODE, "roles": ["leader"]})
+    assert not report["ok"]
+    assert ("integrity", "LeaderSignature") in _failed(report)
+
+
+@pytest.mark.parametrize("month, line", [(1, "ngày 05 tháng 01 năm 2026"),
+                                         (3, "ngày 05 tháng 3 năm 2026"),
+                                         (11, "ngày 05 tháng 11 năm 2026")])
+def test_the_date_line_as_decree_30_writes_it(month, line):
+    assert looks.date_line(date(2026, month, 5)) == line
+
+
+def test_a_number_without_its_fields_or_time_is_refused(agency, tsa_url):
+    signed = _leader_signed(agency, tsa_url)  # a page without the number and date fields
+    with pytest.raises(Conflict) as caught:
+        pades.seal_as_agency(signed, agency.org, timestamper_url=tsa_url,
+                             number_notation="12/QĐ-UBND", issued_at=ISSUED_AT)
+    assert caught.value.field == "pdf" and "SoKyHieu, NgayBanHanh" in str(caught.value)
+    with pytest.raises(ValidationFailed) as caught:
+        pades.seal_as_agency(_leader_signed(agency, tsa_url, pdf=make_decree_pdf()),
+                             agency.org, timestamper_url=tsa_url,
+                             number_notation="12/QĐ-UBND", issued_at=datetime(2026, 12, 5))
+    assert caught.value.field == "issued_at"

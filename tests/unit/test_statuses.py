@@ -301,11 +301,24 @@ def test_an_agreed_replace_leaves_the_copy_active():
 @pytest.mark.parametrize("reason", [None, "", "  "])
 def test_refusing_needs_a_reason(reason):
     delivery = arrived()
-    request, _ = ask(delivery)
+    request, _ = ask(delivery, business_type=2)
     with pytest.raises(ValidationFailed) as err:
         answer(request, delivery, "16", reason=reason)
     assert err.value.field == "reason" and "refusing a recall (16) needs a reason" in \
         err.value.message
+
+
+@pytest.mark.parametrize("reason", [None, "đã triển khai thực hiện"])
+def test_a_revoke_cannot_be_refused_the_copy_is_cancelled(reason):
+    """Decree 30 Art. 18(4): the recipient cancels a revoked document and reports back."""
+    delivery = step(arrived(), "03")
+    request, _ = ask(delivery, business_type=1)
+    with pytest.raises(Conflict) as err:
+        answer(request, delivery, "16", reason=reason)
+    assert err.value.field == "code" and "Điều 18 khoản 4" in err.value.message
+    assert request.pending and not delivery.recalled  # nothing changed
+    request, delivery, change = answer(request, delivery, "15")
+    assert change.code == "15" and request.agreed and delivery.recalled
 
 
 @pytest.mark.parametrize("first,second", [("15", "15"), ("15", "16"), ("16", "15")])
