@@ -20,7 +20,7 @@ from typing import Any
 from services.routing import deadlines, domain, edxml, inbound
 from services.routing import statuses as st
 from services.routing.directory import Directory
-from shared.command import EventLog, decide_within, retrying, run_command
+from shared.command import EventLog, decide_within, run_command
 from shared.envelope import Actor, Event, new_event, system_actor, thaw
 from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
@@ -157,25 +157,35 @@ def send(store: Any, log_: EventLog, directory: Callable[[], Directory], documen
 
 # -- the recipient's side ----------------------------------------------------------------
 
-def report_within(conn: Any, store: Any, log_: EventLog, document_id: str, code: str, *,
-                  agency: str, at: datetime, user: str, reason: Any, actor: Actor) -> dict:
-    """``agency`` reports ``code`` on its copy, by ``st.report``'s rules: one
-    ``StatusReported`` (by ``actor``); the change."""
+def _reported(code: str, *, agency: str, at: datetime, user: str, reason: Any,
+              actor: Actor) -> Callable[[st.DeliveryStatus], Event]:
+    """The decision: ``agency`` reports ``code`` on its copy, by ``st.report``'s
+    rules; one ``StatusReported`` (recorded by ``actor``)."""
     def decide(state: st.DeliveryStatus) -> Event:
         _, change = st.report(state, code, by_agency=agency, recipient=agency, at=at,
                               user=user, reason=reason)
         return _change_event("StatusReported", change, actor)
-    _, [recorded] = decide_within(conn, log_, lambda c: _copy(store, c, document_id, agency),
-                                  decide, _project(store))
+    return decide
+
+
+def report_within(conn: Any, store: Any, log_: EventLog, document_id: str, code: str, *,
+                  agency: str, at: datetime, user: str, reason: Any, actor: Actor) -> dict:
+    """A status report in the caller's transaction (a package from the axis): the change."""
+    _, [recorded] = decide_within(
+        conn, log_, lambda c: _copy(store, c, document_id, agency),
+        _reported(code, agency=agency, at=at, user=user, reason=reason, actor=actor),
+        _project(store))
     return thaw(recorded.data)
 
 
 def report_status(store: Any, log_: EventLog, document_id: str, code: Any, reason: Any,
                   actor: Actor, now: datetime) -> dict:
     """The recipient's clerk reports 02 returned, 03 accepted, 04 assigned, 05, 06."""
-    return retrying(store.transaction, lambda conn: report_within(
-        conn, store, log_, document_id, str(code), agency=actor.agency, at=now,
-        user=actor.user_id, reason=reason, actor=actor), conflict=conflict)
+    _, [recorded] = _run(store, log_, lambda conn: _copy(store, conn, document_id,
+                                                         actor.agency),
+                         _reported(str(code), agency=actor.agency, at=now,
+                                   user=actor.user_id, reason=reason, actor=actor))
+    return thaw(recorded.data)
 
 
 def follow_status(conn: Any, store: Any, log_: EventLog, event: Event, code: str) -> None:
