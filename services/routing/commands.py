@@ -37,7 +37,7 @@ def _project(store: Any, within: Callable[[Any], None] | None = None) -> Callabl
     def project(conn: Any, state: Any, recorded: list[Event]) -> None:
         for event in recorded:
             store.project(event, conn)
-        if within is not None:
+        if within is not None and recorded:
             within(conn)
     return project
 
@@ -49,7 +49,7 @@ def conflict() -> Conflict:
 def _run(store: Any, log_: EventLog, load: Callable, decide: Callable,
          within: Callable[[Any], None] | None = None) -> tuple[Any, list[Event]]:
     """One command transaction on routing's rows (``within(conn)``: after the
-    projection, before the commit)."""
+    projection of new events, before the commit)."""
     return run_command(store.transaction, log_, load, decide, _project(store, within),
                        conflict=conflict)
 

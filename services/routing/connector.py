@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
-from services.routing import codec, commands, deadlines, edxml, inbound
+from services.routing import commands, deadlines, edxml, inbound
 from services.routing import statuses as st
 from services.routing.directory import Directory
 from services.routing.settings import RoutingSettings
