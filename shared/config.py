@@ -42,13 +42,22 @@ def _convert(setting: str, value: Any, kind: type) -> Any:
         if number <= 0:
             raise BadSetting(setting, value, "a number above 0")
         return number
+    if kind is float:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise BadSetting(setting, value, "a number") from None
+        if not number > 0:
+            raise BadSetting(setting, value, "a number above 0")
+        return number
     return kind(value)
 
 
 def load_settings(cls: type[S], config: Mapping[str, Any]) -> S:
     """``cls`` (a dataclass with defaults) from ``config``; a missing or empty
     key keeps its default."""
-    types = {"int": int, "bool": bool, "str": str, int: int, bool: bool, str: str}
+    types = {"int": int, "bool": bool, "str": str, "float": float,
+             int: int, bool: bool, str: str, float: float}
     values = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         setting = field.name.upper()

@@ -38,3 +38,13 @@ def status_from_json(d):
 def recall_from_json(d):
     return RecallRequest(**{**{k: _decode(v) for k, v in d.items()},
                             "history": tuple(_decode_change(c) for c in d["history"])})
+
+
+def change_from_event(data):
+    """The ``StatusChange`` a routing event's data holds (``StatusChange.to_dict``)."""
+    return StatusChange(
+        document_id=data["document_id"], recipient=data["recipient"], code=data["code"],
+        previous=data["previous"], at=datetime.fromisoformat(data["at"]), user=data["user"],
+        agency=data["agency"], reason=data.get("reason"),
+        business_type=data.get("business_type"),
+        replacement_document_id=data.get("replacement_document_id"))

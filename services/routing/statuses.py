@@ -200,7 +200,13 @@ def report(state, code, *, by_agency, recipient, at, user, reason=None):
     change = StatusChange(document_id=state.document_id, recipient=state.recipient, code=code,
                           previous=state.code, at=at, user=user, agency=by_agency,
                           reason=reason)
-    return replace(state, code=code, history=state.history + (change,)), change
+    return reported(state, change), change
+
+
+def reported(state, change):
+    """The copy after the status ``change`` (checked by ``report``): also how
+    the store projects a ``StatusReported`` event."""
+    return replace(state, code=change.code, history=state.history + (change,))
 
 
 def _rule(current, code):
@@ -299,12 +305,17 @@ def request_recall(delivery, current=None, *, business_type, by_agency, at, user
                           code=RECALL_REQUESTED, previous=None, at=at, user=user,
                           agency=by_agency, reason=reason, business_type=business_type,
                           replacement_document_id=replacement_document_id)
-    request = RecallRequest(document_id=delivery.document_id, recipient=delivery.recipient,
-                            sender=delivery.sender, business_type=business_type,
-                            requested_at=at, requested_by=user,
-                            replacement_document_id=replacement_document_id, reason=reason,
-                            history=(change,))
-    return request, change
+    return requested(change), change
+
+
+def requested(change):
+    """The request a ``RecallRequested`` change makes (its agency is the
+    sender: ``request_recall`` allows no other)."""
+    return RecallRequest(document_id=change.document_id, recipient=change.recipient,
+                         sender=change.agency, business_type=change.business_type,
+                         requested_at=change.at, requested_by=change.user,
+                         replacement_document_id=change.replacement_document_id,
+                         reason=change.reason, history=(change,))
 
 
 def answer_recall(request, delivery, code, *, by_agency, at, user, reason=None):
@@ -346,11 +357,20 @@ def answer_recall(request, delivery, code, *, by_agency, at, user, reason=None):
                           agency=by_agency, reason=reason,
                           business_type=request.business_type,
                           replacement_document_id=request.replacement_document_id)
-    answered = replace(request, answer=code, answered_at=at, answered_by=user,
-                       answer_reason=reason, history=request.history + (change,))
-    if delivery is not None and code == RECALL_AGREED and request.business_type == REVOKE:
-        delivery = replace(delivery, recalled=True, history=delivery.history + (change,))
-    return answered, delivery, change
+    return answered(request, change), after_answer(delivery, change), change
+
+
+def answered(request, change):
+    """The request after its answer ``change`` (15 or 16)."""
+    return replace(request, answer=change.code, answered_at=change.at, answered_by=change.user,
+                   answer_reason=change.reason, history=request.history + (change,))
+
+
+def after_answer(delivery, change):
+    """The copy after an answer: recalled when a revoke is agreed, else as it was."""
+    if delivery is not None and change.code == RECALL_AGREED and change.business_type == REVOKE:
+        return replace(delivery, recalled=True, history=delivery.history + (change,))
+    return delivery
 
 
 def _same_copy(request, delivery):

@@ -33,3 +33,18 @@ def test_a_bad_value_is_refused_naming_the_setting(config, setting):
     with pytest.raises(BadSetting) as err:
         load_settings(DocsSettings, config)
     assert err.value.setting == setting and str(err.value).startswith(setting)
+
+
+def test_routing_reads_its_seed_and_a_fractional_check_interval():
+    from services.routing.settings import RoutingSettings
+
+    assert load_settings(RoutingSettings, {}) == RoutingSettings(
+        max_upload_bytes=50 * 1024 * 1024, retention_days=3650, directory_seed="sample",
+        overdue_check_seconds=300.0)
+    settings = load_settings(RoutingSettings, {"OVERDUE_CHECK_SECONDS": "0.5",
+                                               "DIRECTORY_SEED": "national:2"})
+    assert (settings.overdue_check_seconds, settings.directory_seed) == (0.5, "national:2")
+    for bad in ("soon", "0", "-1", "nan"):
+        with pytest.raises(BadSetting) as err:
+            load_settings(RoutingSettings, {"OVERDUE_CHECK_SECONDS": bad})
+        assert err.value.setting == "OVERDUE_CHECK_SECONDS"

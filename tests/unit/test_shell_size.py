@@ -1,5 +1,5 @@
 """The nameko shells stay thin: a service module under 400 lines, no method of
-its service class over 40 (issue 14). Routing's shell is not cut yet."""
+its service class over 40 (issue 14)."""
 
 import ast
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-THIN = ["docs", "signing"]
+THIN = ["docs", "signing", "routing"]
 
 
 def long_methods(path, limit=40):

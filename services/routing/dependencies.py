@@ -1,0 +1,115 @@
+"""The routing service's dependency providers: the agency directory (rebuilt
+from its stream, cached) and the watch that records overdue copies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+
+from services.routing import commands
+from services.routing.directory import Directory
+from services.routing.sample_data import (
+    apply_reform_2025, merge_provinces_2025, national, sample_province,
+)
+from services.routing.settings import RoutingSettings
+from services.routing.store import RoutingStore
+from shared.config import load_settings
+from shared.envelope import utc_now
+from shared.errors import ConcurrencyConflict
+from shared.nameko_ext import EventStoreProvider
+
+log = logging.getLogger(__name__)
+
+
+def seeded(seed: str) -> Directory:
+    """The directory a ``DIRECTORY_SEED`` names (not ``none``)."""
+    if seed == "sample":
+        return sample_province()
+    if seed == "sample+reform":
+        return apply_reform_2025(sample_province())
+    if seed.startswith("national:"):
+        count, _, reform = seed.split(":")[1].partition("+")
+        directory = national(provinces=int(count))
+        if reform == "reform":  # districts gone, communes and provinces merged
+            directory = merge_provinces_2025(apply_reform_2025(directory))
+        return directory
+    raise ValueError(f"DIRECTORY_SEED {seed!r}: use sample, sample+reform,"
+                     " national:N, national:N+reform or none")
+
+
+class AgencyDirectory(DependencyProvider):
+    """The agency directory, rebuilt from the ``directory`` stream and cached.
+
+    Setting ``DIRECTORY_SEED`` (``RoutingSettings.directory_seed``): what an
+    empty stream is seeded with on first use.
+    """
+
+    def setup(self) -> None:
+        self.seed = load_settings(RoutingSettings, self.container.config).directory_seed
+        self._cached: tuple[int | None, Directory | None] = (None, None)
+
+    def get_dependency(self, worker_ctx: Any) -> AgencyDirectory:
+        return self
+
+    def load(self, events: Any) -> tuple[Directory, int]:
+        """The directory and the stream's version it is of."""
+        version = events.store.stream_version(commands.DIRECTORY_STREAM)
+        if version == 0 and self.seed != "none":
+            self._seed(events)
+            version = events.store.stream_version(commands.DIRECTORY_STREAM)
+        cached_version, directory = self._cached
+        if cached_version != version or directory is None:
+            directory = commands.directory_of(events)
+            self._cached = (version, directory)
+        return directory, version
+
+    def _seed(self, events: Any) -> None:
+        event = commands.directory_event(seeded(self.seed).changes, actor=None)
+        try:
+            events.append(commands.DIRECTORY_STREAM, 0, [event])
+        except ConcurrencyConflict:
+            pass  # another instance seeded it first
+
+
+def record_overdue(events: Any, now: datetime) -> int:
+    """``commands.record_overdue`` on the service's tables and log (``events``:
+    the ``EventStoreProvider``'s dependency)."""
+    return commands.record_overdue(RoutingStore(events.db), events.store, now)
+
+
+class OverdueWatch(DependencyProvider):
+    """Every ``OVERDUE_CHECK_SECONDS``, records each newly overdue copy once."""
+
+    def setup(self) -> None:
+        self.interval = load_settings(RoutingSettings,
+                                      self.container.config).overdue_check_seconds
+        self._running = False
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._loop)
+
+    def _loop(self) -> None:
+        events = next(d for d in self.container.dependencies
+                      if isinstance(d, EventStoreProvider)).get_dependency(None)
+        next_check = time.monotonic() + self.interval
+        while self._running:
+            time.sleep(0.2)  # short naps, so that stop() does not wait a whole interval
+            if time.monotonic() < next_check:
+                continue
+            next_check = time.monotonic() + self.interval
+            try:
+                record_overdue(events, utc_now())
+            except Exception as err:  # the database is down: try again next time
+                log.error("overdue check failed: %s", err)
+
+    def stop(self) -> None:
+        self._running = False
+        self._thread.wait()
+
+    def kill(self) -> None:
+        self._running = False

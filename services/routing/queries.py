@@ -1,0 +1,81 @@
+"""The routing service's read-only answers: inboxes, statuses, recalls,
+deadlines, the directory and the auditors' summary, with who may see what."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from services.routing import codec, deadlines
+from services.routing import statuses as st
+from services.routing.commands import jsonable
+from services.routing.directory import Directory
+from shared.envelope import Actor
+from shared.errors import NotFound, ValidationFailed
+
+
+def on_date(value: Any, today: date) -> date:
+    """The ``on`` argument (YYYY-MM-DD, or an ISO time) as a date; ``today`` if None."""
+    if value is None:
+        return today
+    try:
+        return datetime.fromisoformat(str(value)).date() if "T" in str(value) \
+            else datetime.strptime(str(value), "%Y-%m-%d").date()
+    except ValueError:
+        raise ValidationFailed("on: a date as YYYY-MM-DD", field="on") from None
+
+
+def inbox(store: Any, agency: str) -> list[dict]:
+    with store.transaction() as conn:
+        return store.inbox(conn, agency)
+
+
+def statuses(store: Any, document_id: str, actor: Actor) -> list[dict]:
+    """Per recipient, the current status and its history. The sender (and
+    auditors) see every recipient; a recipient sees its own copy."""
+    with store.transaction() as conn:
+        copies = store.copies(conn, document_id)
+    visible = [c for c in copies
+               if actor.role == "auditor" or actor.agency in (c.recipient, c.sender)]
+    if not visible:
+        raise NotFound(f"no copy of document {document_id} concerns your agency",
+                       field="document_id")
+    return [{"recipient": c.recipient, "sender": c.sender, "status": c.code,
+             "recalled": c.recalled, "history": codec.to_json(c)["history"]} for c in visible]
+
+
+def recall_outcome(store: Any, document_id: str, actor: Actor) -> dict:
+    with store.transaction() as conn:
+        requests = store.recalls(conn, document_id)
+    if not requests or (actor.role != "auditor" and actor.agency != requests[0].sender):
+        raise NotFound(f"no recall of document {document_id} by your agency",
+                       field="document_id")
+    outcome = st.recall_outcome(requests)
+    return {"document_id": document_id, "state": outcome.state,
+            "agreed": list(outcome.agreed), "refused": [list(r) for r in outcome.refused],
+            "pending": list(outcome.pending)}
+
+
+def overdue(store: Any, actor: Actor, now: datetime) -> list[dict]:
+    """Overdue copies: of the caller's agency, or of every agency for auditors."""
+    with store.transaction() as conn:
+        items = store.for_deadlines(conn, None if actor.role == "auditor" else actor.agency)
+    return jsonable(deadlines.overdue(items, now, deadlines.WorkingCalendar()))
+
+
+def agencies(directory: Directory, on: date, under: Any = None, level: Any = None) -> list:
+    found = directory.subtree(under, on, level=level) if under else directory.agencies(on)
+    if level and not under:
+        found = [a for a in found if a.level == level]
+    return jsonable([a.to_dict() for a in found])
+
+
+def state_summary(store: Any) -> list[dict]:
+    """Every document routing knows, sorted by id: where it was delivered and,
+    when delivery was refused, the reason its ``DeliveryRefused`` gives."""
+    with store.transaction() as conn:
+        known, delivered, refused = store.summary(conn)
+    return [{"document_id": document_id,
+             "delivered_to": sorted(delivered.get(document_id, [])),
+             "refused": refused.get(document_id)}
+            for document_id in sorted(known | set(delivered) | set(refused))]
