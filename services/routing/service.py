@@ -15,7 +15,7 @@ from services.routing.deadlines import vietnam_time
 from services.routing.dependencies import AgencyDirectory, OverdueWatch, record_overdue
 from services.routing.directory import Directory
 from services.routing.settings import RoutingSettings
-from services.routing.store import DDL, RoutingStore
+from services.routing.store import DDL, MIGRATIONS, RoutingStore
 from shared.auth import require_role
 from shared.config import SettingsProvider
 from shared.envelope import utc_now
@@ -39,7 +39,7 @@ def today():
 class RoutingService(Health, DeadLetters):
     name = domain.SERVICE
 
-    events = EventStoreProvider(ddl=DDL)
+    events = EventStoreProvider(migrations=(MIGRATIONS,))
     auth = Authenticator()
     directory = AgencyDirectory()
     files = ObjectStoreProvider()

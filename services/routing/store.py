@@ -25,6 +25,7 @@ from typing import Any
 from services.routing import codec, domain
 from services.routing import statuses as st
 from shared.envelope import Event, thaw
+from shared.migrations import initial
 
 DDL = """
 -- Halves of a document's first consignment, in whichever order they arrive.
@@ -74,6 +75,8 @@ CREATE TABLE IF NOT EXISTS overdue_reported (
     PRIMARY KEY (document_id, recipient, kind)
 );
 """
+MIGRATIONS = initial("routing", DDL)  # later changes: MIGRATIONS.then(2, "why", "ALTER ...")
+
 
 HALVES = ("registered", "signed")
 

@@ -73,16 +73,17 @@ READERS = {
                                  ("services/docs/commands.py", "follow", "cause")],
     "docs.on_recall_answered": [("services/docs/commands.py", "recall_answered", "event")],
     "routing.on_document_issued": [
-        ("services/routing/service.py", "_record", "event registered"),
-        ("services/routing/service.py", "_check_exchangeable", "document="),
-        ("services/routing/service.py", "_package", "registered"),
+        ("services/routing/store.py", "follow", "event"),
+        ("services/routing/commands.py", "follow_issue", "document="),
+        ("services/routing/commands.py", "check_exchangeable", "document="),
+        ("services/routing/connector.py", "package_of", "registered"),
         ("services/routing/domain.py", "signature_problem", "issued="),
         ("services/routing/domain.py", "consignment_events", "registered="),
         ("services/routing/domain.py", "initial_delivery", "registered=")],
     "routing.on_document_finalized": [
-        ("services/routing/service.py", "_record", "event signed"),
+        ("services/routing/store.py", "follow", "event"),
         ("services/routing/domain.py", "signature_problem", "sealed=")],
-    "routing.on_incoming_accepted": [("services/routing/service.py", "_status_from_docs",
+    "routing.on_incoming_accepted": [("services/routing/commands.py", "follow_status",
                                       "event")],
 }
 # docs' signed, returned and sealed events go through the same follow/_changes.

@@ -160,7 +160,8 @@ def test_status_reports_by_the_clerk_and_from_docs_move_the_copy(store, log, dir
 
 def test_a_recall_is_asked_of_every_copy_and_answered_by_each(store, log, directory):
     document_id = issue_and_seal(store, log, directory)
-    asked = commands.request_recall(store, log, document_id, st.REVOKE, "Sai số liệu", None,
+    # An update (a revocation may not be refused, Decree 30 Art. 18(4): below).
+    asked = commands.request_recall(store, log, document_id, st.UPDATE, "Sai số liệu", None,
                                     CLERK, NOW)
     assert asked == {"document_id": document_id, "requested_from": [DISTRICT_1, DISTRICT_2]}
     before = snapshot(store, log)
@@ -176,8 +177,6 @@ def test_a_recall_is_asked_of_every_copy_and_answered_by_each(store, log, direct
     outcome = queries.recall_outcome(store, document_id, CLERK)
     assert outcome["agreed"] == [DISTRICT_1] and outcome["refused"] == [
         [DISTRICT_2, "Đã thực hiện"]]
-    inbox = {i["document_id"]: i for i in queries.inbox(store, DISTRICT_1)}
-    assert inbox[document_id]["recalled"] is True
     with pytest.raises(NotFound):  # not addressed to the sender
         commands.answer_recall(store, log, document_id, True, None, CLERK, later)
 
@@ -289,3 +288,19 @@ def test_an_overdue_copy_is_recorded_once(store, log, directory):
     overdue = [e.data for e in log.read_all() if e.event_type == "DeliveryOverdue"]
     assert {o["recipient"] for o in overdue} == {DISTRICT_1, DISTRICT_2}
     assert {o["document_id"] for o in overdue} == {document_id}
+
+
+def test_a_revocation_is_not_refused_and_a_refusal_changes_nothing(store, log, directory):
+    document_id = issue_and_seal(store, log, directory)
+    commands.request_recall(store, log, document_id, st.REVOKE, "Ban hành nhầm", None,
+                            CLERK, NOW)
+    before = snapshot(store, log)
+    with pytest.raises(Conflict, match="Điều 18 khoản 4"):
+        commands.answer_recall(store, log, document_id, False, "Không đồng ý",
+                               Actor("van.thu", DISTRICT_2, "clerk"), NOW)
+    assert snapshot(store, log) == before
+    agreed = commands.answer_recall(store, log, document_id, True, None,
+                                    Actor("van.thu", DISTRICT_2, "clerk"), NOW)
+    assert agreed["code"] == st.RECALL_AGREED
+    inbox = {i["document_id"]: i for i in queries.inbox(store, DISTRICT_2)}
+    assert inbox[document_id]["recalled"] is True
