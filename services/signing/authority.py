@@ -46,10 +46,13 @@ AGENCY_ROLE = "agency"
 
 
 class Authority:
-    def __init__(self, directory, passphrase, auto_enroll=True, validity_days=365):
+    def __init__(self, directory, passphrase, auto_enroll=True, validity_days=365, seals=None):
         self.directory = directory
         self.keys = pki.KeyStore(os.path.join(directory, "keys"), passphrase)
         self.auto_enroll = auto_enroll
+        # The agencies' seal keys in their tokens (``hsm.SealTokens``); None: in
+        # ``keys``, the development fallback.
+        self.seals = seals
         self.validity = timedelta(days=validity_days)
         self.ca = self._root()
         self.tsa_identity = self._tsa_identity()
@@ -97,8 +100,17 @@ class Authority:
     # -- certificates -------------------------------------------------------------------
 
     def enroll(self, conn, holder, agency, role, full_name):
-        """Issue a certificate and key to ``holder`` (a user id, or the agency for its seal)."""
-        if role == AGENCY_ROLE:
+        """Issue a certificate and key to ``holder`` (a user id, or the agency for its seal).
+
+        With seal tokens, an agency's certificate is issued for the key in its
+        token (the key never leaves it; no key file is written).
+        """
+        if role == AGENCY_ROLE and self.seals is not None:
+            certificate = pki.certify_organisation_key(
+                self.ca, agency, full_name, self.seals.public_key(agency),
+                valid_to=datetime.now(UTC) + self.validity)
+            identity = self.seals.signer(agency, certificate, (self.ca.certificate,))
+        elif role == AGENCY_ROLE:
             identity = pki.issue_organisation_cert(self.ca, agency, full_name,
                                                    valid_to=datetime.now(UTC) + self.validity)
         elif role in pki.ROLES:
@@ -108,7 +120,8 @@ class Authority:
             raise ValidationFailed("role: leader, clerk or agency", field="role")
         certificate = identity.certificate
         serial = format(certificate.serial_number, "x")
-        self.keys.save(f"cert-{serial}", identity.private_key)
+        if isinstance(identity, pki.Identity):
+            self.keys.save(f"cert-{serial}", identity.private_key)
         conn.execute("INSERT INTO certificates VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, NULL)",
                      (serial, holder, agency, role,
                       certificate.public_bytes(serialization.Encoding.PEM).decode(),
@@ -127,10 +140,17 @@ class Authority:
             " WHERE holder = %s AND agency = %s AND role = %s ORDER BY not_before DESC",
             (holder, agency, role)).fetchall()
         now = datetime.now(UTC)
+        in_token = role == AGENCY_ROLE and self.seals is not None
         for serial, pem, revoked_at, _, not_before, not_after in rows:
             if revoked_at is None and not_before <= now <= not_after:
-                return pki.Identity(x509.load_pem_x509_certificate(pem.encode()),
-                                    self.keys.load(f"cert-{serial}"), (self.ca.certificate,))
+                certificate = x509.load_pem_x509_certificate(pem.encode())
+                if not in_token:
+                    return pki.Identity(certificate, self.keys.load(f"cert-{serial}"),
+                                        (self.ca.certificate,))
+                if _same_key(certificate, self.seals.public_key(agency)):
+                    return self.seals.signer(agency, certificate, (self.ca.certificate,))
+                rows = []  # it certifies another key (a file's, before the HSM): a new one
+                break
         if rows:
             serial, _, revoked_at, reason, not_before, not_after = rows[0]
             if revoked_at is not None:
@@ -190,6 +210,11 @@ def certificate_info(identity):
             "subject": certificate.subject.rfc4514_string(),
             "issuer": certificate.issuer.rfc4514_string(),
             "sha256": hashlib.sha256(der).hexdigest()}
+
+
+def _same_key(certificate, public_key):
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return certificate.public_key().public_bytes(*spki) == public_key.public_bytes(*spki)
 
 
 def _read(path):
