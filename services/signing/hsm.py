@@ -15,6 +15,9 @@ logged nor kept beyond the login. An agency without an entry has no seal.
 import json
 import logging
 import os
+import secrets
+import subprocess
+import sys
 
 from shared import tokens
 from shared.errors import Forbidden
@@ -87,3 +90,39 @@ def _pin(entry):
         raise Forbidden(f"certificate: the variable {entry['pin_env']} holding the seal"
                         f" token {entry['token_label']}'s PIN is not set", field="certificate")
     return pin
+
+
+def provision_softhsm(directory, agencies):
+    """One SoftHSM2 token per agency in ``directory`` (a private SoftHSM2), each with
+    its own random PIN (a 0600 file) and its seal key made inside; the token file
+    ``SEAL_TOKENS``. Returns the settings a signing process needs and each agency's
+    public key (PEM). For tests and the demo: a real HSM is the operator's."""
+    directory = os.path.abspath(directory)
+    softhsm = tokens.SoftHsm(os.path.join(directory, "softhsm")).ensure()
+    entries, public_keys = {}, {}
+    for agency in agencies:
+        label = f"seal-{agency}"
+        pin_file = _secret_file(directory, f"{label}.pin")
+        so_pin_file = _secret_file(directory, f"{label}.so-pin")
+        done = subprocess.run(
+            [sys.executable, "-m", "shared.tokens", "init", softhsm.directory, "--label",
+             label, "--pin-file", pin_file, "--so-pin-file", so_pin_file],
+            capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"the seal token of {agency}: {done.stderr.strip()}")
+        entries[agency] = {"token_label": label, "pin_file": pin_file}
+        public_keys[agency] = done.stdout
+    seal_tokens = os.path.join(directory, "seal-tokens.json")
+    with open(seal_tokens, "w") as fh:
+        json.dump(entries, fh, indent=1)
+    return {**softhsm.env(), "LIENTHONG_SEAL_KEY_SOURCE": "pkcs11",
+            "LIENTHONG_PKCS11_MODULE": tokens.softhsm_module(),
+            "LIENTHONG_SEAL_TOKENS": seal_tokens}, public_keys
+
+
+def _secret_file(directory, name):
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(12) + "\n")
+    return path
