@@ -13,15 +13,18 @@ command, for the harness and operators::
 
     python -m shared.tokens init DIR --label L --pin-file F --so-pin-file S
     python -m shared.tokens keys DIR --label L --pin-file F
+    python -m shared.tokens sign DIR --label L --pin-file F --digest BASE64
 
 ``init`` makes the token and its key (printing the public key, PEM); ``keys``
 prints the attributes of the token's private keys (never their value, which
-the token refuses anyway).
+the token refuses anyway); ``sign`` prints the token's ECDSA signature of a
+SHA-256 digest (base64 DER).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import subprocess
@@ -269,7 +272,9 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="a new SoftHSM2 token holding a new key")
     keys = commands.add_parser("keys", help="the token's private keys' attributes")
-    for command in (init, keys):
+    sign = commands.add_parser("sign", help="sign a SHA-256 digest with the token's key")
+    sign.add_argument("--digest", required=True, help="base64")
+    for command in (init, keys, sign):
         command.add_argument("directory", help="the private SoftHSM2 directory")
         command.add_argument("--label", required=True, help="the token's label")
         command.add_argument("--pin-file", required=True)
@@ -286,9 +291,13 @@ def main(argv=None):
             print(key.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
                   end="")
-        else:
+        elif args.command == "keys":
             with open_session(softhsm_module(), args.label, pin) as session:
                 print(json.dumps(private_key_attributes(session)))
+        else:
+            with open_session(softhsm_module(), args.label, pin) as session:
+                signature = sign_digest(session, base64.b64decode(args.digest), args.key_label)
+            print(base64.b64encode(signature).decode())
     except TokenError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -175,17 +175,30 @@ def _organisation_subject(agency_code, agency_name):
 def issue_personal_cert(ca, full_name, agency_code, role, *, agency_name=None,
                         valid_from=None, valid_to=None, key_algorithm="ec-p256"):
     """A leader's or a clerk's personal signing certificate, with a new key."""
+    return _issue_signing_identity(ca, _personal_subject(full_name, agency_code, role,
+                                                         agency_name),
+                                   valid_from, valid_to, key_algorithm)
+
+
+def _personal_subject(full_name, agency_code, role, agency_name):
     _check_agency_code(agency_code)
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-    subject = x509.Name([
+    return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, agency_name or agency_code),
         x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, agency_code),
         x509.NameAttribute(NameOID.TITLE, role),
         x509.NameAttribute(NameOID.COMMON_NAME, full_name),
     ])
-    return _issue_signing_identity(ca, subject, valid_from, valid_to, key_algorithm)
+
+
+def certify_personal_key(ca, full_name, agency_code, role, public_key, *, agency_name=None,
+                         valid_from=None, valid_to=None):
+    """A leader's or clerk's certificate for a key only they hold (their token)."""
+    return _signing_certificate(ca, _personal_subject(full_name, agency_code, role,
+                                                      agency_name),
+                                public_key, valid_from, valid_to)
 
 
 def describe(certificate):
