@@ -189,6 +189,7 @@ _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not all
 
 
 PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
+               "handout_id": {"type": "string", "format": "uuid"},
                "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
