@@ -612,8 +612,8 @@ def build_parser():
     p.add_argument("--token", required=True, metavar="LABEL", help="the token's label")
     p.add_argument("--module", metavar="LIB.so", help="the token's PKCS#11 library (env"
                    " LIENTHONG_PKCS11_MODULE, default SoftHSM2's)")
-    p.add_argument("--key-label", default="seal", metavar="LABEL",
-                   help="the key's label in the token")
+    p.add_argument("--key-label", default="signing", metavar="LABEL",
+                   help="the signing key's label in the token (default: signing)")
     p.add_argument("--pin-file", metavar="FILE", help="read the PIN from FILE (tests)")
     p = command("return", cmd_return, "return a draft to the clerk (leaders)")
     p.add_argument("id")

@@ -87,17 +87,19 @@ def test_a_leader_signs_with_their_token_and_the_server_refuses_what_is_not_thei
             rpc.signing.complete_signature(handout["handout_id"],
                                            leader_token["sign"](handout["digest"]), pem)
         assert rpc.docs.get_document(first)["state"] == "submitted"  # nothing changed
+        # Their key is in their token: the server cannot sign for them.
+        with pytest.raises(Forbidden, match="in their own token"):
+            rpc.signing.sign_document(first)
 
     wrong = tmp_path / "wrong-pin"
     wrong.write_text("1111\n")
-    refused = cli("chu.tich", "sign-digest", first, "--token", LABEL, "--key-label", "signing",
-                  "--pin-file", str(wrong), env=leader_token["hsm"].env())
+    refused = cli("chu.tich", "sign-digest", first, "--token", LABEL, "--pin-file", str(wrong),
+                  env=leader_token["hsm"].env())
     assert refused.returncode == 2
     assert f"Mã PIN của token “{LABEL}” không đúng" in refused.stderr, refused.stderr
 
-    signed = ok(cli("chu.tich", "sign-digest", first, "--token", LABEL, "--key-label",
-                    "signing", "--pin-file", str(leader_token["pin_file"]),
-                    env=leader_token["hsm"].env()))
+    signed = ok(cli("chu.tich", "sign-digest", first, "--token", LABEL,
+                    "--pin-file", str(leader_token["pin_file"]), env=leader_token["hsm"].env()))
     assert f"Đã ký số văn bản {first}" in signed.stdout
     with client.rpc(client.token("clerk")) as rpc:
         wait_for(lambda: rpc.docs.get_document(first)["state"] == "signed",
