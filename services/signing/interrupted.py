@@ -21,9 +21,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers
+from pyhanko.sign import signers
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -59,22 +58,11 @@ def prepare(pdf, certificate, chain, position, full_name, competence="", *, time
     """The leader's visible signature, as :func:`pades.sign_as_leader` lays it out, up
     to the digest a device must sign."""
     signer = _external(certificate, chain)
-    info = pades._check_certificate(signer, kind="personal", role="leader")
-    lines = pades.signature_lines(position, competence, on_behalf_of)
-    writer = IncrementalPdfFileWriter(io.BytesIO(pades._read(pdf)))
-    x1, y1, x2, y2 = box
-    size = (x2 - x1, y2 - y1)
-    appearance = pades._APPEARANCES.get(
-        ("leader", tuple(lines), full_name, size),
-        lambda: pades._Appearance(pades.leader_appearance(lines, full_name, size)))
-    meta = signers.PdfSignatureMetadata(
-        field_name=pades.LEADER_FIELD, subfilter=fields.SigSeedSubFilter.PADES,
-        md_algorithm=DIGEST, name=full_name,
-        reason=f"{' '.join(lines)} — {info['agency_name']}")
-    pdf_signer = signers.PdfSigner(
-        meta, signer, timestamper=pades._timestamper(timestamper_url),
-        stamp_style=appearance.style(), new_field_spec=fields.SigFieldSpec(
-            pades.LEADER_FIELD, on_page=pades._page_index(writer, -1), box=tuple(box)))
+    writer, meta, style, field_spec = pades.leader_plan(
+        pdf, signer, position, full_name, competence, on_behalf_of=on_behalf_of, box=box)
+    pdf_signer = signers.PdfSigner(meta, signer, timestamper=pades._timestamper(timestamper_url),
+                                   stamp_style=style, new_field_spec=field_spec)
+    writer = writer()
 
     async def run():
         digest, _, output = await pdf_signer.async_digest_doc_for_signing(writer)
