@@ -250,6 +250,18 @@ def cmd_approve(api, args, out):
     return 0
 
 
+def cmd_sign_digest(api, args, out):
+    """Sign with the leader's own token (infra.device): the server never sees the PIN."""
+    from infra import device
+
+    try:
+        answer = device.sign_digest(api, args)
+    except device.DeviceError as err:
+        raise CliError(err.code, err.message, err.field) from None
+    out(answer, _done(f"Đã ký số văn bản {args.id} bằng token {args.token}"))
+    return 0
+
+
 def cmd_return(api, args, out):
     out(api.post(doc(args.id, "return"), {"comment": args.comment}),
         _done(f"returned {args.id} to the clerk"))
@@ -594,6 +606,15 @@ def build_parser():
     p.add_argument("id")
     p.add_argument("--signer", required=True, metavar="USER")
     command("approve", cmd_approve, "approve and sign (leaders)").add_argument("id")
+    p = command("sign-digest", cmd_sign_digest,
+                "approve and sign with your own PKCS#11 token (leaders; asks the PIN)")
+    p.add_argument("id")
+    p.add_argument("--token", required=True, metavar="LABEL", help="the token's label")
+    p.add_argument("--module", metavar="LIB.so", help="the token's PKCS#11 library (env"
+                   " LIENTHONG_PKCS11_MODULE, default SoftHSM2's)")
+    p.add_argument("--key-label", default="signing", metavar="LABEL",
+                   help="the signing key's label in the token (default: signing)")
+    p.add_argument("--pin-file", metavar="FILE", help="read the PIN from FILE (tests)")
     p = command("return", cmd_return, "return a draft to the clerk (leaders)")
     p.add_argument("id")
     p.add_argument("--comment", required=True)

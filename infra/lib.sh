@@ -40,6 +40,8 @@ ensure_system_packages() {
   # The web application's browser tests drive Debian's Chromium through its driver.
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  # SoftHSM2: the PKCS#11 token the seal keys and the leaders' keys live in, in tests.
+  command -v softhsm2-util >/dev/null || missing+=(softhsm2)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing ${missing[*]} from Debian's packages"

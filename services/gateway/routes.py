@@ -77,6 +77,13 @@ ENDPOINTS = {
     "submit": Endpoint("POST", DOC + "/submit", "Submit a draft to the leader who signs",
                        CLERK, body=s.SubmitSchema),
     "sign": Endpoint("POST", DOC + "/sign", "Approve and sign (the named leader)", LEADER),
+    "prepare_signature": Endpoint(
+        "POST", DOC + "/signature/prepare", "The named leader's signature laid out: a"
+        " hand-out with the digest their own token signs (lienthong sign-digest)", LEADER),
+    "complete_signature": Endpoint(
+        "POST", "/v1/handouts/{handout_id}/complete", "Complete a hand-out with the token's"
+        " signature (base64 DER) and the leader's certificate (PEM)", LEADER,
+        body=s.CompleteSignatureSchema),
     "return_document": Endpoint("POST", DOC + "/return", "Return to the clerk with a comment",
                                 LEADER, body=s.CommentSchema),
     "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature", CLERK),
@@ -182,6 +189,7 @@ _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not all
 
 
 PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
+               "handout_id": {"type": "string", "format": "uuid"},
                "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},

@@ -59,6 +59,13 @@ class SubmitSchema(_Strict):
                                 metadata={"description": "user id of the leader who signs"})
 
 
+class CompleteSignatureSchema(_Strict):
+    signature = fields.String(required=True, validate=validate.Length(1, 20000),
+                              metadata={"description": "the token's signature, base64 DER"})
+    certificate = fields.String(required=True, validate=validate.Length(1, 20000),
+                                metadata={"description": "the leader's certificate, PEM"})
+
+
 class CommentSchema(_Strict):
     comment = fields.String(required=True, validate=validate.Length(1, 2000))
 

@@ -224,6 +224,19 @@ class GatewayService(Health):
     def sign(self, request, document_id):
         return self._call(request, "sign", lambda: self.signing.sign_document(document_id))
 
+    @route("prepare_signature")
+    def prepare_signature(self, request, document_id):
+        return self._call(request, "prepare_signature",
+                          lambda: self.signing.prepare_signature(document_id))
+
+    @route("complete_signature")
+    def complete_signature(self, request, handout_id):
+        def call():
+            body = self._body(request, s.CompleteSignatureSchema)
+            return self.signing.complete_signature(handout_id, body["signature"],
+                                                   body["certificate"])
+        return self._call(request, "complete_signature", call)
+
     @route("return_document")
     def return_document(self, request, document_id):
         return self._call(request, "return_document", lambda: self.signing.return_document(

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS certificates (
 );
 CREATE INDEX IF NOT EXISTS certificates_holder ON certificates (holder, agency, role);
 """
+# Migration 2: who holds a certificate's key. server: the key store (or the agency's
+# seal token); holder: only the holder (their own token), who signs through hand-outs.
+KEY_HELD_DDL = """
+ALTER TABLE certificates ADD COLUMN IF NOT EXISTS key_held text NOT NULL DEFAULT 'server';
+"""
 
 REASONS = {r.value: r for r in x509.ReasonFlags
            if r not in (x509.ReasonFlags.unspecified, x509.ReasonFlags.remove_from_crl)}
@@ -46,10 +51,13 @@ AGENCY_ROLE = "agency"
 
 
 class Authority:
-    def __init__(self, directory, passphrase, auto_enroll=True, validity_days=365):
+    def __init__(self, directory, passphrase, auto_enroll=True, validity_days=365, seals=None):
         self.directory = directory
         self.keys = pki.KeyStore(os.path.join(directory, "keys"), passphrase)
         self.auto_enroll = auto_enroll
+        # The agencies' seal keys in their tokens (``hsm.SealTokens``); None: in
+        # ``keys``, the development fallback.
+        self.seals = seals
         self.validity = timedelta(days=validity_days)
         self.ca = self._root()
         self.tsa_identity = self._tsa_identity()
@@ -96,9 +104,22 @@ class Authority:
 
     # -- certificates -------------------------------------------------------------------
 
-    def enroll(self, conn, holder, agency, role, full_name):
-        """Issue a certificate and key to ``holder`` (a user id, or the agency for its seal)."""
-        if role == AGENCY_ROLE:
+    def enroll(self, conn, holder, agency, role, full_name, public_key=None):
+        """Issue a certificate and key to ``holder`` (a user id, or the agency for its seal).
+
+        With seal tokens, an agency's certificate is issued for the key in its
+        token (the key never leaves it; no key file is written). With
+        ``public_key`` (PEM), a leader's or clerk's certificate is issued for a key
+        only they hold (their token): they sign through hand-outs.
+        """
+        if public_key is not None:
+            return self._enroll_holder_key(conn, holder, agency, role, full_name, public_key)
+        if role == AGENCY_ROLE and self.seals is not None:
+            certificate = pki.certify_organisation_key(
+                self.ca, agency, full_name, self.seals.public_key(agency),
+                valid_to=datetime.now(UTC) + self.validity)
+            identity = self.seals.signer(agency, certificate, (self.ca.certificate,))
+        elif role == AGENCY_ROLE:
             identity = pki.issue_organisation_cert(self.ca, agency, full_name,
                                                    valid_to=datetime.now(UTC) + self.validity)
         elif role in pki.ROLES:
@@ -108,13 +129,67 @@ class Authority:
             raise ValidationFailed("role: leader, clerk or agency", field="role")
         certificate = identity.certificate
         serial = format(certificate.serial_number, "x")
-        self.keys.save(f"cert-{serial}", identity.private_key)
-        conn.execute("INSERT INTO certificates VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, NULL)",
+        if isinstance(identity, pki.Identity):
+            self.keys.save(f"cert-{serial}", identity.private_key)
+        self._record(conn, certificate, holder, agency, role, "server")
+        return identity
+
+    def _enroll_holder_key(self, conn, holder, agency, role, full_name, public_key):
+        if role not in pki.ROLES:
+            raise ValidationFailed("role: leader or clerk (a person's own key)", field="role")
+        try:
+            key = serialization.load_pem_public_key(public_key.encode())
+        except (ValueError, TypeError, AttributeError):
+            raise ValidationFailed("public_key: not a PEM public key", field="public_key") \
+                from None
+        certificate = pki.certify_personal_key(self.ca, full_name, agency, role, key,
+                                               valid_to=datetime.now(UTC) + self.validity)
+        self._record(conn, certificate, holder, agency, role, "holder")
+        return certificate
+
+    def _record(self, conn, certificate, holder, agency, role, key_held):
+        serial = format(certificate.serial_number, "x")
+        conn.execute("INSERT INTO certificates (serial, holder, agency, role, pem, not_before,"
+                     " not_after, key_held) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                      (serial, holder, agency, role,
                       certificate.public_bytes(serialization.Encoding.PEM).decode(),
-                      certificate.not_valid_before_utc, certificate.not_valid_after_utc))
-        log.info("enrolled %s as %s of %s: certificate %s", holder, role, agency, serial)
-        return identity
+                      certificate.not_valid_before_utc, certificate.not_valid_after_utc,
+                      key_held))
+        log.info("enrolled %s as %s of %s: certificate %s (key held by the %s)", holder, role,
+                 agency, serial, key_held)
+
+    def holder_certificate(self, conn, holder, agency, role):
+        """The newest valid certificate of ``holder`` for a key only they hold."""
+        row = conn.execute(
+            "SELECT pem FROM certificates WHERE holder = %s AND agency = %s AND role = %s"
+            " AND key_held = 'holder' AND revoked_at IS NULL AND now() BETWEEN not_before"
+            " AND not_after ORDER BY not_before DESC LIMIT 1", (holder, agency, role)).fetchone()
+        if row is None:
+            raise Forbidden(f"certificate: {holder} holds no valid {role} certificate of"
+                            f" {agency} for a key of their own (a token); an administrator"
+                            " must issue one", field="certificate")
+        return x509.load_pem_x509_certificate(row[0].encode())
+
+    def check_holder_certificate(self, conn, certificate, holder, agency, role):
+        """Refuse a certificate that is not ``holder``'s, is revoked or is not valid now."""
+        serial = format(certificate.serial_number, "x")
+        row = conn.execute("SELECT holder, agency, role, pem, revoked_at, reason FROM"
+                           " certificates WHERE serial = %s", (serial,)).fetchone()
+        der = serialization.Encoding.DER
+        if row is None or x509.load_pem_x509_certificate(row[3].encode()).public_bytes(
+                der) != certificate.public_bytes(der):
+            raise Forbidden(f"certificate: {serial} is not a certificate this platform"
+                            " issued", field="certificate")
+        if tuple(row[:3]) != (holder, agency, role):
+            raise Forbidden(f"certificate: {serial} is {row[0]}'s, not the named {role}"
+                            f" {holder}'s", field="certificate")
+        if row[4] is not None:
+            raise Forbidden(f"certificate: {serial} was revoked on {row[4].isoformat()}"
+                            f" ({row[5]})", field="certificate")
+        try:
+            pki.check_valid_at(certificate, datetime.now(UTC))
+        except ValueError as exc:
+            raise Forbidden(f"certificate: {exc}", field="certificate") from None
 
     def identity(self, conn, holder, agency, role, full_name):
         """The holder's current certificate and key, enrolling a first one in development.
@@ -123,16 +198,27 @@ class Authority:
         naming why: a new certificate is an administrator's decision.
         """
         rows = conn.execute(
-            "SELECT serial, pem, revoked_at, reason, not_before, not_after FROM certificates"
-            " WHERE holder = %s AND agency = %s AND role = %s ORDER BY not_before DESC",
-            (holder, agency, role)).fetchall()
+            "SELECT serial, pem, revoked_at, reason, not_before, not_after, key_held FROM"
+            " certificates WHERE holder = %s AND agency = %s AND role = %s"
+            " ORDER BY not_before DESC", (holder, agency, role)).fetchall()
         now = datetime.now(UTC)
-        for serial, pem, revoked_at, _, not_before, not_after in rows:
+        in_token = role == AGENCY_ROLE and self.seals is not None
+        for serial, pem, revoked_at, _, not_before, not_after, key_held in rows:
+            if revoked_at is None and not_before <= now <= not_after and key_held == "holder":
+                raise Forbidden(f"certificate: {holder}'s key is in their own token: they"
+                                " sign through a hand-out (lienthong sign-digest)",
+                                field="certificate")
             if revoked_at is None and not_before <= now <= not_after:
-                return pki.Identity(x509.load_pem_x509_certificate(pem.encode()),
-                                    self.keys.load(f"cert-{serial}"), (self.ca.certificate,))
+                certificate = x509.load_pem_x509_certificate(pem.encode())
+                if not in_token:
+                    return pki.Identity(certificate, self.keys.load(f"cert-{serial}"),
+                                        (self.ca.certificate,))
+                if _same_key(certificate, self.seals.public_key(agency)):
+                    return self.seals.signer(agency, certificate, (self.ca.certificate,))
+                rows = []  # it certifies another key (a file's, before the HSM): a new one
+                break
         if rows:
-            serial, _, revoked_at, reason, not_before, not_after = rows[0]
+            serial, _, revoked_at, reason, not_before, not_after, _ = rows[0]
             if revoked_at is not None:
                 why = f"was revoked on {revoked_at.isoformat()} ({reason})"
             elif now < not_before:
@@ -184,12 +270,17 @@ class Authority:
 
 def certificate_info(identity):
     """What an event records about the certificate that signed: never the key."""
-    certificate = identity.certificate
+    certificate = getattr(identity, "certificate", identity)  # or the certificate itself
     der = certificate.public_bytes(serialization.Encoding.DER)
     return {"serial": format(certificate.serial_number, "x"),
             "subject": certificate.subject.rfc4514_string(),
             "issuer": certificate.issuer.rfc4514_string(),
             "sha256": hashlib.sha256(der).hexdigest()}
+
+
+def _same_key(certificate, public_key):
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return certificate.public_key().public_bytes(*spki) == public_key.public_bytes(*spki)
 
 
 def _read(path):

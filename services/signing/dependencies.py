@@ -4,7 +4,7 @@ import logging
 
 from nameko.extensions import DependencyProvider
 
-from services.signing import authority, tsa
+from services.signing import authority, hsm, tsa
 from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
@@ -15,14 +15,18 @@ class SigningAuthority(DependencyProvider):
 
     Config: ``PKI_DIR`` and ``PKI_PASSPHRASE`` (the encrypted keys),
     ``AUTO_ENROLL`` (issue a first certificate on first use: development),
-    ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here).
+    ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here);
+    ``SEAL_KEY_SOURCE``: ``file`` (the agencies' seal keys in ``PKI_DIR``:
+    development) or ``pkcs11`` (in their tokens, ``hsm.SealTokens``: with
+    ``PKCS11_MODULE`` and ``SEAL_TOKENS``).
     """
 
     def setup(self):
         c = self.container.config
         self.authority = authority.Authority(
             c.get("PKI_DIR", "var/pki"), require_secret(c, "PKI_PASSPHRASE"),
-            auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true")
+            auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true",
+            seals=_seal_tokens(c))
         self.tsa_url = c.get("TSA_URL") or None
         self.server = None
 
@@ -38,3 +42,14 @@ class SigningAuthority(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self
+
+
+def _seal_tokens(config):
+    source = str(config.get("SEAL_KEY_SOURCE") or "file").lower()
+    if source not in hsm.SOURCES:
+        raise ValueError(f"SEAL_KEY_SOURCE: one of {', '.join(hsm.SOURCES)}, not {source!r}")
+    if source == "file":
+        log.warning("the agencies' seal keys are files in PKI_DIR (SEAL_KEY_SOURCE=file):"
+                    " a development fallback; production keeps them in an HSM")
+        return None
+    return hsm.SealTokens.from_file(config.get("PKCS11_MODULE"), config.get("SEAL_TOKENS"))

@@ -10,10 +10,12 @@ manifest and a signature over them can be checked anywhere: with
         -content manifest.json -CAfile root.pem
 """
 
+import asyncio
 import hashlib
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
+from pyhanko.sign import signers
 
 from shared.envelope import canonical_json
 
@@ -42,7 +44,14 @@ def manifest_bytes(manifest):
 
 
 def sign_manifest(data, identity):
-    """A detached CMS SignedData (DER) over ``data`` by ``identity``, chain included."""
+    """A detached CMS SignedData (DER) over ``data`` by ``identity``, chain included.
+
+    ``identity``: a :class:`~services.signing.pki.Identity` (a key in memory)
+    or a pyHanko ``Signer`` whose key stays in its token.
+    """
+    if isinstance(identity, signers.Signer):
+        signed = identity.async_sign_general_data(data, "sha256", detached=True)
+        return asyncio.run(signed).dump()
     builder = (pkcs7.PKCS7SignatureBuilder()
                .set_data(data)
                .add_signer(identity.certificate, identity.private_key, hashes.SHA256()))

@@ -128,6 +128,18 @@ def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamp
     that is not a leader's personal one or is not valid now.
     """
     signer = _signer(signer)
+    writer, meta, style, field_spec = leader_plan(
+        pdf, signer, position, full_name, competence, on_behalf_of=on_behalf_of, page=page,
+        box=box, field_name=field_name, reason=reason, location=location)
+    return _sign(writer(), writer, meta, signer, timestamper_url, style, field_spec)
+
+
+def leader_plan(pdf, signer, position, full_name, competence="", *, on_behalf_of=None,
+                page=-1, box=DEFAULT_BOX, field_name=LEADER_FIELD, reason=None,
+                location=None):
+    """How the leader's signature is laid out, for :func:`sign_as_leader` and for a
+    signature a device makes (``interrupted``): (a function making the writer, the
+    metadata, the stamp style, the field)."""
     info = _check_certificate(signer, kind="personal", role="leader")
     lines = signature_lines(position, competence, on_behalf_of)
     data = _read(pdf)
@@ -148,9 +160,8 @@ def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamp
         md_algorithm="sha256", name=full_name, location=location, certify=True,
         docmdp_permissions=fields.MDPPerm.FILL_FORMS,
         reason=reason or f"{' '.join(lines)} — {info['agency_name']}")
-    return _sign(writer(), writer, meta, signer,
-                 timestamper_url, looks.leader_style(lines, full_name, datetime.now(VN_TZ)),
-                 fields.SigFieldSpec(field_name, on_page=page_index, box=tuple(box)))
+    return (writer, meta, looks.leader_style(lines, full_name, datetime.now(VN_TZ)),
+            fields.SigFieldSpec(field_name, on_page=page_index, box=tuple(box)))
 
 
 def _seal_box(leader_box):

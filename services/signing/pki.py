@@ -150,30 +150,55 @@ def create_root_ca(name, valid_from, valid_to, *, key_algorithm="ec-p256", crl_u
 def issue_organisation_cert(ca, agency_code, agency_name, *, valid_from=None, valid_to=None,
                             key_algorithm="ec-p256"):
     """The agency's own signing certificate (for its seal), with a new key."""
+    return _issue_signing_identity(ca, _organisation_subject(agency_code, agency_name),
+                                   valid_from, valid_to, key_algorithm)
+
+
+def certify_organisation_key(ca, agency_code, agency_name, public_key, *, valid_from=None,
+                             valid_to=None):
+    """The agency's seal certificate for a key held elsewhere (an HSM): only its
+    ``public_key`` is given."""
+    return _signing_certificate(ca, _organisation_subject(agency_code, agency_name),
+                                public_key, valid_from, valid_to)
+
+
+def _organisation_subject(agency_code, agency_name):
     _check_agency_code(agency_code)
-    subject = x509.Name([
+    return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, agency_name),
         x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, agency_code),
         x509.NameAttribute(NameOID.COMMON_NAME, agency_name),
     ])
-    return _issue_signing_identity(ca, subject, valid_from, valid_to, key_algorithm)
 
 
 def issue_personal_cert(ca, full_name, agency_code, role, *, agency_name=None,
                         valid_from=None, valid_to=None, key_algorithm="ec-p256"):
     """A leader's or a clerk's personal signing certificate, with a new key."""
+    return _issue_signing_identity(ca, _personal_subject(full_name, agency_code, role,
+                                                         agency_name),
+                                   valid_from, valid_to, key_algorithm)
+
+
+def _personal_subject(full_name, agency_code, role, agency_name):
     _check_agency_code(agency_code)
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-    subject = x509.Name([
+    return x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, agency_name or agency_code),
         x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, agency_code),
         x509.NameAttribute(NameOID.TITLE, role),
         x509.NameAttribute(NameOID.COMMON_NAME, full_name),
     ])
-    return _issue_signing_identity(ca, subject, valid_from, valid_to, key_algorithm)
+
+
+def certify_personal_key(ca, full_name, agency_code, role, public_key, *, agency_name=None,
+                         valid_from=None, valid_to=None):
+    """A leader's or clerk's certificate for a key only they hold (their token)."""
+    return _signing_certificate(ca, _personal_subject(full_name, agency_code, role,
+                                                      agency_name),
+                                public_key, valid_from, valid_to)
 
 
 def describe(certificate):
@@ -245,15 +270,19 @@ class KeyStore:
 
 
 def _issue_signing_identity(ca, subject, valid_from, valid_to, key_algorithm):
+    key = generate_key(key_algorithm)
+    certificate = _signing_certificate(ca, subject, key.public_key(), valid_from, valid_to)
+    return Identity(certificate, key, (ca.certificate,))
+
+
+def _signing_certificate(ca, subject, public_key, valid_from, valid_to):
     valid_from = valid_from or datetime.now(UTC) - timedelta(minutes=5)
     valid_to = valid_to or valid_from + timedelta(days=365)
-    key = generate_key(key_algorithm)
-    certificate = ca.issue(subject, key.public_key(), valid_from, valid_to, [
+    return ca.issue(subject, public_key, valid_from, valid_to, [
         (key_usage(signing=True), True),
         (x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
          False),
     ])
-    return Identity(certificate, key, (ca.certificate,))
 
 
 def key_usage(signing=False, cert_sign=False):

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 
 from services.signing import authority, commands, domain, manifest, pades, verification
 from services.signing.dependencies import SigningAuthority
+from services.signing.devices import SignsWithDevices
 from services.signing.settings import SigningSettings
 from services.signing.store import MIGRATIONS, SigningStore
 from shared import scope
@@ -42,7 +43,7 @@ from shared import uploads
 log = logging.getLogger(__name__)
 
 
-class SigningService(Health, DeadLetters, SweepsUploads):
+class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
     name = domain.SERVICE
 
     events = EventStoreProvider(migrations=(uploads.MIGRATIONS, MIGRATIONS))
@@ -230,14 +231,19 @@ class SigningService(Health, DeadLetters, SweepsUploads):
     # -- administrators: certificates -------------------------------------------------------
 
     @rpc
-    def enroll(self, holder, agency, role, full_name):
-        """A certificate for ``holder`` of ``agency``: its own agency's admin only."""
+    def enroll(self, holder, agency, role, full_name, public_key=None):
+        """A certificate for ``holder`` of ``agency``: its own agency's admin only;
+        for ``public_key`` (PEM) if given, a key only the holder has (their token)."""
         actor = require_role(self.auth.actor(), "admin")
         _check_agency(agency)
         scope.own_agency(actor, agency)
         with self.events.transaction() as conn:
-            identity = self.pki.authority.enroll(conn, holder, agency, role, full_name)
-        return authority.certificate_info(identity)
+            identity = self.pki.authority.enroll(conn, holder, agency, role, full_name,
+                                                 public_key)
+        info = authority.certificate_info(identity)
+        if public_key is not None:  # for the holder to keep beside their key
+            info["pem"] = identity.public_bytes(serialization.Encoding.PEM).decode()
+        return info
 
     @rpc
     def revoke_certificate(self, serial, reason="keyCompromise"):

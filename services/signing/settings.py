@@ -8,3 +8,4 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class SigningSettings:
     max_sign_bytes: int = 100 * 1024 * 1024    # the largest PDF signed or verified
+    handout_seconds: int = 300                 # a leader's device signs a hand-out within

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from services.signing import authority, domain
+from services.signing import authority, domain, handouts
 from shared.envelope import Event, thaw
 from shared.migrations import initial
 
@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 """ + authority.DDL
 # Versioned: a change to these tables is a new migration (shared.migrations).
-MIGRATIONS = initial("signing", DDL)
+MIGRATIONS = initial("signing", DDL).then(
+    2, "leaders' own keys (certificates.key_held) and signature hand-outs",
+    authority.KEY_HELD_DDL + handouts.DDL)
 
 COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
            "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")

@@ -35,6 +35,8 @@ EXPECTED = {
     "gateway": ["eventstore", "quarantine", "gateway"],
     "audit": ["quarantine", "audit"],
 }
+# The migrations after the first, which an old database gets too.
+LATER = {"signing": [("signing", 2)]}  # certificates.key_held, hand-outs (issue 16)
 
 
 @pytest.fixture
@@ -69,7 +71,7 @@ def test_a_database_of_the_previous_release_is_adopted_with_its_rows(database, s
 
     applied = migrate(database, service, COMPONENTS[service])
 
-    assert applied == [(name, 1) for name in EXPECTED[service]]
+    assert applied == [(name, 1) for name in EXPECTED[service]] + LATER.get(service, [])
     assert sorted((c, v) for c, v, _ in applied_versions(database, service)) == sorted(applied)
     assert one(database, service, "SELECT consumer, reason FROM quarantine") == \
         ("x.on_y", "lý do cũ")

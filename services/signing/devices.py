@@ -1,0 +1,98 @@
+"""The leader signs with a device only they hold: the signing service's entrypoints
+for hand-outs (``interrupted``, ``handouts``), mixed into ``SigningService``.
+
+``prepare_signature`` hands the named leader the digest of their signature,
+laid out by the server; their device (``lienthong sign-digest`` with their
+token) signs it; ``complete_signature`` checks and completes it. A refusal
+changes nothing: the checks come before any file or event.
+"""
+
+import base64
+import binascii
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from services.signing import authority, commands, domain, handouts, interrupted
+from shared.errors import ValidationFailed
+from shared.green import run_cpu
+from shared.nameko_ext import rpc
+
+
+class SignsWithDevices:
+    @rpc
+    def prepare_signature(self, document_id):
+        """The named leader's signature laid out; the digest their device must sign."""
+        actor = self.auth.actor()
+        document = self._document(document_id)
+        domain.check_leader(document, actor)
+        with self.events.transaction() as conn:
+            certificate = self.pki.authority.holder_certificate(
+                conn, actor.user_id, actor.agency, "leader")
+        signer = document["signer"]
+        pdf = self._fetch(document["file"], document["sha256"])
+        prepared = run_cpu(interrupted.prepare, pdf, certificate, self._chain(),
+                           signer["position"], signer["full_name"],
+                           signer.get("competence", ""), on_behalf_of=signer.get("on_behalf_of"),
+                           timestamper_url=self.pki.tsa_url)
+        info = authority.certificate_info(certificate)
+        with self.events.transaction() as conn:
+            handout = handouts.create(conn, document, actor.user_id, info["serial"], prepared,
+                                      self.settings.handout_seconds)
+        return {"handout_id": handout["handout_id"], "document_id": str(document_id),
+                "digest": base64.b64encode(prepared.digest).decode(),
+                "digest_algorithm": interrupted.DIGEST, "certificate": {**info, "pem": (
+                    certificate.public_bytes(serialization.Encoding.PEM).decode())},
+                "expires_at": handout["expires_at"].isoformat()}
+
+    @rpc
+    def complete_signature(self, handout_id, signature, certificate):
+        """Complete the hand-out with the device's ``signature`` (base64 DER) and the
+        leader's ``certificate`` (PEM): checked, time-stamped, recorded."""
+        actor = self.auth.actor()
+        signature = _base64(signature, "signature")
+        certificate = _certificate(certificate)
+        with self.events.transaction() as conn:
+            handout = handouts.usable(conn, handout_id, actor)
+            self.pki.authority.check_holder_certificate(conn, certificate, handout["leader"],
+                                                        actor.agency, "leader")
+        document = self._document(handout["document_id"])
+        domain.check_leader(document, actor)
+        if document["round"] != handout["round"] or format(
+                certificate.serial_number, "x") != handout["certificate_serial"]:
+            raise ValidationFailed("handout_id: prepared for another round of the document or"
+                                   " another certificate; prepare it again", field="handout_id")
+        signed = run_cpu(interrupted.complete, handouts.prepared(handout), certificate,
+                         self._chain(), signature, actor.agency,
+                         timestamper_url=self.pki.tsa_url)
+        document_id, intents = document["document_id"], []
+        stored = self._store(document_id, "signed.pdf", signed, intents=intents)
+
+        def within(conn):
+            handouts.complete(conn, handout["handout_id"])
+            self._settle(intents)(conn)
+        recorded = self._undo_on_failure(
+            [stored], intents, commands.record_signature, self.store, self.log, document_id,
+            stored, authority.certificate_info(certificate), actor, within=within)
+        return {"document_id": document_id, "event_id": recorded.event_id,
+                "key_id": recorded.data["key_id"], "signed_file": stored}
+
+    def _chain(self):
+        return (self.pki.authority.ca.certificate,)
+
+
+def _base64(value, field):
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ValidationFailed(f"{field}: not base64", field=field) from None
+
+
+def _certificate(value):
+    try:
+        if isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+            return x509.load_pem_x509_certificate(value.encode())
+        return x509.load_der_x509_certificate(_base64(value, "certificate"))
+    except ValueError:
+        raise ValidationFailed("certificate: not an X.509 certificate (PEM or base64 DER)",
+                               field="certificate") from None
