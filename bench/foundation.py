@@ -226,7 +226,7 @@ class Bench(BenchBase):
             "3. Our appends serialise on the log_head row lock by design: positions are handed"
             " out in commit order. With its own commit, each append holds the lock from its"
             " UPDATE to its COMMIT (WAL flush included). With group commit"
-            " (shared/groupcommit.py, what the services run), the writers of one process"
+            " (shared/groupcommit.py; the services' GROUP_COMMIT, off by default), the writers of one process"
             " share one transaction, each in a savepoint, and one WAL flush: "
             + ", ".join(f"{t} writer(s) {rates[(t, 'group commit')] / rates[(t, 'own commit')]:.2f}x"
                         f" own commit" for t in WRITERS)
