@@ -363,7 +363,7 @@ class Bench(BenchBase):
         with warnings.catch_warnings():
             # nameko imports eventlet, which announces its own deprecation (known, accepted).
             warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
-            from shared.nameko_ext import QUARANTINE_DDL, ServiceEvents
+            from shared.edge.inbox import QUARANTINE_DDL, ServiceEvents
 
         db = Database(BENCH_DSN, "routing", max_size=8)
         self.cleanup.callback(db.close)
