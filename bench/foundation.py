@@ -33,13 +33,13 @@ from bench.common import (
     print_machine, fresh_database, fresh_vhost,
 )
 from shared.db import Database
-from shared.envelope import event_from_dict
 from shared.eventsig import EventSigner, TrustedKeys
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.groupcommit import GroupCommitter
 from shared.green import eventlet_patched
 from shared.outbox import BrokerPublisher, OutboxRelay
 from shared.topology import ALL, Subscription, exchange_name, subscriptions_of
+from shared.wire import event_from_dict
 from tests.unit.eventstore_contract import make_event, new_stream
 
 # -- where ------------------------------------------------------------------

@@ -20,11 +20,12 @@ from shared.edge.handlers import event_handler
 from shared.edge.inbox import ServiceEvents, record_quarantine
 from shared.edge.mixins import Health
 from shared.edge.rpc import rpc
-from shared.envelope import event_from_dict, event_from_stored, format_time
+from shared.envelope import event_from_stored, format_time
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.eventsig import SignatureInvalid, authenticate
 from shared.topology import ALL
 from shared.values import checked_uuid
+from shared.wire import event_from_dict
 
 SERVICE = "audit"
 

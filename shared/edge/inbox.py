@@ -7,13 +7,13 @@ import logging
 import time
 
 from shared import errors
-from shared.envelope import event_from_dict
 from shared.events import data_problem
 from shared.eventsig import SignatureInvalid, TrustedKeys, authenticate
 from shared.failpoints import failpoint
 from shared.migrations import initial
 from shared.outbox import send_to_queue
 from shared.topology import SUBSCRIPTIONS, queue_of
+from shared.wire import event_from_dict
 
 log = logging.getLogger(__name__)
 

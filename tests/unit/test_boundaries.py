@@ -95,8 +95,8 @@ def test_the_check_allows_own_package_and_shared(tmp_path, source):
     assert violations(tmp_path / "services") == []
 
 
-def _imports_of_shared(path: Path) -> list[tuple[int, str]]:
-    """Every ``shared...`` module ``path`` imports, ``from shared import x`` as ``shared.x``."""
+def _absolute_imports(path: Path) -> list[tuple[int, str]]:
+    """Every module ``path`` imports absolutely, ``from shared import x`` also as ``shared.x``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -113,6 +113,14 @@ def test_nothing_imports_the_retired_nameko_ext():
     found = [f"{path.relative_to(ROOT)}:{line}"
              for top in ("shared", "services", "infra", "bench", "tests")
              for path in sorted((ROOT / top).rglob("*.py"))
-             for line, module in _imports_of_shared(path)
+             for line, module in _absolute_imports(path)
              if module.startswith("shared.nameko_ext")]
     assert found == []
+
+
+def test_the_envelope_is_pure():
+    """``shared/envelope.py`` holds the envelope alone: its marshmallow wire
+    schemas are ``shared/wire.py``."""
+    imported = {module.split(".")[0]
+                for _, module in _absolute_imports(ROOT / "shared" / "envelope.py")}
+    assert "marshmallow" not in imported
