@@ -246,7 +246,7 @@ class Bench(BenchBase):
         with warnings.catch_warnings():
             # nameko imports eventlet, which announces its own deprecation (known, accepted).
             warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
-            from shared.nameko_ext import QUARANTINE_DDL
+            from shared.edge.inbox import QUARANTINE_DDL
 
         self.private = {p: Ed25519PrivateKey.generate() for p in PRODUCERS}
         self.public = {p: k.public_key() for p, k in self.private.items()}

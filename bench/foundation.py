@@ -33,13 +33,13 @@ from bench.common import (
     print_machine, fresh_database, fresh_vhost,
 )
 from shared.db import Database
-from shared.envelope import event_from_dict
 from shared.eventsig import EventSigner, TrustedKeys
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
 from shared.groupcommit import GroupCommitter
 from shared.green import eventlet_patched
 from shared.outbox import BrokerPublisher, OutboxRelay
 from shared.topology import ALL, Subscription, exchange_name, subscriptions_of
+from shared.wire import event_from_dict
 from tests.unit.eventstore_contract import make_event, new_stream
 
 # -- where ------------------------------------------------------------------
@@ -363,7 +363,7 @@ class Bench(BenchBase):
         with warnings.catch_warnings():
             # nameko imports eventlet, which announces its own deprecation (known, accepted).
             warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
-            from shared.nameko_ext import QUARANTINE_DDL, ServiceEvents
+            from shared.edge.inbox import QUARANTINE_DDL, ServiceEvents
 
         db = Database(BENCH_DSN, "routing", max_size=8)
         self.cleanup.callback(db.close)

@@ -14,9 +14,9 @@ import time
 
 import requests
 from shared import auth
+from shared.edge.rpc import AssertingClusterRpcProxy  # also registers our errors
 from shared.envelope import Actor
 from shared.errors import Unauthenticated
-from shared.nameko_ext import AssertingClusterRpcProxy  # also registers our errors
 from shared.multipart import encode, encode_files
 
 

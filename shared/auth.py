@@ -30,9 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from marshmallow import ValidationError
 
-from shared.envelope import Actor, ActorSchema
+from shared.envelope import Actor
 from shared.errors import Forbidden, Unauthenticated
 from shared.keys import load_ed25519, load_or_create_ed25519, public_raw, write_public
+from shared.wire import ActorSchema
 
 ISSUER = "gateway"
 ALGORITHM = "EdDSA"

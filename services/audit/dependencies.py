@@ -12,10 +12,12 @@ from services.audit.log import APP_ROLE, DB_SETTINGS, MIGRATIONS, TransparencyLo
 from services.audit.timestamp import HttpTimeStamper
 from services.audit.writer import GroupCommit
 from shared.db import Database
+from shared.edge.inbox import QUARANTINE_MIGRATIONS
+from shared.edge.outages import retry_until_ready
+from shared.edge.providers import upgrade_broker
 from shared.eventsig import trusted_at_start
 from shared.keys import load_or_create_ed25519
 from shared.migrations import migrate
-from shared.nameko_ext import QUARANTINE_MIGRATIONS, retry_until_ready, upgrade_broker
 from shared.settings import require_secret
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.envelope import Event, event_from_dict, format_time
+from shared.envelope import Event, format_time
+from shared.wire import event_from_dict
 
 REGISTERED = "DocumentRegistered"
 SIGNED = "DocumentSigned"

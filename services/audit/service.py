@@ -15,14 +15,17 @@ from services.audit import timestamp as ts
 from services.audit.dependencies import AuditLog
 from services.audit.verify import Report, committed_leaves, verify_entries
 from shared.auth import require_role
-from shared.envelope import event_from_dict, event_from_stored, format_time
+from shared.edge.authenticator import Authenticator
+from shared.edge.handlers import event_handler
+from shared.edge.inbox import ServiceEvents, record_quarantine
+from shared.edge.mixins import Health
+from shared.edge.rpc import rpc
+from shared.envelope import event_from_stored, format_time
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.eventsig import SignatureInvalid, authenticate
-from shared.nameko_ext import (
-    Authenticator, Health, ServiceEvents, event_handler, record_quarantine, rpc,
-)
 from shared.topology import ALL
 from shared.values import checked_uuid
+from shared.wire import event_from_dict
 
 SERVICE = "audit"
 

@@ -21,13 +21,15 @@ from services.docs.store import MIGRATIONS, DocsStore, missing
 from shared.auth import require_role
 from shared.config import SettingsProvider
 from shared.documents import document_prefix, file_key
+from shared.edge.authenticator import Authenticator
+from shared.edge.handlers import event_handler
+from shared.edge.http import json_http, json_response
+from shared.edge.mixins import DeadLetters, Health
+from shared.edge.providers import EventStoreProvider, ObjectStoreProvider, SweepsUploads
+from shared.edge.rpc import rpc
 from shared.envelope import thaw, utc_now
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
-from shared.nameko_ext import (
-    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider, SweepsUploads,
-    event_handler, json_http, json_response, rpc,
-)
 from shared.objectstore import UnsignedPdfCheck
 from shared.uploads import MIGRATIONS as UPLOADS_MIGRATIONS
 

@@ -15,9 +15,10 @@ from nameko.rpc import ReplyListener
 
 from services.gateway import domain
 from shared import auth
+from shared.edge.providers import EventStoreProvider
+from shared.edge.rpc import AssertingServiceProxy, rpc_timeout
 from shared.errors import Unauthenticated
 from shared.migrations import initial
-from shared.nameko_ext import AssertingServiceProxy, EventStoreProvider, rpc_timeout
 from shared.settings import require_secret
 
 log = logging.getLogger(__name__)

@@ -25,12 +25,13 @@ from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
 from shared import scope
+from shared.edge.http import json_http, json_response
+from shared.edge.mixins import Health
 from shared.errors import (
     Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated,
     ValidationFailed,
 )
 from shared.green import run_cpu
-from shared.nameko_ext import Health, json_http, json_response
 
 CHUNK = 64 * 1024
 # JSON bodies are read whole, so each has a limit: a login's fields fit in a

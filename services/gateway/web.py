@@ -34,12 +34,12 @@ from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
 from shared.documents import DOCUMENT_TYPES
+from shared.edge.outages import unavailable
 from shared.errors import (
     Forbidden, LienThongError, NotFound, PayloadTooLarge, TooManyRequests, Unauthenticated,
     ValidationFailed,
 )
 from shared.multipart import CHUNK, MultipartStream
-from shared.nameko_ext import unavailable
 from shared.values import VIETNAM, checked_uuid
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ import logging
 from math import ceil
 from urllib.parse import urlencode
 
+from shared.edge.outages import unavailable
 from shared.errors import LienThongError, ValidationFailed
-from shared.nameko_ext import unavailable
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from services.routing.sample_data import (
 from services.routing.settings import RoutingSettings
 from services.routing.store import RoutingStore
 from shared.config import load_settings
+from shared.edge.providers import EventStoreProvider
 from shared.envelope import utc_now
 from shared.errors import ConcurrencyConflict
-from shared.nameko_ext import EventStoreProvider
 
 log = logging.getLogger(__name__)
 

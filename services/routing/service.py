@@ -18,12 +18,13 @@ from services.routing.settings import RoutingSettings
 from services.routing.store import DDL, MIGRATIONS, RoutingStore
 from shared.auth import require_role
 from shared.config import SettingsProvider
+from shared.edge.authenticator import Authenticator
+from shared.edge.handlers import event_handler
+from shared.edge.mixins import DeadLetters, Health
+from shared.edge.providers import EventStoreProvider, ObjectStoreProvider
+from shared.edge.rpc import rpc
 from shared.envelope import utc_now
 from shared.failpoints import failpoint
-from shared.nameko_ext import (
-    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider,
-    event_handler, rpc,
-)
 from shared.values import checked_uuid
 
 __all__ = ["RoutingService", "record_overdue", "DDL", "today"]

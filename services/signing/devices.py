@@ -14,9 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from services.signing import authority, commands, domain, handouts, interrupted
+from shared.edge.rpc import rpc
 from shared.errors import ValidationFailed
 from shared.green import run_cpu
-from shared.nameko_ext import rpc
 
 
 class SignsWithDevices:

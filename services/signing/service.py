@@ -26,19 +26,20 @@ from services.signing.devices import SignsWithDevices
 from services.signing.settings import SigningSettings
 from services.signing.store import MIGRATIONS, SigningStore
 from shared import scope
+from shared import uploads
 from shared.auth import require_role
 from shared.config import SettingsProvider
 from shared.documents import file_key
+from shared.edge.authenticator import Authenticator
+from shared.edge.handlers import event_handler
+from shared.edge.mixins import DeadLetters, Health
+from shared.edge.providers import EventStoreProvider, ObjectStoreProvider, SweepsUploads
+from shared.edge.rpc import rpc
 from shared.envelope import AGENCY_CODE, thaw
 from shared.errors import NotFound, StorageError, ValidationFailed
 from shared.failpoints import failpoint
 from shared.green import run_cpu
-from shared.nameko_ext import (
-    Authenticator, DeadLetters, EventStoreProvider, Health, ObjectStoreProvider, SweepsUploads,
-    event_handler, rpc,
-)
 from shared.objectstore import OwnContent, PdfCheck
-from shared import uploads
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import pytest
 from nameko.rpc import rpc
 from nameko.testing.services import entrypoint_hook
 
+from shared.edge.providers import EventStoreProvider
 from shared.green import run_cpu
-from shared.nameko_ext import EventStoreProvider
 from tests.support.hub import longest_pause_while
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.db import Database
+from shared.edge.inbox import QUARANTINE_DDL, ServiceEvents
 from shared.errors import Conflict, NotFound
 from shared.eventsig import EventSigner, TrustedKeys
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
-from shared.nameko_ext import QUARANTINE_DDL, ServiceEvents
 from shared.topology import ALL, SUBSCRIPTIONS, Subscription
 from tests.unit.eventstore_contract import make_event, new_stream
 

@@ -100,7 +100,7 @@ def test_logs_in_an_event_worker_carry_the_events_correlation_id(routing, captur
     [again] = [line for line in captured if "already handled" in line["message"]]
     assert again["correlation_id"] == event["correlation_id"]
     assert again["service"] == "routing"
-    assert again["logger"] == "shared.nameko_ext"
+    assert again["logger"] == "shared.edge.inbox"
 
 
 def test_an_rpc_callers_correlation_id_reaches_the_workers_logs(routing, platform, captured):

@@ -326,8 +326,8 @@ def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, pl
 
 def _service_events(platform):
     from shared.db import Database
+    from shared.edge.inbox import ServiceEvents
     from shared.eventstore import PostgresEventStore
-    from shared.nameko_ext import ServiceEvents
 
     db = Database(platform.pg_dsn, "routing")
     return ServiceEvents(PostgresEventStore(db, signer=platform.event_signer("routing")),

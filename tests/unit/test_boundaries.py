@@ -93,3 +93,34 @@ def test_the_check_allows_own_package_and_shared(tmp_path, source):
         (package / "__init__.py").write_text("")
     (routing / "sub" / "x.py").write_text(source + "\n")
     assert violations(tmp_path / "services") == []
+
+
+def _absolute_imports(path: Path) -> list[tuple[int, str]]:
+    """Every module ``path`` imports absolutely, ``from shared import x`` also as ``shared.x``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.append((node.lineno, node.module))
+            found.extend((node.lineno, f"{node.module}.{a.name}") for a in node.names)
+    return found
+
+
+def test_nothing_imports_the_retired_nameko_ext():
+    """The nameko edge is ``shared/edge/`` (one concept a module), with no shim."""
+    assert not (ROOT / "shared" / "nameko_ext.py").exists()
+    found = [f"{path.relative_to(ROOT)}:{line}"
+             for top in ("shared", "services", "infra", "bench", "tests")
+             for path in sorted((ROOT / top).rglob("*.py"))
+             for line, module in _absolute_imports(path)
+             if module.startswith("shared.nameko_ext")]
+    assert found == []
+
+
+def test_the_envelope_is_pure():
+    """``shared/envelope.py`` holds the envelope alone: its marshmallow wire
+    schemas are ``shared/wire.py``."""
+    imported = {module.split(".")[0]
+                for _, module in _absolute_imports(ROOT / "shared" / "envelope.py")}
+    assert "marshmallow" not in imported

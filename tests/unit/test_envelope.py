@@ -1,4 +1,4 @@
-"""shared.envelope: ids, canonical bytes, and validation at the boundary."""
+"""shared.envelope: ids, canonical bytes; shared.wire: validation at the boundary."""
 
 import json
 import os
@@ -11,9 +11,10 @@ from types import MappingProxyType
 import pytest
 
 from shared.envelope import (
-    Actor, Event, canonical_bytes, canonical_json, event_from_dict, event_from_stored, new_event,
+    Actor, Event, canonical_bytes, canonical_json, event_from_stored, new_event,
 )
 from shared.errors import ValidationFailed
+from shared.wire import event_from_dict
 
 CLERK = Actor("u1", "000.00.00.H41", "clerk")
 

@@ -8,8 +8,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from services.gateway import domain
-from shared.envelope import event_from_dict
 from shared.errors import Forbidden, Unauthenticated, ValidationFailed
+from shared.wire import event_from_dict
 
 
 def user(password="correct horse battery", **overrides):

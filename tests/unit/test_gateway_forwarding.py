@@ -71,7 +71,7 @@ def test_the_gateway_does_not_start_without_its_key_file_or_a_real_passphrase(tm
 
 
 def test_a_service_does_not_start_without_the_gateways_public_key():
-    from shared.nameko_ext import Authenticator
+    from shared.edge.authenticator import Authenticator
 
     for config in ({}, {"GATEWAY_PUBLIC_KEY": ""}, {"GATEWAY_PUBLIC_KEY": "dev-only-change-me"}):
         with pytest.raises(ValueError, match="GATEWAY_PUBLIC_KEY"):

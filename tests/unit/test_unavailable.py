@@ -5,7 +5,8 @@ import psycopg
 import pytest
 
 from shared import errors
-from shared.nameko_ext import SLOW_CALLS, rpc_timeout, unavailable
+from shared.edge.outages import unavailable
+from shared.edge.rpc import SLOW_CALLS, rpc_timeout
 
 
 @pytest.mark.parametrize("err", [ConnectionRefusedError(111, "refused"), TimeoutError(),

@@ -1,0 +1,43 @@
+"""``@http`` entrypoints whose answers and errors are JSON, in the one error
+format ``{"code", "message", "field"}``."""
+
+import json
+import logging
+
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.wrappers import Response
+
+from shared import errors
+from shared.edge.outages import unavailable
+
+log = logging.getLogger(__name__)
+
+
+class JsonHttpHandler(HttpRequestHandler):
+    """``@http`` whose failures are JSON: ``{"error": {"code", "message", "field"}}``."""
+
+    def __init__(self, method, url, **kwargs):
+        # Our errors are answers, not crashes: nameko logs them as expected.
+        kwargs.setdefault("expected_exceptions", errors.LienThongError)
+        super().__init__(method, url, **kwargs)
+
+    def response_from_exception(self, exc):
+        exc = unavailable(exc) or exc
+        if isinstance(exc, errors.LienThongError):
+            status, body = exc.http_status, exc.to_dict()
+        else:
+            log.exception("unexpected error in an HTTP entrypoint", exc_info=exc)
+            status, body = 500, {"code": "internal", "message": "internal error", "field": None}
+        response = Response(json.dumps({"error": body}, ensure_ascii=False), status=status,
+                            mimetype="application/json")
+        if getattr(exc, "retry_after", None):  # 429 and 503: when to try again
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+
+json_http = JsonHttpHandler.decorator
+
+
+def json_response(payload, status=200):
+    return Response(json.dumps(payload, ensure_ascii=False), status=status,
+                    mimetype="application/json")
