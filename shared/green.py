@@ -27,6 +27,20 @@ def make_psycopg_cooperative():
         waiting.wait = waiting.wait_selector
 
 
+def os_thread_lock():
+    """A lock of the OS's threads, for state shared by code that runs in
+    :func:`run_cpu`'s real threads. Under eventlet, ``threading.Lock()`` made
+    after the monkey patch is a green lock, and a real thread that blocks on it
+    makes the hub fail ("Cannot switch to a different thread")."""
+    if eventlet_patched():
+        from eventlet import patcher
+
+        return patcher.original("threading").Lock()
+    import threading
+
+    return threading.Lock()
+
+
 def run_cpu(func, *args, **kwargs):
     """Run CPU-bound ``func`` off the hub when eventlet is active (real thread)."""
     if eventlet_patched():

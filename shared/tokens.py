@@ -29,10 +29,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
+
+from shared.green import os_thread_lock
 
 MODULE_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so",
                      "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
@@ -102,16 +103,6 @@ class SoftHsm:
 # -- sessions ------------------------------------------------------------------------
 
 _LIBS = {}
-
-
-def thread_lock():
-    """A lock of the OS's threads: tokens are used from real threads (``run_cpu``),
-    where eventlet's green locks must not block."""
-    try:
-        from eventlet import patcher
-    except ImportError:  # pragma: no cover - eventlet is a dependency
-        return threading.Lock()
-    return patcher.original("threading").Lock()
 
 
 def _lib(module):
@@ -214,7 +205,7 @@ def _pyhanko_signer_class():
                 signing_cert=asn1_x509.Certificate.load(certificate.public_bytes(der)),
                 ca_chain=[asn1_x509.Certificate.load(c.public_bytes(der)) for c in chain])
             self.certificate, self.chain = certificate, tuple(chain)
-            self._lock = lock or thread_lock()
+            self._lock = lock or os_thread_lock()
 
         def __repr__(self):
             return f"TokenSigner({self.certificate.subject.rfc4514_string()!r})"

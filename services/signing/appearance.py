@@ -24,7 +24,6 @@ import hashlib
 import io
 import math
 import random
-import threading
 import unicodedata
 import zlib
 from collections import OrderedDict
@@ -40,6 +39,7 @@ from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
 from shared import fonts
+from shared.green import os_thread_lock
 
 BLUE = (0, 51, 204, 255)
 RED = (214, 18, 24, 235)
@@ -103,7 +103,7 @@ class _Font:
     per such set: a signature reuses the subset its signer's last one made.
     """
 
-    _lock = threading.Lock()
+    _lock = os_thread_lock()  # fonts are made in run_cpu's real threads
 
     def __init__(self, bold):
         self.name = "LienThongSerif-Bold" if bold else "LienThongSerif"

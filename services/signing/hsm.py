@@ -20,6 +20,7 @@ import subprocess
 import sys
 
 from shared import tokens
+from shared.green import os_thread_lock
 from shared.errors import Forbidden
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class SealTokens:
                 log.error("the seal token of %s: %s", agency, exc.reason)
                 raise Forbidden(f"certificate: the seal token of {agency} refused: {exc}",
                                 field="certificate") from None
-            self._sessions[label] = (session, tokens.thread_lock())
+            self._sessions[label] = (session, os_thread_lock())
             log.info("opened the seal token %s of %s", label, agency)
         return self._sessions[label]
 
