@@ -41,6 +41,17 @@ def os_thread_lock():
     return threading.Lock()
 
 
+def os_thread_rlock():
+    """:func:`os_thread_lock`, re-entrant (what ``logging`` handlers hold)."""
+    if eventlet_patched():
+        from eventlet import patcher
+
+        return patcher.original("threading").RLock()
+    import threading
+
+    return threading.RLock()
+
+
 def run_cpu(func, *args, **kwargs):
     """Run CPU-bound ``func`` off the hub when eventlet is active (real thread)."""
     if eventlet_patched():

@@ -42,6 +42,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from shared.green import os_thread_rlock
+
 log = logging.getLogger(__name__)
 
 CORRELATION_KEY = "correlation_id"  # the envelope field and the RPC context data key
@@ -94,6 +96,16 @@ class CorrelationFilter(logging.Filter):
         if getattr(record, "service", None) is None:
             record.service = _service.get()
         return True
+
+
+class StreamHandler(logging.StreamHandler):
+    """logging's StreamHandler under an OS thread lock. Records also come from
+    run_cpu's real threads (pyHanko, fontTools); the lock a handler makes after
+    eventlet's monkey patch is green, and a real thread blocking on it makes the
+    hub fail ("Cannot switch to a different thread")."""
+
+    def createLock(self):
+        self.lock = os_thread_rlock()
 
 
 class JsonFormatter(logging.Formatter):
