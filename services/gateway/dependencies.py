@@ -14,7 +14,9 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener
 
 from services.gateway import domain
+from services.gateway.settings import GatewaySettings
 from shared import auth
+from shared.config import load_settings
 from shared.errors import Unauthenticated
 from shared.migrations import initial
 from shared.nameko_ext import AssertingServiceProxy, EventStoreProvider, rpc_timeout
@@ -275,11 +277,10 @@ class GatewayStore(EventStoreProvider):
     def setup(self):
         super().setup()
         self.users = Users(self.db)
-        self.logins = LoginFailures(self.db, self.store, float(self.container.config.get(
-            "LOGIN_AUDIT_WINDOW_SECONDS", domain.AUDIT_WINDOW)))
-        path = self.container.config.get("SEED_USERS")
-        if path:
-            seed_users(self.users, path)
+        settings = load_settings(GatewaySettings, self.container.config)
+        self.logins = LoginFailures(self.db, self.store, settings.login_audit_window_seconds)
+        if settings.seed_users:
+            seed_users(self.users, settings.seed_users)
 
     def get_dependency(self, worker_ctx):
         events = super().get_dependency(worker_ctx)
@@ -318,16 +319,14 @@ class GatewayIdentity(DependencyProvider):
 
     def setup(self):
         config = self.container.config
+        settings = load_settings(GatewaySettings, config)  # TOKEN_TTL_SECONDS checked there
         self.key = auth.load_private_key(
             config.get("GATEWAY_KEY_FILE"), require_secret(config, "GATEWAY_KEY_PASSPHRASE"))
         self.public_key = self.key.public_key()
-        self.ttl = int(config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
-        if not 0 < self.ttl <= auth.MAX_TOKEN_TTL:  # refused at start, not at each login
-            raise ValueError(f"TOKEN_TTL_SECONDS: between 1 and {auth.MAX_TOKEN_TTL}")
+        self.ttl = settings.token_ttl_seconds
         # Each service may hold at most this many of the gateway's workers waiting:
         # a slow or dead service leaves the others answering.
-        per_service = int(config.get("RPC_IN_FLIGHT_PER_SERVICE",
-                                     max(1, self.container.max_workers // 4)))
+        per_service = settings.in_flight_per_service(self.container.max_workers)
         self.in_flight = collections.defaultdict(
             lambda: eventlet.semaphore.Semaphore(per_service))
 
