@@ -15,8 +15,8 @@ _SECURE_COOKIES = {"auto": "auto", "true": "true", "1": "true", "yes": "true",
 @dataclass(frozen=True)
 class GatewaySettings:
     docs_url: str = "http://127.0.0.1:8001"      # the docs service's HTTP address (file bodies)
-    max_upload_bytes: int = 50 * 1024 * 1024     # one file; an edXML package may carry two, base64
-    seed_users: str = ""                         # JSON users loaded into an empty table; empty: none
+    max_upload_bytes: int = 50 * 1024 * 1024     # one file (an edXML package: two, base64)
+    seed_users: str = ""                         # JSON users put in an empty table; empty: none
     token_ttl_seconds: int = TOKEN_TTL           # a bearer token's life, at most MAX_TOKEN_TTL
     # The session cookie is Secure: auto (when the request came over HTTPS), true, false.
     web_secure_cookies: str = "auto"
