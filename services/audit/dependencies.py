@@ -9,8 +9,10 @@ from nameko.extensions import DependencyProvider
 from services.audit import checkpoints as cp
 from services.audit import note
 from services.audit.log import APP_ROLE, DB_SETTINGS, MIGRATIONS, TransparencyLog
+from services.audit.settings import AuditSettings
 from services.audit.timestamp import HttpTimeStamper
 from services.audit.writer import GroupCommit
+from shared.config import load_settings
 from shared.db import Database
 from shared.edge.inbox import QUARANTINE_MIGRATIONS
 from shared.edge.outages import retry_until_ready
@@ -29,14 +31,12 @@ SCHEMA = (QUARANTINE_MIGRATIONS, MIGRATIONS)
 class AuditLog(DependencyProvider):
     """Config: ``POSTGRES_DSN``, ``EVENT_TRUST_FILE`` (the producers' provisioned
     keys), ``EVENT_KEYS_DIR`` (where the log's verifier key is published),
-    ``LOG_ORIGIN``, ``LOG_KEY_FILE``, ``LOG_KEY_PASSPHRASE``,
-    ``CHECKPOINT_SECONDS``, ``CHECKPOINT_RETENTION_DAYS``, ``WITNESS_KEYS``
-    (space-separated verifier keys), ``TSA_URL`` (an RFC 3161 TSA over HTTP
-    that stamps each checkpoint; empty: checkpoints unstamped, said so),
-    ``TSA_TIMEOUT_SECONDS`` and the ``S3_*`` settings."""
+    ``LOG_KEY_FILE``, ``LOG_KEY_PASSPHRASE``, the ``S3_*`` settings and the
+    service's :class:`AuditSettings` (a bad one stops the service, named)."""
 
     def setup(self):
         c = self.container.config
+        self.settings = settings = load_settings(AuditSettings, c)
         # Before anything else: without provisioned keys no event can be checked.
         self.trusted = trusted_at_start(c)
         retry_until_ready(lambda: migrate(c["POSTGRES_DSN"], "audit", SCHEMA),
@@ -47,30 +47,29 @@ class AuditLog(DependencyProvider):
         app_dsn = c.get("POSTGRES_APP_DSN") or None
         self.db = Database(app_dsn or c["POSTGRES_DSN"], schema="audit",
                            role=None if app_dsn else APP_ROLE,
-                           max_size=int(c.get("DB_POOL_SIZE", 10)), settings=DB_SETTINGS)
+                           max_size=settings.db_pool_size, settings=DB_SETTINGS)
         self.tlog = TransparencyLog(self.db)
-        self.origin = str(c.get("LOG_ORIGIN", "lienthong.local/audit-log"))
+        self.origin = settings.log_origin
         self.signer = note.NoteSigner(self.origin, load_or_create_ed25519(
             c["LOG_KEY_FILE"], require_secret(c, "LOG_KEY_PASSPHRASE")))
         self.verifier_key = self.signer.verifier().key_string()
         os.makedirs(c["EVENT_KEYS_DIR"], exist_ok=True)
         with open(os.path.join(c["EVENT_KEYS_DIR"], "audit-log.vkey"), "w") as fh:
             fh.write(self.verifier_key + "\n")
-        self.witnesses = [note.parse_verifier_key(k)
-                          for k in str(c.get("WITNESS_KEYS") or "").split()]
+        self.witnesses = [note.parse_verifier_key(k) for k in settings.witnesses]
         from shared.objectstore import S3ObjectStore, s3_settings
 
         self.objects = S3ObjectStore(**s3_settings(c))
-        self.tsa_url = str(c.get("TSA_URL") or "")
+        self.tsa_url = settings.tsa_url
         if not self.tsa_url:
             log.warning("no TSA_URL: audit checkpoints will not be time-stamped")
         self.checkpointer = cp.Checkpointer(
             self.tlog, self.signer, self.objects, self.origin,
-            retention_days=float(c.get("CHECKPOINT_RETENTION_DAYS", 3650)),
-            stamper=HttpTimeStamper(self.tsa_url, float(c.get("TSA_TIMEOUT_SECONDS", 10)))
+            retention_days=settings.checkpoint_retention_days,
+            stamper=HttpTimeStamper(self.tsa_url, settings.tsa_timeout_seconds)
             if self.tsa_url else None)
-        self.interval = float(c.get("CHECKPOINT_SECONDS", 10))
-        self.writer = GroupCommit(self.tlog.append, max_batch=int(c.get("APPEND_BATCH", 500)))
+        self.interval = settings.checkpoint_seconds
+        self.writer = GroupCommit(self.tlog.append, max_batch=settings.append_batch)
         self._threads = []
         self._running = False
 

@@ -9,6 +9,8 @@ indexes are one total order. Every completed perfect subtree is stored
 
 import contextlib
 import json
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from services.audit import merkle
 from services.audit.leaves import leaf_entry
@@ -118,12 +120,12 @@ def _row_get(nodes):
 
 
 class TransparencyLog:
-    def __init__(self, db):
+    def __init__(self, db: Any) -> None:
         self.db = db
 
     # -- writing --------------------------------------------------------------
 
-    def append(self, events):
+    def append(self, events: Sequence[Any]) -> list[int | None]:
         """Append each event not yet in the log; returns its leaf index or None.
 
         One transaction for the batch. Events are expected to be verified.
@@ -165,7 +167,8 @@ class TransparencyLog:
                     _copy(cur, "payloads (event_id, data)", payloads)
         return results
 
-    def add_checkpoint(self, size, root, note, token=None):
+    def add_checkpoint(self, size: int, root: bytes, note: str,
+                       token: bytes | None = None) -> None:
         """The signed note, and its time-stamp token if the TSA gave one."""
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO checkpoints (size, root, note) VALUES (%s, %s, %s)"
@@ -174,18 +177,18 @@ class TransparencyLog:
                 conn.execute("INSERT INTO timestamps (size, token) VALUES (%s, %s)"
                              " ON CONFLICT DO NOTHING", (size, token))
 
-    def record_upload(self, size, leaves_from):
+    def record_upload(self, size: int, leaves_from: int) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO uploads (size, leaves_from) VALUES (%s, %s)"
                          " ON CONFLICT DO NOTHING", (size, leaves_from))
 
-    def add_cosignature(self, size, witness, note):
+    def add_cosignature(self, size: int, witness: str, note: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO cosignatures (size, witness, note) VALUES (%s, %s, %s)"
                          " ON CONFLICT DO NOTHING", (size, witness, note))
 
     @contextlib.contextmanager
-    def checkpoint_turn(self):
+    def checkpoint_turn(self) -> Iterator[bool]:
         """True while this process is the one audit process checkpointing (several
         may run): two checkpointers reading the same last upload would store
         overlapping WORM leaf ranges, which verification rightly refuses."""
@@ -198,23 +201,23 @@ class TransparencyLog:
                 if mine:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (CHECKPOINT_LOCK,))
 
-    def alert(self, kind, detail):
+    def alert(self, kind: str, detail: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO alerts (kind, detail) VALUES (%s, %s)", (kind, detail))
 
     # -- reading --------------------------------------------------------------
 
-    def size(self, conn=None):
+    def size(self, conn: Any = None) -> int:
         with self._conn(conn) as c:
             return c.execute("SELECT coalesce(max(idx) + 1, 0) FROM entries").fetchone()[0]
 
-    def root(self, size):
+    def root(self, size: int) -> bytes:
         return self._compute(merkle.root, size)
 
-    def inclusion(self, index, size):
+    def inclusion(self, index: int, size: int) -> list[bytes]:
         return self._compute(merkle.inclusion_path, index, size)
 
-    def consistency(self, old, new):
+    def consistency(self, old: int, new: int) -> list[bytes]:
         return self._compute(merkle.consistency_path, old, new)
 
     def _compute(self, fn, *args):
@@ -224,7 +227,7 @@ class TransparencyLog:
             nodes = self._fetch(conn, keys)
         return fn(*args, get=_row_get(nodes))
 
-    def leaf_hashes(self, start, end):
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         with self.db.connection() as conn:
             rows = conn.execute("SELECT idx, hash FROM nodes WHERE level = 0 AND idx >= %s"
                                 " AND idx < %s ORDER BY idx", (start, end)).fetchall()
@@ -232,7 +235,7 @@ class TransparencyLog:
             raise LookupError(f"leaf hashes {start}..{end} are not all stored")
         return [bytes(r[1]) for r in rows]
 
-    def entry(self, event_id):
+    def entry(self, event_id: Any) -> tuple[int, bytes] | None:
         with self.db.connection() as conn:
             row = conn.execute("SELECT idx, leaf_entry FROM entries WHERE event_id = %s",
                                (str(event_id),)).fetchone()
@@ -242,20 +245,20 @@ class TransparencyLog:
     _CHECKPOINT = ("SELECT c.size, c.root, c.note, c.created_at, t.token FROM checkpoints c"
                    " LEFT JOIN timestamps t USING (size)")
 
-    def latest_checkpoint(self):
+    def latest_checkpoint(self) -> tuple | None:
         with self.db.connection() as conn:
             return conn.execute(self._CHECKPOINT + " ORDER BY c.size DESC LIMIT 1").fetchone()
 
-    def checkpoint(self, size):
+    def checkpoint(self, size: int) -> tuple | None:
         with self.db.connection() as conn:
             return conn.execute(self._CHECKPOINT + " WHERE c.size = %s", (size,)).fetchone()
 
-    def cosignatures(self, size):
+    def cosignatures(self, size: int) -> list[str]:
         with self.db.connection() as conn:
             return [r[0] for r in conn.execute(
                 "SELECT note FROM cosignatures WHERE size = %s ORDER BY witness", (size,))]
 
-    def last_upload(self):
+    def last_upload(self) -> int:
         with self.db.connection() as conn:
             row = conn.execute("SELECT max(size) FROM uploads").fetchone()
         return row[0] or 0

@@ -5,7 +5,6 @@ import base64
 import json
 from datetime import datetime, timezone
 
-from nameko.dependency_providers import Config
 
 
 
@@ -35,7 +34,6 @@ class AuditService(Health):
 
     audit = AuditLog()
     auth = Authenticator()
-    config = Config()
 
     # -- intake: every event of every service --------------------------------
 

@@ -7,14 +7,19 @@ import base64
 import collections
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import eventlet.semaphore
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener
 
 from services.gateway import domain
+from services.gateway.settings import GatewaySettings
 from shared import auth
+from shared.config import load_settings
+from shared.db import Database
 from shared.edge.providers import EventStoreProvider
 from shared.edge.rpc import AssertingServiceProxy, rpc_timeout
 from shared.errors import Unauthenticated
@@ -88,27 +93,28 @@ MIGRATIONS = initial("gateway", USERS_DDL + STANDING_DDL)
 
 
 
-def user_row(row):
+def user_row(row: Sequence[Any] | None) -> dict[str, Any] | None:
     return dict(zip(USER_FIELDS, row)) if row else None
 
 
 class Users:
     """The users table: read one, list, create (hashing happens before, off the hub)."""
 
-    def __init__(self, db):
+    def __init__(self, db: Database) -> None:
         self.db = db
 
-    def find(self, user_id):
+    def find(self, user_id: str) -> dict[str, Any] | None:
         with self.db.connection() as conn:
             return user_row(conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE user_id = %s",
                                          (user_id,)).fetchone())
 
-    def all(self):
+    def all(self) -> list[dict[str, Any]]:
         with self.db.connection() as conn:
             rows = conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY user_id").fetchall()
         return [user_row(r) for r in rows]
 
-    def create(self, user, password_phc, conn=None):
+    def create(self, user: Mapping[str, Any], password_phc: str,
+               conn: Any = None) -> tuple | None:
         """Insert; None if the user id is taken."""
         def insert(c):
             return c.execute(
@@ -122,13 +128,13 @@ class Users:
         with self.db.transaction() as c:
             return insert(c)
 
-    def set_password(self, user_id, password_phc):
+    def set_password(self, user_id: str, password_phc: str) -> None:
         """Replace a user's hash (an upgrade at login): the earlier scheme's goes."""
         with self.db.transaction() as conn:
             conn.execute("UPDATE users SET password_phc = %s, password_hash = NULL, salt = NULL"
                          " WHERE user_id = %s", (password_phc, user_id))
 
-    def standing(self, user_id, jti=None):
+    def standing(self, user_id: str, jti: str | None = None) -> dict[str, Any] | None:
         """``{agency, role, disabled, token_epoch, revoked}`` of a user (``revoked``:
         the token ``jti`` was logged out), or None if there is none. One query:
         it runs on every request."""
@@ -140,7 +146,7 @@ class Users:
         return dict(zip(("agency", "role", "disabled", "token_epoch", "revoked"),
                         row)) if row else None
 
-    def disable(self, user_id):
+    def disable(self, user_id: str) -> datetime | None:
         """Disable (once); the time it was disabled, or None if there is no such user."""
         with self.db.transaction() as conn:
             row = conn.execute("UPDATE users SET disabled_at = coalesce(disabled_at, now())"
@@ -148,14 +154,14 @@ class Users:
                                (user_id,)).fetchone()
         return row[0] if row else None
 
-    def change_password(self, user_id, password_phc):
+    def change_password(self, user_id: str, password_phc: str) -> None:
         """The new password; every token issued before stops counting."""
         with self.db.transaction() as conn:
             conn.execute("UPDATE users SET password_phc = %s, password_hash = NULL,"
                          " salt = NULL, token_epoch = token_epoch + 1 WHERE user_id = %s",
                          (password_phc, user_id))
 
-    def revoke(self, claims):
+    def revoke(self, claims: Mapping[str, Any]) -> None:
         """Revoke a token until it expires (a logout); expired revocations are dropped."""
         expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
         with self.db.transaction() as conn:
@@ -165,6 +171,9 @@ class Users:
                          (claims["jti"], claims["sub"], expires))
 
 
+
+# Each try charges these keys: (the user id's, its back-off), (the address's, its back-off).
+Keys = Sequence[tuple[str, domain.Backoff]]
 
 FAILURE_FIELDS = ("key", "failures", "last_failure", "blocked_until", "window_start",
                   "unlogged", "refused")
@@ -178,10 +187,10 @@ class LoginFailures:
     ``domain``'s. Security events are stored in the same transaction.
     """
 
-    def __init__(self, db, store, window=domain.AUDIT_WINDOW):
+    def __init__(self, db: Database, store: Any, window: float = domain.AUDIT_WINDOW) -> None:
         self.db, self.store, self.window = db, store, window
 
-    def admit(self, keys, now):
+    def admit(self, keys: Keys, now: datetime) -> None:
         """Charge a try to each ``(key, backoff)``, or refuse it with
         TooManyRequests while one of them is blocked (the refusal is counted)."""
         wait = 0
@@ -197,7 +206,7 @@ class LoginFailures:
         if wait:
             raise domain.too_many_tries(wait)
 
-    def failed(self, keys, now, event):
+    def failed(self, keys: Keys, now: datetime, event: Any) -> None:
         """A charged try failed: ``event`` (LoginFailed) is stored if it opens the
         user id's audit window, else the failure is counted in it."""
         with self.db.transaction() as conn:
@@ -207,7 +216,7 @@ class LoginFailures:
             if self._count(conn, user, "unlogged", now):
                 self._append(conn, event)
 
-    def succeeded(self, keys, now):
+    def succeeded(self, keys: Keys, now: datetime) -> None:
         """The user id's counter is reset (its window summarised); the address
         gets the charged try back."""
         with self.db.transaction() as conn:
@@ -218,7 +227,7 @@ class LoginFailures:
             conn.execute("DELETE FROM login_failures WHERE key = %s", (user_key,))
             self._write(conn, domain.refunded(rows[address_key], address_backoff))
 
-    def sweep(self, now, forget=domain.USER_BACKOFF.forget):
+    def sweep(self, now: datetime, forget: float = domain.USER_BACKOFF.forget) -> int:
         """Summarise the windows that have closed; drop counters nobody needs."""
         closed = now - timedelta(seconds=self.window)
         with self.db.transaction() as conn:
@@ -276,11 +285,10 @@ class GatewayStore(EventStoreProvider):
     def setup(self):
         super().setup()
         self.users = Users(self.db)
-        self.logins = LoginFailures(self.db, self.store, float(self.container.config.get(
-            "LOGIN_AUDIT_WINDOW_SECONDS", domain.AUDIT_WINDOW)))
-        path = self.container.config.get("SEED_USERS")
-        if path:
-            seed_users(self.users, path)
+        settings = load_settings(GatewaySettings, self.container.config)
+        self.logins = LoginFailures(self.db, self.store, settings.login_audit_window_seconds)
+        if settings.seed_users:
+            seed_users(self.users, settings.seed_users)
 
     def get_dependency(self, worker_ctx):
         events = super().get_dependency(worker_ctx)
@@ -319,16 +327,14 @@ class GatewayIdentity(DependencyProvider):
 
     def setup(self):
         config = self.container.config
+        settings = load_settings(GatewaySettings, config)  # TOKEN_TTL_SECONDS checked there
         self.key = auth.load_private_key(
             config.get("GATEWAY_KEY_FILE"), require_secret(config, "GATEWAY_KEY_PASSPHRASE"))
         self.public_key = self.key.public_key()
-        self.ttl = int(config.get("TOKEN_TTL_SECONDS", domain.TOKEN_TTL))
-        if not 0 < self.ttl <= auth.MAX_TOKEN_TTL:  # refused at start, not at each login
-            raise ValueError(f"TOKEN_TTL_SECONDS: between 1 and {auth.MAX_TOKEN_TTL}")
+        self.ttl = settings.token_ttl_seconds
         # Each service may hold at most this many of the gateway's workers waiting:
         # a slow or dead service leaves the others answering.
-        per_service = int(config.get("RPC_IN_FLIGHT_PER_SERVICE",
-                                     max(1, self.container.max_workers // 4)))
+        per_service = settings.in_flight_per_service(self.container.max_workers)
         self.in_flight = collections.defaultdict(
             lambda: eventlet.semaphore.Semaphore(per_service))
 

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 import requests
-from nameko.dependency_providers import Config
 from nameko.timer import timer
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
@@ -24,7 +23,9 @@ from services.gateway import domain, web
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
+from services.gateway.settings import GatewaySettings
 from shared import scope
+from shared.config import SettingsProvider
 from shared.edge.http import json_http, json_response
 from shared.edge.mixins import Health
 from shared.errors import (
@@ -55,7 +56,7 @@ class GatewayService(Health):
 
     events = GatewayStore()
     identity = GatewayIdentity()
-    config = Config()
+    settings = SettingsProvider(GatewaySettings)
 
     # The services, called as the admitted user (a fresh assertion per call).
     docs = property(lambda self: self.identity.rpc("docs"))
@@ -378,7 +379,7 @@ class GatewayService(Health):
     def _package(self, request):
         """The base64 package of the body, refused unread when larger than a
         package may be (two files' worth, base64 grows it by a third)."""
-        limit = int(self.config.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)) * 2 * 4 // 3
+        limit = self.settings.package_limit
         if request.content_length is None:
             raise ValidationFailed("package: send the body with a Content-Length",
                                    field="package")
@@ -464,7 +465,7 @@ class GatewayService(Health):
         if body is not None:
             headers["Content-Type"], length, data = body
 
-        url = f"{self.config['DOCS_URL'].rstrip('/')}{path}"
+        url = f"{self.settings.docs_url.rstrip('/')}{path}"
         session = requests.Session()
         try:
             prepared = session.prepare_request(

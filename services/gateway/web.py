@@ -232,12 +232,10 @@ class Page:
         self.secure = self._secure()
 
     def _secure(self):
-        setting = str(self.service.config.get("WEB_SECURE_COOKIES", "auto")).lower()
-        if setting in ("true", "1", "yes"):
-            return True
-        if setting in ("false", "0", "no"):
-            return False
-        return self.request.scheme == "https"
+        setting = self.service.settings.web_secure_cookies  # auto, true or false
+        if setting == "auto":
+            return self.request.scheme == "https"
+        return setting == "true"
 
     # sessions
 
