@@ -36,8 +36,9 @@ MAX_GROUP = 64  # writers per group: bounds how long the head is held
 
 
 class _Group:
-    def __init__(self, conn: Any, transaction: Any):
-        self.conn, self.transaction = conn, transaction
+    def __init__(self, conn: Any, transaction: Any, borrowed: contextlib.ExitStack):
+        # ``borrowed`` gives the connection back to the pool when the group ends.
+        self.conn, self.transaction, self.borrowed = conn, transaction, borrowed
         self.members = 0
         self.done = threading.Event()
         self.error: BaseException | None = None
@@ -57,7 +58,6 @@ class GroupCommitter:
         self._count = threading.Lock()     # guards _waiting
         self._waiting = 0                  # writers asking for their turn
         self._group: _Group | None = None  # the open group, if any
-        self._borrowed: contextlib.ExitStack | None = None
         self.commits = 0                   # groups committed (a figure for tests and benches)
 
     @contextlib.contextmanager
@@ -95,8 +95,7 @@ class GroupCommitter:
         except BaseException:
             stack.close()
             raise
-        self._borrowed = stack
-        self._group = _Group(conn, transaction)
+        self._group = _Group(conn, transaction, stack)
         return self._group
 
     def _end_turn(self, group: _Group) -> None:
@@ -105,7 +104,7 @@ class GroupCommitter:
             others = self._waiting
         if others and group.members < self.max_group and not group.conn.closed:
             return
-        self._group, stack, self._borrowed = None, self._borrowed, None
+        self._group = None
         try:
             group.transaction.__exit__(None, None, None)  # COMMIT
             self.commits += 1
@@ -114,6 +113,6 @@ class GroupCommitter:
             log.warning("group commit of %d writer(s) failed: %r", group.members, err)
         finally:
             try:
-                stack.close()  # the connection back to the pool (or closed if broken)
+                group.borrowed.close()  # the connection back (or closed if broken)
             finally:
                 group.done.set()
