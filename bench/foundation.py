@@ -203,7 +203,7 @@ class Bench(BenchBase):
             lat, s = threaded_loops(slices(per_thread), raw_insert)
             base = Result(f"raw INSERT, {threads} threads x 1 conn", len(lat), s, lat,
                           "1 INSERT")
-            for name, store in (("own commit", self.store), ("group commit", grouped)):
+            for kind, store in (("own commit", self.store), ("group commit", grouped)):
                 def append(e, store=store):
                     store.append(e.stream_id, 0, [e])
 
@@ -213,11 +213,11 @@ class Bench(BenchBase):
                 threaded_loops([warm[t::threads] for t in range(threads)], append)  # the pool
                 commits = grouped.group.commits
                 lat, s = threaded_loops([timed[t::threads] for t in range(threads)], append)
-                if store is grouped:
-                    name += f" ({len(lat) / max(grouped.group.commits - commits, 1):.1f}/commit)"
-                ours = self.add(Result(f"3. append, {threads} threads, {name}", len(lat), s,
-                                       lat, "1 append"))
-                rates[(threads, name.split(" (")[0])] = ours.rate
+                shared = (f" ({len(lat) / max(grouped.group.commits - commits, 1):.1f}/commit)"
+                          if store is grouped else "")
+                ours = self.add(Result(f"3. append, {threads} threads, {kind}{shared}", len(lat),
+                                       s, lat, "1 append"))
+                rates[(threads, kind)] = ours.rate
                 self.add(Result(base.name, base.ops, base.seconds, base.latencies,
                                 base.latency_of, baseline_of=ours))
             for conn in conns:
