@@ -15,9 +15,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from infra.samples import make_pdf
-from services.signing import hsm, manifest, pades, pki, tsa, verification
+from services.signing import hsm, manifest, pades, pki, verification
 from shared import tokens
 from shared.errors import Forbidden
+from tests.support.signing_pki import ca, tsa_url  # noqa: F401 (fixtures)
 
 NOW = datetime.now(UTC)
 CODE = "000.00.00.H41"
@@ -45,17 +46,6 @@ def token(tmp_path_factory):
     return {"root": root, "public_pem": public_pem,
             "seals": hsm.SealTokens(tokens.softhsm_module(), {CODE: {
                 "token_label": "seal-H41", "pin_file": str(root / "pin")}})}
-
-
-@pytest.fixture(scope="module")
-def ca():
-    return pki.create_root_ca("CA (test)", NOW - timedelta(days=1), NOW + timedelta(days=3650))
-
-
-@pytest.fixture(scope="module")
-def tsa_url(ca):
-    with tsa.TsaServer(tsa.TimeStampAuthority(tsa.issue_tsa_cert(ca))) as server:
-        yield server.url
 
 
 def test_the_key_is_made_inside_the_token_sensitive_and_never_extractable(token):

@@ -10,23 +10,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from infra.samples import make_pdf
-from services.signing import interrupted, pades, pki, tsa, verification
+from services.signing import interrupted, pades, pki, verification
 from shared.errors import Forbidden
+from tests.support.signing_pki import ca, tsa_url  # noqa: F401 (fixtures)
 
 NOW = datetime.now(UTC)
 CODE = "000.00.00.H41"
 NAME = "Ủy ban nhân dân tỉnh Nghệ An"
-
-
-@pytest.fixture(scope="module")
-def ca():
-    return pki.create_root_ca("CA (test)", NOW - timedelta(days=1), NOW + timedelta(days=3650))
-
-
-@pytest.fixture(scope="module")
-def tsa_url(ca):
-    with tsa.TsaServer(tsa.TimeStampAuthority(tsa.issue_tsa_cert(ca))) as server:
-        yield server.url
 
 
 @pytest.fixture(scope="module")
