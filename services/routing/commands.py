@@ -22,7 +22,7 @@ from services.routing import statuses as st
 from services.routing.directory import Directory
 from shared.command import EventLog, decide_within, retrying, run_command
 from shared.envelope import Actor, Event, new_event, system_actor, thaw
-from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
 
 DIRECTORY_STREAM = "directory"
