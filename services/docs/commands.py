@@ -30,8 +30,7 @@ def _checked(document_id: Any) -> str:
 
 def _project(store: Any, cause: Event | None = None) -> Callable:
     def project(conn: Any, state: Any, recorded: list[Event]) -> None:
-        for event in recorded:
-            store.project(event, conn, cause=cause)
+        store.project_all(recorded, conn, cause=cause)
     return project
 
 

@@ -249,6 +249,16 @@ class DocsStore:
 
     # -- the projection -----------------------------------------------------------------
 
+    def project_all(self, events: list[Event], conn: Any, cause: Event | None = None) -> None:
+        """:meth:`project` each event in order; a broadcast's arrivals (every
+        event an ``IncomingRegistered``) in one pipelined statement."""
+        if len(events) < 2 or any(e.event_type != "IncomingRegistered" for e in events):
+            for event in events:
+                self.project(event, conn, cause=cause)
+            return
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT_INCOMING, [_incoming_row(e.data) for e in events])
+
     def project(self, event: Event, conn: Any, cause: Event | None = None) -> None:
         kind = event.event_type
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
@@ -275,13 +285,7 @@ class DocsStore:
                          " WHERE document_id = %s",
                          (*changes.values(), event.data["document_id"]))
         elif kind == "IncomingRegistered":
-            data = event.data
-            conn.execute(
-                "INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %s, %s, year"
-                " FROM documents WHERE document_id = %s",
-                (data["document_id"], data["agency"], data["arrival_number"], data["year"],
-                 data["arrived_at"], data["state"], data["sender"], data["number_notation"],
-                 data["document_id"]))
+            conn.execute(_INSERT_INCOMING, _incoming_row(event.data))
         elif kind in _INCOMING_CHANGES:
             data = event.data
             conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason)"
@@ -398,6 +402,11 @@ class MemoryDocsStore:
                for d in self.documents.values()):
             raise ValueError(f"{changes['number_notation']} of {agency} is given already")
 
+    def project_all(self, events: list[Event], conn: Any = None,
+                    cause: Event | None = None) -> None:
+        for event in events:
+            self.project(event, conn, cause=cause)
+
     def project(self, event: Event, conn: Any = None, cause: Event | None = None) -> None:
         kind, data = event.event_type, thaw(event.data)
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
@@ -437,6 +446,16 @@ class MemoryDocsStore:
                 row["reason"] = data["reason"]
         else:
             raise ValueError(f"docs does not project {kind}")
+
+
+_INSERT_INCOMING = ("INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %s, %s, year"
+                    " FROM documents WHERE document_id = %s")
+
+
+def _incoming_row(data: dict) -> tuple:
+    return (data["document_id"], data["agency"], data["arrival_number"], data["year"],
+            data["arrived_at"], data["state"], data["sender"], data["number_notation"],
+            data["document_id"])
 
 
 def take_number(conn: Any, agency: str, year: int, series: str) -> int:

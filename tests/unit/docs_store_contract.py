@@ -284,6 +284,19 @@ class DocsStoreContract:
                            "reason": None}
         assert registered_document == document
 
+    def test_a_broadcasts_arrivals_projected_together_are_each_registered(self, store):
+        document = self.issued(store)
+        recipients = sorted(new_agency() for _ in range(3))
+        at = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+        events = [domain.incoming_registered(document, agency, n, at, cause("ConsignmentSent"))
+                  for n, agency in enumerate(recipients, start=1)]
+        with store.transaction() as conn:
+            store.project_all(events, conn)
+            assert store.incoming_states(conn, document["document_id"]) == {
+                agency: domain.ARRIVED for agency in recipients}
+            assert [store.incoming(conn, document["document_id"], agency)["arrival_number"]
+                    for agency in recipients] == [1, 2, 3]
+
     def test_a_returned_arrival_keeps_its_reason_after_a_withdrawal(self, store):
         document = self.issued(store)
         recipient = new_agency()
