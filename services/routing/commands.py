@@ -35,8 +35,7 @@ def jsonable(value: Any) -> Any:
 
 def _project(store: Any, within: Callable[[Any], None] | None = None) -> Callable:
     def project(conn: Any, state: Any, recorded: list[Event]) -> None:
-        for event in recorded:
-            store.project(event, conn)
+        store.project_all(recorded, conn)
         if within is not None and recorded:
             within(conn)
     return project
