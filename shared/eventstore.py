@@ -100,6 +100,22 @@ class InMemoryEventStore:
             self._log.extend(stored)
             return stored
 
+    def append_new(self, events: Sequence[Event], conn: Any = None) -> list[Event]:
+        """Events that start their streams (see :meth:`PostgresEventStore.append_new`)."""
+        _check_new(events)
+        versions = _versions_in_order(events)
+        ids = [e.event_id for e in events]
+        with self._lock:
+            streams = {e.stream_id for e in self._log}
+            known = {e.event_id for e in self._log}
+            if (any(e.stream_id in streams for e in events) or known.intersection(ids)
+                    or len(set(ids)) != len(ids)):
+                raise ConcurrencyConflict(events[0].stream_id, 0, None)
+            stored = [_signed(e.at(version, len(self._log) + i), self.signer)
+                      for i, (e, version) in enumerate(zip(events, versions), start=1)]
+            self._log.extend(stored)
+            return stored
+
     def _version(self, stream_id):
         return max((e.stream_version for e in self._log if e.stream_id == stream_id), default=0)
 
@@ -177,20 +193,47 @@ class PostgresEventStore:
             first = last - len(events) + 1
             stored = [_signed(e.at(expected_version + i + 1, first + i), self.signer)
                       for i, e in enumerate(events)]
-            with c.cursor() as cur:
-                try:
-                    cur.executemany(
-                        "INSERT INTO events (position, event_id, stream_id, stream_version,"
-                        " event_type, occurred_at, envelope) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                        [(e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
-                          e.occurred_at, json.dumps(_stored_form(e), ensure_ascii=False))
-                         for e in stored],
-                    )
-                except _unique_violation() as err:
-                    # Same event id appended twice (a retried command): a conflict.
-                    raise ConcurrencyConflict(stream_id, expected_version, actual) from err
+            self._insert(c, stored, stream_id, expected_version, actual)
             c.execute("SELECT pg_notify(%s, %s)", (self.channel, str(last)))
             return stored
+
+    def append_new(self, events: Sequence[Event],
+                   conn: psycopg.Connection[Any] | None = None) -> list[Event]:
+        """Events that each start a new stream (or a run of events that starts
+        one, consecutive): one log-head update, one insert, one notification for
+        them all, as a broadcast's arrivals need. A stream that already exists, or
+        an event id stored before, is a :class:`ConcurrencyConflict` (the unique
+        indexes say so; the caller's transaction is then spoilt, as with
+        :meth:`append`)."""
+        _check_new(events)
+        if not events:
+            return []
+        with (_Borrowed(conn) if conn is not None else self.writing()) as c:
+            last = c.execute(
+                "UPDATE log_head SET position = position + %s RETURNING position",
+                (len(events),),
+            ).fetchone()[0]
+            first = last - len(events) + 1
+            stored = [_signed(e.at(version, first + i), self.signer)
+                      for i, (e, version) in enumerate(zip(events, _versions_in_order(events)))]
+            self._insert(c, stored, events[0].stream_id, 0, None)
+            c.execute("SELECT pg_notify(%s, %s)", (self.channel, str(last)))
+            return stored
+
+    def _insert(self, c, stored, stream_id, expected_version, actual):
+        with c.cursor() as cur:
+            try:
+                cur.executemany(
+                    "INSERT INTO events (position, event_id, stream_id, stream_version,"
+                    " event_type, occurred_at, envelope) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                    [(e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
+                      e.occurred_at, json.dumps(_stored_form(e), ensure_ascii=False))
+                     for e in stored],
+                )
+            except _unique_violation() as err:
+                # Same event id appended twice (a retried command), or a stream
+                # that is not new: a conflict.
+                raise ConcurrencyConflict(stream_id, expected_version, actual) from err
 
     def stream_version(self, stream_id: str,
                        conn: psycopg.Connection[Any] | None = None) -> int:
@@ -236,6 +279,22 @@ class PostgresEventStore:
                 " ON CONFLICT DO NOTHING RETURNING 1", (consumer, event_id),
             ).fetchone()
             return row is not None
+
+
+def _versions_in_order(events):
+    """Each event's version in a batch of new streams: 1, 2, ... within a run of
+    one stream's events; a stream's events must be consecutive."""
+    versions, seen, previous = [], set(), None
+    for e in events:
+        if e.stream_id != previous:
+            if e.stream_id in seen:
+                raise ValueError(f"stream {e.stream_id}: its new events must be consecutive")
+            seen.add(e.stream_id)
+            versions.append(1)
+        else:
+            versions.append(versions[-1] + 1)
+        previous = e.stream_id
+    return versions
 
 
 def _signed(event, signer):

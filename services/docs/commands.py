@@ -30,8 +30,7 @@ def _checked(document_id: Any) -> str:
 
 def _project(store: Any, cause: Event | None = None) -> Callable:
     def project(conn: Any, state: Any, recorded: list[Event]) -> None:
-        for event in recorded:
-            store.project(event, conn, cause=cause)
+        store.project_all(recorded, conn, cause=cause)
     return project
 
 
@@ -159,14 +158,22 @@ def consignment_sent(conn: Any, store: Any, log_: EventLog, event: Event) -> Non
         if arrivals:
             log.warning("delivery of %s, which docs has not issued", data["document_id"])
         return
-    for agency in arrivals:
-        def arrival(conn: Any, agency: str = agency) -> dict:
-            arrived_at = utc_now()
-            return {"agency": agency, "arrived_at": arrived_at, "number": store.take_number(
-                conn, agency, domain.series_year(arrived_at), "incoming")}
-        decide_within(conn, log_, arrival, lambda a: domain.incoming_registered(
-            document, a["agency"], a["number"], a["arrived_at"], event), _project(store),
-            new_streams=True)  # a first delivery (claimed above): the copy's stream is new
+    if not arrivals:
+        return
+
+    def arrive(conn: Any) -> tuple[Any, dict]:
+        # Each new recipient's next arrival number, taken for them all at once.
+        arrived_at = utc_now()
+        return arrived_at, store.take_numbers(conn, arrivals, domain.series_year(arrived_at),
+                                              "incoming")
+
+    def register(arrival: tuple[Any, dict]) -> list[Event]:
+        arrived_at, numbers = arrival
+        return [domain.incoming_registered(document, agency, numbers[agency], arrived_at,
+                                           event) for agency in arrivals]
+
+    # First deliveries (claimed above): each copy's stream is new, all in one append.
+    decide_within(conn, log_, arrive, register, _project(store), new_streams=True)
 
 
 def record_external(conn: Any, store: Any, log_: EventLog, document: Any,

@@ -32,7 +32,6 @@ URGENCY = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tốc"}
 # Kept apart from urgency. Anything but 0 is a state secret: no e-exchange.
 SECRECY = {0: "Thường", 1: "Mật", 2: "Tối mật", 3: "Tuyệt mật"}
 STEERING = {0: "không chỉ đạo", 1: "chỉ đạo", 2: "báo cáo chỉ đạo"}
-COMPETENCE = ("", "TM.", "Q.", "KT.", "TL.", "TUQ.")
 
 DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED = "draft", "submitted", "returned", "signed", "sealed"
 ISSUED, SENT, RECALLED, REPLACED = "issued", "sent", "recalled", "replaced"

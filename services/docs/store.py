@@ -170,6 +170,19 @@ class DocsStore:
     def take_number(self, conn: Any, agency: str, year: int, series: str) -> int:
         return take_number(conn, agency, year, series)
 
+    def take_numbers(self, conn: Any, agencies: list[str], year: int,
+                     series: str) -> dict[str, int]:
+        """The next number of each agency's series, in one statement; the rows
+        are locked in the agencies' order (sorted: no deadlock between two)."""
+        rows = conn.execute(
+            "INSERT INTO number_series SELECT agency, %s, %s, 1"
+            " FROM unnest(%s::text[]) AS agency ORDER BY agency"
+            " ON CONFLICT (agency, year, series)"
+            " DO UPDATE SET last_number = number_series.last_number + 1"
+            " RETURNING agency, last_number",
+            (year, series, sorted(set(agencies)))).fetchall()
+        return dict(rows)
+
     def claim_deliveries(self, conn: Any, document_id: Any, agencies: list[str]) -> list[str]:
         """Record who got the document; the agencies it had not reached before."""
         rows = conn.execute(
@@ -236,6 +249,16 @@ class DocsStore:
 
     # -- the projection -----------------------------------------------------------------
 
+    def project_all(self, events: list[Event], conn: Any, cause: Event | None = None) -> None:
+        """:meth:`project` each event in order; a broadcast's arrivals (every
+        event an ``IncomingRegistered``) in one pipelined statement."""
+        if len(events) < 2 or any(e.event_type != "IncomingRegistered" for e in events):
+            for event in events:
+                self.project(event, conn, cause=cause)
+            return
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT_INCOMING, [_incoming_row(e.data) for e in events])
+
     def project(self, event: Event, conn: Any, cause: Event | None = None) -> None:
         kind = event.event_type
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
@@ -262,13 +285,7 @@ class DocsStore:
                          " WHERE document_id = %s",
                          (*changes.values(), event.data["document_id"]))
         elif kind == "IncomingRegistered":
-            data = event.data
-            conn.execute(
-                "INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %s, %s, year"
-                " FROM documents WHERE document_id = %s",
-                (data["document_id"], data["agency"], data["arrival_number"], data["year"],
-                 data["arrived_at"], data["state"], data["sender"], data["number_notation"],
-                 data["document_id"]))
+            conn.execute(_INSERT_INCOMING, _incoming_row(event.data))
         elif kind in _INCOMING_CHANGES:
             data = event.data
             conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason)"
@@ -328,6 +345,11 @@ class MemoryDocsStore:
         self.numbers[key] = self.numbers.get(key, 0) + 1
         return self.numbers[key]
 
+    def take_numbers(self, conn: Any, agencies: list[str], year: int,
+                     series: str) -> dict[str, int]:
+        return {agency: self.take_number(conn, agency, year, series)
+                for agency in sorted(set(agencies))}
+
     def claim_deliveries(self, conn: Any, document_id: Any, agencies: list[str]) -> list[str]:
         known = self.delivered.setdefault(str(document_id), set())
         new = sorted(set(agencies) - known)
@@ -380,6 +402,11 @@ class MemoryDocsStore:
                for d in self.documents.values()):
             raise ValueError(f"{changes['number_notation']} of {agency} is given already")
 
+    def project_all(self, events: list[Event], conn: Any = None,
+                    cause: Event | None = None) -> None:
+        for event in events:
+            self.project(event, conn, cause=cause)
+
     def project(self, event: Event, conn: Any = None, cause: Event | None = None) -> None:
         kind, data = event.event_type, thaw(event.data)
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
@@ -419,6 +446,16 @@ class MemoryDocsStore:
                 row["reason"] = data["reason"]
         else:
             raise ValueError(f"docs does not project {kind}")
+
+
+_INSERT_INCOMING = ("INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %s, %s, year"
+                    " FROM documents WHERE document_id = %s")
+
+
+def _incoming_row(data: dict) -> tuple:
+    return (data["document_id"], data["agency"], data["arrival_number"], data["year"],
+            data["arrived_at"], data["state"], data["sender"], data["number_notation"],
+            data["document_id"])
 
 
 def take_number(conn: Any, agency: str, year: int, series: str) -> int:

@@ -34,7 +34,7 @@ class SignsWithDevices:
         prepared = run_cpu(interrupted.prepare, pdf, certificate, self._chain(),
                            signer["position"], signer["full_name"],
                            signer.get("competence", ""), on_behalf_of=signer.get("on_behalf_of"),
-                           timestamper_url=self.pki.tsa_url)
+                           deputy_for=signer.get("deputy_for"), timestamper_url=self.pki.tsa_url)
         info = authority.certificate_info(certificate)
         with self.events.transaction() as conn:
             handout = handouts.create(conn, document, actor.user_id, info["serial"], prepared,

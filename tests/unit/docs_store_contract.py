@@ -225,6 +225,19 @@ class DocsStoreContract:
         with store.transaction() as conn:
             assert store.take_number(conn, agency, 2026, "regular") == 4
 
+    def test_numbers_for_many_agencies_at_once_continue_each_series(self, store):
+        a, b, c = sorted(new_agency() for _ in range(3))
+        with store.transaction() as conn:
+            store.take_number(conn, b, 2026, "incoming")
+            assert store.take_numbers(conn, [c, a, b], 2026, "incoming") == {a: 1, b: 2, c: 1}
+            assert store.take_numbers(conn, [b], 2026, "incoming") == {b: 3}
+            assert store.take_number(conn, a, 2026, "regular") == 1
+        with pytest.raises(RuntimeError), store.transaction() as conn:
+            store.take_numbers(conn, [a, b], 2026, "incoming")
+            raise RuntimeError("the arrivals failed")
+        with store.transaction() as conn:
+            assert store.take_numbers(conn, [a, b], 2026, "incoming") == {a: 2, b: 4}
+
     def test_deliveries_are_claimed_once(self, store):
         document_id = str(uuid.uuid4())
         with store.transaction() as conn:
@@ -270,6 +283,19 @@ class DocsStoreContract:
         assert arrival == {"arrival_number": 5, "arrived_at": at, "state": domain.ARRIVED,
                            "reason": None}
         assert registered_document == document
+
+    def test_a_broadcasts_arrivals_projected_together_are_each_registered(self, store):
+        document = self.issued(store)
+        recipients = sorted(new_agency() for _ in range(3))
+        at = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+        events = [domain.incoming_registered(document, agency, n, at, cause("ConsignmentSent"))
+                  for n, agency in enumerate(recipients, start=1)]
+        with store.transaction() as conn:
+            store.project_all(events, conn)
+            assert store.incoming_states(conn, document["document_id"]) == {
+                agency: domain.ARRIVED for agency in recipients}
+            assert [store.incoming(conn, document["document_id"], agency)["arrival_number"]
+                    for agency in recipients] == [1, 2, 3]
 
     def test_a_returned_arrival_keeps_its_reason_after_a_withdrawal(self, store):
         document = self.issued(store)

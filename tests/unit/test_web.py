@@ -183,6 +183,21 @@ def _posts_carry_the_token(html):
     return len(forms)
 
 
+def test_a_deputy_under_the_committee_is_taken_from_the_form_and_shown():
+    fields = {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân", "deputy_for": "Chủ tịch",
+              "position": "Phó Chủ tịch", "full_name": "Bình"}
+    assert web.metadata_of(fields)["signer"] == fields
+    document = {"document_id": "d1", "subject": "Chỉ thị", "number_notation": None,
+                "issued_at": None, "document_type": "CT", "issuing_agency": "000.01.00.H41",
+                "state": "draft", "urgency": 0, "secrecy": 0, "due_date": None,
+                "signer": fields, "recipients": [], "page_count": 1, "attachments": []}
+    html = _render("document.html", document=document, timeline=[], arrival=None,
+                   statuses=[], leaders=[])
+    assert "TM. Ủy ban nhân dân KT. Chủ tịch Phó Chủ tịch" in html
+    compose = _render("compose.html", values={"deputy_for": "Chủ tịch"})
+    assert '<label for="deputy_for">' in compose and 'value="Chủ tịch"' in compose
+
+
 def test_every_form_of_the_document_page_carries_the_session_token():
     document = {"document_id": "d1", "subject": "Chỉ thị", "number_notation": None,
                 "issued_at": None, "document_type": "CT", "issuing_agency": "000.01.00.H41",
