@@ -205,8 +205,9 @@ class Authority:
         in_token = role == AGENCY_ROLE and self.seals is not None
         for serial, pem, revoked_at, _, not_before, not_after, key_held in rows:
             if revoked_at is None and not_before <= now <= not_after and key_held == "holder":
-                raise Forbidden(f"certificate: {holder}'s key is in their own token: they"
-                                " sign through a hand-out (lienthong sign-digest)",
+                raise Forbidden(f"certificate: {holder}'s key is in their own token or at"
+                                " their remote signing service: they sign through a"
+                                " hand-out (lienthong sign-digest or sign-remote)",
                                 field="certificate")
             if revoked_at is None and not_before <= now <= not_after:
                 certificate = x509.load_pem_x509_certificate(pem.encode())

@@ -139,6 +139,8 @@ def _refusal(method, status, answer):
     if error == "invalid_request" and field == "credentialID" and "no such" in description:
         cls = NotFound
     message = f"{field or 'csc'}: the signing provider refused {method} ({error}): {description}"
+    if error == "invalid_otp":  # the leader reads this one
+        message = f"OTP: Mã OTP không đúng (the signing provider refused it: {description})"
     return cls(message, field=field)
 
 
