@@ -7,6 +7,7 @@ of the leader's; what it refuses changes nothing."""
 
 import json
 import os
+import pathlib
 import subprocess
 
 import pytest
@@ -21,6 +22,7 @@ from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
 LEADER = "chu.tich"
+WRONG_OTP = "sai-ma-otp-61803"
 
 
 @pytest.fixture
@@ -68,7 +70,7 @@ def test_a_leader_signs_through_the_csc_standin_with_their_otp_alone(
 
     # Through the gateway, as the leader does (lienthong sign-remote asks the OTP).
     code = tmp_path / "otp"
-    code.write_text("12\n")
+    code.write_text(f"{WRONG_OTP}\n")
     refused = cli(LEADER, "sign-remote", first, "--otp-file", str(code))
     assert refused.returncode == 2 and "Mã OTP không đúng" in refused.stderr, refused.stderr
     code.write_text(otp(enrolment) + "\n")
@@ -100,6 +102,9 @@ def test_a_leader_signs_through_the_csc_standin_with_their_otp_alone(
     assert (key["extractable"], key["sensitive"]) == (False, True)
     files = os.listdir(os.path.join(platform.log_dir, "pki", "keys"))
     assert f"cert-{mine['serial']}.key.pem" not in files
+    logs = "".join(path.read_text(errors="replace")
+                   for path in pathlib.Path(platform.log_dir).glob("*.log"))
+    assert "sign_remotely" in logs and WRONG_OTP not in logs  # no OTP in any log
 
     # Its certificate revoked, the leader can no longer sign remotely with it.
     with client.rpc(admin) as rpc:
