@@ -10,7 +10,7 @@ are the ones the operator configured (``CSC_PROVIDERS``): a JSON file naming eac
 provider's URL and the file holding the platform's bearer token there::
 
     {"smartca-test": {"url": "https://csc.example.vn", "token_file": "/run/secrets/csc",
-                      "timeout_seconds": 30}}
+                      "timeout_seconds": 10}}
 
 The token is never logged, and never leaves this module but in the
 ``Authorization`` header.
@@ -23,13 +23,18 @@ import re
 
 import requests
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 
 SHA256 = "2.16.840.1.101.3.4.2.1"
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
 CONNECT_SECONDS = 5
+# Each call's bound to read an answer: two calls (authorize, signHash) and the PAdES
+# work must fit in the gateway's RPC_TIMEOUT_SECONDS (30).
+DEFAULT_SECONDS = 10
 _PARAMETER = re.compile(r"[Ii]nvalid parameter ([A-Za-z_]+)")
 # CSC error codes, as this platform's errors.
 _ERRORS = {"invalid_otp": Forbidden, "invalid_pin": Forbidden, "access_denied": Forbidden,
@@ -39,7 +44,7 @@ _ERRORS = {"invalid_otp": Forbidden, "invalid_pin": Forbidden, "access_denied": 
 class CscClient:
     """One provider's CSC API v2, as the relying party holding ``token``."""
 
-    def __init__(self, url, token, timeout=30, session=None):
+    def __init__(self, url, token, timeout=DEFAULT_SECONDS, session=None):
         self.url = url.rstrip("/")
         self._token = token
         self.timeout = (CONNECT_SECONDS, timeout)
@@ -71,6 +76,10 @@ class CscClient:
             certificate = x509.load_der_x509_certificate(der)
         except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
             raise self._nonsense("credentials/info", "cert.certificates") from None
+        if certificate.issuer == certificate.subject and not _self_signed(certificate):
+            raise ValidationFailed(f"credentialID: the self-signed certificate of"
+                                   f" {credential_id} is not signed by its own key",
+                                   field="credentialID")
         if ECDSA_SHA256 not in (info.get("key") or {}).get("algo", ()):
             raise ValidationFailed(f"credentialID: {credential_id} does not sign ECDSA with"
                                    " SHA-256, the only algorithm this platform asks for",
@@ -144,6 +153,20 @@ def _refusal(method, status, answer):
     return cls(message, field=field)
 
 
+def _self_signed(certificate):
+    """Whether a certificate naming itself as issuer was signed by its own key (a
+    provider's proof that the credential's key exists)."""
+    key = certificate.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return False
+    try:
+        key.verify(certificate.signature, certificate.tbs_certificate_bytes,
+                   ec.ECDSA(certificate.signature_hash_algorithm))
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
 def _b64(hashes):
     return [base64.b64encode(h).decode() for h in hashes]
 
@@ -170,7 +193,8 @@ class Providers:
                 token = fh.readline().strip()
             if not token:
                 raise ValueError(f"CSC_PROVIDERS: {name}'s token_file is empty")
-            clients[name] = CscClient(entry["url"], token, entry.get("timeout_seconds", 30))
+            clients[name] = CscClient(entry["url"], token,
+                                      entry.get("timeout_seconds", DEFAULT_SECONDS))
         return cls(clients)
 
     def names(self):

@@ -32,7 +32,7 @@ def provider(tmp_path, stack):
         providers = tmp_path / "csc-providers.json"
         providers.write_text(json.dumps({"standin": {
             "url": running.url, "token_file": str(running.client_token_file),
-            "timeout_seconds": 30}}))
+            "timeout_seconds": 10}}))
         stack["signing"].env["LIENTHONG_CSC_PROVIDERS"] = str(providers)
         yield running
 

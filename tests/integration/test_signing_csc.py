@@ -3,6 +3,7 @@ signing service (infra/csc_standin.py), over HTTP, in its own process with its k
 in its own SoftHSM2 token: what it signs verifies, and what it refuses is this
 platform's error naming the CSC field."""
 
+import base64
 import hashlib
 import json
 import socket
@@ -128,3 +129,21 @@ def test_the_operators_provider_file_names_providers_and_their_token_files(
         providers.client("other")
     assert unknown.value.field == "provider"
     assert Providers.from_file("").names() == []
+
+
+def test_a_self_signed_certificate_not_signed_by_its_key_is_refused(client, leader):
+    """The stand-in's credentials/info certificate is self-signed by the key in its
+    token: proof the key exists. One whose signature is another key's is refused."""
+    from cryptography import x509
+    from services.signing import remote
+
+    certificate = x509.load_der_x509_certificate(base64.b64decode(
+        client.credentials_info(leader["credentialID"])["cert"]["certificates"][0]))
+    assert remote._self_signed(certificate)
+    other = ec.generate_private_key(ec.SECP256R1())
+    forged = x509.CertificateBuilder().subject_name(certificate.subject).issuer_name(
+        certificate.issuer).public_key(certificate.public_key()).serial_number(
+        certificate.serial_number).not_valid_before(certificate.not_valid_before_utc
+                                                    ).not_valid_after(
+        certificate.not_valid_after_utc).sign(other, hashes.SHA256())
+    assert not remote._self_signed(forged)
