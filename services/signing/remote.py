@@ -16,6 +16,8 @@ The token is never logged, and never leaves this module but in the
 ``Authorization`` header.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import json
@@ -44,16 +46,17 @@ _ERRORS = {"invalid_otp": Forbidden, "invalid_pin": Forbidden, "access_denied": 
 class CscClient:
     """One provider's CSC API v2, as the relying party holding ``token``."""
 
-    def __init__(self, url, token, timeout=DEFAULT_SECONDS, session=None):
+    def __init__(self, url: str, token: str, timeout: float = DEFAULT_SECONDS,
+                 session: requests.Session | None = None):
         self.url = url.rstrip("/")
         self._token = token
         self.timeout = (CONNECT_SECONDS, timeout)
         self._http = session or requests.Session()
 
-    def __repr__(self):  # never the token
+    def __repr__(self) -> str:  # never the token
         return f"CscClient({self.url!r})"
 
-    def credentials_list(self, user_id=None):
+    def credentials_list(self, user_id: str | None = None) -> list[str]:
         """The credential IDs this token may use (of ``user_id``, if given)."""
         body = {} if user_id is None else {"userID": user_id}
         ids = self._post("credentials/list", body).get("credentialIDs")
@@ -61,13 +64,13 @@ class CscClient:
             raise self._nonsense("credentials/list", "credentialIDs")
         return ids
 
-    def credentials_info(self, credential_id):
+    def credentials_info(self, credential_id: str) -> dict:
         """``credentials/info`` of ``credential_id``, with its certificate."""
         return self._post("credentials/info", {"credentialID": credential_id,
                                                "certificates": "single", "certInfo": True,
                                                "authInfo": True})
 
-    def public_key(self, credential_id):
+    def public_key(self, credential_id: str) -> str:
         """The public key of the credential's key: from its certificate in
         ``credentials/info`` (PEM, for the platform's CA to certify)."""
         info = self.credentials_info(credential_id)
@@ -88,7 +91,8 @@ class CscClient:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ).decode()
 
-    def authorize(self, credential_id, hashes, otp):
+    def authorize(self, credential_id: str, hashes: list[bytes],
+                  otp: str) -> tuple[str, int | None]:
         """The SAD for signing ``hashes`` (SHA-256 digests, bytes) once, given the
         holder's ``otp``; its lifetime in seconds."""
         answer = self._post("credentials/authorize", {
@@ -99,7 +103,7 @@ class CscClient:
             raise self._nonsense("credentials/authorize", "SAD")
         return answer["SAD"], answer.get("expiresIn")
 
-    def sign_hash(self, credential_id, sad, hashes):
+    def sign_hash(self, credential_id: str, sad: str, hashes: list[bytes]) -> list[bytes]:
         """The provider's ECDSA signatures (DER) of ``hashes``, under ``sad``."""
         answer = self._post("signatures/signHash", {
             "credentialID": credential_id, "SAD": sad, "hashes": _b64(hashes),
@@ -174,14 +178,14 @@ def _b64(hashes):
 class Providers:
     """The remote signing services the operator configured, by name."""
 
-    def __init__(self, clients):
+    def __init__(self, clients: dict[str, CscClient]):
         self._clients = dict(clients)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Providers({sorted(self._clients)!r})"
 
     @classmethod
-    def from_file(cls, path):
+    def from_file(cls, path: str | None) -> Providers:
         """From the ``CSC_PROVIDERS`` file (see the module); none if ``path`` is empty."""
         if not path:
             return cls({})
@@ -197,10 +201,10 @@ class Providers:
                                       entry.get("timeout_seconds", DEFAULT_SECONDS))
         return cls(clients)
 
-    def names(self):
+    def names(self) -> list[str]:
         return sorted(self._clients)
 
-    def client(self, name):
+    def client(self, name: str) -> CscClient:
         if name not in self._clients:
             known = ", ".join(self.names()) or "none configured (CSC_PROVIDERS)"
             raise ValidationFailed(f"provider: no remote signing provider {name!r} (known:"

@@ -8,6 +8,7 @@ configuring a leader cannot point the server at an arbitrary URL.
 """
 
 from cryptography import x509
+from psycopg import Connection
 
 from shared.errors import Forbidden
 
@@ -24,14 +25,15 @@ CREATE INDEX IF NOT EXISTS remote_credentials_holder ON remote_credentials (hold
 """
 
 
-def record(conn, certificate, holder, agency, provider, credential_id):
+def record(conn: Connection, certificate: x509.Certificate, holder: str, agency: str,
+           provider: str, credential_id: str) -> None:
     conn.execute("INSERT INTO remote_credentials (serial, holder, agency, provider,"
                  " credential_id) VALUES (%s, %s, %s, %s, %s)",
                  (format(certificate.serial_number, "x"), holder, agency, provider,
                   credential_id))
 
 
-def current(conn, holder, agency):
+def current(conn: Connection, holder: str, agency: str) -> dict:
     """The holder's newest remote credential whose certificate is valid now:
     ``{"provider", "credential_id", "certificate"}``."""
     row = conn.execute(
