@@ -84,6 +84,10 @@ ENDPOINTS = {
         "POST", "/v1/handouts/{handout_id}/complete", "Complete a hand-out with the token's"
         " signature (base64 DER) and the leader's certificate (PEM)", LEADER,
         body=s.CompleteSignatureSchema),
+    "sign_remotely": Endpoint(
+        "POST", DOC + "/signature/remote", "The named leader signs through their remote"
+        " signing service (CSC API): their OTP authorizes the provider to sign the hand-out's"
+        " digest", LEADER, body=s.RemoteSignatureSchema),
     "return_document": Endpoint("POST", DOC + "/return", "Return to the clerk with a comment",
                                 LEADER, body=s.CommentSchema),
     "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature", CLERK),

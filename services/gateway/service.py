@@ -239,6 +239,11 @@ class GatewayService(Health):
                                                    body["certificate"])
         return self._call(request, "complete_signature", call)
 
+    @route("sign_remotely")
+    def sign_remotely(self, request, document_id):
+        return self._call(request, "sign_remotely", lambda: self.signing.sign_remotely(
+            document_id, self._body(request, s.RemoteSignatureSchema)["otp"]))
+
     @route("return_document")
     def return_document(self, request, document_id):
         return self._call(request, "return_document", lambda: self.signing.return_document(
