@@ -63,6 +63,10 @@ ENDPOINTS = {
                             "Create a user (operators: any agency and role; admins: their"
                             " own agency's clerks, leaders, admins)", ADMIN + OPERATOR,
                             body=s.NewUserSchema, answer=s.UserSchema, status=201),
+    "reset_password": Endpoint("POST", "/v1/admin/users/{user_id}/password",
+                               "Set a user's new password (they forgot it); their tokens"
+                               " stop working (operators; admins: their own agency's)",
+                               ADMIN + OPERATOR, body=s.PasswordResetSchema),
     "list_users": Endpoint("GET", "/v1/admin/users", "List users, never their hashes"
                            " (operators: all; admins: their own agency's)", ADMIN + OPERATOR,
                            answer="array"),
@@ -173,6 +177,19 @@ ENDPOINTS = {
                              "Certificates issued (admins: their own agency's)",
                              ADMIN + AUDITOR, answer="array",
                              query=(("agency", "string", "only this agency's"),)),
+    "enroll": Endpoint("POST", "/v1/admin/certificates",
+                       "Issue a certificate to a holder of the admin's own agency (for the"
+                       " public key given, else a key the platform keeps)", ADMIN,
+                       body=s.EnrollSchema, answer="object"),
+    "revoke_certificate": Endpoint("POST", "/v1/admin/certificates/{serial}/revoke",
+                                   "Revoke one of the admin's own agency's certificates",
+                                   ADMIN, body=s.RevocationSchema),
+    "agency_history": Endpoint("GET", "/v1/admin/agencies/{code}/history",
+                               "Every version of an agency, oldest first (valid from, to,"
+                               " successors)", ADMIN + OPERATOR, answer="array"),
+    "change_directory": Endpoint("POST", "/v1/admin/agencies/changes",
+                                 "Apply dated changes to the directory, all or none"
+                                 " (operators)", OPERATOR, body=s.DirectoryChangesSchema),
     "dead_letters": Endpoint("GET", "/v1/admin/dead-letters/{service}",
                              "Events a service's consumers gave up on, after retries",
                              OPERATOR, answer="array"),
@@ -198,7 +215,10 @@ PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
                "service": {"type": "string", "enum": list(CONSUMERS)},
-               "letter_id": {"type": "integer", "minimum": 1}}
+               "letter_id": {"type": "integer", "minimum": 1},
+               "serial": {"type": "string", "pattern": "^[0-9a-f]{1,40}$"},
+               "code": {"type": "string", "pattern": "^[0-9A-Z]{3}\\.[0-9A-Z]{2}\\.[0-9A-Z]{2}"
+                        "\\.[A-Z][0-9]{2}$"}}
 QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "string": {"type": "string", "maxLength": 200},
                "date": {"type": "string", "format": "date"},

@@ -46,6 +46,35 @@ class NewUserSchema(_Strict):
         MIN_PASSWORD_LENGTH, 1024, error=f"at least {MIN_PASSWORD_LENGTH} characters"))
 
 
+class PasswordResetSchema(_Strict):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(
+        MIN_PASSWORD_LENGTH, 1024, error=f"at least {MIN_PASSWORD_LENGTH} characters"),
+        metadata={"description": "the user's new password; their earlier tokens stop"})
+
+
+class EnrollSchema(_Strict):
+    holder = fields.String(required=True, validate=validate.Length(1, 200),
+                           metadata={"description": "a user id, or the agency code (its seal)"})
+    role = fields.String(required=True, validate=validate.OneOf(["leader", "clerk", "agency"]))
+    full_name = fields.String(required=True, validate=validate.Length(1, 200))
+    public_key = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Length(1, 20000),
+                               metadata={"description": "PEM of a key only the holder has"
+                                         " (their token); without it the platform keeps one"})
+
+
+class RevocationSchema(_Strict):
+    reason = fields.String(load_default="keyCompromise", validate=validate.Length(1, 100),
+                           metadata={"description": "an RFC 5280 reason, e.g. keyCompromise,"
+                                     " affiliationChanged, superseded, cessationOfOperation"})
+
+
+class DirectoryChangesSchema(_Strict):
+    changes = fields.List(fields.Dict(), required=True, validate=validate.Length(1, 1000),
+                          metadata={"description": "dated changes (op: create, rename, move,"
+                                    " merge, split, dissolve; on: yyyy-mm-dd), all or none"})
+
+
 class UserSchema(Schema):
     user_id = fields.String(required=True)
     agency = fields.String(required=True)

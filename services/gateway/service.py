@@ -19,17 +19,16 @@ from nameko.timer import timer
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway import domain, web
+from services.gateway import domain, users, web
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
 from services.gateway.settings import GatewaySettings
-from shared import scope
 from shared.config import SettingsProvider
 from shared.edge.http import json_http, json_response
 from shared.edge.mixins import Health
 from shared.errors import (
-    Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated,
+    Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated,
     ValidationFailed,
 )
 from shared.green import run_cpu
@@ -119,58 +118,33 @@ class GatewayService(Health):
             actor.user_id, run_cpu(domain.hash_password, command["new_password"]))
         return json_response({"user_id": actor.user_id, "password_changed": True})
 
+    # User administration: services/gateway/users.py (the web pages use it too).
+
     @route("disable_user")
     def disable_user(self, request, user_id):
         """The user can no longer log in, and their tokens stop working at once."""
         actor = self._admit(request, "disable_user")
-        if user_id == actor.user_id:
-            raise Conflict("user_id: an admin cannot disable themself", field="user_id")
-        target = self.events.users.standing(user_id)
-        if target is None:
-            raise NotFound(f"user_id: no user {user_id!r}", field="user_id")
-        try:  # an agency admin: its own agency's clerks, leaders and admins only
-            scope.own_agency(actor, target["agency"])
-            scope.may_grant(actor, target["role"])
-        except Forbidden as err:
-            self._deny(request, actor, f"{err.code}: {err.message}")
-            raise
-        disabled_at = self.events.users.disable(user_id)
+        disabled_at = users.disable(self, request, actor, user_id)
         return json_response({"user_id": user_id, "disabled_at": disabled_at.isoformat()})
+
+    @route("reset_password")
+    def reset_password(self, request, user_id):
+        actor = self._admit(request, "reset_password")
+        password = self._body(request, s.PasswordResetSchema)["password"]
+        return json_response(users.reset_password(self, request, actor, user_id, password))
 
     @route("create_user")
     def create_user(self, request):
         actor = self._admit(request, "create_user")
-        command = domain.check_new_user(self._body(request, s.NewUserSchema))
-        self._check_scope(request, actor, command)
-        created = self.events.users.create(command, run_cpu(domain.hash_password,
-                                                            command["password"]))
-        if created is None:
-            raise Conflict(f"user {command['user_id']} exists", field="user_id")
-        return json_response(_jsonable(domain.user_view({**command, "created_at": created[0]})),
-                             status=201)
-
-    def _check_scope(self, request, actor, command):
-        """The new user's agency is in routing's directory today (``NotFound``
-        naming ``agency``); an agency admin creates users of its own agency
-        only, and never operators or auditors (``Forbidden``, recorded)."""
-        try:
-            self.routing.agency(command["agency"])
-        except NotFound:
-            raise NotFound(f"agency: {command['agency']} is not in the agency directory",
-                           field="agency") from None
-        try:
-            scope.own_agency(actor, command["agency"])
-            scope.may_grant(actor, command["role"])
-        except Forbidden as err:
-            self._deny(request, actor, f"{err.code}: {err.message}")
-            raise
+        created = users.create(self, request, actor, self._body(request, s.NewUserSchema))
+        return json_response(_jsonable(created), status=201)
 
     @route("list_users")
     def list_users(self, request):
         """Operators see every user; an agency admin its own agency's."""
         actor = self._admit(request, "list_users")
-        return json_response([_jsonable(domain.user_view(u)) for u in self.events.users.all()
-                              if actor.role == scope.OPERATOR or u["agency"] == actor.agency])
+        return json_response([_jsonable(domain.user_view(u)) for u in
+                              users.visible(actor, self.events.users.all())])
 
     @route("openapi")
     def openapi(self, request):
@@ -420,6 +394,28 @@ class GatewayService(Health):
     def certificates(self, request):
         return self._call(request, "certificates",
                           lambda: self.signing.certificates(request.args.get("agency")))
+
+    @route("enroll")
+    def enroll(self, request):
+        def call():
+            body = self._body(request, s.EnrollSchema)
+            return self.signing.enroll(body["holder"], self.identity.actor.agency, body["role"],
+                                       body["full_name"], body.get("public_key"))
+        return self._call(request, "enroll", call)
+
+    @route("revoke_certificate")
+    def revoke_certificate(self, request, serial):
+        return self._call(request, "revoke_certificate", lambda: self.signing.revoke_certificate(
+            serial, self._body(request, s.RevocationSchema)["reason"]))
+
+    @route("agency_history")
+    def agency_history(self, request, code):
+        return self._call(request, "agency_history", lambda: self.routing.agency_history(code))
+
+    @route("change_directory")
+    def change_directory(self, request):
+        return self._call(request, "change_directory", lambda: self.routing.change_directory(
+            self._body(request, s.DirectoryChangesSchema)["changes"]))
 
     @route("dead_letters")
     def dead_letters(self, request, service):

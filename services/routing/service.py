@@ -185,6 +185,12 @@ class RoutingService(Health, DeadLetters):
         return commands.jsonable(found.to_dict())
 
     @rpc
+    def agency_history(self, code):
+        """Every version of ``code``, oldest first (renames, moves, its retirement)."""
+        self.auth.actor()
+        return commands.jsonable([v.to_dict() for v in self._directory().history(code)])
+
+    @rpc
     def change_directory(self, changes):
         """Apply dated changes (create, rename, move, merge, split, dissolve); operators only."""
         actor = require_role(self.auth.actor(), "operator")
