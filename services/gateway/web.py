@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Response
 
 from services.gateway import schemas as login_schema
-from services.gateway import web_audit, web_lists
+from services.gateway import web_admin, web_audit, web_lists
 from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
@@ -378,6 +378,8 @@ def _route(ctx, page):
     parts = page.split("/")
     if parts[0] == "audit" and method == "GET":
         return web_audit.handle(ctx, parts[1:])
+    if parts[0] == "admin":
+        return web_admin.handle(ctx, parts[1:])
     if parts[0] == "registers" and method == "GET" and len(parts) in (2, 3) \
             and parts[1] in web_lists.REGISTERS:
         today = datetime.now(VIETNAM).date()
@@ -456,8 +458,7 @@ def _logout(ctx):
 def _home(ctx):
     groups = web_lists.home_groups(ctx)
     overdue = web_lists.overdue_of(ctx) if ctx.actor.role == "clerk" else {}
-    note = {"auditor": "todo_auditor", "admin": "todo_admin",
-            "operator": "todo_admin"}.get(ctx.actor.role)
+    note = {"auditor": "todo_auditor"}.get(ctx.actor.role)
     return ctx.render("home.html", groups=groups, note=note, overdue=overdue)
 
 

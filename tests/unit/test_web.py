@@ -14,7 +14,8 @@ from werkzeug.wrappers import Response
 
 from services.docs import domain as docs_domain
 from services.docs import queries
-from services.gateway import web, web_audit, web_lists
+from services.gateway import web, web_admin, web_audit, web_lists
+from services.gateway.routes import CONSUMERS
 from services.gateway.web_text import EN, TEXT, VI
 from shared import errors
 from shared.multipart import MultipartStream
@@ -31,7 +32,7 @@ def test_every_key_is_in_both_languages_and_vietnamese_is_nfc():
 
 def test_every_word_the_pages_ask_for_exists():
     used = set()
-    for source in [*TEMPLATES.glob("*.html"), Path(web.__file__)]:
+    for source in [*TEMPLATES.glob("*.html"), Path(web.__file__), Path(web_admin.__file__)]:
         used |= {key for key in re.findall(r"""\bt\(\s*["']([a-z_A-Z0-9]+)["']""",
                                            source.read_text())
                  if not key.endswith("_")}  # a prefix: its keys are listed below
@@ -42,6 +43,13 @@ def test_every_word_the_pages_ask_for_exists():
     used |= {f"role_{r}" for r in ("clerk", "leader", "auditor", "admin", "operator")}
     used |= {f"ok_{a}" for a in (*web.ACTIONS, "created", "logout")}
     used |= {"overdue_registration", "overdue_completion"}
+    used |= {f"ok_{o}" for o in ("user_created", "user_disable", "user_password", "revoked",
+                                   "directory_changed", "replayed")}
+    used |= {f"cert_role_{r}" for r in web_admin.ENROL_ROLES}
+    used |= {f"revoke_{r}" for r in web_admin.REVOCATION_REASONS}
+    used |= {f"change_{op}" for op in web_admin.DIRECTORY_OPS}
+    used |= {f"service_{s}" for s in CONSUMERS}
+    used |= {f"{k}_{r}" for k in ("users_help", "directory_help") for r in ("admin", "operator")}
     used |= {f"status_{c}" for c in ("01", "02", "03", "04", "05", "06", "13", "15", "16")}
     used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External)\w+)"',
                                               Path(docs_domain.__file__).read_text())
