@@ -87,15 +87,16 @@ def handle(ctx, parts):
     key = (parts[0] if parts else "", method)
     if key in ROUTES and len(parts) == 1:
         return ROUTES[key](ctx)
-    if len(parts) == 2 and parts[0] == "agencies" and method == "GET":
-        return _agency(ctx, parts[1])
+    if len(parts) == 2 and parts[0] == "agencies":
+        if parts[1] == "changes" and method == "POST":
+            return _change_directory(ctx)
+        if method == "GET":
+            return _agency(ctx, parts[1])
     if len(parts) == 3 and method == "POST":
         if parts[0] == "users" and parts[2] in ("disable", "password"):
             return _user_action(ctx, parts[1], parts[2])
         if parts[0] == "certificates" and parts[2] == "revoke":
             return _revoke(ctx, parts[1])
-        if parts[0] == "agencies" and parts[1] == "changes":
-            return _change_directory(ctx)
     if len(parts) == 4 and parts[0] == "dead-letters" and parts[3] == "replay" \
             and method == "POST":
         return _replay(ctx, parts[1], parts[2])

@@ -161,6 +161,9 @@ def test_the_certificates_page_shows_validity_revocation_and_the_enrol_form():
                     certificates=[], reasons=(), enrol_roles=(), values={},
                     issued={"serial": "5e", "subject": "CN=X", "pem": "-----BEGIN"})
     assert "Đã cấp chứng thư số 5e" in issued and "-----BEGIN" in issued
+    kept = render("admin_certificates.html", path="/web/admin/certificates", certificates=[],
+                  reasons=(), enrol_roles=(), values={}, issued={"serial": "6f", "subject": "CN=Y"})
+    assert "Đã cấp chứng thư số 6f" in kept and "issued-pem" not in kept  # a key kept by signing
 
 
 def _agencies_page(actor, **extra):
