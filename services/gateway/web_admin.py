@@ -188,6 +188,7 @@ def _enroll(ctx):
             body.get("public_key")))
     except LienThongError as err:
         return _refused(ctx, err, "admin_certificates.html", _certificates_context(ctx, fields))
+    # Answered here, not redirected: the PEM issued for a token's key is shown once.
     return ctx.render("admin_certificates.html", issued=issued, **_certificates_context(ctx))
 
 

@@ -164,6 +164,10 @@ def test_the_certificates_page_shows_validity_revocation_and_the_enrol_form():
     kept = render("admin_certificates.html", path="/web/admin/certificates", certificates=[],
                   reasons=(), enrol_roles=(), values={}, issued={"serial": "6f", "subject": "CN=Y"})
     assert "Đã cấp chứng thư số 6f" in kept and "issued-pem" not in kept  # a key kept by signing
+    auditor = render("admin_certificates.html", actor={**ADMIN, "role": "auditor"},
+                     path="/web/admin/certificates", certificates=certs,
+                     reasons=web_admin.REVOCATION_REASONS, enrol_roles=(), values={})
+    assert "1a2b" in auditor and 'method="post"' not in auditor.split("<main")[1]
 
 
 def _agencies_page(actor, **extra):
