@@ -1,74 +1,15 @@
 """The dashboard's fold and figures (``services/audit/dashboard.py``), pure."""
 
 from dataclasses import astuple
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 
 from services.audit import dashboard
-from shared.envelope import Actor, new_event, system_actor
 from shared.errors import ValidationFailed
-
-PROVINCE, D1, D2, C11 = "000.00.00.H41", "000.01.00.H41", "000.02.00.H41", "001.01.00.H41"
-# Monday 7 December 2026, 09:00 Vietnam time.
-T0 = datetime(2026, 12, 7, 2, 0, tzinfo=timezone.utc)
-TREE = [{"code": D1, "parent": PROVINCE}, {"code": D2, "parent": PROVINCE},
-        {"code": C11, "parent": D1}]
-
-
-def ev(producer, kind, data, at, actor=None):
-    return new_event(kind, data, actor=actor or system_actor(producer), producer=producer,
-                     stream_id=f"s-{data['document_id']}", occurred_at=at)
-
-
-def sent_document(doc, recipients, at, urgency=0, signed=True):
-    """docs issues, signing signs and seals, routing sends and delivers."""
-    clerk = Actor("clerk", PROVINCE, "clerk")
-    events = [ev("docs", "DocumentIssued", {
-        "document_id": doc, "issuing_agency": PROVINCE, "recipients": recipients,
-        "urgency": urgency, "number_notation": f"{doc[:2]}/CT-UBND",
-        "subject": f"Văn bản {doc[:2]}"}, at, clerk)]
-    if signed:
-        events.append(ev("signing", "DocumentSigned", {"document_id": doc}, at))
-    events.append(ev("signing", "DocumentSealed", {"document_id": doc}, at))
-    events.append(ev("routing", "ConsignmentSent", {
-        "document_id": doc, "sender": PROVINCE, "recipients": recipients,
-        "new_recipients": recipients, "urgency": urgency}, at, clerk))
-    events += [ev("routing", "DocumentDelivered", {
-        "document_id": doc, "recipient": r, "sender": PROVINCE, "urgency": urgency}, at)
-        for r in recipients]
-    return events
-
-
-def status(doc, recipient, code, at):
-    return ev("routing", "StatusReported", {
-        "document_id": doc, "recipient": recipient, "code": code, "at": at.isoformat(),
-        "agency": recipient}, at, Actor("clerk", recipient, "clerk"))
-
-
-def overdue(doc, recipient, deadline, kind="registration"):
-    return ev("routing", "DeliveryOverdue", {
-        "document_id": doc, "recipient": recipient, "kind": kind,
-        "deadline": deadline.isoformat(), "overdue_by_seconds": 60},
-        deadline + timedelta(minutes=1))
-
-
-def history():
-    """Two documents of the province in week 50, one urgent, one without the
-    leader's signature; a third in week 51."""
-    a, b, c = "aa" + "0" * 34, "bb" + "0" * 34, "cc" + "0" * 34
-    h = timedelta(hours=1)
-    events = sent_document(a, [D1, D2, C11], T0)
-    events += [status(a, D1, "03", T0 + 2 * h), status(a, D1, "04", T0 + 3 * h),
-               status(a, D1, "06", T0 + 50 * h)]
-    events += [overdue(a, D2, T0 + 38 * h), status(a, D2, "03", T0 + 40 * h)]
-    # C11 never answers: pending.
-    events += sent_document(b, [D1], T0 + 24 * h, urgency=3, signed=False)
-    events += [status(b, D1, "03", T0 + 24.5 * h), status(b, D1, "05", T0 + 25 * h),
-               status(b, D1, "06", T0 + 28 * h)]
-    events += sent_document(c, [D2], T0 + 7 * 24 * h)
-    events += [status(c, D2, "02", T0 + 7 * 24 * h + h)]
-    return events, (a, b, c)
+from tests.support.dashboard_history import (
+    C11, D1, D2, PROVINCE, T0, TREE, ev, history,
+)
 
 
 def test_the_fold_keeps_one_row_per_document_sent_and_per_copy():
@@ -89,7 +30,7 @@ def test_the_figures_of_the_province_and_its_subtree():
     events, _ = history()
     p = dashboard.fold(events)
     codes = dashboard.subtree(PROVINCE, TREE)
-    asked = dashboard.period("2026-12-01", "2026-12-31", "week")
+    asked = dashboard.period("2026-11-01", "2026-11-30", "week")
     f = dashboard.figures(p.sent.values(), p.copies.values(), codes, asked)
     t = f["totals"]
     assert (t["sent"], t["sent_signed"], t["sent_urgent"]) == (3, 2, 1)
@@ -102,9 +43,9 @@ def test_the_figures_of_the_province_and_its_subtree():
     assert t["median_complete_seconds"] == (50 + 4) / 2 * 3600
     assert (t["received_urgent"], t["urgent_median_accept_seconds"]) == (1, 1800)
     assert [b["bucket"] for b in f["trend"]] == [
-        "2026-11-30", "2026-12-07", "2026-12-14", "2026-12-21", "2026-12-28"]
-    week50 = f["trend"][1]
-    assert (week50["sent"], week50["received"], week50["overdue"]) == (2, 4, 1)
+        "2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]
+    first_week = f["trend"][1]
+    assert (first_week["sent"], first_week["received"], first_week["overdue"]) == (2, 4, 1)
     assert f["trend"][2]["returned"] == 1
     assert [o["recipient"] for o in f["overdue"]] == [D2] and f["overdue_total"] == 1
     assert f["overdue"][0]["overdue_kind"] == "registration"
@@ -119,21 +60,21 @@ def test_a_district_sees_only_its_own_subtree():
     codes = dashboard.subtree(D1, TREE)
     assert codes == [D1, C11]
     f = dashboard.figures(p.sent.values(), p.copies.values(), codes,
-                          dashboard.period("2026-12-01", "2026-12-31", "month"))
+                          dashboard.period("2026-11-01", "2026-11-30", "month"))
     assert (f["totals"]["sent"], f["totals"]["received"], f["totals"]["pending"]) == (0, 3, 1)
-    assert [b["bucket"] for b in f["trend"]] == ["2026-12-01"]
+    assert [b["bucket"] for b in f["trend"]] == ["2026-11-01"]
 
 
 def test_the_period_bounds_are_vietnam_days():
     events, _ = history()
     p = dashboard.fold(events)
     codes = dashboard.subtree(PROVINCE, TREE)
-    # T0 is 09:00 on the 7th in Vietnam: the 6th alone holds nothing.
+    # T0 is 09:00 on the 2nd in Vietnam (02:00 UTC): the 1st alone holds nothing.
     f = dashboard.figures(p.sent.values(), p.copies.values(), codes,
-                          dashboard.period("2026-12-06", "2026-12-06", "day"))
+                          dashboard.period("2026-11-01", "2026-11-01", "day"))
     assert f["totals"]["sent"] == 0
     f = dashboard.figures(p.sent.values(), p.copies.values(), codes,
-                          dashboard.period("2026-12-07", "2026-12-07", "day"))
+                          dashboard.period("2026-11-02", "2026-11-02", "day"))
     assert (f["totals"]["sent"], f["totals"]["received"]) == (1, 3)
 
 
@@ -164,7 +105,7 @@ def test_an_agreed_revoke_takes_the_copy_out_of_the_handling_figures():
     p = dashboard.fold(events)
     f = dashboard.figures(p.sent.values(), p.copies.values(),
                           dashboard.subtree(PROVINCE, TREE),
-                          dashboard.period("2026-12-01", "2026-12-31", "week"))
+                          dashboard.period("2026-11-01", "2026-11-30", "week"))
     assert (f["totals"]["received"], f["totals"]["recalled"], f["totals"]["pending"]) == \
         (5, 1, 0)
 
