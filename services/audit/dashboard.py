@@ -383,7 +383,8 @@ def figures(sent: Iterable[Sent], copies: Iterable[Copy], agencies: Iterable[str
 
 
 def _listed(row: Copy) -> dict:
-    return {"document_id": row.document_id, "recipient": row.recipient, "sender": row.sender,
+    return {"document_id": row.document_id, "number_notation": None, "subject": None,
+            "recipient": row.recipient, "sender": row.sender,
             "urgency": row.urgency, "code": row.code, "recalled": row.recalled,
             "arrived_at": _iso(row.arrived_at), "accepted_at": _iso(row.accepted_at),
             "completed_at": _iso(row.completed_at),

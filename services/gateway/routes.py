@@ -162,6 +162,17 @@ ENDPOINTS = {
                              "Verify the log against its signed checkpoints", AUDITOR),
     "audit_evidence": Endpoint("GET", "/v1/audit/documents/{document_id}/evidence",
                                "A document's evidence bundle, to check offline", AUDITOR),
+    # -- the leaders' dashboard (bảng điều hành)
+    "dashboard": Endpoint(
+        "GET", "/v1/dashboard",
+        "The dashboard of an agency and every agency under it over a period: documents"
+        " sent and received, handled on time and overdue, median handling times,"
+        " digitally signed share, urgent documents, the trend per day, week or month"
+        " (leaders: their own agency's subtree; auditors: any)", LEADER + AUDITOR,
+        query=(("agency", "string", "the agency (default: the caller's)"),
+               ("start", "date", "from this day, Vietnam time (default: 12 weeks ago)"),
+               ("end", "date", "up to this day, included (default: today)"),
+               ("granularity", "granularity", "the trend's step: day, week or month"))),
     # -- administration
     "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN + OPERATOR,
                          answer="array"),
@@ -200,7 +211,9 @@ QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "date": {"type": "string", "format": "date"},
                "boolean": {"type": "boolean", "default": False},
                "register_format": {"type": "string", "enum": ["json", "csv", "pdf"],
-                                   "default": "json"}}
+                                   "default": "json"},
+               "granularity": {"type": "string", "enum": ["day", "week", "month"],
+                               "default": "week"}}
 _BINARY = {"type": "string", "format": "binary"}
 # The multipart bodies streamed through to docs.
 MULTIPART = {

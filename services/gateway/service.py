@@ -19,7 +19,7 @@ from nameko.timer import timer
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway import domain, web
+from services.gateway import domain, web, web_dashboard
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
@@ -33,6 +33,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.green import run_cpu
+from shared.values import VIETNAM
 
 CHUNK = 64 * 1024
 # JSON bodies are read whole, so each has a limit: a login's fields fit in a
@@ -401,6 +402,11 @@ class GatewayService(Health):
     @route("audit_verify")
     def audit_verify(self, request):
         return self._call(request, "audit_verify", lambda: self.audit.verify())
+
+    @route("dashboard")
+    def dashboard(self, request):
+        asked = web_dashboard.asked(request.args, datetime.now(VIETNAM).date())
+        return self._call(request, "dashboard", lambda: self.audit.dashboard(*asked))
 
     @route("audit_evidence")
     def audit_evidence(self, request, document_id):
