@@ -318,8 +318,10 @@ class AuditService(Health):
         for row in figures["overdue"] + figures["urgent"]:
             row.update(named.get(row["document_id"], {}))
         names = {a["code"]: a.get("name") for a in tree}
+        shown = {agency, *(a["agency"] for a in figures["agencies"]),
+                 *(r["recipient"] for r in figures["overdue"] + figures["urgent"])}
         return {"agency": agency, "agency_count": len(codes),
-                "names": {c: names.get(c) for c in codes}, **figures}
+                "names": {c: names.get(c) for c in sorted(shown)}, **figures}
 
     @rpc
     def rebuild_dashboard(self):

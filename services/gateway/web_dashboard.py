@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
-from shared.errors import ValidationFailed
+from shared.errors import NotFound, ValidationFailed
 
 DEFAULT_WEEKS = 12
 # The trend's columns, in the order the table and the CSV show them.
@@ -78,7 +78,7 @@ COLOURS = ("#1f5f99", "#c0392b", "#1e7a45")   # contrast >= 4.5:1 on white
 
 def _frame(title_id, title, desc, body):
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img"'
+        f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="img"'
         f' aria-labelledby="{title_id} {title_id}-desc" xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{title_id}">{escape(title)}</title>'
         f'<desc id="{title_id}-desc">{escape(desc)}</desc>{body}</svg>')
@@ -155,16 +155,18 @@ def _legend(index, name, colour):
 
 
 def charts(figures, t, date_label):
+    """``[{"title", "svg"}]``: the trend's two charts, each titled on the page too."""
     trend = figures["trend"]
     labels = [date_label(b["bucket"]) for b in trend]
-    return [
-        bar_chart("chart-volume", t("dash_chart_volume"), t("dash_chart_volume_desc"), labels,
-                  [(t("dash_sent"), [b["sent"] for b in trend]),
-                   (t("dash_received"), [b["received"] for b in trend]),
-                   (t("dash_overdue"), [b["overdue"] for b in trend])]),
-        line_chart("chart-on-time", t("dash_chart_on_time"), t("dash_chart_on_time_desc"),
-                   labels, [b["on_time_share"] for b in trend], t("dash_on_time_share")),
-    ]
+    volume = bar_chart("chart-volume", t("dash_chart_volume"), t("dash_chart_volume_desc"),
+                       labels, [(t("dash_sent"), [b["sent"] for b in trend]),
+                                (t("dash_received"), [b["received"] for b in trend]),
+                                (t("dash_overdue"), [b["overdue"] for b in trend])])
+    on_time = line_chart("chart-on-time", t("dash_chart_on_time"),
+                         t("dash_chart_on_time_desc"), labels,
+                         [b["on_time_share"] for b in trend], t("dash_on_time_share"))
+    return [{"title": t("dash_chart_volume"), "svg": volume},
+            {"title": t("dash_chart_on_time"), "svg": on_time}]
 
 
 # -- CSV ---------------------------------------------------------------------------------
@@ -192,7 +194,7 @@ def handle(ctx, today):
     try:
         figures = ctx.call(lambda: ctx.service.audit.dashboard(agency, start, end,
                                                                granularity))
-    except ValidationFailed as err:
+    except (ValidationFailed, NotFound) as err:  # said on the page, its form kept
         return ctx.error(err, template="dashboard.html", f=None, values=values, charts=[])
     if ctx.request.args.get("format") == "csv":
         response = Response(csv_of(figures, ctx.t, ctx.lang).encode("utf-8"),

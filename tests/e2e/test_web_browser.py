@@ -160,3 +160,12 @@ def test_compose_sign_and_audit_in_chromium(web, browser, tmp_path):
     assert "chu.tich" in screen.text() and not browser.find_elements(
         By.CSS_SELECTOR, "main form[method=post]")
     screen.shot("audit-history")
+
+    # Bảng điều hành, from the menu: the province's figures (what this flow
+    # left: a document signed, none sent yet), its charts drawn on the server.
+    browser.find_element(By.LINK_TEXT, "Bảng điều hành").click()
+    screen.type("agency", "000.00.00.H41")
+    screen.press("Xem")
+    screen.wait_text("Tổng số văn bản đi")
+    assert browser.find_elements(By.CSS_SELECTOR, "svg[role=img] title")
+    screen.shot("dashboard")

@@ -42,7 +42,9 @@ def test_numbers_in_the_users_language():
 
 def test_the_charts_are_svg_with_a_title_a_description_and_a_bar_per_value():
     t = web.translator("vi")
-    volume, on_time = web_dashboard.charts(figures(), t, lambda d: d[5:])
+    shown = web_dashboard.charts(figures(), t, lambda d: d[5:])
+    assert [c["title"] for c in shown] == [t("dash_chart_volume"), t("dash_chart_on_time")]
+    volume, on_time = (c["svg"] for c in shown)
     for chart in (volume, on_time):
         root = ET.fromstring(str(chart))
         ns = "{http://www.w3.org/2000/svg}"
@@ -88,5 +90,6 @@ def test_the_page_shows_the_figures_the_lists_and_accessible_charts():
     assert "75,0%" in html and "2,0 giờ" in html
     assert "Danh sách văn bản quá hạn (1)" in html and "Quá hạn tiếp nhận" in html
     assert 'role="img"' in html and "format=csv" in html
+    assert "<figcaption>Tỷ lệ xử lý đúng hạn theo kỳ</figcaption>" in html
     for control in ("agency", "start", "end", "granularity"):
         assert f'<label for="{control}">' in html and f'id="{control}"' in html
