@@ -289,11 +289,11 @@ def subtree(agency: str, tree: Iterable[dict]) -> list[str]:
     children: dict[str, list[str]] = {}
     for row in tree:
         children.setdefault(row.get("parent"), []).append(row["code"])
-    found, pending = [], [agency]
+    found, pending = set(), [agency]
     while pending:
         code = pending.pop()
         if code not in found:
-            found.append(code)
+            found.add(code)
             pending.extend(children.get(code, ()))
     return sorted(found)
 

@@ -305,8 +305,9 @@ class AuditService(Health):
         if not isinstance(agency, str) or len(agency) > 100:
             raise ValidationFailed("agency: an agency code", field="agency")
         top = actor.agency if actor.role == "leader" else agency
-        with self.auth.onward() as services:  # one call: its assertion is spent once
+        with self.auth.onward() as services:  # one call each: an assertion is spent once
             tree = services.routing.agencies(under=top)
+            tree.append(services.routing.agency(agency))  # its name, for the page
         codes = dashboard.subtree(agency, tree)
         if actor.role == "leader" and agency not in dashboard.subtree(top, tree):
             raise Forbidden("agency: a leader sees their own agency and those under it",

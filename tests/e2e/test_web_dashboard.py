@@ -62,12 +62,16 @@ def test_the_dashboard_shows_what_was_sent_and_handled(stack, platform, client, 
     assert "Đang trong hạn, chưa xử lý</dt><dd>1</dd>" in page
     assert page.count('role="img"') == 2 and "<svg" in page
     assert DISTRICT_1 in page and DISTRICT_2 in page
+    assert "UBND tỉnh Nghệ An (mẫu) (000.00.00.H41) và các đơn vị trực thuộc" in page
 
     exported = leader.get(f"{url}/web/dashboard", params={"format": "csv"}, timeout=30)
     assert exported.status_code == 200 and exported.headers["Content-Type"].startswith(
         "text/csv") and "attachment" in exported.headers["Content-Disposition"]
     last = exported.content.decode("utf-8-sig").splitlines()[-1].split(",")
     assert last[:4] == ["Cả kỳ", "1", "1", "2"]
+    # In English (remembered from here on, as everywhere in the web app).
+    english = leader.get(f"{url}/web/dashboard", params={"lang": "en"}, timeout=30).text
+    assert "Documents sent</dt><dd>1</dd>" in english and "100.0%" in english
 
     # The district's leader: their district only; the province is refused.
     district = session(url, "chu.tich.h1")

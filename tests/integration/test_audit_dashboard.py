@@ -52,6 +52,7 @@ def test_the_live_projection_gives_the_figures_of_the_events(stack, platform):
     assert (t["on_time"], t["overdue"], t["pending"], t["returned"]) == (3, 1, 1, 1)
     assert t["median_accept_seconds"] == 2 * 3600
     assert f["agency_count"] > 10  # the province, its departments, districts, communes
+    assert f["names"][PROVINCE] == "UBND tỉnh Nghệ An (mẫu)"
     assert [o["number_notation"] for o in f["overdue"]] == [f"{a[:2]}/CT-UBND"]
     # A district's leader: their own subtree, by default their own agency.
     mine = figures(client, "leader", D1)
