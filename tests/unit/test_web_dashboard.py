@@ -89,6 +89,7 @@ def test_the_page_shows_the_figures_the_lists_and_accessible_charts():
     assert "Tổng số văn bản đi</dt><dd>3</dd>" in html
     assert "75,0%" in html and "2,0 giờ" in html
     assert "Danh sách văn bản quá hạn (1)" in html and "Quá hạn tiếp nhận" in html
+    assert "<td>03 Đã tiếp nhận</td>" in html  # the overdue copy was accepted late
     assert 'role="img"' in html and "format=csv" in html
     assert "<figcaption>Tỷ lệ xử lý đúng hạn theo kỳ</figcaption>" in html
     for control in ("agency", "start", "end", "granularity"):
