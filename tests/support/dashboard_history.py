@@ -2,8 +2,10 @@
 signing signs and seals, routing sends, delivers and follows the recipients'
 statuses and deadlines. For the dashboard's tests (unit and integration)."""
 
+import json
 from datetime import datetime, timedelta, timezone
 
+from services.routing import deadlines
 from shared.envelope import Actor, new_event, system_actor
 
 PROVINCE, D1, D2, C11 = "000.00.00.H41", "000.01.00.H41", "000.02.00.H41", "001.01.00.H41"
@@ -43,11 +45,19 @@ def status(doc, recipient, code, at):
         "agency": recipient}, at, Actor("clerk", recipient, "clerk"))
 
 
-def overdue(doc, recipient, deadline, kind="registration"):
-    return ev("routing", "DeliveryOverdue", {
-        "document_id": doc, "recipient": recipient, "kind": kind,
-        "deadline": deadline.isoformat(), "overdue_by_seconds": 60},
-        deadline + timedelta(minutes=1))
+def overdue(doc, recipient, arrived_at, urgency=0, seen_at=None):
+    """routing's ``DeliveryOverdue`` for a copy still at 01: the finding its own
+    deadline rules make (``services.routing.deadlines``), with the data as
+    routing records it (times as ISO text). Seen two days after the arrival
+    unless ``seen_at`` says when routing's check ran."""
+    seen_at = seen_at or arrived_at + timedelta(days=2)
+    [finding] = deadlines.overdue([{"document_id": doc, "recipient": recipient,
+                                    "arrived_at": arrived_at, "urgency": urgency,
+                                    "status": "01", "due_date": None}], seen_at,
+                                  deadlines.WorkingCalendar())
+    data = json.loads(json.dumps(finding, default=lambda v: v.isoformat()))
+    data["overdue_by_seconds"] = int(data["overdue_by_seconds"])
+    return ev("routing", "DeliveryOverdue", data, seen_at)
 
 
 def history():
@@ -58,7 +68,9 @@ def history():
     events = sent_document(a, [D1, D2, C11], T0)
     events += [status(a, D1, "03", T0 + 2 * h), status(a, D1, "04", T0 + 3 * h),
                status(a, D1, "06", T0 + 50 * h)]
-    events += [overdue(a, D2, T0 + 38 * h), status(a, D2, "03", T0 + 40 * h)]
+    # Due by the end of Tuesday in Vietnam (T0 + 39 h); routing finds it overdue
+    # an hour later, and the clerk accepts it after that.
+    events += [overdue(a, D2, T0, seen_at=T0 + 40 * h), status(a, D2, "03", T0 + 41 * h)]
     # C11 never answers: pending.
     events += sent_document(b, [D1], T0 + 24 * h, urgency=3, signed=False)
     events += [status(b, D1, "03", T0 + 24.5 * h), status(b, D1, "05", T0 + 25 * h),
