@@ -190,6 +190,10 @@ ENDPOINTS = {
                             "Events a service refused unapplied (malformed, unsigned, forged,"
                             " wrong producer), newest first, with the reason", OPERATOR,
                             answer="array"),
+    "rebuild_dashboard": Endpoint("POST", "/v1/admin/dashboard/rebuild",
+                                  "Fold the whole audit log again into the dashboard's"
+                                  " projection (after a fix to its rules); appends wait"
+                                  " meanwhile", OPERATOR),
     "openapi": Endpoint("GET", "/v1/openapi.json", "This document"),
 }
 

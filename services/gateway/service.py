@@ -439,6 +439,10 @@ class GatewayService(Health):
         return self._call(request, "quarantined", lambda: (
             self.audit if service == "audit" else self._consumer(service)).quarantined())
 
+    @route("rebuild_dashboard")
+    def rebuild_dashboard(self, request):
+        return self._call(request, "rebuild_dashboard", lambda: self.audit.rebuild_dashboard())
+
     def _consumer(self, service):
         """The RPC proxy of a service that consumes events."""
         if service not in CONSUMERS:

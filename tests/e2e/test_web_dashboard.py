@@ -21,6 +21,7 @@ USERS = [
      "full_name": "Lê Văn Cường"},
     {"user_id": "thanh.tra", "agency": "000.00.00.G22", "role": "auditor",
      "full_name": "Hoàng Văn Em"},
+    {"user_id": "van.hanh", "agency": PROVINCE, "role": "operator", "full_name": "Vũ Văn Hành"},
 ]
 
 
@@ -93,3 +94,9 @@ def test_the_dashboard_shows_what_was_sent_and_handled(stack, platform, client, 
     assert (totals["sent"], totals["received"], totals["on_time"]) == (1, 2, 1)
     assert period(answer.json()["start"], answer.json()["end"], "week")
     assert api.get("van.thu", "/v1/dashboard").status_code == 403
+    # An operator rebuilds the projection from the log: the same figures.
+    rebuilt = api.post("van.hanh", "/v1/admin/dashboard/rebuild")
+    assert rebuilt.status_code == 200 and rebuilt.json() == {"sent": 1, "copies": 2}
+    again = api.get("thanh.tra", "/v1/dashboard", params={"agency": PROVINCE}).json()
+    assert again == answer.json()
+    assert api.post("chu.tich", "/v1/admin/dashboard/rebuild").status_code == 403
