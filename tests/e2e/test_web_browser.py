@@ -16,6 +16,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -76,7 +77,9 @@ class Screen:
         self.driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
 
     def wait_text(self, text, timeout=30):
-        WebDriverWait(self.driver, timeout, poll_frequency=0.5).until(
+        # The page may be replaced while it is read (a form's redirect): read again.
+        WebDriverWait(self.driver, timeout, poll_frequency=0.5,
+                      ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda _: text in self.text(), f"{text!r} on {self.driver.current_url}")
 
     def log_in(self, user_id):
