@@ -116,6 +116,11 @@ ENDPOINTS = {
                        CLERK, body=s.RecallSchema),
     "answer_recall": Endpoint("POST", DOC + "/recall/answer", "Agree to or refuse a recall",
                               CLERK, body=s.RecallAnswerSchema),
+    "overdue_outgoing": Endpoint("GET", "/v1/outgoing/overdue",
+                                 "Documents signed and not issued by their issue deadline"
+                                 " (Decree 30 Art. 18(1): the next working day; urgent: at"
+                                 " once), the earliest first: the caller's agency's (auditors:"
+                                 " every agency's)", CLERK + LEADER + AUDITOR, answer="array"),
     "recall_outcome": Endpoint("GET", DOC + "/recall",
                                "The recall's outcome: who agreed, refused, has not answered"
                                " (the sender's clerks, auditors)", CLERK + AUDITOR),

@@ -312,6 +312,10 @@ class GatewayService(Health):
             return self.routing.answer_recall(document_id, body["agree"], body["reason"])
         return self._call(request, "answer_recall", call)
 
+    @route("overdue_outgoing")
+    def overdue_outgoing(self, request):
+        return self._call(request, "overdue_outgoing", lambda: self.docs.overdue_outgoing())
+
     @route("recall_outcome")
     def recall_outcome(self, request, document_id):
         return self._call(request, "recall_outcome",
