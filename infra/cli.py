@@ -262,6 +262,21 @@ def cmd_sign_digest(api, args, out):
     return 0
 
 
+def cmd_sign_remote(api, args, out):
+    """Sign through the leader's remote signing service: only the OTP goes, to the
+    server, which asks the provider to sign the hand-out's digest with it."""
+    if args.otp_file:
+        with open(args.otp_file, encoding="utf-8") as fh:
+            code = fh.readline()
+    else:
+        code = getpass.getpass("Mã OTP trên ứng dụng xác thực của dịch vụ ký số từ xa: ")
+    if not code.strip():
+        raise CliError("validation_failed", "Chưa nhập mã OTP", "otp")
+    out(api.post(doc(args.id, "signature/remote"), {"otp": code.strip()}),
+        _done(f"Đã ký số văn bản {args.id} qua dịch vụ ký số từ xa"))
+    return 0
+
+
 def cmd_return(api, args, out):
     out(api.post(doc(args.id, "return"), {"comment": args.comment}),
         _done(f"returned {args.id} to the clerk"))
@@ -615,6 +630,10 @@ def build_parser():
     p.add_argument("--key-label", default="signing", metavar="LABEL",
                    help="the signing key's label in the token (default: signing)")
     p.add_argument("--pin-file", metavar="FILE", help="read the PIN from FILE (tests)")
+    p = command("sign-remote", cmd_sign_remote, "approve and sign through your remote"
+                " signing service (leaders; asks the OTP)")
+    p.add_argument("id")
+    p.add_argument("--otp-file", metavar="FILE", help="read the OTP from FILE (tests)")
     p = command("return", cmd_return, "return a draft to the clerk (leaders)")
     p.add_argument("id")
     p.add_argument("--comment", required=True)

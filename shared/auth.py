@@ -19,21 +19,28 @@ so no service can make up a user.
   and that are good for nothing but those calls.
 """
 
+from __future__ import annotations
+
 import base64
 import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from marshmallow import ValidationError
 
 from shared.envelope import Actor
 from shared.errors import Forbidden, Unauthenticated
 from shared.keys import load_ed25519, load_or_create_ed25519, public_raw, write_public
 from shared.wire import ActorSchema
+
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 ISSUER = "gateway"
 ALGORITHM = "EdDSA"
@@ -58,14 +65,15 @@ _actor_schema = ActorSchema()
 
 # -- keys --------------------------------------------------------------------------------
 
-def create_key_file(path, passphrase):
+def create_key_file(path: StrPath, passphrase: str | None) -> Ed25519PrivateKey:
     """Make (or open) the gateway's encrypted key file and its ``.pub``; the private key."""
     key = load_or_create_ed25519(path, passphrase)
     write_public(f"{path}.pub", key)
     return key
 
 
-def load_private_key(path, passphrase, setting="GATEWAY_KEY_FILE"):
+def load_private_key(path: StrPath | None, passphrase: str | None,
+                     setting: str = "GATEWAY_KEY_FILE") -> Ed25519PrivateKey:
     """The key of an existing file; never makes one (that is the operator's step)."""
     try:
         return load_ed25519(path or "", passphrase)
@@ -75,12 +83,12 @@ def load_private_key(path, passphrase, setting="GATEWAY_KEY_FILE"):
                            " LIENTHONG_GATEWAY_KEY_PASSPHRASE)") from None
 
 
-def public_key_text(private_key):
+def public_key_text(private_key: Ed25519PrivateKey) -> str:
     """The raw public key, base64: what the services are given."""
     return base64.b64encode(public_raw(private_key)).decode()
 
 
-def load_public_key(value, setting="GATEWAY_PUBLIC_KEY"):
+def load_public_key(value: str | None, setting: str = "GATEWAY_PUBLIC_KEY") -> Ed25519PublicKey:
     """An Ed25519 public key from base64 (raw 32 bytes), or a file holding that or a PEM."""
     text = str(value or "").strip()
     if text and os.path.isfile(text):
@@ -101,7 +109,8 @@ def load_public_key(value, setting="GATEWAY_PUBLIC_KEY"):
 
 # -- bearer tokens (the gateway's alone) -------------------------------------------------
 
-def issue_bearer(private_key, actor, ttl, epoch=0, now=None):
+def issue_bearer(private_key: Ed25519PrivateKey, actor: Actor, ttl: int, epoch: int = 0,
+                 now: float | None = None) -> tuple[str, dict[str, Any]]:
     """``(token, claims)`` for a user who just logged in; ``epoch`` is the user's
     token generation (a password change moves it on, voiding older tokens)."""
     if not 0 < ttl <= MAX_TOKEN_TTL:
@@ -114,7 +123,8 @@ def issue_bearer(private_key, actor, ttl, epoch=0, now=None):
                       headers={"typ": BEARER_TYPE}), claims
 
 
-def verify_bearer(public_key, token, now=None):
+def verify_bearer(public_key: Ed25519PublicKey, token: str | None,
+                  now: float | None = None) -> dict[str, Any]:
     """The claims of a bearer token the gateway issued; :class:`Unauthenticated` if not.
 
     The caller (the gateway) still checks the user, the epoch and the jti.
@@ -124,7 +134,8 @@ def verify_bearer(public_key, token, now=None):
 
 # -- per-call assertions -----------------------------------------------------------------
 
-def mint_assertion(private_key, actor, service, method, ttl=ASSERTION_TTL, now=None):
+def mint_assertion(private_key: Ed25519PrivateKey, actor: Actor, service: str, method: str,
+                   ttl: int = ASSERTION_TTL, now: float | None = None) -> str:
     """The assertion that ``actor`` calls ``service.method`` (and its onward calls)."""
     now = int(now if now is not None else time.time())
     call = f"{service}.{method}"
@@ -139,7 +150,8 @@ def mint_assertion(private_key, actor, service, method, ttl=ASSERTION_TTL, now=N
                       headers={"typ": ASSERTION_TYPE})
 
 
-def verify_assertion(public_key, token, service, method, now=None):
+def verify_assertion(public_key: Ed25519PublicKey, token: str | None, service: str,
+                     method: str, now: float | None = None) -> dict[str, Any]:
     """The claims of an assertion for exactly ``service.method``, else Unauthenticated."""
     claims = _decode(public_key, token, ASSERTION_TYPE, service, MAX_ASSERTION_TTL, now)
     if claims.get("call") != f"{service}.{method}":
@@ -148,7 +160,7 @@ def verify_assertion(public_key, token, service, method, now=None):
     return claims
 
 
-def actor_of(claims):
+def actor_of(claims: Mapping[str, Any]) -> Actor:
     try:
         return _actor_schema.load({"user_id": claims.get("sub"), "agency": claims.get("agency"),
                                    "role": claims.get("role")})
@@ -162,7 +174,7 @@ class ReplayGuard:
     def __init__(self):
         self._seen, self._lock = {}, threading.Lock()
 
-    def admit(self, claims, now=None):
+    def admit(self, claims: Mapping[str, Any], now: float | None = None) -> None:
         now = now if now is not None else time.time()
         with self._lock:
             if len(self._seen) > 1000:
@@ -200,14 +212,14 @@ def _decode(public_key, token, typ, audience, max_ttl, now):
     return claims
 
 
-def require_role(actor, *roles):
+def require_role(actor: Actor, *roles: str) -> Actor:
     if actor.role not in roles:
         raise Forbidden(f"role {actor.role!r} may not do this; needs {' or '.join(roles)}",
                         field="role")
     return actor
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m shared.auth FILE``: make the gateway's key file (the passphrase from
     ``LIENTHONG_GATEWAY_KEY_PASSPHRASE``); prints the public key the services are given."""
     import sys

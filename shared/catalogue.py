@@ -15,6 +15,7 @@ _PRODUCED_BY = {
         "DocumentRegistered", "ExternalDocumentRecorded", "DocumentRevised",
         "DocumentSubmitted", "DocumentIssued", "DocumentStateChanged",
         "IncomingRegistered", "IncomingAccepted", "IncomingReturned", "IncomingWithdrawn",
+        "IssueOverdue",
     ),
     "signing": ("DocumentSigned", "DocumentReturned", "DocumentSealed", "DocumentFinalized"),
     "routing": (
@@ -33,16 +34,16 @@ CATALOGUE = MappingProxyType({event_type: producer
 PRODUCERS = tuple(_PRODUCED_BY)
 
 
-def producer_of(event_type):
+def producer_of(event_type: str) -> str | None:
     """The service that produces ``event_type``, or None for a type nobody produces."""
     return CATALOGUE.get(event_type)
 
 
-def types_of(producer):
+def types_of(producer: str) -> tuple[str, ...]:
     return _PRODUCED_BY.get(producer, ())
 
 
-def origin_problem(producer, event_type):
+def origin_problem(producer: str, event_type: str) -> str | None:
     """Why ``producer`` may not have produced ``event_type`` (None: it may)."""
     owner = producer_of(event_type)
     if owner is None:

@@ -42,6 +42,8 @@ class EventLog(Protocol):
     def append(self, stream_id: str, expected_version: int, events: Sequence[Event],
                conn: Any = None) -> list[Event]: ...
 
+    def append_new(self, events: Sequence[Event], conn: Any = None) -> list[Event]: ...
+
     def stream_version(self, stream_id: str, conn: Any = None) -> int: ...
 
 
@@ -50,13 +52,15 @@ def append_next(log: EventLog, events: Iterable[Event], conn: Any = None,
     """Append ``events`` at their streams' next versions, one append per run of
     consecutive events of the same stream, in the order given. With
     ``new_streams`` every stream must be new (version 0: a conflict if not),
-    and no version is read."""
+    and no version is read: they go in one batch (``append_new``)."""
+    if new_streams:
+        return log.append_new(list(events), conn=conn)
     stored: list[Event] = []
     batch: list[Event] = []
     for event in [*events, None]:
         if batch and (event is None or event.stream_id != batch[0].stream_id):
             stream = batch[0].stream_id
-            version = 0 if new_streams else log.stream_version(stream, conn=conn)
+            version = log.stream_version(stream, conn=conn)
             stored += log.append(stream, version, batch, conn=conn)
             batch = []
         if event is not None:

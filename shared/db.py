@@ -5,11 +5,15 @@ set ``search_path`` to it, so SQL names tables without a prefix and no
 service reads another's tables.
 """
 
+from __future__ import annotations
+
 import contextlib
 import queue
 import re
 import select
 import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import psycopg
 
@@ -19,7 +23,8 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class Database:
-    def __init__(self, dsn, schema, max_size=8, connect_timeout=5, role=None, settings=None):
+    def __init__(self, dsn: str, schema: str, max_size: int = 8, connect_timeout: int = 5,
+                 role: str | None = None, settings: Mapping[str, object] | None = None):
         if not SCHEMA_NAME.match(schema) or (role and not SCHEMA_NAME.match(role)):
             raise ValueError(f"invalid schema or role name {schema!r}, {role!r}")
         self.role = role
@@ -41,7 +46,7 @@ class Database:
             options=f"-c search_path={self.schema},public{extra}",
         )
 
-    def ensure_schema(self, ddl):
+    def ensure_schema(self, ddl: str) -> None:
         """Create the schema and run idempotent DDL (``CREATE ... IF NOT EXISTS``)."""
         with psycopg.connect(self.dsn, autocommit=True,
                              connect_timeout=self._connect_timeout) as conn:
@@ -57,7 +62,7 @@ class Database:
                 conn.execute(ddl)
 
     @contextlib.contextmanager
-    def connection(self):
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """Borrow a connection (autocommit); a broken one is discarded, not reused."""
         self._slots.acquire()
         conn = None
@@ -86,7 +91,7 @@ class Database:
             self._slots.release()
 
     @contextlib.contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         """One database transaction: committed on exit, rolled back on error."""
         with self.connection() as conn:
             with conn.transaction():
@@ -99,7 +104,7 @@ class Database:
             except queue.Empty:
                 return
 
-    def close(self):
+    def close(self) -> None:
         self._closed = True
         self._discard_idle()
 

@@ -15,14 +15,14 @@ DOCUMENT_TYPES = {
 }
 
 
-def document_prefix(document_id):
+def document_prefix(document_id: str) -> str:
     """Where every file of the document is kept."""
     return f"documents/{document_id}/"
 
 
-def file_key(document_id, name="main.pdf"):
+def file_key(document_id: str, name: str = "main.pdf") -> str:
     return f"{document_prefix(document_id)}{name}"
 
 
-def attachment_key(document_id, index):
+def attachment_key(document_id: str, index: int) -> str:
     return f"{document_prefix(document_id)}attachments/{index:03d}"

@@ -9,13 +9,17 @@ Its wire schemas, which validate an envelope from outside, are in
 ``shared.wire``.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
+from typing import Any
 
 ROLES = ("clerk", "leader", "auditor", "admin", "operator", "system")
 # Mã định danh: XXX.XX.XX.Ynn, read right to left (Ynn is the top level).
@@ -23,11 +27,11 @@ AGENCY_CODE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}
 EVENT_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 
 
-def utc_now():
+def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def format_time(moment):
+def format_time(moment: datetime) -> str:
     """UTC, microseconds, ``Z``: one text form per instant."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every time in an event is time-zone aware")
@@ -40,14 +44,14 @@ class Actor:
     agency: str
     role: str
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, str]:
         return {"user_id": self.user_id, "agency": self.agency, "role": self.role}
 
 
 SYSTEM_AGENCY = "000.00.00.G00"
 
 
-def system_actor(service):
+def system_actor(service: str) -> Actor:
     """The actor for what a service does on its own (a delivery, a log append)."""
     return Actor(user_id=f"service:{service}", agency=SYSTEM_AGENCY, role="system")
 
@@ -71,7 +75,7 @@ class Event:
     # order. Not part of the canonical bytes (it is where, not what).
     position: int | None = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
             "event_type": self.event_type,
@@ -86,17 +90,19 @@ class Event:
             "data": thaw(self.data),
         }
 
-    def to_wire(self):
+    def to_wire(self) -> dict[str, Any]:
         """What travels on the broker: the envelope, its signature and log position."""
         return {**self.to_dict(), "signature": thaw(self.signature),
                 "position": self.position}
 
-    def at(self, stream_version, position=None):
+    def at(self, stream_version: int, position: int | None = None) -> Event:
         return replace(self, stream_version=stream_version, position=position)
 
 
-def new_event(event_type, data, *, actor, producer, stream_id, correlation_id=None,
-              causation=None, schema_version=1, occurred_at=None, event_id=None):
+def new_event(event_type: str, data: Mapping[str, Any], *, actor: Actor, producer: str,
+              stream_id: str, correlation_id: str | None = None,
+              causation: Event | None = None, schema_version: int = 1,
+              occurred_at: datetime | None = None, event_id: str | None = None) -> Event:
     """A new event, not yet stored; the store gives it its stream version.
 
     ``causation`` is the event that caused this one: its id becomes the
@@ -142,7 +148,7 @@ def _freeze(value):
     return value
 
 
-def thaw(value):
+def thaw(value: Any) -> Any:
     """Plain dicts and lists from an event's frozen data."""
     if isinstance(value, (dict, MappingProxyType)):
         return {k: thaw(v) for k, v in value.items()}
@@ -151,7 +157,7 @@ def thaw(value):
     return value
 
 
-def canonical_json(value):
+def canonical_json(value: Any) -> bytes:
     """Canonical bytes of a JSON value: sorted keys, no spaces, UTF-8, no floats."""
     _reject_floats(value, "$")
     return json.dumps(
@@ -159,16 +165,16 @@ def canonical_json(value):
     ).encode("utf-8")
 
 
-def canonical_bytes(event):
+def canonical_bytes(event: Event) -> bytes:
     return canonical_json(event.to_dict())
 
 
-def data_digest(data):
+def data_digest(data: Any) -> str:
     """SHA-256 (hex) of the data's canonical bytes."""
     return hashlib.sha256(canonical_json(thaw(data))).hexdigest()
 
 
-def signing_bytes(event):
+def signing_bytes(event: Event) -> bytes:
     """What a producer signs and the audit log's leaf commits to: the envelope
     with its data replaced by the data's SHA-256. Destroying a recalled
     document's data later leaves every signature and proof checkable."""
@@ -190,7 +196,7 @@ def _reject_floats(value, path):
             _reject_floats(v, f"{path}[{i}]")
 
 
-def event_from_stored(payload):
+def event_from_stored(payload: Mapping[str, Any]) -> Event:
     """An envelope a service's own store wrote, loaded without validating it again.
 
     Every event is validated where it enters (``shared.wire.event_from_dict``

@@ -4,21 +4,28 @@ Adapters translate vendor exceptions into these at the boundary; entrypoints
 turn them into a wire error ``{"code", "message", "field"}``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from marshmallow import ValidationError
+
 
 class LienThongError(Exception):
     code = "error"
     http_status = 500
 
-    def __init__(self, message, field=None):
+    def __init__(self, message: str, field: str | None = None):
         # args hold both, so nameko can rebuild the error on the RPC caller's side.
         super().__init__(message, field)
         self.message = message
         self.field = field
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "field": self.field}
 
 
@@ -28,19 +35,20 @@ class ValidationFailed(LienThongError):
     code = "validation_failed"
     http_status = 400
 
-    def __init__(self, message, field=None, errors=None):
+    def __init__(self, message: str, field: str | None = None,
+                 errors: dict[str, Any] | None = None):
         super().__init__(message, field)
         self.errors = errors or {}
         self.args = (message, field)
 
     @classmethod
-    def from_marshmallow(cls, err, prefix=""):
+    def from_marshmallow(cls, err: ValidationError, prefix: str = "") -> Self:
         messages = err.normalized_messages()
         field, text = _first_error(messages)
         full = f"{prefix}{field}" if field else None
         return cls(f"{full or 'request'}: {text}", field=full, errors=messages)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "errors": self.errors}
 
 
@@ -83,7 +91,7 @@ class ConcurrencyConflict(Conflict):
 
     code = "concurrency_conflict"
 
-    def __init__(self, stream_id, expected, actual):
+    def __init__(self, stream_id: str, expected: int, actual: int | None):
         found = "moved on" if actual is None else f"is at version {actual}"
         super().__init__(f"stream {stream_id!r} {found}, expected version {expected}",
                          field="expected_version")
@@ -101,11 +109,11 @@ class TooManyRequests(LienThongError):
     code = "too_many_requests"
     http_status = 429
 
-    def __init__(self, message, field=None, retry_after=1):
+    def __init__(self, message: str, field: str | None = None, retry_after: float = 1):
         super().__init__(message, field)
         self.retry_after = max(1, int(retry_after))
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "retry_after": self.retry_after}
 
 
@@ -123,12 +131,13 @@ class ServiceUnavailable(LienThongError):
 
     RETRY_AFTER = 5  # seconds, sent as Retry-After
 
-    def __init__(self, message, field=None, retry_after=RETRY_AFTER):
+    def __init__(self, message: str, field: str | None = None,
+                 retry_after: float = RETRY_AFTER):
         super().__init__(message, field)
         self.retry_after = max(1, int(retry_after))
         self.args = (message, field, self.retry_after)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "retry_after": self.retry_after}
 
 

@@ -16,15 +16,19 @@ the catalogue names for its type, and the producer is the source the
 consumer subscribed to.
 """
 
+from __future__ import annotations
+
 import base64
 import fcntl
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -35,19 +39,24 @@ from shared.keys import load_ed25519, public_raw, save_ed25519
 from shared.settings import is_dev_mode, require_secret
 from shared.topology import ALL
 
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+
+    from shared.envelope import Event
+
 log = logging.getLogger(__name__)
 
 
-def key_id_of(public_key_raw):
+def key_id_of(public_key_raw: bytes) -> str:
     return hashlib.sha256(public_key_raw).hexdigest()[:16]
 
 
-def key_path(keys_dir, producer):
+def key_path(keys_dir: StrPath, producer: str) -> str:
     """Where ``producer``'s current private key lives."""
     return os.path.join(keys_dir, f"{producer}.key")
 
 
-def passphrase_variable(producer):
+def passphrase_variable(producer: str) -> str:
     """The environment variable holding ``producer``'s event-key passphrase
     (each service's config.yml reads it into ``EVENT_KEY_PASSPHRASE``)."""
     return f"LIENTHONG_{producer.upper()}_EVENT_KEY_PASSPHRASE"
@@ -56,7 +65,7 @@ def passphrase_variable(producer):
 class KeyNotProvisioned(RuntimeError):
     """A service's event key, or its entry in the trust file, is missing."""
 
-    def __init__(self, setting, problem):
+    def __init__(self, setting: str, problem: str):
         self.setting = setting
         super().__init__(f"{setting}: {problem}; provision it with `python -m infra.keys"
                          f" provision DIR` (or start the service in development mode,"
@@ -64,7 +73,7 @@ class KeyNotProvisioned(RuntimeError):
 
 
 class EventSigner:
-    def __init__(self, producer, private_key):
+    def __init__(self, producer: str, private_key: Ed25519PrivateKey):
         self.producer = producer
         self._key = private_key
         self.public_raw = public_raw(private_key)
@@ -73,7 +82,7 @@ class EventSigner:
     def __repr__(self):  # never show key material
         return f"EventSigner({self.producer}, key_id={self.key_id})"
 
-    def sign(self, event):
+    def sign(self, event: Event) -> Event:
         if event.producer != self.producer:
             raise ValueError(f"{self.producer} does not sign events of {event.producer}")
         value = base64.b64encode(self._key.sign(signing_bytes(event))).decode()
@@ -81,7 +90,7 @@ class EventSigner:
                                                           "value": value}))
 
     @classmethod
-    def load(cls, keys_dir, producer, passphrase):
+    def load(cls, keys_dir: StrPath, producer: str, passphrase: str | None) -> Self:
         """``producer``'s provisioned key; FileNotFoundError if there is none."""
         return cls(producer, load_ed25519(key_path(keys_dir, producer), passphrase))
 
@@ -97,21 +106,22 @@ class TrustedKeys:
     known and the file has changed since (a rotation while we run).
     """
 
-    def __init__(self, keys=None, path=None):
+    def __init__(self, keys: Mapping[str, Mapping[str, bytes]] | None = None,
+                 path: StrPath | None = None):
         self.keys = {p: dict(k) for p, k in (keys or {}).items()}
         self.path = path
         self._stamp = None
 
     @classmethod
-    def from_file(cls, path):
+    def from_file(cls, path: StrPath | None) -> Self:
         trusted = cls(path=path)
         trusted.reload()
         return trusted
 
-    def add(self, producer, public_key_raw):
+    def add(self, producer: str, public_key_raw: bytes) -> None:
         self.keys.setdefault(producer, {})[key_id_of(public_key_raw)] = public_key_raw
 
-    def reload(self):
+    def reload(self) -> None:
         if not self.path:
             return
         try:
@@ -126,24 +136,25 @@ class TrustedKeys:
             keys[producer] = {key_id_of(raw): raw for raw in raws}
         self.keys, self._stamp = keys, stamp
 
-    def trusts(self, producer, public_key_raw):
+    def trusts(self, producer: str, public_key_raw: bytes) -> bool:
         return self.public_key(producer, key_id_of(public_key_raw)) == public_key_raw
 
-    def public_key(self, producer, key_id):
+    def public_key(self, producer: str, key_id: str) -> bytes | None:
         key = self.keys.get(producer, {}).get(key_id)
         if key is None:
             self.reload()  # a key provisioned (rotated) since we read the file
             key = self.keys.get(producer, {}).get(key_id)
         return key
 
-    def verify(self, event):
+    def verify(self, event: Event) -> None:
         """Raise :class:`SignatureInvalid` unless ``event`` carries a good producer signature."""
         if not event.signature:
             raise SignatureInvalid(f"event {event.event_id} from {event.producer} is unsigned")
         self.verify_signed(event.producer, event.signature, signing_bytes(event),
                            what=f"event {event.event_id}")
 
-    def verify_signed(self, producer, signature, message, what="the event"):
+    def verify_signed(self, producer: str, signature: Mapping[str, str], message: bytes,
+                      what: str = "the event") -> None:
         """Check ``signature`` ({"key_id", "value"}) over ``message`` with ``producer``'s key."""
         key = self.public_key(producer, signature["key_id"])
         if key is None:
@@ -156,14 +167,14 @@ class TrustedKeys:
             raise SignatureInvalid(f"the signature of {what} does not verify"
                                    f" with {producer}'s key") from None
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, dict[str, str]]:
         return {p: {k: base64.b64encode(v).decode() for k, v in ks.items()}
                 for p, ks in self.keys.items()}
 
 
 # -- the trust file -----------------------------------------------------------------
 
-def read_trust_file(path):
+def read_trust_file(path: StrPath) -> dict[str, list[bytes]]:
     """``{producer: [raw public key, ...]}``; ValueError naming what is wrong."""
     with open(path, encoding="utf-8") as fh:
         try:
@@ -198,7 +209,7 @@ def _locked(path):
         yield
 
 
-def trust_key(path, producer, public_key_raw):
+def trust_key(path: StrPath, producer: str, public_key_raw: bytes) -> None:
     """Add ``producer``'s public key to the trust file (kept: its keys before it)."""
     with _locked(path):
         trust = read_trust_file(path) if os.path.exists(path) else {}
@@ -214,7 +225,8 @@ def trust_key(path, producer, public_key_raw):
         os.replace(tmp, path)
 
 
-def provision_key(keys_dir, producer, passphrase, trust_file):
+def provision_key(keys_dir: StrPath, producer: str, passphrase: str | None,
+                  trust_file: StrPath) -> EventSigner:
     """``producer``'s key (made if it has none) sealed with ``passphrase``, and
     its public key in the trust file. Idempotent."""
     path = key_path(keys_dir, producer)
@@ -229,7 +241,8 @@ def provision_key(keys_dir, producer, passphrase, trust_file):
     return EventSigner(producer, key)
 
 
-def rotate_key(keys_dir, producer, passphrase, trust_file):
+def rotate_key(keys_dir: StrPath, producer: str, passphrase: str | None,
+               trust_file: StrPath) -> EventSigner:
     """A new current key for ``producer``; the old public key stays trusted, so
     events signed with it (in logs, in outboxes) still verify. The new public
     key is trusted before the new private key signs anything."""
@@ -242,7 +255,7 @@ def rotate_key(keys_dir, producer, passphrase, trust_file):
 
 # -- at a service's start ----------------------------------------------------------
 
-def trusted_at_start(config):
+def trusted_at_start(config: Mapping[str, Any]) -> TrustedKeys:
     """The provisioned keys (``EVENT_TRUST_FILE``); no trust file: refuse to
     start, unless in development mode (then the producers add their own keys)."""
     path = config.get("EVENT_TRUST_FILE")
@@ -256,7 +269,8 @@ def trusted_at_start(config):
     return TrustedKeys.from_file(path)
 
 
-def signer_at_start(config, service, trusted):
+def signer_at_start(config: Mapping[str, Any], service: str,
+                    trusted: TrustedKeys) -> EventSigner:
     """The service's provisioned key (``EVENT_KEYS_DIR``, ``EVENT_KEY_PASSPHRASE``),
     which the trust file must list. A missing key or entry refuses to start;
     in development mode the service makes its key and trusts it itself."""
@@ -287,7 +301,8 @@ def signer_at_start(config, service, trusted):
 
 # -- at every consumer --------------------------------------------------------------
 
-def authenticate(event, trusted, source, event_type=ALL):
+def authenticate(event: Event, trusted: TrustedKeys, source: str,
+                 event_type: str = ALL) -> None:
     """Raise :class:`SignatureInvalid` (saying why) unless ``event`` may be applied
     by a consumer subscribed to ``source``'s ``event_type``: signed with one of
     its producer's provisioned keys, of a type its producer produces, from the

@@ -12,12 +12,24 @@ transaction at a time and a reader never sees a later position before an
 earlier one.
 """
 
+from __future__ import annotations
+
 import json
 import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
-from shared.envelope import event_from_stored
+from shared.envelope import Event, event_from_stored
 from shared.errors import ConcurrencyConflict
 from shared.migrations import initial
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from shared.db import Database
+    from shared.eventsig import EventSigner
+    from shared.groupcommit import GroupCommitter
 
 EVENT_STORE_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -62,13 +74,14 @@ def _check_new(events):
 class InMemoryEventStore:
     """The reference adapter: same contract, no server. For unit tests."""
 
-    def __init__(self, signer=None):
+    def __init__(self, signer: EventSigner | None = None):
         self.signer = signer
         self._lock = threading.Lock()
         self._log = []
         self._handled = set()
 
-    def append(self, stream_id, expected_version, events, conn=None):
+    def append(self, stream_id: str, expected_version: int, events: Sequence[Event],
+               conn: Any = None) -> list[Event]:
         _check_new(events)
         with self._lock:
             actual = self._version(stream_id)
@@ -87,26 +100,43 @@ class InMemoryEventStore:
             self._log.extend(stored)
             return stored
 
+    def append_new(self, events: Sequence[Event], conn: Any = None) -> list[Event]:
+        """Events that start their streams (see :meth:`PostgresEventStore.append_new`)."""
+        _check_new(events)
+        versions = _versions_in_order(events)
+        ids = [e.event_id for e in events]
+        with self._lock:
+            streams = {e.stream_id for e in self._log}
+            known = {e.event_id for e in self._log}
+            if (any(e.stream_id in streams for e in events) or known.intersection(ids)
+                    or len(set(ids)) != len(ids)):
+                raise ConcurrencyConflict(events[0].stream_id, 0, None)
+            stored = [_signed(e.at(version, len(self._log) + i), self.signer)
+                      for i, (e, version) in enumerate(zip(events, versions), start=1)]
+            self._log.extend(stored)
+            return stored
+
     def _version(self, stream_id):
         return max((e.stream_version for e in self._log if e.stream_id == stream_id), default=0)
 
-    def stream_version(self, stream_id, conn=None):
+    def stream_version(self, stream_id: str, conn: Any = None) -> int:
         with self._lock:
             return self._version(stream_id)
 
-    def read_stream(self, stream_id, conn=None):
+    def read_stream(self, stream_id: str, conn: Any = None) -> list[Event]:
         with self._lock:
             return [e for e in self._log if e.stream_id == stream_id]
 
-    def read_all(self, after_position=0, limit=1000, conn=None):
+    def read_all(self, after_position: int = 0, limit: int = 1000,
+                 conn: Any = None) -> list[Event]:
         with self._lock:
             return self._log[after_position:after_position + limit]
 
-    def head(self, conn=None):
+    def head(self, conn: Any = None) -> int:
         with self._lock:
             return len(self._log)
 
-    def claim(self, consumer, event_id, conn=None):
+    def claim(self, consumer: str, event_id: str, conn: Any = None) -> bool:
         with self._lock:
             key = (consumer, str(event_id))
             if key in self._handled:
@@ -123,17 +153,18 @@ class PostgresEventStore:
     projection updates and its own events commit or fail together).
     """
 
-    def __init__(self, db, signer=None, group=None):
+    def __init__(self, db: Database, signer: EventSigner | None = None,
+                 group: GroupCommitter | None = None):
         self.db = db
         self.signer = signer  # signs each event as it is stored (see shared.eventsig)
         self.channel = f"{db.schema}_events"
         # A shared.groupcommit.GroupCommitter: writers share commits (None: each its own).
         self.group = group
 
-    def create_schema(self):
+    def create_schema(self) -> None:
         self.db.ensure_schema(EVENT_STORE_DDL)
 
-    def writing(self):
+    def writing(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         """A transaction that records events: in the commit group if there is one."""
         return self.group.transaction() if self.group is not None else self.db.transaction()
 
@@ -142,7 +173,8 @@ class PostgresEventStore:
             return _Borrowed(conn)
         return self.db.transaction()
 
-    def append(self, stream_id, expected_version, events, conn=None):
+    def append(self, stream_id: str, expected_version: int, events: Sequence[Event],
+               conn: psycopg.Connection[Any] | None = None) -> list[Event]:
         _check_new(events)
         if not events:
             return []
@@ -161,22 +193,50 @@ class PostgresEventStore:
             first = last - len(events) + 1
             stored = [_signed(e.at(expected_version + i + 1, first + i), self.signer)
                       for i, e in enumerate(events)]
-            with c.cursor() as cur:
-                try:
-                    cur.executemany(
-                        "INSERT INTO events (position, event_id, stream_id, stream_version,"
-                        " event_type, occurred_at, envelope) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                        [(e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
-                          e.occurred_at, json.dumps(_stored_form(e), ensure_ascii=False))
-                         for e in stored],
-                    )
-                except _unique_violation() as err:
-                    # Same event id appended twice (a retried command): a conflict.
-                    raise ConcurrencyConflict(stream_id, expected_version, actual) from err
+            self._insert(c, stored, stream_id, expected_version, actual)
             c.execute("SELECT pg_notify(%s, %s)", (self.channel, str(last)))
             return stored
 
-    def stream_version(self, stream_id, conn=None):
+    def append_new(self, events: Sequence[Event],
+                   conn: psycopg.Connection[Any] | None = None) -> list[Event]:
+        """Events that each start a new stream (or a run of events that starts
+        one, consecutive): one log-head update, one insert, one notification for
+        them all, as a broadcast's arrivals need. A stream that already exists, or
+        an event id stored before, is a :class:`ConcurrencyConflict` (the unique
+        indexes say so; the caller's transaction is then spoilt, as with
+        :meth:`append`)."""
+        _check_new(events)
+        if not events:
+            return []
+        with (_Borrowed(conn) if conn is not None else self.writing()) as c:
+            last = c.execute(
+                "UPDATE log_head SET position = position + %s RETURNING position",
+                (len(events),),
+            ).fetchone()[0]
+            first = last - len(events) + 1
+            stored = [_signed(e.at(version, first + i), self.signer)
+                      for i, (e, version) in enumerate(zip(events, _versions_in_order(events)))]
+            self._insert(c, stored, events[0].stream_id, 0, None)
+            c.execute("SELECT pg_notify(%s, %s)", (self.channel, str(last)))
+            return stored
+
+    def _insert(self, c, stored, stream_id, expected_version, actual):
+        with c.cursor() as cur:
+            try:
+                cur.executemany(
+                    "INSERT INTO events (position, event_id, stream_id, stream_version,"
+                    " event_type, occurred_at, envelope) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+                    [(e.position, e.event_id, e.stream_id, e.stream_version, e.event_type,
+                      e.occurred_at, json.dumps(_stored_form(e), ensure_ascii=False))
+                     for e in stored],
+                )
+            except _unique_violation() as err:
+                # Same event id appended twice (a retried command), or a stream
+                # that is not new: a conflict.
+                raise ConcurrencyConflict(stream_id, expected_version, actual) from err
+
+    def stream_version(self, stream_id: str,
+                       conn: psycopg.Connection[Any] | None = None) -> int:
         with self._tx(conn) as c:
             row = c.execute(
                 "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = %s",
@@ -184,7 +244,8 @@ class PostgresEventStore:
             ).fetchone()
             return row[0]
 
-    def read_stream(self, stream_id, conn=None):
+    def read_stream(self, stream_id: str,
+                    conn: psycopg.Connection[Any] | None = None) -> list[Event]:
         with self._tx(conn) as c:
             rows = c.execute(
                 "SELECT position, stream_version, envelope FROM events"
@@ -192,7 +253,8 @@ class PostgresEventStore:
             ).fetchall()
         return [_row_to_event(r) for r in rows]
 
-    def read_all(self, after_position=0, limit=1000, conn=None):
+    def read_all(self, after_position: int = 0, limit: int = 1000,
+                 conn: psycopg.Connection[Any] | None = None) -> list[Event]:
         with self._tx(conn) as c:
             rows = c.execute(
                 "SELECT position, stream_version, envelope FROM events"
@@ -200,11 +262,12 @@ class PostgresEventStore:
             ).fetchall()
         return [_row_to_event(r) for r in rows]
 
-    def head(self, conn=None):
+    def head(self, conn: psycopg.Connection[Any] | None = None) -> int:
         with self._tx(conn) as c:
             return c.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
 
-    def claim(self, consumer, event_id, conn=None):
+    def claim(self, consumer: str, event_id: str,
+              conn: psycopg.Connection[Any] | None = None) -> bool:
         """Record that ``consumer`` handles ``event_id``; False if it already did.
 
         Call it first in the consumer's transaction: a concurrent redelivery
@@ -216,6 +279,22 @@ class PostgresEventStore:
                 " ON CONFLICT DO NOTHING RETURNING 1", (consumer, event_id),
             ).fetchone()
             return row is not None
+
+
+def _versions_in_order(events):
+    """Each event's version in a batch of new streams: 1, 2, ... within a run of
+    one stream's events; a stream's events must be consecutive."""
+    versions, seen, previous = [], set(), None
+    for e in events:
+        if e.stream_id != previous:
+            if e.stream_id in seen:
+                raise ValueError(f"stream {e.stream_id}: its new events must be consecutive")
+            seen.add(e.stream_id)
+            versions.append(1)
+        else:
+            versions.append(versions[-1] + 1)
+        previous = e.stream_id
+    return versions
 
 
 def _signed(event, signer):

@@ -16,7 +16,7 @@ class FailpointError(RuntimeError):
     """A failure injected by a ``name:raise`` failpoint (tests only)."""
 
 
-def failpoint(name):
+def failpoint(name: str) -> None:
     names = os.environ.get("LIENTHONG_FAILPOINTS")
     if not names:
         return

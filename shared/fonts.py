@@ -15,7 +15,7 @@ class FontMissing(FileNotFoundError):
     """The Unicode font a PDF embeds is not on disk."""
 
 
-def find_fonts(directory=None):
+def find_fonts(directory: str | None = None) -> dict[str, str]:
     """{font name: path} of the fonts PDFs embed; FontMissing names a missing file."""
     directory = FONT_DIR if directory is None else directory
     paths = {name: os.path.join(directory, file) for name, file in FONT_FILES.items()}

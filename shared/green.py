@@ -7,15 +7,25 @@ database waits go through the selector (which eventlet patches), and CPU work
 goes to a real OS thread with :func:`run_cpu`.
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    import threading
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
-def eventlet_patched():
+def eventlet_patched() -> bool:
     patcher = sys.modules.get("eventlet.patcher")
     return bool(patcher and patcher.is_monkey_patched("select"))
 
 
-def make_psycopg_cooperative():
+def make_psycopg_cooperative() -> None:
     """Make psycopg wait on sockets through ``selectors`` when eventlet is active.
 
     psycopg's C wait blocks the hub during a query (eight concurrent
@@ -27,7 +37,7 @@ def make_psycopg_cooperative():
         waiting.wait = waiting.wait_selector
 
 
-def os_thread_lock():
+def os_thread_lock() -> threading.Lock:
     """A lock of the OS's threads, for state shared by code that runs in
     :func:`run_cpu`'s real threads. Under eventlet, ``threading.Lock()`` made
     after the monkey patch is a green lock, and a real thread that blocks on it
@@ -41,7 +51,7 @@ def os_thread_lock():
     return threading.Lock()
 
 
-def os_thread_rlock():
+def os_thread_rlock() -> threading.RLock:
     """:func:`os_thread_lock`, re-entrant (what ``logging`` handlers hold)."""
     if eventlet_patched():
         from eventlet import patcher
@@ -52,7 +62,7 @@ def os_thread_rlock():
     return threading.RLock()
 
 
-def run_cpu(func, *args, **kwargs):
+def run_cpu(func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Run CPU-bound ``func`` off the hub when eventlet is active (real thread)."""
     if eventlet_patched():
         from eventlet import tpool

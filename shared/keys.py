@@ -6,19 +6,25 @@ logged. The raw public key is written beside it (``.pub``, base64) so that
 others can be given it.
 """
 
+from __future__ import annotations
+
 import base64
 import os
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
-def public_raw(private_key):
+
+def public_raw(private_key: Ed25519PrivateKey) -> bytes:
     return private_key.public_key().public_bytes(serialization.Encoding.Raw,
                                                  serialization.PublicFormat.Raw)
 
 
-def load_ed25519(path, passphrase):
+def load_ed25519(path: StrPath, passphrase: str | None) -> Ed25519PrivateKey:
     """The key at ``path``; raises FileNotFoundError if there is none, ValueError
     if the passphrase does not open it."""
     if not passphrase:
@@ -30,7 +36,8 @@ def load_ed25519(path, passphrase):
     return key
 
 
-def save_ed25519(path, key, passphrase, replace=False):
+def save_ed25519(path: StrPath, key: Ed25519PrivateKey, passphrase: str | None,
+                 replace: bool = False) -> Ed25519PrivateKey:
     """Write ``key`` encrypted (0600); without ``replace``, FileExistsError if
     ``path`` exists. A replacement is atomic: readers see the old or the new key."""
     if not passphrase:
@@ -47,7 +54,7 @@ def save_ed25519(path, key, passphrase, replace=False):
     return key
 
 
-def load_or_create_ed25519(path, passphrase):
+def load_or_create_ed25519(path: StrPath, passphrase: str | None) -> Ed25519PrivateKey:
     """The key at ``path``, made on first use; raises ValueError without a passphrase."""
     if not passphrase:
         raise ValueError(f"a passphrase is required to open or create the key {path}")
@@ -59,7 +66,7 @@ def load_or_create_ed25519(path, passphrase):
         return load_ed25519(path, passphrase)
 
 
-def write_public(path, private_key):
+def write_public(path: StrPath, private_key: Ed25519PrivateKey) -> None:
     """Write the raw public key (base64) atomically, for whoever must verify."""
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as fh:

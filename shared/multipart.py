@@ -6,12 +6,20 @@ part on as a readable stream, so an upload flows from the socket to object
 storage without being held whole anywhere. Fields must come before the file.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import (
     NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, Preamble, State,
 )
 
 from shared.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from shared.objectstore import Readable
 
 CHUNK = 64 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -25,7 +33,7 @@ _BUFFERED = {State.PREAMBLE: ("preamble (before the first boundary)", MAX_PREAMB
 
 
 class MultipartStream:
-    def __init__(self, stream, boundary):
+    def __init__(self, stream: Readable, boundary: str | None):
         if not boundary:
             raise ValidationFailed("request: multipart/form-data without a boundary",
                                    field="content-type")
@@ -72,7 +80,7 @@ class MultipartStream:
             raise ValidationFailed(f"request: the multipart {what} is over {limit} bytes",
                                    field="body")
 
-    def next_part(self):
+    def next_part(self) -> tuple[str, str, str | None] | None:
         """``(kind, name, filename)`` of the next part, or None at the end."""
         event = self._next()
         if isinstance(event, Epilogue):
@@ -83,7 +91,7 @@ class MultipartStream:
             return "field", event.name, None
         raise ValidationFailed("request: malformed multipart body", field="body")
 
-    def read_field(self):
+    def read_field(self) -> bytes:
         parts, size = [], 0
         while True:
             event = self._next()
@@ -97,7 +105,7 @@ class MultipartStream:
             if not event.more_data:
                 return b"".join(parts)
 
-    def file_stream(self):
+    def file_stream(self) -> _PartReader:
         """The current file part as an object with ``read(n)``."""
         return _PartReader(self)
 
@@ -123,14 +131,18 @@ class _PartReader:
         return out
 
 
-def encode(fields, file_name, file_obj, file_size, boundary="lienthong-boundary-7MA4YWxkTrZu0gW",
-           content_type="application/pdf", chunk=CHUNK):
+def encode(fields: Mapping[str, str], file_name: str, file_obj: Readable, file_size: int,
+           boundary: str = "lienthong-boundary-7MA4YWxkTrZu0gW",
+           content_type: str = "application/pdf",
+           chunk: int = CHUNK) -> tuple[dict[str, str], _Body]:
     """A client-side streaming body with one file: ``(headers, iterable_with_len)``."""
     return encode_files(fields, [("file", file_name, file_obj, file_size, content_type)],
                         boundary=boundary, chunk=chunk)
 
 
-def encode_files(fields, files, boundary="lienthong-boundary-7MA4YWxkTrZu0gW", chunk=CHUNK):
+def encode_files(fields: Mapping[str, str], files: Iterable[tuple[str, str, Readable, int, str]],
+                 boundary: str = "lienthong-boundary-7MA4YWxkTrZu0gW",
+                 chunk: int = CHUNK) -> tuple[dict[str, str], _Body]:
     """Fields, then ``files`` as ``(form_name, file_name, file_obj, size, content_type)``."""
     pieces = [b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()

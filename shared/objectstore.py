@@ -11,22 +11,37 @@ retries, see :func:`s3_settings`), and any failure of the server surfaces as
 server's address nor its internals; the detail goes to the log.
 """
 
+from __future__ import annotations
+
 import hashlib
 import io
 import logging
 import threading
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.errors import LienThongError, NotFound, StorageError
 from shared.errors import PayloadTooLarge, UnsupportedMediaType
 from shared.green import run_cpu
 
+if TYPE_CHECKING:
+    import urllib3
+    from _typeshed import WriteableBuffer
+
 log = logging.getLogger(__name__)
 
 PART_SIZE = 8 * 1024 * 1024
 CHUNK = 64 * 1024
+
+
+class Readable(Protocol):
+    """A byte source files are read from: ``read(n)`` gives at most ``n`` bytes
+    (all that is left if ``n`` is negative), empty bytes at the end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,7 @@ class StoredObject:
     content_type: str
     version_id: str | None = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "sha256": self.sha256, "size": self.size,
                 "content_type": self.content_type, "version_id": self.version_id}
 
@@ -48,15 +63,15 @@ class PdfCheck:
     content_type = "application/pdf"
     head_size = 5
 
-    def __init__(self, field="file"):
+    def __init__(self, field: str = "file"):
         self.field = field
 
-    def check_head(self, head):
+    def check_head(self, head: bytes) -> None:
         if not head.startswith(b"%PDF-"):
             raise UnsupportedMediaType(f"{self.field}: not a PDF (it does not start with"
                                        " %PDF-)", field=self.field)
 
-    def check_tail(self, tail, size):
+    def check_tail(self, tail: bytes, size: int) -> None:
         if not tail.rstrip(b" \t\r\n\x00").endswith(b"%%EOF"):
             raise UnsupportedMediaType(f"{self.field}: not a complete PDF (no %%EOF at its"
                                        " end)", field=self.field)
@@ -74,12 +89,12 @@ class UnsignedPdfCheck(PdfCheck):
 
     MARKER = b"/ByteRange"
 
-    def __init__(self, field="file"):
+    def __init__(self, field: str = "file"):
         super().__init__(field)
         self.suspect = False
         self._carry = b""  # the end of the last chunk: a marker may straddle two
 
-    def scan(self, chunk):
+    def scan(self, chunk: bytes) -> None:
         if not self.suspect:
             self.suspect = self.MARKER in self._carry + chunk[:len(self.MARKER)] \
                 or self.MARKER in chunk
@@ -95,7 +110,7 @@ MAGIC = {
 }
 
 
-def check_zip_end(field, tail, size):
+def check_zip_end(field: str, tail: bytes, size: int) -> None:
     """A ZIP (docx, xlsx, odt...) ends with its end-of-central-directory record,
     which says where the central directory lies: right before that record.
     A file that merely starts with ``PK`` is refused here, by its end."""
@@ -124,12 +139,12 @@ class AttachmentCheck:
     head_size = 8
     tail_size = 22 + 0xFFFF  # a ZIP's end record and the longest comment it may carry
 
-    def __init__(self, field):
+    def __init__(self, field: str):
         self.field = field
         self.content_type = "application/octet-stream"
         self._pdf = None
 
-    def check_head(self, head):
+    def check_head(self, head: bytes) -> None:
         for magic, content_type in MAGIC.items():
             if head.startswith(magic):
                 self.content_type = content_type
@@ -139,7 +154,7 @@ class AttachmentCheck:
         raise UnsupportedMediaType(f"{self.field}: not a PDF, PNG, JPEG or office (zip)"
                                    " file, judged by its content", field=self.field)
 
-    def check_tail(self, tail, size):
+    def check_tail(self, tail: bytes, size: int) -> None:
         if self._pdf:
             self._pdf.check_tail(tail, size)
         elif self.content_type == "application/zip":
@@ -152,20 +167,24 @@ class OwnContent:
     head_size = 0
     field = "file"
 
-    def __init__(self, content_type):
+    def __init__(self, content_type: str):
         self.content_type = content_type
 
-    def check_head(self, head):
+    def check_head(self, head: bytes) -> None:
         pass
 
-    def check_tail(self, tail, size):
+    def check_tail(self, tail: bytes, size: int) -> None:
         pass
+
+
+# What ``put_stream`` checks a file with.
+ContentCheck = PdfCheck | AttachmentCheck | OwnContent
 
 
 class CheckedReader(io.RawIOBase):
     """Wraps a byte source: hashes, counts, and refuses as soon as a rule breaks."""
 
-    def __init__(self, source, max_size, check):
+    def __init__(self, source: Readable, max_size: int, check: ContentCheck):
         self.source, self.max_size, self.check = source, max_size, check
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -173,10 +192,10 @@ class CheckedReader(io.RawIOBase):
         self._head = b""
         self._tail = b""
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
-    def read(self, n=-1):
+    def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
             n = CHUNK
         try:
@@ -208,7 +227,7 @@ class CheckedReader(io.RawIOBase):
         self._tail = (self._tail + chunk)[-getattr(self.check, "tail_size", 1024):]
         return chunk
 
-    def readinto(self, buffer):
+    def readinto(self, buffer: WriteableBuffer) -> int:
         data = self.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
@@ -221,7 +240,7 @@ READ_TIMEOUT = 30.0  # per socket read; an 8 MiB part is acknowledged well withi
 RETRIES = 2
 
 
-def s3_settings(config):
+def s3_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """``S3ObjectStore`` keyword arguments from a service's config (``S3_*``)."""
     return {
         "endpoint": config["S3_ENDPOINT"], "access_key": config["S3_ACCESS_KEY"],
@@ -234,8 +253,8 @@ def s3_settings(config):
     }
 
 
-def http_client(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries=RETRIES,
-                secure=False):
+def http_client(connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT,
+                retries: int = RETRIES, secure: bool = False) -> urllib3.PoolManager:
     """minio's urllib3 pool with bounds: its default waits 5 minutes per read and
     retries five times, so a hung server held a registration for longer than
     anyone waits. Connection failures and 5xx answers are retried (briefly);
@@ -254,7 +273,7 @@ def http_client(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retr
                               backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]))
 
 
-def server_failures():
+def server_failures() -> tuple[type[Exception], ...]:
     """What a failing S3 server (dead, hung, refusing) raises through minio; not a
     programming error such as a bad argument, which stays what it is."""
     import urllib3
@@ -263,7 +282,7 @@ def server_failures():
     return (MinioException, urllib3.exceptions.HTTPError, OSError)
 
 
-def storage_failure(action, key, err):
+def storage_failure(action: str, key: str | None, err: BaseException) -> StorageError:
     """The :class:`StorageError` for a failed S3 call; the detail (which may name the
     server's address) is logged for operators, never sent to the caller."""
     from minio.error import S3Error
@@ -288,7 +307,7 @@ class _Guarded:
         except server_failures() as err:
             raise storage_failure("read of", self._key, err) from err
 
-    def stream(self, amt=CHUNK):
+    def stream(self, amt: int = CHUNK) -> Iterator[bytes]:
         while chunk := self.read(amt):
             yield chunk
 
@@ -300,9 +319,10 @@ class _Guarded:
 
 
 class S3ObjectStore:
-    def __init__(self, endpoint, access_key, secret_key, bucket, secure=False,
-                 public_endpoint=None, region="us-east-1", connect_timeout=CONNECT_TIMEOUT,
-                 read_timeout=READ_TIMEOUT, retries=RETRIES):
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
+                 secure: bool = False, public_endpoint: str | None = None,
+                 region: str = "us-east-1", connect_timeout: float = CONNECT_TIMEOUT,
+                 read_timeout: float = READ_TIMEOUT, retries: int = RETRIES):
         from minio import Minio
 
         self.bucket = bucket
@@ -315,7 +335,7 @@ class S3ObjectStore:
         self.public = Minio(public_endpoint or endpoint, access_key=access_key,
                             secret_key=secret_key, secure=secure, region=region)
 
-    def ensure_bucket(self):
+    def ensure_bucket(self) -> None:
         from minio.error import S3Error
 
         try:
@@ -327,7 +347,8 @@ class S3ObjectStore:
         except server_failures() as err:
             raise storage_failure("creation of bucket", self.bucket, err) from err
 
-    def put_stream(self, key, source, max_size, check=None):
+    def put_stream(self, key: str, source: Readable, max_size: int,
+                   check: ContentCheck | None = None) -> StoredObject:
         check = check or PdfCheck()
         reader = CheckedReader(source, max_size, check)
         try:
@@ -345,7 +366,7 @@ class S3ObjectStore:
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
                             content_type=check.content_type, version_id=result.version_id)
 
-    def put_locked(self, key, data, retain_until):
+    def put_locked(self, key: str, data: bytes, retain_until: datetime) -> str | None:
         """Store small ``data`` and lock it (COMPLIANCE retention) until ``retain_until``.
 
         The lock is set after the upload: S3 servers refuse retention headers on
@@ -365,7 +386,7 @@ class S3ObjectStore:
             raise storage_failure("locked store of", key, err) from err
         return result.version_id
 
-    def lock(self, key, version_id, retain_until):
+    def lock(self, key: str, version_id: str | None, retain_until: datetime) -> None:
         """Put a stored version under COMPLIANCE retention: no one deletes it before then."""
         from minio.commonconfig import COMPLIANCE
         from minio.retention import Retention
@@ -377,7 +398,7 @@ class S3ObjectStore:
         except server_failures() as err:
             raise storage_failure("lock of", key, err) from err
 
-    def get_bytes(self, key, version_id=None):
+    def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
         """A small object's bytes (read whole: for manifests, notes, bounded files)."""
         response = self.open(key, version_id)
         try:
@@ -387,14 +408,14 @@ class S3ObjectStore:
             if hasattr(response, "release_conn"):
                 response.release_conn()
 
-    def delete(self, key, version_id=None):
+    def delete(self, key: str, version_id: str | None = None) -> None:
         try:
             self.client.remove_object(bucket_name=self.bucket, object_name=key,
                                       version_id=version_id)
         except server_failures() as err:
             raise storage_failure("removal of", key, err) from err
 
-    def remove_all(self, prefix):
+    def remove_all(self, prefix: str) -> int:
         """Remove every version under ``prefix``; how many there were."""
         try:
             found = [(o.object_name, o.version_id) for o in self.client.list_objects(
@@ -406,7 +427,7 @@ class S3ObjectStore:
             raise storage_failure("removal of", prefix, err) from err
         return len(found)
 
-    def versions(self, prefix):
+    def versions(self, prefix: str) -> list[tuple[str, str, datetime]]:
         """Every stored version under ``prefix``: ``(key, version_id, last_modified)``."""
         try:
             return [(o.object_name, o.version_id, o.last_modified)
@@ -416,7 +437,7 @@ class S3ObjectStore:
         except server_failures() as err:
             raise storage_failure("listing of", prefix, err) from err
 
-    def exists(self, key):
+    def exists(self, key: str) -> bool:
         from minio.error import S3Error
 
         try:
@@ -429,14 +450,14 @@ class S3ObjectStore:
         except server_failures() as err:
             raise storage_failure("lookup of", key, err) from err
 
-    def keys(self, prefix=""):
+    def keys(self, prefix: str = "") -> list[str]:
         try:
             return [o.object_name for o in self.client.list_objects(
                 bucket_name=self.bucket, prefix=prefix, recursive=True)]
         except server_failures() as err:
             raise storage_failure("listing of", prefix, err) from err
 
-    def open(self, key, version_id=None):
+    def open(self, key: str, version_id: str | None = None) -> _Guarded:
         """A streaming response; the caller reads it in chunks and closes it."""
         from minio.error import S3Error
 
@@ -450,7 +471,8 @@ class S3ObjectStore:
         except server_failures() as err:
             raise storage_failure("download of", key, err) from err
 
-    def presigned_get(self, key, version_id=None, expires=timedelta(minutes=5)):
+    def presigned_get(self, key: str, version_id: str | None = None,
+                      expires: timedelta = timedelta(minutes=5)) -> str:
         return self.public.presigned_get_object(
             bucket_name=self.bucket, object_name=key, expires=expires,
             version_id=version_id)
@@ -467,7 +489,7 @@ class InMemoryObjectStore:
         self._locks = {}
         self._lock = threading.Lock()
 
-    def ensure_bucket(self):
+    def ensure_bucket(self) -> None:
         pass
 
     def _put(self, key, data):
@@ -477,7 +499,8 @@ class InMemoryObjectStore:
                 (version_id, data, datetime.now(timezone.utc)))
         return version_id
 
-    def put_stream(self, key, source, max_size, check=None):
+    def put_stream(self, key: str, source: Readable, max_size: int,
+                   check: ContentCheck | None = None) -> StoredObject:
         check = check or PdfCheck()
         reader = CheckedReader(source, max_size, check)
         parts = []
@@ -487,19 +510,19 @@ class InMemoryObjectStore:
         return StoredObject(key=key, sha256=reader.sha256.hexdigest(), size=reader.size,
                             content_type=check.content_type, version_id=version_id)
 
-    def put_locked(self, key, data, retain_until):
+    def put_locked(self, key: str, data: bytes, retain_until: datetime) -> str:
         version_id = self._put(key, bytes(data))
         self.lock(key, version_id, retain_until)
         return version_id
 
-    def lock(self, key, version_id, retain_until):
+    def lock(self, key: str, version_id: str | None, retain_until: datetime) -> None:
         with self._lock:
             self._locks[(key, version_id)] = retain_until
 
-    def get_bytes(self, key, version_id=None):
+    def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
         return self.open(key, version_id).read()
 
-    def delete(self, key, version_id=None):
+    def delete(self, key: str, version_id: str | None = None) -> None:
         with self._lock:
             kept = [v for v in self._objects.get(key, [])
                     if version_id is not None and v[0] != version_id]
@@ -508,25 +531,25 @@ class InMemoryObjectStore:
             else:
                 self._objects.pop(key, None)
 
-    def remove_all(self, prefix):
+    def remove_all(self, prefix: str) -> int:
         with self._lock:
             found = [k for k in self._objects if k.startswith(prefix)]
             count = sum(len(self._objects.pop(k)) for k in found)
         return count
 
-    def versions(self, prefix):
+    def versions(self, prefix: str) -> list[tuple[str, str, datetime]]:
         """Every stored version under ``prefix``: ``(key, version_id, last_modified)``."""
         with self._lock:
             return [(k, version_id, written) for k in sorted(self._objects)
                     if k.startswith(prefix) for version_id, _, written in self._objects[k]]
 
-    def exists(self, key):
+    def exists(self, key: str) -> bool:
         return key in self._objects
 
-    def keys(self, prefix=""):
+    def keys(self, prefix: str = "") -> list[str]:
         return sorted(k for k in self._objects if k.startswith(prefix))
 
-    def open(self, key, version_id=None):
+    def open(self, key: str, version_id: str | None = None) -> io.BytesIO:
         with self._lock:
             found = [data for v, data, _ in self._objects.get(key, [])
                      if version_id is None or v == version_id]
@@ -534,5 +557,6 @@ class InMemoryObjectStore:
             raise NotFound(f"no stored file {key}", field="document_id")
         return io.BytesIO(found[-1])
 
-    def presigned_get(self, key, version_id=None, expires=timedelta(minutes=5)):
+    def presigned_get(self, key: str, version_id: str | None = None,
+                      expires: timedelta = timedelta(minutes=5)) -> str:
         return f"memory://{key}" + (f"?versionId={version_id}" if version_id else "")

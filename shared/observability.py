@@ -17,6 +17,8 @@
   picks a free one) is set, serves ``/metrics`` and ``/health`` there.
 """
 
+from __future__ import annotations
+
 import contextvars
 import json
 import logging
@@ -24,7 +26,10 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 import eventlet
 from eventlet import wsgi
@@ -44,6 +49,9 @@ from prometheus_client import (
 
 from shared.green import os_thread_rlock
 
+if TYPE_CHECKING:
+    from nameko.containers import WorkerContext
+
 log = logging.getLogger(__name__)
 
 CORRELATION_KEY = "correlation_id"  # the envelope field and the RPC context data key
@@ -54,43 +62,49 @@ METRICS_CONFIG_KEY = "METRICS_ADDRESS"
 # forge a log line. Anything else is replaced by a fresh id.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
-_correlation = contextvars.ContextVar("lienthong_correlation_id", default=None)
-_service = contextvars.ContextVar("lienthong_service", default=None)
+_correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "lienthong_correlation_id", default=None)
+_service: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "lienthong_service", default=None)
+
+# What bind_correlation_id returns and reset_correlation_id takes back.
+_Tokens = tuple[contextvars.Token[str | None], contextvars.Token[str | None] | None]
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
-def current_correlation_id():
+def current_correlation_id() -> str | None:
     """The correlation id of the work this greenthread does, or None."""
     return _correlation.get()
 
 
-def bind_correlation_id(correlation_id, service=None):
+def bind_correlation_id(correlation_id: str | None, service: str | None = None) -> _Tokens:
     """Set the correlation id (and service) for this greenthread; returns a reset token."""
     return (_correlation.set(correlation_id),
             _service.set(service) if service is not None else None)
 
 
-def reset_correlation_id(tokens):
+def reset_correlation_id(tokens: _Tokens) -> None:
     correlation_token, service_token = tokens
     _correlation.reset(correlation_token)
     if service_token is not None:
         _service.reset(service_token)
 
 
-def safe_id(value):
+def safe_id(value: object) -> str | None:
     """``value`` if it is a well-formed correlation id, else None."""
     if isinstance(value, str) and _SAFE_ID.match(value):
         return value
     return None
 
 
-def new_correlation_id():
+def new_correlation_id() -> str:
     return str(uuid.uuid4())
 
 
 class CorrelationFilter(logging.Filter):
     """Adds ``correlation_id`` (and the worker's ``service``) to every record."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "correlation_id", None) is None:
             record.correlation_id = _correlation.get()
         if getattr(record, "service", None) is None:
@@ -104,7 +118,7 @@ class StreamHandler(logging.StreamHandler):
     eventlet's monkey patch is green, and a real thread blocking on it makes the
     hub fail ("Cannot switch to a different thread")."""
 
-    def createLock(self):
+    def createLock(self) -> None:
         self.lock = os_thread_rlock()
 
 
@@ -116,15 +130,17 @@ class JsonFormatter(logging.Formatter):
     ``LIENTHONG_SERVICE`` environment variable.
     """
 
-    def __init__(self, service=None, fmt=None, datefmt=None, style="%", **kwargs):
+    def __init__(self, service: str | None = None, fmt: str | None = None,
+                 datefmt: str | None = None, style: Literal["%", "{", "$"] = "%",
+                 **kwargs: Any):
         super().__init__(fmt=fmt, datefmt=datefmt, style=style, **kwargs)
         self.service = service or os.environ.get("LIENTHONG_SERVICE") or None
 
-    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's name)
         moment = datetime.fromtimestamp(record.created, timezone.utc)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record),
             "level": record.levelname,
@@ -145,7 +161,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def correlation_id_for(worker_ctx):
+def correlation_id_for(worker_ctx: WorkerContext) -> str:
     """The correlation id of the work ``worker_ctx`` is about to do."""
     entrypoint = worker_ctx.entrypoint
     args = worker_ctx.args
@@ -178,20 +194,20 @@ class _CorrelationHandle:
 class Correlation(DependencyProvider):
     """``self.correlation.id`` in a worker; sets the id logs and RPC calls carry."""
 
-    def setup(self):
+    def setup(self) -> None:
         self._tokens = {}
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> _CorrelationHandle:
         return _CorrelationHandle(worker_ctx)
 
-    def worker_setup(self, worker_ctx):
+    def worker_setup(self, worker_ctx: WorkerContext) -> None:
         correlation_id = correlation_id_for(worker_ctx)
         # ``context_data`` is a copy: ``data`` is what nameko's RPC proxies send on.
         worker_ctx.data[CORRELATION_KEY] = correlation_id
         self._tokens[id(worker_ctx)] = bind_correlation_id(correlation_id,
                                                            worker_ctx.service_name)
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: WorkerContext) -> None:
         tokens = self._tokens.pop(id(worker_ctx), None)
         if tokens is not None:
             try:
@@ -200,7 +216,7 @@ class Correlation(DependencyProvider):
                 pass
 
 
-def parse_address(text):
+def parse_address(text: object) -> tuple[str, int]:
     """``host:port`` → (host, port); port 0 picks a free one."""
     host, sep, port = str(text).strip().rpartition(":")
     if not sep or not port.isdigit():
@@ -217,7 +233,7 @@ class Metrics(DependencyProvider):
 
     BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-    def setup(self):
+    def setup(self) -> None:
         self.service = self.container.service_name
         self.registry = CollectorRegistry(auto_describe=True)
         self.entrypoint_seconds = Histogram(
@@ -249,11 +265,12 @@ class Metrics(DependencyProvider):
 
     # ---- worker hooks
 
-    def worker_setup(self, worker_ctx):
+    def worker_setup(self, worker_ctx: WorkerContext) -> None:
         self._started[id(worker_ctx)] = time.perf_counter()
         self.workers_in_flight.labels(self.service).inc()
 
-    def worker_result(self, worker_ctx, result=None, exc_info=None):
+    def worker_result(self, worker_ctx: WorkerContext, result: Any = None,
+                      exc_info: _ExcInfo | None = None) -> None:
         started = self._started.pop(id(worker_ctx), None)
         if started is None:
             return
@@ -266,14 +283,14 @@ class Metrics(DependencyProvider):
             self.entrypoint_errors.labels(self.service, entrypoint,
                                           exc_info[0].__name__).inc()
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: WorkerContext) -> None:
         # worker_result always runs first; this only catches a worker that broke before.
         if self._started.pop(id(worker_ctx), None) is not None:
             self.workers_in_flight.labels(self.service).dec()
 
     # ---- the HTTP endpoint
 
-    def start(self):
+    def start(self) -> None:
         self.started_at.labels(self.service).set(time.time())
         address = str(self.container.config.get(METRICS_CONFIG_KEY) or "").strip()
         if not address:
@@ -306,7 +323,8 @@ class Metrics(DependencyProvider):
         except Exception:  # a client that went away; never the service's problem
             log.debug("metrics endpoint: request from %s failed", client, exc_info=True)
 
-    def wsgi_app(self, environ, start_response):
+    def wsgi_app(self, environ: dict[str, Any],
+                 start_response: Callable[..., object]) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self._respond(start_response, "405 Method Not Allowed", b"",
@@ -336,11 +354,11 @@ class Metrics(DependencyProvider):
         for gt in list(self._pool.coroutines_running):
             gt.kill()
 
-    def stop(self):
+    def stop(self) -> None:
         self._close()
 
-    def kill(self):
+    def kill(self) -> None:
         self._close()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Metrics:
         return self

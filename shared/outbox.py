@@ -13,9 +13,13 @@ lock on a dedicated connection, which also LISTENs for new-event notices so
 that the relay wakes as soon as an append commits.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import amqp
 import kombu
@@ -24,6 +28,10 @@ import psycopg
 from shared.failpoints import failpoint
 from shared.topology import exchange_name, priority_of, queue_arguments, subscriptions_of
 
+if TYPE_CHECKING:
+    from shared.envelope import Event
+    from shared.eventstore import PostgresEventStore
+
 log = logging.getLogger(__name__)
 
 
@@ -31,7 +39,7 @@ class PublishFailed(Exception):
     pass
 
 
-def send_to_queue(amqp_uri, queue, payload):
+def send_to_queue(amqp_uri: str, queue: str, payload: Mapping[str, Any]) -> None:
     """Publish an event's wire form straight into ``queue`` (the default exchange),
     as the relay would have, and wait for the broker's confirm."""
     with kombu.Connection(amqp_uri, heartbeat=0) as conn:
@@ -52,14 +60,15 @@ def send_to_queue(amqp_uri, queue, payload):
 class BrokerPublisher:
     """Publishes envelopes to ``{service}.events`` and waits for confirms per batch."""
 
-    def __init__(self, amqp_uri, service, confirm_timeout=30, queue_type="classic"):
+    def __init__(self, amqp_uri: str, service: str, confirm_timeout: float = 30,
+                 queue_type: str = "classic"):
         self.amqp_uri, self.service = amqp_uri, service
         self.confirm_timeout = confirm_timeout
         self.queue_arguments = queue_arguments(queue_type)
         self._conn = None
         self._channel = None
 
-    def connect(self):
+    def connect(self) -> None:
         self._conn = kombu.Connection(self.amqp_uri, heartbeat=0)
         self._conn.connect()
         raw = self._conn.connection  # the py-amqp connection under kombu
@@ -90,7 +99,7 @@ class BrokerPublisher:
         self._nacked += 1
         self._settle(delivery_tag, multiple)
 
-    def publish_batch(self, events):
+    def publish_batch(self, events: Iterable[Event]) -> None:
         """Publish in order; return once the broker has confirmed every one."""
         if self._channel is None:
             self.connect()
@@ -114,7 +123,7 @@ class BrokerPublisher:
             nacked, self._nacked = self._nacked, 0
             raise PublishFailed(f"broker refused {nacked} message(s)")
 
-    def close(self):
+    def close(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.release()
@@ -124,13 +133,14 @@ class BrokerPublisher:
 
 
 class OutboxRelay:
-    def __init__(self, store, publisher, batch_size=500, poll_interval=1.0):
+    def __init__(self, store: PostgresEventStore, publisher: BrokerPublisher,
+                 batch_size: int = 500, poll_interval: float = 1.0):
         self.store, self.publisher = store, publisher
         self.batch_size, self.poll_interval = batch_size, poll_interval
         self.cursor_name = f"relay:{publisher.service}"
         self._running = False
 
-    def cursor(self, conn=None):
+    def cursor(self, conn: psycopg.Connection[Any] | None = None) -> int:
         with self.store._tx(conn) as c:
             row = c.execute("SELECT position FROM outbox_cursor WHERE name = %s",
                             (self.cursor_name,)).fetchone()
@@ -143,7 +153,7 @@ class OutboxRelay:
                 " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position",
                 (self.cursor_name, position))
 
-    def publish_pending(self):
+    def publish_pending(self) -> int:
         """Publish one batch after the cursor; returns how many were confirmed."""
         events = self.store.read_all(self.cursor(), self.batch_size)
         if not events:
@@ -154,13 +164,13 @@ class OutboxRelay:
         self._save_cursor(events[-1].position)
         return len(events)
 
-    def drain(self):
+    def drain(self) -> int:
         total = 0
         while (n := self.publish_pending()):
             total += n
         return total
 
-    def run(self):
+    def run(self) -> None:
         """Loop until :meth:`stop`: lead (advisory lock), wait for notices, publish."""
         self._running = True
         while self._running:
@@ -171,7 +181,7 @@ class OutboxRelay:
                 self.publisher.close()
                 _sleep(min(self.poll_interval * 2, 5))
 
-    def stop(self):
+    def stop(self) -> None:
         self._running = False
 
     def _lead(self):

@@ -7,7 +7,14 @@
   and its certificates. Anything of another agency is refused by name.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from shared.errors import Forbidden
+
+if TYPE_CHECKING:
+    from shared.envelope import Actor
 
 OPERATOR = "operator"
 ADMIN = "admin"
@@ -15,7 +22,7 @@ ADMIN = "admin"
 ADMIN_GRANTS = ("clerk", "leader", "admin")
 
 
-def own_agency(actor, agency, field="agency"):
+def own_agency(actor: Actor, agency: str, field: str = "agency") -> Actor:
     """:class:`Forbidden` naming ``field`` unless ``actor`` (an agency admin)
     acts on its own agency; operators and auditors are not scoped."""
     if actor.role == ADMIN and agency != actor.agency:
@@ -24,7 +31,7 @@ def own_agency(actor, agency, field="agency"):
     return actor
 
 
-def may_grant(actor, role):
+def may_grant(actor: Actor, role: str) -> Actor:
     """:class:`Forbidden` naming ``role`` unless ``actor`` may create a user with it."""
     if actor.role != OPERATOR and role not in ADMIN_GRANTS:
         raise Forbidden(f"role: only an operator creates {role} users", field="role")

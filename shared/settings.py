@@ -7,7 +7,11 @@ service started with ``DEV_MODE`` (``LIENTHONG_DEV_MODE=1``) runs with such a
 value, and says so loudly in its log.
 """
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,7 @@ KNOWN_DEFAULTS = frozenset({
 class InsecureConfiguration(RuntimeError):
     """A setting that would let the service run with a guessable secret."""
 
-    def __init__(self, setting, problem):
+    def __init__(self, setting: str, problem: str):
         self.setting, self.problem = setting, problem
         super().__init__(
             f"{setting} {problem}: give it a fresh random value (for example"
@@ -31,11 +35,11 @@ class InsecureConfiguration(RuntimeError):
             f" the service in development mode (LIENTHONG_DEV_MODE=1), never in production")
 
 
-def is_dev_mode(config):
+def is_dev_mode(config: Mapping[str, Any]) -> bool:
     return str(config.get("DEV_MODE", "")).strip().lower() in ("1", "true", "yes", "on")
 
 
-def secret_problem(value, min_length=MIN_SECRET_LENGTH):
+def secret_problem(value: object, min_length: int = MIN_SECRET_LENGTH) -> str | None:
     """Why ``value`` is not an acceptable secret, or None."""
     if value is None or str(value) == "":
         return "is missing"
@@ -47,7 +51,8 @@ def secret_problem(value, min_length=MIN_SECRET_LENGTH):
     return None
 
 
-def require_secret(config, setting, min_length=MIN_SECRET_LENGTH):
+def require_secret(config: Mapping[str, Any], setting: str,
+                   min_length: int = MIN_SECRET_LENGTH) -> str:
     """``config[setting]`` as text, if it is a real secret; else refuse to start.
 
     In development mode a weak value is accepted with a warning; a missing one

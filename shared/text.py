@@ -5,10 +5,14 @@ jsonb refuse the first, UTF-8 cannot encode the second. Both are refused at
 the edge with an error naming the field, instead of failing deep inside.
 """
 
+from typing import TypeVar
+
 from shared.errors import ValidationFailed
 
+_Value = TypeVar("_Value")
 
-def check_storable(value, path=""):
+
+def check_storable(value: _Value, path: str = "") -> _Value:
     """Raise ValidationFailed naming the first string (or key) that cannot be stored."""
     if isinstance(value, str):
         _check(value, path or "body")

@@ -29,11 +29,22 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 
 from shared.green import os_thread_lock
+
+if TYPE_CHECKING:
+    import threading
+
+    import pkcs11
+    from _typeshed import StrPath
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+    from pyhanko.sign.pkcs11 import PKCS11Signer
 
 MODULE_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so",
                      "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
@@ -44,12 +55,12 @@ KEY_LABEL = "seal"
 class TokenError(Exception):
     """A token refused or failed; ``message`` is for the person holding it (Vietnamese)."""
 
-    def __init__(self, message, reason):
+    def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason  # pin_incorrect, pin_locked, no_token, no_key, token
 
 
-def softhsm_module():
+def softhsm_module() -> str:
     """The SoftHSM2 PKCS#11 library's path (Debian's ``softhsm2``)."""
     for path in MODULE_CANDIDATES:
         if os.path.exists(path):
@@ -60,7 +71,7 @@ def softhsm_module():
 class SoftHsm:
     """A SoftHSM2 of our own: ``directory``/softhsm2.conf and its token directory."""
 
-    def __init__(self, directory):
+    def __init__(self, directory: StrPath):
         self.directory = os.path.abspath(directory)
         self.conf = os.path.join(self.directory, "softhsm2.conf")
         self.token_dir = os.path.join(self.directory, "tokens")
@@ -68,11 +79,11 @@ class SoftHsm:
     def __repr__(self):
         return f"SoftHsm({self.directory!r})"
 
-    def env(self):
+    def env(self) -> dict[str, str]:
         """The variable that points SoftHSM2 here, for a process about to load it."""
         return {"SOFTHSM2_CONF": self.conf}
 
-    def ensure(self):
+    def ensure(self) -> Self:
         os.makedirs(self.token_dir, mode=0o700, exist_ok=True)
         if not os.path.exists(self.conf):
             with open(self.conf, "w") as fh:
@@ -81,7 +92,7 @@ class SoftHsm:
                          "slots.removable = false\n")
         return self
 
-    def init_token(self, label, pin, so_pin):
+    def init_token(self, label: str, pin: str, so_pin: str) -> None:
         """A new token ``label`` in a free slot, under the user ``pin``. (softhsm2-util
         takes the PINs as arguments: a harness step, not for a machine others share.)"""
         self.ensure()
@@ -93,7 +104,7 @@ class SoftHsm:
             raise TokenError(f"Không khởi tạo được token {label}: {done.stderr.strip()}",
                              "token")
 
-    def use(self):
+    def use(self) -> Self:
         """Point this process's SoftHSM2 here (before the library is first loaded)."""
         self.ensure()
         os.environ.update(self.env())
@@ -119,7 +130,8 @@ def _lib(module):
     return lib
 
 
-def open_session(module, token_label, pin, rw=False):
+def open_session(module: str, token_label: str, pin: str,
+                 rw: bool = False) -> pkcs11.Session:
     """A logged-in session on token ``token_label``; a :class:`TokenError` saying why not."""
     import pkcs11
     from pkcs11 import exceptions as p11
@@ -143,7 +155,7 @@ def open_session(module, token_label, pin, rw=False):
                          "token") from None
 
 
-def generate_key(session, label=KEY_LABEL):
+def generate_key(session: pkcs11.Session, label: str = KEY_LABEL) -> PublicKeyTypes:
     """An ECDSA P-256 key pair made inside the token: the private half sensitive, not
     extractable, for signing only. Returns the public key (cryptography)."""
     from pkcs11 import Attribute, KeyType
@@ -161,7 +173,7 @@ def generate_key(session, label=KEY_LABEL):
     return serialization.load_der_public_key(encode_ec_public_key(public))
 
 
-def public_key(session, label=KEY_LABEL):
+def public_key(session: pkcs11.Session, label: str = KEY_LABEL) -> PublicKeyTypes:
     """The public half of the token's key ``label`` (cryptography)."""
     from pkcs11 import Attribute, ObjectClass
     from pkcs11.util.ec import encode_ec_public_key
@@ -173,7 +185,7 @@ def public_key(session, label=KEY_LABEL):
     return serialization.load_der_public_key(encode_ec_public_key(found[0]))
 
 
-def private_key_attributes(session):
+def private_key_attributes(session: pkcs11.Session) -> list[dict[str, Any]]:
     """What the token says of each private key: label and its protection flags."""
     from pkcs11 import Attribute, ObjectClass
 
@@ -231,12 +243,14 @@ def _pyhanko_signer_class():
     return TokenSigner
 
 
-def token_signer(session, certificate, chain=(), key_label=KEY_LABEL, lock=None):
+def token_signer(session: pkcs11.Session, certificate: x509.Certificate,
+                 chain: Iterable[x509.Certificate] = (), key_label: str = KEY_LABEL,
+                 lock: threading.Lock | None = None) -> PKCS11Signer:
     """A pyHanko ``Signer`` whose key stays in the token behind ``session``."""
     return _pyhanko_signer_class()(session, certificate, chain, key_label, lock)
 
 
-def sign_digest(session, digest, label=KEY_LABEL):
+def sign_digest(session: pkcs11.Session, digest: bytes, label: str = KEY_LABEL) -> bytes:
     """An ECDSA signature (DER, as CMS carries it) of a SHA-256 ``digest``, by the
     token's key ``label``."""
     from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
@@ -251,13 +265,13 @@ def sign_digest(session, digest, label=KEY_LABEL):
     return encode_ecdsa_signature(found[0].sign(digest, mechanism=Mechanism.ECDSA))
 
 
-def read_secret(path):
+def read_secret(path: StrPath) -> str:
     """A PIN from a file (its first line), for commands run by a harness."""
     with open(path) as fh:
         return fh.readline().rstrip("\n")
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.tokens", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

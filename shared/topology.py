@@ -7,7 +7,9 @@ would be dropped. The outbox relay therefore declares every queue listed here
 before it publishes, and the broker keeps events for consumers not yet up.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 ALL = "#"  # topic wildcard: every event type of a source
 
@@ -23,7 +25,7 @@ MAX_PRIORITY = 3
 QUEUE_TYPES = ("classic", "quorum")
 
 
-def queue_arguments(queue_type="classic"):
+def queue_arguments(queue_type: str = "classic") -> dict[str, Any]:
     if queue_type == "classic":
         return {"x-max-priority": MAX_PRIORITY}
     if queue_type == "quorum":
@@ -31,14 +33,14 @@ def queue_arguments(queue_type="classic"):
     raise ValueError(f"QUEUE_TYPE: one of {', '.join(QUEUE_TYPES)}, got {queue_type!r}")
 
 
-def queue_type_of(config):
+def queue_type_of(config: Mapping[str, Any]) -> str:
     return str(config.get("QUEUE_TYPE") or "classic").strip().lower()
 
 
 QUEUE_ARGUMENTS = queue_arguments()
 
 
-def priority_of(data):
+def priority_of(data: Any) -> int:
     """An event's priority: the urgency it carries, if any (0 to 3)."""
     urgency = data.get("urgency") if hasattr(data, "get") else None
     if isinstance(urgency, int) and not isinstance(urgency, bool):
@@ -54,7 +56,7 @@ class Subscription:
     method: str
 
     @property
-    def queue(self):
+    def queue(self) -> str:
         return f"evt-{self.source}-{self.event_type}--{self.consumer}.{self.method}"
 
 
@@ -86,7 +88,7 @@ RETIRED = (
 )
 
 
-def queue_of(consumer, source, event_type):
+def queue_of(consumer: str, source: str | None, event_type: str | None) -> str | None:
     """The queue of ``consumer`` (``service.method``, as the inbox names it) that
     receives ``source``'s ``event_type``, or None."""
     service, _, method = consumer.partition(".")
@@ -97,9 +99,9 @@ def queue_of(consumer, source, event_type):
     return None
 
 
-def subscriptions_of(source):
+def subscriptions_of(source: str) -> list[Subscription]:
     return [s for s in SUBSCRIPTIONS if s.source == source]
 
 
-def exchange_name(source):
+def exchange_name(source: str) -> str:
     return f"{source}.events"

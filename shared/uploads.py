@@ -26,10 +26,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from shared.errors import ServiceUnavailable, StorageError
 from shared.migrations import initial
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from shared.db import Database
+    from shared.objectstore import InMemoryObjectStore, S3ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +118,8 @@ class PendingUploads:
     """The intents of one service. ``db`` is its database, ``files`` the bucket
     (``versions`` and ``delete``), ``read_stream(stream_id, conn)`` its events."""
 
-    def __init__(self, db, files, read_stream: Callable, settings: UploadSettings | None = None):
+    def __init__(self, db: Database, files: S3ObjectStore | InMemoryObjectStore,
+                 read_stream: Callable, settings: UploadSettings | None = None):
         self.db, self.files, self.read_stream = db, files, read_stream
         self.settings = settings or UploadSettings()
 
@@ -128,7 +135,7 @@ class PendingUploads:
                 (upload_id, prefix, stream_id, self.settings.max_seconds))
         return upload_id
 
-    def settle(self, conn, upload_id: str) -> None:
+    def settle(self, conn: psycopg.Connection[Any], upload_id: str) -> None:
         """In the transaction that stores the event naming the files: the intent
         goes with it. Refused once the sweeper took the intent (too late)."""
         settled = conn.execute(

@@ -10,7 +10,7 @@ from shared.errors import ValidationFailed
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 
 
-def checked_uuid(value, field="document_id"):
+def checked_uuid(value: object, field: str = "document_id") -> str:
     """``value`` as a UUID's canonical text, or a refusal naming ``field``."""
     try:
         return str(uuid.UUID(str(value)))

@@ -2,7 +2,10 @@
 (the broker, the API) is loaded and validated here, every field checked and a
 refusal naming the field (:func:`event_from_dict`)."""
 
+from __future__ import annotations
+
 from datetime import timezone
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
@@ -18,7 +21,7 @@ class ActorSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
     @post_load
-    def make(self, data, **kwargs):
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Actor:
         return Actor(**data)
 
 
@@ -46,7 +49,7 @@ class EventSchema(Schema):
     position = fields.Integer(strict=True, allow_none=True, load_default=None)
 
     @post_load
-    def make(self, data, **kwargs):
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Event:
         data["event_id"] = str(data["event_id"])
         data["correlation_id"] = str(data["correlation_id"])
         if data["causation_id"] is not None:
@@ -60,7 +63,7 @@ class EventSchema(Schema):
 _event_schema = EventSchema()
 
 
-def event_from_dict(payload):
+def event_from_dict(payload: Any) -> Event:
     """Load and validate an envelope; raises :class:`ValidationFailed` naming the field."""
     try:
         event = _event_schema.load(payload)

@@ -6,15 +6,14 @@ import unicodedata
 from datetime import date
 
 from marshmallow import (
-    Schema, ValidationError, fields, pre_load, validate, validates_schema,
+    Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema,
 )
 
-from services.docs.domain import (
-    COMPETENCE, SECRECY, STEERING, URGENCY,
-)
+from services.docs.domain import SECRECY, STEERING, URGENCY
 from shared.documents import DOCUMENT_TYPES
 from shared.envelope import AGENCY_CODE
 from shared.errors import ValidationFailed
+from shared.signers import COMPETENCES, authority_lines
 from shared.text import check_storable
 
 ABBREVIATION = re.compile(r"^[A-ZĐ][A-Za-zĐđ0-9&]{0,19}$")
@@ -49,18 +48,28 @@ class _Text(Schema):
 
 class SignerSchema(_Text):
     competence = fields.String(load_default="", validate=validate.OneOf(
-        COMPETENCE, error="one of TM., Q., KT., TL., TUQ. or empty (signs directly)"))
+        COMPETENCES, error="one of TM., Q., KT., TL., TUQ. or empty (signs directly)"))
     # Whom a TM./KT./TL./TUQ. signature is for: "Ủy ban nhân dân", "Chủ tịch", ...
     on_behalf_of = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    # Under TM. or TL., the head a deputy signs KT. for: "Chủ tịch" (Art. 13).
+    deputy_for = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     position = fields.String(required=True, validate=validate.Length(min=1, max=200))
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
     @validates_schema
-    def on_behalf_of_whom(self, data, **kwargs):
-        if data.get("competence") in ("TM.", "KT.", "TL.", "TUQ.") and not data.get(
-                "on_behalf_of"):
-            raise ValidationError(f"required with competence {data['competence']}",
-                                  field_name="on_behalf_of")
+    def lines_by_the_rule(self, data, **kwargs):
+        try:  # the rule the PDF appearance and edXML's Competence follow too
+            authority_lines(data.get("competence", ""), data.get("on_behalf_of"),
+                            data.get("deputy_for"))
+        except ValidationFailed as err:
+            raise ValidationError(err.message.split(": ", 1)[-1],
+                                  field_name=err.field) from None
+
+    @post_load
+    def deputy_only_if_named(self, data, **kwargs):
+        if data.get("deputy_for") is None:
+            data.pop("deputy_for", None)
+        return data
 
 
 class ResponseForSchema(_Text):

@@ -75,8 +75,29 @@ CREATE TABLE IF NOT EXISTS incoming (
     UNIQUE (agency, sender, document_year, number_notation)
 );
 """
+# The issue deadline of each document its leader signed (Decree 30 Art. 18(1)):
+# one row per document, so an overdue issue is recorded once (``overdue_at``).
+ISSUE_DEADLINES_DDL = """
+CREATE TABLE IF NOT EXISTS issue_deadlines (
+    document_id    uuid PRIMARY KEY,
+    issuing_agency text NOT NULL,
+    urgency        smallint NOT NULL,
+    signed_at      timestamptz NOT NULL,
+    issue_by       timestamptz NOT NULL,
+    issued_at      timestamptz,
+    overdue_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS issue_deadlines_open ON issue_deadlines (issue_by) WHERE issued_at IS NULL;
+"""
 # Versioned: a change to these tables is a new migration (shared.migrations).
-MIGRATIONS = initial("docs", DDL)
+MIGRATIONS = initial("docs", DDL).then(
+    2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL)
+ISSUE_COLUMNS = ("document_id", "issuing_agency", "urgency", "signed_at", "issue_by",
+                 "issued_at", "overdue_at", "state", "subject", "document_type")
+_ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at, t.issue_by,"
+                 " t.issued_at, t.overdue_at, d.state, d.metadata->>'subject',"
+                 " d.metadata->>'document_type'"
+                 " FROM issue_deadlines t JOIN documents d USING (document_id)")
 
 DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipients, file,"
                     " attachments, registered_at, number, number_notation, year, issued_at,"
@@ -170,6 +191,19 @@ class DocsStore:
     def take_number(self, conn: Any, agency: str, year: int, series: str) -> int:
         return take_number(conn, agency, year, series)
 
+    def take_numbers(self, conn: Any, agencies: list[str], year: int,
+                     series: str) -> dict[str, int]:
+        """The next number of each agency's series, in one statement; the rows
+        are locked in the agencies' order (sorted: no deadlock between two)."""
+        rows = conn.execute(
+            "INSERT INTO number_series SELECT agency, %s, %s, 1"
+            " FROM unnest(%s::text[]) AS agency ORDER BY agency"
+            " ON CONFLICT (agency, year, series)"
+            " DO UPDATE SET last_number = number_series.last_number + 1"
+            " RETURNING agency, last_number",
+            (year, series, sorted(set(agencies)))).fetchall()
+        return dict(rows)
+
     def claim_deliveries(self, conn: Any, document_id: Any, agencies: list[str]) -> list[str]:
         """Record who got the document; the agencies it had not reached before."""
         rows = conn.execute(
@@ -188,6 +222,25 @@ class DocsStore:
             f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE issuing_agency = %s"
             " AND number IS NOT NULL ORDER BY year, number", (agency,)).fetchall()
         return [_document(r) for r in rows]
+
+    # -- issue deadlines -----------------------------------------------------------------
+
+    def issue_tracking(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
+        """The document's issue deadline row (``ISSUE_COLUMNS``), None if it was not
+        signed here; ``lock``: held until the transaction ends."""
+        row = conn.execute(_ISSUE_SELECT + " WHERE t.document_id = %s"
+                           + (" FOR UPDATE OF t" if lock else ""), (document_id,)).fetchone()
+        return _issue_row(row) if row else None
+
+    def overdue_issues(self, conn: Any, agency: str | None, now: datetime) -> list[dict]:
+        """Signed, not issued, past the issue deadline at ``now``: of ``agency`` (or
+        every agency), the earliest deadline first."""
+        rows = conn.execute(
+            _ISSUE_SELECT + " WHERE t.issued_at IS NULL AND t.issue_by < %s"
+            " AND d.state = ANY(%s) AND (%s::text IS NULL OR t.issuing_agency = %s)"
+            " ORDER BY t.issue_by, t.document_id",
+            (now, list(domain.AWAITING_ISSUE), agency, agency)).fetchall()
+        return [_issue_row(r) for r in rows]
 
     # -- incoming -----------------------------------------------------------------------
 
@@ -236,8 +289,21 @@ class DocsStore:
 
     # -- the projection -----------------------------------------------------------------
 
+    def project_all(self, events: list[Event], conn: Any, cause: Event | None = None) -> None:
+        """:meth:`project` each event in order; a broadcast's arrivals (every
+        event an ``IncomingRegistered``) in one pipelined statement."""
+        if len(events) < 2 or any(e.event_type != "IncomingRegistered" for e in events):
+            for event in events:
+                self.project(event, conn, cause=cause)
+            return
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT_INCOMING, [_incoming_row(e.data) for e in events])
+
     def project(self, event: Event, conn: Any, cause: Event | None = None) -> None:
         kind = event.event_type
+        _track_issue(conn, event)
+        if kind == "IssueOverdue":
+            return  # its deadline row only (above)
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
             row = _registered_row(event)
             metadata = {k: row[k] for k in domain.METADATA_FIELDS}
@@ -262,13 +328,7 @@ class DocsStore:
                          " WHERE document_id = %s",
                          (*changes.values(), event.data["document_id"]))
         elif kind == "IncomingRegistered":
-            data = event.data
-            conn.execute(
-                "INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %s, %s, year"
-                " FROM documents WHERE document_id = %s",
-                (data["document_id"], data["agency"], data["arrival_number"], data["year"],
-                 data["arrived_at"], data["state"], data["sender"], data["number_notation"],
-                 data["document_id"]))
+            conn.execute(_INSERT_INCOMING, _incoming_row(event.data))
         elif kind in _INCOMING_CHANGES:
             data = event.data
             conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason)"
@@ -288,16 +348,19 @@ class MemoryDocsStore:
         self.numbers: dict[tuple, int] = {}
         self.delivered: dict[str, set[str]] = {}
         self.arrived: dict[tuple[str, str], dict] = {}  # (document_id, agency) -> row
+        self.deadlines: dict[str, dict] = {}  # document_id -> issue deadline row
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
-            saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived))
+            saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived,
+                                   self.deadlines))
             try:
                 yield None
             except BaseException:
-                self.documents, self.numbers, self.delivered, self.arrived = saved
+                (self.documents, self.numbers, self.delivered, self.arrived,
+                 self.deadlines) = saved
                 raise
 
     writing = transaction
@@ -328,6 +391,11 @@ class MemoryDocsStore:
         self.numbers[key] = self.numbers.get(key, 0) + 1
         return self.numbers[key]
 
+    def take_numbers(self, conn: Any, agencies: list[str], year: int,
+                     series: str) -> dict[str, int]:
+        return {agency: self.take_number(conn, agency, year, series)
+                for agency in sorted(set(agencies))}
+
     def claim_deliveries(self, conn: Any, document_id: Any, agencies: list[str]) -> list[str]:
         known = self.delivered.setdefault(str(document_id), set())
         new = sorted(set(agencies) - known)
@@ -341,6 +409,21 @@ class MemoryDocsStore:
         found = [d for d in self.documents.values()
                  if d["issuing_agency"] == agency and d["number"] is not None]
         return copy.deepcopy(sorted(found, key=lambda d: (d["year"], d["number"])))
+
+    def issue_tracking(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
+        row = self.deadlines.get(str(document_id))
+        if row is None:
+            return None
+        document = self.documents[row["document_id"]]
+        return {**copy.deepcopy(row), "state": document["state"],
+                "subject": document["subject"], "document_type": document["document_type"]}
+
+    def overdue_issues(self, conn: Any, agency: str | None, now: datetime) -> list[dict]:
+        found = [self.issue_tracking(conn, doc) for doc, row in self.deadlines.items()
+                 if row["issued_at"] is None and row["issue_by"] < now
+                 and self.documents[doc]["state"] in domain.AWAITING_ISSUE
+                 and agency in (None, row["issuing_agency"])]
+        return sorted(found, key=lambda r: (r["issue_by"], r["document_id"]))
 
     def incoming(self, conn: Any, document_id: Any, agency: str) -> dict | None:
         row = self.arrived.get((str(document_id), agency))
@@ -373,6 +456,24 @@ class MemoryDocsStore:
         return documents, {doc: sorted(agencies) for doc, agencies in self.delivered.items()
                            if agencies}
 
+    def _track_issue(self, event: Event) -> None:
+        """``_track_issue`` of the PostgreSQL adapter, on the dict."""
+        kind, data = event.event_type, event.data
+        doc = data.get("document_id")
+        if kind == "DocumentStateChanged" and data.get("issue_by"):
+            if doc not in self.deadlines:
+                document = self.documents[doc]
+                self.deadlines[doc] = {
+                    "document_id": doc, "issuing_agency": document["issuing_agency"],
+                    "urgency": document["urgency"] or 0,
+                    "signed_at": _instant(data["signed_at"]),
+                    "issue_by": _instant(data["issue_by"]), "issued_at": None,
+                    "overdue_at": None}
+        elif kind == "DocumentIssued" and doc in self.deadlines:
+            self.deadlines[doc]["issued_at"] = _instant(data["issued_at"])
+        elif kind == "IssueOverdue" and doc in self.deadlines:
+            self.deadlines[doc]["overdue_at"] = _instant(data["overdue_at"])
+
     def _check_unique_notation(self, agency: str, changes: dict) -> None:
         """The table's UNIQUE (issuing_agency, year, number_notation)."""
         if any((d["issuing_agency"], d["year"], d["number_notation"])
@@ -380,8 +481,16 @@ class MemoryDocsStore:
                for d in self.documents.values()):
             raise ValueError(f"{changes['number_notation']} of {agency} is given already")
 
+    def project_all(self, events: list[Event], conn: Any = None,
+                    cause: Event | None = None) -> None:
+        for event in events:
+            self.project(event, conn, cause=cause)
+
     def project(self, event: Event, conn: Any = None, cause: Event | None = None) -> None:
         kind, data = event.event_type, thaw(event.data)
+        self._track_issue(event)
+        if kind == "IssueOverdue":
+            return
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
             row = _registered_row(event)
             if row["document_id"] in self.documents:
@@ -421,12 +530,44 @@ class MemoryDocsStore:
             raise ValueError(f"docs does not project {kind}")
 
 
+_INSERT_INCOMING = ("INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %s, %s, year"
+                    " FROM documents WHERE document_id = %s")
+
+
+def _incoming_row(data: dict) -> tuple:
+    return (data["document_id"], data["agency"], data["arrival_number"], data["year"],
+            data["arrived_at"], data["state"], data["sender"], data["number_notation"],
+            data["document_id"])
+
+
 def take_number(conn: Any, agency: str, year: int, series: str) -> int:
     """The next number of the series, held (locked) until the transaction ends."""
     return conn.execute(
         "INSERT INTO number_series VALUES (%s, %s, %s, 1) ON CONFLICT (agency, year, series)"
         " DO UPDATE SET last_number = number_series.last_number + 1 RETURNING last_number",
         (agency, year, series)).fetchone()[0]
+
+
+def _track_issue(conn: Any, event: Event) -> None:
+    """The issue deadline row: made when the leader's signature fixes the
+    deadline, closed by the issue, marked when the overdue issue is recorded."""
+    kind, data = event.event_type, event.data
+    if kind == "DocumentStateChanged" and data.get("issue_by"):
+        conn.execute("INSERT INTO issue_deadlines (document_id, issuing_agency, urgency,"
+                     " signed_at, issue_by) SELECT document_id, issuing_agency,"
+                     " COALESCE((metadata->>'urgency')::int, 0), %s, %s FROM documents"
+                     " WHERE document_id = %s ON CONFLICT (document_id) DO NOTHING",
+                     (data["signed_at"], data["issue_by"], data["document_id"]))
+    elif kind == "DocumentIssued":
+        conn.execute("UPDATE issue_deadlines SET issued_at = %s WHERE document_id = %s",
+                     (data["issued_at"], data["document_id"]))
+    elif kind == "IssueOverdue":
+        conn.execute("UPDATE issue_deadlines SET overdue_at = %s WHERE document_id = %s",
+                     (data["overdue_at"], data["document_id"]))
+
+
+def _issue_row(row: tuple) -> dict:
+    return {**dict(zip(ISSUE_COLUMNS, row)), "document_id": str(row[0])}
 
 
 def _instant(value: Any) -> datetime | None:

@@ -84,6 +84,10 @@ ENDPOINTS = {
         "POST", "/v1/handouts/{handout_id}/complete", "Complete a hand-out with the token's"
         " signature (base64 DER) and the leader's certificate (PEM)", LEADER,
         body=s.CompleteSignatureSchema),
+    "sign_remotely": Endpoint(
+        "POST", DOC + "/signature/remote", "The named leader signs through their remote"
+        " signing service (CSC API): their OTP authorizes the provider to sign the hand-out's"
+        " digest", LEADER, body=s.RemoteSignatureSchema),
     "return_document": Endpoint("POST", DOC + "/return", "Return to the clerk with a comment",
                                 LEADER, body=s.CommentSchema),
     "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature", CLERK),
@@ -112,6 +116,11 @@ ENDPOINTS = {
                        CLERK, body=s.RecallSchema),
     "answer_recall": Endpoint("POST", DOC + "/recall/answer", "Agree to or refuse a recall",
                               CLERK, body=s.RecallAnswerSchema),
+    "overdue_outgoing": Endpoint("GET", "/v1/outgoing/overdue",
+                                 "Documents signed and not issued by their issue deadline"
+                                 " (Decree 30 Art. 18(1): the next working day; urgent: at"
+                                 " once), the earliest first: the caller's agency's (auditors:"
+                                 " every agency's)", CLERK + LEADER + AUDITOR, answer="array"),
     "recall_outcome": Endpoint("GET", DOC + "/recall",
                                "The recall's outcome: who agreed, refused, has not answered"
                                " (the sender's clerks, auditors)", CLERK + AUDITOR),

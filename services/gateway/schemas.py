@@ -66,6 +66,12 @@ class CompleteSignatureSchema(_Strict):
                                 metadata={"description": "the leader's certificate, PEM"})
 
 
+class RemoteSignatureSchema(_Strict):
+    otp = fields.String(required=True, load_only=True, validate=validate.Length(1, 64),
+                        metadata={"description": "the code of the leader's second factor at"
+                                  " their remote signing service (OTP)"})
+
+
 class CommentSchema(_Strict):
     comment = fields.String(required=True, validate=validate.Length(1, 2000))
 

@@ -240,6 +240,11 @@ class GatewayService(Health):
                                                    body["certificate"])
         return self._call(request, "complete_signature", call)
 
+    @route("sign_remotely")
+    def sign_remotely(self, request, document_id):
+        return self._call(request, "sign_remotely", lambda: self.signing.sign_remotely(
+            document_id, self._body(request, s.RemoteSignatureSchema)["otp"]))
+
     @route("return_document")
     def return_document(self, request, document_id):
         return self._call(request, "return_document", lambda: self.signing.return_document(
@@ -307,6 +312,10 @@ class GatewayService(Health):
             body = self._body(request, s.RecallAnswerSchema)
             return self.routing.answer_recall(document_id, body["agree"], body["reason"])
         return self._call(request, "answer_recall", call)
+
+    @route("overdue_outgoing")
+    def overdue_outgoing(self, request):
+        return self._call(request, "overdue_outgoing", lambda: self.docs.overdue_outgoing())
 
     @route("recall_outcome")
     def recall_outcome(self, request, document_id):

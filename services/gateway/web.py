@@ -179,8 +179,9 @@ def metadata_of(fields):
 
     signer = {"competence": fields.get("competence", ""),
               "position": fields.get("position", ""), "full_name": fields.get("full_name", "")}
-    if fields.get("on_behalf_of"):
-        signer["on_behalf_of"] = fields["on_behalf_of"]
+    for name in ("on_behalf_of", "deputy_for"):
+        if fields.get(name):
+            signer[name] = fields[name]
     metadata = {"subject": fields.get("subject", ""),
                 "document_type": fields.get("document_type", ""),
                 "urgency": number("urgency", 0), "secrecy": number("secrecy", 0),

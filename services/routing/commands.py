@@ -20,10 +20,11 @@ from typing import Any
 from services.routing import deadlines, domain, edxml, inbound
 from services.routing import statuses as st
 from services.routing.directory import Directory
-from shared.command import EventLog, decide_within, run_command
+from shared.command import EventLog, decide_within, retrying, run_command
 from shared.envelope import Actor, Event, new_event, system_actor, thaw
-from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
+from shared.workdays import WorkingCalendar
 
 DIRECTORY_STREAM = "directory"
 
@@ -35,8 +36,7 @@ def jsonable(value: Any) -> Any:
 
 def _project(store: Any, within: Callable[[Any], None] | None = None) -> Callable:
     def project(conn: Any, state: Any, recorded: list[Event]) -> None:
-        for event in recorded:
-            store.project(event, conn)
+        store.project_all(recorded, conn)
         if within is not None and recorded:
             within(conn)
     return project
@@ -266,7 +266,7 @@ def record_overdue(store: Any, log_: EventLog, now: datetime) -> int:
     with store.transaction() as conn:
         items = store.for_deadlines(conn, None)
     recorded = 0
-    for finding in deadlines.overdue(items, now, deadlines.WorkingCalendar()):
+    for finding in deadlines.overdue(items, now, WorkingCalendar()):
         def decide(reported: bool, finding: dict = finding) -> list[Event]:
             if reported:
                 return []
@@ -291,32 +291,37 @@ def directory_event(changes: list, actor: Actor | None) -> Event:
                      stream_id=DIRECTORY_STREAM)
 
 
-def directory_of(log_: Any) -> Directory:
+def directory_of(log_: Any, conn: Any = None) -> Directory:
     """The directory as the ``directory`` stream's changes make it."""
-    changes = [c for e in log_.read_stream(DIRECTORY_STREAM) for c in e.data["changes"]]
+    changes = [c for e in log_.read_stream(DIRECTORY_STREAM, conn=conn)
+               for c in e.data["changes"]]
     return Directory.from_changes(thaw(changes))
 
 
-def change_directory(log_: EventLog, load: Callable[[], tuple[Directory, int]],
+def change_directory(store: Any, log_: EventLog,
+                     load: Callable[[Any], tuple[Directory, int]],
                      changes: Any, actor: Actor) -> dict:
-    """Dated changes applied to the directory ``load()`` gives (with the
-    stream's version it is of): all or none."""
+    """Dated changes applied to the directory ``load(conn)`` gives (with the
+    stream's version it is of): all or none. Appended at that version; if
+    another change came first, loaded and checked again (the command
+    transaction of :func:`shared.command.retrying`)."""
     if not isinstance(changes, list) or not changes:
         raise ValidationFailed("changes: a non-empty list of changes", field="changes")
-    directory, version = load()
-    trial = Directory.from_changes(directory.changes)
-    for i, change in enumerate(changes):
-        try:
-            trial.apply(change)
-        except (ValidationFailed, NotFound, Conflict) as err:
-            raise type(err)(f"changes.{i}: {err}", field=f"changes.{i}") from None
-    applied = trial.changes[len(directory.changes):]
-    try:
-        log_.append(DIRECTORY_STREAM, version, [directory_event(applied, actor)])
-    except ConcurrencyConflict:
-        raise Conflict("the directory changed meanwhile; try again",
-                       field="changes") from None
-    return {"applied": len(applied)}
+
+    def body(conn: Any) -> dict:
+        directory, version = load(conn)
+        trial = Directory.from_changes(directory.changes)
+        for i, change in enumerate(changes):
+            try:
+                trial.apply(change)
+            except (ValidationFailed, NotFound, Conflict) as err:
+                raise type(err)(f"changes.{i}: {err}", field=f"changes.{i}") from None
+        applied = trial.changes[len(directory.changes):]
+        log_.append(DIRECTORY_STREAM, version, [directory_event(applied, actor)], conn=conn)
+        return {"applied": len(applied)}
+
+    return retrying(store.transaction, body, conflict=lambda: Conflict(
+        "the directory changed meanwhile; try again", field="changes"))
 
 
 # -- documents from the national axis --------------------------------------------------

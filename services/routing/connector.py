@@ -33,6 +33,7 @@ from shared.errors import (
 )
 from shared.failpoints import failpoint
 from shared.green import run_cpu
+from shared.signers import competence_text
 from shared.objectstore import AttachmentCheck, PdfCheck
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def package_of(registered: dict, traces: list) -> edxml.Package:
         code_number=number, code_notation=notation, promulgation_date=edxml_date(data),
         document_type=inbound.edxml_document_type(data["document_type"]),
         subject=data["subject"], priority=int(data["urgency"]), traces=hops,
-        signer=edxml.Signer(competence=signer.get("competence", ""),
+        signer=edxml.Signer(competence=competence_text(signer),
                             position=signer.get("position", ""),
                             full_name=signer.get("full_name", "")),
         due_date=date.fromisoformat(data["due_date"]) if data.get("due_date") else None,

@@ -55,15 +55,16 @@ class AgencyDirectory(DependencyProvider):
     def get_dependency(self, worker_ctx: Any) -> AgencyDirectory:
         return self
 
-    def load(self, events: Any) -> tuple[Directory, int]:
-        """The directory and the stream's version it is of."""
-        version = events.store.stream_version(commands.DIRECTORY_STREAM)
+    def load(self, events: Any, conn: Any = None) -> tuple[Directory, int]:
+        """The directory and the stream's version it is of (as ``conn``, an open
+        transaction, sees them, if given)."""
+        version = events.store.stream_version(commands.DIRECTORY_STREAM, conn=conn)
         if version == 0 and self.seed != "none":
             self._seed(events)
-            version = events.store.stream_version(commands.DIRECTORY_STREAM)
+            version = events.store.stream_version(commands.DIRECTORY_STREAM, conn=conn)
         cached_version, directory = self._cached
         if cached_version != version or directory is None:
-            directory = commands.directory_of(events)
+            directory = commands.directory_of(events.store, conn)
             self._cached = (version, directory)
         return directory, version
 

@@ -188,7 +188,8 @@ class RoutingService(Health, DeadLetters):
     def change_directory(self, changes):
         """Apply dated changes (create, rename, move, merge, split, dissolve); operators only."""
         actor = require_role(self.auth.actor(), "operator")
-        return commands.change_directory(self.events, lambda: self.directory.load(self.events),
+        return commands.change_directory(self.store, self.log, lambda conn:
+                                         self.directory.load(self.events, conn),
                                          changes, actor)
 
     @rpc

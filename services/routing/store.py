@@ -235,6 +235,24 @@ class RoutingStore:
 
     # -- the projection ------------------------------------------------------------
 
+    def project_all(self, events: list[Event], conn: Any) -> None:
+        """:meth:`project` each event in order; a run of ``DocumentDelivered``
+        (a consignment's recipients) as two pipelined statements."""
+        run: list[Event] = []
+        for event in [*events, None]:
+            if event is not None and event.event_type == "DocumentDelivered":
+                run.append(event)
+                continue
+            if len(run) == 1:
+                self.project(run[0], conn)
+            elif run:
+                with conn.cursor() as cur:
+                    cur.executemany(_INSERT_ITEM, [_item_row(e) for e in run])
+                    cur.executemany(_SAVE_COPY, [_copy_row(_first_delivery(e)) for e in run])
+            run = []
+            if event is not None:
+                self.project(event, conn)
+
     def project(self, event: Event, conn: Any) -> None:
         data = event.data
         kind = event.event_type
@@ -243,10 +261,7 @@ class RoutingStore:
             conn.execute("INSERT INTO consignments VALUES (%s, %s, %s, true)",
                          (data["document_id"], envelope, envelope))
         elif kind == "DocumentDelivered":
-            conn.execute("INSERT INTO inbox_items VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-                         (data["document_id"], data["recipient"], data["sender"],
-                          data["sha256"], data["urgency"], data["consignment_id"],
-                          event.occurred_at, json.dumps(thaw(data["trace"]))))
+            conn.execute(_INSERT_ITEM, _item_row(event))
             self._save_copy(conn, _first_delivery(event))
         elif kind == "ConsignmentSent":
             conn.execute("INSERT INTO sends VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -277,16 +292,29 @@ class RoutingStore:
                 self._save_copy(conn, st.after_answer(copy_, change))
 
     def _save_copy(self, conn: Any, state: st.DeliveryStatus) -> None:
-        conn.execute("INSERT INTO copies VALUES (%s, %s, %s, %s) ON CONFLICT (document_id,"
-                     " recipient) DO UPDATE SET state = EXCLUDED.state",
-                     (state.document_id, state.recipient, state.sender,
-                      json.dumps(codec.to_json(state))))
+        conn.execute(_SAVE_COPY, _copy_row(state))
 
     def _save_recall(self, conn: Any, request: st.RecallRequest) -> None:
         conn.execute("INSERT INTO recalls VALUES (%s, %s, %s) ON CONFLICT (document_id,"
                      " recipient) DO UPDATE SET state = EXCLUDED.state",
                      (request.document_id, request.recipient,
                       json.dumps(codec.to_json(request))))
+
+
+_INSERT_ITEM = "INSERT INTO inbox_items VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+_SAVE_COPY = ("INSERT INTO copies VALUES (%s, %s, %s, %s) ON CONFLICT (document_id,"
+              " recipient) DO UPDATE SET state = EXCLUDED.state")
+
+
+def _item_row(event: Event) -> tuple:
+    data = event.data
+    return (data["document_id"], data["recipient"], data["sender"], data["sha256"],
+            data["urgency"], data["consignment_id"], event.occurred_at,
+            json.dumps(thaw(data["trace"])))
+
+
+def _copy_row(state: st.DeliveryStatus) -> tuple:
+    return (state.document_id, state.recipient, state.sender, json.dumps(codec.to_json(state)))
 
 
 class MemoryRoutingStore:
@@ -394,6 +422,10 @@ class MemoryRoutingStore:
         for doc, rcpt in self.items:
             delivered.setdefault(doc, []).append(rcpt)
         return set(self.consignments), delivered, dict(self.refused)
+
+    def project_all(self, events: list[Event], conn: Any = None) -> None:
+        for event in events:
+            self.project(event, conn)
 
     def project(self, event: Event, conn: Any = None) -> None:
         data = thaw(event.data)

@@ -159,14 +159,17 @@ class Authority:
                  agency, serial, key_held)
 
     def holder_certificate(self, conn, holder, agency, role):
-        """The newest valid certificate of ``holder`` for a key only they hold."""
+        """The newest valid certificate of ``holder`` for a key only they hold in their
+        own token (not one at a remote signing service: ``remote_credentials``)."""
         row = conn.execute(
             "SELECT pem FROM certificates WHERE holder = %s AND agency = %s AND role = %s"
             " AND key_held = 'holder' AND revoked_at IS NULL AND now() BETWEEN not_before"
-            " AND not_after ORDER BY not_before DESC LIMIT 1", (holder, agency, role)).fetchone()
+            " AND not_after AND serial NOT IN (SELECT serial FROM remote_credentials)"
+            " ORDER BY not_before DESC LIMIT 1", (holder, agency, role)).fetchone()
         if row is None:
             raise Forbidden(f"certificate: {holder} holds no valid {role} certificate of"
-                            f" {agency} for a key of their own (a token); an administrator"
+                            f" {agency} for a key in a token of their own (a key at a remote"
+                            " signing service signs through sign-remote); an administrator"
                             " must issue one", field="certificate")
         return x509.load_pem_x509_certificate(row[0].encode())
 
@@ -205,8 +208,9 @@ class Authority:
         in_token = role == AGENCY_ROLE and self.seals is not None
         for serial, pem, revoked_at, _, not_before, not_after, key_held in rows:
             if revoked_at is None and not_before <= now <= not_after and key_held == "holder":
-                raise Forbidden(f"certificate: {holder}'s key is in their own token: they"
-                                " sign through a hand-out (lienthong sign-digest)",
+                raise Forbidden(f"certificate: {holder}'s key is in their own token or at"
+                                " their remote signing service: they sign through a"
+                                " hand-out (lienthong sign-digest or sign-remote)",
                                 field="certificate")
             if revoked_at is None and not_before <= now <= not_after:
                 certificate = x509.load_pem_x509_certificate(pem.encode())

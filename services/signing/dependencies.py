@@ -4,7 +4,7 @@ import logging
 
 from nameko.extensions import DependencyProvider
 
-from services.signing import authority, hsm, tsa
+from services.signing import authority, hsm, remote, tsa
 from shared.settings import require_secret
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,8 @@ class SigningAuthority(DependencyProvider):
     ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here);
     ``SEAL_KEY_SOURCE``: ``file`` (the agencies' seal keys in ``PKI_DIR``:
     development) or ``pkcs11`` (in their tokens, ``hsm.SealTokens``: with
-    ``PKCS11_MODULE`` and ``SEAL_TOKENS``).
+    ``PKCS11_MODULE`` and ``SEAL_TOKENS``); ``CSC_PROVIDERS``: the remote signing
+    services leaders may sign through (``remote.Providers``; empty: none).
     """
 
     def setup(self):
@@ -28,6 +29,7 @@ class SigningAuthority(DependencyProvider):
             auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true",
             seals=_seal_tokens(c))
         self.tsa_url = c.get("TSA_URL") or None
+        self.providers = remote.Providers.from_file(c.get("CSC_PROVIDERS"))
         self.server = None
 
     def start(self):

@@ -60,10 +60,10 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from services.signing import appearance as looks
 from services.signing.pki import Identity, check_valid_at, describe
 from shared.errors import Conflict, ValidationFailed
+from shared.signers import signature_lines
 from shared.values import VIETNAM
 
 VN_TZ = VIETNAM
-COMPETENCES = ("", "TM.", "Q.", "KT.", "TL.", "TUQ.")
 LEADER_FIELD = "LeaderSignature"
 SEAL_FIELD = "AgencySeal"
 APPENDIX_FIELD = "AgencySealAppendix"
@@ -99,28 +99,8 @@ class KeySigner(signers.Signer):
         raise TypeError(f"unsupported key type {type(self._key).__name__}")
 
 
-def signature_lines(position, competence="", on_behalf_of=None):
-    """The text above a leader's signature, upper case, as Decree 30 shows it.
-
-    ``KT.``, ``TM.``, ``TL.`` and ``TUQ.`` sign for someone else, named by
-    ``on_behalf_of`` ("KT. CHỦ TỊCH" then "PHÓ CHỦ TỊCH"); ``Q.`` (acting)
-    prefixes the position itself; ``""`` is a direct signature.
-    """
-    if competence not in COMPETENCES:
-        raise ValidationFailed(f"competence: must be one of {COMPETENCES}", field="competence")
-    if not position or not position.strip():
-        raise ValidationFailed("position: required", field="position")
-    position = position.strip().upper()
-    if competence in ("", "Q."):
-        return [f"{competence} {position}".strip()]
-    if not on_behalf_of:
-        raise ValidationFailed(f"on_behalf_of: required with competence {competence}",
-                               field="on_behalf_of")
-    return [f"{competence} {on_behalf_of.strip().upper()}", position]
-
-
 def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamper_url,
-                   on_behalf_of=None, page=-1, box=DEFAULT_BOX, field_name=LEADER_FIELD,
+                   on_behalf_of=None, deputy_for=None, page=-1, box=DEFAULT_BOX, field_name=LEADER_FIELD,
                    reason=None, location=None):
     """The leader's visible PAdES B-T signature; returns the signed PDF bytes.
 
@@ -129,19 +109,19 @@ def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamp
     """
     signer = _signer(signer)
     writer, meta, style, field_spec = leader_plan(
-        pdf, signer, position, full_name, competence, on_behalf_of=on_behalf_of, page=page,
-        box=box, field_name=field_name, reason=reason, location=location)
+        pdf, signer, position, full_name, competence, on_behalf_of=on_behalf_of,
+        deputy_for=deputy_for, page=page, box=box, field_name=field_name, reason=reason, location=location)
     return _sign(writer(), writer, meta, signer, timestamper_url, style, field_spec)
 
 
 def leader_plan(pdf, signer, position, full_name, competence="", *, on_behalf_of=None,
-                page=-1, box=DEFAULT_BOX, field_name=LEADER_FIELD, reason=None,
+                deputy_for=None, page=-1, box=DEFAULT_BOX, field_name=LEADER_FIELD, reason=None,
                 location=None):
     """How the leader's signature is laid out, for :func:`sign_as_leader` and for a
     signature a device makes (``interrupted``): (a function making the writer, the
     metadata, the stamp style, the field)."""
     info = _check_certificate(signer, kind="personal", role="leader")
-    lines = signature_lines(position, competence, on_behalf_of)
+    lines = signature_lines(position, competence, on_behalf_of, deputy_for)
     data = _read(pdf)
     page_index = _page_index(IncrementalPdfFileWriter(io.BytesIO(data)), page)
 

@@ -83,7 +83,7 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
         signed = run_cpu(pades.sign_as_leader, pdf, identity, signer["position"],
                          signer["full_name"], signer.get("competence", ""),
                          on_behalf_of=signer.get("on_behalf_of"),
-                         timestamper_url=self.pki.tsa_url)
+                         deputy_for=signer.get("deputy_for"), timestamper_url=self.pki.tsa_url)
         intents = []
         stored = self._store(document_id, "signed.pdf", signed, intents=intents)
         recorded = self._undo_on_failure(

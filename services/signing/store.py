@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from services.signing import authority, domain, handouts
+from services.signing import authority, domain, handouts, remote_credentials
 from shared.envelope import Event, thaw
 from shared.migrations import initial
 
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS documents (
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("signing", DDL).then(
     2, "leaders' own keys (certificates.key_held) and signature hand-outs",
-    authority.KEY_HELD_DDL + handouts.DDL)
+    authority.KEY_HELD_DDL + handouts.DDL).then(
+    3, "leaders' credentials at remote signing services (CSC API)", remote_credentials.DDL)
 
 COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
            "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")

@@ -1,9 +1,16 @@
 """Who is calling: the gateway's assertion, checked on every request."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from nameko.extensions import DependencyProvider
 
 from shared import auth, errors
 from shared.edge.rpc import AssertingClusterRpcProxy, rpc_timeout
+
+if TYPE_CHECKING:
+    from nameko.containers import WorkerContext
 
 
 class Authenticator(DependencyProvider):
@@ -15,11 +22,11 @@ class Authenticator(DependencyProvider):
     and accepted once. The service holds nothing that could make one.
     """
 
-    def setup(self):
+    def setup(self) -> None:
         self.public_key = auth.load_public_key(self.container.config.get("GATEWAY_PUBLIC_KEY"))
         self.replays = auth.ReplayGuard()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Any:
         provider, context = self, worker_ctx.context_data
         service, method = self.container.service_name, worker_ctx.entrypoint.method_name
         verified = {}

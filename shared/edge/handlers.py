@@ -1,5 +1,7 @@
 """``@event_handler``: nameko's, on the queue the relay declares."""
 
+from __future__ import annotations
+
 from nameko.events import EventHandler
 
 from shared.topology import queue_arguments, queue_type_of
@@ -10,7 +12,7 @@ class PriorityEventHandler(EventHandler):
     (``shared.topology.queue_arguments``): urgent events overtake the others on
     classic queues; quorum queues are replicated instead."""
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         self.queue.queue_arguments = queue_arguments(queue_type_of(self.container.config))
 

@@ -1,8 +1,11 @@
 """``@http`` entrypoints whose answers and errors are JSON, in the one error
 format ``{"code", "message", "field"}``."""
 
+from __future__ import annotations
+
 import json
 import logging
+from typing import Any
 
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Response
@@ -16,12 +19,12 @@ log = logging.getLogger(__name__)
 class JsonHttpHandler(HttpRequestHandler):
     """``@http`` whose failures are JSON: ``{"error": {"code", "message", "field"}}``."""
 
-    def __init__(self, method, url, **kwargs):
+    def __init__(self, method: str, url: str, **kwargs: Any):
         # Our errors are answers, not crashes: nameko logs them as expected.
         kwargs.setdefault("expected_exceptions", errors.LienThongError)
         super().__init__(method, url, **kwargs)
 
-    def response_from_exception(self, exc):
+    def response_from_exception(self, exc: BaseException) -> Response:
         exc = unavailable(exc) or exc
         if isinstance(exc, errors.LienThongError):
             status, body = exc.http_status, exc.to_dict()
@@ -38,6 +41,6 @@ class JsonHttpHandler(HttpRequestHandler):
 json_http = JsonHttpHandler.decorator
 
 
-def json_response(payload, status=200):
+def json_response(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload, ensure_ascii=False), status=status,
                     mimetype="application/json")

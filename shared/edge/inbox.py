@@ -2,9 +2,14 @@
 failed attempts with back-off, dead letters, and the quarantine of events a
 consumer must not apply."""
 
+from __future__ import annotations
+
 import json
 import logging
 import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import errors
 from shared.events import data_problem
@@ -12,10 +17,19 @@ from shared.eventsig import SignatureInvalid, TrustedKeys, authenticate
 from shared.failpoints import failpoint
 from shared.migrations import initial
 from shared.outbox import send_to_queue
-from shared.topology import SUBSCRIPTIONS, queue_of
+from shared.topology import SUBSCRIPTIONS, Subscription, queue_of
 from shared.wire import event_from_dict
 
+if TYPE_CHECKING:
+    import psycopg
+
+    from shared.db import Database
+    from shared.envelope import Event
+    from shared.eventstore import PostgresEventStore
+
 log = logging.getLogger(__name__)
+
+_Result = TypeVar("_Result")
 
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS quarantine (
@@ -50,12 +64,12 @@ QUARANTINE_MIGRATIONS = initial("quarantine", QUARANTINE_DDL)
 MAX_ATTEMPTS = 5
 
 
-def backoff_seconds(attempt):
+def backoff_seconds(attempt: int) -> float:
     """0.5 s, 1 s, 2 s, ... capped at 30 s before the broker redelivers."""
     return min(0.5 * 2 ** (attempt - 1), 30.0)
 
 
-def record_quarantine(db, consumer, reason, payload):
+def record_quarantine(db: Database, consumer: str, reason: str, payload: Any) -> None:
     """Keep an event ``consumer`` must not apply, with the reason, and say so loudly."""
     log.error("%s: quarantined an event it must not apply: %s", consumer, reason)
     with db.transaction() as conn:
@@ -73,8 +87,11 @@ class ServiceEvents:
     ``on_quarantine(consumer)`` counts a refusal (a Prometheus counter).
     """
 
-    def __init__(self, store, service, max_attempts=MAX_ATTEMPTS, amqp_uri=None,
-                 trusted=None, subscriptions=SUBSCRIPTIONS, on_quarantine=None):
+    def __init__(self, store: PostgresEventStore, service: str,
+                 max_attempts: int = MAX_ATTEMPTS, amqp_uri: str | None = None,
+                 trusted: TrustedKeys | None = None,
+                 subscriptions: Sequence[Subscription] = SUBSCRIPTIONS,
+                 on_quarantine: Callable[[str], object] | None = None):
         self.store, self.service = store, service
         self.db = store.db
         self.max_attempts = max_attempts
@@ -83,20 +100,23 @@ class ServiceEvents:
         self.subscriptions = subscriptions
         self.on_quarantine = on_quarantine
 
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         return self.db.transaction()
 
-    def writing(self):
+    def writing(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         """A command's transaction, in the service's commit group."""
         return self.store.writing()
 
-    def append(self, stream_id, expected_version, events, conn=None):
+    def append(self, stream_id: str, expected_version: int, events: Sequence[Event],
+               conn: psycopg.Connection[Any] | None = None) -> list[Event]:
         return self.store.append(stream_id, expected_version, events, conn=conn)
 
-    def read_stream(self, stream_id):
+    def read_stream(self, stream_id: str) -> list[Event]:
         return self.store.read_stream(stream_id)
 
-    def handle_once(self, consumer, payload, effects):
+    def handle_once(self, consumer: str, payload: Any,
+                    effects: Callable[[Event, psycopg.Connection[Any]], _Result]
+                    ) -> _Result | None:
         """Run ``effects(event, conn)`` once per event id for ``consumer``.
 
         The inbox row and the effects commit in one transaction: a redelivered
@@ -126,7 +146,7 @@ class ServiceEvents:
         failpoint(f"inbox.after_commit.{consumer}")
         return result
 
-    def refusal(self, consumer, event):
+    def refusal(self, consumer: str, event: Event) -> str | None:
         """Why ``consumer`` must not apply ``event`` (None: it may): unsigned, not
         signed by a provisioned key of its producer, a type its producer does not
         produce (``shared.catalogue``), not from the source subscribed to, or
@@ -176,7 +196,7 @@ class ServiceEvents:
         time.sleep(backoff_seconds(attempt))
         raise err
 
-    def dead_letters(self, consumer_prefix=""):
+    def dead_letters(self, consumer_prefix: str = "") -> list[dict[str, Any]]:
         with self.db.transaction() as conn:
             rows = conn.execute(
                 "SELECT id, consumer, event_id, error, attempts, failed_at, replayed_at"
@@ -186,7 +206,9 @@ class ServiceEvents:
                  "attempts": r[4], "failed_at": r[5].isoformat(),
                  "replayed_at": r[6].isoformat() if r[6] else None} for r in rows]
 
-    def replay_dead_letter(self, letter_id, publish=None):
+    def replay_dead_letter(self, letter_id: int,
+                           publish: Callable[[str, Any], object] | None = None
+                           ) -> dict[str, Any]:
         """Send a dead-lettered event back to its consumer's own queue (an
         operator's call, once the cause is fixed): the consumer's entrypoint
         handles it as any event, once. ``publish(queue, payload)`` defaults to
@@ -212,16 +234,17 @@ class ServiceEvents:
                          (letter_id,))
         return {"id": letter_id, "consumer": consumer, "queue": queue}
 
-    def quarantine(self, consumer, reason, payload):
+    def quarantine(self, consumer: str, reason: str, payload: Any) -> None:
         record_quarantine(self.db, consumer, reason, payload)
         if self.on_quarantine is not None:
             self.on_quarantine(consumer)
 
-    def quarantined(self, consumer_prefix="", limit=100):
+    def quarantined(self, consumer_prefix: str = "", limit: int = 100) -> list[dict[str, Any]]:
         return self.quarantined_in(self.db, consumer_prefix, limit)
 
     @staticmethod
-    def quarantined_in(db, consumer_prefix="", limit=100):
+    def quarantined_in(db: Database, consumer_prefix: str = "",
+                       limit: int = 100) -> list[dict[str, Any]]:
         """The latest quarantined events of the consumers named ``consumer_prefix...``:
         what they claimed to be (id, producer, type) and why they were refused."""
         with db.transaction() as conn:

@@ -1,6 +1,10 @@
 """Entrypoints mixed into the services: operators' dead letters and
 quarantine, and health with correlation and metrics."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from shared.auth import require_role
 from shared.edge.rpc import rpc
 from shared.observability import Correlation, Metrics
@@ -13,17 +17,17 @@ class DeadLetters:
     events its consumers refused into quarantine."""
 
     @rpc
-    def dead_letters(self):
+    def dead_letters(self) -> list[dict[str, Any]]:
         require_role(self.auth.actor(), "operator")
         return self.events.dead_letters(f"{self.name}.")
 
     @rpc
-    def replay_dead_letter(self, letter_id):
+    def replay_dead_letter(self, letter_id: int) -> dict[str, Any]:
         require_role(self.auth.actor(), "operator")
         return self.events.replay_dead_letter(letter_id)
 
     @rpc
-    def quarantined(self):
+    def quarantined(self) -> list[dict[str, Any]]:
         """Events its consumers refused (malformed, unsigned, forged, from the
         wrong producer), newest first, with the reason: for an operator to see."""
         require_role(self.auth.actor(), "operator")
@@ -39,5 +43,5 @@ class Health:
     metrics = Metrics()
 
     @rpc
-    def health(self):
+    def health(self) -> dict[str, str]:
         return {"service": self.name, "status": "ok"}

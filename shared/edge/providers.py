@@ -1,7 +1,11 @@
 """What a service holds between calls: its event store with the outbox relay,
 its bucket, and its pending uploads with their sweeper."""
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
@@ -19,6 +23,11 @@ from shared.observability import Metrics
 from shared.outbox import BrokerPublisher, OutboxRelay
 from shared.topology import queue_type_of
 from shared.uploads import PendingUploads, UploadSettings
+
+if TYPE_CHECKING:
+    from nameko.containers import WorkerContext
+
+    from shared.objectstore import S3ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +53,7 @@ class EventStoreProvider(DependencyProvider):
         self.relay = None
         self._relay_thread = None
 
-    def setup(self):
+    def setup(self) -> None:
         config = self.container.config
         service = self.container.service_name
         # Keys first: a service that cannot sign nor check events does not start.
@@ -74,23 +83,23 @@ class EventStoreProvider(DependencyProvider):
         own = list(self.migrations) or ([initial(service, self.ddl)] if self.ddl else [])
         return [EVENT_STORE_MIGRATIONS, QUARANTINE_MIGRATIONS, *own]
 
-    def start(self):
+    def start(self) -> None:
         if self.relay is not None:
             self._relay_thread = self.container.spawn_managed_thread(self.relay.run)
 
-    def stop(self):
+    def stop(self) -> None:
         if self.relay is not None:
             self.relay.stop()
             self._relay_thread.wait()
             self.relay.publisher.close()
         self.db.close()
 
-    def kill(self):
+    def kill(self) -> None:
         if self.relay is not None:
             self.relay.stop()
         self.db.close()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> ServiceEvents:
         config = self.container.config
         return ServiceEvents(self.store, self.container.service_name,
                              int(config.get("MAX_ATTEMPTS", MAX_ATTEMPTS)),
@@ -104,7 +113,7 @@ class EventStoreProvider(DependencyProvider):
                                                      consumer).inc()
 
 
-def upgrade_broker(config, service: str) -> None:
+def upgrade_broker(config: Mapping[str, Any], service: str) -> None:
     """Queues an earlier release made, brought to this release's arguments (and
     retired ones removed) before the service declares them. A refusal (an old
     consumer still attached) is tried again for half a minute, for the old
@@ -116,13 +125,13 @@ def upgrade_broker(config, service: str) -> None:
 class ObjectStoreProvider(DependencyProvider):
     """The S3 bucket (MinIO in production). Config keys ``S3_*``."""
 
-    def setup(self):
+    def setup(self) -> None:
         from shared.objectstore import S3ObjectStore, s3_settings
 
         self.store = S3ObjectStore(**s3_settings(self.container.config))
         retry_until_ready(self.store.ensure_bucket, what="object storage")
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> S3ObjectStore:
         return self.store
 
 
@@ -134,10 +143,10 @@ class UploadsProvider(DependencyProvider):
     store's database and its bucket (the service's ``events`` and ``files``
     providers). The service's DDL must include ``shared.uploads.DDL``."""
 
-    def setup(self):
+    def setup(self) -> None:
         self.uploads = None
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> PendingUploads:
         if self.uploads is None:
             found = {type(d): d for d in self.container.dependencies}
             events, files = found[EventStoreProvider], found[ObjectStoreProvider]
@@ -152,7 +161,7 @@ class SweepsUploads:
     uploads = UploadsProvider()
 
     @timer(interval=SWEEP_EVERY_SECONDS)
-    def sweep_uploads(self):
+    def sweep_uploads(self) -> None:
         try:
             self.uploads.sweep()
         except Exception as err:  # the database is away: the next round tries again

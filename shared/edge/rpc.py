@@ -4,7 +4,12 @@ survived, and proxies whose every call carries a fresh assertion, waits a
 bounded time, and maps an outage to 503. Our errors are registered so that an
 RPC caller gets the same class back."""
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import eventlet
 from nameko import rpc as nameko_rpc
@@ -16,7 +21,18 @@ from shared import errors
 from shared.edge.outages import TRANSIENT, unavailable
 from shared.topology import queue_type_of
 
+if TYPE_CHECKING:
+    from eventlet.semaphore import Semaphore
+    from kombu.message import Message
+    from nameko.containers import WorkerContext
+
 log = logging.getLogger(__name__)
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+# ``mint(service, method)``: the assertion a call carries (none: no header).
+_Mint = Callable[[str, str], str | None]
+# ``timeouts(service, method)``: how long a call waits for its answer.
+_Timeouts = Callable[[str, str], float]
 
 # An RPC caller gets our own error class back, not nameko's RemoteError.
 for _cls in (errors.ValidationFailed, errors.Unauthenticated, errors.Forbidden,
@@ -32,7 +48,7 @@ SLOW_CALLS = frozenset({"routing.send", "routing.import_edxml", "routing.export_
                         "audit.verify", "audit.evidence_bundle", "audit.reconcile"})
 
 
-def rpc_timeout(config, service, method):
+def rpc_timeout(config: Mapping[str, Any], service: str, method: str) -> float:
     if f"{service}.{method}" in SLOW_CALLS:
         return float(config.get("SLOW_RPC_TIMEOUT_SECONDS", SLOW_RPC_TIMEOUT_SECONDS))
     return float(config.get("RPC_TIMEOUT_SECONDS", RPC_TIMEOUT_SECONDS))
@@ -69,7 +85,8 @@ class Rpc(nameko_rpc.Rpc):
 
     rpc_consumer = _SurvivingRpcConsumer()
 
-    def handle_result(self, message, worker_ctx, result, exc_info):
+    def handle_result(self, message: Message, worker_ctx: WorkerContext, result: Any,
+                      exc_info: _ExcInfo | None) -> tuple[Any, _ExcInfo | None]:
         if exc_info is not None and (mapped := unavailable(exc_info[1])) is not None \
                 and mapped is not exc_info[1]:
             log.warning("%s: %s", self.method_name, exc_info[1])
@@ -123,7 +140,8 @@ class _AssertingMethodProxy(MethodProxy):
 class AssertingServiceProxy(ServiceProxy):
     """A ``ServiceProxy`` whose every call carries ``mint(service, method)``."""
 
-    def __init__(self, mint, *args, timeouts=None, limit=None, **kwargs):
+    def __init__(self, mint: _Mint, *args: Any, timeouts: _Timeouts | None = None,
+                 limit: Semaphore | None = None, **kwargs: Any):
         self.mint, self.timeouts, self.limit = mint, timeouts, limit
         super().__init__(*args, **kwargs)
 
@@ -140,7 +158,8 @@ class AssertingClusterRpcProxy(ClusterRpcProxy):
     """``ClusterRpcProxy`` whose calls each carry ``mint(service, method)``;
     ``timeouts(service, method)``, if given, bounds each call's wait."""
 
-    def __init__(self, config, mint, timeouts=None, **kwargs):
+    def __init__(self, config: Mapping[str, Any], mint: _Mint,
+                 timeouts: _Timeouts | None = None, **kwargs: Any):
         super().__init__(config, **kwargs)
         worker_ctx, listener = self._worker_ctx, self._reply_listener
 

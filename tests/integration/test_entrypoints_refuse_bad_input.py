@@ -321,3 +321,41 @@ def test_signing_quarantines_a_malformed_event(signing, platform):
     assert scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM documents") == 0
     assert scalar(platform.pg_dsn, "signing", "SELECT reason FROM quarantine") == \
         "event_id: Not a valid UUID."
+
+
+def test_remote_signing_refuses_bad_requests_changing_nothing(signing, platform):
+    """sign_remotely and enroll_remote (CSC API, issue 16) without a provider configured:
+    each refusal names its field, and no hand-out, event or file is made."""
+    container, client = signing
+    with entrypoint_hook(container, "on_document_submitted") as handle:
+        handle(submitted_payload(platform, DOC, file=stored_pdf(platform, DOC)))
+    leader = client.token("leader")
+    cases = [
+        (leader, DOC, "  ", ValidationFailed, "otp"),
+        (leader, DOC, None, ValidationFailed, "otp"),
+        (leader, "not-a-uuid", "123456", ValidationFailed, "document_id"),
+        (client.token("clerk"), DOC, "123456", Forbidden, None),
+        (leader, DOC, "123456", Forbidden, "credential"),  # no credential at a provider
+    ]
+    for token, document_id, otp, error, field in cases:
+        with client.rpc(token) as rpc:
+            with pytest.raises(error) as refused:
+                rpc.signing.sign_remotely(document_id, otp)
+        assert field is None or refused.value.field == field, (otp, refused.value)
+    enrolments = [
+        (client.token("admin"), PROVINCE, "smartca", "cred-1", ValidationFailed, "provider"),
+        (client.token("admin"), PROVINCE, "smartca", "", ValidationFailed, "credential_id"),
+        (client.token("admin", agency=DISTRICT_1), PROVINCE, "smartca", "cred-1", Forbidden,
+         "agency"),
+        (client.token("clerk"), PROVINCE, "smartca", "cred-1", Forbidden, None),
+    ]
+    for token, agency, provider, credential_id, error, field in enrolments:
+        with client.rpc(token) as rpc:
+            with pytest.raises(error) as refused:
+                rpc.signing.enroll_remote(f"leader@{PROVINCE}", agency, "Nguyễn Văn An",
+                                          provider, credential_id)
+        assert field is None or refused.value.field == field, refused.value
+    assert signatures(platform) == 0
+    assert scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM handouts") == 0
+    assert scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM certificates") == 0
+    assert sorted(platform.object_store().keys()) == [f"documents/{DOC}/main.pdf"]

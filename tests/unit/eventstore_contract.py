@@ -161,6 +161,41 @@ class EventStoreContract:
 
     # -- reading --------------------------------------------------------------
 
+    # -- append_new: a batch of new streams ------------------------------------
+
+    def test_append_new_starts_each_stream_in_one_batch(self, store):
+        base = store.head()
+        a, b = new_stream(), new_stream()
+        events = [make_event(a, 1), make_event(b, 1), make_event(b, 2)]
+        stored = store.append_new(events)
+        assert ids(stored) == ids(events)
+        assert [e.stream_version for e in stored] == [1, 1, 2]
+        assert [e.position for e in stored] == [base + 1, base + 2, base + 3]
+        assert ids(store.read_stream(b)) == ids(events[1:])
+        assert store.stream_version(a) == 1 and store.append_new([]) == []
+
+    def test_append_new_refuses_a_stream_that_exists_and_stores_nothing(self, store):
+        old, fresh = new_stream(), new_stream()
+        store.append(old, 0, [make_event(old, 1)])
+        head = store.head()
+        with pytest.raises(ConcurrencyConflict):
+            store.append_new([make_event(fresh, 1), make_event(old, 2)])
+        assert store.head() == head and store.read_stream(fresh) == []
+
+    def test_append_new_refuses_an_event_id_stored_before(self, store):
+        stream = new_stream()
+        [old] = store.append(stream, 0, [make_event(stream, 1)])
+        head = store.head()
+        with pytest.raises(ConcurrencyConflict):
+            store.append_new([make_event(new_stream(), 2, event_id=old.event_id)])
+        assert store.head() == head
+
+    def test_append_new_wants_a_streams_events_together(self, store):
+        a, b = new_stream(), new_stream()
+        with pytest.raises(ValueError):
+            store.append_new([make_event(a, 1), make_event(b, 1), make_event(a, 2)])
+        assert store.read_stream(a) == []
+
     def test_a_stream_never_written_is_empty_at_version_zero(self, store):
         stream = new_stream()
         assert store.stream_version(stream) == 0

@@ -97,6 +97,28 @@ class RoutingStoreContract:
             issue.data, finalized(issue).data, recipients, set(), at, causation=issue)])
         return issue, recipients
 
+    def test_a_consignment_projected_together_reads_as_one_projected_event_by_event(
+            self, store):
+        recipients = sorted([agency(), agency(), agency()])
+        issue = issued(agency(), recipients)
+        document_id = issue.data["document_id"]
+        with store.transaction() as conn:
+            store.follow(issue, "registered", conn)
+            store.follow(finalized(issue), "signed", conn)
+        events = [replace(e, occurred_at=AT) for e in domain.initial_delivery(
+            issue.data, finalized(issue).data, recipients, set(), AT, causation=issue)]
+        assert [e.event_type for e in events].count("DocumentDelivered") == 3
+        with store.transaction() as conn:
+            for event in events:
+                self.recorded(store, event, conn)
+            store.project_all(events, conn)
+        assert self.read(store, "delivered_to", document_id) == set(recipients)
+        copies = self.read(store, "copies", document_id)
+        assert [(c.recipient, c.code) for c in copies] == [(r, st.ARRIVED) for r in recipients]
+        assert [r for r, _ in self.read(store, "traces", document_id)] == recipients
+        assert self.read(store, "sent", domain.initial_consignment(document_id))[
+            "new_recipients"] == recipients
+
     def test_the_halves_of_a_first_consignment_are_kept_in_either_order(self, store):
         issue = issued(agency(), [agency()])
         document_id = issue.data["document_id"]

@@ -172,6 +172,8 @@ def test_a_secret_document_is_never_exchanged_electronically():
      "signer.position"),
     ({"signer": {"competence": "KT.", "position": "Phó Chủ tịch", "full_name": "A"}},
      "signer.on_behalf_of"),
+    ({"signer": {"competence": "KT.", "position": "Phó Chủ tịch", "full_name": "A",
+                 "on_behalf_of": "Chủ tịch", "deputy_for": "Chủ tịch"}}, "signer.deputy_for"),
     ({"agency_abbreviation": "ubnd"}, "agency_abbreviation"),
     ({"agency_abbreviation": "UB ND"}, "agency_abbreviation"),
     ({"secrecy": 4}, "secrecy"), ({"steering_type": 3}, "steering_type"),
@@ -187,6 +189,15 @@ def test_bad_metadata_is_refused_naming_the_field(changes, field):
     with pytest.raises(ValidationFailed) as err:
         _metadata(**changes)
     assert err.value.field == field
+
+
+def test_a_deputy_signing_for_the_committee_writes_both_authorities():
+    # TM. ỦY BAN NHÂN DÂN / KT. CHỦ TỊCH / PHÓ CHỦ TỊCH (Decree 30 Art. 13).
+    signer = {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân",
+              "deputy_for": "Chủ tịch", "position": "Phó Chủ tịch", "full_name": "A"}
+    assert _metadata(signer=signer)["signer"] == signer
+    direct = _metadata(signer={"position": "Chủ tịch", "full_name": "A"})["signer"]
+    assert "deputy_for" not in direct
 
 
 def test_amending_and_replacing_at_once_is_refused():

@@ -13,7 +13,7 @@ import ast
 import pathlib
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -26,7 +26,7 @@ from services.routing import statuses as st
 from services.signing import commands as signing
 from services.signing.store import MemorySigningStore
 from shared.catalogue import CATALOGUE
-from shared.envelope import Actor, new_event, system_actor, thaw
+from shared.envelope import Actor, new_event, system_actor, thaw, utc_now
 from shared.events import DATA, catalogue_table, data_problem
 from shared.eventstore import InMemoryEventStore
 from shared.topology import ALL, SUBSCRIPTIONS
@@ -255,12 +255,41 @@ def _all_events():
     with docs_store.transaction() as conn:
         docs.consignment_sent(conn, docs_store, docs_log, received[1])
 
+    made += _routing_use_cases()
+    # A third, signed and never issued: recorded once it is past its issue deadline.
+    late = str(uuid.uuid4())
+    docs.register(docs_store, docs_log, late, command(), [stored("main.pdf")], CLERK)
+    docs.submit(docs_store, docs_log, late, LEADER.user_id, CLERK)
+    with docs_store.transaction() as conn:
+        docs.follow(conn, docs_store, docs_log, new_event(
+            "DocumentSigned", {"document_id": late, "signed_file": stored("s.pdf").to_dict()},
+            actor=LEADER, producer="signing", stream_id=f"signature-{late}"), "sign")
+    assert docs.record_issue_overdue(docs_store, docs_log, utc_now() + timedelta(days=30)) == 1
+
     made += [gateway.login_failed("ai", "sai mật khẩu", "10.0.0.1"),
              gateway.login_failures_summarised("user:ai", 3, 0, NOW, NOW),
              gateway.request_denied(CLERK, "GET", "/v1/x", "cấm")]
     made += [e for e in docs_log.read_all()] + [e for e in signing_log.read_all()]
     assert accepted in made
     return made
+
+
+def _routing_use_cases():
+    """Routing's directory change and an overdue copy, from its use cases."""
+    from services.routing import commands as routing_commands
+    from services.routing.sample_data import PROVINCE, sample_province
+    from services.routing.store import MemoryRoutingStore
+    from tests.unit.test_routing_commands import issue_and_seal
+
+    store, log, directory = MemoryRoutingStore(), InMemoryEventStore(), sample_province()
+    create = {"op": "create", "code": "000.00.09.H41", "name": "Sở mới",
+              "level": "department", "parent": PROVINCE, "on": "2026-01-01"}
+    routing_commands.change_directory(store, log, lambda conn: (directory, 0), [create],
+                                      Actor("ket.noi", PROVINCE, "operator"))
+    issue_and_seal(store, log, directory, urgency=3)  # delivered at the events' time, now
+    later = datetime.now(timezone.utc) + timedelta(days=30)
+    assert routing_commands.record_overdue(store, log, later) == 2
+    return log.read_all()
 
 
 def _issue_quickly(store, log, document_id):
@@ -286,10 +315,8 @@ def test_the_events_the_services_make_hold_what_their_consumers_rely_on(produced
     assert [p for p in problems if p[1]] == []
 
 
-def test_every_type_but_the_shells_own_is_made_by_a_pure_function(produced):
-    # DirectoryChanged and DeliveryOverdue are still made in routing's shell.
-    assert set(CATALOGUE) - {e.event_type for e in produced} == {
-        "DirectoryChanged", "DeliveryOverdue"}
+def test_every_type_is_made_by_a_pure_function_or_use_case(produced):
+    assert set(CATALOGUE) - {e.event_type for e in produced} == set()
 
 
 # -- a producer that drops a field ------------------------------------------------------

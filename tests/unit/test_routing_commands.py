@@ -260,21 +260,42 @@ def test_a_revocation_from_the_axis_asks_every_copy_of_the_imported_document(sto
     assert snapshot(store, log) == before
 
 
-def test_a_directory_change_is_all_or_nothing(log, directory):
+def test_a_directory_change_is_all_or_nothing(store, log, directory):
     log.append(commands.DIRECTORY_STREAM, 0, [commands.directory_event(directory.changes,
                                                                        None)])
     seeded = (commands.directory_of(log), 1)
     bad = [{"op": "create", "code": "000.00.09.H41", "name": "Sở mới", "level": "department",
             "parent": PROVINCE, "on": "2026-01-01"}, {"op": "nonsense"}]
     with pytest.raises(ValidationFailed) as err:
-        commands.change_directory(log, lambda: seeded, bad, OPERATOR)
+        commands.change_directory(store, log, lambda conn: seeded, bad, OPERATOR)
     assert err.value.field == "changes.1" and len(log.read_all()) == 1
     with pytest.raises(ValidationFailed):
-        commands.change_directory(log, lambda: seeded, [], OPERATOR)
-    assert commands.change_directory(log, lambda: seeded, bad[:1], OPERATOR) == {"applied": 1}
+        commands.change_directory(store, log, lambda conn: seeded, [], OPERATOR)
+    assert commands.change_directory(store, log, lambda conn: seeded, bad[:1],
+                                     OPERATOR) == {"applied": 1}
     assert commands.directory_of(log).get("000.00.09.H41", TODAY).name == "Sở mới"
-    with pytest.raises(Conflict):  # the stream moved on since the directory was read
-        commands.change_directory(log, lambda: seeded, bad[:1], OPERATOR)
+    with pytest.raises(Conflict):  # the stream moved on, and every reload is as stale
+        commands.change_directory(store, log, lambda conn: seeded, bad[:1], OPERATOR)
+    assert len(log.read_all()) == 2
+
+
+def test_a_directory_change_that_lost_a_race_is_checked_again_on_the_new_directory(
+        store, log, directory):
+    log.append(commands.DIRECTORY_STREAM, 0, [commands.directory_event(directory.changes,
+                                                                       None)])
+    stale = (commands.directory_of(log), 1)
+    create = {"op": "create", "code": "000.00.09.H41", "name": "Sở mới",
+              "level": "department", "parent": PROVINCE, "on": "2026-01-01"}
+    loads = []
+
+    def load(conn):  # the first read predates the other operator's change
+        loads.append(conn)
+        return stale if len(loads) == 1 else (commands.directory_of(log), 2)
+
+    commands.change_directory(store, log, lambda conn: stale, [create], OPERATOR)
+    with pytest.raises(Conflict) as err:  # the same code again: refused on the reload
+        commands.change_directory(store, log, load, [create], OPERATOR)
+    assert len(loads) == 2 and err.value.field == "changes.0"
     assert len(log.read_all()) == 2
 
 

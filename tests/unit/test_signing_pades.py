@@ -247,25 +247,6 @@ def test_rsa_keys_sign_and_verify_in_well_under_a_second(tsa_ca, tsa_url, algori
     assert report["ok"], _failed(report)
 
 
-@pytest.mark.parametrize("competence, on_behalf_of, lines", [
-    ("", None, ["CHỦ TỊCH"]),
-    ("Q.", None, ["Q. CHỦ TỊCH"]),
-    ("KT.", "Chủ tịch", ["KT. CHỦ TỊCH", "CHỦ TỊCH"]),
-    ("TM.", "Ủy ban nhân dân", ["TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"]),
-])
-def test_signature_lines_follow_the_competence(competence, on_behalf_of, lines):
-    assert pades.signature_lines("Chủ tịch", competence, on_behalf_of) == lines
-
-
-def test_signature_lines_refuse_unknown_competence_or_missing_principal():
-    with pytest.raises(ValidationFailed) as caught:
-        pades.signature_lines("Chủ tịch", "XX.")
-    assert caught.value.field == "competence"
-    with pytest.raises(ValidationFailed) as caught:
-        pades.signature_lines("Phó Chủ tịch", "KT.")
-    assert caught.value.field == "on_behalf_of"
-
-
 def test_the_signature_image_is_blue_on_transparent():
     signature = looks.signature_image("Nguyễn Văn An")
     assert signature.mode == "RGBA" and signature.getpixel((0, 0))[3] == 0
@@ -324,6 +305,19 @@ def test_the_seal_is_red_with_the_agency_name_in_an_embedded_font(agency, tsa_ur
     assert sum(map(blue, leader)) > 100  # the signature
     outside = pixels((0, 300, 595, 842))  # the page above the signer block: untouched
     assert not any(map(red, outside)) and not any(map(blue, outside))
+
+
+def test_a_deputy_for_the_committee_gets_three_lines_above_the_signature(agency, tsa_url,
+                                                                          tmp_path):
+    signed = pades.sign_as_leader(make_pdf("Quyet dinh so 13"), agency.leader, "Phó Chủ tịch",
+                                  "Trần Thị Bình", "TM.", on_behalf_of="Ủy ban nhân dân",
+                                  deputy_for="Chủ tịch", timestamper_url=tsa_url)
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(signed)
+    lines = [line.strip() for line in _run("pdftotext", "-layout", str(path), "-").splitlines()]
+    top = lines.index("TM. ỦY BAN NHÂN DÂN")
+    assert lines[top + 1:top + 3] == ["KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"], lines
+    assert agency.verify(signed, {"agency_code": CODE, "roles": ["leader"]})["ok"]
 
 
 def test_appendix_gets_an_invisible_seal_and_the_number_at_the_top_right(agency, tsa_url,

@@ -41,9 +41,9 @@ def test_every_word_the_pages_ask_for_exists():
     used |= {f"{kind}_{n}" for kind in ("urgency", "secrecy") for n in range(4)}
     used |= {f"role_{r}" for r in ("clerk", "leader", "auditor", "admin", "operator")}
     used |= {f"ok_{a}" for a in (*web.ACTIONS, "created", "logout")}
-    used |= {"overdue_registration", "overdue_completion"}
+    used |= {"overdue_registration", "overdue_completion", "overdue_issue"}
     used |= {f"status_{c}" for c in ("01", "02", "03", "04", "05", "06", "13", "15", "16")}
-    used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External)\w+)"',
+    used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External|Issue)\w+)"',
                                               Path(docs_domain.__file__).read_text())
              if e not in ("DocumentSigned", "DocumentReturned", "DocumentSealed",
                           "DocumentFinalized")}
@@ -169,6 +169,24 @@ def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
     assert "Chưa lấy được" not in _render_inbox("vi", [row], {})
 
 
+def test_the_outgoing_list_marks_what_docs_finds_not_issued_in_time():
+    row = {"document_id": "d1", "urgency": 0, "number_notation": None,
+           "subject": "Kế hoạch", "registered_at": "2026-11-19T02:00:00+00:00",
+           "state": "sealed"}
+    late = {"d1": {"document_id": "d1", "kind": "issue",
+                   "deadline": "2026-11-23T16:59:59.999000+00:00"}}
+
+    def render(lang, overdue):
+        return _render("list.html", lang=lang, path="/web/outgoing", title="Văn bản đi",
+                       kind="outgoing", documents=[row, {**row, "document_id": "d2"}],
+                       overdue=overdue, search={}, states=[], state_choices=(), links=None)
+    html = render("vi", late)
+    assert html.count("Quá hạn phát hành") == 1 and "23/11/2026 23:59" in html
+    assert "Overdue for issue" in render("en", late)
+    assert "Chưa lấy được thông tin quá hạn" in render("vi", None)
+    assert "Quá hạn" not in render("vi", {})
+
+
 def _render(template, lang="vi", path="/web/", actor=None, **context):
     """A page rendered as ``Page.render`` does, without a server."""
     return web._env.get_template(template).render(
@@ -181,6 +199,21 @@ def _posts_carry_the_token(html):
     forms = re.findall(r'<form method="post"[^>]*>(.*?)</form>', html, re.S)
     assert forms and all('<input type="hidden" name="csrf" value="c5rf">' in f for f in forms)
     return len(forms)
+
+
+def test_a_deputy_under_the_committee_is_taken_from_the_form_and_shown():
+    fields = {"competence": "TM.", "on_behalf_of": "Ủy ban nhân dân", "deputy_for": "Chủ tịch",
+              "position": "Phó Chủ tịch", "full_name": "Bình"}
+    assert web.metadata_of(fields)["signer"] == fields
+    document = {"document_id": "d1", "subject": "Chỉ thị", "number_notation": None,
+                "issued_at": None, "document_type": "CT", "issuing_agency": "000.01.00.H41",
+                "state": "draft", "urgency": 0, "secrecy": 0, "due_date": None,
+                "signer": fields, "recipients": [], "page_count": 1, "attachments": []}
+    html = _render("document.html", document=document, timeline=[], arrival=None,
+                   statuses=[], leaders=[])
+    assert "TM. Ủy ban nhân dân KT. Chủ tịch Phó Chủ tịch" in html
+    compose = _render("compose.html", values={"deputy_for": "Chủ tịch"})
+    assert '<label for="deputy_for">' in compose and 'value="Chủ tịch"' in compose
 
 
 def test_every_form_of_the_document_page_carries_the_session_token():
