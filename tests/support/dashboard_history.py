@@ -53,8 +53,7 @@ def overdue(doc, recipient, arrived_at, urgency=0, seen_at=None):
     seen_at = seen_at or arrived_at + timedelta(days=2)
     [finding] = deadlines.overdue([{"document_id": doc, "recipient": recipient,
                                     "arrived_at": arrived_at, "urgency": urgency,
-                                    "status": "01", "due_date": None}], seen_at,
-                                  deadlines.WorkingCalendar())
+                                    "status": "01", "due_date": None}], seen_at)
     data = json.loads(json.dumps(finding, default=lambda v: v.isoformat()))
     data["overdue_by_seconds"] = int(data["overdue_by_seconds"])
     return ev("routing", "DeliveryOverdue", data, seen_at)
