@@ -53,6 +53,8 @@ LEEWAY = 10                 # seconds of clock difference between machines
 # The calls a method makes onward for the same caller: their assertions ride in its own.
 ONWARD = {"audit.reconcile": ("docs.state_summary", "signing.state_summary",
                               "routing.state_summary"),
+          # The agency tree a dashboard aggregates: routing's directory.
+          "audit.dashboard": ("routing.agencies", "routing.agency"),
           # Only those who may read the document (docs decides) verify it.
           "signing.verify_document": ("docs.get_document",),
           # Only those docs lets download the document (not a recalled copy).

@@ -15,6 +15,7 @@ _PRODUCED_BY = {
         "DocumentRegistered", "ExternalDocumentRecorded", "DocumentRevised",
         "DocumentSubmitted", "DocumentIssued", "DocumentStateChanged",
         "IncomingRegistered", "IncomingAccepted", "IncomingReturned", "IncomingWithdrawn",
+        "IssueOverdue",
     ),
     "signing": ("DocumentSigned", "DocumentReturned", "DocumentSealed", "DocumentFinalized"),
     "routing": (

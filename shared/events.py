@@ -141,6 +141,7 @@ DATA: Mapping[str, EventData] = MappingProxyType({
     "IncomingReturned": EventData({**_DOCUMENT, "agency": _text}, {"reason": _text},
                                   note="routing reports status 02, with the reason"),
     "IncomingWithdrawn": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
+    "IssueOverdue": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
     # -- signing --
     "DocumentSigned": EventData({**_DOCUMENT, "signed_file": _file},
                                 note="docs: signed, the signed PDF becomes the file"),

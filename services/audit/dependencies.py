@@ -7,6 +7,7 @@ import time
 from nameko.extensions import DependencyProvider
 
 from services.audit import checkpoints as cp
+from services.audit import dashboard_store
 from services.audit import note
 from services.audit.log import APP_ROLE, DB_SETTINGS, MIGRATIONS, TransparencyLog
 from services.audit.settings import AuditSettings
@@ -25,7 +26,7 @@ from shared.settings import require_secret
 log = logging.getLogger(__name__)
 
 # The audit schema's components, migrated at start (shared.migrations).
-SCHEMA = (QUARANTINE_MIGRATIONS, MIGRATIONS)
+SCHEMA = (QUARANTINE_MIGRATIONS, MIGRATIONS, dashboard_store.MIGRATIONS)
 
 
 class AuditLog(DependencyProvider):
@@ -48,7 +49,7 @@ class AuditLog(DependencyProvider):
         self.db = Database(app_dsn or c["POSTGRES_DSN"], schema="audit",
                            role=None if app_dsn else APP_ROLE,
                            max_size=settings.db_pool_size, settings=DB_SETTINGS)
-        self.tlog = TransparencyLog(self.db)
+        self.tlog = TransparencyLog(self.db, projections=(dashboard_store.apply,))
         self.origin = settings.log_origin
         self.signer = note.NoteSigner(self.origin, load_or_create_ed25519(
             c["LOG_KEY_FILE"], require_secret(c, "LOG_KEY_PASSPHRASE")))

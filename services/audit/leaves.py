@@ -10,7 +10,7 @@ signature (``shared.envelope.signing_bytes``), so signatures stay checkable too.
 
 import json
 
-from shared.envelope import canonical_json, data_digest
+from shared.envelope import canonical_json, data_digest, event_from_stored
 
 
 def leaf_entry(event):
@@ -30,3 +30,12 @@ def parse_entry(entry):
     content = json.loads(entry)
     signature = content.pop("signature")
     return canonical_json(content), content, signature
+
+
+def stored_event(entry, data):
+    """The event a leaf entry (bytes) and its kept data (None: destroyed) make,
+    as the log took it in (not validated again: the log's own rows)."""
+    content = json.loads(entry)
+    content.pop("data_sha256")
+    content["data"] = data if data is not None else {}
+    return event_from_stored(content)

@@ -141,6 +141,8 @@ def _lifecycle_summary(event, data, who):
         "IncomingDuplicateFlagged": lambda: f"arrived again at {agency}: flagged, not"
                                             " registered twice",
         "IncomingWithdrawn": lambda: f"{agency}'s copy taken out of use (recall)",
+        "IssueOverdue": lambda: f"not issued by its deadline {data.get('issue_by')}"
+                                " (Decree 30 Art. 18(1))",
     }
     text = texts.get(event.event_type)
     return text() if text else f"{event.event_type} from {event.producer}, by {who}"

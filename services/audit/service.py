@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 
 
 from services.audit import checkpoints as cp
-from services.audit import note, replay
+from services.audit import dashboard, dashboard_store, note, replay
 from services.audit import timestamp as ts
 from services.audit.dependencies import AuditLog
+from services.audit.leaves import stored_event
 from services.audit.verify import Report, committed_leaves, verify_entries
 from shared.auth import require_role
 from shared.edge.authenticator import Authenticator
@@ -19,8 +20,8 @@ from shared.edge.handlers import event_handler
 from shared.edge.inbox import ServiceEvents, record_quarantine
 from shared.edge.mixins import Health
 from shared.edge.rpc import rpc
-from shared.envelope import event_from_stored, format_time
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.envelope import format_time
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.eventsig import SignatureInvalid, authenticate
 from shared.topology import ALL
 from shared.values import checked_uuid
@@ -289,6 +290,46 @@ class AuditService(Health):
         differences = replay.reconcile(replayed, reported)
         return {"documents": len(replayed), "differences": [d.to_dict() for d in differences]}
 
+    # -- the leaders' dashboard (bảng điều hành) --------------------------------------
+
+    @rpc
+    def dashboard(self, agency=None, start=None, end=None, granularity="week"):
+        """The figures of ``agency`` and every agency under it (today's directory,
+        routing's) over ``start``..``end`` (Vietnam days): a leader for their own
+        agency's subtree, an auditor for any (``services.audit.dashboard``)."""
+        actor = self.auth.actor()
+        if actor.role not in ("leader", "auditor"):
+            raise Forbidden("the dashboard is for leaders and auditors", field="role")
+        asked = dashboard.period(start, end, granularity)
+        agency = agency or actor.agency
+        if not isinstance(agency, str) or len(agency) > 100:
+            raise ValidationFailed("agency: an agency code", field="agency")
+        top = actor.agency if actor.role == "leader" else agency
+        with self.auth.onward() as services:  # one call each: an assertion is spent once
+            tree = services.routing.agencies(under=top)
+            tree.append(services.routing.agency(agency))  # its name, for the page
+        codes = dashboard.subtree(agency, tree)
+        if actor.role == "leader" and agency not in dashboard.subtree(top, tree):
+            raise Forbidden("agency: a leader sees their own agency and those under it",
+                            field="agency")
+        sent, copies = dashboard_store.rows(self.audit.db, codes, asked.bounds())
+        figures = dashboard.figures(sent, copies, codes, asked)
+        named = dashboard_store.labels(self.audit.db, [
+            r["document_id"] for r in figures["overdue"] + figures["urgent"]])
+        for row in figures["overdue"] + figures["urgent"]:
+            row.update(named.get(row["document_id"], {}))
+        names = {a["code"]: a.get("name") for a in tree}
+        shown = {agency, *(a["agency"] for a in figures["agencies"]),
+                 *(r["recipient"] for r in figures["overdue"] + figures["urgent"])}
+        return {"agency": agency, "agency_count": len(codes),
+                "names": {c: names.get(c) for c in sorted(shown)}, **figures}
+
+    @rpc
+    def rebuild_dashboard(self):
+        """Fold the whole log again into the dashboard's projection (operators)."""
+        require_role(self.auth.actor(), "operator")
+        return dashboard_store.rebuild(self.audit.db)
+
     def _replayable(self, where, params):
         """``(index, event)`` pairs rebuilt from the leaves and the kept data,
         streamed from a server-side cursor. The log validated each event when it
@@ -300,14 +341,7 @@ class AuditService(Health):
                             f" LEFT JOIN payloads p USING (event_id) {where} ORDER BY e.idx",
                             params)
                 for idx, entry, data in cur:
-                    yield idx, event_from_stored(_envelope(bytes(entry), data))
-
-
-def _envelope(entry, data):
-    content = json.loads(entry)
-    content.pop("data_sha256")
-    content["data"] = data if data is not None else {}
-    return content
+                    yield idx, stored_event(bytes(entry), data)
 
 
 def _moment(text):

@@ -10,14 +10,14 @@ Files in S3 are the shell's: these see only their descriptions.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 from services.docs import domain, registers
 from services.docs.store import missing
 from shared.command import EventLog, decide_within, run_command
 from shared.envelope import Actor, Event, thaw, utc_now
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.failpoints import failpoint
 from shared.values import checked_uuid
 
@@ -94,18 +94,55 @@ def issue(store: Any, log_: EventLog, document_id: Any, actor: Actor,
                                    domain.series_year(issued_at), series)
         failpoint("docs.issue.after_number")  # an issue that fails holding its number
         replaced = store.lock(conn, document["replaces"]) if document["replaces"] else None
+        tracked = store.issue_tracking(conn, document_id)
         return {"document": document, "number": number, "series": series,
-                "issued_at": issued_at, "replaced": replaced}
+                "issued_at": issued_at, "replaced": replaced,
+                "issue_by": tracked["issue_by"] if tracked else None}
 
     def decide(s: dict) -> list[Event]:
         issued = domain.document_issued(s["document"], s["number"], s["series"],
-                                        s["issued_at"], actor)
+                                        s["issued_at"], actor, issue_by=s["issue_by"])
         if s["replaced"] is None:
             return [issued]
         return [domain.state_changed(s["replaced"], "replace", issued, actor), issued]
 
     _, recorded = run_command(store.writing, log_, load, decide, _project(store))
     return recorded[-1]
+
+
+# -- the issue deadline ---------------------------------------------------------------
+
+def record_issue_overdue(store: Any, log_: EventLog, now: datetime) -> int:
+    """One ``IssueOverdue`` per signed document newly past its issue deadline at
+    ``now`` and not issued; how many were recorded. Each in a transaction of its
+    own that locks the document's deadline row and appends at its stream's
+    version: two instances checking at once record it once."""
+    with store.transaction() as conn:
+        late = [t["document_id"] for t in store.overdue_issues(conn, None, now)
+                if t["overdue_at"] is None]
+    recorded = 0
+    for document_id in late:
+        _, stored = run_command(
+            store.writing, log_,
+            lambda conn, d=document_id: store.issue_tracking(conn, d, lock=True),
+            lambda tracked: [domain.issue_overdue(tracked, now)]
+            if domain.issue_overdue_now(tracked, now) else [],
+            _project(store))
+        recorded += len(stored)
+    return recorded
+
+
+def overdue_issues(store: Any, actor: Actor, now: datetime) -> list[dict]:
+    """Documents of the caller's agency (every agency's for an auditor) signed
+    and not issued by their issue deadline, the earliest first, with how late."""
+    if actor.role not in ("clerk", "leader", "auditor"):
+        raise Forbidden("role: only a clerk, a leader or an auditor sees overdue issues",
+                        field="role")
+    with store.transaction() as conn:
+        found = store.overdue_issues(conn, None if actor.role == "auditor" else actor.agency,
+                                     now)
+    return [{**t, "overdue_by_seconds": int((now - t["issue_by"]).total_seconds()),
+             "reported": t["overdue_at"] is not None} for t in found]
 
 
 # -- incoming documents ---------------------------------------------------------------
@@ -131,15 +168,18 @@ def decide_incoming(store: Any, log_: EventLog, document_id: Any, command: str,
 
 # -- other services' events (in the consumer's transaction ``conn``) ------------------
 
-def follow(conn: Any, store: Any, log_: EventLog, cause: Event, command: str) -> dict:
+def follow(conn: Any, store: Any, log_: EventLog, cause: Event, command: str,
+           urgent_issue_within: timedelta = domain.URGENT_ISSUE_WITHIN) -> dict:
     """Move a document on because of another service's event; a repeat is a
-    no-op. The document as it was (its row, locked)."""
+    no-op. The document as it was (its row, locked). The leader's signature
+    fixes the issue deadline (``urgent_issue_within``: an urgent one's)."""
     document_id = cause.data["document_id"]
     document = store.lock(conn, document_id)
     if document["state"] == domain.TRANSITIONS[command][1]:
         return document  # e.g. a second consignment: the document is sent already
     decide_within(conn, log_, lambda conn: document,
-                  lambda document: domain.state_changed(document, command, cause),
+                  lambda document: domain.state_changed(
+                      document, command, cause, urgent_issue_within=urgent_issue_within),
                   _project(store, cause))
     return document
 

@@ -17,11 +17,12 @@ The leader's decisions and the seal arrive as the signing service's events;
 the number is given at issue, in the same transaction that records it.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from shared.envelope import Actor, new_event, system_actor
 from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.values import VIETNAM
+from shared.workdays import aware, end_of_next_working_day
 
 SERVICE = "docs"
 # Công văn and Thư công have no type in their notation (agency + drafting unit).
@@ -53,6 +54,10 @@ TRANSITIONS = {
     "replace": ((ISSUED, SENT), REPLACED),
 }
 FROZEN = (RECALLED, REPLACED)
+# An urgent document is issued "at once": within this interval of the signature.
+URGENT_ISSUE_WITHIN = timedelta(hours=2)
+# Signed and not yet issued: the states in which the issue deadline runs.
+AWAITING_ISSUE = (SIGNED, SEALED)
 
 # Incoming copies at a recipient agency.
 ARRIVED, ACCEPTED, RETURNED_TO_SENDER, WITHDRAWN = "arrived", "accepted", "returned", "withdrawn"
@@ -268,8 +273,10 @@ def document_submitted(document, signer_user, actor: Actor):
     }, actor, document["document_id"])
 
 
-def document_issued(document, number, series, issued_at: datetime, actor: Actor):
-    """``DocumentIssued``: the number, notation and time the system gives at issue."""
+def document_issued(document, number, series, issued_at: datetime, actor: Actor,
+                    issue_by=None):
+    """``DocumentIssued``: the number, notation and time the system gives at issue;
+    with the issue deadline (``issue_by``, if any) and whether it was met."""
     text = number_notation(number, notation(document["document_type"],
                                             document["agency_abbreviation"],
                                             document["drafting_unit_abbreviation"]))
@@ -282,16 +289,82 @@ def document_issued(document, number, series, issued_at: datetime, actor: Actor)
         **data, "state": next_state(document["state"], "issue"),
         "number": number, "series": series, "year": series_year(issued_at),
         "number_notation": text, "issued_at": vietnam_time(issued_at).isoformat(),
+        **issue_timeliness(issue_by, issued_at),
     }, actor, document["document_id"])
 
 
-def state_changed(document, command, cause, actor=None):
-    """``DocumentStateChanged`` when another service's event moves the document."""
-    return _event("DocumentStateChanged", {
-        "document_id": document["document_id"], "command": command,
-        "from": document["state"], "state": next_state(document["state"], command),
-        "because_of": cause.event_type}, actor or system_actor(SERVICE),
-        document["document_id"], causation=cause)
+def state_changed(document, command, cause, actor=None, *,
+                  urgent_issue_within=URGENT_ISSUE_WITHIN, calendar=None):
+    """``DocumentStateChanged`` when another service's event moves the document.
+    The leader's signature (``sign``) also fixes the issue deadline
+    (:func:`issue_deadline`): ``signed_at`` and ``issue_by``."""
+    data = {"document_id": document["document_id"], "command": command,
+            "from": document["state"], "state": next_state(document["state"], command),
+            "because_of": cause.event_type}
+    if command == "sign":
+        data["signed_at"] = vietnam_time(cause.occurred_at).isoformat()
+        data["issue_by"] = issue_deadline(cause.occurred_at, document.get("urgency"),
+                                          urgent_issue_within, calendar).isoformat()
+    return _event("DocumentStateChanged", data, actor or system_actor(SERVICE),
+                  document["document_id"], causation=cause)
+
+
+# -- the issue deadline (Decree 30/2020 Art. 18(1)) ----------------------------------
+
+def issue_deadline(signed_at, urgency, urgent_within=URGENT_ISSUE_WITHIN, calendar=None):
+    """When a document the leader signed at ``signed_at`` must be issued (numbered,
+    registered, sent), in Vietnam time.
+
+    Normal (urgency 0, Thường): on the day of the signature, at the latest the
+    next working day: the end (23:59:59.999) of the first working day after the
+    signature's Vietnam-time day; signed Friday, issued by Monday night; signed
+    before Tết, by the first working day after it. Urgent (1 Khẩn and above): at
+    once, ``signed_at + urgent_within``, whatever the day or hour.
+    """
+    signed_at = aware(signed_at, "signed_at")
+    urgency = 0 if urgency is None else urgency
+    if isinstance(urgency, bool) or not isinstance(urgency, int) or urgency < 0:
+        raise ValidationFailed(f"urgency: 0 (Thường) to 3 (Hỏa tốc), got {urgency!r}",
+                               field="urgency")
+    if not isinstance(urgent_within, timedelta) or urgent_within <= timedelta(0):
+        raise ValidationFailed("urgent_issue_within: a positive interval",
+                               field="urgent_issue_within")
+    if urgency >= 1:
+        return vietnam_time(signed_at + urgent_within)
+    return end_of_next_working_day(signed_at, calendar)
+
+
+def issue_overdue_now(tracked, now):
+    """Whether ``tracked`` (a row of the store's ``issue_deadlines``: ``state``,
+    ``issue_by``, ``issued_at``, ``overdue_at``) is newly past its issue deadline
+    at ``now``: signed, not issued, the deadline passed, not yet recorded."""
+    return (tracked is not None and tracked["state"] in AWAITING_ISSUE
+            and tracked["issued_at"] is None and tracked["overdue_at"] is None
+            and aware(now, "now") > aware(tracked["issue_by"], "issue_by"))
+
+
+def issue_overdue(tracked, now):
+    """``IssueOverdue``: the document was not issued by its deadline (recorded once)."""
+    now, issue_by = aware(now, "now"), aware(tracked["issue_by"], "issue_by")
+    return _event("IssueOverdue", {
+        "document_id": tracked["document_id"], "issuing_agency": tracked["issuing_agency"],
+        "urgency": tracked["urgency"], "state": tracked["state"],
+        "signed_at": vietnam_time(aware(tracked["signed_at"], "signed_at")).isoformat(),
+        "issue_by": vietnam_time(issue_by).isoformat(),
+        "overdue_at": vietnam_time(now).isoformat(),
+        "overdue_by_seconds": int((now - issue_by).total_seconds()),
+    }, system_actor(SERVICE), tracked["document_id"])
+
+
+def issue_timeliness(issue_by, issued_at):
+    """What ``DocumentIssued`` records of its deadline: ``issue_by`` and whether it
+    was met (``issued_on_time``); nothing for a document without one (signed
+    before deadlines were tracked)."""
+    if issue_by is None:
+        return {}
+    issue_by = aware(issue_by, "issue_by")
+    return {"issue_by": vietnam_time(issue_by).isoformat(),
+            "issued_on_time": aware(issued_at, "issued_at") <= issue_by}
 
 
 # -- incoming documents -------------------------------------------------------------

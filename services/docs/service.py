@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from werkzeug.wrappers import Response
 
 from services.docs import commands, domain, intake, queries, registers
+from services.docs.dependencies import IssueOverdueWatch
 from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import date_or_none, load_register, year_or_none
 from services.docs.settings import DocsSettings
@@ -43,6 +44,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     files = ObjectStoreProvider()
     auth = Authenticator()
     settings = SettingsProvider(DocsSettings)
+    issue_overdue_watch = IssueOverdueWatch()
 
     @property
     def store(self):
@@ -182,6 +184,13 @@ class DocsService(Health, DeadLetters, SweepsUploads):
                 "issued_at": recorded.data["issued_at"]}
 
     @rpc
+    def overdue_outgoing(self):
+        """Documents signed and not issued by their issue deadline (Decree 30
+        Art. 18(1)): the caller's agency's (every agency's for an auditor)."""
+        found = commands.overdue_issues(self.store, self.auth.actor(), utc_now())
+        return [_jsonable(t) for t in found]
+
+    @rpc
     def get_document(self, document_id):
         return self._readable(document_id, self.auth.actor())
 
@@ -295,8 +304,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
             conn, self.store, self.log, event))
 
     def _follow(self, consumer, payload, command):
+        within = timedelta(minutes=self.settings.urgent_issue_minutes)
         self._handle(consumer, payload, lambda conn, store, log_, event: commands.follow(
-            conn, store, log_, event, command))
+            conn, store, log_, event, command, urgent_issue_within=within))
 
     def _decide_incoming(self, document_id, command, reason):
         incoming, event = commands.decide_incoming(self.store, self.log, document_id, command,

@@ -75,8 +75,29 @@ CREATE TABLE IF NOT EXISTS incoming (
     UNIQUE (agency, sender, document_year, number_notation)
 );
 """
+# The issue deadline of each document its leader signed (Decree 30 Art. 18(1)):
+# one row per document, so an overdue issue is recorded once (``overdue_at``).
+ISSUE_DEADLINES_DDL = """
+CREATE TABLE IF NOT EXISTS issue_deadlines (
+    document_id    uuid PRIMARY KEY,
+    issuing_agency text NOT NULL,
+    urgency        smallint NOT NULL,
+    signed_at      timestamptz NOT NULL,
+    issue_by       timestamptz NOT NULL,
+    issued_at      timestamptz,
+    overdue_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS issue_deadlines_open ON issue_deadlines (issue_by) WHERE issued_at IS NULL;
+"""
 # Versioned: a change to these tables is a new migration (shared.migrations).
-MIGRATIONS = initial("docs", DDL)
+MIGRATIONS = initial("docs", DDL).then(
+    2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL)
+ISSUE_COLUMNS = ("document_id", "issuing_agency", "urgency", "signed_at", "issue_by",
+                 "issued_at", "overdue_at", "state", "subject", "document_type")
+_ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at, t.issue_by,"
+                 " t.issued_at, t.overdue_at, d.state, d.metadata->>'subject',"
+                 " d.metadata->>'document_type'"
+                 " FROM issue_deadlines t JOIN documents d USING (document_id)")
 
 DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipients, file,"
                     " attachments, registered_at, number, number_notation, year, issued_at,"
@@ -202,6 +223,25 @@ class DocsStore:
             " AND number IS NOT NULL ORDER BY year, number", (agency,)).fetchall()
         return [_document(r) for r in rows]
 
+    # -- issue deadlines -----------------------------------------------------------------
+
+    def issue_tracking(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
+        """The document's issue deadline row (``ISSUE_COLUMNS``), None if it was not
+        signed here; ``lock``: held until the transaction ends."""
+        row = conn.execute(_ISSUE_SELECT + " WHERE t.document_id = %s"
+                           + (" FOR UPDATE OF t" if lock else ""), (document_id,)).fetchone()
+        return _issue_row(row) if row else None
+
+    def overdue_issues(self, conn: Any, agency: str | None, now: datetime) -> list[dict]:
+        """Signed, not issued, past the issue deadline at ``now``: of ``agency`` (or
+        every agency), the earliest deadline first."""
+        rows = conn.execute(
+            _ISSUE_SELECT + " WHERE t.issued_at IS NULL AND t.issue_by < %s"
+            " AND d.state = ANY(%s) AND (%s::text IS NULL OR t.issuing_agency = %s)"
+            " ORDER BY t.issue_by, t.document_id",
+            (now, list(domain.AWAITING_ISSUE), agency, agency)).fetchall()
+        return [_issue_row(r) for r in rows]
+
     # -- incoming -----------------------------------------------------------------------
 
     def incoming(self, conn: Any, document_id: Any, agency: str) -> dict | None:
@@ -261,6 +301,9 @@ class DocsStore:
 
     def project(self, event: Event, conn: Any, cause: Event | None = None) -> None:
         kind = event.event_type
+        _track_issue(conn, event)
+        if kind == "IssueOverdue":
+            return  # its deadline row only (above)
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
             row = _registered_row(event)
             metadata = {k: row[k] for k in domain.METADATA_FIELDS}
@@ -305,16 +348,19 @@ class MemoryDocsStore:
         self.numbers: dict[tuple, int] = {}
         self.delivered: dict[str, set[str]] = {}
         self.arrived: dict[tuple[str, str], dict] = {}  # (document_id, agency) -> row
+        self.deadlines: dict[str, dict] = {}  # document_id -> issue deadline row
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
-            saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived))
+            saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived,
+                                   self.deadlines))
             try:
                 yield None
             except BaseException:
-                self.documents, self.numbers, self.delivered, self.arrived = saved
+                (self.documents, self.numbers, self.delivered, self.arrived,
+                 self.deadlines) = saved
                 raise
 
     writing = transaction
@@ -364,6 +410,21 @@ class MemoryDocsStore:
                  if d["issuing_agency"] == agency and d["number"] is not None]
         return copy.deepcopy(sorted(found, key=lambda d: (d["year"], d["number"])))
 
+    def issue_tracking(self, conn: Any, document_id: Any, lock: bool = False) -> dict | None:
+        row = self.deadlines.get(str(document_id))
+        if row is None:
+            return None
+        document = self.documents[row["document_id"]]
+        return {**copy.deepcopy(row), "state": document["state"],
+                "subject": document["subject"], "document_type": document["document_type"]}
+
+    def overdue_issues(self, conn: Any, agency: str | None, now: datetime) -> list[dict]:
+        found = [self.issue_tracking(conn, doc) for doc, row in self.deadlines.items()
+                 if row["issued_at"] is None and row["issue_by"] < now
+                 and self.documents[doc]["state"] in domain.AWAITING_ISSUE
+                 and agency in (None, row["issuing_agency"])]
+        return sorted(found, key=lambda r: (r["issue_by"], r["document_id"]))
+
     def incoming(self, conn: Any, document_id: Any, agency: str) -> dict | None:
         row = self.arrived.get((str(document_id), agency))
         if row is None:
@@ -395,6 +456,24 @@ class MemoryDocsStore:
         return documents, {doc: sorted(agencies) for doc, agencies in self.delivered.items()
                            if agencies}
 
+    def _track_issue(self, event: Event) -> None:
+        """``_track_issue`` of the PostgreSQL adapter, on the dict."""
+        kind, data = event.event_type, event.data
+        doc = data.get("document_id")
+        if kind == "DocumentStateChanged" and data.get("issue_by"):
+            if doc not in self.deadlines:
+                document = self.documents[doc]
+                self.deadlines[doc] = {
+                    "document_id": doc, "issuing_agency": document["issuing_agency"],
+                    "urgency": document["urgency"] or 0,
+                    "signed_at": _instant(data["signed_at"]),
+                    "issue_by": _instant(data["issue_by"]), "issued_at": None,
+                    "overdue_at": None}
+        elif kind == "DocumentIssued" and doc in self.deadlines:
+            self.deadlines[doc]["issued_at"] = _instant(data["issued_at"])
+        elif kind == "IssueOverdue" and doc in self.deadlines:
+            self.deadlines[doc]["overdue_at"] = _instant(data["overdue_at"])
+
     def _check_unique_notation(self, agency: str, changes: dict) -> None:
         """The table's UNIQUE (issuing_agency, year, number_notation)."""
         if any((d["issuing_agency"], d["year"], d["number_notation"])
@@ -409,6 +488,9 @@ class MemoryDocsStore:
 
     def project(self, event: Event, conn: Any = None, cause: Event | None = None) -> None:
         kind, data = event.event_type, thaw(event.data)
+        self._track_issue(event)
+        if kind == "IssueOverdue":
+            return
         if kind in ("DocumentRegistered", "ExternalDocumentRecorded"):
             row = _registered_row(event)
             if row["document_id"] in self.documents:
@@ -464,6 +546,28 @@ def take_number(conn: Any, agency: str, year: int, series: str) -> int:
         "INSERT INTO number_series VALUES (%s, %s, %s, 1) ON CONFLICT (agency, year, series)"
         " DO UPDATE SET last_number = number_series.last_number + 1 RETURNING last_number",
         (agency, year, series)).fetchone()[0]
+
+
+def _track_issue(conn: Any, event: Event) -> None:
+    """The issue deadline row: made when the leader's signature fixes the
+    deadline, closed by the issue, marked when the overdue issue is recorded."""
+    kind, data = event.event_type, event.data
+    if kind == "DocumentStateChanged" and data.get("issue_by"):
+        conn.execute("INSERT INTO issue_deadlines (document_id, issuing_agency, urgency,"
+                     " signed_at, issue_by) SELECT document_id, issuing_agency,"
+                     " COALESCE((metadata->>'urgency')::int, 0), %s, %s FROM documents"
+                     " WHERE document_id = %s ON CONFLICT (document_id) DO NOTHING",
+                     (data["signed_at"], data["issue_by"], data["document_id"]))
+    elif kind == "DocumentIssued":
+        conn.execute("UPDATE issue_deadlines SET issued_at = %s WHERE document_id = %s",
+                     (data["issued_at"], data["document_id"]))
+    elif kind == "IssueOverdue":
+        conn.execute("UPDATE issue_deadlines SET overdue_at = %s WHERE document_id = %s",
+                     (data["overdue_at"], data["document_id"]))
+
+
+def _issue_row(row: tuple) -> dict:
+    return {**dict(zip(ISSUE_COLUMNS, row)), "document_id": str(row[0])}
 
 
 def _instant(value: Any) -> datetime | None:

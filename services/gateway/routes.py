@@ -12,6 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.gateway import schemas as s
 from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, OPERATOR, READERS, ROLES
+from shared.errors import NotFound
 
 API_VERSION = "1.0.0"
 
@@ -41,6 +42,16 @@ class Endpoint:
 DOC = "/v1/documents/{document_id}"
 # The services that consume events, and so keep dead letters.
 CONSUMERS = ("docs", "signing", "routing")
+
+
+def consumer(gateway, service):
+    """The gateway's RPC proxy of ``service`` if it consumes events (so keeps
+    dead letters), else ``NotFound`` naming ``service``: for the API and the web."""
+    if service not in CONSUMERS:
+        raise NotFound(f"service: {service!r} keeps no dead letters; one of"
+                       f" {', '.join(CONSUMERS)}", field="service")
+    return getattr(gateway, service)
+
 
 ENDPOINTS = {
     # -- identity
@@ -120,6 +131,11 @@ ENDPOINTS = {
                        CLERK, body=s.RecallSchema),
     "answer_recall": Endpoint("POST", DOC + "/recall/answer", "Agree to or refuse a recall",
                               CLERK, body=s.RecallAnswerSchema),
+    "overdue_outgoing": Endpoint("GET", "/v1/outgoing/overdue",
+                                 "Documents signed and not issued by their issue deadline"
+                                 " (Decree 30 Art. 18(1): the next working day; urgent: at"
+                                 " once), the earliest first: the caller's agency's (auditors:"
+                                 " every agency's)", CLERK + LEADER + AUDITOR, answer="array"),
     "recall_outcome": Endpoint("GET", DOC + "/recall",
                                "The recall's outcome: who agreed, refused, has not answered"
                                " (the sender's clerks, auditors)", CLERK + AUDITOR),
@@ -170,6 +186,17 @@ ENDPOINTS = {
                              "Verify the log against its signed checkpoints", AUDITOR),
     "audit_evidence": Endpoint("GET", "/v1/audit/documents/{document_id}/evidence",
                                "A document's evidence bundle, to check offline", AUDITOR),
+    # -- the leaders' dashboard (bảng điều hành)
+    "dashboard": Endpoint(
+        "GET", "/v1/dashboard",
+        "The dashboard of an agency and every agency under it over a period: documents"
+        " sent and received, handled on time and overdue, median handling times,"
+        " digitally signed share, urgent documents, the trend per day, week or month"
+        " (leaders: their own agency's subtree; auditors: any)", LEADER + AUDITOR,
+        query=(("agency", "string", "the agency (default: the caller's)"),
+               ("start", "date", "from this day, Vietnam time (default: 12 weeks ago)"),
+               ("end", "date", "up to this day, included (default: today)"),
+               ("granularity", "granularity", "the trend's step: day, week or month"))),
     # -- administration
     "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN + OPERATOR,
                          answer="array"),
@@ -200,6 +227,10 @@ ENDPOINTS = {
                             "Events a service refused unapplied (malformed, unsigned, forged,"
                             " wrong producer), newest first, with the reason", OPERATOR,
                             answer="array"),
+    "rebuild_dashboard": Endpoint("POST", "/v1/admin/dashboard/rebuild",
+                                  "Fold the whole audit log again into the dashboard's"
+                                  " projection (after a fix to its rules); appends wait"
+                                  " meanwhile", OPERATOR),
     "openapi": Endpoint("GET", "/v1/openapi.json", "This document"),
 }
 
@@ -224,7 +255,9 @@ QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "date": {"type": "string", "format": "date"},
                "boolean": {"type": "boolean", "default": False},
                "register_format": {"type": "string", "enum": ["json", "csv", "pdf"],
-                                   "default": "json"}}
+                                   "default": "json"},
+               "granularity": {"type": "string", "enum": ["day", "week", "month"],
+                               "default": "week"}}
 _BINARY = {"type": "string", "format": "binary"}
 # The multipart bodies streamed through to docs.
 MULTIPART = {

@@ -19,10 +19,10 @@ from nameko.timer import timer
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.gateway import domain, users, web
+from services.gateway import domain, users, web, web_dashboard
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
-from services.gateway.routes import CONSUMERS, ENDPOINTS, openapi_spec
+from services.gateway.routes import ENDPOINTS, consumer, openapi_spec
 from services.gateway.settings import GatewaySettings
 from shared.config import SettingsProvider
 from shared.edge.http import json_http, json_response
@@ -32,6 +32,7 @@ from shared.errors import (
     ValidationFailed,
 )
 from shared.green import run_cpu
+from shared.values import VIETNAM
 
 CHUNK = 64 * 1024
 # JSON bodies are read whole, so each has a limit: a login's fields fit in a
@@ -286,6 +287,10 @@ class GatewayService(Health):
             return self.routing.answer_recall(document_id, body["agree"], body["reason"])
         return self._call(request, "answer_recall", call)
 
+    @route("overdue_outgoing")
+    def overdue_outgoing(self, request):
+        return self._call(request, "overdue_outgoing", lambda: self.docs.overdue_outgoing())
+
     @route("recall_outcome")
     def recall_outcome(self, request, document_id):
         return self._call(request, "recall_outcome",
@@ -381,6 +386,11 @@ class GatewayService(Health):
     def audit_verify(self, request):
         return self._call(request, "audit_verify", lambda: self.audit.verify())
 
+    @route("dashboard")
+    def dashboard(self, request):
+        asked = web_dashboard.asked(request.args, datetime.now(VIETNAM).date())
+        return self._call(request, "dashboard", lambda: self.audit.dashboard(*asked))
+
     @route("audit_evidence")
     def audit_evidence(self, request, document_id):
         return self._call(request, "audit_evidence",
@@ -420,26 +430,23 @@ class GatewayService(Health):
     @route("dead_letters")
     def dead_letters(self, request, service):
         return self._call(request, "dead_letters",
-                          lambda: self._consumer(service).dead_letters())
+                          lambda: consumer(self, service).dead_letters())
 
     @route("replay_dead_letter")
     def replay_dead_letter(self, request, service, letter_id):
         letter = _int_value(letter_id, "letter_id")
         return self._call(request, "replay_dead_letter",
-                          lambda: self._consumer(service).replay_dead_letter(letter))
+                          lambda: consumer(self, service).replay_dead_letter(letter))
 
     @route("quarantined")
     def quarantined(self, request, service):
         # audit keeps no dead letters (it never gives an event up) but quarantines too.
         return self._call(request, "quarantined", lambda: (
-            self.audit if service == "audit" else self._consumer(service)).quarantined())
+            self.audit if service == "audit" else consumer(self, service)).quarantined())
 
-    def _consumer(self, service):
-        """The RPC proxy of a service that consumes events."""
-        if service not in CONSUMERS:
-            raise NotFound(f"service: {service!r} keeps no dead letters; one of"
-                           f" {', '.join(CONSUMERS)}", field="service")
-        return getattr(self, service)
+    @route("rebuild_dashboard")
+    def rebuild_dashboard(self, request):
+        return self._call(request, "rebuild_dashboard", lambda: self.audit.rebuild_dashboard())
 
     # -- the checks every call goes through ----------------------------------------------
 

@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Response
 
 from services.gateway import schemas as login_schema
-from services.gateway import web_admin, web_audit, web_lists
+from services.gateway import web_admin, web_audit, web_dashboard, web_lists
 from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
@@ -375,6 +375,8 @@ def _route(ctx, page):
         if method == "GET":
             return ctx.render("compose.html", values={})
         return _compose(ctx)
+    if page == "dashboard" and method == "GET":
+        return web_dashboard.handle(ctx, datetime.now(VIETNAM).date())
     parts = page.split("/")
     if parts[0] == "audit" and method == "GET":
         return web_audit.handle(ctx, parts[1:])

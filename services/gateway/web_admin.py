@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 from werkzeug.wrappers import Response
 
 from services.gateway import domain, schemas, users, web_lists
-from services.gateway.routes import CONSUMERS
+from services.gateway.routes import CONSUMERS, consumer
 from shared import scope
 from shared.errors import Forbidden, LienThongError, NotFound, Unauthenticated, ValidationFailed
 
@@ -249,24 +249,18 @@ def _change_directory(ctx):
 
 # -- Thông điệp lỗi ---------------------------------------------------------------------
 
-def _service_of(name):
-    if name not in CONSUMERS:
-        raise NotFound(f"service: {name!r} keeps no dead letters; one of"
-                       f" {', '.join(CONSUMERS)}", field="service")
-    return name
-
-
 def _dead_letters(ctx):
     ctx.allow("dead_letters")
-    service = _service_of(ctx.request.args.get("service") or CONSUMERS[0])
-    letters = ctx.call(lambda: getattr(ctx.service, service).dead_letters())
+    service = ctx.request.args.get("service") or CONSUMERS[0]
+    proxy = consumer(ctx.service, service)
+    letters = ctx.call(proxy.dead_letters)
     return ctx.render("admin_dead_letters.html", service=service, services=CONSUMERS,
                       letters=letters)
 
 
 def _replay(ctx, service, letter_id):
     ctx.allow("replay_dead_letter")
-    proxy = getattr(ctx.service, _service_of(service))
+    proxy = consumer(ctx.service, service)
     try:
         number = int(letter_id)
     except ValueError:

@@ -64,7 +64,9 @@ def list_page(ctx, kind):
         listing = ctx.call(lambda: call(ctx.service.docs, args, search))
     except ValidationFailed as err:  # a bad search: said on the list's own page
         return ctx.error(err, template="list.html", documents=[], links=None, **context)
-    overdue = overdue_of(ctx) if kind == "inbox" else {}
+    overdue = overdue_of(ctx) if kind == "inbox" else \
+        issue_overdue_of(ctx) if kind == "outgoing" and ctx.actor.role in OVERDUE_READERS \
+        else {}
     return ctx.render("list.html", documents=listing["items"], overdue=overdue,
                       links=page_links(ctx.request.path, args, listing), **context)
 
@@ -83,6 +85,24 @@ def overdue_of(ctx):
     for finding in findings:
         earliest.setdefault(finding["document_id"], finding)
     return earliest
+
+
+# Who may ask docs which outgoing documents are past their issue deadline.
+OVERDUE_READERS = ("clerk", "leader", "auditor")
+
+
+def issue_overdue_of(ctx):
+    """docs' documents signed and not issued by their issue deadline (Decree 30
+    Art. 18(1)), as the table marks them; None when docs could not say."""
+    try:
+        late = ctx.service.docs.overdue_outgoing()
+    except Exception as err:
+        if not isinstance(unavailable(err) or err, LienThongError):
+            raise
+        log.warning("issue deadlines unavailable for the outgoing list: %s", err)
+        return None
+    return {t["document_id"]: {"document_id": t["document_id"], "kind": "issue",
+                               "deadline": t["issue_by"]} for t in late}
 
 
 def home_groups(ctx):

@@ -24,6 +24,7 @@ from shared.command import EventLog, decide_within, retrying, run_command
 from shared.envelope import Actor, Event, new_event, system_actor, thaw
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
+from shared.workdays import WorkingCalendar
 
 DIRECTORY_STREAM = "directory"
 
@@ -265,7 +266,7 @@ def record_overdue(store: Any, log_: EventLog, now: datetime) -> int:
     with store.transaction() as conn:
         items = store.for_deadlines(conn, None)
     recorded = 0
-    for finding in deadlines.overdue(items, now, deadlines.WorkingCalendar()):
+    for finding in deadlines.overdue(items, now, WorkingCalendar()):
         def decide(reported: bool, finding: dict = finding) -> list[Event]:
             if reported:
                 return []

@@ -12,6 +12,7 @@ from services.routing.commands import jsonable
 from services.routing.directory import Directory
 from shared.envelope import Actor
 from shared.errors import NotFound, ValidationFailed
+from shared.workdays import WorkingCalendar
 
 
 def on_date(value: Any, today: date) -> date:
@@ -60,7 +61,7 @@ def overdue(store: Any, actor: Actor, now: datetime) -> list[dict]:
     """Overdue copies: of the caller's agency, or of every agency for auditors."""
     with store.transaction() as conn:
         items = store.for_deadlines(conn, None if actor.role == "auditor" else actor.agency)
-    return jsonable(deadlines.overdue(items, now, deadlines.WorkingCalendar()))
+    return jsonable(deadlines.overdue(items, now, WorkingCalendar()))
 
 
 def agencies(directory: Directory, on: date, under: Any = None, level: Any = None) -> list:

@@ -75,6 +75,11 @@ def test_a_document_goes_out_and_in_through_the_gateway(gateway, platform):
     assert sealed.status_code == 200, sealed.text
     issued = until_ok(lambda: api.post("van.thu", doc + "/issue"), "docs to learn of the seal")
     assert issued.json()["number_notation"] == "01/CT-UBND"
+    # Issued the day it was signed: nothing overdue (Decree 30 Art. 18(1)); clerks,
+    # leaders and auditors may ask, an operator may not.
+    overdue = api.get("van.thu", "/v1/outgoing/overdue")
+    assert overdue.status_code == 200 and overdue.json() == [], overdue.text
+    assert api.get("van.hanh", "/v1/outgoing/overdue").status_code == 403
 
     verdict = api.get("van.thu", doc + "/verify")
     assert verdict.status_code == 200, verdict.text

@@ -16,6 +16,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -76,7 +77,9 @@ class Screen:
         self.driver.find_element(By.XPATH, f"//button[normalize-space()='{label}']").click()
 
     def wait_text(self, text, timeout=30):
-        WebDriverWait(self.driver, timeout, poll_frequency=0.5).until(
+        # The page may be replaced while it is read (a form's redirect): read again.
+        WebDriverWait(self.driver, timeout, poll_frequency=0.5,
+                      ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda _: text in self.text(), f"{text!r} on {self.driver.current_url}")
 
     def log_in(self, user_id):
@@ -160,3 +163,12 @@ def test_compose_sign_and_audit_in_chromium(web, browser, tmp_path):
     assert "chu.tich" in screen.text() and not browser.find_elements(
         By.CSS_SELECTOR, "main form[method=post]")
     screen.shot("audit-history")
+
+    # Bảng điều hành, from the menu: the province's figures (what this flow
+    # left: a document signed, none sent yet), its charts drawn on the server.
+    browser.find_element(By.LINK_TEXT, "Bảng điều hành").click()
+    screen.type("agency", "000.00.00.H41")
+    screen.press("Xem")
+    screen.wait_text("Tổng số văn bản đi")
+    assert browser.find_elements(By.CSS_SELECTOR, "svg[role=img] title")
+    screen.shot("dashboard")

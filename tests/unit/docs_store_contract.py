@@ -8,7 +8,7 @@ document ids and its own agencies' series, so a shared database is fine.
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -330,3 +330,63 @@ class DocsStoreContract:
             "number_notation": document["number_notation"]}
         assert delivered[document["document_id"]] == [RECIPIENT]
         assert delivered[stray] == [OTHER] and stray not in documents
+
+    # -- issue deadlines ------------------------------------------------------------
+
+    def signed_at(self, store, at, agency, urgency=0):
+        """A document its leader signed at ``at``: its id."""
+        document_id = str(uuid.uuid4())
+        self.project(store, domain.document_registered(
+            document_id, command(urgency=urgency), [stored("main.pdf")],
+            Actor("van.thu", agency, "clerk")))
+        signature = new_event("DocumentSigned", {"document_id": document_id}, actor=CLERK,
+                              producer="signing", stream_id=f"cause-{uuid.uuid4()}",
+                              occurred_at=at)
+        with store.transaction() as conn:
+            store.project(domain.document_submitted(store.lock(conn, document_id),
+                                                    "lanh.dao", CLERK), conn)
+            store.project(domain.state_changed(store.lock(conn, document_id), "sign",
+                                               signature), conn, cause=signature)
+        return document_id
+
+    def test_a_signature_opens_the_issue_deadline_and_the_issue_closes_it(self, store):
+        agency, friday = new_agency(), datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+        deadline = domain.issue_deadline(friday, 0)  # the end of Monday, Vietnam time
+        document_id = self.signed_at(store, friday, agency)
+        with store.transaction() as conn:
+            tracked = store.issue_tracking(conn, document_id, lock=True)
+            assert store.issue_tracking(conn, str(uuid.uuid4())) is None
+        assert tracked == {"document_id": document_id, "issuing_agency": agency,
+                           "urgency": 0, "signed_at": friday, "issue_by": deadline,
+                           "issued_at": None, "overdue_at": None, "state": domain.SIGNED,
+                           "subject": "Chỉ thị về phòng, chống bão", "document_type": "CT"}
+        late = deadline + timedelta(seconds=1)
+        with store.transaction() as conn:
+            assert store.overdue_issues(conn, agency, deadline) == []
+            assert store.overdue_issues(conn, agency, late) == [tracked]
+            assert store.overdue_issues(conn, new_agency(), late) == []
+            assert document_id in [t["document_id"] for t in
+                                   store.overdue_issues(conn, None, late)]
+            store.project(domain.issue_overdue(tracked, late), conn)
+            [reported] = store.overdue_issues(conn, agency, late)
+        assert reported["overdue_at"] == late
+        with store.transaction() as conn:  # sealed: still awaiting its issue
+            store.project(domain.state_changed(store.lock(conn, document_id), "seal",
+                                               cause("DocumentSealed")), conn)
+            assert [t["state"] for t in store.overdue_issues(conn, agency, late)] == [
+                domain.SEALED]
+            document = store.lock(conn, document_id)
+            store.project(domain.document_issued(document, 3, "regular", late, CLERK,
+                                                 issue_by=deadline), conn)
+            assert store.overdue_issues(conn, agency, late + timedelta(days=9)) == []
+            assert store.issue_tracking(conn, document_id)["issued_at"] == late
+
+    def test_the_earliest_deadline_comes_first(self, store):
+        agency = new_agency()
+        monday = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+        normal = self.signed_at(store, monday, agency)
+        urgent = self.signed_at(store, monday + timedelta(hours=1), agency, urgency=2)
+        with store.transaction() as conn:
+            found = store.overdue_issues(conn, agency, monday + timedelta(days=3))
+        assert [t["document_id"] for t in found] == [urgent, normal]
+        assert found[0]["urgency"] == 2

@@ -48,3 +48,17 @@ def test_routing_reads_its_seed_and_a_fractional_check_interval():
         with pytest.raises(BadSetting) as err:
             load_settings(RoutingSettings, {"OVERDUE_CHECK_SECONDS": bad})
         assert err.value.setting == "OVERDUE_CHECK_SECONDS"
+
+
+def test_docs_reads_its_issue_deadline_settings():
+    from services.docs.settings import DocsSettings
+
+    defaults = load_settings(DocsSettings, {})
+    assert (defaults.urgent_issue_minutes, defaults.overdue_check_seconds) == (120, 300.0)
+    settings = load_settings(DocsSettings, {"URGENT_ISSUE_MINUTES": "30",
+                                            "OVERDUE_CHECK_SECONDS": "60"})
+    assert (settings.urgent_issue_minutes, settings.overdue_check_seconds) == (30, 60.0)
+    for bad in ("hai giờ", "0", "-5"):
+        with pytest.raises(BadSetting) as err:
+            load_settings(DocsSettings, {"URGENT_ISSUE_MINUTES": bad})
+        assert err.value.setting == "URGENT_ISSUE_MINUTES"

@@ -26,7 +26,7 @@ from services.routing import statuses as st
 from services.signing import commands as signing
 from services.signing.store import MemorySigningStore
 from shared.catalogue import CATALOGUE
-from shared.envelope import Actor, new_event, system_actor, thaw
+from shared.envelope import Actor, new_event, system_actor, thaw, utc_now
 from shared.events import DATA, catalogue_table, data_problem
 from shared.eventstore import InMemoryEventStore
 from shared.topology import ALL, SUBSCRIPTIONS
@@ -256,6 +256,16 @@ def _all_events():
         docs.consignment_sent(conn, docs_store, docs_log, received[1])
 
     made += _routing_use_cases()
+    # A third, signed and never issued: recorded once it is past its issue deadline.
+    late = str(uuid.uuid4())
+    docs.register(docs_store, docs_log, late, command(), [stored("main.pdf")], CLERK)
+    docs.submit(docs_store, docs_log, late, LEADER.user_id, CLERK)
+    with docs_store.transaction() as conn:
+        docs.follow(conn, docs_store, docs_log, new_event(
+            "DocumentSigned", {"document_id": late, "signed_file": stored("s.pdf").to_dict()},
+            actor=LEADER, producer="signing", stream_id=f"signature-{late}"), "sign")
+    assert docs.record_issue_overdue(docs_store, docs_log, utc_now() + timedelta(days=30)) == 1
+
     made += [gateway.login_failed("ai", "sai mật khẩu", "10.0.0.1"),
              gateway.login_failures_summarised("user:ai", 3, 0, NOW, NOW),
              gateway.request_denied(CLERK, "GET", "/v1/x", "cấm")]

@@ -42,7 +42,7 @@ def test_every_word_the_pages_ask_for_exists():
     used |= {f"{kind}_{n}" for kind in ("urgency", "secrecy") for n in range(4)}
     used |= {f"role_{r}" for r in ("clerk", "leader", "auditor", "admin", "operator")}
     used |= {f"ok_{a}" for a in (*web.ACTIONS, "created", "logout")}
-    used |= {"overdue_registration", "overdue_completion"}
+    used |= {"overdue_registration", "overdue_completion", "overdue_issue"}
     used |= {f"ok_{o}" for o in ("user_created", "user_disable", "user_password", "revoked",
                                    "directory_changed", "replayed")}
     used |= {f"cert_role_{r}" for r in web_admin.ENROL_ROLES}
@@ -51,7 +51,7 @@ def test_every_word_the_pages_ask_for_exists():
     used |= {f"service_{s}" for s in CONSUMERS}
     used |= {f"{k}_{r}" for k in ("users_help", "directory_help") for r in ("admin", "operator")}
     used |= {f"status_{c}" for c in ("01", "02", "03", "04", "05", "06", "13", "15", "16")}
-    used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External)\w+)"',
+    used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External|Issue)\w+)"',
                                               Path(docs_domain.__file__).read_text())
              if e not in ("DocumentSigned", "DocumentReturned", "DocumentSealed",
                           "DocumentFinalized")}
@@ -175,6 +175,24 @@ def test_the_inbox_marks_what_routing_finds_overdue_and_escapes_subjects():
     assert "Overdue for acceptance" in _render_inbox("en", [row], late)
     assert "Chưa lấy được thông tin quá hạn" in _render_inbox("vi", [row], None)
     assert "Chưa lấy được" not in _render_inbox("vi", [row], {})
+
+
+def test_the_outgoing_list_marks_what_docs_finds_not_issued_in_time():
+    row = {"document_id": "d1", "urgency": 0, "number_notation": None,
+           "subject": "Kế hoạch", "registered_at": "2026-11-19T02:00:00+00:00",
+           "state": "sealed"}
+    late = {"d1": {"document_id": "d1", "kind": "issue",
+                   "deadline": "2026-11-23T16:59:59.999000+00:00"}}
+
+    def render(lang, overdue):
+        return _render("list.html", lang=lang, path="/web/outgoing", title="Văn bản đi",
+                       kind="outgoing", documents=[row, {**row, "document_id": "d2"}],
+                       overdue=overdue, search={}, states=[], state_choices=(), links=None)
+    html = render("vi", late)
+    assert html.count("Quá hạn phát hành") == 1 and "23/11/2026 23:59" in html
+    assert "Overdue for issue" in render("en", late)
+    assert "Chưa lấy được thông tin quá hạn" in render("vi", None)
+    assert "Quá hạn" not in render("vi", {})
 
 
 def _render(template, lang="vi", path="/web/", actor=None, **context):
