@@ -1,15 +1,19 @@
 """The dashboard's projection in PostgreSQL: the rows of ``dashboard.Projection``.
 
-Kept live by the log's append (:func:`apply`, called by
-``TransparencyLog.append`` in its own transaction, under the log's append
-lock): an event is appended once, so it is projected once, and a rollback
-takes both back. :func:`rebuild` folds the whole log again, under the same
-lock, and replaces the rows: the same fold over the same events in the same
-order gives the same rows (``tests/integration/test_audit_dashboard.py``).
+Kept up to date after the log's appends, not inside them (the append path
+stays as fast as the log alone): :func:`catch_up` folds the entries after its
+cursor (``dashboard_cursor``, the last leaf index projected) in one
+transaction with the cursor's move, so each entry is projected once, by one
+instance at a time (the cursor row is locked). The service catches up on a
+timer and before every dashboard it answers, so an answer reflects every
+event logged before it was asked. :func:`rebuild` folds the whole log again
+under the log's append lock and replaces the rows and the cursor: the same
+fold over the same events in the same order gives the same rows
+(``tests/integration/test_audit_dashboard.py``).
 
-Unlike the log, these two tables are not append-only (a row changes as its
-copy is accepted, completed...): the append-only role may update and delete
-them, and nothing else of the log.
+Unlike the log, these tables are not append-only (a row changes as its copy
+is accepted, completed...): the append-only role may update and delete them,
+and nothing else of the log.
 """
 
 from __future__ import annotations
@@ -52,7 +56,14 @@ CREATE TABLE IF NOT EXISTS dashboard_copies (
 );
 CREATE INDEX IF NOT EXISTS dashboard_copies_recipient
     ON dashboard_copies (recipient, arrived_at);
+-- The last leaf index folded into the rows above (-1: none yet).
+CREATE TABLE IF NOT EXISTS dashboard_cursor (
+    id  integer PRIMARY KEY CHECK (id = 1),
+    idx bigint NOT NULL
+);
+INSERT INTO dashboard_cursor VALUES (1, -1) ON CONFLICT DO NOTHING;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_sent, dashboard_copies TO {APP_ROLE};
+GRANT SELECT, UPDATE ON dashboard_cursor TO {APP_ROLE};
 """
 MIGRATIONS = initial("dashboard", DDL)
 
@@ -95,9 +106,35 @@ def _copy(row: tuple) -> dashboard.Copy:
     return dashboard.Copy(*row)
 
 
+CATCH_UP_BATCH = 5000  # entries folded per transaction
+
+
+def catch_up(db: Any, batch: int = CATCH_UP_BATCH) -> int:
+    """Fold the entries logged after the cursor into the rows, a batch per
+    transaction with the cursor's move; the number of entries passed."""
+    passed = 0
+    while True:
+        with db.transaction() as conn:
+            after = conn.execute(
+                "SELECT idx FROM dashboard_cursor WHERE id = 1 FOR UPDATE").fetchone()[0]
+            found = conn.execute(
+                "SELECT e.idx, e.event_type, e.leaf_entry, p.data FROM entries e"
+                " LEFT JOIN payloads p USING (event_id)"
+                " WHERE e.idx > %s ORDER BY e.idx LIMIT %s", (after, batch)).fetchall()
+            if not found:
+                return passed
+            apply(conn, [stored_event(bytes(entry), data) for _, kind, entry, data in found
+                         if kind in dashboard.EVENT_TYPES])
+            conn.execute("UPDATE dashboard_cursor SET idx = %s WHERE id = 1",
+                         (found[-1][0],))
+        passed += len(found)
+        if len(found) < batch:
+            return passed
+
+
 def apply(conn: Any, events: Sequence[Any]) -> None:
-    """Project ``events`` (just appended, in log order) in the caller's transaction:
-    the rows of the documents they touch are loaded, folded, and written back."""
+    """Project ``events`` (in log order) in the caller's transaction: the rows
+    of the documents they touch are loaded, folded, and written back."""
     wanted = [e for e in events if e.event_type in dashboard.EVENT_TYPES
               and e.data.get("document_id") is not None]
     if not wanted:
@@ -134,6 +171,7 @@ def rebuild(db: Any) -> dict:
     in one transaction under the log's append lock (appends wait meanwhile)."""
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
+        conn.execute("SELECT idx FROM dashboard_cursor WHERE id = 1 FOR UPDATE")
         projection = dashboard.Projection()
         with conn.cursor(name="dashboard_rebuild") as cur:
             cur.itersize = 5000
@@ -146,6 +184,8 @@ def rebuild(db: Any) -> dict:
         conn.execute("DELETE FROM dashboard_sent")
         conn.execute("DELETE FROM dashboard_copies")
         _write(conn, projection)
+        conn.execute("UPDATE dashboard_cursor SET idx ="
+                     " (SELECT coalesce(max(idx), -1) FROM entries) WHERE id = 1")
     return {"sent": len(projection.sent), "copies": len(projection.copies)}
 
 

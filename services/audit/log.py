@@ -120,22 +120,17 @@ def _row_get(nodes):
 
 
 class TransparencyLog:
-    def __init__(self, db: Any, projections: Sequence[Any] = ()) -> None:
+    def __init__(self, db: Any) -> None:
         self.db = db
-        # ``project(conn, events)`` each, called with the events newly appended,
-        # in the append's transaction: a projection sees each event once
-        # (``services.audit.dashboard_store.apply``).
-        self.projections = tuple(projections)
 
     # -- writing --------------------------------------------------------------
 
     def append(self, events: Sequence[Any]) -> list[int | None]:
         """Append each event not yet in the log; returns its leaf index or None.
 
-        One transaction for the batch, the projections' updates included.
-        Events are expected to be verified.
+        One transaction for the batch. Events are expected to be verified.
         """
-        results, appended = [], []
+        results = []
         with self.db.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOG_LOCK,))
             size = self.size(conn)
@@ -161,7 +156,6 @@ class TransparencyLog:
                 payloads.append((event.event_id,
                                  json.dumps(event.to_dict()["data"], ensure_ascii=False)))
                 results.append(size)
-                appended.append(event)
                 size += 1
             if entries:
                 # COPY: the log's write path, about twice as fast as executemany.
@@ -171,8 +165,6 @@ class TransparencyLog:
                                " actor_role, leaf_entry)", entries)
                     _copy(cur, "nodes (level, idx, hash)", nodes)
                     _copy(cur, "payloads (event_id, data)", payloads)
-                for project in self.projections:
-                    project(conn, appended)
         return results
 
     def add_checkpoint(self, size: int, root: bytes, note: str,

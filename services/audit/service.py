@@ -312,6 +312,7 @@ class AuditService(Health):
         if actor.role == "leader" and agency not in dashboard.subtree(top, tree):
             raise Forbidden("agency: a leader sees their own agency and those under it",
                             field="agency")
+        dashboard_store.catch_up(self.audit.db)  # everything logged before the question
         sent, copies = dashboard_store.rows(self.audit.db, codes, asked.bounds())
         figures = dashboard.figures(sent, copies, codes, asked)
         named = dashboard_store.labels(self.audit.db, [
