@@ -14,12 +14,11 @@ import json
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-import requests
 from nameko.timer import timer
 from nameko.web.handlers import http
-from werkzeug.wrappers import Response
 
 from services.gateway import domain, users, web, web_dashboard
+from services.gateway.forward import chunks, send, streamed_back
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import ENDPOINTS, consumer, openapi_spec
@@ -28,7 +27,7 @@ from shared.config import SettingsProvider
 from shared.edge.http import json_http, json_response
 from shared.edge.mixins import Health
 from shared.errors import (
-    Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthenticated,
+    Forbidden, NotFound, PayloadTooLarge, Unauthenticated,
     ValidationFailed,
 )
 from shared.green import run_cpu
@@ -457,53 +456,22 @@ class GatewayService(Health):
 
         With ``upload``, the request body (multipart) is streamed up in 64 KiB
         chunks; ``body``, ``(content type, length, chunks)``, is a body the
-        gateway made (the web's form, turned into docs' parts); docs' answer is streamed back as docs gives it (status, content
-        type, body). A refusal by docs (401, 403, 404) is recorded.
+        gateway made (the web's form, turned into docs' parts); docs' answer is
+        streamed back as docs gives it (status, content type, body). A refusal
+        by docs (401, 403, 404) is recorded.
         """
         headers = {"Authorization": f"Bearer {self.identity.assertion('docs', entrypoint)}"}
         data, length = None, None
         if upload:
             headers["Content-Type"] = request.headers.get("Content-Type", "")
-            length, stream = request.content_length, request.stream
-
-            def chunks():
-                while chunk := stream.read(CHUNK):
-                    yield chunk
-            data = chunks()
+            length, data = request.content_length, chunks(request.stream)
         if body is not None:
             headers["Content-Type"], length, data = body
-
         url = f"{self.settings.docs_url.rstrip('/')}{path}"
-        session = requests.Session()
-        try:
-            prepared = session.prepare_request(
-                requests.Request(method, url, params=params, data=data, headers=headers))
-            if length is not None:  # send as is, not chunked: docs checks the size first
-                prepared.headers.pop("Transfer-Encoding", None)
-                prepared.headers["Content-Length"] = str(length)
-            answer = session.send(prepared, stream=True, timeout=(5, 300))
-        except requests.RequestException as err:
-            session.close()
-            raise ServiceUnavailable(f"docs is unavailable: {err.__class__.__name__}") from None
-        except BaseException:
-            session.close()
-            raise
+        session, answer = send(url, method, params, data, headers, length)
         if answer.status_code in (401, 403, 404):
             self._deny(request, self.identity.actor, _error_message(answer))
-
-        def body():
-            try:
-                yield from answer.iter_content(CHUNK)
-            finally:
-                answer.close()
-                session.close()
-
-        response = Response(body(), status=answer.status_code,
-                            content_type=answer.headers.get("Content-Type", "application/json"))
-        for name in ("Content-Disposition", "Retry-After"):
-            if name in answer.headers:
-                response.headers[name] = answer.headers[name]
-        return response
+        return streamed_back(session, answer)
 
     def _call(self, request, name, call):
         """Admit the caller, make ``call()`` as them, answer its result as JSON.

@@ -8,6 +8,9 @@ import pytest
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 THIN = ["docs", "signing", "routing"]
+# The gateway (the web's and the API's one port) and audit are held to the
+# method limit too, though not (yet) to the module's.
+ALL = [*THIN, "gateway", "audit"]
 
 
 def long_methods(path, limit=40):
@@ -24,7 +27,7 @@ def test_the_shell_is_under_400_lines(service):
     assert lines < 400, f"services/{service}/service.py has {lines} lines"
 
 
-@pytest.mark.parametrize("service", THIN)
+@pytest.mark.parametrize("service", ALL)
 def test_no_entrypoint_or_helper_of_the_shell_is_over_40_lines(service):
     assert long_methods(SERVICES / service / "service.py") == []
 
