@@ -5,6 +5,7 @@ jsonb refuse the first, UTF-8 cannot encode the second. Both are refused at
 the edge with an error naming the field, instead of failing deep inside.
 """
 
+import unicodedata
 from typing import TypeVar
 
 from shared.errors import ValidationFailed
@@ -35,3 +36,9 @@ def _check(text, field):
     except UnicodeEncodeError:
         raise ValidationFailed(f"{field}: not valid Unicode (a lone surrogate)",
                                field=field) from None
+
+
+def folded(text: str) -> str:
+    """Lower case without diacritics, for a search: "ha noi" finds "Hà Nội"."""
+    text = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
+    return "".join(c for c in text if not unicodedata.combining(c))

@@ -13,7 +13,6 @@ and changes nothing.
 """
 
 import json
-import unicodedata
 from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Response
@@ -51,32 +50,6 @@ def directory_change(form):
         if value is not None or name == "parent":  # no parent: a root
             change[name] = value
     return change
-
-
-def _folded(text):
-    """Lower case without diacritics: "ha noi" finds "Hà Nội"."""
-    text = unicodedata.normalize("NFD", text.casefold()).replace("đ", "d")
-    return "".join(c for c in text if not unicodedata.combining(c))
-
-
-def browse(agencies, parent=None, q=""):
-    """The agencies under ``parent`` (the roots when none), or, with ``q``, every
-    agency (under ``parent``'s subtree if given) whose name or code holds ``q``."""
-    if q:
-        wanted = _folded(q)
-        return [a for a in agencies
-                if wanted in _folded(a["name"]) or wanted in a["code"].casefold()]
-    return [a for a in agencies if a["parent"] == (parent or None)]
-
-
-def a_page(items, page, size=AGENCIES_PAGE):
-    """``items`` cut to one page, in the shape ``web_lists.page_links`` reads."""
-    try:
-        page = max(1, int(page or 1))
-    except ValueError:
-        raise ValidationFailed("page: a whole number", field="page") from None
-    return {"items": items[(page - 1) * size:page * size], "page": page, "size": size,
-            "total": len(items)}
 
 
 # -- dispatch ---------------------------------------------------------------------------
@@ -206,20 +179,16 @@ def _revoke(ctx, serial):
 # -- Danh mục cơ quan, đơn vị -------------------------------------------------------------
 
 def _agencies_context(ctx):
+    """A page of the directory, as routing browses it (never the whole of it)."""
     args = ctx.request.args
     parent, q = args.get("parent", "").strip(), args.get("q", "").strip()
-    everything = ctx.call(lambda: ctx.service.routing.agencies())
-    names = {a["code"]: a["name"] for a in everything}
-    shown = browse(everything, parent, q)
-    if q and parent:  # a search within the parent's subtree
-        under = {a["code"] for a in ctx.call(lambda: ctx.service.routing.agencies(
-            None, parent))}
-        shown = [a for a in shown if a["code"] in under]
-    listing = a_page(shown, args.get("page"))
-    return {"agencies": listing["items"], "parent": parent, "q": q, "names": names,
+    listing = ctx.call(lambda: ctx.service.routing.browse_agencies(
+        parent or None, q, args.get("page") or 1, AGENCIES_PAGE))
+    return {"agencies": listing["items"], "parent": parent, "q": q,
+            "names": listing["names"],
             "links": web_lists.page_links(ctx.request.path, args, listing),
             "ops": DIRECTORY_OPS, "values": {},
-            "has_children": {a["parent"] for a in everything if a["parent"]}}
+            "has_children": {a["code"] for a in listing["items"] if a["has_children"]}}
 
 
 def _agencies(ctx):

@@ -12,6 +12,7 @@ from services.routing.commands import jsonable
 from services.routing.directory import Directory
 from shared.envelope import Actor
 from shared.errors import NotFound, ValidationFailed
+from shared.text import folded
 from shared.workdays import WorkingCalendar
 
 
@@ -69,6 +70,51 @@ def agencies(directory: Directory, on: date, under: Any = None, level: Any = Non
     if level and not under:
         found = [a for a in found if a.level == level]
     return jsonable([a.to_dict() for a in found])
+
+
+def browse(directory: Directory, on: date, parent: Any = None, q: Any = "",
+           page: Any = 1, size: Any = 50) -> dict:
+    """A page of the directory as ``on``: the agencies directly under ``parent``
+    (the roots when none), or, with ``q``, every agency (in ``parent``'s
+    subtree if given) whose name (diacritics ignored) or code holds ``q``. Each
+    item says whether it has children; ``names`` names each item's parent."""
+    page, size = _whole(page, "page", 1, None), _whole(size, "size", 1, 100)
+    if parent is not None and not isinstance(parent, str):
+        raise ValidationFailed("parent: an agency code", field="parent")
+    if not isinstance(q, str) or len(q) > 200:
+        raise ValidationFailed("q: at most 200 characters of text", field="q")
+    if parent:
+        try:
+            directory.get(parent, on)
+        except (NotFound, ValidationFailed) as err:
+            raise type(err)(err.message.replace("code:", "parent:", 1),
+                            field="parent") from None
+    if q.strip():
+        wanted = folded(q.strip())
+        pool = directory.subtree(parent, on) if parent else directory.agencies(on)
+        found = [a for a in pool if wanted in folded(a.name) or wanted in a.code.casefold()]
+    elif parent:
+        found = directory.children(parent, on)
+    else:
+        found = [a for a in directory.agencies(on) if a.parent is None]
+    shown = found[(page - 1) * size:page * size]
+    parents = {a.parent for a in shown if a.parent} | ({parent} if parent else set())
+    return jsonable({
+        "items": [{**a.to_dict(), "has_children": bool(directory.children(a.code, on))}
+                  for a in shown],
+        "total": len(found), "page": page, "size": size,
+        "names": {code: directory.get(code, on).name for code in sorted(parents)}})
+
+
+def _whole(value: Any, field: str, least: int, most: int | None) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{field}: a whole number", field=field) from None
+    if number < least or (most is not None and number > most):
+        bound = f"{least} to {most}" if most is not None else f"at least {least}"
+        raise ValidationFailed(f"{field}: {bound}", field=field)
+    return number
 
 
 def state_summary(store: Any) -> list[dict]:

@@ -185,6 +185,13 @@ class RoutingService(Health, DeadLetters):
         return commands.jsonable(found.to_dict())
 
     @rpc
+    def browse_agencies(self, parent=None, q="", page=1, size=50, on=None):
+        """A page of the directory: under ``parent``, or searched by ``q``."""
+        self.auth.actor()
+        return queries.browse(self._directory(), queries.on_date(on, today()), parent, q,
+                              page, size)
+
+    @rpc
     def agency_history(self, code):
         """Every version of ``code``, oldest first (renames, moves, its retirement)."""
         self.auth.actor()

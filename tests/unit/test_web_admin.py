@@ -66,28 +66,6 @@ def test_the_directory_form_gives_only_the_fields_of_its_change():
     assert err.value.field == "op"
 
 
-def test_the_directory_is_browsed_by_parent_and_searched_without_diacritics():
-    assert [a["code"] for a in web_admin.browse(AGENCIES)] == ["000.00.00.H41",
-                                                               "000.00.00.H42"]
-    assert [a["code"] for a in web_admin.browse(AGENCIES, "000.00.00.H41")] == [
-        "000.01.00.H41", "000.02.00.H41"]
-    assert [a["code"] for a in web_admin.browse(AGENCIES, None, "dong hoa")] == [
-        "000.01.00.H41"]
-    assert [a["code"] for a in web_admin.browse(AGENCIES, None, "BẾN LỨC")] == [
-        "000.02.00.H41"]
-    assert [a["code"] for a in web_admin.browse(AGENCIES, None, "00.h42")] == [
-        "000.00.00.H42"]
-
-
-def test_a_page_of_the_directory_and_a_bad_page_number():
-    listing = web_admin.a_page(list(range(120)), "3")
-    assert listing == {"items": list(range(100, 120)), "page": 3, "size": 50, "total": 120}
-    assert web_admin.a_page([], None)["page"] == 1
-    with pytest.raises(ValidationFailed) as err:
-        web_admin.a_page([1], "x")
-    assert err.value.field == "page"
-
-
 def test_the_forms_are_checked_by_the_apis_own_schemas():
     with pytest.raises(ValidationFailed) as err:
         web_admin.loaded(schemas.NewUserSchema, {"user_id": "a", "agency": "000.00.00.H41",
