@@ -4,21 +4,14 @@ for incoming copies."""
 
 from __future__ import annotations
 
-import logging
-import time
 from datetime import datetime
 from typing import Any
-
-from nameko.extensions import DependencyProvider
 
 from services.docs import commands
 from services.docs.settings import DocsSettings
 from services.docs.store import DocsStore
 from shared.config import load_settings
-from shared.edge.providers import EventStoreProvider
-from shared.envelope import utc_now
-
-log = logging.getLogger(__name__)
+from shared.edge.watch import PeriodicWatch
 
 
 def record_issue_overdue(events: Any, now: datetime) -> int:
@@ -28,35 +21,14 @@ def record_issue_overdue(events: Any, now: datetime) -> int:
                                          events.store, now)
 
 
-class IssueOverdueWatch(DependencyProvider):
+class IssueOverdueWatch(PeriodicWatch):
     """Every ``OVERDUE_CHECK_SECONDS``, records each newly overdue issue once
     (several instances may run it: each document's is recorded once)."""
 
-    def setup(self) -> None:
-        self.interval = load_settings(DocsSettings, self.container.config).overdue_check_seconds
-        self._running = False
+    what = "issue overdue check"
 
-    def start(self) -> None:
-        self._running = True
-        self._thread = self.container.spawn_managed_thread(self._loop)
+    def interval(self, config: Any) -> float:
+        return load_settings(DocsSettings, config).overdue_check_seconds
 
-    def _loop(self) -> None:
-        events = next(d for d in self.container.dependencies
-                      if isinstance(d, EventStoreProvider)).get_dependency(None)
-        next_check = time.monotonic() + self.interval
-        while self._running:
-            time.sleep(0.2)  # short naps, so that stop() does not wait a whole interval
-            if time.monotonic() < next_check:
-                continue
-            next_check = time.monotonic() + self.interval
-            try:
-                record_issue_overdue(events, utc_now())
-            except Exception as err:  # the database is down: try again next time
-                log.error("issue overdue check failed: %s", err)
-
-    def stop(self) -> None:
-        self._running = False
-        self._thread.wait()
-
-    def kill(self) -> None:
-        self._running = False
+    def check(self, events: Any, now: datetime) -> int:
+        return record_issue_overdue(events, now)

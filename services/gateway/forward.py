@@ -5,8 +5,7 @@ import requests
 from werkzeug.wrappers import Response
 
 from shared.errors import ServiceUnavailable
-
-CHUNK = 64 * 1024
+from shared.multipart import CHUNK
 
 
 def chunks(stream):

@@ -18,7 +18,7 @@ from nameko.timer import timer
 from nameko.web.handlers import http
 
 from services.gateway import domain, users, web, web_dashboard
-from services.gateway.forward import chunks, send, streamed_back
+from services.gateway.forward import CHUNK, chunks, send, streamed_back
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
 from services.gateway.routes import ENDPOINTS, consumer, openapi_spec
@@ -33,7 +33,6 @@ from shared.errors import (
 from shared.green import run_cpu
 from shared.values import VIETNAM
 
-CHUNK = 64 * 1024
 # JSON bodies are read whole, so each has a limit: a login's fields fit in a
 # few KiB (1224 characters, even JSON-escaped); a send may list many agencies.
 LOGIN_BODY_BYTES = 16 * 1024

@@ -3,8 +3,6 @@ from its stream, cached) and the watch that records overdue copies."""
 
 from __future__ import annotations
 
-import logging
-import time
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +16,8 @@ from services.routing.sample_data import (
 from services.routing.settings import RoutingSettings
 from services.routing.store import RoutingStore
 from shared.config import load_settings
-from shared.edge.providers import EventStoreProvider
-from shared.envelope import utc_now
+from shared.edge.watch import PeriodicWatch
 from shared.errors import ConcurrencyConflict
-
-log = logging.getLogger(__name__)
 
 
 def seeded(seed: str) -> Directory:
@@ -82,35 +77,13 @@ def record_overdue(events: Any, now: datetime) -> int:
     return commands.record_overdue(RoutingStore(events.db), events.store, now)
 
 
-class OverdueWatch(DependencyProvider):
+class OverdueWatch(PeriodicWatch):
     """Every ``OVERDUE_CHECK_SECONDS``, records each newly overdue copy once."""
 
-    def setup(self) -> None:
-        self.interval = load_settings(RoutingSettings,
-                                      self.container.config).overdue_check_seconds
-        self._running = False
+    what = "overdue check"
 
-    def start(self) -> None:
-        self._running = True
-        self._thread = self.container.spawn_managed_thread(self._loop)
+    def interval(self, config: Any) -> float:
+        return load_settings(RoutingSettings, config).overdue_check_seconds
 
-    def _loop(self) -> None:
-        events = next(d for d in self.container.dependencies
-                      if isinstance(d, EventStoreProvider)).get_dependency(None)
-        next_check = time.monotonic() + self.interval
-        while self._running:
-            time.sleep(0.2)  # short naps, so that stop() does not wait a whole interval
-            if time.monotonic() < next_check:
-                continue
-            next_check = time.monotonic() + self.interval
-            try:
-                record_overdue(events, utc_now())
-            except Exception as err:  # the database is down: try again next time
-                log.error("overdue check failed: %s", err)
-
-    def stop(self) -> None:
-        self._running = False
-        self._thread.wait()
-
-    def kill(self) -> None:
-        self._running = False
+    def check(self, events: Any, now: datetime) -> int:
+        return record_overdue(events, now)

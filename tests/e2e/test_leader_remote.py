@@ -8,17 +8,14 @@ of the leader's; what it refuses changes nothing."""
 import json
 import os
 import pathlib
-import subprocess
 
 import pytest
-import requests
 
 from shared.errors import Forbidden, ValidationFailed
 from tests.e2e.test_cli import cli, ok  # noqa: F401 (the fixture)
-from tests.e2e.test_signatures import tool
-from tests.support.client import DISTRICT_1, PROVINCE, wait_for
+from tests.e2e.leader_flow import issued_and_verified, submitted
+from tests.support.client import PROVINCE, wait_for
 from tests.support.csc import otp, standin
-from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
 LEADER = "chu.tich"
@@ -54,7 +51,7 @@ def test_a_leader_signs_through_the_csc_standin_with_their_otp_alone(
         assert not_theirs.value.field == "credential_id"
         mine = rpc.signing.enroll_remote(LEADER, PROVINCE, "Nguyễn Văn An", "standin",
                                          enrolment["credentialID"])
-    first, second = _submitted(client), _submitted(client)
+    first, second = submitted(client), submitted(client)
 
     with client.rpc(leader) as rpc:
         def wrong_code():
@@ -82,24 +79,7 @@ def test_a_leader_signs_through_the_csc_standin_with_their_otp_alone(
     signed = ok(cli(LEADER, "sign-remote", first, "--otp-file", str(code)))
     assert f"Đã ký số văn bản {first} qua dịch vụ ký số từ xa" in signed.stdout
 
-    with client.rpc(client.token("clerk")) as rpc:
-        wait_for(lambda: rpc.docs.get_document(first)["state"] == "signed",
-                 what="docs to follow the signature")
-        rpc.signing.seal_document(first)
-        wait_for(lambda: rpc.docs.get_document(first)["state"] == "sealed",
-                 what="docs to follow the seal")
-        rpc.docs.issue(first)
-    with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
-        url = wait_for(lambda: rpc.docs.file_url(first), what="the delivery")
-        verdict = rpc.signing.verify_document(first)   # pyHanko, against the platform CA
-    assert verdict["ok"], verdict
-    leader_signature = verdict["pdf"]["signatures"][0]
-    assert leader_signature["role"] == "leader" and "Nguyễn Văn An" in leader_signature["signer"]
-    pdf = tmp_path / "signed.pdf"
-    pdf.write_bytes(requests.get(url, timeout=30).content)
-    out = subprocess.run([tool("pdfsig", "poppler-utils"), str(pdf)], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
-    assert out.count("Signature is Valid") == 2 and "LeaderSignature" in out, out
+    issued_and_verified(client, first, tmp_path)
 
     # The key is in the provider's token, not extractable; no file of the server holds it.
     keys = {k["label"]: k for k in json.loads(provider.tokens("keys"))}
@@ -121,11 +101,3 @@ def test_a_leader_signs_through_the_csc_standin_with_their_otp_alone(
             rpc.signing.sign_remotely(second, otp(enrolment))
         assert rpc.docs.get_document(second)["state"] == "submitted"
 
-
-def _submitted(client):
-    response = client.register(client.token("clerk"), make_pdf("Chi thi"))
-    assert response.status_code == 201, response.text
-    document_id = response.json()["document_id"]
-    with client.rpc(client.token("clerk")) as rpc:
-        rpc.docs.submit(document_id, LEADER)
-    return document_id

@@ -11,16 +11,14 @@ import sys
 import time
 
 import pytest
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shared.errors import Conflict, Forbidden
 from shared.tokens import SoftHsm
 from tests.e2e.test_cli import cli, ok  # noqa: F401 (the fixture)
-from tests.e2e.test_signatures import tool
-from tests.support.client import DISTRICT_1, PROVINCE, wait_for
-from tests.support.pdf import make_pdf
+from tests.e2e.leader_flow import issued_and_verified, submitted
+from tests.support.client import PROVINCE, wait_for
 
 pytestmark = pytest.mark.e2e
 HANDOUT_SECONDS = 8
@@ -64,7 +62,7 @@ def test_a_leader_signs_with_their_token_and_the_server_refuses_what_is_not_thei
                                   public_key=leader_token["public_key"])
         other = rpc.signing.enroll("pho.chu.tich", PROVINCE, "leader", "Lê Văn Bình",
                                    public_key=_pem(stranger.public_key()))
-    first, second = _submitted(client), _submitted(client)
+    first, second = submitted(client), submitted(client)
 
     with client.rpc(leader) as rpc:
         handout = wait_for(lambda: rpc.signing.prepare_signature(first),
@@ -101,25 +99,7 @@ def test_a_leader_signs_with_their_token_and_the_server_refuses_what_is_not_thei
     signed = ok(cli("chu.tich", "sign-digest", first, "--token", LABEL,
                     "--pin-file", str(leader_token["pin_file"]), env=leader_token["hsm"].env()))
     assert f"Đã ký số văn bản {first}" in signed.stdout
-    with client.rpc(client.token("clerk")) as rpc:
-        wait_for(lambda: rpc.docs.get_document(first)["state"] == "signed",
-                 what="docs to follow the signature")
-        rpc.signing.seal_document(first)
-        wait_for(lambda: rpc.docs.get_document(first)["state"] == "sealed",
-                 what="docs to follow the seal")
-        rpc.docs.issue(first)
-    recipient = client.token("clerk", agency=DISTRICT_1)
-    with client.rpc(recipient) as rpc:
-        url = wait_for(lambda: rpc.docs.file_url(first), what="the delivery")
-        verdict = rpc.signing.verify_document(first)
-    assert verdict["ok"], verdict
-    leader_signature = verdict["pdf"]["signatures"][0]
-    assert leader_signature["role"] == "leader" and "Nguyễn Văn An" in leader_signature["signer"]
-    pdf = tmp_path / "signed.pdf"
-    pdf.write_bytes(requests.get(url, timeout=30).content)
-    out = subprocess.run([tool("pdfsig", "poppler-utils"), str(pdf)], capture_output=True,
-                         text=True, timeout=60, check=True).stdout
-    assert out.count("Signature is Valid") == 2 and "LeaderSignature" in out, out
+    issued_and_verified(client, first, tmp_path)
 
     # The key never left the token, and no file of the server holds it.
     [key] = json.loads(leader_token["run"]("keys"))
@@ -141,14 +121,6 @@ def test_a_leader_signs_with_their_token_and_the_server_refuses_what_is_not_thei
             rpc.signing.prepare_signature(first)
         assert rpc.docs.get_document(second)["state"] == "submitted"
 
-
-def _submitted(client):
-    response = client.register(client.token("clerk"), make_pdf("Chi thi"))
-    assert response.status_code == 201, response.text
-    document_id = response.json()["document_id"]
-    with client.rpc(client.token("clerk")) as rpc:
-        rpc.docs.submit(document_id, "chu.tich")
-    return document_id
 
 
 def _pem(public_key):

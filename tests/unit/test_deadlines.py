@@ -7,17 +7,10 @@ import pytest
 from services.routing.deadlines import handling_deadline, overdue, overdue_by_agency
 from shared.workdays import WorkingCalendar, end_of_day
 from shared.errors import ValidationFailed
+from tests.support.vietnam import eod, vn
 
 VN = timezone(timedelta(hours=7))
 CAL = WorkingCalendar()
-
-
-def vn(y, m, d, hh=0, mm=0, ss=0, us=0):
-    return datetime(y, m, d, hh, mm, ss, us, tzinfo=VN)
-
-
-def eod(y, m, d):
-    return vn(y, m, d, 23, 59, 59, 999000)
 
 
 # --- handling deadlines -----------------------------------------------------------------

@@ -12,17 +12,10 @@ from services.docs import domain
 from shared.envelope import Actor, new_event
 from shared.errors import ValidationFailed
 from shared.workdays import WorkingCalendar
+from tests.support.vietnam import eod, vn
 
 VN = timezone(timedelta(hours=7))
 LEADER = Actor("chu.tich", "000.00.00.H41", "leader")
-
-
-def vn(y, m, d, hh=0, mm=0):
-    return datetime(y, m, d, hh, mm, tzinfo=VN)
-
-
-def eod(y, m, d):
-    return datetime(y, m, d, 23, 59, 59, 999000, tzinfo=VN)
 
 
 @pytest.mark.parametrize("signed_at, due", [

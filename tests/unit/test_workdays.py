@@ -10,17 +10,10 @@ from shared.errors import ValidationFailed
 from shared.workdays import (
     VN_TZ, HolidayOverrides, WorkingCalendar, end_of_next_working_day,
 )
+from tests.support.vietnam import eod, vn
 
 VN = timezone(timedelta(hours=7))
 CAL = WorkingCalendar()
-
-
-def vn(y, m, d, hh=0, mm=0, ss=0, us=0):
-    return datetime(y, m, d, hh, mm, ss, us, tzinfo=VN)
-
-
-def eod(y, m, d):
-    return vn(y, m, d, 23, 59, 59, 999000)
 
 
 # --- the calendar -----------------------------------------------------------------------
