@@ -14,6 +14,7 @@ from typing import Any
 
 from services.audit import merkle
 from services.audit.leaves import leaf_entry
+from services.audit.replay import Fact
 from shared.migrations import initial
 
 APP_ROLE = "lienthong_audit_app"
@@ -23,6 +24,11 @@ CHECKPOINT_LOCK = 0x4C54_4350  # pg_try_advisory_lock key: one checkpointer at a
 # Custom plans: a generic plan made while the log was small (psycopg prepares
 # on the 5th use) turned the duplicate check into a full scan of a large log.
 DB_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+# A replay's read (TransparencyLog.facts): the index columns the fold needs, and
+# the data ('{}' where it was destroyed), for the event types asked.
+FACTS_QUERY = ("SELECT e.idx, e.event_type, e.occurred_at, e.actor_user,"
+               " coalesce(p.data, '{}'::jsonb) FROM entries e LEFT JOIN payloads p"
+               " USING (event_id) WHERE e.event_type = ANY(%s) ORDER BY e.idx")
 
 APPEND_ONLY = ("entries", "nodes", "checkpoints", "timestamps", "uploads", "cosignatures")
 
@@ -234,6 +240,18 @@ class TransparencyLog:
         if [r[0] for r in rows] != list(range(start, end)):
             raise LookupError(f"leaf hashes {start}..{end} are not all stored")
         return [bytes(r[1]) for r in rows]
+
+    def facts(self, types: Sequence[str]) -> Iterator[tuple[int, Fact]]:
+        """``(index, Fact)`` of every entry of ``types`` in log order, streamed from
+        a server-side cursor. Read from the columns the log indexes each entry by,
+        which :func:`services.audit.verify.verify_entries` checks against the
+        signed leaves: no leaf JSON parsed, no envelope built (issue 18)."""
+        with self.db.connection() as conn:
+            with conn.transaction(), conn.cursor(name="facts") as cur:
+                cur.itersize = 5000
+                cur.execute(FACTS_QUERY, (list(types),))
+                for idx, event_type, occurred_at, user_id, data in cur:
+                    yield idx, Fact(event_type, occurred_at, user_id, data)
 
     def entry(self, event_id: Any) -> tuple[int, bytes] | None:
         with self.db.connection() as conn:

@@ -13,7 +13,7 @@ from services.audit import dashboard, dashboard_store, note, replay
 from services.audit import timestamp as ts
 from services.audit.dependencies import AuditLog
 from services.audit.leaves import stored_event
-from services.audit.verify import Report, committed_leaves, verify_entries
+from services.audit.verify import ENTRY_QUERY, Report, committed_leaves, verify_entries
 from shared.auth import require_role
 from shared.edge.authenticator import Authenticator
 from shared.edge.handlers import event_handler
@@ -210,7 +210,7 @@ class AuditService(Health):
         with self.audit.db.connection() as conn:
             with conn.transaction(), conn.cursor(name="verify") as cur:
                 cur.itersize = 5000
-                cur.execute("SELECT idx, event_id, leaf_entry FROM entries ORDER BY idx")
+                cur.execute(ENTRY_QUERY)
                 verify_entries(cur, committed, self.audit.trusted, report,
                                stored_root=stored_root)
         if missing is not None:
@@ -259,7 +259,7 @@ class AuditService(Health):
         """What the log says about one document, now or as it was at ``at`` (ISO 8601)."""
         self._auditor()
         document_id = checked_uuid(document_id, "document_id")
-        events = list(self._replayable("WHERE e.document_id = %s", (document_id,)))
+        events = self._document_events(document_id)
         states = replay.state_at(events, _moment(at)) if at else replay.fold(events)
         state = states.get(document_id)
         return {"document_id": document_id, "at": at,
@@ -270,8 +270,8 @@ class AuditService(Health):
     def replay(self, at=None):
         """The state of every document, now or as it was at ``at`` (ISO 8601)."""
         self._auditor()
-        events = self._replayable("", ())
-        states = replay.state_at(events, _moment(at)) if at else replay.fold(events)
+        facts = self.audit.tlog.facts(replay.KNOWN_TYPES)
+        states = replay.state_at(facts, _moment(at)) if at else replay.fold(facts)
         return {"at": at, "documents": [s.to_dict() for _, s in sorted(states.items())]}
 
     @rpc
@@ -286,7 +286,7 @@ class AuditService(Health):
         with self.auth.onward() as services:
             for name in ("docs", "signing", "routing"):
                 reported[name] = getattr(services, name).state_summary()
-        replayed = replay.fold(self._replayable("", ()))
+        replayed = replay.fold(self.audit.tlog.facts(replay.KNOWN_TYPES))
         differences = replay.reconcile(replayed, reported)
         return {"documents": len(replayed), "differences": [d.to_dict() for d in differences]}
 
@@ -331,18 +331,15 @@ class AuditService(Health):
         require_role(self.auth.actor(), "operator")
         return dashboard_store.rebuild(self.audit.db)
 
-    def _replayable(self, where, params):
-        """``(index, event)`` pairs rebuilt from the leaves and the kept data,
-        streamed from a server-side cursor. The log validated each event when it
-        took it in: its own rows are trusted, not parsed with the schema again."""
+    def _document_events(self, document_id):
+        """One document's ``(index, event)`` pairs rebuilt from the leaves and the
+        kept data. The log validated each event when it took it in: its own rows
+        are trusted, not parsed with the schema again."""
         with self.audit.db.connection() as conn:
-            with conn.transaction(), conn.cursor(name="replay") as cur:
-                cur.itersize = 5000
-                cur.execute("SELECT e.idx, e.leaf_entry, p.data FROM entries e"
-                            f" LEFT JOIN payloads p USING (event_id) {where} ORDER BY e.idx",
-                            params)
-                for idx, entry, data in cur:
-                    yield idx, stored_event(bytes(entry), data)
+            rows = conn.execute("SELECT e.idx, e.leaf_entry, p.data FROM entries e"
+                                " LEFT JOIN payloads p USING (event_id)"
+                                " WHERE e.document_id = %s ORDER BY e.idx", (document_id,))
+            return [(idx, stored_event(bytes(entry), data)) for idx, entry, data in rows]
 
 
 def _moment(text):

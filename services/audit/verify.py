@@ -8,6 +8,7 @@ names the first entry that was edited, deleted, inserted or moved.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from services.audit import merkle, note
 from services.audit.leaves import parse_entry
@@ -106,11 +107,21 @@ def committed_leaves(notes, leaf_ranges, verifier, report):
     return leaves
 
 
+# The columns the log indexes each entry by, in the order ENTRY_QUERY reads them
+# after (idx, event_id, leaf_entry). Replays and dashboards read these columns, not
+# the leaf, so each one must say what the signed leaf says.
+INDEX_COLUMNS = ("producer", "event_type", "stream_id", "occurred_at", "actor_user",
+                 "actor_agency", "actor_role")
+ENTRY_QUERY = (f"SELECT idx, event_id, leaf_entry, {', '.join(INDEX_COLUMNS)}"
+               " FROM entries ORDER BY idx")
+
+
 def verify_entries(rows, committed, trusted_keys, report, stored_root=None):
-    """Recompute every stored entry; ``rows`` yields (idx, event_id, leaf_entry)."""
+    """Recompute every stored entry; ``rows`` yields (idx, event_id, leaf_entry,
+    *INDEX_COLUMNS), as ENTRY_QUERY reads them."""
     tree = CompactRange()
     expected = 0
-    for idx, event_id, entry in rows:
+    for idx, event_id, entry, *columns in rows:
         if idx != expected:
             what = "missing" if idx > expected else "duplicated or out of order"
             report.fail(expected, str(event_id), f"entry {expected} is {what}"
@@ -120,7 +131,9 @@ def verify_entries(rows, committed, trusted_keys, report, stored_root=None):
         if idx < len(committed) and leaf != committed[idx]:
             report.fail(idx, str(event_id), f"entry {idx} differs from what the signed"
                                             " checkpoints committed to")
-        _check_producer(idx, event_id, bytes(entry), trusted_keys, report)
+        content = _check_producer(idx, event_id, bytes(entry), trusted_keys, report)
+        if content is not None:
+            _check_columns(idx, event_id, content, columns, report)
         tree.append(leaf)
         expected += 1
         report.entries += 1
@@ -138,10 +151,37 @@ def verify_entries(rows, committed, trusted_keys, report, stored_root=None):
 
 
 def _check_producer(idx, event_id, entry, trusted_keys, report):
+    """The leaf's content once its producer's signature verifies, else None."""
     try:
         signed, content, signature = parse_entry(entry)
         trusted_keys.verify_signed(content["producer"], signature, signed,
                                    what=f"entry {idx}")
+        return content
     except (SignatureInvalid, ValueError, KeyError, TypeError) as err:
         report.fail(idx, str(event_id), f"entry {idx}: producer signature not valid"
                                         f" ({type(err).__name__}: {err})")
+        return None
+
+
+def _check_columns(idx, event_id, content, columns, report):
+    actor = content.get("actor") or {}
+    signed = {"producer": content.get("producer"), "event_type": content.get("event_type"),
+              "stream_id": content.get("stream_id"), "actor_user": actor.get("user_id"),
+              "actor_agency": actor.get("agency"), "actor_role": actor.get("role"),
+              "occurred_at": _instant(content.get("occurred_at"))}
+    for name, stored in zip(INDEX_COLUMNS, columns):
+        if name == "occurred_at":
+            stored = _instant(stored)
+        if stored != signed[name]:
+            report.fail(idx, str(event_id), f"entry {idx}: its {name} column ({stored})"
+                                            f" differs from its signed leaf ({signed[name]})")
+
+
+def _instant(value):
+    """A time from the leaf (ISO text) or the column (datetime) as UTC ISO text."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value.astimezone(timezone.utc).isoformat() if isinstance(value, datetime) else value

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from nameko.testing.services import entrypoint_hook
 
-from services.audit import merkle, note
+from services.audit import merkle, note, replay
 from services.audit.service import AuditService
 from shared.envelope import Actor, new_event
 from shared.errors import Forbidden
@@ -187,6 +187,10 @@ INSERT = ("UPDATE entries SET idx = idx + 100 WHERE idx >= 3",
           "INSERT INTO entries SELECT 3, gen_random_uuid(), producer, event_type, stream_id,"
           " document_id, occurred_at, actor_user, actor_agency, actor_role, leaf_entry,"
           " appended_at FROM entries WHERE idx = 0")
+# Replays read the index columns, not the leaf: verify holds each to its leaf.
+COLUMN_TYPE = ("UPDATE entries SET event_type = 'DocumentSigned' WHERE idx = 3",)
+COLUMN_ACTOR = ("UPDATE entries SET actor_user = 'clerk9' WHERE idx = 3",)
+COLUMN_TIME = ("UPDATE entries SET occurred_at = occurred_at - interval '1 day' WHERE idx = 3",)
 REORDER = ("UPDATE entries SET idx = 1000 WHERE idx = 3",
            "UPDATE entries SET idx = 3 WHERE idx = 4",
            "UPDATE entries SET idx = 4 WHERE idx = 1000")
@@ -194,6 +198,7 @@ REORDER = ("UPDATE entries SET idx = 1000 WHERE idx = 3",
 
 @pytest.mark.parametrize("statements, first_bad", [
     (EDIT, 3), (DELETE, 3), (DELETE_RENUMBER, 3), (INSERT, 3), (REORDER, 3),
+    (COLUMN_TYPE, 3), (COLUMN_ACTOR, 3), (COLUMN_TIME, 3),
 ])
 def test_the_verifier_names_the_first_tampered_entry(audit, platform, statements, first_bad):
     audit.feed(*(e.to_wire() for e in signed_events(platform, 8)))
@@ -442,3 +447,30 @@ def test_a_tsa_that_is_down_leaves_the_checkpoint_unstamped_and_the_next_is_stam
     report = verify_bundle(bundle, trusted_log_key=second["verifier_key"])
     assert report.ok, report.render()
     assert next(c for c in report.checks if c.name == "checkpoint time stamp").ok
+
+
+def test_a_replay_from_the_logs_columns_gives_what_a_fold_of_the_events_gives(audit, platform):
+    """The service replays from the index columns (``TransparencyLog.facts``); the
+    same events folded as envelopes must give the same states, now and at a moment."""
+    docs = signed_events(platform, 3)
+    signer = signer_for(platform, "signing")
+    leader = Actor("leader1", PROVINCE, "leader")
+    later = [signer.sign(new_event(kind, data, actor=leader, producer="signing",
+                                   stream_id=f"sig-{i}").at(1, i + 1))
+             for i, (kind, data) in enumerate([
+                 ("DocumentSigned", {"document_id": docs[0].data["document_id"],
+                                     "key_id": "k" * 16, "sha256": "ab" * 32}),
+                 ("DocumentReturned", {"document_id": docs[1].data["document_id"],
+                                       "comment": "sửa trích yếu"}),
+             ])]
+    audit.feed(*(e.to_wire() for e in docs))
+    audit.feed(*(e.to_wire() for e in later), handler="on_signing_event")
+    events = list(enumerate(docs + later))
+    moment = docs[2].occurred_at  # after the first three, before the signature
+    with audit.rpc() as rpc:
+        now, then = rpc.audit.replay(), rpc.audit.replay(at=moment.isoformat())
+    assert now["documents"] == [s.to_dict() for _, s in sorted(replay.fold(events).items())]
+    assert then["documents"] == [
+        s.to_dict() for _, s in sorted(replay.state_at(events, moment).items())]
+    assert [d["signed"] for d in now["documents"]] == [True, False, False]
+    assert [d["signed"] for d in then["documents"]] == [False, False, False]
