@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from services.gateway import answers as a
 from services.gateway import schemas as s
 from services.gateway.domain import ADMIN, AUDITOR, CLERK, LEADER, OPERATOR, READERS, ROLES
 from shared.errors import NotFound
@@ -61,15 +62,15 @@ ENDPOINTS = {
                       " that doubles with each further failure",
                       body=s.LoginSchema, answer=s.TokenSchema, throttled=True),
     "logout": Endpoint("POST", "/v1/auth/logout", "Log out: this token stops working now",
-                       ROLES),
+                       ROLES, answer=a.LoggedOutAnswer),
     "change_password": Endpoint("POST", "/v1/auth/password",
                                 "Change one's password (with the old one); every token"
                                 " issued before stops working", ROLES,
-                                body=s.PasswordChangeSchema),
+                                body=s.PasswordChangeSchema, answer=a.PasswordChangedAnswer),
     "disable_user": Endpoint("POST", "/v1/admin/users/{user_id}/disable",
                              "Disable a user: no more logins, their tokens stop working"
                              " at once (operators; admins: their own agency's)",
-                             ADMIN + OPERATOR),
+                             ADMIN + OPERATOR, answer=a.UserDisabledAnswer),
     "create_user": Endpoint("POST", "/v1/admin/users",
                             "Create a user (operators: any agency and role; admins: their"
                             " own agency's clerks, leaders, admins)", ADMIN + OPERATOR,
@@ -77,21 +78,25 @@ ENDPOINTS = {
     "reset_password": Endpoint("POST", "/v1/admin/users/{user_id}/password",
                                "Set a user's new password (they forgot it); their tokens"
                                " stop working (operators; admins: their own agency's)",
-                               ADMIN + OPERATOR, body=s.PasswordResetSchema),
+                               ADMIN + OPERATOR, body=s.PasswordResetSchema,
+                               answer=a.PasswordResetAnswer),
     "list_users": Endpoint("GET", "/v1/admin/users", "List users, never their hashes"
                            " (operators: all; admins: their own agency's)", ADMIN + OPERATOR,
-                           answer="array"),
+                           answer=a.UserAnswer(many=True)),
     # -- outgoing documents
     "register": Endpoint("POST", "/v1/documents",
                          "Register a draft: multipart (metadata JSON, file, attachments),"
-                         " streamed to docs", CLERK, body="register", status=201),
+                         " streamed to docs", CLERK, body="register", status=201,
+                         answer=a.RegisteredAnswer),
     "revise_file": Endpoint("PUT", DOC + "/file",
                             "A new version of a draft's main PDF: multipart (file),"
-                            " streamed to docs", CLERK, body="revise"),
-    "get_document": Endpoint("GET", DOC, "A document's metadata and state", READERS),
+                            " streamed to docs", CLERK, body="revise", answer=a.RevisedAnswer),
+    "get_document": Endpoint("GET", DOC, "A document's metadata and state", READERS,
+                             answer=a.DocumentAnswer),
     "submit": Endpoint("POST", DOC + "/submit", "Submit a draft to the leader who signs",
-                       CLERK, body=s.SubmitSchema),
-    "sign": Endpoint("POST", DOC + "/sign", "Approve and sign (the named leader)", LEADER),
+                       CLERK, body=s.SubmitSchema, answer=a.StateAnswer),
+    "sign": Endpoint("POST", DOC + "/sign", "Approve and sign (the named leader)", LEADER,
+                     answer=a.SignedAnswer),
     "prepare_signature": Endpoint(
         "POST", DOC + "/signature/prepare", "The named leader's signature laid out: a"
         " hand-out with the digest their own token signs (lienthong sign-digest)", LEADER),
@@ -104,10 +109,13 @@ ENDPOINTS = {
         " signing service (CSC API): their OTP authorizes the provider to sign the hand-out's"
         " digest", LEADER, body=s.RemoteSignatureSchema),
     "return_document": Endpoint("POST", DOC + "/return", "Return to the clerk with a comment",
-                                LEADER, body=s.CommentSchema),
-    "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature", CLERK),
-    "issue": Endpoint("POST", DOC + "/issue", "Issue: number and time given", CLERK),
-    "verify": Endpoint("GET", DOC + "/verify", "Every signature check, explained", READERS),
+                                LEADER, body=s.CommentSchema, answer=a.StateAnswer),
+    "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature", CLERK,
+                     answer=a.SealedAnswer),
+    "issue": Endpoint("POST", DOC + "/issue", "Issue: number and time given", CLERK,
+                      answer=a.IssuedAnswer),
+    "verify": Endpoint("GET", DOC + "/verify", "Every signature check, explained", READERS,
+                       answer=a.VerificationAnswer),
     "manifest": Endpoint("GET", DOC + "/manifest",
                          "5-minute download URLs of the signed manifest (json) and its"
                          " detached CMS signature (p7s), to check with one's own tools",
@@ -122,7 +130,7 @@ ENDPOINTS = {
                            "A 5-minute download URL of an attachment (0 = the first)",
                            READERS, answer=s.UrlSchema),
     "statuses": Endpoint("GET", DOC + "/statuses", "Each recipient's status and history",
-                         READERS, answer="array"),
+                         READERS, answer=a.RecipientStatusAnswer(many=True)),
     "report_status": Endpoint("POST", DOC + "/status", "The recipient reports a status",
                               CLERK, body=s.StatusSchema),
     "send": Endpoint("POST", DOC + "/send", "Send to more agencies", CLERK,
@@ -153,19 +161,22 @@ ENDPOINTS = {
     "edxml_import": Endpoint("POST", "/v1/edxml/documents",
                              "Take in a document package from the axis and deliver it to"
                              " the agencies it names (the axis connector: operators)", OPERATOR,
-                             body=s.EdxmlSchema),
+                             body=s.EdxmlSchema, answer=a.ImportedAnswer),
     "edxml_status_import": Endpoint("POST", "/v1/edxml/statuses",
                                     "Apply a status package from the axis (operators)", OPERATOR,
                                     body=s.EdxmlSchema),
     # -- incoming
     "inbox": Endpoint("GET", "/v1/inbox", "Documents delivered to the caller's agency",
-                      CLERK + LEADER, answer="array"),
+                      CLERK + LEADER, answer=a.InboxItemAnswer(many=True)),
     "incoming": Endpoint("GET", "/v1/incoming", "The incoming register", CLERK + LEADER,
-                         answer="array", query=(("year", "integer", "calendar year"),)),
+                         answer=a.IncomingAnswer(many=True),
+                         query=(("year", "integer", "calendar year"),)),
     "accept_incoming": Endpoint("POST", "/v1/incoming/{document_id}/accept",
-                                "Accept an arrival into the register", CLERK),
+                                "Accept an arrival into the register", CLERK,
+                                answer=a.AcceptedAnswer),
     "return_incoming": Endpoint("POST", "/v1/incoming/{document_id}/return",
-                                "Return an arrival to its sender", CLERK, body=s.ReasonSchema),
+                                "Return an arrival to its sender", CLERK, body=s.ReasonSchema,
+                                answer=a.StateAnswer),
     "registers": Endpoint(
         "GET", "/v1/registers/{kind}",
         "The outgoing, incoming or follow-up register: rows as JSON, CSV or a printable PDF",
@@ -179,11 +190,13 @@ ENDPOINTS = {
                ("format", "register_format", "json (the default), csv or pdf"))),
     # -- audit (auditors)
     "audit_history": Endpoint("GET", "/v1/audit/documents/{document_id}/history",
-                              "Every logged event about a document", AUDITOR, answer="array"),
+                              "Every logged event about a document", AUDITOR,
+                              answer=a.LogEntryAnswer(many=True)),
     "audit_status": Endpoint("GET", "/v1/audit/status", "The log's size, checkpoints, alerts",
                              AUDITOR),
     "audit_verify": Endpoint("GET", "/v1/audit/verify",
-                             "Verify the log against its signed checkpoints", AUDITOR),
+                             "Verify the log against its signed checkpoints", AUDITOR,
+                             answer=a.LogVerificationAnswer),
     "audit_evidence": Endpoint("GET", "/v1/audit/documents/{document_id}/evidence",
                                "A document's evidence bundle, to check offline", AUDITOR),
     # -- the leaders' dashboard (bảng điều hành)
@@ -196,13 +209,14 @@ ENDPOINTS = {
         query=(("agency", "string", "the agency (default: the caller's)"),
                ("start", "date", "from this day, Vietnam time (default: 12 weeks ago)"),
                ("end", "date", "up to this day, included (default: today)"),
-               ("granularity", "granularity", "the trend's step: day, week or month"))),
+               ("granularity", "granularity", "the trend's step: day, week or month")),
+        answer=a.DashboardAnswer),
     # -- administration
     "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN + OPERATOR,
-                         answer="array"),
+                         answer=a.AgencyAnswer(many=True)),
     "certificates": Endpoint("GET", "/v1/admin/certificates",
                              "Certificates issued (admins: their own agency's)",
-                             ADMIN + AUDITOR, answer="array",
+                             ADMIN + AUDITOR, answer=a.CertificateRecordAnswer(many=True),
                              query=(("agency", "string", "only this agency's"),)),
     "enroll": Endpoint("POST", "/v1/admin/certificates",
                        "Issue a certificate to a holder of the admin's own agency (for the"
@@ -210,13 +224,14 @@ ENDPOINTS = {
                        body=s.EnrollSchema, answer="object"),
     "revoke_certificate": Endpoint("POST", "/v1/admin/certificates/{serial}/revoke",
                                    "Revoke one of the admin's own agency's certificates",
-                                   ADMIN, body=s.RevocationSchema),
+                                   ADMIN, body=s.RevocationSchema, answer=a.RevokedAnswer),
     "agency_history": Endpoint("GET", "/v1/admin/agencies/{code}/history",
                                "Every version of an agency, oldest first (valid from, to,"
-                               " successors)", ADMIN + OPERATOR, answer="array"),
+                               " successors)", ADMIN + OPERATOR, answer=a.AgencyAnswer(many=True)),
     "change_directory": Endpoint("POST", "/v1/admin/agencies/changes",
                                  "Apply dated changes to the directory, all or none"
-                                 " (operators)", OPERATOR, body=s.DirectoryChangesSchema),
+                                 " (operators)", OPERATOR, body=s.DirectoryChangesSchema,
+                                 answer=a.DirectoryChangeAnswer),
     "dead_letters": Endpoint("GET", "/v1/admin/dead-letters/{service}",
                              "Events a service's consumers gave up on, after retries",
                              OPERATOR, answer="array"),
@@ -226,11 +241,11 @@ ENDPOINTS = {
     "quarantined": Endpoint("GET", "/v1/admin/quarantine/{service}",
                             "Events a service refused unapplied (malformed, unsigned, forged,"
                             " wrong producer), newest first, with the reason", OPERATOR,
-                            answer="array"),
+                            answer=a.QuarantinedAnswer(many=True)),
     "rebuild_dashboard": Endpoint("POST", "/v1/admin/dashboard/rebuild",
                                   "Fold the whole audit log again into the dashboard's"
                                   " projection (after a fix to its rules); appends wait"
-                                  " meanwhile", OPERATOR),
+                                  " meanwhile", OPERATOR, answer=a.DashboardRebuiltAnswer),
     "openapi": Endpoint("GET", "/v1/openapi.json", "This document"),
 }
 

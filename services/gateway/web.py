@@ -83,8 +83,6 @@ def format_date(value, with_time=False):
     """dd/mm/yyyy (and HH:mm, 24 h) in Vietnam time, from a date or an ISO text."""
     if value in (None, ""):
         return ""
-    if isinstance(value, dict) and isinstance(value.get("$dt"), str):
-        value = value["$dt"]  # routing's stored form of a time (its statuses' history)
     if isinstance(value, str):
         value = (datetime.fromisoformat(value) if "T" in value or " " in value
                  else date.fromisoformat(value))

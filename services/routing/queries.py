@@ -3,10 +3,11 @@ deadlines, the directory and the auditors' summary, with who may see what."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from services.routing import codec, deadlines
+from services.routing import deadlines
 from services.routing import statuses as st
 from services.routing.commands import jsonable
 from services.routing.directory import Directory
@@ -42,8 +43,10 @@ def statuses(store: Any, document_id: str, actor: Actor) -> list[dict]:
     if not visible:
         raise NotFound(f"no copy of document {document_id} concerns your agency",
                        field="document_id")
+    # Times as ISO 8601 text, not the projection's stored form ({"$dt": ...}).
     return [{"recipient": c.recipient, "sender": c.sender, "status": c.code,
-             "recalled": c.recalled, "history": codec.to_json(c)["history"]} for c in visible]
+             "recalled": c.recalled, "history": jsonable([asdict(h) for h in c.history])}
+            for c in visible]
 
 
 def recall_outcome(store: Any, document_id: str, actor: Actor) -> dict:

@@ -138,6 +138,8 @@ def test_statuses_follow_the_rules_and_only_the_recipient_reports(routing):
     assert seen[DISTRICT_1]["status"] == "06"
     assert [h["code"] for h in seen[DISTRICT_1]["history"]] == ["01", "03", "04", "05", "06"]
     assert seen[DISTRICT_2]["history"][-1]["reason"] == "Sai địa chỉ nhận"
+    # Times as ISO 8601 text, as the API's answers say, not the projection's stored form.
+    assert all(datetime.fromisoformat(h["at"]).tzinfo for h in seen[DISTRICT_1]["history"])
     assert routing.events("StatusReported") == 5
 
 

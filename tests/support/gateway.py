@@ -8,6 +8,7 @@ import requests
 
 from shared.multipart import encode, encode_files
 from tests.support.client import DIRECTIVE
+from tests.support.openapi import check_answer
 
 PASSWORD = "mật khẩu thử nghiệm 2026"
 
@@ -21,8 +22,9 @@ def seed_file(tmp_path, users, password=PASSWORD):
 
 
 def login(url, user_id, password=PASSWORD):
-    return requests.post(f"{url}/v1/auth/login", json={"user_id": user_id, "password": password},
-                         timeout=30)
+    return check_answer(requests.post(f"{url}/v1/auth/login",
+                                      json={"user_id": user_id, "password": password},
+                                      timeout=30))
 
 
 class Api:
@@ -43,11 +45,12 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def get(self, user, path, **kwargs):
-        return requests.get(self.url + path, headers=self.headers(user), timeout=30, **kwargs)
+        return check_answer(requests.get(self.url + path, headers=self.headers(user),
+                                         timeout=30, **kwargs))
 
     def post(self, user, path, body=None):
-        return requests.post(self.url + path, headers=self.headers(user), json=body or {},
-                             timeout=60)
+        return check_answer(requests.post(self.url + path, headers=self.headers(user),
+                                          json=body or {}, timeout=60))
 
     def register(self, user, pdf, attachments=()):
         """Register ``pdf`` with ``attachments`` as ``(name, bytes, content_type)``."""
@@ -55,14 +58,17 @@ class Api:
             ("file", "document.pdf", io.BytesIO(pdf), len(pdf), "application/pdf"),
             *(("attachment", name, io.BytesIO(data), len(data), ctype)
               for name, data, ctype in attachments)])
-        return requests.post(f"{self.url}/v1/documents", data=body,
-                             headers={**headers, **self.headers(user)}, timeout=60)
+        return check_answer(requests.post(f"{self.url}/v1/documents", data=body,
+                                          headers={**headers, **self.headers(user)},
+                                          timeout=60))
 
     def put_file(self, user, path, pdf):
         headers, body = encode({}, "document.pdf", io.BytesIO(pdf), len(pdf))
-        return requests.put(self.url + path, data=body,
-                            headers={**headers, **self.headers(user)}, timeout=60)
+        return check_answer(requests.put(self.url + path, data=body,
+                                         headers={**headers, **self.headers(user)},
+                                         timeout=60))
 
     def request(self, method, user, path, body=None, **params):
-        return requests.request(method, self.url + path, json=body, params=params,
-                                headers=self.headers(user), timeout=60)
+        return check_answer(requests.request(method, self.url + path, json=body,
+                                             params=params, headers=self.headers(user),
+                                             timeout=60))

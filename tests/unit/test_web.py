@@ -69,7 +69,6 @@ def test_dates_are_day_month_year_in_vietnam_time():
         "05/01/2026 08:02"
     assert web.format_date("2026-12-05") == "05/12/2026"
     assert web.format_date(date(2026, 2, 1)) == "01/02/2026"
-    assert web.format_date({"$dt": "2026-12-03T17:05:00+00:00"}, True) == "04/12/2026 00:05"
     assert web.format_date(None) == "" and web.format_date("") == ""
 
 

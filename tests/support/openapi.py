@@ -1,0 +1,87 @@
+"""Every JSON answer the tests get from the gateway, checked against the answer the
+OpenAPI document declares for that operation and status (the same document the
+gateway serves, ``services.gateway.routes.openapi_spec``). A typed answer that
+drifts from what the gateway sends fails the test that saw it."""
+
+import functools
+import json
+import os
+import re
+
+from openapi_schema_validator import OAS30Validator
+
+from services.gateway.routes import openapi_spec
+
+
+@functools.cache
+def _operations():
+    spec = openapi_spec()
+    components = spec.get("components", {}).get("schemas", {})
+    found = []
+    for path, operations in spec["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+        for method, operation in operations.items():
+            found.append((method.upper(), pattern, operation, components))
+    # Literal paths before templated ones (/v1/documents/x/file vs a {document_id}).
+    return sorted(found, key=lambda f: f[1].pattern.count("[^/]+"))
+
+
+def _inline(schema, components, depth=0):
+    """The schema with every ``#/components/schemas/X`` reference replaced by X."""
+    if depth > 20:
+        return schema
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            return _inline(components[ref.rsplit("/", 1)[1]], components, depth + 1)
+        return {k: _inline(v, components, depth) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_inline(v, components, depth) for v in schema]
+    return schema
+
+
+def declared(method, path, status):
+    """(operationId, the JSON schema declared for ``status``, or None if undeclared)."""
+    path = path.split("?", 1)[0]
+    for verb, pattern, operation, components in _operations():
+        if verb == method.upper() and pattern.match(path):
+            response = operation["responses"].get(str(status))
+            if response is None:
+                return operation["operationId"], None
+            content = response.get("content", {}).get("application/json")
+            return operation["operationId"], _inline(content["schema"], components) \
+                if content else {}
+    return None, None
+
+
+def check_answer(response):
+    """Fail (AssertionError naming the operation) if ``response`` (a requests
+    Response from the gateway's /v1 API) is not what its operation declares."""
+    request = response.request
+    path = request.path_url
+    if not path.startswith("/v1/") or path.startswith("/v1/openapi.json"):
+        return response
+    operation, schema = declared(request.method, path, response.status_code)
+    if operation is None:
+        return response  # an unknown path: the 404 tests look at it themselves
+    assert schema is not None, (f"{operation}: status {response.status_code} is not in the"
+                                f" OpenAPI document ({response.text[:200]})")
+    if not response.headers.get("Content-Type", "").startswith("application/json"):
+        return response
+    body = response.json()
+    errors = sorted(OAS30Validator(schema).iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, (f"{operation} {response.status_code}: the answer does not match the"
+                        f" OpenAPI document: {errors[0].message} at"
+                        f" {'/'.join(map(str, errors[0].path)) or '(top)'}"
+                        f" ({json.dumps(body, ensure_ascii=False)[:300]})")
+    _record(operation, response.status_code, body)
+    return response
+
+
+def _record(operation, status, body):
+    """With ``LIENTHONG_RECORD_ANSWERS=file``, one line per answer: for writing schemas."""
+    target = os.environ.get("LIENTHONG_RECORD_ANSWERS")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"op": operation, "status": status, "body": body},
+                                ensure_ascii=False, default=str) + "\n")
