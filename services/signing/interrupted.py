@@ -54,13 +54,15 @@ def _external(certificate, chain, signature=None):
 
 
 def prepare(pdf, certificate, chain, position, full_name, competence="", *, timestamper_url,
-            on_behalf_of=None, deputy_for=None, box=pades.DEFAULT_BOX):
+            on_behalf_of=None, deputy_for=None, box=pades.DEFAULT_BOX, long_term=None):
     """The leader's visible signature, as :func:`pades.sign_as_leader` lays it out, up
-    to the digest a device must sign."""
+    to the digest a device must sign. With ``long_term`` (B-LT), the prepared
+    revision already holds the validation data in its DSS, which the signature
+    will cover."""
     signer = _external(certificate, chain)
     writer, meta, style, field_spec = pades.leader_plan(
         pdf, signer, position, full_name, competence, on_behalf_of=on_behalf_of,
-        deputy_for=deputy_for, box=box)
+        deputy_for=deputy_for, box=box, long_term=long_term)
     pdf_signer = signers.PdfSigner(meta, signer, timestamper=pades._timestamper(timestamper_url),
                                    stamp_style=style, new_field_spec=field_spec)
     writer = writer()

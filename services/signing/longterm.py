@@ -1,0 +1,148 @@
+"""Long-term validation: PAdES B-LT and B-LTA with pyHanko's own mechanisms.
+
+A signature verifies years later, after its certificates expired and its CA
+is gone, only if the document carries what verifying it needs and proof that
+it existed while that was still valid:
+
+* B-LT (:func:`signature_metadata`): the revision holding a signature also
+  holds, in the document security store (DSS), the signer's chain, the CRLs
+  of its issuers and the chain of the TSA that time-stamped it. pyHanko
+  checks those chains against the CRLs first (a revoked certificate is
+  refused) and writes what it used; nothing is fetched, the CRLs are given;
+* B-LTA (``archive=True``): a document time stamp after the signature, over
+  the document and its DSS (the archive time stamp), and its TSA's chain.
+  Before that TSA's certificate expires, a newer archive time stamp must
+  cover everything (pyHanko's ``PdfTimeStamper.update_archival_timestamp_chain``;
+  not done by this platform yet);
+* :func:`verify_years_later` checks a document as a verifier would years
+  later, every certificate expired: from the trust roots and what the
+  document carries, nothing fetched.
+
+Synchronous and CPU-bound: call through ``run_cpu``.
+"""
+
+import asyncio
+import io
+from dataclasses import dataclass, replace
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
+from pyhanko.sign.validation.ades import simulate_future_ades_lta_validation
+from pyhanko.sign.validation.policy_decl import (
+    LocalKnowledge,
+    PdfSignatureValidationSpec,
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
+)
+from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.revinfo.archival import CRLContainer
+
+# The DSS written in the signature's own revision, before it is signed (so the
+# leader's certification covers it and a device's hand-out carries it), without
+# the VRI dictionary PAdES no longer uses.
+DSS_WITH_SIGNATURE = DSSContentSettings(
+    include_vri=False, placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE)
+
+
+@dataclass(frozen=True)
+class LongTerm:
+    """What a B-LT signature is checked against and embeds: the trust roots its
+    signer's and its TSA's chains end at, the issuers' current CRLs (DER) and
+    any intermediate certificates."""
+
+    trust_roots: tuple
+    crls: tuple = ()
+    certificates: tuple = ()
+
+    def context(self, moment=None):
+        """pyHanko's validation context over exactly these, fetching nothing."""
+        return ValidationContext(
+            trust_roots=[_asn1_cert(c) for c in self.trust_roots],
+            other_certs=[_asn1_cert(c) for c in self.certificates],
+            crls=[_asn1_crl(c) for c in self.crls], allow_fetching=False,
+            revocation_mode="hard-fail", moment=moment)
+
+
+def signature_metadata(meta, long_term, archive=False):
+    """``meta`` (pyHanko's ``PdfSignatureMetadata``) for a B-LT signature, and a
+    B-LTA one (an archive time stamp after it) with ``archive``; ``meta`` itself
+    (B-T) without ``long_term``."""
+    if long_term is None:
+        return meta
+    return replace(meta, embed_validation_info=True, validation_context=long_term.context(),
+                   dss_settings=DSS_WITH_SIGNATURE, use_pades_lta=archive)
+
+
+def verify_years_later(pdf, trust_roots, at, crls=()):
+    """Each signature of ``pdf`` judged at a future ``at``, when every certificate
+    may have expired, by pyHanko's long-term validation (PAdES B-LTA, ETSI EN 319
+    102-1) from ``trust_roots`` and what the document carries (DSS, time stamps,
+    CMS); ``crls`` are CRLs the verifier has besides. Nothing is fetched. It
+    assumes the archive time stamps are renewed until then (pyHanko's
+    ``simulate_future_ades_lta_validation``: what the document holds now is taken
+    as existing now). A list of ``{"field", "ok", "indication",
+    "best_signature_time", "detail"}``."""
+    return _judge(pdf, trust_roots, crls, lambda sig, spec: (
+        simulate_future_ades_lta_validation(sig, spec, at)))
+
+
+def _judge(pdf, trust_roots, crls, validate):
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    spec = _spec(trust_roots, crls)
+
+    async def run():
+        results = []
+        for sig in reader.embedded_regular_signatures:
+            result = await validate(sig, spec)
+            status = result.ades_subindic.status.name
+            results.append({
+                "field": sig.field_name, "ok": status == "PASSED",
+                "indication": f"{status}/{result.ades_subindic.name}",
+                "best_signature_time": result.best_signature_time,
+                "detail": result.failure_msg or "valid"})
+        return results
+
+    return asyncio.run(run())
+
+
+def _spec(trust_roots, crls):
+    # Revocation data required for every certificate of every path (the signer's, the
+    # TSA's), from what the document carries and ``crls``: never fetched.
+    required = RevocationCheckingPolicy(RevocationCheckingRule.CRL_REQUIRED,
+                                        RevocationCheckingRule.CRL_REQUIRED)
+    policy = CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build([_asn1_cert(c) for c in trust_roots]),
+        revinfo_policy=CertRevTrustPolicy(revocation_checking_policy=required))
+    knowledge = LocalKnowledge(known_crls=[CRLContainer(_asn1_crl(c)) for c in crls])
+    return PdfSignatureValidationSpec(SignatureValidationSpec(
+        cert_validation_policy=policy, local_knowledge=knowledge,
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(
+            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
+
+
+def _asn1_cert(certificate):
+    if isinstance(certificate, asn1_x509.Certificate):
+        return certificate
+    if isinstance(certificate, x509.Certificate):
+        certificate = certificate.public_bytes(serialization.Encoding.DER)
+    return asn1_x509.Certificate.load(certificate)
+
+
+def _asn1_crl(crl):
+    if isinstance(crl, asn1_crl.CertificateList):
+        return crl
+    if isinstance(crl, x509.CertificateRevocationList):
+        crl = crl.public_bytes(serialization.Encoding.DER)
+    return asn1_crl.CertificateList.load(crl)
