@@ -24,6 +24,7 @@ Synchronous and CPU-bound: call through ``run_cpu``.
 import asyncio
 import io
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -146,3 +147,50 @@ def _asn1_crl(crl):
     if isinstance(crl, x509.CertificateRevocationList):
         crl = crl.public_bytes(serialization.Encoding.DER)
     return asn1_crl.CertificateList.load(crl)
+
+
+def main(argv=None):
+    """``python -m services.signing.longterm DOCUMENT.pdf --root ROOT.pem [--at
+    2038-12-31] [--crl lienthong.crl]``: each signature judged years later (default
+    now), from the root and what the document carries; exit status 0 when all
+    hold."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m services.signing.longterm",
+                                     description=main.__doc__)
+    parser.add_argument("pdf")
+    parser.add_argument("--root", action="append", required=True,
+                        help="a trusted root certificate (PEM), repeatable")
+    parser.add_argument("--crl", action="append", default=[],
+                        help="a CRL (DER) known besides, repeatable")
+    parser.add_argument("--at", type=datetime.fromisoformat, default=None,
+                        help="the verification time (ISO 8601), default now")
+    args = parser.parse_args(argv)
+    with open(args.pdf, "rb") as fh:
+        pdf = fh.read()
+    roots = []
+    for path in args.root:
+        with open(path, "rb") as fh:
+            roots.extend(x509.load_pem_x509_certificates(fh.read()))
+    crls = []
+    for path in args.crl:
+        with open(path, "rb") as fh:
+            crls.append(fh.read())
+    at = args.at or datetime.now(UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    results = verify_years_later(pdf, roots, at, crls)
+    # For an auditor: Vietnamese first, English in brackets.
+    for r in results:
+        print(f"{'Đạt (ok)' if r['ok'] else 'Không đạt (failed)'} {r['field']}: ký không"
+              f" muộn hơn (signed no later than) {r['best_signature_time'].isoformat()};"
+              f" {r['indication']} ({r['detail']})")
+    ok = bool(results) and all(r["ok"] for r in results)
+    verdict = "HỢP LỆ (VALID)" if ok else "KHÔNG HỢP LỆ (NOT VALID)"
+    print(f"{verdict} vào lúc (at) {at.isoformat()}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,10 +10,12 @@ localhost, and pyHanko's own long-term validation (nothing fetched).
 import io
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -150,3 +152,20 @@ def test_pdfsig_still_reads_both_signatures_of_a_b_lta_document(world, tmp_path)
                          text=True, timeout=60, check=True).stdout
     assert out.count("Signature is Valid") == 2, out
     assert pades.LEADER_FIELD in out and pades.SEAL_FIELD in out
+
+
+def test_an_auditor_checks_years_later_with_one_command(world, tmp_path):
+    """What the README tells an auditor to run: the root, the document, a date."""
+    root = tmp_path / "lienthong-root.pem"
+    root.write_bytes(world.ca.certificate.public_bytes(serialization.Encoding.PEM))
+    at = (NOW + 12 * YEAR).date().isoformat()
+    done = {}
+    for name, lt in (("b-lta", True), ("b-t", False)):
+        (tmp_path / f"{name}.pdf").write_bytes(world.issued(lt=lt))
+        done[name] = subprocess.run(
+            [sys.executable, "-m", "services.signing.longterm", str(tmp_path / f"{name}.pdf"),
+             "--root", str(root), "--at", at], capture_output=True, text=True, timeout=120,
+            cwd=Path(__file__).resolve().parents[2])
+    assert done["b-lta"].returncode == 0, done["b-lta"].stdout + done["b-lta"].stderr
+    assert "HỢP LỆ (VALID) vào lúc (at) " + at in done["b-lta"].stdout
+    assert done["b-t"].returncode == 1 and "KHÔNG HỢP LỆ" in done["b-t"].stdout
