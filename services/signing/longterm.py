@@ -23,6 +23,7 @@ Synchronous and CPU-bound: call through ``run_cpu``.
 
 import asyncio
 import io
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -55,6 +56,18 @@ from pyhanko_certvalidator.revinfo.archival import CRLContainer
 # the VRI dictionary PAdES no longer uses.
 DSS_WITH_SIGNATURE = DSSContentSettings(
     include_vri=False, placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE)
+
+
+
+class _FetchingOffOnPurpose(logging.Filter):
+    """pyHanko warns at every B-LT signature that fetching is off: here it is off on
+    purpose (the CRLs are given), so the warning is noise in the service's log."""
+
+    def filter(self, record):
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_FetchingOffOnPurpose())
 
 
 @dataclass(frozen=True)
