@@ -14,9 +14,12 @@ it existed while that was still valid:
   Before that TSA's certificate expires, a newer archive time stamp must
   cover everything (pyHanko's ``PdfTimeStamper.update_archival_timestamp_chain``;
   not done by this platform yet);
-* :func:`verify_years_later` checks a document as a verifier would years
-  later, every certificate expired: from the trust roots and what the
-  document carries, nothing fetched.
+* :func:`verify` checks a document as a verifier does, from the trust roots,
+  what the document carries and the current CRL of the TSA, nothing fetched:
+  it holds after the signers' certificates expired, as long as the newest
+  archive time stamp's TSA certificate is valid;
+  :func:`verify_years_later` when every certificate has expired, the TSA's
+  too, taking the archive time stamps as renewed until then.
 
 Synchronous and CPU-bound: call through ``run_cpu``.
 """
@@ -33,7 +36,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
-from pyhanko.sign.validation.ades import simulate_future_ades_lta_validation
+from pyhanko.sign.validation.ades import (
+    ades_lta_validation,
+    simulate_future_ades_lta_validation,
+)
 from pyhanko.sign.validation.policy_decl import (
     LocalKnowledge,
     PdfSignatureValidationSpec,
@@ -43,6 +49,7 @@ from pyhanko.sign.validation.policy_decl import (
 )
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 from pyhanko_certvalidator.policy_decl import (
     CertRevTrustPolicy,
     RevocationCheckingPolicy,
@@ -97,6 +104,21 @@ def signature_metadata(meta, long_term, archive=False):
         return meta
     return replace(meta, embed_validation_info=True, validation_context=long_term.context(),
                    dss_settings=DSS_WITH_SIGNATURE, use_pades_lta=archive)
+
+
+def verify(pdf, trust_roots, crls=(), at=None):
+    """Each signature of ``pdf`` judged at ``at`` (default now) by pyHanko's
+    long-term validation (PAdES B-LTA, ETSI EN 319 102-1), from ``trust_roots``,
+    what the document carries (DSS, time stamps, CMS) and ``crls``: the current
+    CRL of the newest archive time stamp's TSA must be among them (the
+    platform's, from ``lienthong trust-anchor``), as that time stamp is checked
+    now. Nothing is fetched. The signer's certificates may have expired since.
+    A list of ``{"field", "ok", "indication", "best_signature_time", "detail"}``."""
+    at = at or datetime.now(UTC)
+    timing = ValidationTimingInfo(validation_time=at, best_signature_time=at,
+                                  point_in_time_validation=False)
+    return _judge(pdf, trust_roots, crls, lambda sig, spec: ades_lta_validation(
+        sig, spec, timing_info=timing))
 
 
 def verify_years_later(pdf, trust_roots, at, crls=()):
@@ -163,10 +185,10 @@ def _asn1_crl(crl):
 
 
 def main(argv=None):
-    """``python -m services.signing.longterm DOCUMENT.pdf --root ROOT.pem [--at
-    2038-12-31] [--crl lienthong.crl]``: each signature judged years later (default
-    now), from the root and what the document carries; exit status 0 when all
-    hold."""
+    """``python -m services.signing.longterm DOCUMENT.pdf --root ROOT.pem --crl
+    lienthong.crl``: each signature judged now (:func:`verify`), or with ``--at
+    2038-12-31`` years later (:func:`verify_years_later`), from the root, the
+    CRLs and what the document carries; exit status 0 when all hold."""
     import argparse
     import sys
 
@@ -178,7 +200,8 @@ def main(argv=None):
     parser.add_argument("--crl", action="append", default=[],
                         help="a CRL (DER) known besides, repeatable")
     parser.add_argument("--at", type=datetime.fromisoformat, default=None,
-                        help="the verification time (ISO 8601), default now")
+                        help="a future verification time (ISO 8601): every certificate"
+                             " may have expired then; default: now")
     args = parser.parse_args(argv)
     with open(args.pdf, "rb") as fh:
         pdf = fh.read()
@@ -190,10 +213,12 @@ def main(argv=None):
     for path in args.crl:
         with open(path, "rb") as fh:
             crls.append(fh.read())
-    at = args.at or datetime.now(UTC)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    results = verify_years_later(pdf, roots, at, crls)
+    if args.at is None:
+        at = datetime.now(UTC)
+        results = verify(pdf, roots, crls, at)
+    else:
+        at = args.at if args.at.tzinfo else args.at.replace(tzinfo=UTC)
+        results = verify_years_later(pdf, roots, at, crls)
     # For an auditor: Vietnamese first, English in brackets.
     for r in results:
         print(f"{'Đạt (ok)' if r['ok'] else 'Không đạt (failed)'} {r['field']}: ký không"

@@ -94,6 +94,23 @@ def test_an_issued_document_verifies_years_later_and_a_b_t_one_does_not(world):
         assert not any(r["ok"] for r in refused.values()), refused
 
 
+def test_after_the_signers_certificates_expired_it_verifies_with_the_current_crl(world):
+    """pyHanko's real long-term validation (not simulated), two years on: the
+    leader's and the seal's certificates have expired, the leader's was revoked
+    after signing; the verifier has the CA's current CRL (for the archive time
+    stamp's TSA, checked now), nothing else but what the document carries."""
+    lta, bt = world.issued(lt=True), world.issued(lt=False)
+    world.ca.revoke(world.leader.certificate.serial_number, NOW + timedelta(days=2))
+    at = NOW + 2 * YEAR
+    assert world.leader.certificate.not_valid_after_utc < at
+    assert world.org.certificate.not_valid_after_utc < at
+    current = world.ca.crl(at + timedelta(days=1), this_update=at - timedelta(hours=1))
+    verdict = longterm.verify(lta, [world.ca.certificate], [current], at)
+    assert [r["ok"] for r in verdict] == [True, True], verdict
+    refused = longterm.verify(bt, [world.ca.certificate], [current], at)
+    assert not any(r["ok"] for r in refused), refused
+
+
 def test_the_dss_holds_the_chains_and_the_crl_and_an_archive_time_stamp_covers_it(world):
     lta = world.issued()
     reader = PdfFileReader(io.BytesIO(lta))
@@ -158,14 +175,19 @@ def test_an_auditor_checks_years_later_with_one_command(world, tmp_path):
     """What the README tells an auditor to run: the root, the document, a date."""
     root = tmp_path / "lienthong-root.pem"
     root.write_bytes(world.ca.certificate.public_bytes(serialization.Encoding.PEM))
+    crl = tmp_path / "lienthong.crl"
+    crl.write_bytes(world.ca.crl(NOW + timedelta(days=1)))
     at = (NOW + 12 * YEAR).date().isoformat()
-    done = {}
     for name, lt in (("b-lta", True), ("b-t", False)):
         (tmp_path / f"{name}.pdf").write_bytes(world.issued(lt=lt))
-        done[name] = subprocess.run(
-            [sys.executable, "-m", "services.signing.longterm", str(tmp_path / f"{name}.pdf"),
-             "--root", str(root), "--at", at], capture_output=True, text=True, timeout=120,
-            cwd=Path(__file__).resolve().parents[2])
-    assert done["b-lta"].returncode == 0, done["b-lta"].stdout + done["b-lta"].stderr
-    assert "HỢP LỆ (VALID) vào lúc (at) " + at in done["b-lta"].stdout
-    assert done["b-t"].returncode == 1 and "KHÔNG HỢP LỆ" in done["b-t"].stdout
+    done = {(name, when): subprocess.run(
+        [sys.executable, "-m", "services.signing.longterm", str(tmp_path / f"{name}.pdf"),
+         "--root", str(root), *(["--crl", str(crl)] if when == "now" else ["--at", at])],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+        for name in ("b-lta", "b-t") for when in ("now", "later")}
+    for when in ("now", "later"):
+        valid, invalid = done["b-lta", when], done["b-t", when]
+        assert valid.returncode == 0, valid.stdout + valid.stderr
+        assert "HỢP LỆ (VALID) vào lúc (at) " in valid.stdout
+        assert invalid.returncode == 1 and "KHÔNG HỢP LỆ" in invalid.stdout, invalid.stdout
+    assert "vào lúc (at) " + at in done["b-lta", "later"].stdout
