@@ -4,7 +4,9 @@ interrupted signing).
 :func:`prepare` lays the signature out as :func:`pades.sign_as_leader` does
 (appearance, byte range, signed attributes naming the leader's certificate)
 and returns the PDF prepared, the signed attributes and their SHA-256: the
-digest the leader's token signs, on the leader's machine. :func:`complete`
+digest the leader's token signs, on the leader's machine (with ``long_term``,
+the prepared revision already holds the validation data of PAdES B-LT, which
+that signature covers). :func:`complete`
 checks that signature against the certificate, builds the CMS with the TSA's
 time stamp, writes it into the reserved byte range and checks the result.
 Nothing here holds or sees a private key. Synchronous and CPU-bound: call
