@@ -13,14 +13,18 @@ and measures in one run:
 * raw baselines from ``cryptography``: SHA-256 of 1 MB; ECDSA P-256 and
   RSA-3072 (PKCS#1 v1.5) signing of a SHA-256 digest and of the 1 MB bytes
   (hashing included), and verifying likewise;
-* ``pades.sign_as_leader`` (visible, PAdES B-T) on a 1 MB PDF, then
-  ``pades.seal_as_agency`` over a leader-signed copy, for the three key
-  types, with what one time stamp costs (over HTTP, and the TSA's own work);
+* ``pades.sign_as_leader`` (visible, PAdES B-LT: the chain and CRLs in the
+  DSS) on a 1 MB PDF, then ``pades.seal_as_agency`` (B-LTA: and an archive
+  time stamp) over a leader-signed copy, as the service makes them, for the
+  three key types, with what one time stamp costs (over HTTP, and the TSA's
+  own work), and the same two as B-T only (rows 2l, 2m), to show what the
+  long-term validation data costs;
   then the same in two processes at once (forked from this one, as two
   instances of the signing service would run), to show the second core used;
 * ``manifest.sign_manifest`` over a manifest with metadata and 5 files;
 * ``verification.verify_pdf`` of a leader-signed and sealed 1 MB PDF (trust
-  roots and CRLs given) and ``verification.verify_manifest``.
+  roots and CRLs given), ``longterm.verify_years_later`` of it (12 years on,
+  every certificate expired) and ``verification.verify_manifest``.
 
 Every figure of ours sits beside the raw baseline it is compared with, and
 the ratio. It is a benchmark, not a test: it only refuses to time a
@@ -49,7 +53,7 @@ from bench.common import (
 )
 from infra.samples import make_pdf
 from services.signing import appearance as looks
-from services.signing import manifest, pades, pki, tsa, verification
+from services.signing import longterm, manifest, pades, pki, tsa, verification
 from shared import fonts
 
 # -- how much (every timed loop stops at its count or after BUDGET_S) -------------
@@ -120,6 +124,8 @@ class Bench(BenchBase):
         self.roots = [self.ca.certificate, self.tsa_ca.certificate]
         self.crls = [self.ca.crl(NOW + timedelta(days=7)),
                      self.tsa_ca.crl(NOW + timedelta(days=7))]
+        # What the service gives each signature (B-LT): the roots and current CRLs.
+        self.long_term = longterm.LongTerm(tuple(self.roots), tuple(self.crls))
         self.pdf = make_pdf("Quyet dinh so 12/QD-UBND", padding=PDF_PADDING)
         # Signed copies made once, untimed: the seal's input and verify's input.
         self.signed = {alg: self.sign_leader(alg) for alg in (*ALGORITHMS, RSA_2048)}
@@ -136,14 +142,17 @@ class Bench(BenchBase):
         self.manifest_sig = {alg: manifest.sign_manifest(self.manifest, self.org[alg])
                              for alg in ALGORITHMS}
 
-    def sign_leader(self, alg, timestamper=None):
+    def sign_leader(self, alg, timestamper=None, long_term=True):
         return pades.sign_as_leader(self.pdf, self.leader[alg], "Phó Chủ tịch", LEADER, "KT.",
                                     on_behalf_of="Chủ tịch",
-                                    timestamper_url=timestamper or self.tsa_url)
+                                    timestamper_url=timestamper or self.tsa_url,
+                                    long_term=self.long_term if long_term else None)
 
-    def seal(self, alg):
+    def seal(self, alg, long_term=True):
         return pades.seal_as_agency(self.signed[alg], self.org[alg],
-                                    timestamper_url=self.tsa_url)
+                                    timestamper_url=self.tsa_url,
+                                    long_term=self.long_term if long_term else None,
+                                    archive=long_term)
 
     # -- machine facts ------------------------------------------------------------------
 
@@ -263,7 +272,8 @@ class Bench(BenchBase):
     # -- 2. PAdES ---------------------------------------------------------------------------
 
     def pades(self):
-        self.rows.append(("title", "PAdES B-T on the 1 MB PDF (each with a time stamp)"))
+        self.rows.append(("title", "PAdES on the 1 MB PDF: leader B-LT, seal B-LTA (as the"
+                                   " service signs); 2l-2m B-T only"))
         self.pades_rows = {}  # name -> (TSA requests, TSA ms, per signature)
         self._pades_row("2a. leader, visible, ECDSA P-256", ["b3", "b2", "b1"],
                         lambda _: self.sign_leader("ec-p256"))
@@ -286,6 +296,10 @@ class Bench(BenchBase):
                         lambda _: self.sign_leader(RSA_2048))
         self._pades_row("2g. agency seal over the leader's, RSA-2048", ["b11", "b10"],
                         lambda _: self.seal(RSA_2048))
+        self._pades_row("2l. leader, visible, ECDSA P-256, B-T only", ["b3", "b2", "b1"],
+                        lambda _: self.sign_leader("ec-p256", long_term=False))
+        self._pades_row("2m. agency seal, ECDSA P-256, B-T only", ["b3", "b2"],
+                        lambda _: self.seal("ec-p256", long_term=False))
         self.at_once = {}
         for label, alg, kind, base in (
                 ("2h", "ec-p256", "leader", "b3"), ("2i", "ec-p256", "seal", "b3"),
@@ -339,6 +353,13 @@ class Bench(BenchBase):
                       lambda _, pdf=sealed: verification.verify_pdf(
                           pdf, self.roots, self.crls, expected_pdf),
                       [b_data, b_digest], "1 PDF")
+        later = NOW + timedelta(days=12 * 365)  # every certificate has expired
+        lta = self.sealed["ec-p256"]
+        if not all(r["ok"] for r in longterm.verify_years_later(lta, self.roots, later)):
+            raise RuntimeError("verify_years_later is not ok, nothing to time")
+        self.ours("4e. verify_years_later (12 years on), leader + seal, ECDSA P-256",
+                  N_VERIFY_PDF, lambda _: longterm.verify_years_later(lta, self.roots, later),
+                  ["b7", "b6"], "1 PDF")
         for n, (alg, label) in enumerate(ALGORITHMS.items()):
             signature = self.manifest_sig[alg]
             _require_ok(f"verify_manifest ({label})", verification.verify_manifest(

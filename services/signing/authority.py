@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from services.signing import pki, tsa
+from services.signing import longterm, pki, tsa
 from shared.errors import Forbidden, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -260,6 +260,12 @@ class Authority:
                 " WHERE revoked_at IS NOT NULL"):
             self.ca.revoke(int(serial, 16), revoked_at, REASONS[reason])
         return self.ca.crl(datetime.now(UTC) + next_update)
+
+    def long_term(self, conn):
+        """What a PAdES B-LT signature is checked against and embeds: the root (the
+        development TSA's issuer too; a TSA at ``TSA_URL`` must chain to it) and
+        the CRL as of now."""
+        return longterm.LongTerm((self.ca.certificate,), (self.crl(conn),))
 
     def certificates(self, conn, agency=None):
         rows = conn.execute(

@@ -97,10 +97,13 @@ class SignsWithDevices:
     def _hand_out(self, document, actor, certificate):
         signer = document["signer"]
         pdf = self._fetch(document["file"], document["sha256"])
+        with self.events.transaction() as conn:
+            long_term = self.pki.authority.long_term(conn)
         prepared = run_cpu(interrupted.prepare, pdf, certificate, self._chain(),
                            signer["position"], signer["full_name"],
                            signer.get("competence", ""), on_behalf_of=signer.get("on_behalf_of"),
-                           deputy_for=signer.get("deputy_for"), timestamper_url=self.pki.tsa_url)
+                           deputy_for=signer.get("deputy_for"), timestamper_url=self.pki.tsa_url,
+                           long_term=long_term)
         info = authority.certificate_info(certificate)
         with self.events.transaction() as conn:
             handout = handouts.create(conn, document, actor.user_id, info["serial"], prepared,

@@ -4,7 +4,9 @@ interrupted signing).
 :func:`prepare` lays the signature out as :func:`pades.sign_as_leader` does
 (appearance, byte range, signed attributes naming the leader's certificate)
 and returns the PDF prepared, the signed attributes and their SHA-256: the
-digest the leader's token signs, on the leader's machine. :func:`complete`
+digest the leader's token signs, on the leader's machine (with ``long_term``,
+the prepared revision already holds the validation data of PAdES B-LT, which
+that signature covers). :func:`complete`
 checks that signature against the certificate, builds the CMS with the TSA's
 time stamp, writes it into the reserved byte range and checks the result.
 Nothing here holds or sees a private key. Synchronous and CPU-bound: call
@@ -54,13 +56,15 @@ def _external(certificate, chain, signature=None):
 
 
 def prepare(pdf, certificate, chain, position, full_name, competence="", *, timestamper_url,
-            on_behalf_of=None, deputy_for=None, box=pades.DEFAULT_BOX):
+            on_behalf_of=None, deputy_for=None, box=pades.DEFAULT_BOX, long_term=None):
     """The leader's visible signature, as :func:`pades.sign_as_leader` lays it out, up
-    to the digest a device must sign."""
+    to the digest a device must sign. With ``long_term`` (B-LT), the prepared
+    revision already holds the validation data in its DSS, which the signature
+    will cover."""
     signer = _external(certificate, chain)
     writer, meta, style, field_spec = pades.leader_plan(
         pdf, signer, position, full_name, competence, on_behalf_of=on_behalf_of,
-        deputy_for=deputy_for, box=box)
+        deputy_for=deputy_for, box=box, long_term=long_term)
     pdf_signer = signers.PdfSigner(meta, signer, timestamper=pades._timestamper(timestamper_url),
                                    stamp_style=style, new_field_spec=field_spec)
     writer = writer()

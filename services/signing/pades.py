@@ -19,7 +19,13 @@ An appendix in its own file gets only the agency's signature, invisible
 written at the top right of page one.
 
 Every signature is PAdES B-T: CMS with the certificate chain embedded and a
-signature time stamp (RFC 3161) from the TSA at the given URL. Keys sit
+signature time stamp (RFC 3161) from the TSA at the given URL. Given
+``long_term`` (:class:`longterm.LongTerm`: the trust roots and the current
+CRLs) it is PAdES B-LT, its revision holding in the document's security store
+(DSS) the signer's chain, the CRLs and the TSA's chain; with ``archive=True``
+(the agency's seal, the last signature before the document is issued, and an
+appendix's) a document time stamp follows: PAdES B-LTA (see
+:mod:`services.signing.longterm`). Keys sit
 behind pyHanko's :class:`~pyhanko.sign.signers.Signer` interface: pass a
 :class:`~services.signing.pki.Identity` (wrapped in :class:`KeySigner`) or
 any other ``Signer`` (a PKCS#11 one, say). These are plain synchronous,
@@ -58,6 +64,7 @@ from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from services.signing import appearance as looks
+from services.signing import longterm
 from services.signing.pki import Identity, check_valid_at, describe
 from shared.errors import Conflict, ValidationFailed
 from shared.signers import signature_lines
@@ -101,8 +108,9 @@ class KeySigner(signers.Signer):
 
 def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamper_url,
                    on_behalf_of=None, deputy_for=None, page=-1, box=DEFAULT_BOX, field_name=LEADER_FIELD,
-                   reason=None, location=None):
-    """The leader's visible PAdES B-T signature; returns the signed PDF bytes.
+                   reason=None, location=None, long_term=None):
+    """The leader's visible PAdES B-T signature (B-LT with ``long_term``); returns the
+    signed PDF bytes.
 
     Refuses (:class:`ValidationFailed`, field ``certificate``) a certificate
     that is not a leader's personal one or is not valid now.
@@ -110,13 +118,14 @@ def sign_as_leader(pdf, signer, position, full_name, competence="", *, timestamp
     signer = _signer(signer)
     writer, meta, style, field_spec = leader_plan(
         pdf, signer, position, full_name, competence, on_behalf_of=on_behalf_of,
-        deputy_for=deputy_for, page=page, box=box, field_name=field_name, reason=reason, location=location)
+        deputy_for=deputy_for, page=page, box=box, field_name=field_name, reason=reason, location=location,
+        long_term=long_term)
     return _sign(writer(), writer, meta, signer, timestamper_url, style, field_spec)
 
 
 def leader_plan(pdf, signer, position, full_name, competence="", *, on_behalf_of=None,
                 deputy_for=None, page=-1, box=DEFAULT_BOX, field_name=LEADER_FIELD, reason=None,
-                location=None):
+                location=None, long_term=None):
     """How the leader's signature is laid out, for :func:`sign_as_leader` and for a
     signature a device makes (``interrupted``): (a function making the writer, the
     metadata, the stamp style, the field)."""
@@ -140,6 +149,7 @@ def leader_plan(pdf, signer, position, full_name, competence="", *, on_behalf_of
         md_algorithm="sha256", name=full_name, location=location, certify=True,
         docmdp_permissions=fields.MDPPerm.FILL_FORMS,
         reason=reason or f"{' '.join(lines)} — {info['agency_name']}")
+    meta = longterm.signature_metadata(meta, long_term)
     return (writer, meta, looks.leader_style(lines, full_name, datetime.now(VN_TZ)),
             fields.SigFieldSpec(field_name, on_page=page_index, box=tuple(box)))
 
@@ -155,8 +165,11 @@ def _seal_box(leader_box):
 
 
 def seal_as_agency(pdf, signer, *, timestamper_url, number_notation=None, issued_at=None,
-                   leader_field=LEADER_FIELD, field_name=SEAL_FIELD, reason=None):
-    """The agency's seal signature over a leader-signed PDF, as an incremental update.
+                   leader_field=LEADER_FIELD, field_name=SEAL_FIELD, reason=None, long_term=None,
+                   archive=False):
+    """The agency's seal signature over a leader-signed PDF, as an incremental update:
+    B-T, B-LT with ``long_term``, and B-LTA (an archive time stamp after it) with
+    ``archive`` too.
 
     With ``number_notation`` and ``issued_at`` (what the clerk gave at issue),
     the same revision writes ``Số: 12/QĐ-UBND`` and the date line into the
@@ -181,6 +194,7 @@ def seal_as_agency(pdf, signer, *, timestamper_url, number_notation=None, issued
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256", name=info["agency_name"],
         reason=reason or f"Chữ ký số của cơ quan {info['agency_name']}")
+    meta = longterm.signature_metadata(meta, long_term, archive)
 
     def numbered(writer):
         if number_notation is not None:
@@ -211,8 +225,9 @@ def _write_number(writer, number_notation, issued_at):
 
 
 def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestamper_url,
-                  field_name=APPENDIX_FIELD, reason=None):
-    """The agency's invisible signature on an appendix; returns the signed PDF bytes.
+                  field_name=APPENDIX_FIELD, reason=None, long_term=None, archive=False):
+    """The agency's invisible signature on an appendix; returns the signed PDF bytes
+    (B-LT, B-LTA: as :func:`seal_as_agency`).
 
     Before signing, writes ``number_notation`` and ``signing_time`` (ISO
     8601 in Vietnam time, +07:00) at the top right of page one, 10 pt in
@@ -237,6 +252,7 @@ def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestampe
         field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256", name=info["agency_name"],
         reason=reason or f"Phụ lục {number_notation.strip()}")
+    meta = longterm.signature_metadata(meta, long_term, archive)
     return _sign(writer(), writer, meta, signer, timestamper_url, None,
                  fields.SigFieldSpec(field_name, on_page=0))
 
@@ -330,6 +346,16 @@ def _check_certificate(signer, kind, role=None):
     return info
 
 
+def _refuse_invalid(exc, signer):
+    """A B-LT signature's certificate that does not validate against the trust roots
+    and CRLs given (revoked, say): ValidationFailed naming why."""
+    if "could not be validated" in str(exc):
+        cause = exc.__cause__ or exc
+        raise ValidationFailed(f"certificate {signer.signing_cert.subject.human_friendly}"
+                               f" does not validate against the trust roots and the CRL"
+                               f" given: {cause}", field="certificate") from None
+
+
 def _check_leader_signed(reader, agency_code, leader_field):
     signatures = reader.embedded_regular_signatures
     if not signatures:
@@ -390,6 +416,7 @@ def _sign(writer, fresh_writer, meta, signer, timestamper_url, style, field_spec
     try:
         return pdf_signer.sign_pdf(writer, bytes_reserved=reserved).getvalue()
     except SigningError as exc:
+        _refuse_invalid(exc, signer)
         if reserved is None or "larger than expected" not in str(exc):
             raise
     # The CMS outgrew the space measured (the TSA's tokens grew: a new certificate,

@@ -79,11 +79,13 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
         with self.events.transaction() as conn:
             identity = self.pki.authority.identity(conn, actor.user_id, actor.agency, "leader",
                                                    signer["full_name"])
+            long_term = self.pki.authority.long_term(conn)
         pdf = self._fetch(document["file"], document["sha256"])
         signed = run_cpu(pades.sign_as_leader, pdf, identity, signer["position"],
                          signer["full_name"], signer.get("competence", ""),
                          on_behalf_of=signer.get("on_behalf_of"),
-                         deputy_for=signer.get("deputy_for"), timestamper_url=self.pki.tsa_url)
+                         deputy_for=signer.get("deputy_for"), timestamper_url=self.pki.tsa_url,
+                         long_term=long_term)
         intents = []
         stored = self._store(document_id, "signed.pdf", signed, intents=intents)
         recorded = self._undo_on_failure(
@@ -111,9 +113,11 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
         domain.check_may_seal(document, actor)
         with self.events.transaction() as conn:
             identity = self._agency_identity(conn, document)
+            long_term = self.pki.authority.long_term(conn)
         signed = self._fetch(document["signed_file"], document["signed_file"]["sha256"])
+        # The last signature before docs issues it: B-LTA, an archive time stamp after it.
         sealed = run_cpu(pades.seal_as_agency, signed, identity,
-                         timestamper_url=self.pki.tsa_url)
+                         timestamper_url=self.pki.tsa_url, long_term=long_term, archive=True)
         intents = []
         stored = self._store(document_id, "sealed.pdf", sealed, intents=intents)
         recorded = self._undo_on_failure(
@@ -136,8 +140,9 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
             identity = self._agency_identity(conn, document)
             stored, intents = [], []
             try:
-                attachments = self._seal_appendices(document, data["number_notation"],
-                                                    identity, stored, intents)
+                attachments = self._seal_appendices(
+                    document, data["number_notation"], identity,
+                    self.pki.authority.long_term(conn), stored, intents)
                 body = manifest.manifest_bytes(domain.manifest_of(
                     document, data["number_notation"], attachments))
                 stored.append(self._store(document["document_id"], "manifest.json", body,
@@ -155,8 +160,10 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
 
         self.events.handle_once("signing.on_document_issued", payload, effects)
 
-    def _seal_appendices(self, document, number_notation, identity, stored, intents):
-        """The appendices as sent: each PDF sealed with the number, others as they are."""
+    def _seal_appendices(self, document, number_notation, identity, long_term, stored,
+                         intents):
+        """The appendices as sent: each PDF sealed (B-LTA) with the number, others as
+        they are."""
         final = []
         for index, attachment in enumerate(document["attachments"]):
             if attachment["content_type"] != "application/pdf":
@@ -164,7 +171,8 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
                 continue
             pdf = self._fetch(attachment, attachment["sha256"])
             sealed = run_cpu(pades.seal_appendix, pdf, identity, number_notation,
-                             timestamper_url=self.pki.tsa_url)
+                             timestamper_url=self.pki.tsa_url, long_term=long_term,
+                             archive=True)
             stored.append(self._store(document["document_id"],
                                       f"attachments/{index:03d}-sealed.pdf", sealed,
                                       intents=intents))

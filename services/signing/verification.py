@@ -29,7 +29,9 @@ checks on the whole document). The checks, for every signature:
   above do not spell out;
 
 and for the PDF as a whole, ``order``: the leader signs first, the agency
-seal comes after and covers the leader's signature; with ``number_notation``
+seal comes after and covers the leader's signature (and only validation data
+and archive time stamps follow it); ``archive_timestamp`` for each document
+time stamp (PAdES B-LTA): it matches the document and its TSA is trusted; with ``number_notation``
 (and ``issued_on``) expected, ``number``: the document's number and date
 fields read what the register gave. Nothing is fetched:
 trust roots and CRLs are all given, and validation is offline.
@@ -51,7 +53,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import extract_certificate_info
-from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import (
+    SignatureCoverageLevel,
+    validate_pdf_signature,
+    validate_pdf_timestamp,
+)
 from pyhanko.sign.validation.generic_cms import (
     async_validate_detached_cms,
     extract_self_reported_ts,
@@ -99,7 +106,8 @@ def verify_pdf(pdf_bytes, trust_roots, crls=(), expected=None):
                           "kind": info["kind"], "role": info["role"],
                           "agency_code": info["agency_code"],
                           "signing_time": moment.isoformat(), "time_source": source,
-                          "revision": sig.signed_revision, "coverage": status.coverage})
+                          "revision": sig.signed_revision, "coverage": status.coverage,
+                          "level": status.modification_level})
         report.add("integrity", *_pdf_integrity(status), signature=name)
         report.add("timestamp", *_timestamp(status.timestamp_validity), signature=name)
         path = _chain(certificate, _embedded_certs(sig.signed_data), roots)
@@ -109,11 +117,14 @@ def verify_pdf(pdf_bytes, trust_roots, crls=(), expected=None):
                                                index), signature=name)
         report.add("validation", *_verdict(status, status.bottom_line), signature=name)
     report.add("order", *_order(summaries, roles))
+    for stamp in reader.embedded_timestamp_signatures:
+        report.add("archive_timestamp", *_archive(stamp, roots, crl_list),
+                   signature=stamp.field_name)
     if expected.get("number_notation"):
         report.add("number", *_number(reader, expected["number_notation"],
                                       expected.get("issued_on")))
     for summary in summaries:
-        del summary["revision"], summary["coverage"]
+        del summary["revision"], summary["coverage"], summary["level"]
     report.signatures = summaries
     return report.result()
 
@@ -384,13 +395,34 @@ def _order(summaries, roles):
     if actual != list(roles):
         return False, f"signatures are {sequence}; expected {' then '.join(roles)}"
     last = summaries[-1]
-    if last["coverage"] != SignatureCoverageLevel.ENTIRE_FILE:
+    # After the last signature, only validation data and archive time stamps (B-LT,
+    # B-LTA): pyHanko's difference analysis says so (modification level LTA_UPDATES).
+    archived = (last["coverage"] == SignatureCoverageLevel.ENTIRE_REVISION
+                and last["level"] == ModificationLevel.LTA_UPDATES)
+    if last["coverage"] != SignatureCoverageLevel.ENTIRE_FILE and not archived:
         return False, f"the last signature ({last['field']}) does not cover the whole file"
     revisions = [s["revision"] for s in summaries]
     if revisions != sorted(set(revisions)):
         return False, f"signatures share or reverse revisions: {revisions}"
-    return True, (f"{sequence}, each in a later revision; the last covers the whole file,"
-                  " so it covers the signatures before it")
+    after = ("; after it only validation data and archive time stamps were added"
+             if archived else "")
+    return True, (f"{sequence}, each in a later revision; the last covers the whole file"
+                  f"{after}, so it covers the signatures before it")
+
+
+def _archive(stamp, roots, crl_list):
+    """A document (archive) time stamp: intact, and its TSA trusted at its time."""
+    moment = stamp.signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+    status = validate_pdf_timestamp(stamp, _context(roots, crl_list, moment))
+    tsa = _x509(status.signing_cert).subject.rfc4514_string()
+    if not (status.intact and status.valid):
+        return False, (f"the archive time stamp of {moment.isoformat()} by {tsa} does not"
+                       " match the document it covers")
+    if not status.trusted:
+        return False, (f"the archive time stamp of {moment.isoformat()} by {tsa} does not"
+                       f" chain to a trusted root ({status.trust_problem_indic})")
+    return True, (f"archive time stamp (PAdES B-LTA) of {moment.isoformat()} by {tsa}: it"
+                  " covers the signatures and their validation data (DSS)")
 
 
 def _number(reader, number_notation, issued_on):

@@ -5,10 +5,13 @@ certificate the platform publishes."""
 import base64
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from cryptography import x509
 
+from services.signing import longterm
 from shared.errors import Forbidden, NotFound
 from tests.support.client import DISTRICT_1, OUTSIDER, PROVINCE, wait_for
 from tests.support.pdf import make_pdf
@@ -21,6 +24,20 @@ def tool(name, package):
     if path is None:
         pytest.fail(f"{name} is missing: apt-get install {package}")
     return path
+
+
+def _verifies_years_later(pdf, anchor, verdict):
+    """The issued file is PAdES B-LTA (the leader's and the seal's validation data in
+    its DSS, an archive time stamp after the seal): it verifies twelve years on,
+    every certificate expired, from the published root alone."""
+    root = x509.load_pem_x509_certificate(anchor["root_certificate"].encode())
+    assert [c["ok"] for c in verdict["pdf"]["checks"] if c["check"] == "archive_timestamp"] \
+        == [True], verdict["pdf"]["checks"]
+    later = datetime.now(UTC) + timedelta(days=12 * 365)
+    assert root.not_valid_after_utc < later
+    results = longterm.verify_years_later(pdf, [root], later)
+    assert [(r["field"], r["ok"]) for r in results] == [
+        ("LeaderSignature", True), ("AgencySeal", True)], results
 
 
 def test_a_recipient_verifies_both_signatures_with_our_service_and_with_standard_tools(
@@ -45,6 +62,7 @@ def test_a_recipient_verifies_both_signatures_with_our_service_and_with_standard
                          text=True, timeout=60, check=True).stdout
     assert out.count("Signature is Valid") == 2, out
     assert "LeaderSignature" in out and "AgencySeal" in out
+    _verifies_years_later(pdf.read_bytes(), anchor, verdict)
 
     (tmp_path / "root.pem").write_text(anchor["root_certificate"])
     with client.rpc(recipient) as rpc:
