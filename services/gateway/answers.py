@@ -180,6 +180,10 @@ class RecipientStatusAnswer(_Answer):
     status = _text()
     recalled = fields.Boolean(required=True)
     history = fields.List(fields.Nested(StatusChangeAnswer), required=True)
+    next = fields.List(fields.String(), required=True, metadata={
+        "description": "the codes the recipient may report next"})
+    recall = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "the latest recall request to this recipient and its answer"})
 
 
 class ActorAnswer(_Answer):
@@ -206,6 +210,17 @@ class LogVerificationAnswer(_Answer):
     first_problem = fields.Dict(required=True, allow_none=True)
     problems = fields.List(fields.Dict(), required=True)
     notes = fields.List(fields.String(), required=True)
+
+
+class DifferenceAnswer(_Answer):
+    document_id = _text()
+    service = _text(description="docs, signing or routing")
+    field = _text()
+
+
+class ReconcileAnswer(_Answer):
+    documents = _int(description="documents the replay of the log found")
+    differences = fields.List(fields.Nested(DifferenceAnswer), required=True)
 
 
 class AgencyAnswer(_Answer):

@@ -197,6 +197,10 @@ ENDPOINTS = {
     "audit_verify": Endpoint("GET", "/v1/audit/verify",
                              "Verify the log against its signed checkpoints", AUDITOR,
                              answer=a.LogVerificationAnswer),
+    "audit_reconcile": Endpoint("GET", "/v1/audit/reconcile",
+                                "The whole log replayed and compared with what docs,"
+                                " signing and routing report: the differences ([] when"
+                                " they agree)", AUDITOR, answer=a.ReconcileAnswer),
     "audit_evidence": Endpoint("GET", "/v1/audit/documents/{document_id}/evidence",
                                "A document's evidence bundle, to check offline", AUDITOR),
     # -- the leaders' dashboard (bảng điều hành)

@@ -389,6 +389,10 @@ class GatewayService(Health):
         asked = web_dashboard.asked(request.args, datetime.now(VIETNAM).date())
         return self._call(request, "dashboard", lambda: self.audit.dashboard(*asked))
 
+    @route("audit_reconcile")
+    def audit_reconcile(self, request):
+        return self._call(request, "audit_reconcile", lambda: self.audit.reconcile())
+
     @route("audit_evidence")
     def audit_evidence(self, request, document_id):
         return self._call(request, "audit_evidence",

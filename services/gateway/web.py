@@ -472,31 +472,99 @@ def _document(ctx, document_id):
         leaders = [u for u in ctx.service.events.users.all()
                    if u["agency"] == ctx.actor.agency and u["role"] == "leader"
                    and u["disabled_at"] is None]
-    statuses = []
+    statuses, outcome = [], None
     if document["state"] in ("issued", "sent", "recalled", "replaced"):
         try:  # routing's, per recipient: the sender sees all, a recipient its own
             statuses = ctx.service.routing.statuses(document_id)
         except NotFound:
             statuses = []
+    if may(ctx.actor.role, "recall_outcome") and any(s.get("recall") for s in statuses):
+        try:  # the sender's (and auditors'): routing says whose
+            outcome = ctx.service.routing.recall_outcome(document_id)
+        except NotFound:
+            outcome = None
     return ctx.render("document.html", document=document, timeline=timeline, leaders=leaders,
                       arrival=document.get("incoming", {}).get(ctx.actor.agency),
-                      statuses=statuses)
+                      **routing_view(ctx.actor.role, ctx.actor.agency, statuses, outcome))
+
+
+def may(role, endpoint):
+    """Whether ``role`` may do what the API's ``endpoint`` does (the gateway's
+    role table): a page offers a form or not by it."""
+    return role in ENDPOINTS[endpoint].roles
+
+
+def routing_view(role, agency, statuses, outcome=None):
+    """What the document page shows of routing's answers to a ``role`` of
+    ``agency``: every copy's status and recall, its own copy (the progress it
+    may report next, the recall it has to answer), the recall's outcome."""
+    own = next((s for s in statuses if s["recipient"] == agency), None)
+    return {"statuses": statuses, "outcome": outcome, "own": own,
+            "may": lambda endpoint: may(role, endpoint), "recall_types": RECALL_TYPES,
+            "progress": [c for c in (own or {}).get("next", ()) if c in PROGRESS],
+            "recall_pending": any(s.get("recall") and s["recall"]["answer"] is None
+                                  for s in statuses)}
+
+
+# The progress a recipient reports on the page, once it accepted (docs' Tiếp
+# nhận gives 03, its Từ chối tiếp nhận 02): 04 assigned, 05 in progress, 06 done.
+PROGRESS = ("04", "05", "06")
+# The recalls a sender asks for on the page: 1 revoke (thu hồi), 2 update
+# (đính chính); a replace (3) names its replacing document, which the API's
+# body does not carry.
+RECALL_TYPES = (1, 2)
 
 
 # action in the URL -> (the API endpoint whose roles apply, the call, the form field it needs)
 ACTIONS = {
-    "submit": ("submit", lambda docs, signing, d, f: docs.submit(d, f.get("signer_user")),
-               "signer_user"),
-    "sign": ("sign", lambda docs, signing, d, f: signing.sign_document(d), None),
-    "return": ("return_document",
-               lambda docs, signing, d, f: signing.return_document(d, f.get("comment")),
+    "submit": ("submit", lambda s, d, f: s.docs.submit(d, f.get("signer_user")), "signer_user"),
+    "sign": ("sign", lambda s, d, f: s.signing.sign_document(d), None),
+    "return": ("return_document", lambda s, d, f: s.signing.return_document(d, f.get("comment")),
                "comment"),
-    "seal": ("seal", lambda docs, signing, d, f: signing.seal_document(d), None),
-    "issue": ("issue", lambda docs, signing, d, f: docs.issue(d), None),
-    "accept": ("accept_incoming", lambda docs, signing, d, f: docs.accept_incoming(d), None),
-    "refuse": ("return_incoming",
-               lambda docs, signing, d, f: docs.return_incoming(d, f.get("reason")), "reason"),
+    "seal": ("seal", lambda s, d, f: s.signing.seal_document(d), None),
+    "issue": ("issue", lambda s, d, f: s.docs.issue(d), None),
+    "accept": ("accept_incoming", lambda s, d, f: s.docs.accept_incoming(d), None),
+    "refuse": ("return_incoming", lambda s, d, f: s.docs.return_incoming(d, f.get("reason")),
+               "reason"),
+    # Routing's, on a sent document; their fields are read as the API's bodies (BODIES).
+    "progress": ("report_status",
+                 lambda s, d, f: s.routing.report_status(d, f["code"], f["reason"]),
+                 "status_code"),
+    "recall": ("recall", lambda s, d, f: s.routing.request_recall(
+        d, f["business_type"], f["reason"]), "recall_reason"),
+    "answer-recall": ("answer_recall", lambda s, d, f: s.routing.answer_recall(
+        d, f["agree"], f["reason"]), "agree"),
 }
+
+# action -> (the API's body schema, its fields' names on the page's form): the
+# form is held to the API's bounds, and an error names the field as the form
+# does (routing's ``code`` of a recall answer is the form's ``agree``).
+BODIES = {
+    "progress": (login_schema.StatusSchema, {"code": "status_code"}),
+    "recall": (login_schema.RecallSchema, {"business_type": "business_type",
+                                           "reason": "recall_reason"}),
+    "answer-recall": (login_schema.RecallAnswerSchema, {"agree": "agree",
+                                                        "reason": "answer_reason"}),
+}
+ERROR_FIELDS = {"progress": {"code": "status_code"},
+                "recall": {"reason": "recall_reason"},
+                "answer-recall": {"code": "agree", "reason": "answer_reason"}}
+
+
+def body_of(action, form):
+    """The API's body of a routing action from its form (blank fields left out),
+    or ValidationFailed naming the form's field."""
+    schema, names = BODIES[action]
+    raw = {api: form[name] for api, name in names.items() if form.get(name)}
+    try:
+        return login_schema.load(schema, json.dumps(raw).encode())
+    except ValidationFailed as err:
+        raise _renamed(err, action) from None
+
+
+def _renamed(err, action):
+    err.field = ERROR_FIELDS.get(action, {}).get(err.field, err.field)
+    return err
 
 
 def _act(ctx, document_id, action):
@@ -505,7 +573,12 @@ def _act(ctx, document_id, action):
     form = ctx.form()
     if needs and not form.get(needs):
         raise ValidationFailed(f"{needs}: required", field=needs)
-    ctx.call(lambda: call(ctx.service.docs, ctx.service.signing, document_id, form))
+    if action in BODIES:
+        form = body_of(action, form)
+    try:
+        ctx.call(lambda: call(ctx.service, document_id, form))
+    except LienThongError as err:
+        raise _renamed(err, action)
     return ctx.finish(redirect(f"/web/documents/{quote(document_id)}?ok={action}"))
 
 

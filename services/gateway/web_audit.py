@@ -1,5 +1,6 @@
 """The inspector's (thanh tra) screens: the log's status and its witnesses,
-a full verification, one document's history from the log and its state at a
+a full verification, the log replayed and reconciled with what docs,
+signing and routing hold, one document's history from the log and its state at a
 chosen moment (the audit service's replay), and its evidence bundle with the
 command that checks it offline. Read-only: every page is a GET, and each is
 the audit service's own RPC, which checks the auditor role again."""
@@ -9,6 +10,7 @@ from datetime import datetime
 
 from werkzeug.wrappers import Response
 
+from services.gateway.web_text import TEXT
 from shared.errors import NotFound, ValidationFailed
 from shared.values import VIETNAM, checked_uuid
 
@@ -41,9 +43,11 @@ def signers_of(note):
 
 
 def handle(ctx, parts):
-    """``/web/audit[/verify | /documents/ID[/evidence]]`` (GET only)."""
+    """``/web/audit[/verify | /reconcile | /documents/ID[/evidence]]`` (GET only)."""
     if parts == []:
         return _status(ctx)
+    if parts == ["reconcile"]:
+        return _reconcile(ctx)
     if parts == ["verify"]:
         ctx.allow("audit_verify")
         return ctx.render("audit_verify.html", report=ctx.call(ctx.service.audit.verify))
@@ -72,6 +76,37 @@ def _status(ctx):
     signers = signers_of(checkpoint["note"]) if checkpoint else []
     return ctx.render("audit.html", log_status=status, checkpoint=checkpoint,
                       log_signer=signers[0] if signers else None, witnesses=signers[1:])
+
+
+def _reconcile(ctx):
+    ctx.allow("audit_reconcile")
+    found = ctx.call(ctx.service.audit.reconcile)
+    return ctx.render("audit_reconcile.html", documents=found["documents"],
+                      differences=[difference_row(d, ctx.lang) for d in found["differences"]])
+
+
+def difference_row(difference, lang):
+    """One difference in words: its service and field named, a document's
+    presence said (``present``/``absent``), lists joined; a name the words do
+    not know is shown as audit gives it."""
+    table = TEXT[lang]
+
+    def word(prefix, name):
+        return table.get(f"{prefix}_{name}", name)
+
+    def value(v):
+        if isinstance(v, list):
+            return ", ".join(str(x) for x in v) or "—"
+        if isinstance(v, bool):
+            return table["yes"] if v else table["no"]
+        if v in ("present", "absent") and difference["field"] == "document":
+            return word("value", v)
+        return "—" if v is None else str(v)
+    return {"document_id": difference["document_id"],
+            "service": word("service", difference["service"]),
+            "field": word("rfield", difference["field"]),
+            "log_value": value(difference["log_value"]),
+            "service_value": value(difference["service_value"])}
 
 
 def _document(ctx, document_id):

@@ -35,9 +35,13 @@ def inbox(store: Any, agency: str) -> list[dict]:
 
 def statuses(store: Any, document_id: str, actor: Actor) -> list[dict]:
     """Per recipient, the current status and its history. The sender (and
-    auditors) see every recipient; a recipient sees its own copy."""
+    auditors) see every recipient; a recipient sees its own copy.
+    Each copy also says which codes its recipient may report next (``next``)
+    and the latest recall request addressed to it and its answer (``recall``,
+    None if there was none): what the sender asked, what the recipient said."""
     with store.transaction() as conn:
         copies = store.copies(conn, document_id)
+        recalls = {r.recipient: r for r in store.recalls(conn, document_id)}
     visible = [c for c in copies
                if actor.role == "auditor" or actor.agency in (c.recipient, c.sender)]
     if not visible:
@@ -45,8 +49,19 @@ def statuses(store: Any, document_id: str, actor: Actor) -> list[dict]:
                        field="document_id")
     # Times as ISO 8601 text, not the projection's stored form ({"$dt": ...}).
     return [{"recipient": c.recipient, "sender": c.sender, "status": c.code,
-             "recalled": c.recalled, "history": jsonable([asdict(h) for h in c.history])}
-            for c in visible]
+             "recalled": c.recalled, "history": jsonable([asdict(h) for h in c.history]),
+             "next": [] if c.final else sorted(st.allowed_next(c.code)),
+             "recall": _recall_of(recalls.get(c.recipient))} for c in visible]
+
+
+def _recall_of(request: st.RecallRequest | None) -> dict | None:
+    if request is None:
+        return None
+    return {"business_type": request.business_type, "reason": request.reason,
+            "requested_at": request.requested_at.isoformat(),
+            "requested_by": request.requested_by, "answer": request.answer,
+            "answer_reason": request.answer_reason,
+            "answered_at": request.answered_at.isoformat() if request.answered_at else None}
 
 
 def recall_outcome(store: Any, document_id: str, actor: Actor) -> dict:

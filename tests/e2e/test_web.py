@@ -1,10 +1,11 @@
 """The web application on the real stack, as a browser without JavaScript uses
 it (requests.Session keeps the cookies): login, the leader's Chờ ký, the clerk's
-compose → Trình ký → Đóng dấu số → Phát hành, the recipient's Tiếp nhận; search
-and pages of the lists, the registers and their CSV, the inspector's log screens
-and evidence bundle (checked by the offline verifier); the session cookie's
-flags, CSRF refusals that change nothing, another agency's clerk refused, the
-English switch, escaping, logout."""
+compose → Trình ký → Đóng dấu số → Phát hành, the recipient's Tiếp nhận and
+Cập nhật tiến độ, the sender's Yêu cầu lấy lại and the recipient's answer;
+search and pages of the lists, the registers and their CSV, the inspector's log
+screens, reconcile and evidence bundle (checked by the offline verifier); the
+session cookie's flags, CSRF refusals that change nothing, another agency's
+clerk refused, the English switch, escaping, logout."""
 
 import os
 import re
@@ -209,6 +210,49 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform, tm
              and DISTRICT_1 in sent.split("Tình hình gửi, nhận")[1], timeout=30,
              what="the sender to see status 03")
 
+    # Cập nhật tiến độ (routing knows of 03 now): the recipient's clerk reports
+    # 04 then 06 (routing's rules: 03 -> 06 is refused, naming the field);
+    # nobody else may.
+    skipped = post(district, url, doc + "/progress", {"status_code": "06"})
+    assert skipped.status_code == 400 and "Trường: Tiến độ xử lý" in skipped.text
+    assert post(leader, url, doc + "/progress", {"status_code": "04"}).status_code == 403
+    outsider = session(url, "van.thu.h3")
+    assert post(outsider, url, doc + "/progress", {"status_code": "04"}).status_code == 404
+    page = district.get(url + doc, timeout=30).text
+    assert '<option value="04">04 Đã phân công</option>' in page
+    for code in ("04", "06"):
+        reported = post(district, url, doc + "/progress", {"status_code": code})
+        assert reported.status_code == 303, reported.text
+    page = district.get(url + doc + "?ok=progress", timeout=30).text
+    assert "Đã cập nhật tiến độ xử lý." in page and "06 Hoàn thành" in page
+    assert 'action="' + doc + '/progress"' not in page  # 06 is final
+    wait_for(lambda: "06 Hoàn thành" in browser.get(url + doc, timeout=30).text, timeout=30,
+             what="the sender to see 06")
+
+    # Yêu cầu lấy lại: the sender asks for a correction (a reason is required),
+    # the recipient disagrees (its reason required too), both see the outcome.
+    no_reason = post(browser, url, doc + "/recall", {"business_type": "2"})
+    assert no_reason.status_code == 400 and "Trường: Lý do lấy lại" in no_reason.text
+    assert post(district, url, doc + "/recall", {"business_type": "2", "recall_reason": "x"}
+                ).status_code == 403  # routing: only the sender asks
+    asked = post(browser, url, doc + "/recall", {"business_type": "2",
+                                                 "recall_reason": "Sai số liệu tại mục 2"})
+    assert asked.status_code == 303, asked.text
+    page = browser.get(url + doc, timeout=30).text
+    assert "Kết quả yêu cầu lấy lại" in page and "Còn cơ quan nhận chưa trả lời." in page
+    assert 'action="' + doc + '/recall"' not in page  # one request at a time
+    page = district.get(url + doc, timeout=30).text
+    assert "Sai số liệu tại mục 2" in page and 'action="' + doc + '/answer-recall"' in page
+    bare = post(district, url, doc + "/answer-recall", {"agree": "false"})
+    assert bare.status_code == 400 and "Trường: Lý do (bắt buộc khi không đồng ý)" in bare.text
+    answered = post(district, url, doc + "/answer-recall",
+                    {"agree": "false", "answer_reason": "Đơn vị đã triển khai"})
+    assert answered.status_code == 303, answered.text
+    page = district.get(url + doc, timeout=30).text
+    assert "16 Không đồng ý (Đơn vị đã triển khai)" in page and "/answer-recall" not in page
+    page = browser.get(url + doc, timeout=30).text
+    assert "Có cơ quan nhận không đồng ý." in page and "Đơn vị đã triển khai" in page
+
     # The other draft: Trả lại (a comment is required), then signed, issued, and
     # refused by the recipient with a reason.
     other = f"/web/documents/{other_id}"
@@ -239,6 +283,18 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform, tm
     # the offline verifier accepts with the command the page shows. No form writes.
     status = inspector.get(f"{url}/web/audit", timeout=30).text
     assert "Nhật ký hệ thống" in status and "Bản ghi chưa được chốt" in status
+    assert 'href="/web/audit/reconcile"' in status
+    # Đối soát: the log replayed agrees with docs, signing and routing (once
+    # every event is in); read-only, and the auditor's only.
+    reconciled = wait_for(lambda: "Không có sai lệch" in (
+        got := inspector.get(f"{url}/web/audit/reconcile", timeout=60).text) and got,
+        timeout=30, what="the log and the services to agree")
+    assert "Số văn bản dựng lại từ nhật ký</dt><dd>2</dd>" in reconciled
+    assert reconciled.count('<form method="post"') == 1  # Đăng xuất
+    assert browser.get(f"{url}/web/audit/reconcile", timeout=30).status_code == 403
+    assert api.get("thanh.tra", "/v1/audit/reconcile").json() == {"documents": 2,
+                                                                   "differences": []}
+    assert api.get("van.thu", "/v1/audit/reconcile").status_code == 403
     assert status.count('<form method="post"') == 1  # Đăng xuất
     assert "Nhật ký toàn vẹn" in inspector.get(f"{url}/web/audit/verify", timeout=60).text
     history_url = f"{url}/web/audit/documents/{document_id}"

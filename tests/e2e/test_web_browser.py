@@ -1,13 +1,21 @@
 """The web application in a real browser: Debian's headless Chromium, driven by
-Selenium through chromium-driver (nothing downloaded at run time). A clerk
-composes a document with a PDF upload and submits it, the leader signs it
-from Chờ ký, the inspector sees the signature in the document's history from
-the audit log; a form whose anti-forgery token was taken out is refused and
-changes nothing.
+Selenium through chromium-driver (nothing downloaded at run time), through one
+document's whole life: a clerk composes it with a PDF upload and submits it
+(a form whose anti-forgery token was taken out is refused and changes
+nothing), the leader signs it from Chờ ký, the clerk seals and issues it to
+the recipient named at compose; the recipient's clerk finds it in Văn bản
+đến, accepts it and reports its progress (04, then 06); the inspector
+verifies the log, reconciles it with the services, reads the signature in
+the document's history and downloads its evidence bundle; the dashboard
+counts it sent by the province and received by the district.
+
+(The other agency's refusal, CSRF on every form and the session's expiry are
+tests/e2e/test_web.py's, without a browser.)
 
 Screenshots of the pages go to ``$LIENTHONG_SCREENSHOTS`` when it is set (the
-README's), else to the test's temporary directory."""
+README's, docs/screenshots), else to the test's temporary directory."""
 
+import json
 import os
 import time
 from pathlib import Path
@@ -16,12 +24,12 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.e2e.test_web import USERS
-from tests.support.client import DISTRICT_1
+from tests.support.client import DISTRICT_1, PROVINCE
 from tests.support.gateway import PASSWORD, Api, seed_file
 from tests.support.pdf import make_pdf
 
@@ -93,11 +101,53 @@ class Screen:
         self.press("Đăng xuất")
         self.wait_text("Đã đăng xuất.")
 
-    def shot(self, name):
+    def shot(self, name, whole=False):
+        """A screenshot; ``whole``: the page's full height, not only the window's."""
+        size = self.driver.get_window_size()
+        if whole:  # the window's own bars come on top of the page's height
+            page, inner = self.driver.execute_script(
+                "return [document.documentElement.scrollHeight, window.innerHeight]")
+            self.driver.set_window_size(size["width"], min(page + size["height"] - inner, 3000))
         self.driver.save_screenshot(str(self.shots / f"{name}.png"))
+        if whole:
+            self.driver.set_window_size(size["width"], size["height"])
+
+    def act(self, document_id, label, done, choose=None, timeout=30):
+        """On the document's page, pick ``choose`` (select id, value) and press
+        ``label`` until the page says ``done``: the step before may still be on
+        its way (its button not shown yet, or the service refusing for now)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.open(f"/web/documents/{document_id}")
+            if self.driver.find_elements(By.XPATH, f"//button[normalize-space()='{label}']"):
+                if choose:
+                    Select(self.driver.find_element(By.ID, choose[0])).select_by_value(
+                        choose[1])
+                self.press(label)
+                try:
+                    return self.wait_text(done, timeout=5)
+                except TimeoutException:
+                    pass
+            assert time.monotonic() < deadline, f"{label}: {self.text()}"
+            time.sleep(0.5)
+
+    def until_shown(self, path, text, timeout=30):
+        """Open ``path`` again until it shows ``text`` (an event on its way)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.open(path)
+            if text in self.text():
+                return
+            assert time.monotonic() < deadline, f"{text!r} on {path}: {self.text()}"
+            time.sleep(0.5)
+
+    def figure(self, label):
+        """The figure a ``<dt>label</dt><dd>n</dd>`` pair shows."""
+        return self.driver.find_element(
+            By.XPATH, f"//dt[normalize-space()='{label}']/following-sibling::dd[1]").text
 
 
-def test_compose_sign_and_audit_in_chromium(web, browser, tmp_path):
+def test_a_document_from_compose_to_completion_in_chromium(web, browser, tmp_path):
     shots = Path(os.environ.get("LIENTHONG_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     screen, api = Screen(browser, web, shots), Api(web)
@@ -133,7 +183,6 @@ def test_compose_sign_and_audit_in_chromium(web, browser, tmp_path):
     Select(browser.find_element(By.ID, "signer_user")).select_by_value("chu.tich")
     screen.press("Trình ký")
     screen.wait_text("Đã trình ký.")
-    screen.shot("document-timeline")
     screen.log_out()
 
     # Lãnh đạo: the document waits in Chờ ký; opened from there and signed.
@@ -142,16 +191,47 @@ def test_compose_sign_and_audit_in_chromium(web, browser, tmp_path):
     screen.wait_text(SUBJECT)
     screen.shot("leader-queue")
     browser.find_element(By.LINK_TEXT, SUBJECT).click()
-    deadline = time.monotonic() + 30
-    while "Đã ký số văn bản." not in screen.text():  # signing may not know of it yet
-        assert time.monotonic() < deadline, screen.text()
-        screen.open(f"/web/documents/{document_id}")
-        screen.press("Ký số")
-        time.sleep(0.5)
+    WebDriverWait(browser, 30).until(lambda d: document_id in d.current_url)
+    screen.act(document_id, "Ký số", "Đã ký số văn bản.")  # signing may not know of it yet
     screen.log_out()
 
-    # Thanh tra: the signature in the document's history, from the audit log.
+    # Văn thư: Đóng dấu số, then Phát hành to the recipient named at compose.
+    screen.log_in("van.thu")
+    screen.act(document_id, "Đóng dấu số", "Đã đóng dấu số.")
+    screen.act(document_id, "Phát hành", "Đã phát hành văn bản.")
+    assert "01/KH-UBND" in screen.text()
+    screen.log_out()
+
+    # The district's văn thư: the arrival in Văn bản đến, Tiếp nhận, then the
+    # progress routing allows: 04 Đã phân công, then 06 Hoàn thành.
+    screen.log_in("van.thu.h1")
+    screen.until_shown("/web/inbox", SUBJECT)
+    assert "01 Đã đến" in screen.text()
+    screen.shot("clerk-inbox")
+    browser.find_element(By.LINK_TEXT, SUBJECT).click()
+    screen.press("Tiếp nhận")
+    screen.wait_text("Đã tiếp nhận văn bản.")
+    screen.act(document_id, "Cập nhật tiến độ", "Đã cập nhật tiến độ xử lý.",
+               choose=("status_code", "04"))  # once routing knows of 03
+    assert "04 Đã phân công" in screen.text()
+    screen.act(document_id, "Cập nhật tiến độ", "Đã cập nhật tiến độ xử lý.",
+               choose=("status_code", "06"))
+    assert "06 Hoàn thành" in screen.text() and not browser.find_elements(By.ID, "status_code")
+    screen.shot("document-timeline", whole=True)
+    screen.log_out()
+
+    # Thanh tra: the log verified, reconciled with the services, the document's
+    # history (its signature) and its evidence bundle downloaded; nothing to post.
     screen.log_in("thanh.tra")
+    screen.open("/web/audit")
+    browser.find_element(By.LINK_TEXT, "Kiểm tra toàn vẹn nhật ký").click()
+    screen.wait_text("Nhật ký toàn vẹn")
+    screen.open("/web/audit")
+    browser.find_element(By.LINK_TEXT, "Đối soát nhật ký với các dịch vụ").click()
+    screen.wait_text("Số văn bản dựng lại từ nhật ký")
+    screen.until_shown("/web/audit/reconcile", "Không có sai lệch")  # every event in
+    assert screen.figure("Số văn bản dựng lại từ nhật ký") == "1"
+    screen.shot("audit-reconcile")
     screen.open("/web/audit")
     screen.type("document_id", document_id)
     screen.press("Xem lịch sử")
@@ -163,12 +243,35 @@ def test_compose_sign_and_audit_in_chromium(web, browser, tmp_path):
     assert "chu.tich" in screen.text() and not browser.find_elements(
         By.CSS_SELECTOR, "main form[method=post]")
     screen.shot("audit-history")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {
+        "behavior": "allow", "downloadPath": str(downloads)})
+    bundle = downloads / f"evidence-{document_id}.json"
+    deadline = time.monotonic() + 30
+    while not bundle.exists():  # the bundle needs a checkpoint over its events
+        assert time.monotonic() < deadline, screen.text()
+        screen.open(f"/web/audit/documents/{document_id}")
+        browser.find_element(By.PARTIAL_LINK_TEXT, f"evidence-{document_id}.json").click()
+        time.sleep(1)
+    assert json.loads(bundle.read_text(encoding="utf-8"))["format"] == "lienthong-evidence/1"
 
-    # Bảng điều hành, from the menu: the province's figures (what this flow
-    # left: a document signed, none sent yet), its charts drawn on the server.
+    # Bảng điều hành, from the menu: the province sent 1, the district received
+    # 1 (audit's projection of the events), the charts drawn on the server.
     browser.find_element(By.LINK_TEXT, "Bảng điều hành").click()
-    screen.type("agency", "000.00.00.H41")
+    for agency, label in ((PROVINCE, "Tổng số văn bản đi"), (DISTRICT_1, "Tổng số văn bản đến")):
+        deadline = time.monotonic() + 30
+        while True:
+            screen.type("agency", agency)
+            screen.press("Xem")
+            screen.wait_text(label)
+            if screen.figure(label) == "1":
+                break
+            assert time.monotonic() < deadline, screen.text()
+            time.sleep(0.5)
+    assert screen.figure("Tổng số văn bản đi") == "0"  # the district sent nothing
+    screen.type("agency", PROVINCE)
     screen.press("Xem")
-    screen.wait_text("Tổng số văn bản đi")
+    screen.wait_text(PROVINCE)
     assert browser.find_elements(By.CSS_SELECTOR, "svg[role=img] title")
     screen.shot("dashboard")

@@ -179,6 +179,27 @@ def test_a_recall_is_asked_of_every_copy_and_answered_by_each(store, log, direct
         [DISTRICT_2, "Đã thực hiện"]]
     with pytest.raises(NotFound):  # not addressed to the sender
         commands.answer_recall(store, log, document_id, True, None, CLERK, later)
+    # Each copy's statuses carry its request and answer: the sender sees every
+    # one, a recipient its own (the web's delivery table and answer form).
+    rows = {r["recipient"]: r["recall"] for r in queries.statuses(store, document_id, CLERK)}
+    assert (rows[DISTRICT_1]["answer"], rows[DISTRICT_2]["answer"]) == ("15", "16")
+    assert rows[DISTRICT_2]["answer_reason"] == "Đã thực hiện"
+    assert rows[DISTRICT_2]["business_type"] == st.UPDATE
+    assert rows[DISTRICT_2]["reason"] == "Sai số liệu"
+    [own] = queries.statuses(store, document_id, Actor("van.thu", DISTRICT_2, "clerk"))
+    assert own["recipient"] == DISTRICT_2 and own["recall"]["answer"] == "16"
+
+
+def test_each_copy_says_which_codes_its_recipient_may_report_next(store, log, directory):
+    document_id = issue_and_seal(store, log, directory)
+    district = Actor("van.thu", DISTRICT_1, "clerk")
+    [arrived] = queries.statuses(store, document_id, district)
+    assert arrived["next"] == ["02", "03"] and arrived["recall"] is None
+    commands.report_status(store, log, document_id, "03", None, district, NOW)
+    assert queries.statuses(store, document_id, district)[0]["next"] == ["04", "05"]
+    commands.report_status(store, log, document_id, "04", None, district, NOW)
+    commands.report_status(store, log, document_id, "06", None, district, NOW)
+    assert queries.statuses(store, document_id, district)[0]["next"] == []  # final
 
 
 def package(**changes):

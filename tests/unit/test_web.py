@@ -12,6 +12,7 @@ import requests
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from services.audit import replay
 from services.docs import domain as docs_domain
 from services.docs import queries
 from services.gateway import web, web_admin, web_audit, web_lists
@@ -51,6 +52,11 @@ def test_every_word_the_pages_ask_for_exists():
     used |= {f"service_{s}" for s in CONSUMERS}
     used |= {f"{k}_{r}" for k in ("users_help", "directory_help") for r in ("admin", "operator")}
     used |= {f"status_{c}" for c in ("01", "02", "03", "04", "05", "06", "13", "15", "16")}
+    used |= {f"recall_type_{n}" for n in (1, 2, 3)}
+    used |= {f"recall_state_{s}" for s in ("pending", "agreed", "refused")}
+    used |= {f"rfield_{f}" for f in ("document", *replay.FIELDS)}
+    used |= {f"value_{v}" for v in (replay.PRESENT, replay.ABSENT)}
+    used |= {*web.BODIES, *(n for _, names in web.BODIES.values() for n in names.values())}
     used |= {f"event_{e}" for e in re.findall(r'"((?:Document|Incoming|External|Issue)\w+)"',
                                               Path(docs_domain.__file__).read_text())
              if e not in ("DocumentSigned", "DocumentReturned", "DocumentSealed",
@@ -217,7 +223,7 @@ def test_a_deputy_under_the_committee_is_taken_from_the_form_and_shown():
                 "state": "draft", "urgency": 0, "secrecy": 0, "due_date": None,
                 "signer": fields, "recipients": [], "page_count": 1, "attachments": []}
     html = _render("document.html", document=document, timeline=[], arrival=None,
-                   statuses=[], leaders=[])
+                   leaders=[], **web.routing_view("clerk", "000.01.00.H41", []))
     assert "TM. Ủy ban nhân dân KT. Chủ tịch Phó Chủ tịch" in html
     compose = _render("compose.html", values={"deputy_for": "Chủ tịch"})
     assert '<label for="deputy_for">' in compose and 'value="Chủ tịch"' in compose
@@ -232,13 +238,111 @@ def test_every_form_of_the_document_page_carries_the_session_token():
                 "recipients": [], "page_count": 1, "attachments": []}
     leader = {"user_id": "chu.tich", "role": "leader", "agency": "000.01.00.H41"}
     html = _render("document.html", actor=leader, document=document, timeline=[],
-                   leaders=[], arrival=None, statuses=[])
+                   leaders=[], arrival=None, **web.routing_view("leader", leader["agency"], []))
     # Đăng xuất, Ký số, Trả lại (with its comment).
     assert _posts_carry_the_token(html) == 3 and 'name="comment"' in html
     draft = {**document, "state": "draft"}
-    html = _render("document.html", document=draft, timeline=[], arrival=None, statuses=[],
-                   leaders=[{"user_id": "chu.tich", "full_name": "Nguyễn Văn An"}])
+    html = _render("document.html", document=draft, timeline=[], arrival=None,
+                   leaders=[{"user_id": "chu.tich", "full_name": "Nguyễn Văn An"}],
+                   **web.routing_view("clerk", draft["issuing_agency"], []))
     assert _posts_carry_the_token(html) == 2 and "Trình ký" in html
+
+
+SENT = {"document_id": "d1", "subject": "Chỉ thị", "number_notation": "01/CT-UBND",
+        "issued_at": "2026-12-01", "document_type": "CT", "issuing_agency": "000.00.00.H41",
+        "state": "sent", "urgency": 0, "secrecy": 0, "due_date": None,
+        "signer": {"competence": "TM.", "position": "Chủ tịch", "full_name": "An",
+                   "on_behalf_of": None},
+        "recipients": ["000.01.00.H41"], "page_count": 1, "attachments": []}
+
+
+def _copy(status="03", recall=None, nxt=("04", "05")):
+    return {"recipient": "000.01.00.H41", "sender": "000.00.00.H41", "status": status,
+            "recalled": False, "history": [], "next": list(nxt), "recall": recall}
+
+
+def _sent_page(role, agency, statuses, outcome=None, arrival=None):
+    actor = {"user_id": "u", "role": role, "agency": agency}
+    return _render("document.html", actor=actor, document=SENT, timeline=[], leaders=[],
+                   arrival=arrival, **web.routing_view(role, agency, statuses, outcome))
+
+
+def test_a_recipient_reports_the_progress_routing_allows_next():
+    html = _sent_page("clerk", "000.01.00.H41", [_copy()], arrival="accepted")
+    assert 'action="/web/documents/d1/progress"' in html and _posts_carry_the_token(html) == 2
+    assert '<option value="04">04 Đã phân công</option>' in html
+    assert '<option value="06">' not in html  # 03 -> 06 is not allowed
+    history = [{"code": code, "at": {"$dt": f"2026-12-01T0{n}:00:00+00:00"}, "user": user,
+                "reason": None} for n, (code, user) in enumerate(
+                    (("01", "service:routing"), ("03", "van.thu.h1"), ("06", "van.thu.h1")))]
+    done = _sent_page("clerk", "000.01.00.H41", [{**_copy("06", nxt=()), "history": history}],
+                      arrival="accepted")
+    assert "/progress" not in done
+    assert "01 Đã đến · 01/12/2026 07:00 · service:routing" in done  # routing's history
+    assert "06 Hoàn thành · 01/12/2026 09:00 · van.thu.h1" in done
+    # A leader of the recipient, or the sender's clerk: no progress form.
+    assert "/progress" not in _sent_page("leader", "000.01.00.H41", [_copy()])
+    assert "/progress" not in _sent_page("clerk", "000.00.00.H41", [_copy()])
+
+
+def test_the_sender_asks_a_recall_and_the_recipient_answers_it():
+    sender = _sent_page("clerk", "000.00.00.H41", [_copy()])
+    assert 'action="/web/documents/d1/recall"' in sender and 'name="recall_reason"' in sender
+    assert '<option value="1">Thu hồi</option>' in sender
+    asked = {"business_type": 1, "reason": "Sai thẩm quyền", "answer": None,
+             "requested_at": "2026-12-01T01:00:00+00:00", "requested_by": "van.thu",
+             "answer_reason": None, "answered_at": None}
+    waiting = _sent_page("clerk", "000.00.00.H41", [_copy(recall=asked)], outcome={
+        "document_id": "d1", "state": "pending", "agreed": [], "refused": [],
+        "pending": ["000.01.00.H41"]})
+    assert "/recall\"" not in waiting and 'action="/web/documents/d1/recall"' not in waiting
+    assert "Kết quả yêu cầu lấy lại" in waiting and "Còn cơ quan nhận chưa trả lời." in waiting
+    assert "Thu hồi (Sai thẩm quyền) · chờ trả lời" in waiting
+    recipient = _sent_page("clerk", "000.01.00.H41", [_copy(recall=asked)])
+    assert 'action="/web/documents/d1/answer-recall"' in recipient
+    assert "lúc 01/12/2026 08:00" in recipient and "Sai thẩm quyền" in recipient
+    assert '<option value="false">' not in recipient  # a revoke is not refused
+    update = _sent_page("clerk", "000.01.00.H41", [_copy(recall={**asked, "business_type": 2})])
+    assert '<option value="false">16 Không đồng ý</option>' in update
+    answered = {**asked, "answer": "15"}
+    after = _sent_page("clerk", "000.01.00.H41", [_copy(recall=answered)])
+    assert "/answer-recall" not in after and "Thu hồi (Sai thẩm quyền) · 15 Đồng ý" in after
+
+
+def test_routing_forms_are_read_as_the_api_bodies_and_errors_name_the_form_field():
+    assert web.body_of("progress", {"status_code": "04"}) == {"code": "04", "reason": None}
+    assert web.body_of("recall", {"business_type": "1", "recall_reason": "Sai"}) == {
+        "business_type": 1, "reason": "Sai"}
+    assert web.body_of("answer-recall", {"agree": "false", "answer_reason": "Đã xử lý"}) == {
+        "agree": False, "reason": "Đã xử lý"}
+    for action, form, field in (("progress", {"status_code": "13"}, "status_code"),
+                                ("recall", {"business_type": "9"}, "business_type"),
+                                ("recall", {"business_type": "1",
+                                            "recall_reason": "x" * 2001}, "recall_reason"),
+                                ("answer-recall", {"agree": "có lẽ"}, "agree")):
+        with pytest.raises(errors.ValidationFailed) as err:
+            web.body_of(action, form)
+        assert err.value.field == field, (action, err.value)
+    # routing's refusal of a revoke's "16" names its code: the form's "agree".
+    assert web._renamed(errors.Conflict("no", field="code"), "answer-recall").field == "agree"
+    assert VI["status_code"] == "Tiến độ xử lý" and VI["agree"] == "Trả lời"
+
+
+def test_reconcile_differences_are_said_in_words():
+    row = web_audit.difference_row({"document_id": "d1", "service": "routing",
+                                    "field": "document", "log_value": "present",
+                                    "service_value": "absent"}, "vi")
+    assert row == {"document_id": "d1", "service": "Gửi nhận (routing)", "field": "Văn bản",
+                   "log_value": "có", "service_value": "không có"}
+    row = web_audit.difference_row({"document_id": "d1", "service": "docs",
+                                    "field": "delivered_to", "log_value": ["A", "B"],
+                                    "service_value": []}, "en")
+    assert (row["field"], row["log_value"], row["service_value"]) == ("Delivered to", "A, B", "—")
+    page = _render("audit_reconcile.html", actor=AUDITOR, documents=3, differences=[row])
+    assert "Có 1 sai lệch" in page and "Delivered to" in page and "<form method=\"post\"" \
+        in page  # Đăng xuất only
+    clean = _render("audit_reconcile.html", actor=AUDITOR, documents=3, differences=[])
+    assert "Không có sai lệch" in clean and "<table" not in clean
 
 
 def test_the_pager_keeps_the_search_and_names_both_ends():
