@@ -272,7 +272,7 @@ def test_a_recipient_reports_the_progress_routing_allows_next():
     assert 'action="/web/documents/d1/progress"' in html and _posts_carry_the_token(html) == 2
     assert '<option value="04">04 Đã phân công</option>' in html
     assert '<option value="06">' not in html  # 03 -> 06 is not allowed
-    history = [{"code": code, "at": {"$dt": f"2026-12-01T0{n}:00:00+00:00"}, "user": user,
+    history = [{"code": code, "at": f"2026-12-01T0{n}:00:00+00:00", "user": user,
                 "reason": None} for n, (code, user) in enumerate(
                     (("01", "service:routing"), ("03", "van.thu.h1"), ("06", "van.thu.h1")))]
     done = _sent_page("clerk", "000.01.00.H41", [{**_copy("06", nxt=()), "history": history}],
