@@ -140,6 +140,9 @@ class AgencyItemSchema(Schema):
     name = fields.String(required=True)
     level = fields.String(required=True)
     parent = fields.String(required=True, allow_none=True)
+    valid_from = fields.String(required=True, metadata={"description": "yyyy-mm-dd"})
+    valid_to = fields.String(required=True, allow_none=True)
+    successors = fields.List(fields.String(), required=True)
     has_children = fields.Boolean(required=True, metadata={
         "description": "agencies are under it (browse them with parent=code)"})
 
