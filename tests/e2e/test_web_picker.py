@@ -1,4 +1,4 @@
-"""Chọn nơi nhận on the real stack, as a browser without JavaScript uses it:
+"""Chọn nơi nhận on the real stack, as a clerk without JavaScript uses it:
 the compose form opens the directory picker (its token kept out of URLs),
 which searches routing's directory by Vietnamese name with and without
 diacritics, opens a province's communes (after the 2025 reform), adds ticked
@@ -6,15 +6,19 @@ agencies or a whole subtree, takes one out, and brings the codes and the
 fields typed back into the compose form, from which docs registers them. A
 saved recipient group (nhóm nơi nhận) round-trips and stays invisible to
 another agency's clerk; bad parameters are refused naming the field. The
-API's directory search and groups too."""
+API's directory search and groups too; and in Chromium, the compose form's
+script fills the field in place."""
 
 import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.test_web import csrf_of, session
+from tests.e2e.test_web_browser import Screen
 from tests.support.client import PROVINCE
 from tests.support.gateway import Api, seed_file
 from tests.support.pdf import make_pdf
@@ -40,13 +44,13 @@ def web(stack, platform, tmp_path):
     return platform.gateway_url
 
 
-def get(browser, url, path, **params):
-    return browser.get(url + path, params=params, allow_redirects=False, timeout=60)
+def get(clerk, url, path, **params):
+    return clerk.get(url + path, params=params, allow_redirects=False, timeout=60)
 
 
-def followed(browser, url, answer):
+def followed(clerk, url, answer):
     assert answer.status_code == 303, answer.text[:2000]
-    return browser.get(url + answer.headers["Location"], timeout=60)
+    return clerk.get(url + answer.headers["Location"], timeout=60)
 
 
 def chosen_of(location):
@@ -60,60 +64,60 @@ def textarea(page, name):
 
 def test_a_clerk_picks_recipients_from_the_directory_into_the_compose_form(web):
     url, api = web, Api(web)
-    browser = session(url, "van.thu")
-    compose = browser.get(f"{url}/web/new", timeout=60)
+    clerk = session(url, "van.thu")
+    compose = clerk.get(f"{url}/web/new", timeout=60)
     assert 'formaction="/web/directory"' in compose.text
     assert '<script src="/web/static/picker.js"' in compose.text
     assert "script-src 'self'" in compose.headers["Content-Security-Policy"]
-    script = browser.get(f"{url}/web/static/picker.js", timeout=60)
+    script = clerk.get(f"{url}/web/static/picker.js", timeout=60)
     assert script.headers["Content-Type"].startswith("text/javascript")
     assert "/web/directory/json" in script.text
 
     # From the compose form, by POST: the fields typed come along, the token does not.
-    opened = browser.post(f"{url}/web/directory", allow_redirects=False, timeout=60, data={
+    opened = clerk.post(f"{url}/web/directory", allow_redirects=False, timeout=60, data={
         "csrf": csrf_of(compose.text), "subject": SUBJECT, "document_type": "CV",
         "urgency": "1", "recipients": "", "position": "Chủ tịch"})
     assert opened.status_code == 303 and "csrf" not in opened.headers["Location"]
-    picker = followed(browser, url, opened)
+    picker = followed(clerk, url, opened)
     assert "Chọn nơi nhận" in picker.text and PROVINCE in picker.text
     draft = {"subject": SUBJECT, "document_type": "CV", "urgency": "1",
              "position": "Chủ tịch"}
 
     # Search by name, with and without diacritics; by code.
     for q in ("Diễn Hoa", "dien hoa", "DIEN HOA", COMMUNE_1):
-        found = get(browser, url, "/web/directory", q=q, **draft)
+        found = get(clerk, url, "/web/directory", q=q, **draft)
         assert found.status_code == 200 and COMMUNE_1 in found.text, q
         assert "UBND xã Diễn Hoa – Diễn Phong" in found.text and COMMUNE_2 not in found.text
     # The tree: the province's communes, one level down.
     assert f"parent={PROVINCE}" in picker.text  # its "Xem đơn vị trực thuộc" link
-    under = get(browser, url, "/web/directory", parent=PROVINCE)
+    under = get(clerk, url, "/web/directory", parent=PROVINCE)
     assert under.status_code == 200
     assert all(code in under.text for code in (COMMUNE_1, COMMUNE_2, "006.00.00.H41",
                                                 DEPARTMENT))
 
     # Tick two, take one out; then a whole subtree (never the clerk's own agency).
-    added = get(browser, url, "/web/directory", add=[COMMUNE_1, DEPARTMENT], **draft)
+    added = get(clerk, url, "/web/directory", add=[COMMUNE_1, DEPARTMENT], **draft)
     assert chosen_of(added.headers["Location"]) == [COMMUNE_1, DEPARTMENT]
-    page = followed(browser, url, added)
+    page = followed(clerk, url, added)
     assert "Nơi nhận đã chọn (2)" in page.text
-    removed = get(browser, url, "/web/directory", recipients=f"{COMMUNE_1} {DEPARTMENT}",
+    removed = get(clerk, url, "/web/directory", recipients=f"{COMMUNE_1} {DEPARTMENT}",
                   remove=DEPARTMENT, **draft)
     assert chosen_of(removed.headers["Location"]) == [COMMUNE_1]
-    whole = get(browser, url, "/web/directory", recipients=COMMUNE_1, subtree=PROVINCE,
+    whole = get(clerk, url, "/web/directory", recipients=COMMUNE_1, subtree=PROVINCE,
                 **draft)
     everything = chosen_of(whole.headers["Location"])
     assert len(everything) == 9 and PROVINCE not in everything  # 3 sở, 6 xã
     assert everything[0] == COMMUNE_1 and COMMUNE_2 in everything
 
     # "Xong": back in the compose form with the codes and what was typed.
-    back = get(browser, url, "/web/new", picked="1", recipients=f"{COMMUNE_1} {COMMUNE_2}",
+    back = get(clerk, url, "/web/new", picked="1", recipients=f"{COMMUNE_1} {COMMUNE_2}",
                add=DEPARTMENT, **draft)
     assert back.status_code == 200
     assert textarea(back.text, "recipients").split() == [COMMUNE_1, COMMUNE_2, DEPARTMENT]
     assert textarea(back.text, "subject") == SUBJECT
     assert 'value="Chủ tịch"' in back.text and '<option value="CV" selected>' in back.text
     # And from there to docs: the draft is registered with those recipients.
-    created = browser.post(f"{url}/web/new", allow_redirects=False, timeout=60, data={
+    created = clerk.post(f"{url}/web/new", allow_redirects=False, timeout=60, data={
         "csrf": csrf_of(back.text), "subject": SUBJECT, "document_type": "CV",
         "urgency": "1", "secrecy": "0", "agency_abbreviation": "UBND", "competence": "",
         "position": "Chủ tịch", "full_name": "Nguyễn Văn An",
@@ -127,14 +131,14 @@ def test_a_clerk_picks_recipients_from_the_directory_into_the_compose_form(web):
 
 def test_a_saved_recipient_group_round_trips_within_its_agency_only(web):
     url, api = web, Api(web)
-    browser, other = session(url, "van.thu"), session(url, "van.thu.xa")
-    page = get(browser, url, "/web/directory", recipients=f"{COMMUNE_1} {COMMUNE_2}")
+    clerk, other = session(url, "van.thu"), session(url, "van.thu.xa")
+    page = get(clerk, url, "/web/directory", recipients=f"{COMMUNE_1} {COMMUNE_2}")
     assert "Lưu nhóm nơi nhận" in page.text
     token = csrf_of(page.text)
-    saved = browser.post(f"{url}/web/directory/groups", allow_redirects=False, timeout=60,
+    saved = clerk.post(f"{url}/web/directory/groups", allow_redirects=False, timeout=60,
                          data={"csrf": token, "name": "Các xã Diễn Châu cũ",
                                "recipients": f"{COMMUNE_1} {COMMUNE_2}"})
-    shown = followed(browser, url, saved)
+    shown = followed(clerk, url, saved)
     assert "Đã lưu nhóm nơi nhận." in shown.text
     assert "Dùng nhóm “Các xã Diễn Châu cũ” (2)" in shown.text
     [group] = api.get("van.thu", "/v1/recipient-groups").json()
@@ -142,7 +146,7 @@ def test_a_saved_recipient_group_round_trips_within_its_agency_only(web):
     assert group["recipients"] == [COMMUNE_1, COMMUNE_2] and group["saved_by"] == "van.thu"
 
     # Picked later, from an empty selection: its codes are the selection.
-    used = get(browser, url, "/web/directory", group=str(group["group_id"]))
+    used = get(clerk, url, "/web/directory", group=str(group["group_id"]))
     assert chosen_of(used.headers["Location"]) == [COMMUNE_1, COMMUNE_2]
 
     # Another agency's clerk sees none of it and can neither use nor delete it.
@@ -159,15 +163,15 @@ def test_a_saved_recipient_group_round_trips_within_its_agency_only(web):
     assert api.get("chu.tich", "/v1/recipient-groups").status_code == 403  # clerks only
 
     # Saving under the same name replaces it; its own clerk deletes it.
-    again = browser.post(f"{url}/web/directory/groups", allow_redirects=False, timeout=60,
+    again = clerk.post(f"{url}/web/directory/groups", allow_redirects=False, timeout=60,
                          data={"csrf": token, "name": "Các xã Diễn Châu cũ",
                                "recipients": COMMUNE_1})
     assert again.status_code == 303
     [replaced] = api.get("van.thu", "/v1/recipient-groups").json()
     assert replaced["group_id"] == group["group_id"] and replaced["recipients"] == [COMMUNE_1]
-    gone = browser.post(f"{url}/web/directory/groups/{group['group_id']}/delete",
+    gone = clerk.post(f"{url}/web/directory/groups/{group['group_id']}/delete",
                         data={"csrf": token}, allow_redirects=False, timeout=60)
-    assert "Đã xóa nhóm nơi nhận." in followed(browser, url, gone).text
+    assert "Đã xóa nhóm nơi nhận." in followed(clerk, url, gone).text
     assert api.get("van.thu", "/v1/recipient-groups").json() == []
 
     # Through the API: saved, listed, deleted.
@@ -184,14 +188,14 @@ def requests_delete(api, user, group_id):
 
 def test_bad_parameters_are_refused_naming_the_field_and_change_nothing(web):
     url, api = web, Api(web)
-    browser = session(url, "van.thu")
-    token = csrf_of(get(browser, url, "/web/directory").text)
+    clerk = session(url, "van.thu")
+    token = csrf_of(get(clerk, url, "/web/directory").text)
     for params, field in (({"page": "abc"}, "Trang"), ({"page": "0"}, "Trang"),
                           ({"q": "x" * 201}, "Từ khóa tìm kiếm"),
                           ({"parent": "999.99.99.Z99"}, "Đơn vị cấp trên"),
                           ({"subtree": "999.99.99.Z99"}, "Đơn vị và các đơn vị trực thuộc"),
                           ({"group": "abc"}, "Nhóm nơi nhận")):
-        refused = get(browser, url, "/web/directory", **params)
+        refused = get(clerk, url, "/web/directory", **params)
         assert refused.status_code in (400, 404), (params, refused.status_code)
         assert f"Trường: {field}" in refused.text, params
     for fields, field in (({"name": "", "recipients": COMMUNE_1}, "Tên nhóm"),
@@ -199,7 +203,7 @@ def test_bad_parameters_are_refused_naming_the_field_and_change_nothing(web):
                           ({"name": "Nhóm", "recipients": ""}, "Nơi nhận"),
                           ({"name": "Nhóm", "recipients": "không-phải-mã"}, "Nơi nhận"),
                           ({"name": "Nhóm", "recipients": "999.99.99.Z99"}, "Nơi nhận")):
-        refused = browser.post(f"{url}/web/directory/groups", allow_redirects=False,
+        refused = clerk.post(f"{url}/web/directory/groups", allow_redirects=False,
                                timeout=60, data={"csrf": token, **fields})
         assert refused.status_code == 400, (fields, refused.status_code)
         assert f"Trường: {field}" in refused.text, fields
@@ -236,3 +240,27 @@ def test_the_api_searches_the_directory_a_page_at_a_time(web):
     spec = api.get(None, "/v1/openapi.json").json()
     assert {"q", "parent", "page", "size"} == {
         p["name"] for p in spec["paths"]["/v1/directory"]["get"]["parameters"]}
+
+
+def test_the_script_fills_the_field_in_place_in_chromium(web, browser, tmp_path):
+    """With JavaScript (Chromium enforcing the gateway's Content-Security-Policy),
+    the compose form searches and fills the recipients field without leaving."""
+    screen = Screen(browser, web, tmp_path)
+    screen.log_in("van.thu")
+    screen.open("/web/new")
+    screen.type("subject", SUBJECT)
+    screen.type("picker-q", "dien hoa")
+    screen.wait_text(f"UBND xã Diễn Hoa – Diễn Phong ({COMMUNE_1})")
+    row = "//ul[@id='picker-list']/li[span[contains(., '{}')]]"
+    browser.find_element(By.XPATH, row.format(COMMUNE_1) + "/button[.='Thêm']").click()
+    field = browser.find_element(By.ID, "recipients")
+    WebDriverWait(browser, 10).until(lambda _: field.get_attribute("value") == COMMUNE_1)
+    screen.type("picker-q", "nghe an")
+    screen.wait_text(f"UBND tỉnh Nghệ An (mẫu) ({PROVINCE})")
+    browser.find_element(By.XPATH, row.format(PROVINCE)
+                         + "/button[.='Chọn cả đơn vị trực thuộc']").click()
+    WebDriverWait(browser, 10).until(lambda _: len(field.get_attribute("value").split()) == 9)
+    codes = field.get_attribute("value").split()
+    assert codes[0] == COMMUNE_1 and len(set(codes)) == 9 and PROVINCE not in codes
+    assert browser.current_url.endswith("/web/new")  # never left the page
+    assert browser.find_element(By.ID, "subject").get_attribute("value") == SUBJECT
