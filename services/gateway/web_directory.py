@@ -33,6 +33,11 @@ DRAFT_FIELDS = ("subject", "document_type", "urgency", "secrecy", "due_date",
                 "agency_abbreviation", "drafting_unit_abbreviation", "competence",
                 "on_behalf_of", "deputy_for", "position", "full_name", "page_count")
 ACTIONS = ("add", "remove", "subtree", "group")
+# The server reads request lines up to 8 KiB (eventlet's limit): the state's
+# query string is kept under this, which leaves room for the ticked boxes and
+# a page number (about 450 agencies with a short draft; more: with JavaScript,
+# which fills the field itself, or with the API).
+QUERY_LIMIT = 7000
 
 
 # -- pure helpers (unit-tested) ---------------------------------------------------------
@@ -54,6 +59,18 @@ def query(state, **more):
             pairs.append((key, state[key]))
     pairs += [(k, v) for k, v in more.items() if v not in (None, "")]
     return urlencode(pairs)
+
+
+def carried(state, **more):
+    """``query(state, **more)``, or ValidationFailed naming ``recipients`` when it
+    would be too long for a URL."""
+    text = query(state, **more)
+    if len(text) > QUERY_LIMIT:
+        raise ValidationFailed(
+            f"recipients: {len(state['recipients'])} agencies are too many for the picker"
+            " without JavaScript; choose fewer, or use the search on the compose form with"
+            " JavaScript on", field="recipients")
+    return text
 
 
 def compose_values(args):
@@ -86,7 +103,7 @@ def handle(ctx, parts):
 
 def _back(ctx, state, ok=None):
     return ctx.finish(Response("", status=303, headers={
-        "Location": "/web/directory?" + query(state, ok=ok)}))
+        "Location": "/web/directory?" + carried(state, ok=ok)}))
 
 
 def _page(ctx):

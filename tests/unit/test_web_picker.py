@@ -84,3 +84,13 @@ def test_the_compose_form_opens_the_picker_by_post_and_loads_the_script():
     assert f">{A}\n{B}</textarea>" in html
     assert '<script src="/web/static/picker.js" defer></script>' in html
     assert "onclick" not in html and "<script>" not in html  # the policy allows no inline code
+
+
+def test_a_selection_too_long_for_a_url_is_refused_naming_the_field():
+    codes = [f"{n:03d}.00.00.H41" for n in range(1, 451)]
+    state = {"draft": {"subject": "Công văn"}, "recipients": codes, "q": "", "parent": ""}
+    assert len(web_directory.carried(state)) < web_directory.QUERY_LIMIT
+    state["recipients"] = codes + [f"{n:03d}.00.00.H42" for n in range(1, 100)]
+    with pytest.raises(errors.ValidationFailed) as refused:
+        web_directory.carried(state)
+    assert refused.value.field == "recipients"
