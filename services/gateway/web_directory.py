@@ -122,7 +122,8 @@ def _applied(ctx, current, args):
     if args.get("subtree"):
         added += ctx.call(lambda: recipients.subtree(ctx.service, ctx.actor, args["subtree"]))
     if args.get("group"):
-        added += recipients.group(ctx.service, ctx.actor, args["group"])["recipients"]
+        added += ctx.call(lambda: recipients.group(ctx.service, ctx.actor,
+                                                    args["group"]))["recipients"]
     codes = recipients.chosen(current, added, args.getlist("remove"))
     if len(codes) > recipients.MAX_RECIPIENTS:
         raise ValidationFailed(f"recipients: at most {recipients.MAX_RECIPIENTS} agencies",
@@ -151,8 +152,8 @@ def _json(ctx):
         return ctx.finish(json_response({"recipients": ctx.call(
             lambda: recipients.subtree(ctx.service, ctx.actor, args["subtree"]))}))
     if args.get("group"):
-        return ctx.finish(json_response(
-            recipients.group(ctx.service, ctx.actor, args["group"])))
+        return ctx.finish(json_response(ctx.call(
+            lambda: recipients.group(ctx.service, ctx.actor, args["group"]))))
     listing = ctx.call(lambda: ctx.service.routing.browse_agencies(
         args.get("parent") or None, args.get("q", ""), args.get("page") or 1, PAGE))
     return ctx.finish(json_response({**listing, "groups": [
@@ -175,5 +176,5 @@ def _save_group(ctx):
 
 def _delete_group(ctx, group_id):
     state = state_of(MultiDict(ctx.form()))
-    recipients.delete(ctx.service, ctx.actor, group_id)
+    ctx.call(lambda: recipients.delete(ctx.service, ctx.actor, group_id))
     return _back(ctx, state, ok="group_deleted")

@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.test_web import csrf_of, session
 from tests.e2e.test_web_browser import Screen
+from tests.support import db
 from tests.support.client import PROVINCE
 from tests.support.gateway import Api, seed_file
 from tests.support.pdf import make_pdf
@@ -129,7 +130,7 @@ def test_a_clerk_picks_recipients_from_the_directory_into_the_compose_form(web):
     assert document["recipients"] == sorted([COMMUNE_1, COMMUNE_2, DEPARTMENT])
 
 
-def test_a_saved_recipient_group_round_trips_within_its_agency_only(web):
+def test_a_saved_recipient_group_round_trips_within_its_agency_only(web, platform):
     url, api = web, Api(web)
     clerk, other = session(url, "van.thu"), session(url, "van.thu.xa")
     page = get(clerk, url, "/web/directory", recipients=f"{COMMUNE_1} {COMMUNE_2}")
@@ -158,6 +159,10 @@ def test_a_saved_recipient_group_round_trips_within_its_agency_only(web):
                          data={"csrf": theirs}, allow_redirects=False, timeout=60)
     assert refused.status_code == 404
     assert requests_delete(api, "van.thu.xa", group["group_id"]).status_code == 404
+    denied = [row[0]["data"] for row in db.query(
+        platform.pg_dsn, "gateway", "SELECT envelope FROM events"
+        " WHERE event_type = 'RequestDenied' ORDER BY position")]
+    assert [d["user_id"] for d in denied if "group_id" in d["reason"]] == ["van.thu.xa"] * 3
     assert [g["name"] for g in api.get("van.thu", "/v1/recipient-groups").json()] == [
         "Các xã Diễn Châu cũ"]
     assert api.get("chu.tich", "/v1/recipient-groups").status_code == 403  # clerks only
