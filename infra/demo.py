@@ -34,6 +34,7 @@ from infra.stack import (
     SERVICES, SeaweedServer, ServiceProcess, Supervisor, free_port, make_gateway_key,
     port_open,
 )
+from services.gateway.web_text import VI
 
 PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
 DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
@@ -168,7 +169,7 @@ def main(argv=None):
         run_scenario(api, client, timer, args.pdf_kb, log_dir, passwords)
         if args.keep:
             look_around(api.base_url, users_path)
-            print(f"  logs         {os.path.relpath(log_dir)}/<service>.1.log")
+            print(f"  Nhật ký        {os.path.relpath(log_dir)}/<service>.1.log")
             while True:
                 time.sleep(3600)
         print("\nRun `bash infra/demo.sh --keep` to keep the stack running and look around"
@@ -392,14 +393,22 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
 
 
 def look_around(api_url, users_path):
+    """What to open once the scenario is done: in Vietnamese first, as the web
+    application speaks; every demo user with their role and agency (their
+    passwords stay in ``users_path``, readable by its owner only)."""
+    role = {name: VI["role_" + name] for name in ("clerk", "leader", "auditor", "admin",
+                                                  "operator")}
+    people = "\n".join(f"    {u:<22} {role[r]:<18} {a}   {n}" for u, a, r, n in USERS)
     print(f"""
-Look around (the stack keeps running until Ctrl-C):
-  web          {api_url}/web/   (in Vietnamese; ?lang=en for English; log in as a clerk or leader)
-  API          {api_url}/v1/openapi.json   (OpenAPI 3; every endpoint, its body and errors)
-  users        {os.path.relpath(users_path)}   (each demo user's password)
-  log in       curl -s -X POST {api_url}/v1/auth/login -H 'Content-Type: application/json' \\
-                 -d '{{"user_id": "van.thu@huyen-1", "password": "…"}}'
-  your inbox   curl -s {api_url}/v1/inbox -H "Authorization: Bearer $TOKEN"
+Dùng thử (look around; hệ thống chạy đến khi nhấn Ctrl-C):
+  Trang web      {api_url}/web/   (tiếng Việt; ?lang=en: English)
+  Người dùng mẫu (tên đăng nhập, vai trò, cơ quan, họ tên):
+{people}
+  Mật khẩu       {os.path.relpath(users_path)}   (mật khẩu của từng người dùng mẫu)
+  API            {api_url}/v1/openapi.json   (OpenAPI 3: mọi điểm cuối, dữ liệu gửi và lỗi)
+  Đăng nhập      curl -s -X POST {api_url}/v1/auth/login -H 'Content-Type: application/json' \\
+                   -d '{{"user_id": "van.thu@huyen-1", "password": "…"}}'
+  Văn bản đến    curl -s {api_url}/v1/inbox -H "Authorization: Bearer $TOKEN"
 """)
 
 

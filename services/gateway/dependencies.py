@@ -88,8 +88,21 @@ CREATE TABLE IF NOT EXISTS revoked_tokens (
     expires_at timestamptz NOT NULL
 );
 """
+# Nhóm nơi nhận: an agency's saved recipient lists (services/gateway/recipients.py).
+RECIPIENT_GROUPS_DDL = """
+CREATE TABLE recipient_groups (
+    group_id   serial PRIMARY KEY,
+    agency     text NOT NULL,
+    name       text NOT NULL,
+    recipients text[] NOT NULL,
+    saved_by   text NOT NULL,
+    saved_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (agency, name)
+);
+"""
 # Versioned: a change to these tables is a new migration (shared.migrations).
-MIGRATIONS = initial("gateway", USERS_DDL + STANDING_DDL)
+MIGRATIONS = initial("gateway", USERS_DDL + STANDING_DDL).then(
+    2, "recipient groups (nhóm nơi nhận) per agency", RECIPIENT_GROUPS_DDL)
 
 
 
@@ -170,6 +183,65 @@ class Users:
                          " VALUES (%s, %s, %s) ON CONFLICT (jti) DO NOTHING",
                          (claims["jti"], claims["sub"], expires))
 
+
+GROUP_FIELDS = ("group_id", "name", "recipients", "saved_by", "saved_at")
+GROUP_COLUMNS = ", ".join(GROUP_FIELDS)
+
+
+def group_row(row: Sequence[Any] | None) -> dict[str, Any] | None:
+    if not row:
+        return None
+    group = dict(zip(GROUP_FIELDS, row))
+    return {**group, "recipients": list(group["recipients"]),
+            "saved_at": group["saved_at"].isoformat()}
+
+
+class RecipientGroups:
+    """``recipient_groups``: every query names the agency, so an agency's
+    clerks read, replace and delete only their own agency's groups."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def of(self, agency: str) -> list[dict[str, Any]]:
+        with self.db.connection() as conn:
+            rows = conn.execute(f"SELECT {GROUP_COLUMNS} FROM recipient_groups"
+                                " WHERE agency = %s ORDER BY name, group_id",
+                                (agency,)).fetchall()
+        return [group_row(r) for r in rows]
+
+    def get(self, agency: str, group_id: int) -> dict[str, Any] | None:
+        with self.db.connection() as conn:
+            return group_row(conn.execute(
+                f"SELECT {GROUP_COLUMNS} FROM recipient_groups"
+                " WHERE agency = %s AND group_id = %s", (agency, group_id)).fetchone())
+
+    def save(self, agency: str, name: str, recipients: list[str], user_id: str,
+             most: int) -> dict[str, Any] | None:
+        """Insert, or replace the group of that name; None if the agency has
+        ``most`` groups already (and this is a new name)."""
+        with self.db.transaction() as conn:
+            # One save per agency at a time: the count then stays true.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('recipient_groups:' || %s))",
+                         (agency,))
+            exists = conn.execute("SELECT 1 FROM recipient_groups WHERE agency = %s"
+                                  " AND name = %s", (agency, name)).fetchone()
+            count = conn.execute("SELECT count(*) FROM recipient_groups WHERE agency = %s",
+                                 (agency,)).fetchone()[0]
+            if not exists and count >= most:
+                return None
+            return group_row(conn.execute(
+                "INSERT INTO recipient_groups (agency, name, recipients, saved_by)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (agency, name) DO UPDATE SET"
+                " recipients = excluded.recipients, saved_by = excluded.saved_by,"
+                f" saved_at = now() RETURNING {GROUP_COLUMNS}",
+                (agency, name, recipients, user_id)).fetchone())
+
+    def delete(self, agency: str, group_id: int) -> bool:
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM recipient_groups WHERE agency = %s"
+                                " AND group_id = %s RETURNING group_id",
+                                (agency, group_id)).fetchone() is not None
 
 
 # Each try charges these keys: (the user id's, its back-off), (the address's, its back-off).
@@ -285,6 +357,7 @@ class GatewayStore(EventStoreProvider):
     def setup(self):
         super().setup()
         self.users = Users(self.db)
+        self.groups = RecipientGroups(self.db)
         settings = load_settings(GatewaySettings, self.container.config)
         self.logins = LoginFailures(self.db, self.store, settings.login_audit_window_seconds)
         if settings.seed_users:
@@ -293,6 +366,7 @@ class GatewayStore(EventStoreProvider):
     def get_dependency(self, worker_ctx):
         events = super().get_dependency(worker_ctx)
         events.users = self.users
+        events.groups = self.groups
         events.logins = self.logins
         return events
 

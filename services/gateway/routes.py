@@ -213,8 +213,30 @@ ENDPOINTS = {
         query=(("agency", "string", "the agency (default: the caller's)"),
                ("start", "date", "from this day, Vietnam time (default: 12 weeks ago)"),
                ("end", "date", "up to this day, included (default: today)"),
-               ("granularity", "granularity", "the trend's step: day, week or month")),
-        answer=a.DashboardAnswer),
+               ("granularity", "granularity", "the trend's step: day, week or month"))),
+    # -- choosing recipients (nơi nhận)
+    "directory": Endpoint(
+        "GET", "/v1/directory",
+        "Search the agency directory as of today, a page at a time: the agencies directly"
+        " under parent (the roots without one), or with q every agency (under parent if"
+        " given) whose name, diacritics ignored, or code holds q", ROLES,
+        answer=s.DirectoryPageSchema,
+        query=(("q", "string", "part of a name (with or without diacritics) or of a code"),
+               ("parent", "string", "an agency code: its children, or its subtree with q"),
+               ("page", "page", "the page, from 1"),
+               ("size", "size", "rows per page, 1 to 100 (default 50)"))),
+    "recipient_groups": Endpoint("GET", "/v1/recipient-groups",
+                                 "The saved recipient groups (nhóm nơi nhận) of the caller's"
+                                 " agency, by name", CLERK,
+                                 answer=s.RecipientGroupAnswerSchema(many=True)),
+    "save_recipient_group": Endpoint("POST", "/v1/recipient-groups",
+                                     "Save a recipient group of the caller's agency (the same"
+                                     " name again replaces it)", CLERK,
+                                     body=s.RecipientGroupSchema,
+                                     answer=s.RecipientGroupAnswerSchema, status=201),
+    "delete_recipient_group": Endpoint("DELETE", "/v1/recipient-groups/{group_id}",
+                                       "Delete one of the caller's agency's recipient groups",
+                                       CLERK),
     # -- administration
     "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN + OPERATOR,
                          answer=a.AgencyAnswer(many=True)),
@@ -266,12 +288,15 @@ PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
                "service": {"type": "string", "enum": list(CONSUMERS)},
                "letter_id": {"type": "integer", "minimum": 1},
+               "group_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
                "serial": {"type": "string", "pattern": "^[0-9a-f]{1,40}$"},
                "code": {"type": "string", "pattern": "^[0-9A-Z]{3}\\.[0-9A-Z]{2}\\.[0-9A-Z]{2}"
                         "\\.[A-Z][0-9]{2}$"}}
 QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "string": {"type": "string", "maxLength": 200},
                "date": {"type": "string", "format": "date"},
+               "page": {"type": "integer", "minimum": 1, "default": 1},
+               "size": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
                "boolean": {"type": "boolean", "default": False},
                "register_format": {"type": "string", "enum": ["json", "csv", "pdf"],
                                    "default": "json"},

@@ -135,6 +135,44 @@ class RecallAnswerSchema(_Strict):
                            validate=validate.Length(1, 2000))
 
 
+class AgencyItemSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.String(required=True)
+    parent = fields.String(required=True, allow_none=True)
+    valid_from = fields.String(required=True, metadata={"description": "yyyy-mm-dd"})
+    valid_to = fields.String(required=True, allow_none=True)
+    successors = fields.List(fields.String(), required=True)
+    has_children = fields.Boolean(required=True, metadata={
+        "description": "agencies are under it (browse them with parent=code)"})
+
+
+class DirectoryPageSchema(Schema):
+    items = fields.List(fields.Nested(AgencyItemSchema), required=True)
+    total = fields.Integer(required=True, metadata={"description": "matches in all"})
+    page = fields.Integer(required=True)
+    size = fields.Integer(required=True)
+    names = fields.Dict(required=True, metadata={
+        "description": "the name of each listed agency's parent (and of parent=), by code"})
+
+
+class RecipientGroupSchema(_Strict):
+    name = fields.String(required=True, validate=validate.Length(1, 100), metadata={
+        "description": "the group's name; saving under a name the agency uses replaces it"})
+    recipients = fields.List(fields.String(validate=validate.Regexp(
+        AGENCY_CODE, error="not an agency code of the form XXX.XX.XX.Ynn")),
+        required=True, validate=validate.Length(1, 1000),
+        metadata={"description": "agency codes the directory knows today"})
+
+
+class RecipientGroupAnswerSchema(Schema):
+    group_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    recipients = fields.List(fields.String(), required=True)
+    saved_by = fields.String(required=True)
+    saved_at = fields.String(required=True, metadata={"description": "ISO 8601"})
+
+
 class ErrorBodySchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)

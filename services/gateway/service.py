@@ -17,7 +17,7 @@ from urllib.parse import quote
 from nameko.timer import timer
 from nameko.web.handlers import http
 
-from services.gateway import domain, users, web, web_dashboard
+from services.gateway import domain, recipients, users, web, web_dashboard
 from services.gateway.forward import CHUNK, chunks, send, streamed_back
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
@@ -369,6 +369,32 @@ class GatewayService(Health):
             raise PayloadTooLarge(f"package: larger than the limit of {limit} bytes"
                                   " (base64)", field="package")
         return self._body(request, s.EdxmlSchema, limit + 1024)["package"]
+
+    # -- choosing recipients (services/gateway/recipients.py) ---------------------------
+
+    @route("directory")
+    def directory(self, request):
+        args = request.args
+        return self._call(request, "directory", lambda: self.routing.browse_agencies(
+            args.get("parent") or None, args.get("q", ""), args.get("page", 1),
+            args.get("size", 50)))
+
+    @route("recipient_groups")
+    def recipient_groups(self, request):
+        return self._call(request, "recipient_groups",
+                          lambda: recipients.listed(self, self.identity.actor))
+
+    @route("save_recipient_group")
+    def save_recipient_group(self, request):
+        def call():
+            body = self._body(request, s.RecipientGroupSchema)
+            return recipients.save(self, self.identity.actor, body["name"], body["recipients"])
+        return self._call(request, "save_recipient_group", call)
+
+    @route("delete_recipient_group")
+    def delete_recipient_group(self, request, group_id):
+        return self._call(request, "delete_recipient_group",
+                          lambda: recipients.delete(self, self.identity.actor, group_id))
 
     # -- audit and administration --------------------------------------------------------
 

@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from werkzeug.wrappers import Response
 
 from services.gateway import schemas as login_schema
-from services.gateway import web_admin, web_audit, web_dashboard, web_lists
+from services.gateway import web_admin, web_audit, web_dashboard, web_directory, web_lists
 from services.gateway.domain import authorize
 from services.gateway.routes import ENDPOINTS
 from services.gateway.web_text import DEFAULT, LANGUAGES, TEXT
@@ -50,7 +50,9 @@ LANG_COOKIE = "lt_lang"
 FORM_BYTES = 16 * 1024      # a urlencoded form (a reason, a comment) is small
 FIELDS_BYTES = 64 * 1024    # the compose form's fields, before its files
 HERE = os.path.dirname(__file__)
-STATIC = {"app.css": ("text/css; charset=utf-8", os.path.join(HERE, "static", "app.css"))}
+STATIC = {"app.css": ("text/css; charset=utf-8", os.path.join(HERE, "static", "app.css")),
+          "picker.js": ("text/javascript; charset=utf-8",
+                        os.path.join(HERE, "static", "picker.js"))}
 DENIALS = (Unauthenticated, Forbidden, NotFound)
 
 _env = Environment(loader=FileSystemLoader(os.path.join(HERE, "templates")),
@@ -211,7 +213,8 @@ def redirect(location, status=303):
 
 def _security_headers(response):
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self';"
+        " connect-src 'self'; form-action 'self';"
         " frame-ancestors 'none'; base-uri 'none'")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -370,8 +373,9 @@ def _route(ctx, page):
         return web_lists.list_page(ctx, page)
     if page == "new":
         ctx.allow("register")
-        if method == "GET":
-            return ctx.render("compose.html", values={})
+        if method == "GET":  # back from the picker: its fields as the clerk left them
+            return ctx.render("compose.html",
+                              values=web_directory.compose_values(ctx.request.args))
         return _compose(ctx)
     if page == "dashboard" and method == "GET":
         return web_dashboard.handle(ctx, datetime.now(VIETNAM).date())
@@ -380,6 +384,8 @@ def _route(ctx, page):
         return web_audit.handle(ctx, parts[1:])
     if parts[0] == "admin":
         return web_admin.handle(ctx, parts[1:])
+    if parts[0] == "directory":
+        return web_directory.handle(ctx, parts[1:])
     if parts[0] == "registers" and method == "GET" and len(parts) in (2, 3) \
             and parts[1] in web_lists.REGISTERS:
         today = datetime.now(VIETNAM).date()

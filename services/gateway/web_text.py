@@ -188,7 +188,6 @@ VI = {
     "start": "Từ ngày",
     "end": "Đến ngày",
     "page": "Trang",
-    "size": "Số dòng mỗi trang",
     "registers": "Sổ văn bản",
     "reg_outgoing": "Sổ văn bản đi",
     "reg_incoming": "Sổ văn bản đến",
@@ -488,7 +487,6 @@ EN = {
     "start": "From",
     "end": "To",
     "page": "Page",
-    "size": "Rows per page",
     "registers": "Registers",
     "reg_outgoing": "Outgoing register",
     "reg_incoming": "Incoming register",
@@ -939,6 +937,90 @@ VI.update(ADMIN_VI)
 EN.update(ADMIN_EN)
 VI.update(FLOW_VI)
 EN.update(FLOW_EN)
+
+# Chọn nơi nhận (web_directory.py, static/picker.js) and nhóm nơi nhận.
+PICKER_VI = {
+    "picker": "Chọn nơi nhận",
+    "picker_open": "Chọn nơi nhận từ danh mục…",
+    "picker_help": "Tìm cơ quan, đơn vị theo tên (có hoặc không dấu) hoặc mã định danh, hoặc"
+                   " mở từng cấp: tỉnh, thành phố → các xã, phường trực thuộc. Đánh dấu rồi"
+                   " bấm \u201cThêm vào nơi nhận\u201d; xong thì bấm \u201cXong, quay lại"
+                   " văn bản\u201d.",
+    "picker_search_help": "Ví dụ: \u201cdien chau\u201d hoặc \u201cDiễn Châu\u201d,"
+                          " \u201c000.01.00.H41\u201d",
+    "picker_tick": "Đánh dấu các cơ quan, đơn vị cần gửi.",
+    "picker_choose": "Chọn",
+    "picker_chosen_mark": "Đã chọn",
+    "picker_add_one": "Chọn {name}",
+    "picker_add": "Thêm vào nơi nhận",
+    "picker_add_short": "Thêm",
+    "picker_subtree": "Chọn cả đơn vị trực thuộc",
+    "picker_selection": "Nơi nhận đã chọn ({count})",
+    "picker_remove": "Bỏ",
+    "picker_remove_one": "Bỏ {code} khỏi nơi nhận",
+    "picker_none": "Chưa chọn nơi nhận nào.",
+    "picker_done": "Xong, quay lại văn bản",
+    "picker_added": "Đã thêm {count} nơi nhận.",
+    "picker_failed": "Không tải được danh mục; hãy dùng nút \u201cChọn nơi nhận từ danh"
+                     " mục…\u201d.",
+    "groups": "Nhóm nơi nhận",
+    "no_groups": "Đơn vị chưa lưu nhóm nơi nhận nào.",
+    "group_use": "Dùng nhóm \u201c{name}\u201d ({count})",
+    "group_delete": "Xóa",
+    "group_delete_one": "Xóa nhóm \u201c{name}\u201d",
+    "group_name": "Tên nhóm",
+    "group_name_help": "Lưu các nơi nhận đã chọn thành nhóm để dùng lại; cả đơn vị dùng"
+                       " chung. Trùng tên thì nhóm cũ được thay.",
+    "group_save": "Lưu nhóm nơi nhận",
+    "group_id": "Nhóm nơi nhận",
+    "name": "Tên nhóm",
+    "subtree": "Đơn vị và các đơn vị trực thuộc",
+    "parent": "Đơn vị cấp trên",
+    "ok_group_saved": "Đã lưu nhóm nơi nhận.",
+    "ok_group_deleted": "Đã xóa nhóm nơi nhận.",
+}
+PICKER_EN = {
+    "picker": "Choose recipients",
+    "picker_open": "Choose recipients from the directory…",
+    "picker_help": "Search agencies by name (with or without diacritics) or code, or open"
+                   " each level: provinces → the communes under them. Tick, then press"
+                   " \u201cAdd to recipients\u201d; when done, \u201cDone, back to the"
+                   " document\u201d.",
+    "picker_search_help": "For example \u201cdien chau\u201d or \u201cDiễn Châu\u201d,"
+                          " \u201c000.01.00.H41\u201d",
+    "picker_tick": "Tick the agencies to send to.",
+    "picker_choose": "Choose",
+    "picker_chosen_mark": "Chosen",
+    "picker_add_one": "Choose {name}",
+    "picker_add": "Add to recipients",
+    "picker_add_short": "Add",
+    "picker_subtree": "Choose it and all under it",
+    "picker_selection": "Recipients chosen ({count})",
+    "picker_remove": "Remove",
+    "picker_remove_one": "Remove {code} from the recipients",
+    "picker_none": "No recipient chosen yet.",
+    "picker_done": "Done, back to the document",
+    "picker_added": "{count} recipients added.",
+    "picker_failed": "The directory could not be loaded; use \u201cChoose recipients from"
+                     " the directory…\u201d.",
+    "groups": "Recipient groups",
+    "no_groups": "Your agency has saved no recipient group.",
+    "group_use": "Use group \u201c{name}\u201d ({count})",
+    "group_delete": "Delete",
+    "group_delete_one": "Delete group \u201c{name}\u201d",
+    "group_name": "Group name",
+    "group_name_help": "Save the recipients chosen as a group to use again; your whole agency"
+                       " shares it. The same name replaces the earlier group.",
+    "group_save": "Save recipient group",
+    "group_id": "Recipient group",
+    "name": "Group name",
+    "subtree": "An agency and all under it",
+    "parent": "Parent agency",
+    "ok_group_saved": "Recipient group saved.",
+    "ok_group_deleted": "Recipient group deleted.",
+}
+VI.update(PICKER_VI)
+EN.update(PICKER_EN)
 
 TEXT = {"vi": VI, "en": EN}
 LANGUAGES = tuple(TEXT)

@@ -1,9 +1,37 @@
+import os
+
 import pytest
 
 from tests.support.client import Client
 from infra.stack import SERVICES, ServiceProcess
 
 pytestmark = pytest.mark.e2e
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (Debian's, driven by Selenium through chromium-driver:
+    nothing downloaded at run time); the test fails (never skips) without one."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: apt-get install chromium chromium-driver"
+                    " (infra/lib.sh ensure_system_packages does it)")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=1280,1000", "--lang=vi"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
         return out_path.read_text(encoding="utf-8", errors="replace")
 
     try:
-        wait_for(lambda: "Look around" in output() or demo.poll() is not None, timeout=300,
+        wait_for(lambda: "Dùng thử" in output() or demo.poll() is not None, timeout=300,
                  interval=1, what="the demo's scenario")
         text = output()
         assert demo.poll() is None, text[-3000:]
@@ -66,6 +66,10 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
         assert "UBND tỉnh Nghệ An (mẫu)) from the development root CA" in text
         assert "cancelled their copies and reported 15" in text  # Decree 30 Art. 18(4)
         assert "0 difference(s)" in text and "offline verifier" in text and "ACCEPTED" in text
+        # --keep: the web's address and every demo user with their role, in Vietnamese.
+        assert f"Trang web      http://127.0.0.1:{port}/web/" in text
+        assert re.search(r"van\.thu@ubnd-tinh +văn thư +000\.00\.00\.H41", text)
+        assert re.search(r"chu\.tich@ubnd-tinh +lãnh đạo", text) and "thanh tra" in text
 
         # A service dies (SIGKILL): the supervisor brings it back, and it answers.
         routing = [p for p in children(demo.pid) if "RoutingService" in command_line(p)]
@@ -73,7 +77,7 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
         os.kill(routing[0], signal.SIGKILL)
         wait_for(lambda: "supervisor: routing exited with -9" in output(), timeout=10,
                  what="the supervisor to see routing die")
-        users_file = os.path.join(ROOT, re.search(r"^  users +(\S+) +\(", text, re.M).group(1))
+        users_file = os.path.join(ROOT, re.search(r"^  Mật khẩu +(\S+) +\(", text, re.M).group(1))
         with open(users_file, encoding="utf-8") as fh:
             users = json.load(fh)
         clerk = next(u for u in users if u["user_id"] == "van.thu@huyen-1")

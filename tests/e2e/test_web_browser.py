@@ -21,9 +21,6 @@ import time
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -35,26 +32,7 @@ from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SUBJECT = "Kế hoạch phòng, chống thiên tai năm 2027"
-
-
-@pytest.fixture
-def browser():
-    """A headless Chromium; the test fails (never skips) without one."""
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-    if missing:
-        pytest.fail(f"{', '.join(missing)} missing: apt-get install chromium chromium-driver"
-                    " (infra/lib.sh ensure_system_packages does it)")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", "--lang=vi"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
