@@ -262,6 +262,21 @@ def cmd_sign_digest(api, args, out):
     return 0
 
 
+def cmd_certificate_request(api, args, out):
+    """Request a certificate for the key in your own token (infra.device): the token
+    signs the request; an administrator of your agency approves it."""
+    from infra import device
+
+    try:
+        answer = device.request_certificate(api, args)
+    except device.DeviceError as err:
+        raise CliError(err.code, err.message, err.field) from None
+    out(answer, _done(f"Đã gửi yêu cầu cấp chứng thư số {answer.get('request_id')} cho khóa"
+                      f" trong token {args.token}; chờ quản trị đơn vị phê duyệt",
+                      ("request_id", "state", "full_name", "agency", "key_sha256")))
+    return 0
+
+
 def cmd_sign_remote(api, args, out):
     """Sign through the leader's remote signing service: only the OTP goes, to the
     server, which asks the provider to sign the hand-out's digest with it."""
@@ -584,6 +599,27 @@ def cmd_admin_certificates(api, args, out):
     return 0
 
 
+def cmd_admin_certificate_requests(api, args, out):
+    params = {"state": args.state, **({"agency": args.agency} if args.agency else {})}
+    out(api.get("/v1/admin/certificates/requests", **params), lambda rows: format_table(
+        rows, ["request_id", "holder", "full_name", "agency", "state", "requested_at",
+               "decided_by", "serial", "reason"]))
+    return 0
+
+
+def cmd_admin_approve_request(api, args, out):
+    out(api.post(f"/v1/admin/certificates/requests/{quote(args.id, safe='')}/approve"),
+        _done(f"approved request {args.id}", ("serial", "subject", "holder", "request_id")))
+    return 0
+
+
+def cmd_admin_reject_request(api, args, out):
+    out(api.post(f"/v1/admin/certificates/requests/{quote(args.id, safe='')}/reject",
+                 {"reason": args.reason}),
+        _done(f"rejected request {args.id}", ("request_id", "state", "reason")))
+    return 0
+
+
 # -- arguments -----------------------------------------------------------------------------
 
 
@@ -629,6 +665,19 @@ def build_parser():
                    " LIENTHONG_PKCS11_MODULE, default SoftHSM2's)")
     p.add_argument("--key-label", default="signing", metavar="LABEL",
                    help="the signing key's label in the token (default: signing)")
+    p.add_argument("--pin-file", metavar="FILE", help="read the PIN from FILE (tests)")
+    certificate = command("certificate", None, "your certificate (leaders)").add_subparsers(
+        dest="certificate_command", required=True, metavar="COMMAND")
+    p = command("request", cmd_certificate_request, "request a certificate for the key in"
+                " your own PKCS#11 token (asks the PIN); your agency's administrator approves",
+                certificate)
+    p.add_argument("--token", required=True, metavar="LABEL", help="the token's label")
+    p.add_argument("--module", metavar="LIB.so", help="the token's PKCS#11 library (env"
+                   " LIENTHONG_PKCS11_MODULE, default SoftHSM2's)")
+    p.add_argument("--key-label", default="signing", metavar="LABEL",
+                   help="the signing key's label in the token (default: signing)")
+    p.add_argument("--new-key", action="store_true",
+                   help="make a new key in the token first (it never leaves it)")
     p.add_argument("--pin-file", metavar="FILE", help="read the PIN from FILE (tests)")
     p = command("sign-remote", cmd_sign_remote, "approve and sign through your remote"
                 " signing service (leaders; asks the OTP)")
@@ -732,6 +781,17 @@ def build_parser():
     p.add_argument("--status", action="store_true", help="the file is a status package")
     p = command("certificates", cmd_admin_certificates, "certificates issued", admin)
     p.add_argument("--agency", metavar="CODE")
+    p = command("certificate-requests", cmd_admin_certificate_requests,
+                "leaders' certificate requests (their tokens' CSRs)", admin)
+    p.add_argument("--state", default="pending",
+                   choices=["pending", "approved", "rejected", "all"])
+    p.add_argument("--agency", metavar="CODE")
+    command("approve-request", cmd_admin_approve_request, "approve a certificate request:"
+            " the CA issues the certificate", admin).add_argument("id")
+    p = command("reject-request", cmd_admin_reject_request, "reject a certificate request",
+                admin)
+    p.add_argument("id")
+    p.add_argument("--reason", required=True)
     return parser
 
 

@@ -20,6 +20,30 @@ from shared import tokens
 _SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _module(args):
+    return args.module or os.environ.get("LIENTHONG_PKCS11_MODULE") or tokens.softhsm_module()
+
+
+def _pin(args):
+    return (tokens.read_secret(args.pin_file) if args.pin_file else
+            getpass.getpass(f"Mã PIN của token “{args.token}”: "))
+
+
+def request_certificate(api, args):
+    """The token makes a certificate request (PKCS#10) for its key, signed inside it
+    (with ``--new-key``, a new key made in the token first); only the request, which
+    holds the public key, goes to the server. The request's answer."""
+    try:
+        with tokens.open_session(_module(args), args.token, _pin(args),
+                                 rw=args.new_key) as session:
+            if args.new_key:
+                tokens.generate_key(session, args.key_label)
+            csr = tokens.make_csr(session, args.key_label).decode()
+    except tokens.TokenError as exc:
+        raise DeviceError(exc.reason, str(exc), "pin") from None
+    return api.post("/v1/certificates/requests", {"csr": csr})
+
+
 class DeviceError(Exception):
     def __init__(self, code, message, field=None):
         super().__init__(message)
@@ -30,10 +54,7 @@ def sign_digest(api, args):
     """Prepare, sign in the token, complete: the completed signature's answer."""
     handout = api.post(f"/v1/documents/{args.id}/signature/prepare")
     certificate = x509.load_pem_x509_certificate(handout["certificate"]["pem"].encode())
-    module = args.module or os.environ.get("LIENTHONG_PKCS11_MODULE") or \
-        tokens.softhsm_module()
-    pin = (tokens.read_secret(args.pin_file) if args.pin_file else
-           getpass.getpass(f"Mã PIN của token “{args.token}”: "))
+    module, pin = _module(args), _pin(args)
     try:
         with tokens.open_session(module, args.token, pin) as session:
             del pin

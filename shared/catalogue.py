@@ -17,7 +17,9 @@ _PRODUCED_BY = {
         "IncomingRegistered", "IncomingAccepted", "IncomingReturned", "IncomingWithdrawn",
         "IssueOverdue",
     ),
-    "signing": ("DocumentSigned", "DocumentReturned", "DocumentSealed", "DocumentFinalized"),
+    "signing": ("DocumentSigned", "DocumentReturned", "DocumentSealed", "DocumentFinalized",
+                "CertificateRequested", "CertificateRequestApproved",
+                "CertificateRequestRejected"),
     "routing": (
         "ConsignmentSent", "DocumentDelivered", "DeliveryRefused", "DeliveryOverdue",
         "DirectoryChanged", "StatusReported", "RecallRequested", "RecallAnswered",

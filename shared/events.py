@@ -112,6 +112,7 @@ class EventData:
 
 
 _DOCUMENT = {"document_id": _id}
+_REQUEST = {"request_id": _id, "holder": _text, "agency": _text}
 # Read by the audit log only, which keeps every authentic event whole and files
 # it under its document_id when it has one (it reads the rest with defaults).
 AUDIT_ONLY = "audit only"
@@ -153,6 +154,13 @@ DATA: Mapping[str, EventData] = MappingProxyType({
         note="docs keeps the sealed appendices; routing checks the seal covers the"
              " issued file, then sends",
         needs={"docs.on_document_finalized": ("document_id", "attachments")}),
+    # Enrolment (services/signing/enrolment.py): the audit log keeps who asked a
+    # certificate for which key, and who approved or rejected it.
+    "CertificateRequested": EventData({}, _REQUEST, note=AUDIT_ONLY),
+    "CertificateRequestApproved": EventData({}, {**_REQUEST, "serial": _text},
+                                            note=AUDIT_ONLY),
+    "CertificateRequestRejected": EventData({}, {**_REQUEST, "reason": _text},
+                                            note=AUDIT_ONLY),
     # -- routing --
     "ConsignmentSent": EventData({**_DOCUMENT, "new_recipients": _codes},
                                  {"document": _object},

@@ -67,3 +67,26 @@ def require_secret(config: Mapping[str, Any], setting: str,
                     setting, problem)
         return str(value)
     raise InsecureConfiguration(setting, problem)
+
+
+class DevelopmentOnly(RuntimeError):
+    """A setting whose value is for development only, outside development mode."""
+
+    def __init__(self, setting: str, problem: str):
+        self.setting, self.problem = setting, problem
+        super().__init__(f"{setting} {problem}: allowed only in development mode"
+                         f" (LIENTHONG_DEV_MODE=1), never in production")
+
+
+def development_only(config: Mapping[str, Any], setting: str, enabled: bool,
+                     problem: str) -> bool:
+    """``enabled`` if it may be: a development-only behaviour (``setting`` on,
+    ``problem`` saying what it does) refuses to start outside development mode
+    and is logged loudly in it."""
+    if not enabled:
+        return False
+    if not is_dev_mode(config):
+        raise DevelopmentOnly(setting, problem)
+    log.warning("DEVELOPMENT MODE: %s %s; this service must not run in production",
+                setting, problem)
+    return True

@@ -14,11 +14,13 @@ command, for the harness and operators::
     python -m shared.tokens init DIR --label L --pin-file F --so-pin-file S
     python -m shared.tokens keys DIR --label L --pin-file F
     python -m shared.tokens sign DIR --label L --pin-file F --digest BASE64
+    python -m shared.tokens csr DIR --label L --pin-file F
 
 ``init`` makes the token and its key (printing the public key, PEM); ``keys``
 prints the attributes of the token's private keys (never their value, which
 the token refuses anyway); ``sign`` prints the token's ECDSA signature of a
-SHA-256 digest (base64 DER).
+SHA-256 digest (base64 DER); ``csr`` prints a PKCS#10 request for the key, signed
+in the token (PEM).
 """
 
 from __future__ import annotations
@@ -265,6 +267,33 @@ def sign_digest(session: pkcs11.Session, digest: bytes, label: str = KEY_LABEL) 
     return encode_ecdsa_signature(found[0].sign(digest, mechanism=Mechanism.ECDSA))
 
 
+def make_csr(session: pkcs11.Session, label: str = KEY_LABEL,
+             common_name: str = "") -> bytes:
+    """A PKCS#10 certificate request (PEM) for the token's key ``label``, signed by it
+    inside the token (proof of possession); the key never leaves the token. The
+    subject says only ``common_name``: the CA names the holder as its records do."""
+    import hashlib
+
+    from asn1crypto import csr as asn1_csr
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_names
+
+    spki = public_key(session, label).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    info = asn1_csr.CertificationRequestInfo({
+        "version": "v1",
+        "subject": asn1_names.Name.build({"common_name": common_name or label}),
+        "subject_pk_info": asn1_keys.PublicKeyInfo.load(spki),
+        "attributes": []})
+    signature = sign_digest(session, hashlib.sha256(info.dump()).digest(), label)
+    request = asn1_csr.CertificationRequest({
+        "certification_request_info": info,
+        "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+        "signature": signature})
+    return pem.armor("CERTIFICATE REQUEST", request.dump())
+
+
 def read_secret(path: StrPath) -> str:
     """A PIN from a file (its first line), for commands run by a harness."""
     with open(path) as fh:
@@ -279,7 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = commands.add_parser("keys", help="the token's private keys' attributes")
     sign = commands.add_parser("sign", help="sign a SHA-256 digest with the token's key")
     sign.add_argument("--digest", required=True, help="base64")
-    for command in (init, keys, sign):
+    csr = commands.add_parser("csr", help="a PKCS#10 request for the token's key, signed"
+                              " in the token")
+    for command in (init, keys, sign, csr):
         command.add_argument("directory", help="the private SoftHSM2 directory")
         command.add_argument("--label", required=True, help="the token's label")
         command.add_argument("--pin-file", required=True)
@@ -299,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "keys":
             with open_session(softhsm_module(), args.label, pin) as session:
                 print(json.dumps(private_key_attributes(session)))
+        elif args.command == "csr":
+            with open_session(softhsm_module(), args.label, pin) as session:
+                print(make_csr(session, args.key_label).decode(), end="")
         else:
             with open_session(softhsm_module(), args.label, pin) as session:
                 signature = sign_digest(session, base64.b64decode(args.digest), args.key_label)

@@ -248,6 +248,24 @@ ENDPOINTS = {
                        "Issue a certificate to a holder of the admin's own agency (for the"
                        " public key given, else a key the platform keeps)", ADMIN,
                        body=s.EnrollSchema, answer="object"),
+    "request_certificate": Endpoint(
+        "POST", "/v1/certificates/requests", "Request a certificate for one's own token's"
+        " key with its PKCS#10 CSR (leaders; lienthong certificate request). The CSR must be"
+        " signed by that key; the certificate names the caller as their user record does,"
+        " never as the CSR does, once an administrator of their agency approves", LEADER,
+        body=s.CertificateRequestSchema, status=201),
+    "certificate_requests": Endpoint(
+        "GET", "/v1/admin/certificates/requests", "Certificate requests, newest first"
+        " (admins: their own agency's; auditors: any)", ADMIN + AUDITOR, answer="array",
+        query=(("state", "request_state", "pending (default), approved, rejected or all"),
+               ("agency", "string", "only this agency's"))),
+    "approve_certificate_request": Endpoint(
+        "POST", "/v1/admin/certificates/requests/{request_id}/approve", "Approve a pending"
+        " request of the admin's own agency: the CA issues the certificate for the CSR's key"
+        " (its details and PEM)", ADMIN),
+    "reject_certificate_request": Endpoint(
+        "POST", "/v1/admin/certificates/requests/{request_id}/reject", "Reject a pending"
+        " request of the admin's own agency, saying why", ADMIN, body=s.RejectionSchema),
     "revoke_certificate": Endpoint("POST", "/v1/admin/certificates/{serial}/revoke",
                                    "Revoke one of the admin's own agency's certificates",
                                    ADMIN, body=s.RevocationSchema, answer=a.RevokedAnswer),
@@ -283,6 +301,7 @@ _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not all
 
 PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
                "handout_id": {"type": "string", "format": "uuid"},
+               "request_id": {"type": "string", "format": "uuid"},
                "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
                "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
@@ -301,7 +320,9 @@ QUERY_TYPES = {"integer": {"type": "integer", "minimum": 1900, "maximum": 9999},
                "register_format": {"type": "string", "enum": ["json", "csv", "pdf"],
                                    "default": "json"},
                "granularity": {"type": "string", "enum": ["day", "week", "month"],
-                               "default": "week"}}
+                               "default": "week"},
+               "request_state": {"type": "string", "default": "pending",
+                                 "enum": ["pending", "approved", "rejected", "all"]}}
 _BINARY = {"type": "string", "format": "binary"}
 # The multipart bodies streamed through to docs.
 MULTIPART = {

@@ -63,6 +63,17 @@ class EnrollSchema(_Strict):
                                          " (their token); without it the platform keeps one"})
 
 
+class CertificateRequestSchema(_Strict):
+    csr = fields.String(required=True, validate=validate.Length(1, 20000),
+                        metadata={"description": "the PKCS#10 request (PEM) the token made,"
+                                  " signed by its key"})
+
+
+class RejectionSchema(_Strict):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000),
+                           metadata={"description": "why the request is rejected"})
+
+
 class RevocationSchema(_Strict):
     reason = fields.String(load_default="keyCompromise", validate=validate.Length(1, 100),
                            metadata={"description": "an RFC 5280 reason, e.g. keyCompromise,"

@@ -441,6 +441,33 @@ class GatewayService(Health):
                                        body["full_name"], body.get("public_key"))
         return self._call(request, "enroll", call)
 
+    @route("request_certificate")
+    def request_certificate(self, request):
+        def call():
+            csr = self._body(request, s.CertificateRequestSchema)["csr"]
+            # The certificate names the leader as their user record does.
+            user = self.events.users.find(self.identity.actor.user_id)
+            return self.signing.request_certificate(csr, user["full_name"])
+        return self._call(request, "request_certificate", call)
+
+    @route("certificate_requests")
+    def certificate_requests(self, request):
+        state = request.args.get("state", "pending")
+        return self._call(request, "certificate_requests", lambda: (
+            self.signing.certificate_requests(None if state == "all" else state,
+                                              request.args.get("agency"))))
+
+    @route("approve_certificate_request")
+    def approve_certificate_request(self, request, request_id):
+        return self._call(request, "approve_certificate_request",
+                          lambda: self.signing.approve_certificate_request(request_id))
+
+    @route("reject_certificate_request")
+    def reject_certificate_request(self, request, request_id):
+        return self._call(request, "reject_certificate_request", lambda: (
+            self.signing.reject_certificate_request(
+                request_id, self._body(request, s.RejectionSchema)["reason"])))
+
     @route("revoke_certificate")
     def revoke_certificate(self, request, serial):
         return self._call(request, "revoke_certificate", lambda: self.signing.revoke_certificate(

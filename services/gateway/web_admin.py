@@ -70,6 +70,9 @@ def handle(ctx, parts):
             return _user_action(ctx, parts[1], parts[2])
         if parts[0] == "certificates" and parts[2] == "revoke":
             return _revoke(ctx, parts[1])
+    if len(parts) == 4 and parts[:2] == ["certificates", "requests"] and method == "POST" \
+            and parts[3] in ("approve", "reject"):
+        return _decide_request(ctx, parts[2], parts[3])
     if len(parts) == 4 and parts[0] == "dead-letters" and parts[3] == "replay" \
             and method == "POST":
         return _replay(ctx, parts[1], parts[2])
@@ -139,8 +142,10 @@ def _user_action(ctx, user_id, action):
 
 def _certificates_context(ctx, values=None):
     listed = ctx.call(lambda: ctx.service.signing.certificates(None))
+    # Leaders' requests (their tokens' CSRs) awaiting a decision: the admin's agency's.
+    pending = ctx.call(lambda: ctx.service.signing.certificate_requests("pending", None))
     return {"certificates": listed, "reasons": REVOCATION_REASONS, "enrol_roles": ENROL_ROLES,
-            "values": values or {}}
+            "values": values or {}, "requests": pending}
 
 
 def _certificates(ctx):
@@ -174,6 +179,25 @@ def _revoke(ctx, serial):
     except LienThongError as err:
         return _refused(ctx, err, "admin_certificates.html", _certificates_context(ctx))
     return _done(ctx, "/web/admin/certificates", "revoked")
+
+
+def _decide_request(ctx, request_id, decision):
+    """Approve (the CA issues the certificate) or reject a leader's request."""
+    endpoint = {"approve": "approve_certificate_request",
+                "reject": "reject_certificate_request"}[decision]
+    ctx.allow(endpoint)
+    form = ctx.form()
+    try:
+        if decision == "approve":
+            issued = ctx.call(lambda: ctx.service.signing.approve_certificate_request(
+                request_id))
+            return ctx.render("admin_certificates.html", issued=issued,
+                              **_certificates_context(ctx))
+        reason = loaded(schemas.RejectionSchema, {"reason": form.get("reason", "")})["reason"]
+        ctx.call(lambda: ctx.service.signing.reject_certificate_request(request_id, reason))
+    except LienThongError as err:
+        return _refused(ctx, err, "admin_certificates.html", _certificates_context(ctx))
+    return _done(ctx, "/web/admin/certificates", "request_rejected")
 
 
 # -- Danh mục cơ quan, đơn vị -------------------------------------------------------------

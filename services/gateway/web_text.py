@@ -720,6 +720,19 @@ ADMIN_VI = {
     "ok_user_disable": "Đã khóa tài khoản; các phiên của người dùng đã hết hiệu lực.",
     "ok_user_password": "Đã đặt lại mật khẩu; các phiên cũ của người dùng đã hết hiệu lực.",
     "ok_revoked": "Đã thu hồi chứng thư số.",
+    "cert_requests": "Yêu cầu cấp chứng thư số chờ phê duyệt",
+    "cert_requests_help": "Lãnh đạo gửi yêu cầu (CSR) do chính thiết bị ký số (token) của mình"
+                          " tạo: khóa bí mật không rời token. Chứng thư số cấp theo họ tên và"
+                          " đơn vị trong hồ sơ người dùng, không theo nội dung yêu cầu.",
+    "no_cert_requests": "Không có yêu cầu cấp chứng thư số nào chờ phê duyệt.",
+    "cert_request_name": "Họ và tên trong hồ sơ",
+    "cert_requested_at": "Gửi lúc",
+    "cert_request_key": "Khóa công khai (SHA-256)",
+    "cert_request_approve": "Phê duyệt và cấp",
+    "cert_request_approve_for": "Phê duyệt yêu cầu của {holder} và cấp chứng thư số",
+    "cert_request_reject": "Từ chối",
+    "cert_request_reason_for": "Lý do từ chối yêu cầu của {holder}",
+    "ok_request_rejected": "Đã từ chối yêu cầu cấp chứng thư số.",
     "ok_directory_changed": "Đã cập nhật danh mục cơ quan, đơn vị.",
     "ok_replayed": "Đã gửi lại thông điệp.",
 }
@@ -834,6 +847,19 @@ ADMIN_EN = {
     "ok_user_disable": "User disabled; their sessions no longer work.",
     "ok_user_password": "Password reset; the user's earlier sessions no longer work.",
     "ok_revoked": "Certificate revoked.",
+    "cert_requests": "Certificate requests awaiting approval",
+    "cert_requests_help": "A leader sends a request (CSR) made by their own signing token:"
+                          " the private key never leaves the token. The certificate names"
+                          " them as their user record does, not as the request does.",
+    "no_cert_requests": "No certificate request awaits approval.",
+    "cert_request_name": "Full name on record",
+    "cert_requested_at": "Sent at",
+    "cert_request_key": "Public key (SHA-256)",
+    "cert_request_approve": "Approve and issue",
+    "cert_request_approve_for": "Approve {holder}'s request and issue the certificate",
+    "cert_request_reject": "Reject",
+    "cert_request_reason_for": "Why {holder}'s request is rejected",
+    "ok_request_rejected": "Certificate request rejected.",
     "ok_directory_changed": "Agency directory updated.",
     "ok_replayed": "Message sent again.",
 }

@@ -51,7 +51,7 @@ AGENCY_ROLE = "agency"
 
 
 class Authority:
-    def __init__(self, directory, passphrase, auto_enroll=True, validity_days=365, seals=None):
+    def __init__(self, directory, passphrase, auto_enroll=False, validity_days=365, seals=None):
         self.directory = directory
         self.keys = pki.KeyStore(os.path.join(directory, "keys"), passphrase)
         self.auto_enroll = auto_enroll
@@ -142,6 +142,11 @@ class Authority:
         except (ValueError, TypeError, AttributeError):
             raise ValidationFailed("public_key: not a PEM public key", field="public_key") \
                 from None
+        return self.certify_holder_key(conn, holder, agency, role, full_name, key)
+
+    def certify_holder_key(self, conn, holder, agency, role, full_name, key):
+        """A certificate for ``key`` (a public key only ``holder`` holds), its subject
+        the platform's: ``full_name``, ``agency``, ``role``; recorded."""
         certificate = pki.certify_personal_key(self.ca, full_name, agency, role, key,
                                                valid_to=datetime.now(UTC) + self.validity)
         self._record(conn, certificate, holder, agency, role, "holder")
@@ -195,7 +200,8 @@ class Authority:
             raise Forbidden(f"certificate: {exc}", field="certificate") from None
 
     def identity(self, conn, holder, agency, role, full_name):
-        """The holder's current certificate and key, enrolling a first one in development.
+        """The holder's current certificate and key; an agency's seal certificate is
+        enrolled on first use, a person's only in development (``auto_enroll``).
 
         A holder whose every certificate is revoked or expired is refused,
         naming why: a new certificate is an administrator's decision.
@@ -231,8 +237,14 @@ class Authority:
                 why = f"expired on {not_after.isoformat()}"
             raise Forbidden(f"certificate: {holder}'s certificate {serial} {why}; an"
                             " administrator must issue a new one", field="certificate")
-        if not self.auto_enroll:
-            raise Forbidden(f"certificate: {holder} holds no {role} certificate of {agency}",
+        # The agency's seal is the agency's, its key the platform's (in the HSM): the
+        # platform issues its certificate on first use. A person's certificate is
+        # issued against their token's CSR, once an administrator approved it
+        # (``enrolment``); on first use only in development (AUTO_ENROLL).
+        if not self.auto_enroll and role != AGENCY_ROLE:
+            raise Forbidden(f"certificate: {holder} holds no {role} certificate of {agency};"
+                            " they request one with their token (lienthong certificate"
+                            f" request) and an administrator of {agency} approves it",
                             field="certificate")
         return self.enroll(conn, holder, agency, role, full_name)
 

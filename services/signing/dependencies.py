@@ -4,8 +4,8 @@ import logging
 
 from nameko.extensions import DependencyProvider
 
-from services.signing import authority, hsm, remote, tsa
-from shared.settings import require_secret
+from services.signing import authority, hsm, remote, trust, tsa
+from shared.settings import development_only, require_secret
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +14,11 @@ class SigningAuthority(DependencyProvider):
     """The PKI and the time-stamping authority.
 
     Config: ``PKI_DIR`` and ``PKI_PASSPHRASE`` (the encrypted keys),
-    ``AUTO_ENROLL`` (issue a first certificate on first use: development),
+    ``AUTO_ENROLL`` (issue a leader or clerk a first certificate, and key, on first
+    use: development only, refused outside ``DEV_MODE``; off by default, a person's
+    certificate is issued against their token's CSR once an administrator of their
+    agency approves, ``enrolment``), ``TRUST_ROOTS`` (PEM files of roots the
+    verifier trusts besides the platform's own, and their CRLs: ``trust``),
     ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here);
     ``SEAL_KEY_SOURCE``: ``file`` (the agencies' seal keys in ``PKI_DIR``:
     development) or ``pkcs11`` (in their tokens, ``hsm.SealTokens``: with
@@ -26,8 +30,12 @@ class SigningAuthority(DependencyProvider):
         c = self.container.config
         self.authority = authority.Authority(
             c.get("PKI_DIR", "var/pki"), require_secret(c, "PKI_PASSPHRASE"),
-            auto_enroll=str(c.get("AUTO_ENROLL", "true")).lower() == "true",
+            auto_enroll=development_only(
+                c, "AUTO_ENROLL", str(c.get("AUTO_ENROLL") or "false").lower() == "true",
+                "issues a certificate and a server-held key to any leader on first use,"
+                " named as the caller says"),
             seals=_seal_tokens(c))
+        self.trust = trust.TrustRoots.from_setting(c.get("TRUST_ROOTS"))
         self.tsa_url = c.get("TSA_URL") or None
         self.providers = remote.Providers.from_file(c.get("CSC_PROVIDERS"))
         self.server = None

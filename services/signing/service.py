@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from services.signing import authority, commands, domain, manifest, pades, verification
 from services.signing.dependencies import SigningAuthority
 from services.signing.devices import SignsWithDevices
+from services.signing.enrolling import EnrolsWithRequests
 from services.signing.settings import SigningSettings
 from services.signing.store import MIGRATIONS, SigningStore
 from shared import scope
@@ -44,7 +45,8 @@ from shared.objectstore import OwnContent, PdfCheck
 log = logging.getLogger(__name__)
 
 
-class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
+class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
+                     EnrolsWithRequests):
     name = domain.SERVICE
 
     events = EventStoreProvider(migrations=(uploads.MIGRATIONS, MIGRATIONS))
@@ -197,9 +199,11 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
         with self.events.transaction() as conn:
             crl = self.pki.authority.crl(conn)
             row = self.store.manifest_files(conn, document_id)
-        roots = [self.pki.authority.ca.certificate]
+        # The platform's root, and those the operator trusts too (TRUST_ROOTS).
+        roots = [self.pki.authority.ca.certificate, *self.pki.trust.certificates()]
+        crls = [crl, *self.pki.trust.crls()]
         agency = document["issuing_agency"]
-        report = run_cpu(verification.verify_pdf, pdf, roots, [crl],
+        report = run_cpu(verification.verify_pdf, pdf, roots, crls,
                          {"agency_code": agency, "roles": ["leader", "agency"]})
         result = {"document_id": str(document_id), "file": document["file"],
                   "pdf": _jsonable(report), "manifest": None}
@@ -207,7 +211,7 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices):
             body = self._fetch(row[0], row[0]["sha256"])
             signature = self._fetch(row[1], row[1]["sha256"])
             result["manifest"] = _jsonable(run_cpu(
-                verification.verify_manifest, body, signature, roots, [crl],
+                verification.verify_manifest, body, signature, roots, crls,
                 {"agency_code": agency, "role": "agency"}))
         result["ok"] = bool(report["ok"] and result["manifest"] and result["manifest"]["ok"])
         return result

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from services.signing import authority, domain, handouts, remote_credentials
+from services.signing import authority, domain, enrolment, handouts, remote_credentials
 from shared.envelope import Event, thaw
 from shared.migrations import initial
 
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS documents (
 MIGRATIONS = initial("signing", DDL).then(
     2, "leaders' own keys (certificates.key_held) and signature hand-outs",
     authority.KEY_HELD_DDL + handouts.DDL).then(
-    3, "leaders' credentials at remote signing services (CSC API)", remote_credentials.DDL)
+    3, "leaders' credentials at remote signing services (CSC API)", remote_credentials.DDL).then(
+    4, "certificate requests (CSRs of leaders' tokens) and their decisions", enrolment.DDL)
 
 COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
            "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")

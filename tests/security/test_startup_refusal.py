@@ -99,3 +99,17 @@ def test_signing_and_audit_refuse_to_start_without_their_key_passphrase(
         process.stop()
     assert process.proc.returncode != 0
     assert f"{setting} {problem}" in log_of(process)
+
+
+def test_signing_refuses_automatic_enrolment_outside_development_mode(platform):
+    """AUTO_ENROLL=true would issue any leader a server-held key on first use: only in
+    development mode (tests/support/fixtures.py runs the tests' signing so)."""
+    env = {**platform.env(), "LIENTHONG_AUTO_ENROLL": "true"}
+    process = ServiceProcess("signing", env, platform.log_dir).start()
+    try:
+        process.wait_exit(timeout=60)
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0
+    assert "AUTO_ENROLL issues a certificate and a server-held key to any leader on first" \
+        " use, named as the caller says: allowed only in development mode" in log_of(process)

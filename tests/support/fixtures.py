@@ -52,6 +52,12 @@ def s3_server(tmp_path_factory):
         s3.cleanup()
 
 
+# The tests' leaders sign with a key the server issues them on first use (AUTO_ENROLL),
+# which is for development only: signing runs so explicitly, in development mode. The
+# tests of enrolment itself run it as production does (tests/e2e/test_enrolment.py).
+SIGNING_DEV_ENROLMENT = {"LIENTHONG_DEV_MODE": "1", "LIENTHONG_AUTO_ENROLL": "true"}
+
+
 @dataclass
 class Platform:
     """Where one test's services find their servers, as env vars and nameko config."""
@@ -139,6 +145,8 @@ class Platform:
         """``env()`` with the service's own least-privilege logins (``infra.provision``)
         where the harness made the vhost; the shared logins elsewhere."""
         env = {**self.env(), **self._own_logins().get(service, {})}
+        if service == "signing":
+            env.update(SIGNING_DEV_ENROLMENT)
         if own := self._own_s3_key(service):
             env["LIENTHONG_S3_ACCESS_KEY"], env["LIENTHONG_S3_SECRET_KEY"] = own
         return env
@@ -181,6 +189,9 @@ class Platform:
                           POSTGRES_APP_DSN=own.get("LIENTHONG_PG_APP_DSN"))
         if own := self._own_s3_key(service):
             config["S3_ACCESS_KEY"], config["S3_SECRET_KEY"] = own
+        if service == "signing":
+            config.update({k.removeprefix("LIENTHONG_"): v
+                           for k, v in SIGNING_DEV_ENROLMENT.items()})
         return config
 
     def _shared_config(self, service):

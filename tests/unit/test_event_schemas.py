@@ -266,11 +266,26 @@ def _all_events():
             actor=LEADER, producer="signing", stream_id=f"signature-{late}"), "sign")
     assert docs.record_issue_overdue(docs_store, docs_log, utc_now() + timedelta(days=30)) == 1
 
+    made += _enrolment_events()
     made += [gateway.login_failed("ai", "sai mật khẩu", "10.0.0.1"),
              gateway.login_failures_summarised("user:ai", 3, 0, NOW, NOW),
              gateway.request_denied(CLERK, "GET", "/v1/x", "cấm")]
     made += [e for e in docs_log.read_all()] + [e for e in signing_log.read_all()]
     assert accepted in made
+    return made
+
+
+def _enrolment_events():
+    """A leader's certificate request, approved; another, rejected (signing's pure core)."""
+    from services.signing import enrolment
+    from tests.unit.test_signing_enrolment import ADMIN, csr_of
+
+    made = []
+    for decide in (lambda r: enrolment.certificate_request_approved(
+            r, {**CERTIFICATE, "serial": "1f"}, ADMIN),
+            lambda r: enrolment.certificate_request_rejected(r, "Sai người", ADMIN)):
+        requested = enrolment.certificate_requested(LEADER, "Nguyễn Văn An", csr_of())
+        made += [requested, decide({**requested.data, "state": enrolment.PENDING})]
     return made
 
 

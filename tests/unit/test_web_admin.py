@@ -148,6 +148,26 @@ def test_the_certificates_page_shows_validity_revocation_and_the_enrol_form():
     assert "1a2b" in auditor and 'method="post"' not in auditor.split("<main")[1]
 
 
+def test_the_certificates_page_lists_pending_requests_to_approve_or_reject():
+    requests = [{"request_id": "9b2f6a4e-0000-4000-8000-000000000001", "holder": "chu.tich",
+                 "agency": "000.00.00.H41", "role": "leader",
+                 "full_name": "Nguyễn <b>Văn</b> An", "key_sha256": "ab" * 32,
+                 "requested_at": "2026-11-20T02:00:00+00:00"}]
+    html = render("admin_certificates.html", path="/web/admin/certificates", certificates=[],
+                  reasons=(), enrol_roles=(), values={}, requests=requests)
+    assert check_forms_and_labels(html) == 3  # approve, reject (with why); enrol
+    base = "/web/admin/certificates/requests/9b2f6a4e-0000-4000-8000-000000000001"
+    assert f'action="{base}/approve"' in html and f'action="{base}/reject"' in html
+    assert "Nguyễn &lt;b&gt;Văn&lt;/b&gt; An" in html and "20/11/2026 09:00" in html
+    english = render("admin_certificates.html", lang="en", path="/web/admin/certificates",
+                     certificates=[], reasons=(), enrol_roles=(), values={}, requests=[])
+    assert "No certificate request awaits approval." in english
+    auditor = render("admin_certificates.html", actor={**ADMIN, "role": "auditor"},
+                     path="/web/admin/certificates", certificates=[], reasons=(),
+                     enrol_roles=(), values={}, requests=requests)
+    assert "chu.tich" in auditor and 'method="post"' not in auditor.split("<main")[1]
+
+
 def _agencies_page(actor, **extra):
     context = {"agencies": AGENCIES[1:3], "parent": "000.00.00.H41", "q": "",
                "names": {a["code"]: a["name"] for a in AGENCIES}, "links": None,
