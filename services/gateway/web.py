@@ -52,7 +52,9 @@ FIELDS_BYTES = 64 * 1024    # the compose form's fields, before its files
 HERE = os.path.dirname(__file__)
 STATIC = {"app.css": ("text/css; charset=utf-8", os.path.join(HERE, "static", "app.css")),
           "picker.js": ("text/javascript; charset=utf-8",
-                        os.path.join(HERE, "static", "picker.js"))}
+                        os.path.join(HERE, "static", "picker.js")),
+          "upload.js": ("text/javascript; charset=utf-8",
+                        os.path.join(HERE, "static", "upload.js"))}
 DENIALS = (Unauthenticated, Forbidden, NotFound)
 
 _env = Environment(loader=FileSystemLoader(os.path.join(HERE, "templates")),

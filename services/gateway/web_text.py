@@ -77,6 +77,10 @@ VI = {
     "accept": "Tiếp nhận",
     "refuse": "Từ chối tiếp nhận",
     "save_draft": "Lưu dự thảo",
+    "upload_sending": "Đang tải tệp lên: {percent}%",
+    "upload_waiting": "Đã tải lên; đang lưu dự thảo…",
+    "upload_failed": "Tải lên không thành công (mất kết nối, hoặc máy chủ đã từ chối trước khi"
+                     " nhận hết tệp); dự thảo chưa được lưu. Hãy tải lại trang và thử lại.",
     # states
     "state_draft": "Dự thảo",
     "state_submitted": "Chờ ký",
@@ -381,6 +385,11 @@ EN = {
     "accept": "Accept",
     "refuse": "Refuse",
     "save_draft": "Save draft",
+    "upload_sending": "Uploading the files: {percent}%",
+    "upload_waiting": "Uploaded; saving the draft…",
+    "upload_failed": "The upload failed (the connection was lost, or the server refused"
+                     " before it had every file); the draft was not saved. Reload the page"
+                     " and try again.",
     "state_draft": "Draft",
     "state_submitted": "Awaiting signature",
     "state_returned": "Returned",

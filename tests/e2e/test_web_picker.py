@@ -14,6 +14,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -269,3 +270,57 @@ def test_the_script_fills_the_field_in_place_in_chromium(web, browser, tmp_path)
     assert codes[0] == COMMUNE_1 and len(set(codes)) == 9 and PROVINCE not in codes
     assert browser.current_url.endswith("/web/new")  # never left the page
     assert browser.find_element(By.ID, "subject").get_attribute("value") == SUBJECT
+
+
+def test_the_compose_form_shows_the_upload_s_progress_in_chromium(web, browser, tmp_path):
+    """With JavaScript, the compose form's files go up with a progress bar (the
+    upload slowed down in Chromium so it can be seen moving), then the page is
+    the new document's, holding every byte; a refusal shows the gateway's page."""
+    pdf = tmp_path / "ke-hoach.pdf"
+    pdf.write_bytes(make_pdf("Ke hoach", padding=1_500_000))
+    screen = Screen(browser, web, tmp_path)
+    screen.log_in("van.thu")
+    # A refusal comes back as the page the form would have shown (here: no token).
+    small = tmp_path / "nho.pdf"
+    small.write_bytes(make_pdf("Nho"))
+
+    def compose(path):
+        screen.open("/web/new")
+        for field, value in (("subject", SUBJECT), ("agency_abbreviation", "UBND"),
+                             ("position", "Chủ tịch"), ("full_name", "Nguyễn Văn An"),
+                             ("recipients", COMMUNE_1)):
+            screen.type(field, value)
+        browser.find_element(By.ID, "file").send_keys(str(path))
+
+    compose(small)
+    browser.execute_script("document.querySelector('#compose input[name=csrf]').remove()")
+    screen.press("Lưu dự thảo")
+    screen.wait_text("Biểu mẫu không hợp lệ hoặc đã cũ")
+    assert browser.current_url.endswith("/web/new")
+    compose(pdf)
+    browser.set_network_conditions(offline=False, latency=5, download_throughput=10_000_000,
+                                   upload_throughput=300_000)  # bytes/s: about 5 s
+    bar = browser.find_element(By.ID, "upload-progress")
+    assert not bar.is_displayed()
+    screen.press("Lưu dự thảo")
+    seen, said = set(), set()
+
+    def moving(_):
+        try:
+            value = int(bar.get_attribute("value"))
+            if bar.is_displayed() and 0 < value < 100:
+                seen.add(value)
+                said.add(browser.find_element(By.ID, "upload-status").text)
+        except StaleElementReferenceException:
+            return True  # the page moved on
+        return len(seen) >= 3
+
+    WebDriverWait(browser, 60, poll_frequency=0.1).until(moving)
+    screen.wait_text("Đã tạo dự thảo.", timeout=120)
+    browser.delete_network_conditions()
+    assert len(seen) >= 3, f"the bar was seen at {sorted(seen)} only"
+    assert any(re.fullmatch(r"Đang tải tệp lên: ([1-9]|[1-9][0-9])%", t) for t in said), said
+    document_id = browser.current_url.split("/web/documents/")[1].split("?")[0]
+    api = Api(web)
+    assert api.get("van.thu", f"/v1/documents/{document_id}").json()["file"]["size"] == \
+        pdf.stat().st_size
