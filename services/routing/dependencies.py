@@ -9,7 +9,7 @@ from typing import Any
 from nameko.extensions import DependencyProvider
 
 from services.routing import commands
-from services.routing.directory import Directory
+from shared.directory import Directory
 from services.routing.sample_data import (
     apply_reform_2025, merge_provinces_2025, national, sample_province,
 )
