@@ -251,6 +251,12 @@ def recall_answered(conn: Any, store: Any, log_: EventLog, event: Event) -> None
                   lambda incoming: domain.incoming_withdrawn(incoming, event), _project(store))
 
 
+def directory_changed(conn: Any, store: Any, log_: EventLog, event: Event) -> None:
+    """routing's directory changed: docs' copy takes the event's changes, at the
+    event's place in routing's ``directory`` stream (a redelivery is a no-op)."""
+    store.record_directory_changes(conn, event.stream_version, thaw(event.data["changes"]))
+
+
 # -- reading --------------------------------------------------------------------------
 
 def load(store: Any, document_id: Any) -> dict:

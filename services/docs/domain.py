@@ -20,7 +20,7 @@ the number is given at issue, in the same transaction that records it.
 from datetime import date, datetime, timedelta
 
 from shared.envelope import Actor, new_event, system_actor
-from shared.errors import Conflict, Forbidden, ValidationFailed
+from shared.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
 from shared.values import VIETNAM
 from shared.workdays import aware, end_of_next_working_day
 
@@ -116,6 +116,45 @@ def check_registration(command, actor: Actor, today):
     if due is not None and due < today:
         raise ValidationFailed(f"due_date: {due.isoformat()} is in the past (today is"
                                f" {today.isoformat()} in Vietnam)", field="due_date")
+
+
+def check_recipients(recipients, directory, on):
+    """Each recipient is an agency of the directory (docs' copy of routing's,
+    ``shared.directory.Directory``) effective on ``on`` (Vietnam's today): a
+    code nobody uses, one retired (by the 2025 reform, say) or not yet
+    effective is refused here, before anything is stored, instead of the
+    document being numbered and its delivery refused after issue. Every bad
+    code is named (``errors``), the first one in the message and ``field``."""
+    if directory is None:
+        raise ServiceUnavailable("recipients: the agency directory has not reached docs yet"
+                                 " (routing sends it); try again shortly", field="recipients")
+    problems = {}
+    for i, code in enumerate(recipients):
+        why = recipient_problem(directory, code, on)
+        if why:
+            problems[i] = f"recipients.{i}: {why}"
+    if problems:
+        first = min(problems)
+        raise ValidationFailed("; ".join(problems[i] for i in sorted(problems)),
+                               field=f"recipients.{first}",
+                               errors={"recipients": {i: [m] for i, m in problems.items()}})
+
+
+def recipient_problem(directory, code, on):
+    """Why ``code`` cannot receive a document on ``on``, or None."""
+    if not directory.knows(code):
+        return f"agency {code} is not in the directory"
+    versions = directory.history(code)
+    if any(v.effective_on(on) for v in versions):
+        return None
+    if on < versions[0].valid_from:
+        return f"agency {code} is not effective until {versions[0].valid_from.isoformat()}"
+    last = versions[-1]
+    if last.successors:
+        return (f"agency {code} ({last.name}) ceased on {last.valid_to.isoformat()};"
+                f" address its successor {', '.join(last.successors)}")
+    return (f"agency {code} ({last.name}) was dissolved on {last.valid_to.isoformat()}"
+            " with no successor")
 
 
 def check_clerk_of_issuer(document, actor: Actor):

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from werkzeug.wrappers import Response
 
 from services.docs import commands, domain, intake, queries, registers
-from services.docs.dependencies import IssueOverdueWatch
+from services.docs.dependencies import IssueOverdueWatch, KnownAgencies
 from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import date_or_none, load_register, year_or_none
 from services.docs.settings import DocsSettings
@@ -45,6 +45,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     auth = Authenticator()
     settings = SettingsProvider(DocsSettings)
     issue_overdue_watch = IssueOverdueWatch()
+    agencies = KnownAgencies()
 
     @property
     def store(self):
@@ -70,7 +71,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
             raise ValidationFailed("metadata: required, as the first form field",
                                    field="metadata")
         command = load_register(form.read_field())
-        domain.check_registration(command, actor, domain.vietnam_today(utc_now()))
+        today = domain.vietnam_today(utc_now())
+        domain.check_registration(command, actor, today)
+        domain.check_recipients(command["recipients"], self.agencies.load(self.store), today)
         for kind in ("amends", "replaces"):
             if command[kind]:
                 domain.check_link(kind, self._find(command[kind]), actor)
@@ -290,6 +293,11 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     @event_handler("routing", "RecallAnswered", requeue_on_error=True)
     def on_recall_answered(self, payload):
         self._handle("docs.on_recall_answered", payload, commands.recall_answered)
+
+    @event_handler("routing", "DirectoryChanged", requeue_on_error=True)
+    def on_directory_changed(self, payload):
+        """routing's agency directory, kept to check recipients and name agencies."""
+        self._handle("docs.on_directory_changed", payload, commands.directory_changed)
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -89,9 +89,18 @@ CREATE TABLE IF NOT EXISTS issue_deadlines (
 );
 CREATE INDEX IF NOT EXISTS issue_deadlines_open ON issue_deadlines (issue_by) WHERE issued_at IS NULL;
 """
+# docs' copy of routing's agency directory: each DirectoryChanged event's
+# changes, by its place in routing's ``directory`` stream (``version``).
+DIRECTORY_DDL = """
+CREATE TABLE IF NOT EXISTS directory_changes (
+    version integer PRIMARY KEY,
+    changes jsonb NOT NULL
+);
+"""
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("docs", DDL).then(
-    2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL)
+    2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL).then(
+    3, "directory_changes: routing's agency directory, as its events carry it", DIRECTORY_DDL)
 ISSUE_COLUMNS = ("document_id", "issuing_agency", "urgency", "signed_at", "issue_by",
                  "issued_at", "overdue_at", "state", "subject", "document_type")
 _ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at, t.issue_by,"
@@ -130,6 +139,16 @@ def _registered_row(event: Event) -> dict:
             "year": data.get("year"), "issued_at": data.get("issued_at"),
             "sent_at": event.occurred_at if event.event_type == "ExternalDocumentRecorded"
             else None}
+
+
+def _contiguous(versions: list[int]) -> int:
+    """The last of ``versions`` (sorted) reached from 1 without a gap (0: none)."""
+    last = 0
+    for version in versions:
+        if version != last + 1:
+            break
+        last = version
+    return last
 
 
 def _changes(event: Event, cause: Event | None) -> dict:
@@ -287,6 +306,26 @@ class DocsStore:
             delivered.setdefault(str(document_id), []).append(agency)
         return documents, delivered
 
+    # -- the agency directory (routing's, from its DirectoryChanged events) -------------
+
+    def record_directory_changes(self, conn: Any, version: int, changes: list) -> None:
+        """One ``DirectoryChanged`` event's changes, at its ``version`` (once)."""
+        conn.execute("INSERT INTO directory_changes (version, changes) VALUES (%s, %s)"
+                     " ON CONFLICT (version) DO NOTHING",
+                     (version, json.dumps(changes, ensure_ascii=False)))
+
+    def directory_version(self, conn: Any) -> int:
+        """How many of the directory's events docs holds, from the first without a gap."""
+        versions = [r[0] for r in conn.execute(
+            "SELECT version FROM directory_changes ORDER BY version")]
+        return _contiguous(versions)
+
+    def directory_changes(self, conn: Any, upto: int) -> list:
+        """Every change of the directory's events 1 to ``upto``, oldest first."""
+        return [c for (changes,) in conn.execute(
+            "SELECT changes FROM directory_changes WHERE version <= %s ORDER BY version",
+            (upto,)) for c in changes]
+
     # -- the projection -----------------------------------------------------------------
 
     def project_all(self, events: list[Event], conn: Any, cause: Event | None = None) -> None:
@@ -349,18 +388,19 @@ class MemoryDocsStore:
         self.delivered: dict[str, set[str]] = {}
         self.arrived: dict[tuple[str, str], dict] = {}  # (document_id, agency) -> row
         self.deadlines: dict[str, dict] = {}  # document_id -> issue deadline row
+        self.directory: dict[int, list] = {}  # routing's directory stream version -> changes
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
             saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived,
-                                   self.deadlines))
+                                   self.deadlines, self.directory))
             try:
                 yield None
             except BaseException:
                 (self.documents, self.numbers, self.delivered, self.arrived,
-                 self.deadlines) = saved
+                 self.deadlines, self.directory) = saved
                 raise
 
     writing = transaction
@@ -455,6 +495,16 @@ class MemoryDocsStore:
                      for doc, d in self.documents.items()}
         return documents, {doc: sorted(agencies) for doc, agencies in self.delivered.items()
                            if agencies}
+
+    def record_directory_changes(self, conn: Any, version: int, changes: list) -> None:
+        self.directory.setdefault(version, copy.deepcopy(list(changes)))
+
+    def directory_version(self, conn: Any) -> int:
+        return _contiguous(sorted(self.directory))
+
+    def directory_changes(self, conn: Any, upto: int) -> list:
+        return [copy.deepcopy(c) for v in sorted(self.directory) if v <= upto
+                for c in self.directory[v]]
 
     def _track_issue(self, event: Event) -> None:
         """``_track_issue`` of the PostgreSQL adapter, on the dict."""

@@ -14,6 +14,7 @@ import pytest
 
 from services.docs import domain
 from services.docs.schemas import load_register
+from services.routing.sample_data import sample_province
 from shared.envelope import Actor, new_event
 from shared.errors import NotFound
 from shared.objectstore import StoredObject
@@ -390,3 +391,15 @@ class DocsStoreContract:
             found = store.overdue_issues(conn, agency, monday + timedelta(days=3))
         assert [t["document_id"] for t in found] == [urgent, normal]
         assert found[0]["urgency"] == 2
+
+    def test_the_directory_is_read_up_to_its_first_gap(self, store):
+        changes = sample_province().changes
+        with store.transaction() as conn:
+            store.record_directory_changes(conn, 1, changes[:5])
+            store.record_directory_changes(conn, 3, changes[9:])  # 2 not arrived yet
+            assert store.directory_version(conn) == 1
+            store.record_directory_changes(conn, 2, changes[5:9])
+            store.record_directory_changes(conn, 2, [])  # a redelivery changes nothing
+            assert store.directory_version(conn) == 3
+            assert store.directory_changes(conn, 3) == changes
+            assert store.directory_changes(conn, 1) == changes[:5]
