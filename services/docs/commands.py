@@ -272,18 +272,24 @@ def load(store: Any, document_id: Any) -> dict:
 
 
 def register_rows(store: Any, agency: str, kind: str, year: int | None = None,
-                  start: date | None = None, end: date | None = None) -> tuple[list, int | None]:
-    """The agency's outgoing, incoming or follow-up register (``registers``), filtered."""
+                  start: date | None = None, end: date | None = None,
+                  directory: Any = None) -> tuple[list, int | None]:
+    """The agency's outgoing, incoming or follow-up register (``registers``),
+    filtered; agencies by their names in ``directory`` (docs' copy of routing's)."""
+
+    def name_of(code: str, on: date) -> str:
+        return domain.agency_name(directory, code, on)
+
     if kind not in registers.REGISTERS:
         raise NotFound(f"kind: no register {kind!r}; use one of"
                        f" {', '.join(registers.REGISTERS)}", field="kind")
     with store.transaction() as conn:
         if kind == "outgoing":
-            rows = [registers.outgoing_row(d) for d in store.outgoing(conn, agency)]
+            rows = [registers.outgoing_row(d, name_of) for d in store.outgoing(conn, agency)]
             date_column = "document_date"
         else:
             make = registers.incoming_row if kind == "incoming" else registers.follow_up_row
-            rows = [make(arrival, document)
+            rows = [make(arrival, document, name_of)
                     for arrival, document in store.incoming_register(conn, agency)]
             date_column = "arrival_date"
     return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year

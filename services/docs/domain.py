@@ -157,6 +157,16 @@ def recipient_problem(directory, code, on):
             " with no successor")
 
 
+def agency_name(directory, code, on):
+    """The name ``code`` had on ``on`` (a date), as registers print it: else the
+    name it last had; the code itself for one the directory never had."""
+    if directory is None or not directory.knows(code):
+        return code
+    versions = directory.history(code)
+    found = next((v for v in reversed(versions) if v.effective_on(on)), versions[-1])
+    return found.name
+
+
 def check_clerk_of_issuer(document, actor: Actor):
     _clerk_of(actor, document["issuing_agency"])
 

@@ -151,8 +151,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
                                      f'attachment; filename="{kind}-{year or "all"}.csv"'})
         if fmt == "pdf":
             out = io.BytesIO()
-            registers.render_pdf(kind, rows, actor.agency,
-                                 year or domain.series_year(utc_now()), out)
+            name = domain.agency_name(self.agencies.load(self.store), actor.agency,
+                                      domain.vietnam_today(utc_now()))
+            registers.render_pdf(kind, rows, name, year or domain.series_year(utc_now()), out)
             return Response(out.getvalue(), mimetype="application/pdf")
         raise ValidationFailed("format: csv or pdf", field="format")
 
@@ -362,7 +363,8 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     def _register(self, actor, kind, year, start, end):
         return commands.register_rows(self.store, actor.agency, kind, year_or_none(year),
-                                      date_or_none(start, "start"), date_or_none(end, "end"))
+                                      date_or_none(start, "start"), date_or_none(end, "end"),
+                                      self.agencies.load(self.store))
 
     # -- read-only lists for the web application (the SQL: ``queries``) --------------
 

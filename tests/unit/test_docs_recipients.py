@@ -1,6 +1,7 @@
-"""Recipients checked at registration against docs' copy of the directory
-(``domain.check_recipients``): an unknown, retired or not yet effective code is
-refused, named by its index, before anything is stored."""
+"""docs' copy of the agency directory: recipients checked at registration
+(``domain.check_recipients``: an unknown, retired or not yet effective code is
+refused, named by its index, before anything is stored) and agencies named,
+not coded, in the registers (``domain.agency_name``)."""
 
 from datetime import date
 
@@ -64,3 +65,38 @@ def test_without_the_directory_registration_waits_for_it():
     with pytest.raises(ServiceUnavailable) as err:
         domain.check_recipients([PROVINCE], None, AFTER)
     assert err.value.field == "recipients"
+
+
+# -- names where Appendix IV has agencies, not codes -----------------------------------
+
+def test_an_agency_is_named_as_it_was_on_the_day():
+    reformed = apply_reform_2025(sample_province())
+    reformed.rename(PROVINCE, "UBND tỉnh Nghệ An (mới)", "2026-01-01")
+    assert domain.agency_name(reformed, PROVINCE, date(2025, 12, 31)) == \
+        "UBND tỉnh Nghệ An (mẫu)"
+    assert domain.agency_name(reformed, PROVINCE, AFTER) == "UBND tỉnh Nghệ An (mới)"
+    # Retired since: its last name; unknown, or no directory yet: the code.
+    assert domain.agency_name(reformed, DISTRICT, AFTER) == "UBND huyện Diễn Châu"
+    assert domain.agency_name(reformed, "000.00.99.H99", AFTER) == "000.00.99.H99"
+    assert domain.agency_name(None, PROVINCE, AFTER) == PROVINCE
+
+
+def test_the_registers_print_agency_names(reformed):
+    from datetime import datetime, timezone
+
+    from services.docs import registers
+
+    issued = datetime(2025, 6, 2, 3, tzinfo=timezone.utc)
+    document = {"number_notation": "07/CT-UBND", "issued_at": issued, "document_type": "CT",
+                "subject": "Chỉ thị", "state": "sent", "recipients": [DISTRICT, COMMUNE],
+                "issuing_agency": PROVINCE, "signer": {}, "sent_at": issued}
+    arrival = {"arrival_number": 3, "arrived_at": issued, "state": "accepted", "reason": None}
+
+    def name_of(code, on):
+        return domain.agency_name(reformed, code, on)
+    assert registers.outgoing_row(document, name_of)["recipients"] == \
+        "UBND huyện Diễn Châu, UBND xã Diễn Hoa"
+    assert registers.incoming_row(arrival, document, name_of)["author"] == \
+        "UBND tỉnh Nghệ An (mẫu)"
+    assert registers.follow_up_row(arrival, document, name_of)["author_number_date"] == \
+        "UBND tỉnh Nghệ An (mẫu), 07/CT-UBND, 02/06/2025"
