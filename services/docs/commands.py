@@ -148,8 +148,10 @@ def overdue_issues(store: Any, actor: Actor, now: datetime) -> list[dict]:
 # -- incoming documents ---------------------------------------------------------------
 
 def decide_incoming(store: Any, log_: EventLog, document_id: Any, command: str,
-                    actor: Actor, reason: str | None = None) -> tuple[dict, Event]:
-    """The receiving clerk accepts (``accept``) or returns (``return``) an arrival."""
+                    actor: Actor, reason: str | None = None,
+                    handed_to: str | None = None) -> tuple[dict, Event]:
+    """The receiving clerk accepts (``accept``, passing it on to ``handed_to``)
+    or returns (``return``) an arrival."""
     document_id = _checked(document_id)
 
     def load(conn: Any) -> dict:
@@ -161,7 +163,7 @@ def decide_incoming(store: Any, log_: EventLog, document_id: Any, command: str,
 
     incoming, [recorded] = run_command(
         store.writing, log_, load,
-        lambda incoming: domain.incoming_decided(incoming, command, actor, reason),
+        lambda incoming: domain.incoming_decided(incoming, command, actor, reason, handed_to),
         _project(store))
     return incoming, recorded
 

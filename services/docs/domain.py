@@ -17,6 +17,7 @@ The leader's decisions and the seal arrive as the signing service's events;
 the number is given at issue, in the same transaction that records it.
 """
 
+import unicodedata
 from datetime import date, datetime, timedelta
 
 from shared.envelope import Actor, new_event, system_actor
@@ -428,8 +429,11 @@ def incoming_registered(document, agency, arrival_number, arrived_at: datetime, 
         stream_id=incoming_stream_of(document["document_id"], agency), causation=cause)
 
 
-def incoming_decided(incoming, command, actor: Actor, reason=None):
-    """The receiving clerk accepts the document into the register, or returns it."""
+def incoming_decided(incoming, command, actor: Actor, reason=None, handed_to=None):
+    """The receiving clerk accepts the document into the register, or returns it.
+    Accepting, the clerk may say to which unit or person it goes (``handed_to``,
+    the incoming register's "Đơn vị hoặc người nhận"; its "Ngày chuyển" is the
+    event's date)."""
     if actor.role != "clerk" or actor.agency != incoming["agency"]:
         raise Forbidden("agency: only a clerk of the receiving agency accepts or returns"
                         " its incoming documents", field="agency")
@@ -439,13 +443,28 @@ def incoming_decided(incoming, command, actor: Actor, reason=None):
                                field="reason")
     if len(reason) > 1000:
         raise ValidationFailed("reason: at most 1000 characters", field="reason")
+    handed_to = _handed_to(handed_to, command)
     state = next_state(incoming["state"], command, INCOMING_TRANSITIONS)
     event_type = "IncomingAccepted" if command == "accept" else "IncomingReturned"
     return new_event(event_type, {
         "document_id": incoming["document_id"], "agency": incoming["agency"], "state": state,
         "reason": reason or None, "arrival_number": incoming["arrival_number"],
+        **({"handed_to": handed_to} if handed_to else {}),
     }, actor=actor, producer=SERVICE,
         stream_id=incoming_stream_of(incoming["document_id"], incoming["agency"]))
+
+
+def _handed_to(handed_to, command):
+    if handed_to is None:
+        return None
+    if not isinstance(handed_to, str) or len(handed_to.strip()) > 200:
+        raise ValidationFailed("handed_to: the unit or person the document goes to, at most"
+                               " 200 characters", field="handed_to")
+    handed_to = unicodedata.normalize("NFC", handed_to.strip())
+    if handed_to and command != "accept":
+        raise ValidationFailed("handed_to: only an accepted document is passed on",
+                               field="handed_to")
+    return handed_to or None
 
 
 def incoming_withdrawn(incoming, cause):

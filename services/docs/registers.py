@@ -43,7 +43,8 @@ INCOMING = (
     Column("author", "Tác giả", 1.8),
     Column("number_notation", "Số, ký hiệu", 1.1),
     Column("document_date", "Ngày tháng văn bản", 1.2),
-    Column("type_and_subject", "Tên loại và trích yếu nội dung", 3.4),
+    Column("type_and_subject", "Tên loại và trích yếu nội dung", 2.6),
+    Column("transfer_date", "Ngày chuyển", 1.0),
     Column("handling_unit", "Đơn vị hoặc người nhận", 1.4),
     Column("receipt", "Ký nhận", 0.9),
     Column("note", "Ghi chú", 0.9),
@@ -341,6 +342,8 @@ def incoming_row(arrival, document, name_of=_code):
         "number_notation": document["number_notation"],
         "document_date": _local_date(document["issued_at"]),
         "type_and_subject": _type_and_subject(document),
+        "transfer_date": _local_date(arrival.get("handed_at")),
+        "handling_unit": arrival.get("handed_to"),
         "note": note,
     }
 
@@ -355,6 +358,7 @@ def follow_up_row(arrival, document, name_of=_code):
         "author_number_date": f"{author}, {document['number_notation']},"
                               f" {day:%d/%m/%Y}",
         "type_and_subject": _type_and_subject(document),
+        "handling_unit": arrival.get("handed_to"),
         "due_date": (datetime.date.fromisoformat(document["due_date"])
                      if document.get("due_date") else None),
         "progress": {"arrived": "Chưa xử lý", "accepted": "Đã tiếp nhận",

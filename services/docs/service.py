@@ -214,8 +214,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         return [{**r, "arrived_at": r["arrived_at"].isoformat()} for r in rows]
 
     @rpc
-    def accept_incoming(self, document_id):
-        return self._decide_incoming(document_id, "accept", None)
+    def accept_incoming(self, document_id, handed_to=None):
+        """Into the register; ``handed_to``: the unit or person it goes to."""
+        return self._decide_incoming(document_id, "accept", None, handed_to)
 
     @rpc
     def return_incoming(self, document_id, reason):
@@ -317,9 +318,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         self._handle(consumer, payload, lambda conn, store, log_, event: commands.follow(
             conn, store, log_, event, command, urgent_issue_within=within))
 
-    def _decide_incoming(self, document_id, command, reason):
+    def _decide_incoming(self, document_id, command, reason, handed_to=None):
         incoming, event = commands.decide_incoming(self.store, self.log, document_id, command,
-                                                   self.auth.actor(), reason)
+                                                   self.auth.actor(), reason, handed_to)
         return {"document_id": str(document_id), "state": event.data["state"],
                 "arrival_number": incoming["arrival_number"]}
 

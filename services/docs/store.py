@@ -97,10 +97,18 @@ CREATE TABLE IF NOT EXISTS directory_changes (
     changes jsonb NOT NULL
 );
 """
+# To whom the accepting clerk passed an incoming document, and when (the
+# incoming register's "Đơn vị hoặc người nhận" and "Ngày chuyển").
+HANDED_TO_DDL = """
+ALTER TABLE incoming ADD COLUMN IF NOT EXISTS handed_to text;
+ALTER TABLE incoming ADD COLUMN IF NOT EXISTS handed_at timestamptz;
+"""
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("docs", DDL).then(
     2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL).then(
-    3, "directory_changes: routing's agency directory, as its events carry it", DIRECTORY_DDL)
+    3, "directory_changes: routing's agency directory, as its events carry it", DIRECTORY_DDL
+).then(4, "incoming: the unit or person an accepted document is passed to, and when",
+       HANDED_TO_DDL)
 ISSUE_COLUMNS = ("document_id", "issuing_agency", "urgency", "signed_at", "issue_by",
                  "issued_at", "overdue_at", "state", "subject", "document_type")
 _ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at, t.issue_by,"
@@ -287,12 +295,12 @@ class DocsStore:
     def incoming_register(self, conn: Any, agency: str) -> list[tuple[dict, dict]]:
         """``(arrival, document)`` of the agency's incoming, by year and arrival number."""
         found = conn.execute(
-            f"SELECT i.arrival_number, i.arrived_at, i.state, i.reason,"
-            f" {', '.join('d.' + c.strip() for c in DOCUMENT_COLUMNS.split(','))}"
+            f"SELECT i.arrival_number, i.arrived_at, i.state, i.reason, i.handed_to,"
+            f" i.handed_at, {', '.join('d.' + c.strip() for c in DOCUMENT_COLUMNS.split(','))}"
             " FROM incoming i JOIN documents d USING (document_id)"
             " WHERE i.agency = %s ORDER BY i.year, i.arrival_number", (agency,)).fetchall()
-        return [({"arrival_number": r[0], "arrived_at": r[1], "state": r[2], "reason": r[3]},
-                 _document(r[4:])) for r in found]
+        return [({"arrival_number": r[0], "arrived_at": r[1], "state": r[2], "reason": r[3],
+                  "handed_to": r[4], "handed_at": r[5]}, _document(r[6:])) for r in found]
 
     def summary(self, conn: Any) -> tuple[dict[str, dict], dict[str, list[str]]]:
         """Every document's row and every delivery, for the audit's reconciliation."""
@@ -370,10 +378,13 @@ class DocsStore:
             conn.execute(_INSERT_INCOMING, _incoming_row(event.data))
         elif kind in _INCOMING_CHANGES:
             data = event.data
-            conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason)"
+            handed_to = data.get("handed_to")  # absent from events before it existed
+            conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason),"
+                         " handed_to = COALESCE(%s, handed_to),"
+                         " handed_at = CASE WHEN %s::text IS NULL THEN handed_at ELSE %s END"
                          " WHERE document_id = %s AND agency = %s",
-                         (data["state"], data.get("reason"), data["document_id"],
-                          data["agency"]))
+                         (data["state"], data.get("reason"), handed_to, handed_to,
+                          event.occurred_at, data["document_id"], data["agency"]))
         else:
             raise ValueError(f"docs does not project {kind}")
 
@@ -485,7 +496,8 @@ class MemoryDocsStore:
         found = sorted(((doc, row) for (doc, at), row in self.arrived.items()
                         if at == agency and doc in self.documents),
                        key=lambda item: (item[1]["year"], item[1]["arrival_number"]))
-        return [({k: row[k] for k in ("arrival_number", "arrived_at", "state", "reason")},
+        return [({**{k: row[k] for k in ("arrival_number", "arrived_at", "state", "reason")},
+                  "handed_to": row.get("handed_to"), "handed_at": row.get("handed_at")},
                  copy.deepcopy(self.documents[doc])) for doc, row in found]
 
     def summary(self, conn: Any) -> tuple[dict[str, dict], dict[str, list[str]]]:
@@ -576,6 +588,8 @@ class MemoryDocsStore:
             row["state"] = data["state"]
             if data.get("reason") is not None:
                 row["reason"] = data["reason"]
+            if data.get("handed_to") is not None:
+                row["handed_to"], row["handed_at"] = data["handed_to"], event.occurred_at
         else:
             raise ValueError(f"docs does not project {kind}")
 

@@ -163,7 +163,8 @@ ENDPOINTS = {
     "incoming": Endpoint("GET", "/v1/incoming", "The incoming register", CLERK + LEADER,
                          answer="array", query=(("year", "integer", "calendar year"),)),
     "accept_incoming": Endpoint("POST", "/v1/incoming/{document_id}/accept",
-                                "Accept an arrival into the register", CLERK),
+                                "Accept an arrival into the register, passing it on to a"
+                                " unit or person (optional)", CLERK, body=s.AcceptSchema),
     "return_incoming": Endpoint("POST", "/v1/incoming/{document_id}/return",
                                 "Return an arrival to its sender", CLERK, body=s.ReasonSchema),
     "registers": Endpoint(

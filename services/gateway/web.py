@@ -495,7 +495,9 @@ ACTIONS = {
                "comment"),
     "seal": ("seal", lambda docs, signing, d, f: signing.seal_document(d), None),
     "issue": ("issue", lambda docs, signing, d, f: docs.issue(d), None),
-    "accept": ("accept_incoming", lambda docs, signing, d, f: docs.accept_incoming(d), None),
+    "accept": ("accept_incoming",
+               lambda docs, signing, d, f: docs.accept_incoming(d, f.get("handed_to") or None),
+               None),
     "refuse": ("return_incoming",
                lambda docs, signing, d, f: docs.return_incoming(d, f.get("reason")), "reason"),
 }

@@ -282,7 +282,7 @@ class DocsStoreContract:
                 item for item in store.incoming_register(conn, recipient)
                 if item[1]["document_id"] == document["document_id"]]
         assert arrival == {"arrival_number": 5, "arrived_at": at, "state": domain.ARRIVED,
-                           "reason": None}
+                           "reason": None, "handed_to": None, "handed_at": None}
         assert registered_document == document
 
     def test_a_broadcasts_arrivals_projected_together_are_each_registered(self, store):
@@ -311,6 +311,21 @@ class DocsStoreContract:
             [listed] = [r for r in store.arrivals(conn, recipient)
                         if r["document_id"] == document["document_id"]]
         assert listed["state"] == domain.WITHDRAWN and listed["reason"] == "Sai nơi nhận"
+
+    def test_an_accepted_arrival_records_to_whom_it_went_and_when(self, store):
+        document = self.issued(store)
+        recipient = new_agency()
+        self.arrive(store, document, recipient)
+        clerk = Actor("vt", recipient, "clerk")
+        with store.transaction() as conn:
+            incoming = store.incoming(conn, document["document_id"], recipient)
+            accepted = domain.incoming_decided(incoming, "accept", clerk,
+                                               handed_to="Phòng Kinh tế")
+            store.project(accepted, conn)
+            [(arrival, _)] = [item for item in store.incoming_register(conn, recipient)
+                              if item[1]["document_id"] == document["document_id"]]
+        assert (arrival["handed_to"], arrival["handed_at"]) == ("Phòng Kinh tế",
+                                                                accepted.occurred_at)
 
     def test_an_arrival_number_is_given_once_a_year_at_an_agency(self, store):
         recipient = new_agency()
