@@ -419,21 +419,26 @@ def issue_timeliness(issue_by, issued_at):
 
 # -- incoming documents -------------------------------------------------------------
 
-def incoming_registered(document, agency, arrival_number, arrived_at: datetime, cause):
+def incoming_registered(document, agency, arrived_at: datetime, cause):
+    """A copy arrived at ``agency``, not yet numbered: the receiving clerk checks
+    it first (Decree 30 Art. 21-22); the number comes with ``IncomingAccepted``.
+    (Events stored before this rule carry an ``arrival_number``.)"""
     return new_event("IncomingRegistered", {
         "document_id": document["document_id"], "agency": agency,
-        "arrival_number": arrival_number, "year": series_year(arrived_at),
+        "year": series_year(arrived_at),
         "arrived_at": vietnam_time(arrived_at).isoformat(), "state": ARRIVED,
         "sender": document["issuing_agency"], "number_notation": document["number_notation"],
     }, actor=system_actor(SERVICE), producer=SERVICE,
         stream_id=incoming_stream_of(document["document_id"], agency), causation=cause)
 
 
-def incoming_decided(incoming, command, actor: Actor, reason=None, handed_to=None):
+def incoming_decided(incoming, command, actor: Actor, reason=None, handed_to=None,
+                     numbered=None):
     """The receiving clerk accepts the document into the register, or returns it.
     Accepting, the clerk may say to which unit or person it goes (``handed_to``,
     the incoming register's "Đơn vị hoặc người nhận"; its "Ngày chuyển" is the
-    event's date)."""
+    event's date). ``numbered``: the arrival number and its year, taken for an
+    accepted copy that has none yet."""
     if actor.role != "clerk" or actor.agency != incoming["agency"]:
         raise Forbidden("agency: only a clerk of the receiving agency accepts or returns"
                         " its incoming documents", field="agency")
@@ -448,7 +453,9 @@ def incoming_decided(incoming, command, actor: Actor, reason=None, handed_to=Non
     event_type = "IncomingAccepted" if command == "accept" else "IncomingReturned"
     return new_event(event_type, {
         "document_id": incoming["document_id"], "agency": incoming["agency"], "state": state,
-        "reason": reason or None, "arrival_number": incoming["arrival_number"],
+        "reason": reason or None,
+        "arrival_number": numbered[0] if numbered else incoming["arrival_number"],
+        **({"year": numbered[1]} if numbered else {}),
         **({"handed_to": handed_to} if handed_to else {}),
     }, actor=actor, producer=SERVICE,
         stream_id=incoming_stream_of(incoming["document_id"], incoming["agency"]))

@@ -322,7 +322,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         incoming, event = commands.decide_incoming(self.store, self.log, document_id, command,
                                                    self.auth.actor(), reason, handed_to)
         return {"document_id": str(document_id), "state": event.data["state"],
-                "arrival_number": incoming["arrival_number"]}
+                "arrival_number": event.data["arrival_number"]}
 
     def _find(self, document_id):
         with self.store.transaction() as conn:

@@ -6,6 +6,7 @@ cases make them and projected with ``store.project``; every test uses new
 document ids and its own agencies' series, so a shared database is fine.
 """
 
+import dataclasses
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -32,6 +33,14 @@ def command(**changes):
     loaded = load_register(json.dumps(payload, ensure_ascii=False).encode())
     loaded["attachment_names"] = ["phu-luc.pdf"]
     return loaded
+
+
+def numbered(event, number):
+    """``event`` (an ``IncomingRegistered``) as stored before arrival numbers were
+    given at acceptance: with its ``arrival_number``."""
+    if number is None:
+        return event
+    return dataclasses.replace(event, data={**event.data, "arrival_number": number})
 
 
 def stored(name, sha="ab"):
@@ -251,17 +260,19 @@ class DocsStoreContract:
 
     # -- incoming ----------------------------------------------------------------------
 
-    def arrive(self, store, document, agency, number=5):
+    def arrive(self, store, document, agency, number=None):
+        """An arrival; with a ``number``, as stored before the number was given at
+        acceptance (Art. 21-22): such old events must still project."""
         at = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-        event = domain.incoming_registered(document, agency, number, at,
-                                           cause("ConsignmentSent"))
+        event = numbered(domain.incoming_registered(document, agency, at,
+                                                    cause("ConsignmentSent")), number)
         self.project(store, event)
         return at
 
     def test_an_arrival_is_registered_and_listed(self, store):
         document = self.issued(store)
         recipient = new_agency()
-        at = self.arrive(store, document, recipient)
+        at = self.arrive(store, document, recipient, number=5)
         with store.transaction() as conn:
             incoming = store.incoming(conn, document["document_id"], recipient)
             assert incoming == {"document_id": document["document_id"], "agency": recipient,
@@ -289,7 +300,8 @@ class DocsStoreContract:
         document = self.issued(store)
         recipients = sorted(new_agency() for _ in range(3))
         at = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-        events = [domain.incoming_registered(document, agency, n, at, cause("ConsignmentSent"))
+        events = [numbered(domain.incoming_registered(document, agency, at,
+                                                      cause("ConsignmentSent")), n)
                   for n, agency in enumerate(recipients, start=1)]
         with store.transaction() as conn:
             store.project_all(events, conn)
@@ -311,6 +323,32 @@ class DocsStoreContract:
             [listed] = [r for r in store.arrivals(conn, recipient)
                         if r["document_id"] == document["document_id"]]
         assert listed["state"] == domain.WITHDRAWN and listed["reason"] == "Sai nơi nhận"
+
+    def test_the_arrival_number_comes_with_the_acceptance(self, store):
+        document, returned = self.issued(store), self.issued(store)
+        recipient = new_agency()
+        clerk = Actor("vt", recipient, "clerk")
+        self.arrive(store, document, recipient)
+        self.arrive(store, returned, recipient)
+        with store.transaction() as conn:
+            incoming = store.incoming(conn, document["document_id"], recipient)
+            assert incoming["arrival_number"] is None
+            store.project(domain.incoming_decided(
+                store.incoming(conn, returned["document_id"], recipient), "return", clerk,
+                "Sai nơi nhận"), conn)
+            store.project(domain.incoming_decided(incoming, "accept", clerk,
+                                                  numbered=(1, 2027)), conn)
+            assert store.incoming(conn, document["document_id"], recipient)[
+                "arrival_number"] == 1
+            assert store.incoming(conn, returned["document_id"], recipient)[
+                "arrival_number"] is None
+            listed = {r["document_id"]: (r["arrival_number"], r["year"])
+                      for r in store.arrivals(conn, recipient)}
+            register = [(a["arrival_number"], d["document_id"])
+                        for a, d in store.incoming_register(conn, recipient)]
+        assert listed == {document["document_id"]: (1, 2027),
+                          returned["document_id"]: (None, 2026)}
+        assert register == [(None, returned["document_id"]), (1, document["document_id"])]
 
     def test_an_accepted_arrival_records_to_whom_it_went_and_when(self, store):
         document = self.issued(store)
