@@ -269,7 +269,7 @@ class Supervisor:
             time.sleep(self.poll)
 
 
-def wait_for_docs_directory(pg_dsn, timeout=30):
+def wait_for_docs_directory(pg_dsn, timeout=60):
     """Until docs holds routing's agency directory (routing seeds it at start
     and sends it as an event; docs refuses registrations until it has it)."""
     import psycopg

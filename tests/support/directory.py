@@ -25,6 +25,6 @@ def give_docs_the_directory(container, platform, changes=None, version=1):
         handle(directory_changed(platform, changes, version))
 
 
-def wait_for_docs_directory(platform, timeout=30):
+def wait_for_docs_directory(platform, timeout=60):
     """Until docs holds routing's directory (routing seeds it at start)."""
     wait_until_docs_has_directory(platform.pg_dsn, timeout)
