@@ -14,8 +14,8 @@ HTTP API as a clerk and a leader do: register (a 1 MB PDF and a 100 KB PDF
 appendix, streamed), submit, sign (the leader's PAdES), seal (the agency's),
 issue (the number; the issue sends to the ``--recipients`` agencies its
 metadata names). A document is done when docs has registered its arrival at
-every recipient (an arrival number each); the run is done when the audit log
-also holds every event every service stored.
+every recipient (numbered later, when a clerk accepts it); the run is done
+when the audit log also holds every event every service stored.
 
 Printed: documents per second, p50/p99 of each step (a step the service is
 not ready for yet, because the event of the step before is on its way, is

@@ -32,7 +32,7 @@ from infra.keys import provisioned_env
 from infra.samples import make_pdf
 from infra.stack import (
     SERVICES, SeaweedServer, ServiceProcess, Supervisor, free_port, make_gateway_key,
-    port_open,
+    port_open, wait_for_docs_directory,
 )
 from services.gateway.web_text import VI
 
@@ -163,6 +163,7 @@ def main(argv=None):
             p.start()
         for p in processes:
             p.wait_ready(client, client.token("auditor", AUDITOR_AGENCY))
+        wait_for_docs_directory(pg_dsn)
         supervisor.start()
         timer.say("services up, each its own process (restarted if one dies): "
                   + ", ".join(SERVICES))

@@ -267,3 +267,15 @@ class Supervisor:
                     self.restarts[p.label] += 1
                     p.start()
             time.sleep(self.poll)
+
+
+def wait_for_docs_directory(pg_dsn, timeout=60):
+    """Until docs holds routing's agency directory (routing seeds it at start
+    and sends it as an event; docs refuses registrations until it has it)."""
+    import psycopg
+
+    def known():
+        with psycopg.connect(pg_dsn, autocommit=True, options="-c search_path=docs") as conn:
+            return conn.execute("SELECT count(*) FROM directory_changes").fetchone()[0]
+
+    wait_for(known, timeout=timeout, what="docs to receive routing's agency directory")

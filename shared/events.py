@@ -62,6 +62,10 @@ def _codes() -> fields.Field:
     return fields.List(fields.String())
 
 
+def _changes() -> fields.Field:
+    return fields.List(fields.Dict())
+
+
 def _file() -> fields.Field:
     return fields.Nested(StoredFileData)
 
@@ -169,7 +173,9 @@ DATA: Mapping[str, EventData] = MappingProxyType({
     "DocumentDelivered": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
     "DeliveryRefused": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
     "DeliveryOverdue": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
-    "DirectoryChanged": EventData({}, note=AUDIT_ONLY),
+    "DirectoryChanged": EventData({"changes": _changes},
+                                  note="docs keeps a copy of the agency directory: recipients"
+                                       " checked at registration, names in the registers"),
     "StatusReported": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
     "RecallRequested": EventData(_DOCUMENT, {"business_type": _any},
                                  note="docs: a revoking recall withdraws the document"),

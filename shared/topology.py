@@ -72,6 +72,7 @@ SUBSCRIPTIONS = (
     Subscription("routing", "ConsignmentSent", "docs", "on_consignment_sent"),
     Subscription("routing", "RecallRequested", "docs", "on_recall_requested"),
     Subscription("routing", "RecallAnswered", "docs", "on_recall_answered"),
+    Subscription("routing", "DirectoryChanged", "docs", "on_directory_changed"),
     Subscription("docs", "IncomingAccepted", "routing", "on_incoming_accepted"),
     Subscription("docs", "IncomingReturned", "routing", "on_incoming_returned"),
     Subscription("docs", ALL, "audit", "on_docs_event"),

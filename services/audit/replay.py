@@ -158,9 +158,11 @@ def _lifecycle_summary(event, data, who):
         "DocumentIssued": lambda: f"issued as số {data.get('number_notation')} by {who}",
         "DocumentStateChanged": lambda: f"{data.get('from')} → {data.get('state')}"
                                         f" ({data.get('because_of')})",
-        "IncomingRegistered": lambda: f"arrived at {agency}: số đến"
-                                      f" {data.get('arrival_number')}",
-        "IncomingAccepted": lambda: f"accepted into {agency}'s register by {who}",
+        # Before Art. 21-22 was kept, the number came on arrival; now on acceptance.
+        "IncomingRegistered": lambda: f"arrived at {agency}" + (
+            f": số đến {data['arrival_number']}" if data.get("arrival_number") else ""),
+        "IncomingAccepted": lambda: f"accepted into {agency}'s register by {who}" + (
+            f", số đến {data['arrival_number']}" if data.get("arrival_number") else ""),
         "IncomingReturned": lambda: f"returned by {agency}: {data.get('reason')}",
         "IncomingDuplicateFlagged": lambda: f"arrived again at {agency}: flagged, not"
                                             " registered twice",

@@ -148,22 +148,33 @@ def overdue_issues(store: Any, actor: Actor, now: datetime) -> list[dict]:
 # -- incoming documents ---------------------------------------------------------------
 
 def decide_incoming(store: Any, log_: EventLog, document_id: Any, command: str,
-                    actor: Actor, reason: str | None = None) -> tuple[dict, Event]:
-    """The receiving clerk accepts (``accept``) or returns (``return``) an arrival."""
+                    actor: Actor, reason: str | None = None,
+                    handed_to: str | None = None,
+                    now: Callable[[], datetime] = utc_now) -> tuple[dict, Event]:
+    """The receiving clerk accepts (``accept``, passing it on to ``handed_to``)
+    or returns (``return``) an arrival."""
     document_id = _checked(document_id)
 
-    def load(conn: Any) -> dict:
+    def load(conn: Any) -> tuple[dict, tuple | None]:
         incoming = store.incoming(conn, document_id, actor.agency)
         if incoming is None:
             raise NotFound(f"document {document_id} has not arrived at {actor.agency}",
                            field="document_id")
-        return incoming
+        # The arrival number is given at registration, after the clerk's check
+        # (Art. 21-22): an accepted copy takes the next of its agency's series
+        # in this transaction; a returned one takes none. (A copy that arrived
+        # numbered, before this rule, keeps its number.)
+        if command != "accept" or incoming["arrival_number"] is not None \
+                or incoming["state"] != domain.ARRIVED:
+            return incoming, None
+        year = domain.series_year(now())
+        return incoming, (store.take_number(conn, actor.agency, year, "incoming"), year)
 
-    incoming, [recorded] = run_command(
+    loaded, [recorded] = run_command(
         store.writing, log_, load,
-        lambda incoming: domain.incoming_decided(incoming, command, actor, reason),
+        lambda s: domain.incoming_decided(s[0], command, actor, reason, handed_to, s[1]),
         _project(store))
-    return incoming, recorded
+    return loaded[0], recorded
 
 
 # -- other services' events (in the consumer's transaction ``conn``) ------------------
@@ -201,19 +212,14 @@ def consignment_sent(conn: Any, store: Any, log_: EventLog, event: Event) -> Non
     if not arrivals:
         return
 
-    def arrive(conn: Any) -> tuple[Any, dict]:
-        # Each new recipient's next arrival number, taken for them all at once.
-        arrived_at = utc_now()
-        return arrived_at, store.take_numbers(conn, arrivals, domain.series_year(arrived_at),
-                                              "incoming")
-
-    def register(arrival: tuple[Any, dict]) -> list[Event]:
-        arrived_at, numbers = arrival
-        return [domain.incoming_registered(document, agency, numbers[agency], arrived_at,
-                                           event) for agency in arrivals]
+    def register(arrived_at: datetime) -> list[Event]:
+        # No arrival number yet: the receiving clerk's acceptance gives it.
+        return [domain.incoming_registered(document, agency, arrived_at, event)
+                for agency in arrivals]
 
     # First deliveries (claimed above): each copy's stream is new, all in one append.
-    decide_within(conn, log_, arrive, register, _project(store), new_streams=True)
+    decide_within(conn, log_, lambda conn: utc_now(), register, _project(store),
+                  new_streams=True)
 
 
 def record_external(conn: Any, store: Any, log_: EventLog, document: Any,
@@ -251,6 +257,12 @@ def recall_answered(conn: Any, store: Any, log_: EventLog, event: Event) -> None
                   lambda incoming: domain.incoming_withdrawn(incoming, event), _project(store))
 
 
+def directory_changed(conn: Any, store: Any, log_: EventLog, event: Event) -> None:
+    """routing's directory changed: docs' copy takes the event's changes, at the
+    event's place in routing's ``directory`` stream (a redelivery is a no-op)."""
+    store.record_directory_changes(conn, event.stream_version, thaw(event.data["changes"]))
+
+
 # -- reading --------------------------------------------------------------------------
 
 def load(store: Any, document_id: Any) -> dict:
@@ -266,18 +278,24 @@ def load(store: Any, document_id: Any) -> dict:
 
 
 def register_rows(store: Any, agency: str, kind: str, year: int | None = None,
-                  start: date | None = None, end: date | None = None) -> tuple[list, int | None]:
-    """The agency's outgoing, incoming or follow-up register (``registers``), filtered."""
+                  start: date | None = None, end: date | None = None,
+                  directory: Any = None) -> tuple[list, int | None]:
+    """The agency's outgoing, incoming or follow-up register (``registers``),
+    filtered; agencies by their names in ``directory`` (docs' copy of routing's)."""
+
+    def name_of(code: str, on: date) -> str:
+        return domain.agency_name(directory, code, on)
+
     if kind not in registers.REGISTERS:
         raise NotFound(f"kind: no register {kind!r}; use one of"
                        f" {', '.join(registers.REGISTERS)}", field="kind")
     with store.transaction() as conn:
         if kind == "outgoing":
-            rows = [registers.outgoing_row(d) for d in store.outgoing(conn, agency)]
+            rows = [registers.outgoing_row(d, name_of) for d in store.outgoing(conn, agency)]
             date_column = "document_date"
         else:
             make = registers.incoming_row if kind == "incoming" else registers.follow_up_row
-            rows = [make(arrival, document)
+            rows = [make(arrival, document, name_of)
                     for arrival, document in store.incoming_register(conn, agency)]
             date_column = "arrival_date"
     return registers.filter_rows(rows, date_column, year=year, start=start, end=end), year

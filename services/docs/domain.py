@@ -17,10 +17,11 @@ The leader's decisions and the seal arrive as the signing service's events;
 the number is given at issue, in the same transaction that records it.
 """
 
+import unicodedata
 from datetime import date, datetime, timedelta
 
 from shared.envelope import Actor, new_event, system_actor
-from shared.errors import Conflict, Forbidden, ValidationFailed
+from shared.errors import Conflict, Forbidden, ServiceUnavailable, ValidationFailed
 from shared.values import VIETNAM
 from shared.workdays import aware, end_of_next_working_day
 
@@ -116,6 +117,55 @@ def check_registration(command, actor: Actor, today):
     if due is not None and due < today:
         raise ValidationFailed(f"due_date: {due.isoformat()} is in the past (today is"
                                f" {today.isoformat()} in Vietnam)", field="due_date")
+
+
+def check_recipients(recipients, directory, on):
+    """Each recipient is an agency of the directory (docs' copy of routing's,
+    ``shared.directory.Directory``) effective on ``on`` (Vietnam's today): a
+    code nobody uses, one retired (by the 2025 reform, say) or not yet
+    effective is refused here, before anything is stored, instead of the
+    document being numbered and its delivery refused after issue. Every bad
+    code is named (``errors``), the first one in the message and ``field``."""
+    if directory is None:
+        raise ServiceUnavailable("recipients: the agency directory has not reached docs yet"
+                                 " (routing sends it); try again shortly", field="recipients")
+    problems = {}
+    for i, code in enumerate(recipients):
+        why = recipient_problem(directory, code, on)
+        if why:
+            problems[i] = f"recipients.{i}: {why}"
+    if problems:
+        first = min(problems)
+        raise ValidationFailed("; ".join(problems[i] for i in sorted(problems)),
+                               field=f"recipients.{first}",
+                               errors={"recipients": {i: [m] for i, m in problems.items()}})
+
+
+def recipient_problem(directory, code, on):
+    """Why ``code`` cannot receive a document on ``on``, or None."""
+    if not directory.knows(code):
+        return f"agency {code} is not in the directory"
+    versions = directory.history(code)
+    if any(v.effective_on(on) for v in versions):
+        return None
+    if on < versions[0].valid_from:
+        return f"agency {code} is not effective until {versions[0].valid_from.isoformat()}"
+    last = versions[-1]
+    if last.successors:
+        return (f"agency {code} ({last.name}) ceased on {last.valid_to.isoformat()};"
+                f" address its successor {', '.join(last.successors)}")
+    return (f"agency {code} ({last.name}) was dissolved on {last.valid_to.isoformat()}"
+            " with no successor")
+
+
+def agency_name(directory, code, on):
+    """The name ``code`` had on ``on`` (a date), as registers print it: else the
+    name it last had; the code itself for one the directory never had."""
+    if directory is None or not directory.knows(code):
+        return code
+    versions = directory.history(code)
+    found = next((v for v in reversed(versions) if v.effective_on(on)), versions[-1])
+    return found.name
 
 
 def check_clerk_of_issuer(document, actor: Actor):
@@ -369,18 +419,26 @@ def issue_timeliness(issue_by, issued_at):
 
 # -- incoming documents -------------------------------------------------------------
 
-def incoming_registered(document, agency, arrival_number, arrived_at: datetime, cause):
+def incoming_registered(document, agency, arrived_at: datetime, cause):
+    """A copy arrived at ``agency``, not yet numbered: the receiving clerk checks
+    it first (Decree 30 Art. 21-22); the number comes with ``IncomingAccepted``.
+    (Events stored before this rule carry an ``arrival_number``.)"""
     return new_event("IncomingRegistered", {
         "document_id": document["document_id"], "agency": agency,
-        "arrival_number": arrival_number, "year": series_year(arrived_at),
+        "year": series_year(arrived_at),
         "arrived_at": vietnam_time(arrived_at).isoformat(), "state": ARRIVED,
         "sender": document["issuing_agency"], "number_notation": document["number_notation"],
     }, actor=system_actor(SERVICE), producer=SERVICE,
         stream_id=incoming_stream_of(document["document_id"], agency), causation=cause)
 
 
-def incoming_decided(incoming, command, actor: Actor, reason=None):
-    """The receiving clerk accepts the document into the register, or returns it."""
+def incoming_decided(incoming, command, actor: Actor, reason=None, handed_to=None,
+                     numbered=None):
+    """The receiving clerk accepts the document into the register, or returns it.
+    Accepting, the clerk may say to which unit or person it goes (``handed_to``,
+    the incoming register's "Đơn vị hoặc người nhận"; its "Ngày chuyển" is the
+    event's date). ``numbered``: the arrival number and its year, taken for an
+    accepted copy that has none yet."""
     if actor.role != "clerk" or actor.agency != incoming["agency"]:
         raise Forbidden("agency: only a clerk of the receiving agency accepts or returns"
                         " its incoming documents", field="agency")
@@ -390,13 +448,30 @@ def incoming_decided(incoming, command, actor: Actor, reason=None):
                                field="reason")
     if len(reason) > 1000:
         raise ValidationFailed("reason: at most 1000 characters", field="reason")
+    handed_to = _handed_to(handed_to, command)
     state = next_state(incoming["state"], command, INCOMING_TRANSITIONS)
     event_type = "IncomingAccepted" if command == "accept" else "IncomingReturned"
     return new_event(event_type, {
         "document_id": incoming["document_id"], "agency": incoming["agency"], "state": state,
-        "reason": reason or None, "arrival_number": incoming["arrival_number"],
+        "reason": reason or None,
+        "arrival_number": numbered[0] if numbered else incoming["arrival_number"],
+        **({"year": numbered[1]} if numbered else {}),
+        **({"handed_to": handed_to} if handed_to else {}),
     }, actor=actor, producer=SERVICE,
         stream_id=incoming_stream_of(incoming["document_id"], incoming["agency"]))
+
+
+def _handed_to(handed_to, command):
+    if handed_to is None:
+        return None
+    if not isinstance(handed_to, str) or len(handed_to.strip()) > 200:
+        raise ValidationFailed("handed_to: the unit or person the document goes to, at most"
+                               " 200 characters", field="handed_to")
+    handed_to = unicodedata.normalize("NFC", handed_to.strip())
+    if handed_to and command != "accept":
+        raise ValidationFailed("handed_to: only an accepted document is passed on",
+                               field="handed_to")
+    return handed_to or None
 
 
 def incoming_withdrawn(incoming, cause):

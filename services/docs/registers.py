@@ -43,7 +43,8 @@ INCOMING = (
     Column("author", "Tác giả", 1.8),
     Column("number_notation", "Số, ký hiệu", 1.1),
     Column("document_date", "Ngày tháng văn bản", 1.2),
-    Column("type_and_subject", "Tên loại và trích yếu nội dung", 3.4),
+    Column("type_and_subject", "Tên loại và trích yếu nội dung", 2.6),
+    Column("transfer_date", "Ngày chuyển", 1.0),
     Column("handling_unit", "Đơn vị hoặc người nhận", 1.4),
     Column("receipt", "Ký nhận", 0.9),
     Column("note", "Ghi chú", 0.9),
@@ -303,16 +304,23 @@ def _local_date(moment):
     return vietnam_time(moment).date() if moment is not None else None
 
 
-def outgoing_row(document):
-    """One issued document of the agency, as a line of the outgoing register."""
+def _code(code, on):
+    return code
+
+
+def outgoing_row(document, name_of=_code):
+    """One issued document of the agency, as a line of the outgoing register.
+    ``name_of(code, date)``: an agency's name on that date (Appendix IV prints
+    names where agencies are meant, not codes)."""
     signer = document.get("signer") or {}
     state = document["state"]
+    issued = _local_date(document["issued_at"])
     return {
         "number_notation": document["number_notation"],
         "document_date": _local_date(document["issued_at"]),
         "type_and_subject": _type_and_subject(document),
         "signer": " ".join(p for p in (signer.get("competence"), signer.get("full_name")) if p),
-        "recipients": ", ".join(document["recipients"]),
+        "recipients": ", ".join(name_of(code, issued) for code in document["recipients"]),
         "archive_unit": document.get("drafting_unit"),
         "copies": len(document["recipients"]),
         "transfer_date": _local_date(document.get("sent_at")),
@@ -320,7 +328,7 @@ def outgoing_row(document):
     }
 
 
-def incoming_row(arrival, document):
+def incoming_row(arrival, document, name_of=_code):
     """One arrival at the agency, as a line of the incoming register."""
     note = None
     if arrival["state"] == "returned":
@@ -330,23 +338,27 @@ def incoming_row(arrival, document):
     return {
         "arrival_date": _local_date(arrival["arrived_at"]),
         "arrival_number": arrival["arrival_number"],
-        "author": document["issuing_agency"],
+        "author": name_of(document["issuing_agency"], _local_date(document["issued_at"])),
         "number_notation": document["number_notation"],
         "document_date": _local_date(document["issued_at"]),
         "type_and_subject": _type_and_subject(document),
+        "transfer_date": _local_date(arrival.get("handed_at")),
+        "handling_unit": arrival.get("handed_to"),
         "note": note,
     }
 
 
-def follow_up_row(arrival, document):
+def follow_up_row(arrival, document, name_of=_code):
     """One arrival, as a line of the register that follows its handling deadline."""
-    issued = vietnam_time(document["issued_at"]).strftime("%d/%m/%Y")
+    day = _local_date(document["issued_at"])
+    author = name_of(document["issuing_agency"], day)
     return {
         "arrival_number": arrival["arrival_number"],
         "arrival_date": _local_date(arrival["arrived_at"]),
-        "author_number_date": f"{document['issuing_agency']}, {document['number_notation']},"
-                              f" {issued}",
+        "author_number_date": f"{author}, {document['number_notation']},"
+                              f" {day:%d/%m/%Y}",
         "type_and_subject": _type_and_subject(document),
+        "handling_unit": arrival.get("handed_to"),
         "due_date": (datetime.date.fromisoformat(document["due_date"])
                      if document.get("due_date") else None),
         "progress": {"arrived": "Chưa xử lý", "accepted": "Đã tiếp nhận",

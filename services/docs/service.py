@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from werkzeug.wrappers import Response
 
 from services.docs import commands, domain, intake, queries, registers
-from services.docs.dependencies import IssueOverdueWatch
+from services.docs.dependencies import IssueOverdueWatch, KnownAgencies
 from services.docs.pdfcheck import refuse_if_signed
 from services.docs.schemas import date_or_none, load_register, year_or_none
 from services.docs.settings import DocsSettings
@@ -45,6 +45,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     auth = Authenticator()
     settings = SettingsProvider(DocsSettings)
     issue_overdue_watch = IssueOverdueWatch()
+    agencies = KnownAgencies()
 
     @property
     def store(self):
@@ -70,7 +71,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
             raise ValidationFailed("metadata: required, as the first form field",
                                    field="metadata")
         command = load_register(form.read_field())
-        domain.check_registration(command, actor, domain.vietnam_today(utc_now()))
+        today = domain.vietnam_today(utc_now())
+        domain.check_registration(command, actor, today)
+        domain.check_recipients(command["recipients"], self.agencies.load(self.store), today)
         for kind in ("amends", "replaces"):
             if command[kind]:
                 domain.check_link(kind, self._find(command[kind]), actor)
@@ -148,8 +151,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
                                      f'attachment; filename="{kind}-{year or "all"}.csv"'})
         if fmt == "pdf":
             out = io.BytesIO()
-            registers.render_pdf(kind, rows, actor.agency,
-                                 year or domain.series_year(utc_now()), out)
+            name = domain.agency_name(self.agencies.load(self.store), actor.agency,
+                                      domain.vietnam_today(utc_now()))
+            registers.render_pdf(kind, rows, name, year or domain.series_year(utc_now()), out)
             return Response(out.getvalue(), mimetype="application/pdf")
         raise ValidationFailed("format: csv or pdf", field="format")
 
@@ -210,8 +214,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         return [{**r, "arrived_at": r["arrived_at"].isoformat()} for r in rows]
 
     @rpc
-    def accept_incoming(self, document_id):
-        return self._decide_incoming(document_id, "accept", None)
+    def accept_incoming(self, document_id, handed_to=None):
+        """Into the register; ``handed_to``: the unit or person it goes to."""
+        return self._decide_incoming(document_id, "accept", None, handed_to)
 
     @rpc
     def return_incoming(self, document_id, reason):
@@ -291,6 +296,11 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     def on_recall_answered(self, payload):
         self._handle("docs.on_recall_answered", payload, commands.recall_answered)
 
+    @event_handler("routing", "DirectoryChanged", requeue_on_error=True)
+    def on_directory_changed(self, payload):
+        """routing's agency directory, kept to check recipients and name agencies."""
+        self._handle("docs.on_directory_changed", payload, commands.directory_changed)
+
     # -- helpers ------------------------------------------------------------------------
 
     def _settle(self, upload):
@@ -308,11 +318,11 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         self._handle(consumer, payload, lambda conn, store, log_, event: commands.follow(
             conn, store, log_, event, command, urgent_issue_within=within))
 
-    def _decide_incoming(self, document_id, command, reason):
+    def _decide_incoming(self, document_id, command, reason, handed_to=None):
         incoming, event = commands.decide_incoming(self.store, self.log, document_id, command,
-                                                   self.auth.actor(), reason)
+                                                   self.auth.actor(), reason, handed_to)
         return {"document_id": str(document_id), "state": event.data["state"],
-                "arrival_number": incoming["arrival_number"]}
+                "arrival_number": event.data["arrival_number"]}
 
     def _find(self, document_id):
         with self.store.transaction() as conn:
@@ -354,7 +364,8 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     def _register(self, actor, kind, year, start, end):
         return commands.register_rows(self.store, actor.agency, kind, year_or_none(year),
-                                      date_or_none(start, "start"), date_or_none(end, "end"))
+                                      date_or_none(start, "start"), date_or_none(end, "end"),
+                                      self.agencies.load(self.store))
 
     # -- read-only lists for the web application (the SQL: ``queries``) --------------
 

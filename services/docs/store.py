@@ -89,9 +89,31 @@ CREATE TABLE IF NOT EXISTS issue_deadlines (
 );
 CREATE INDEX IF NOT EXISTS issue_deadlines_open ON issue_deadlines (issue_by) WHERE issued_at IS NULL;
 """
+# docs' copy of routing's agency directory: each DirectoryChanged event's
+# changes, by its place in routing's ``directory`` stream (``version``).
+DIRECTORY_DDL = """
+CREATE TABLE IF NOT EXISTS directory_changes (
+    version integer PRIMARY KEY,
+    changes jsonb NOT NULL
+);
+"""
+# To whom the accepting clerk passed an incoming document, and when (the
+# incoming register's "Đơn vị hoặc người nhận" and "Ngày chuyển").
+HANDED_TO_DDL = """
+ALTER TABLE incoming ADD COLUMN IF NOT EXISTS handed_to text;
+ALTER TABLE incoming ADD COLUMN IF NOT EXISTS handed_at timestamptz;
+"""
+# The arrival number is given when the clerk accepts the copy (Decree 30 Art.
+# 21-22), not on arrival: an arrived or returned copy has none.
+UNNUMBERED_ARRIVALS_DDL = "ALTER TABLE incoming ALTER COLUMN arrival_number DROP NOT NULL;"
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("docs", DDL).then(
-    2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL)
+    2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL).then(
+    3, "directory_changes: routing's agency directory, as its events carry it", DIRECTORY_DDL
+).then(4, "incoming: the unit or person an accepted document is passed to, and when",
+       HANDED_TO_DDL).then(
+    5, "incoming: the arrival number given at acceptance, none before",
+    UNNUMBERED_ARRIVALS_DDL)
 ISSUE_COLUMNS = ("document_id", "issuing_agency", "urgency", "signed_at", "issue_by",
                  "issued_at", "overdue_at", "state", "subject", "document_type")
 _ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at, t.issue_by,"
@@ -130,6 +152,16 @@ def _registered_row(event: Event) -> dict:
             "year": data.get("year"), "issued_at": data.get("issued_at"),
             "sent_at": event.occurred_at if event.event_type == "ExternalDocumentRecorded"
             else None}
+
+
+def _contiguous(versions: list[int]) -> int:
+    """The last of ``versions`` (sorted) reached from 1 without a gap (0: none)."""
+    last = 0
+    for version in versions:
+        if version != last + 1:
+            break
+        last = version
+    return last
 
 
 def _changes(event: Event, cause: Event | None) -> dict:
@@ -268,12 +300,13 @@ class DocsStore:
     def incoming_register(self, conn: Any, agency: str) -> list[tuple[dict, dict]]:
         """``(arrival, document)`` of the agency's incoming, by year and arrival number."""
         found = conn.execute(
-            f"SELECT i.arrival_number, i.arrived_at, i.state, i.reason,"
-            f" {', '.join('d.' + c.strip() for c in DOCUMENT_COLUMNS.split(','))}"
+            f"SELECT i.arrival_number, i.arrived_at, i.state, i.reason, i.handed_to,"
+            f" i.handed_at, {', '.join('d.' + c.strip() for c in DOCUMENT_COLUMNS.split(','))}"
             " FROM incoming i JOIN documents d USING (document_id)"
-            " WHERE i.agency = %s ORDER BY i.year, i.arrival_number", (agency,)).fetchall()
-        return [({"arrival_number": r[0], "arrived_at": r[1], "state": r[2], "reason": r[3]},
-                 _document(r[4:])) for r in found]
+            " WHERE i.agency = %s ORDER BY i.year, i.arrival_number, i.arrived_at",
+            (agency,)).fetchall()
+        return [({"arrival_number": r[0], "arrived_at": r[1], "state": r[2], "reason": r[3],
+                  "handed_to": r[4], "handed_at": r[5]}, _document(r[6:])) for r in found]
 
     def summary(self, conn: Any) -> tuple[dict[str, dict], dict[str, list[str]]]:
         """Every document's row and every delivery, for the audit's reconciliation."""
@@ -286,6 +319,26 @@ class DocsStore:
         for document_id, agency in conn.execute("SELECT document_id, agency FROM deliveries"):
             delivered.setdefault(str(document_id), []).append(agency)
         return documents, delivered
+
+    # -- the agency directory (routing's, from its DirectoryChanged events) -------------
+
+    def record_directory_changes(self, conn: Any, version: int, changes: list) -> None:
+        """One ``DirectoryChanged`` event's changes, at its ``version`` (once)."""
+        conn.execute("INSERT INTO directory_changes (version, changes) VALUES (%s, %s)"
+                     " ON CONFLICT (version) DO NOTHING",
+                     (version, json.dumps(changes, ensure_ascii=False)))
+
+    def directory_version(self, conn: Any) -> int:
+        """How many of the directory's events docs holds, from the first without a gap."""
+        versions = [r[0] for r in conn.execute(
+            "SELECT version FROM directory_changes ORDER BY version")]
+        return _contiguous(versions)
+
+    def directory_changes(self, conn: Any, upto: int) -> list:
+        """Every change of the directory's events 1 to ``upto``, oldest first."""
+        return [c for (changes,) in conn.execute(
+            "SELECT changes FROM directory_changes WHERE version <= %s ORDER BY version",
+            (upto,)) for c in changes]
 
     # -- the projection -----------------------------------------------------------------
 
@@ -331,10 +384,16 @@ class DocsStore:
             conn.execute(_INSERT_INCOMING, _incoming_row(event.data))
         elif kind in _INCOMING_CHANGES:
             data = event.data
-            conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason)"
+            handed_to = data.get("handed_to")  # absent from events before it existed
+            conn.execute("UPDATE incoming SET state = %s, reason = COALESCE(%s, reason),"
+                         " handed_to = COALESCE(%s, handed_to),"
+                         " handed_at = CASE WHEN %s::text IS NULL THEN handed_at ELSE %s END,"
+                         " arrival_number = COALESCE(%s, arrival_number),"
+                         " year = COALESCE(%s, year)"
                          " WHERE document_id = %s AND agency = %s",
-                         (data["state"], data.get("reason"), data["document_id"],
-                          data["agency"]))
+                         (data["state"], data.get("reason"), handed_to, handed_to,
+                          event.occurred_at, data.get("arrival_number"), data.get("year"),
+                          data["document_id"], data["agency"]))
         else:
             raise ValueError(f"docs does not project {kind}")
 
@@ -349,18 +408,19 @@ class MemoryDocsStore:
         self.delivered: dict[str, set[str]] = {}
         self.arrived: dict[tuple[str, str], dict] = {}  # (document_id, agency) -> row
         self.deadlines: dict[str, dict] = {}  # document_id -> issue deadline row
+        self.directory: dict[int, list] = {}  # routing's directory stream version -> changes
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
             saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived,
-                                   self.deadlines))
+                                   self.deadlines, self.directory))
             try:
                 yield None
             except BaseException:
                 (self.documents, self.numbers, self.delivered, self.arrived,
-                 self.deadlines) = saved
+                 self.deadlines, self.directory) = saved
                 raise
 
     writing = transaction
@@ -444,8 +504,11 @@ class MemoryDocsStore:
     def incoming_register(self, conn: Any, agency: str) -> list[tuple[dict, dict]]:
         found = sorted(((doc, row) for (doc, at), row in self.arrived.items()
                         if at == agency and doc in self.documents),
-                       key=lambda item: (item[1]["year"], item[1]["arrival_number"]))
-        return [({k: row[k] for k in ("arrival_number", "arrived_at", "state", "reason")},
+                       key=lambda item: (item[1]["year"], item[1]["arrival_number"] is None,
+                                         item[1]["arrival_number"] or 0,
+                                         item[1]["arrived_at"]))
+        return [({**{k: row[k] for k in ("arrival_number", "arrived_at", "state", "reason")},
+                  "handed_to": row.get("handed_to"), "handed_at": row.get("handed_at")},
                  copy.deepcopy(self.documents[doc])) for doc, row in found]
 
     def summary(self, conn: Any) -> tuple[dict[str, dict], dict[str, list[str]]]:
@@ -455,6 +518,20 @@ class MemoryDocsStore:
                      for doc, d in self.documents.items()}
         return documents, {doc: sorted(agencies) for doc, agencies in self.delivered.items()
                            if agencies}
+
+    def record_directory_changes(self, conn: Any, version: int, changes: list) -> None:
+        self.directory.setdefault(version, copy.deepcopy(list(changes)))
+
+    def directory_version(self, conn: Any) -> int:
+        return _contiguous(sorted(self.directory))
+
+    def directory_changes(self, conn: Any, upto: int) -> list:
+        return [copy.deepcopy(c) for v in sorted(self.directory) if v <= upto
+                for c in self.directory[v]]
+
+    def _numbered(self, agency: str, year: int, number: int) -> bool:
+        return any((at, row["year"], row["arrival_number"]) == (agency, year, number)
+                   for (_, at), row in self.arrived.items())
 
     def _track_issue(self, event: Event) -> None:
         """``_track_issue`` of the PostgreSQL adapter, on the dict."""
@@ -509,14 +586,13 @@ class MemoryDocsStore:
             row.update(changes)
         elif kind == "IncomingRegistered":
             key = (data["document_id"], data["agency"])
-            if key in self.arrived or data["document_id"] not in self.documents or any(
-                    (at, row["year"], row["arrival_number"])
-                    == (data["agency"], data["year"], data["arrival_number"])
-                    for (_, at), row in self.arrived.items()):
+            if key in self.arrived or data["document_id"] not in self.documents or (
+                    data.get("arrival_number") is not None and self._numbered(
+                        data["agency"], data["year"], data["arrival_number"])):
                 raise ValueError(f"incoming {key} or its arrival number exists, or its"
                                  " document does not")
             self.arrived[key] = {
-                "arrival_number": data["arrival_number"], "year": data["year"],
+                "arrival_number": data.get("arrival_number"), "year": data["year"],
                 "arrived_at": _instant(data["arrived_at"]), "state": data["state"],
                 "reason": None, "sender": data["sender"],
                 "number_notation": data["number_notation"],
@@ -526,6 +602,13 @@ class MemoryDocsStore:
             row["state"] = data["state"]
             if data.get("reason") is not None:
                 row["reason"] = data["reason"]
+            if data.get("handed_to") is not None:
+                row["handed_to"], row["handed_at"] = data["handed_to"], event.occurred_at
+            if data.get("arrival_number") is not None and row["arrival_number"] is None:
+                year = data.get("year", row["year"])
+                if self._numbered(data["agency"], year, data["arrival_number"]):
+                    raise ValueError(f"arrival number {data['arrival_number']} exists")
+                row["arrival_number"], row["year"] = data["arrival_number"], year
         else:
             raise ValueError(f"docs does not project {kind}")
 
@@ -535,7 +618,7 @@ _INSERT_INCOMING = ("INSERT INTO incoming SELECT %s, %s, %s, %s, %s, %s, NULL, %
 
 
 def _incoming_row(data: dict) -> tuple:
-    return (data["document_id"], data["agency"], data["arrival_number"], data["year"],
+    return (data["document_id"], data["agency"], data.get("arrival_number"), data["year"],
             data["arrived_at"], data["state"], data["sender"], data["number_notation"],
             data["document_id"])
 

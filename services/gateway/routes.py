@@ -172,7 +172,8 @@ ENDPOINTS = {
                          answer=a.IncomingAnswer(many=True),
                          query=(("year", "integer", "calendar year"),)),
     "accept_incoming": Endpoint("POST", "/v1/incoming/{document_id}/accept",
-                                "Accept an arrival into the register", CLERK,
+                                "Accept an arrival into the register, passing it on to a"
+                                " unit or person (optional)", CLERK, body=s.AcceptSchema,
                                 answer=a.AcceptedAnswer),
     "return_incoming": Endpoint("POST", "/v1/incoming/{document_id}/return",
                                 "Return an arrival to its sender", CLERK, body=s.ReasonSchema,

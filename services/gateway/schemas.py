@@ -116,6 +116,12 @@ class CommentSchema(_Strict):
     comment = fields.String(required=True, validate=validate.Length(1, 2000))
 
 
+class AcceptSchema(_Strict):
+    # "Đơn vị hoặc người nhận" of the incoming register: to whom it is passed on.
+    handed_to = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(1, 200))
+
+
 class ReasonSchema(_Strict):
     reason = fields.String(required=True, validate=validate.Length(1, 2000))
 

@@ -326,8 +326,8 @@ class GatewayService(Health):
 
     @route("accept_incoming")
     def accept_incoming(self, request, document_id):
-        return self._call(request, "accept_incoming",
-                          lambda: self.docs.accept_incoming(document_id))
+        return self._call(request, "accept_incoming", lambda: self.docs.accept_incoming(
+            document_id, self._body(request, s.AcceptSchema)["handed_to"]))
 
     @route("return_incoming")
     def return_incoming(self, request, document_id):

@@ -531,7 +531,8 @@ ACTIONS = {
                "comment"),
     "seal": ("seal", lambda s, d, f: s.signing.seal_document(d), None),
     "issue": ("issue", lambda s, d, f: s.docs.issue(d), None),
-    "accept": ("accept_incoming", lambda s, d, f: s.docs.accept_incoming(d), None),
+    "accept": ("accept_incoming",
+               lambda s, d, f: s.docs.accept_incoming(d, f.get("handed_to") or None), None),
     "refuse": ("return_incoming", lambda s, d, f: s.docs.return_incoming(d, f.get("reason")),
                "reason"),
     # Routing's, on a sent document; their fields are read as the API's bodies (BODIES).

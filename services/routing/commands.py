@@ -19,7 +19,7 @@ from typing import Any
 
 from services.routing import deadlines, domain, edxml, inbound
 from services.routing import statuses as st
-from services.routing.directory import Directory
+from shared.directory import Directory
 from shared.command import EventLog, decide_within, retrying, run_command
 from shared.envelope import Actor, Event, new_event, system_actor, thaw
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed

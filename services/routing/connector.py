@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from services.routing import commands, deadlines, edxml, inbound
 from services.routing import statuses as st
-from services.routing.directory import Directory
+from shared.directory import Directory
 from services.routing.settings import RoutingSettings
 from shared.command import retrying
 from shared.documents import attachment_key, file_key

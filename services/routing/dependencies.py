@@ -3,21 +3,27 @@ from its stream, cached) and the watch that records overdue copies."""
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 
 from services.routing import commands
-from services.routing.directory import Directory
+from shared.directory import Directory
 from services.routing.sample_data import (
     apply_reform_2025, merge_provinces_2025, national, sample_province,
 )
 from services.routing.settings import RoutingSettings
 from services.routing.store import RoutingStore
 from shared.config import load_settings
+from shared.edge.providers import EventStoreProvider
 from shared.edge.watch import PeriodicWatch
 from shared.errors import ConcurrencyConflict
+
+
+log = logging.getLogger(__name__)
 
 
 def seeded(seed: str) -> Directory:
@@ -40,12 +46,29 @@ class AgencyDirectory(DependencyProvider):
     """The agency directory, rebuilt from the ``directory`` stream and cached.
 
     Setting ``DIRECTORY_SEED`` (``RoutingSettings.directory_seed``): what an
-    empty stream is seeded with on first use.
+    empty stream is seeded with, at start (so that its ``DirectoryChanged``
+    reaches docs, which checks recipients against it, before anyone sends)
+    or on first use if the database was not reachable then.
     """
 
     def setup(self) -> None:
         self.seed = load_settings(RoutingSettings, self.container.config).directory_seed
         self._cached: tuple[int | None, Directory | None] = (None, None)
+
+    def start(self) -> None:
+        if self.seed != "none":
+            self.container.spawn_managed_thread(self._seed_at_start)
+
+    def _seed_at_start(self) -> None:
+        events = next(d for d in self.container.dependencies
+                      if isinstance(d, EventStoreProvider)).get_dependency(None)
+        for _ in range(30):
+            try:
+                self.load(events)
+                return
+            except Exception as err:  # the database not up yet: a while later
+                log.warning("could not seed the agency directory yet: %s", err)
+                time.sleep(2)
 
     def get_dependency(self, worker_ctx: Any) -> AgencyDirectory:
         return self

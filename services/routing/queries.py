@@ -10,7 +10,7 @@ from typing import Any
 from services.routing import deadlines
 from services.routing import statuses as st
 from services.routing.commands import jsonable
-from services.routing.directory import Directory
+from shared.directory import Directory
 from shared.envelope import Actor
 from shared.errors import NotFound, ValidationFailed
 from shared.text import folded

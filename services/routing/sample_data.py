@@ -18,7 +18,7 @@ moves); the scheme only keeps sample codes unique and readable.
 
 from datetime import date
 
-from services.routing.directory import Directory
+from shared.directory import Directory
 from shared.errors import ValidationFailed
 
 SAMPLE_DATE = date(2020, 1, 1)

@@ -13,7 +13,7 @@ from services.routing import statuses as st
 from services.routing.connector import AxisConnector
 from services.routing.deadlines import vietnam_time
 from services.routing.dependencies import AgencyDirectory, OverdueWatch, record_overdue
-from services.routing.directory import Directory
+from shared.directory import Directory
 from services.routing.settings import RoutingSettings
 from services.routing.store import DDL, MIGRATIONS, RoutingStore
 from shared.auth import require_role

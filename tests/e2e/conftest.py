@@ -3,6 +3,7 @@ import os
 import pytest
 
 from tests.support.client import Client
+from tests.support.directory import wait_for_docs_directory
 from infra.stack import SERVICES, ServiceProcess
 
 pytestmark = pytest.mark.e2e
@@ -60,6 +61,8 @@ def stack(platform, client):
                 self[name].start(failpoints=failpoints)
             for name in names or self:
                 self[name].wait_ready(client, client.token("auditor"))
+            if "docs" in (names or self) and self["routing"].proc is not None:
+                wait_for_docs_directory(platform)  # routing seeds it at start
             return self
 
     s = Stack(processes)

@@ -96,10 +96,14 @@ def test_returned_revised_issued_accepted_returned_and_registered(stack, platfor
     assert outgoing.status_code == 200, outgoing.text
     rows = list(csv.reader(io.StringIO(outgoing.content.decode("utf-8-sig"))))
     assert rows[2][0] == "01/CT-UBND" and "Chỉ thị" in rows[2][2]
+    # Agencies by name, as Appendix IV prints them (docs' copy of the directory).
+    assert rows[2][4] == "UBND huyện Diễn Châu, UBND huyện Yên Thành"
     incoming = download(client, client.token("clerk", agency=DISTRICT_2),
                         "/v1/registers/incoming?format=csv")
     rows = list(csv.reader(io.StringIO(incoming.content.decode("utf-8-sig"))))
-    assert rows[2][1] == "01" and rows[2][3] == "01/CT-UBND"
+    # Returned, so never numbered: số đến is given at registration (Art. 21-22).
+    assert rows[2][1] == "" and rows[2][3] == "01/CT-UBND"
+    assert rows[2][2] == "UBND tỉnh Nghệ An (mẫu)"
     assert "Không thuộc thẩm quyền" in rows[2][-1]
     pdf = download(client, client.token("clerk"), "/v1/registers/follow_up?format=pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")

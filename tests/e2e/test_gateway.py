@@ -90,8 +90,14 @@ def test_a_document_goes_out_and_in_through_the_gateway(gateway, platform):
     assert [item["document_id"] for item in inbox.json()] == [document_id]
     until_ok(lambda: (r := api.get("van.thu.h1", "/v1/incoming")).json() and r,
              "docs to register the arrival")
-    accepted = api.post("van.thu.h1", f"/v1/incoming/{document_id}/accept")
+    too_long = api.post("van.thu.h1", f"/v1/incoming/{document_id}/accept",
+                        {"handed_to": "x" * 201})
+    assert too_long.status_code == 400 and too_long.json()["error"]["field"] == "handed_to"
+    accepted = api.post("van.thu.h1", f"/v1/incoming/{document_id}/accept",
+                        {"handed_to": "Phòng Tài chính – Kế hoạch"})
     assert accepted.status_code == 200, accepted.text
+    incoming = api.get("van.thu.h1", "/v1/registers/incoming").json()
+    assert [r["handling_unit"] for r in incoming] == ["Phòng Tài chính – Kế hoạch"]
 
     def accepted_status():
         statuses = api.get("van.thu", doc + "/statuses").json()

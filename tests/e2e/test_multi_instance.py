@@ -28,6 +28,8 @@ USERS = [
     {"user_id": "chu.tich", "agency": PROVINCE, "role": "leader", "full_name": "Nguyễn Văn An"},
     {"user_id": "thanh.tra", "agency": "000.00.00.G22", "role": "auditor",
      "full_name": "Hoàng Văn Em"},
+    {"user_id": "van.thu.h1", "agency": DISTRICT_1, "role": "clerk", "full_name": "Lê Văn Một"},
+    {"user_id": "van.thu.h2", "agency": DISTRICT_2, "role": "clerk", "full_name": "Lê Văn Hai"},
 ]
 DOCUMENTS = 12
 RELAYING = ("docs", "signing", "routing", "gateway")  # audit publishes no events
@@ -159,6 +161,19 @@ def test_two_processes_of_every_service_keep_every_invariant(stack, platform, tm
     assert set(deliveries().values()) == {1}
     wait_for(lambda: scalar(dsn, "docs", "SELECT count(*) FROM incoming") == 2 * DOCUMENTS,
              timeout=60, what="every arrival registered")
+    # Each district's clerk accepts every document, through both gateways at once:
+    # the arrival numbers, given at acceptance (Art. 21-22), are 1..N at each.
+    clerks = {DISTRICT_1: "van.thu.h1", DISTRICT_2: "van.thu.h2"}
+    jobs = [(apis[n % 2], clerk, document_id) for n, (_, document_id) in enumerate(documents)
+            for clerk in clerks.values()]
+    with concurrent.futures.ThreadPoolExecutor(DOCUMENTS) as pool:
+        accepted = list(pool.map(lambda job: job[0].post(
+            job[1], f"/v1/incoming/{job[2]}/accept"), jobs))
+    assert all(r.status_code == 200 for r in accepted), [r.text for r in accepted]
+    # routing follows each acceptance (status 03) before the log is checked whole.
+    wait_for(lambda: scalar(dsn, "routing", "SELECT count(*) FROM events"
+                            " WHERE event_type = 'StatusReported'") == 2 * DOCUMENTS,
+             timeout=60, what="routing to follow every acceptance")
     for district in (DISTRICT_1, DISTRICT_2):
         assert sorted(r[0] for r in query(dsn, "docs", "SELECT arrival_number FROM incoming"
                                           " WHERE agency = %s", (district,))) == \

@@ -50,7 +50,7 @@ def api(stack, platform, tmp_path):
                                 "LIENTHONG_S3_TIMEOUT_SECONDS": str(READ_TIMEOUT),
                                 "LIENTHONG_UPLOAD_SWEEP_FIRST_SECONDS": "0.5"})
     stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
-    stack.start("docs", "signing", "gateway")
+    stack.start("docs", "signing", "routing", "gateway")  # routing: the directory
     return Api(platform.gateway_url)
 
 

@@ -7,6 +7,7 @@ screens, reconcile and evidence bundle (checked by the offline verifier); the
 session cookie's flags, CSRF refusals that change nothing, another agency's
 clerk refused, the English switch, escaping, logout."""
 
+import csv
 import os
 import re
 import shlex
@@ -179,7 +180,9 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform, tm
         time.sleep(0.3)
     assert "01 Đã đến" in inbox and "Thượng khẩn" in inbox
     assert "Thời hạn" in inbox and "Chưa lấy được" not in inbox  # routing's overdue answered
-    accepted = post(district, url, doc + "/accept")
+    # Accepting, the clerk passes it on: the register's "Đơn vị hoặc người nhận".
+    assert 'name="handed_to"' in district.get(url + doc, timeout=30).text
+    accepted = post(district, url, doc + "/accept", {"handed_to": "Phòng Kinh tế – Hạ tầng"})
     assert accepted.status_code == 303, accepted.text
     page = district.get(url + doc, timeout=30).text
     assert "03 Đã tiếp nhận" in page and "Tiếp nhận, vào sổ" in page
@@ -201,6 +204,10 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform, tm
     assert exported.content.startswith(b"\xef\xbb\xbf")
     lines = exported.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Ngày đến,Số đến") and "01/CT-UBND" in lines[2]
+    heading, row = next(csv.reader(lines[:1])), next(csv.reader(lines[2:3]))
+    handed = dict(zip(heading, row))
+    assert handed["Đơn vị hoặc người nhận"] == "Phòng Kinh tế – Hạ tầng"
+    assert handed["Ngày chuyển"] == handed["Ngày đến"]  # passed on the day it came
     assert district.get(f"{url}/web/registers/incoming/csv?year=nam", timeout=30
                         ).status_code == 400
     assert inspector.get(f"{url}/web/registers/outgoing", timeout=30).status_code == 403

@@ -55,12 +55,11 @@ def test_a_consignment_registers_each_new_recipients_arrival_once(run_container,
         # sender's retry with a new id): its copy is in the register already.
         handle(consignment(platform, first, [DISTRICT_1], "c-0002"))
 
-    rows = query(platform.pg_dsn, "docs", "SELECT document_id, agency, arrival_number, year"
-                 " FROM incoming ORDER BY agency, arrival_number")
-    year = utc_now().year
-    assert [(str(d), a, n, y) for d, a, n, y in rows] in (
-        [(first, DISTRICT_1, 1, y), (second, DISTRICT_1, 2, y), (first, DISTRICT_2, 1, y)]
-        for y in (year, year + 1))  # Vietnam may already be in the next year
+    # Registered on arrival, numbered only when the clerk accepts (Art. 21-22).
+    rows = query(platform.pg_dsn, "docs", "SELECT document_id, agency, arrival_number"
+                 " FROM incoming ORDER BY agency, document_id")
+    assert sorted((str(d), a, n) for d, a, n in rows) == sorted(
+        [(first, DISTRICT_1, None), (second, DISTRICT_1, None), (first, DISTRICT_2, None)])
     assert query(platform.pg_dsn, "docs", "SELECT count(*) FROM events"
                  " WHERE event_type = 'IncomingRegistered'") == [(3,)]
     assert query(platform.pg_dsn, "docs", "SELECT agency FROM deliveries"
@@ -72,4 +71,12 @@ def test_a_consignment_registers_each_new_recipients_arrival_once(run_container,
     client = Client(platform)
     with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
         listed = rpc.docs.incoming()
+        # The clerk returns one and accepts the other: the returned one uses up no
+        # arrival number, so the accepted one is the first of the year.
+        assert rpc.docs.return_incoming(first, "Sai nơi nhận")["arrival_number"] is None
+        assert rpc.docs.accept_incoming(second)["arrival_number"] == 1
     assert {i["document_id"] for i in listed} == {first, second}
+    year = utc_now().year
+    assert query(platform.pg_dsn, "docs", "SELECT arrival_number, year FROM incoming"
+                 " WHERE document_id = %s AND agency = %s", (second, DISTRICT_1)) in (
+        [(1, y)] for y in (year, year + 1))  # Vietnam may already be in the next year

@@ -58,6 +58,8 @@ def error_of(response):
     ({**GOOD, "recipients": ["H41.01"]}, "recipients.0"),
     ({**GOOD, "recipients": [DISTRICT_1, DISTRICT_1]}, "recipients"),
     ({**GOOD, "recipients": [PROVINCE]}, "recipients"),
+    # Well formed, but no agency of the directory (docs' copy of routing's).
+    ({**GOOD, "recipients": [DISTRICT_1, "000.00.99.H99"]}, "recipients.1"),
     ({**GOOD, "urgency": 9}, "urgency"),
     ({**GOOD, "surprise": 1}, "surprise"),
     ({**GOOD, "due_date": "2020-01-01"}, "due_date"),

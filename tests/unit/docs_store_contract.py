@@ -6,6 +6,7 @@ cases make them and projected with ``store.project``; every test uses new
 document ids and its own agencies' series, so a shared database is fine.
 """
 
+import dataclasses
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -14,6 +15,7 @@ import pytest
 
 from services.docs import domain
 from services.docs.schemas import load_register
+from services.routing.sample_data import sample_province
 from shared.envelope import Actor, new_event
 from shared.errors import NotFound
 from shared.objectstore import StoredObject
@@ -31,6 +33,14 @@ def command(**changes):
     loaded = load_register(json.dumps(payload, ensure_ascii=False).encode())
     loaded["attachment_names"] = ["phu-luc.pdf"]
     return loaded
+
+
+def numbered(event, number):
+    """``event`` (an ``IncomingRegistered``) as stored before arrival numbers were
+    given at acceptance: with its ``arrival_number``."""
+    if number is None:
+        return event
+    return dataclasses.replace(event, data={**event.data, "arrival_number": number})
 
 
 def stored(name, sha="ab"):
@@ -250,17 +260,19 @@ class DocsStoreContract:
 
     # -- incoming ----------------------------------------------------------------------
 
-    def arrive(self, store, document, agency, number=5):
+    def arrive(self, store, document, agency, number=None):
+        """An arrival; with a ``number``, as stored before the number was given at
+        acceptance (Art. 21-22): such old events must still project."""
         at = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-        event = domain.incoming_registered(document, agency, number, at,
-                                           cause("ConsignmentSent"))
+        event = numbered(domain.incoming_registered(document, agency, at,
+                                                    cause("ConsignmentSent")), number)
         self.project(store, event)
         return at
 
     def test_an_arrival_is_registered_and_listed(self, store):
         document = self.issued(store)
         recipient = new_agency()
-        at = self.arrive(store, document, recipient)
+        at = self.arrive(store, document, recipient, number=5)
         with store.transaction() as conn:
             incoming = store.incoming(conn, document["document_id"], recipient)
             assert incoming == {"document_id": document["document_id"], "agency": recipient,
@@ -281,14 +293,15 @@ class DocsStoreContract:
                 item for item in store.incoming_register(conn, recipient)
                 if item[1]["document_id"] == document["document_id"]]
         assert arrival == {"arrival_number": 5, "arrived_at": at, "state": domain.ARRIVED,
-                           "reason": None}
+                           "reason": None, "handed_to": None, "handed_at": None}
         assert registered_document == document
 
     def test_a_broadcasts_arrivals_projected_together_are_each_registered(self, store):
         document = self.issued(store)
         recipients = sorted(new_agency() for _ in range(3))
         at = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
-        events = [domain.incoming_registered(document, agency, n, at, cause("ConsignmentSent"))
+        events = [numbered(domain.incoming_registered(document, agency, at,
+                                                      cause("ConsignmentSent")), n)
                   for n, agency in enumerate(recipients, start=1)]
         with store.transaction() as conn:
             store.project_all(events, conn)
@@ -310,6 +323,47 @@ class DocsStoreContract:
             [listed] = [r for r in store.arrivals(conn, recipient)
                         if r["document_id"] == document["document_id"]]
         assert listed["state"] == domain.WITHDRAWN and listed["reason"] == "Sai nơi nhận"
+
+    def test_the_arrival_number_comes_with_the_acceptance(self, store):
+        document, returned = self.issued(store), self.issued(store)
+        recipient = new_agency()
+        clerk = Actor("vt", recipient, "clerk")
+        self.arrive(store, document, recipient)
+        self.arrive(store, returned, recipient)
+        with store.transaction() as conn:
+            incoming = store.incoming(conn, document["document_id"], recipient)
+            assert incoming["arrival_number"] is None
+            store.project(domain.incoming_decided(
+                store.incoming(conn, returned["document_id"], recipient), "return", clerk,
+                "Sai nơi nhận"), conn)
+            store.project(domain.incoming_decided(incoming, "accept", clerk,
+                                                  numbered=(1, 2027)), conn)
+            assert store.incoming(conn, document["document_id"], recipient)[
+                "arrival_number"] == 1
+            assert store.incoming(conn, returned["document_id"], recipient)[
+                "arrival_number"] is None
+            listed = {r["document_id"]: (r["arrival_number"], r["year"])
+                      for r in store.arrivals(conn, recipient)}
+            register = [(a["arrival_number"], d["document_id"])
+                        for a, d in store.incoming_register(conn, recipient)]
+        assert listed == {document["document_id"]: (1, 2027),
+                          returned["document_id"]: (None, 2026)}
+        assert register == [(None, returned["document_id"]), (1, document["document_id"])]
+
+    def test_an_accepted_arrival_records_to_whom_it_went_and_when(self, store):
+        document = self.issued(store)
+        recipient = new_agency()
+        self.arrive(store, document, recipient)
+        clerk = Actor("vt", recipient, "clerk")
+        with store.transaction() as conn:
+            incoming = store.incoming(conn, document["document_id"], recipient)
+            accepted = domain.incoming_decided(incoming, "accept", clerk,
+                                               handed_to="Phòng Kinh tế")
+            store.project(accepted, conn)
+            [(arrival, _)] = [item for item in store.incoming_register(conn, recipient)
+                              if item[1]["document_id"] == document["document_id"]]
+        assert (arrival["handed_to"], arrival["handed_at"]) == ("Phòng Kinh tế",
+                                                                accepted.occurred_at)
 
     def test_an_arrival_number_is_given_once_a_year_at_an_agency(self, store):
         recipient = new_agency()
@@ -390,3 +444,15 @@ class DocsStoreContract:
             found = store.overdue_issues(conn, agency, monday + timedelta(days=3))
         assert [t["document_id"] for t in found] == [urgent, normal]
         assert found[0]["urgency"] == 2
+
+    def test_the_directory_is_read_up_to_its_first_gap(self, store):
+        changes = sample_province().changes
+        with store.transaction() as conn:
+            store.record_directory_changes(conn, 1, changes[:5])
+            store.record_directory_changes(conn, 3, changes[9:])  # 2 not arrived yet
+            assert store.directory_version(conn) == 1
+            store.record_directory_changes(conn, 2, changes[5:9])
+            store.record_directory_changes(conn, 2, [])  # a redelivery changes nothing
+            assert store.directory_version(conn) == 3
+            assert store.directory_changes(conn, 3) == changes
+            assert store.directory_changes(conn, 1) == changes[:5]

@@ -9,7 +9,7 @@ from shared.config import BadSetting, load_settings
 
 def test_defaults_stand_where_the_config_says_nothing():
     assert load_settings(DocsSettings, {}) == DocsSettings(
-        max_upload_bytes=50 * 1024 * 1024, retention_days=3650, separate_secret_series=False)
+        max_upload_bytes=50 * 1024 * 1024, retention_days=3650, separate_secret_series=True)
     assert load_settings(SigningSettings, {"MAX_SIGN_BYTES": None}).max_sign_bytes == (
         100 * 1024 * 1024)
 

@@ -1,4 +1,4 @@
-"""services.routing.directory: the effective-dated agency tree, its changes and addressing."""
+"""shared.directory: the effective-dated agency tree, its changes and addressing."""
 
 import json
 from datetime import date, datetime
@@ -6,7 +6,7 @@ from datetime import date, datetime
 import pytest
 
 from services.routing import sample_data
-from services.routing.directory import AGENCY_CODE, Agency, Directory
+from shared.directory import AGENCY_CODE, Agency, Directory
 from services.routing.sample_data import (
     PROVINCE,
     REFORM_DATE,

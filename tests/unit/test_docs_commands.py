@@ -144,8 +144,8 @@ def test_a_consignment_sends_the_document_and_registers_each_new_arrival_once(st
     assert loaded["incoming"] == {RECIPIENT: domain.ARRIVED, OTHER: domain.ARRIVED}
     assert types(log, domain.incoming_stream_of(document_id, RECIPIENT)) == [
         "IncomingRegistered"]
-    with store.transaction() as conn:
-        assert store.incoming(conn, document_id, OTHER)["arrival_number"] == 1
+    with store.transaction() as conn:  # numbered when accepted (Art. 21-22), not before
+        assert store.incoming(conn, document_id, OTHER)["arrival_number"] is None
 
 
 def test_the_receiving_clerk_accepts_or_returns_with_a_reason(store, log):
@@ -153,15 +153,16 @@ def test_the_receiving_clerk_accepts_or_returns_with_a_reason(store, log):
     for document_id in (first, second):
         commands.issue(store, log, document_id, CLERK, separate_secret_series=False)
         sent(store, log, document_id, [RECIPIENT])
-    incoming, accepted = commands.decide_incoming(store, log, first, "accept",
-                                                  RECIPIENT_CLERK)
-    assert accepted.data["state"] == domain.ACCEPTED and incoming["arrival_number"] == 1
     with pytest.raises(ValidationFailed) as err:
         commands.decide_incoming(store, log, second, "return", RECIPIENT_CLERK, "  ")
     assert err.value.field == "reason"
     _, returned = commands.decide_incoming(store, log, second, "return", RECIPIENT_CLERK,
                                            "Sai nơi nhận")
     assert returned.data["reason"] == "Sai nơi nhận"
+    _, accepted = commands.decide_incoming(store, log, first, "accept", RECIPIENT_CLERK)
+    # The returned one used up no number (Art. 21-22): the accepted one is số đến 01.
+    assert returned.data["arrival_number"] is None
+    assert accepted.data["state"] == domain.ACCEPTED and accepted.data["arrival_number"] == 1
     with pytest.raises(Conflict):  # once only
         commands.decide_incoming(store, log, first, "accept", RECIPIENT_CLERK)
     with pytest.raises(NotFound):  # it did not arrive at the sender

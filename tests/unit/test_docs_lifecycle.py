@@ -254,6 +254,35 @@ def test_the_receiving_clerk_accepts_or_returns_with_a_reason():
     assert err.value.field == "reason"
 
 
+def test_the_accepting_clerk_says_to_whom_the_document_goes():
+    clerk = Actor("vt2", RECIPIENT, "clerk")
+    accepted = domain.incoming_decided(_arrival(), "accept", clerk, handed_to=" Phòng Nội vụ ")
+    assert accepted.data["handed_to"] == "Phòng Nội vụ"
+    assert "handed_to" not in domain.incoming_decided(_arrival(), "accept", clerk).data
+    for command, reason, handed_to in (("accept", None, "x" * 201),
+                                       ("return", "Sai nơi nhận", "Phòng Nội vụ"),
+                                       ("accept", None, 7)):
+        with pytest.raises(ValidationFailed) as err:
+            domain.incoming_decided(_arrival(), command, clerk, reason, handed_to)
+        assert err.value.field == "handed_to"
+
+
+def test_the_incoming_register_shows_to_whom_and_when_it_went():
+    from datetime import datetime, timezone
+
+    from services.docs import registers
+
+    at = datetime(2026, 3, 5, 18, tzinfo=timezone.utc)  # 6 March, Vietnam time
+    document = {"issuing_agency": SENDER, "number_notation": "01/CT-UBND", "issued_at": at,
+                "document_type": "CT", "subject": "Chỉ thị"}
+    arrival = {"arrival_number": 1, "arrived_at": at, "state": "accepted", "reason": None,
+               "handed_to": "Phòng Nội vụ", "handed_at": at}
+    row = registers.incoming_row(arrival, document)
+    assert (row["handling_unit"], row["transfer_date"]) == ("Phòng Nội vụ",
+                                                            datetime(2026, 3, 6).date())
+    assert registers.follow_up_row(arrival, document)["handling_unit"] == "Phòng Nội vụ"
+
+
 @pytest.mark.parametrize("actor", [Actor("vt", SENDER, "clerk"),
                                    Actor("ld", RECIPIENT, "leader")])
 def test_only_the_receiving_agencys_clerk_decides(actor):

@@ -72,6 +72,8 @@ READERS = {
     "docs.on_recall_requested": [("services/docs/commands.py", "recall_requested", "event"),
                                  ("services/docs/commands.py", "follow", "cause")],
     "docs.on_recall_answered": [("services/docs/commands.py", "recall_answered", "event")],
+    "docs.on_directory_changed": [("services/docs/commands.py", "directory_changed",
+                                   "event")],
     "routing.on_document_issued": [
         ("services/routing/store.py", "follow", "event"),
         ("services/routing/commands.py", "follow_issue", "document="),

@@ -1,6 +1,8 @@
 """The agency directory (danh bạ cơ quan): an effective-dated tree of agencies.
 
-Pure: the standard library and :mod:`shared.errors`, nothing else.
+Pure: the standard library and :mod:`shared.errors`, nothing else. Shared:
+routing keeps it (its ``directory`` stream); docs rebuilds the same tree from
+routing's ``DirectoryChanged`` events to check recipients and name agencies.
 
 Vietnam's local government changes shape: on 1 July 2025 districts were
 abolished and many provinces and communes merged. So the directory is not a
@@ -46,8 +48,10 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from shared.errors import Conflict, LienThongError, NotFound, ValidationFailed
 
@@ -85,10 +89,10 @@ class Agency:
     valid_to: date | None = None
     successors: tuple = ()
 
-    def effective_on(self, on):
+    def effective_on(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_to is None or on < self.valid_to)
 
-    def to_dict(self):
+    def to_dict(self) -> dict:
         return {"code": self.code, "name": self.name, "level": self.level,
                 "parent": self.parent, "valid_from": self.valid_from.isoformat(),
                 "valid_to": self.valid_to.isoformat() if self.valid_to else None,
@@ -98,7 +102,7 @@ class Agency:
 class Directory:
     """The agency tree over time, rebuilt from and extended by changes."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._versions = {}  # code -> [Agency], contiguous, oldest first
         self._children = {}  # code -> set of codes: the current (latest) tree
         self._changes = []
@@ -108,7 +112,7 @@ class Directory:
     # ---- building -------------------------------------------------------------
 
     @classmethod
-    def from_changes(cls, changes):
+    def from_changes(cls, changes: Iterable[dict]) -> "Directory":
         """Rebuild a directory, validating every change as :meth:`apply` does."""
         directory = cls()
         for change in changes:
@@ -116,15 +120,15 @@ class Directory:
         return directory
 
     @property
-    def changes(self):
+    def changes(self) -> list:
         """Every change applied, oldest first: plain dicts, JSON-serialisable."""
         return copy.deepcopy(self._changes)
 
-    def __contains__(self, code):
+    def __contains__(self, code: object) -> bool:
         """Whether ``code`` was ever used (effective, retired or not yet effective)."""
         return code in self._versions
 
-    def apply(self, change):
+    def apply(self, change: dict) -> dict:
         """Validate ``change`` (a dict as :attr:`changes` holds) and apply it.
 
         Returns the normalised change record. Raises :class:`ValidationFailed`,
@@ -158,20 +162,22 @@ class Directory:
         self._snapshots.clear()
         return copy.deepcopy(record)
 
-    def create(self, code, name, level, parent, on):
+    def create(self, code: str, name: str, level: str, parent: str | None,
+               on: Any) -> dict:
         """A new agency under ``parent`` (``None`` for a root), effective from ``on``."""
         return self.apply({"op": "create", "on": _iso(on), "code": code, "name": name,
                            "level": level, "parent": parent})
 
-    def rename(self, code, new_name, on):
+    def rename(self, code: str, new_name: str, on: Any) -> dict:
         return self.apply({"op": "rename", "on": _iso(on), "code": code, "new_name": new_name})
 
-    def move(self, code, new_parent, on):
+    def move(self, code: str, new_parent: str, on: Any) -> dict:
         """Re-parent ``code`` (with its subtree) under ``new_parent`` (``None``: a root)."""
         return self.apply({"op": "move", "on": _iso(on), "code": code,
                            "new_parent": new_parent})
 
-    def merge(self, codes, into_code, into_name, level, parent, on):
+    def merge(self, codes: list, into_code: str, into_name: str, level: str,
+              parent: str | None, on: Any) -> dict:
         """Merge ``codes`` into ``into_code``, which has ``into_name``, ``level``, ``parent``.
 
         ``into_code`` is a new code, or an effective agency that continues
@@ -183,7 +189,7 @@ class Directory:
                            "into_code": into_code, "into_name": into_name, "level": level,
                            "parent": parent})
 
-    def split(self, code, parts, on, children_to=None):
+    def split(self, code: str, parts: list, on: Any, children_to: Any = None) -> dict:
         """Retire ``code``; ``parts`` ``[(code, name), ...]`` (new codes) succeed it.
 
         The parts take the split agency's level and parent. Its children go to
@@ -195,7 +201,8 @@ class Directory:
         return self.apply({"op": "split", "on": _iso(on), "code": code, "parts": parts,
                            "children_to": children_to})
 
-    def dissolve(self, code, on, successor=None, children_to=None):
+    def dissolve(self, code: str, on: Any, successor: str | None = None,
+                 children_to: Any = None) -> dict:
         """Retire ``code``, optionally with one ``successor``.
 
         Its children must have been moved first, or ``children_to`` names the
@@ -433,18 +440,18 @@ class Directory:
 
     # ---- queries ---------------------------------------------------------------
 
-    def knows(self, code):
+    def knows(self, code: str) -> bool:
         """Whether ``code`` was ever an agency of this directory, retired or not."""
         return code in self._versions
 
-    def history(self, code):
+    def history(self, code: str) -> list:
         """Every version of ``code``, oldest first."""
         _check_code(code, "code")
         if code not in self._versions:
             raise NotFound(f"code: unknown agency {code}", field="code")
         return list(self._versions[code])
 
-    def get(self, code, on):
+    def get(self, code: str, on: Any) -> Agency:
         """The version of ``code`` effective on ``on``; :class:`NotFound` if none is."""
         _check_code(code, "code")
         on = _as_date(on)
@@ -460,7 +467,7 @@ class Directory:
             why = _retirement(versions[-1])
         raise NotFound(f"code: agency {code} is not effective on {on}: {why}", field="code")
 
-    def resolve(self, code, on):
+    def resolve(self, code: str, on: Any) -> list:
         """The agencies effective on ``on`` that ``code`` stands for, sorted by code.
 
         An effective code resolves to itself; a retired one follows its
@@ -495,12 +502,12 @@ class Directory:
             pending.extend(reversed(last.successors))
         return [found[c] for c in sorted(found)]
 
-    def children(self, code, on):
+    def children(self, code: str, on: Any) -> list:
         """The agencies directly under ``code`` on ``on``, sorted by code."""
         self.get(code, on)
         return list(self._snapshot(_as_date(on))[1].get(code, ()))
 
-    def subtree(self, code, on, level=None):
+    def subtree(self, code: str, on: Any, level: str | None = None) -> list:
         """Every descendant of ``code`` on ``on`` (not ``code`` itself), sorted by code.
 
         With ``level``, only descendants of that level (e.g. every commune of a
@@ -516,7 +523,7 @@ class Directory:
             pending.extend(tree.get(agency.code, ()))
         return sorted(found, key=lambda a: a.code)
 
-    def ancestors(self, code, on):
+    def ancestors(self, code: str, on: Any) -> list:
         """The parent chain of ``code`` on ``on``, nearest first, ending at a root."""
         agencies = self._snapshot(_as_date(on))[0]
         chain, agency = [], self.get(code, on)
@@ -525,7 +532,7 @@ class Directory:
             chain.append(agency)
         return chain
 
-    def agencies(self, on):
+    def agencies(self, on: Any) -> list:
         """Every agency effective on ``on``, sorted by code."""
         agencies = self._snapshot(_as_date(on))[0]
         return [agencies[code] for code in sorted(agencies)]
@@ -551,7 +558,7 @@ class Directory:
 
     # ---- addressing ------------------------------------------------------------
 
-    def address(self, spec, on):
+    def address(self, spec: Any, on: Any) -> list:
         """The recipient codes ``spec`` stands for on ``on``: sorted, deduplicated.
 
         ``spec`` is one of:
@@ -619,12 +626,12 @@ class Directory:
 
     # ---- import / export -----------------------------------------------------------
 
-    def to_json(self):
+    def to_json(self) -> str:
         """The change list as JSON text (UTF-8 names kept readable)."""
         return json.dumps(self._changes, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str) -> "Directory":
         try:
             changes = json.loads(text)
         except ValueError as exc:
@@ -633,7 +640,7 @@ class Directory:
             raise ValidationFailed("json: expected a list of changes", field="json")
         return cls.from_changes(changes)
 
-    def export_csv(self, on):
+    def export_csv(self, on: Any) -> str:
         """The agencies effective on ``on`` as CSV, parents before children.
 
         Columns: code, name, level, parent, valid_from, valid_to, successors
@@ -656,7 +663,7 @@ class Directory:
             pending.extend(reversed(tree.get(agency.code, ())))
         return out.getvalue()
 
-    def import_csv(self, text, on):
+    def import_csv(self, text: str, on: Any) -> list:
         """Create every agency in CSV ``text`` on ``on``; all or nothing.
 
         Needs the columns code, name, level, parent (others, as
