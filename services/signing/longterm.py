@@ -30,10 +30,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from asn1crypto import crl as asn1_crl
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.validation.ades import (
@@ -57,6 +54,8 @@ from pyhanko_certvalidator.policy_decl import (
 )
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer
+
+from services.signing.verification import asn1_certificate, asn1_crl_of
 
 # The DSS written in the signature's own revision, before it is signed (so the
 # leader's certification covers it and a device's hand-out carries it), without
@@ -90,9 +89,9 @@ class LongTerm:
     def context(self, moment=None):
         """pyHanko's validation context over exactly these, fetching nothing."""
         return ValidationContext(
-            trust_roots=[_asn1_cert(c) for c in self.trust_roots],
-            other_certs=[_asn1_cert(c) for c in self.certificates],
-            crls=[_asn1_crl(c) for c in self.crls], allow_fetching=False,
+            trust_roots=[asn1_certificate(c) for c in self.trust_roots],
+            other_certs=[asn1_certificate(c) for c in self.certificates],
+            crls=[asn1_crl_of(c) for c in self.crls], allow_fetching=False,
             revocation_mode="hard-fail", moment=moment)
 
 
@@ -159,29 +158,13 @@ def _spec(trust_roots, crls):
     required = RevocationCheckingPolicy(RevocationCheckingRule.CRL_REQUIRED,
                                         RevocationCheckingRule.CRL_REQUIRED)
     policy = CertValidationPolicySpec(
-        trust_manager=SimpleTrustManager.build([_asn1_cert(c) for c in trust_roots]),
+        trust_manager=SimpleTrustManager.build([asn1_certificate(c) for c in trust_roots]),
         revinfo_policy=CertRevTrustPolicy(revocation_checking_policy=required))
-    knowledge = LocalKnowledge(known_crls=[CRLContainer(_asn1_crl(c)) for c in crls])
+    knowledge = LocalKnowledge(known_crls=[CRLContainer(asn1_crl_of(c)) for c in crls])
     return PdfSignatureValidationSpec(SignatureValidationSpec(
         cert_validation_policy=policy, local_knowledge=knowledge,
         revinfo_gathering_policy=RevocationInfoGatheringSpec(
             online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
-
-
-def _asn1_cert(certificate):
-    if isinstance(certificate, asn1_x509.Certificate):
-        return certificate
-    if isinstance(certificate, x509.Certificate):
-        certificate = certificate.public_bytes(serialization.Encoding.DER)
-    return asn1_x509.Certificate.load(certificate)
-
-
-def _asn1_crl(crl):
-    if isinstance(crl, asn1_crl.CertificateList):
-        return crl
-    if isinstance(crl, x509.CertificateRevocationList):
-        crl = crl.public_bytes(serialization.Encoding.DER)
-    return asn1_crl.CertificateList.load(crl)
 
 
 def main(argv=None):

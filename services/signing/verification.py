@@ -448,24 +448,29 @@ def _embedded_certs(signed_data):
 
 
 def _roots(trust_roots):
-    return [_asn1_cert(r) for r in trust_roots]
+    return [asn1_certificate(r) for r in trust_roots]
 
 
 def _crls(crls):
-    loaded = []
-    for item in crls:
-        if isinstance(item, x509.CertificateRevocationList):
-            item = item.public_bytes(serialization.Encoding.DER)
-        loaded.append(asn1_crl.CertificateList.load(item))
-    return loaded
+    return [asn1_crl_of(item) for item in crls]
 
 
-def _asn1_cert(certificate):
+def asn1_certificate(certificate):
+    """asn1crypto's form (pyHanko's) of a certificate: cryptography's, DER or asn1crypto's."""
     if isinstance(certificate, asn1_x509.Certificate):
         return certificate
     if isinstance(certificate, x509.Certificate):
         certificate = certificate.public_bytes(serialization.Encoding.DER)
     return asn1_x509.Certificate.load(certificate)
+
+
+def asn1_crl_of(crl):
+    """asn1crypto's form (pyHanko's) of a CRL: cryptography's, DER or asn1crypto's."""
+    if isinstance(crl, asn1_crl.CertificateList):
+        return crl
+    if isinstance(crl, x509.CertificateRevocationList):
+        crl = crl.public_bytes(serialization.Encoding.DER)
+    return asn1_crl.CertificateList.load(crl)
 
 
 def _x509(certificate):
