@@ -256,9 +256,14 @@ class Oracle:
         numbers = [r[0] for r in query(self.dsn, "docs", "SELECT number FROM documents"
                                        " WHERE number IS NOT NULL ORDER BY number")]
         assert numbers == list(range(1, len(stream.journeys) + 1)), numbers
+        # Each arrival registered once; a số đến is given at acceptance (none here
+        # unless accepted), and the numbers given run 1..N per agency.
+        assert collections.Counter(query(self.dsn, "docs", "SELECT document_id::text, agency"
+                                         " FROM incoming")) == expected
         arrivals = collections.defaultdict(list)
         for agency, number in query(self.dsn, "docs", "SELECT agency, arrival_number"
-                                    " FROM incoming ORDER BY arrival_number"):
+                                    " FROM incoming WHERE arrival_number IS NOT NULL"
+                                    " ORDER BY arrival_number"):
             arrivals[agency].append(number)
         for agency, got in arrivals.items():
             assert got == list(range(1, len(got) + 1)), (agency, got)
