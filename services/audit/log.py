@@ -197,7 +197,9 @@ class TransparencyLog:
     def checkpoint_turn(self) -> Iterator[bool]:
         """True while this process is the one audit process checkpointing (several
         may run): two checkpointers reading the same last upload would store
-        overlapping WORM leaf ranges, which verification rightly refuses."""
+        overlapping WORM leaf ranges, repeating each other's uploads. (Verification
+        accepts an overlap only if it repeats the committed leaves exactly, as after
+        a crash between an upload and its record.)"""
         with self.db.connection() as conn:
             mine = conn.execute("SELECT pg_try_advisory_lock(%s)",
                                 (CHECKPOINT_LOCK,)).fetchone()[0]

@@ -77,11 +77,19 @@ def committed_leaves(notes, leaf_ranges, verifier, report):
         ranges = ranges[:-1]
     for (start, end) in ranges:
         blob = leaf_ranges[(start, end)]
-        if start != len(leaves) or len(blob) != 32 * (end - start):
+        # A range may start before the leaves committed so far: the checkpointer
+        # uploaded it again after a crash between its upload and its record. Its
+        # overlap must then be the very leaves already committed.
+        if start > len(leaves) or end <= len(leaves) or len(blob) != 32 * (end - start):
             report.fail(len(leaves), None, f"WORM leaf range {start}-{end} does not continue"
                                            f" the committed leaves at {len(leaves)}")
             break
-        for i in range(end - start):
+        overlap = len(leaves) - start
+        if blob[:32 * overlap] != b"".join(leaves[start:]):
+            report.fail(start, None, f"WORM leaf range {start}-{end} differs from the leaves"
+                                     f" committed before at {start}-{len(leaves)}")
+            break
+        for i in range(overlap, end - start):
             leaf = blob[32 * i:32 * (i + 1)]
             leaves.append(leaf)
             tree.append(leaf)

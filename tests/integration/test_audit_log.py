@@ -354,8 +354,8 @@ def test_when_checkpoints_cannot_be_signed_events_still_enter_and_the_next_one_c
 
 def test_one_audit_process_at_a_time_checkpoints(audit, platform):
     """Two checkpointers reading the same last upload would store overlapping WORM
-    leaf ranges (0-10 and 0-12), which the verifier refuses: several audit
-    processes take turns (a PostgreSQL advisory lock)."""
+    leaf ranges (0-10 and 0-12), each upload repeating the other's work: several
+    audit processes take turns (a PostgreSQL advisory lock)."""
     from services.audit.log import TransparencyLog
     from shared.db import Database
 

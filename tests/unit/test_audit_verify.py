@@ -67,3 +67,27 @@ def test_a_stored_note_of_another_origin_is_a_finding():
     committed_leaves({3: other}, {(0, 3): b"".join(hashes)}, signer.verifier(), report)
     assert not report.ok and "origin 'elsewhere'" in report.first_problem["reason"]
     assert report.checkpoints == 0
+
+
+def test_a_range_uploaded_again_after_a_crash_continues_the_committed_leaves():
+    # The checkpointer stored 2-5 and its note, then died before recording it:
+    # it uploads 2-8 next time. The overlap must be the same leaves.
+    signer = note.NoteSigner("o", Ed25519PrivateKey.generate())
+    hashes = leaves(8)
+    notes = {n: signed(signer, hashes, n) for n in (2, 5, 8)}
+    ranges = {(0, 2): b"".join(hashes[:2]), (2, 5): b"".join(hashes[2:5]),
+              (2, 8): b"".join(hashes[2:8])}
+    report = Report()
+    assert committed_leaves(notes, ranges, signer.verifier(), report) == hashes
+    assert report.ok and report.checkpoints == 3
+
+    changed = {**ranges, (2, 8): b"".join(hashes[2:3] + leaves(9)[8:9] + hashes[4:8])}
+    report = Report()
+    committed_leaves(notes, changed, signer.verifier(), report)
+    assert not report.ok and "differs from the leaves committed before" in \
+        report.first_problem["reason"] and report.first_problem["index"] == 2
+
+    gap = {(0, 2): b"".join(hashes[:2]), (3, 8): b"".join(hashes[3:8])}
+    report = Report()
+    committed_leaves(notes, gap, signer.verifier(), report)
+    assert not report.ok and "does not continue" in report.first_problem["reason"]
