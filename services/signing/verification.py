@@ -457,20 +457,20 @@ def _crls(crls):
 
 def asn1_certificate(certificate):
     """asn1crypto's form (pyHanko's) of a certificate: cryptography's, DER or asn1crypto's."""
-    if isinstance(certificate, asn1_x509.Certificate):
-        return certificate
-    if isinstance(certificate, x509.Certificate):
-        certificate = certificate.public_bytes(serialization.Encoding.DER)
-    return asn1_x509.Certificate.load(certificate)
+    return _asn1(certificate, asn1_x509.Certificate, x509.Certificate)
 
 
 def asn1_crl_of(crl):
     """asn1crypto's form (pyHanko's) of a CRL: cryptography's, DER or asn1crypto's."""
-    if isinstance(crl, asn1_crl.CertificateList):
-        return crl
-    if isinstance(crl, x509.CertificateRevocationList):
-        crl = crl.public_bytes(serialization.Encoding.DER)
-    return asn1_crl.CertificateList.load(crl)
+    return _asn1(crl, asn1_crl.CertificateList, x509.CertificateRevocationList)
+
+
+def _asn1(value, theirs, ours):
+    if isinstance(value, theirs):
+        return value
+    if isinstance(value, ours):
+        value = value.public_bytes(serialization.Encoding.DER)
+    return theirs.load(value)
 
 
 def _x509(certificate):

@@ -5,7 +5,6 @@ drifts from what the gateway sends fails the test that saw it."""
 
 import functools
 import json
-import os
 import re
 
 from openapi_schema_validator import OAS30Validator
@@ -74,14 +73,4 @@ def check_answer(response):
                         f" OpenAPI document: {errors[0].message} at"
                         f" {'/'.join(map(str, errors[0].path)) or '(top)'}"
                         f" ({json.dumps(body, ensure_ascii=False)[:300]})")
-    _record(operation, response.status_code, body)
     return response
-
-
-def _record(operation, status, body):
-    """With ``LIENTHONG_RECORD_ANSWERS=file``, one line per answer: for writing schemas."""
-    target = os.environ.get("LIENTHONG_RECORD_ANSWERS")
-    if target:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"op": operation, "status": status, "body": body},
-                                ensure_ascii=False, default=str) + "\n")
