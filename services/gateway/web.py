@@ -566,7 +566,7 @@ def body_of(action, form):
     schema, names = BODIES[action]
     raw = {api: form[name] for api, name in names.items() if form.get(name)}
     try:
-        return login_schema.load(schema, json.dumps(raw).encode())
+        return web_admin.loaded(schema, raw)
     except ValidationFailed as err:
         raise _renamed(err, action) from None
 

@@ -2,9 +2,7 @@
 
 import pytest
 
-from services.docs.store import (
-    DDL, DIRECTORY_DDL, HANDED_TO_DDL, ISSUE_DEADLINES_DDL, UNNUMBERED_ARRIVALS_DDL, DocsStore,
-)
+from services.docs.store import MIGRATIONS, DocsStore
 from shared.db import Database
 from tests.unit.docs_store_contract import DocsStoreContract
 
@@ -17,8 +15,7 @@ def pg_docs_store(pg_server):
 
     dsn, drop = servers.create_database(pg_server)
     db = Database(dsn, "docs", max_size=4)
-    db.ensure_schema(DDL + ISSUE_DEADLINES_DDL + DIRECTORY_DDL + HANDED_TO_DDL
-                     + UNNUMBERED_ARRIVALS_DDL)
+    db.ensure_schema("".join(m.sql for m in MIGRATIONS.migrations))  # every migration
     yield DocsStore(db)
     db.close()
     drop()

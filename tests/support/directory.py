@@ -6,7 +6,7 @@ from nameko.testing.services import entrypoint_hook
 
 from infra.stack import wait_for_docs_directory as wait_until_docs_has_directory
 from services.routing.sample_data import sample_province
-from shared.envelope import new_event, system_actor
+from services.routing.commands import directory_event
 from tests.support.events import signed
 
 
@@ -14,9 +14,7 @@ def directory_changed(platform, changes=None, version=1):
     """routing's ``DirectoryChanged`` (the sample province's directory by
     default), at ``version`` of its ``directory`` stream, signed by routing."""
     changes = sample_province().changes if changes is None else changes
-    return signed(platform, new_event(
-        "DirectoryChanged", {"changes": changes}, actor=system_actor("routing"),
-        producer="routing", stream_id="directory").at(version, version))
+    return signed(platform, directory_event(changes, None).at(version, version))
 
 
 def give_docs_the_directory(container, platform, changes=None, version=1):

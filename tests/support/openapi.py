@@ -61,6 +61,9 @@ def check_answer(response):
     if not path.startswith("/v1/") or path.startswith("/v1/openapi.json"):
         return response
     operation, schema = declared(request.method, path, response.status_code)
+    assert operation is not None or response.status_code == 404, (
+        f"{request.method} {path} answered {response.status_code} but is not in the OpenAPI"
+        " document")
     if operation is None:
         return response  # an unknown path: the 404 tests look at it themselves
     assert schema is not None, (f"{operation}: status {response.status_code} is not in the"
