@@ -35,8 +35,13 @@ class InsecureConfiguration(RuntimeError):
             f" the service in development mode (LIENTHONG_DEV_MODE=1), never in production")
 
 
+def is_on(config: Mapping[str, Any], setting: str) -> bool:
+    """An on/off setting: 1, true, yes or on (any case) is on; anything else off."""
+    return str(config.get(setting, "")).strip().lower() in ("1", "true", "yes", "on")
+
+
 def is_dev_mode(config: Mapping[str, Any]) -> bool:
-    return str(config.get("DEV_MODE", "")).strip().lower() in ("1", "true", "yes", "on")
+    return is_on(config, "DEV_MODE")
 
 
 def secret_problem(value: object, min_length: int = MIN_SECRET_LENGTH) -> str | None:

@@ -5,7 +5,7 @@ import logging
 from nameko.extensions import DependencyProvider
 
 from services.signing import authority, hsm, remote, trust, tsa
-from shared.settings import development_only, require_secret
+from shared.settings import development_only, is_on, require_secret
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class SigningAuthority(DependencyProvider):
         self.authority = authority.Authority(
             c.get("PKI_DIR", "var/pki"), require_secret(c, "PKI_PASSPHRASE"),
             auto_enroll=development_only(
-                c, "AUTO_ENROLL", str(c.get("AUTO_ENROLL") or "false").lower() == "true",
+                c, "AUTO_ENROLL", is_on(c, "AUTO_ENROLL"),
                 "issues a certificate and a server-held key to any leader on first use,"
                 " named as the caller says"),
             seals=_seal_tokens(c))

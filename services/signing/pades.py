@@ -61,6 +61,8 @@ from pyhanko.sign.general import SigningError, get_pyca_cryptography_hash
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+from pyhanko_certvalidator.errors import PathError as CertPathError
+from pyhanko_certvalidator.errors import ValidationError as CertValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from services.signing import appearance as looks
@@ -349,8 +351,10 @@ def _check_certificate(signer, kind, role=None):
 def _refuse_invalid(exc, signer):
     """A B-LT signature's certificate that does not validate against the trust roots
     and CRLs given (revoked, say): ValidationFailed naming why."""
-    if "could not be validated" in str(exc):
-        cause = exc.__cause__ or exc
+    # pyHanko's own failure to validate the signer's chain, by its cause (the same
+    # message text also reports other failures, such as an archive time stamp's).
+    cause = exc.__cause__
+    if isinstance(cause, (CertPathError, CertValidationError)):
         raise ValidationFailed(f"certificate {signer.signing_cert.subject.human_friendly}"
                                f" does not validate against the trust roots and the CRL"
                                f" given: {cause}", field="certificate") from None
