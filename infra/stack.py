@@ -179,9 +179,13 @@ class ServiceProcess:
                 preexec_fn=die_with_parent())
         return self
 
-    def wait_ready(self, client, token, timeout=60):
+    def wait_ready(self, client, token, timeout=60, or_killed=False):
+        """Until the service answers its health check. With ``or_killed``, a process
+        SIGKILLed meanwhile (it died at an armed failpoint) ends the wait as well."""
         def healthy():
             if self.proc.poll() is not None:
+                if or_killed and self.proc.returncode == -9:
+                    return True
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:"
                                    f" see {self.log_path}")
             with client.rpc(token, timeout=2) as rpc:
