@@ -72,6 +72,14 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def machine_busy_seconds():
+    """CPU seconds the whole machine spent busy so far, all cores (``/proc/stat``):
+    the services, the servers, the benchmark's own clients, anything else."""
+    with open("/proc/stat") as fh:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, fh.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 class Run:
     def __init__(self, gateways, passwords, recipients, pdf, appendix):
         self.gateways, self.passwords = gateways, passwords
@@ -282,7 +290,7 @@ def main(argv=None):
                 except Exception as err:  # reported, and the run fails
                     errors.append(f"document {n}: {err!r}")
 
-        began = time.monotonic()
+        began, machine_before, own_before = time.monotonic(), machine_busy_seconds(), os.times()
         threads = [threading.Thread(target=client_thread) for _ in range(args.clients)]
         for thread in threads:
             thread.start()
@@ -294,6 +302,8 @@ def main(argv=None):
         wait_for(lambda: (lambda s, l: s == l)(*events_stored(platform.pg_dsn)), timeout=300,
                  interval=0.05, what="the audit log to hold every event")
         audited = time.monotonic()
+        machine, own = machine_busy_seconds() - machine_before, os.times()
+        clients = own.user + own.system - own_before.user - own_before.system
         cpu = collections.Counter()
         for p in processes:
             cpu[p.name] += cpu_seconds(p.proc.pid) - cpu_before[p]
@@ -319,6 +329,11 @@ def main(argv=None):
               + ", ".join(f"{name} {cpu[name] / n * 1000:.0f} ms" for name in SERVICES)
               + f"; in all {sum(cpu.values()) / n * 1000:.0f} ms"
               f" ({sum(cpu.values()) / (audited - began):.2f} cores busy on average)")
+        # What bounds the run: the whole machine's CPU (servers and clients too).
+        print(f"the whole machine: {machine / (audited - began):.2f} of {os.cpu_count()} cores"
+              f" busy ({machine / n * 1000:.0f} ms per document; the services"
+              f" {sum(cpu.values()) / n * 1000:.0f}, the benchmark's clients"
+              f" {clients / n * 1000:.0f}, the rest PostgreSQL, RabbitMQ, S3 and other work)")
 
         # A document's messages: each stored event goes to its subscribers (about 2 each).
         raw = raw_per_document(platform, pdf, appendix, round(per_doc_events),
