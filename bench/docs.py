@@ -60,7 +60,8 @@ with warnings.catch_warnings():
     # nameko imports eventlet, which announces its own deprecation (known, accepted).
     warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
     from infra.client import Client
-    from infra.stack import SeaweedServer, ServiceProcess, free_port, make_gateway_key
+    from infra.stack import (SeaweedServer, ServiceProcess, free_port, make_gateway_key,
+                             wait_for_docs_directory)
 
 # -- where ------------------------------------------------------------------------
 
@@ -297,7 +298,14 @@ class Bench:
         self.docs = ServiceProcess("docs", env, LOG_DIR)
         cleanup.callback(_quietly, "stop docs", self.docs.stop)
         self.docs.start()
-        self.docs.wait_ready(self.client, self.client.token("auditor", "000.00.00.G22"))
+        # Routing only to give docs its agency directory (docs refuses registrations
+        # until it has it); it does no other work here.
+        routing = ServiceProcess("routing", env, LOG_DIR)
+        cleanup.callback(_quietly, "stop routing", routing.stop)
+        routing.start()
+        for process in (self.docs, routing):
+            process.wait_ready(self.client, self.client.token("auditor", "000.00.00.G22"))
+        wait_for_docs_directory(env["LIENTHONG_PG_DSN"])
         self.clerk = self.client.token("clerk", PROVINCE, user="van.thu@ubnd-tinh")
         # The baselines write to the bucket docs created, through the same SDK.
         self.store = S3ObjectStore(self.s3.endpoint, self.s3.access_key,

@@ -47,7 +47,8 @@ from bench.common import (
 )
 from infra.keys import provisioned_env
 from infra.samples import make_pdf
-from infra.stack import SeaweedServer, ServiceProcess, free_port, make_gateway_key
+from infra.stack import (SeaweedServer, ServiceProcess, free_port, make_gateway_key,
+                         wait_for_docs_directory)
 from services.routing.sample_data import SAMPLE_DATE, national
 
 with warnings.catch_warnings():
@@ -202,6 +203,7 @@ def start_platform(cleanup, services, provinces):
         p.start()
     for p in processes:
         p.wait_ready(client, client.token("auditor", "000.00.00.G22"))
+    wait_for_docs_directory(env["LIENTHONG_PG_DSN"])  # docs registers nothing before it
     return client, env, role_note
 
 
@@ -264,6 +266,11 @@ class Bench:
         self.cleanup.callback(self.raw.close)
         self.clerk = self.client.token("clerk", SENDER, user="van.thu@ubnd-tinh-01")
         self.leader = self.client.token("leader", SENDER, user="chu.tich@ubnd-tinh-01")
+        # Certificates as an operator issues them (no automatic enrolment outside
+        # development mode): the leader's and the agency's seal.
+        with self.client.rpc(self.client.token("admin", SENDER, user="quan.tri@ubnd-tinh-01")) as rpc:
+            rpc.signing.enroll("chu.tich@ubnd-tinh-01", SENDER, "leader", "Nguyễn Văn An")
+            rpc.signing.enroll(SENDER, SENDER, "agency", SENDER)
         # Untimed: the first directory load seeds the directory stream and builds the cache.
         t = time.perf_counter()
         with self.client.rpc(self.clerk, timeout=self.args.timeout) as rpc:

@@ -50,7 +50,7 @@ from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.demo import AUDITOR_AGENCY, DISTRICTS, PROVINCE, SIGNER, seed_users
 from infra.samples import make_pdf
-from infra.stack import ROOT, SERVICES, ServiceProcess, Supervisor
+from infra.stack import ROOT, SERVICES, ServiceProcess, Supervisor, wait_for_docs_directory
 
 LOG_DIR = os.path.join(ROOT, "var", "soak")
 STEPS = ("register", "submit", "sign", "seal", "issue", "send")
@@ -298,6 +298,7 @@ def main(argv=None):
         client = Client(platform.amqp_uri, platform.docs_url, platform.gateway_key)
         for p in processes:
             p.wait_ready(client, client.token("auditor", AUDITOR_AGENCY))
+        wait_for_docs_directory(platform.pg_dsn)  # docs registers nothing before it
         supervisor = Supervisor(processes, say=lambda text: print(f"  {text}"))
         supervisor.start()
         cleanup.callback(supervisor.stop)
