@@ -171,7 +171,9 @@ DATA: Mapping[str, EventData] = MappingProxyType({
                                  note="docs registers the arrivals (and keeps a document"
                                       " from outside)"),
     "DocumentDelivered": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
-    "DeliveryRefused": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
+    "DeliveryRefused": EventData({**_DOCUMENT, "reason": _text},
+                                 note="docs marks the document undeliverable and shows"
+                                      " its sender the reason"),
     "DeliveryOverdue": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
     "DirectoryChanged": EventData({"changes": _changes},
                                   note="docs keeps a copy of the agency directory: recipients"

@@ -70,6 +70,7 @@ SUBSCRIPTIONS = (
     Subscription("signing", "DocumentFinalized", "routing", "on_document_finalized"),
     Subscription("signing", "DocumentFinalized", "docs", "on_document_finalized"),
     Subscription("routing", "ConsignmentSent", "docs", "on_consignment_sent"),
+    Subscription("routing", "DeliveryRefused", "docs", "on_delivery_refused"),
     Subscription("routing", "RecallRequested", "docs", "on_recall_requested"),
     Subscription("routing", "RecallAnswered", "docs", "on_recall_answered"),
     Subscription("routing", "DirectoryChanged", "docs", "on_directory_changed"),

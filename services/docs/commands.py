@@ -222,6 +222,14 @@ def consignment_sent(conn: Any, store: Any, log_: EventLog, event: Event) -> Non
                   new_streams=True)
 
 
+def delivery_refused(conn: Any, store: Any, log_: EventLog, event: Event) -> None:
+    """routing refused the document's first delivery (``DeliveryRefused``): it
+    becomes undeliverable, with the reason, for its sender to see and act on."""
+    document = store.document(conn, event.data["document_id"])
+    if document is not None and document["state"] == domain.ISSUED:
+        follow(conn, store, log_, event, "refuse_delivery")
+
+
 def record_external(conn: Any, store: Any, log_: EventLog, document: Any,
                     cause: Event) -> dict:
     """Keep a document imported from outside (the copy its consignment

@@ -37,9 +37,13 @@ STEERING = {0: "không chỉ đạo", 1: "chỉ đạo", 2: "báo cáo chỉ đ�
 
 DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED = "draft", "submitted", "returned", "signed", "sealed"
 ISSUED, SENT, RECALLED, REPLACED = "issued", "sent", "recalled", "replaced"
+# Issued, and routing refused its first delivery (an addressee the directory no
+# longer holds on the day of issue): the clerk sends it to the right agencies.
+UNDELIVERABLE = "undeliverable"
 # Issued outside the platform and imported by routing (edXML): outside the lifecycle below.
 EXTERNAL = "external"
-STATES = (DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED, ISSUED, SENT, RECALLED, REPLACED)
+STATES = (DRAFT, SUBMITTED, RETURNED, SIGNED, SEALED, ISSUED, SENT, RECALLED, REPLACED,
+          UNDELIVERABLE)
 
 # command -> (states it may start from, state it leads to; None keeps the state)
 TRANSITIONS = {
@@ -49,7 +53,8 @@ TRANSITIONS = {
     "sign": ((SUBMITTED,), SIGNED),
     "seal": ((SIGNED,), SEALED),
     "issue": ((SEALED,), ISSUED),
-    "send": ((ISSUED, SENT), SENT),
+    "refuse_delivery": ((ISSUED,), UNDELIVERABLE),
+    "send": ((ISSUED, SENT, UNDELIVERABLE), SENT),
     "amend": ((ISSUED, SENT), None),
     "recall": ((ISSUED, SENT), RECALLED),
     "replace": ((ISSUED, SENT), REPLACED),
@@ -95,6 +100,7 @@ def _past(command):
     return {"submit": "submitted", "return": "returned", "sign": "signed",
             "seal": "sealed", "issue": "issued", "send": "sent", "recall": "recalled",
             "replace": "replaced", "revise": "revised", "amend": "amended",
+            "refuse_delivery": "refused delivery",
             "accept": "accepted", "withdraw": "withdrawn"}[command]
 
 
@@ -355,6 +361,8 @@ def state_changed(document, command, cause, actor=None, *,
         data["signed_at"] = vietnam_time(cause.occurred_at).isoformat()
         data["issue_by"] = issue_deadline(cause.occurred_at, document.get("urgency"),
                                           urgent_issue_within, calendar).isoformat()
+    if command == "refuse_delivery":  # routing's DeliveryRefused: why, for the sender
+        data["reason"] = cause.data["reason"]
     return _event("DocumentStateChanged", data, actor or system_actor(SERVICE),
                   document["document_id"], causation=cause)
 

@@ -238,12 +238,9 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     @rpc
     def state_summary(self):
-        """Every document as this service knows it, sorted by id (auditors only).
-
-        For the audit's reconciliation with the log: issuing agency, recipients,
-        the main file's SHA-256, the state, the number and the agencies it was
-        delivered to.
-        """
+        """Every document as this service knows it, sorted by id (auditors only), for
+        the audit's reconciliation: issuing agency, recipients, the main file's
+        SHA-256, the state, the number and the agencies it was delivered to."""
         require_role(self.auth.actor(), "auditor")
         with self.store.transaction() as conn:
             documents, delivered = self.store.summary(conn)
@@ -282,11 +279,12 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     @event_handler("routing", "ConsignmentSent", requeue_on_error=True)
     def on_consignment_sent(self, payload):
-        """The document is sent, and arrives at every new recipient: their
-        arrivals are registered in this one transaction (a broadcast's thousands
-        share one commit; routing's per-recipient ``DocumentDelivered`` events
-        are for its own inboxes and the audit log)."""
+        """Sent: every new recipient's arrival registered in this one transaction."""
         self._handle("docs.on_consignment_sent", payload, commands.consignment_sent)
+
+    @event_handler("routing", "DeliveryRefused", requeue_on_error=True)
+    def on_delivery_refused(self, payload):
+        self._handle("docs.on_delivery_refused", payload, commands.delivery_refused)
 
     @event_handler("routing", "RecallRequested", requeue_on_error=True)
     def on_recall_requested(self, payload):

@@ -106,6 +106,7 @@ ALTER TABLE incoming ADD COLUMN IF NOT EXISTS handed_at timestamptz;
 # The arrival number is given when the clerk accepts the copy (Decree 30 Art.
 # 21-22), not on arrival: an arrived or returned copy has none.
 UNNUMBERED_ARRIVALS_DDL = "ALTER TABLE incoming ALTER COLUMN arrival_number DROP NOT NULL;"
+DELIVERY_REFUSED_DDL = "ALTER TABLE documents ADD COLUMN IF NOT EXISTS delivery_refused text;"
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("docs", DDL).then(
     2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL).then(
@@ -113,7 +114,9 @@ MIGRATIONS = initial("docs", DDL).then(
 ).then(4, "incoming: the unit or person an accepted document is passed to, and when",
        HANDED_TO_DDL).then(
     5, "incoming: the arrival number given at acceptance, none before",
-    UNNUMBERED_ARRIVALS_DDL)
+    UNNUMBERED_ARRIVALS_DDL).then(
+    6, "documents: why routing refused the first delivery, for the sender",
+    DELIVERY_REFUSED_DDL)
 ISSUE_COLUMNS = ("document_id", "issuing_agency", "urgency", "signed_at", "issue_by",
                  "issued_at", "overdue_at", "state", "subject", "document_type")
 _ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at, t.issue_by,"
@@ -123,7 +126,9 @@ _ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at
 
 DOCUMENT_COLUMNS = ("document_id, issuing_agency, state, round, metadata, recipients, file,"
                     " attachments, registered_at, number, number_notation, year, issued_at,"
-                    " sent_at")
+                    " sent_at, delivery_refused")
+# Set by its registration; the rest later, by events that change the document.
+_INSERTED_COLUMNS = DOCUMENT_COLUMNS.rsplit(",", 1)[0]
 
 # The columns each of docs' own events sets on the document's row.
 _ROW_CHANGES = {
@@ -151,7 +156,7 @@ def _registered_row(event: Event) -> dict:
             "number": data.get("number"), "number_notation": data.get("number_notation"),
             "year": data.get("year"), "issued_at": data.get("issued_at"),
             "sent_at": event.occurred_at if event.event_type == "ExternalDocumentRecorded"
-            else None}
+            else None, "delivery_refused": None}
 
 
 def _contiguous(versions: list[int]) -> int:
@@ -168,6 +173,8 @@ def _changes(event: Event, cause: Event | None) -> dict:
     """The row's columns that ``event`` (of a document already registered) sets."""
     data = thaw(event.data)
     changes = {name: data[name] for name in _ROW_CHANGES[event.event_type]}
+    if event.event_type == "DocumentStateChanged" and data["command"] == "refuse_delivery":
+        changes["delivery_refused"] = data["reason"]
     if event.event_type == "DocumentStateChanged" and cause is not None:
         signed = cause.data.get(_SIGNED_FILE.get(data["command"], ""))
         if signed:  # the leader's and the agency's signatures make new PDFs
@@ -365,7 +372,7 @@ class DocsStore:
             row = _registered_row(event)
             metadata = {k: row[k] for k in domain.METADATA_FIELDS}
             conn.execute(
-                f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES"
+                f"INSERT INTO documents ({_INSERTED_COLUMNS}) VALUES"
                 " (%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (row["document_id"], row["issuing_agency"], row["state"],
                  json.dumps(metadata, ensure_ascii=False), row["recipients"],
@@ -664,9 +671,9 @@ def _instant(value: Any) -> datetime | None:
 
 def _document(row: tuple) -> dict:
     (document_id, issuing_agency, state, round_, metadata, recipients, file, attachments,
-     registered_at, number, number_notation, year, issued_at, sent_at) = row
+     registered_at, number, number_notation, year, issued_at, sent_at, delivery_refused) = row
     return {**metadata, "document_id": str(document_id), "issuing_agency": issuing_agency,
             "state": state, "round": round_, "recipients": list(recipients), "file": file,
             "attachments": attachments, "registered_at": registered_at, "number": number,
             "number_notation": number_notation, "year": year, "issued_at": issued_at,
-            "sent_at": sent_at}
+            "sent_at": sent_at, "delivery_refused": delivery_refused}

@@ -70,7 +70,7 @@ class RevisedAnswer(_Answer):
 class DocumentAnswer(_Answer):
     document_id = _text()
     state = _text(description="draft, submitted, signed, returned, sealed, issued, sent,"
-                              " recalled, replaced, ...")
+                              " undeliverable, recalled, replaced, ...")
     issuing_agency = _text()
     document_type = _text()
     subject = _text()
@@ -82,6 +82,8 @@ class DocumentAnswer(_Answer):
     number = _int(nullable=True)
     number_notation = _text(nullable=True, description="e.g. 01/QĐ-UBND, once issued")
     issued_at = _text(nullable=True, **_TIME)
+    delivery_refused = _text(nullable=True, description="why routing refused the first"
+                             " delivery (the state is then undeliverable), else null")
 
 
 class StateAnswer(_Answer):

@@ -481,7 +481,7 @@ def _document(ctx, document_id):
                    if u["agency"] == ctx.actor.agency and u["role"] == "leader"
                    and u["disabled_at"] is None]
     statuses, outcome = [], None
-    if document["state"] in ("issued", "sent", "recalled", "replaced"):
+    if document["state"] in ("issued", "sent", "undeliverable", "recalled", "replaced"):
         try:  # routing's, per recipient: the sender sees all, a recipient its own
             statuses = ctx.service.routing.statuses(document_id)
         except NotFound:

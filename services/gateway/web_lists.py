@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_FIELDS = ("q", "start", "end", "page", "size")
 OUTGOING_STATES = ("draft", "submitted", "returned", "signed", "sealed", "issued", "sent",
-                   "recalled", "replaced")
+                   "undeliverable", "recalled", "replaced")
 HOME_SIZE = 10  # Việc cần làm: the first few of each group, and how many in all
 
 

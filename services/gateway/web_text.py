@@ -92,6 +92,10 @@ VI = {
     "state_sent": "Đã gửi",
     "state_recalled": "Đã thu hồi",
     "state_replaced": "Bị thay thế",
+    "state_undeliverable": "Không gửi được",
+    "delivery_refused": "Văn bản chưa đến được nơi nhận: hệ thống liên thông từ chối chuyển."
+                        " Lý do:",
+    "delivery_refused_next": "Kiểm tra lại nơi nhận trong danh bạ, rồi gửi tới đúng cơ quan.",
     "state_external": "Văn bản từ trục liên thông",
     "arrival_arrived": "01 Đã đến",
     "arrival_accepted": "03 Đã tiếp nhận",
@@ -401,6 +405,10 @@ EN = {
     "state_sent": "Sent",
     "state_recalled": "Recalled",
     "state_replaced": "Replaced",
+    "state_undeliverable": "Undeliverable",
+    "delivery_refused": "The document did not reach its recipients: the exchange refused to"
+                        " deliver it. Reason:",
+    "delivery_refused_next": "Check the recipients in the directory, then send it to the right agencies.",
     "state_external": "From the national axis",
     "arrival_arrived": "01 Arrived",
     "arrival_accepted": "03 Accepted",

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import threading
+from datetime import datetime
 
 import pytest
 import requests
@@ -13,6 +14,7 @@ import requests
 from infra.stack import free_port
 from shared.errors import Conflict, Forbidden
 from shared.multipart import encode
+from shared.values import VIETNAM
 from tests.support.client import DIRECTIVE, DISTRICT_1, DISTRICT_2, PROVINCE, wait_for
 from tests.support.db import query, scalar
 from tests.support.pdf import make_pdf
@@ -198,3 +200,44 @@ def test_a_replacing_document_freezes_the_one_it_replaces_when_issued(stack, cli
             first["document_id"]
         with pytest.raises(Conflict):  # a replaced document is frozen
             rpc.docs.issue(first["document_id"])
+
+
+def test_a_recipient_dissolved_before_the_issue_makes_the_document_undeliverable(
+        stack, platform, client):
+    """Checked at registration, the recipient is dissolved (a dated directory
+    change) before the issue: routing refuses the first delivery, and the
+    sender's clerk sees the document undeliverable with routing's reason, then
+    sends it to an agency that exists."""
+    stack.start()
+    today = datetime.now(VIETNAM).date().isoformat()
+    operator = client.token("operator")
+    new_code = "000.09.00.H41"
+    with client.rpc(operator) as rpc:
+        rpc.routing.change_directory([{"op": "create", "code": new_code, "on": today,
+                                       "name": "Ban Quản lý dự án thử", "level": "department",
+                                       "parent": PROVINCE}])
+    clerk = client.token("clerk")
+    metadata = {**DIRECTIVE, "recipients": [new_code]}
+    response = wait_for(lambda: (lambda r: r if r.status_code == 201 else None)(
+        client.register(clerk, make_pdf("Gui toi ban moi"), metadata=metadata)),
+        what="docs to know the new agency")
+    document_id = response.json()["document_id"]
+    with client.rpc(operator) as rpc:
+        rpc.routing.change_directory([{"op": "dissolve", "code": new_code, "on": today}])
+    client.sign_seal_issue(document_id)
+
+    wait_for(lambda: state_of(client, document_id) == "undeliverable",
+             what="docs to learn that routing refused the delivery")
+    with client.rpc(clerk) as rpc:  # what the gateway's GET /v1/documents/{id} forwards
+        answer = rpc.docs.get_document(document_id)
+    assert answer["state"] == "undeliverable" and new_code in answer["delivery_refused"]
+    assert scalar(platform.pg_dsn, "routing", "SELECT count(*) FROM events WHERE"
+                  " event_type = 'DeliveryRefused' AND envelope->'data'->>'document_id' = %s",
+                  (document_id,)) == 1
+
+    with client.rpc(clerk) as rpc:
+        sent = rpc.routing.send(document_id, {"agencies": [DISTRICT_1]}, "again-after-refusal")
+    assert sent["recipients"] == [DISTRICT_1]
+    wait_for(lambda: state_of(client, document_id) == "sent", what="docs to follow the send")
+    with client.rpc(client.token("clerk", agency=DISTRICT_1)) as rpc:
+        assert rpc.docs.get_document(document_id)["number_notation"]

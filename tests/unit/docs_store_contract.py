@@ -61,7 +61,8 @@ def new_agency():
 
 
 def cause(event_type, **data):
-    producer = "routing" if event_type.startswith(("Consignment", "Recall")) else "signing"
+    producer = ("routing" if event_type.startswith(("Consignment", "Recall", "Delivery"))
+                else "signing")
     return new_event(event_type, data, actor=CLERK, producer=producer,
                      stream_id=f"cause-{uuid.uuid4()}")
 
@@ -168,6 +169,22 @@ class DocsStoreContract:
                                                "send", later), conn, cause=later)
         sent = self.read(store, document["document_id"])
         assert sent["state"] == domain.SENT and sent["sent_at"] == first.occurred_at
+
+    def test_a_refused_delivery_keeps_its_reason_after_a_later_send(self, store):
+        document = self.issued(store)
+        assert document["delivery_refused"] is None
+        refusal = cause("DeliveryRefused", document_id=document["document_id"],
+                        reason="recipients.0: dissolved, no successor")
+        sending = cause("ConsignmentSent", document_id=document["document_id"])
+        self.project(store, domain.state_changed(document, "refuse_delivery", refusal),
+                     cause=refusal)
+        refused = self.read(store, document["document_id"])
+        assert refused["state"] == domain.UNDELIVERABLE
+        assert refused["delivery_refused"] == "recipients.0: dissolved, no successor"
+        self.project(store, domain.state_changed(refused, "send", sending), cause=sending)
+        sent = self.read(store, document["document_id"])
+        assert sent["state"] == domain.SENT and sent["sent_at"] == sending.occurred_at
+        assert sent["delivery_refused"] == refused["delivery_refused"]
 
     def test_a_failed_transaction_leaves_no_row(self, store):
         event = registered()

@@ -148,6 +148,33 @@ def test_a_consignment_sends_the_document_and_registers_each_new_arrival_once(st
         assert store.incoming(conn, document_id, OTHER)["arrival_number"] is None
 
 
+def refuse(store, log, document_id, reason):
+    refusal = other_service("DeliveryRefused", "routing", document_id=document_id,
+                            reason=reason)
+    with store.transaction() as conn:
+        commands.delivery_refused(conn, store, log, refusal)
+
+
+def test_a_refused_first_delivery_is_shown_to_the_sender_who_sends_elsewhere(store, log):
+    document_id = sealed(store, log)
+    reason = "recipients.0: 000.09.00.H41 was dissolved on 2026-12-05, with no successor"
+    refuse(store, log, document_id, reason)  # not issued here: nothing to refuse
+    assert document(store, document_id)["state"] == domain.SEALED
+    commands.issue(store, log, document_id, CLERK, separate_secret_series=False)
+    refuse(store, log, document_id, reason)
+    refuse(store, log, document_id, "a second refusal")  # already undeliverable: no change
+    loaded = document(store, document_id)
+    assert loaded["state"] == domain.UNDELIVERABLE and loaded["delivery_refused"] == reason
+    changes = [e.data for e in log.read_stream(domain.stream_of(document_id))
+               if e.event_type == "DocumentStateChanged"]
+    assert [c["command"] for c in changes][-1] == "refuse_delivery"
+    assert changes[-1]["reason"] == reason and changes[-1]["from"] == domain.ISSUED
+    sent(store, log, document_id, [OTHER])  # the clerk sends it to an agency that exists
+    loaded = document(store, document_id)
+    assert loaded["state"] == domain.SENT and loaded["delivered_to"] == [OTHER]
+    assert loaded["incoming"] == {OTHER: domain.ARRIVED}
+
+
 def test_the_receiving_clerk_accepts_or_returns_with_a_reason(store, log):
     first, second = sealed(store, log), sealed(store, log)
     for document_id in (first, second):

@@ -256,6 +256,20 @@ SENT = {"document_id": "d1", "subject": "Chỉ thị", "number_notation": "01/CT
         "recipients": ["000.01.00.H41"], "page_count": 1, "attachments": []}
 
 
+def test_the_sender_sees_why_the_first_delivery_was_refused():
+    refused = {**SENT, "state": "undeliverable",
+               "delivery_refused": "recipients.0: 000.09.00.H41 has no successor"}
+    html = _render("document.html", actor={"user_id": "u", "role": "clerk",
+                                           "agency": SENT["issuing_agency"]},
+                   document=refused, timeline=[], leaders=[], arrival=None,
+                   **web.routing_view("clerk", SENT["issuing_agency"], []))
+    banner = re.search(r'<div class="error" role="alert" id="delivery-refused">(.*?)</div>',
+                       html, re.S).group(1)
+    assert "hệ thống liên thông từ chối chuyển" in banner and "000.09.00.H41" in banner
+    assert "Không gửi được" in html  # the state, in words
+    assert 'id="delivery-refused"' not in _sent_page("clerk", SENT["issuing_agency"], [])
+
+
 def _copy(status="03", recall=None, nxt=("04", "05")):
     return {"recipient": "000.01.00.H41", "sender": "000.00.00.H41", "status": status,
             "recalled": False, "history": [], "next": list(nxt), "recall": recall}
