@@ -153,7 +153,11 @@ def main(argv=None):
     env["LIENTHONG_SEED_USERS"] = users_path
     client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", gateway_key)
     api = Api(f"http://127.0.0.1:{gateway_port}")
-    processes = [ServiceProcess(name, {**env, **own_logins.get(name, {})}, log_dir)
+    # The demo's leader signs with a key the server keeps, and its CA, TSA and seal keys
+    # are files in PKI_DIR: signing's file key store, which only development mode runs.
+    development = {"signing": {"LIENTHONG_DEV_MODE": "1"}}
+    processes = [ServiceProcess(name, {**env, **own_logins.get(name, {}),
+                                       **development.get(name, {})}, log_dir)
                  for name in SERVICES]
     supervisor = Supervisor(processes, say=timer.say)
     # `kill` or a process manager's SIGTERM cleans up as Ctrl-C does.
