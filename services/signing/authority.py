@@ -21,6 +21,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from services.signing import longterm, pki, tsa
@@ -122,12 +123,13 @@ class Authority:
 
     def _tsa_in_token(self):
         """The TSA's certificate for its key in the token, issued again whenever the
-        one in ``PKI_DIR`` certifies another key (the development file's)."""
+        one in ``PKI_DIR`` certifies another key (the development file's) or was
+        issued by another root."""
         key = self.platform.key("tsa")
         cert_path = os.path.join(self.directory, "tsa.pem")
         if os.path.exists(cert_path):
             certificate = x509.load_pem_x509_certificate(_read(cert_path))
-            if _same_key(certificate, key.public_key()):
+            if _same_key(certificate, key.public_key()) and _issued_by(certificate, self.ca):
                 return pki.Identity(certificate, key, (self.ca.certificate,))
         certificate = tsa.certify_tsa_key(self.ca, key.public_key(), "Liên thông TSA",
                                           valid_to=datetime.now(UTC) + self.validity * 5)
@@ -365,6 +367,14 @@ def certificate_info(identity):
 def _same_key(certificate, public_key):
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     return certificate.public_key().public_bytes(*spki) == public_key.public_bytes(*spki)
+
+
+def _issued_by(certificate, ca):
+    try:
+        certificate.verify_directly_issued_by(ca.certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _publish(certificate, path, replace=False):
