@@ -127,10 +127,17 @@ class PlatformKeys:
         entry = self._entries[role]
         label, key_label = entry["token_label"], entry["key_label"]
         if label not in self._sessions:
+            if entry.get("pin_env") and not os.environ.get(entry["pin_env"]):
+                raise RuntimeError(f"PKI_TOKENS: {role}: the variable {entry['pin_env']}"
+                                   f" holding the token {label}'s PIN is not set")
             try:
                 pin = _pin(entry, "PKI_TOKENS")
+            except OSError as exc:
+                raise RuntimeError(f"PKI_TOKENS: {role}: the PIN file of the token {label}:"
+                                   f" {exc.strerror} ({exc.filename})") from None
+            try:
                 session = tokens.open_session(self.module, label, pin)
-            except (tokens.TokenError, Forbidden) as exc:
+            except tokens.TokenError as exc:
                 raise RuntimeError(f"PKI_TOKENS: {role}: the token {label} refused: {exc}") \
                     from None
             self._sessions[label] = (session, os_thread_lock())
