@@ -23,11 +23,12 @@ class SigningAuthority(DependencyProvider):
     certificate is issued against their token's CSR once an administrator of their
     agency approves, ``enrolment``), ``TRUST_ROOTS`` (PEM files of roots the
     verifier trusts besides the platform's own, and their CRLs: ``trust``),
-    ``TSA_URL`` (an RFC 3161 service; empty: serve the development TSA here);
+    ``TSA_URL`` (an RFC 3161 service; empty: serve the platform's own TSA here);
     ``SEAL_KEY_SOURCE``: ``file`` (the agencies' seal keys in ``PKI_DIR``:
-    development only, refused outside ``DEV_MODE``) or ``pkcs11`` (in their tokens, ``hsm.SealTokens``: with
-    ``PKCS11_MODULE`` and ``SEAL_TOKENS``); ``CSC_PROVIDERS``: the remote signing
-    services leaders may sign through (``remote.Providers``; empty: none).
+    development only, refused outside ``DEV_MODE``) or ``pkcs11`` (in their tokens,
+    ``hsm.SealTokens``: with ``PKCS11_MODULE`` and ``SEAL_TOKENS``);
+    ``CSC_PROVIDERS``: the remote signing services leaders may sign through
+    (``remote.Providers``; empty: none).
     """
 
     def setup(self):
