@@ -38,13 +38,16 @@ from shared.green import os_thread_lock
 
 log = logging.getLogger(__name__)
 SOURCES = ("file", "pkcs11")
+# (module, token label) -> (session, lock). A token is logged in once per process
+# (PKCS#11 login state is the application's: a second login is refused), so the seal
+# tokens and the platform's share a session where one token holds keys of both.
+_SESSIONS = {}
 
 
 class SealTokens:
     def __init__(self, module, entries):
         self.module = module
         self._entries = {agency: _checked(agency, entry) for agency, entry in entries.items()}
-        self._sessions = {}  # token label -> (session, lock)
 
     def __repr__(self):  # never a PIN
         return f"SealTokens({self.module!r}, {sorted(self._entries)})"
@@ -76,16 +79,16 @@ class SealTokens:
             raise Forbidden(f"certificate: agency {agency} has no seal token configured"
                             " (SEAL_TOKENS)", field="certificate")
         label = entry["token_label"]
-        if label not in self._sessions:
+        if (self.module, label) not in _SESSIONS:
             try:
                 session = tokens.open_session(self.module, label, _pin(entry))
             except tokens.TokenError as exc:
                 log.error("the seal token of %s: %s", agency, exc.reason)
                 raise Forbidden(f"certificate: the seal token of {agency} refused: {exc}",
                                 field="certificate") from None
-            self._sessions[label] = (session, os_thread_lock())
+            _SESSIONS[self.module, label] = (session, os_thread_lock())
             log.info("opened the seal token %s of %s", label, agency)
-        return self._sessions[label]
+        return _SESSIONS[self.module, label]
 
 
 class PlatformKeys:
@@ -105,7 +108,6 @@ class PlatformKeys:
         self.module = module
         self._entries = {role: _checked(role, entries[role], "PKI_TOKENS", role)
                          for role in roles}
-        self._sessions = {}  # token label -> (session, lock)
         self._keys = {role: self._open(role) for role in roles}
 
     def __repr__(self):  # never a PIN
@@ -126,7 +128,7 @@ class PlatformKeys:
     def _open(self, role):
         entry = self._entries[role]
         label, key_label = entry["token_label"], entry["key_label"]
-        if label not in self._sessions:
+        if (self.module, label) not in _SESSIONS:
             if entry.get("pin_env") and not os.environ.get(entry["pin_env"]):
                 raise RuntimeError(f"PKI_TOKENS: {role}: the variable {entry['pin_env']}"
                                    f" holding the token {label}'s PIN is not set")
@@ -140,9 +142,9 @@ class PlatformKeys:
             except tokens.TokenError as exc:
                 raise RuntimeError(f"PKI_TOKENS: {role}: the token {label} refused: {exc}") \
                     from None
-            self._sessions[label] = (session, os_thread_lock())
+            _SESSIONS[self.module, label] = (session, os_thread_lock())
             log.info("opened the token %s of the platform's %s key", label, role)
-        session, lock = self._sessions[label]
+        session, lock = _SESSIONS[self.module, label]
         try:
             with lock:
                 public = tokens.public_key(session, key_label)

@@ -51,6 +51,8 @@ def token(tmp_path_factory):
     (root / "pki-pin").write_text(PKI_PIN + "\n")
     platform_pems = {role: _init(root / "hsm", f"pki-{role}", root / "pki-pin",
                                  root / "so-pin", role) for role in ("ca", "tsa")}
+    # One no other test opens (a token is logged in once per process): for a wrong PIN.
+    _init(root / "hsm", "pki-spare", root / "pki-pin", root / "so-pin", "ca")
     tokens.SoftHsm(root / "hsm").use()
     return {"root": root, "public_pem": public_pem, "platform_pems": platform_pems,
             "pki_tokens": {role: {"token_label": f"pki-{role}",
@@ -271,10 +273,14 @@ def test_platform_token_settings_name_what_is_wrong(token, tmp_path):
         hsm.PlatformKeys(tokens.softhsm_module(), {"ca": entries["ca"]})
     assert hsm.PlatformKeys(tokens.softhsm_module(), {"ca": entries["ca"]}, ("ca",))
     (tmp_path / "bad").write_text("wrong-pin\n")
-    with pytest.raises(RuntimeError, match="PKI_TOKENS: ca: the token pki-ca refused") as bad:
-        hsm.PlatformKeys(tokens.softhsm_module(), {"ca": {**entries["ca"], "pin_file": str(
-            tmp_path / "bad")}}, ("ca",))
+    with pytest.raises(RuntimeError, match="PKI_TOKENS: ca: the token pki-spare refused:"
+                       " Mã PIN của token “pki-spare” không đúng") as bad:
+        hsm.PlatformKeys(tokens.softhsm_module(), {"ca": {
+            "token_label": "pki-spare", "pin_file": str(tmp_path / "bad")}}, ("ca",))
     assert "wrong-pin" not in str(bad.value)
+    with pytest.raises(RuntimeError, match="PKI_TOKENS: ca: the variable NO_SUCH_PIN"):
+        hsm.PlatformKeys(tokens.softhsm_module(), {"ca": {
+            "token_label": "pki-spare", "pin_env": "NO_SUCH_PIN"}}, ("ca",))
     with pytest.raises(RuntimeError, match="holds no single key 'root'.*--key-label root"):
         hsm.PlatformKeys(tokens.softhsm_module(), {"ca": {**entries["ca"], "key_label": "root"}},
                          ("ca",))
