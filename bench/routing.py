@@ -197,7 +197,9 @@ def start_platform(cleanup, services, provinces):
         "LIENTHONG_DIRECTORY_SEED": f"national:{provinces}",
     }
     client = Client(AMQP_URI, f"http://127.0.0.1:{docs_port}", gateway_key)
-    processes = [ServiceProcess(name, env, LOG_DIR) for name in services]
+    # Signing's keys are files in PKI_DIR: its file key store runs in development mode only.
+    processes = [ServiceProcess(name, {**env, **({"LIENTHONG_DEV_MODE": "1"} if name == "signing"
+                                                 else {})}, LOG_DIR) for name in services]
     for p in processes:
         cleanup.callback(_quietly, f"stop {p.name}", p.stop)
         p.start()

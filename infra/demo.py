@@ -35,6 +35,7 @@ from infra.stack import (
     port_open, wait_for_docs_directory,
 )
 from services.gateway.web_text import VI
+from services.signing.hsm import provision_softhsm
 
 PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
 DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
@@ -153,7 +154,17 @@ def main(argv=None):
     env["LIENTHONG_SEED_USERS"] = users_path
     client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", gateway_key)
     api = Api(f"http://127.0.0.1:{gateway_port}")
-    processes = [ServiceProcess(name, {**env, **own_logins.get(name, {})}, log_dir)
+    # The root CA's, the TSA's and the province's seal keys in SoftHSM2 tokens, as an
+    # HSM holds them in production; the demo's leader signs with a key the server keeps
+    # (signing's file key store), which only development mode runs.
+    hsm_dir = os.path.join(log_dir, "hsm")
+    shutil.rmtree(hsm_dir, ignore_errors=True)
+    hsm_env, _ = provision_softhsm(hsm_dir, [PROVINCE], platform=True)
+    development = {"signing": {"LIENTHONG_DEV_MODE": "1", **hsm_env}}
+    timer.say("the root CA's, the TSA's and the province's seal keys made inside"
+              " SoftHSM2 tokens (not extractable)")
+    processes = [ServiceProcess(name, {**env, **own_logins.get(name, {}),
+                                       **development.get(name, {})}, log_dir)
                  for name in SERVICES]
     supervisor = Supervisor(processes, say=timer.say)
     # `kill` or a process manager's SIGTERM cleans up as Ctrl-C does.

@@ -1,12 +1,15 @@
 """The signing service's key holder: the agency PKI, every signer's certificate
-and encrypted key, the CRL, and the time-stamping authority.
+and key, the CRL, and the time-stamping authority.
 
-Standing in for the government CA in development and tests: a root CA made
-on first start (its key encrypted in ``PKI_DIR``), which issues each leader a
-personal certificate and each agency an organisation certificate. Keys live
-only in the :class:`~services.signing.pki.KeyStore` (passphrase-encrypted
-PKCS#8, one file per certificate) and in this process's memory; requests
-authenticated as a person use that person's key and no one else's.
+Standing in for the government CA: a root CA made on first start, which
+issues each leader a personal certificate and each agency an organisation
+certificate. In production the root's and the TSA's keys are in an HSM
+(``hsm.PlatformKeys``), as are the agencies' seal keys (``hsm.SealTokens``),
+and a person's key is in their own token or at their remote signing service:
+the server holds no private key. Only in development mode does the
+:class:`~services.signing.pki.KeyStore` (passphrase-encrypted PKCS#8, one
+file per key) hold the keys instead; requests authenticated as a person use
+that person's key and no one else's.
 
 Certificates and revocations are rows of the ``certificates`` table; the CRL
 is rebuilt from them, so every signing process publishes the same one.
@@ -18,6 +21,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from services.signing import longterm, pki, tsa
@@ -51,16 +55,25 @@ AGENCY_ROLE = "agency"
 
 
 class Authority:
-    def __init__(self, directory, passphrase, auto_enroll=False, validity_days=365, seals=None):
+    def __init__(self, directory, passphrase=None, auto_enroll=False, validity_days=365,
+                 seals=None, platform=None, own_tsa=True):
         self.directory = directory
-        self.keys = pki.KeyStore(os.path.join(directory, "keys"), passphrase)
+        # The development key store (``passphrase``); None: the server keeps no key
+        # file, and issues no person a key it would keep.
+        self.keys = (pki.KeyStore(os.path.join(directory, "keys"), passphrase)
+                     if passphrase is not None else None)
         self.auto_enroll = auto_enroll
-        # The agencies' seal keys in their tokens (``hsm.SealTokens``); None: in
-        # ``keys``, the development fallback.
+        # The agencies' seal keys in their tokens (``hsm.SealTokens``), and the root's
+        # and the TSA's (``hsm.PlatformKeys``); None: in ``keys``, for development.
         self.seals = seals
+        self.platform = platform
+        if (seals is None or platform is None) and self.keys is None:
+            raise ValueError("an authority without tokens needs the development key store")
         self.validity = timedelta(days=validity_days)
-        self.ca = self._root()
-        self.tsa_identity = self._tsa_identity()
+        self.ca = self._root() if platform is None else self._root_in_token()
+        # ``own_tsa``: this service answers time-stamp requests itself (no TSA_URL).
+        self.tsa_identity = (None if not own_tsa else self._tsa_identity() if platform is None
+                             else self._tsa_in_token())
 
     def __repr__(self):  # never key material
         return f"Authority({self.directory!r})"
@@ -87,6 +100,43 @@ class Authority:
         return pki.Identity(x509.load_pem_x509_certificate(_read(cert_path)),
                             self.keys.load("tsa"), (self.ca.certificate,))
 
+    def _root_in_token(self):
+        """The root whose key is the token's: its certificate made on first start (the
+        token signs it), then read from ``PKI_DIR``; it must certify that key."""
+        key = self.platform.key("ca")
+        cert_path = os.path.join(self.directory, "root-ca.pem")
+        if not os.path.exists(cert_path):
+            now = datetime.now(UTC)
+            ca = pki.create_root_ca("Liên thông Root CA", now - timedelta(days=1),
+                                    now + timedelta(days=3650), key=key)
+            if _publish(ca.certificate, cert_path):
+                log.info("made the root CA certificate for the key in the token (%s)", key)
+                return ca
+        certificate = x509.load_pem_x509_certificate(_read(cert_path))
+        if not _same_key(certificate, key.public_key()):
+            raise RuntimeError(
+                f"PKI_TOKENS: {cert_path} certifies a key other than the CA key in the"
+                f" token ({key}), such as the development file's: keep the token that"
+                " holds its key, or move the file away to make a new root (every"
+                " certificate must then be issued again)")
+        return pki.CertificateAuthority(certificate, key)
+
+    def _tsa_in_token(self):
+        """The TSA's certificate for its key in the token, issued again whenever the
+        one in ``PKI_DIR`` certifies another key (the development file's) or was
+        issued by another root."""
+        key = self.platform.key("tsa")
+        cert_path = os.path.join(self.directory, "tsa.pem")
+        if os.path.exists(cert_path):
+            certificate = x509.load_pem_x509_certificate(_read(cert_path))
+            if _same_key(certificate, key.public_key()) and _issued_by(certificate, self.ca):
+                return pki.Identity(certificate, key, (self.ca.certificate,))
+        certificate = tsa.certify_tsa_key(self.ca, key.public_key(), "Liên thông TSA",
+                                          valid_to=datetime.now(UTC) + self.validity * 5)
+        if not _publish(certificate, cert_path, replace=os.path.exists(cert_path)):
+            certificate = x509.load_pem_x509_certificate(_read(cert_path))
+        return pki.Identity(certificate, key, (self.ca.certificate,))
+
     def _save(self, name, key, certificate, cert_path):
         """Store a new key and its certificate; False if another process was first."""
         try:
@@ -100,6 +150,8 @@ class Authority:
         return True
 
     def time_stamp_authority(self):
+        if self.tsa_identity is None:
+            raise RuntimeError("this service runs no TSA of its own (TSA_URL is set)")
         return tsa.TimeStampAuthority(self.tsa_identity)
 
     # -- certificates -------------------------------------------------------------------
@@ -122,6 +174,12 @@ class Authority:
         elif role == AGENCY_ROLE:
             identity = pki.issue_organisation_cert(self.ca, agency, full_name,
                                                    valid_to=datetime.now(UTC) + self.validity)
+        elif role in pki.ROLES and self.keys is None:
+            raise ValidationFailed(
+                "public_key: a leader's or clerk's certificate is issued for a key in"
+                " their own token (its CSR, or public_key) or at their remote signing"
+                " service; a key the server keeps is for development only"
+                " (LIENTHONG_DEV_MODE=1)", field="public_key")
         elif role in pki.ROLES:
             identity = pki.issue_personal_cert(self.ca, full_name, agency, role,
                                                valid_to=datetime.now(UTC) + self.validity)
@@ -220,6 +278,12 @@ class Authority:
                                 field="certificate")
             if revoked_at is None and not_before <= now <= not_after:
                 certificate = x509.load_pem_x509_certificate(pem.encode())
+                if not in_token and self.keys is None:
+                    raise Forbidden(f"certificate: {holder}'s certificate {serial} is for"
+                                    " a key in the development key store, which this"
+                                    " service does not open outside development mode;"
+                                    " an administrator must revoke it and issue one for"
+                                    " a key in a token", field="certificate")
                 if not in_token:
                     return pki.Identity(certificate, self.keys.load(f"cert-{serial}"),
                                         (self.ca.certificate,))
@@ -303,6 +367,34 @@ def certificate_info(identity):
 def _same_key(certificate, public_key):
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     return certificate.public_key().public_bytes(*spki) == public_key.public_bytes(*spki)
+
+
+def _issued_by(certificate, ca):
+    try:
+        certificate.verify_directly_issued_by(ca.certificate)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _publish(certificate, path, replace=False):
+    """Write ``certificate`` (PEM) at ``path``; unless ``replace``, only if no other
+    process wrote one first (False then)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(tmp, "wb") as fh:
+        fh.write(certificate.public_bytes(serialization.Encoding.PEM))
+    try:
+        if replace:
+            os.replace(tmp, path)
+            return True
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _read(path):

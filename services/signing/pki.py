@@ -18,14 +18,20 @@ CA's CRL distribution point when the CA has a CRL URL.
 Keys are ECDSA P-256 (default), RSA-2048 (what most Vietnamese public CAs
 issue) or RSA-3072. Private keys never touch the
 disk in clear: :class:`KeyStore` writes them as passphrase-encrypted PKCS#8
-PEM (mode 0600), and no object here shows key material in its repr.
+PEM (mode 0600), and no object here shows key material in its repr. A CA's
+key may instead stay in a PKCS#11 token (:class:`TokenKey`, an HSM): the
+certificates and CRLs are then laid out here and only their to-be-signed
+bytes' digest goes to the token.
 """
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -65,6 +71,56 @@ class Identity:
                 f" serial={self.certificate.serial_number:x})")
 
 
+class TokenKey:
+    """A private key that stays in a token (an HSM): its public half, and a function
+    that has the token sign a SHA-256 digest (ECDSA, DER). Stands where a CA's or
+    the TSA's key object would; holds no key material."""
+
+    def __init__(self, public_key, sign_digest, name="token key"):
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise ValueError(f"{name}: a token's key must be ECDSA (P-256)")
+        self._public_key = public_key
+        self._sign_digest = sign_digest
+        self.name = name
+
+    def __repr__(self):
+        return f"TokenKey({self.name!r})"
+
+    def public_key(self):
+        return self._public_key
+
+    def sign(self, data):
+        """The token's ECDSA-with-SHA-256 signature of ``data`` (DER), checked here."""
+        signature = self._sign_digest(hashlib.sha256(data).digest())
+        self._public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        return signature
+
+
+_SCRATCH = []
+
+
+def _signed(builder, key):
+    """``builder`` (a certificate or CRL) signed with SHA-256 by ``key``. A token's key
+    cannot be handed to cryptography, so cryptography lays the structure out, signed
+    by a throwaway P-256 key (the same algorithm identifier, ecdsa-with-SHA256, in the
+    to-be-signed part), and the token's signature of those bytes replaces its own."""
+    if not isinstance(key, TokenKey):
+        return builder.sign(key, hashes.SHA256())
+    if not _SCRATCH:
+        _SCRATCH.append(ec.generate_private_key(ec.SECP256R1()))
+    draft = builder.sign(_SCRATCH[0], hashes.SHA256())
+    algorithm = {"algorithm": "sha256_ecdsa"}
+    if isinstance(draft, x509.Certificate):
+        tbs = draft.tbs_certificate_bytes
+        return x509.load_der_x509_certificate(asn1_x509.Certificate({
+            "tbs_certificate": asn1_x509.TbsCertificate.load(tbs),
+            "signature_algorithm": algorithm, "signature_value": key.sign(tbs)}).dump())
+    tbs = draft.tbs_certlist_bytes
+    return x509.load_der_x509_crl(asn1_crl.CertificateList({
+        "tbs_cert_list": asn1_crl.TbsCertList.load(tbs),
+        "signature_algorithm": algorithm, "signature": key.sign(tbs)}).dump())
+
+
 class CertificateAuthority:
     """A root CA that issues certificates and keeps a list of revocations."""
 
@@ -96,7 +152,7 @@ class CertificateAuthority:
                                        None, None, None)]), False)
         for extension, critical in extensions:
             builder = builder.add_extension(extension, critical)
-        return builder.sign(self._key, hashes.SHA256())
+        return _signed(builder, self._key)
 
     def revoke(self, serial, when, reason=x509.ReasonFlags.key_compromise):
         """Record that certificate ``serial`` is revoked from ``when`` on."""
@@ -119,13 +175,13 @@ class CertificateAuthority:
                        .add_extension(x509.CRLReason(reason), False)
                        .build())
             builder = builder.add_revoked_certificate(revoked)
-        return builder.sign(self._key, hashes.SHA256()).public_bytes(
-            serialization.Encoding.DER)
+        return _signed(builder, self._key).public_bytes(serialization.Encoding.DER)
 
 
 def create_root_ca(name, valid_from, valid_to, *, key_algorithm="ec-p256", crl_url=None,
                    key=None):
-    """A self-signed root CA named ``name`` (``CN``, ``O``, ``C=VN``), on ``key`` or a new one."""
+    """A self-signed root CA named ``name`` (``CN``, ``O``, ``C=VN``), on ``key`` (a
+    private key or a :class:`TokenKey`) or a new one."""
     key = key or generate_key(key_algorithm)
     subject = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
@@ -133,17 +189,16 @@ def create_root_ca(name, valid_from, valid_to, *, key_algorithm="ec-p256", crl_u
         x509.NameAttribute(NameOID.COMMON_NAME, name),
     ])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    certificate = (x509.CertificateBuilder()
-                   .subject_name(subject)
-                   .issuer_name(subject)
-                   .public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(valid_from)
-                   .not_valid_after(valid_to)
-                   .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
-                   .add_extension(key_usage(cert_sign=True), True)
-                   .add_extension(ski, False)
-                   .sign(key, hashes.SHA256()))
+    certificate = _signed(x509.CertificateBuilder()
+                          .subject_name(subject)
+                          .issuer_name(subject)
+                          .public_key(key.public_key())
+                          .serial_number(x509.random_serial_number())
+                          .not_valid_before(valid_from)
+                          .not_valid_after(valid_to)
+                          .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+                          .add_extension(key_usage(cert_sign=True), True)
+                          .add_extension(ski, False), key)
     return CertificateAuthority(certificate, key, crl_url=crl_url)
 
 

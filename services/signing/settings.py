@@ -1,5 +1,6 @@
 """The signing service's settings, with their defaults (``shared.config``).
-The PKI's (``PKI_DIR``, ``PKI_PASSPHRASE``, ``AUTO_ENROLL``, ``TSA_URL``) are
+The PKI's (``PKI_DIR``, ``PKI_PASSPHRASE``, ``PKI_KEY_SOURCE``, ``PKI_TOKENS``,
+``SEAL_KEY_SOURCE``, ``SEAL_TOKENS``, ``PKCS11_MODULE``, ``AUTO_ENROLL``, ``TSA_URL``) are
 read by ``dependencies.SigningAuthority``."""
 
 from dataclasses import dataclass

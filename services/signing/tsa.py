@@ -1,4 +1,5 @@
-"""A local RFC 3161 time-stamping authority, for development and tests.
+"""A local RFC 3161 time-stamping authority, for development and tests, its key
+in a file or in a token (``pki.TokenKey``, an HSM).
 
 Production points the signing functions at a real TSA's URL; here
 :class:`TimeStampAuthority` answers DER ``TimeStampReq`` with DER
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 
-from services.signing.pki import Identity, generate_key, key_usage
+from services.signing.pki import Identity, TokenKey, generate_key, key_usage
 
 # Policy of this development TSA: an OID under 2.999, the arc kept for examples.
 DEV_POLICY = "2.999.3161.1"
@@ -37,16 +38,24 @@ _DIGESTS = {"sha256": hashlib.sha256, "sha384": hashlib.sha384, "sha512": hashli
 def issue_tsa_cert(ca, name="Liên thông TSA (dev)", *, valid_from=None, valid_to=None,
                    key_algorithm="ec-p256"):
     """A time-stamping certificate: EKU timeStamping (critical), new key."""
+    key = generate_key(key_algorithm)
+    certificate = certify_tsa_key(ca, key.public_key(), name, valid_from=valid_from,
+                                  valid_to=valid_to)
+    return Identity(certificate, key, (ca.certificate,))
+
+
+def certify_tsa_key(ca, public_key, name="Liên thông TSA (dev)", *, valid_from=None,
+                    valid_to=None):
+    """A time-stamping certificate for a key held elsewhere (a token: only its public
+    half is given)."""
     valid_from = valid_from or datetime.now(UTC) - timedelta(minutes=5)
     valid_to = valid_to or valid_from + timedelta(days=3650)
-    key = generate_key(key_algorithm)
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
                          x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    certificate = ca.issue(subject, key.public_key(), valid_from, valid_to, [
+    return ca.issue(subject, public_key, valid_from, valid_to, [
         (key_usage(signing=True), True),
         (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
     ])
-    return Identity(certificate, key, (ca.certificate,))
 
 
 class TimeStampAuthority:
@@ -106,7 +115,10 @@ class TimeStampAuthority:
                                  as_signing_certificate_v2(self._cert, "sha256")),
         ])
         key = self._identity.private_key
-        if isinstance(key, ec.EllipticCurvePrivateKey):
+        if isinstance(key, TokenKey):  # the key stays in the token (an HSM)
+            signature = key.sign(attrs.dump())
+            mechanism = "sha256_ecdsa"
+        elif isinstance(key, ec.EllipticCurvePrivateKey):
             signature = key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
             mechanism = "sha256_ecdsa"
         elif isinstance(key, rsa.RSAPrivateKey):

@@ -64,6 +64,7 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
         assert "signatures VALID" in text and "recalled (13)" in text
         # the seal's certificate, whose name its ring shows, names the agency, not its code
         assert "UBND tỉnh Nghệ An (mẫu)) from the development root CA" in text
+        assert "seal keys made inside SoftHSM2 tokens" in text  # the CA, TSA and seal
         assert "cancelled their copies and reported 15" in text  # Decree 30 Art. 18(4)
         assert "0 difference(s)" in text and "offline verifier" in text and "ACCEPTED" in text
         # --keep: the web's address and every demo user with their role, in Vietnamese.

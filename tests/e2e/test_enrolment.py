@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from services.signing.hsm import provision_softhsm
 from shared.errors import Forbidden, NotFound
 from tests.e2e.leader_flow import issued_and_verified, submitted
 from tests.e2e.test_cli import PASSWORD, cli, ok  # noqa: F401 (the fixture)
@@ -34,11 +35,15 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def production_signing(stack):
-    """Signing as production runs it: not in development mode, AUTO_ENROLL unset
-    (before ``cli`` starts the stack)."""
+def production_signing(platform, stack):
+    """Signing as production runs it: not in development mode, AUTO_ENROLL unset, every
+    key of the platform's in an HSM (SoftHSM2 tokens: the root CA, the TSA, the
+    province's seal), as production must (before ``cli`` starts the stack)."""
     for name in SIGNING_DEV_ENROLMENT:
         stack["signing"].env.pop(name)
+    env, _ = provision_softhsm(os.path.join(platform.log_dir, "hsm"), [PROVINCE],
+                               platform=True)
+    stack["signing"].env.update(env)
     return stack
 
 
@@ -127,8 +132,9 @@ def test_a_leader_is_enrolled_against_their_tokens_csr_once_their_agency_s_admin
     ok(cli("chu.tich", "sign-digest", first, "--token", LABEL, "--pin-file",
            str(leader_token["pin_file"]), env=leader_token["hsm"].env()))
     issued_and_verified(client, first, tmp_path)
-    keys = os.listdir(os.path.join(platform.log_dir, "pki", "keys"))
-    assert f"cert-{approved['serial']}.key.pem" not in keys  # no key of theirs here
+    # No key of theirs here, nor any other: outside development mode no key store.
+    assert sorted(os.listdir(os.path.join(platform.log_dir, "pki"))) == [
+        "root-ca.pem", "tsa.pem"]
 
     # A request rejected, saying why, cannot be approved after.
     other = leader("POST", "/v1/certificates/requests", {"csr": csr_of()})

@@ -83,22 +83,52 @@ def test_in_development_mode_docs_starts_with_a_weak_passphrase_and_says_so(plat
     assert list(read_trust_file(str(keys / "trust.json"))) == ["docs"]
 
 
-@pytest.mark.parametrize("service, setting", [("signing", "PKI_PASSPHRASE"),
-                                              ("audit", "LOG_KEY_PASSPHRASE")])
 @pytest.mark.parametrize("value, problem", [(None, "is missing"),
                                             ("dev-only-passphrase", "is a known default")])
-def test_signing_and_audit_refuse_to_start_without_their_key_passphrase(
-        platform, service, setting, value, problem):
-    env = {**platform.env(), f"LIENTHONG_{setting}": value}
+def test_audit_refuses_to_start_without_its_key_passphrase(platform, value, problem):
+    env = {**platform.env(), "LIENTHONG_LOG_KEY_PASSPHRASE": value}
     if value is None:
-        del env[f"LIENTHONG_{setting}"]
-    process = ServiceProcess(service, env, platform.log_dir).start()
+        del env["LIENTHONG_LOG_KEY_PASSPHRASE"]
+    process = ServiceProcess("audit", env, platform.log_dir).start()
     try:
         process.wait_exit(timeout=60)
     finally:
         process.stop()
     assert process.proc.returncode != 0
-    assert f"{setting} {problem}" in log_of(process)
+    assert f"LOG_KEY_PASSPHRASE {problem}" in log_of(process)
+
+
+def test_signing_refuses_the_file_key_store_outside_development_mode(platform):
+    """No HSM configured (PKI_KEY_SOURCE and SEAL_KEY_SOURCE at their default, file):
+    the keys would be files in PKI_DIR, which only development mode allows. Nothing
+    is made."""
+    process = ServiceProcess("signing", platform.env(), platform.log_dir).start()
+    try:
+        process.wait_exit(timeout=60)
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0
+    assert "PKI_KEY_SOURCE is file (the default): the root CA's and the TSA's private keys" \
+        " would be files in PKI_DIR; production keeps them in an HSM (PKI_KEY_SOURCE=pkcs11" \
+        " with PKCS11_MODULE and PKI_TOKENS): allowed only in development mode" \
+        " (LIENTHONG_DEV_MODE=1), never in production" in log_of(process)
+    assert not os.path.exists(os.path.join(platform.log_dir, "pki"))
+
+
+def test_signing_in_development_mode_still_needs_its_key_store_passphrase(platform):
+    """The file key store, allowed in development mode, is still encrypted: a missing
+    PKI_PASSPHRASE stops signing there too."""
+    env = {**platform.env(), "LIENTHONG_DEV_MODE": "1"}
+    del env["LIENTHONG_PKI_PASSPHRASE"]
+    process = ServiceProcess("signing", env, platform.log_dir).start()
+    try:
+        process.wait_exit(timeout=60)
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0
+    log = log_of(process)
+    assert "PKI_PASSPHRASE is missing" in log
+    assert "DEVELOPMENT MODE: PKI_KEY_SOURCE is file (the default)" in log
 
 
 def test_signing_refuses_automatic_enrolment_outside_development_mode(platform):

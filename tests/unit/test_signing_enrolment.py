@@ -115,9 +115,10 @@ def test_a_rejection_says_why():
 # -- AUTO_ENROLL: development only ------------------------------------------------------
 
 def test_auto_enrol_is_off_by_default_and_refused_outside_development_mode(tmp_path):
+    # (In development mode, as the file key store is; AUTO_ENROLL is refused first.)
     config = {"PKI_DIR": str(tmp_path), "PKI_PASSPHRASE": "a-real-passphrase-1234"}
     provider = SigningAuthority()
-    provider.container = type("C", (), {"config": config})()
+    provider.container = type("C", (), {"config": {**config, "DEV_MODE": "1"}})()
     provider.setup()
     assert provider.authority.auto_enroll is False
     provider.container.config = {**config, "AUTO_ENROLL": "true"}
