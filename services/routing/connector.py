@@ -26,6 +26,7 @@ from shared.directory import Directory
 from services.routing.settings import RoutingSettings
 from shared.command import retrying
 from shared.documents import attachment_key, file_key
+from shared import clock
 from shared.envelope import AGENCY_CODE, Actor, utc_now
 from shared.errors import (
     ConcurrencyConflict, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
@@ -234,7 +235,7 @@ class AxisConnector:
     def _retain(self, files: list[dict]) -> None:
         """Put an import's files under COMPLIANCE retention, as issued files are
         (a crash before the commit leaves a locked orphan, never an unlocked import)."""
-        until = utc_now() + timedelta(days=self.settings.retention_days)
+        until = clock.real_now() + timedelta(days=self.settings.retention_days)  # real time
         for done in files:
             self.files.lock(done["key"], done["version_id"], until)
 
