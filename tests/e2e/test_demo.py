@@ -47,8 +47,10 @@ def command_line(pid):
 
 def token_of(url, users, user_id):
     user = next(u for u in users if u["user_id"] == user_id)
-    return requests.post(f"{url}/v1/auth/login", timeout=30, json={
-        "user_id": user_id, "password": user["password"]}).json()["token"]
+    answer = requests.post(f"{url}/v1/auth/login", timeout=30, json={
+        "user_id": user_id, "password": user["password"]})
+    assert answer.status_code == 200, (user_id, answer.text)
+    return answer.json()["token"]
 
 
 def the_history_is_on_the_leaders_dashboard(url, users, text):
