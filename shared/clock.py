@@ -41,6 +41,12 @@ def real_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def retained_until(days: float) -> datetime:
+    """An S3 retention date ``days`` ahead, on the real time: a lock is never
+    shortened (nor set in the past) by the development clock."""
+    return real_now() + timedelta(days=days)
+
+
 def now() -> datetime:
     """The services' time, UTC: the real time plus the development offset, if any."""
     return real_now() + offset()

@@ -17,7 +17,7 @@ import hashlib
 import io
 import logging
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from services.routing import commands, deadlines, edxml, inbound
@@ -235,7 +235,7 @@ class AxisConnector:
     def _retain(self, files: list[dict]) -> None:
         """Put an import's files under COMPLIANCE retention, as issued files are
         (a crash before the commit leaves a locked orphan, never an unlocked import)."""
-        until = clock.real_now() + timedelta(days=self.settings.retention_days)  # real time
+        until = clock.retained_until(self.settings.retention_days)
         for done in files:
             self.files.lock(done["key"], done["version_id"], until)
 

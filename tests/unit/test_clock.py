@@ -66,3 +66,12 @@ def test_a_bad_offset_is_refused_naming_the_setting(tmp_path, text, problem):
     assert f"DEV_CLOCK_FILE {path}" in str(refused.value) and problem in str(refused.value)
     with pytest.raises(ValueError):
         clock.write_offset(str(path), timedelta(days=1))  # the writer keeps the same bounds
+
+
+def test_retention_dates_stay_on_the_real_time(tmp_path):
+    path = tmp_path / "clock"
+    clock.configure({"DEV_CLOCK_FILE": str(path), "DEV_MODE": "1"})
+    clock.write_offset(str(path), timedelta(days=-300))
+    before = clock.real_now()
+    until = clock.retained_until(1)  # a day's lock: never set in the past
+    assert before + timedelta(days=1) <= until < before + timedelta(days=1, seconds=5)
