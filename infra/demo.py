@@ -8,6 +8,10 @@ its clerk seals, issues and sends it to every district and commune; some
 recipients verify, accept and report progress; a second document is recalled;
 an auditor verifies the log and exports an evidence bundle that the offline
 verifier accepts. Prints what happened, with timings.
+
+With ``--keep`` (or ``--history N``) the province first sends documents over
+the past weeks, some left overdue, on the development clock
+(``infra.history``), so that the leaders' dashboard has weeks to show.
 """
 
 import argparse
@@ -26,6 +30,7 @@ import psycopg
 import requests
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from infra import history
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.keys import provisioned_env
@@ -41,6 +46,9 @@ PROVINCE = "000.00.00.H41"   # UBND tỉnh (sample province)
 DISTRICTS = ["000.01.00.H41", "000.02.00.H41"]
 COMMUNE = "001.01.00.H41"
 AUDITOR_AGENCY = "000.00.00.G22"
+HISTORY_WEEKS = 6           # --keep's history: the dashboard's default 12 weeks show it
+MAX_HISTORY_WEEKS = 50          # the development clock goes back 366 days at most
+CLOCKED = ("docs", "signing", "routing")  # the services on the development clock
 
 
 class Timer:
@@ -82,7 +90,15 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true",
                         help="leave the stack running after the scenario (Ctrl-C stops it)")
     parser.add_argument("--pdf-kb", type=int, default=512, help="size of the sample PDF")
+    parser.add_argument("--history", type=int, metavar="WEEKS", default=None,
+                        help="first seed this many past weeks of documents, some left"
+                             " overdue, for the leaders' dashboard (default: 6 with --keep,"
+                             " else 0); docs, signing and routing then run in development"
+                             " mode with a development clock")
     args = parser.parse_args(argv)
+    weeks = args.history if args.history is not None else (HISTORY_WEEKS if args.keep else 0)
+    if not 0 <= weeks <= MAX_HISTORY_WEEKS:
+        parser.error(f"--history: 0 to {MAX_HISTORY_WEEKS} weeks")
     # Confirms that arrive while a short-lived RPC proxy closes are harmless noise.
     logging.getLogger("amqp").setLevel(logging.ERROR)
 
@@ -152,6 +168,16 @@ def main(argv=None):
 
     users_path, passwords = seed_users(log_dir)
     env["LIENTHONG_SEED_USERS"] = users_path
+    dev_clock = None
+    if weeks:
+        # The history's time (shared.clock): development mode for the services
+        # that take event times and deadlines; the overdue watch checks often.
+        dev_clock = history.DevClock(os.path.join(log_dir, "dev-clock"))
+        dev_clock.real()
+        env["LIENTHONG_OVERDUE_CHECK_SECONDS"] = "1"
+        for name in CLOCKED:
+            own_logins.setdefault(name, {}).update(
+                LIENTHONG_DEV_MODE="1", LIENTHONG_DEV_CLOCK_FILE=dev_clock.path)
     client = Client(amqp_uri, f"http://127.0.0.1:{docs_port}", gateway_key)
     api = Api(f"http://127.0.0.1:{gateway_port}")
     # The root CA's, the TSA's and the province's seal keys in SoftHSM2 tokens, as an
@@ -178,9 +204,9 @@ def main(argv=None):
         supervisor.start()
         timer.say("services up, each its own process (restarted if one dies): "
                   + ", ".join(SERVICES))
-        run_scenario(api, client, timer, args.pdf_kb, log_dir, passwords)
+        run_scenario(api, client, timer, args.pdf_kb, log_dir, passwords, weeks, dev_clock)
         if args.keep:
-            look_around(api.base_url, users_path)
+            look_around(api.base_url, users_path, weeks)
             print(f"  Nhật ký        {os.path.relpath(log_dir)}/<service>.1.log")
             while True:
                 time.sleep(3600)
@@ -229,8 +255,9 @@ def seed_users(log_dir):
     return path, {u["user_id"]: u["password"] for u in users}
 
 
-def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
-    """Everything through the gateway's HTTP API, as each user would."""
+def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_clock=None):
+    """Everything through the gateway's HTTP API, as each user would; with
+    ``weeks``, that many past weeks of history first (``infra.history``)."""
     with client.rpc(client.token("admin", PROVINCE, user="quan.tri@ubnd-tinh")) as rpc:
         leader_cert = rpc.signing.enroll("chu.tich@ubnd-tinh", PROVINCE, "leader",
                                          "Nguyễn Văn An")
@@ -244,6 +271,10 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
     clerk, leader = as_user["van.thu@ubnd-tinh"], as_user["chu.tich@ubnd-tinh"]
     auditor = as_user["thanh.tra@vpcp"]
     timer.say(f"{len(as_user)} users logged in through the gateway at {api.base_url}")
+    if weeks:
+        history.seed(as_user, dev_clock, weeks, {u: a for u, a, _, _ in USERS}, timer.say)
+        timer.say(f"history: {weeks} past weeks seeded (event times on the development"
+                  " clock; certificates and time stamps on the real time); back to today")
 
     # -- the province office drafts, its leader signs, its clerk seals and issues --------
     pdf = make_pdf("Chi thi ve phong, chong bao so 3", padding=pdf_kb * 1024)
@@ -395,6 +426,14 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
               f" — {first_line}")
     if offline.returncode != 0:
         raise SystemExit(offline.stdout + offline.stderr)
+    if weeks:
+        board = history.shown(leader, weeks)
+        past = [b for b in board["trend"] if b["bucket"] in history.expected(weeks)]
+        timer.say(f"bảng điều hành of {PROVINCE} (the leader's, last 12 weeks): the {weeks}"
+                  f" past weeks hold {sum(b['sent'] for b in past)} documents sent,"
+                  f" {sum(b['received'] for b in past)} copies received,"
+                  f" {sum(b['overdue'] for b in past)} overdue"
+                  f" (routing's overdue watch); this week {board['trend'][-1]['sent']} sent")
     rel = os.path.relpath(path)
     print(f"\nDone: a directive approved, signed, sealed, numbered and sent to"
           f" {len(everyone)} districts and communes, verified, accepted and followed up;"
@@ -404,7 +443,7 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords):
           f" --log-key \"$(cat {os.path.relpath(key_path)})\"")
 
 
-def look_around(api_url, users_path):
+def look_around(api_url, users_path, weeks=0):
     """What to open once the scenario is done: in Vietnamese first, as the web
     application speaks; every demo user with their role and agency (their
     passwords stay in ``users_path``, readable by its owner only)."""
@@ -422,6 +461,9 @@ Dùng thử (look around; hệ thống chạy đến khi nhấn Ctrl-C):
                    -d '{{"user_id": "van.thu@huyen-1", "password": "…"}}'
   Văn bản đến    curl -s {api_url}/v1/inbox -H "Authorization: Bearer $TOKEN"
 """)
+    if weeks:
+        print(f"  Bảng điều hành {api_url}/web/dashboard   (chu.tich@ubnd-tinh: {weeks} tuần"
+              " trước, có văn bản quá hạn; van.thu@huyen-2: văn bản đến quá hạn)\n")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
+from shared import clock
+
 ROLES = ("clerk", "leader", "auditor", "admin", "operator", "system")
 # Mã định danh: XXX.XX.XX.Ynn, read right to left (Ynn is the top level).
 AGENCY_CODE = re.compile(r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9]{2}$")
@@ -28,7 +30,9 @@ EVENT_TYPE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    """The services' time (``shared.clock``): the real time, or in development
+    mode the development clock's."""
+    return clock.now()
 
 
 def format_time(moment: datetime) -> str:

@@ -28,6 +28,7 @@ from shared.edge.http import json_http, json_response
 from shared.edge.mixins import DeadLetters, Health
 from shared.edge.providers import EventStoreProvider, ObjectStoreProvider, SweepsUploads
 from shared.edge.rpc import rpc
+from shared import clock
 from shared.envelope import thaw, utc_now
 from shared.errors import Forbidden, NotFound, ValidationFailed
 from shared.failpoints import failpoint
@@ -266,12 +267,11 @@ class DocsService(Health, DeadLetters, SweepsUploads):
     @event_handler("signing", "DocumentFinalized", requeue_on_error=True)
     def on_document_finalized(self, payload):
         """The appendices as sent (PDFs sealed with the number) replace the drafts'."""
-        retention_days = self.settings.retention_days
+        until = clock.retained_until(self.settings.retention_days)
 
         def effects(event, conn):
             attachments = thaw(event.data["attachments"])
             self.store.set_attachments(conn, event.data["document_id"], attachments)
-            until = utc_now() + timedelta(days=retention_days)
             for stored in attachments:  # idempotent: safe again on a redelivery
                 self.files.lock(stored["key"], stored["version_id"], until)
 
@@ -353,7 +353,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
         """Issued files go under WORM retention. Done after the commit: the lock
         is idempotent, and a failure here leaves an issued, unlocked file that a
         retry of ``issue`` (refused as a state conflict) does not fix, so log it."""
-        until = utc_now() + timedelta(days=days)
+        until = clock.retained_until(days)
         for stored in files:
             try:
                 self.files.lock(stored["key"], stored["version_id"], until)

@@ -17,7 +17,7 @@ import hashlib
 import io
 import logging
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from services.routing import commands, deadlines, edxml, inbound
@@ -26,6 +26,7 @@ from shared.directory import Directory
 from services.routing.settings import RoutingSettings
 from shared.command import retrying
 from shared.documents import attachment_key, file_key
+from shared import clock
 from shared.envelope import AGENCY_CODE, Actor, utc_now
 from shared.errors import (
     ConcurrencyConflict, Conflict, Forbidden, NotFound, PayloadTooLarge, StorageError,
@@ -234,7 +235,7 @@ class AxisConnector:
     def _retain(self, files: list[dict]) -> None:
         """Put an import's files under COMPLIANCE retention, as issued files are
         (a crash before the commit leaves a locked orphan, never an unlocked import)."""
-        until = utc_now() + timedelta(days=self.settings.retention_days)
+        until = clock.retained_until(self.settings.retention_days)
         for done in files:
             self.files.lock(done["key"], done["version_id"], until)
 

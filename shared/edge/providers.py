@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
+from shared import clock
 from shared.broker_upgrade import upgrade_topology
 from shared.catalogue import PRODUCERS
 from shared.db import Database
@@ -38,7 +39,8 @@ class EventStoreProvider(DependencyProvider):
     Config: ``POSTGRES_DSN``, ``AMQP_URI``, ``EVENT_KEYS_DIR`` and
     ``EVENT_KEY_PASSPHRASE`` (the provisioned key that signs this service's
     events), ``EVENT_TRUST_FILE`` (the producers' provisioned public keys, which
-    every consumed event is checked against), ``DEV_MODE``. A missing key,
+    every consumed event is checked against), ``DEV_MODE``, ``DEV_CLOCK_FILE``
+    (``shared.clock``: development only). A missing key,
     passphrase or trust entry refuses to start (see ``shared.eventsig``).
     ``migrations`` are the service's own schema components (its projections;
     the shared upload intents if it uses them), applied at start-up after the
@@ -56,6 +58,8 @@ class EventStoreProvider(DependencyProvider):
     def setup(self) -> None:
         config = self.container.config
         service = self.container.service_name
+        # Development only (refused else): the clock seeding a demo's history.
+        clock.configure(config)
         # Keys first: a service that cannot sign nor check events does not start.
         self.trusted = trusted_at_start(config)
         # A service the catalogue lists as producing nothing holds no event key.

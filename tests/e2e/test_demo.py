@@ -1,6 +1,7 @@
 """The README's first command, as a new user runs it: the whole scenario passes;
-with ``--keep`` a service that dies is restarted by the demo's supervisor, and
-a SIGTERM (``kill``, a process manager) leaves no process behind."""
+with ``--keep`` six past weeks of history are on the leaders' dashboard, a
+service that dies is restarted by the demo's supervisor, and a SIGTERM
+(``kill``, a process manager) leaves no process behind."""
 
 import json
 import os
@@ -9,12 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 
 import pytest
 import requests
 
 from infra.client import wait_for
 from infra.stack import ROOT, free_port
+from shared.values import VIETNAM
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +45,46 @@ def command_line(pid):
         return ""
 
 
+def token_of(url, users, user_id):
+    user = next(u for u in users if u["user_id"] == user_id)
+    answer = requests.post(f"{url}/v1/auth/login", timeout=30, json={
+        "user_id": user_id, "password": user["password"]})
+    assert answer.status_code == 200, (user_id, answer.text)
+    return answer.json()["token"]
+
+
+def the_history_is_on_the_leaders_dashboard(url, users, text):
+    """--keep seeds 6 past weeks (infra/history.py) on the development clock:
+    the leader's dashboard shows each week's document and the copies the
+    second district left past their deadline (weeks 1, 3, 5 back)."""
+    assert "history: 6 past weeks seeded" in text
+    assert "the 6 past weeks hold 6 documents sent, 18 copies received, 3 overdue" in text
+    headers = {"Authorization": f"Bearer {token_of(url, users, 'chu.tich@ubnd-tinh')}"}
+    board = requests.get(f"{url}/v1/dashboard", headers=headers, timeout=60).json()
+    today = datetime.now(VIETNAM).date()
+    monday = today - timedelta(days=today.weekday())
+    trend = {b["bucket"]: b for b in board["trend"]}
+    for back in range(1, 7):
+        week = trend[(monday - timedelta(weeks=back)).isoformat()]
+        assert (week["sent"], week["received"], week["overdue"], week["on_time"]) == \
+            (1, 3, back % 2, 3 - back % 2), (back, week)
+        assert week["received_urgent"] == (3 if back % 3 == 0 else 0)
+        assert week["median_accept_seconds"] > 1800  # accepted 45 min or hours after arrival
+    for back in range(7, 12):  # nothing before the history
+        assert trend[(monday - timedelta(weeks=back)).isoformat()]["received"] == 0
+    late = board["overdue"]
+    assert board["overdue_total"] == 3 and len(late) == 3
+    assert {row["recipient"] for row in late} == {"000.02.00.H41"}
+    assert {row["overdue_kind"] for row in late} == {"registration"}
+    assert board["totals"]["urgent_overdue"] == 1  # week 3 back: Khẩn, left at 01
+    # The documents are dated in their weeks (the development clock's), their
+    # numbers before today's directive's.
+    document = requests.get(f"{url}/v1/documents/{late[0]['document_id']}", headers=headers,
+                            timeout=60).json()
+    issued = datetime.fromisoformat(document["issued_at"]).date()
+    assert monday - timedelta(weeks=5) <= issued < monday - timedelta(weeks=4), issued
+
+
 def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_path):
     port = free_port()
     env = {**os.environ, "LIENTHONG_GATEWAY_PORT": str(port), "PYTHONUNBUFFERED": "1"}
@@ -56,7 +99,7 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
         return out_path.read_text(encoding="utf-8", errors="replace")
 
     try:
-        wait_for(lambda: "Dùng thử" in output() or demo.poll() is not None, timeout=300,
+        wait_for(lambda: "Dùng thử" in output() or demo.poll() is not None, timeout=480,
                  interval=1, what="the demo's scenario")
         text = output()
         assert demo.poll() is None, text[-3000:]
@@ -71,6 +114,11 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
         assert f"Trang web      http://127.0.0.1:{port}/web/" in text
         assert re.search(r"van\.thu@ubnd-tinh +văn thư +000\.00\.00\.H41", text)
         assert re.search(r"chu\.tich@ubnd-tinh +lãnh đạo", text) and "thanh tra" in text
+        users_file = os.path.join(ROOT, re.search(r"^  Mật khẩu +(\S+) +\(", text, re.M).group(1))
+        with open(users_file, encoding="utf-8") as fh:
+            users = json.load(fh)
+        url = f"http://127.0.0.1:{port}"
+        the_history_is_on_the_leaders_dashboard(url, users, text)
 
         # A service dies (SIGKILL): the supervisor brings it back, and it answers.
         routing = [p for p in children(demo.pid) if "RoutingService" in command_line(p)]
@@ -78,13 +126,7 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
         os.kill(routing[0], signal.SIGKILL)
         wait_for(lambda: "supervisor: routing exited with -9" in output(), timeout=10,
                  what="the supervisor to see routing die")
-        users_file = os.path.join(ROOT, re.search(r"^  Mật khẩu +(\S+) +\(", text, re.M).group(1))
-        with open(users_file, encoding="utf-8") as fh:
-            users = json.load(fh)
-        clerk = next(u for u in users if u["user_id"] == "van.thu@huyen-1")
-        url = f"http://127.0.0.1:{port}"
-        token = requests.post(f"{url}/v1/auth/login", timeout=30, json={
-            "user_id": clerk["user_id"], "password": clerk["password"]}).json()["token"]
+        token = token_of(url, users, "van.thu@huyen-1")
 
         def inbox_answers():
             return requests.get(f"{url}/v1/inbox", timeout=30,

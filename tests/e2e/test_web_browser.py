@@ -1,13 +1,16 @@
 """The web application in a real browser: Debian's headless Chromium, driven by
 Selenium through chromium-driver (nothing downloaded at run time), through one
 document's whole life: a clerk composes it with a PDF upload and submits it
-(a form whose anti-forgery token was taken out is refused and changes
-nothing), the leader signs it from Chờ ký, the clerk seals and issues it to
-the recipient named at compose; the recipient's clerk finds it in Văn bản
-đến, accepts it and reports its progress (04, then 06); the inspector
-verifies the log, reconciles it with the services, reads the signature in
-the document's history and downloads its evidence bundle; the dashboard
-counts it sent by the province and received by the district.
+and its recipients chosen with the directory picker's "whole subtree" (a
+district and its four communes; a form whose anti-forgery token was taken
+out is refused and changes nothing), the leader signs it from Chờ ký, the
+clerk seals and issues it, which sends it to that subtree: each of its five
+agencies has it (routing's statuses, and each commune clerk's inbox); the
+district's clerk finds it in Văn bản đến, accepts it and reports its
+progress (04, then 06); the inspector verifies the log, reconciles it with
+the services, reads the signature in the document's history and downloads
+its evidence bundle; the dashboard counts it sent by the province and
+received by the district's subtree (five copies).
 
 (The other agency's refusal, CSRF on every form and the session's expiry are
 tests/e2e/test_web.py's, without a browser.)
@@ -25,6 +28,7 @@ from selenium.common.exceptions import StaleElementReferenceException, TimeoutEx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from infra.client import wait_for
 from tests.e2e.test_web import USERS
 from tests.support.client import DISTRICT_1, PROVINCE
 from tests.support.gateway import PASSWORD, Api, seed_file
@@ -33,11 +37,18 @@ from tests.support.pdf import make_pdf
 pytestmark = pytest.mark.e2e
 
 SUBJECT = "Kế hoạch phòng, chống thiên tai năm 2027"
+# The district (huyện Diễn Châu, in the sample directory) and its four communes,
+# each with a clerk of its own here: the subtree the document is sent to.
+COMMUNES = [f"00{n}.01.00.H41" for n in range(1, 5)]
+SUBTREE = [DISTRICT_1, *COMMUNES]
+COMMUNE_CLERKS = {f"van.thu.x{n}": code for n, code in enumerate(COMMUNES, start=1)}
 
 
 @pytest.fixture
 def web(stack, platform, tmp_path):
-    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
+    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS + [
+        {"user_id": user, "agency": code, "role": "clerk", "full_name": f"Văn thư xã {user}"}
+        for user, code in COMMUNE_CLERKS.items()])
     stack.start()
     return platform.gateway_url
 
@@ -132,21 +143,31 @@ def test_a_document_from_compose_to_completion_in_chromium(web, browser, tmp_pat
     pdf = tmp_path / "ke-hoach.pdf"
     pdf.write_bytes(make_pdf("Ke hoach qua trinh duyet", padding=200_000))
 
-    # Văn thư: Tạo văn bản, the PDF chosen in the file input and uploaded.
+    # Văn thư: Tạo văn bản, the PDF chosen in the file input and uploaded; the
+    # recipients from the directory: the district found by name, then "Chọn cả
+    # đơn vị trực thuộc" (the picker's script fills the field in place).
     screen.log_in("van.thu")
     screen.open("/web/new")
     screen.type("subject", SUBJECT)
     Select(browser.find_element(By.ID, "document_type")).select_by_value("KH")
     Select(browser.find_element(By.ID, "urgency")).select_by_value("1")
     for field, value in (("agency_abbreviation", "UBND"), ("position", "Chủ tịch"),
-                         ("full_name", "Nguyễn Văn An"), ("recipients", DISTRICT_1)):
+                         ("full_name", "Nguyễn Văn An")):
         screen.type(field, value)
+    screen.type("picker-q", "dien chau")
+    screen.wait_text(f"UBND huyện Diễn Châu ({DISTRICT_1})")
+    browser.find_element(By.XPATH, f"//ul[@id='picker-list']/li[span[contains(., '{DISTRICT_1}')]]"
+                         "/button[.='Chọn cả đơn vị trực thuộc']").click()
+    field = browser.find_element(By.ID, "recipients")
+    WebDriverWait(browser, 10).until(lambda _: len(field.get_attribute("value").split()) == 5)
+    assert sorted(field.get_attribute("value").split()) == SUBTREE
     browser.find_element(By.ID, "file").send_keys(str(pdf))
     screen.press("Lưu dự thảo")
     screen.wait_text("Đã tạo dự thảo.")
     document_id = browser.current_url.split("/web/documents/")[1].split("?")[0]
-    assert api.get("van.thu", f"/v1/documents/{document_id}").json()["file"]["size"] == \
-        pdf.stat().st_size
+    registered = api.get("van.thu", f"/v1/documents/{document_id}").json()
+    assert registered["file"]["size"] == pdf.stat().st_size
+    assert registered["recipients"] == SUBTREE
 
     # A form without its anti-forgery token (taken out of the page): refused, no change.
     browser.execute_script(
@@ -173,15 +194,29 @@ def test_a_document_from_compose_to_completion_in_chromium(web, browser, tmp_pat
     screen.act(document_id, "Ký số", "Đã ký số văn bản.")  # signing may not know of it yet
     screen.log_out()
 
-    # Văn thư: Đóng dấu số, then Phát hành to the recipient named at compose.
+    # Văn thư: Đóng dấu số, then Phát hành, which sends it to the subtree chosen
+    # at compose: every one of its agencies has it (routing's statuses, the
+    # sender's page, and each commune clerk's inbox through the API).
     screen.log_in("van.thu")
     screen.act(document_id, "Đóng dấu số", "Đã đóng dấu số.")
     screen.act(document_id, "Phát hành", "Đã phát hành văn bản.")
     assert "01/KH-UBND" in screen.text()
+    wait_for(lambda: sorted(
+        s["recipient"] for s in api.get("van.thu", f"/v1/documents/{document_id}/statuses")
+        .json() if s["status"] == "01") == SUBTREE, what="a delivery to the whole subtree")
+    screen.until_shown(f"/web/documents/{document_id}", "Tình hình gửi, nhận")
+    rows = browser.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=delivery] tbody tr")
+    assert sorted(r.find_element(By.TAG_NAME, "td").text for r in rows) == SUBTREE
+    assert all("01 Đã đến" in r.text for r in rows)
+    for user, code in COMMUNE_CLERKS.items():
+        inbox = api.get(user, "/v1/inbox").json()
+        assert [(i["document_id"], i["status"]) for i in inbox] == [(document_id, "01")], code
     screen.log_out()
 
-    # The district's văn thư: the arrival in Văn bản đến, Tiếp nhận, then the
-    # progress routing allows: 04 Đã phân công, then 06 Hoàn thành.
+    # The district's văn thư (the district is of the subtree): the arrival in
+    # Văn bản đến, Tiếp nhận, then the progress routing allows: 04 Đã phân
+    # công, then 06 Hoàn thành.
+    assert next(u["agency"] for u in USERS if u["user_id"] == "van.thu.h1") in SUBTREE
     screen.log_in("van.thu.h1")
     screen.until_shown("/web/inbox", SUBJECT)
     assert "01 Đã đến" in screen.text()
@@ -234,16 +269,18 @@ def test_a_document_from_compose_to_completion_in_chromium(web, browser, tmp_pat
         time.sleep(1)
     assert json.loads(bundle.read_text(encoding="utf-8"))["format"] == "lienthong-evidence/1"
 
-    # Bảng điều hành, from the menu: the province sent 1, the district received
-    # 1 (audit's projection of the events), the charts drawn on the server.
+    # Bảng điều hành, from the menu: the province sent 1, the district and its
+    # communes received 5 copies (audit's projection of the events, a subtree's
+    # figures), the charts drawn on the server.
     browser.find_element(By.LINK_TEXT, "Bảng điều hành").click()
-    for agency, label in ((PROVINCE, "Tổng số văn bản đi"), (DISTRICT_1, "Tổng số văn bản đến")):
+    for agency, label, count in ((PROVINCE, "Tổng số văn bản đi", "1"),
+                                 (DISTRICT_1, "Tổng số văn bản đến", "5")):
         deadline = time.monotonic() + 30
         while True:
             screen.type("agency", agency)
             screen.press("Xem")
             screen.wait_text(label)
-            if screen.figure(label) == "1":
+            if screen.figure(label) == count:
                 break
             assert time.monotonic() < deadline, screen.text()
             time.sleep(0.5)

@@ -143,3 +143,21 @@ def test_signing_refuses_automatic_enrolment_outside_development_mode(platform):
     assert process.proc.returncode != 0
     assert "AUTO_ENROLL issues a certificate and a server-held key to any leader on first" \
         " use, named as the caller says: allowed only in development mode" in log_of(process)
+
+
+@pytest.mark.parametrize("service", ["docs", "signing", "routing"])
+def test_the_development_clock_is_refused_outside_development_mode(platform, tmp_path, service):
+    """DEV_CLOCK_FILE would back-date event times and deadlines (the demo's history):
+    a service started as production starts refuses it, naming the setting."""
+    offset = tmp_path / "dev-clock"
+    offset.write_text("-86400\n")
+    env = {**platform.env(), "LIENTHONG_DEV_CLOCK_FILE": str(offset)}
+    env.pop("LIENTHONG_DEV_MODE", None)
+    process = ServiceProcess(service, env, platform.log_dir).start()
+    try:
+        process.wait_exit(timeout=60)
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0
+    assert "DEV_CLOCK_FILE moves event times and deadlines by the offset in that file:" \
+        " allowed only in development mode" in log_of(process)
