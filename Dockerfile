@@ -9,9 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# DejaVu: Vietnamese letters in registers and signature images.
+# DejaVu: Vietnamese letters in registers and signature images. SoftHSM2: the
+# software HSM compose keeps the platform's and the seals' keys in (hsm-tokens;
+# its PKCS#11 library is /usr/lib/softhsm/libsofthsm2.so).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core softhsm2 \
  && rm -rf /var/lib/apt/lists/*
 
 # Sources stay in /app too: `nameko run --config services/<name>/config.yml`
@@ -29,14 +31,14 @@ COPY infra ./infra
 RUN pip install --no-deps --no-build-isolation . \
  && rm -rf build *.egg-info
 
-# Non-root user; /var/lib/lienthong/* hold the keys and the files the provision
-# one-shot writes for RabbitMQ and SeaweedFS (named volumes in compose, which
-# inherit this ownership when first created).
+# Non-root user; /var/lib/lienthong/* hold the keys (hsm: the SoftHSM2 tokens)
+# and the files the provision one-shot writes for RabbitMQ and SeaweedFS (named
+# volumes in compose, which inherit this ownership when first created).
 RUN groupadd --system --gid 10001 lienthong \
  && useradd --system --uid 10001 --gid lienthong --home-dir /app --shell /usr/sbin/nologin lienthong \
  && mkdir -p /var/lib/lienthong/signing /var/lib/lienthong/event-keys /var/lib/lienthong/audit \
     /var/lib/lienthong/gateway /var/lib/lienthong/gateway-public \
-    /var/lib/lienthong/rabbitmq /var/lib/lienthong/seaweedfs \
+    /var/lib/lienthong/rabbitmq /var/lib/lienthong/seaweedfs /var/lib/lienthong/hsm \
  && chown -R lienthong:lienthong /var/lib/lienthong
 
 USER lienthong

@@ -22,14 +22,25 @@ not needed when ``TSA_URL`` names another TSA)::
 
 ``key_label`` defaults to ``ca`` and ``tsa``. Both are opened when the service
 starts: a missing token, key or PIN stops it, naming the entry.
+
+Without an HSM (docker compose's one-shot ``hsm-tokens``; the demo and the tests
+call :func:`provision_softhsm`), SoftHSM2 tokens made and kept in a directory::
+
+    python -m services.signing.hsm provision DIR --agencies A,B --platform
+
+makes the missing tokens (each key inside, each PIN a random 0600 file), keeps
+those that exist, writes ``DIR/pki-tokens.json`` and ``DIR/seal-tokens.json`` and
+prints the settings signing needs (:func:`settings`).
 """
 
+import argparse
 import json
 import logging
 import os
 import secrets
 import subprocess
 import sys
+import tempfile
 
 from services.signing import pki
 from shared import tokens
@@ -206,11 +217,139 @@ def provision_softhsm(directory, agencies, platform=False):
     return env, public_keys
 
 
-def _token(softhsm, directory, label, key_label):
+PKI_TOKENS_FILE = "pki-tokens.json"
+SEAL_TOKENS_FILE = "seal-tokens.json"
+LABEL_MAX = 32  # a PKCS#11 token label's bytes
+
+
+def settings(directory, module=None):
+    """What a signing process needs for the tokens ``provision`` keeps in
+    ``directory`` (fixed paths: a deployment sets them before the tokens exist)."""
+    directory = os.path.abspath(directory)
+    return {**tokens.SoftHsm(os.path.join(directory, "softhsm")).env(),
+            "LIENTHONG_PKCS11_MODULE": module or tokens.softhsm_module(),
+            "LIENTHONG_PKI_KEY_SOURCE": "pkcs11",
+            "LIENTHONG_PKI_TOKENS": os.path.join(directory, PKI_TOKENS_FILE),
+            "LIENTHONG_SEAL_KEY_SOURCE": "pkcs11",
+            "LIENTHONG_SEAL_TOKENS": os.path.join(directory, SEAL_TOKENS_FILE)}
+
+
+def agency_list(text, setting="--agencies"):
+    """``A,B`` as a list of agency codes (duplicates once); a clear error otherwise."""
+    from shared.envelope import AGENCY_CODE
+
+    agencies = []
+    for code in (c.strip() for c in (text or "").split(",")):
+        if not code:
+            continue
+        if not AGENCY_CODE.match(code):
+            raise ValueError(f"{setting}: {code!r} is not an agency code of the form"
+                             " XXX.XX.XX.Ynn")
+        if code not in agencies:
+            agencies.append(code)
+    if not agencies:
+        raise ValueError(f"{setting}: at least one agency code (XXX.XX.XX.Ynn, separated"
+                         " by commas)")
+    return agencies
+
+
+def provision(directory, agencies, platform=False, say=lambda line: None):
+    """SoftHSM2 tokens for a deployment (docker compose's ``hsm-tokens`` one-shot), made
+    once and kept: in ``directory`` the token store, a token ``seal-<agency>`` per agency
+    and, with ``platform``, ``pki-ca`` and ``pki-tsa``, each with its key made inside and
+    its own random PIN (a 0600 file); then ``seal-tokens.json`` (the agencies given, in
+    their order) and ``pki-tokens.json``. Run again, a token that exists is kept with its
+    PIN (checked: the PIN opens it and it holds its key, sensitive and not extractable)
+    and only missing ones are made; never a second token of a label. Returns
+    ``{label: "made" | "kept"}``; ``say`` gets a line per token. A token of an agency no
+    longer given is kept, out of ``seal-tokens.json``."""
+    import fcntl
+
+    agencies = list(agencies)
+    for agency in agencies:
+        if len(f"seal-{agency}".encode()) > LABEL_MAX:
+            raise ValueError(f"agencies: seal-{agency} is longer than a token label"
+                             f" ({LABEL_MAX} bytes)")
+    directory = os.path.abspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    softhsm = tokens.SoftHsm(os.path.join(directory, "softhsm")).ensure()
+    wanted = [(f"pki-{role}", role) for role in PlatformKeys.ROLES] if platform else []
+    wanted += [(f"seal-{agency}", tokens.KEY_LABEL) for agency in agencies]
+    done, entries = {}, {}
+    with open(os.path.join(directory, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time: never two tokens of a label
+        present = _token_labels(softhsm)
+        for label, key_label in wanted:
+            if present.count(label) > 1:
+                raise RuntimeError(f"{label}: {present.count(label)} tokens have this label"
+                                   f" in {softhsm.directory}; keep one (softhsm2-util"
+                                   " --delete-token --serial ...)")
+            if label in present:
+                entries[label] = _kept(softhsm, directory, label, key_label)
+                done[label] = "kept"
+            else:
+                entries[label], _ = _token(softhsm, directory, label, key_label,
+                                           reuse_pins=True)
+                done[label] = "made"
+            say(f"{done[label]} {label}")
+        kept_out = sorted(set(present) - {label for label, _ in wanted})
+        for label in kept_out:
+            say(f"kept {label} (not asked for: left out of the token files)")
+        _json_file_if_changed(directory, SEAL_TOKENS_FILE,
+                              {a: entries[f"seal-{a}"] for a in agencies})
+        if platform:
+            _json_file_if_changed(directory, PKI_TOKENS_FILE,
+                                  {role: entries[f"pki-{role}"] for role in PlatformKeys.ROLES})
+    return done
+
+
+def _token_labels(softhsm):
+    """The labels of the initialised tokens in ``softhsm`` (one per token)."""
+    shown = subprocess.run(["softhsm2-util", "--show-slots"], capture_output=True, text=True,
+                           env={**os.environ, **softhsm.env()}, timeout=60)
+    if shown.returncode != 0:
+        raise RuntimeError(f"softhsm2-util --show-slots: {shown.stderr.strip()}")
+    labels, initialised = [], False
+    for line in shown.stdout.splitlines():
+        name, _, value = line.strip().partition(":")
+        if name == "Initialized":
+            initialised = value.strip() == "yes"
+        elif name == "Label" and initialised:
+            labels.append(value.strip())
+    return labels
+
+
+def _kept(softhsm, directory, label, key_label):
+    """The entry of the existing token ``label``, once its PIN file opens it and it
+    holds its key ``key_label``, sensitive and never extractable."""
+    pin_file = os.path.join(directory, f"{label}.pin")
+    if not os.path.exists(pin_file):
+        raise RuntimeError(f"{label}: the token exists but its PIN file {pin_file} does not:"
+                           " restore the file (its key cannot be used without it)")
+    shown = subprocess.run(
+        [sys.executable, "-m", "shared.tokens", "keys", softhsm.directory, "--label", label,
+         "--pin-file", pin_file], capture_output=True, text=True, timeout=120)
+    if shown.returncode != 0:
+        raise RuntimeError(f"{label}: the token refused its PIN file {pin_file}:"
+                           f" {shown.stderr.strip()}")
+    keys = [k for k in json.loads(shown.stdout) if k["label"] == key_label]
+    if len(keys) != 1 or keys[0]["extractable"] or not keys[0]["sensitive"]:
+        raise RuntimeError(f"{label}: the token holds no single sensitive, not extractable"
+                           f" key {key_label!r} (an interrupted run?); delete the token"
+                           f" (SOFTHSM2_CONF={softhsm.conf} softhsm2-util --delete-token"
+                           f" --token {label}) and run again")
+    entry = {"token_label": label, "pin_file": pin_file}
+    if key_label != tokens.KEY_LABEL:
+        entry["key_label"] = key_label
+    return entry
+
+
+def _token(softhsm, directory, label, key_label, reuse_pins=False):
     """A new token ``label`` with its key ``key_label`` made inside: its entry and
-    the public key (PEM)."""
-    pin_file = _secret_file(directory, f"{label}.pin")
-    so_pin_file = _secret_file(directory, f"{label}.so-pin")
+    the public key (PEM). ``reuse_pins``: PIN files left by an interrupted run are
+    taken (they guard no token yet)."""
+    pin_file = _secret_file(directory, f"{label}.pin", reuse_pins)
+    so_pin_file = _secret_file(directory, f"{label}.so-pin", reuse_pins)
     done = subprocess.run(
         [sys.executable, "-m", "shared.tokens", "init", softhsm.directory, "--label",
          label, "--pin-file", pin_file, "--so-pin-file", so_pin_file,
@@ -230,9 +369,62 @@ def _json_file(directory, name, entries):
     return path
 
 
-def _secret_file(directory, name):
+def _json_file_if_changed(directory, name, entries):
+    """``name`` holding ``entries``, replaced whole, and left alone when it already does."""
     path = os.path.join(directory, name)
+    text = json.dumps(entries, indent=1)
+    try:
+        with open(path) as fh:
+            if fh.read() == text:
+                return path
+    except FileNotFoundError:
+        pass
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(temporary, path)
+    return path
+
+
+def parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m services.signing.hsm",
+        description="SoftHSM2 tokens for a deployment without an HSM (docker compose).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser(
+        "provision", help="make the missing tokens (and their keys, inside), keep the others")
+    make.add_argument("directory")
+    make.add_argument("--agencies", required=True,
+                      help="the agencies' codes that get a seal token, A,B,...")
+    make.add_argument("--platform", action="store_true",
+                      help="also the root CA's and the TSA's tokens pki-ca and pki-tsa")
+    return parser
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        agencies = agency_list(args.agencies, "--agencies (LIENTHONG_SEAL_AGENCIES in"
+                               " docker-compose.yml)")
+        provision(args.directory, agencies, args.platform, say=print)
+    except (ValueError, RuntimeError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for name, value in settings(args.directory).items():
+        if args.platform or "_PKI_" not in name:
+            print(f"{name}={value}")
+    return 0
+
+
+def _secret_file(directory, name, reuse=False):
+    path = os.path.join(directory, name)
+    if reuse and os.path.exists(path):
+        return path
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_urlsafe(12) + "\n")
     return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,6 +5,8 @@ profile."""
 
 import os
 import re
+import stat
+import subprocess
 
 import pytest
 import yaml
@@ -12,6 +14,8 @@ import yaml
 from infra import privileges as p
 from infra import provision
 from infra.stack import ROOT
+from services.signing import hsm
+from shared import tokens
 
 PLATFORM = p.SERVICES  # docs, signing, routing, audit, gateway
 SECRET_NAME = re.compile(r"PASSWORD|PASSPHRASE|SECRET")
@@ -73,11 +77,40 @@ def test_no_secret_has_a_default_anywhere(text):
             secrets_seen.add(m.group(1))
     assert {"LIENTHONG_PG_SUPERUSER_PASSWORD", "LIENTHONG_S3_ADMIN_SECRET_KEY",
             "LIENTHONG_DOCS_AMQP_PASSWORD", "LIENTHONG_GATEWAY_PG_PASSWORD",
-            "LIENTHONG_AUDIT_S3_SECRET_KEY", "LIENTHONG_PKI_PASSPHRASE"} <= secrets_seen
-    # ... and every required variable is a secret: the header's .env recipe gives each
-    # `:?` variable a random value, which would be wrong for anything else.
+            "LIENTHONG_AUDIT_S3_SECRET_KEY", "LIENTHONG_LOG_KEY_PASSPHRASE"} <= secrets_seen
+    # ... and every required variable but the agencies that seal is a secret: the
+    # header's .env recipe gives each secret a random value, and the agencies a line.
     required = {m.group(1) for m in references if m.group(2) == ":?"}
-    assert all(SECRET_NAME.search(name) for name in required), required
+    assert {name for name in required if not SECRET_NAME.search(name)} == \
+        {"LIENTHONG_SEAL_AGENCIES"}
+
+
+def test_the_headers_env_recipe_gives_every_required_variable_a_value(text, tmp_path):
+    """The header's commands, run: a random value for each secret, none for anything
+    else, and the agencies' line a code list the hsm-tokens one-shot takes."""
+    header = [line[1:] for line in text.splitlines() if line.startswith("#")]
+    start = next(i for i, line in enumerate(header) if "grep -oE" in line)
+    recipe = []
+    for line in header[start:]:
+        if line.startswith("   "):
+            recipe.append(line.strip())
+        elif recipe and "LIENTHONG_SEAL_AGENCIES=" in recipe[-1]:
+            break
+    with open(tmp_path / "docker-compose.yml", "w", encoding="utf-8") as fh:
+        fh.write(text)
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(recipe)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / ".env").read_text().splitlines()
+    values = dict(line.split("=", 1) for line in lines)
+    assert len(values) == len(lines)  # each once: the agencies get no random value
+    required = {m.group(1) for m in REFERENCE.finditer(text) if m.group(2) == ":?"}
+    assert set(values) == required
+    for name, value in values.items():
+        if name != "LIENTHONG_SEAL_AGENCIES":
+            assert re.fullmatch(r"[0-9a-f]{48}", value), name
+    assert hsm.agency_list(values["LIENTHONG_SEAL_AGENCIES"]) == ["000.00.00.H01"]
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
 
 
 def test_no_literal_secret_in_any_environment(services):
@@ -195,7 +228,8 @@ def test_every_platform_service_restarts_and_waits_for_the_provisioning(services
     for server in ("rabbitmq", "seaweedfs"):
         assert services[server]["depends_on"]["provision"]["condition"] == \
             "service_completed_successfully"
-    for one_shot in ("provision", "event-keys", "gateway-key", "s3-bucket", "minio-users"):
+    for one_shot in ("provision", "event-keys", "gateway-key", "s3-bucket", "minio-users",
+                     "hsm-tokens"):
         assert services[one_shot]["restart"] == "no"
 
 
@@ -233,3 +267,65 @@ def test_every_dollar_is_an_interpolation_or_escaped(text):
     operator's environment by compose, silently: it must be ``$$NAME`` there."""
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     assert re.findall(r"(?<!\$)\$(?![${])", code.replace("$$", "")) == []
+
+
+HSM_DIR = "/var/lib/lienthong/hsm"
+
+
+def mounts(service):
+    return {v.split(":")[0]: v.split(":")[1:] for v in service.get("volumes", [])}
+
+
+def test_the_hsm_tokens_one_shot_runs_the_tested_command_on_its_volume(services):
+    """``hsm-tokens`` runs ``python -m services.signing.hsm provision`` (tested on the
+    real SoftHSM2 in test_compose_hsm.py) on the volume signing mounts, for the
+    agencies of the required LIENTHONG_SEAL_AGENCIES."""
+    one_shot = services["hsm-tokens"]
+    assert one_shot["image"] == "lienthong:dev" and one_shot["restart"] == "no"
+    assert "user" not in one_shot  # the image's lienthong (10001), who owns the volume
+    command = one_shot["command"]
+    assert command[:3] == ["python", "-m", "services.signing.hsm"]
+    agencies = next(a for a in command if a.startswith("--agencies="))
+    assert variables(agencies) == ["LIENTHONG_SEAL_AGENCIES"]
+    assert REFERENCE.search(agencies).group(2) == ":?"  # required, no default
+    args = hsm.parser().parse_args(
+        [a.replace(agencies, "--agencies=000.00.00.H01") for a in command[3:]])
+    assert args.command == "provision" and args.platform  # pki-ca and pki-tsa too
+    assert args.directory == HSM_DIR
+    assert mounts(one_shot) == {"hsm-tokens": [HSM_DIR]}
+    # Only the one-shot and signing see the tokens and their PINs.
+    assert {name for name, s in services.items() if "hsm-tokens" in mounts(s)} == \
+        {"hsm-tokens", "signing"}
+
+
+def test_signing_keeps_every_key_in_the_tokens_hsm_tokens_makes(services):
+    signing = services["signing"]
+    assert signing["depends_on"]["hsm-tokens"]["condition"] == \
+        "service_completed_successfully"
+    # Read-write: SoftHSM2 records each login in the token's files.
+    assert mounts(signing)["hsm-tokens"] == [HSM_DIR]
+    e = env(signing)
+    # The settings the command prints for its directory, with Debian's library (the
+    # image's softhsm2): the SoftHSM2 configuration, the module, both sources
+    # pkcs11 and both token files.
+    expected = hsm.settings(HSM_DIR, module="/usr/lib/softhsm/libsofthsm2.so")
+    assert expected["LIENTHONG_PKCS11_MODULE"] == tokens.MODULE_CANDIDATES[0]
+    assert len(expected) == 6 and {k: e.get(k) for k in expected} == expected
+    # No file key store: no passphrase for it, no development mode, no server-held
+    # leader keys.
+    for setting in ("LIENTHONG_PKI_PASSPHRASE", "LIENTHONG_DEV_MODE", "LIENTHONG_AUTO_ENROLL"):
+        assert setting not in e, setting
+    for name, service in services.items():
+        assert "LIENTHONG_PKI_PASSPHRASE" not in env(service), name
+
+
+def test_the_image_has_softhsm2_and_a_volume_directory_of_its_user():
+    with open(os.path.join(ROOT, "Dockerfile"), encoding="utf-8") as fh:
+        dockerfile = fh.read()
+    steps = [s for s in re.sub(r"\\\n", " ", dockerfile).splitlines()
+             if s.startswith(("RUN", "USER"))]
+    assert any("apt-get install" in s and re.search(r"\bsofthsm2\b", s) for s in steps)
+    made = next(s for s in steps if "mkdir" in s)
+    assert HSM_DIR in made.split() and "chown -R lienthong:lienthong /var/lib/lienthong" in made
+    assert "--uid 10001" in made
+    assert steps[-1] == "USER lienthong"
