@@ -85,9 +85,11 @@ class Client:
             wait_for(lambda: rpc.signing.sign_document(document_id), timeout,
                      what="the signing service to receive the submission")
         with self.rpc(clerk) as rpc:
-            rpc.signing.seal_document(document_id)
+            # "chưa cấp số" (409) until signing learns the number docs gave at the signature
+            wait_for(lambda: rpc.signing.seal_document(document_id), timeout,
+                     what="signing to learn the number given at the signature")
             return wait_for(lambda: rpc.docs.issue(document_id), timeout,
-                            what="docs to learn of the signature and the seal")
+                            what="docs to learn of the seal")
 
     @contextlib.contextmanager
     def rpc(self, token, timeout=15):

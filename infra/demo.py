@@ -293,11 +293,14 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
                       what="the signing service to receive the submission")
     timer.say(f"leader approved and signed it with a PAdES signature (certificate"
               f" {signed['certificate']['serial'][:12]}…, {signed['certificate']['subject']})")
-    clerk.post(f"/v1/documents/{document_id}/seal")
+    # The register numbers and dates it as docs learns of the signature; the seal
+    # writes them on page one under the agency's signature ("chưa cấp số" before).
+    wait_for(lambda: clerk.post(f"/v1/documents/{document_id}/seal"),
+             what="signing to learn the number given at the signature")
     issued = wait_for(lambda: clerk.post(f"/v1/documents/{document_id}/issue"),
-                      what="docs to learn of the signature and the seal")
-    timer.say(f"clerk sealed it with the agency's signature and issued it: Số"
-              f" {issued['number_notation']}")
+                      what="docs to learn of the seal")
+    timer.say(f"the register gave it Số {issued['number_notation']} and its date; the clerk"
+              " sealed it over them with the agency's signature and issued it")
 
     # -- to every district and commune of the province ---------------------------------
     everyone = set(DISTRICTS)

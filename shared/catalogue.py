@@ -13,7 +13,7 @@ from types import MappingProxyType
 _PRODUCED_BY = {
     "docs": (
         "DocumentRegistered", "ExternalDocumentRecorded", "DocumentRevised",
-        "DocumentSubmitted", "DocumentIssued", "DocumentStateChanged",
+        "DocumentSubmitted", "DocumentNumbered", "DocumentIssued", "DocumentStateChanged",
         "IncomingRegistered", "IncomingAccepted", "IncomingReturned", "IncomingWithdrawn",
         "IssueOverdue",
     ),

@@ -130,6 +130,12 @@ DATA: Mapping[str, EventData] = MappingProxyType({
         {**_DOCUMENT, "issuing_agency": _text, "sha256": _text, "signer_user": _text,
          "signer": _object, "round": _int, "file": _file, "attachments": _files},
         note="signing keeps the document to approve, this round"),
+    "DocumentNumbered": EventData(
+        {**_DOCUMENT, "number_notation": _text, "numbered_at": _text},
+        {"issuing_agency": _text, "number": _int, "series": _text, "year": _int,
+         "place": _text},
+        note="signing writes the number, the place and the date on the page under the"
+             " agency's signature (Decree 30 Art. 14)"),
     "DocumentIssued": EventData(
         {**_DOCUMENT, "issuing_agency": _text, "recipients": _codes, "file": _file,
          "urgency": _int, "secrecy": _int, "number_notation": _text, "issued_at": _text,

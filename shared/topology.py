@@ -65,6 +65,7 @@ SUBSCRIPTIONS = (
     Subscription("signing", "DocumentSigned", "docs", "on_document_signed"),
     Subscription("signing", "DocumentReturned", "docs", "on_document_returned"),
     Subscription("signing", "DocumentSealed", "docs", "on_document_sealed"),
+    Subscription("docs", "DocumentNumbered", "signing", "on_document_numbered"),
     Subscription("docs", "DocumentIssued", "routing", "on_document_issued"),
     Subscription("docs", "DocumentIssued", "signing", "on_document_issued"),
     Subscription("signing", "DocumentFinalized", "routing", "on_document_finalized"),

@@ -30,13 +30,14 @@ DELIVERED = "DocumentDelivered"
 REFUSED = "DeliveryRefused"
 REVISED = "DocumentRevised"
 ISSUED = "DocumentIssued"
+NUMBERED = "DocumentNumbered"  # number and date, given once the leader signed
 SEALED = "DocumentSealed"
 SUBMITTED = "DocumentSubmitted"
 # A document issued outside the platform: routing took it in (edXML), docs kept it.
 IMPORTED, RECORDED = "ExternalDocumentReceived", "ExternalDocumentRecorded"
 EXTERNAL = (IMPORTED, RECORDED)
 KNOWN_TYPES = (REGISTERED, SIGNED, DELIVERED, REFUSED, REVISED, ISSUED, SEALED, SUBMITTED,
-               *EXTERNAL)
+               NUMBERED, *EXTERNAL)
 
 
 # -- input ----------------------------------------------------------------------
@@ -155,6 +156,8 @@ def _lifecycle_summary(event, data, who):
         "DocumentReturned": lambda: f"returned by {who}: {data.get('comment')}",
         "DocumentSealed": lambda: f"agency signature applied by {who}",
         "DocumentRevised": lambda: f"new version of the file by {who}",
+        "DocumentNumbered": lambda: f"numbered số {data.get('number_notation')},"
+                                    f" {data.get('place') or '?'}, {data.get('numbered_at')}",
         "DocumentIssued": lambda: f"issued as số {data.get('number_notation')} by {who}",
         "DocumentStateChanged": lambda: f"{data.get('from')} → {data.get('state')}"
                                         f" ({data.get('because_of')})",
@@ -198,6 +201,7 @@ class DocumentState:
     delivered_to: tuple = ()
     delivery_refused: str | None = None
     number_notation: str | None = None
+    issued: bool = False  # published (routing learns of it then)
     sealed: bool = False
     external: bool = False  # issued outside the platform: never signed here
     last_event_at: datetime | None = None
@@ -308,6 +312,9 @@ def _fold_one(s, event, data, at):
         _with_file(s, "registered", data.get("file"))
     elif kind == ISSUED:
         s["number_notation"] = data.get("number_notation")
+        s["issued"] = True
+    elif kind == NUMBERED:  # the register's number, before the seal and the issue
+        s["number_notation"] = s["number_notation"] or data.get("number_notation")
     elif kind == SEALED:
         s["sealed"] = True
         _with_file(s, "sealed", data.get("sealed_file"))
@@ -350,7 +357,7 @@ def expected_at(service, state):
     if service == "signing":
         return state.submitted or state.signed or state.sealed
     if service == "routing":
-        return (state.number_notation is not None or bool(state.delivered_to)
+        return (state.issued or state.external or bool(state.delivered_to)
                 or state.delivery_refused is not None)
     return True
 

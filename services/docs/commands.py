@@ -79,29 +79,37 @@ def submit(store: Any, log_: EventLog, document_id: Any, signer_user: str,
 
 def issue(store: Any, log_: EventLog, document_id: Any, actor: Actor,
           separate_secret_series: bool, now: Callable[[], datetime] = utc_now) -> Event:
-    """The number comes from the agency's series for the year (Vietnam time),
-    taken in the transaction that records the issue: no gap, no duplicate. The
-    document it replaces is frozen in the same transaction."""
+    """Publish a sealed document under the number and date its register entry
+    gave when the leader signed (:func:`signed`): no second number. A document
+    sealed without one (signed before numbering moved to the signature) takes
+    it here, from the agency's series for the year (Vietnam time), in the
+    transaction that records the issue: no gap, no duplicate. The document it
+    replaces is frozen in the same transaction."""
     document_id = _checked(document_id)
 
     def load(conn: Any) -> dict:
         document = store.lock(conn, document_id)
         domain.check_clerk_of_issuer(document, actor)
         domain.next_state(document["state"], "issue")
-        issued_at = now()
+        released_at = now()
         series = domain.series_of(document["secrecy"], separate_secret_series)
-        number = store.take_number(conn, document["issuing_agency"],
-                                   domain.series_year(issued_at), series)
-        failpoint("docs.issue.after_number")  # an issue that fails holding its number
+        if document["number"] is not None:
+            number, issued_at = document["number"], document["issued_at"]
+        else:
+            number, issued_at = store.take_number(conn, document["issuing_agency"],
+                                                  domain.series_year(released_at),
+                                                  series), released_at
+            failpoint("docs.issue.after_number")  # an issue that fails holding its number
         replaced = store.lock(conn, document["replaces"]) if document["replaces"] else None
         tracked = store.issue_tracking(conn, document_id)
         return {"document": document, "number": number, "series": series,
-                "issued_at": issued_at, "replaced": replaced,
-                "issue_by": tracked["issue_by"] if tracked else None}
+                "issued_at": domain.aware(issued_at, "issued_at"), "released_at": released_at,
+                "replaced": replaced, "issue_by": tracked["issue_by"] if tracked else None}
 
     def decide(s: dict) -> list[Event]:
         issued = domain.document_issued(s["document"], s["number"], s["series"],
-                                        s["issued_at"], actor, issue_by=s["issue_by"])
+                                        s["issued_at"], actor, issue_by=s["issue_by"],
+                                        released_at=s["released_at"])
         if s["replaced"] is None:
             return [issued]
         return [domain.state_changed(s["replaced"], "replace", issued, actor), issued]
@@ -192,6 +200,48 @@ def follow(conn: Any, store: Any, log_: EventLog, cause: Event, command: str,
                   lambda document: domain.state_changed(
                       document, command, cause, urgent_issue_within=urgent_issue_within),
                   _project(store, cause))
+    return document
+
+
+def signed(conn: Any, store: Any, log_: EventLog, cause: Event,
+           separate_secret_series: bool, directory: Any = None,
+           urgent_issue_within: timedelta = domain.URGENT_ISSUE_WITHIN,
+           now: Callable[[], datetime] = utc_now) -> dict:
+    """The leader signed (signing's ``DocumentSigned``): the document is signed
+    and, in this same transaction, numbered and dated in the outgoing register
+    (Decree 30 Art. 14: number and date, registration, then the agency's
+    signature): ``DocumentNumbered``, with the place (địa danh) from
+    ``directory`` (docs' copy of routing's). The number comes from the
+    agency's series for the year (Vietnam time), locked until the transaction
+    ends: a failure gives it back, no gap, no duplicate. A repeat is a no-op.
+    A signed document is never returned (only a submitted one is), so a
+    number once given stays with its document."""
+    document = store.lock(conn, cause.data["document_id"])
+    if document["state"] == domain.SIGNED:
+        return document
+
+    def load(conn: Any) -> tuple:
+        numbered_at = now()
+        if document["number"] is not None:  # numbered already: not again
+            return None, None, numbered_at
+        series = domain.series_of(document["secrecy"], separate_secret_series)
+        number = store.take_number(conn, document["issuing_agency"],
+                                   domain.series_year(numbered_at), series)
+        failpoint("docs.number.after_number")  # a numbering that fails holding its number
+        return number, series, numbered_at
+
+    def decide(s: tuple) -> list[Event]:
+        number, series, numbered_at = s
+        events = [domain.state_changed(document, "sign", cause,
+                                       urgent_issue_within=urgent_issue_within)]
+        if number is not None:
+            place = domain.place_of(directory, document["issuing_agency"],
+                                    domain.vietnam_today(numbered_at))
+            events.append(domain.document_numbered(document, number, series, numbered_at,
+                                                   place, cause))
+        return events
+
+    decide_within(conn, log_, load, decide, _project(store, cause))
     return document
 
 

@@ -6,15 +6,18 @@ Imports no framework, driver or SDK: tested without any server.
 A document's life (Decree 30/2020)::
 
     draft --submit--> submitted --sign (leader)--> signed --seal (clerk)--> sealed
-      ^  \\               |                                                 |
-      |   revise          return (leader, with a comment)                  issue: number
+      ^  \\               |                        number and date          |
+      |   revise          return (leader, with a comment)                  issue
       |                   v                                                 v
       +--revise/submit-- returned                                        issued --send--> sent
                                                      issued/sent --recall--> recalled (frozen)
                                                      issued/sent --replace-> replaced (frozen)
 
-The leader's decisions and the seal arrive as the signing service's events;
-the number is given at issue, in the same transaction that records it.
+The leader's decisions and the seal arrive as the signing service's events.
+The number and date are given when docs learns of the leader's signature, in
+the transaction that records it (``DocumentNumbered``), so that the agency's
+signature, applied after, covers them on the page (Decree 30 Art. 14); the
+issue then publishes the document under that number.
 """
 
 import unicodedata
@@ -174,6 +177,51 @@ def agency_name(directory, code, on):
     return found.name
 
 
+# The unit names (and their common short forms) that precede a place's own name.
+_UNIT_PREFIXES = ("ủy ban nhân dân", "uỷ ban nhân dân", "ubnd", "hội đồng nhân dân", "hđnd")
+_UNIT_WORDS = ("thành phố", "thị xã", "thị trấn", "tỉnh", "huyện", "quận", "xã", "phường",
+               "đặc khu")
+# Ministries and central bodies (codes ending in Gnn) sit in Hà Nội.
+CENTRAL_PLACE = "Hà Nội"
+
+
+def place_of(directory, code, on):
+    """The place name (địa danh) written before the date (Decree 30 Appendix I):
+    the administrative unit where the agency sits, from the directory: the
+    agency itself if it is a province's, district's or commune's People's
+    Committee, else the nearest such ancestor (a department: its province),
+    its name without "UBND tỉnh" and the like ("UBND tỉnh Nghệ An" → "Nghệ
+    An"); a central body (``...Gnn``): Hà Nội; another agency with no such
+    unit: its top's name; one the directory does not know: "" (the date alone)."""
+    version, original = None, str(code or "")
+    seen = set()
+    while directory is not None and code and directory.knows(code) and code not in seen:
+        seen.add(code)
+        versions = directory.history(code)
+        version = next((v for v in reversed(versions) if v.effective_on(on)), versions[-1])
+        if version.level in ("province", "district", "commune"):
+            return _unit_name(version.name)
+        code = version.parent
+    if original[-3:-2] == "G":
+        return CENTRAL_PLACE
+    return "" if version is None else _unit_name(version.name)
+
+
+def _unit_name(name):
+    name = unicodedata.normalize("NFC", name).strip()
+    if name.endswith(")") and "(" in name:  # "(mẫu)": a note, not part of the name
+        name = name[:name.rindex("(")].strip()
+    lowered = name.lower()
+    for prefix in _UNIT_PREFIXES:
+        if lowered.startswith(prefix + " "):
+            name, lowered = name[len(prefix) + 1:].strip(), lowered[len(prefix) + 1:].strip()
+            break
+    for word in _UNIT_WORDS:
+        if lowered.startswith(word + " "):
+            return name[len(word) + 1:].strip()
+    return name
+
+
 def check_clerk_of_issuer(document, actor: Actor):
     _clerk_of(actor, document["issuing_agency"])
 
@@ -329,10 +377,32 @@ def document_submitted(document, signer_user, actor: Actor):
     }, actor, document["document_id"])
 
 
+def document_numbered(document, number, series, numbered_at: datetime, place, cause):
+    """``DocumentNumbered``: the number, notation and date (with the place, địa
+    danh) the outgoing register gives the document its leader signed, in the
+    transaction that follows the signature (Decree 30 Art. 14: number and
+    date, registration, then the agency's signature). signing writes them on
+    the page under the agency's signature; the issue publishes under them."""
+    text = number_notation(number, notation(document["document_type"],
+                                            document["agency_abbreviation"],
+                                            document["drafting_unit_abbreviation"]))
+    return _event("DocumentNumbered", {
+        "document_id": document["document_id"], "issuing_agency": document["issuing_agency"],
+        "number": number, "series": series, "year": series_year(numbered_at),
+        "number_notation": text, "numbered_at": vietnam_time(numbered_at).isoformat(),
+        "place": place,
+    }, system_actor(SERVICE), document["document_id"], causation=cause)
+
+
 def document_issued(document, number, series, issued_at: datetime, actor: Actor,
-                    issue_by=None):
-    """``DocumentIssued``: the number, notation and time the system gives at issue;
-    with the issue deadline (``issue_by``, if any) and whether it was met."""
+                    issue_by=None, released_at: datetime | None = None):
+    """``DocumentIssued``: the number, notation and date of the document
+    (``issued_at``: the date it carries, given with its number), published at
+    ``released_at`` (the issue: when the clerk released it, which the issue
+    deadline judges; a document numbered at issue, as before numbering moved
+    to the signature, has one time for both); with the issue deadline
+    (``issue_by``, if any) and whether it was met."""
+    released_at = released_at or issued_at
     text = number_notation(number, notation(document["document_type"],
                                             document["agency_abbreviation"],
                                             document["drafting_unit_abbreviation"]))
@@ -345,7 +415,8 @@ def document_issued(document, number, series, issued_at: datetime, actor: Actor,
         **data, "state": next_state(document["state"], "issue"),
         "number": number, "series": series, "year": series_year(issued_at),
         "number_notation": text, "issued_at": vietnam_time(issued_at).isoformat(),
-        **issue_timeliness(issue_by, issued_at),
+        "released_at": vietnam_time(released_at).isoformat(),
+        **issue_timeliness(issue_by, released_at),
     }, actor, document["document_id"])
 
 

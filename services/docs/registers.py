@@ -309,7 +309,8 @@ def _code(code, on):
 
 
 def outgoing_row(document, name_of=_code):
-    """One issued document of the agency, as a line of the outgoing register.
+    """One numbered document of the agency (numbered when its leader signed), as a
+    line of the outgoing register.
     ``name_of(code, date)``: an agency's name on that date (Appendix IV prints
     names where agencies are meant, not codes)."""
     signer = document.get("signer") or {}
@@ -324,7 +325,9 @@ def outgoing_row(document, name_of=_code):
         "archive_unit": document.get("drafting_unit"),
         "copies": len(document["recipients"]),
         "transfer_date": _local_date(document.get("sent_at")),
-        "note": {"recalled": "Đã thu hồi", "replaced": "Đã bị thay thế"}.get(state),
+        # numbered at the leader's signature; until issued the entry says so
+        "note": {"recalled": "Đã thu hồi", "replaced": "Đã bị thay thế",
+                 "signed": "Chưa phát hành", "sealed": "Chưa phát hành"}.get(state),
     }
 
 

@@ -173,11 +173,7 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     @rpc
     def issue(self, document_id):
-        """The clerk issues a sealed document: the system gives its number and time.
-
-        The number comes from the agency's series for the year (Vietnam time),
-        taken in the transaction that records the issue: no gap, no duplicate.
-        """
+        """The clerk publishes a sealed document under the number given at its signature."""
         actor = self.auth.actor()
         recorded = commands.issue(self.store, self.log, document_id, actor,
                                   self.settings.separate_secret_series)
@@ -254,7 +250,11 @@ class DocsService(Health, DeadLetters, SweepsUploads):
 
     @event_handler("signing", "DocumentSigned", requeue_on_error=True)
     def on_document_signed(self, payload):
-        self._follow("docs.on_document_signed", payload, "sign")
+        """Signed, numbered and dated in one transaction (``commands.signed``)."""
+        directory = self.agencies.load(self.store)  # the place name (địa danh)
+        self._handle("docs.on_document_signed", payload, lambda conn, store, log_, e: (
+            commands.signed(conn, store, log_, e, self.settings.separate_secret_series,
+                            directory, timedelta(minutes=self.settings.urgent_issue_minutes))))
 
     @event_handler("signing", "DocumentReturned", requeue_on_error=True)
     def on_document_returned(self, payload):

@@ -136,7 +136,11 @@ _ROW_CHANGES = {
     "DocumentSubmitted": ("state", "round"),
     "DocumentIssued": ("state", "number", "number_notation", "year", "issued_at"),
     "DocumentStateChanged": ("state",),
+    # the register entry given once the leader signed; ``issued_at`` holds the
+    # document's date (ngày ban hành, written on it), here the numbering's
+    "DocumentNumbered": ("number", "number_notation", "year", "numbered_at"),
 }
+_COLUMN_OF = {"numbered_at": "issued_at"}
 _INCOMING_CHANGES = ("IncomingAccepted", "IncomingReturned", "IncomingWithdrawn")
 _SIGNED_FILE = {"sign": "signed_file", "seal": "sealed_file"}
 
@@ -172,7 +176,8 @@ def _contiguous(versions: list[int]) -> int:
 def _changes(event: Event, cause: Event | None) -> dict:
     """The row's columns that ``event`` (of a document already registered) sets."""
     data = thaw(event.data)
-    changes = {name: data[name] for name in _ROW_CHANGES[event.event_type]}
+    changes = {_COLUMN_OF.get(name, name): data[name]
+               for name in _ROW_CHANGES[event.event_type]}
     if event.event_type == "DocumentStateChanged" and data["command"] == "refuse_delivery":
         changes["delivery_refused"] = data["reason"]
     if event.event_type == "DocumentStateChanged" and cause is not None:
@@ -558,15 +563,16 @@ class MemoryDocsStore:
                     "issue_by": _instant(data["issue_by"]), "issued_at": None,
                     "overdue_at": None}
         elif kind == "DocumentIssued" and doc in self.deadlines:
-            self.deadlines[doc]["issued_at"] = _instant(data["issued_at"])
+            self.deadlines[doc]["issued_at"] = _instant(data.get("released_at")
+                                                        or data["issued_at"])
         elif kind == "IssueOverdue" and doc in self.deadlines:
             self.deadlines[doc]["overdue_at"] = _instant(data["overdue_at"])
 
-    def _check_unique_notation(self, agency: str, changes: dict) -> None:
+    def _check_unique_notation(self, agency: str, changes: dict, document_id: str) -> None:
         """The table's UNIQUE (issuing_agency, year, number_notation)."""
         if any((d["issuing_agency"], d["year"], d["number_notation"])
                == (agency, changes["year"], changes["number_notation"])
-               for d in self.documents.values()):
+               for doc, d in self.documents.items() if doc != document_id):
             raise ValueError(f"{changes['number_notation']} of {agency} is given already")
 
     def project_all(self, events: list[Event], conn: Any = None,
@@ -593,7 +599,8 @@ class MemoryDocsStore:
             if "issued_at" in changes:
                 changes["issued_at"] = _instant(changes["issued_at"])
             if "number_notation" in changes:
-                self._check_unique_notation(row["issuing_agency"], changes)
+                self._check_unique_notation(row["issuing_agency"], changes,
+                                            data["document_id"])
             row.update(changes)
         elif kind == "IncomingRegistered":
             key = (data["document_id"], data["agency"])
@@ -652,9 +659,9 @@ def _track_issue(conn: Any, event: Event) -> None:
                      " COALESCE((metadata->>'urgency')::int, 0), %s, %s FROM documents"
                      " WHERE document_id = %s ON CONFLICT (document_id) DO NOTHING",
                      (data["signed_at"], data["issue_by"], data["document_id"]))
-    elif kind == "DocumentIssued":
+    elif kind == "DocumentIssued":  # released then (before: ``issued_at`` was both)
         conn.execute("UPDATE issue_deadlines SET issued_at = %s WHERE document_id = %s",
-                     (data["issued_at"], data["document_id"]))
+                     (data.get("released_at") or data["issued_at"], data["document_id"]))
     elif kind == "IssueOverdue":
         conn.execute("UPDATE issue_deadlines SET overdue_at = %s WHERE document_id = %s",
                      (data["overdue_at"], data["document_id"]))

@@ -80,7 +80,8 @@ class DocumentAnswer(_Answer):
     attachments = fields.List(fields.Nested(FileAnswer), required=True)
     registered_at = _text(**_TIME)
     number = _int(nullable=True)
-    number_notation = _text(nullable=True, description="e.g. 01/QĐ-UBND, once issued")
+    number_notation = _text(nullable=True, description="e.g. 01/QĐ-UBND, given once the"
+                                                       " leader has signed")
     issued_at = _text(nullable=True, **_TIME)
     delivery_refused = _text(nullable=True, description="why routing refused the first"
                              " delivery (the state is then undeliverable), else null")

@@ -110,10 +110,12 @@ ENDPOINTS = {
         " digest", LEADER, body=s.RemoteSignatureSchema),
     "return_document": Endpoint("POST", DOC + "/return", "Return to the clerk with a comment",
                                 LEADER, body=s.CommentSchema, answer=a.StateAnswer),
-    "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature", CLERK,
+    "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature over the number,"
+                     " place and date written on page one (409 'chưa cấp số' until the"
+                     " number given at the leader's signature has reached signing)", CLERK,
                      answer=a.SealedAnswer),
-    "issue": Endpoint("POST", DOC + "/issue", "Issue: number and time given", CLERK,
-                      answer=a.IssuedAnswer),
+    "issue": Endpoint("POST", DOC + "/issue", "Issue (publish) under the number and date"
+                      " given at the leader's signature", CLERK, answer=a.IssuedAnswer),
     "verify": Endpoint("GET", DOC + "/verify", "Every signature check, explained", READERS,
                        answer=a.VerificationAnswer),
     "manifest": Endpoint("GET", DOC + "/manifest",

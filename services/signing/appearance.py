@@ -6,7 +6,9 @@
 - The agency's signature (:func:`seal_style`): the agency's seal, red, at
   about a seal's real size, over the left third of the leader's image: a
   double ring with the agency's name around it and a star in the middle.
-- The number and date the clerk gives at issue (:func:`fill_number_fields`)
+- The number and date the clerk gives once the leader has signed
+  (:func:`add_number_fields` in the leader's revision, :func:`fill_number_fields`
+  in the seal's)
   and, on an appendix in its own file, the number and signing time at the
   top right of page one (:func:`write_top_right`).
 
@@ -497,9 +499,17 @@ def write_top_right(writer, lines, size=10, top=18, right=28):
         generic.StreamObject(stream_data=b"Q " + canvas.render())), resources=resources)
 
 
-# -- the number and date the clerk gives at issue ------------------------------------
+# -- the number and date the clerk gives -----------------------------------------------
 
-NUMBER_FIELD, DATE_FIELD = "SoKyHieu", "NgayBanHanh"
+# A template reserves SoKyHieu ("Số: ...") and NgayBanHanh (the date, its place
+# printed before it); a document without them gets SoKyHieu and DiaDanhNgay
+# (place and date) from the leader's revision (:func:`add_number_fields`).
+NUMBER_FIELD, DATE_FIELD, PLACE_DATE_FIELD = "SoKyHieu", "NgayBanHanh", "DiaDanhNgay"
+# Where those go on page one of a document that reserves nothing: in the top
+# margin, which Decree 30 Appendix I keeps free (20-25 mm, 57 pt and more):
+# the number at the left, the place and date at the right, each a field this
+# many points high whose top is MARGIN_TOP below the page's top edge.
+MARGIN_TOP, FIELD_HEIGHT, SIDE, FIELD_WIDTH = 20, 18, 42, 250
 
 
 def date_line(day):
@@ -509,23 +519,79 @@ def date_line(day):
     return f"ngày {day.day:02d} tháng {month} năm {day.year}"
 
 
-def fill_number_fields(writer, number_notation, day, size=11):
-    """Write ``Số: 12/QĐ-UBND`` and the date line into the document's own fields
-    (:data:`NUMBER_FIELD`, :data:`DATE_FIELD`): each field's value and its
-    appearance, in the embedded font, as form filling (what the leader's
-    signature allows after it). Returns the texts written, or raises
-    :class:`LookupError` naming a field the document lacks."""
-    texts = {NUMBER_FIELD: f"Số: {number_notation}", DATE_FIELD: date_line(day)}
-    found = {}
+def place_date_line(place, day):
+    """``Nghệ An, ngày 05 tháng 12 năm 2026`` (the date line alone without a place)."""
+    place = _nfc(place or "").strip()
+    return f"{place}, {date_line(day)}" if place else date_line(day)
+
+
+def _form_fields(writer):
     form = writer.root.get("/AcroForm")
+    found = {}
     for ref in (form.get_object().get("/Fields", ()) if form is not None else ()):
         field = ref.get_object()
-        if field.get("/T") in texts:
-            found[str(field["/T"])] = (ref, field)
+        found[str(field.get("/T"))] = (ref, field)
+    return found
+
+
+def add_number_fields(writer):
+    """In the leader's revision, before the certification: empty text fields on
+    page one for what the clerk gives after the signature, unless the document
+    reserves them: :data:`NUMBER_FIELD` at the top left, :data:`PLACE_DATE_FIELD`
+    at the top right of the top margin (a template with :data:`DATE_FIELD` prints
+    its place itself). The seal's revision fills them (form filling, which the
+    leader's certification allows); nothing is drawn on the page's content.
+    Returns the names of the fields made. ``writer`` must have an AcroForm (the
+    seal's empty field is made first)."""
+    have = _form_fields(writer)
+    page_ref, _ = writer.find_page_for_modification(0)
+    page = page_ref.get_object()
+    box = find_inherited_value_in_tree(page, "/CropBox", "/Parent") or \
+        find_inherited_value_in_tree(page, "/MediaBox", "/Parent")
+    x1, _, x2, y2 = (float(v) for v in box)
+    top, bottom = y2 - MARGIN_TOP, y2 - MARGIN_TOP - FIELD_HEIGHT
+    width = min(FIELD_WIDTH, (x2 - x1 - 2 * SIDE - 10) / 2)  # side by side, a gap between
+    wanted = []
+    if NUMBER_FIELD not in have:
+        wanted.append((NUMBER_FIELD, (x1 + SIDE, bottom, x1 + SIDE + width, top)))
+    if DATE_FIELD not in have and PLACE_DATE_FIELD not in have:
+        wanted.append((PLACE_DATE_FIELD, (x2 - SIDE - width, bottom, x2 - SIDE, top)))
+    if not wanted:
+        return []
+    fields = writer.root["/AcroForm"].get_object()["/Fields"]
+    name = generic.pdf_name
+    for field_name, rect in wanted:
+        ref = writer.add_object(generic.DictionaryObject({
+            name("/Type"): name("/Annot"), name("/Subtype"): name("/Widget"),
+            name("/FT"): name("/Tx"), name("/T"): generic.TextStringObject(field_name),
+            name("/Rect"): generic.ArrayObject([generic.FloatObject(v) for v in rect]),
+            name("/F"): generic.NumberObject(4), name("/P"): page_ref,
+            name("/DA"): generic.pdf_string("/Helv 11 Tf 0 g"),
+            name("/V"): generic.TextStringObject("")}))
+        fields.append(ref)
+        writer.register_annotation(page_ref, ref)
+    writer.update_container(fields)  # a no-op for a form made in this revision
+    return [n for n, _ in wanted]
+
+
+def fill_number_fields(writer, number_notation, day, place=None, size=11):
+    """Write ``Số: 12/QĐ-UBND`` and the date line into the document's own fields:
+    :data:`NUMBER_FIELD`, and :data:`DATE_FIELD` (``ngày ...``) or
+    :data:`PLACE_DATE_FIELD` (``<place>, ngày ...``, right-aligned): each field's
+    value and its appearance, in the embedded font, as form filling (what the
+    leader's certification allows after it). Returns the texts written, or
+    raises :class:`LookupError` naming the fields the document lacks."""
+    found = _form_fields(writer)
+    texts = {NUMBER_FIELD: f"Số: {number_notation}"}
+    if PLACE_DATE_FIELD in found and DATE_FIELD not in found:
+        texts[PLACE_DATE_FIELD] = place_date_line(place, day)
+    else:
+        texts[DATE_FIELD] = date_line(day)
     missing = [name for name in texts if name not in found]
     if missing:
         raise LookupError(", ".join(missing))
-    for name, (ref, field) in found.items():
+    for name, text in texts.items():
+        ref, field = found[name]
         x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
         resources = generic.DictionaryObject()
 
@@ -534,8 +600,10 @@ def fill_number_fields(writer, number_notation, day, size=11):
                                  generic.DictionaryObject())[key] = value
 
         canvas = Canvas(writer, add)
-        text = texts[name]
-        canvas.text(text, 0, (y2 - y1 - size) / 2 + 2, canvas.fitted(text, size, x2 - x1))
+        fitted = canvas.fitted(text, size, x2 - x1)
+        right = name == PLACE_DATE_FIELD
+        canvas.text(text, x2 - x1 if right else 0, (y2 - y1 - fitted) / 2 + 2, fitted,
+                    align="right" if right else "left")
         content = canvas.render()
         stream = generic.StreamObject({
             generic.pdf_name("/Type"): generic.pdf_name("/XObject"),

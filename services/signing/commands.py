@@ -9,6 +9,7 @@ signs, stores the files and passes their descriptions and certificate here.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from services.signing import domain
@@ -34,6 +35,23 @@ def submitted_document(store: Any, document_id: Any) -> dict:
         raise NotFound(f"document {document_id} was never submitted for approval (or"
                        " the signing service has not heard of it yet)", field="document_id")
     return document
+
+
+def numbered_document(store: Any, document_id: Any, actor: Actor, wait_seconds: float,
+                      sleep: Callable[[float], None]) -> dict:
+    """The document the clerk seals, once the number docs gave at the signature
+    has come. It normally follows the leader's signature by one event hop
+    (milliseconds): wait for it up to ``wait_seconds`` (``sleep``: the shell's
+    green sleep) so that a clerk sealing at once is not refused for nothing;
+    then refuse, retryably (``domain.check_numbered``: "chưa cấp số")."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        document = submitted_document(store, document_id)
+        domain.check_may_seal(document, actor)
+        if document.get("numbering") or time.monotonic() >= deadline:
+            domain.check_numbered(document)
+            return document
+        sleep(0.05)
 
 
 def on_document(store: Any, log: EventLog, document_id: Any,
@@ -78,6 +96,7 @@ def record_seal(store: Any, log: EventLog, document_id: Any, sealed_file: dict,
     """The agency's signature, by a clerk of the issuing agency, after the leader's."""
     def decide(document: dict) -> Event:
         domain.check_may_seal(document, actor)
+        domain.check_numbered(document)
         return domain.document_sealed(document, sealed_file, certificate, actor)
     return on_document(store, log, document_id, decide, within)
 

@@ -6,8 +6,11 @@ or returns it with a comment; once signed, only a clerk of the issuing agency
 applies the agency's signature (the seal), never before the leader's.
 """
 
+from datetime import datetime
+
 from shared.envelope import new_event, system_actor
 from shared.errors import Conflict, Forbidden, ValidationFailed
+from shared.values import VIETNAM
 
 SERVICE = "signing"
 SUBMITTED, RETURNED, SIGNED, SEALED = "submitted", "returned", "signed", "sealed"
@@ -47,6 +50,29 @@ def check_may_seal(document, actor):
                        f" signed (this one is {document['state']})", field="state")
 
 
+def check_numbered(document):
+    """The seal goes on a document that carries its number and date (Decree 30
+    Art. 14: number and date, registration, then the agency's signature): until
+    docs' ``DocumentNumbered`` has reached signing, a retryable refusal."""
+    if not document.get("numbering"):
+        raise Conflict(f"number: chưa cấp số — document {document['document_id']} has no"
+                       " number and date yet (the register gives them once docs learns of"
+                       " the leader's signature; Decree 30 Art. 14: number and date before"
+                       " the agency's signature); try again shortly", field="number")
+
+
+def expected_number(document, own):
+    """What verification expects on the page (``verification``'s ``number``
+    check): the number, date and place docs' register gave (``document``: as
+    docs hands it out), when ``own`` (signing's row) says the seal wrote them;
+    nothing for a document sealed before the number came first."""
+    if not (own and own.get("numbering") and document.get("number_notation")):
+        return {}
+    issued = datetime.fromisoformat(document["issued_at"]).astimezone(VIETNAM)
+    return {"number_notation": document["number_notation"], "issued_on": issued.date(),
+            "place": own["numbering"]["place"]}
+
+
 def document_signed(document, signed_file, certificate, actor):
     """The leader's PAdES signature: ``signed_file`` is the signed PDF as stored."""
     return new_event(
@@ -83,6 +109,9 @@ def document_sealed(document, sealed_file, certificate, actor):
     return new_event("DocumentSealed", {
         "document_id": document["document_id"], "agency": document["issuing_agency"],
         "signed_sha256": document["signed_file"]["sha256"], "sealed_file": sealed_file,
+        # the number and date written on the page under this signature
+        **({"number_notation": document["numbering"]["number_notation"]}
+           if document.get("numbering") else {}),
         "algorithm": "PAdES-B-T", "certificate": certificate,
         "key_id": certificate["sha256"][:16]}, actor=actor, producer=SERVICE,
         stream_id=stream_of(document["document_id"]))

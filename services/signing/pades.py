@@ -142,6 +142,9 @@ def leader_plan(pdf, signer, position, full_name, competence="", *, on_behalf_of
         writer = IncrementalPdfFileWriter(io.BytesIO(data))
         fields.append_signature_field(writer, fields.SigFieldSpec(
             SEAL_FIELD, on_page=page_index, box=_seal_box(box)))
+        # Likewise the number's and the date's, empty, unless the document reserves
+        # them: the clerk fills them after the signature (Decree 30 Art. 14).
+        looks.add_number_fields(writer)
         return writer
 
     # A certification signature allowing form filling (DocMDP P=2): after it, only the
@@ -167,14 +170,15 @@ def _seal_box(leader_box):
 
 
 def seal_as_agency(pdf, signer, *, timestamper_url, number_notation=None, issued_at=None,
-                   leader_field=LEADER_FIELD, field_name=SEAL_FIELD, reason=None, long_term=None,
+                   place=None, leader_field=LEADER_FIELD, field_name=SEAL_FIELD, reason=None, long_term=None,
                    archive=False):
     """The agency's seal signature over a leader-signed PDF, as an incremental update:
     B-T, B-LT with ``long_term``, and B-LTA (an archive time stamp after it) with
     ``archive`` too.
 
-    With ``number_notation`` and ``issued_at`` (what the clerk gave at issue),
-    the same revision writes ``Số: 12/QĐ-UBND`` and the date line into the
+    With ``number_notation`` and ``issued_at`` (what the clerk's register gave
+    once the leader signed) and ``place`` (địa danh), the same revision writes
+    ``Số: 12/QĐ-UBND`` and ``Nghệ An, ngày 05 tháng 12 năm 2026`` into the
     document's number and date fields, so the agency's signature covers them
     (Decree 30 Art. 14: number and date first, then the agency's signature);
     filling fields is what the leader's certification (form filling) allows.
@@ -200,7 +204,7 @@ def seal_as_agency(pdf, signer, *, timestamper_url, number_notation=None, issued
 
     def numbered(writer):
         if number_notation is not None:
-            _write_number(writer, number_notation, issued_at)
+            _write_number(writer, number_notation, issued_at, place)
         return writer
 
     # The writer extends the reader that checked the leader's signature: one parse.
@@ -211,7 +215,7 @@ def seal_as_agency(pdf, signer, *, timestamper_url, number_notation=None, issued
                                                       box=_seal_box(rect)))
 
 
-def _write_number(writer, number_notation, issued_at):
+def _write_number(writer, number_notation, issued_at, place=None):
     if not number_notation or not str(number_notation).strip():
         raise ValidationFailed("number_notation: required", field="number_notation")
     if issued_at is None or issued_at.tzinfo is None:
@@ -219,11 +223,12 @@ def _write_number(writer, number_notation, issued_at):
                                field="issued_at")
     try:
         looks.fill_number_fields(writer, str(number_notation).strip(),
-                                 issued_at.astimezone(VN_TZ).date())
+                                 issued_at.astimezone(VN_TZ).date(), place)
     except LookupError as missing:
         raise Conflict(f"the document has no field {missing} for its number and date (Decree"
                        f" 30 Art. 8): its template must reserve {looks.NUMBER_FIELD} and"
-                       f" {looks.DATE_FIELD}", field="pdf") from None
+                       f" {looks.DATE_FIELD}, or the leader's signature make them (signed"
+                       " before the platform numbered at signature?)", field="pdf") from None
 
 
 def seal_appendix(pdf, signer, number_notation, signing_time=None, *, timestamper_url,

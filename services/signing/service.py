@@ -17,6 +17,9 @@ import hashlib
 import io
 import json
 import logging
+from datetime import datetime
+
+import eventlet
 
 from cryptography.hazmat.primitives import serialization
 
@@ -43,6 +46,8 @@ from shared.green import run_cpu
 from shared.objectstore import OwnContent, PdfCheck
 
 log = logging.getLogger(__name__)
+# How long a seal waits for the number docs gives once the leader has signed.
+NUMBER_WAIT_SECONDS = 5
 
 
 class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
@@ -68,6 +73,13 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
     def on_document_submitted(self, payload):
         self.events.handle_once("signing.on_document_submitted", payload,
                                 self.store.submitted)
+
+    @event_handler("docs", "DocumentNumbered", requeue_on_error=True)
+    def on_document_numbered(self, payload):
+        """The number, date and place docs' register gave once the leader signed:
+        the seal writes them on the page (``seal_document`` waits for them)."""
+        self.events.handle_once("signing.on_document_numbered", payload,
+                                self.store.numbered)
 
     # -- the leader ---------------------------------------------------------------------
 
@@ -109,17 +121,24 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
 
     @rpc
     def seal_document(self, document_id):
-        """A clerk of the issuing agency adds the agency's signature, after the leader's."""
+        """A clerk of the issuing agency adds the agency's signature, after the leader's,
+        over the number, place and date it writes on page one in the same revision
+        (what docs' register gave once the leader signed). Before they reach this
+        service: Conflict "chưa cấp số" (field ``number``), after a short wait."""
         actor = self.auth.actor()
-        document = self._document(document_id)
-        domain.check_may_seal(document, actor)
+        document = commands.numbered_document(self.store, document_id, actor,
+                                              NUMBER_WAIT_SECONDS, eventlet.sleep)
         with self.events.transaction() as conn:
             identity = self._agency_identity(conn, document)
             long_term = self.pki.authority.long_term(conn)
         signed = self._fetch(document["signed_file"], document["signed_file"]["sha256"])
+        numbering = document["numbering"]
         # The last signature before docs issues it: B-LTA, an archive time stamp after it.
         sealed = run_cpu(pades.seal_as_agency, signed, identity,
-                         timestamper_url=self.pki.tsa_url, long_term=long_term, archive=True)
+                         timestamper_url=self.pki.tsa_url, long_term=long_term, archive=True,
+                         number_notation=numbering["number_notation"],
+                         issued_at=datetime.fromisoformat(numbering["numbered_at"]),
+                         place=numbering["place"])
         intents = []
         stored = self._store(document_id, "sealed.pdf", sealed, intents=intents)
         recorded = self._undo_on_failure(
@@ -199,12 +218,14 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
         with self.events.transaction() as conn:
             crl = self.pki.authority.crl(conn)
             row = self.store.manifest_files(conn, document_id)
+            own = self.store.row(conn, document_id)
         # The platform's root, and those the operator trusts too (TRUST_ROOTS).
         roots = [self.pki.authority.ca.certificate, *self.pki.trust.certificates()]
         crls = [crl, *self.pki.trust.crls()]
         agency = document["issuing_agency"]
-        report = run_cpu(verification.verify_pdf, pdf, roots, crls,
-                         {"agency_code": agency, "roles": ["leader", "agency"]})
+        report = run_cpu(verification.verify_pdf, pdf, roots, crls, {
+            "agency_code": agency, "roles": ["leader", "agency"],
+            **domain.expected_number(document, own)})
         result = {"document_id": str(document_id), "file": document["file"],
                   "pdf": _jsonable(report), "manifest": None}
         if row[0]:

@@ -38,15 +38,21 @@ CREATE TABLE IF NOT EXISTS documents (
     manifest_signature jsonb
 );
 """ + authority.DDL
+# What docs' register gave the document once its leader signed (its
+# ``DocumentNumbered``): number_notation, numbered_at, place. The seal waits for it.
+NUMBERING_DDL = "ALTER TABLE documents ADD COLUMN IF NOT EXISTS numbering jsonb;"
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("signing", DDL).then(
     2, "leaders' own keys (certificates.key_held) and signature hand-outs",
     authority.KEY_HELD_DDL + handouts.DDL).then(
     3, "leaders' credentials at remote signing services (CSC API)", remote_credentials.DDL).then(
-    4, "certificate requests (CSRs of leaders' tokens) and their decisions", enrolment.DDL)
+    4, "certificate requests (CSRs of leaders' tokens) and their decisions", enrolment.DDL).then(
+    5, "documents.numbering: the number, date and place docs gave once the leader signed",
+    NUMBERING_DDL)
 
 COLUMNS = ("issuing_agency", "sha256", "signer_user", "signer", "round", "state", "file",
-           "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature")
+           "attachments", "signed_file", "sealed_file", "manifest", "manifest_signature",
+           "numbering")
 
 # The columns each of signing's events sets, and the state it leaves.
 _CHANGES = {
@@ -75,7 +81,14 @@ def _submitted_row(event: Event) -> dict:
             "sha256": d["sha256"], "signer_user": d["signer_user"], "signer": d["signer"],
             "round": d["round"], "state": domain.SUBMITTED, "file": d["file"],
             "attachments": d["attachments"], "signed_file": None, "sealed_file": None,
-            "manifest": None, "manifest_signature": None}
+            "manifest": None, "manifest_signature": None, "numbering": None}
+
+
+def _numbering(event: Event) -> dict:
+    """What the seal writes on the page, from docs' ``DocumentNumbered``."""
+    d = thaw(event.data)
+    return {"number_notation": d["number_notation"], "numbered_at": d["numbered_at"],
+            "place": d.get("place") or ""}
 
 
 class SigningStore:
@@ -136,6 +149,14 @@ class SigningStore:
              json.dumps(r["signer"], ensure_ascii=False), r["round"], r["state"],
              json.dumps(r["file"]), json.dumps(r["attachments"], ensure_ascii=False)))
 
+    def numbered(self, event: Event, conn: Any) -> None:
+        """docs' ``DocumentNumbered``: the number, date and place to write under
+        the seal; once (a redelivery, or a number after the seal, changes nothing)."""
+        conn.execute("UPDATE documents SET numbering = %s WHERE document_id = %s"
+                     " AND numbering IS NULL",
+                     (json.dumps(_numbering(event), ensure_ascii=False),
+                      event.data["document_id"]))
+
     def project(self, event: Event, conn: Any) -> None:
         changes = {k: v if k == "state" else json.dumps(v, ensure_ascii=False)
                    for k, v in _changes(event).items()}
@@ -189,6 +210,11 @@ class MemorySigningStore:
         elif known["round"] < r["round"]:
             known.update({k: r[k] for k in ("sha256", "signer_user", "signer", "round",
                                              "state", "file", "attachments")})
+
+    def numbered(self, event: Event, conn: Any = None) -> None:
+        row = self.rows.get(str(event.data["document_id"]))
+        if row is not None and row.get("numbering") is None:
+            row["numbering"] = _numbering(event)
 
     def project(self, event: Event, conn: Any = None) -> None:
         row = self.rows.get(str(event.data["document_id"]))

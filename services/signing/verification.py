@@ -122,7 +122,7 @@ def verify_pdf(pdf_bytes, trust_roots, crls=(), expected=None):
                    signature=stamp.field_name)
     if expected.get("number_notation"):
         report.add("number", *_number(reader, expected["number_notation"],
-                                      expected.get("issued_on")))
+                                      expected.get("issued_on"), expected.get("place")))
     for summary in summaries:
         del summary["revision"], summary["coverage"], summary["level"]
     report.signatures = summaries
@@ -425,15 +425,25 @@ def _archive(stamp, roots, crl_list):
                   " covers the signatures and their validation data (DSS)")
 
 
-def _number(reader, number_notation, issued_on):
+def _number(reader, number_notation, issued_on, place=None):
     """The number and date written in the document's fields are the register's
-    (the ``order`` check says the last signature covers the whole file)."""
+    (the ``order`` check says the last signature covers the whole file): the
+    date in the template's date field, or with its place in the field the
+    leader's revision made (``place``, when given, checked too)."""
     form = reader.root.get("/AcroForm")
     values = {str(f.get_object().get("/T")): str(f.get_object().get("/V", ""))
               for f in (form.get_object().get("/Fields", ()) if form is not None else ())}
     wanted = {looks.NUMBER_FIELD: f"Số: {number_notation}"}
     if issued_on is not None:
-        wanted[looks.DATE_FIELD] = looks.date_line(issued_on)
+        if looks.PLACE_DATE_FIELD in values and looks.DATE_FIELD not in values:
+            line = looks.date_line(issued_on)
+            written = values[looks.PLACE_DATE_FIELD]
+            text = looks.place_date_line(place, issued_on) if place else None
+            if text is None and (written == line or written.endswith(", " + line)):
+                text = written  # the place is not checked, only the date after it
+            wanted[looks.PLACE_DATE_FIELD] = text or f"..., {line}"
+        else:
+            wanted[looks.DATE_FIELD] = looks.date_line(issued_on)
     problems = [f"the document's {name} reads {values[name]!r}, the register {text!r}"
                 if name in values else f"the document has no {name} field (the register"
                 f" says {text!r})" for name, text in wanted.items() if values.get(name) != text]

@@ -27,7 +27,8 @@ def issued_and_verified(client, document_id, tmp_path, leader_name="Nguyễn Vă
     with client.rpc(client.token("clerk")) as rpc:
         wait_for(lambda: rpc.docs.get_document(document_id)["state"] == "signed",
                  what="docs to follow the signature")
-        rpc.signing.seal_document(document_id)
+        wait_for(lambda: rpc.signing.seal_document(document_id),
+                 what="signing to learn the number given at the signature")
         wait_for(lambda: rpc.docs.get_document(document_id)["state"] == "sealed",
                  what="docs to follow the seal")
         rpc.docs.issue(document_id)

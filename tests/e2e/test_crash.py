@@ -16,11 +16,12 @@ from tests.support.pdf import make_pdf
 
 pytestmark = pytest.mark.e2e
 
-# Registered, submitted, signed, sealed, issued, finalized (manifest signed), sent,
-# delivered to and registered at two districts; docs follows the signature, the
-# seal and the sending.
+# Registered, submitted, signed, numbered, sealed, issued, finalized (manifest
+# signed), sent, delivered to and registered at two districts; docs follows the
+# signature (numbering it in the same transaction), the seal and the sending.
 FLOW = collections.Counter({
-    "DocumentRegistered": 1, "DocumentSubmitted": 1, "DocumentSigned": 1, "DocumentSealed": 1,
+    "DocumentRegistered": 1, "DocumentSubmitted": 1, "DocumentSigned": 1,
+    "DocumentNumbered": 1, "DocumentSealed": 1,
     "DocumentFinalized": 1,
     "DocumentStateChanged": 3, "DocumentIssued": 1, "ConsignmentSent": 1,
     "DocumentDelivered": 2, "IncomingRegistered": 2})

@@ -147,8 +147,11 @@ def test_a_recall_freezes_the_sender_and_takes_the_agreeing_copy_out_of_use(stac
             rpc.docs.submit(document_id, f"leader@{PROVINCE}")
 
 
-def test_several_docs_processes_issuing_at_once_give_no_gap_and_no_duplicate(
+def test_several_docs_processes_numbering_at_once_give_no_gap_and_no_duplicate(
         stack, platform, client):
+    """Numbers are given as docs learns of the leaders' signatures (Decree 30 Art.
+    14): twelve signed at once, followed by three docs processes, then issued
+    at once under the numbers given."""
     stack.start()
     extra = []
     for n in range(2):  # two more docs processes on the same queues and database
@@ -157,23 +160,47 @@ def test_several_docs_processes_issuing_at_once_give_no_gap_and_no_duplicate(
     try:
         for p in extra:
             p.wait_ready(client, client.token("auditor"))
-        documents = [client.sealed(f"so {n}") for n in range(12)]
+        documents = []
+        for n in range(12):
+            documents.append(client.register(client.token("clerk"),
+                                             make_pdf(f"so {n}")).json()["document_id"])
+            with client.rpc(client.token("clerk")) as rpc:
+                rpc.docs.submit(documents[-1], f"leader@{PROVINCE}")
+        errors = []
 
-        numbers, errors = [], []
-
-        def issue(document_id):
+        def run(step, document_id):
             try:
-                with client.rpc(client.token("clerk")) as rpc:
-                    numbers.append(rpc.docs.issue(document_id)["number"])
+                step(document_id)
             except Exception as err:  # reported below
                 errors.append(err)
-        threads = [threading.Thread(target=issue, args=(d,)) for d in documents]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert errors == []
-        assert sorted(numbers) == list(range(1, 13))
+
+        def at_once(step):
+            threads = [threading.Thread(target=run, args=(step, d)) for d in documents]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            assert errors == []
+
+        def sign(document_id):
+            with client.rpc(client.token("leader")) as rpc:
+                wait_for(lambda: rpc.signing.sign_document(document_id), what="the submission")
+
+        at_once(sign)
+        with client.rpc(client.token("clerk")) as rpc:
+            given = {d: wait_for(lambda d=d: rpc.docs.get_document(d)["number"],
+                                 what="the number given at the signature") for d in documents}
+        assert sorted(given.values()) == list(range(1, 13))
+        issued = {}
+
+        def seal_and_issue(document_id):
+            with client.rpc(client.token("clerk")) as rpc:
+                wait_for(lambda: rpc.signing.seal_document(document_id), what="the number")
+                issued[document_id] = wait_for(lambda: rpc.docs.issue(document_id),
+                                               what="docs to follow the seal")["number"]
+
+        at_once(seal_and_issue)
+        assert issued == given  # published under the numbers given: none taken again
         assert scalar(platform.pg_dsn, "docs", "SELECT last_number FROM number_series"
                       " WHERE agency = %s AND series = 'regular'", (PROVINCE,)) == 12
         stored = query(platform.pg_dsn, "docs", "SELECT number_notation FROM documents")

@@ -1,11 +1,15 @@
 """One document from clerk to leader to recipients to auditor, across four processes."""
 
 import hashlib
+import re
+import subprocess
+from datetime import date
 
 import pytest
 import requests
 from shared.errors import NotFound
 
+from tests.e2e.test_signatures import tool
 from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, wait_for
 from tests.support.pdf import make_pdf
 
@@ -14,7 +18,8 @@ pytestmark = pytest.mark.e2e
 
 # What the log holds about one document once its two recipients registered it.
 FLOW = [("DocumentRegistered", None), ("DocumentSubmitted", None), ("DocumentSigned", None),
-        ("DocumentStateChanged", None), ("DocumentSealed", None), ("DocumentStateChanged", None),
+        ("DocumentStateChanged", None), ("DocumentNumbered", None),
+        ("DocumentSealed", None), ("DocumentStateChanged", None),
         ("DocumentIssued", None), ("DocumentFinalized", None), ("ConsignmentSent", None),
         ("DocumentStateChanged", None),
         ("DocumentDelivered", DISTRICT_1), ("DocumentDelivered", DISTRICT_2),
@@ -26,7 +31,35 @@ def history_types(client, document_id):
         return [(e["event_type"], e["data"].get("recipient")) for e in rpc.audit.history(document_id)]
 
 
-def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged(stack, client):
+def _numbered_on_the_page(client, document_id, body, issued, tmp_path):
+    """Decree 30 Art. 8 and 14: the delivered PDF's page one reads the number and
+    the place-and-date line the outgoing register gave at the signature, under
+    the agency's signature; the leader's signature holds (form filling only)."""
+    path = tmp_path / "delivered.pdf"
+    path.write_bytes(body)
+    text = subprocess.run([tool("pdftotext", "poppler-utils"), "-layout", "-f", "1", "-l", "1",
+                           str(path), "-"], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
+    with client.rpc(client.token("clerk")) as rpc:
+        [entry] = [r for r in rpc.docs.register("outgoing")
+                   if r["number_notation"] == issued["number_notation"]]
+        verdict = rpc.signing.verify_document(document_id)
+    assert f"Số: {entry['number_notation']}" in text, text
+    day = date.fromisoformat(entry["document_date"])
+    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
+    assert re.search(rf"\S+( \S+)*, ngày {day.day:02d} tháng {month} năm {day.year}", text), text
+    assert verdict["ok"], verdict
+    checks = {(c["check"], c["signature"]): c for c in verdict["pdf"]["checks"]}
+    assert "modification level: form filling" in checks[("integrity", "LeaderSignature")][
+        "detail"]
+    assert checks[("number", None)]["ok"], checks[("number", None)]
+    out = subprocess.run([tool("pdfsig", "poppler-utils"), str(path)], capture_output=True,
+                         text=True, timeout=60).stdout
+    assert out.count("Signature is Valid") == 2, out
+
+
+def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged(stack, client,
+                                                                                  tmp_path):
     stack.start()
     pdf = make_pdf("Chi thi so 1", padding=300_000)
 
@@ -49,6 +82,7 @@ def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged
     assert order.index("DocumentRegistered") < order.index("DocumentSubmitted") \
         < order.index("DocumentIssued")
     assert order.index("DocumentSigned") < order.index("DocumentSealed")
+    assert order.index("DocumentNumbered") < order.index("DocumentIssued")  # docs' own order
     assert order.index("ConsignmentSent") < order.index("DocumentDelivered")
 
     for agency in (DISTRICT_1, DISTRICT_2):
@@ -63,6 +97,8 @@ def test_a_registered_document_is_signed_delivered_to_both_recipients_and_logged
         assert hashlib.sha256(body).hexdigest() == document["file"]["sha256"]
         assert document["file"]["key"].endswith("/sealed.pdf")
         assert body.startswith(pdf[:200]) and len(body) > len(pdf)  # incremental updates
+
+    _numbered_on_the_page(client, document_id, body, issued, tmp_path)
 
     with client.rpc(client.token("clerk", agency=OUTSIDER)) as rpc:
         with pytest.raises(NotFound):

@@ -166,7 +166,8 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform, tm
     until_done(lambda: post(browser, url, doc + "/issue"), "docs to learn of the seal")
     page = browser.get(url + doc, timeout=30).text
     assert "01/CT-UBND" in page and ("Đã phát hành" in page or "Đã gửi" in page)
-    for step in ("Tạo dự thảo", "Trình ký", "Phát hành, cấp số", "van.thu (văn thư"):
+    for step in ("Tạo dự thảo", "Trình ký", "Cấp số, ngày, vào sổ", "Phát hành",
+                 "van.thu (văn thư"):
         assert step in page, step
     # The inspector reads the document and its timeline (every agency's arrivals).
     inspector = session(url, "thanh.tra")

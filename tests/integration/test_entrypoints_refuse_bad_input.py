@@ -12,7 +12,7 @@ from nameko.testing.services import entrypoint_hook
 
 from services.docs.service import DocsService
 from services.signing.service import SigningService
-from shared.envelope import Actor, new_event
+from shared.envelope import Actor, new_event, system_actor
 from shared.errors import (
     Conflict, Forbidden, NotFound, StorageError, Unauthenticated, ValidationFailed,
 )
@@ -229,7 +229,18 @@ def signatures(platform):
     return scalar(platform.pg_dsn, "signing", "SELECT count(*) FROM events")
 
 
-def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
+def numbered_payload(platform, document_id, number_notation="07/CV-UBND"):
+    """docs' DocumentNumbered (given once the leader signed), signed with docs' key."""
+    event = new_event("DocumentNumbered", {
+        "document_id": document_id, "issuing_agency": PROVINCE, "number": 7,
+        "series": "regular", "year": 2026, "number_notation": number_notation,
+        "numbered_at": "2026-12-05T10:00:00+07:00", "place": "Nghệ An"},
+        actor=system_actor("docs"), producer="docs",
+        stream_id=f"document-{document_id}")
+    return signed(platform, event.at(3, 3))
+
+
+def test_signing_refuses_bad_requests_and_signs_once(signing, platform, monkeypatch):
     container, client = signing
     with entrypoint_hook(container, "on_document_submitted") as handle:
         handle(submitted_payload(platform, DOC, file=stored_pdf(platform, DOC)))
@@ -262,6 +273,14 @@ def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
         with pytest.raises(Forbidden):
             rpc.signing.seal_document(DOC)  # a leader does not apply the agency's seal
     assert signatures(platform) == 1
+    monkeypatch.setattr("services.signing.service.NUMBER_WAIT_SECONDS", 0)
+    with client.rpc(client.token("clerk")) as rpc:
+        with pytest.raises(Conflict, match="chưa cấp số") as err:  # Decree 30 Art. 14
+            rpc.signing.seal_document(DOC)
+        assert err.value.field == "number" and "Art. 14" in err.value.message
+    assert signatures(platform) == 1
+    with entrypoint_hook(container, "on_document_numbered") as handle:
+        handle(numbered_payload(platform, DOC))
     with client.rpc(client.token("clerk")) as rpc:
         assert rpc.signing.seal_document(DOC)["document_id"] == DOC
         with pytest.raises(Conflict):
@@ -272,7 +291,7 @@ def test_signing_refuses_bad_requests_and_signs_once(signing, platform):
     # Once docs issues it: the manifest of the final files, with the number, signed.
     issued = new_event("DocumentIssued", {"document_id": DOC, "number_notation": "07/CV-UBND"},
                        actor=Actor("c", PROVINCE, "clerk"), producer="docs",
-                       stream_id=f"document-{DOC}").at(3, 3)
+                       stream_id=f"document-{DOC}").at(4, 4)
     issued = signed(platform, issued)
     with entrypoint_hook(container, "on_document_issued") as handle:
         handle(issued)

@@ -1,5 +1,5 @@
-"""Document numbers from several processes at once: no gap, no duplicate; and an
-issue that fails in the docs service after taking its number gives it back.
+"""Document numbers from several processes at once: no gap, no duplicate; and a
+numbering that fails in the docs service after taking its number gives it back.
 
 Each worker process takes numbers exactly as the docs service does
 (``_take_number`` inside the transaction that records the issue) and records
@@ -13,13 +13,13 @@ import random
 
 import psycopg
 import pytest
-from nameko.exceptions import RemoteError
 
 from services.docs.service import DocsService
 from services.docs.store import DDL
 from services.docs.store import take_number as _take_number
 from services.signing.service import SigningService
-from tests.support.client import Client
+from shared.errors import Conflict
+from tests.support.client import Client, wait_for
 from tests.support.db import query, scalar
 
 pytestmark = pytest.mark.integration
@@ -89,26 +89,58 @@ def test_a_new_year_starts_a_new_series_at_01(numbering):
     assert (new_year, secret, other_agency) == (1, 1, 1)
 
 
-def test_an_issue_failing_after_taking_its_number_gives_the_number_back(
+def _signed(client, title):
+    """A document of the province registered, submitted and signed by its leader."""
+    from infra.samples import make_pdf
+
+    response = client.register(client.token("clerk"), make_pdf(title))
+    assert response.status_code == 201, response.text
+    document_id = response.json()["document_id"]
+    with client.rpc(client.token("clerk")) as rpc:
+        rpc.docs.submit(document_id, f"leader@{AGENCY}")
+    with client.rpc(client.token("leader")) as rpc:
+        wait_for(lambda: rpc.signing.sign_document(document_id), what="signing to get it")
+    return document_id
+
+
+def test_a_numbering_failing_after_taking_its_number_gives_the_number_back(
         run_container, platform, monkeypatch):
+    """docs numbers a document in the transaction that follows its leader's
+    signature (Decree 30 Art. 14); when that transaction fails after taking
+    the number, the number goes back, and the retried delivery takes it."""
     run_container(DocsService)
     run_container(SigningService)
     client = Client(platform)
-    first, second = client.sealed("so 1"), client.sealed("so 2")
     dsn = platform.pg_dsn
 
-    # The docs service's own issue fails after its number was taken (shared.failpoints).
-    monkeypatch.setenv("LIENTHONG_FAILPOINTS", "docs.issue.after_number:raise")
-    with client.rpc(client.token("clerk")) as rpc:
-        with pytest.raises(RemoteError, match="FailpointError"):
-            rpc.docs.issue(first)
-        assert rpc.docs.get_document(first)["state"] == "sealed"
+    monkeypatch.setenv("LIENTHONG_FAILPOINTS", "docs.number.after_number:raise")
+    monkeypatch.setattr("services.signing.service.NUMBER_WAIT_SECONDS", 0)
+    first = _signed(client, "so 1")
+    wait_for(lambda: "FailpointError" in (scalar(
+        dsn, "docs", "SELECT string_agg(last_error, ' ') FROM attempts"
+        " WHERE consumer = 'docs.on_document_signed'") or ""),
+        what="docs' numbering to fail once")
     assert scalar(dsn, "docs", "SELECT count(*) FROM number_series") == 0
     assert scalar(dsn, "docs", "SELECT count(*) FROM events"
-                  " WHERE event_type = 'DocumentIssued'") == 0
-
-    monkeypatch.delenv("LIENTHONG_FAILPOINTS")
+                  " WHERE event_type = 'DocumentNumbered'") == 0
     with client.rpc(client.token("clerk")) as rpc:
-        assert rpc.docs.issue(second)["number"] == 1  # the number the failed issue held
-        assert rpc.docs.issue(first)["number"] == 2
+        assert rpc.docs.get_document(first)["state"] == "submitted"
+        with pytest.raises(Conflict, match="chưa cấp số") as refused:  # the seal waits
+            rpc.signing.seal_document(first)
+        assert refused.value.field == "number"
+
+    monkeypatch.delenv("LIENTHONG_FAILPOINTS")  # the next delivery of the signature
+    with client.rpc(client.token("clerk")) as rpc:
+        assert wait_for(lambda: rpc.docs.get_document(first)["number"],
+                        what="the retried numbering") == 1
+    second = _signed(client, "so 2")
+    with client.rpc(client.token("clerk")) as rpc:
+        for document_id in (second, first):
+            wait_for(lambda: rpc.signing.seal_document(document_id), what="the number")
+            wait_for(lambda: rpc.docs.get_document(document_id)["state"] == "sealed",
+                     what="docs to follow the seal")
+        # published under the numbers given at the signatures: none taken again
+        assert rpc.docs.issue(second)["number_notation"] == "02/CT-UBND"
+        assert rpc.docs.issue(first)["number_notation"] == "01/CT-UBND"
     assert sorted(r[0] for r in query(dsn, "docs", "SELECT number FROM documents")) == [1, 2]
+    assert scalar(dsn, "docs", "SELECT last_number FROM number_series") == 2

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.signing.store import DDL, SigningStore
+from services.signing.store import MIGRATIONS, SigningStore
 from shared.command import append_next
 from shared.db import Database
 from shared.eventstore import EVENT_STORE_DDL, PostgresEventStore
@@ -17,7 +17,7 @@ def pg_signing_store(pg_server):
 
     dsn, drop = servers.create_database(pg_server)
     db = Database(dsn, "signing", max_size=4)
-    db.ensure_schema(EVENT_STORE_DDL + DDL)
+    db.ensure_schema(EVENT_STORE_DDL + "".join(m.sql for m in MIGRATIONS.migrations))
     yield SigningStore(db)
     db.close()
     drop()

@@ -50,7 +50,8 @@ class Client(_Client):
         with self.rpc(self.token("leader")) as rpc:
             wait_for(lambda: rpc.signing.sign_document(document_id), what="signing to get it")
         with self.rpc(self.token("clerk")) as rpc:
-            rpc.signing.seal_document(document_id)
+            wait_for(lambda: rpc.signing.seal_document(document_id),
+                     what="signing to learn the number given at the signature")
             wait_for(lambda: rpc.docs.get_document(document_id)["state"] == "sealed",
                      what="docs to follow the seal")
         return document_id

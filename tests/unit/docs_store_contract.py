@@ -452,6 +452,39 @@ class DocsStoreContract:
             assert store.overdue_issues(conn, agency, late + timedelta(days=9)) == []
             assert store.issue_tracking(conn, document_id)["issued_at"] == late
 
+    def test_the_number_given_at_the_signature_is_the_documents_and_the_issue_keeps_it(
+            self, store):
+        agency = new_agency()
+        event = registered(agency=agency)
+        document_id = event.data["document_id"]
+        self.project(store, event)
+        numbered_at = datetime(2026, 12, 5, 3, 0, tzinfo=timezone.utc)
+        signature = cause("DocumentSigned")
+        with store.transaction() as conn:
+            document = store.lock(conn, document_id)
+            store.project(domain.document_submitted(document, "lanh.dao", CLERK), conn)
+            document = store.lock(conn, document_id)
+            store.project_all([domain.state_changed(document, "sign", signature),
+                               domain.document_numbered(document, 4, "regular", numbered_at,
+                                                        "Nghệ An", signature)], conn)
+        row = self.read(store, document_id)
+        assert (row["state"], row["number"], row["number_notation"], row["year"]) == (
+            domain.SIGNED, 4, "04/CT-UBND", 2026)
+        assert row["issued_at"] == numbered_at  # the document's date
+        with store.transaction() as conn:
+            assert [d["number_notation"] for d in store.outgoing(conn, agency)] == [
+                "04/CT-UBND"]
+            store.project(domain.state_changed(store.lock(conn, document_id), "seal",
+                                               cause("DocumentSealed")), conn)
+            released = numbered_at + timedelta(days=1)
+            store.project(domain.document_issued(store.lock(conn, document_id), 4, "regular",
+                                                 numbered_at, CLERK,
+                                                 released_at=released), conn)
+            assert store.issue_tracking(conn, document_id)["issued_at"] == released
+        row = self.read(store, document_id)
+        assert (row["state"], row["number_notation"], row["issued_at"]) == (
+            domain.ISSUED, "04/CT-UBND", numbered_at)
+
     def test_the_earliest_deadline_comes_first(self, store):
         agency = new_agency()
         monday = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)

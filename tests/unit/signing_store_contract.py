@@ -33,6 +33,15 @@ def submitted(document_id=None, round_=1, sha="11"):
         actor=CLERK, producer="docs", stream_id=f"document-{document_id}")
 
 
+def numbered(document_id, number_notation="01/CT-UBND", place="Nghệ An"):
+    """docs' ``DocumentNumbered``, as signing receives it once the leader signed."""
+    return new_event("DocumentNumbered", {
+        "document_id": document_id, "issuing_agency": AGENCY, "number": 1,
+        "series": "regular", "year": 2026, "number_notation": number_notation,
+        "numbered_at": "2026-12-05T10:00:00+07:00", "place": place},
+        actor=CLERK, producer="docs", stream_id=f"document-{document_id}")
+
+
 class SigningStoreContract:
     @pytest.fixture
     def store(self):
@@ -47,6 +56,8 @@ class SigningStoreContract:
             for event in events:
                 if event.event_type == "DocumentSubmitted":
                     store.submitted(event, conn)
+                elif event.event_type == "DocumentNumbered":
+                    store.numbered(event, conn)
                 else:
                     self.recorded(store, event, conn)
                     store.project(event, conn)
@@ -65,8 +76,16 @@ class SigningStoreContract:
             "state": domain.SUBMITTED, "file": a_file("main.pdf", "11"),
             "attachments": [dict(a_file("a.pdf", "22"), name="Phụ lục")],
             "signed_file": None, "sealed_file": None, "manifest": None,
-            "manifest_signature": None}
+            "manifest_signature": None, "numbering": None}
         assert self.read(store, str(uuid.uuid4())) is None
+
+    def test_the_number_docs_gave_is_kept_once(self, store):
+        self.given(store, event := submitted())
+        document_id = event.data["document_id"]
+        self.given(store, numbered(document_id), numbered(document_id, "02/CT-UBND", "X"))
+        assert self.read(store, document_id)["numbering"] == {
+            "number_notation": "01/CT-UBND", "numbered_at": "2026-12-05T10:00:00+07:00",
+            "place": "Nghệ An"}
 
     def test_a_later_round_replaces_an_earlier_one_and_not_the_other_way(self, store):
         first = submitted(sha="11")

@@ -2,11 +2,13 @@
 and event store in place of PostgreSQL, the same code the nameko shell runs."""
 
 import uuid
+from datetime import date, datetime, timezone
 
 import pytest
 
 from services.docs import commands, domain
 from services.docs.store import MemoryDocsStore
+from services.routing.sample_data import sample_province
 from shared.envelope import Actor, new_event
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.eventstore import InMemoryEventStore
@@ -37,13 +39,28 @@ def follow(store, log, event_type, command_, **data):
         commands.follow(conn, store, log, other_service(event_type, **data), command_)
 
 
-def sealed(store, log, **changes):
+def signed(store, log, document_id, now=None, directory=None):
+    """signing's DocumentSigned reaches docs: signed, numbered and dated at once."""
+    cause = other_service("DocumentSigned", document_id=document_id,
+                          signed_file=stored("signed.pdf", "11").to_dict())
+    with store.transaction() as conn:
+        commands.signed(conn, store, log, cause, separate_secret_series=False,
+                        directory=directory, **({"now": lambda: now} if now else {}))
+    return cause
+
+
+def sealed(store, log, numbered_at_signature=False, **changes):
+    """A sealed document; by default as one signed before numbering moved to the
+    signature (numbered at issue), else as now (numbered when docs learns of it)."""
     document_id = str(uuid.uuid4())
     commands.register(store, log, document_id, command(**changes),
                       [stored("main.pdf"), stored("a.pdf")], CLERK)
     commands.submit(store, log, document_id, "lanh.dao", CLERK)
-    signed = stored("signed.pdf", "11").to_dict()
-    follow(store, log, "DocumentSigned", "sign", document_id=document_id, signed_file=signed)
+    if numbered_at_signature:
+        signed(store, log, document_id)
+    else:
+        follow(store, log, "DocumentSigned", "sign", document_id=document_id,
+               signed_file=stored("signed.pdf", "11").to_dict())
     follow(store, log, "DocumentSealed", "seal", document_id=document_id,
            sealed_file=stored("sealed.pdf", "22").to_dict())
     return document_id
@@ -68,6 +85,79 @@ def test_a_draft_goes_to_issued_and_the_numbers_follow_each_other(store, log):
     assert types(log, domain.stream_of(first)) == [
         "DocumentRegistered", "DocumentSubmitted", "DocumentStateChanged",
         "DocumentStateChanged", "DocumentIssued"]
+
+
+NUMBERED_AT = datetime(2026, 12, 5, 3, 0, tzinfo=timezone.utc)  # 10:00 in Vietnam
+
+
+def test_the_leaders_signature_numbers_and_dates_the_document_in_its_transaction(store, log):
+    """Decree 30 Art. 14: number and date, registration, then the agency's signature."""
+    document_id = str(uuid.uuid4())
+    commands.register(store, log, document_id, command(), [stored("main.pdf")], CLERK)
+    commands.submit(store, log, document_id, "lanh.dao", CLERK)
+    cause = signed(store, log, document_id, now=NUMBERED_AT, directory=sample_province())
+    *_, changed, numbered = log.read_stream(domain.stream_of(document_id))
+    assert (changed.event_type, changed.data["state"]) == ("DocumentStateChanged", "signed")
+    assert numbered.event_type == "DocumentNumbered" and numbered.causation_id == cause.event_id
+    assert {k: numbered.data[k] for k in ("number", "number_notation", "year", "numbered_at",
+                                          "place", "series")} == {
+        "number": 1, "number_notation": "01/CT-UBND", "year": 2026,
+        "numbered_at": "2026-12-05T10:00:00+07:00", "place": "Nghệ An", "series": "regular"}
+    row = document(store, document_id)
+    assert (row["state"], row["number_notation"]) == ("signed", "01/CT-UBND")
+    # in the outgoing register from now on, dated as the page will be
+    [entry] = commands.register_rows(store, SENDER, "outgoing")[0]
+    assert (entry["number_notation"], entry["document_date"]) == ("01/CT-UBND",
+                                                                  date(2026, 12, 5))
+    assert entry["note"] == "Chưa phát hành"  # until the issue
+    # a redelivered signature numbers nothing again
+    with store.transaction() as conn:
+        commands.signed(conn, store, log, cause, separate_secret_series=False)
+    assert types(log, domain.stream_of(document_id)).count("DocumentNumbered") == 1
+
+
+def test_the_issue_publishes_under_the_number_given_at_the_signature(store, log):
+    first = sealed(store, log, numbered_at_signature=True)
+    second = sealed(store, log, numbered_at_signature=True)
+    issued = commands.issue(store, log, second, CLERK, separate_secret_series=False)
+    assert (issued.data["number"], issued.data["number_notation"]) == (2, "02/CT-UBND")
+    # no second number: the series still ends at 2, the date is the numbering's
+    assert commands.issue(store, log, first, CLERK,
+                          separate_secret_series=False).data["number"] == 1
+    assert store.numbers == {(SENDER, issued.data["year"], "regular"): 2}
+    [numbered] = [e for e in log.read_stream(domain.stream_of(second))
+                  if e.event_type == "DocumentNumbered"]
+    assert issued.data["issued_at"] == numbered.data["numbered_at"]
+    assert issued.data["released_at"] >= issued.data["issued_at"]
+    assert types(log, domain.stream_of(first))[-4:] == [
+        "DocumentStateChanged", "DocumentNumbered", "DocumentStateChanged", "DocumentIssued"]
+
+
+def test_a_numbering_that_fails_after_taking_its_number_gives_it_back(store, log,
+                                                                     monkeypatch):
+    document_id = str(uuid.uuid4())
+    commands.register(store, log, document_id, command(), [stored("main.pdf")], CLERK)
+    commands.submit(store, log, document_id, "lanh.dao", CLERK)
+    monkeypatch.setenv("LIENTHONG_FAILPOINTS", "docs.number.after_number:raise")
+    with pytest.raises(FailpointError):
+        signed(store, log, document_id)
+    assert document(store, document_id)["state"] == domain.SUBMITTED  # nothing recorded
+    assert document(store, document_id)["number"] is None and store.numbers == {}
+    monkeypatch.delenv("LIENTHONG_FAILPOINTS")
+    signed(store, log, document_id)  # the redelivery
+    assert document(store, document_id)["number"] == 1
+
+
+@pytest.mark.parametrize("code, place", [
+    ("000.00.00.H41", "Nghệ An"),        # the province's People's Committee ("(mẫu)" dropped)
+    ("000.00.02.H41", "Nghệ An"),        # a department: its province
+    ("000.01.00.H41", "Diễn Châu"),      # UBND huyện Diễn Châu
+    ("001.01.00.H41", "Diễn Hoa"),       # UBND xã Diễn Hoa
+    ("000.00.00.G22", "Hà Nội"),         # a central body the sample lacks
+    ("000.00.00.H99", ""),               # unknown: the date line alone
+])
+def test_the_place_name_comes_from_the_directory(code, place):
+    assert domain.place_of(sample_province(), code, date(2026, 1, 1)) == place
 
 
 def test_issuing_a_replacement_freezes_the_replaced_document_in_the_same_command(store, log):

@@ -63,7 +63,9 @@ READERS = {
     "signing.on_document_submitted": [("services/signing/store.py", "_submitted_row", "event")],
     "signing.on_document_issued": [("services/signing/service.py", "on_document_issued",
                                     "event")],
-    "docs.on_document_signed": [("services/docs/commands.py", "follow", "cause"),
+    "signing.on_document_numbered": [("services/signing/store.py", "_numbering", "event")],
+    "docs.on_document_signed": [("services/docs/commands.py", "signed", "cause"),
+                                ("services/docs/commands.py", "follow", "cause"),
                                 ("services/docs/store.py", "_changes", "cause")],
     "docs.on_document_finalized": [("services/docs/service.py", "on_document_finalized",
                                     "event")],
@@ -199,9 +201,14 @@ def _all_events():
     submitted = docs.submit(docs_store, docs_log, document_id, LEADER.user_id, CLERK)
     with signing_store.transaction() as conn:
         signing_store.submitted(submitted, conn)
-    follow(signing.record_signature(signing_store, signing_log, document_id,
-                                    stored("signed.pdf", "11").to_dict(), CERTIFICATE,
-                                    LEADER), "sign")
+    signed = signing.record_signature(signing_store, signing_log, document_id,
+                                      stored("signed.pdf", "11").to_dict(), CERTIFICATE,
+                                      LEADER)
+    with docs_store.transaction() as conn:  # signed, numbered and dated at once
+        docs.signed(conn, docs_store, docs_log, signed, separate_secret_series=False)
+    [numbered] = [e for e in docs_log.read_all() if e.event_type == "DocumentNumbered"]
+    with signing_store.transaction() as conn:  # the seal writes the number on the page
+        signing_store.numbered(numbered, conn)
     follow(signing.record_seal(signing_store, signing_log, document_id,
                                stored("sealed.pdf", "22").to_dict(), CERTIFICATE, CLERK),
            "seal")

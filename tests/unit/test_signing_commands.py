@@ -11,7 +11,7 @@ from shared.envelope import Actor
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.eventstore import InMemoryEventStore
 from tests.unit.signing_store_contract import (
-    AGENCY, CERTIFICATE, CLERK, LEADER, a_file, submitted,
+    AGENCY, CERTIFICATE, CLERK, LEADER, a_file, numbered, submitted,
 )
 
 
@@ -32,6 +32,12 @@ def awaiting(store, round_=1):
     return event.data["document_id"]
 
 
+def given_number(store, document_id):
+    """docs' DocumentNumbered reaches signing (it follows the leader's signature)."""
+    with store.transaction() as conn:
+        store.numbered(numbered(document_id), conn)
+
+
 def types(log, document_id):
     return [e.event_type for e in log.read_stream(domain.stream_of(document_id))]
 
@@ -41,9 +47,11 @@ def test_the_named_leader_signs_then_a_clerk_seals(store, log):
     signed = commands.record_signature(store, log, document_id, a_file("signed.pdf", "55"),
                                        CERTIFICATE, LEADER)
     assert signed.data["key_id"] == CERTIFICATE["sha256"][:16]
+    given_number(store, document_id)
     sealed = commands.record_seal(store, log, document_id, a_file("sealed.pdf", "66"),
                                   CERTIFICATE, CLERK)
     assert sealed.data["signed_sha256"] == "55" * 32
+    assert sealed.data["number_notation"] == "01/CT-UBND"  # written under the seal
     row = commands.submitted_document(store, document_id)
     assert row["state"] == domain.SEALED and row["sealed_file"]["sha256"] == "66" * 32
     assert types(log, document_id) == ["DocumentSigned", "DocumentSealed"]
@@ -80,6 +88,37 @@ def test_the_seal_goes_only_on_a_signed_document(store, log):
     assert err.value.field == "state"
 
 
+def test_the_seal_waits_for_the_number_and_date_decree_30_art_14(store, log):
+    document_id = awaiting(store)
+    commands.record_signature(store, log, document_id, a_file("s.pdf"), CERTIFICATE, LEADER)
+    with pytest.raises(Conflict) as err:
+        commands.record_seal(store, log, document_id, a_file("x.pdf"), CERTIFICATE, CLERK)
+    assert err.value.field == "number"
+    assert "chưa cấp số" in err.value.message and "Art. 14" in err.value.message
+    assert types(log, document_id) == ["DocumentSigned"]  # nothing recorded
+    given_number(store, document_id)
+    commands.record_seal(store, log, document_id, a_file("x.pdf"), CERTIFICATE, CLERK)
+    assert types(log, document_id) == ["DocumentSigned", "DocumentSealed"]
+
+
+def test_the_clerks_seal_waits_briefly_for_the_number_then_refuses(store, log):
+    document_id = awaiting(store)
+    commands.record_signature(store, log, document_id, a_file("s.pdf"), CERTIFICATE, LEADER)
+    with pytest.raises(Conflict) as err:  # nothing came: refused at once with no wait
+        commands.numbered_document(store, document_id, CLERK, 0, lambda s: None)
+    assert err.value.field == "number"
+    naps = []
+
+    def sleep(seconds):  # the number arrives while the seal waits
+        naps.append(seconds)
+        given_number(store, document_id)
+
+    found = commands.numbered_document(store, document_id, CLERK, 5, sleep)
+    assert found["numbering"]["number_notation"] == "01/CT-UBND" and naps == [0.05]
+    with pytest.raises(Forbidden):  # who may seal is checked first
+        commands.numbered_document(store, document_id, LEADER, 5, sleep)
+
+
 def test_a_return_says_why_and_a_resubmission_is_signed_again(store, log):
     document_id = awaiting(store)
     with pytest.raises(ValidationFailed) as err:
@@ -97,6 +136,7 @@ def test_a_return_says_why_and_a_resubmission_is_signed_again(store, log):
 def test_finalizing_records_the_manifest_in_the_consumers_transaction(store, log):
     document_id = awaiting(store)
     commands.record_signature(store, log, document_id, a_file("s.pdf"), CERTIFICATE, LEADER)
+    given_number(store, document_id)
     commands.record_seal(store, log, document_id, a_file("z.pdf"), CERTIFICATE, CLERK)
     cause = submitted(document_id)  # stands for docs' DocumentIssued
     with store.transaction() as conn:

@@ -539,8 +539,9 @@ def test_verification_checks_the_number_and_date_against_the_register(agency, ts
         "the document's SoKyHieu reads 'Số: 12/QĐ-UBND', the register 'Số: 13/QĐ-UBND';"
         " the document's NgayBanHanh reads 'ngày 05 tháng 12 năm 2026', the register"
         " 'ngày 06 tháng 12 năm 2026'")}
-    unnumbered = agency.verify(_sealed(agency, tsa_url), register)  # no fields at all
-    assert "the document has no SoKyHieu field" in _failed(unnumbered)[("number", None)]
+    # sealed without its number: the fields the leader's revision made stay empty
+    unnumbered = agency.verify(_sealed(agency, tsa_url), register)
+    assert "the document's SoKyHieu reads ''" in _failed(unnumbered)[("number", None)]
 
 
 def test_changing_the_page_after_the_leader_breaks_the_certification(agency, tsa_url):
@@ -561,8 +562,11 @@ def test_the_date_line_as_decree_30_writes_it(month, line):
     assert looks.date_line(date(2026, month, 5)) == line
 
 
-def test_a_number_without_its_fields_or_time_is_refused(agency, tsa_url):
-    signed = _leader_signed(agency, tsa_url)  # a page without the number and date fields
+def test_a_number_without_its_fields_or_time_is_refused(agency, tsa_url, monkeypatch):
+    # a leader's revision that made no number fields (signed before it did)
+    monkeypatch.setattr(looks, "add_number_fields", lambda writer: [])
+    signed = _leader_signed(agency, tsa_url)
+    monkeypatch.undo()
     with pytest.raises(Conflict) as caught:
         pades.seal_as_agency(signed, agency.org, timestamper_url=tsa_url,
                              number_notation="12/QĐ-UBND", issued_at=ISSUED_AT)
@@ -572,3 +576,78 @@ def test_a_number_without_its_fields_or_time_is_refused(agency, tsa_url):
                              agency.org, timestamper_url=tsa_url,
                              number_notation="12/QĐ-UBND", issued_at=datetime(2026, 12, 5))
     assert caught.value.field == "issued_at"
+
+
+def _text_boxes(path):
+    """(word, x1, y1, x2, y2) of page one's words as pdftotext sees them, in PDF
+    points from the bottom left."""
+    html = _run("pdftotext", "-bbox", "-f", "1", "-l", "1", str(path), "-")
+    height = float(re.search(r'<page width="[\d.]+" height="([\d.]+)"', html).group(1))
+    return [(w, float(x1), height - float(y2), float(x2), height - float(y1))
+            for x1, y1, x2, y2, w in re.findall(
+                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">'
+                r"([^<]*)</word>", html)]
+
+
+@pytest.mark.parametrize("layout", ["plain", "decree"])
+def test_any_document_gets_its_number_place_and_date_under_the_seal(agency, tsa_url, tmp_path,
+                                                                     layout):
+    """A document that reserves no fields (any PDF) gets them from the leader's
+    revision, in page one's top margin; the seal's revision fills them: the
+    leader's signature holds (form filling only), the seal covers the number,
+    and nothing is drawn over the page's text."""
+    pdf = make_pdf("Quyet dinh so 12") if layout == "plain" else make_decree_pdf(
+        agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), place="Nghệ An")
+    if layout == "decree":  # a laid-out page whose template reserved nothing
+        pdf = _without_form(pdf)
+    signed = _leader_signed(agency, tsa_url, pdf=pdf)
+    sealed = pades.seal_as_agency(signed, agency.org, timestamper_url=tsa_url,
+                                  number_notation="12/QĐ-UBND", issued_at=ISSUED_AT,
+                                  place="Nghệ An")
+    before, after, original = (tmp_path / n for n in ("signed.pdf", "sealed.pdf", "in.pdf"))
+    before.write_bytes(signed)
+    after.write_bytes(sealed)
+    original.write_bytes(pdf)
+    text = _run("pdftotext", "-layout", "-f", "1", "-l", "1", str(after), "-")
+    assert "Số: 12/QĐ-UBND" in text, text
+    assert "Nghệ An, ngày 05 tháng 12 năm 2026" in text, text
+    assert "12/QĐ-UBND" not in _run("pdftotext", "-layout", str(before), "-")
+    assert sealed.startswith(signed)  # the leader's revision untouched
+    report = agency.verify(sealed, {"agency_code": CODE, "number_notation": "12/QĐ-UBND",
+                                    "issued_on": date(2026, 12, 5), "place": "Nghệ An"})
+    assert report["ok"], _failed(report)
+    integrity = {c["signature"]: c["detail"] for c in report["checks"]
+                 if c["check"] == "integrity"}
+    assert "modification level: form filling" in integrity["LeaderSignature"]
+    leader, seal = PdfFileReader(io.BytesIO(sealed)).embedded_signatures
+    assert leader.docmdp_level == MDPPerm.FILL_FORMS
+    assert seal.evaluate_signature_coverage() == SignatureCoverageLevel.ENTIRE_FILE
+    pdfsig = subprocess.run([_tool("pdfsig"), str(after)], capture_output=True, text=True,
+                            timeout=60).stdout
+    assert pdfsig.count("Signature is Valid") == 2, pdfsig
+    # the fields sit where the page has no text
+    fields = {str(f.get_object()["/T"]): [float(v) for v in f.get_object()["/Rect"]]
+              for f in PdfFileReader(io.BytesIO(sealed)).root["/AcroForm"]["/Fields"]}
+    words = _text_boxes(original)
+    assert words
+    for name in (looks.NUMBER_FIELD, looks.PLACE_DATE_FIELD):
+        x1, y1, x2, y2 = fields[name]
+        over = [w for w, a1, b1, a2, b2 in words if a1 < x2 and x1 < a2 and b1 < y2 and y1 < b2]
+        assert over == [], (name, over)
+
+
+def _without_form(pdf):
+    """``pdf`` with its AcroForm and widgets dropped: a page that reserves nothing."""
+    from pyhanko.pdf_utils import generic
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    del writer.root["/AcroForm"]
+    writer.update_root()
+    page_ref, _ = writer.find_page_for_modification(0)
+    page = page_ref.get_object()
+    page[generic.pdf_name("/Annots")] = generic.ArrayObject()
+    writer.update_container(page)
+    writer.mark_update(page_ref)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
