@@ -562,7 +562,10 @@ class EvidenceBundleAnswer(_Answer):
     checkpoint = _text(description="the signed checkpoint (note), with cosignatures")
     checkpoint_timestamp = fields.Nested(TimestampAnswer, required=True)
     witness_keys = _texts()
-    producer_keys = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    producer_keys = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String(
+            metadata=_BASE64)), required=True,
+        metadata={"description": "each producer's event keys: {producer: {key id: key}}"})
     entries = fields.List(fields.Nested(BundleEntryAnswer), required=True)
     not_yet_covered = _int(description="the document's entries after the checkpoint")
 
