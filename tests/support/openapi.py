@@ -92,9 +92,22 @@ def _conforms(operation, status, schema, body):
     errors = sorted(OAS30Validator(schema, format_checker=oas30_format_checker)
                     .iter_errors(body), key=lambda e: list(e.path))
     assert not errors, (f"{operation} {status}: the answer does not match the"
-                        f" OpenAPI document: {errors[0].message} at"
-                        f" {'/'.join(map(str, errors[0].path)) or '(top)'}"
+                        f" OpenAPI document: {_explained(errors[0])}"
                         f" ({json.dumps(body, ensure_ascii=False)[:300]})")
+
+
+def _explained(error):
+    """What is wrong, and where; for a oneOf/anyOf, what kept the closest of its
+    alternatives (the one with the fewest errors) from matching."""
+    text = f"{error.message} at {'/'.join(map(str, error.path)) or '(top)'}"
+    if error.context:
+        branches = {}
+        for inner in error.context:
+            branches.setdefault(inner.schema_path[0], []).append(inner)
+        closest = min(branches.values(), key=len)[0]
+        text += (f" (closest: {closest.message} at"
+                 f" {'/'.join(map(str, closest.path)) or '(top)'})")
+    return text
 
 
 def untyped_answers(spec):
