@@ -5,9 +5,14 @@ add fields (``additionalProperties`` stays open), never drop or retype these.
 The tests check every answer they get against these (``tests/support/openapi.py``).
 """
 
-from marshmallow import INCLUDE, Schema, fields
+from marshmallow import INCLUDE, Schema, fields, validate
 
-_TIME = {"description": "ISO 8601 with its offset"}
+# Formats the answer checker enforces (tests/support/openapi.py): a time as the
+# services write it (``datetime.isoformat()`` or ``...Z``), a day, an id.
+_TIME = {"format": "date-time", "description": "ISO 8601 with its offset"}
+_DATE = {"format": "date", "description": "a date, YYYY-MM-DD"}
+_UUID = {"format": "uuid"}
+_BASE64 = {"format": "byte", "description": "base64"}
 
 
 class _Answer(Schema):
@@ -22,6 +27,25 @@ def _text(required=True, nullable=False, **meta):
 
 def _int(required=True, nullable=False, **meta):
     return fields.Integer(required=required, allow_none=nullable, metadata=meta)
+
+
+def _number(required=True, nullable=False, **meta):
+    return fields.Float(required=required, allow_none=nullable, metadata=meta)
+
+
+def _bool(**meta):
+    return fields.Boolean(required=True, metadata=meta)
+
+
+def _choice(values, required=True, nullable=False, **meta):
+    """A closed set of values (an ``enum`` in the document)."""
+    kind = fields.Integer if all(isinstance(v, int) for v in values) else fields.String
+    return kind(required=required, allow_none=nullable, validate=validate.OneOf(values),
+                metadata=meta)
+
+
+def _texts(**meta):
+    return fields.List(fields.String(), required=True, metadata=meta)
 
 
 class FileAnswer(_Answer):
@@ -286,11 +310,50 @@ class QuarantinedAnswer(_Answer):
 
 
 class ListedCopyAnswer(_Answer):
-    document_id = _text()
+    document_id = _text(**_UUID)
+    number_notation = _text(nullable=True)
+    subject = _text(nullable=True)
     recipient = _text()
     sender = _text()
     urgency = _int()
+    code = _text(nullable=True, description="the copy's latest status code")
+    recalled = _bool()
     arrived_at = _text(nullable=True, **_TIME)
+    accepted_at = _text(nullable=True, **_TIME)
+    completed_at = _text(nullable=True, **_TIME)
+    overdue_kind = _choice(["registration", "completion"], nullable=True)
+    deadline = _text(nullable=True, **_TIME)
+    accept_seconds = _number(nullable=True)
+    complete_seconds = _number(nullable=True)
+
+
+class SummaryAnswer(_Answer):
+    """The figures of a period, a bucket of the trend or an agency."""
+    sent = _int()
+    sent_signed = _int(description="sent with both signatures (leader's and seal)")
+    signed_share = _number(nullable=True, description="0..1; null when nothing was sent")
+    sent_urgent = _int()
+    received = _int()
+    recalled = _int()
+    on_time = _int()
+    overdue = _int()
+    pending = _int()
+    returned = _int()
+    on_time_share = _number(nullable=True, description="0..1; null when nothing was handled")
+    median_accept_seconds = _number(nullable=True)
+    median_complete_seconds = _number(nullable=True)
+    received_urgent = _int()
+    urgent_overdue = _int()
+    urgent_median_accept_seconds = _number(nullable=True)
+    urgent_median_complete_seconds = _number(nullable=True)
+
+
+class TrendBucketAnswer(SummaryAnswer):
+    bucket = _text(format="date", description="the bucket's first day, YYYY-MM-DD")
+
+
+class AgencySummaryAnswer(SummaryAnswer):
+    agency = _text()
 
 
 class DashboardAnswer(_Answer):
@@ -298,14 +361,290 @@ class DashboardAnswer(_Answer):
     agency_count = _int(description="the agency and every agency under it")
     names = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
                         required=True)
-    start = _text(description="a date, YYYY-MM-DD (Vietnam)")
-    end = _text(description="a date, YYYY-MM-DD (Vietnam), included")
-    granularity = _text()
-    totals = fields.Dict(required=True, metadata={"description": "the period's figures"})
-    trend = fields.List(fields.Dict(), required=True,
+    start = _text(format="date", description="a date, YYYY-MM-DD (Vietnam)")
+    end = _text(format="date", description="a date, YYYY-MM-DD (Vietnam), included")
+    granularity = _choice(["day", "week", "month"])
+    totals = fields.Nested(SummaryAnswer, required=True,
+                           metadata={"description": "the period's figures"})
+    trend = fields.List(fields.Nested(TrendBucketAnswer), required=True,
                         metadata={"description": "the same figures per day, week or month"})
-    agencies = fields.List(fields.Dict(), required=True)
+    agencies = fields.List(fields.Nested(AgencySummaryAnswer), required=True)
     overdue_total = _int()
     overdue = fields.List(fields.Nested(ListedCopyAnswer), required=True)
     urgent_total = _int()
     urgent = fields.List(fields.Nested(ListedCopyAnswer), required=True)
+
+
+# -- signing with a device (hand-outs), the manifest, the trust anchor
+
+class HandoutCertificateAnswer(CertificateAnswer):
+    pem = _text(description="the leader's certificate, PEM")
+
+
+class HandoutAnswer(_Answer):
+    handout_id = _text(**_UUID)
+    document_id = _text(**_UUID)
+    digest = _text(format="byte", description="base64: what the leader's device signs")
+    digest_algorithm = _choice(["sha256"])
+    certificate = fields.Nested(HandoutCertificateAnswer, required=True)
+    expires_at = _text(**_TIME)
+
+
+class CompletedSignatureAnswer(_Answer):
+    document_id = _text(**_UUID)
+    event_id = _text(**_UUID)
+    key_id = _text()
+    signed_file = fields.Nested(FileAnswer, required=True)
+
+
+class ManifestAnswer(_Answer):
+    json = _text(format="uri", description="5-minute URL of the signed manifest (JSON)")
+    p7s = _text(format="uri", description="5-minute URL of its detached CMS signature")
+
+
+class TrustAnchorAnswer(_Answer):
+    root_certificate = _text(description="the platform CA's root certificate, PEM")
+    crl = _text(format="byte", description="its current CRL, base64 DER")
+    tsa_url = _text(nullable=True, description="the time-stamping authority's URL")
+
+
+# -- statuses, sending, recall
+
+class StatusChangeRecordAnswer(_Answer):
+    """One change of a recipient's copy, as its event records it."""
+    document_id = _text(**_UUID)
+    recipient = _text()
+    code = _text()
+    status = _text(description="the code's name, in Vietnamese")
+    previous = _text(nullable=True, description="the code before (null: none)")
+    at = _text(**_TIME)
+    user = _text()
+    agency = _text(description="the agency that set the code")
+    reason = _text(nullable=True)
+
+
+class StatusReportedAnswer(StatusChangeRecordAnswer):
+    code = _choice(["01", "02", "03", "04", "05", "06"])
+
+
+class RecallAnsweredAnswer(StatusChangeRecordAnswer):
+    code = _choice(["15", "16"], description="15 agreed, 16 refused")
+    business_type = _choice([1, 2, 3], description="1 revoke, 2 update, 3 replace")
+    replacement_document_id = _text(nullable=True)
+
+
+class SentAnswer(_Answer):
+    consignment_id = _text()
+    recipients = _texts(description="every agency the addressing stood for")
+    new_recipients = _texts(description="those it had not been delivered to before")
+    repeated = _bool(description="the same consignment id came before: nothing sent again")
+
+
+class RecallRequestedAnswer(_Answer):
+    document_id = _text(**_UUID)
+    requested_from = _texts(description="the recipients asked (13)")
+
+
+class RecallOutcomeAnswer(_Answer):
+    document_id = _text(**_UUID)
+    state = _choice(["pending", "agreed", "refused"])
+    agreed = _texts()
+    refused = fields.List(fields.List(fields.String(allow_none=True),
+                                      validate=validate.Length(2, 2)), required=True,
+                          metadata={"description": "[recipient, reason] pairs"})
+    pending = _texts()
+
+
+class OverdueIssueAnswer(_Answer):
+    document_id = _text(**_UUID)
+    issuing_agency = _text()
+    urgency = _int()
+    signed_at = _text(**_TIME)
+    issue_by = _text(format="date-time", description="the issue deadline, ISO 8601")
+    issued_at = _text(nullable=True, **_TIME)
+    overdue_at = _text(nullable=True, **_TIME)
+    state = _choice(["signed", "sealed"])
+    subject = _text(nullable=True)
+    document_type = _text(nullable=True)
+    overdue_by_seconds = _int()
+    reported = _bool(description="its DocumentIssueOverdue event was recorded")
+
+
+# -- the registers (Decree 30, Appendix IV), one row schema per kind
+
+_NOTES = ["Đã thu hồi", "Đã bị thay thế"]
+
+
+class OutgoingRowAnswer(_Answer):
+    number_notation = _text(nullable=True)
+    document_date = _text(nullable=True, **_DATE)
+    type_and_subject = _text()
+    signer = _text()
+    recipients = _text(description="the recipients' names, comma-separated")
+    archive_unit = _text(nullable=True)
+    copies = _int()
+    transfer_date = _text(nullable=True, **_DATE)
+    note = _choice(_NOTES, nullable=True)
+
+
+class IncomingRowAnswer(_Answer):
+    arrival_date = _text(nullable=True, **_DATE)
+    arrival_number = _int(nullable=True, description="số đến; none for a returned copy")
+    author = _text()
+    number_notation = _text(nullable=True)
+    document_date = _text(nullable=True, **_DATE)
+    type_and_subject = _text()
+    transfer_date = _text(nullable=True, **_DATE)
+    handling_unit = _text(nullable=True)
+    note = _text(nullable=True)
+
+
+class FollowUpRowAnswer(_Answer):
+    arrival_number = _int(nullable=True)
+    arrival_date = _text(nullable=True, **_DATE)
+    author_number_date = _text()
+    type_and_subject = _text()
+    handling_unit = _text(nullable=True)
+    due_date = _text(nullable=True, **_DATE)
+    progress = _choice(["Chưa xử lý", "Đã tiếp nhận", "Đã trả lại", "Đã thu hồi"])
+    note = _text(nullable=True)
+
+
+# -- audit
+
+class AlertAnswer(_Answer):
+    kind = _text()
+    detail = _text()
+    raised_at = _text(**_TIME)
+
+
+class AuditStatusAnswer(_Answer):
+    origin = _text(description="the log's name in its checkpoints")
+    verifier_key = _text(description="the key that checks its checkpoints (note format)")
+    size = _int(description="entries in the log")
+    checkpoint_size = _int()
+    checkpoint_age_seconds = _number(nullable=True)
+    checkpoint_timestamp = _choice(["stamped", "unstamped"], nullable=True)
+    checkpoint_timestamp_label = _text(nullable=True)
+    uploaded_size = _int(description="entries in WORM storage")
+    entries_not_checkpointed = _int()
+    entries_not_in_worm = _int()
+    quarantined = _int()
+    alerts = fields.List(fields.Nested(AlertAnswer), required=True,
+                         metadata={"description": "the latest 20, newest first"})
+
+
+class TimestampAnswer(_Answer):
+    status = _choice(["stamped", "unstamped"])
+    label = _text()
+    gen_time = _text(required=False, **_TIME)
+    tsa = _text(required=False)
+    signed_note = _text(required=False)
+    token = _text(required=False, **_BASE64)
+    tsa_chain = _text(required=False, description="the TSA's chain, PEM")
+
+
+class LogKeysAnswer(_Answer):
+    origin = _text()
+    verifier_key = _text()
+
+
+class BundleEntryAnswer(_Answer):
+    leaf_index = _int()
+    leaf_entry = _text(**_BASE64)
+    inclusion_path = fields.List(fields.String(metadata=_BASE64), required=True)
+    data = fields.Dict(required=True, allow_none=True,
+                       metadata={"description": "the event's data, as logged"})
+
+
+class EvidenceBundleAnswer(_Answer):
+    format = _choice(["lienthong-evidence/1"])
+    document_id = _text(**_UUID)
+    generated_at = _text(**_TIME)
+    log = fields.Nested(LogKeysAnswer, required=True)
+    checkpoint = _text(description="the signed checkpoint (note), with cosignatures")
+    checkpoint_timestamp = fields.Nested(TimestampAnswer, required=True)
+    witness_keys = _texts()
+    producer_keys = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String(
+            metadata=_BASE64)), required=True,
+        metadata={"description": "each producer's event keys: {producer: {key id: key}}"})
+    entries = fields.List(fields.Nested(BundleEntryAnswer), required=True)
+    not_yet_covered = _int(description="the document's entries after the checkpoint")
+
+
+# -- administration
+
+class GroupDeletedAnswer(_Answer):
+    deleted = _int(description="the group id deleted")
+
+
+class EnrolledAnswer(CertificateAnswer):
+    pem = _text(required=False, description="the certificate, PEM (when a public key was"
+                                            " given, for the holder to keep)")
+
+
+class CertificateRequestedAnswer(_Answer):
+    request_id = _text(**_UUID)
+    state = _choice(["pending"])
+    full_name = _text()
+    agency = _text()
+    key_sha256 = _text()
+    event_id = _text(**_UUID)
+
+
+class CertificateRequestAnswer(_Answer):
+    request_id = _text(**_UUID)
+    holder = _text()
+    agency = _text()
+    role = _text()
+    full_name = _text()
+    csr = _text(description="the PKCS#10 request, PEM")
+    key_sha256 = _text()
+    state = _choice(["pending", "approved", "rejected"])
+    requested_at = _text(**_TIME)
+    decided_at = _text(nullable=True, **_TIME)
+    decided_by = _text(nullable=True)
+    reason = _text(nullable=True)
+    serial = _text(nullable=True, description="the certificate issued, once approved")
+
+
+class RequestApprovedAnswer(CertificateAnswer):
+    request_id = _text(**_UUID)
+    holder = _text()
+    event_id = _text(**_UUID)
+    pem = _text()
+
+
+class RequestRejectedAnswer(_Answer):
+    request_id = _text(**_UUID)
+    state = _choice(["rejected"])
+    reason = _text()
+    event_id = _text(**_UUID)
+
+
+class DeadLetterAnswer(_Answer):
+    id = _int()
+    consumer = _text()
+    event_id = _text(**_UUID)
+    error = _text()
+    attempts = _int()
+    failed_at = _text(**_TIME)
+    replayed_at = _text(nullable=True, **_TIME)
+
+
+class ReplayedAnswer(_Answer):
+    id = _int()
+    consumer = _text()
+    queue = _text(description="the consumer's queue it went back to")
+
+
+class OpenApiInfoAnswer(_Answer):
+    title = _text()
+    version = _text()
+
+
+class OpenApiAnswer(_Answer):
+    openapi = _text()
+    info = fields.Nested(OpenApiInfoAnswer, required=True)
+    paths = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)

@@ -99,15 +99,17 @@ ENDPOINTS = {
                      answer=a.SignedAnswer),
     "prepare_signature": Endpoint(
         "POST", DOC + "/signature/prepare", "The named leader's signature laid out: a"
-        " hand-out with the digest their own token signs (lienthong sign-digest)", LEADER),
+        " hand-out with the digest their own token signs (lienthong sign-digest)", LEADER,
+        answer=a.HandoutAnswer),
     "complete_signature": Endpoint(
         "POST", "/v1/handouts/{handout_id}/complete", "Complete a hand-out with the token's"
         " signature (base64 DER) and the leader's certificate (PEM)", LEADER,
-        body=s.CompleteSignatureSchema),
+        body=s.CompleteSignatureSchema, answer=a.CompletedSignatureAnswer),
     "sign_remotely": Endpoint(
         "POST", DOC + "/signature/remote", "The named leader signs through their remote"
         " signing service (CSC API): their OTP authorizes the provider to sign the hand-out's"
-        " digest", LEADER, body=s.RemoteSignatureSchema),
+        " digest", LEADER, body=s.RemoteSignatureSchema,
+        answer=a.CompletedSignatureAnswer),
     "return_document": Endpoint("POST", DOC + "/return", "Return to the clerk with a comment",
                                 LEADER, body=s.CommentSchema, answer=a.StateAnswer),
     "seal": Endpoint("POST", DOC + "/seal", "Apply the agency's signature over the number,"
@@ -121,11 +123,12 @@ ENDPOINTS = {
     "manifest": Endpoint("GET", DOC + "/manifest",
                          "5-minute download URLs of the signed manifest (json) and its"
                          " detached CMS signature (p7s), to check with one's own tools",
-                         READERS),
+                         READERS, answer=a.ManifestAnswer),
     "trust_anchor": Endpoint("GET", "/v1/trust-anchor",
                              "The platform CA's root certificate (PEM), its current CRL"
                              " (base64 DER) and the TSA's URL, to check signatures with"
-                             " pdfsig, pyHanko or openssl", READERS),
+                             " pdfsig, pyHanko or openssl", READERS,
+                             answer=a.TrustAnchorAnswer),
     "file": Endpoint("GET", DOC + "/file", "A 5-minute download URL of the current file",
                      READERS, answer=s.UrlSchema),
     "attachment": Endpoint("GET", DOC + "/attachments/{index}",
@@ -134,21 +137,23 @@ ENDPOINTS = {
     "statuses": Endpoint("GET", DOC + "/statuses", "Each recipient's status and history",
                          READERS, answer=a.RecipientStatusAnswer(many=True)),
     "report_status": Endpoint("POST", DOC + "/status", "The recipient reports a status",
-                              CLERK, body=s.StatusSchema),
+                              CLERK, body=s.StatusSchema, answer=a.StatusReportedAnswer),
     "send": Endpoint("POST", DOC + "/send", "Send to more agencies", CLERK,
-                     body=s.SendSchema),
+                     body=s.SendSchema, answer=a.SentAnswer),
     "recall": Endpoint("POST", DOC + "/recall", "Ask every recipient to agree to a recall",
-                       CLERK, body=s.RecallSchema),
+                       CLERK, body=s.RecallSchema, answer=a.RecallRequestedAnswer),
     "answer_recall": Endpoint("POST", DOC + "/recall/answer", "Agree to or refuse a recall",
-                              CLERK, body=s.RecallAnswerSchema),
+                              CLERK, body=s.RecallAnswerSchema, answer=a.RecallAnsweredAnswer),
     "overdue_outgoing": Endpoint("GET", "/v1/outgoing/overdue",
                                  "Documents signed and not issued by their issue deadline"
                                  " (Decree 30 Art. 18(1): the next working day; urgent: at"
                                  " once), the earliest first: the caller's agency's (auditors:"
-                                 " every agency's)", CLERK + LEADER + AUDITOR, answer="array"),
+                                 " every agency's)", CLERK + LEADER + AUDITOR,
+                                 answer=a.OverdueIssueAnswer(many=True)),
     "recall_outcome": Endpoint("GET", DOC + "/recall",
                                "The recall's outcome: who agreed, refused, has not answered"
-                               " (the sender's clerks, auditors)", CLERK + AUDITOR),
+                               " (the sender's clerks, auditors)", CLERK + AUDITOR,
+                               answer=a.RecallOutcomeAnswer),
     # -- the national document axis (edXML, QCVN 102:2016)
     "edxml_export": Endpoint("GET", DOC + "/edxml",
                              "The document as an edXML package: files by reference, or"
@@ -166,7 +171,7 @@ ENDPOINTS = {
                              body=s.EdxmlSchema, answer=a.ImportedAnswer),
     "edxml_status_import": Endpoint("POST", "/v1/edxml/statuses",
                                     "Apply a status package from the axis (operators)", OPERATOR,
-                                    body=s.EdxmlSchema),
+                                    body=s.EdxmlSchema, answer=a.StatusReportedAnswer),
     # -- incoming
     "inbox": Endpoint("GET", "/v1/inbox", "Documents delivered to the caller's agency",
                       CLERK + LEADER, answer=a.InboxItemAnswer(many=True)),
@@ -184,7 +189,8 @@ ENDPOINTS = {
         "GET", "/v1/registers/{kind}",
         "The outgoing, incoming or follow-up register: rows as JSON, CSV or a printable PDF",
         CLERK + LEADER, answer={
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/json": {"schema": {"type": "array", "items": {"oneOf": [
+                a.OutgoingRowAnswer, a.IncomingRowAnswer, a.FollowUpRowAnswer]}}},
             "text/csv": {"schema": {"type": "string"}},
             "application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         query=(("year", "integer", "calendar year"),
@@ -196,7 +202,7 @@ ENDPOINTS = {
                               "Every logged event about a document", AUDITOR,
                               answer=a.LogEntryAnswer(many=True)),
     "audit_status": Endpoint("GET", "/v1/audit/status", "The log's size, checkpoints, alerts",
-                             AUDITOR),
+                             AUDITOR, answer=a.AuditStatusAnswer),
     "audit_verify": Endpoint("GET", "/v1/audit/verify",
                              "Verify the log against its signed checkpoints", AUDITOR,
                              answer=a.LogVerificationAnswer),
@@ -205,7 +211,8 @@ ENDPOINTS = {
                                 " signing and routing report: the differences ([] when"
                                 " they agree)", AUDITOR, answer=a.ReconcileAnswer),
     "audit_evidence": Endpoint("GET", "/v1/audit/documents/{document_id}/evidence",
-                               "A document's evidence bundle, to check offline", AUDITOR),
+                               "A document's evidence bundle, to check offline", AUDITOR,
+                               answer=a.EvidenceBundleAnswer),
     # -- the leaders' dashboard (bảng điều hành)
     "dashboard": Endpoint(
         "GET", "/v1/dashboard",
@@ -213,6 +220,7 @@ ENDPOINTS = {
         " sent and received, handled on time and overdue, median handling times,"
         " digitally signed share, urgent documents, the trend per day, week or month"
         " (leaders: their own agency's subtree; auditors: any)", LEADER + AUDITOR,
+        answer=a.DashboardAnswer,
         query=(("agency", "string", "the agency (default: the caller's)"),
                ("start", "date", "from this day, Vietnam time (default: 12 weeks ago)"),
                ("end", "date", "up to this day, included (default: today)"),
@@ -239,7 +247,7 @@ ENDPOINTS = {
                                      answer=s.RecipientGroupAnswerSchema, status=201),
     "delete_recipient_group": Endpoint("DELETE", "/v1/recipient-groups/{group_id}",
                                        "Delete one of the caller's agency's recipient groups",
-                                       CLERK),
+                                       CLERK, answer=a.GroupDeletedAnswer),
     # -- administration
     "agencies": Endpoint("GET", "/v1/admin/agencies", "The agency directory", ADMIN + OPERATOR,
                          answer=a.AgencyAnswer(many=True)),
@@ -250,25 +258,27 @@ ENDPOINTS = {
     "enroll": Endpoint("POST", "/v1/admin/certificates",
                        "Issue a certificate to a holder of the admin's own agency (for the"
                        " public key given, else a key the platform keeps)", ADMIN,
-                       body=s.EnrollSchema, answer="object"),
+                       body=s.EnrollSchema, answer=a.EnrolledAnswer),
     "request_certificate": Endpoint(
         "POST", "/v1/certificates/requests", "Request a certificate for one's own token's"
         " key with its PKCS#10 CSR (leaders; lienthong certificate request). The CSR must be"
         " signed by that key; the certificate names the caller as their user record does,"
         " never as the CSR does, once an administrator of their agency approves", LEADER,
-        body=s.CertificateRequestSchema, status=201),
+        body=s.CertificateRequestSchema, status=201, answer=a.CertificateRequestedAnswer),
     "certificate_requests": Endpoint(
         "GET", "/v1/admin/certificates/requests", "Certificate requests, newest first"
-        " (admins: their own agency's; auditors: any)", ADMIN + AUDITOR, answer="array",
+        " (admins: their own agency's; auditors: any)", ADMIN + AUDITOR,
+        answer=a.CertificateRequestAnswer(many=True),
         query=(("state", "request_state", "pending (default), approved, rejected or all"),
                ("agency", "string", "only this agency's"))),
     "approve_certificate_request": Endpoint(
         "POST", "/v1/admin/certificates/requests/{request_id}/approve", "Approve a pending"
         " request of the admin's own agency: the CA issues the certificate for the CSR's key"
-        " (its details and PEM)", ADMIN),
+        " (its details and PEM)", ADMIN, answer=a.RequestApprovedAnswer),
     "reject_certificate_request": Endpoint(
         "POST", "/v1/admin/certificates/requests/{request_id}/reject", "Reject a pending"
-        " request of the admin's own agency, saying why", ADMIN, body=s.RejectionSchema),
+        " request of the admin's own agency, saying why", ADMIN, body=s.RejectionSchema,
+        answer=a.RequestRejectedAnswer),
     "revoke_certificate": Endpoint("POST", "/v1/admin/certificates/{serial}/revoke",
                                    "Revoke one of the admin's own agency's certificates",
                                    ADMIN, body=s.RevocationSchema, answer=a.RevokedAnswer),
@@ -281,10 +291,11 @@ ENDPOINTS = {
                                  answer=a.DirectoryChangeAnswer),
     "dead_letters": Endpoint("GET", "/v1/admin/dead-letters/{service}",
                              "Events a service's consumers gave up on, after retries",
-                             OPERATOR, answer="array"),
+                             OPERATOR, answer=a.DeadLetterAnswer(many=True)),
     "replay_dead_letter": Endpoint("POST", "/v1/admin/dead-letters/{service}/{letter_id}/replay",
                                    "Send a dead letter back to its consumer's queue, once"
-                                   " its cause is fixed", OPERATOR),
+                                   " its cause is fixed", OPERATOR,
+                                   answer=a.ReplayedAnswer),
     "quarantined": Endpoint("GET", "/v1/admin/quarantine/{service}",
                             "Events a service refused unapplied (malformed, unsigned, forged,"
                             " wrong producer), newest first, with the reason", OPERATOR,
@@ -293,7 +304,7 @@ ENDPOINTS = {
                                   "Fold the whole audit log again into the dashboard's"
                                   " projection (after a fix to its rules); appends wait"
                                   " meanwhile", OPERATOR, answer=a.DashboardRebuiltAnswer),
-    "openapi": Endpoint("GET", "/v1/openapi.json", "This document"),
+    "openapi": Endpoint("GET", "/v1/openapi.json", "This document", answer=a.OpenApiAnswer),
 }
 
 _ERRORS = {"400": "invalid input", "401": "no valid token", "403": "role not allowed",

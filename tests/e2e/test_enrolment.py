@@ -29,6 +29,7 @@ from tests.e2e.test_leader_token import LABEL, leader_token  # noqa: F401 (the f
 from tests.support.client import DISTRICT_1, PROVINCE, wait_for
 from tests.support.fixtures import SIGNING_DEV_ENROLMENT
 from tests.support.gateway import login
+from tests.support.openapi import check_answer, check_body
 from tests.unit.test_signing_enrolment import csr_of
 
 pytestmark = pytest.mark.e2e
@@ -52,8 +53,9 @@ def api(platform, user):
     token = login(platform.gateway_url, user).json()["token"]
 
     def call(method, path, body=None):
-        return requests.request(method, platform.gateway_url + path, json=body, timeout=30,
-                                headers={"Authorization": f"Bearer {token}"})
+        return check_answer(requests.request(method, platform.gateway_url + path, json=body,
+                                             timeout=30,
+                                             headers={"Authorization": f"Bearer {token}"}))
     return call
 
 
@@ -98,7 +100,9 @@ def test_a_leader_is_enrolled_against_their_tokens_csr_once_their_agency_s_admin
     # The leader's token makes the request; the key stays in it.
     requested = ok(cli("chu.tich", "certificate", "request", "--token", LABEL, "--pin-file",
                        str(leader_token["pin_file"]), "--json", env=leader_token["hsm"].env()))
-    request = json.loads(requested.stdout)
+    # --json prints the gateway's answers as they came: each checked against the OpenAPI
+    # document (tests/support/openapi.py), as the Api client's are.
+    request = check_body("POST", "/v1/certificates/requests", 201, json.loads(requested.stdout))
     assert (request["state"], request["full_name"]) == ("pending", "Nguyễn Văn An")
 
     # Another agency's administrator neither sees nor decides it.
@@ -107,11 +111,13 @@ def test_a_leader_is_enrolled_against_their_tokens_csr_once_their_agency_s_admin
     assert f"administrator of {DISTRICT_1} may not act on {PROVINCE}" in foreign.stderr
     assert json.loads(ok(cli("quan.tri.h1", "admin", "certificate-requests", "--json")
                          ).stdout) == []
-    [listed] = json.loads(ok(cli("quan.tri", "admin", "certificate-requests", "--json")).stdout)
+    [listed] = check_body("GET", "/v1/admin/certificates/requests", 200, json.loads(
+        ok(cli("quan.tri", "admin", "certificate-requests", "--json")).stdout))
     assert (listed["request_id"], listed["holder"]) == (request["request_id"], "chu.tich")
 
-    approved = json.loads(ok(cli("quan.tri", "admin", "approve-request", request["request_id"],
-                                 "--json")).stdout)
+    approve = f"/v1/admin/certificates/requests/{request['request_id']}/approve"
+    approved = check_body("POST", approve, 200, json.loads(ok(cli(
+        "quan.tri", "admin", "approve-request", request["request_id"], "--json")).stdout))
     again = cli("quan.tri", "admin", "approve-request", request["request_id"])
     assert again.returncode == 2 and "already approved" in again.stderr, again.stderr
 
@@ -129,8 +135,11 @@ def test_a_leader_is_enrolled_against_their_tokens_csr_once_their_agency_s_admin
 
     # The leader signs with it through their token; the clerk's seal is the platform's
     # certificate, issued on first use as before; a recipient verifies both.
-    ok(cli("chu.tich", "sign-digest", first, "--token", LABEL, "--pin-file",
-           str(leader_token["pin_file"]), env=leader_token["hsm"].env()))
+    completed = json.loads(ok(cli("chu.tich", "sign-digest", first, "--token", LABEL,
+                                  "--pin-file", str(leader_token["pin_file"]), "--json",
+                                  env=leader_token["hsm"].env())).stdout)
+    check_body("POST", f"/v1/handouts/{first}/complete", 200, completed)  # any hand-out id
+    assert completed["document_id"] == first
     issued_and_verified(client, first, tmp_path)
     # No key of theirs here, nor any other: outside development mode no key store.
     assert sorted(os.listdir(os.path.join(platform.log_dir, "pki"))) == [
@@ -140,12 +149,14 @@ def test_a_leader_is_enrolled_against_their_tokens_csr_once_their_agency_s_admin
     other = leader("POST", "/v1/certificates/requests", {"csr": csr_of()})
     assert other.status_code == 201, other.text
     other_id = other.json()["request_id"]
-    ok(cli("quan.tri", "admin", "reject-request", other_id, "--reason", "Không phải token"
-           " do đơn vị cấp"))
+    rejected = json.loads(ok(cli("quan.tri", "admin", "reject-request", other_id, "--reason",
+                                 "Không phải token do đơn vị cấp", "--json")).stdout)
+    check_body("POST", f"/v1/admin/certificates/requests/{other_id}/reject", 200, rejected)
+    assert (rejected["state"], rejected["reason"]) == ("rejected", "Không phải token do đơn vị cấp")
     late = cli("quan.tri", "admin", "approve-request", other_id)
     assert late.returncode == 2 and "already rejected" in late.stderr, late.stderr
-    decided = json.loads(ok(cli("quan.tri", "admin", "certificate-requests", "--state", "all",
-                                "--json")).stdout)
+    decided = check_body("GET", "/v1/admin/certificates/requests", 200, json.loads(ok(cli(
+        "quan.tri", "admin", "certificate-requests", "--state", "all", "--json")).stdout))
     assert {r["request_id"]: r["state"] for r in decided} == {
         request["request_id"]: "approved", other_id: "rejected"}
 

@@ -1,15 +1,19 @@
 """The HTTP gateway in front of the five processes: logins, roles, the whole flow
 over JSON, every refusal recorded, and its OpenAPI document."""
 
+import base64
+import dataclasses
 import hashlib
 import json
 import os
+from datetime import datetime, timezone
 
 import pytest
 import requests
 
+from services.routing import edxml
 from tests.support import db
-from tests.support.client import DISTRICT_1, OUTSIDER, PROVINCE, wait_for
+from tests.support.client import DISTRICT_1, DISTRICT_2, OUTSIDER, PROVINCE, wait_for
 from tests.support.gateway import PASSWORD, Api, seed_file
 from tests.support.pdf import make_pdf, make_signed_pdf
 
@@ -98,16 +102,60 @@ def test_a_document_goes_out_and_in_through_the_gateway(gateway, platform):
     assert accepted.status_code == 200, accepted.text
     incoming = api.get("van.thu.h1", "/v1/registers/incoming").json()
     assert [r["handling_unit"] for r in incoming] == ["Phòng Tài chính – Kế hoạch"]
+    [followed] = api.get("van.thu.h1", "/v1/registers/follow_up").json()
+    assert followed["progress"] == "Đã tiếp nhận"
 
     def accepted_status():
         statuses = api.get("van.thu", doc + "/statuses").json()
         return {s["recipient"]: s["status"] for s in statuses}.get(DISTRICT_1) == "03"
     wait_for(accepted_status, timeout=30, what="the sender to see status 03")
 
+    # Every answer below is checked against the OpenAPI document (tests/support/openapi.py).
+    reported = api.post("van.thu.h1", doc + "/status", {"code": "04"})
+    assert reported.status_code == 200, reported.text
+    assert (reported.json()["code"], reported.json()["previous"]) == ("04", "03")
+    urls = api.get("van.thu.h1", doc + "/manifest")
+    assert urls.status_code == 200 and set(urls.json()) >= {"json", "p7s"}, urls.text
+    anchor = api.get("van.thu.h1", "/v1/trust-anchor")
+    assert anchor.json()["root_certificate"].startswith("-----BEGIN CERTIFICATE-----")
+    more = {"addressing": {"agencies": [OUTSIDER]}, "consignment_id": f"more-{document_id}"}
+    sent = api.post("van.thu", doc + "/send", more)
+    assert sent.status_code == 200, sent.text
+    assert (sent.json()["new_recipients"], sent.json()["repeated"]) == ([OUTSIDER], False)
+    assert api.post("van.thu", doc + "/send", more).json()["repeated"] is True
+    # The axis connector (an operator) brings district 2's status package: 03 accepted.
+    exported = api.get("van.thu", doc + "/edxml/status", params={"recipient": DISTRICT_2})
+    assert exported.status_code == 200, exported.text
+    status = edxml.import_status(base64.b64decode(exported.json()["package"]))
+    package = edxml.export_status(dataclasses.replace(
+        status, status_code="03", description="03 (tiếp nhận)",
+        timestamp=datetime.now(timezone.utc)))
+    applied = api.post("van.hanh", "/v1/edxml/statuses",
+                       {"package": base64.b64encode(package).decode()})
+    assert applied.status_code == 200, applied.text
+    assert (applied.json()["recipient"], applied.json()["code"]) == (DISTRICT_2, "03")
+    recall = api.post("van.thu", doc + "/recall", {"business_type": 2, "reason": "Sửa phụ lục"})
+    assert recall.status_code == 200, recall.text
+    assert sorted(recall.json()["requested_from"]) == sorted([DISTRICT_1, DISTRICT_2, OUTSIDER])
+    agreed = api.post("van.thu.h1", doc + "/recall/answer", {"agree": True})
+    assert agreed.status_code == 200, agreed.text
+    assert (agreed.json()["code"], agreed.json()["business_type"]) == ("15", 2)
+    refused = api.post("van.thu.h3", doc + "/recall/answer",
+                       {"agree": False, "reason": "Đã phân công xử lý"})
+    assert refused.status_code == 200 and refused.json()["code"] == "16", refused.text
+    outcome = api.get("van.thu", doc + "/recall").json()
+    assert (outcome["state"], outcome["agreed"], outcome["pending"]) == (
+        "refused", [DISTRICT_1], [DISTRICT_2])
+    assert outcome["refused"] == [[OUTSIDER, "Đã phân công xử lý"]]
+
     history = until_ok(lambda: api.get("thanh.tra", f"/v1/audit/documents/{document_id}/history"),
                        "the auditor's history")
     assert history.json()[0]["event_type"] == "DocumentRegistered"
     assert api.get("thanh.tra", "/v1/audit/verify").status_code == 200
+    assert api.get("thanh.tra", "/v1/audit/status").json()["size"] >= len(history.json())
+    bundle = until_ok(lambda: api.get("thanh.tra", f"/v1/audit/documents/{document_id}"
+                                                   "/evidence"), "a checkpoint")
+    assert bundle.json()["document_id"] == document_id and bundle.json()["entries"]
     assert api.get("quan.tri", "/v1/admin/agencies").json()
 
 
@@ -325,9 +373,6 @@ def test_a_package_from_the_national_axis_goes_in_and_its_status_comes_out_over_
     """The axis connector (an operator) posts an edXML package; the district's clerk
     finds it in the incoming register, accepts it, and the status goes back as
     an edXML status package."""
-    import base64
-
-    from services.routing import edxml
     from tests.support.edxml import APPENDIX, MAIN, MINISTRY
     from tests.support.edxml import package as edxml_package
 

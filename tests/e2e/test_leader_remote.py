@@ -16,6 +16,7 @@ from tests.e2e.test_cli import cli, ok  # noqa: F401 (the fixture)
 from tests.e2e.leader_flow import issued_and_verified, submitted
 from tests.support.client import PROVINCE, wait_for
 from tests.support.csc import otp, standin
+from tests.support.openapi import check_body
 
 pytestmark = pytest.mark.e2e
 LEADER = "chu.tich"
@@ -76,8 +77,11 @@ def test_a_leader_signs_through_the_csc_standin_with_their_otp_alone(
     refused = cli(LEADER, "sign-remote", first, "--otp-file", str(code))
     assert refused.returncode == 2 and "Mã OTP không đúng" in refused.stderr, refused.stderr
     code.write_text(otp(enrolment) + "\n")
-    signed = ok(cli(LEADER, "sign-remote", first, "--otp-file", str(code)))
-    assert f"Đã ký số văn bản {first} qua dịch vụ ký số từ xa" in signed.stdout
+    # --json: the gateway's answer as it came, checked against the OpenAPI document.
+    signed = json.loads(ok(cli(LEADER, "sign-remote", first, "--otp-file", str(code),
+                               "--json")).stdout)
+    check_body("POST", f"/v1/documents/{first}/signature/remote", 200, signed)
+    assert signed["document_id"] == first and signed["signed_file"]["key"]
 
     issued_and_verified(client, first, tmp_path)
 

@@ -19,6 +19,8 @@ from shared.tokens import SoftHsm
 from tests.e2e.test_cli import cli, ok  # noqa: F401 (the fixture)
 from tests.e2e.leader_flow import issued_and_verified, submitted
 from tests.support.client import PROVINCE, wait_for
+from tests.support.gateway import Api
+from tests.support.openapi import check_body
 
 pytestmark = pytest.mark.e2e
 HANDOUT_SECONDS = 8
@@ -62,6 +64,8 @@ def test_a_leader_signs_with_their_token_and_the_server_refuses_what_is_not_thei
                                   public_key=leader_token["public_key"])
         other = rpc.signing.enroll("pho.chu.tich", PROVINCE, "leader", "Lê Văn Bình",
                                    public_key=_pem(stranger.public_key()))
+    # The gateway's enroll answers this result as it is (with the PEM: a key was given).
+    assert check_body("POST", "/v1/admin/certificates", 200, mine)["pem"]
     first, second = submitted(client), submitted(client)
 
     with client.rpc(leader) as rpc:
@@ -108,9 +112,12 @@ def test_a_leader_signs_with_their_token_and_the_server_refuses_what_is_not_thei
     assert f"cert-{mine['serial']}.key.pem" not in keys
 
     # A revoked certificate: a hand-out made before the revocation is refused after it.
-    with client.rpc(leader) as rpc:
-        late = wait_for(lambda: rpc.signing.prepare_signature(second),
-                        what="signing to hear of the second document")
+    # (This one asked through the gateway, its answer checked against the OpenAPI document.)
+    prepared = wait_for(lambda: (r := Api(platform.gateway_url).post(
+        "chu.tich", f"/v1/documents/{second}/signature/prepare")).status_code == 200 and r,
+        what="signing to hear of the second document")
+    late = prepared.json()
+    assert (late["document_id"], late["certificate"]["serial"]) == (second, mine["serial"])
     with client.rpc(admin) as rpc:
         rpc.signing.revoke_certificate(mine["serial"], "keyCompromise")
     with client.rpc(leader) as rpc:

@@ -7,9 +7,11 @@ import functools
 import json
 import re
 
-from openapi_schema_validator import OAS30Validator
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from services.gateway.routes import openapi_spec
+
+JSON = "application/json"
 
 
 @functools.cache
@@ -68,12 +70,70 @@ def check_answer(response):
         return response  # an unknown path: the 404 tests look at it themselves
     assert schema is not None, (f"{operation}: status {response.status_code} is not in the"
                                 f" OpenAPI document ({response.text[:200]})")
-    if not response.headers.get("Content-Type", "").startswith("application/json"):
+    if not response.headers.get("Content-Type", "").startswith(JSON):
         return response
-    body = response.json()
-    errors = sorted(OAS30Validator(schema).iter_errors(body), key=lambda e: list(e.path))
-    assert not errors, (f"{operation} {response.status_code}: the answer does not match the"
-                        f" OpenAPI document: {errors[0].message} at"
-                        f" {'/'.join(map(str, errors[0].path)) or '(top)'}"
-                        f" ({json.dumps(body, ensure_ascii=False)[:300]})")
+    _conforms(operation, response.status_code, schema, response.json())
     return response
+
+
+def check_body(method, path, status, body):
+    """Fail as ``check_answer`` does if ``body``, the JSON a client got from the gateway
+    for ``method path`` (the command line's ``--json`` prints it as it came), is not
+    what the operation declares for ``status``."""
+    operation, schema = declared(method, path, status)
+    assert operation is not None and schema is not None, (
+        f"{method} {path} {status} is not in the OpenAPI document")
+    _conforms(operation, status, schema, body)
+    return body
+
+
+def _conforms(operation, status, schema, body):
+    # Formats too: a time must be RFC 3339 (date-time), a day a date, an id a UUID.
+    errors = sorted(OAS30Validator(schema, format_checker=oas30_format_checker)
+                    .iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, (f"{operation} {status}: the answer does not match the"
+                        f" OpenAPI document: {_explained(errors[0])}"
+                        f" ({json.dumps(body, ensure_ascii=False)[:300]})")
+
+
+def _explained(error):
+    """What is wrong, and where; for a oneOf/anyOf, what kept the closest of its
+    alternatives (the one with the fewest errors) from matching."""
+    text = f"{error.message} at {'/'.join(map(str, error.path)) or '(top)'}"
+    if error.context:
+        branches = {}
+        for inner in error.context:
+            branches.setdefault(inner.schema_path[0], []).append(inner)
+        closest = min(branches.values(), key=len)[0]
+        text += (f" (closest: {closest.message} at"
+                 f" {'/'.join(map(str, closest.path)) or '(top)'})")
+    return text
+
+
+def untyped_answers(spec):
+    """``[(operationId, status)]`` of the 2xx JSON answers of ``spec`` that are
+    free-form: an object without properties, an array without typed items (each
+    alternative of a oneOf/anyOf checked alike). Other media types (a CSV, a PDF)
+    are typed by their media type."""
+    components = spec.get("components", {}).get("schemas", {})
+    found = []
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {}).get(JSON)
+                if status.startswith("2") and content is not None and _free_form(
+                        _inline(content["schema"], components)):
+                    found.append((operation["operationId"], status))
+    return found
+
+
+def _free_form(schema):
+    alternatives = schema.get("oneOf") or schema.get("anyOf")
+    if alternatives:
+        return any(_free_form(s) for s in alternatives)
+    if schema.get("type") == "array":
+        return "items" not in schema or _free_form(schema["items"])
+    if schema.get("type") == "object" or "properties" in schema:
+        extra = schema.get("additionalProperties")
+        return not schema.get("properties") and not (isinstance(extra, dict) and extra)
+    return "type" not in schema and "allOf" not in schema  # {}: anything at all
