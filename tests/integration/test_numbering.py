@@ -89,20 +89,6 @@ def test_a_new_year_starts_a_new_series_at_01(numbering):
     assert (new_year, secret, other_agency) == (1, 1, 1)
 
 
-def _signed(client, title):
-    """A document of the province registered, submitted and signed by its leader."""
-    from infra.samples import make_pdf
-
-    response = client.register(client.token("clerk"), make_pdf(title))
-    assert response.status_code == 201, response.text
-    document_id = response.json()["document_id"]
-    with client.rpc(client.token("clerk")) as rpc:
-        rpc.docs.submit(document_id, f"leader@{AGENCY}")
-    with client.rpc(client.token("leader")) as rpc:
-        wait_for(lambda: rpc.signing.sign_document(document_id), what="signing to get it")
-    return document_id
-
-
 def test_a_numbering_failing_after_taking_its_number_gives_the_number_back(
         run_container, platform, monkeypatch):
     """docs numbers a document in the transaction that follows its leader's
@@ -115,7 +101,7 @@ def test_a_numbering_failing_after_taking_its_number_gives_the_number_back(
 
     monkeypatch.setenv("LIENTHONG_FAILPOINTS", "docs.number.after_number:raise")
     monkeypatch.setattr("services.signing.service.NUMBER_WAIT_SECONDS", 0)
-    first = _signed(client, "so 1")
+    first = client.signed("so 1")
     wait_for(lambda: "FailpointError" in (scalar(
         dsn, "docs", "SELECT string_agg(last_error, ' ') FROM attempts"
         " WHERE consumer = 'docs.on_document_signed'") or ""),
@@ -133,7 +119,7 @@ def test_a_numbering_failing_after_taking_its_number_gives_the_number_back(
     with client.rpc(client.token("clerk")) as rpc:
         assert wait_for(lambda: rpc.docs.get_document(first)["number"],
                         what="the retried numbering") == 1
-    second = _signed(client, "so 2")
+    second = client.signed("so 2")
     with client.rpc(client.token("clerk")) as rpc:
         for document_id in (second, first):
             wait_for(lambda: rpc.signing.seal_document(document_id), what="the number")

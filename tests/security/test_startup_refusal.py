@@ -28,6 +28,17 @@ def log_of(process):
         return fh.read()
 
 
+def refusal(service, env, platform):
+    """``service`` started with ``env`` must exit: its log (the exit code checked)."""
+    process = ServiceProcess(service, env, platform.log_dir).start()
+    try:
+        process.wait_exit(timeout=60)
+    finally:
+        process.stop()
+    assert process.proc.returncode != 0, f"{service} did not exit: see {process.log_path}"
+    return log_of(process)
+
+
 @pytest.mark.parametrize("passphrase, problem", [
     (None, "EVENT_KEY_PASSPHRASE is missing"),
     ("dev-only-passphrase", "EVENT_KEY_PASSPHRASE is a known default"),
@@ -89,29 +100,19 @@ def test_audit_refuses_to_start_without_its_key_passphrase(platform, value, prob
     env = {**platform.env(), "LIENTHONG_LOG_KEY_PASSPHRASE": value}
     if value is None:
         del env["LIENTHONG_LOG_KEY_PASSPHRASE"]
-    process = ServiceProcess("audit", env, platform.log_dir).start()
-    try:
-        process.wait_exit(timeout=60)
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
-    assert f"LOG_KEY_PASSPHRASE {problem}" in log_of(process)
+    log = refusal("audit", env, platform)
+    assert f"LOG_KEY_PASSPHRASE {problem}" in log
 
 
 def test_signing_refuses_the_file_key_store_outside_development_mode(platform):
     """No HSM configured (PKI_KEY_SOURCE and SEAL_KEY_SOURCE at their default, file):
     the keys would be files in PKI_DIR, which only development mode allows. Nothing
     is made."""
-    process = ServiceProcess("signing", platform.env(), platform.log_dir).start()
-    try:
-        process.wait_exit(timeout=60)
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
+    log = refusal("signing", platform.env(), platform)
     assert "PKI_KEY_SOURCE is file (the default): the root CA's and the TSA's private keys" \
         " would be files in PKI_DIR; production keeps them in an HSM (PKI_KEY_SOURCE=pkcs11" \
         " with PKCS11_MODULE and PKI_TOKENS): allowed only in development mode" \
-        " (LIENTHONG_DEV_MODE=1), never in production" in log_of(process)
+        " (LIENTHONG_DEV_MODE=1), never in production" in log
     assert not os.path.exists(os.path.join(platform.log_dir, "pki"))
 
 
@@ -120,13 +121,7 @@ def test_signing_in_development_mode_still_needs_its_key_store_passphrase(platfo
     PKI_PASSPHRASE stops signing there too."""
     env = {**platform.env(), "LIENTHONG_DEV_MODE": "1"}
     del env["LIENTHONG_PKI_PASSPHRASE"]
-    process = ServiceProcess("signing", env, platform.log_dir).start()
-    try:
-        process.wait_exit(timeout=60)
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
-    log = log_of(process)
+    log = refusal("signing", env, platform)
     assert "PKI_PASSPHRASE is missing" in log
     assert "DEVELOPMENT MODE: PKI_KEY_SOURCE is file (the default)" in log
 
@@ -135,29 +130,19 @@ def test_signing_refuses_automatic_enrolment_outside_development_mode(platform):
     """AUTO_ENROLL=true would issue any leader a server-held key on first use: only in
     development mode (tests/support/fixtures.py runs the tests' signing so)."""
     env = {**platform.env(), "LIENTHONG_AUTO_ENROLL": "true"}
-    process = ServiceProcess("signing", env, platform.log_dir).start()
-    try:
-        process.wait_exit(timeout=60)
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
+    log = refusal("signing", env, platform)
     assert "AUTO_ENROLL issues a certificate and a server-held key to any leader on first" \
-        " use, named as the caller says: allowed only in development mode" in log_of(process)
+        " use, named as the caller says: allowed only in development mode" in log
 
 
 @pytest.mark.parametrize("service", ["docs", "signing", "routing"])
 def test_the_development_clock_is_refused_outside_development_mode(platform, tmp_path, service):
     """DEV_CLOCK_FILE would back-date event times and deadlines (the demo's history):
-    a service started as production starts refuses it, naming the setting."""
+    a service started as production refuses it, naming the setting."""
     offset = tmp_path / "dev-clock"
     offset.write_text("-86400\n")
     env = {**platform.env(), "LIENTHONG_DEV_CLOCK_FILE": str(offset)}
     env.pop("LIENTHONG_DEV_MODE", None)
-    process = ServiceProcess(service, env, platform.log_dir).start()
-    try:
-        process.wait_exit(timeout=60)
-    finally:
-        process.stop()
-    assert process.proc.returncode != 0
+    log = refusal(service, env, platform)
     assert "DEV_CLOCK_FILE moves event times and deadlines by the offset in that file:" \
-        " allowed only in development mode" in log_of(process)
+        " allowed only in development mode" in log

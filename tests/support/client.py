@@ -37,9 +37,9 @@ class Client(_Client):
         return super().issue(clerk, leader, pdf,
                              metadata if metadata is not None else DIRECTIVE, timeout)
 
-    def sealed(self, title):
-        """A document of the province registered, signed and sealed by the real
-        services, docs knowing it sealed: ready to issue. Its id."""
+    def signed(self, title):
+        """A document of the province registered, submitted and signed by its leader
+        through the real services. Its id."""
         from infra.samples import make_pdf
 
         response = self.register(self.token("clerk"), make_pdf(title))
@@ -49,6 +49,11 @@ class Client(_Client):
             rpc.docs.submit(document_id, f"leader@{PROVINCE}")
         with self.rpc(self.token("leader")) as rpc:
             wait_for(lambda: rpc.signing.sign_document(document_id), what="signing to get it")
+        return document_id
+
+    def sealed(self, title):
+        """:meth:`signed`, then sealed, docs knowing it sealed: ready to issue. Its id."""
+        document_id = self.signed(title)
         with self.rpc(self.token("clerk")) as rpc:
             wait_for(lambda: rpc.signing.seal_document(document_id),
                      what="signing to learn the number given at the signature")
