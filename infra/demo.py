@@ -34,7 +34,7 @@ from infra import history
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.keys import provisioned_env
-from infra.samples import make_pdf
+from infra.samples import make_decree_pdf, make_pdf
 from infra.stack import (
     SERVICES, SeaweedServer, ServiceProcess, Supervisor, free_port, make_gateway_key,
     port_open, wait_for_docs_directory,
@@ -277,7 +277,14 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
                   " clock; certificates and time stamps on the real time); back to today")
 
     # -- the province office drafts, its leader signs, its clerk seals and issues --------
-    pdf = make_pdf("Chi thi ve phong, chong bao so 3", padding=pdf_kb * 1024)
+    pdf = make_decree_pdf(  # laid out as Decree 30 Appendix I shows, the number's fields empty
+        kind="CHỈ THỊ", notation="CT-UBND", subject="Về việc chủ động ứng phó với bão số 3",
+        body=("Thực hiện Công điện của Thủ tướng Chính phủ về việc ứng phó với bão số 3,",
+              "Chủ tịch Ủy ban nhân dân tỉnh chỉ thị:",
+              "1. Ủy ban nhân dân các huyện, xã tổ chức trực ban 24/24 giờ;",
+              "2. Sơ tán người dân khỏi khu vực nguy hiểm trước 17 giờ ngày mai;",
+              "3. Báo cáo tình hình về Văn phòng Ủy ban nhân dân tỉnh trước 16 giờ hằng ngày."),
+        recipients=("UBND các huyện, xã;", "Lưu: VT, VP."), padding=pdf_kb * 1024)
     sent_bytes = []
     document = clerk.register(
         {"subject": "Chỉ thị về việc chủ động ứng phó với bão số 3", "document_type": "CT",
@@ -329,6 +336,10 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
             raise SystemExit(f"signature verification failed for {user}: {verdict}")
         url = recipient.get(f"/v1/documents/{document_id}/file")["url"]
         body = requests.get(url, timeout=60).content
+        delivered = os.path.join(log_dir, "chi-thi-as-delivered.pdf")
+        if user == "van.thu@huyen-1":  # the signed document as a recipient got it
+            with open(delivered, "wb") as fh:
+                fh.write(body)
         arrival = recipient.post(f"/v1/incoming/{document_id}/accept")
         # docs tells routing (IncomingAccepted); the sender's status 03 follows.
         wait_for(lambda: recipient.get(f"/v1/documents/{document_id}/statuses")[0]["status"]

@@ -42,13 +42,14 @@ def make_decree_pdf(*, agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), notat
                     subject="Về việc ban hành quy chế công tác văn thư",
                     body=("Căn cứ Nghị định số 30/2020/NĐ-CP ngày 05 tháng 3 năm 2020 của",
                           "Chính phủ về công tác văn thư;"),
-                    recipients=("Như Điều 3;", "Lưu: VT.")):
+                    recipients=("Như Điều 3;", "Lưu: VT."), padding=0):
     """A one-page A4 document laid out as Decree 30 Appendix I shows it, in
     Vietnamese (DejaVu Serif, embedded): the agency and the national motto at the
     top, "Số:" and the place-and-date line with empty form fields
     (:data:`NUMBER_FIELD`, :data:`DATE_FIELD`) where the clerk's number and
     date go at issue, the type, the subject, the body, the recipients, and the
-    signer block left free for the signatures (pades.DEFAULT_BOX)."""
+    signer block left free for the signatures (pades.DEFAULT_BOX). ``padding``
+    random bytes in a revision of their own make it as large as wanted."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.pdfgen import canvas
@@ -91,4 +92,19 @@ def make_decree_pdf(*, agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), notat
         page.drawString(60, 188 - i * 11, f"- {line}")
     page.showPage()
     page.save()
+    return _padded(out.getvalue(), padding) if padding else out.getvalue()
+
+
+def _padded(pdf, padding):
+    """``pdf`` with an incremental revision holding an unreferenced stream of
+    ``padding`` random bytes: as large as wanted, the page unchanged."""
+    import os
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    writer.add_object(generic.StreamObject(stream_data=os.urandom(padding)))
+    out = io.BytesIO()
+    writer.write(out)
     return out.getvalue()

@@ -17,6 +17,7 @@ import requests
 
 from infra.client import wait_for
 from infra.stack import ROOT, free_port
+from tests.e2e.test_signatures import tool
 from shared.values import VIETNAM
 
 pytestmark = pytest.mark.e2e
@@ -85,6 +86,23 @@ def the_history_is_on_the_leaders_dashboard(url, users, text):
     assert monday - timedelta(weeks=5) <= issued < monday - timedelta(weeks=4), issued
 
 
+def the_directive_reads_its_number_and_date():
+    """The demo's directive, laid out as Decree 30 Appendix I shows, carries on its
+    page the number and the place-and-date line given at the leader's signature, as
+    a recipient downloaded it; its picture goes to $LIENTHONG_SCREENSHOTS if set."""
+    delivered = os.path.join(ROOT, "var", "demo", "chi-thi-as-delivered.pdf")
+    text = subprocess.run([tool("pdftotext", "poppler-utils"), "-layout", "-f", "1", "-l", "1",
+                           delivered, "-"], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
+    assert re.search(r"Số: \d{2,}/CT-UBND", text), text
+    assert re.search(r"Nghệ An, ngày \d{2} tháng \d{1,2} năm \d{4}", text), text
+    assert "CHỈ THỊ" in text and "bão số 3" in text
+    if shots := os.environ.get("LIENTHONG_SCREENSHOTS"):
+        subprocess.run([tool("pdftoppm", "poppler-utils"), "-png", "-r", "72", "-f", "1", "-l",
+                        "1", "-singlefile", delivered, os.path.join(shots, "van-ban-da-ky")],
+                       check=True, timeout=60)
+
+
 def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_path):
     port = free_port()
     env = {**os.environ, "LIENTHONG_GATEWAY_PORT": str(port), "PYTHONUNBUFFERED": "1"}
@@ -119,6 +137,7 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
             users = json.load(fh)
         url = f"http://127.0.0.1:{port}"
         the_history_is_on_the_leaders_dashboard(url, users, text)
+        the_directive_reads_its_number_and_date()
 
         # A service dies (SIGKILL): the supervisor brings it back, and it answers.
         routing = [p for p in children(demo.pid) if "RoutingService" in command_line(p)]
