@@ -46,9 +46,10 @@ def make_decree_pdf(*, agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), notat
     """A one-page A4 document laid out as Decree 30 Appendix I shows it, in
     Vietnamese (DejaVu Serif, embedded): the agency and the national motto at the
     top, "Số:" and the place-and-date line with empty form fields
-    (:data:`NUMBER_FIELD`, :data:`DATE_FIELD`) where the number and date
-    given at the leader's signature go at the seal, the type, the subject, the body, the recipients, and the
-    signer block left free for the signatures (pades.DEFAULT_BOX). ``padding``
+    (:data:`NUMBER_FIELD`, :data:`DATE_FIELD`) where the number and date given
+    at the leader's signature go at the seal, the type, the subject, the body,
+    the recipients, and the signer block left free for the signatures
+    (pades.DEFAULT_BOX). ``padding``
     random bytes in a revision of their own make it as large as wanted."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
