@@ -449,7 +449,7 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
                   f" {sum(b['overdue'] for b in past)} overdue"
                   f" (routing's overdue watch); this week {board['trend'][-1]['sent']} sent")
     rel = os.path.relpath(path)
-    print(f"\nDone: a directive approved, signed, sealed, numbered and sent to"
+    print(f"\nDone: a directive approved, signed, numbered, sealed and sent to"
           f" {len(everyone)} districts and communes, verified, accepted and followed up;"
           " a second document recalled; the log verified and its evidence checked offline.")
     print(f"Evidence bundle: {rel}; check it yourself:\n"
