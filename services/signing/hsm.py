@@ -205,16 +205,13 @@ def provision_softhsm(directory, agencies, platform=False):
     for agency in agencies:
         seals[agency], public_keys[agency] = _token(softhsm, directory, f"seal-{agency}",
                                                     tokens.KEY_LABEL)
-    env = {**softhsm.env(), "LIENTHONG_SEAL_KEY_SOURCE": "pkcs11",
-           "LIENTHONG_PKCS11_MODULE": tokens.softhsm_module(),
-           "LIENTHONG_SEAL_TOKENS": _json_file(directory, "seal-tokens.json", seals)}
+    _json_file(directory, SEAL_TOKENS_FILE, seals)
     if platform:
         own = {}
         for role in PlatformKeys.ROLES:
             own[role], public_keys[role] = _token(softhsm, directory, f"pki-{role}", role)
-        env.update(LIENTHONG_PKI_KEY_SOURCE="pkcs11",
-                   LIENTHONG_PKI_TOKENS=_json_file(directory, "pki-tokens.json", own))
-    return env, public_keys
+        _json_file(directory, PKI_TOKENS_FILE, own)
+    return settings(directory, platform=platform), public_keys
 
 
 PKI_TOKENS_FILE = "pki-tokens.json"
@@ -222,16 +219,19 @@ SEAL_TOKENS_FILE = "seal-tokens.json"
 LABEL_MAX = 32  # a PKCS#11 token label's bytes
 
 
-def settings(directory, module=None):
+def settings(directory, module=None, platform=True):
     """What a signing process needs for the tokens ``provision`` keeps in
-    ``directory`` (fixed paths: a deployment sets them before the tokens exist)."""
+    ``directory`` (fixed paths: a deployment sets them before the tokens exist);
+    without ``platform``, the seals' only."""
     directory = os.path.abspath(directory)
-    return {**tokens.SoftHsm(os.path.join(directory, "softhsm")).env(),
-            "LIENTHONG_PKCS11_MODULE": module or tokens.softhsm_module(),
-            "LIENTHONG_PKI_KEY_SOURCE": "pkcs11",
-            "LIENTHONG_PKI_TOKENS": os.path.join(directory, PKI_TOKENS_FILE),
-            "LIENTHONG_SEAL_KEY_SOURCE": "pkcs11",
-            "LIENTHONG_SEAL_TOKENS": os.path.join(directory, SEAL_TOKENS_FILE)}
+    found = {**tokens.SoftHsm(os.path.join(directory, "softhsm")).env(),
+             "LIENTHONG_PKCS11_MODULE": module or tokens.softhsm_module(),
+             "LIENTHONG_SEAL_KEY_SOURCE": "pkcs11",
+             "LIENTHONG_SEAL_TOKENS": os.path.join(directory, SEAL_TOKENS_FILE)}
+    if platform:
+        found.update(LIENTHONG_PKI_KEY_SOURCE="pkcs11",
+                     LIENTHONG_PKI_TOKENS=os.path.join(directory, PKI_TOKENS_FILE))
+    return found
 
 
 def agency_list(text, setting="--agencies"):
@@ -338,6 +338,11 @@ def _kept(softhsm, directory, label, key_label):
                            f" key {key_label!r} (an interrupted run?); delete the token"
                            f" (SOFTHSM2_CONF={softhsm.conf} softhsm2-util --delete-token"
                            f" --token {label}) and run again")
+    return _entry(label, pin_file, key_label)
+
+
+def _entry(label, pin_file, key_label):
+    """A token file's entry (``key_label`` written only when not the default)."""
     entry = {"token_label": label, "pin_file": pin_file}
     if key_label != tokens.KEY_LABEL:
         entry["key_label"] = key_label
@@ -356,10 +361,7 @@ def _token(softhsm, directory, label, key_label, reuse_pins=False):
          "--key-label", key_label], capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"the token {label}: {done.stderr.strip()}")
-    entry = {"token_label": label, "pin_file": pin_file}
-    if key_label != tokens.KEY_LABEL:
-        entry["key_label"] = key_label
-    return entry, done.stdout
+    return _entry(label, pin_file, key_label), done.stdout
 
 
 def _json_file(directory, name, entries):
@@ -410,9 +412,8 @@ def main(argv=None):
     except (ValueError, RuntimeError) as exc:
         print(exc, file=sys.stderr)
         return 1
-    for name, value in settings(args.directory).items():
-        if args.platform or "_PKI_" not in name:
-            print(f"{name}={value}")
+    for name, value in settings(args.directory, platform=args.platform).items():
+        print(f"{name}={value}")
     return 0
 
 
