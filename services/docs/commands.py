@@ -96,9 +96,8 @@ def issue(store: Any, log_: EventLog, document_id: Any, actor: Actor,
         if document["number"] is not None:
             number, issued_at = document["number"], document["issued_at"]
         else:
-            number, issued_at = store.take_number(conn, document["issuing_agency"],
-                                                  domain.series_year(released_at),
-                                                  series), released_at
+            number, issued_at = _next_number(conn, store, document, series,
+                                             released_at), released_at
             failpoint("docs.issue.after_number")  # an issue that fails holding its number
         replaced = store.lock(conn, document["replaces"]) if document["replaces"] else None
         tracked = store.issue_tracking(conn, document_id)
@@ -203,6 +202,12 @@ def follow(conn: Any, store: Any, log_: EventLog, cause: Event, command: str,
     return document
 
 
+def _next_number(conn: Any, store: Any, document: dict, series: str, at: datetime) -> int:
+    """The next number of the issuing agency's ``series`` for ``at``'s year (Vietnam
+    time); its counter row stays locked until the transaction ends."""
+    return store.take_number(conn, document["issuing_agency"], domain.series_year(at), series)
+
+
 def signed(conn: Any, store: Any, log_: EventLog, cause: Event,
            separate_secret_series: bool, directory: Any = None,
            urgent_issue_within: timedelta = domain.URGENT_ISSUE_WITHIN,
@@ -225,8 +230,7 @@ def signed(conn: Any, store: Any, log_: EventLog, cause: Event,
         if document["number"] is not None:  # numbered already: not again
             return None, None, numbered_at
         series = domain.series_of(document["secrecy"], separate_secret_series)
-        number = store.take_number(conn, document["issuing_agency"],
-                                   domain.series_year(numbered_at), series)
+        number = _next_number(conn, store, document, series, numbered_at)
         failpoint("docs.number.after_number")  # a numbering that fails holding its number
         return number, series, numbered_at
 
