@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    StaleElementReferenceException, TimeoutException, WebDriverException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -63,7 +64,15 @@ class Screen:
         self.driver.get(self.url + path)
 
     def text(self):
-        return self.driver.find_element(By.TAG_NAME, "body").text
+        try:
+            return self.driver.find_element(By.TAG_NAME, "body").text
+        except WebDriverException as error:
+            # Chromium may answer a body replaced between the find and the read
+            # (a form's redirect) with an "unknown error" of its inspector, not
+            # a stale element: it is the same thing, so callers read again.
+            if "does not belong to the document" in (error.msg or ""):
+                raise StaleElementReferenceException(error.msg) from error
+            raise
 
     def type(self, field, value):
         element = self.driver.find_element(By.ID, field)
