@@ -58,7 +58,13 @@ ONWARD = {"audit.reconcile": ("docs.state_summary", "signing.state_summary",
           # Only those who may read the document (docs decides) verify it.
           "signing.verify_document": ("docs.get_document",),
           # Only those docs lets download the document (not a recalled copy).
-          "signing.manifest_urls": ("docs.file_url",)}
+          "signing.manifest_urls": ("docs.file_url",),
+          # The sending agency's XML signature on a package, written and checked by
+          # the service that holds the seal keys and the trusted roots.
+          "routing.export_edxml": ("signing.sign_edxml",),
+          "routing.export_status_edxml": ("signing.sign_edxml",),
+          "routing.import_edxml": ("signing.verify_edxml",),
+          "routing.import_status_edxml": ("signing.verify_edxml",)}
 
 _actor_schema = ActorSchema()
 

@@ -290,7 +290,15 @@ class DashboardRebuiltAnswer(_Answer):
     copies = _int(description="copies received, folded again from the log")
 
 
+class PackageSignatureAnswer(_Answer):
+    signed = fields.Boolean(required=True, metadata={
+        "description": "the package carried an XML signature, and it held"})
+    signer = _text(nullable=True, description="the signing certificate's subject")
+    agency_code = _text(nullable=True, description="the agency its certificate names")
+
+
 class ImportedAnswer(_Answer):
+    signature = fields.Nested(PackageSignatureAnswer, required=True)
     document_id = _text()
     number_notation = _text()
     subject = _text()
@@ -425,6 +433,10 @@ class StatusChangeRecordAnswer(_Answer):
 
 class StatusReportedAnswer(StatusChangeRecordAnswer):
     code = _choice(["01", "02", "03", "04", "05", "06"])
+
+
+class StatusImportedAnswer(StatusReportedAnswer):
+    signature = fields.Nested(PackageSignatureAnswer, required=True)
 
 
 class RecallAnsweredAnswer(StatusChangeRecordAnswer):

@@ -41,6 +41,8 @@ class Endpoint:
 
 
 DOC = "/v1/documents/{document_id}"
+SIGNED_QUERY = ("signed", "boolean", "with the agency's XML signature (a clerk of the"
+                " package's sender: the default; false: unsigned)")
 # The services that consume events, and so keep dead letters.
 CONSUMERS = ("docs", "signing", "routing")
 
@@ -159,19 +161,21 @@ ENDPOINTS = {
                              "The document as an edXML package: files by reference, or"
                              " inline (base64) with inline=true", READERS,
                              answer=s.EdxmlAnswerSchema,
-                             query=(("inline", "boolean", "carry the files inline"),)),
+                             query=(("inline", "boolean", "carry the files inline"),
+                                    SIGNED_QUERY)),
     "edxml_status_export": Endpoint("GET", DOC + "/edxml/status",
                                     "A recipient's status as an edXML status package"
                                     " (defaults to the caller's agency)", CLERK + AUDITOR,
                                     answer=s.EdxmlAnswerSchema,
-                                    query=(("recipient", "string", "the recipient agency"),)),
+                                    query=(("recipient", "string", "the recipient agency"),
+                                           SIGNED_QUERY)),
     "edxml_import": Endpoint("POST", "/v1/edxml/documents",
                              "Take in a document package from the axis and deliver it to"
                              " the agencies it names (the axis connector: operators)", OPERATOR,
                              body=s.EdxmlSchema, answer=a.ImportedAnswer),
     "edxml_status_import": Endpoint("POST", "/v1/edxml/statuses",
                                     "Apply a status package from the axis (operators)", OPERATOR,
-                                    body=s.EdxmlSchema, answer=a.StatusReportedAnswer),
+                                    body=s.EdxmlSchema, answer=a.StatusImportedAnswer),
     # -- incoming
     "inbox": Endpoint("GET", "/v1/inbox", "Documents delivered to the caller's agency",
                       CLERK + LEADER, answer=a.InboxItemAnswer(many=True)),

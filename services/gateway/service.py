@@ -338,15 +338,15 @@ class GatewayService(Health):
 
     @route("edxml_export")
     def edxml_export(self, request, document_id):
-        inline = _bool_arg(request, "inline")
+        inline, signed = _bool_arg(request, "inline"), _bool_arg(request, "signed", None)
         return self._call(request, "edxml_export", lambda: {
-            "package": self.routing.export_edxml(document_id, inline)})
+            "package": self.routing.export_edxml(document_id, inline, signed)})
 
     @route("edxml_status_export")
     def edxml_status_export(self, request, document_id):
         return self._call(request, "edxml_status_export", lambda: {
-            "package": self.routing.export_status_edxml(document_id,
-                                                        request.args.get("recipient"))})
+            "package": self.routing.export_status_edxml(
+                document_id, request.args.get("recipient"), _bool_arg(request, "signed", None))})
 
     @route("edxml_import")
     def edxml_import(self, request):
@@ -594,11 +594,13 @@ def _int_arg(request, name):
     return _int_value(value, name)
 
 
-def _bool_arg(request, name):
-    value = request.args.get(name, "false").lower()
-    if value not in ("true", "false"):
+def _bool_arg(request, name, default=False):
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if value.lower() not in ("true", "false"):
         raise ValidationFailed(f"{name}: true or false", field=name)
-    return value == "true"
+    return value.lower() == "true"
 
 
 def _int_value(value, name):

@@ -18,7 +18,7 @@ import io
 import logging
 from dataclasses import replace
 from datetime import date, datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from services.routing import commands, deadlines, edxml, inbound
 from services.routing import statuses as st
@@ -115,12 +115,59 @@ def _unknown(document_id: str) -> NotFound:
     return NotFound(f"document {document_id} is not known to routing", field="document_id")
 
 
+class PackageSignatures(Protocol):
+    """The sending agency's XML signature on a package (the signing service holds
+    the keys and the trusted roots): ``sign`` gives the package (base64) signed,
+    ``verify`` the report of ``services.signing.verification.verify_edxml``."""
+
+    def sign(self, package_b64: str) -> str: ...
+
+    def verify(self, package_b64: str) -> dict: ...
+
+
+SIGNATURE = "edXMLHeader/Signature"
+_DSIG_NS = b"http://www.w3.org/2000/09/xmldsig#"
+
+
 class AxisConnector:
     """One call's connector: routing's ``store`` and event ``log``, the object
-    store ``files``, the service's ``settings``."""
+    store ``files``, the service's ``settings``, the packages' ``signatures``."""
 
-    def __init__(self, store: Any, log_: Any, files: Any, settings: RoutingSettings) -> None:
+    def __init__(self, store: Any, log_: Any, files: Any, settings: RoutingSettings,
+                 signatures: PackageSignatures | None = None) -> None:
         self.store, self.log, self.files, self.settings = store, log_, files, settings
+        self.signatures = signatures
+
+    def _signed_by_sender(self, actor: Actor, sender: str, package_b64: str,
+                          signed: Any) -> str:
+        """What the sending agency's own clerk exports carries its XML signature
+        (the package as it goes to the axis) unless ``signed`` is False (a copy
+        to look at); others' exports are read-only copies, unsigned."""
+        if signed not in (None, True, False):
+            raise ValidationFailed("signed: true or false", field="signed")
+        own = actor.role == "clerk" and actor.agency == sender
+        if signed and not own:
+            raise Forbidden(f"signed: only a clerk of the sender {sender} signs its package",
+                            field="signed")
+        if signed is False or not own or self.signatures is None:
+            return package_b64
+        return self.signatures.sign(package_b64)
+
+    def _checked_signature(self, raw: bytes, package_b64: str) -> dict:
+        """A package's XML signature checked when it has one (refused, naming the
+        failed checks, when it does not hold); what the answer says of it."""
+        if _DSIG_NS not in raw or self.signatures is None:
+            return {"signed": False, "signer": None, "agency_code": None}
+        report = self.signatures.verify(package_b64)
+        if not report["signed"]:
+            return {"signed": False, "signer": None, "agency_code": None}
+        if not report["ok"]:
+            failed = "; ".join(f"{c['check']}: {c['detail']}" for c in report["checks"]
+                               if not c["ok"])
+            raise ValidationFailed(f"{SIGNATURE}: the package's XML signature does not hold"
+                                   f" ({failed}); nothing was taken in", field=SIGNATURE)
+        signer = report["signatures"][0]
+        return {"signed": True, "signer": signer["signer"], "agency_code": signer["agency_code"]}
 
     @property
     def limit(self) -> int:
@@ -129,9 +176,11 @@ class AxisConnector:
 
     # -- documents out ---------------------------------------------------------------
 
-    def export_document(self, actor: Actor, document_id: str, inline: Any) -> str:
+    def export_document(self, actor: Actor, document_id: str, inline: Any,
+                        signed: Any = None) -> str:
         """The document as a package, base64: files by reference (our extension),
-        or with ``inline`` carried in it as the standard does."""
+        or with ``inline`` carried in it as the standard does; with the sender's
+        XML signature when its clerk asks (``_signed_by_sender``)."""
         with self.store.transaction() as conn:
             row = self.store.consignment(conn, document_id)
             traces = self.store.traces(conn, document_id)
@@ -148,7 +197,8 @@ class AxisConnector:
                 package.attachments, [data["file"], *data.get("attachments", ())])]
         elif inline is not False:
             raise ValidationFailed("inline: true or false", field="inline")
-        return _encode(edxml.export_package(package))
+        return self._signed_by_sender(actor, package.from_agency.id,
+                                      _encode(edxml.export_package(package)), signed)
 
     def _check_not_recalled(self, document_id: str, actor: Actor, data: dict) -> None:
         """A recipient whose copy was recalled (the revoke agreed) gets no bytes of
@@ -180,11 +230,18 @@ class AxisConnector:
                         load_directory: Callable[[], Directory], today: date) -> dict:
         """A package from the axis, delivered to the platform agencies its ``To``
         list names (merged ones to their successors); idempotent on its sender
-        and edXML ``DocumentId``; a refusal names the element, stores nothing."""
+        and edXML ``DocumentId``; a refusal names the element, stores nothing.
+        Its XML signature, when it has one, must hold (``_checked_signature``)."""
         raw = decode(package_b64)
         # Parsed in a real thread: a large package must not stall the hub.
         package = run_cpu(edxml.import_package, raw, max_bytes=2 * self.limit,
                           max_attachment_bytes=self.limit)
+        signature = self._checked_signature(raw, package_b64)
+        return {**self._import_document(actor, package, load_directory, today),
+                "signature": signature}
+
+    def _import_document(self, actor: Actor, package: edxml.Package,
+                         load_directory: Callable[[], Directory], today: date) -> dict:
         directory = load_directory()
         if inbound.is_recall(package):  # revocation (1) or update (2) of an earlier import
             return commands.recall_from_axis(self.store, self.log, package, directory, actor,
@@ -250,10 +307,12 @@ class AxisConnector:
 
     # -- status reports out and in ---------------------------------------------------
 
-    def export_status(self, actor: Actor, document_id: str, recipient: Any) -> str:
+    def export_status(self, actor: Actor, document_id: str, recipient: Any,
+                      signed: Any = None) -> str:
         """The current status of ``recipient``'s copy as a status package, base64:
-        a clerk of the recipient (its own copy, the default), a clerk of the
-        sender (any recipient), auditors (one named); anyone else ``NotFound``."""
+        a clerk of the recipient (its own copy, the default; signed by the
+        recipient as ``_signed_by_sender`` says), a clerk of the sender (any
+        recipient), auditors (one named); anyone else ``NotFound``."""
         if recipient is None:
             if actor.role == "auditor":
                 raise ValidationFailed("recipient: name the recipient whose status to export",
@@ -272,11 +331,12 @@ class AxisConnector:
                            " your agency", field="document_id")
         change = next(c for c in reversed(state.history) if c.code == state.code)
         description = st.label(change.code) + (f": {change.reason}" if change.reason else "")
-        return _encode(edxml.export_status(edxml.StatusPackage(
-            response_for=response_for(row["registered"]["data"]),
-            from_agency=edxml.Agency(id=recipient), status_code=change.code,
-            description=description, timestamp=change.at,
-            staff_info=edxml.StaffInfo(staff=change.user))))
+        return self._signed_by_sender(actor, recipient, _encode(edxml.export_status(
+            edxml.StatusPackage(
+                response_for=response_for(row["registered"]["data"]),
+                from_agency=edxml.Agency(id=recipient), status_code=change.code,
+                description=description, timestamp=change.at,
+                staff_info=edxml.StaffInfo(staff=change.user)))), signed)
 
     def import_status(self, actor: Actor, package_b64: Any) -> dict:
         """A status package applied to the copy it reports on, by the rules of
@@ -286,9 +346,11 @@ class AxisConnector:
             status = run_cpu(edxml.import_status, raw)
         except ValidationFailed as err:
             raise ValidationFailed(f"package: {err.message}", field="package") from None
-        return commands.jsonable(retrying(self.store.transaction,
-                                          lambda conn: self._report(conn, status, actor),
-                                          conflict=commands.conflict))
+        signature = self._checked_signature(raw, package_b64)
+        return {**commands.jsonable(retrying(self.store.transaction,
+                                             lambda conn: self._report(conn, status, actor),
+                                             conflict=commands.conflict)),
+                "signature": signature}
 
     def _report(self, conn: Any, status: edxml.StatusPackage, actor: Actor) -> dict:
         agency, code_path = status.from_agency.id, f"{edxml.STATUS}/StatusCode"

@@ -37,6 +37,22 @@ def today():
     return vietnam_time(utc_now()).date()
 
 
+class _SigningPort:
+    """The packages' XML signatures (``connector.PackageSignatures``) through the
+    signing service, for this call's caller."""
+
+    def __init__(self, onward):
+        self._onward = onward
+
+    def sign(self, package_b64):
+        with self._onward() as services:
+            return services.signing.sign_edxml(package_b64)
+
+    def verify(self, package_b64):
+        with self._onward() as services:
+            return services.signing.verify_edxml(package_b64)
+
+
 class RoutingService(Health, DeadLetters):
     name = domain.SERVICE
 
@@ -58,7 +74,8 @@ class RoutingService(Health, DeadLetters):
 
     @property
     def connector(self):
-        return AxisConnector(self.store, self.log, self.files, self.settings)
+        return AxisConnector(self.store, self.log, self.files, self.settings,
+                             _SigningPort(self.auth.onward))
 
     def _directory(self):
         return self.directory.load(self.events)[0]
@@ -221,12 +238,14 @@ class RoutingService(Health, DeadLetters):
     # -- edXML (QCVN 102:2016), the national axis ----------------------------------
 
     @rpc
-    def export_edxml(self, document_id, inline=False):
+    def export_edxml(self, document_id, inline=False, signed=None):
         """The document as an edXML package, base64: files by reference (our
         extension), or with ``inline`` carried in the package as the standard
-        does (read from the object store; at most ``MAX_UPLOAD_BYTES`` a file)."""
+        does (read from the object store; at most ``MAX_UPLOAD_BYTES`` a file).
+        A clerk of the sender gets it with the agency's XML signature (the
+        signing service writes it) unless ``signed`` is false."""
         actor = self.auth.actor()
-        return self.connector.export_document(actor, checked_uuid(document_id), inline)
+        return self.connector.export_document(actor, checked_uuid(document_id), inline, signed)
 
     @rpc
     def import_edxml(self, package_b64):
@@ -236,22 +255,26 @@ class RoutingService(Health, DeadLetters):
 
         Idempotent: the same package (sender and edXML ``DocumentId``) again
         returns the first answer with ``repeated`` and delivers nothing twice.
-        A refusal names the package element and stores nothing.
+        A refusal names the package element and stores nothing. A package with
+        an XML signature is taken in only if it holds (the signing service
+        checks it against the trusted roots); the answer's ``signature`` says.
         """
         actor = require_role(self.auth.actor(), "operator")
         return self.connector.import_document(actor, package_b64, self._directory, today())
 
     @rpc
-    def export_status_edxml(self, document_id, recipient=None):
+    def export_status_edxml(self, document_id, recipient=None, signed=None):
         """The current status of ``recipient``'s copy as an edXML status package
         (the recipient reporting to the sender), base64.
 
         A clerk of the recipient sees its own copy (``recipient`` defaults to the
-        caller's agency); a clerk of the sender names any recipient; auditors
-        name one. Anyone else: ``NotFound``, as for ``statuses``.
+        caller's agency), signed by its agency unless ``signed`` is false; a
+        clerk of the sender names any recipient; auditors name one. Anyone
+        else: ``NotFound``, as for ``statuses``.
         """
         actor = self.auth.actor()
-        return self.connector.export_status(actor, checked_uuid(document_id), recipient)
+        return self.connector.export_status(actor, checked_uuid(document_id), recipient,
+                                            signed)
 
     @rpc
     def import_status_edxml(self, package_b64):

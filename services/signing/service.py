@@ -15,7 +15,6 @@ under eventlet, for what a second instance gives without code.
 import base64
 import hashlib
 import io
-import json
 import logging
 from datetime import datetime
 
@@ -27,6 +26,7 @@ from services.signing import authority, commands, domain, manifest, pades, verif
 from services.signing.dependencies import SigningAuthority
 from services.signing.devices import SignsWithDevices
 from services.signing.enrolling import EnrolsWithRequests
+from services.signing.packages import SignsPackages
 from services.signing.settings import SigningSettings
 from services.signing.store import MIGRATIONS, SigningStore
 from shared import scope
@@ -51,7 +51,7 @@ NUMBER_WAIT_SECONDS = 5
 
 
 class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
-                     EnrolsWithRequests):
+                     EnrolsWithRequests, SignsPackages):
     name = domain.SERVICE
 
     events = EventStoreProvider(migrations=(uploads.MIGRATIONS, MIGRATIONS))
@@ -227,11 +227,11 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
             "agency_code": agency, "roles": ["leader", "agency"],
             **domain.expected_number(document, own)})
         result = {"document_id": str(document_id), "file": document["file"],
-                  "pdf": _jsonable(report), "manifest": None}
+                  "pdf": verification.jsonable(report), "manifest": None}
         if row[0]:
             body = self._fetch(row[0], row[0]["sha256"])
             signature = self._fetch(row[1], row[1]["sha256"])
-            result["manifest"] = _jsonable(run_cpu(
+            result["manifest"] = verification.jsonable(run_cpu(
                 verification.verify_manifest, body, signature, roots, crls,
                 {"agency_code": agency, "role": "agency"}))
         result["ok"] = bool(report["ok"] and result["manifest"] and result["manifest"]["ok"])
@@ -376,10 +376,6 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
 
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def _jsonable(report):
-    return json.loads(json.dumps(report, default=str))
 
 
 def _check_agency(code):

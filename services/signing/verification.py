@@ -38,6 +38,7 @@ trust roots and CRLs are all given, and validation is offline.
 """
 
 import asyncio
+import base64
 import io
 import json
 from datetime import UTC, datetime
@@ -65,9 +66,13 @@ from pyhanko.sign.validation.generic_cms import (
     extract_tst_data_iter,
 )
 from pyhanko_certvalidator import ValidationContext
+from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
+from signxml.exceptions import InvalidInput
+from signxml.exceptions import InvalidSignature as XmlInvalid
 
 from services.signing import appearance as looks
 from services.signing import manifest as manifest_module
+from services.signing import xmldsig
 from services.signing.pki import DOCUMENT_SIGNING, describe
 
 DEFAULT_ROLES = ("leader", "agency")
@@ -181,6 +186,80 @@ def verify_manifest(manifest_bytes, signature_der, trust_roots, crls=(), expecte
         report.add("files", not problems, "; ".join(problems) or
                    f"all {len(files)} files match the manifest's SHA-256 and sizes")
     return report.result()
+
+
+def verify_edxml(xml_bytes, trust_roots, crls=()):
+    """Check an edXML package's XML signature, when it has one.
+
+    The report as above, with ``signed`` (False: no signature, nothing else
+    checked) and, for a signed package, the checks ``placement`` (one
+    signature, in ``edXMLHeader``, over the whole package), ``integrity``
+    (signxml: every reference's digest and the signature value with the
+    certificate's key), ``chain``, ``validity``, ``revocation`` and
+    ``key_usage`` (judged now: a package has no time stamp) and ``signer``: a
+    certificate of the platform's profile must name the sender (``From``) as
+    its agency; one without an agency code (another CA's profile) is reported
+    by its subject.
+    """
+    root = xmldsig.parse(xml_bytes)
+    found = xmldsig.signatures(root)
+    report = _Report()
+    if not found:
+        return {**report.result(), "ok": True, "signed": False}
+    name = xmldsig.SIGNATURE
+    signature = found[0]
+    parent = signature.getparent()
+    placed = len(found) == 1 and parent is not None and \
+        parent.tag == f"{{{xmldsig.EDXML_NS}}}{xmldsig.HEADER}"
+    report.add("placement", placed, "one signature, in edXMLHeader" if placed
+               else f"{len(found)} signatures, or one outside edXMLHeader: refused",
+               signature=name)
+    chain = [x509.load_der_x509_certificate(base64.b64decode("".join(n.text.split())))
+             for n in signature.iter(f"{{{xmldsig.DS_NS}}}X509Certificate") if n.text]
+    if not chain:
+        report.add("integrity", False, "KeyInfo carries no X509Certificate: the signer"
+                   " cannot be known", signature=name)
+        return {**report.result(), "signed": True}
+    certificate = chain[0]
+    config = SignatureConfiguration(
+        require_x509=True, expect_references=1,
+        signature_methods=frozenset({SignatureMethod.ECDSA_SHA256, SignatureMethod.ECDSA_SHA384,
+                                     SignatureMethod.ECDSA_SHA512, SignatureMethod.RSA_SHA256,
+                                     SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512}),
+        digest_algorithms=frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384,
+                                     DigestAlgorithm.SHA512}))
+    try:
+        result = XMLVerifier().verify(root, x509_cert=certificate, expect_config=config)
+        whole = result.signed_xml is not None and result.signed_xml.tag == root.tag
+        report.add("integrity", whole, "the package's canonical bytes hash to the signed"
+                   " digest and the signature verifies with the certificate's key" if whole
+                   else "the signature covers part of the package, not all of it",
+                   signature=name)
+    except (XmlInvalid, InvalidInput) as exc:
+        report.add("integrity", False, f"the package is not the one signed, or the signature"
+                   f" value is wrong ({exc})", signature=name)
+    roots, crl_list = _roots(trust_roots), _crls(crls)
+    moment = datetime.now(UTC)
+    info = _signer_info(certificate)
+    report.signatures = [{"field": name, "signer": certificate.subject.rfc4514_string(),
+                          "kind": info["kind"], "role": info["role"],
+                          "agency_code": info["agency_code"], "signing_time": None,
+                          "time_source": "none (a package has no time stamp)"}]
+    _certificate_checks(report, name, _chain(certificate, chain[1:], roots), moment,
+                        "verification time (no time stamp)", crl_list)
+    sender = xmldsig.sender(root)
+    if info["agency_code"] is None:
+        report.add("signer", True, f"{certificate.subject.rfc4514_string()}: a certificate"
+                   " without an agency code (another CA's profile); the sender"
+                   f" {sender} is not matched to it", signature=name)
+    else:
+        report.add("signer", *_expected_signer(info, sender, "agency", 0), signature=name)
+    return {**report.result(), "signed": True}
+
+
+def jsonable(report):
+    """A report with its times and other values as JSON gives them (for RPC)."""
+    return json.loads(json.dumps(report, default=str))
 
 
 class _Report:

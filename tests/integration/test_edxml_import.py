@@ -85,7 +85,7 @@ def test_a_package_from_the_axis_reaches_each_recipient_once_and_its_status_goes
 
         wait_for(accepted, what="status 03 from docs' acceptance")
         status = edxml.import_status(base64.b64decode(rpc.routing.export_status_edxml(
-            document_id)))
+            document_id, None, False)))  # unsigned: signing is not running here
     assert (status.response_for.organ_id, status.response_for.code, status.status_code,
             status.from_agency.id) == (MINISTRY, "125/BNV-VP", "03", DISTRICT_1)
     assert status.response_for.promulgation_date == date(2026, 11, 20)

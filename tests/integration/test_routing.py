@@ -214,8 +214,14 @@ def test_the_directory_changes_on_a_date_and_old_codes_resolve_to_successors(rou
 
 def test_a_sent_document_exports_as_an_edxml_package_that_reads_back(routing):
     document_id = routing.deliver()
-    with routing.rpc() as rpc:
-        package_b64 = rpc.routing.export_edxml(document_id)
+    with routing.rpc() as rpc:  # unsigned: signing (which would sign it) is not running here
+        package_b64 = rpc.routing.export_edxml(document_id, False, False)
+        with pytest.raises(ValidationFailed, match="signed: true or false"):
+            rpc.routing.export_edxml(document_id, False, "yes")
+    with routing.rpc(agency=DISTRICT_1) as rpc:  # a recipient's copy to read, never signed
+        assert rpc.routing.export_edxml(document_id) == package_b64
+        with pytest.raises(Forbidden, match="signed: only a clerk of the sender"):
+            rpc.routing.export_edxml(document_id, False, True)
     package = edxml.import_package(base64.b64decode(package_b64))
     assert package.from_agency.id == PROVINCE
     assert sorted(a.id for a in package.to_agencies) == [DISTRICT_1, DISTRICT_2]
@@ -252,7 +258,8 @@ def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, pl
 
     with routing.rpc(agency=DISTRICT_1) as rpc:
         accepted = rpc.routing.report_status(document_id, "03")
-        mine = rpc.routing.export_status_edxml(document_id)  # defaults to the own copy
+        # The own copy by default; unsigned (signing is not running here).
+        mine = rpc.routing.export_status_edxml(document_id, None, False)
     with routing.rpc() as rpc:  # the sender names the recipient
         assert rpc.routing.export_status_edxml(document_id, DISTRICT_1) == mine
         with pytest.raises(NotFound):
@@ -276,7 +283,8 @@ def test_status_packages_go_out_and_come_back_in_by_the_status_rules(routing, pl
     assert status.timestamp == datetime.fromisoformat(accepted["at"]).replace(microsecond=0)
     assert status.staff_info.staff == accepted["user"]
     with routing.rpc() as rpc:  # the same document as the document package names
-        document = edxml.import_package(base64.b64decode(rpc.routing.export_edxml(document_id)))
+        document = edxml.import_package(base64.b64decode(
+            rpc.routing.export_edxml(document_id, False, False)))
     assert status.response_for.document_id == document.document_id
     assert status.response_for.code == f"{document.code_number}/{document.code_notation}"
 
