@@ -34,7 +34,7 @@ from infra import history
 from infra.api import Api, ApiError
 from infra.client import Client, wait_for
 from infra.keys import provisioned_env
-from infra.samples import make_decree_pdf, make_pdf
+from infra.samples import make_appendix_pdf, make_decree_pdf, make_pdf
 from infra.stack import (
     SERVICES, SeaweedServer, ServiceProcess, Supervisor, free_port, make_gateway_key,
     port_open, wait_for_docs_directory,
@@ -285,14 +285,18 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
               "2. Sơ tán người dân khỏi khu vực nguy hiểm trước 17 giờ ngày mai;",
               "3. Báo cáo tình hình về Văn phòng Ủy ban nhân dân tỉnh trước 16 giờ hằng ngày."),
         recipients=("UBND các huyện, xã;", "Lưu: VT, VP."), padding=pdf_kb * 1024)
+    appendix = make_appendix_pdf()  # its own file: sealed with the number at the issue
     sent_bytes = []
     document = clerk.register(
         {"subject": "Chỉ thị về việc chủ động ứng phó với bão số 3", "document_type": "CT",
          "urgency": 2, "recipients": DISTRICTS, "agency_abbreviation": "UBND",
          "drafting_unit": "Văn phòng UBND tỉnh", "signer": SIGNER},
-        [("file", "chi-thi.pdf", io.BytesIO(pdf), len(pdf), "application/pdf")],
+        [("file", "chi-thi.pdf", io.BytesIO(pdf), len(pdf), "application/pdf"),
+         ("attachment", "phu-luc.pdf", io.BytesIO(appendix), len(appendix),
+          "application/pdf")],
         progress=lambda sent, total: sent_bytes.append(sent))
     document_id = document["document_id"]
+    draft_appendix = document["attachments"][0]["sha256"]
     timer.say(f"clerk registered a draft Chỉ thị ({len(pdf) // 1024} KB, streamed in"
               f" {len(sent_bytes)} pieces) as {document_id}")
     clerk.post(f"/v1/documents/{document_id}/submit", {"signer_user": "chu.tich@ubnd-tinh"})
@@ -337,9 +341,12 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
         url = recipient.get(f"/v1/documents/{document_id}/file")["url"]
         body = requests.get(url, timeout=60).content
         delivered = os.path.join(log_dir, "chi-thi-as-delivered.pdf")
+        appendix_said = None
         if user == "van.thu@huyen-1":  # the signed document as a recipient got it
             with open(delivered, "wb") as fh:
                 fh.write(body)
+            appendix_said = save_sealed_appendix(recipient, document_id, draft_appendix,
+                                                 issued["number_notation"], log_dir)
         arrival = recipient.post(f"/v1/incoming/{document_id}/accept")
         # docs tells routing (IncomingAccepted); the sender's status 03 follows.
         wait_for(lambda: recipient.get(f"/v1/documents/{document_id}/statuses")[0]["status"]
@@ -349,6 +356,8 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
         timer.say(f"{user}: signatures VALID ({len(verdict['pdf']['checks'])} checks),"
                   f" {len(body) // 1024} KB downloaded, accepted as số đến"
                   f" {arrival['arrival_number']:02d}, reported {', '.join(codes)}")
+        if appendix_said:
+            timer.say(f"{user}: {appendix_said}")
     statuses = clerk.get(f"/v1/documents/{document_id}/statuses")
     tally = {}
     for row in statuses:
@@ -455,6 +464,21 @@ def run_scenario(api, client, timer, pdf_kb, log_dir, passwords, weeks=0, dev_cl
     print(f"Evidence bundle: {rel}; check it yourself:\n"
           f"  .venv/bin/python -m services.audit.verify_bundle {rel}"
           f" --log-key \"$(cat {os.path.relpath(key_path)})\"")
+
+
+def save_sealed_appendix(recipient, document_id, draft_sha256, number_notation, log_dir):
+    """The appendix as a recipient downloads it (the agency's invisible signature with
+    the number and time at the top right of page one, made as the document was
+    issued) into ``log_dir``/phu-luc-as-delivered.pdf; what to say of it."""
+    wait_for(lambda: recipient.get(f"/v1/documents/{document_id}")["attachments"][0][
+        "sha256"] != draft_sha256, what="docs to learn of the sealed appendix")
+    url = recipient.get(f"/v1/documents/{document_id}/attachments/0")["url"]
+    body = requests.get(url, timeout=60).content
+    with open(os.path.join(log_dir, "phu-luc-as-delivered.pdf"), "wb") as fh:
+        fh.write(body)
+    return (f"the directive's appendix (Phụ lục, its own file, {len(body) // 1024} KB) came"
+            f" with the agency's invisible signature, Số {number_notation} and the signing"
+            " time at its top right")
 
 
 def look_around(api_url, users_path, weeks=0):

@@ -51,18 +51,7 @@ def make_decree_pdf(*, agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), notat
     the recipients, and the signer block left free for the signatures
     (pades.DEFAULT_BOX). ``padding``
     random bytes in a revision of their own make it as large as wanted."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.pdfgen import canvas
-
-    from shared.fonts import find_fonts
-
-    for name, path in find_fonts().items():
-        if name not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(name, path))
-    regular, bold = "LienThongSerif", "LienThongSerif-Bold"
-    out = io.BytesIO()
-    page = canvas.Canvas(out, pagesize=(595, 842))
+    out, page, regular, bold = _a4_page()
     page.setFont(bold, 11)
     for i, line in enumerate(agency):
         page.drawCentredString(150, 790 - i * 14, line)
@@ -91,6 +80,89 @@ def make_decree_pdf(*, agency=("ỦY BAN NHÂN DÂN", "TỈNH NGHỆ AN"), notat
     page.setFont(regular, 8)
     for i, line in enumerate(recipients):
         page.drawString(60, 188 - i * 11, f"- {line}")
+    return _finished(out, page, padding)
+
+
+def make_appendix_pdf(*, heading="PHỤ LỤC", title="DANH SÁCH CÁC ĐIỂM SƠ TÁN DÂN",
+                      attached_to=("(Kèm theo Chỉ thị số          /CT-UBND ngày      tháng"
+                                   "      năm 2026", "của Ủy ban nhân dân tỉnh Nghệ An)"),
+                      columns=("STT", "Huyện", "Xã", "Điểm sơ tán", "Sức chứa (người)"),
+                      rows=(("1", "Diễn Châu", "Diễn Hoa", "Trường THCS Diễn Hoa", "450"),
+                            ("2", "Diễn Châu", "Diễn Phong", "Nhà văn hóa xóm 3", "200"),
+                            ("3", "Yên Thành", "Bắc Thành", "Trụ sở UBND xã Bắc Thành", "300"),
+                            ("4", "Quỳnh Lưu", "Quỳnh Thạch", "Trường Tiểu học Quỳnh Thạch",
+                             "500")),
+                      padding=0):
+    """A one-page A4 appendix laid out as Decree 30 Appendix I shows one, in
+    Vietnamese (DejaVu Serif, embedded): ``heading`` and ``title`` centred in
+    capitals, the lines saying which document it goes with (``attached_to``:
+    "(Kèm theo ...)", its number and date left blank: the appendix is drafted
+    before the register numbers the document), a short rule, then a table of
+    ``columns`` and ``rows``. The top margin (Decree 30: 20-25 mm) holds no text: the
+    agency's invisible signature writes the number and the signing time at its
+    right (pades.seal_appendix). ``padding``: as :func:`make_decree_pdf`."""
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    out, page, regular, bold = _a4_page()
+    left, right = 85, 595 - 57  # Decree 30: 30-35 mm left, 15-20 mm right
+    middle = (left + right) / 2
+    page.setFont(bold, 13)
+    page.drawCentredString(middle, 768, heading)
+    page.setFont(bold, 12)
+    y = 750
+    for line in simpleSplit(title, bold, 12, right - left):
+        page.drawCentredString(middle, y, line)
+        y -= 15
+    page.setFont(regular, 11)
+    for line in attached_to:
+        page.drawCentredString(middle, y, line)
+        y -= 14
+    page.line(middle - 40, y + 4, middle + 40, y + 4)
+    # The table: each column as wide as its widest cell, the spare width shared out.
+    size, pad, height = 10, 4, 18
+    wanted = [max(stringWidth(cell, bold if i == 0 else regular, size) + 2 * pad
+                  for i, cell in enumerate(column))
+              for column in zip(columns, *rows)]
+    spare = (right - left - sum(wanted)) / len(wanted)
+    widths = [w + spare for w in wanted]
+    edges = [left]
+    for width in widths:
+        edges.append(edges[-1] + width)
+    top = y - 16
+    for r, cells in enumerate([columns, *rows]):
+        page.setFont(bold if r == 0 else regular, size)
+        baseline = top - (r + 1) * height + 6
+        for x1, x2, cell in zip(edges, edges[1:], cells):
+            if r == 0 or cell.isdigit():
+                page.drawCentredString((x1 + x2) / 2, baseline, cell)
+            else:
+                page.drawString(x1 + pad, baseline, cell)
+    bottom = top - (len(rows) + 1) * height
+    for k in range(len(rows) + 2):
+        page.line(left, top - k * height, right, top - k * height)
+    for x in edges:
+        page.line(x, top, x, bottom)
+    return _finished(out, page, padding)
+
+
+def _a4_page():
+    """(buffer, canvas, regular font, bold font): an A4 page to draw on, the
+    Unicode fonts (shared.fonts) registered for embedding."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    from shared.fonts import find_fonts
+
+    for name, path in find_fonts().items():
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, path))
+    out = io.BytesIO()
+    return out, canvas.Canvas(out, pagesize=(595, 842)), "LienThongSerif", "LienThongSerif-Bold"
+
+
+def _finished(out, page, padding):
     page.showPage()
     page.save()
     return _padded(out.getvalue(), padding) if padding else out.getvalue()

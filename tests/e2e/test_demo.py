@@ -86,21 +86,57 @@ def the_history_is_on_the_leaders_dashboard(url, users, text):
     assert monday - timedelta(weeks=5) <= issued < monday - timedelta(weeks=4), issued
 
 
+def page_one_text(path, *options):
+    return subprocess.run([tool("pdftotext", "poppler-utils"), *options, "-f", "1", "-l", "1",
+                           path, "-"], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
+
+
+def picture_of_page_one(path, name):
+    """Page one as $LIENTHONG_SCREENSHOTS/``name``.png, if that is set (the README's)."""
+    if shots := os.environ.get("LIENTHONG_SCREENSHOTS"):
+        subprocess.run([tool("pdftoppm", "poppler-utils"), "-png", "-r", "72", "-f", "1", "-l",
+                        "1", "-singlefile", path, os.path.join(shots, name)],
+                       check=True, timeout=60)
+
+
 def the_directive_reads_its_number_and_date():
     """The demo's directive, laid out as Decree 30 Appendix I shows, carries on its
     page the number and the place-and-date line given at the leader's signature, as
-    a recipient downloaded it; its picture goes to $LIENTHONG_SCREENSHOTS if set."""
+    a recipient downloaded it; its picture goes to $LIENTHONG_SCREENSHOTS if set.
+    Returns its number and notation."""
     delivered = os.path.join(ROOT, "var", "demo", "chi-thi-as-delivered.pdf")
-    text = subprocess.run([tool("pdftotext", "poppler-utils"), "-layout", "-f", "1", "-l", "1",
-                           delivered, "-"], capture_output=True, text=True, timeout=60,
-                          check=True).stdout
-    assert re.search(r"Số: \d{2,}/CT-UBND", text), text
+    text = page_one_text(delivered, "-layout")
+    number = re.search(r"Số: (\d{2,}/CT-UBND)", text)
+    assert number, text
     assert re.search(r"Nghệ An, ngày \d{2} tháng \d{1,2} năm \d{4}", text), text
     assert "CHỈ THỊ" in text and "bão số 3" in text
-    if shots := os.environ.get("LIENTHONG_SCREENSHOTS"):
-        subprocess.run([tool("pdftoppm", "poppler-utils"), "-png", "-r", "72", "-f", "1", "-l",
-                        "1", "-singlefile", delivered, os.path.join(shots, "van-ban-da-ky")],
-                       check=True, timeout=60)
+    picture_of_page_one(delivered, "van-ban-da-ky")
+    return number.group(1)
+
+
+def the_appendix_reads_the_same_number_in_its_free_margin(number_notation):
+    """The directive's appendix, in its own file as a recipient downloaded it, carries
+    the agency's number and signing time at the top right of page one (Decree 30
+    Appendix I: the seal on an attachment is invisible, these two lines show it),
+    over none of the page's own text; its picture goes to $LIENTHONG_SCREENSHOTS."""
+    delivered = os.path.join(ROOT, "var", "demo", "phu-luc-as-delivered.pdf")
+    text = page_one_text(delivered, "-layout")
+    assert "PHỤ LỤC" in text and "DANH SÁCH CÁC ĐIỂM SƠ TÁN DÂN" in text, text
+    assert "của Ủy ban nhân dân tỉnh Nghệ An" in text and "Quỳnh Thạch" in text, text
+    words = [(word, *map(float, box)) for *box, word in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+        page_one_text(delivered, "-bbox"))]
+    time_stamp = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+07:00")
+    marks = [w for w in words if w[0] == number_notation or time_stamp.fullmatch(w[0])]
+    own = [w for w in words if w not in marks]
+    assert [w[0] for w in marks][:1] == [number_notation] and len(marks) == 2, marks
+    assert len(own) > 40, own  # the heading, the title, the table
+    for _, x1, y1, x2, y2 in marks:
+        for word, a1, b1, a2, b2 in own:  # no overlap with any word of the page
+            assert x2 <= a1 or a2 <= x1 or y2 <= b1 or b2 <= y1, (word, marks)
+        assert x2 > 595 / 2 and y2 < min(w[2] for w in own)  # top right, above all text
+    picture_of_page_one(delivered, "phu-luc-da-ky")
 
 
 def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_path):
@@ -137,7 +173,9 @@ def test_the_main_job_runs_the_whole_scenario_then_survives_a_dead_service(tmp_p
             users = json.load(fh)
         url = f"http://127.0.0.1:{port}"
         the_history_is_on_the_leaders_dashboard(url, users, text)
-        the_directive_reads_its_number_and_date()
+        the_appendix_reads_the_same_number_in_its_free_margin(
+            the_directive_reads_its_number_and_date())
+        assert "van.thu@huyen-1: the directive's appendix (Phụ lục" in text
 
         # A service dies (SIGKILL): the supervisor brings it back, and it answers.
         routing = [p for p in children(demo.pid) if "RoutingService" in command_line(p)]

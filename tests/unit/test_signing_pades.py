@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.writer import PdfFileWriter
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import SignatureCoverageLevel
 
-from infra.samples import make_decree_pdf, make_pdf
+from infra.samples import make_appendix_pdf, make_decree_pdf, make_pdf
 from services.signing import appearance as looks
 from services.signing import pades, pki, tsa, verification
 from shared.errors import Conflict, ValidationFailed
@@ -354,17 +354,20 @@ def _words(path):
     return [(text, *map(float, box)) for *box, text in found]
 
 
-def test_the_appendix_marks_cover_no_text_of_a_decree_30_page(agency, tsa_url, tmp_path):
-    path = tmp_path / "appendix.pdf"
-    page = make_decree_pdf(kind="PHỤ LỤC")
+@pytest.mark.parametrize("make, top", [
+    (lambda: make_decree_pdf(kind="PHỤ LỤC"), ("CỘNG", "NAM", "Độc", "phúc")),  # the motto
+    (make_appendix_pdf, ("PHỤ", "LỤC", "DANH", "DÂN")),  # an appendix's own heading
+], ids=["decree-page", "appendix-page"])
+def test_the_appendix_marks_cover_no_text_of_a_decree_30_page(agency, tsa_url, tmp_path,
+                                                              make, top):
+    path, page = tmp_path / "appendix.pdf", make()
     path.write_bytes(page)
     before = _words(path)
     path.write_bytes(pades.seal_appendix(page, agency.org, "12/QĐ-UBND", ISSUED_AT,
                                          timestamper_url=tsa_url))
     marks = [w for w in _words(path) if w not in before]
     assert [w[0] for w in marks] == ["12/QĐ-UBND", "2026-12-05T10:00:00+07:00"]
-    motto = [w for w in before if w[0] in ("CỘNG", "NAM", "Độc", "phúc")]
-    assert len(motto) == 4
+    assert len([w for w in before if w[0] in top]) == 4
     for _, x1, y1, x2, y2 in marks:
         for text, a1, b1, a2, b2 in before:  # no overlap with any word of the page
             assert x2 <= a1 or a2 <= x1 or y2 <= b1 or b2 <= y1, text
