@@ -297,8 +297,17 @@ class PackageSignatureAnswer(_Answer):
     agency_code = _text(nullable=True, description="the agency its certificate names")
 
 
+class NotDeliveredAnswer(_Answer):
+    code = _text(description="the To code, as the package gives it")
+    field = _text(description="where it is in the package")
+    reason = _text(description="why it is not delivered here (not on this platform)")
+
+
 class ImportedAnswer(_Answer):
     signature = fields.Nested(PackageSignatureAnswer, required=True)
+    not_delivered = fields.List(fields.Nested(NotDeliveredAnswer), required=False, metadata={
+        "description": "recipients the package names that are not on this platform (a new"
+                       " document: taken in for the others)"})
     document_id = _text()
     number_notation = _text()
     subject = _text()

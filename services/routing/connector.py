@@ -247,12 +247,13 @@ class AxisConnector:
             return commands.recall_from_axis(self.store, self.log, package, directory, actor,
                                              utc_now())
         inbound.check_importable(package, directory.knows)
+        elsewhere: list[dict] = []  # To codes not on the platform: said, not refused
         recipients = inbound.resolve_recipients(
-            package, lambda code: [v.code for v in directory.resolve(code, today)])
+            package, lambda code: [v.code for v in directory.resolve(code, today)], elsewhere)
         document_id = inbound.document_id_of(package)
         earlier = commands.check_import(self.store, package, document_id, actor, utc_now())
         if earlier is not None:
-            return commands.jsonable(earlier)
+            return {**commands.jsonable(earlier), "not_delivered": elsewhere}
         # The same package may be imported twice at once (the broker redelivers a
         # call whose service died while the connector posts it again): both store
         # their files, one commits under the lock, the other finds it imported,
@@ -269,7 +270,7 @@ class AxisConnector:
         if result["repeated"]:
             self._remove(files, "a concurrent repeat of an import")
         failpoint("routing.import.after_commit")
-        return result
+        return {**result, "not_delivered": elsewhere}
 
     def _store_files(self, document_id: str, attachments: list) -> list[dict]:
         """Each file of a package, stored where docs keeps a document's files (put

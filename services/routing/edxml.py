@@ -42,8 +42,9 @@ Where we still differ from the SDKs:
 * We write each file inline as it is; the SDKs usually zip it first
   (``ContentType`` ``application/zip`` in ``AttachmentEncoded``). On import
   such a ZIP is unpacked, within limits (:func:`unpack_zip`).
-* The XML signature (``Signature`` in ``edXMLHeader``) is neither checked nor
-  written; it is ignored like every unknown element.
+* The XML signature (``Signature`` in ``edXMLHeader``) is not this codec's: the
+  signing service writes and checks it (``services.signing.xmldsig``); here
+  it is skipped like every unknown element.
 * A zone-less time is Vietnam time (+07:00). Sub-second precision is not
   written (the SDKs' times have none).
 

@@ -151,13 +151,18 @@ def check_importable(package, is_platform_agency):
     document_type_code(package.document_type)
 
 
-def resolve_recipients(package, resolve):
+def resolve_recipients(package, resolve, elsewhere=None):
     """The platform agencies the package's ``To`` list stands for today, sorted.
 
     ``resolve(code)`` returns the codes one ``To`` resolves to (a merged
     commune gives its successor) or raises; the error then names ``To[n]``.
+    With a list ``elsewhere``, a ``To`` that is not on the platform does not
+    refuse the package while another one is (the axis delivers to many
+    agencies; we take in what is ours): it is appended there as
+    ``{"code", "field", "reason"}``. None of them on the platform: the first
+    one's error.
     """
-    found = set()
+    found, missed = set(), []
     for n, agency in enumerate(package.to_agencies, 1):
         try:
             found.update(resolve(agency.id))
@@ -165,7 +170,16 @@ def resolve_recipients(package, resolve):
             path = f"{HEADER}/To[{n}]/OrganId"
             message = err.message.split(": ", 1)[-1] if err.message.startswith("code") \
                 else err.message
-            raise type(err)(f"{path}: {message}", field=path) from None
+            if elsewhere is None:
+                raise type(err)(f"{path}: {message}", field=path) from None
+            missed.append((type(err), {"code": agency.id, "field": path, "reason": message,
+                                       "said": f"not an agency of this platform ({message})"}))
+    if missed and not found:
+        kind, first = missed[0]
+        raise kind(f"{first['field']}: {first['reason']}", field=first["field"])
+    if elsewhere is not None:
+        elsewhere.extend({"code": e["code"], "field": e["field"], "reason": e["said"]}
+                         for _, e in missed)
     return sorted(found)
 
 

@@ -109,6 +109,24 @@ def test_a_retired_code_in_to_reaches_its_successor(axis):
     assert answer["recipients"] == merged["recipients"] != [commune_code(1, 1)]
 
 
+def test_a_package_for_agencies_here_and_elsewhere_is_taken_in_for_ours(axis):
+    """The axis delivers one package to many agencies: what is addressed to this
+    platform's is taken in, the rest said, not refused (the same again: repeated)."""
+    elsewhere = ("999.99.99.H99", "0312345678")  # unknown here; an enterprise's code
+    with axis.rpc() as rpc:
+        answer = rpc.routing.import_edxml(package(to=(elsewhere[0], DISTRICT_1, elsewhere[1])))
+        again = rpc.routing.import_edxml(package(to=(elsewhere[0], DISTRICT_1, elsewhere[1])))
+    assert answer["recipients"] == [DISTRICT_1] and not answer["repeated"]
+    assert [(m["code"], m["field"]) for m in answer["not_delivered"]] == [
+        (elsewhere[0], "edXMLHeader/MessageHeader/To[1]/OrganId"),
+        (elsewhere[1], "edXMLHeader/MessageHeader/To[3]/OrganId")]
+    assert [m["reason"].split(" (")[0] for m in answer["not_delivered"]] == [
+        "not an agency of this platform"] * 2, answer["not_delivered"]
+    assert again == {**answer, "repeated": True}
+    assert axis.count("routing", "SELECT count(*) FROM events"
+                      " WHERE event_type = 'DocumentDelivered'") == 1
+
+
 def _inline(name, content):
     return edxml.Attachment(content_id=name, name=name, content=content)
 
@@ -116,8 +134,8 @@ def _inline(name, content):
 BAD = [
     ("a clerk imports", Forbidden, None, {"role": "clerk"}),
     ("an agency admin imports", Forbidden, "role", {"role": "admin"}),
-    ("unknown recipient", NotFound, "edXMLHeader/MessageHeader/To[2]/OrganId",
-     {"to": (DISTRICT_1, "999.99.99.H99")}),
+    ("no recipient on the platform", NotFound, "edXMLHeader/MessageHeader/To[1]/OrganId",
+     {"to": ("999.99.99.H99", "888.88.88.H88")}),
     ("sender on the platform", Conflict, "edXMLHeader/MessageHeader/From/OrganId",
      {"from_agency": edxml.Agency(id=PROVINCE)}),
     ("revoke naming no document", ValidationFailed,

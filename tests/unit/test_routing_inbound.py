@@ -122,6 +122,26 @@ def test_recipients_resolve_each_to_and_an_error_names_which():
                                     f" agency {DISTRICT_1}")
 
 
+def test_a_to_not_on_the_platform_is_set_aside_while_another_is_ours():
+    def resolve(code):
+        if code == DISTRICT_1:
+            raise NotFound(f"code: unknown agency {code}", field="code")
+        return [code]
+
+    elsewhere = []
+    assert inbound.resolve_recipients(package(), resolve, elsewhere) == [DISTRICT_2]
+    assert elsewhere == [{"code": DISTRICT_1, "field": "edXMLHeader/MessageHeader/To[2]/OrganId",
+                          "reason": f"not an agency of this platform (unknown agency"
+                                    f" {DISTRICT_1})"}]
+
+    def nobody_here(code):
+        raise NotFound(f"code: unknown agency {code}", field="code")
+
+    with pytest.raises(NotFound) as raised:  # none of ours: the first one named
+        inbound.resolve_recipients(package(), nobody_here, [])
+    assert raised.value.field == "edXMLHeader/MessageHeader/To[1]/OrganId"
+
+
 def test_the_record_reads_like_an_issued_document():
     document = inbound.record(package(), "doc-1", [DISTRICT_1, DISTRICT_2],
                               [stored(1), stored(2)], NOW)
