@@ -5,7 +5,7 @@ localhost; the mark read back with pdftotext, the signatures with pyHanko.
 """
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -15,20 +15,32 @@ from pyhanko_certvalidator import ValidationContext
 
 from infra.samples import make_decree_pdf, make_pdf
 from services.signing import pades
+from services.signing import pki
 from shared.errors import ValidationFailed
-from tests.unit.test_signing_pades import (CODE, Agency, _run, _words, tsa_ca,  # noqa: F401
-                                           tsa_url)
+from tests.unit.test_signing_pades import NOW, Agency, _run, _tsa_server, _words
 
 WHEN = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 
 
 @pytest.fixture(scope="module")
-def agency(tsa_ca):  # noqa: F811
+def tsa_ca():
+    return pki.create_root_ca("TSA Root (test)", NOW - timedelta(days=365),
+                              NOW + timedelta(days=3650))
+
+
+@pytest.fixture(scope="module")
+def tsa_url(tsa_ca):
+    with _tsa_server(tsa_ca) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def agency(tsa_ca):
     return Agency(tsa_ca)
 
 
 @pytest.fixture(scope="module")
-def final(agency, tsa_url):  # noqa: F811
+def final(agency, tsa_url):
     """An issued document: the leader's signature, then the seal over number and date."""
     signed = pades.sign_as_leader(make_decree_pdf(), agency.leader, "Chủ tịch",
                                   "Nguyễn Văn An", timestamper_url=tsa_url)
