@@ -58,7 +58,9 @@ ONWARD = {"audit.reconcile": ("docs.state_summary", "signing.state_summary",
           # Only those who may read the document (docs decides) verify it.
           "signing.verify_document": ("docs.get_document",),
           # Only those docs lets download the document (not a recalled copy).
-          "signing.manifest_urls": ("docs.file_url",)}
+          "signing.manifest_urls": ("docs.file_url",),
+          # docs numbers and registers a copy; signing signs it with the agency's key.
+          "docs.copy_document": ("signing.copy_pdf",)}
 
 _actor_schema = ActorSchema()
 
