@@ -136,8 +136,10 @@ def copy(store: Any, log_: EventLog, document_id: Any, copy_id: str, request: di
         if within is not None:
             within(conn)
         document = store.document(conn, document_id)
-        if document is None:
-            raise missing(document_id)
+        if document is not None:
+            document["delivered_to"] = store.deliveries(conn, document_id)
+        if document is None or not domain.may_read(document, actor):
+            raise missing(document_id)  # as for a reader: its existence not confirmed
         incoming = store.incoming(conn, document_id, actor.agency)
         copies.check_holder(document, actor, incoming["state"] if incoming else None)
         abbreviation = copies.abbreviation_of(document, actor, request)

@@ -526,6 +526,17 @@ class FollowUpRowAnswer(_Answer):
     note = _text(nullable=True)
 
 
+class CopyRowAnswer(_Answer):
+    """A line of the agency's copy register (Decree 30 Art. 25-28)."""
+    number_notation = _text(description="01/SY-UBND")
+    copy_date = _text(**_DATE)
+    form = _choice(["Sao y", "Sao lục", "Trích sao"])
+    source = _text(description="the copied document's number, date and issuing agency")
+    type_and_subject = _text()
+    pages = _text(description="Toàn văn, or the pages of a trích sao")
+    copied_by = _text()
+
+
 # -- audit
 
 class AlertAnswer(_Answer):

@@ -199,10 +199,12 @@ ENDPOINTS = {
                                 answer=a.StateAnswer),
     "registers": Endpoint(
         "GET", "/v1/registers/{kind}",
-        "The outgoing, incoming or follow-up register: rows as JSON, CSV or a printable PDF",
+        "The outgoing, incoming or follow-up register, or the copy register (copies):"
+        " rows as JSON, CSV or a printable PDF",
         CLERK + LEADER, answer={
             "application/json": {"schema": {"type": "array", "items": {"oneOf": [
-                a.OutgoingRowAnswer, a.IncomingRowAnswer, a.FollowUpRowAnswer]}}},
+                a.OutgoingRowAnswer, a.IncomingRowAnswer, a.FollowUpRowAnswer,
+                a.CopyRowAnswer]}}},
             "text/csv": {"schema": {"type": "string"}},
             "application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         query=(("year", "integer", "calendar year"),

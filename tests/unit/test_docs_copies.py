@@ -119,8 +119,9 @@ def test_only_a_clerk_of_an_agency_holding_the_document_copies_it(store, log):
     refusals = [
         (draft, {"form": "SY"}, CLERK, Conflict, "state"),
         (document_id, {"form": "SY"}, Actor("lanh.dao", SENDER, "leader"), Forbidden, "role"),
-        (document_id, {"form": "SY"}, Actor("x", "000.05.00.H41", "clerk"), Forbidden,
-         "agency"),
+        # another agency's clerk: as for a document that does not exist
+        (document_id, {"form": "SY"}, Actor("x", "000.05.00.H41", "clerk"), NotFound,
+         "document_id"),
         # arrived, not yet accepted into the recipient's register
         (document_id, {"form": "SY", "agency_abbreviation": "SNV"}, RECIPIENT_CLERK,
          Conflict, "state"),
