@@ -128,7 +128,8 @@ def copy(store: Any, log_: EventLog, document_id: Any, copy_id: str, request: di
     ``make(source file, number_notation, copied_at)`` signs and stores the copy
     (its file description), and ``DocumentCopied`` registers it, all in one
     transaction: a refusal or a failure of ``make`` gives the number back (no
-    gap), the series row stays locked until the commit (no duplicate).
+    gap), the series row stays locked until the commit (no duplicate): copies of
+    one form by one agency are made one at a time.
     ``within(conn)`` runs first (the copy's upload intent settled)."""
     document_id = _checked(document_id)
 
@@ -155,8 +156,12 @@ def copy(store: Any, log_: EventLog, document_id: Any, copy_id: str, request: di
                 "source_copy_id": source_copy_id, "copied_at": copied_at,
                 "file": make(source, notation, copied_at)}
 
+    # A transaction of its own, not the commit group's (``store.writing``): signing
+    # runs inside it, and a group's writers would wait for it, holding the log head.
+    # Here only the form's series row is held while signing; the log head is taken
+    # at the append, just before the commit.
     _, [recorded] = run_command(
-        store.writing, log_, load,
+        store.transaction, log_, load,
         lambda s: [copies.document_copied(copy_id, s["document"], request, s["number"],
                                           s["year"], s["notation"], s["file"],
                                           s["source_copy_id"], s["copied_at"], actor)],

@@ -13,6 +13,7 @@ from services.docs.store import MemoryDocsStore
 from shared.envelope import Actor
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.eventstore import InMemoryEventStore
+from shared.failpoints import FailpointError
 from tests.unit.docs_store_contract import OTHER, RECIPIENT, SENDER
 from tests.unit.test_docs_commands import CLERK, RECIPIENT_CLERK, sealed, sent
 
@@ -157,6 +158,17 @@ def test_a_copy_that_fails_at_signing_gives_its_number_back(store, log):
     assert store.copies == {} and (SENDER, 2026, "copy-TrS") not in store.numbers
     assert copy(store, log, document_id, {"form": "TrS", "pages": [1]}).data[
         "number_notation"] == "01/TrS-UBND"
+
+
+def test_a_copy_that_fails_holding_its_number_gives_it_back(store, log, monkeypatch):
+    document_id = issued(store, log)
+    signing = Signing()
+    monkeypatch.setenv("LIENTHONG_FAILPOINTS", "docs.copy.after_number:raise")
+    with pytest.raises(FailpointError):
+        copy(store, log, document_id, {"form": "SY"}, make=signing)
+    assert signing.calls == [] and store.copies == {}
+    monkeypatch.delenv("LIENTHONG_FAILPOINTS")
+    assert copy(store, log, document_id, {"form": "SY"}).data["number"] == 1
 
 
 def test_copies_are_in_the_agencys_copy_register(store, log):
