@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.diff_analysis import (FormUpdatingRule, GenericFieldModificationRule,
+                                        ModificationLevel, SigFieldCreationRule,
+                                        SigFieldModificationRule)
+from pyhanko.sign.diff_analysis.policies import DEFAULT_DIFF_POLICY, StandardDiffPolicy
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
@@ -49,7 +52,16 @@ def final(agency, tsa_url):
                                 place="Nghệ An")
 
 
-def _statuses(agency, pdf):
+# Acrobat's reading of a certification allowing form filling: a new visible signature
+# field may be added (pyHanko's default, "stricter than Acrobat", says otherwise).
+ACROBAT = StandardDiffPolicy(
+    global_rules=DEFAULT_DIFF_POLICY.global_rules,
+    form_rule=FormUpdatingRule(field_rules=[
+        SigFieldCreationRule(allow_new_visible_after_certify=True),
+        SigFieldModificationRule(), GenericFieldModificationRule()]))
+
+
+def _statuses(agency, pdf, diff_policy=None):
     roots = [agency.ca.certificate, agency.tsa_ca.certificate]
     from asn1crypto import x509 as asn1_x509
     from cryptography.hazmat.primitives import serialization
@@ -57,7 +69,7 @@ def _statuses(agency, pdf):
         c.public_bytes(serialization.Encoding.DER)) for c in roots],
         allow_fetching=False, revocation_mode="soft-fail")
     reader = PdfFileReader(io.BytesIO(pdf))
-    return {sig.field_name: validate_pdf_signature(sig, context)
+    return {sig.field_name: validate_pdf_signature(sig, context, diff_policy=diff_policy)
             for sig in reader.embedded_regular_signatures}
 
 
@@ -75,6 +87,11 @@ def test_a_sao_y_keeps_the_original_signatures_and_adds_the_agencys(agency, tsa_
     assert statuses["BanSao"].modification_level == ModificationLevel.NONE
     assert statuses["AgencySeal"].modification_level == ModificationLevel.FORM_FILLING
     assert statuses["AgencySeal"].docmdp_ok
+    # The leader's certification (form filling): kept as Acrobat reads it; pyHanko's
+    # strict default counts the copy's visible field as a change of another kind.
+    leader = _statuses(agency, copy, ACROBAT)["LeaderSignature"]
+    assert leader.docmdp_ok and leader.modification_level == ModificationLevel.FORM_FILLING
+    assert statuses["LeaderSignature"].modification_level == ModificationLevel.OTHER
     path = tmp_path / "copy.pdf"
     path.write_bytes(copy)
     lines = [line.strip() for line in _run("pdftotext", "-layout", str(path), "-").splitlines()]
