@@ -16,6 +16,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from tests.e2e.test_gateway import USERS, until_ok
+from tests.support.client import DISTRICT_1
 from tests.support.gateway import Api, seed_file
 from tests.support.pdf import make_pdf
 
@@ -121,6 +122,26 @@ def test_a_sao_y_and_a_trich_sao_of_an_issued_document(gateway, tmp_path):
     statuses = signatures(api, download(api, doc, sao_luc.json()))
     assert list(statuses) == ["LeaderSignature", "AgencySeal", "BanSao", "BanSao1"]
     assert all(s.intact and s.valid for s in statuses.values())
+
+    # A recipient copies once it accepted the document: its own key, its own series.
+    document_id = doc.rsplit("/", 1)[1]
+    early = api.post("van.thu.h1", doc + "/copies", {"form": "SY"})
+    assert early.status_code in (404, 409), early.text  # not arrived, or not accepted yet
+    until_ok(lambda: api.post("van.thu.h1", f"/v1/incoming/{document_id}/accept", {}),
+             "the district's arrival")
+    theirs = api.post("van.thu.h1", doc + "/copies", {"form": "SY"})
+    assert theirs.status_code == 400, theirs.text
+    assert theirs.json()["error"]["field"] == "agency_abbreviation"
+    theirs = api.post("van.thu.h1", doc + "/copies",
+                      {"form": "SY", "agency_abbreviation": "UBND"})
+    assert theirs.status_code == 201, theirs.text
+    assert (theirs.json()["number_notation"], theirs.json()["agency"]) == (
+        "01/SY-UBND", DISTRICT_1)
+    url = api.get("van.thu.h1", f"{doc}/copies/{theirs.json()['copy_id']}/file").json()["url"]
+    statuses = signatures(api, requests.get(url, timeout=30).content)
+    assert list(statuses) == ["LeaderSignature", "AgencySeal", "BanSao"]
+    assert all(s.intact and s.valid for s in statuses.values())
+    assert [c["agency"] for c in api.get("van.thu.h1", doc + "/copies").json()] == [DISTRICT_1]
 
     register = api.get("van.thu", "/v1/registers/copies")
     assert register.status_code == 200, register.text
