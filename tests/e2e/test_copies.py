@@ -19,6 +19,7 @@ from tests.e2e.test_gateway import USERS, until_ok
 from tests.support.client import DISTRICT_1
 from tests.support.gateway import Api, seed_file
 from tests.support.pdf import make_pdf
+from tests.e2e.test_web import post, session
 
 pytestmark = pytest.mark.e2e
 
@@ -148,3 +149,24 @@ def test_a_sao_y_and_a_trich_sao_of_an_issued_document(gateway, tmp_path):
     assert [(r["number_notation"], r["form"]) for r in register.json()] == [
         ("01/SY-UBND", "Sao y"), ("01/TrS-UBND", "Trích sao"), ("02/TrS-UBND", "Trích sao"),
         ("01/SL-UBND", "Sao lục")]
+
+
+def test_the_clerk_copies_from_the_document_page(gateway, platform):
+    api, url = gateway, platform.gateway_url
+    doc, _ = issued_document(api)
+    page_of = "/web" + doc.removeprefix("/v1")
+    browser = session(url, "van.thu")
+    page = browser.get(f"{url}{page_of}", timeout=30)
+    assert page.status_code == 200 and "Sao văn bản" in page.text, page.text[:2000]
+    refused = post(browser, url, f"{page_of}/copy", {"copy_form": "TrS", "copy_pages": "5"})
+    assert refused.status_code == 400, refused.text[:2000]
+    assert "Trường: Trang trích sao" in refused.text and "outside a 1-page" in refused.text
+    made = post(browser, url, f"{page_of}/copy", {"copy_form": "TrS", "copy_pages": "1"})
+    assert made.status_code == 303 and made.headers["Location"].endswith("?ok=copy"), made.text
+    page = browser.get(f"{url}{page_of}?ok=copy", timeout=30)
+    assert "Đã sao văn bản." in page.text and "01/TrS-UBND" in page.text
+    [copy_id] = [c["copy_id"] for c in api.get("van.thu", doc + "/copies").json()]
+    download = browser.get(f"{url}{page_of}/copies/{copy_id}/file", allow_redirects=False,
+                           timeout=30)
+    assert download.status_code == 302
+    assert requests.get(download.headers["Location"], timeout=30).content.startswith(b"%PDF-")
