@@ -64,7 +64,9 @@ ONWARD = {"audit.reconcile": ("docs.state_summary", "signing.state_summary",
           "routing.export_edxml": ("signing.sign_edxml",),
           "routing.export_status_edxml": ("signing.sign_edxml",),
           "routing.import_edxml": ("signing.verify_edxml",),
-          "routing.import_status_edxml": ("signing.verify_edxml",)}
+          "routing.import_status_edxml": ("signing.verify_edxml",),
+          # docs numbers and registers a copy; signing signs it with the agency's key.
+          "docs.copy_document": ("signing.copy_pdf",)}
 
 _actor_schema = ActorSchema()
 

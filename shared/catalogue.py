@@ -15,7 +15,7 @@ _PRODUCED_BY = {
         "DocumentRegistered", "ExternalDocumentRecorded", "DocumentRevised",
         "DocumentSubmitted", "DocumentNumbered", "DocumentIssued", "DocumentStateChanged",
         "IncomingRegistered", "IncomingAccepted", "IncomingReturned", "IncomingWithdrawn",
-        "IssueOverdue",
+        "IssueOverdue", "DocumentCopied",
     ),
     "signing": ("DocumentSigned", "DocumentReturned", "DocumentSealed", "DocumentFinalized",
                 "CertificateRequested", "CertificateRequestApproved",

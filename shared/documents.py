@@ -14,6 +14,10 @@ DOCUMENT_TYPES = {
     "PC": "Phiếu chuyển", "PB": "Phiếu báo", "THC": "Thư công",
 }
 
+# Copies (Decree 30 Art. 25-28, Appendix I part II): the code in a copy's
+# notation (01/SY-UBND) and the form written on it. TrS is the handbook's.
+COPY_FORMS = {"SY": "SAO Y", "SL": "SAO LỤC", "TrS": "TRÍCH SAO"}
+
 
 def document_prefix(document_id: str) -> str:
     """Where every file of the document is kept."""

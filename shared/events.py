@@ -153,6 +153,9 @@ DATA: Mapping[str, EventData] = MappingProxyType({
                                   note="routing reports status 02, with the reason"),
     "IncomingWithdrawn": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
     "IssueOverdue": EventData({}, _DOCUMENT, note=AUDIT_ONLY),
+    # a copy (SY, SL, TrS) made and registered by the copying agency's clerk
+    "DocumentCopied": EventData({}, {**_DOCUMENT, "copy_id": _id, "number_notation": _text,
+                                     "file": _file}, note=AUDIT_ONLY),
     # -- signing --
     "DocumentSigned": EventData({**_DOCUMENT, "signed_file": _file},
                                 note="docs: signed, the signed PDF becomes the file"),

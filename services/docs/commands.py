@@ -13,7 +13,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
-from services.docs import domain, registers
+from services.docs import copies, domain, registers
 from services.docs.store import missing
 from shared.command import EventLog, decide_within, run_command
 from shared.envelope import Actor, Event, thaw, utc_now
@@ -115,6 +115,77 @@ def issue(store: Any, log_: EventLog, document_id: Any, actor: Actor,
 
     _, recorded = run_command(store.writing, log_, load, decide, _project(store))
     return recorded[-1]
+
+
+# -- copies (Decree 30 Art. 25-28) -----------------------------------------------------
+
+def copy(store: Any, log_: EventLog, document_id: Any, copy_id: str, request: dict,
+         actor: Actor, make: Callable[[dict, str, datetime], dict],
+         within: Callable[[Any], None] | None = None,
+         now: Callable[[], datetime] = utc_now) -> Event:
+    """A clerk of an agency holding the document copies it (``copies``): the
+    number of the form's series for the year (Vietnam time) is taken, then
+    ``make(source file, number_notation, copied_at)`` signs and stores the copy
+    (its file description), and ``DocumentCopied`` registers it, all in one
+    transaction: a refusal or a failure of ``make`` gives the number back (no
+    gap), the series row stays locked until the commit (no duplicate): copies of
+    one form by one agency are made one at a time.
+    ``within(conn)`` runs first (the copy's upload intent settled)."""
+    document_id = _checked(document_id)
+
+    def load(conn: Any) -> dict:
+        if within is not None:
+            within(conn)
+        document = store.document(conn, document_id)
+        if document is not None:
+            document["delivered_to"] = store.deliveries(conn, document_id)
+        if document is None or not domain.may_read(document, actor):
+            raise missing(document_id)  # as for a reader: its existence not confirmed
+        incoming = store.incoming(conn, document_id, actor.agency)
+        copies.check_holder(document, actor, incoming["state"] if incoming else None)
+        abbreviation = copies.abbreviation_of(document, actor, request)
+        source_copy = store.copy(conn, request["source_copy"]) \
+            if request["source_copy"] else None
+        source, source_copy_id = copies.source_of(document, request, source_copy, actor)
+        copied_at = now()
+        year = domain.series_year(copied_at)
+        number = store.take_number(conn, actor.agency, year, copies.series_of(request["form"]))
+        notation = copies.notation(number, request["form"], abbreviation)
+        failpoint("docs.copy.after_number")  # a copy that fails holding its number
+        return {"document": document, "number": number, "year": year, "notation": notation,
+                "source_copy_id": source_copy_id, "copied_at": copied_at,
+                "file": make(source, notation, copied_at)}
+
+    # A transaction of its own, not the commit group's (``store.writing``): signing
+    # runs inside it, and a group's writers would wait for it, holding the log head.
+    # Here only the form's series row is held while signing; the log head is taken
+    # at the append, just before the commit.
+    _, [recorded] = run_command(
+        store.transaction, log_, load,
+        lambda s: [copies.document_copied(copy_id, s["document"], request, s["number"],
+                                          s["year"], s["notation"], s["file"],
+                                          s["source_copy_id"], s["copied_at"], actor)],
+        _project(store), new_streams=True, tries=1)
+    return recorded
+
+
+def copies_of(store: Any, document: dict, actor: Actor) -> list[dict]:
+    """The copies of a readable ``document`` the caller's agency made (every
+    agency's for an auditor)."""
+    with store.transaction() as conn:
+        return store.copies_of(conn, document["document_id"],
+                               None if actor.role == "auditor" else actor.agency)
+
+
+def copy_of(store: Any, document: dict, copy_id: Any, actor: Actor) -> dict:
+    """One copy of ``document`` the caller's agency made (any, for an auditor)."""
+    copy_id = checked_uuid(copy_id, "copy_id")
+    with store.transaction() as conn:
+        found = store.copy(conn, copy_id)
+    if found is None or found["document_id"] != document["document_id"] or (
+            actor.role != "auditor" and found["agency"] != actor.agency):
+        raise NotFound(f"copy {copy_id} of this document does not exist", field="copy_id")
+    return found
 
 
 # -- the issue deadline ---------------------------------------------------------------
@@ -352,7 +423,11 @@ def register_rows(store: Any, agency: str, kind: str, year: int | None = None,
         raise NotFound(f"kind: no register {kind!r}; use one of"
                        f" {', '.join(registers.REGISTERS)}", field="kind")
     with store.transaction() as conn:
-        if kind == "outgoing":
+        if kind == "copies":
+            rows = [copies.register_row(c, d, name_of)
+                    for c, d in store.copies_register(conn, agency)]
+            date_column = "copy_date"
+        elif kind == "outgoing":
             rows = [registers.outgoing_row(d, name_of) for d in store.outgoing(conn, agency)]
             date_column = "document_date"
         else:

@@ -61,10 +61,24 @@ FOLLOW_UP = (
     Column("note", "Ghi chú", 0.9),
 )
 
+# The copies an agency made (Decree 30 Art. 25-28): not one of Appendix IV's
+# registers; kept like the outgoing one, a line per copy, numbered per form.
+COPIES = (
+    Column("number_notation", "Số, ký hiệu bản sao", 1.3),
+    Column("copy_date", "Ngày sao", 1.0),
+    Column("form", "Hình thức sao", 1.0),
+    Column("source", "Số, ký hiệu, ngày văn bản được sao; cơ quan ban hành", 2.4),
+    Column("type_and_subject", "Tên loại và trích yếu nội dung văn bản", 2.6),
+    Column("pages", "Trang sao", 0.8),
+    Column("copied_by", "Người sao", 1.0),
+    Column("note", "Ghi chú", 0.8),
+)
+
 REGISTERS = {
     "outgoing": {"title": "SỔ ĐĂNG KÝ VĂN BẢN ĐI", "columns": OUTGOING},
     "incoming": {"title": "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN", "columns": INCOMING},
     "follow_up": {"title": "SỔ THEO DÕI GIẢI QUYẾT VĂN BẢN ĐẾN", "columns": FOLLOW_UP},
+    "copies": {"title": "SỔ ĐĂNG KÝ BẢN SAO VĂN BẢN", "columns": COPIES},
 }
 
 # Register numbers print with at least two digits, as in the book: 1 -> "01".

@@ -107,6 +107,26 @@ ALTER TABLE incoming ADD COLUMN IF NOT EXISTS handed_at timestamptz;
 # 21-22), not on arrival: an arrived or returned copy has none.
 UNNUMBERED_ARRIVALS_DDL = "ALTER TABLE incoming ALTER COLUMN arrival_number DROP NOT NULL;"
 DELIVERY_REFUSED_DDL = "ALTER TABLE documents ADD COLUMN IF NOT EXISTS delivery_refused text;"
+# Copies made by an agency (Decree 30 Art. 25-28): its copy register. Each
+# form's number is unique per agency and year, as a document's is.
+COPIES_DDL = """
+CREATE TABLE IF NOT EXISTS copies (
+    copy_id         uuid PRIMARY KEY,
+    document_id     uuid NOT NULL,
+    agency          text NOT NULL,
+    form            text NOT NULL,
+    number          integer NOT NULL,
+    year            integer NOT NULL,
+    number_notation text NOT NULL,
+    pages           integer[],
+    source_copy_id  uuid,
+    file            jsonb NOT NULL,
+    copied_at       timestamptz NOT NULL,
+    copied_by       text NOT NULL,
+    UNIQUE (agency, year, number_notation)
+);
+CREATE INDEX IF NOT EXISTS copies_of_document ON copies (document_id);
+"""
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("docs", DDL).then(
     2, "issue_deadlines: the issue deadline of signed documents", ISSUE_DEADLINES_DDL).then(
@@ -116,7 +136,11 @@ MIGRATIONS = initial("docs", DDL).then(
     5, "incoming: the arrival number given at acceptance, none before",
     UNNUMBERED_ARRIVALS_DDL).then(
     6, "documents: why routing refused the first delivery, for the sender",
-    DELIVERY_REFUSED_DDL)
+    DELIVERY_REFUSED_DDL).then(
+    7, "copies: the copies (SY, SL, TrS) an agency made, its copy register", COPIES_DDL)
+COPY_COLUMNS = ("copy_id", "document_id", "agency", "form", "number", "year",
+                "number_notation", "pages", "source_copy_id", "file", "copied_at", "copied_by")
+_COPY_SELECT = f"SELECT {', '.join(COPY_COLUMNS)} FROM copies"
 ISSUE_COLUMNS = ("document_id", "issuing_agency", "urgency", "signed_at", "issue_by",
                  "issued_at", "overdue_at", "state", "subject", "document_type")
 _ISSUE_SELECT = ("SELECT t.document_id, t.issuing_agency, t.urgency, t.signed_at, t.issue_by,"
@@ -358,6 +382,25 @@ class DocsStore:
 
     # -- the projection -----------------------------------------------------------------
 
+    # -- copies -------------------------------------------------------------------------
+
+    def copy(self, conn: Any, copy_id: Any) -> dict | None:
+        row = conn.execute(_COPY_SELECT + " WHERE copy_id = %s", (copy_id,)).fetchone()
+        return _copy(row) if row else None
+
+    def copies_of(self, conn: Any, document_id: Any, agency: str | None) -> list[dict]:
+        """The copies of a document an agency made (every agency's with None)."""
+        return [_copy(r) for r in conn.execute(
+            _COPY_SELECT + " WHERE document_id = %s AND (%s::text IS NULL OR agency = %s)"
+            " ORDER BY copied_at, number_notation", (document_id, agency, agency))]
+
+    def copies_register(self, conn: Any, agency: str) -> list[tuple[dict, dict]]:
+        """The agency's copies, oldest first, each with its document's row."""
+        copies = [_copy(r) for r in conn.execute(
+            _COPY_SELECT + " WHERE agency = %s ORDER BY copied_at, number_notation",
+            (agency,))]
+        return [(c, self.document(conn, c["document_id"])) for c in copies]
+
     def project_all(self, events: list[Event], conn: Any, cause: Event | None = None) -> None:
         """:meth:`project` each event in order; a broadcast's arrivals (every
         event an ``IncomingRegistered``) in one pipelined statement."""
@@ -398,6 +441,16 @@ class DocsStore:
                          (*changes.values(), event.data["document_id"]))
         elif kind == "IncomingRegistered":
             conn.execute(_INSERT_INCOMING, _incoming_row(event.data))
+        elif kind == "DocumentCopied":
+            data = event.data
+            conn.execute(
+                f"INSERT INTO copies ({', '.join(COPY_COLUMNS)}) VALUES"
+                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (data["copy_id"], data["document_id"], data["agency"], data["form"],
+                 data["number"], data["year"], data["number_notation"],
+                 list(data["pages"]) if data.get("pages") else None,
+                 data.get("source_copy_id"), json.dumps(thaw(data["file"])),
+                 data["copied_at"], data["copied_by"]))
         elif kind in _INCOMING_CHANGES:
             data = event.data
             handed_to = data.get("handed_to")  # absent from events before it existed
@@ -425,18 +478,19 @@ class MemoryDocsStore:
         self.arrived: dict[tuple[str, str], dict] = {}  # (document_id, agency) -> row
         self.deadlines: dict[str, dict] = {}  # document_id -> issue deadline row
         self.directory: dict[int, list] = {}  # routing's directory stream version -> changes
+        self.copies: dict[str, dict] = {}  # copy_id -> row
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
             saved = copy.deepcopy((self.documents, self.numbers, self.delivered, self.arrived,
-                                   self.deadlines, self.directory))
+                                   self.deadlines, self.directory, self.copies))
             try:
                 yield None
             except BaseException:
                 (self.documents, self.numbers, self.delivered, self.arrived,
-                 self.deadlines, self.directory) = saved
+                 self.deadlines, self.directory, self.copies) = saved
                 raise
 
     writing = transaction
@@ -575,6 +629,21 @@ class MemoryDocsStore:
                for doc, d in self.documents.items() if doc != document_id):
             raise ValueError(f"{changes['number_notation']} of {agency} is given already")
 
+    def copy(self, conn: Any, copy_id: Any) -> dict | None:
+        found = self.copies.get(str(copy_id))
+        return copy.deepcopy(found) if found else None
+
+    def copies_of(self, conn: Any, document_id: Any, agency: str | None) -> list[dict]:
+        return copy.deepcopy(sorted(
+            (c for c in self.copies.values() if c["document_id"] == str(document_id)
+             and agency in (None, c["agency"])),
+            key=lambda c: (c["copied_at"], c["number_notation"])))
+
+    def copies_register(self, conn: Any, agency: str) -> list[tuple[dict, dict]]:
+        return [(c, self.document(conn, c["document_id"])) for c in sorted(
+            (c for c in copy.deepcopy(list(self.copies.values())) if c["agency"] == agency),
+            key=lambda c: (c["copied_at"], c["number_notation"]))]
+
     def project_all(self, events: list[Event], conn: Any = None,
                     cause: Event | None = None) -> None:
         for event in events:
@@ -615,6 +684,15 @@ class MemoryDocsStore:
                 "reason": None, "sender": data["sender"],
                 "number_notation": data["number_notation"],
                 "document_year": self.documents[data["document_id"]]["year"]}
+        elif kind == "DocumentCopied":
+            if data["copy_id"] in self.copies or any(
+                    (c["agency"], c["year"], c["number_notation"])
+                    == (data["agency"], data["year"], data["number_notation"])
+                    for c in self.copies.values()):
+                raise ValueError(f"copy {data['copy_id']} or its number exists")
+            self.copies[data["copy_id"]] = {
+                **{k: data.get(k) for k in COPY_COLUMNS},
+                "copied_at": _instant(data["copied_at"])}
         elif kind in _INCOMING_CHANGES:
             row = self.arrived[(data["document_id"], data["agency"])]
             row["state"] = data["state"]
@@ -674,6 +752,14 @@ def _issue_row(row: tuple) -> dict:
 def _instant(value: Any) -> datetime | None:
     """What PostgreSQL's timestamptz gives back for an ISO time string."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _copy(row: tuple) -> dict:
+    found = dict(zip(COPY_COLUMNS, row))
+    found["copy_id"], found["document_id"] = str(found["copy_id"]), str(found["document_id"])
+    found["source_copy_id"] = str(found["source_copy_id"]) if found["source_copy_id"] else None
+    found["pages"] = list(found["pages"]) if found["pages"] else None
+    return found
 
 
 def _document(row: tuple) -> dict:

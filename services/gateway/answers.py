@@ -146,6 +146,22 @@ class IssuedAnswer(_Answer):
     issued_at = _text(**_TIME)
 
 
+class CopyAnswer(_Answer):
+    copy_id = _text(**_UUID)
+    document_id = _text(**_UUID)
+    agency = _text(description="the copying agency's code")
+    form = _choice(["SY", "SL", "TrS"], description="SY sao y, SL sao lục, TrS trích sao")
+    number = _int(description="in the form's series of the agency's year, from 1")
+    year = _int()
+    number_notation = _text(description="01/SY-UBND")
+    pages = fields.List(fields.Integer(), required=True, allow_none=True,
+                        metadata={"description": "TrS: the pages copied; else null"})
+    source_copy_id = _text(nullable=True, description="SL: the sao y it was made from")
+    file = fields.Nested(FileAnswer, required=True)
+    copied_at = _text(**_TIME)
+    copied_by = _text(description="the clerk's user id")
+
+
 class SignatureCheckAnswer(_Answer):
     check = _text()
     ok = fields.Boolean(required=True)
@@ -529,6 +545,17 @@ class FollowUpRowAnswer(_Answer):
     due_date = _text(nullable=True, **_DATE)
     progress = _choice(["Chưa xử lý", "Đã tiếp nhận", "Đã trả lại", "Đã thu hồi"])
     note = _text(nullable=True)
+
+
+class CopyRowAnswer(_Answer):
+    """A line of the agency's copy register (Decree 30 Art. 25-28)."""
+    number_notation = _text(description="01/SY-UBND")
+    copy_date = _text(**_DATE)
+    form = _choice(["Sao y", "Sao lục", "Trích sao"])
+    source = _text(description="the copied document's number, date and issuing agency")
+    type_and_subject = _text()
+    pages = _text(description="Toàn văn, or the pages of a trích sao")
+    copied_by = _text()
 
 
 # -- audit

@@ -120,6 +120,18 @@ ENDPOINTS = {
                      answer=a.SealedAnswer),
     "issue": Endpoint("POST", DOC + "/issue", "Issue (publish) under the number and date"
                       " given at the leader's signature", CLERK, answer=a.IssuedAnswer),
+    "copy": Endpoint("POST", DOC + "/copies", "Copy a document the caller's agency holds"
+                     " (Decree 30 Art. 25-28): SY sao y (whole), SL sao lục (of a sao y),"
+                     " TrS trích sao (pages); numbered 01/SY-<agency> per form and year,"
+                     " signed by the agency over the mark at the top right of page one,"
+                     " registered in the copy register", CLERK, body=s.CopySchema,
+                     answer=a.CopyAnswer, status=201),
+    "copies": Endpoint("GET", DOC + "/copies", "The copies of a document the caller's"
+                       " agency made (auditors: every agency's)", READERS,
+                       answer=a.CopyAnswer(many=True)),
+    "copy_file": Endpoint("GET", DOC + "/copies/{copy_id}/file",
+                          "A 5-minute download URL of one of the agency's copies", READERS,
+                          answer=s.UrlSchema),
     "verify": Endpoint("GET", DOC + "/verify", "Every signature check, explained", READERS,
                        answer=a.VerificationAnswer),
     "manifest": Endpoint("GET", DOC + "/manifest",
@@ -191,10 +203,12 @@ ENDPOINTS = {
                                 answer=a.StateAnswer),
     "registers": Endpoint(
         "GET", "/v1/registers/{kind}",
-        "The outgoing, incoming or follow-up register: rows as JSON, CSV or a printable PDF",
+        "The outgoing, incoming or follow-up register, or the copy register (copies):"
+        " rows as JSON, CSV or a printable PDF",
         CLERK + LEADER, answer={
             "application/json": {"schema": {"type": "array", "items": {"oneOf": [
-                a.OutgoingRowAnswer, a.IncomingRowAnswer, a.FollowUpRowAnswer]}}},
+                a.OutgoingRowAnswer, a.IncomingRowAnswer, a.FollowUpRowAnswer,
+                a.CopyRowAnswer]}}},
             "text/csv": {"schema": {"type": "string"}},
             "application/pdf": {"schema": {"type": "string", "format": "binary"}}},
         query=(("year", "integer", "calendar year"),
@@ -322,7 +336,9 @@ PATH_PARAMS = {"document_id": {"type": "string", "format": "uuid"},
                "request_id": {"type": "string", "format": "uuid"},
                "user_id": {"type": "string", "minLength": 1, "maxLength": 200},
                "index": {"type": "integer", "minimum": 0, "maximum": 99},
-               "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up"]},
+               "kind": {"type": "string", "enum": ["outgoing", "incoming", "follow_up",
+                                                   "copies"]},
+               "copy_id": {"type": "string", "format": "uuid"},
                "service": {"type": "string", "enum": list(CONSUMERS)},
                "letter_id": {"type": "integer", "minimum": 1},
                "group_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},

@@ -112,6 +112,21 @@ class RemoteSignatureSchema(_Strict):
                                   " their remote signing service (OTP)"})
 
 
+class CopySchema(_Strict):
+    """A copy (Decree 30 Art. 25-28): its form, the pages of a trích sao, the sao y
+    a sao lục is made from, a recipient's own abbreviation for the notation."""
+    form = fields.String(required=True, validate=validate.OneOf(["SY", "SL", "TrS"]),
+                         metadata={"description": "SY sao y, SL sao lục, TrS trích sao"})
+    pages = fields.List(fields.Integer(validate=validate.Range(1, 10000)),
+                        load_default=None, validate=validate.Length(1, 1000),
+                        metadata={"description": "TrS only: the pages copied, from 1"})
+    source_copy = fields.UUID(load_default=None,
+                              metadata={"description": "SL only: the sao y copied"})
+    agency_abbreviation = fields.String(load_default=None, validate=validate.Length(1, 20),
+                                        metadata={"description": "the copying agency's"
+                                                  " abbreviation (a recipient's: required)"})
+
+
 class CommentSchema(_Strict):
     comment = fields.String(required=True, validate=validate.Length(1, 2000))
 

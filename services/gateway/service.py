@@ -230,6 +230,24 @@ class GatewayService(Health):
     def issue(self, request, document_id):
         return self._call(request, "issue", lambda: self.docs.issue(document_id))
 
+    @route("copy")
+    def copy(self, request, document_id):
+        def call():
+            body = self._body(request, s.CopySchema)
+            wanted = {k: (str(v) if k == "source_copy" and v is not None else v)
+                      for k, v in body.items() if v is not None}
+            return self.docs.copy_document(document_id, wanted)
+        return self._call(request, "copy", call)
+
+    @route("copies")
+    def copies(self, request, document_id):
+        return self._call(request, "copies", lambda: self.docs.copies(document_id))
+
+    @route("copy_file")
+    def copy_file(self, request, document_id, copy_id):
+        return self._call(request, "copy_file", lambda: {
+            "url": self.docs.copy_file_url(document_id, copy_id)})
+
     @route("verify")
     def verify(self, request, document_id):
         return self._call(request, "verify",

@@ -404,6 +404,12 @@ def _route(ctx, page):
             return redirect(ctx.call(lambda: ctx.service.docs.file_url(document_id)), 302)
         if len(parts) == 3 and method == "POST" and parts[2] in ACTIONS:
             return _act(ctx, document_id, parts[2])
+    if len(parts) == 5 and parts[0] == "documents" and parts[2] == "copies" \
+            and parts[4] == "file" and method == "GET":
+        document_id, copy_id = checked_uuid(parts[1]), checked_uuid(parts[3], "copy_id")
+        ctx.allow("copy_file")
+        return redirect(ctx.call(lambda: ctx.service.docs.copy_file_url(document_id, copy_id)),
+                        302)
     raise NotFound(f"page: no page /web/{page}", field="page")
 
 
@@ -491,7 +497,12 @@ def _document(ctx, document_id):
             outcome = ctx.service.routing.recall_outcome(document_id)
         except NotFound:
             outcome = None
+    copies = []
+    if may(ctx.actor.role, "copies") and ctx.actor.role != "auditor" \
+            and document["state"] in (*COPYABLE, "recalled", "replaced"):
+        copies = ctx.call(lambda: docs.copies(document_id))
     return ctx.render("document.html", document=document, timeline=timeline, leaders=leaders,
+                      copies=copies, copyable=document["state"] in COPYABLE,
                       arrival=document.get("incoming", {}).get(ctx.actor.agency),
                       **routing_view(ctx.actor.role, ctx.actor.agency, statuses, outcome))
 
@@ -535,6 +546,8 @@ ACTIONS = {
                lambda s, d, f: s.docs.accept_incoming(d, f.get("handed_to") or None), None),
     "refuse": ("return_incoming", lambda s, d, f: s.docs.return_incoming(d, f.get("reason")),
                "reason"),
+    # A copy (Decree 30 Art. 25-28): the form's fields read as the API's body (copy_request).
+    "copy": ("copy", lambda s, d, f: s.docs.copy_document(d, copy_request(f)), "copy_form"),
     # Routing's, on a sent document; their fields are read as the API's bodies (BODIES).
     "progress": ("report_status",
                  lambda s, d, f: s.routing.report_status(d, f["code"], f["reason"]),
@@ -555,9 +568,37 @@ BODIES = {
     "answer-recall": (login_schema.RecallAnswerSchema, {"agree": "agree",
                                                         "reason": "answer_reason"}),
 }
-ERROR_FIELDS = {"progress": {"code": "status_code"},
+ERROR_FIELDS = {"copy": {"form": "copy_form", "pages": "copy_pages",
+                         "agency_abbreviation": "copy_abbreviation"},
+                "progress": {"code": "status_code"},
                 "recall": {"reason": "recall_reason"},
                 "answer-recall": {"code": "agree", "reason": "answer_reason"}}
+
+
+# A copy's form on the page: its fields -> the API's body (CopySchema).
+COPY_FIELDS = {"form": "copy_form", "pages": "copy_pages", "source_copy": "source_copy",
+               "agency_abbreviation": "copy_abbreviation"}
+# The states in which a document's page offers its copy (docs decides).
+COPYABLE = ("issued", "sent", "undeliverable", "external")
+
+
+def copy_request(form):
+    """The copy form as the API's body: pages typed "1, 3" become [1, 3]; blank
+    fields left out; held to the API's bounds, errors naming the form's field."""
+    raw = {api: form[name].strip() for api, name in COPY_FIELDS.items()
+           if (form.get(name) or "").strip()}
+    if "pages" in raw:
+        pages = [p for p in re.split(r"[\s,;]+", raw["pages"]) if p]
+        if not all(p.isdigit() for p in pages):
+            raise ValidationFailed("pages: page numbers, such as 1, 3", field="copy_pages")
+        raw["pages"] = [int(p) for p in pages]
+    try:
+        body = web_admin.loaded(login_schema.CopySchema, raw)
+    except ValidationFailed as err:
+        err.field = (err.field or "").split(".")[0]  # pages.0: the form's one field
+        raise _renamed(err, "copy") from None
+    return {k: (str(v) if k == "source_copy" else v) for k, v in body.items()
+            if v is not None}
 
 
 def body_of(action, form):

@@ -490,13 +490,35 @@ def write_top_right(writer, lines, size=10, top=18, right=28):
             name] = value
 
     canvas = Canvas(writer, add)
-    for i, line in enumerate(lines):
-        canvas.text(line, x1 - right, y1 - top - i * size * 1.2, size, align="right")
+    right_aligned_lines(canvas, lines, x1 - right, y1 - top, size)
     # Wrap the page's own content in q ... Q so its graphics state cannot move our text.
     writer.add_stream_to_page(0, writer.add_object(generic.StreamObject(stream_data=b"q\n")),
                               prepend=True)
     writer.add_stream_to_page(0, writer.add_object(
         generic.StreamObject(stream_data=b"Q " + canvas.render())), resources=resources)
+
+
+def right_aligned_lines(canvas, lines, right, first_baseline, size):
+    """``lines`` right-aligned at ``right``, the first on ``first_baseline``, each
+    next 1.2 lines lower: the appendix's number and time, a copy's mark."""
+    for i, line in enumerate(lines):
+        canvas.text(line, right, first_baseline - i * size * 1.2, size, align="right")
+
+
+def top_right_style(lines, size):
+    """A signature's appearance holding ``lines`` as :func:`write_top_right` sets
+    them: right-aligned in the box, the first line at its top (a copy's mark,
+    Decree 30 Appendix I part II: the form, the copying agency, its number, the time)."""
+    def paint(canvas, width, height):
+        right_aligned_lines(canvas, lines, width, height - size, size)
+
+    return DrawnStyle(paint=paint)
+
+
+def lines_height(count, size):
+    """How tall :func:`right_aligned_lines` sets ``count`` lines of ``size`` points
+    (the last line's descent included)."""
+    return size + (count - 1) * size * 1.2 + size * 0.3
 
 
 # -- the number and date the clerk gives -----------------------------------------------

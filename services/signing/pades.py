@@ -68,6 +68,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from services.signing import appearance as looks
 from services.signing import longterm
 from services.signing.pki import Identity, check_valid_at, describe
+from shared.documents import COPY_FORMS
 from shared.errors import Conflict, ValidationFailed
 from shared.signers import signature_lines
 from shared.values import VIETNAM
@@ -436,3 +437,162 @@ def _sign(writer, fresh_writer, meta, signer, timestamper_url, style, field_spec
     pdf_signer = signers.PdfSigner(meta, signer, timestamper=_timestamper(timestamper_url),
                                    stamp_style=style, new_field_spec=field_spec)
     return pdf_signer.sign_pdf(fresh_writer()).getvalue()
+
+
+# -- copies (Decree 30 Art. 25-28, Appendix I part II) --------------------------------
+
+COPY_FIELD = "BanSao"
+COPY_MARK_SIZE = 7
+# The mark's box: this far from the page's top and right edges (the top margin).
+COPY_TOP, COPY_RIGHT = 4, 28
+
+
+def copy_document(pdf, signer, form, number_notation, signing_time=None, pages=None, *,
+                  timestamper_url, long_term=None, archive=False):
+    """An electronic copy made by the copying agency's signature (``signer``: its
+    organisation certificate); returns the copy's PDF bytes.
+
+    ``form``: ``SY`` (sao y: the whole document) or ``SL`` (sao lục: of a sao y
+    copy) as an incremental update of ``pdf``, so its signatures stay as they
+    were; ``TrS`` (trích sao) a new PDF of ``pages`` (1-based) of ``pdf``,
+    each as it looks (its fields' and signatures' appearances drawn on it).
+    Either way the copy's mark, at the top right of page one in the embedded
+    font: the form (SAO Y, SAO LỤC, TRÍCH SAO), the copying agency's name, ``Số:
+    <number_notation>`` and the signing time (ISO 8601, Vietnam time), is the
+    appearance of the agency's signature that covers it (a new visible
+    signature field: what a certification allowing form filling lets be
+    added, as Acrobat reads it).
+    """
+    signer = _signer(signer)
+    info = _check_certificate(signer, kind="organisation")
+    label = COPY_FORMS.get(form)
+    if label is None:
+        raise ValidationFailed(f"form: {form!r} is not a copy form; one of"
+                               f" {', '.join(COPY_FORMS)}", field="form")
+    if not number_notation or not str(number_notation).strip():
+        raise ValidationFailed("number_notation: required", field="number_notation")
+    signing_time = signing_time or datetime.now(UTC)
+    if signing_time.tzinfo is None:
+        raise ValidationFailed("signing_time: must carry a time zone", field="signing_time")
+    data = _read(pdf)
+    if form == "TrS":
+        data = extract_pages(data, pages)
+    elif pages:
+        raise ValidationFailed(f"pages: only a trích sao (TrS) takes pages, not {form}",
+                               field="pages")
+    notation = str(number_notation).strip()
+    lines = [label, info["agency_name"], f"Số: {notation}",
+             signing_time.astimezone(VN_TZ).isoformat(timespec="seconds")]
+    reader = PdfFileReader(io.BytesIO(data))
+    taken = {name for name, _, _ in fields.enumerate_sig_fields(reader)}
+    field_name = next(name for name in (f"{COPY_FIELD}{n or ''}" for n in range(100))
+                      if name not in taken)
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name, subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256", name=info["agency_name"],
+        reason=f"{label.capitalize()} {notation} — {info['agency_name']}")
+    meta = longterm.signature_metadata(meta, long_term, archive)
+    box = _copy_box(reader, lines)
+    return _sign(IncrementalPdfFileWriter.from_reader(reader),
+                 lambda: IncrementalPdfFileWriter(io.BytesIO(data)), meta, signer,
+                 timestamper_url, looks.top_right_style(lines, COPY_MARK_SIZE),
+                 fields.SigFieldSpec(field_name, on_page=0, box=box))
+
+
+def _copy_box(reader, lines, size=COPY_MARK_SIZE):
+    """The mark's box at the top right of page one, in the top margin; below any
+    widget already there (a number and date field the leader's revision made in
+    that margin, an earlier copy's mark) rather than over it."""
+    page = reader.find_page_for_modification(0)[0].get_object()
+    media = [float(v) for v in page.get("/CropBox", None) or _media_box(page)]
+    width = max(looks.Canvas.width(line, size) for line in lines) + 2
+    height = looks.lines_height(len(lines), size) + 1
+    x2 = media[2] - COPY_RIGHT
+    x1, top = x2 - width, media[3] - COPY_TOP
+    rects = []
+    for annot in page.get("/Annots", ()):
+        rect = [float(v) for v in annot.get_object().get("/Rect", (0, 0, 0, 0))]
+        if rect[2] - rect[0] > 0 and rect[3] - rect[1] > 0:
+            rects.append((min(rect[0], rect[2]), min(rect[1], rect[3]),
+                          max(rect[0], rect[2]), max(rect[1], rect[3])))
+    moved = True
+    while moved:
+        moved = False
+        for a1, b1, a2, b2 in rects:
+            if a1 < x2 and x1 < a2 and b1 < top and top - height < b2:
+                top, moved = b1 - 2, True
+    return (round(x1, 2), round(top - height, 2), round(x2, 2), round(top, 2))
+
+
+def _media_box(page):
+    from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
+    return find_inherited_value_in_tree(page, "/MediaBox", "/Parent")
+
+
+def check_pages(pages, count):
+    """``pages`` (1-based) of a ``count``-page document for a trích sao: a
+    non-empty list of distinct page numbers within it; in ascending order."""
+    if not isinstance(pages, (list, tuple)) or not pages:
+        raise ValidationFailed("pages: a trích sao (TrS) needs the pages to copy, as a"
+                               " list such as [1, 3]", field="pages")
+    if any(isinstance(p, bool) or not isinstance(p, int) for p in pages):
+        raise ValidationFailed("pages: page numbers are whole numbers, from 1",
+                               field="pages")
+    if len(set(pages)) != len(pages):
+        raise ValidationFailed("pages: a page is named twice", field="pages")
+    outside = [p for p in pages if not 1 <= p <= count]
+    if outside:
+        raise ValidationFailed(f"pages: {', '.join(map(str, outside))} outside a"
+                               f" {count}-page document", field="pages")
+    return sorted(pages)
+
+
+def extract_pages(pdf, pages):
+    """A new PDF of ``pages`` (1-based) of ``pdf``: each page's content with the
+    appearances of its widgets (the number and date, the signatures) drawn on
+    it, as the page looks; no fields, no signatures (they cover the whole
+    original, not the extract)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.writer import PdfFileWriter
+
+    reader = PdfFileReader(io.BytesIO(_read(pdf)))
+    count = int(reader.root["/Pages"]["/Count"])
+    chosen = check_pages(pages, count)
+    writer = PdfFileWriter()
+    name = generic.pdf_name
+    for number in chosen:
+        page = reader.find_page_for_modification(number - 1)[0].get_object()
+        box = [float(v) for v in _media_box(page)]
+        xobjects = generic.DictionaryObject()
+        ops = []
+        xobjects[name("/Page")] = writer.import_page_as_xobject(reader, number - 1)
+        ops.append(b"q /Page Do Q")
+        for index, ref in enumerate(page.get("/Annots", ())):
+            annot = ref.get_object()
+            rect = [float(v) for v in annot.get("/Rect", (0, 0, 0, 0))]
+            appearance = annot.get("/AP", {}).get("/N")
+            if appearance is None or int(annot.get("/F", 0)) & 2 or \
+                    rect[2] - rect[0] <= 0 or rect[3] - rect[1] <= 0:
+                continue
+            appearance = appearance.get_object()
+            if not isinstance(appearance, generic.StreamObject):
+                continue  # an on/off state dictionary: not a text or signature field
+            bbox = [float(v) for v in appearance.get("/BBox", (0, 0, 1, 1))]
+            if bbox[2] - bbox[0] <= 0 or bbox[3] - bbox[1] <= 0:
+                continue
+            key = f"/Annot{index}"
+            xobjects[name(key)] = writer.import_object(appearance)
+            sx = (rect[2] - rect[0]) / (bbox[2] - bbox[0])
+            sy = (rect[3] - rect[1]) / (bbox[3] - bbox[1])
+            ops.append(b"q %.4f 0 0 %.4f %.3f %.3f cm %s Do Q" % (
+                sx, sy, rect[0] - bbox[0] * sx, rect[1] - bbox[1] * sy, key.encode()))
+        content = writer.add_object(generic.StreamObject(stream_data=b"\n".join(ops)))
+        writer.insert_page(generic.DictionaryObject({
+            name("/Type"): name("/Page"),
+            name("/MediaBox"): generic.ArrayObject([generic.FloatObject(v) for v in box]),
+            name("/Resources"): generic.DictionaryObject({
+                name("/XObject"): xobjects}),
+            name("/Contents"): content}))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

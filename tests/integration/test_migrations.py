@@ -40,8 +40,9 @@ EXPECTED = {
 # requests (issue 16); 5: documents.numbering (the number given at the signature, issue 15).
 LATER = {"signing": [("signing", 2), ("signing", 3), ("signing", 4), ("signing", 5)],
          # issue_deadlines; directory_changes; incoming.handed_to/handed_at; unnumbered
-         # arrivals; documents.delivery_refused (issue 15)
-         "docs": [("docs", 2), ("docs", 3), ("docs", 4), ("docs", 5), ("docs", 6)],
+         # arrivals; documents.delivery_refused (issue 15); copies (SY, SL, TrS)
+         "docs": [("docs", 2), ("docs", 3), ("docs", 4), ("docs", 5), ("docs", 6),
+                  ("docs", 7)],
          "gateway": [("gateway", 2)]}  # recipient_groups (issue 17)
 # The version a test's own extra docs migration takes: the one after the released ones.
 NEXT = len(COMPONENTS["docs"][-1].migrations) + 1

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.docs import domain
+from services.docs import copies, domain
 from services.docs.schemas import load_register
 from services.routing.sample_data import sample_province
 from shared.envelope import Actor, new_event
@@ -98,6 +98,40 @@ class DocsStoreContract:
             store.project(domain.document_issued(document, number, "regular", ISSUED_AT,
                                                  CLERK), conn)
         return self.read(store, document_id)
+
+    # -- copies (Decree 30 Art. 25-28) -----------------------------------------------
+
+    def copied(self, store, document, form="SY", number=1, pages=None, source=None):
+        actor = Actor("van.thu", document["issuing_agency"], "clerk")
+        request = {"form": form, "pages": pages, "source_copy": source}
+        event = copies.document_copied(
+            str(uuid.uuid4()), document, request, number, 2026,
+            copies.notation(number, form, "UBND"), stored(f"copy-{number}.pdf").to_dict(),
+            source, ISSUED_AT, actor)
+        self.project(store, event)
+        return event.data
+
+    def test_copies_read_back_per_document_and_agency_and_numbers_stay_unique(self, store):
+        document = self.issued(store)
+        agency = document["issuing_agency"]
+        sao_y = self.copied(store, document)
+        extract = self.copied(store, document, "TrS", 1, pages=(1, 3))
+        with store.transaction() as conn:
+            found = store.copy(conn, sao_y["copy_id"])
+            assert store.copy(conn, str(uuid.uuid4())) is None
+            mine = store.copies_of(conn, document["document_id"], agency)
+            assert store.copies_of(conn, document["document_id"], OTHER) == []
+            register = store.copies_register(conn, agency)
+        assert (found["form"], found["number_notation"], found["pages"]) == (
+            "SY", "01/SY-UBND", None)
+        assert found["file"]["key"] == sao_y["file"]["key"]
+        assert found["copied_at"] == ISSUED_AT and found["copied_by"] == "van.thu"
+        assert sorted(c["number_notation"] for c in mine) == ["01/SY-UBND", "01/TrS-UBND"]
+        assert [c["pages"] for c in mine if c["form"] == "TrS"] == [[1, 3]]
+        assert {c["copy_id"] for c, _ in register} == {sao_y["copy_id"], extract["copy_id"]}
+        assert all(d["document_id"] == document["document_id"] for _, d in register)
+        with pytest.raises(Exception):  # 01/SY-UBND of that agency and year is given
+            self.copied(store, document)
 
     # -- documents ------------------------------------------------------------------
 

@@ -55,6 +55,9 @@ def test_three_registers_with_their_columns():
         "follow_up": ["arrival_number", "arrival_date", "author_number_date",
                       "type_and_subject", "handling_unit", "due_date", "progress",
                       "reply_number", "note"],
+        # the agency's copies (Decree 30 Art. 25-28), beside Appendix IV's three
+        "copies": ["number_notation", "copy_date", "form", "source", "type_and_subject",
+                   "pages", "copied_by", "note"],
     }
     assert REGISTERS["follow_up"]["title"] == "SỔ THEO DÕI GIẢI QUYẾT VĂN BẢN ĐẾN"
     assert all(c.width > 0 for spec in REGISTERS.values() for c in spec["columns"])

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from services.docs import commands as docs
+from services.docs import copies
 from services.docs.store import MemoryDocsStore
 from services.gateway import domain as gateway
 from services.routing import domain as routing
@@ -231,6 +232,10 @@ def _all_events():
         docs.consignment_sent(conn, docs_store, docs_log, sent[0])
     _, accepted = docs.decide_incoming(docs_store, docs_log, document_id, "accept",
                                        RECIPIENT_CLERK)
+    # The recipient copies what it accepted (a sao y under its own abbreviation).
+    docs.copy(docs_store, docs_log, document_id, str(uuid.uuid4()),
+              copies.check_request({"form": "SY", "agency_abbreviation": "SNV"}),
+              RECIPIENT_CLERK, lambda source, notation, at: stored("copy.pdf", "44").to_dict())
     # routing's statuses, made into events as its shell does (the change's to_dict()).
     state, arrived = st.delivered(document_id, RECIPIENT, sender=SENDER, at=NOW)
     _, reported = st.report(state, st.ACCEPTED, by_agency=RECIPIENT, recipient=RECIPIENT,

@@ -480,3 +480,42 @@ def test_the_inspectors_pages_say_the_logs_state_and_hold_no_form_that_writes():
     assert "chu.tich (lãnh đạo, 000.00.00.H41)" in page
     assert "python -m services.audit.verify_bundle x.json" in page
     assert _posts_carry_the_token(page) == 1
+
+
+def test_the_document_page_offers_a_copy_to_a_clerk_holding_it_and_lists_copies():
+    issued = {**SENT, "issuing_agency": "000.01.00.H41"}
+    made = {"copy_id": "c1", "form": "SY", "number_notation": "01/SY-UBND", "pages": None,
+            "copied_at": "2026-12-05T10:00:00+07:00", "copied_by": "van.thu"}
+    html = _render("document.html", document=issued, timeline=[], leaders=[], arrival=None,
+                   copies=[made], copyable=True,
+                   **web.routing_view("clerk", issued["issuing_agency"], []))
+    assert "Sao văn bản" in html and 'name="copy_form"' in html
+    assert 'value="SL"' in html and "01/SY-UBND" in html  # a sao lục of the sao y
+    assert 'href="/web/documents/d1/copies/c1/file"' in html
+    assert 'name="copy_abbreviation"' not in html  # the issuer's own notation
+    # a recipient that accepted it copies under its own abbreviation; one that did not,
+    # and a leader, get no form
+    other = {"user_id": "van.thu", "role": "clerk", "agency": "000.02.00.H41"}
+    for arrival, role, offered in (("accepted", "clerk", True), ("arrived", "clerk", False),
+                                   ("accepted", "leader", False)):
+        html = _render("document.html", actor={**other, "role": role}, document=issued,
+                       timeline=[], leaders=[], arrival=arrival, copies=[], copyable=True,
+                       **web.routing_view(role, other["agency"], []))
+        assert ('name="copy_abbreviation"' in html) is offered, (arrival, role)
+
+
+def test_the_copy_form_is_read_as_the_api_body_and_errors_name_the_form_field():
+    assert web.copy_request({"copy_form": "TrS", "copy_pages": "1, 3"}) == {
+        "form": "TrS", "pages": [1, 3]}
+    assert web.copy_request({"copy_form": "SY", "copy_pages": " ", "copy_abbreviation": "SNV"}) \
+        == {"form": "SY", "agency_abbreviation": "SNV"}
+    for form, field in (({"copy_form": "XX"}, "copy_form"),
+                        ({"copy_form": "TrS", "copy_pages": "một"}, "copy_pages"),
+                        ({"copy_form": "TrS", "copy_pages": "0"}, "copy_pages"),
+                        ({"copy_form": "SY", "copy_abbreviation": "x" * 21},
+                         "copy_abbreviation")):
+        with pytest.raises(errors.ValidationFailed) as err:
+            web.copy_request(form)
+        assert err.value.field == field, (form, err.value)
+    assert web._renamed(errors.ValidationFailed("no", field="pages"), "copy").field == \
+        "copy_pages"
