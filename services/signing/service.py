@@ -26,6 +26,7 @@ from services.signing import authority, commands, domain, manifest, pades, verif
 from services.signing.dependencies import SigningAuthority
 from services.signing.devices import SignsWithDevices
 from services.signing.enrolling import EnrolsWithRequests
+from services.signing.copying import MakesCopies
 from services.signing.packages import SignsPackages
 from services.signing.settings import SigningSettings
 from services.signing.store import MIGRATIONS, SigningStore
@@ -33,7 +34,7 @@ from shared import scope
 from shared import uploads
 from shared.auth import require_role
 from shared.config import SettingsProvider
-from shared.documents import document_prefix, file_key
+from shared.documents import file_key
 from shared.edge.authenticator import Authenticator
 from shared.edge.handlers import event_handler
 from shared.edge.mixins import DeadLetters, Health
@@ -51,7 +52,7 @@ NUMBER_WAIT_SECONDS = 5
 
 
 class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
-                     EnrolsWithRequests, SignsPackages):
+                     EnrolsWithRequests, SignsPackages, MakesCopies):
     name = domain.SERVICE
 
     events = EventStoreProvider(migrations=(uploads.MIGRATIONS, MIGRATIONS))
@@ -203,29 +204,6 @@ class SigningService(Health, DeadLetters, SweepsUploads, SignsWithDevices,
     def _agency_identity(self, conn, document):
         agency = document["issuing_agency"]
         return self.pki.authority.identity(conn, agency, agency, authority.AGENCY_ROLE, agency)
-
-    # -- copies: the copying agency's signature ------------------------------------------
-
-    @rpc
-    def copy_pdf(self, document_id, source, form, number_notation, pages, copied_at):
-        """The copy (Decree 30 Art. 25-28) of ``source``, one of the document's files,
-        signed by the caller's agency over its mark (``pades.copy_document``); the
-        PDF in base64. Called by docs' ``copy_document`` only (its onward
-        assertion), which checked who holds the document, took the number and
-        registers what this returns in the same transaction."""
-        actor = require_role(self.auth.actor(), "clerk")
-        if not isinstance(source, dict) or not str(source.get("key", "")).startswith(
-                document_prefix(str(document_id))):
-            raise ValidationFailed("source: not a file of this document", field="source")
-        pdf = self._fetch(source, source["sha256"])
-        with self.events.transaction() as conn:
-            identity = self.pki.authority.identity(conn, actor.agency, actor.agency,
-                                                   authority.AGENCY_ROLE, actor.agency)
-            long_term = self.pki.authority.long_term(conn)
-        made = run_cpu(pades.copy_document, pdf, identity, form, number_notation,
-                       datetime.fromisoformat(copied_at), pages,
-                       timestamper_url=self.pki.tsa_url, long_term=long_term, archive=True)
-        return {"pdf": base64.b64encode(made).decode("ascii")}
 
     # -- anyone who may read the document: verification ----------------------------------
 
