@@ -66,7 +66,9 @@ ONWARD = {"audit.reconcile": ("docs.state_summary", "signing.state_summary",
           "routing.import_edxml": ("signing.verify_edxml",),
           "routing.import_status_edxml": ("signing.verify_edxml",),
           # docs numbers and registers a copy; signing signs it with the agency's key.
-          "docs.copy_document": ("signing.copy_pdf",)}
+          "docs.copy_document": ("signing.copy_pdf",),
+          # Only those docs shows a copy to verify it.
+          "signing.verify_copy": ("docs.get_document", "docs.copies")}
 
 _actor_schema = ActorSchema()
 

@@ -188,6 +188,15 @@ class VerificationAnswer(_Answer):
     manifest = fields.Nested(SignaturesAnswer, required=True, allow_none=True)
 
 
+class CopyVerificationAnswer(_Answer):
+    document_id = _text()
+    copy_id = _text()
+    number_notation = _text(description="the copy's, e.g. 01/SY-UBND")
+    file = fields.Nested(FileAnswer, required=True)
+    ok = fields.Boolean(required=True, metadata={"description": "every check passed"})
+    pdf = fields.Nested(SignaturesAnswer, required=True)
+
+
 class InboxItemAnswer(_Answer):
     document_id = _text()
     sender = _text()

@@ -132,6 +132,10 @@ ENDPOINTS = {
     "copy_file": Endpoint("GET", DOC + "/copies/{copy_id}/file",
                           "A 5-minute download URL of one of the agency's copies", READERS,
                           answer=s.UrlSchema),
+    "copy_verify": Endpoint("GET", DOC + "/copies/{copy_id}/verify",
+                            "Every signature check of one of the agency's copies, explained"
+                            " (the original's signatures, then the copying agency's)", READERS,
+                            answer=a.CopyVerificationAnswer),
     "verify": Endpoint("GET", DOC + "/verify", "Every signature check, explained", READERS,
                        answer=a.VerificationAnswer),
     "manifest": Endpoint("GET", DOC + "/manifest",

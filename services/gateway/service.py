@@ -248,6 +248,11 @@ class GatewayService(Health):
         return self._call(request, "copy_file", lambda: {
             "url": self.docs.copy_file_url(document_id, copy_id)})
 
+    @route("copy_verify")
+    def copy_verify(self, request, document_id, copy_id):
+        return self._call(request, "copy_verify",
+                          lambda: self.signing.verify_copy(document_id, copy_id))
+
     @route("verify")
     def verify(self, request, document_id):
         return self._call(request, "verify",

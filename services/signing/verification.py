@@ -54,7 +54,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import extract_certificate_info
-from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.diff_analysis import (
+    FormUpdatingRule,
+    GenericFieldModificationRule,
+    ModificationLevel,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+)
+from pyhanko.sign.diff_analysis.policies import DEFAULT_DIFF_POLICY, StandardDiffPolicy
 from pyhanko.sign.validation import (
     SignatureCoverageLevel,
     validate_pdf_signature,
@@ -76,6 +83,14 @@ from services.signing import xmldsig
 from services.signing.pki import DOCUMENT_SIGNING, describe
 
 DEFAULT_ROLES = ("leader", "agency")
+# Acrobat's reading of a certification that allows form filling: a new visible
+# signature field may be added after it (an electronic copy's mark). pyHanko's
+# default, "stricter than Acrobat" in its own words, reads that as a change.
+ACROBAT_DIFF_POLICY = StandardDiffPolicy(
+    global_rules=DEFAULT_DIFF_POLICY.global_rules,
+    form_rule=FormUpdatingRule(field_rules=[
+        SigFieldCreationRule(allow_new_visible_after_certify=True),
+        SigFieldModificationRule(), GenericFieldModificationRule()]))
 _SIGNING_EKUS = {DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION}
 
 
@@ -85,9 +100,14 @@ def verify_pdf(pdf_bytes, trust_roots, crls=(), expected=None):
     ``expected``: ``{"agency_code": ..., "roles": [...]}`` with roles in
     signature order, ``leader``/``clerk`` for personal certificates and
     ``agency`` for the organisation's; roles default to leader then agency.
+    ``agencies`` (a code per signature, in order) replaces ``agency_code``
+    where signatures come from several agencies (a copy); ``new_visible_fields``
+    reads certifications as Acrobat does (:data:`ACROBAT_DIFF_POLICY`).
     """
     expected = dict(expected or {})
     roles = list(expected.get("roles") or DEFAULT_ROLES)
+    agencies = list(expected.get("agencies") or ())
+    diff_policy = ACROBAT_DIFF_POLICY if expected.get("new_visible_fields") else None
     report = _Report()
     try:
         reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)
@@ -104,7 +124,8 @@ def verify_pdf(pdf_bytes, trust_roots, crls=(), expected=None):
         name = sig.field_name
         moment, source = _signing_time(sig.signer_info)
         context = _context(roots, crl_list, moment)
-        status = validate_pdf_signature(sig, context, _context(roots, crl_list, moment))
+        status = validate_pdf_signature(sig, context, _context(roots, crl_list, moment),
+                                        diff_policy=diff_policy)
         certificate = _x509(sig.signer_cert)
         info = _signer_info(certificate)
         summaries.append({"field": name, "signer": certificate.subject.rfc4514_string(),
@@ -118,8 +139,9 @@ def verify_pdf(pdf_bytes, trust_roots, crls=(), expected=None):
         path = _chain(certificate, _embedded_certs(sig.signed_data), roots)
         _certificate_checks(report, name, path, moment, source, crl_list)
         wanted_role = roles[index] if index < len(roles) else None
-        report.add("signer", *_expected_signer(info, expected.get("agency_code"), wanted_role,
-                                               index), signature=name)
+        agency = agencies[index] if index < len(agencies) else expected.get("agency_code")
+        report.add("signer", *_expected_signer(info, agency, wanted_role, index),
+                   signature=name)
         report.add("validation", *_verdict(status, status.bottom_line), signature=name)
     report.add("order", *_order(summaries, roles))
     for stamp in reader.embedded_timestamp_signatures:

@@ -6,6 +6,7 @@ refused request changes nothing and uses no number."""
 import hashlib
 import io
 import subprocess
+import uuid
 
 import pytest
 import requests
@@ -16,7 +17,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from tests.e2e.test_gateway import USERS, until_ok
-from tests.support.client import DISTRICT_1
+from tests.support.client import DISTRICT_1, PROVINCE
 from tests.support.gateway import Api, seed_file
 from tests.support.pdf import make_pdf
 from tests.e2e.test_web import post, session
@@ -143,6 +144,23 @@ def test_a_sao_y_and_a_trich_sao_of_an_issued_document(gateway, tmp_path):
     assert list(statuses) == ["LeaderSignature", "AgencySeal", "BanSao"]
     assert all(s.intact and s.valid for s in statuses.values())
     assert [c["agency"] for c in api.get("van.thu.h1", doc + "/copies").json()] == [DISTRICT_1]
+
+    # The platform verifies each copy: the original's signers, then the copying agency.
+    made = {c["number_notation"]: c for c in api.get("van.thu", doc + "/copies").json()}
+    for notation_, count in (("01/SY-UBND", 3), ("01/TrS-UBND", 1), ("01/SL-UBND", 4)):
+        verdict = api.get("van.thu", f"{doc}/copies/{made[notation_]['copy_id']}/verify")
+        assert verdict.status_code == 200, verdict.text
+        assert verdict.json()["ok"], [c for c in verdict.json()["pdf"]["checks"] if not c["ok"]]
+        signers = [g["agency_code"] for g in verdict.json()["pdf"]["signatures"]]
+        assert signers == [PROVINCE] * count, signers
+    theirs_verdict = api.get("van.thu.h1", f"{doc}/copies/{theirs.json()['copy_id']}/verify")
+    assert theirs_verdict.json()["ok"], theirs_verdict.text
+    assert [g["agency_code"] for g in theirs_verdict.json()["pdf"]["signatures"]] == [
+        PROVINCE, PROVINCE, DISTRICT_1]
+    # Another agency's copy is not shown to verify, nor an unknown one.
+    assert api.get("van.thu", f"{doc}/copies/{theirs.json()['copy_id']}/verify"
+                   ).status_code == 404
+    assert api.get("van.thu", f"{doc}/copies/{uuid.uuid4()}/verify").status_code == 404
 
     register = api.get("van.thu", "/v1/registers/copies")
     assert register.status_code == 200, register.text

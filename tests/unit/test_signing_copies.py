@@ -9,18 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import (FormUpdatingRule, GenericFieldModificationRule,
-                                        ModificationLevel, SigFieldCreationRule,
-                                        SigFieldModificationRule)
-from pyhanko.sign.diff_analysis.policies import DEFAULT_DIFF_POLICY, StandardDiffPolicy
+from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from infra.samples import make_decree_pdf, make_pdf
-from services.signing import pades
+from services.signing import pades, verification
 from services.signing import pki
 from shared.errors import ValidationFailed
-from tests.unit.test_signing_pades import NOW, Agency, _run, _tsa_server, _words
+from tests.unit.test_signing_pades import CODE, NOW, Agency, _run, _tsa_server, _words
 
 WHEN = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 
@@ -52,13 +49,7 @@ def final(agency, tsa_url):
                                 place="Nghệ An")
 
 
-# Acrobat's reading of a certification allowing form filling: a new visible signature
-# field may be added (pyHanko's default, "stricter than Acrobat", says otherwise).
-ACROBAT = StandardDiffPolicy(
-    global_rules=DEFAULT_DIFF_POLICY.global_rules,
-    form_rule=FormUpdatingRule(field_rules=[
-        SigFieldCreationRule(allow_new_visible_after_certify=True),
-        SigFieldModificationRule(), GenericFieldModificationRule()]))
+ACROBAT = verification.ACROBAT_DIFF_POLICY
 
 
 def _statuses(agency, pdf, diff_policy=None):
@@ -92,6 +83,13 @@ def test_a_sao_y_keeps_the_original_signatures_and_adds_the_agencys(agency, tsa_
     leader = _statuses(agency, copy, ACROBAT)["LeaderSignature"]
     assert leader.docmdp_ok and leader.modification_level == ModificationLevel.FORM_FILLING
     assert statuses["LeaderSignature"].modification_level == ModificationLevel.OTHER
+    # The platform's verification of a copy reads it so, and names each signer.
+    expected = {"agencies": [CODE] * 3, "roles": ["leader", "agency", "agency"]}
+    report = agency.verify(copy, {**expected, "new_visible_fields": True})
+    assert report["ok"], [c for c in report["checks"] if not c["ok"]]
+    strict = agency.verify(copy, expected)
+    assert [(c["check"], c["signature"]) for c in strict["checks"] if not c["ok"]] == [
+        ("integrity", "LeaderSignature"), ("validation", "LeaderSignature")]
     path = tmp_path / "copy.pdf"
     path.write_bytes(copy)
     lines = [line.strip() for line in _run("pdftotext", "-layout", str(path), "-").splitlines()]
