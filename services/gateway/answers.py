@@ -621,6 +621,18 @@ class EvidenceBundleAnswer(_Answer):
     not_yet_covered = _int(description="the document's entries after the checkpoint")
 
 
+class ErasureOrderedAnswer(_Answer):
+    event_id = _text(description="the order's event in the audit log", **_UUID)
+    document_id = _text(**_UUID)
+    decision = _text(description="the legal decision's number and date")
+    reason = _text()
+    ordered_by = _text(description="the operator's user id")
+    ordered_at = _text(**_TIME)
+    entries = _int(description="the log's entries about the document before the order")
+    entries_with_data = _int(description="of those, the ones whose data the order destroys"
+                                         " (an earlier order's data is kept)")
+
+
 # -- administration
 
 class GroupDeletedAnswer(_Answer):
