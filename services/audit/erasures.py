@@ -36,3 +36,12 @@ class Erasures:
                 " ORDER BY e.idx", (document_id, ERASURE_PRODUCER, ERASURE_TYPE))]
         return {"document_id": document_id, "entries": entries,
                 "entries_with_data": kept, "decisions": decisions}
+
+
+def erased_documents(db):
+    """The documents an erasure order was appended for (their earlier data gone)."""
+    with db.connection() as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT DISTINCT document_id FROM entries WHERE producer = %s"
+            " AND event_type = %s AND document_id IS NOT NULL",
+            (ERASURE_PRODUCER, ERASURE_TYPE))]

@@ -167,8 +167,10 @@ def _row_get(nodes):
 
 
 class TransparencyLog:
-    def __init__(self, db: Any) -> None:
-        self.db = db
+    def __init__(self, db: Any, after_erasure: Any = None) -> None:
+        """``after_erasure(conn, document_id)``, if given, runs in the transaction
+        that applies an erasure order (the projections forget what they copied)."""
+        self.db, self.after_erasure = db, after_erasure
 
     # -- writing --------------------------------------------------------------
 
@@ -219,6 +221,8 @@ class TransparencyLog:
                                           (event.event_id,)).fetchone()[0]
                     log.info("erasure order %s: the data of %d entries about document %s"
                              " destroyed", event.event_id, erased, event.data["document_id"])
+                    if self.after_erasure is not None:
+                        self.after_erasure(conn, str(event.data["document_id"]))
         return results
 
     def add_checkpoint(self, size: int, root: bytes, note: str,

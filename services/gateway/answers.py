@@ -242,7 +242,10 @@ class LogEntryAnswer(_Answer):
     producer = _text()
     occurred_at = _text(**_TIME)
     actor = fields.Nested(ActorAnswer, required=True)
-    data = fields.Dict(required=True)
+    data = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "the event's data; null once destroyed by an erasure order"
+                       " (data_sha256 still commits to it)"})
+    data_sha256 = _text(description="hex SHA-256 of the data the leaf commits to")
 
 
 class LogVerificationAnswer(_Answer):
@@ -263,6 +266,9 @@ class DifferenceAnswer(_Answer):
 
 class ReconcileAnswer(_Answer):
     documents = _int(description="documents the replay of the log found")
+    erased_documents = _int(description="documents whose data an erasure order destroyed:"
+                                        " not compared (the log no longer says what they"
+                                        " were)")
     differences = fields.List(fields.Nested(DifferenceAnswer), required=True)
 
 

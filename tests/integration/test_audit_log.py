@@ -12,7 +12,7 @@ from services.audit.service import AuditService
 from shared.envelope import Actor, new_event
 from shared.errors import Forbidden
 from tests.support.client import DISTRICT_1, PROVINCE, Client, wait_for
-from tests.support.db import scalar
+from tests.support.db import query, scalar
 
 pytestmark = pytest.mark.integration
 
@@ -339,7 +339,7 @@ def test_an_erasure_order_destroys_the_documents_earlier_data_and_keeps_every_pr
     document_id, other = "6f1c2a7e-0000-4000-8000-00000000e001", \
         "6f1c2a7e-0000-4000-8000-00000000e002"
     earlier = document_events(platform, document_id, ["DocumentRegistered",
-                                                      "DocumentRevised", "DocumentSubmitted"])
+                                                      "DocumentIssued", "DocumentSubmitted"])
     [elsewhere] = document_events(platform, other, ["DocumentRegistered"])
     order = erasure_order(platform, document_id)
     [later] = [signer_for(platform).sign(new_event(
@@ -348,7 +348,11 @@ def test_an_erasure_order_destroys_the_documents_earlier_data_and_keeps_every_pr
         stream_id=f"document-{document_id}").at(4))]
     audit.feed(*(e.to_wire() for e in earlier + [elsewhere]))
     audit.wait_checkpoint(4)  # the data goes after it is checkpointed and in WORM storage
+    subject = ("SELECT subject FROM dashboard_sent WHERE document_id = %s", (document_id,))
+    wait_for(lambda: query(platform.pg_dsn, "audit", *subject) == [("nội dung 1",)],
+             timeout=20, what="the dashboard to copy the subject")
     audit.feed(order.to_wire(), handler="on_gateway_event")
+    assert query(platform.pg_dsn, "audit", *subject) == [(None,)]  # forgotten with the data
     audit.feed(later.to_wire())
     assert audit.count("entries") == 6 and audit.count("payloads") == 3
     audit.feed(order.to_wire(), handler="on_gateway_event")  # delivered again
@@ -362,7 +366,7 @@ def test_an_erasure_order_destroys_the_documents_earlier_data_and_keeps_every_pr
         status = rpc.audit.status()
         [kept] = rpc.audit.history(other)
     assert [e["event_type"] for e in history] == [
-        "DocumentRegistered", "DocumentRevised", "DocumentSubmitted",
+        "DocumentRegistered", "DocumentIssued", "DocumentSubmitted",
         "DocumentDataErasureOrdered", "DocumentStateChanged"]
     for entry in history[:3]:
         assert entry["data"] is None and len(entry["data_sha256"]) == 64, entry
