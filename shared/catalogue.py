@@ -25,7 +25,8 @@ _PRODUCED_BY = {
         "DirectoryChanged", "StatusReported", "RecallRequested", "RecallAnswered",
         "ExternalDocumentReceived",
     ),
-    "gateway": ("LoginFailed", "LoginFailuresSummarised", "RequestDenied"),
+    "gateway": ("LoginFailed", "LoginFailuresSummarised", "RequestDenied",
+                "DocumentDataErasureOrdered"),
 }
 
 # {event type: producer}

@@ -198,6 +198,10 @@ DATA: Mapping[str, EventData] = MappingProxyType({
     "LoginFailed": EventData({}, note=AUDIT_ONLY),
     "LoginFailuresSummarised": EventData({}, note=AUDIT_ONLY),
     "RequestDenied": EventData({}, note=AUDIT_ONLY),
+    "DocumentDataErasureOrdered": EventData(
+        {**_DOCUMENT, "decision": _text, "reason": _text},
+        note="audit destroys the data of the document's earlier entries (the leaves,"
+             " hashes only, stay); the order keeps its decision and reason"),
 })
 
 _SCHEMAS: dict[tuple[str, str | None], Schema] = {}

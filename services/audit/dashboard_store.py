@@ -166,6 +166,16 @@ def _values(row: Any, columns: Sequence[str]) -> tuple:
     return tuple(getattr(row, c) for c in columns)
 
 
+def erased(conn: Any, document_id: str) -> None:
+    """An erasure order destroyed the document's data in the log: the dashboard
+    forgets the subject it copied from it (its figures, which are not the
+    document's content, stay). The cursor's lock first: a catch-up that read the
+    data before the order finishes before this; the next one finds it gone."""
+    conn.execute("SELECT idx FROM dashboard_cursor WHERE id = 1 FOR UPDATE")
+    conn.execute("UPDATE dashboard_sent SET subject = NULL WHERE document_id = %s",
+                 (document_id,))
+
+
 def rebuild(db: Any) -> dict:
     """Fold the whole log again and replace the projection with what it gives,
     in one transaction under the log's append lock (appends wait meanwhile)."""

@@ -50,7 +50,7 @@ class AuditLog(DependencyProvider):
         self.db = Database(app_dsn or c["POSTGRES_DSN"], schema="audit",
                            role=None if app_dsn else APP_ROLE,
                            max_size=settings.db_pool_size, settings=DB_SETTINGS)
-        self.tlog = TransparencyLog(self.db)
+        self.tlog = TransparencyLog(self.db, after_erasure=dashboard_store.erased)
         self.origin = settings.log_origin
         self.signer = note.NoteSigner(self.origin, load_or_create_ed25519(
             c["LOG_KEY_FILE"], require_secret(c, "LOG_KEY_PASSPHRASE")))

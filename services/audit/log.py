@@ -9,13 +9,17 @@ indexes are one total order. Every completed perfect subtree is stored
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from services.audit import merkle
 from services.audit.leaves import leaf_entry
 from services.audit.replay import Fact
+from shared.events import data_problem
 from shared.migrations import initial
+
+log = logging.getLogger(__name__)
 
 APP_ROLE = "lienthong_audit_app"
 LOG_LOCK = 0x4C54_4155  # pg_advisory_xact_lock key of the log's append lock
@@ -114,9 +118,46 @@ GRANT USAGE ON SCHEMA audit TO {APP_ROLE};
 GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA audit TO {APP_ROLE};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA audit TO {APP_ROLE};
 """
+# The one way the application destroys data: an operator's recorded order
+# (gateway's DocumentDataErasureOrdered, with its legal decision and reason),
+# applied in the transaction that appends it. The function runs as the schema's
+# owner (SECURITY DEFINER, search_path pinned to this schema), finds the order in
+# the log itself and deletes the payloads of the document's earlier entries,
+# never another order's; the application's role may execute it but still has no
+# DELETE on payloads. Returns how many it destroyed.
+ERASURE_TYPE = "DocumentDataErasureOrdered"
+ERASURE_PRODUCER = "gateway"
+ERASE_DDL = f"""
+DO $do$ BEGIN
+EXECUTE format($fn$
+CREATE OR REPLACE FUNCTION erase_document_data(erasure uuid) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = %I, pg_temp AS $body$
+DECLARE
+    doc text;
+    at bigint;
+    erased integer;
+BEGIN
+    SELECT document_id, idx INTO doc, at FROM entries
+     WHERE event_id = erasure AND producer = '{ERASURE_PRODUCER}'
+       AND event_type = '{ERASURE_TYPE}';
+    IF doc IS NULL THEN
+        RAISE EXCEPTION 'no erasure order %% about a document in the log', erasure
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    DELETE FROM payloads p USING entries e
+     WHERE p.event_id = e.event_id AND e.document_id = doc AND e.idx < at
+       AND NOT (e.producer = '{ERASURE_PRODUCER}' AND e.event_type = '{ERASURE_TYPE}');
+    GET DIAGNOSTICS erased = ROW_COUNT;
+    RETURN erased;
+END $body$$fn$, current_schema());
+END $do$;
+REVOKE ALL ON FUNCTION erase_document_data(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION erase_document_data(uuid) TO {APP_ROLE};
+"""
 # Versioned: a change is a new migration (shared.migrations), ending with the
 # grants above again so that the append-only role reads and appends new tables.
-MIGRATIONS = initial("audit", LOG_DDL)
+MIGRATIONS = initial("audit", LOG_DDL).then(
+    2, "erase_document_data: an operator's recorded erasure order", ERASE_DDL)
 
 
 def _row_get(nodes):
@@ -126,8 +167,10 @@ def _row_get(nodes):
 
 
 class TransparencyLog:
-    def __init__(self, db: Any) -> None:
-        self.db = db
+    def __init__(self, db: Any, after_erasure: Any = None) -> None:
+        """``after_erasure(conn, document_id)``, if given, runs in the transaction
+        that applies an erasure order (the projections forget what they copied)."""
+        self.db, self.after_erasure = db, after_erasure
 
     # -- writing --------------------------------------------------------------
 
@@ -145,7 +188,7 @@ class TransparencyLog:
                 ([e.event_id for e in events],))}
             cache = self._fetch(conn, _frontier(size))
             get = _row_get(cache)
-            entries, nodes, payloads = [], [], []
+            entries, nodes, payloads, erasures = [], [], [], []
             for event in events:
                 if event.event_id in present:
                     results.append(None)
@@ -163,6 +206,8 @@ class TransparencyLog:
                                  json.dumps(event.to_dict()["data"], ensure_ascii=False)))
                 results.append(size)
                 size += 1
+                if _is_erasure_order(event):
+                    erasures.append(event)
             if entries:
                 # COPY: the log's write path, about twice as fast as executemany.
                 with conn.cursor() as cur:
@@ -171,6 +216,13 @@ class TransparencyLog:
                                " actor_role, leaf_entry)", entries)
                     _copy(cur, "nodes (level, idx, hash)", nodes)
                     _copy(cur, "payloads (event_id, data)", payloads)
+                for event in erasures:
+                    erased = conn.execute("SELECT erase_document_data(%s)",
+                                          (event.event_id,)).fetchone()[0]
+                    log.info("erasure order %s: the data of %d entries about document %s"
+                             " destroyed", event.event_id, erased, event.data["document_id"])
+                    if self.after_erasure is not None:
+                        self.after_erasure(conn, str(event.data["document_id"]))
         return results
 
     def add_checkpoint(self, size: int, root: bytes, note: str,
@@ -316,3 +368,11 @@ def _frontier(size):
 def _document_of(event):
     value = event.data.get("document_id")
     return str(value) if value is not None else None
+
+
+def _is_erasure_order(event):
+    """An authentic erasure order whose data holds what it must (the document, the
+    decision, the reason): only such an order destroys anything. (Events reach
+    the log authenticated: signed by a key of the producer the catalogue names.)"""
+    return (event.event_type == ERASURE_TYPE and event.producer == ERASURE_PRODUCER
+            and data_problem(ERASURE_TYPE, event.data) is None)

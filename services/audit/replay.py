@@ -172,6 +172,9 @@ def _lifecycle_summary(event, data, who):
         "IncomingWithdrawn": lambda: f"{agency}'s copy taken out of use (recall)",
         "IssueOverdue": lambda: f"not issued by its deadline {data.get('issue_by')}"
                                 " (Decree 30 Art. 18(1))",
+        "DocumentDataErasureOrdered": lambda: f"the data of the earlier entries destroyed"
+                                              f" by {who} under {data.get('decision')}:"
+                                              f" {data.get('reason')}",
     }
     text = texts.get(event.event_type)
     return text() if text else f"{event.event_type} from {event.producer}, by {who}"
@@ -382,7 +385,7 @@ class Difference:
                 "service_value": self.service_value}
 
 
-def reconcile(replayed, reported):
+def reconcile(replayed, reported, erased=()):
     """The differences between the log's states and each service's summary.
 
     ``replayed``: ``{document_id: DocumentState}`` (from :func:`fold`).
@@ -392,14 +395,18 @@ def reconcile(replayed, reported):
     Each service is held to what the log says it has heard of
     (:func:`expected_at`), so ``[]`` is the answer at any quiet moment, with
     drafts, submitted and returned documents about, not only when all are
-    issued. Returns the differences sorted by document, service and field.
+    issued. ``erased``: documents whose data an erasure order destroyed in the
+    log, which can no longer say what they were: not compared. Returns the
+    differences sorted by document, service and field.
     """
-    logged = {_norm_id(k): v for k, v in replayed.items()}
+    gone = {_norm_id(d) for d in erased}
+    logged = {_norm_id(k): v for k, v in replayed.items() if _norm_id(k) not in gone}
     differences = []
     for service, rows in reported.items():
         theirs = {}
         for row in rows:
-            theirs[_norm_id(row["document_id"])] = row
+            if _norm_id(row["document_id"]) not in gone:
+                theirs[_norm_id(row["document_id"])] = row
         for document_id in sorted(set(logged) | set(theirs)):
             state, row = logged.get(document_id), theirs.get(document_id)
             expected = state is not None and expected_at(service, state)

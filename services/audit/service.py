@@ -5,13 +5,11 @@ import base64
 import json
 from datetime import datetime, timezone
 
-
-
-
 from services.audit import checkpoints as cp
 from services.audit import dashboard, dashboard_store, note, replay
 from services.audit import timestamp as ts
 from services.audit.dependencies import AuditLog
+from services.audit.erasures import Erasures, erased_documents
 from services.audit.leaves import stored_event
 from services.audit.verify import ENTRY_QUERY, Report, committed_leaves, verify_entries
 from shared.auth import require_role
@@ -30,7 +28,7 @@ from shared.wire import event_from_dict
 SERVICE = "audit"
 
 
-class AuditService(Health):
+class AuditService(Erasures, Health):
     name = SERVICE
 
     audit = AuditLog()
@@ -287,8 +285,10 @@ class AuditService(Health):
             for name in ("docs", "signing", "routing"):
                 reported[name] = getattr(services, name).state_summary()
         replayed = replay.fold(self.audit.tlog.facts(replay.KNOWN_TYPES))
-        differences = replay.reconcile(replayed, reported)
-        return {"documents": len(replayed), "differences": [d.to_dict() for d in differences]}
+        erased = erased_documents(self.audit.db)
+        differences = replay.reconcile(replayed, reported, erased)
+        return {"documents": len(replayed), "erased_documents": len(erased),
+                "differences": [d.to_dict() for d in differences]}
 
     # -- the leaders' dashboard (bảng điều hành) --------------------------------------
 

@@ -251,7 +251,10 @@ class LogEntryAnswer(_Answer):
     producer = _text()
     occurred_at = _text(**_TIME)
     actor = fields.Nested(ActorAnswer, required=True)
-    data = fields.Dict(required=True)
+    data = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "the event's data; null once destroyed by an erasure order"
+                       " (data_sha256 still commits to it)"})
+    data_sha256 = _text(description="hex SHA-256 of the data the leaf commits to")
 
 
 class LogVerificationAnswer(_Answer):
@@ -272,6 +275,9 @@ class DifferenceAnswer(_Answer):
 
 class ReconcileAnswer(_Answer):
     documents = _int(description="documents the replay of the log found")
+    erased_documents = _int(description="documents whose data an erasure order destroyed:"
+                                        " not compared (the log no longer says what they"
+                                        " were)")
     differences = fields.List(fields.Nested(DifferenceAnswer), required=True)
 
 
@@ -628,6 +634,18 @@ class EvidenceBundleAnswer(_Answer):
         metadata={"description": "each producer's event keys: {producer: {key id: key}}"})
     entries = fields.List(fields.Nested(BundleEntryAnswer), required=True)
     not_yet_covered = _int(description="the document's entries after the checkpoint")
+
+
+class ErasureOrderedAnswer(_Answer):
+    event_id = _text(description="the order's event in the audit log", **_UUID)
+    document_id = _text(**_UUID)
+    decision = _text(description="the legal decision's number and date")
+    reason = _text()
+    ordered_by = _text(description="the operator's user id")
+    ordered_at = _text(**_TIME)
+    entries = _int(description="the log's entries about the document before the order")
+    entries_with_data = _int(description="of those, the ones whose data the order destroys"
+                                         " (an earlier order's data is kept)")
 
 
 # -- administration

@@ -1,6 +1,8 @@
 """The gateway's rules, pure: passwords, users, who may call which endpoint,
 the back-off of failed logins, and the security events it records
-(``LoginFailed``, ``LoginFailuresSummarised``, ``RequestDenied``).
+(``LoginFailed``, ``LoginFailuresSummarised``, ``RequestDenied``), and an
+operator's order to destroy a document's data in the audit log
+(``DocumentDataErasureOrdered``).
 
 Nothing here touches the network or the database.
 """
@@ -8,6 +10,7 @@ Nothing here touches the network or the database.
 import hashlib
 import hmac
 import math
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -260,3 +263,36 @@ def request_denied(actor, method, path, reason):
         "role": actor.role if actor else None,
         "method": method, "path": path[:500], "reason": reason[:500],
     }, actor or system_actor(SERVICE))
+
+
+# -- erasure of a document's data in the audit log ------------------------------------
+
+DECISION_LENGTH = 200   # "12/QĐ-UBND ngày 01/12/2026 của Ủy ban nhân dân tỉnh ..."
+REASON_LENGTH = 2000
+
+
+def _required_text(value, name, limit):
+    text = unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else ""
+    if not text:
+        raise ValidationFailed(f"{name}: bắt buộc (required)", field=name)
+    if len(text) > limit:
+        raise ValidationFailed(f"{name}: at most {limit} characters", field=name)
+    return text
+
+
+def data_erasure_ordered(actor, document_id, decision, reason):
+    """``DocumentDataErasureOrdered``: an operator orders, under a legal decision
+    (its number and date) and for a stated reason, that the audit log destroy
+    the data of every earlier entry about ``document_id``. The leaves (hashes
+    only) stay, so every proof stays valid; this order keeps its own data."""
+    if actor is None or actor.role != "operator":
+        raise Forbidden("role: only an operator orders an erasure", field="role")
+    try:
+        document_id = str(uuid.UUID(str(document_id)))
+    except ValueError:
+        raise ValidationFailed("document_id: not a UUID", field="document_id") from None
+    data = {"document_id": document_id,
+            "decision": _required_text(decision, "decision", DECISION_LENGTH),
+            "reason": _required_text(reason, "reason", REASON_LENGTH)}
+    return new_event("DocumentDataErasureOrdered", data, actor=actor, producer=SERVICE,
+                     stream_id=f"erasure-{uuid.uuid4()}")

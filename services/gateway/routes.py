@@ -235,6 +235,12 @@ ENDPOINTS = {
     "audit_evidence": Endpoint("GET", "/v1/audit/documents/{document_id}/evidence",
                                "A document's evidence bundle, to check offline", AUDITOR,
                                answer=a.EvidenceBundleAnswer),
+    "order_erasure": Endpoint(
+        "POST", "/v1/audit/erasures", "Order the audit log to destroy the data of every"
+        " entry so far about a document, under a legal decision and for a reason (both kept"
+        " in the log); the leaves and every proof stay valid. Applied when audit takes the"
+        " order in (operators)", OPERATOR, body=s.ErasureSchema,
+        answer=a.ErasureOrderedAnswer, status=202),
     # -- the leaders' dashboard (bảng điều hành)
     "dashboard": Endpoint(
         "GET", "/v1/dashboard",

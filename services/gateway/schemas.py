@@ -8,7 +8,8 @@ import json
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from services.gateway.domain import MIN_PASSWORD_LENGTH, ROLES
+from services.gateway.domain import (DECISION_LENGTH, MIN_PASSWORD_LENGTH, REASON_LENGTH,
+                                     ROLES)
 from shared.envelope import AGENCY_CODE
 from shared.errors import ValidationFailed
 from shared.text import check_storable
@@ -72,6 +73,17 @@ class CertificateRequestSchema(_Strict):
 class RejectionSchema(_Strict):
     reason = fields.String(required=True, validate=validate.Length(1, 2000),
                            metadata={"description": "why the request is rejected"})
+
+
+class ErasureSchema(_Strict):
+    document_id = fields.UUID(required=True, metadata={
+        "description": "the document whose data the audit log destroys"})
+    decision = fields.String(required=True, validate=validate.Length(1, DECISION_LENGTH),
+                             metadata={"description": "the number and date of the legal"
+                                       " decision, e.g. 12/QĐ-UBND ngày 01/12/2026"})
+    reason = fields.String(required=True, validate=validate.Length(1, REASON_LENGTH),
+                           metadata={"description": "the legal reason (lý do), kept in the"
+                                     " log with the decision"})
 
 
 class RevocationSchema(_Strict):

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from nameko.timer import timer
 from nameko.web.handlers import http
 
-from services.gateway import domain, recipients, users, web, web_dashboard
+from services.gateway import domain, erasures, recipients, users, web, web_dashboard
 from services.gateway.forward import CHUNK, chunks, send, streamed_back
 from services.gateway import schemas as s
 from services.gateway.dependencies import GatewayIdentity, GatewayStore
@@ -432,6 +432,12 @@ class GatewayService(Health):
     @route("audit_verify")
     def audit_verify(self, request):
         return self._call(request, "audit_verify", lambda: self.audit.verify())
+
+    @route("order_erasure")
+    def order_erasure(self, request):
+        """An operator's order to destroy a document's data in the audit log."""
+        return self._call(request, "order_erasure", lambda: erasures.order(
+            self, self.identity.actor, self._body(request, s.ErasureSchema)))
 
     @route("dashboard")
     def dashboard(self, request):

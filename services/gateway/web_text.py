@@ -286,6 +286,7 @@ VI = {
     "event_RecallAnswered": "Trả lời yêu cầu thu hồi",
     "event_ExternalDocumentReceived": "Nhận từ trục liên thông",
     "event_IncomingDuplicateFlagged": "Văn bản đến trùng",
+    "event_DocumentDataErasureOrdered": "Hủy dữ liệu theo quyết định",
     # the leaders' dashboard (bảng điều hành)
     "dashboard": "Bảng điều hành",
     "dash_period": "Chọn kỳ báo cáo",
@@ -608,6 +609,7 @@ EN = {
     "event_RecallAnswered": "Recall answered",
     "event_ExternalDocumentReceived": "Received from the national axis",
     "event_IncomingDuplicateFlagged": "Duplicate arrival",
+    "event_DocumentDataErasureOrdered": "Data destroyed by order",
     # the leaders' dashboard
     "dashboard": "Dashboard",
     "dash_period": "Choose the period",

@@ -142,7 +142,7 @@ def test_an_auditor_replays_reconciles_and_verifies_a_bundle_offline(stack, clie
         before_signing = rpc.audit.document_state(document_id, at=registered_at)
         everything_then = rpc.audit.replay(at=registered_at)
     assert verdict["ok"] and verdict["entries"] == len(FLOW) + 1, verdict  # + the directory
-    assert reconciled == {"documents": 1, "differences": []}
+    assert reconciled == {"documents": 1, "erased_documents": 0, "differences": []}
     assert now["state"]["signed"] and now["state"]["delivered_to"] == [DISTRICT_1, DISTRICT_2]
     assert not before_signing["state"]["signed"]
     assert [d["signed"] for d in everything_then["documents"]] == [False]

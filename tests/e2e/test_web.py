@@ -300,8 +300,8 @@ def test_a_document_from_compose_to_acceptance_through_the_web(web, platform, tm
     assert "Số văn bản dựng lại từ nhật ký</dt><dd>2</dd>" in reconciled
     assert reconciled.count('<form method="post"') == 1  # Đăng xuất
     assert browser.get(f"{url}/web/audit/reconcile", timeout=30).status_code == 403
-    assert api.get("thanh.tra", "/v1/audit/reconcile").json() == {"documents": 2,
-                                                                   "differences": []}
+    assert api.get("thanh.tra", "/v1/audit/reconcile").json() == {
+        "documents": 2, "erased_documents": 0, "differences": []}
     assert api.get("van.thu", "/v1/audit/reconcile").status_code == 403
     assert status.count('<form method="post"') == 1  # Đăng xuất
     assert "Nhật ký toàn vẹn" in inspector.get(f"{url}/web/audit/verify", timeout=60).text

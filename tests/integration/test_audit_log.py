@@ -12,7 +12,7 @@ from services.audit.service import AuditService
 from shared.envelope import Actor, new_event
 from shared.errors import Forbidden
 from tests.support.client import DISTRICT_1, PROVINCE, Client, wait_for
-from tests.support.db import scalar
+from tests.support.db import query, scalar
 
 pytestmark = pytest.mark.integration
 
@@ -305,26 +305,111 @@ def test_a_witness_cosigns_checkpoints_that_extend_the_last_it_saw(run_container
             rpc.audit.add_cosignature(note.add_signature(second["note"], stranger))
 
 
-def test_destroying_an_events_data_keeps_every_proof_and_signature_checkable(audit, platform):
+DECISION = "12/QĐ-UBND ngày 01/12/2026"
+REASON = "Văn bản đã bị thu hồi; hủy nội dung theo quyết định của Chủ tịch UBND tỉnh"
+
+
+def document_events(platform, document_id, types, agency=PROVINCE):
+    """Signed docs events about one document, its stream's versions 1, 2, ..."""
+    signer = signer_for(platform)
+    return [signer.sign(new_event(t, {"document_id": document_id, "subject": f"nội dung {i}"},
+                                  actor=Actor("van.thu", agency, "clerk"), producer="docs",
+                                  stream_id=f"document-{document_id}").at(i + 1))
+            for i, t in enumerate(types)]
+
+
+def erasure_order(platform, document_id, decision=DECISION, reason=REASON):
+    """The gateway's order as its outbox publishes it: signed with the gateway's key."""
+    from services.gateway import domain as gateway
+
+    event = gateway.data_erasure_ordered(Actor("van.hanh", PROVINCE, "operator"),
+                                         document_id, decision, reason)
+    return signer_for(platform, "gateway").sign(event.at(1))
+
+
+def test_an_erasure_order_destroys_the_documents_earlier_data_and_keeps_every_proof(
+        audit, platform):
+    """The operator's order (gateway's DocumentDataErasureOrdered), appended,
+    destroys in the same transaction the data of the document's earlier entries:
+    no other document's, not the order's own (its decision and reason stay), not
+    what comes after it. Every proof, the verification and the offline evidence
+    bundle hold; a repeat delivery changes nothing; a second order keeps the first's."""
     from services.audit.offline import verify_bundle
 
-    events = signed_events(platform, 4)
-    audit.feed(*(e.to_wire() for e in events))
-    audit.wait_checkpoint(4)
-    document_id = events[2].data["document_id"]
-    # After a recall the content goes; the leaf, which holds only its hash, stays.
-    superuser_tamper(platform, f"DELETE FROM payloads WHERE event_id = '{events[2].event_id}'")
+    document_id, other = "6f1c2a7e-0000-4000-8000-00000000e001", \
+        "6f1c2a7e-0000-4000-8000-00000000e002"
+    earlier = document_events(platform, document_id, ["DocumentRegistered",
+                                                      "DocumentIssued", "DocumentSubmitted"])
+    [elsewhere] = document_events(platform, other, ["DocumentRegistered"])
+    order = erasure_order(platform, document_id)
+    [later] = [signer_for(platform).sign(new_event(
+        "DocumentStateChanged", {"document_id": document_id, "state": "recalled"},
+        actor=Actor("van.thu", PROVINCE, "clerk"), producer="docs",
+        stream_id=f"document-{document_id}").at(4))]
+    audit.feed(*(e.to_wire() for e in earlier + [elsewhere]))
+    audit.wait_checkpoint(4)  # the data goes after it is checkpointed and in WORM storage
+    subject = ("SELECT subject FROM dashboard_sent WHERE document_id = %s", (document_id,))
+    wait_for(lambda: query(platform.pg_dsn, "audit", *subject) == [("nội dung 1",)],
+             timeout=20, what="the dashboard to copy the subject")
+    audit.feed(order.to_wire(), handler="on_gateway_event")
+    assert query(platform.pg_dsn, "audit", *subject) == [(None,)]  # forgotten with the data
+    audit.feed(later.to_wire())
+    assert audit.count("entries") == 6 and audit.count("payloads") == 3
+    audit.feed(order.to_wire(), handler="on_gateway_event")  # delivered again
+    assert audit.count("entries") == 6 and audit.count("payloads") == 3
+    audit.wait_checkpoint(6)
+
     with audit.rpc() as rpc:
+        history = rpc.audit.history(document_id)
         report = rpc.audit.verify()
         bundle = rpc.audit.evidence_bundle(document_id)
         status = rpc.audit.status()
-        [entry] = rpc.audit.history(document_id)
+        [kept] = rpc.audit.history(other)
+    assert [e["event_type"] for e in history] == [
+        "DocumentRegistered", "DocumentIssued", "DocumentSubmitted",
+        "DocumentDataErasureOrdered", "DocumentStateChanged"]
+    for entry in history[:3]:
+        assert entry["data"] is None and len(entry["data_sha256"]) == 64, entry
+    assert history[3]["data"] == {"document_id": document_id, "decision": DECISION,
+                                  "reason": REASON}
+    assert history[3]["producer"] == "gateway" and history[3]["actor"]["role"] == "operator"
+    assert history[4]["data"]["state"] == "recalled"
+    assert kept["data"]["subject"] == "nội dung 0"
     assert report["ok"], report
-    assert entry["data"] is None and entry["data_sha256"]
-    assert bundle["entries"][0]["data"] is None
     offline = verify_bundle(bundle, trusted_log_key=status["verifier_key"])
     assert offline.ok, offline.render()
-    assert offline.events[0]["data_status"] == "destroyed"
+    assert [e["data_status"] for e in offline.events] == ["destroyed"] * 3 + [
+        "present and matches"] * 2
+
+    # A second order (another decision) reaches what came since, never the first order.
+    audit.feed(erasure_order(platform, document_id, "15/QĐ-UBND ngày 03/12/2026",
+                             "Hủy tiếp").to_wire(), handler="on_gateway_event")
+    with audit.rpc() as rpc:
+        again = rpc.audit.history(document_id)
+    assert [e["data"] is None for e in again] == [True, True, True, False, True, False]
+    assert again[3]["data"]["decision"] == DECISION
+
+
+def test_the_applications_role_may_erase_only_through_a_recorded_order(audit, platform):
+    """No DELETE on the data for the app role; the erasure function refuses an
+    event that is not an order, and nobody else (PUBLIC) may call it."""
+    [event] = document_events(platform, "6f1c2a7e-0000-4000-8000-00000000e003",
+                              ["DocumentRegistered"])
+    audit.feed(event.to_wire())
+    with psycopg.connect(platform.pg_dsn, autocommit=True,
+                         options="-c search_path=audit -c role=lienthong_audit_app") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM payloads")
+        with pytest.raises(psycopg.errors.NoDataFound, match="no erasure order"):
+            conn.execute("SELECT erase_document_data(%s)", (event.event_id,))
+    assert audit.count("payloads") == 1
+    assert scalar(platform.pg_dsn, "audit",
+                  "SELECT has_function_privilege('public', 'erase_document_data(uuid)',"
+                  " 'EXECUTE')") is False
+    assert scalar(platform.pg_dsn, "audit",
+                  "SELECT prosecdef AND %s = ANY(proconfig) FROM pg_proc"
+                  " WHERE proname = 'erase_document_data'",
+                  ("search_path=audit, pg_temp",)) is True
 
 
 def test_when_checkpoints_cannot_be_signed_events_still_enter_and_the_next_one_covers_them(

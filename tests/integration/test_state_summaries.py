@@ -240,4 +240,4 @@ def test_the_audit_reconciles_to_nothing_in_the_middle_of_a_working_day(run_cont
     assert {d: states[d]["submitted"] for d in (draft, waiting, returned, issued)} == {
         draft: False, waiting: True, returned: True, issued: True}
     assert not states[waiting]["signed"] and states[issued]["delivered_to"]
-    assert reconciled == {"documents": 4, "differences": []}
+    assert reconciled == {"documents": 4, "erased_documents": 0, "differences": []}

@@ -14,6 +14,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from infra.provision import amqp_uri
 from services.audit.log import LOG_DDL
+from shared.migrations import migrate
 from tests.support import servers
 
 pytestmark = pytest.mark.integration
@@ -140,6 +141,30 @@ def test_the_audit_log_is_written_through_a_login_that_may_only_read_and_append(
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("TRUNCATE entries")
 
+
+
+def test_the_audit_logs_owner_migrates_the_erasure_function_the_app_login_only_executes(
+        provisioned_db):
+    """As production runs it: the schema's owner (no superuser) applies the audit
+    migrations, erase_document_data included; it is owned by that login, and the
+    application's login may execute it but still may not delete any data."""
+    from psycopg.conninfo import make_conninfo
+
+    from services.audit.dependencies import SCHEMA
+
+    with provisioned_db("audit") as owner:
+        migrate(make_conninfo(**owner.info.get_parameters(),
+                              password=owner.info.password), "audit", SCHEMA)
+        assert owner.execute(
+            "SELECT pg_get_userbyid(proowner), prosecdef FROM pg_proc"
+            " WHERE proname = 'erase_document_data'").fetchone() == (
+            owner.info.user, True)
+    with provisioned_db("audit", role="lienthong_audit_app") as app:
+        app.execute("SET search_path = audit")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("DELETE FROM payloads")
+        with pytest.raises(psycopg.errors.NoDataFound, match="no erasure order"):
+            app.execute("SELECT erase_document_data(%s)", (uuid.uuid4(),))
 
 
 def test_each_service_has_its_own_s3_key_limited_to_the_platforms_buckets(platform):

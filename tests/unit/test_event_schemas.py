@@ -286,7 +286,10 @@ def _all_events():
     made += _enrolment_events()
     made += [gateway.login_failed("ai", "sai mật khẩu", "10.0.0.1"),
              gateway.login_failures_summarised("user:ai", 3, 0, NOW, NOW),
-             gateway.request_denied(CLERK, "GET", "/v1/x", "cấm")]
+             gateway.request_denied(CLERK, "GET", "/v1/x", "cấm"),
+             gateway.data_erasure_ordered(
+                 Actor("van.hanh", SENDER, "operator"), uuid.uuid4(),
+                 "12/QĐ-UBND ngày 01/12/2026", "Văn bản đã bị thu hồi theo quyết định")]
     made += [e for e in docs_log.read_all()] + [e for e in signing_log.read_all()]
     assert accepted in made
     return made

@@ -190,3 +190,43 @@ def test_an_unknown_user_is_refused_as_slowly_as_a_wrong_password():
 
     unknown, wrong = (statistics.median(times[k]) for k in ("unknown", "wrong"))
     assert 0.5 < unknown / wrong < 2, (unknown, wrong)  # both one argon2id hash
+
+
+# -- an operator's erasure order -------------------------------------------------------
+
+OPERATOR = domain.Actor("van.hanh", "000.00.00.H41", "operator")
+DOCUMENT = "6f1c2a7e-0000-4000-8000-000000000001"
+
+
+def test_an_erasure_order_keeps_the_decision_and_reason_trimmed_and_composed():
+    event = domain.data_erasure_ordered(
+        OPERATOR, DOCUMENT.upper(), "  12/QĐ-UBND ngày 01/12/2026 ",
+        "Văn ba\u0309n đã bị thu hồi\n")
+    assert event.event_type == "DocumentDataErasureOrdered" and event.producer == "gateway"
+    assert dict(event.data) == {"document_id": DOCUMENT,
+                                "decision": "12/QĐ-UBND ngày 01/12/2026",
+                                "reason": "Văn bản đã bị thu hồi"}
+    assert event.actor == OPERATOR
+    assert event_from_dict(event.at(1).to_dict()).data == event.data  # as stored
+
+
+@pytest.mark.parametrize("decision, reason, field", [
+    ("12/QĐ-UBND ngày 01/12/2026", "   ", "reason"),
+    ("12/QĐ-UBND ngày 01/12/2026", None, "reason"),
+    ("", "Thu hồi", "decision"),
+    ("x" * (domain.DECISION_LENGTH + 1), "Thu hồi", "decision"),
+    ("12/QĐ-UBND ngày 01/12/2026", "x" * (domain.REASON_LENGTH + 1), "reason"),
+])
+def test_an_erasure_order_names_the_field_it_lacks(decision, reason, field):
+    with pytest.raises(ValidationFailed) as err:
+        domain.data_erasure_ordered(OPERATOR, DOCUMENT, decision, reason)
+    assert err.value.field == field
+
+
+def test_only_an_operator_orders_an_erasure_of_a_real_document_id():
+    with pytest.raises(Forbidden):
+        domain.data_erasure_ordered(domain.Actor("thanh.tra", "000.00.00.G22", "auditor"),
+                                    DOCUMENT, "12/QĐ-UBND ngày 01/12/2026", "Thu hồi")
+    with pytest.raises(ValidationFailed) as err:
+        domain.data_erasure_ordered(OPERATOR, "not-a-uuid", "12/QĐ", "Thu hồi")
+    assert err.value.field == "document_id"

@@ -205,6 +205,17 @@ def test_history_describes_each_event_in_log_order():
     assert entries[2]["role"] == "system" and entries[2]["producer"] == "routing"
 
 
+def test_history_says_an_erasure_orders_decision_and_reason():
+    from services.gateway.domain import data_erasure_ordered
+
+    order = data_erasure_ordered(Actor("van.hanh", PROVINCE, "operator"), DOC,
+                                 "12/QĐ-UBND ngày 01/12/2026", "Văn bản đã bị thu hồi")
+    [entry] = history([(7, order)], DOC)
+    assert entry["producer"] == "gateway" and entry["role"] == "operator"
+    assert entry["summary"] == ("the data of the earlier entries destroyed by van.hanh under"
+                                " 12/QĐ-UBND ngày 01/12/2026: Văn bản đã bị thu hồi")
+
+
 def test_history_keeps_unknown_event_types():
     entries = history(full_flow() + [(4, recalled(5))])
     assert len(entries) == 5
@@ -269,6 +280,17 @@ def test_reconcile_finds_a_document_the_log_lacks(replayed):
                                 "refused": None})
     assert reconcile(replayed, reported) == [
         Difference(stray, "routing", "document", "absent", "present")]
+
+
+def test_reconcile_does_not_compare_a_document_whose_data_was_erased(replayed):
+    """After an erasure order the log cannot say what the document was: its
+    replay (from the destroyed data) differs from the services', not compared."""
+    reported = reported_for(replayed)
+    erased = {k: v for k, v in replayed.items() if k != OTHER}  # OTHER's data is gone
+    assert reconcile(erased, reported) == [
+        Difference(OTHER, s, "document", "absent", "present")
+        for s in ("docs", "routing", "signing")]
+    assert reconcile(erased, reported, erased=[OTHER.upper()]) == []
 
 
 @pytest.mark.parametrize("service, field, value, log_value", [
