@@ -100,9 +100,19 @@ CREATE TABLE recipient_groups (
     UNIQUE (agency, name)
 );
 """
+# The web application's sessions, for their idle timeout: when each was last used.
+WEB_SESSIONS_DDL = """
+CREATE TABLE web_sessions (
+    jti        text PRIMARY KEY,
+    user_id    text NOT NULL,
+    last_seen  timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL
+);
+"""
 # Versioned: a change to these tables is a new migration (shared.migrations).
 MIGRATIONS = initial("gateway", USERS_DDL + STANDING_DDL).then(
-    2, "recipient groups (nhóm nơi nhận) per agency", RECIPIENT_GROUPS_DDL)
+    2, "recipient groups (nhóm nơi nhận) per agency", RECIPIENT_GROUPS_DDL).then(
+    3, "web sessions' last use (idle timeout)", WEB_SESSIONS_DDL)
 
 
 
@@ -182,6 +192,26 @@ class Users:
             conn.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at)"
                          " VALUES (%s, %s, %s) ON CONFLICT (jti) DO NOTHING",
                          (claims["jti"], claims["sub"], expires))
+
+
+    def open_web_session(self, claims: Mapping[str, Any]) -> None:
+        """A web login's session, used now (sessions past their token's life go)."""
+        expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE expires_at < now()")
+            conn.execute("INSERT INTO web_sessions (jti, user_id, expires_at)"
+                         " VALUES (%s, %s, %s) ON CONFLICT (jti) DO NOTHING",
+                         (claims["jti"], claims["sub"], expires))
+
+    def use_web_session(self, claims: Mapping[str, Any], idle_seconds: int) -> bool:
+        """Mark the session used now; False when it was idle longer than
+        ``idle_seconds`` (or never opened by a web login): it is over."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "UPDATE web_sessions SET last_seen = now() WHERE jti = %s AND"
+                " last_seen > now() - make_interval(secs => %s) RETURNING 1",
+                (claims["jti"], idle_seconds)).fetchone()
+        return row is not None
 
 
 GROUP_FIELDS = ("group_id", "name", "recipients", "saved_by", "saved_at")

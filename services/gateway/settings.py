@@ -20,6 +20,8 @@ class GatewaySettings:
     token_ttl_seconds: int = TOKEN_TTL           # a bearer token's life, at most MAX_TOKEN_TTL
     # The session cookie is Secure: auto (when the request came over HTTPS), true, false.
     web_secure_cookies: str = "auto"
+    # A web session unused this long is over (logged out): 30 minutes.
+    web_idle_seconds: int = 1800
     login_audit_window_seconds: float = AUDIT_WINDOW  # failed logins summarised per window
     rpc_in_flight_per_service: int = 0           # 0: a quarter of max_workers (at least 1)
 

@@ -249,12 +249,21 @@ class Page:
         if not token:
             raise Unauthenticated("no session", field="session")
         identity = self.service.identity
+        users = self.service.events.users
         try:
-            self.actor = identity.authenticate_token(token, self.service.events.users)
+            self.actor = identity.authenticate_token(token, users)
         except Unauthenticated as err:
             self.service._deny(self.request, None, f"{err.code}: web session: {err.message}")
             raise
         self.claims = identity.claims
+        idle = self.service.settings.web_idle_seconds
+        if not users.use_web_session(self.claims, idle):
+            # Unused too long: over for good (its token revoked), whoever holds the cookie.
+            users.revoke(self.claims)
+            self.service._deny(self.request, self.actor, "unauthenticated: web session idle"
+                               f" for more than {idle} s (or not opened by a web login):"
+                               " logged out")
+            raise SessionIdle()
         self.csrf = identity.csrf_token()
 
     def check_csrf(self, given):
@@ -326,6 +335,13 @@ class Page:
         return response
 
 
+class SessionIdle(Unauthenticated):
+    """A web session unused for longer than ``WEB_IDLE_SECONDS``."""
+
+    def __init__(self):
+        super().__init__("web session idle: logged out", field="session")
+
+
 class _CsrfRefused(Exception):
     pass
 
@@ -342,8 +358,9 @@ def handle(service, request, page):
             return _login(ctx)
         try:
             ctx.log_in_from_cookie()
-        except Unauthenticated:
-            response = redirect("/web/login" + ("?" + urlencode({"lang": ctx.lang})))
+        except Unauthenticated as err:
+            said = {"lang": ctx.lang, **({"ok": "idle"} if isinstance(err, SessionIdle) else {})}
+            response = redirect("/web/login?" + urlencode(said))
             if request.cookies.get(SESSION_COOKIE):
                 response.delete_cookie(SESSION_COOKIE, path="/")
             return ctx.finish(response)
@@ -454,6 +471,7 @@ def _login(ctx):
         return response
     except Unauthenticated:
         return ctx.render("login.html", status=401, error=ctx.t("error_login"), **again)
+    ctx.service.events.users.open_web_session(claims)
     max_age = claims["exp"] - datetime.now(timezone.utc).timestamp()
     response = redirect("/web/")
     response.set_cookie(**session_cookie(token, max_age, ctx.secure))

@@ -431,3 +431,34 @@ def test_a_session_expires_on_the_server(short_sessions):
     assert late.status_code == 303 and late.headers["Location"].startswith("/web/login")
     again = requests.get(url + late.headers["Location"], timeout=30)
     assert again.status_code == 200 and "Đăng nhập" in again.text
+
+
+@pytest.fixture
+def idle_sessions(stack, platform, tmp_path):
+    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
+    stack["gateway"].env["LIENTHONG_WEB_IDLE_SECONDS"] = "3"
+    stack.start()
+    return platform.gateway_url
+
+
+def test_a_session_unused_too_long_ends_and_its_token_with_it(idle_sessions):
+    """WEB_IDLE_SECONDS: pages opened within it keep the session; after it, the
+    session is over (its token revoked) and the login page says why."""
+    url = idle_sessions
+    browser = session(url, "van.thu")
+    for _ in range(3):  # used every 1.5 s: 4.5 s in all, past the 3 s, still open
+        time.sleep(1.5)
+        assert browser.get(f"{url}/web/", allow_redirects=False, timeout=30).status_code == 200
+    token = browser.cookies.get("lt_session")
+    time.sleep(4)
+    idle = browser.get(f"{url}/web/outgoing", allow_redirects=False, timeout=30)
+    assert idle.status_code == 303 and "ok=idle" in idle.headers["Location"], idle.headers
+    said = requests.get(url + idle.headers["Location"], timeout=30)
+    assert "lâu không thao tác" in said.text
+    # The same cookie does not open a page again, even at once.
+    again = requests.get(f"{url}/web/", cookies={"lt_session": token}, allow_redirects=False,
+                         timeout=30)
+    assert again.status_code == 303 and again.headers["Location"].startswith("/web/login")
+    # A new login opens a new session.
+    assert session(url, "van.thu").get(f"{url}/web/", allow_redirects=False,
+                                       timeout=30).status_code == 200

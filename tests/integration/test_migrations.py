@@ -43,7 +43,8 @@ LATER = {"signing": [("signing", 2), ("signing", 3), ("signing", 4), ("signing",
          # arrivals; documents.delivery_refused (issue 15); copies (SY, SL, TrS)
          "docs": [("docs", 2), ("docs", 3), ("docs", 4), ("docs", 5), ("docs", 6),
                   ("docs", 7)],
-         "gateway": [("gateway", 2)],  # recipient_groups (issue 17)
+         # recipient_groups (issue 17); web_sessions (the idle timeout)
+         "gateway": [("gateway", 2), ("gateway", 3)],
          # erase_document_data: an operator's recorded erasure order (issue 15)
          "audit": [("audit", 2)]}
 # The version a test's own extra docs migration takes: the one after the released ones.

@@ -14,7 +14,7 @@ def test_the_defaults_stand_where_the_config_says_nothing():
     settings = load_settings(GatewaySettings, {"SEED_USERS": "", "DOCS_URL": None})
     assert settings == GatewaySettings(
         docs_url="http://127.0.0.1:8001", max_upload_bytes=50 * 1024 * 1024, seed_users="",
-        token_ttl_seconds=8 * 3600, web_secure_cookies="auto",
+        token_ttl_seconds=8 * 3600, web_secure_cookies="auto", web_idle_seconds=1800,
         login_audit_window_seconds=300.0, rpc_in_flight_per_service=0)
     # A package carries two files' worth, base64 (a third more).
     assert settings.package_limit == 50 * 1024 * 1024 * 2 * 4 // 3
@@ -61,3 +61,10 @@ def test_the_gateway_does_not_start_with_a_bad_setting():
                               max_workers=40)
     with pytest.raises(BadSetting, match="^TOKEN_TTL_SECONDS"):
         provider.setup()  # refused before the key is read
+
+
+def test_an_idle_timeout_of_no_time_is_refused_naming_it():
+    for text in ("0", "-1", "soon"):
+        with pytest.raises(BadSetting, match="WEB_IDLE_SECONDS"):
+            load_settings(GatewaySettings, {"WEB_IDLE_SECONDS": text})
+    assert load_settings(GatewaySettings, {"WEB_IDLE_SECONDS": "600"}).web_idle_seconds == 600
