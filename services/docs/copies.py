@@ -18,7 +18,7 @@ Imports no framework, driver or SDK.
 
 import uuid
 
-from services.docs import domain
+from services.docs import domain, registers
 from shared.documents import COPY_FORMS
 from shared.envelope import Actor, new_event
 from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -163,12 +163,7 @@ def register_row(copy, document, name_of=lambda code, on: code):
         "source": f"{document['number_notation']} ({issued:%d/%m/%Y})"
                   f" của {name_of(document['issuing_agency'], issued)}" if issued
                   else document["number_notation"],
-        "type_and_subject": f"{domain_type(document)}: {document['subject']}",
+        "type_and_subject": registers.type_and_subject(document),
         "pages": pages,
         "copied_by": copy["copied_by"],
     }
-
-
-def domain_type(document):
-    from shared.documents import DOCUMENT_TYPES
-    return DOCUMENT_TYPES.get(document.get("document_type"), "")

@@ -310,8 +310,9 @@ def render_pdf(kind, rows, agency_name, year, out_stream):
 
 # -- rows from the docs service's projections ---------------------------------------
 
-def _type_and_subject(document):
-    return f"{DOCUMENT_TYPES.get(document['document_type'], '')}: {document['subject']}"
+def type_and_subject(document):
+    """"Tên loại và trích yếu": the type's name, then the subject."""
+    return f"{DOCUMENT_TYPES.get(document.get('document_type'), '')}: {document['subject']}"
 
 
 def _local_date(moment):
@@ -333,7 +334,7 @@ def outgoing_row(document, name_of=_code):
     return {
         "number_notation": document["number_notation"],
         "document_date": _local_date(document["issued_at"]),
-        "type_and_subject": _type_and_subject(document),
+        "type_and_subject": type_and_subject(document),
         "signer": " ".join(p for p in (signer.get("competence"), signer.get("full_name")) if p),
         "recipients": ", ".join(name_of(code, issued) for code in document["recipients"]),
         "archive_unit": document.get("drafting_unit"),
@@ -358,7 +359,7 @@ def incoming_row(arrival, document, name_of=_code):
         "author": name_of(document["issuing_agency"], _local_date(document["issued_at"])),
         "number_notation": document["number_notation"],
         "document_date": _local_date(document["issued_at"]),
-        "type_and_subject": _type_and_subject(document),
+        "type_and_subject": type_and_subject(document),
         "transfer_date": _local_date(arrival.get("handed_at")),
         "handling_unit": arrival.get("handed_to"),
         "note": note,
@@ -374,7 +375,7 @@ def follow_up_row(arrival, document, name_of=_code):
         "arrival_date": _local_date(arrival["arrived_at"]),
         "author_number_date": f"{author}, {document['number_notation']},"
                               f" {day:%d/%m/%Y}",
-        "type_and_subject": _type_and_subject(document),
+        "type_and_subject": type_and_subject(document),
         "handling_unit": arrival.get("handed_to"),
         "due_date": (datetime.date.fromisoformat(document["due_date"])
                      if document.get("due_date") else None),

@@ -186,20 +186,19 @@ class Users:
 
     def revoke(self, claims: Mapping[str, Any]) -> None:
         """Revoke a token until it expires (a logout); expired revocations are dropped."""
-        expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM revoked_tokens WHERE expires_at < now()")
-            conn.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at)"
-                         " VALUES (%s, %s, %s) ON CONFLICT (jti) DO NOTHING",
-                         (claims["jti"], claims["sub"], expires))
-
+        self._keep_until_expiry("revoked_tokens", claims)
 
     def open_web_session(self, claims: Mapping[str, Any]) -> None:
         """A web login's session, used now (sessions past their token's life go)."""
+        self._keep_until_expiry("web_sessions", claims)
+
+    def _keep_until_expiry(self, table: str, claims: Mapping[str, Any]) -> None:
+        """A row of ``table`` (``revoked_tokens``, ``web_sessions``) about the token
+        of ``claims`` until it expires; the rows of expired tokens go."""
         expires = datetime.fromtimestamp(claims["exp"], timezone.utc)
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM web_sessions WHERE expires_at < now()")
-            conn.execute("INSERT INTO web_sessions (jti, user_id, expires_at)"
+            conn.execute(f"DELETE FROM {table} WHERE expires_at < now()")
+            conn.execute(f"INSERT INTO {table} (jti, user_id, expires_at)"
                          " VALUES (%s, %s, %s) ON CONFLICT (jti) DO NOTHING",
                          (claims["jti"], claims["sub"], expires))
 

@@ -127,6 +127,7 @@ class PackageSignatures(Protocol):
 
 SIGNATURE = "edXMLHeader/Signature"
 _DSIG_NS = b"http://www.w3.org/2000/09/xmldsig#"
+_UNSIGNED = {"signed": False, "signer": None, "agency_code": None}
 
 
 class AxisConnector:
@@ -157,10 +158,10 @@ class AxisConnector:
         """A package's XML signature checked when it has one (refused, naming the
         failed checks, when it does not hold); what the answer says of it."""
         if _DSIG_NS not in raw or self.signatures is None:
-            return {"signed": False, "signer": None, "agency_code": None}
+            return dict(_UNSIGNED)
         report = self.signatures.verify(package_b64)
         if not report["signed"]:
-            return {"signed": False, "signer": None, "agency_code": None}
+            return dict(_UNSIGNED)
         if not report["ok"]:
             failed = "; ".join(f"{c['check']}: {c['detail']}" for c in report["checks"]
                                if not c["ok"])

@@ -21,7 +21,8 @@ class SignsPackages:
         actor = require_role(self.auth.actor(), "clerk")
         raw = self._package(package_b64)
         with _package_errors():
-            sender = run_cpu(lambda: xmldsig.sender(xmldsig.parse(raw)))
+            root = run_cpu(xmldsig.parse, raw)  # once: a package may be 100 MB inline
+            sender = xmldsig.sender(root)
         if sender != actor.agency:
             raise Forbidden(f"{xmldsig.FROM}: the package is from {sender}; a clerk of"
                             f" {actor.agency} signs only its own agency's packages",
@@ -30,7 +31,7 @@ class SignsPackages:
             identity = self.pki.authority.identity(conn, sender, sender, authority.AGENCY_ROLE,
                                                    sender)
         with _package_errors():
-            signed = run_cpu(xmldsig.sign_package, raw, identity)
+            signed = run_cpu(xmldsig.sign_tree, root, identity)
         return base64.b64encode(signed).decode("ascii")
 
     @rpc

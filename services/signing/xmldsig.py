@@ -76,9 +76,14 @@ def signatures(root):
 def sign_package(xml_bytes, identity):
     """The package's bytes with the enveloped signature of ``identity`` (a
     :class:`~services.signing.pki.Identity` or a pyHanko ``Signer`` whose key
-    stays in its token), certificate chain included. A package already signed
-    is refused (its signature would not cover the new one's place)."""
-    root = parse(xml_bytes)
+    stays in its token), certificate chain included."""
+    return sign_tree(parse(xml_bytes), identity)
+
+
+def sign_tree(root, identity):
+    """:func:`sign_package` of a package already parsed (:func:`parse`). A
+    package already signed is refused (its signature would not cover the new
+    one's place)."""
     if signatures(root):
         raise PackageError(SIGNATURE, "the package is signed already")
     key, chain = _key_and_chain(identity)

@@ -411,12 +411,17 @@ def test_forms_need_the_session_token_and_pages_keep_to_the_rules(web, platform)
         "Location"] == "/web/"
 
 
-@pytest.fixture
-def short_sessions(stack, platform, tmp_path):
+def _gateway_with(stack, platform, tmp_path, **settings):
+    """The stack started with USERS seeded and the gateway's ``settings``."""
     stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
-    stack["gateway"].env["LIENTHONG_TOKEN_TTL_SECONDS"] = "2"
+    stack["gateway"].env.update({f"LIENTHONG_{k}": v for k, v in settings.items()})
     stack.start()
     return platform.gateway_url
+
+
+@pytest.fixture
+def short_sessions(stack, platform, tmp_path):
+    return _gateway_with(stack, platform, tmp_path, TOKEN_TTL_SECONDS="2")
 
 
 def test_a_session_expires_on_the_server(short_sessions):
@@ -435,10 +440,7 @@ def test_a_session_expires_on_the_server(short_sessions):
 
 @pytest.fixture
 def idle_sessions(stack, platform, tmp_path):
-    stack["gateway"].env["LIENTHONG_SEED_USERS"] = seed_file(tmp_path, USERS)
-    stack["gateway"].env["LIENTHONG_WEB_IDLE_SECONDS"] = "3"
-    stack.start()
-    return platform.gateway_url
+    return _gateway_with(stack, platform, tmp_path, WEB_IDLE_SECONDS="4")
 
 
 def test_a_session_unused_too_long_ends_and_its_token_with_it(idle_sessions):
@@ -446,11 +448,11 @@ def test_a_session_unused_too_long_ends_and_its_token_with_it(idle_sessions):
     session is over (its token revoked) and the login page says why."""
     url = idle_sessions
     browser = session(url, "van.thu")
-    for _ in range(3):  # used every 1.5 s: 4.5 s in all, past the 3 s, still open
+    for _ in range(4):  # used every 1.5 s: 6 s in all, past the 4 s, still open
         time.sleep(1.5)
         assert browser.get(f"{url}/web/", allow_redirects=False, timeout=30).status_code == 200
     token = browser.cookies.get("lt_session")
-    time.sleep(4)
+    time.sleep(5)
     idle = browser.get(f"{url}/web/outgoing", allow_redirects=False, timeout=30)
     assert idle.status_code == 303 and "ok=idle" in idle.headers["Location"], idle.headers
     said = requests.get(url + idle.headers["Location"], timeout=30)
